@@ -1,0 +1,113 @@
+//! Command-line flags (clap): the raw layer, turned into commands by `cli::main`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Declarative zero-downtime deployments to Docker Swarm.
+#[derive(Debug, Parser)]
+#[command(name = "planrun", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check plan files and report every problem at once.
+    ///
+    /// Exits 0 when every plan is valid (warnings allowed unless --deny-warnings),
+    /// 1 when a plan has errors, 2 for usage or I/O errors.
+    Validate(ValidateArgs),
+    /// Print the dependency graph of a plan's steps.
+    Graph(GraphArgs),
+    /// Print the resolved plan (variables substituted, defaults applied).
+    Show(ShowArgs),
+}
+
+/// Flags every command that reads a plan takes.
+#[derive(Debug, Args, Clone)]
+pub struct PlanInputs {
+    /// Set a variable, overriding its environment variable and default (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// Use this environment from planrun.toml.
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+    /// The project file (default: planrun.toml beside the plan).
+    #[arg(long = "project", value_name = "FILE")]
+    pub project: Option<PathBuf>,
+}
+
+/// `planrun validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Plan files to check.
+    #[arg(required = true, value_name = "PLAN")]
+    pub plans: Vec<PathBuf>,
+    /// Treat warnings as errors (exit 1).
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
+    #[command(flatten)]
+    pub inputs: PlanInputs,
+}
+
+/// How diagnostics are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    /// Source snippets with labels (miette).
+    Human,
+    /// One JSON object per diagnostic per line.
+    Json,
+    /// GitHub Actions workflow commands (`::error file=..,line=..::`), for code review.
+    Github,
+}
+
+/// `planrun graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The plan file.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+    pub format: GraphFormat,
+    #[command(flatten)]
+    pub inputs: PlanInputs,
+}
+
+/// Graph output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Layers of steps that may run at once.
+    Text,
+    /// Graphviz DOT.
+    Dot,
+    /// Mermaid flowchart.
+    Mermaid,
+}
+
+/// `planrun show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The plan file.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// Print JSON (the only format for now; the schema is in schema/plan.schema.json).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub inputs: PlanInputs,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
+}

@@ -1,0 +1,66 @@
+//! Reading a plan and its project file into a checked plan.
+
+use std::path::{Path, PathBuf};
+
+use plans::project::{Environment, Project};
+use plans::{Checked, Diagnostic, Inputs, SourceFile};
+
+/// What the user chose on the command line about variables and environments.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `--var k=v`.
+    pub vars: Vec<(String, String)>,
+    /// `--env NAME`.
+    pub env: Option<String>,
+    /// `--project FILE`.
+    pub project: Option<PathBuf>,
+}
+
+/// A plan file read and checked, with its project environment.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The checked plan.
+    pub checked: Checked,
+    /// The selected environment, if any.
+    pub environment: Option<(String, Environment)>,
+}
+
+/// A failure to load that is not a diagnostic in the plan: an unreadable file, a bad project file.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The file could not be read.
+    Io(String),
+    /// The project file is invalid.
+    Project(SourceFile, Diagnostic),
+}
+
+/// Reads `path`, its project file and the environment, and checks the plan.
+pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, LoadError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| LoadError::Io(format!("cannot read {}: {e}", path.display())))?;
+    let project_path = options.project.clone().or_else(|| {
+        let beside = path.parent().unwrap_or(Path::new(".")).join("planrun.toml");
+        beside.is_file().then_some(beside)
+    });
+    let mut environment = None;
+    if let Some(pp) = project_path {
+        let ptext =
+            std::fs::read_to_string(&pp).map_err(|e| LoadError::Io(format!("cannot read {}: {e}", pp.display())))?;
+        let pfile = SourceFile::new(pp.display().to_string(), ptext);
+        let project = Project::parse(&pfile).map_err(|d| LoadError::Project(pfile.clone(), d))?;
+        environment = project
+            .environment(options.env.as_deref())
+            .map_err(|e| LoadError::Io(format!("{}: {e}", pp.display())))?
+            .map(|(n, e)| (n, e.clone()));
+    } else if let Some(env) = &options.env {
+        return Err(LoadError::Io(format!(
+            "--env {env}: no planrun.toml beside {} (use --project FILE)",
+            path.display()
+        )));
+    }
+    let mut inputs = Inputs::from_process_env();
+    inputs.overrides = options.vars.clone();
+    inputs.project = environment.as_ref().map(|(n, e)| (n.clone(), e.vars.clone()));
+    let checked = plans::check(SourceFile::new(path.display().to_string(), text), &inputs);
+    Ok(Loaded { checked, environment })
+}

@@ -1,0 +1,5 @@
+//! The `planrun` binary: only glue around `engine::cli`.
+
+fn main() -> std::process::ExitCode {
+    engine::cli::main()
+}

@@ -1,0 +1,159 @@
+//! Warnings for plans that would cause downtime or run in an unsafe order.
+
+use std::collections::HashSet;
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::graph::PlanGraph;
+use crate::model::Plan;
+use crate::steps::StepKind;
+use crate::steps::canary::Weight;
+use crate::steps::migrate::Phase;
+use crate::steps::rolling::PublishMode;
+use crate::steps::update::{Order, UpdatePolicy};
+
+pub(super) fn check(plan: &Plan, graph: &PlanGraph, out: &mut Vec<Diagnostic>) {
+    let mut used_gates: HashSet<&str> = HashSet::new();
+    for (i, step) in plan.steps.iter().enumerate() {
+        used_gates.extend(step.kind.gates().iter().map(|g| g.value.as_str()));
+        match &step.kind {
+            StepKind::Rolling(r) => {
+                let replicas = r.replicas.as_ref().map(|r| r.value);
+                update_warnings(step.name.value.as_str(), step.keyword_span, &r.update, replicas, out);
+                if let Some(p) = r.publish.iter().find(|p| p.mode == PublishMode::Host)
+                    && r.update.order == Order::StartFirst
+                {
+                    let mut d = Diagnostic::warning(
+                        Code::StartFirstHostPort,
+                        format!("start-first update of `{}` with host-mode port {} will hang", r.service.value, p.published),
+                        r.update.order_span.unwrap_or(step.keyword_span),
+                        "start-first",
+                    )
+                    .with_label(p.span, "host-mode port")
+                    .with_help("the new task cannot bind the port while the old one holds it: use `order stop-first`, or publish through a router");
+                    d.labels.dedup_by_key(|l| l.span);
+                    out.push(d);
+                }
+                if r.gates.is_empty() {
+                    out.push(ungated(step.name.value.as_str(), step.keyword_span));
+                }
+            }
+            StepKind::Canary(c) => {
+                let replicas = c.replicas.as_ref().map(|r| r.value);
+                update_warnings(step.name.value.as_str(), step.keyword_span, &c.update, replicas, out);
+                if step.kind.gates().is_empty() {
+                    out.push(ungated(step.name.value.as_str(), step.keyword_span));
+                }
+                if let Some(total) = replicas {
+                    for stage in &c.stages {
+                        if let Weight::Traffic(p) = stage.weight {
+                            let exact = p.value() * total as f64 / 100.0;
+                            if exact.fract().abs() > 1e-9 || exact == 0.0 {
+                                let lower = exact.floor().max(1.0).min(total as f64);
+                                let shares: Vec<String> = [lower, (lower + 1.0).min(total as f64)]
+                                    .iter()
+                                    .map(|k| format!("{}%", ((k / total as f64) * 1000.0).round() / 10.0))
+                                    .collect::<std::collections::BTreeSet<_>>()
+                                    .into_iter()
+                                    .collect();
+                                out.push(
+                                    Diagnostic::warning(
+                                        Code::CanaryPercentage,
+                                        format!("{p} of {total} replicas is {exact} replicas"),
+                                        stage.span,
+                                        "cannot be expressed",
+                                    )
+                                    .with_help(format!(
+                                        "traffic follows replica count; with {total} replicas use {}, or `replicas=N`",
+                                        shares.join(" or ")
+                                    )),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            StepKind::Migrate(m) => {
+                let key = m.database.key();
+                let backed_up = plan.steps.iter().enumerate().any(|(j, s)| {
+                    matches!(&s.kind, StepKind::Backup(b) if b.database.key() == key) && graph.runs_before(j, i)
+                });
+                if !backed_up {
+                    out.push(
+                        Diagnostic::warning(
+                            Code::MigrationWithoutBackup,
+                            format!("migration `{}` runs without an earlier backup of its database", step.name.value),
+                            step.keyword_span,
+                            "no backup before this",
+                        )
+                        .with_help("add a `backup` step for the same database before it (a backup written above it in the file runs first)"),
+                    );
+                }
+                if m.phase == Phase::Contract {
+                    let early: Vec<usize> = plan
+                        .steps
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, s)| s.kind.is_deployment() && !graph.runs_before(*j, i))
+                        .map(|(j, _)| j)
+                        .collect();
+                    if !early.is_empty() {
+                        let names: Vec<String> =
+                            early.iter().map(|&j| format!("`{}`", plan.steps[j].name.value)).collect();
+                        let mut d = Diagnostic::warning(
+                            Code::ContractBeforeDeploy,
+                            format!("contract migration `{}` can run before {}", step.name.value, names.join(", ")),
+                            m.phase_span,
+                            "contract",
+                        );
+                        for &j in &early {
+                            d = d.with_label(plan.steps[j].name.span, "still uses the old schema");
+                        }
+                        out.push(d.with_help(format!(
+                            "add `after {}` to the contract step",
+                            early.iter().map(|&j| plan.steps[j].name.value.as_str()).collect::<Vec<_>>().join(" ")
+                        )));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for gate in &plan.gates {
+        if !used_gates.contains(gate.name.value.as_str()) {
+            out.push(
+                Diagnostic::warning(
+                    Code::UnusedGate,
+                    format!("gate `{}` is never used", gate.name.value),
+                    gate.name.span,
+                    "declared here",
+                )
+                .with_help("name it in a step's `gates`, or remove it"),
+            );
+        }
+    }
+}
+
+fn update_warnings(
+    name: &str,
+    span: crate::span::Span,
+    update: &UpdatePolicy,
+    replicas: Option<u64>,
+    out: &mut Vec<Diagnostic>,
+) {
+    if update.order == Order::StopFirst && replicas == Some(1) {
+        out.push(
+            Diagnostic::warning(
+                Code::StopFirstSingleReplica,
+                format!("stop-first update of `{name}` with one replica takes it down"),
+                update.order_span.unwrap_or(span),
+                "stop-first",
+            )
+            .with_help("use `order start-first`, or run at least two replicas"),
+        );
+    }
+}
+
+fn ungated(name: &str, span: crate::span::Span) -> Diagnostic {
+    Diagnostic::warning(Code::UngatedRollout, format!("`{name}` rolls out without a health gate"), span, "no gates")
+        .with_help("add `gates NAME...` so a bad release is caught and rolled back")
+}

@@ -1,0 +1,270 @@
+//! Diagnostics: every problem the checker finds, as a value with spans.
+
+use std::fmt;
+
+use miette::{LabeledSpan, NamedSource, SourceCode};
+use serde::Serialize;
+
+use crate::span::Span;
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The plan is invalid and cannot run.
+    Error,
+    /// The plan is valid but would probably cause downtime or run in an unsafe order.
+    Warning,
+}
+
+macro_rules! codes {
+    ($( $(#[$doc:meta])* $variant:ident = $text:literal, )*) => {
+        /// The stable code of a diagnostic, shown as `planrun::<code>`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The code as users see it, without the `planrun::` prefix.
+            pub fn name(self) -> &'static str {
+                match self { $( Code::$variant => $text, )* }
+            }
+        }
+    };
+}
+
+codes! {
+    /// The file is not valid KDL 2.
+    Syntax = "syntax",
+    /// The file is KDL 1, which planrun does not read.
+    KdlV1 = "kdl-v1",
+    /// A node that is not part of the language at this place.
+    UnknownNode = "unknown-node",
+    /// A property or setting that this node does not take.
+    UnknownProperty = "unknown-property",
+    /// A value of the wrong type (a string where a number belongs, ...).
+    WrongType = "wrong-type",
+    /// A value of the right type that is not allowed (an unknown enum word, a negative count, ...).
+    BadValue = "bad-value",
+    /// A duration that does not parse (`"30s"`, `"1m30s"`, `"500ms"` do).
+    BadDuration = "bad-duration",
+    /// A percentage that does not parse or is out of range.
+    BadPercentage = "bad-percentage",
+    /// A gate condition that does not parse (`"result < 0.001"` does).
+    BadCondition = "bad-condition",
+    /// A required setting is missing.
+    MissingField = "missing-field",
+    /// A setting is given twice.
+    DuplicateField = "duplicate-field",
+    /// Two steps share a name.
+    DuplicateStep = "duplicate-step",
+    /// Two gates share a name.
+    DuplicateGate = "duplicate-gate",
+    /// Two variables share a name.
+    DuplicateVariable = "duplicate-variable",
+    /// `after` names a step that does not exist.
+    UnknownStep = "unknown-step",
+    /// The dependencies between steps form a cycle.
+    Cycle = "cycle",
+    /// A step names a gate that is not declared.
+    UnknownGate = "unknown-gate",
+    /// `${name}` names a variable that is not declared.
+    UnknownVariable = "unknown-variable",
+    /// A required variable has no value.
+    MissingVariable = "missing-variable",
+    /// A `--var` override or an environment names something the plan does not have.
+    BadInput = "bad-input",
+    /// `planrun.toml` is invalid.
+    Project = "project",
+    /// Warning: stop-first on a service with one replica takes it down.
+    StopFirstSingleReplica = "stop-first-single-replica",
+    /// Warning: a rolling or canary step without any health gate.
+    UngatedRollout = "ungated-rollout",
+    /// Warning: a contract migration that is not after every deployment step.
+    ContractBeforeDeploy = "contract-before-deploy",
+    /// Warning: a migration without an earlier backup of its database.
+    MigrationWithoutBackup = "migration-without-backup",
+    /// Warning: a canary percentage that the replica count cannot express.
+    CanaryPercentage = "canary-percentage",
+    /// Warning: start-first on a service with a host-mode published port hangs.
+    StartFirstHostPort = "start-first-host-port",
+    /// Warning: a gate that no step uses.
+    UnusedGate = "unused-gate",
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "planrun::{}", self.name())
+    }
+}
+
+/// A span in the file with a short text saying what is there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    /// Where.
+    pub span: Span,
+    /// What to say there.
+    pub text: String,
+    /// The primary label is the place to fix.
+    pub primary: bool,
+}
+
+/// One problem found in a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Stable code.
+    pub code: Code,
+    /// Error or warning.
+    pub severity: Severity,
+    /// One line saying what is wrong.
+    pub message: String,
+    /// Places in the file; the first primary one is where to fix it.
+    pub labels: Vec<Label>,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error with a primary label.
+    pub fn error(code: Code, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            labels: vec![Label { span, text: label.into(), primary: true }],
+            help: None,
+        }
+    }
+
+    /// A warning with a primary label.
+    pub fn warning(code: Code, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message, span, label) }
+    }
+
+    /// Adds a secondary label.
+    pub fn with_label(mut self, span: Span, text: impl Into<String>) -> Self {
+        self.labels.push(Label { span, text: text.into(), primary: false });
+        self
+    }
+
+    /// Sets the help text.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Sets the help text if there is one.
+    pub fn with_optional_help(mut self, help: Option<String>) -> Self {
+        if help.is_some() {
+            self.help = help;
+        }
+        self
+    }
+
+    /// The primary span, where the fix goes.
+    pub fn primary_span(&self) -> Span {
+        self.labels.iter().find(|l| l.primary).or(self.labels.first()).map(|l| l.span).unwrap_or_default()
+    }
+
+    /// Whether this is an error.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// Attaches the file, so the diagnostic renders with miette.
+    pub fn in_file<'a>(&'a self, file: &'a SourceFile) -> FileDiagnostic<'a> {
+        FileDiagnostic { diagnostic: self, file }
+    }
+}
+
+/// A plan file's name and text.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The name shown in diagnostics (the path as the user gave it).
+    pub name: String,
+    /// The text.
+    pub text: String,
+    named: NamedSource<String>,
+}
+
+impl SourceFile {
+    /// A file named `name` holding `text`.
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
+        let (name, text) = (name.into(), text.into());
+        let named = NamedSource::new(name.clone(), text.clone()).with_language("kdl");
+        SourceFile { name, text, named }
+    }
+
+    /// One-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..floor_char_boundary(&self.text, offset)];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        (line, col)
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// A diagnostic together with its file: what miette renders.
+#[derive(Debug)]
+pub struct FileDiagnostic<'a> {
+    /// The problem.
+    pub diagnostic: &'a Diagnostic,
+    /// The file it is in.
+    pub file: &'a SourceFile,
+}
+
+impl fmt::Display for FileDiagnostic<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diagnostic.message)
+    }
+}
+
+impl std::error::Error for FileDiagnostic<'_> {}
+
+impl miette::Diagnostic for FileDiagnostic<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        Some(Box::new(self.diagnostic.code))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diagnostic.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.diagnostic.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(&self.file.named)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let text_len = self.file.text.len();
+        Some(Box::new(self.diagnostic.labels.iter().map(move |l| {
+            // Clamp so a label can never point past the end of the file.
+            let offset = l.span.offset.min(text_len);
+            let len = l.span.len.min(text_len - offset);
+            let text = (!l.text.is_empty()).then(|| l.text.clone());
+            if l.primary {
+                LabeledSpan::new_primary_with_span(text, (offset, len))
+            } else {
+                LabeledSpan::new_with_span(text, (offset, len))
+            }
+        })))
+    }
+}

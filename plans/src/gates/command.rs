@@ -1,0 +1,31 @@
+//! `command`: a program whose exit status decides.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::decoder::{Decoder, Fields};
+use crate::diagnostic::{Code, Diagnostic};
+
+/// A command check: `command "sh" "-c" "pg_isready"`; exit status 0 passes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct CommandGate {
+    /// Program and arguments.
+    pub argv: Vec<String>,
+}
+
+impl CommandGate {
+    /// Reads a command gate.
+    pub fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>) -> Option<CommandGate> {
+        let args = d.args(f.node());
+        if args.is_empty() {
+            d.push(
+                Diagnostic::error(Code::MissingField, "`command` has no program", f.name_span(), "program missing")
+                    .with_help("write `command \"sh\" \"-c\" \"test -f /ready\"`"),
+            );
+            return None;
+        }
+        let argv: Vec<String> = args.into_iter().filter_map(|v| d.as_string("command", v).map(|s| s.value)).collect();
+        Some(CommandGate { argv })
+    }
+}

@@ -1,0 +1,69 @@
+//! `http`: a request whose status and body decide.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::decoder::{Decoder, Fields};
+use crate::diagnostic::{Code, Diagnostic};
+
+/// An HTTP check: `http "http://app:8080/health" status=200 body="ok"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct HttpGate {
+    /// The URL to request.
+    pub url: String,
+    /// The method.
+    pub method: String,
+    /// The status that passes.
+    pub status: u16,
+    /// Text the body must contain.
+    pub body: Option<String>,
+}
+
+impl HttpGate {
+    /// Reads an http gate.
+    pub fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>) -> Option<HttpGate> {
+        d.no_more_args(f, 1);
+        let url = match d.args(f.node()).first() {
+            Some(v) => d.as_string("http", *v),
+            None => {
+                d.push(
+                    Diagnostic::error(Code::MissingField, "`http` has no URL", f.name_span(), "URL missing")
+                        .with_help("write `http \"http://service:8080/health\"`"),
+                );
+                None
+            }
+        };
+        if let Some(u) = &url
+            && !(u.value.starts_with("http://") || u.value.starts_with("https://"))
+        {
+            d.push(
+                Diagnostic::error(
+                    Code::BadValue,
+                    format!("`{}` is not an http or https URL", u.value),
+                    u.span,
+                    "not a URL",
+                )
+                .with_help("write the full URL: `http \"http://service:8080/health\"`"),
+            );
+        }
+        let status = d.count(f, "status", false);
+        if let Some(s) = &status
+            && !(100..=599).contains(&s.value)
+        {
+            d.push(
+                Diagnostic::error(
+                    Code::BadValue,
+                    format!("{} is not an HTTP status", s.value),
+                    s.span,
+                    "not 100 to 599",
+                )
+                .with_help("write the status that passes, such as `status=200`"),
+            );
+        }
+        let method =
+            d.word(f, "method", &["GET", "HEAD", "POST"]).map(|m| m.value.to_owned()).unwrap_or_else(|| "GET".into());
+        let body = d.string(f, "body", false).map(|b| b.value);
+        Some(HttpGate { url: url?.value, method, status: status.map(|s| s.value as u16).unwrap_or(200), body })
+    }
+}

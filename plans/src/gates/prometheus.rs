@@ -1,0 +1,111 @@
+//! `prometheus`: an instant query and a condition on its value.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::condition::Condition;
+use crate::decoder::{Decoder, Fields};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::spanned::Spanned;
+
+/// A Prometheus check: a query whose single value must meet `pass` (and not meet `fail`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct PrometheusGate {
+    /// The server; when absent, the environment's `prometheus` from `planrun.toml`.
+    pub server: Option<String>,
+    /// The PromQL query; it must return one sample.
+    pub query: String,
+    /// The value passes when this holds.
+    pub pass: Option<Condition>,
+    /// The value fails when this holds.
+    pub fail: Option<Condition>,
+    /// What an empty result means.
+    pub on_empty: Outcome,
+    /// What a NaN result means.
+    pub on_nan: Outcome,
+}
+
+/// The verdict of one measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The measurement passed.
+    Pass,
+    /// The measurement failed.
+    Fail,
+    /// Neither: counts toward `inconclusive-limit`.
+    Inconclusive,
+    /// The measurement could not be taken: counts toward `error-limit`.
+    Error,
+}
+
+const OUTCOMES: &[&str] = &["pass", "fail", "inconclusive", "error"];
+
+impl PrometheusGate {
+    /// Reads a prometheus gate.
+    pub fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>) -> Option<PrometheusGate> {
+        d.no_more_args(f, 1);
+        let server = d.args(f.node()).first().and_then(|v| d.as_string("prometheus", *v));
+        if let Some(s) = &server
+            && !(s.value.starts_with("http://") || s.value.starts_with("https://"))
+        {
+            d.push(
+                Diagnostic::error(
+                    Code::BadValue,
+                    format!("`{}` is not an http or https URL", s.value),
+                    s.span,
+                    "not a URL",
+                )
+                .with_help("write the server's URL: `prometheus \"http://prometheus:9090\"`"),
+            );
+        }
+        let query = d.string(f, "query", true);
+        let pass = condition(d, f, "pass");
+        let fail = condition(d, f, "fail");
+        let on_empty = outcome(d, f, "on-empty");
+        let on_nan = outcome(d, f, "on-nan");
+        if pass.is_none() && fail.is_none() && !f.is_defaults {
+            d.push(
+                Diagnostic::error(
+                    Code::MissingField,
+                    "this prometheus gate has no condition",
+                    f.name_span(),
+                    "no `pass` or `fail`",
+                )
+                .with_help("add `pass \"result < 0.001\"` (and optionally `fail \"result > 0.01\"`)"),
+            );
+        }
+        Some(PrometheusGate {
+            server: server.map(|s| s.value),
+            query: query?.value,
+            pass: pass.map(|c| c.value),
+            fail: fail.map(|c| c.value),
+            on_empty,
+            on_nan,
+        })
+    }
+}
+
+fn condition(d: &mut Decoder<'_>, f: &mut Fields<'_>, key: &'static str) -> Option<Spanned<Condition>> {
+    let text = d.string(f, key, false)?;
+    match Condition::parse(&text.value) {
+        Ok(c) => Some(Spanned::new(c, text.span)),
+        Err(why) => {
+            d.push(
+                Diagnostic::error(Code::BadCondition, format!("`{}` is not a condition", text.value), text.span, why)
+                    .with_help(format!("write `{key} \"result < 0.001\"`; operators: <, <=, >, >=, ==, !=")),
+            );
+            None
+        }
+    }
+}
+
+fn outcome(d: &mut Decoder<'_>, f: &mut Fields<'_>, key: &'static str) -> Outcome {
+    match d.word(f, key, OUTCOMES).map(|w| w.value) {
+        Some("pass") => Outcome::Pass,
+        Some("fail") => Outcome::Fail,
+        Some("inconclusive") => Outcome::Inconclusive,
+        _ => Outcome::Error,
+    }
+}

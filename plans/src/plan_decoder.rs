@@ -1,0 +1,218 @@
+//! The top of a plan file: the `plan` node, its header, defaults, variables, gates and steps.
+
+use std::collections::HashMap;
+
+use kdl::{KdlDocument, KdlNode};
+
+use crate::decoder::Decoder;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::gates;
+use crate::model::{OnFailure, Plan};
+use crate::span::Span;
+use crate::spanned::Spanned;
+use crate::steps;
+use crate::suggest;
+use crate::variables::{self, Inputs};
+
+const HEADER: &[&str] = &["stack", "on-failure", "log", "var", "defaults", "gate"];
+const DEFAULTS: &[&str] = &["rolling", "canary", "blue-green", "gate"];
+
+/// Decodes the document's one `plan` node into a model; diagnostics go to `d`.
+pub fn decode(d: &mut Decoder<'_>, doc: &KdlDocument, inputs: &Inputs) -> Option<Plan> {
+    let mut plan_node: Option<&KdlNode> = None;
+    for node in doc.nodes() {
+        let span = Span::from(node.name().span());
+        match (node.name().value(), plan_node) {
+            ("plan", None) => plan_node = Some(node),
+            ("plan", Some(first)) => d.push(
+                Diagnostic::error(Code::UnknownNode, "a file holds one plan", span, "second plan")
+                    .with_label(first.name().span().into(), "first plan")
+                    .with_help("put each plan in a file of its own"),
+            ),
+            (other, _) => {
+                let help = match suggest::did_you_mean(other, ["plan"]) {
+                    Some(_) => "did you mean `plan`?".to_string(),
+                    None => "everything goes inside `plan NAME { ... }`".to_string(),
+                };
+                d.push(
+                    Diagnostic::error(
+                        Code::UnknownNode,
+                        format!("unknown node `{other}` at the top level"),
+                        span,
+                        "not allowed here",
+                    )
+                    .with_help(help),
+                );
+            }
+        }
+    }
+    let Some(node) = plan_node else {
+        d.push(
+            Diagnostic::error(Code::MissingField, "this file has no plan", Span::new(0, 0), "")
+                .with_help("write `plan my-app { stack my-app ... }`"),
+        );
+        return None;
+    };
+    let probe = d.fields(node, "plan");
+    let name = d.name_arg(&probe, "plan");
+    d.no_more_args(&probe, 1);
+    for entry in node.entries().iter().filter(|e| e.name().is_some()) {
+        let span = Span::from(entry.name().map(|n| n.span()).unwrap_or(entry.span()));
+        d.push(
+            Diagnostic::error(Code::UnknownProperty, "`plan` takes no properties", span, "unexpected property")
+                .with_help("write settings inside the block: `plan NAME { stack NAME }`"),
+        );
+    }
+    let children: Vec<&KdlNode> = node.children().map(|c| c.nodes().iter().collect()).unwrap_or_default();
+
+    let var_nodes: Vec<&KdlNode> = children.iter().copied().filter(|n| n.name().value() == "var").collect();
+    let (variables, values) = variables::resolve(d, &var_nodes, inputs);
+    d.vars = values;
+
+    let mut header: HashMap<&str, &KdlNode> = HashMap::new();
+    let mut defaults: HashMap<&str, &KdlNode> = HashMap::new();
+    let mut gate_nodes = Vec::new();
+    let mut step_nodes = Vec::new();
+    for child in &children {
+        let keyword = child.name().value();
+        let span = Span::from(child.name().span());
+        match keyword {
+            "var" => {}
+            "gate" => gate_nodes.push(*child),
+            "defaults" => decode_defaults(d, child, &mut defaults),
+            "stack" | "on-failure" | "log" => {
+                if let Some(first) = header.insert(keyword, child) {
+                    d.push(
+                        Diagnostic::error(
+                            Code::DuplicateField,
+                            format!("`{keyword}` is set twice"),
+                            span,
+                            "set again here",
+                        )
+                        .with_label(first.name().span().into(), "first set here")
+                        .with_help(format!("remove one of the two `{keyword}` lines")),
+                    );
+                }
+            }
+            k if steps::KEYWORDS.contains(&k) => step_nodes.push(*child),
+            other => {
+                let known: Vec<&str> = HEADER.iter().chain(steps::KEYWORDS).copied().collect();
+                let help = suggest::help_for(other, "a plan holds", &known);
+                d.push(
+                    Diagnostic::error(
+                        Code::UnknownNode,
+                        format!("unknown node `{other}` in a plan"),
+                        span,
+                        "not a setting or step",
+                    )
+                    .with_optional_help(help),
+                );
+            }
+        }
+    }
+
+    let stack = header.get("stack").and_then(|n| single_string(d, n));
+    let on_failure = header.get("on-failure").and_then(|n| {
+        let f = d.fields(n, "`on-failure`");
+        d.no_more_args(&f, 1);
+        let args = d.args(n);
+        d.finish(f);
+        args.first().and_then(|v| d.as_word("on-failure", *v, &["rollback", "pause"]))
+    });
+    let on_failure = match on_failure.map(|w| w.value) {
+        Some("pause") => OnFailure::Pause,
+        _ => OnFailure::Rollback,
+    };
+    let log = header.get("log").and_then(|n| single_string(d, n));
+
+    let gates: Vec<_> = gate_nodes.iter().filter_map(|n| gates::decode(d, n, defaults.get("gate").copied())).collect();
+    let steps: Vec<_> =
+        step_nodes.iter().filter_map(|n| steps::decode(d, n, defaults.get(n.name().value()).copied())).collect();
+
+    let name = name?;
+    let stack = match stack {
+        Some(s) => s,
+        None if !header.contains_key("stack") => {
+            d.push(
+                Diagnostic::error(
+                    Code::MissingField,
+                    format!("plan `{}` has no `stack`", name.value),
+                    Span::from(node.name().span()),
+                    "`stack` missing",
+                )
+                .with_help("add `stack NAME`: the Swarm stack this plan deploys, which names its deploy lock"),
+            );
+            return None;
+        }
+        None => return None,
+    };
+    Some(Plan { name, stack, on_failure, log, variables, gates, steps })
+}
+
+fn single_string(d: &mut Decoder<'_>, node: &KdlNode) -> Option<Spanned<String>> {
+    let key = node.name().value().to_owned();
+    let f = d.fields(node, format!("`{key}`"));
+    d.no_more_args(&f, 1);
+    let args = d.args(node);
+    d.finish(f);
+    match args.first() {
+        Some(v) => d.as_string(&key, *v),
+        None => {
+            d.push(
+                Diagnostic::error(
+                    Code::MissingField,
+                    format!("`{key}` has no value"),
+                    Span::from(node.name().span()),
+                    "value missing",
+                )
+                .with_help(format!("write `{key} VALUE`")),
+            );
+            None
+        }
+    }
+}
+
+fn decode_defaults<'n>(d: &mut Decoder<'_>, node: &'n KdlNode, out: &mut HashMap<&'n str, &'n KdlNode>) {
+    let f = d.fields(node, "`defaults`");
+    d.no_more_args(&f, 0);
+    for entry in node.entries().iter().filter(|e| e.name().is_some()) {
+        let span = Span::from(entry.name().map(|n| n.span()).unwrap_or(entry.span()));
+        d.push(
+            Diagnostic::error(Code::UnknownProperty, "`defaults` takes no properties", span, "unexpected property")
+                .with_help("write `defaults { rolling parallelism=1 order=start-first }`"),
+        );
+    }
+    for child in node.children().map(|c| c.nodes()).unwrap_or_default() {
+        let keyword = child.name().value();
+        let span = Span::from(child.name().span());
+        if !DEFAULTS.contains(&keyword) {
+            let help = suggest::help_for(keyword, "defaults can be set for", DEFAULTS);
+            d.push(
+                Diagnostic::error(Code::UnknownNode, format!("no defaults for `{keyword}`"), span, "not allowed here")
+                    .with_optional_help(help),
+            );
+            continue;
+        }
+        if let Some(first) = out.insert(keyword, child) {
+            d.push(
+                Diagnostic::error(
+                    Code::DuplicateField,
+                    format!("defaults for `{keyword}` are set twice"),
+                    span,
+                    "set again here",
+                )
+                .with_label(first.name().span().into(), "first set here")
+                .with_help("merge the two into one line"),
+            );
+        }
+        if keyword == "gate" {
+            let mut f = d.fields(child, "the defaults for gates");
+            f.is_defaults = true;
+            d.no_more_args(&f, 0);
+            gates::decode_analysis(d, &mut f, None);
+            d.finish(f);
+        } else {
+            steps::decode_defaults(d, child);
+        }
+    }
+}

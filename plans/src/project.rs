@@ -1,0 +1,81 @@
+//! `planrun.toml`: environments (Docker host, Prometheus, database, variables), chosen with `--env`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::{Code, Diagnostic, SourceFile};
+use crate::span::Span;
+use crate::suggest;
+
+/// The project file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Project {
+    /// The environment used when `--env` is not given.
+    pub default_environment: Option<String>,
+    /// Environments by name.
+    #[serde(default)]
+    pub environments: BTreeMap<String, Environment>,
+}
+
+/// Where one environment's services are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Environment {
+    /// Docker daemon: `unix:///var/run/docker.sock` or `tcp://host:2376`.
+    pub docker_host: Option<String>,
+    /// Verify the daemon's TLS certificate (tcp only).
+    #[serde(default)]
+    pub tls_verify: bool,
+    /// Directory with `ca.pem`, `cert.pem` and `key.pem`.
+    pub cert_path: Option<String>,
+    /// Prometheus server for gates that name none.
+    pub prometheus: Option<String>,
+    /// Database for backup and migrate steps that name none.
+    pub database: Option<DatabaseConfig>,
+    /// Variable values for this environment (below `--var` and `env=`, above `default=`).
+    #[serde(default)]
+    pub vars: HashMap<String, String>,
+}
+
+/// A database connection in `planrun.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Swarm service running PostgreSQL.
+    pub service: Option<String>,
+    /// Or a connection URL.
+    pub url: Option<String>,
+    /// Database name.
+    pub database: Option<String>,
+    /// User.
+    pub user: Option<String>,
+}
+
+impl Project {
+    /// Parses a project file; an error points at its place in the file.
+    pub fn parse(file: &SourceFile) -> Result<Project, Diagnostic> {
+        toml::from_str(&file.text).map_err(|e| {
+            let span = e.span().map(|r| Span::new(r.start, r.end - r.start)).unwrap_or_default();
+            Diagnostic::error(Code::Project, format!("invalid {}: {}", file.name, e.message()), span, "here")
+                .with_help("see docs/language.md#project-file for the settings planrun.toml takes")
+        })
+    }
+
+    /// The environment `name` (or the default one), with an error listing the known ones.
+    pub fn environment(&self, name: Option<&str>) -> Result<Option<(String, &Environment)>, String> {
+        let Some(name) = name.or(self.default_environment.as_deref()) else {
+            return Ok(None);
+        };
+        match self.environments.get(name) {
+            Some(env) => Ok(Some((name.to_owned(), env))),
+            None => {
+                let known: Vec<&str> = self.environments.keys().map(String::as_str).collect();
+                let hint = suggest::help_for(name, "environments", &known)
+                    .unwrap_or_else(|| "planrun.toml declares no environments".into());
+                Err(format!("unknown environment `{name}`: {hint}"))
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! `blue-green`: bring up the idle colour on the new image, check it, switch traffic, keep the old colour a while.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::decoder::{Decoder, Fields};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::duration::Duration;
+use crate::spanned::Spanned;
+
+/// A blue-green release across two services.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct BlueGreen {
+    /// The blue colour's service.
+    pub blue: Spanned<String>,
+    /// The green colour's service.
+    pub green: Spanned<String>,
+    /// The new image, deployed to the idle colour.
+    pub image: Spanned<String>,
+    /// How traffic moves from one colour to the other.
+    pub switch: Switch,
+    /// Gates judged against the idle colour before the switch.
+    pub preview_gates: Vec<Spanned<String>>,
+    /// Gates judged after the switch.
+    pub gates: Vec<Spanned<String>>,
+    /// How long the old colour keeps running after the switch, for a fast switch back.
+    pub keep_old: Duration,
+    /// The idle colour must converge within this time.
+    pub deadline: Duration,
+}
+
+/// How a blue-green step switches traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "via", rename_all = "kebab-case")]
+pub enum Switch {
+    /// Move a network alias from the old colour to the new one.
+    Alias {
+        /// The overlay network.
+        network: String,
+        /// The name clients resolve.
+        alias: String,
+    },
+    /// Render an nginx config pointing at the new colour and roll the router onto it.
+    Nginx {
+        /// The nginx router service.
+        router: String,
+        /// Config template; `${upstream}` is replaced by the live colour's service name.
+        template: String,
+        /// Where the config goes in the router's containers.
+        target: String,
+    },
+}
+
+impl Switch {
+    /// The router service, for an nginx switch.
+    pub fn router(&self) -> Option<&str> {
+        match self {
+            Switch::Nginx { router, .. } => Some(router),
+            Switch::Alias { .. } => None,
+        }
+    }
+}
+
+impl BlueGreen {
+    /// Reads a blue-green step's settings.
+    pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<BlueGreen> {
+        let blue = d.string(fields, "blue", true);
+        let green = d.string(fields, "green", true);
+        let image = d.string(fields, "image", true);
+        let switch = match d.child(fields, "switch") {
+            Some(node) => Switch::decode(d, node),
+            None => {
+                if !fields.is_defaults {
+                    d.missing(fields, "switch");
+                }
+                None
+            }
+        };
+        let preview_gates = d.names(fields, "preview-gates");
+        let gates = d.names(fields, "gates");
+        let keep_old = d.duration(fields, "keep-old").map(|v| v.value).unwrap_or(Duration::from_secs(600));
+        let deadline = d.duration(fields, "deadline").map(|v| v.value).unwrap_or(Duration::from_secs(600));
+        if let (Some(b), Some(g)) = (&blue, &green)
+            && b.value == g.value
+        {
+            d.push(
+                Diagnostic::error(Code::BadValue, "blue and green are the same service", g.span, "same as blue")
+                    .with_label(b.span, "blue")
+                    .with_help("name two different services, one per colour"),
+            );
+        }
+        Some(BlueGreen {
+            blue: blue?,
+            green: green?,
+            image: image?,
+            switch: switch?,
+            preview_gates,
+            gates,
+            keep_old,
+            deadline,
+        })
+    }
+}
+
+impl Switch {
+    fn decode(d: &mut Decoder<'_>, node: &kdl::KdlNode) -> Option<Switch> {
+        let mut f = d.fields(node, "`switch`");
+        d.no_more_args(&f, 1);
+        let how = match d.args(node).first() {
+            Some(v) => d.as_word("switch", *v, &["alias", "nginx"]),
+            None => {
+                d.push(
+                    Diagnostic::error(
+                        Code::MissingField,
+                        "`switch` does not say how",
+                        f.name_span(),
+                        "alias or nginx?",
+                    )
+                    .with_help(
+                        "write `switch nginx router=SERVICE template=FILE` or `switch alias network=NET alias=NAME`",
+                    ),
+                );
+                None
+            }
+        };
+        let switch = match how.map(|h| h.value) {
+            Some("alias") => {
+                let network = d.string(&mut f, "network", true);
+                let alias = d.string(&mut f, "alias", true);
+                network.zip(alias).map(|(n, a)| Switch::Alias { network: n.value, alias: a.value })
+            }
+            Some(_) => {
+                let router = d.string(&mut f, "router", true);
+                let template = d.string(&mut f, "template", true);
+                let target = d
+                    .string(&mut f, "target", false)
+                    .map(|t| t.value)
+                    .unwrap_or_else(|| "/etc/nginx/nginx.conf".into());
+                router.zip(template).map(|(r, t)| Switch::Nginx { router: r.value, template: t.value, target })
+            }
+            None => None,
+        };
+        d.finish(f);
+        switch
+    }
+}

@@ -1,0 +1,148 @@
+//! `canary`: run the new image on a few replicas, judge each stage, then promote.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::decoder::{Decoder, Fields};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::percentage::Percentage;
+use crate::span::Span;
+use crate::spanned::Spanned;
+use crate::steps::pause::Wait;
+use crate::steps::update::UpdatePolicy;
+
+/// A canary release of one service.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Canary {
+    /// The stable service, by its full name.
+    pub service: Spanned<String>,
+    /// The new image.
+    pub image: Spanned<String>,
+    /// The service's total replica count, if the plan states it.
+    pub replicas: Option<Spanned<u64>>,
+    /// Stages, each with more of the new release.
+    pub stages: Vec<Stage>,
+    /// How promotion after the last stage is approved.
+    pub promote: Promote,
+    /// How the stable service is updated on promotion.
+    pub update: UpdatePolicy,
+    /// Gates judged after promotion.
+    pub gates: Vec<Spanned<String>>,
+}
+
+/// One canary stage.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Stage {
+    /// How much of the new release runs in this stage.
+    pub weight: Weight,
+    /// Wait before judging the gates.
+    pub pause: Option<Wait>,
+    /// Gates that must pass before the next stage.
+    pub gates: Vec<Spanned<String>>,
+    /// Where the stage's weight was written.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub span: Span,
+}
+
+/// How much of a canary runs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Weight {
+    /// This many canary replicas.
+    Replicas(u64),
+    /// This share of the traffic (by replica count behind round-robin DNS).
+    Traffic(Percentage),
+}
+
+/// How a canary is promoted after its last stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Promote {
+    /// At once, when the last stage passes.
+    #[default]
+    Auto,
+    /// After a person approves.
+    Manual,
+}
+
+impl Canary {
+    /// Reads a canary step's settings.
+    pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Canary> {
+        let service = d.string(fields, "service", true);
+        let image = d.string(fields, "image", true);
+        let replicas = d.count(fields, "replicas", false);
+        let stage_nodes = d.children(fields, "stage");
+        let stages: Vec<Stage> = stage_nodes.iter().filter_map(|n| Stage::decode(d, n)).collect();
+        let promote = match d.child(fields, "promote") {
+            Some(node) => {
+                let f = d.fields(node, "`promote`");
+                d.no_more_args(&f, 1);
+                let word = d.args(node).first().and_then(|v| d.as_word("promote", *v, &["auto", "manual"]));
+                d.finish(f);
+                if word.map(|w| w.value) == Some("manual") { Promote::Manual } else { Promote::Auto }
+            }
+            None => Promote::Auto,
+        };
+        let update = UpdatePolicy::decode(d, fields);
+        let gates = d.names(fields, "gates");
+        if stage_nodes.is_empty() && !fields.is_defaults {
+            d.push(
+                Diagnostic::error(
+                    Code::MissingField,
+                    format!("{} has no stages", fields.what()),
+                    fields.name_span(),
+                    "no `stage`",
+                )
+                .with_help("add at least one stage: `stage replicas=1 { pause \"5m\"; gates error-rate }`"),
+            );
+        }
+        Some(Canary { service: service?, image: image?, replicas, stages, promote, update, gates })
+    }
+}
+
+impl Stage {
+    fn decode(d: &mut Decoder<'_>, node: &kdl::KdlNode) -> Option<Stage> {
+        let mut f = d.fields(node, "this canary stage");
+        d.no_more_args(&f, 0);
+        let replicas = d.count(&mut f, "replicas", false);
+        let traffic = d.value(&mut f, "traffic", false).and_then(|v| d.as_percentage("traffic", v));
+        let pause = d.value(&mut f, "pause", false).and_then(|v| Wait::from_value(d, "pause", v));
+        let gates = d.names(&mut f, "gates");
+        let span = f.name_span();
+        d.finish(f);
+        let weight = match (replicas, traffic) {
+            (Some(r), None) => Some((Weight::Replicas(r.value), r.span)),
+            (None, Some(t)) => Some((Weight::Traffic(t.value), t.span)),
+            (Some(r), Some(t)) => {
+                d.push(
+                    Diagnostic::error(
+                        Code::BadValue,
+                        "a stage sets either `replicas` or `traffic`, not both",
+                        t.span,
+                        "second weight",
+                    )
+                    .with_label(r.span, "first weight")
+                    .with_help("remove one of them"),
+                );
+                None
+            }
+            (None, None) => {
+                d.push(
+                    Diagnostic::error(
+                        Code::MissingField,
+                        "this canary stage has no weight",
+                        span,
+                        "no `replicas` or `traffic`",
+                    )
+                    .with_help("write `stage replicas=1 { ... }` or `stage traffic=\"25%\" { ... }`"),
+                );
+                None
+            }
+        };
+        let (weight, span) = weight?;
+        Some(Stage { weight, pause, gates, span })
+    }
+}

@@ -1,0 +1,65 @@
+//! `migrate`: apply one phase of an expand/contract schema change.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::database::Database;
+use crate::decoder::{Decoder, Fields};
+use crate::duration::Duration;
+use crate::span::Span;
+use crate::spanned::Spanned;
+
+/// A schema migration.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Migrate {
+    /// The database to change.
+    pub database: Database,
+    /// Which phase of expand/contract this is.
+    pub phase: Phase,
+    /// The SQL file to apply.
+    pub file: Spanned<String>,
+    /// The SQL file that undoes it, run on rollback.
+    pub down: Option<Spanned<String>>,
+    /// Run the file in one transaction (off for `CREATE INDEX CONCURRENTLY`).
+    pub transactional: bool,
+    /// Give up on a lock after this long instead of queueing traffic behind it.
+    pub lock_timeout: Duration,
+    /// Where the phase was written.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub phase_span: Span,
+}
+
+/// The phases of a zero-downtime schema change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Add what the new release needs, compatible with the old one.
+    Expand,
+    /// Move data.
+    Migrate,
+    /// Remove what only the old release needed; after every deployment.
+    Contract,
+}
+
+impl Migrate {
+    /// Reads a migrate step's settings.
+    pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Migrate> {
+        let database = Database::decode(d, fields);
+        let phase =
+            d.value(fields, "phase", true).and_then(|v| d.as_word("phase", v, &["expand", "migrate", "contract"]));
+        let file = d.string(fields, "file", true);
+        let down = d.string(fields, "down", false);
+        let transactional = d.boolean(fields, "transactional").map(|v| v.value).unwrap_or(true);
+        let lock_timeout = d.duration(fields, "lock-timeout").map(|v| v.value).unwrap_or(Duration::from_secs(1));
+        let phase = phase?;
+        let phase_span = phase.span;
+        let phase = match phase.value {
+            "expand" => Phase::Expand,
+            "migrate" => Phase::Migrate,
+            _ => Phase::Contract,
+        };
+        Some(Migrate { database, phase, file: file?, down, transactional, lock_timeout, phase_span })
+    }
+}

@@ -1,0 +1,59 @@
+//! `pause`: wait for a time, or until a person approves.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::decoder::{Decoder, Fields, Value};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::duration::Duration;
+
+/// A pause step: `pause soak "10m"` or `pause sign-off manual`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Pause {
+    /// How long, or until whom.
+    pub wait: Wait,
+}
+
+/// A timed or manual wait.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Wait {
+    /// Wait this long.
+    Duration(Duration),
+    /// Wait until a person approves.
+    Manual,
+}
+
+impl Wait {
+    /// Reads a duration string or the word `manual`.
+    pub fn from_value(d: &mut Decoder<'_>, key: &str, value: Value<'_>) -> Option<Wait> {
+        if matches!(value.0, kdl::KdlValue::String(s) if s == "manual") {
+            return Some(Wait::Manual);
+        }
+        d.as_duration(key, value).map(|v| Wait::Duration(v.value))
+    }
+}
+
+impl Pause {
+    /// Reads a pause step: its second argument is the wait.
+    pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Pause> {
+        let args = d.args(fields.node());
+        match args.get(1) {
+            Some(value) => Wait::from_value(d, "pause", *value).map(|wait| Pause { wait }),
+            None if fields.is_defaults => None,
+            None => {
+                d.push(
+                    Diagnostic::error(
+                        Code::MissingField,
+                        format!("{} does not say how long", fields.what()),
+                        fields.name_span(),
+                        "no duration",
+                    )
+                    .with_help("write `pause NAME \"5m\"` or `pause NAME manual`"),
+                );
+                None
+            }
+        }
+    }
+}

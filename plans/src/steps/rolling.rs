@@ -1,0 +1,114 @@
+//! `rolling`: replace a service's tasks a few at a time, then judge its gates.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::decoder::{Decoder, Fields};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::span::Span;
+use crate::spanned::Spanned;
+use crate::steps::update::UpdatePolicy;
+
+/// A rolling update of one service to a new image.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Rolling {
+    /// The Swarm service, by its full name.
+    pub service: Spanned<String>,
+    /// The new image.
+    pub image: Spanned<String>,
+    /// The replica count to set, if the plan sets one.
+    pub replicas: Option<Spanned<u64>>,
+    /// Ports the plan publishes.
+    pub publish: Vec<Publish>,
+    /// How tasks are replaced.
+    pub update: UpdatePolicy,
+    /// Gates judged once the update has converged.
+    pub gates: Vec<Spanned<String>>,
+}
+
+/// A published port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Publish {
+    /// The port on the node or ingress.
+    pub published: u64,
+    /// The port in the container.
+    pub target: u64,
+    /// `host` binds on each node; `ingress` uses the routing mesh.
+    pub mode: PublishMode,
+    /// Where it was written.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub span: Span,
+}
+
+/// How a port is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PublishMode {
+    /// Through the routing mesh.
+    Ingress,
+    /// Bound on the node running the task.
+    Host,
+}
+
+impl Rolling {
+    /// Reads a rolling step's settings.
+    pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Rolling> {
+        let service = d.string(fields, "service", true);
+        let image = d.string(fields, "image", true);
+        let replicas = d.count(fields, "replicas", false);
+        let publish = Publish::decode_all(d, fields);
+        let update = UpdatePolicy::decode(d, fields);
+        let gates = d.names(fields, "gates");
+        Some(Rolling { service: service?, image: image?, replicas, publish, update, gates })
+    }
+}
+
+impl Publish {
+    /// Reads every `publish PORT target=PORT mode=host|ingress` child.
+    pub fn decode_all(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Vec<Publish> {
+        let nodes = d.children(fields, "publish");
+        let mut out = Vec::new();
+        for node in nodes {
+            let mut f = d.fields(node, "`publish`");
+            let args = d.args(node);
+            d.no_more_args(&f, 1);
+            let published = match args.first() {
+                Some((kdl::KdlValue::Integer(p), span)) if (1..=65535).contains(p) => Some((*p as u64, *span)),
+                Some((v, span)) => {
+                    d.push(
+                        Diagnostic::error(
+                            Code::WrongType,
+                            "a published port must be a number from 1 to 65535",
+                            *span,
+                            format!("found {}", crate::decoder::type_name(v)),
+                        )
+                        .with_help("write `publish 8080 target=80 mode=host`"),
+                    );
+                    None
+                }
+                None => {
+                    d.push(
+                        Diagnostic::error(Code::MissingField, "`publish` needs a port", f.name_span(), "no port")
+                            .with_help("write `publish 8080 target=80 mode=host`"),
+                    );
+                    None
+                }
+            };
+            let target = d.count(&mut f, "target", false);
+            let mode = d.word(&mut f, "mode", &["host", "ingress"]);
+            d.finish(f);
+            if let Some((port, span)) = published {
+                out.push(Publish {
+                    published: port,
+                    target: target.map(|t| t.value).unwrap_or(port),
+                    mode: if mode.map(|m| m.value) == Some("host") { PublishMode::Host } else { PublishMode::Ingress },
+                    span,
+                });
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,43 @@
+//! `run`: a command on the machine running planrun, as a hook between steps.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::decoder::{Decoder, Fields};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::duration::Duration;
+use crate::spanned::Spanned;
+
+/// A command step.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Run {
+    /// Program and arguments; no shell unless you name one.
+    pub command: Vec<Spanned<String>>,
+    /// A command that undoes this one, run on rollback.
+    pub undo: Vec<Spanned<String>>,
+    /// The step fails when the command runs longer.
+    pub timeout: Duration,
+}
+
+impl Run {
+    /// Reads a run step's settings.
+    pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Run> {
+        let command = d.names(fields, "command");
+        let undo = d.names(fields, "undo");
+        let timeout = d.duration(fields, "timeout").map(|v| v.value).unwrap_or(Duration::from_secs(600));
+        if command.is_empty() && !fields.is_defaults {
+            d.push(
+                Diagnostic::error(
+                    Code::MissingField,
+                    format!("{} has no `command`", fields.what()),
+                    fields.name_span(),
+                    "`command` missing",
+                )
+                .with_help("add `command \"sh\" \"-c\" \"...\"`"),
+            );
+            return None;
+        }
+        Some(Run { command, undo, timeout })
+    }
+}

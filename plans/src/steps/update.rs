@@ -1,0 +1,127 @@
+//! How Swarm replaces tasks: the update config shared by rolling and canary steps.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::decoder::{Decoder, Fields};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::duration::Duration;
+use crate::span::Span;
+
+/// Start the new task before stopping the old one, or the other way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Order {
+    /// New task first: no gap in capacity (needs room for one more task).
+    StartFirst,
+    /// Old task first: a gap in capacity while the new one starts.
+    StopFirst,
+}
+
+/// What Swarm does when an updated task fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureAction {
+    /// Roll the service back to its previous spec.
+    Rollback,
+    /// Pause the update.
+    Pause,
+    /// Carry on with the next tasks.
+    Continue,
+}
+
+/// The update config planrun applies to the service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct UpdatePolicy {
+    /// Tasks updated at once.
+    pub parallelism: u64,
+    /// Wait between batches.
+    pub delay: Duration,
+    /// start-first or stop-first.
+    pub order: Order,
+    /// What Swarm does when a new task fails.
+    pub failure_action: FailureAction,
+    /// How long each new task is watched for failure.
+    pub monitor: Duration,
+    /// Share of tasks that may fail before the failure action runs (0.0 to 1.0).
+    pub max_failure_ratio: f64,
+    /// The step fails when the update has not converged in this time.
+    pub deadline: Duration,
+    /// Where `order` was written, for warnings.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub order_span: Option<Span>,
+}
+
+impl Default for UpdatePolicy {
+    /// planrun's defaults: safe for zero downtime, unlike Swarm's own (stop-first, pause).
+    fn default() -> Self {
+        UpdatePolicy {
+            parallelism: 1,
+            delay: Duration::ZERO,
+            order: Order::StartFirst,
+            failure_action: FailureAction::Rollback,
+            monitor: Duration::from_secs(5),
+            max_failure_ratio: 0.0,
+            deadline: Duration::from_secs(600),
+            order_span: None,
+        }
+    }
+}
+
+impl UpdatePolicy {
+    /// Reads the update settings of a rolling or canary step.
+    pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> UpdatePolicy {
+        let mut p = UpdatePolicy::default();
+        if let Some(n) = d.count(fields, "parallelism", false) {
+            if n.value == 0 {
+                d.push(
+                    Diagnostic::error(
+                        Code::BadValue,
+                        "`parallelism 0` would update every task at once",
+                        n.span,
+                        "0 means all at once",
+                    )
+                    .with_help("write the number of tasks to update at a time, such as `parallelism 1`"),
+                );
+            }
+            p.parallelism = n.value;
+        }
+        if let Some(v) = d.duration(fields, "delay") {
+            p.delay = v.value;
+        }
+        if let Some(v) = d.word(fields, "order", &["start-first", "stop-first"]) {
+            p.order = if v.value == "start-first" { Order::StartFirst } else { Order::StopFirst };
+            p.order_span = Some(v.span);
+        }
+        if let Some(v) = d.word(fields, "failure-action", &["rollback", "pause", "continue"]) {
+            p.failure_action = match v.value {
+                "rollback" => FailureAction::Rollback,
+                "pause" => FailureAction::Pause,
+                _ => FailureAction::Continue,
+            };
+        }
+        if let Some(v) = d.duration(fields, "monitor") {
+            p.monitor = v.value;
+        }
+        if let Some(v) = d.number(fields, "max-failure-ratio") {
+            if !(0.0..=1.0).contains(&v.value) {
+                d.push(
+                    Diagnostic::error(
+                        Code::BadValue,
+                        "`max-failure-ratio` must be between 0 and 1",
+                        v.span,
+                        format!("{} is out of range", v.value),
+                    )
+                    .with_help("write a fraction such as `max-failure-ratio 0.2`"),
+                );
+            }
+            p.max_failure_ratio = v.value;
+        }
+        if let Some(v) = d.duration(fields, "deadline") {
+            p.deadline = v.value;
+        }
+        p
+    }
+}

@@ -1,0 +1,118 @@
+//! Variables: `var NAME default=.. env=.. required=#true`, resolved before anything else.
+
+use std::collections::HashMap;
+
+use kdl::KdlNode;
+
+use crate::decoder::Decoder;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::model::{Variable, VariableSource};
+use crate::span::Span;
+use crate::suggest;
+
+/// What the outside world says about variables.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// `--var name=value`, in command-line order.
+    pub overrides: Vec<(String, String)>,
+    /// The process environment (only names that `env=` mentions are read).
+    pub env: HashMap<String, String>,
+    /// The selected `planrun.toml` environment's name and its variables.
+    pub project: Option<(String, HashMap<String, String>)>,
+}
+
+impl Inputs {
+    /// Inputs with the current process environment.
+    pub fn from_process_env() -> Self {
+        Inputs { env: std::env::vars().collect(), ..Inputs::default() }
+    }
+}
+
+/// Resolves every `var` node. Values are not interpolated themselves.
+pub fn resolve(d: &mut Decoder<'_>, nodes: &[&KdlNode], inputs: &Inputs) -> (Vec<Variable>, HashMap<String, String>) {
+    let mut out: Vec<Variable> = Vec::new();
+    let mut first_span: HashMap<String, Span> = HashMap::new();
+    for node in nodes {
+        let probe = d.fields(node, "var");
+        let Some(name) = d.name_arg(&probe, "variable") else { continue };
+        let mut f = d.fields(node, format!("variable `{}`", name.value));
+        d.no_more_args(&f, 1);
+        let default = d.value(&mut f, "default", false);
+        let env = d.string(&mut f, "env", false);
+        let required = d.boolean(&mut f, "required").map(|b| b.value).unwrap_or(false);
+        let _description = d.string(&mut f, "description", false);
+        d.finish(f);
+        if let Some(first) = first_span.get(&name.value) {
+            d.push(
+                Diagnostic::error(
+                    Code::DuplicateVariable,
+                    format!("variable `{}` is declared twice", name.value),
+                    name.span,
+                    "declared again",
+                )
+                .with_label(*first, "first declared here")
+                .with_help("remove one of the declarations"),
+            );
+            continue;
+        }
+        first_span.insert(name.value.clone(), name.span);
+        let default_text = default.and_then(|(v, span)| match v {
+            kdl::KdlValue::String(s) => Some(s.clone()),
+            kdl::KdlValue::Integer(i) => Some(i.to_string()),
+            kdl::KdlValue::Float(x) => Some(x.to_string()),
+            kdl::KdlValue::Bool(b) => Some(b.to_string()),
+            kdl::KdlValue::Null => {
+                d.wrong_type("default", "a string or number", (v, span));
+                None
+            }
+        });
+        let over = inputs.overrides.iter().rev().find(|(k, _)| *k == name.value);
+        let from_env = env.as_ref().and_then(|e| inputs.env.get(&e.value).map(|v| (e.value.clone(), v.clone())));
+        let from_project = inputs
+            .project
+            .as_ref()
+            .and_then(|(env_name, vars)| vars.get(&name.value).map(|v| (env_name.clone(), v.clone())));
+        let resolved = if let Some((_, v)) = over {
+            Some((v.clone(), VariableSource::Override))
+        } else if let Some((e, v)) = from_env {
+            Some((v, VariableSource::Environment(e)))
+        } else if let Some((p, v)) = from_project {
+            Some((v, VariableSource::Project(p)))
+        } else {
+            default_text.map(|v| (v, VariableSource::Default))
+        };
+        match resolved {
+            Some((value, source)) => out.push(Variable { name, value, source }),
+            None => {
+                let how = match &env {
+                    Some(e) => format!("set the environment variable {} or pass `--var {}=VALUE`", e.value, name.value),
+                    None => format!("pass `--var {}=VALUE`, or give it a `default=`", name.value),
+                };
+                let message = if required {
+                    format!("required variable `{}` has no value", name.value)
+                } else {
+                    format!("variable `{}` has no value and no default", name.value)
+                };
+                d.push(Diagnostic::error(Code::MissingVariable, message, name.span, "no value").with_help(how));
+            }
+        }
+    }
+    for (key, _) in &inputs.overrides {
+        if !first_span.contains_key(key) {
+            let names: Vec<&str> = first_span.keys().map(String::as_str).collect();
+            let help = suggest::help_for(key, "the plan declares", &names)
+                .unwrap_or_else(|| "the plan declares no variables".into());
+            d.push(
+                Diagnostic::error(
+                    Code::BadInput,
+                    format!("`--var {key}=...` names a variable the plan does not declare"),
+                    Span::default(),
+                    "",
+                )
+                .with_help(help),
+            );
+        }
+    }
+    let values = out.iter().map(|v| (v.name.value.clone(), v.value.clone())).collect();
+    (out, values)
+}
