@@ -1,0 +1,86 @@
+//! The cluster behind a trait: the real swarm (`swarm.rs`, bollard) or an in-memory fake
+//! (`fake.rs`, for unit tests and, later, the simulated swarm of `planrun plan`).
+//!
+//! Invariant: every wait in the engine uses tokio's clock (`tokio::time`), never a blocking
+//! sleep, so the same code can run in virtual time.
+
+pub mod fake;
+pub mod swarm;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use bollard::models::{Service, ServiceSpec, Task};
+
+/// What went wrong talking to the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterError {
+    /// No such service, config or task.
+    NotFound(String),
+    /// The update used a stale version index ("update out of sequence"): inspect again and retry.
+    OutOfSequence,
+    /// The object already exists (used by the deploy lock).
+    Conflict(String),
+    /// The daemon does not answer or is not a swarm manager.
+    Unavailable(String),
+    /// Anything else the daemon said.
+    Other(String),
+}
+
+impl std::fmt::Display for ClusterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClusterError::NotFound(what) => write!(f, "not found: {what}"),
+            ClusterError::OutOfSequence => f.write_str("update out of sequence"),
+            ClusterError::Conflict(what) => write!(f, "already exists: {what}"),
+            ClusterError::Unavailable(why) => write!(f, "Docker is unavailable: {why}"),
+            ClusterError::Other(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for ClusterError {}
+
+/// A Swarm config object (the deploy lock is one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigObject {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its labels.
+    pub labels: HashMap<String, String>,
+}
+
+/// Running and desired task counts as the daemon's service list reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceCounts {
+    /// Tasks running.
+    pub running: u64,
+    /// Tasks wanted.
+    pub desired: u64,
+}
+
+/// The operations planrun needs from a swarm.
+#[async_trait]
+pub trait Cluster: Send + Sync + 'static {
+    /// Inspects a service by name or id, fresh from the daemon.
+    async fn service(&self, name: &str) -> Result<Service, ClusterError>;
+    /// Replaces a service's spec; `version` is the index from the inspect it was based on.
+    async fn update_service(&self, id: &str, version: u64, spec: ServiceSpec) -> Result<(), ClusterError>;
+    /// The service's tasks (all states).
+    async fn tasks(&self, service_id: &str) -> Result<Vec<Task>, ClusterError>;
+    /// Running and desired counts (list_services with status=true).
+    async fn counts(&self, service_id: &str) -> Result<ServiceCounts, ClusterError>;
+    /// Creates a config object; `Conflict` when the name is taken.
+    async fn create_config(
+        &self,
+        name: &str,
+        labels: HashMap<String, String>,
+        data: &[u8],
+    ) -> Result<String, ClusterError>;
+    /// The config object with this name, if any.
+    async fn config(&self, name: &str) -> Result<Option<ConfigObject>, ClusterError>;
+    /// Removes a config object by id.
+    async fn remove_config(&self, id: &str) -> Result<(), ClusterError>;
+}

@@ -1,0 +1,1 @@
+//! The real swarm over bollard (being written).

@@ -1,0 +1,1 @@
+//! Rolling updates at run time (being written).
