@@ -8,6 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use kdl::{KdlEntry, KdlNode, KdlValue};
 
+use crate::check::Undecoded;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::duration::Duration;
 use crate::percentage::Percentage;
@@ -22,6 +23,8 @@ pub struct Decoder<'s> {
     pub vars: HashMap<String, String>,
     /// Everything found so far.
     pub diagnostics: Vec<Diagnostic>,
+    /// Gates and steps that did not decode, so references to them are not reported twice.
+    pub undecoded: Undecoded,
 }
 
 /// Where one setting was written.
@@ -56,7 +59,7 @@ pub type Value<'n> = (&'n KdlValue, Span);
 impl<'s> Decoder<'s> {
     /// A decoder over `src`; variables are set once resolved.
     pub fn new(src: &'s str) -> Self {
-        Decoder { src, vars: HashMap::new(), diagnostics: Vec::new() }
+        Decoder { src, vars: HashMap::new(), diagnostics: Vec::new(), undecoded: Undecoded::default() }
     }
 
     /// Records a diagnostic.
@@ -186,7 +189,8 @@ impl<'s> Decoder<'s> {
             fields.taken[i] = true;
             match found {
                 None => found = Some(f),
-                Some(first) if first.from_defaults == f.from_defaults => {
+                // A duplicate inside `defaults` is reported once, when the defaults are checked.
+                Some(first) if first.from_defaults == f.from_defaults && !f.from_defaults => {
                     self.push(
                         Diagnostic::error(
                             Code::DuplicateField,
@@ -681,6 +685,11 @@ impl<'n> Fields<'n> {
     /// The span of the node's name.
     pub fn name_span(&self) -> Span {
         Span::from(self.node.name().span())
+    }
+
+    /// Whether the node itself sets `key` (not only its `defaults`).
+    pub fn sets(&self, key: &str) -> bool {
+        self.fields.iter().any(|f| f.key == key && !f.from_defaults)
     }
 }
 

@@ -59,8 +59,8 @@ pub fn check(file: SourceFile, inputs: &Inputs) -> Checked {
         Ok(doc) => {
             let mut d = decoder::Decoder::new(&file.text);
             let plan = plan_decoder::decode(&mut d, &doc, inputs);
-            let mut diagnostics = d.diagnostics;
-            let graph = plan.as_ref().and_then(|p| check::check(p, &mut diagnostics));
+            let mut diagnostics = std::mem::take(&mut d.diagnostics);
+            let graph = plan.as_ref().and_then(|p| check::check_decoded(p, &d.undecoded, &mut diagnostics));
             (plan, graph, diagnostics)
         }
     };

@@ -125,9 +125,20 @@ pub fn decode(d: &mut Decoder<'_>, doc: &KdlDocument, inputs: &Inputs) -> Option
     };
     let log = header.get("log").and_then(|n| single_string(d, n));
 
-    let gates: Vec<_> = gate_nodes.iter().filter_map(|n| gates::decode(d, n, defaults.get("gate").copied())).collect();
-    let steps: Vec<_> =
-        step_nodes.iter().filter_map(|n| steps::decode(d, n, defaults.get(n.name().value()).copied())).collect();
+    let mut gates = Vec::with_capacity(gate_nodes.len());
+    for n in &gate_nodes {
+        match gates::decode(d, n, defaults.get("gate").copied()) {
+            Some(g) => gates.push(g),
+            None => d.undecoded.gates.extend(raw_name(n)),
+        }
+    }
+    let mut steps = Vec::with_capacity(step_nodes.len());
+    for n in &step_nodes {
+        match steps::decode(d, n, defaults.get(n.name().value()).copied()) {
+            Some(s) => steps.push(s),
+            None => d.undecoded.steps.extend(raw_name(n)),
+        }
+    }
 
     let name = name?;
     let stack = match stack {
@@ -147,6 +158,11 @@ pub fn decode(d: &mut Decoder<'_>, doc: &KdlDocument, inputs: &Inputs) -> Option
         None => return None,
     };
     Some(Plan { name, stack, on_failure, log, variables, gates, steps })
+}
+
+/// The name a gate or step node gives itself, as written.
+fn raw_name(node: &KdlNode) -> Option<String> {
+    node.entries().iter().find(|e| e.name().is_none()).and_then(|e| e.value().as_string()).map(str::to_owned)
 }
 
 fn single_string(d: &mut Decoder<'_>, node: &KdlNode) -> Option<Spanned<String>> {

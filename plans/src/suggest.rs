@@ -11,7 +11,7 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
 }
 
 /// `did you mean `x`?` as help text, or the list of what is allowed.
-pub fn help_for<'a>(name: &str, what: &str, candidates: &[&'a str]) -> Option<String> {
+pub fn help_for(name: &str, what: &str, candidates: &[&str]) -> Option<String> {
     if let Some(best) = did_you_mean(name, candidates.iter().copied()) {
         return Some(format!("did you mean `{best}`?"));
     }

@@ -3,13 +3,30 @@
 mod references;
 mod safety;
 
+use std::collections::HashSet;
+
 use crate::diagnostic::{Code, Diagnostic};
 use crate::graph::{Cycle, Edge, PlanGraph};
 use crate::model::Plan;
 
+/// Gates and steps written in the file that did not decode (their errors are already reported):
+/// a reference to one of them is not reported again as unknown.
+#[derive(Debug, Clone, Default)]
+pub struct Undecoded {
+    /// Gate names.
+    pub gates: HashSet<String>,
+    /// Step names.
+    pub steps: HashSet<String>,
+}
+
 /// Checks a decoded plan; returns its graph when the steps form a DAG.
 pub fn check(plan: &Plan, diagnostics: &mut Vec<Diagnostic>) -> Option<PlanGraph> {
-    references::check(plan, diagnostics);
+    check_decoded(plan, &Undecoded::default(), diagnostics)
+}
+
+/// Checks a decoded plan, knowing which of its gates and steps did not decode.
+pub fn check_decoded(plan: &Plan, undecoded: &Undecoded, diagnostics: &mut Vec<Diagnostic>) -> Option<PlanGraph> {
+    references::check(plan, undecoded, diagnostics);
     match PlanGraph::build(plan) {
         Ok(graph) => {
             safety::check(plan, &graph, diagnostics);

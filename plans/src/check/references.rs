@@ -2,12 +2,13 @@
 
 use std::collections::HashMap;
 
+use super::Undecoded;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::Plan;
 use crate::span::Span;
 use crate::suggest;
 
-pub(super) fn check(plan: &Plan, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(plan: &Plan, undecoded: &Undecoded, out: &mut Vec<Diagnostic>) {
     let mut steps: HashMap<&str, Span> = HashMap::with_capacity(plan.steps.len());
     for step in &plan.steps {
         if let Some(first) = steps.get(step.name.value.as_str()) {
@@ -45,7 +46,7 @@ pub(super) fn check(plan: &Plan, out: &mut Vec<Diagnostic>) {
     // Suggestions are computed only for misses, so a large valid plan pays nothing for them.
     for step in &plan.steps {
         for dep in &step.after {
-            if !steps.contains_key(dep.value.as_str()) {
+            if !steps.contains_key(dep.value.as_str()) && !undecoded.steps.contains(&dep.value) {
                 let help = suggest::did_you_mean(&dep.value, steps.keys().copied())
                     .map(|s| format!("did you mean `{s}`?"))
                     .unwrap_or_else(|| "`after` names steps of this plan".into());
@@ -61,7 +62,7 @@ pub(super) fn check(plan: &Plan, out: &mut Vec<Diagnostic>) {
             }
         }
         for gate in step.kind.gates() {
-            if !gates.contains_key(gate.value.as_str()) {
+            if !gates.contains_key(gate.value.as_str()) && !undecoded.gates.contains(&gate.value) {
                 let help = suggest::did_you_mean(&gate.value, gates.keys().copied())
                     .map(|s| format!("did you mean `{s}`?"))
                     .unwrap_or_else(|| format!("declare it: `gate {} {{ http \"http://...\" }}`", gate.value));

@@ -125,8 +125,14 @@ pub fn decode_analysis(d: &mut Decoder<'_>, fields: &mut Fields<'_>, timeout: Op
         }
         a.interval = v.value;
     }
-    let count = d.count(fields, "count", false);
-    let window = d.duration(fields, "window");
+    let mut count = d.count(fields, "count", false);
+    let mut window = d.duration(fields, "window");
+    // A gate's own `count` or `window` replaces the other one from `defaults`.
+    match (fields.sets("count"), fields.sets("window")) {
+        (true, false) => window = None,
+        (false, true) => count = None,
+        _ => {}
+    }
     match (count, window) {
         (Some(c), Some(w)) => {
             d.push(
