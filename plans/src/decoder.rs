@@ -23,7 +23,7 @@ pub struct Decoder<'s> {
     pub vars: HashMap<String, String>,
     /// Everything found so far.
     pub diagnostics: Vec<Diagnostic>,
-    /// Gates and steps that did not decode, so references to them are not reported twice.
+    /// Gates, steps and variables that did not decode, so references to them are not reported twice.
     pub undecoded: Undecoded,
 }
 
@@ -621,6 +621,7 @@ impl<'s> Decoder<'s> {
                         let name = &after[..end];
                         match self.vars.get(name) {
                             Some(v) => out.push_str(v),
+                            None if self.undecoded.variables.contains(name) => {}
                             None => self.unknown_variable(name, span),
                         }
                         rest = &after[end + 1..];

@@ -94,6 +94,7 @@ pub fn resolve(d: &mut Decoder<'_>, nodes: &[&KdlNode], inputs: &Inputs) -> (Vec
                     format!("variable `{}` has no value and no default", name.value)
                 };
                 d.push(Diagnostic::error(Code::MissingVariable, message, name.span, "no value").with_help(how));
+                d.undecoded.variables.insert(name.value.clone());
             }
         }
     }

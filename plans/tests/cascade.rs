@@ -29,3 +29,21 @@ fn a_misspelt_reference_is_still_unknown() {
     let text = r#"plan p { stack s; gate g { swarm s_web }; check c after=nope { gates gg } }"#;
     assert_eq!(codes(text), [Code::UnusedGate, Code::UnknownStep, Code::UnknownGate]);
 }
+
+#[test]
+fn a_bad_stage_weight_is_not_also_missing() {
+    let text = r#"plan p { stack s; gate g { swarm s_web }; canary c { service s_web; image "i"; stage traffic=50 { gates g } } }"#;
+    assert_eq!(codes(text), [Code::BadPercentage]);
+}
+
+#[test]
+fn a_bad_condition_is_not_also_missing() {
+    let text = r#"plan p { stack s; gate g { prometheus { query "up"; pass "up > 1" } }; check c { gates g } }"#;
+    assert_eq!(codes(text), [Code::BadCondition]);
+}
+
+#[test]
+fn a_variable_without_value_is_missing_not_unknown() {
+    let text = r#"plan p { stack s; var tag env=PLANRUN_TEST_UNSET; gate g { swarm s_web }; rolling r { service s_web; image "app:${tag}"; gates g } }"#;
+    assert_eq!(codes(text), [Code::MissingVariable]);
+}

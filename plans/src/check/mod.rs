@@ -9,7 +9,7 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::graph::{Cycle, Edge, PlanGraph};
 use crate::model::Plan;
 
-/// Gates and steps written in the file that did not decode (their errors are already reported):
+/// Gates, steps and variables written in the file that did not decode (their errors are already reported):
 /// a reference to one of them is not reported again as unknown.
 #[derive(Debug, Clone, Default)]
 pub struct Undecoded {
@@ -17,6 +17,8 @@ pub struct Undecoded {
     pub gates: HashSet<String>,
     /// Step names.
     pub steps: HashSet<String>,
+    /// Variables declared without a value (reported as missing, not also as unknown).
+    pub variables: HashSet<String>,
 }
 
 /// Checks a decoded plan; returns its graph when the steps form a DAG.

@@ -65,7 +65,8 @@ impl PrometheusGate {
         let fail = condition(d, f, "fail");
         let on_empty = outcome(d, f, "on-empty");
         let on_nan = outcome(d, f, "on-nan");
-        if pass.is_none() && fail.is_none() && !f.is_defaults {
+        // A condition that was written but does not parse has its own error already.
+        if pass.is_none() && fail.is_none() && !f.is_defaults && !f.sets("pass") && !f.sets("fail") {
             d.push(
                 Diagnostic::error(
                     Code::MissingField,

@@ -112,6 +112,8 @@ impl Stage {
         let pause = d.value(&mut f, "pause", false).and_then(|v| Wait::from_value(d, "pause", v));
         let gates = d.names(&mut f, "gates");
         let span = f.name_span();
+        // A weight that was written but is invalid has its own error already.
+        let weight_written = f.sets("replicas") || f.sets("traffic");
         d.finish(f);
         let weight = match (replicas, traffic) {
             (Some(r), None) => Some((Weight::Replicas(r.value), r.span)),
@@ -129,6 +131,7 @@ impl Stage {
                 );
                 None
             }
+            (None, None) if weight_written => None,
             (None, None) => {
                 d.push(
                     Diagnostic::error(

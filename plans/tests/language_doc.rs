@@ -1,0 +1,179 @@
+//! Every example in docs/language.md says what it claims: valid blocks are valid, failing blocks
+//! fail with the stated code, and every diagnostic code has an example.
+//!
+//! An HTML comment on the line before a block's fence holds `;`-separated directives:
+//! `fragment` (wrap in `plan p { stack s ... }`), `fails: planrun::CODE`, `warns: planrun::CODE`,
+//! `var: NAME=VALUE`. The convention is documented at the end of docs/language.md.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use plans::project::Project;
+use plans::{Code, Inputs, SourceFile};
+
+/// One fenced block of the document.
+struct Block {
+    lang: String,
+    text: String,
+    /// One-based line of the opening fence.
+    line: usize,
+    fragment: bool,
+    fails: Option<String>,
+    warns: Option<String>,
+    vars: Vec<(String, String)>,
+}
+
+fn read_doc() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/language.md");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn blocks(doc: &str) -> Vec<Block> {
+    let lines: Vec<&str> = doc.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(lang) = lines[i].trim_start().strip_prefix("```") else {
+            i += 1;
+            continue;
+        };
+        let mut block = Block {
+            lang: lang.trim().to_owned(),
+            text: String::new(),
+            line: i + 1,
+            fragment: false,
+            fails: None,
+            warns: None,
+            vars: Vec::new(),
+        };
+        if let Some(comment) = i.checked_sub(1).map(|p| lines[p].trim()).filter(|l| l.starts_with("<!--")) {
+            let inner = comment.trim_start_matches("<!--").trim_end_matches("-->");
+            for directive in inner.split(';').map(str::trim).filter(|d| !d.is_empty()) {
+                match directive.split_once(':').map(|(k, v)| (k.trim(), v.trim())) {
+                    None if directive == "fragment" => block.fragment = true,
+                    Some(("fails", code)) => block.fails = Some(code.to_owned()),
+                    Some(("warns", code)) => block.warns = Some(code.to_owned()),
+                    Some(("var", kv)) => {
+                        let (k, v) = kv.split_once('=').unwrap_or_else(|| panic!("line {}: `var: NAME=VALUE`", i));
+                        block.vars.push((k.to_owned(), v.to_owned()));
+                    }
+                    _ => panic!("docs/language.md:{i}: unknown directive `{directive}`"),
+                }
+            }
+        }
+        i += 1;
+        while i < lines.len() && lines[i].trim_start() != "```" {
+            block.text.push_str(lines[i]);
+            block.text.push('\n');
+            i += 1;
+        }
+        assert!(i < lines.len(), "docs/language.md:{}: unclosed block", block.line);
+        i += 1;
+        out.push(block);
+    }
+    out
+}
+
+fn code_name(code: Code) -> String {
+    code.to_string()
+}
+
+/// Checks one block; returns the code it demonstrates, if any.
+fn check_block(b: &Block) -> Result<Option<String>, String> {
+    if b.lang == "toml" {
+        let result = Project::parse(&SourceFile::new("planrun.toml", b.text.clone()));
+        return match (&b.fails, result) {
+            (None, Ok(_)) => Ok(None),
+            (None, Err(d)) => Err(format!("planrun.toml does not parse: {}", d.message)),
+            (Some(code), Err(d)) if *code == code_name(d.code) => Ok(Some(code.clone())),
+            (Some(code), Err(d)) => Err(format!("expected {code}, got {}: {}", d.code, d.message)),
+            (Some(code), Ok(_)) => Err(format!("expected {code}, but planrun.toml parses")),
+        };
+    }
+    let text = if b.fragment { format!("plan p {{\n    stack s\n{}}}\n", b.text) } else { b.text.clone() };
+    let inputs = Inputs { overrides: b.vars.clone(), ..Inputs::default() };
+    let checked = plans::check(SourceFile::new("block.kdl", text), &inputs);
+    let describe = |ds: &[&plans::Diagnostic]| {
+        ds.iter().map(|d| format!("{} {}", d.code, d.message)).collect::<Vec<_>>().join("; ")
+    };
+    let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
+    let warnings: Vec<_> = checked.diagnostics.iter().filter(|d| !d.is_error()).collect();
+    if let Some(code) = &b.fails {
+        if errors.is_empty() {
+            return Err(format!("expected {code}, but the block has no errors"));
+        }
+        if errors.iter().any(|d| code_name(d.code) != *code) {
+            return Err(format!("expected only {code}, got: {}", describe(&errors)));
+        }
+        return Ok(Some(code.clone()));
+    }
+    if !errors.is_empty() {
+        return Err(format!("expected no errors, got: {}", describe(&errors)));
+    }
+    if let Some(code) = &b.warns {
+        if warnings.is_empty() || warnings.iter().any(|d| code_name(d.code) != *code) {
+            return Err(format!("expected only the warning {code}, got: [{}]", describe(&warnings)));
+        }
+        return Ok(Some(code.clone()));
+    }
+    Ok(None)
+}
+
+#[test]
+fn every_example_in_the_language_reference_checks_as_stated() {
+    let doc = read_doc();
+    let blocks = blocks(&doc);
+    let checked: Vec<&Block> = blocks.iter().filter(|b| b.lang == "kdl" || b.lang == "toml").collect();
+    assert!(checked.len() >= 40, "expected the reference's examples, found {} blocks", checked.len());
+    let mut failures = Vec::new();
+    let mut demonstrated = BTreeSet::new();
+    for b in checked {
+        match check_block(b) {
+            Ok(Some(code)) => {
+                demonstrated.insert(code);
+            }
+            Ok(None) => {}
+            Err(why) => failures.push(format!("docs/language.md:{}: {why}", b.line)),
+        }
+    }
+    for b in blocks.iter().filter(|b| b.lang != "kdl" && b.lang != "toml") {
+        assert!(
+            !b.fragment && b.fails.is_none() && b.warns.is_none(),
+            "docs/language.md:{}: a `{}` block has directives but is not checked",
+            b.line,
+            b.lang
+        );
+    }
+    for code in Code::ALL {
+        let name = code_name(*code);
+        if !demonstrated.contains(&name) {
+            failures.push(format!("{name} has no `fails:` or `warns:` example in docs/language.md"));
+        }
+        if !doc.contains(&format!("### {name}\n")) {
+            failures.push(format!("{name} has no `### {name}` section in docs/language.md"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn every_code_section_names_a_real_code() {
+    let doc = read_doc();
+    let known: BTreeSet<String> = Code::ALL.iter().map(|c| code_name(*c)).collect();
+    for line in doc.lines() {
+        if let Some(code) = line.strip_prefix("### planrun::") {
+            assert!(known.contains(&format!("planrun::{code}")), "docs/language.md documents an unknown code {code}");
+        }
+    }
+}
+
+#[test]
+fn the_graph_shown_for_the_dependency_example_is_what_planrun_prints() {
+    let doc = read_doc();
+    let blocks = blocks(&doc);
+    let at = blocks.iter().position(|b| b.lang.is_empty() && b.text.starts_with("layer 1")).expect("the graph output");
+    let plan = blocks[..at].iter().rev().find(|b| b.lang == "kdl").unwrap();
+    let checked = plans::check(SourceFile::new("plan.kdl", plan.text.clone()), &Inputs::default());
+    let text = plans::graph::render::text(checked.plan.as_ref().unwrap(), checked.graph.as_ref().unwrap());
+    assert_eq!(text, blocks[at].text, "update the `planrun graph` output in docs/language.md");
+}
