@@ -33,7 +33,13 @@ fn a_misspelt_reference_is_still_unknown() {
 #[test]
 fn a_bad_stage_weight_is_not_also_missing() {
     let text = r#"plan p { stack s; gate g { swarm s_web }; canary c { service s_web; image "i"; stage traffic=50 { gates g } } }"#;
-    assert_eq!(codes(text), [Code::BadPercentage]);
+    let errors: Vec<Code> = plans::check(SourceFile::new("plan.kdl", text), &Inputs::default())
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.code)
+        .collect();
+    assert_eq!(errors, [Code::BadPercentage]);
 }
 
 #[test]
