@@ -1,1 +1,104 @@
-//! (being written)
+//! `http` gates: one request; the status (and optionally a text in the body) decides.
+
+use std::time::Duration;
+
+use plans::gates::{HttpGate, Outcome};
+
+use super::{Measurement, error_chain, excerpt};
+
+/// At most this much of the body is read: a health endpoint answers with a few bytes.
+const BODY_LIMIT: usize = 1 << 20;
+
+/// What is measured, as shown in events: `GET http://app:8080/health`.
+pub fn target(gate: &HttpGate) -> String {
+    format!("{} {}", gate.method, gate.url)
+}
+
+/// The condition as shown in events: `status == 200` or `status == 200 and body contains "ok"`.
+pub fn condition(gate: &HttpGate) -> String {
+    match &gate.body {
+        Some(body) => format!("status == {} and body contains {body:?}", gate.status),
+        None => format!("status == {}", gate.status),
+    }
+}
+
+/// Sends one request. Passes when the status is the expected one and the body contains
+/// `body` (if given); a request that gets no response is an error.
+pub async fn measure(gate: &HttpGate, client: &reqwest::Client, timeout: Duration) -> Measurement {
+    let target = target(gate);
+    let condition = condition(gate);
+    let method = match reqwest::Method::from_bytes(gate.method.as_bytes()) {
+        Ok(m) => m,
+        Err(_) => return Measurement::error(target, condition, format!("`{}` is not an HTTP method", gate.method)),
+    };
+    let response = match client.request(method, &gate.url).timeout(timeout).send().await {
+        Ok(r) => r,
+        Err(e) => return Measurement::error(target, condition, error_chain(&e)),
+    };
+    let status = response.status().as_u16();
+    let body = match read_body(response).await {
+        Ok(b) => b,
+        Err(e) => return Measurement::error(target, condition, format!("status {status}, reading the body: {e}")),
+    };
+    let (outcome, detail) = judge(gate, status, &body);
+    Measurement { outcome, target, value: Some(status.to_string()), condition, detail }
+}
+
+/// Pass or fail for a response, with the reason for a failure.
+pub fn judge(gate: &HttpGate, status: u16, body: &str) -> (Outcome, Option<String>) {
+    if status != gate.status {
+        let mut why = format!("status {status}, wanted {}", gate.status);
+        if !body.trim().is_empty() {
+            why.push_str(&format!("; body: {}", excerpt(body, 200)));
+        }
+        return (Outcome::Fail, Some(why));
+    }
+    match &gate.body {
+        Some(wanted) if !body.contains(wanted.as_str()) => {
+            (Outcome::Fail, Some(format!("body does not contain {wanted:?}; body: {}", excerpt(body, 200))))
+        }
+        _ => (Outcome::Pass, None),
+    }
+}
+
+async fn read_body(mut response: reqwest::Response) -> Result<String, String> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| error_chain(&e))? {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() >= BODY_LIMIT {
+            bytes.truncate(BODY_LIMIT);
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gate(status: u16, body: Option<&str>) -> HttpGate {
+        HttpGate { url: "http://127.0.0.1:1/health".into(), method: "GET".into(), status, body: body.map(Into::into) }
+    }
+
+    #[test]
+    fn status_and_body_decide() {
+        assert_eq!(judge(&gate(200, None), 200, ""), (Outcome::Pass, None));
+        assert_eq!(judge(&gate(200, Some("ok")), 200, "all ok\n"), (Outcome::Pass, None));
+        assert_eq!(
+            judge(&gate(200, None), 500, "error version=5xx\n"),
+            (Outcome::Fail, Some("status 500, wanted 200; body: error version=5xx".into()))
+        );
+        assert_eq!(
+            judge(&gate(200, Some("ok")), 200, "starting"),
+            (Outcome::Fail, Some("body does not contain \"ok\"; body: starting".into()))
+        );
+        assert_eq!(judge(&gate(503, None), 503, ""), (Outcome::Pass, None));
+    }
+
+    #[test]
+    fn condition_text() {
+        assert_eq!(condition(&gate(200, None)), "status == 200");
+        assert_eq!(condition(&gate(204, Some("ok"))), "status == 204 and body contains \"ok\"");
+    }
+}

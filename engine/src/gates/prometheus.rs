@@ -1,1 +1,385 @@
-//! (being written)
+//! `prometheus` gates: one instant query whose single value is judged against `pass` and
+//! `fail`. Only this file knows the Prometheus HTTP API.
+
+use std::time::Duration;
+
+use plans::condition::{Comparison, Condition};
+use plans::gates::{Outcome, PrometheusGate};
+use serde::Deserialize;
+
+use super::{Measurement, error_chain, excerpt, outcome_word};
+
+/// The detail of a gate with no server to ask.
+pub const NO_SERVER: &str =
+    "no Prometheus server: set `prometheus \"URL\"` on the gate or `prometheus` in planrun.toml";
+
+/// What an instant query returned, reduced to what a gate judges.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sample {
+    /// No series.
+    Empty,
+    /// One value: as Prometheus wrote it (`0.034`, `NaN`, `+Inf`) and as a number.
+    Value {
+        /// The text of the value.
+        text: String,
+        /// The number (NaN and infinities included).
+        number: f64,
+    },
+}
+
+/// A successful answer: the sample and the warnings Prometheus attached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// The single sample, or none.
+    pub sample: Sample,
+    /// Warnings (and infos) from the response.
+    pub warnings: Vec<String>,
+}
+
+/// The condition as shown in events: `result < 0.001`, or both conditions.
+pub fn condition(gate: &PrometheusGate) -> String {
+    match (&gate.pass, &gate.fail) {
+        (Some(p), None) => p.to_string(),
+        (None, Some(f)) => format!("fail if {f}"),
+        (Some(p), Some(f)) => format!("{p}, fail if {f}"),
+        (None, None) => "no condition".into(),
+    }
+}
+
+/// Runs the query once against `server` (the gate's, else the project's) and judges it.
+pub async fn measure(
+    gate: &PrometheusGate,
+    server: Option<&str>,
+    client: &reqwest::Client,
+    timeout: Duration,
+) -> Measurement {
+    let condition = condition(gate);
+    let Some(server) = server else {
+        return Measurement::error(&gate.query, condition, NO_SERVER);
+    };
+    let url = format!("{}/api/v1/query", server.trim_end_matches('/'));
+    let response = match client.get(&url).query(&[("query", &gate.query)]).timeout(timeout).send().await {
+        Ok(r) => r,
+        Err(e) => {
+            return Measurement::error(&gate.query, condition, format!("Prometheus at {server}: {}", error_chain(&e)));
+        }
+    };
+    let status = response.status().as_u16();
+    let body = match response.text().await {
+        Ok(b) => b,
+        Err(e) => {
+            return Measurement::error(&gate.query, condition, format!("Prometheus at {server}: {}", error_chain(&e)));
+        }
+    };
+    let answer = match parse(status, &body) {
+        Ok(a) => a,
+        Err(why) => return Measurement::error(&gate.query, condition, format!("Prometheus at {server}: {why}")),
+    };
+    let (outcome, mut detail) = judge(gate, &answer.sample);
+    if !answer.warnings.is_empty() {
+        let warnings = format!("Prometheus warns: {}", answer.warnings.join("; "));
+        detail = Some(match detail {
+            Some(d) => format!("{d} ({warnings})"),
+            None => warnings,
+        });
+    }
+    let value = match answer.sample {
+        Sample::Value { text, .. } => Some(text),
+        Sample::Empty => None,
+    };
+    Measurement { outcome, target: gate.query.clone(), value, condition, detail }
+}
+
+#[derive(Deserialize)]
+struct Response {
+    status: String,
+    data: Option<Data>,
+    #[serde(rename = "errorType")]
+    error_type: Option<String>,
+    error: Option<String>,
+    #[serde(default)]
+    warnings: Vec<String>,
+    #[serde(default)]
+    infos: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct Series {
+    #[serde(default)]
+    metric: serde_json::Map<String, serde_json::Value>,
+    value: (serde_json::Value, String),
+}
+
+/// Reads an instant-query response (`status` is the HTTP status); the error says what is
+/// wrong in words a user can act on.
+pub fn parse(status: u16, body: &str) -> Result<Answer, String> {
+    let response: Response = match serde_json::from_str(body) {
+        Ok(r) => r,
+        Err(_) if status != 200 => return Err(format!("HTTP {status}: {}", excerpt(body, 200))),
+        Err(e) => return Err(format!("not a Prometheus query response ({e}): {}", excerpt(body, 200))),
+    };
+    if response.status != "success" || status >= 300 {
+        let kind = response.error_type.as_deref().unwrap_or("error");
+        let message = response.error.as_deref().unwrap_or("no message");
+        return Err(format!("{kind}: {message} (HTTP {status})"));
+    }
+    let mut warnings = response.warnings;
+    warnings.extend(response.infos);
+    let data = response.data.ok_or("the response has no `data`")?;
+    let sample = match data.result_type.as_str() {
+        "vector" => {
+            let series: Vec<Series> =
+                serde_json::from_value(data.result).map_err(|e| format!("unreadable vector result: {e}"))?;
+            match series.as_slice() {
+                [] => Sample::Empty,
+                [one] => value(&one.value.1)?,
+                many => {
+                    let shown: Vec<String> = many.iter().take(3).map(|s| labels(&s.metric)).collect();
+                    return Err(format!(
+                        "query returned {} series; aggregate it to one, e.g. with sum() (first: {})",
+                        many.len(),
+                        shown.join(", ")
+                    ));
+                }
+            }
+        }
+        "scalar" => {
+            let (_, text): (serde_json::Value, String) =
+                serde_json::from_value(data.result).map_err(|e| format!("unreadable scalar result: {e}"))?;
+            value(&text)?
+        }
+        "matrix" => {
+            return Err("query returned a range vector; a gate needs one instant value, \
+                        e.g. wrap it in avg_over_time(...) or drop the [range]"
+                .into());
+        }
+        other => return Err(format!("query returned a {other}, not a number")),
+    };
+    Ok(Answer { sample, warnings })
+}
+
+fn value(text: &str) -> Result<Sample, String> {
+    let number = match text {
+        "NaN" => f64::NAN,
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        _ => text.parse().map_err(|_| format!("`{text}` is not a number"))?,
+    };
+    Ok(Sample::Value { text: text.to_owned(), number })
+}
+
+fn labels(metric: &serde_json::Map<String, serde_json::Value>) -> String {
+    let pairs: Vec<String> = metric
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.as_str().map(|s| format!("{s:?}")).unwrap_or(v.to_string())))
+        .collect();
+    format!("{{{}}}", pairs.join(","))
+}
+
+/// Judges a sample. Empty and NaN take the gate's `on-empty` and `on-nan`. A number: with only
+/// `pass`, pass if it holds else fail; with only `fail`, fail if it holds else pass; with both,
+/// pass if `pass` holds, fail if `fail` holds, else inconclusive.
+pub fn judge(gate: &PrometheusGate, sample: &Sample) -> (Outcome, Option<String>) {
+    let (text, number) = match sample {
+        Sample::Empty => {
+            let why = format!("the query returned no series (on-empty {})", outcome_word(gate.on_empty));
+            return (gate.on_empty, Some(why));
+        }
+        Sample::Value { text, number } => (text, *number),
+    };
+    if number.is_nan() {
+        return (gate.on_nan, Some(format!("the value is NaN (on-nan {})", outcome_word(gate.on_nan))));
+    }
+    match (gate.pass, gate.fail) {
+        (None, None) => (Outcome::Error, Some("the gate has no `pass` or `fail` condition".into())),
+        (Some(pass), _) if pass.holds(number) => (Outcome::Pass, None),
+        (_, Some(fail)) if fail.holds(number) => {
+            (Outcome::Fail, Some(format!("{text} {} {}", symbol(fail.op), fail.threshold)))
+        }
+        (Some(pass), None) => (Outcome::Fail, Some(negated(pass, text))),
+        (None, Some(_)) => (Outcome::Pass, None),
+        (Some(pass), Some(fail)) => {
+            (Outcome::Inconclusive, Some(format!("{text} meets neither `{pass}` nor the failure condition `{fail}`")))
+        }
+    }
+}
+
+/// `0.034 >= 0.001` for a value that does not meet `result < 0.001`.
+fn negated(c: Condition, text: &str) -> String {
+    let op = match c.op {
+        Comparison::Less => Comparison::GreaterOrEqual,
+        Comparison::LessOrEqual => Comparison::Greater,
+        Comparison::Greater => Comparison::LessOrEqual,
+        Comparison::GreaterOrEqual => Comparison::Less,
+        Comparison::Equal => Comparison::NotEqual,
+        Comparison::NotEqual => Comparison::Equal,
+    };
+    format!("{text} {} {}", symbol(op), c.threshold)
+}
+
+fn symbol(op: Comparison) -> &'static str {
+    match op {
+        Comparison::Less => "<",
+        Comparison::LessOrEqual => "<=",
+        Comparison::Greater => ">",
+        Comparison::GreaterOrEqual => ">=",
+        Comparison::Equal => "==",
+        Comparison::NotEqual => "!=",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gate(pass: Option<&str>, fail: Option<&str>) -> PrometheusGate {
+        PrometheusGate {
+            server: None,
+            query: "sum(rate(errors[1m]))".into(),
+            pass: pass.map(|c| Condition::parse(c).unwrap()),
+            fail: fail.map(|c| Condition::parse(c).unwrap()),
+            on_empty: Outcome::Error,
+            on_nan: Outcome::Error,
+        }
+    }
+
+    fn number(text: &str) -> Sample {
+        value(text).unwrap()
+    }
+
+    fn vector(values: &[&str]) -> String {
+        let series: Vec<String> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!(r#"{{"metric":{{"instance":"a{i}"}},"value":[1700000000.123,"{v}"]}}"#))
+            .collect();
+        format!(r#"{{"status":"success","data":{{"resultType":"vector","result":[{}]}}}}"#, series.join(","))
+    }
+
+    #[test]
+    fn one_series_is_the_value() {
+        let a = parse(200, &vector(&["0.034"])).unwrap();
+        assert_eq!(a, Answer { sample: Sample::Value { text: "0.034".into(), number: 0.034 }, warnings: vec![] });
+    }
+
+    #[test]
+    fn special_values_are_numbers() {
+        let nan = parse(200, &vector(&["NaN"])).unwrap();
+        assert!(matches!(nan.sample, Sample::Value { ref text, number } if text == "NaN" && number.is_nan()));
+        assert_eq!(parse(200, &vector(&["+Inf"])).unwrap().sample, number("+Inf"));
+        assert!(matches!(number("+Inf"), Sample::Value { number, .. } if number == f64::INFINITY));
+        assert!(matches!(number("-Inf"), Sample::Value { number, .. } if number == f64::NEG_INFINITY));
+        assert!(matches!(number("1e-3"), Sample::Value { number, .. } if number == 0.001));
+        assert_eq!(value("abc").unwrap_err(), "`abc` is not a number");
+    }
+
+    #[test]
+    fn scalar_is_the_value() {
+        let body = r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000,"42"]}}"#;
+        assert_eq!(parse(200, body).unwrap().sample, number("42"));
+    }
+
+    #[test]
+    fn empty_vector_is_empty() {
+        assert_eq!(parse(200, &vector(&[])).unwrap().sample, Sample::Empty);
+    }
+
+    #[test]
+    fn several_series_are_an_error() {
+        assert_eq!(
+            parse(200, &vector(&["1", "2"])).unwrap_err(),
+            r#"query returned 2 series; aggregate it to one, e.g. with sum() (first: {instance="a0"}, {instance="a1"})"#
+        );
+    }
+
+    #[test]
+    fn other_result_types_are_errors() {
+        let matrix = r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
+        assert!(parse(200, matrix).unwrap_err().starts_with("query returned a range vector"));
+        let string = r#"{"status":"success","data":{"resultType":"string","result":[1,"x"]}}"#;
+        assert_eq!(parse(200, string).unwrap_err(), "query returned a string, not a number");
+    }
+
+    #[test]
+    fn error_responses_carry_their_message() {
+        let bad = r#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected end of input"}"#;
+        assert_eq!(parse(400, bad).unwrap_err(), "bad_data: 1:5: parse error: unexpected end of input (HTTP 400)");
+        let exec = r#"{"status":"error","errorType":"execution","error":"many-to-many matching not allowed"}"#;
+        assert_eq!(parse(422, exec).unwrap_err(), "execution: many-to-many matching not allowed (HTTP 422)");
+        let timeout = r#"{"status":"error","errorType":"timeout","error":"query timed out in expression evaluation"}"#;
+        assert_eq!(parse(503, timeout).unwrap_err(), "timeout: query timed out in expression evaluation (HTTP 503)");
+        assert_eq!(parse(502, "<html>Bad Gateway</html>").unwrap_err(), "HTTP 502: <html>Bad Gateway</html>");
+        assert!(parse(200, "hello").unwrap_err().starts_with("not a Prometheus query response"));
+    }
+
+    #[test]
+    fn warnings_are_kept() {
+        let body = r#"{"status":"success","data":{"resultType":"vector","result":[]},
+            "warnings":["PromQL warning: metric might not be a counter"],"infos":["PromQL info: x"]}"#;
+        let a = parse(200, body).unwrap();
+        assert_eq!(a.sample, Sample::Empty);
+        assert_eq!(a.warnings, ["PromQL warning: metric might not be a counter", "PromQL info: x"]);
+    }
+
+    #[test]
+    fn only_pass() {
+        let g = gate(Some("result < 0.001"), None);
+        assert_eq!(judge(&g, &number("0.0005")), (Outcome::Pass, None));
+        assert_eq!(judge(&g, &number("0.034")), (Outcome::Fail, Some("0.034 >= 0.001".into())));
+        assert_eq!(judge(&g, &number("+Inf")), (Outcome::Fail, Some("+Inf >= 0.001".into())));
+        assert_eq!(judge(&g, &number("-Inf")), (Outcome::Pass, None));
+        assert_eq!(condition(&g), "result < 0.001");
+    }
+
+    #[test]
+    fn only_fail() {
+        let g = gate(None, Some("result > 0.01"));
+        assert_eq!(judge(&g, &number("0.02")), (Outcome::Fail, Some("0.02 > 0.01".into())));
+        assert_eq!(judge(&g, &number("0.005")), (Outcome::Pass, None));
+        assert_eq!(condition(&g), "fail if result > 0.01");
+    }
+
+    #[test]
+    fn both_conditions() {
+        let g = gate(Some("result < 0.001"), Some("result > 0.01"));
+        assert_eq!(judge(&g, &number("0")), (Outcome::Pass, None));
+        assert_eq!(judge(&g, &number("0.5")), (Outcome::Fail, Some("0.5 > 0.01".into())));
+        assert_eq!(
+            judge(&g, &number("0.005")),
+            (
+                Outcome::Inconclusive,
+                Some("0.005 meets neither `result < 0.001` nor the failure condition `result > 0.01`".into())
+            )
+        );
+        assert_eq!(condition(&g), "result < 0.001, fail if result > 0.01");
+    }
+
+    #[test]
+    fn empty_and_nan_follow_the_gate() {
+        let mut g = gate(Some("result < 1"), None);
+        assert_eq!(
+            judge(&g, &Sample::Empty),
+            (Outcome::Error, Some("the query returned no series (on-empty error)".into()))
+        );
+        assert_eq!(judge(&g, &number("NaN")), (Outcome::Error, Some("the value is NaN (on-nan error)".into())));
+        g.on_empty = Outcome::Pass;
+        g.on_nan = Outcome::Inconclusive;
+        assert_eq!(judge(&g, &Sample::Empty).0, Outcome::Pass);
+        assert_eq!(judge(&g, &number("NaN")).0, Outcome::Inconclusive);
+        // NaN never meets a condition, so without on-nan it would fail a pass-only gate.
+        g.on_nan = Outcome::Fail;
+        assert_eq!(judge(&g, &number("NaN")).0, Outcome::Fail);
+    }
+
+    #[test]
+    fn no_condition_is_an_error() {
+        assert_eq!(judge(&gate(None, None), &number("1")).0, Outcome::Error);
+    }
+}

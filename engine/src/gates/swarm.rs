@@ -1,1 +1,237 @@
-//! (being written)
+//! `swarm` gates: the service has converged. Passes when running == desired (the daemon's own
+//! counts), every task that should run is RUNNING on the service's current spec, there is one
+//! such task per slot, and the update is not paused.
+//!
+//! Health: Swarm keeps a task with a HEALTHCHECK in `starting` until its first passing check
+//! and shuts an unhealthy task down, so a RUNNING task is one that was healthy; the Engine
+//! API's task list carries no health field to look at directly.
+
+use std::collections::BTreeMap;
+
+use bollard::models::{Service, ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState};
+use plans::gates::{Outcome, SwarmGate};
+
+use super::Measurement;
+use crate::cluster::{Cluster, ClusterError, ServiceCounts};
+
+/// The condition as shown in events.
+pub const CONDITION: &str = "running == desired, every task running on the current spec";
+
+/// At most this many problems are listed in a measurement's detail.
+const SHOWN: usize = 5;
+
+/// Inspects the service, its counts and its tasks once, and judges convergence.
+pub async fn measure(gate: &SwarmGate, cluster: &dyn Cluster) -> Measurement {
+    let name = &gate.service;
+    let error = |e: ClusterError| match e {
+        ClusterError::NotFound(_) => Measurement::error(name, CONDITION, format!("no service named `{name}`")),
+        other => Measurement::error(name, CONDITION, other.to_string()),
+    };
+    let service = match cluster.service(name).await {
+        Ok(s) => s,
+        Err(e) => return error(e),
+    };
+    let Some(id) = service.id.clone() else {
+        return Measurement::error(name, CONDITION, "the daemon returned the service without an id");
+    };
+    let counts = match cluster.counts(&id).await {
+        Ok(c) => c,
+        Err(e) => return error(e),
+    };
+    let tasks = match cluster.tasks(&id).await {
+        Ok(t) => t,
+        Err(e) => return error(e),
+    };
+    assess(name, &service, counts, &tasks)
+}
+
+/// Judges one snapshot of a service; the detail lists what is not converged.
+pub fn assess(name: &str, service: &Service, counts: ServiceCounts, tasks: &[Task]) -> Measurement {
+    let mut problems = Vec::new();
+    let current = service.spec.as_ref().and_then(|s| s.task_template.as_ref());
+    if let Some(status) = &service.update_status
+        && let Some(state @ (ServiceUpdateStatusStateEnum::PAUSED | ServiceUpdateStatusStateEnum::ROLLBACK_PAUSED)) =
+            status.state
+    {
+        let message = status.message.as_deref().unwrap_or("no message");
+        problems.push(format!("update {state}: {message}"));
+    }
+    if counts.running != counts.desired {
+        problems.push(format!("{} of {} tasks running", counts.running, counts.desired));
+    }
+    let wanted: Vec<&Task> = tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING)).collect();
+    if wanted.len() as u64 != counts.desired && counts.running == counts.desired {
+        problems.push(format!("{} tasks should run for {} desired", wanted.len(), counts.desired));
+    }
+    let mut per_slot: BTreeMap<i64, u64> = BTreeMap::new();
+    for task in &wanted {
+        if let Some(slot) = task.slot {
+            *per_slot.entry(slot).or_default() += 1;
+        }
+        let status = task.status.as_ref();
+        let state = status.and_then(|s| s.state);
+        if state != Some(TaskState::RUNNING) {
+            let state = state.map(|s| s.to_string()).unwrap_or_else(|| "in an unknown state".into());
+            let why = status.and_then(|s| s.err.as_deref().or(s.message.as_deref())).unwrap_or("");
+            let why = if why.is_empty() { String::new() } else { format!(" ({why})") };
+            problems.push(format!("task {} is {state}{why}", task_name(name, task)));
+        } else if let (Some(current), Some(spec)) = (current, task.spec.as_ref())
+            && !same_spec(spec, current)
+        {
+            problems.push(format!("task {} runs an older spec{}", task_name(name, task), image_change(spec, current)));
+        }
+    }
+    for (slot, n) in per_slot.iter().filter(|(_, n)| **n > 1) {
+        problems.push(format!("slot {slot} has {n} tasks"));
+    }
+    let value = Some(format!("{}/{} running", counts.running, counts.desired));
+    let (outcome, detail) = if problems.is_empty() {
+        (Outcome::Pass, None)
+    } else {
+        let more = problems.len().saturating_sub(SHOWN);
+        problems.truncate(SHOWN);
+        if more > 0 {
+            problems.push(format!("and {more} more"));
+        }
+        (Outcome::Fail, Some(problems.join("; ")))
+    };
+    Measurement { outcome, target: name.to_owned(), value, condition: CONDITION.to_owned(), detail }
+}
+
+/// Whether a task runs the current spec. Placement constraints are ignored: Swarm keeps a task
+/// whose node still satisfies changed constraints instead of replacing it.
+fn same_spec(task: &TaskSpec, current: &TaskSpec) -> bool {
+    let without_constraints = |spec: &TaskSpec| {
+        let mut spec = spec.clone();
+        if let Some(placement) = spec.placement.as_mut() {
+            placement.constraints = None;
+        }
+        spec
+    };
+    without_constraints(task) == without_constraints(current)
+}
+
+/// ` (image a, now b)` when the images differ.
+fn image_change(task: &TaskSpec, current: &TaskSpec) -> String {
+    let image = |s: &TaskSpec| s.container_spec.as_ref().and_then(|c| c.image.clone()).unwrap_or_default();
+    let (old, new) = (image(task), image(current));
+    if old == new { String::new() } else { format!(" (image {old}, now {new})") }
+}
+
+/// `web.2` for a replicated task, else the short task id.
+fn task_name(service: &str, task: &Task) -> String {
+    match (task.slot, task.id.as_deref()) {
+        (Some(slot), _) if slot > 0 => format!("{service}.{slot}"),
+        (_, Some(id)) => id.chars().take(12).collect(),
+        _ => service.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bollard::models::{ServiceSpec, ServiceUpdateStatus, TaskSpecContainerSpec, TaskStatus};
+
+    use super::*;
+
+    fn spec(image: &str) -> TaskSpec {
+        TaskSpec {
+            container_spec: Some(TaskSpecContainerSpec { image: Some(image.into()), ..Default::default() }),
+            ..Default::default()
+        }
+    }
+
+    fn service(image: &str) -> Service {
+        Service {
+            id: Some("svc1".into()),
+            spec: Some(ServiceSpec { task_template: Some(spec(image)), ..Default::default() }),
+            ..Default::default()
+        }
+    }
+
+    fn task(slot: i64, image: &str, desired: TaskState, state: TaskState, err: Option<&str>) -> Task {
+        Task {
+            id: Some(format!("task{slot}{image}")),
+            slot: Some(slot),
+            spec: Some(spec(image)),
+            desired_state: Some(desired),
+            status: Some(TaskStatus { state: Some(state), err: err.map(Into::into), ..Default::default() }),
+            ..Default::default()
+        }
+    }
+
+    fn running(slot: i64, image: &str) -> Task {
+        task(slot, image, TaskState::RUNNING, TaskState::RUNNING, None)
+    }
+
+    fn counts(running: u64, desired: u64) -> ServiceCounts {
+        ServiceCounts { running, desired }
+    }
+
+    #[test]
+    fn converged_service_passes() {
+        let old = task(1, "app:v1", TaskState::SHUTDOWN, TaskState::SHUTDOWN, None);
+        let tasks = [running(1, "app:v2"), running(2, "app:v2"), old];
+        let m = assess("web", &service("app:v2"), counts(2, 2), &tasks);
+        assert_eq!(m.outcome, Outcome::Pass, "{m:?}");
+        assert_eq!(m.value.as_deref(), Some("2/2 running"));
+        assert_eq!(m.detail, None);
+    }
+
+    #[test]
+    fn missing_task_fails_with_its_error() {
+        let crashed = task(2, "app:v2", TaskState::RUNNING, TaskState::FAILED, Some("task: non-zero exit (3)"));
+        let m = assess("web", &service("app:v2"), counts(1, 2), &[running(1, "app:v2"), crashed]);
+        assert_eq!(m.outcome, Outcome::Fail);
+        assert_eq!(m.detail.as_deref(), Some("1 of 2 tasks running; task web.2 is failed (task: non-zero exit (3))"));
+    }
+
+    #[test]
+    fn starting_task_is_not_ready() {
+        let starting = task(2, "app:v2", TaskState::RUNNING, TaskState::STARTING, None);
+        let m = assess("web", &service("app:v2"), counts(1, 2), &[running(1, "app:v2"), starting]);
+        assert_eq!(m.detail.as_deref(), Some("1 of 2 tasks running; task web.2 is starting"));
+    }
+
+    #[test]
+    fn old_spec_fails() {
+        let m = assess("web", &service("app:v2"), counts(2, 2), &[running(1, "app:v2"), running(2, "app:v1")]);
+        assert_eq!(m.outcome, Outcome::Fail);
+        assert_eq!(m.detail.as_deref(), Some("task web.2 runs an older spec (image app:v1, now app:v2)"));
+    }
+
+    #[test]
+    fn changed_constraints_alone_do_not_make_a_task_old() {
+        let mut svc = service("app:v2");
+        let template = svc.spec.as_mut().unwrap().task_template.as_mut().unwrap();
+        template.placement = Some(bollard::models::TaskSpecPlacement {
+            constraints: Some(vec!["node.role==manager".into()]),
+            ..Default::default()
+        });
+        let mut t = running(1, "app:v2");
+        t.spec.as_mut().unwrap().placement = Some(Default::default());
+        assert_eq!(assess("web", &svc, counts(1, 1), &[t]).outcome, Outcome::Pass);
+    }
+
+    #[test]
+    fn extra_tasks_fail() {
+        // swarmkit#2242: more tasks than replicas while the counts looked right.
+        let tasks = [running(1, "app:v2"), running(2, "app:v2"), running(2, "app:v2")];
+        let m = assess("web", &service("app:v2"), counts(2, 2), &tasks);
+        assert_eq!(m.detail.as_deref(), Some("3 tasks should run for 2 desired; slot 2 has 2 tasks"));
+    }
+
+    #[test]
+    fn paused_update_fails() {
+        let mut svc = service("app:v2");
+        svc.update_status = Some(ServiceUpdateStatus {
+            state: Some(ServiceUpdateStatusStateEnum::PAUSED),
+            message: Some("update paused due to failure or early termination of task abc".into()),
+            ..Default::default()
+        });
+        let m = assess("web", &svc, counts(1, 1), &[running(1, "app:v2")]);
+        assert_eq!(
+            m.detail.as_deref(),
+            Some("update paused: update paused due to failure or early termination of task abc")
+        );
+    }
+}
