@@ -229,23 +229,35 @@ fn counts(t: &Tally) -> String {
     parts.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect::<Vec<_>>().join(", ")
 }
 
-/// `what at #n, ...` for the measurements that match, at most three, then `and N more`;
+/// `what at #n, #m; other at #k` for the measurements that match: equal reasons are listed
+/// once with all their numbers (up to five), at most three reasons, then `and N more`.
 /// `skipped` measurements came before `taken` (numbers count from the run's first).
 fn list(taken: &[Measurement], skipped: usize, wanted: impl Fn(&Measurement) -> bool) -> String {
-    const SHOWN: usize = 3;
-    let numbered: Vec<(usize, &Measurement)> = taken.iter().enumerate().filter(|(_, m)| wanted(m)).collect();
-    let mut items: Vec<String> = numbered
+    const REASONS: usize = 3;
+    const NUMBERS: usize = 5;
+    let mut reasons: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, m) in taken.iter().enumerate().filter(|(_, m)| wanted(m)) {
+        let what = m.detail.as_deref().or(m.value.as_deref()).unwrap_or(outcome_word(m.outcome));
+        match reasons.iter_mut().find(|(w, _)| *w == what) {
+            Some((_, numbers)) => numbers.push(skipped + i + 1),
+            None => reasons.push((what, vec![skipped + i + 1])),
+        }
+    }
+    let mut items: Vec<String> = reasons
         .iter()
-        .take(SHOWN)
-        .map(|(i, m)| {
-            let what = m.detail.as_deref().or(m.value.as_deref()).unwrap_or(outcome_word(m.outcome));
-            format!("{} at #{}", excerpt(what, 100), skipped + i + 1)
+        .take(REASONS)
+        .map(|(what, numbers)| {
+            let mut at: Vec<String> = numbers.iter().take(NUMBERS).map(|n| format!("#{n}")).collect();
+            if numbers.len() > NUMBERS {
+                at.push(format!("{} more", numbers.len() - NUMBERS));
+            }
+            format!("{} at {}", excerpt(what, 200), at.join(", "))
         })
         .collect();
-    if numbered.len() > SHOWN {
-        items.push(format!("and {} more", numbered.len() - SHOWN));
+    if reasons.len() > REASONS {
+        items.push(format!("and {} more", reasons.len() - REASONS));
     }
-    items.join(", ")
+    items.join("; ")
 }
 
 #[cfg(test)]
@@ -360,7 +372,7 @@ mod tests {
         assert_eq!(summarize(&[pass(), pass(), pass()], &l, 3, Rule::WithinLimits), "3 of 3 measurements passed");
         assert_eq!(
             summarize(&[pass(), fail("0.034"), fail("0.05")], &l, 5, Rule::FailureLimit),
-            "2 failed (limit 1): 0.034 >= 0.001 at #2, 0.05 >= 0.001 at #3"
+            "2 failed (limit 1): 0.034 >= 0.001 at #2; 0.05 >= 0.001 at #3"
         );
         assert_eq!(
             summarize(&[pass(), fail("0.034"), pass()], &l, 3, Rule::WithinLimits),
@@ -368,20 +380,22 @@ mod tests {
         );
         assert_eq!(
             summarize(&[err(), err(), err()], &l, 3, Rule::NothingPassed),
-            "all 3 measurements errored, none passed: Prometheus at http://127.0.0.1:1: connection refused at #1, \
-             Prometheus at http://127.0.0.1:1: connection refused at #2, \
-             Prometheus at http://127.0.0.1:1: connection refused at #3"
+            "all 3 measurements errored, none passed: Prometheus at http://127.0.0.1:1: connection refused at #1, #2, #3"
         );
         let l0 = limits(0, 0, 1);
         assert_eq!(
             summarize(&[pass(), err(), err()], &l0, 5, Rule::ErrorLimit),
-            "2 consecutive errors (limit 1): Prometheus at http://127.0.0.1:1: connection refused at #2, \
-             Prometheus at http://127.0.0.1:1: connection refused at #3"
+            "2 consecutive errors (limit 1): Prometheus at http://127.0.0.1:1: connection refused at #2, #3"
         );
-        let many: Vec<Measurement> = (0..5).map(|_| fail("1")).collect();
+        let many: Vec<Measurement> = (0..7).map(|_| fail("1")).collect();
         assert_eq!(
-            summarize(&many, &limits(4, 0, 4), 5, Rule::FailureLimit),
-            "5 failed (limit 4): 1 >= 0.001 at #1, 1 >= 0.001 at #2, 1 >= 0.001 at #3, and 2 more"
+            summarize(&many, &limits(6, 0, 4), 7, Rule::FailureLimit),
+            "7 failed (limit 6): 1 >= 0.001 at #1, #2, #3, #4, #5, 2 more"
+        );
+        let distinct: Vec<Measurement> = (1..=5).map(|i| fail(&i.to_string())).collect();
+        assert_eq!(
+            summarize(&distinct, &limits(4, 0, 4), 5, Rule::FailureLimit),
+            "5 failed (limit 4): 1 >= 0.001 at #1; 2 >= 0.001 at #2; 3 >= 0.001 at #3; and 2 more"
         );
         assert_eq!(
             summarize(&[m(I, Some("0.005"), None)], &l, 1, Rule::InconclusiveLimit),
@@ -390,7 +404,7 @@ mod tests {
         assert_eq!(
             summarize(&[err(), fail("2")], &l, 2, Rule::NothingPassed),
             "none of 2 measurements passed (1 failed, 1 errored): \
-             Prometheus at http://127.0.0.1:1: connection refused at #1, 2 >= 0.001 at #2"
+             Prometheus at http://127.0.0.1:1: connection refused at #1; 2 >= 0.001 at #2"
         );
     }
 
@@ -484,7 +498,7 @@ mod tests {
         let (report, times, records) = run_script(a, &[F, P, F, P], StdDuration::ZERO).await;
         assert_eq!(times, [0.0, 10.0, 20.0]);
         assert_eq!(report.verdict, Verdict::Failed);
-        assert_eq!(report.summary, "2 failed (limit 1): why at #1, why at #3");
+        assert_eq!(report.summary, "2 failed (limit 1): why at #1, #3");
         assert_eq!(records.len(), 4);
     }
 
@@ -511,11 +525,7 @@ mod tests {
         let (report, times, records) = run_script(a, &[], StdDuration::from_secs(60)).await;
         assert_eq!(times, [0.0, 10.0, 20.0]);
         assert_eq!(report.verdict, Verdict::Error);
-        assert_eq!(
-            report.summary,
-            "all 3 measurements errored, none passed: no result within 2s at #1, no result within 2s at #2, \
-             no result within 2s at #3"
-        );
+        assert_eq!(report.summary, "all 3 measurements errored, none passed: no result within 2s at #1, #2, #3");
         let Event::Measurement { target, condition, verdict, value, .. } = &records[0].event else { panic!() };
         assert_eq!((target.as_str(), condition.as_str(), verdict.as_str()), ("q", "result < 1", "error"));
         assert_eq!(value, &None);
@@ -528,6 +538,6 @@ mod tests {
         let (report, times, _) = run_script(a, &[E, E, P, E, E, E], StdDuration::ZERO).await;
         assert_eq!(times.len(), 6);
         assert_eq!(report.verdict, Verdict::Error);
-        assert_eq!(report.summary, "3 consecutive errors (limit 2): why at #4, why at #5, why at #6");
+        assert_eq!(report.summary, "3 consecutive errors (limit 2): why at #4, #5, #6");
     }
 }

@@ -1,0 +1,542 @@
+//! Gates against real components: an HTTP server this test runs on loopback, the test
+//! Prometheus on 127.0.0.1:19090 (`tests/env/prometheus-up`) scraping a target this test
+//! serves, and real processes for command gates.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use bollard::models::{Service, ServiceSpec, Task};
+use engine::cluster::{Cluster, ClusterError, ConfigObject, ServiceCounts};
+use engine::events::{Event, Events, Memory};
+use engine::gates::{GateEnv, GateReport, Verdict, judge, judge_all};
+use plans::condition::Condition;
+use plans::duration::Duration;
+use plans::gates::{CommandGate, GateKind, HttpGate, Outcome, PrometheusGate, SwarmGate};
+use plans::model::{Analysis, Gate, Sampling};
+use plans::span::Span;
+use plans::spanned::Spanned;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+/// A cluster with no services: the gates under test here do not use it.
+struct NoServices;
+
+#[async_trait]
+impl Cluster for NoServices {
+    async fn service(&self, name: &str) -> Result<Service, ClusterError> {
+        Err(ClusterError::NotFound(name.into()))
+    }
+    async fn update_service(&self, _: &str, _: u64, _: ServiceSpec) -> Result<(), ClusterError> {
+        Err(ClusterError::Other("read-only".into()))
+    }
+    async fn tasks(&self, id: &str) -> Result<Vec<Task>, ClusterError> {
+        Err(ClusterError::NotFound(id.into()))
+    }
+    async fn counts(&self, id: &str) -> Result<ServiceCounts, ClusterError> {
+        Err(ClusterError::NotFound(id.into()))
+    }
+    async fn create_config(&self, _: &str, _: HashMap<String, String>, _: &[u8]) -> Result<String, ClusterError> {
+        Err(ClusterError::Other("read-only".into()))
+    }
+    async fn config(&self, _: &str) -> Result<Option<ConfigObject>, ClusterError> {
+        Ok(None)
+    }
+    async fn remove_config(&self, _: &str) -> Result<(), ClusterError> {
+        Ok(())
+    }
+}
+
+fn env(prometheus: Option<String>) -> (GateEnv, Arc<Memory>) {
+    let memory = Arc::new(Memory::default());
+    let env = GateEnv {
+        cluster: Arc::new(NoServices),
+        http: reqwest::Client::new(),
+        prometheus,
+        events: Events::new(vec![Box::new(memory.clone())]),
+    };
+    (env, memory)
+}
+
+fn gate(name: &str, kind: GateKind) -> Gate {
+    let analysis = Analysis {
+        interval: Duration::from_millis(100),
+        timeout: Duration::from_secs(5),
+        sampling: Sampling::Count(1),
+        ..Analysis::default()
+    };
+    Gate { name: Spanned::new(name.into(), Span::default()), kind, analysis }
+}
+
+fn measurements(memory: &Memory) -> Vec<Event> {
+    let records = memory.0.lock().unwrap();
+    records.iter().filter(|r| matches!(r.event, Event::Measurement { .. })).map(|r| r.event.clone()).collect()
+}
+
+fn report(gate: &str, verdict: Verdict, summary: &str) -> GateReport {
+    GateReport { gate: gate.into(), verdict, summary: summary.into() }
+}
+
+/// A loopback HTTP/1.0 server: `/status/N` answers N with body `status N`, `/slow` never
+/// answers, `/metrics` serves the current metrics text. Stops with the test's runtime.
+async fn serve(metrics: Arc<Mutex<String>>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else { return };
+            let metrics = metrics.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 * 1024 {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&request);
+                let mut words = head.split_whitespace();
+                let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                let (status, body) = match path {
+                    "/metrics" => (200, metrics.lock().unwrap().clone()),
+                    "/slow" => {
+                        tokio::time::sleep(StdDuration::from_secs(30)).await;
+                        (200, String::new())
+                    }
+                    "/echo-method" => (200, format!("method {method}")),
+                    p => match p.strip_prefix("/status/").and_then(|s| s.parse::<u16>().ok()) {
+                        Some(s) => (s, format!("status {s}")),
+                        None => (404, "not found".into()),
+                    },
+                };
+                let body = if method == "HEAD" { String::new() } else { body };
+                let response =
+                    format!("HTTP/1.0 {status} X\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n{body}");
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+/// A loopback port with nothing listening.
+async fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+// ---------------------------------------------------------------------------------------------
+// http
+
+fn http(url: String, status: u16, body: Option<&str>) -> GateKind {
+    GateKind::Http(HttpGate { url, method: "GET".into(), status, body: body.map(Into::into) })
+}
+
+#[tokio::test]
+async fn http_gate_passes_on_the_expected_status_and_body() {
+    let port = serve(Arc::default()).await;
+    let (env, memory) = env(None);
+    let mut g = gate("health", http(format!("http://127.0.0.1:{port}/status/200"), 200, Some("status 200")));
+    g.analysis.sampling = Sampling::Count(3);
+    assert_eq!(judge(&g, "deploy", &env).await, report("health", Verdict::Passed, "3 of 3 measurements passed"));
+    let events = measurements(&memory);
+    assert_eq!(events.len(), 3);
+    assert_eq!(
+        events[2],
+        Event::Measurement {
+            step: "deploy".into(),
+            gate: "health".into(),
+            number: 3,
+            target: format!("GET http://127.0.0.1:{port}/status/200"),
+            value: Some("200".into()),
+            condition: "status == 200 and body contains \"status 200\"".into(),
+            verdict: "pass".into(),
+            detail: None,
+        }
+    );
+}
+
+#[tokio::test]
+async fn http_gate_fails_on_another_status_or_a_missing_text() {
+    let port = serve(Arc::default()).await;
+    let (env, _) = env(None);
+    let wrong_status = gate("health", http(format!("http://127.0.0.1:{port}/status/503"), 200, None));
+    let missing_text = gate("body", http(format!("http://127.0.0.1:{port}/status/200"), 200, Some("ready")));
+    let expected_503 = gate("maintenance", http(format!("http://127.0.0.1:{port}/status/503"), 503, None));
+    let reports = judge_all(&[&wrong_status, &missing_text, &expected_503], "deploy", &env).await;
+    assert_eq!(
+        reports,
+        [
+            report("health", Verdict::Failed, "1 failed (limit 0): status 503, wanted 200; body: status 503 at #1"),
+            report(
+                "body",
+                Verdict::Failed,
+                "1 failed (limit 0): body does not contain \"ready\"; body: status 200 at #1"
+            ),
+            report("maintenance", Verdict::Passed, "1 of 1 measurements passed"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn http_gate_sends_the_method() {
+    let port = serve(Arc::default()).await;
+    let (env, _) = env(None);
+    let post = GateKind::Http(HttpGate {
+        url: format!("http://127.0.0.1:{port}/echo-method"),
+        method: "POST".into(),
+        status: 200,
+        body: Some("method POST".into()),
+    });
+    let head = GateKind::Http(HttpGate {
+        url: format!("http://127.0.0.1:{port}/status/204"),
+        method: "HEAD".into(),
+        status: 204,
+        body: None,
+    });
+    let reports = judge_all(&[&gate("post", post), &gate("head", head)], "deploy", &env).await;
+    assert_eq!(reports.iter().map(|r| r.verdict).collect::<Vec<_>>(), [Verdict::Passed, Verdict::Passed]);
+}
+
+#[tokio::test]
+async fn http_gate_errors_when_nothing_answers() {
+    let port = closed_port().await;
+    let (env, memory) = env(None);
+    let mut g = gate("health", http(format!("http://127.0.0.1:{port}/health"), 200, None));
+    g.analysis.sampling = Sampling::Count(2);
+    let r = judge(&g, "deploy", &env).await;
+    assert_eq!(r.verdict, Verdict::Error);
+    assert!(r.summary.starts_with("all 2 measurements errored, none passed: "), "{}", r.summary);
+    let Event::Measurement { verdict, detail, value, .. } = &measurements(&memory)[0] else { unreachable!() };
+    assert_eq!((verdict.as_str(), value), ("error", &None));
+    let detail = detail.as_deref().unwrap();
+    assert!(detail.contains("Connection refused") || detail.contains("connection refused"), "{detail}");
+}
+
+#[tokio::test]
+async fn http_gate_errors_when_the_answer_takes_too_long() {
+    let port = serve(Arc::default()).await;
+    let (env, _) = env(None);
+    let mut g = gate("health", http(format!("http://127.0.0.1:{port}/slow"), 200, None));
+    g.analysis.timeout = Duration::from_millis(300);
+    let started = Instant::now();
+    let r = judge(&g, "deploy", &env).await;
+    assert_eq!(r.verdict, Verdict::Error, "{}", r.summary);
+    assert!(started.elapsed() < StdDuration::from_secs(3), "took {:?}", started.elapsed());
+}
+
+// ---------------------------------------------------------------------------------------------
+// command
+
+fn sh(script: &str) -> GateKind {
+    GateKind::Command(CommandGate { argv: vec!["sh".into(), "-c".into(), script.into()] })
+}
+
+#[tokio::test]
+async fn command_gate_passes_on_exit_zero_and_fails_otherwise() {
+    let (env, memory) = env(None);
+    let ok = gate("ok", sh("exit 0"));
+    let three = gate("three", sh("echo checking; echo 'table users is locked' >&2; exit 3"));
+    let missing = gate("missing", GateKind::Command(CommandGate { argv: vec!["/nonexistent/planrun-check".into()] }));
+    let reports = judge_all(&[&ok, &three, &missing], "migrate", &env).await;
+    assert_eq!(reports[0], report("ok", Verdict::Passed, "1 of 1 measurements passed"));
+    assert_eq!(
+        reports[1],
+        report("three", Verdict::Failed, "1 failed (limit 0): stderr: table users is locked\nstdout: checking at #1")
+    );
+    assert_eq!(reports[2].verdict, Verdict::Error);
+    assert!(reports[2].summary.contains("cannot run `/nonexistent/planrun-check`"), "{}", reports[2].summary);
+    let three_event = measurements(&memory)
+        .into_iter()
+        .find(|e| matches!(e, Event::Measurement { gate, .. } if gate == "three"))
+        .unwrap();
+    let Event::Measurement { target, value, condition, verdict, .. } = three_event else { unreachable!() };
+    assert_eq!(target, "sh -c 'echo checking; echo '\\''table users is locked'\\'' >&2; exit 3'");
+    assert_eq!((value.as_deref(), condition.as_str(), verdict.as_str()), (Some("3"), "exit status 0", "fail"));
+}
+
+#[tokio::test]
+async fn command_gate_kills_the_whole_command_on_timeout() {
+    let (env, _) = env(None);
+    // `; :` keeps sh from exec-ing sleep: the sleep is a grandchild that must die too.
+    let marker = format!("sleep 3{}.5", std::process::id() % 1000);
+    let mut g = gate("slow", sh(&format!("{marker}; :")));
+    g.analysis.timeout = Duration::from_millis(300);
+    let started = Instant::now();
+    let r = judge(&g, "migrate", &env).await;
+    assert_eq!(
+        r,
+        report("slow", Verdict::Error, "all 1 measurements errored, none passed: no result within 300ms at #1")
+    );
+    assert!(started.elapsed() < StdDuration::from_secs(3), "took {:?}", started.elapsed());
+    // The group was killed: no process still runs the marker (bounded wait for the kernel).
+    let deadline = Instant::now() + StdDuration::from_secs(5);
+    loop {
+        if !running_commands().iter().any(|c| c.contains(&marker)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "`{marker}` still runs after the gate timed out");
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+}
+
+fn running_commands() -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// swarm (the real swarm is exercised with the cluster implementation; here only the error path)
+
+#[tokio::test]
+async fn swarm_gate_errors_for_a_missing_service() {
+    let (env, _) = env(None);
+    let g = gate("web", GateKind::Swarm(SwarmGate { service: "prodstack_web".into() }));
+    assert_eq!(
+        judge(&g, "deploy", &env).await,
+        report(
+            "web",
+            Verdict::Error,
+            "all 1 measurements errored, none passed: no service named `prodstack_web` at #1"
+        )
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// prometheus
+
+fn prometheus_url() -> String {
+    format!("http://127.0.0.1:{}", std::env::var("PLANRUN_PROM_PORT").unwrap_or_else(|_| "19090".into()))
+}
+
+/// Starts the test Prometheus unless it answers already.
+async fn prometheus_up(client: &reqwest::Client) {
+    let ready = format!("{}/-/ready", prometheus_url());
+    if client.get(&ready).send().await.is_ok_and(|r| r.status().is_success()) {
+        return;
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/env/prometheus-up");
+    let status = tokio::process::Command::new(&script).status().await.expect("run tests/env/prometheus-up");
+    assert!(status.success(), "tests/env/prometheus-up failed");
+}
+
+/// A file-SD target file; removed on drop.
+struct ScrapeTarget(PathBuf);
+
+impl ScrapeTarget {
+    fn add(port: u16, label: &str) -> ScrapeTarget {
+        let dir = PathBuf::from(std::env::var("PLANRUN_PROM_DIR").unwrap_or_else(|_| "/tmp/planrun-prometheus".into()))
+            .join("targets");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{label}.json"));
+        let tmp = dir.join(format!(".{label}.tmp"));
+        let json = format!(r#"[{{"targets":["127.0.0.1:{port}"],"labels":{{"gatetest":"{label}"}}}}]"#);
+        std::fs::write(&tmp, json).unwrap();
+        // Prometheus must never read a half-written file.
+        std::fs::rename(&tmp, &path).unwrap();
+        ScrapeTarget(path)
+    }
+}
+
+impl Drop for ScrapeTarget {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Polls until the query returns a sample (at most 30 s: discovery of a new file-SD target
+/// is throttled to 5 s).
+async fn wait_for_sample(client: &reqwest::Client, query: &str) {
+    let deadline = Instant::now() + StdDuration::from_secs(30);
+    loop {
+        let answer: Option<serde_json::Value> =
+            match client.get(format!("{}/api/v1/query", prometheus_url())).query(&[("query", query)]).send().await {
+                Ok(r) => r.json().await.ok(),
+                Err(_) => None,
+            };
+        let found = answer.as_ref().and_then(|a| a["data"]["result"].as_array()).is_some_and(|r| !r.is_empty());
+        if found {
+            return;
+        }
+        assert!(Instant::now() < deadline, "Prometheus did not scrape `{query}` within 30 s");
+        tokio::time::sleep(StdDuration::from_millis(250)).await;
+    }
+}
+
+fn promql(query: String, pass: Option<&str>, fail: Option<&str>) -> PrometheusGate {
+    PrometheusGate {
+        server: None,
+        query,
+        pass: pass.map(|c| Condition::parse(c).unwrap()),
+        fail: fail.map(|c| Condition::parse(c).unwrap()),
+        on_empty: Outcome::Error,
+        on_nan: Outcome::Error,
+    }
+}
+
+#[tokio::test]
+async fn prometheus_gates_against_a_real_server() {
+    let client = reqwest::Client::new();
+    prometheus_up(&client).await;
+    let label = format!(
+        "gates-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+    );
+    let metrics = Arc::new(Mutex::new(
+        "# TYPE planrun_gate_errors gauge\n\
+         planrun_gate_errors 0.034\n\
+         planrun_gate_ratio NaN\n\
+         planrun_gate_latency +Inf\n\
+         planrun_gate_requests{code=\"200\"} 10\n\
+         planrun_gate_requests{code=\"500\"} 2\n"
+            .to_owned(),
+    ));
+    let port = serve(metrics.clone()).await;
+    let _target = ScrapeTarget::add(port, &label);
+    let sel = format!("{{gatetest=\"{label}\"}}");
+    wait_for_sample(&client, &format!("planrun_gate_requests{sel}")).await;
+
+    let (env, memory) = env(Some(prometheus_url()));
+    let q = |metric: &str| format!("{metric}{sel}");
+    let kind = GateKind::Prometheus;
+    let passes = gate("passes", kind(promql(q("planrun_gate_errors"), Some("result < 0.05"), None)));
+    let fails = gate("fails", kind(promql(q("planrun_gate_errors"), Some("result < 0.001"), None)));
+    let fail_only = gate("fail-only", kind(promql(q("planrun_gate_errors"), None, Some("result > 0.01"))));
+    let between = gate("between", kind(promql(q("planrun_gate_errors"), Some("result < 0.001"), Some("result > 0.5"))));
+    let scalar =
+        gate("scalar", kind(promql(format!("scalar(sum(planrun_gate_requests{sel}))"), Some("result == 12"), None)));
+    let infinite = gate("infinite", kind(promql(q("planrun_gate_latency"), Some("result < 1"), None)));
+    let reports = judge_all(&[&passes, &fails, &fail_only, &between, &scalar, &infinite], "canary", &env).await;
+    assert_eq!(
+        reports,
+        [
+            report("passes", Verdict::Passed, "1 of 1 measurements passed"),
+            report("fails", Verdict::Failed, "1 failed (limit 0): 0.034 >= 0.001 at #1"),
+            report("fail-only", Verdict::Failed, "1 failed (limit 0): 0.034 > 0.01 at #1"),
+            report(
+                "between",
+                Verdict::Inconclusive,
+                "1 inconclusive (limit 0): 0.034 meets neither `result < 0.001` nor the failure condition \
+                 `result > 0.5` at #1"
+            ),
+            report("scalar", Verdict::Passed, "1 of 1 measurements passed"),
+            report("infinite", Verdict::Failed, "1 failed (limit 0): +Inf >= 1 at #1"),
+        ]
+    );
+    let first =
+        measurements(&memory).into_iter().find(|e| matches!(e, Event::Measurement { gate, .. } if gate == "fails"));
+    assert_eq!(
+        first,
+        Some(Event::Measurement {
+            step: "canary".into(),
+            gate: "fails".into(),
+            number: 1,
+            target: q("planrun_gate_errors"),
+            value: Some("0.034".into()),
+            condition: "result < 0.001".into(),
+            verdict: "fail".into(),
+            detail: Some("0.034 >= 0.001".into()),
+        })
+    );
+
+    // Empty results and NaN follow on-empty and on-nan; an unset one is an error, never a pass.
+    let empty = |name: &str, on_empty: Outcome| {
+        let mut g = promql(q("planrun_gate_absent"), Some("result < 1"), None);
+        g.on_empty = on_empty;
+        gate(name, kind(g))
+    };
+    let nan = |name: &str, on_nan: Outcome| {
+        let mut g = promql(q("planrun_gate_ratio"), Some("result < 1"), None);
+        g.on_nan = on_nan;
+        gate(name, kind(g))
+    };
+    let gates = [
+        empty("empty-error", Outcome::Error),
+        empty("empty-pass", Outcome::Pass),
+        empty("empty-fail", Outcome::Fail),
+        nan("nan-error", Outcome::Error),
+        nan("nan-inconclusive", Outcome::Inconclusive),
+    ];
+    let reports = judge_all(&gates.iter().collect::<Vec<_>>(), "canary", &env).await;
+    assert_eq!(
+        reports,
+        [
+            report(
+                "empty-error",
+                Verdict::Error,
+                "all 1 measurements errored, none passed: the query returned no series (on-empty error) at #1"
+            ),
+            report("empty-pass", Verdict::Passed, "1 of 1 measurements passed"),
+            report(
+                "empty-fail",
+                Verdict::Failed,
+                "1 failed (limit 0): the query returned no series (on-empty fail) at #1"
+            ),
+            report(
+                "nan-error",
+                Verdict::Error,
+                "all 1 measurements errored, none passed: the value is NaN (on-nan error) at #1"
+            ),
+            report(
+                "nan-inconclusive",
+                Verdict::Inconclusive,
+                "1 inconclusive (limit 0): the value is NaN (on-nan inconclusive) at #1"
+            ),
+        ]
+    );
+
+    // Queries Prometheus cannot answer with one number, and servers that do not answer.
+    let server = prometheus_url();
+    let several = gate("several", kind(promql(q("planrun_gate_requests"), Some("result < 1"), None)));
+    let bad = gate("bad", kind(promql("sum(planrun_gate_requests".into(), Some("result < 1"), None)));
+    let mut unreachable = promql(q("planrun_gate_errors"), Some("result < 1"), None);
+    let closed = closed_port().await;
+    unreachable.server = Some(format!("http://127.0.0.1:{closed}"));
+    let unreachable = gate("unreachable", kind(unreachable));
+    let reports = judge_all(&[&several, &bad, &unreachable], "canary", &env).await;
+    assert!(reports.iter().all(|r| r.verdict == Verdict::Error), "{reports:#?}");
+    assert!(
+        reports[0].summary.starts_with(&format!(
+            "all 1 measurements errored, none passed: Prometheus at {server}: query returned 2 series; aggregate it \
+             to one, e.g. with sum() (first: "
+        )),
+        "{}",
+        reports[0].summary
+    );
+    assert!(reports[1].summary.contains(&format!("Prometheus at {server}: bad_data: ")), "{}", reports[1].summary);
+    assert!(reports[1].summary.contains("(HTTP 400)"), "{}", reports[1].summary);
+    assert!(
+        reports[2].summary.contains(&format!("Prometheus at http://127.0.0.1:{closed}: ")),
+        "{}",
+        reports[2].summary
+    );
+
+    // Without a server on the gate or in planrun.toml.
+    let (no_server, _) = self::env(None);
+    let r = judge(&passes, "canary", &no_server).await;
+    assert_eq!(
+        r,
+        report(
+            "passes",
+            Verdict::Error,
+            "all 1 measurements errored, none passed: no Prometheus server: set `prometheus \"URL\"` on the gate or \
+             `prometheus` in planrun.toml at #1"
+        )
+    );
+
+    // A changed value shows within a few scrapes, and the same gate now passes.
+    *metrics.lock().unwrap() = "planrun_gate_errors 0.0001\n".into();
+    wait_for_sample(&client, &format!("planrun_gate_errors{sel} < 0.001")).await;
+    assert_eq!(judge(&fails, "canary", &env).await, report("fails", Verdict::Passed, "1 of 1 measurements passed"));
+}
