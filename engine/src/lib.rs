@@ -6,7 +6,10 @@
 
 pub mod cli;
 pub mod cluster;
+pub mod convergence;
 pub mod events;
 pub mod gates;
+pub mod journal;
 pub mod load;
+pub mod lock;
 pub mod steps;

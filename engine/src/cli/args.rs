@@ -111,3 +111,61 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
         _ => Err(format!("`{s}` is not NAME=VALUE")),
     }
 }
+
+/// How a run reports progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A live view on a terminal, plain lines otherwise.
+    Auto,
+    /// Plain timestamped lines.
+    Plain,
+    /// One JSON event per line on stdout (the journal's format).
+    Json,
+}
+
+/// `planrun apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The plan file.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// Steps running at once, at most.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallelism: u16,
+    /// How to report progress.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Auto)]
+    pub output: OutputFormat,
+    /// Where run journals are kept.
+    #[arg(long, value_name = "DIR", default_value = ".planrun")]
+    pub state_dir: PathBuf,
+    #[command(flatten)]
+    pub inputs: PlanInputs,
+}
+
+/// `planrun rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The stack whose last run to undo.
+    #[arg(long, value_name = "STACK")]
+    pub stack: String,
+    /// Undo this journal instead of the stack's newest.
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// How to report progress.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Auto)]
+    pub output: OutputFormat,
+    /// Where run journals are kept.
+    #[arg(long, value_name = "DIR", default_value = ".planrun")]
+    pub state_dir: PathBuf,
+}
+
+/// `planrun unlock`.
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The stack whose deploy lock to remove.
+    #[arg(value_name = "STACK")]
+    pub stack: String,
+    /// Required: remove the lock whoever holds it.
+    #[arg(long)]
+    pub force: bool,
+}

@@ -1,0 +1,160 @@
+//! The per-stack deploy lock, kept in the swarm itself as a config object, so two CI runners
+//! on two machines cannot deploy the same stack at once. Creating a config is atomic: the
+//! second creator gets a conflict.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::{Cluster, ClusterError, ConfigObject};
+
+/// Who holds a lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    /// `user@host`.
+    pub holder: String,
+    /// The machine.
+    pub host: String,
+    /// The run's id.
+    pub run_id: String,
+    /// The process id on that machine.
+    pub pid: u32,
+    /// When the lock was taken, RFC 3339.
+    pub started: String,
+}
+
+impl Holder {
+    /// The current process as a lock holder for `run_id`.
+    pub fn this_process(run_id: &str) -> Holder {
+        let host = hostname();
+        let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+        Holder {
+            holder: format!("{user}@{host}"),
+            host,
+            run_id: run_id.to_owned(),
+            pid: std::process::id(),
+            started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        }
+    }
+
+    fn labels(&self) -> HashMap<String, String> {
+        HashMap::from([
+            ("planrun.lock.holder".into(), self.holder.clone()),
+            ("planrun.lock.host".into(), self.host.clone()),
+            ("planrun.lock.run-id".into(), self.run_id.clone()),
+            ("planrun.lock.pid".into(), self.pid.to_string()),
+            ("planrun.lock.started".into(), self.started.clone()),
+        ])
+    }
+
+    fn from_labels(labels: &HashMap<String, String>) -> Holder {
+        let get = |k: &str| labels.get(k).cloned().unwrap_or_else(|| "?".into());
+        Holder {
+            holder: get("planrun.lock.holder"),
+            host: get("planrun.lock.host"),
+            run_id: get("planrun.lock.run-id"),
+            pid: get("planrun.lock.pid").parse().unwrap_or(0),
+            started: get("planrun.lock.started"),
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown-host".into())
+}
+
+/// Why a lock could not be taken or released.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockError {
+    /// Someone else holds it.
+    Held {
+        /// The stack.
+        stack: String,
+        /// Who.
+        holder: Holder,
+    },
+    /// Nobody holds it.
+    NotHeld(String),
+    /// The swarm did not answer.
+    Cluster(ClusterError),
+}
+
+impl std::fmt::Display for LockError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockError::Held { stack, holder } => write!(
+                f,
+                "stack `{stack}` is locked by {} (run {}, pid {} on {}) since {}\n\
+                 if that run is no longer alive, clear the lock with: planrun unlock {stack} --force",
+                holder.holder, holder.run_id, holder.pid, holder.host, holder.started
+            ),
+            LockError::NotHeld(stack) => write!(f, "stack `{stack}` is not locked"),
+            LockError::Cluster(e) => write!(f, "cannot reach the swarm for the deploy lock: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LockError {}
+
+/// The config object name of a stack's lock.
+pub fn lock_name(stack: &str) -> String {
+    format!("planrun-lock-{stack}")
+}
+
+/// A held lock; release it explicitly with [`Lock::release`].
+pub struct Lock {
+    cluster: Arc<dyn Cluster>,
+    id: String,
+    /// The stack.
+    pub stack: String,
+    /// Who holds it (this process).
+    pub holder: Holder,
+}
+
+impl Lock {
+    /// Takes the stack's lock, or says who holds it.
+    pub async fn acquire(cluster: Arc<dyn Cluster>, stack: &str, holder: Holder) -> Result<Lock, LockError> {
+        let data = serde_json::to_vec(&holder).unwrap_or_default();
+        match cluster.create_config(&lock_name(stack), holder.labels(), &data).await {
+            Ok(id) => Ok(Lock { cluster, id, stack: stack.to_owned(), holder }),
+            Err(ClusterError::Conflict(_)) => match current(cluster.as_ref(), stack).await {
+                Ok(Some((_, holder))) => Err(LockError::Held { stack: stack.to_owned(), holder }),
+                // Released between our create and our read: the caller may simply retry.
+                Ok(None) => Err(LockError::Cluster(ClusterError::Conflict(lock_name(stack)))),
+                Err(e) => Err(LockError::Cluster(e)),
+            },
+            Err(e) => Err(LockError::Cluster(e)),
+        }
+    }
+
+    /// Releases the lock.
+    pub async fn release(self) -> Result<(), LockError> {
+        match self.cluster.remove_config(&self.id).await {
+            Ok(()) | Err(ClusterError::NotFound(_)) => Ok(()),
+            Err(e) => Err(LockError::Cluster(e)),
+        }
+    }
+}
+
+/// The lock's config object and holder, if the stack is locked.
+pub async fn current(cluster: &dyn Cluster, stack: &str) -> Result<Option<(ConfigObject, Holder)>, ClusterError> {
+    Ok(cluster.config(&lock_name(stack)).await?.map(|c| {
+        let holder = Holder::from_labels(&c.labels);
+        (c, holder)
+    }))
+}
+
+/// Removes a stack's lock whoever holds it (`planrun unlock STACK --force`).
+pub async fn force_unlock(cluster: &dyn Cluster, stack: &str) -> Result<Holder, LockError> {
+    let Some((config, holder)) = current(cluster, stack).await.map_err(LockError::Cluster)? else {
+        return Err(LockError::NotHeld(stack.to_owned()));
+    };
+    match cluster.remove_config(&config.id).await {
+        Ok(()) | Err(ClusterError::NotFound(_)) => Ok(holder),
+        Err(e) => Err(LockError::Cluster(e)),
+    }
+}
