@@ -35,8 +35,8 @@ fn project_schema_is_fresh() {
 #[test]
 fn show_output_of_an_example_fits_the_schema_shape() {
     // Not a full validator: every top-level property the model prints is one the schema names.
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/prodstack/plan.kdl"))
-        .unwrap();
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/prodstack/plan.kdl")).unwrap();
     let checked = plans::check(plans::SourceFile::new("plan.kdl", text), &plans::Inputs::default());
     let json = serde_json::to_value(checked.plan.unwrap()).unwrap();
     let schema = serde_json::to_value(schemars::schema_for!(Plan)).unwrap();
