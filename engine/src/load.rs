@@ -31,7 +31,7 @@ pub enum LoadError {
     /// The file could not be read.
     Io(String),
     /// The project file is invalid.
-    Project(SourceFile, Diagnostic),
+    Project(Box<(SourceFile, Diagnostic)>),
 }
 
 /// Reads `path`, its project file and the environment, and checks the plan.
@@ -47,7 +47,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, LoadError> {
         let ptext =
             std::fs::read_to_string(&pp).map_err(|e| LoadError::Io(format!("cannot read {}: {e}", pp.display())))?;
         let pfile = SourceFile::new(pp.display().to_string(), ptext);
-        let project = Project::parse(&pfile).map_err(|d| LoadError::Project(pfile.clone(), d))?;
+        let project = Project::parse(&pfile).map_err(|d| LoadError::Project(Box::new((pfile.clone(), d))))?;
         environment = project
             .environment(options.env.as_deref())
             .map_err(|e| LoadError::Io(format!("{}: {e}", pp.display())))?

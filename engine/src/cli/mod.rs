@@ -38,7 +38,8 @@ fn load_or_report(path: &std::path::Path, inputs: &PlanInputs, format: MessageFo
             eprintln!("error: {message}");
             Err(EXIT_USAGE)
         }
-        Err(LoadError::Project(file, d)) => {
+        Err(LoadError::Project(boxed)) => {
+            let (file, d) = *boxed;
             report::print_all(std::slice::from_ref(&d), &file, format);
             Err(EXIT_USAGE)
         }
