@@ -1,0 +1,387 @@
+//! Following a service until it runs its target spec, or failing with the cause.
+//!
+//! Swarm's own `UpdateStatus` is not proof: `completed` is reported while every new task
+//! crash-loops (failure action `continue`), and more tasks than replicas have been seen running
+//! after a corrective update. A service has converged when, at one poll, all of these hold:
+//!
+//! 1. the update status that our write caused (if any) is neither `updating`, `paused` nor
+//!    `rollback_*` (paused and rollback fail at once, naming Swarm's message);
+//! 2. exactly N tasks want to run, one per slot, all `running` and all on the target spec;
+//! 3. the service list's running count equals its desired count, and both equal N.
+//!
+//! "On the target spec" means the task's own spec has the target image and the target
+//! `ForceUpdate` counter. A task's spec is a copy of the service's task template when it was
+//! created; comparing the whole template would be exact but can wait forever, because Swarm
+//! does not replace tasks for changes it deems compatible (placement-only changes, for
+//! example). The image and the force counter are what a release changes and what Swarm always
+//! redeploys on.
+//!
+//! "Healthy": the Engine API does not expose a task's health, but Swarm reports a task with a
+//! health check as `starting` until its first passing check, and stops a task once its check
+//! fails. So `running` already means healthy-so-far; a later failure is caught by Swarm's
+//! monitor window, which is why an update still `updating` is never done.
+//!
+//! Tasks that fail along the way are not a failure by themselves (Swarm restarts them), but
+//! their own error messages are collected so a failure can name them. Every wait is on tokio's
+//! clock, bounded by the deadline.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+use std::time::Duration;
+
+use bollard::models::{Service, ServiceSpec, ServiceUpdateStatus, ServiceUpdateStatusStateEnum, Task, TaskState};
+use tokio::time::Instant;
+
+use crate::cluster::{Cluster, ClusterError};
+use crate::events::{Event, Events};
+
+/// How often the service is polled unless told otherwise.
+pub const DEFAULT_POLL: Duration = Duration::from_millis(500);
+
+/// What the service must converge to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Service id.
+    pub service_id: String,
+    /// Service name, for messages.
+    pub service_name: String,
+    /// The image every task must run.
+    pub image: String,
+    /// The task template's ForceUpdate counter every task must carry.
+    pub force_update: u64,
+    /// Tasks wanted.
+    pub replicas: u64,
+}
+
+impl Target {
+    /// The target that `spec` describes; only replicated services are supported.
+    pub fn of(service_id: &str, spec: &ServiceSpec) -> Result<Target, Failure> {
+        let name = spec.name.clone().unwrap_or_else(|| service_id.to_string());
+        let mode = spec.mode.clone().unwrap_or_default();
+        let replicas = match (&mode.replicated, &mode.global) {
+            (Some(replicated), _) => replicated.replicas.unwrap_or(1).max(0) as u64,
+            (None, Some(_)) => {
+                return Err(Failure::Unsupported(format!(
+                    "{name} is a global service: planrun follows replicated services only"
+                )));
+            }
+            // A spec without a mode is replicated with one task.
+            (None, None) if mode.replicated_job.is_none() && mode.global_job.is_none() => 1,
+            _ => {
+                return Err(Failure::Unsupported(format!("{name} is a job: planrun follows replicated services only")));
+            }
+        };
+        let template = spec.task_template.clone().unwrap_or_default();
+        let image = template.container_spec.and_then(|c| c.image).unwrap_or_default();
+        Ok(Target {
+            service_id: service_id.to_string(),
+            service_name: name,
+            image,
+            force_update: template.force_update.unwrap_or(0),
+            replicas,
+        })
+    }
+
+    /// Whether a task's own spec is the target spec.
+    pub fn runs_on(&self, task: &Task) -> bool {
+        let spec = task.spec.as_ref();
+        let image = spec.and_then(|s| s.container_spec.as_ref()).and_then(|c| c.image.as_deref());
+        let force = spec.and_then(|s| s.force_update).unwrap_or(0);
+        image == Some(self.image.as_str()) && force == self.force_update
+    }
+}
+
+/// What the service looked like just before the write whose effect is followed.
+#[derive(Debug, Clone, Default)]
+pub struct Baseline {
+    /// The update status then: an identical status later is left over, not ours.
+    pub update_status: Option<ServiceUpdateStatus>,
+    /// Task ids then: only tasks created since are searched for errors.
+    pub tasks: HashSet<String>,
+}
+
+impl Baseline {
+    /// Takes the baseline from a fresh inspect and task list.
+    pub async fn take(cluster: &dyn Cluster, service: &Service) -> Result<Baseline, ClusterError> {
+        let id = service.id.clone().unwrap_or_default();
+        let tasks = cluster.tasks(&id).await?;
+        Ok(Baseline {
+            update_status: service.update_status.clone(),
+            tasks: tasks.into_iter().filter_map(|t| t.id).collect(),
+        })
+    }
+}
+
+/// How to follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Time between polls.
+    pub poll: Duration,
+    /// Give up after this long.
+    pub deadline: Duration,
+}
+
+impl Settings {
+    /// Polls every 500 ms until `deadline`.
+    pub fn new(deadline: Duration) -> Settings {
+        Settings { poll: DEFAULT_POLL, deadline }
+    }
+}
+
+/// Why a service did not converge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Swarm paused the update (failure action `pause`).
+    Paused {
+        /// Swarm's message.
+        message: String,
+        /// The tasks' own errors.
+        task_errors: TaskErrors,
+    },
+    /// Swarm rolled the update back (failure action `rollback`).
+    RolledBack {
+        /// Swarm's message.
+        message: String,
+        /// The tasks' own errors.
+        task_errors: TaskErrors,
+    },
+    /// The deadline passed first.
+    Deadline {
+        /// Service name.
+        service: String,
+        /// How long was waited.
+        waited: Duration,
+        /// What was last seen, such as "0 of 3 tasks running on image app:exit".
+        progress: String,
+        /// The tasks' own errors.
+        task_errors: TaskErrors,
+    },
+    /// The service is gone or its spec was changed by someone else.
+    Changed(String),
+    /// The service is of a kind this cannot follow.
+    Unsupported(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Paused { message, task_errors } => {
+                write!(f, "Swarm paused the update: {}{}", or_none(message), task_errors.suffix())
+            }
+            Failure::RolledBack { message, task_errors } => {
+                write!(f, "Swarm rolled the update back: {}{}", or_none(message), task_errors.suffix())
+            }
+            Failure::Deadline { service, waited, progress, task_errors } => write!(
+                f,
+                "{service} did not converge in {}: {progress}{}",
+                humantime::format_duration(Duration::from_millis(waited.as_millis() as u64)),
+                task_errors.suffix()
+            ),
+            Failure::Changed(why) | Failure::Unsupported(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+fn or_none(message: &str) -> &str {
+    if message.is_empty() { "(no message)" } else { message }
+}
+
+/// The distinct error messages of failed tasks, with how often each was seen, first seen first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskErrors(pub Vec<(String, u64)>);
+
+impl TaskErrors {
+    /// Whether no task failed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn add(&mut self, message: String) {
+        match self.0.iter_mut().find(|(m, _)| *m == message) {
+            Some((_, n)) => *n += 1,
+            None => self.0.push((message, 1)),
+        }
+    }
+
+    fn suffix(&self) -> String {
+        if self.is_empty() { String::new() } else { format!("; task errors: {self}") }
+    }
+}
+
+impl fmt::Display for TaskErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (message, count)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            if *count > 1 { write!(f, "{message} ×{count}")? } else { f.write_str(message)? }
+        }
+        Ok(())
+    }
+}
+
+/// What one poll saw.
+struct Poll {
+    converged: bool,
+    on_target_running: u64,
+    progress: String,
+}
+
+/// Follows the service until it converges to `target`, or fails naming why. `baseline` is
+/// what the service looked like just before the write whose effect is followed.
+pub async fn follow(
+    cluster: &dyn Cluster,
+    events: &Events,
+    step: &str,
+    target: &Target,
+    baseline: &Baseline,
+    settings: Settings,
+) -> Result<Duration, Failure> {
+    let started = Instant::now();
+    let deadline = started + settings.deadline;
+    let mut task_errors = TaskErrors::default();
+    let mut seen_failed: HashSet<String> = HashSet::new();
+    let mut last_reported: Option<u64> = None;
+    let mut progress = "nothing seen yet".to_string();
+    loop {
+        match poll(cluster, target, baseline, &mut task_errors, &mut seen_failed).await {
+            Ok(Ok(seen)) => {
+                if last_reported != Some(seen.on_target_running) {
+                    last_reported = Some(seen.on_target_running);
+                    events.emit(Event::StepProgress {
+                        step: step.to_string(),
+                        message: seen.progress.clone(),
+                        updated: Some((seen.on_target_running, target.replicas)),
+                    });
+                }
+                if seen.converged {
+                    return Ok(started.elapsed());
+                }
+                progress = seen.progress;
+            }
+            Ok(Err(failure)) => {
+                return Err(match failure {
+                    Failure::Paused { message, .. } => Failure::Paused { message, task_errors },
+                    Failure::RolledBack { message, .. } => Failure::RolledBack { message, task_errors },
+                    other => other,
+                });
+            }
+            Err(ClusterError::NotFound(_)) => {
+                return Err(Failure::Changed(format!("{} was removed while planrun followed it", target.service_name)));
+            }
+            // The daemon may hiccup: keep polling until the deadline, and say so if it ends there.
+            Err(error) => progress = format!("{progress} (last poll failed: {error})"),
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(Failure::Deadline {
+                service: target.service_name.clone(),
+                waited: now - started,
+                progress,
+                task_errors,
+            });
+        }
+        tokio::time::sleep(settings.poll.min(deadline - now)).await;
+    }
+}
+
+/// One look at the service; the outer error is the cluster's, the inner a verdict.
+async fn poll(
+    cluster: &dyn Cluster,
+    target: &Target,
+    baseline: &Baseline,
+    task_errors: &mut TaskErrors,
+    seen_failed: &mut HashSet<String>,
+) -> Result<Result<Poll, Failure>, ClusterError> {
+    let service = cluster.service(&target.service_id).await?;
+    let tasks = cluster.tasks(&target.service_id).await?;
+    for task in &tasks {
+        let id = task.id.clone().unwrap_or_default();
+        if baseline.tasks.contains(&id) || seen_failed.contains(&id) {
+            continue;
+        }
+        if let Some(message) = failure_of(task) {
+            seen_failed.insert(id);
+            task_errors.add(message);
+        }
+    }
+
+    // (1) the update status, when it is ours.
+    let status = service.update_status.clone().filter(|s| Some(s) != baseline.update_status.as_ref());
+    let state = status.as_ref().and_then(|s| s.state);
+    let message = status.as_ref().and_then(|s| s.message.clone()).unwrap_or_default();
+    match state {
+        Some(ServiceUpdateStatusStateEnum::PAUSED) => {
+            return Ok(Err(Failure::Paused { message, task_errors: TaskErrors::default() }));
+        }
+        Some(
+            ServiceUpdateStatusStateEnum::ROLLBACK_STARTED
+            | ServiceUpdateStatusStateEnum::ROLLBACK_PAUSED
+            | ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED,
+        ) => return Ok(Err(Failure::RolledBack { message, task_errors: TaskErrors::default() })),
+        _ => {}
+    }
+    let updating = state == Some(ServiceUpdateStatusStateEnum::UPDATING);
+    let spec_image = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.task_template.as_ref())
+        .and_then(|t| t.container_spec.as_ref())
+        .and_then(|c| c.image.clone())
+        .unwrap_or_default();
+    if spec_image != target.image {
+        return Ok(Err(Failure::Changed(format!(
+            "the spec of {} was changed by someone else: its image is now {spec_image}, not {}",
+            target.service_name, target.image
+        ))));
+    }
+
+    // (2) the tasks that want to run.
+    let wanted: Vec<&Task> = tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING)).collect();
+    let running = |t: &&Task| t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING);
+    let on_target_running = wanted.iter().filter(|t| running(t) && target.runs_on(t)).count() as u64;
+    let slots: BTreeSet<i64> = wanted.iter().filter_map(|t| t.slot).collect();
+    let tasks_done = wanted.len() as u64 == target.replicas
+        && slots.len() as u64 == target.replicas
+        && on_target_running == target.replicas;
+
+    // (3) the service list's counts.
+    let counts = cluster.counts(&target.service_id).await?;
+    let counts_done = counts.running == counts.desired && counts.desired == target.replicas;
+
+    let mut progress = format!("{on_target_running} of {} tasks running on image {}", target.replicas, target.image);
+    if wanted.len() as u64 != target.replicas {
+        progress.push_str(&format!(", {} tasks want to run", wanted.len()));
+    }
+    if !counts_done {
+        progress.push_str(&format!(", service reports {}/{} running", counts.running, counts.desired));
+    }
+    if updating {
+        progress.push_str(", Swarm is still updating");
+    }
+    Ok(Ok(Poll { converged: tasks_done && counts_done && !updating, on_target_running, progress }))
+}
+
+/// A task's failure in its own words, if it failed: its error, else its state and exit code.
+fn failure_of(task: &Task) -> Option<String> {
+    let status = task.status.as_ref()?;
+    let err = status.err.clone().unwrap_or_default();
+    if !err.is_empty() {
+        return Some(err);
+    }
+    let state = status.state?;
+    // `shutdown` is Swarm stopping a task on purpose (replaced, rolled back); the rest ended alone.
+    if !matches!(state, TaskState::FAILED | TaskState::REJECTED | TaskState::COMPLETE | TaskState::ORPHANED) {
+        return None;
+    }
+    let exit = status.container_status.as_ref().and_then(|c| c.exit_code);
+    let message = status.message.clone().filter(|m| !m.is_empty());
+    Some(match (message, exit) {
+        (Some(m), Some(code)) => format!("{state}: {m} (exit {code})"),
+        (Some(m), None) => format!("{state}: {m}"),
+        (None, Some(code)) => format!("{state} (exit {code})"),
+        (None, None) => state.to_string(),
+    })
+}
