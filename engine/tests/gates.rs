@@ -127,6 +127,10 @@ async fn serve(metrics: Arc<Mutex<String>>) -> u16 {
     port
 }
 
+fn unix_millis() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+}
+
 /// A loopback port with nothing listening.
 async fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -312,6 +316,102 @@ async fn swarm_gate_errors_for_a_missing_service() {
     );
 }
 
+/// Test services on the real swarm (`tests/env/swarm-up`); removed on drop.
+struct TestServices(Vec<String>);
+
+impl TestServices {
+    fn docker(args: &[&str]) -> std::process::Output {
+        let out = std::process::Command::new("docker").args(args).output().expect("run docker");
+        assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    }
+
+    fn create(&mut self, name: &str, image: &str, replicas: u32) {
+        let replicas = replicas.to_string();
+        let health = "timeout 2 wget -q -O- http://127.0.0.1:8080/health";
+        #[rustfmt::skip]
+        Self::docker(&[
+            "service", "create", "--detach", "--quiet", "--no-resolve-image", "--name", name,
+            "--label", "planrun-test=gates", "--network", "planrun-test", "--endpoint-mode", "dnsrr",
+            "--replicas", &replicas, "--restart-delay", "1s", "--health-cmd", health,
+            "--health-interval", "1s", "--health-timeout", "3s", "--health-retries", "1", image,
+        ]);
+        self.0.push(name.to_owned());
+    }
+}
+
+impl Drop for TestServices {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            let _ = std::process::Command::new("docker").args(["service", "rm"]).args(&self.0).output();
+        }
+    }
+}
+
+/// Judges `gate` every half second until it passes; all reports, at most `limit` of them.
+async fn judge_until_passed(g: &Gate, env: &GateEnv, limit: usize) -> Vec<GateReport> {
+    let mut reports = Vec::new();
+    while reports.len() < limit {
+        let r = judge(g, "deploy", env).await;
+        let passed = r.verdict == Verdict::Passed;
+        reports.push(r);
+        if passed {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(500)).await;
+    }
+    reports
+}
+
+#[tokio::test]
+async fn swarm_gate_against_the_real_swarm() {
+    let swarm = match engine::cluster::swarm::Swarm::connect().await {
+        Ok(s) => s,
+        Err(_) => {
+            let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/env/swarm-up");
+            let status = tokio::process::Command::new(&script).status().await.expect("run tests/env/swarm-up");
+            assert!(status.success(), "tests/env/swarm-up failed");
+            engine::cluster::swarm::Swarm::connect().await.expect("connect to the test swarm")
+        }
+    };
+    let (mut env, _) = env(None);
+    env.cluster = Arc::new(swarm);
+    let id = format!("{}-{}", std::process::id(), unix_millis() % 100_000);
+    let (good, bad) = (format!("planrun-gatetest-good-{id}"), format!("planrun-gatetest-bad-{id}"));
+    let mut services = TestServices(Vec::new());
+    services.create(&good, "planrun-test/app:v1", 2);
+    services.create(&bad, "planrun-test/app:exit", 1);
+    let good_gate = gate("good", GateKind::Swarm(SwarmGate { service: good.clone() }));
+    let bad_gate = gate("bad", GateKind::Swarm(SwarmGate { service: bad.clone() }));
+
+    // Healthy within 60 s (first task start includes a failed registry pull).
+    let reports = judge_until_passed(&good_gate, &env, 120).await;
+    let last = reports.last().unwrap();
+    assert_eq!(last, &report("good", Verdict::Passed, "1 of 1 measurements passed"), "{reports:#?}");
+
+    // A service whose tasks exit never passes.
+    let reports = judge_until_passed(&bad_gate, &env, 6).await;
+    assert!(reports.iter().all(|r| r.verdict == Verdict::Failed), "{reports:#?}");
+    assert!(reports.iter().all(|r| r.summary.contains("0 of 1 tasks running")), "{reports:#?}");
+
+    // Right after an update the tasks run the old spec; then the gate passes again.
+    #[rustfmt::skip]
+    TestServices::docker(&[
+        "service", "update", "--detach", "--quiet", "--no-resolve-image", "--update-parallelism", "2",
+        "--image", "planrun-test/app:v2", &good,
+    ]);
+    let reports = judge_until_passed(&good_gate, &env, 120).await;
+    assert_eq!(reports[0].verdict, Verdict::Failed, "{reports:#?}");
+    // Depending on how far Swarm got: old tasks still running, new ones not yet created or starting.
+    let reasons = [
+        "runs an older spec (image planrun-test/app:v1, now planrun-test/app:v2)",
+        "tasks should run",
+        "tasks running",
+    ];
+    assert!(reasons.iter().any(|r| reports[0].summary.contains(r)), "{}", reports[0].summary);
+    assert_eq!(reports.last().unwrap().verdict, Verdict::Passed, "{reports:#?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // prometheus
 
@@ -388,11 +488,7 @@ fn promql(query: String, pass: Option<&str>, fail: Option<&str>) -> PrometheusGa
 async fn prometheus_gates_against_a_real_server() {
     let client = reqwest::Client::new();
     prometheus_up(&client).await;
-    let label = format!(
-        "gates-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
-    );
+    let label = format!("gates-{}-{}", std::process::id(), unix_millis());
     let metrics = Arc::new(Mutex::new(
         "# TYPE planrun_gate_errors gauge\n\
          planrun_gate_errors 0.034\n\

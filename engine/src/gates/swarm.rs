@@ -78,7 +78,7 @@ pub fn assess(name: &str, service: &Service, counts: ServiceCounts, tasks: &[Tas
         } else if let (Some(current), Some(spec)) = (current, task.spec.as_ref())
             && !same_spec(spec, current)
         {
-            problems.push(format!("task {} runs an older spec{}", task_name(name, task), image_change(spec, current)));
+            problems.push(format!("task {} runs an older spec{}", task_name(name, task), spec_change(spec, current)));
         }
     }
     for (slot, n) in per_slot.iter().filter(|(_, n)| **n > 1) {
@@ -98,24 +98,57 @@ pub fn assess(name: &str, service: &Service, counts: ServiceCounts, tasks: &[Tas
     Measurement { outcome, target: name.to_owned(), value, condition: CONDITION.to_owned(), detail }
 }
 
-/// Whether a task runs the current spec. Placement constraints are ignored: Swarm keeps a task
-/// whose node still satisfies changed constraints instead of replacing it.
+/// Whether a task runs the current spec. Ignored: placement constraints (Swarm keeps a task
+/// whose node still satisfies changed constraints instead of replacing it) and `Runtime`
+/// (the daemon reports `container` on the service's spec but leaves it out of a task's).
 fn same_spec(task: &TaskSpec, current: &TaskSpec) -> bool {
-    let without_constraints = |spec: &TaskSpec| {
+    let comparable = |spec: &TaskSpec| {
         let mut spec = spec.clone();
         if let Some(placement) = spec.placement.as_mut() {
             placement.constraints = None;
         }
+        spec.runtime = None;
         spec
     };
-    without_constraints(task) == without_constraints(current)
+    comparable(task) == comparable(current)
 }
 
-/// ` (image a, now b)` when the images differ.
-fn image_change(task: &TaskSpec, current: &TaskSpec) -> String {
+/// ` (image a, now b)` when the images differ, else the differing fields: ` (ContainerSpec.Env differs)`.
+fn spec_change(task: &TaskSpec, current: &TaskSpec) -> String {
     let image = |s: &TaskSpec| s.container_spec.as_ref().and_then(|c| c.image.clone()).unwrap_or_default();
     let (old, new) = (image(task), image(current));
-    if old == new { String::new() } else { format!(" (image {old}, now {new})") }
+    if old != new {
+        return format!(" (image {old}, now {new})");
+    }
+    let (old, new) =
+        (serde_json::to_value(task).unwrap_or_default(), serde_json::to_value(current).unwrap_or_default());
+    let mut fields = Vec::new();
+    differing(&old, &new, "", &mut fields);
+    if fields.is_empty() { String::new() } else { format!(" ({} differs)", fields.join(", ")) }
+}
+
+/// The keys of two JSON objects whose values differ, one level into `ContainerSpec`.
+fn differing(old: &serde_json::Value, new: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else { return };
+    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        let (a, b) = (old.get(key), new.get(key));
+        if a == b || key == "Runtime" || key == "Placement" {
+            continue;
+        }
+        if key == "ContainerSpec" && prefix.is_empty() {
+            differing(
+                a.unwrap_or(&serde_json::Value::Null),
+                b.unwrap_or(&serde_json::Value::Null),
+                "ContainerSpec.",
+                out,
+            );
+        } else {
+            out.push(format!("{prefix}{key}"));
+        }
+    }
 }
 
 /// `web.2` for a replicated task, else the short task id.
@@ -200,6 +233,15 @@ mod tests {
     }
 
     #[test]
+    fn old_spec_names_what_changed() {
+        let mut svc = service("app:v2");
+        let container = svc.spec.as_mut().unwrap().task_template.as_mut().unwrap().container_spec.as_mut().unwrap();
+        container.env = Some(vec!["MODE=new".into()]);
+        let m = assess("web", &svc, counts(1, 1), &[running(1, "app:v2")]);
+        assert_eq!(m.detail.as_deref(), Some("task web.1 runs an older spec (ContainerSpec.Env differs)"));
+    }
+
+    #[test]
     fn changed_constraints_alone_do_not_make_a_task_old() {
         let mut svc = service("app:v2");
         let template = svc.spec.as_mut().unwrap().task_template.as_mut().unwrap();
@@ -210,6 +252,15 @@ mod tests {
         let mut t = running(1, "app:v2");
         t.spec.as_mut().unwrap().placement = Some(Default::default());
         assert_eq!(assess("web", &svc, counts(1, 1), &[t]).outcome, Outcome::Pass);
+    }
+
+    #[test]
+    fn the_runtime_only_the_service_reports_does_not_make_a_task_old() {
+        // Measured on Engine API 1.41: the service's TaskTemplate has `"Runtime": "container"`,
+        // its tasks' Spec has no Runtime.
+        let mut svc = service("app:v2");
+        svc.spec.as_mut().unwrap().task_template.as_mut().unwrap().runtime = Some("container".into());
+        assert_eq!(assess("web", &svc, counts(1, 1), &[running(1, "app:v2")]).outcome, Outcome::Pass);
     }
 
     #[test]
