@@ -4,8 +4,9 @@
 //! crash-loops (failure action `continue`), and more tasks than replicas have been seen running
 //! after a corrective update. A service has converged when, at one poll, all of these hold:
 //!
-//! 1. the update status that our write caused (if any) is neither `updating`, `paused` nor
-//!    `rollback_*` (paused and rollback fail at once, naming Swarm's message);
+//! 1. no update or rollback is in progress, and the status our write caused (if any) is
+//!    neither `paused` nor, for a new release, `rollback_*` (those fail at once, naming
+//!    Swarm's message; when restoring the previous release, Swarm's own rollback is waited for);
 //! 2. exactly N tasks want to run, one per slot, all `running` and all on the target spec;
 //! 3. the service list's running count equals its desired count, and both equal N.
 //!
@@ -112,6 +113,16 @@ impl Baseline {
     }
 }
 
+/// Whether the target is a new release or the previous one being restored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// A new release: Swarm rolling it back is a failure.
+    Forward,
+    /// The previous release (undo): Swarm's own rollback restores the target, so it is waited
+    /// for, and only a paused rollback fails.
+    Restore,
+}
+
 /// How to follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
@@ -119,12 +130,19 @@ pub struct Settings {
     pub poll: Duration,
     /// Give up after this long.
     pub deadline: Duration,
+    /// New release or restore.
+    pub direction: Direction,
 }
 
 impl Settings {
-    /// Polls every 500 ms until `deadline`.
+    /// Follows a new release, polling every 500 ms until `deadline`.
     pub fn new(deadline: Duration) -> Settings {
-        Settings { poll: DEFAULT_POLL, deadline }
+        Settings { poll: DEFAULT_POLL, deadline, direction: Direction::Forward }
+    }
+
+    /// Follows the restore of a previous release, polling every 500 ms until `deadline`.
+    pub fn restoring(deadline: Duration) -> Settings {
+        Settings { direction: Direction::Restore, ..Settings::new(deadline) }
     }
 }
 
@@ -246,7 +264,7 @@ pub async fn follow(
     let mut last_reported: Option<u64> = None;
     let mut progress = "nothing seen yet".to_string();
     loop {
-        match poll(cluster, target, baseline, &mut task_errors, &mut seen_failed).await {
+        match poll(cluster, target, baseline, settings.direction, &mut task_errors, &mut seen_failed).await {
             Ok(Ok(seen)) => {
                 if last_reported != Some(seen.on_target_running) {
                     last_reported = Some(seen.on_target_running);
@@ -292,6 +310,7 @@ async fn poll(
     cluster: &dyn Cluster,
     target: &Target,
     baseline: &Baseline,
+    direction: Direction,
     task_errors: &mut TaskErrors,
     seen_failed: &mut HashSet<String>,
 ) -> Result<Result<Poll, Failure>, ClusterError> {
@@ -308,22 +327,23 @@ async fn poll(
         }
     }
 
-    // (1) the update status, when it is ours.
-    let status = service.update_status.clone().filter(|s| Some(s) != baseline.update_status.as_ref());
-    let state = status.as_ref().and_then(|s| s.state);
-    let message = status.as_ref().and_then(|s| s.message.clone()).unwrap_or_default();
-    match state {
-        Some(ServiceUpdateStatusStateEnum::PAUSED) => {
-            return Ok(Err(Failure::Paused { message, task_errors: TaskErrors::default() }));
+    // (1) the update status. A finished state is judged only when it is ours (differs from the
+    // baseline); an update or rollback in progress is waited for either way.
+    use ServiceUpdateStatusStateEnum as State;
+    let ours = service.update_status.as_ref() != baseline.update_status.as_ref();
+    let state = service.update_status.as_ref().and_then(|s| s.state);
+    let message = service.update_status.as_ref().and_then(|s| s.message.clone()).unwrap_or_default();
+    let none = TaskErrors::default;
+    match (state, direction) {
+        (Some(State::PAUSED | State::ROLLBACK_PAUSED), _) if ours => {
+            return Ok(Err(Failure::Paused { message, task_errors: none() }));
         }
-        Some(
-            ServiceUpdateStatusStateEnum::ROLLBACK_STARTED
-            | ServiceUpdateStatusStateEnum::ROLLBACK_PAUSED
-            | ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED,
-        ) => return Ok(Err(Failure::RolledBack { message, task_errors: TaskErrors::default() })),
+        (Some(State::ROLLBACK_STARTED | State::ROLLBACK_COMPLETED), Direction::Forward) if ours => {
+            return Ok(Err(Failure::RolledBack { message, task_errors: none() }));
+        }
         _ => {}
     }
-    let updating = state == Some(ServiceUpdateStatusStateEnum::UPDATING);
+    let updating = matches!(state, Some(State::UPDATING | State::ROLLBACK_STARTED));
     let spec_image = service
         .spec
         .as_ref()
@@ -359,7 +379,11 @@ async fn poll(
         progress.push_str(&format!(", service reports {}/{} running", counts.running, counts.desired));
     }
     if updating {
-        progress.push_str(", Swarm is still updating");
+        progress.push_str(if state == Some(State::UPDATING) {
+            ", Swarm is still updating"
+        } else {
+            ", Swarm is still rolling back"
+        });
     }
     Ok(Ok(Poll { converged: tasks_done && counts_done && !updating, on_target_running, progress }))
 }

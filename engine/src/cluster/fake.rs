@@ -479,15 +479,16 @@ fn fail_task(state: &mut State, service_id: &str, task_id: &str, behavior: Behav
         Behavior::Crash(code) => {
             set_state(task, TaskState::FAILED, "started", Some(format!("task: non-zero exit ({code})")), Some(code))
         }
-        Behavior::NeverHealthy => {
-            set_state(task, TaskState::FAILED, "started", Some("task: non-zero exit (137)".into()), Some(137))
-        }
-        // Swarm stops an unhealthy task; the app exits 0 on SIGTERM, so it ends complete.
-        Behavior::UnhealthyAfter(_) | Behavior::Healthy => {
-            set_state(task, TaskState::COMPLETE, "finished", None, Some(0))
+        // Swarm stops an unhealthy task and the app exits 0 on SIGTERM, so it ends complete; the
+        // real swarm names the failing health check from the container (see `swarm.rs`).
+        Behavior::NeverHealthy | Behavior::UnhealthyAfter(_) | Behavior::Healthy => {
+            set_state(task, TaskState::COMPLETE, "finished", Some(UNHEALTHY.into()), Some(0))
         }
     }
 }
+
+/// The error the fake gives a task stopped for failing its health check.
+pub const UNHEALTHY: &str = "container unhealthy: health check exited 1: fake check failed";
 
 fn set_status(state: &mut State, service_id: &str, to: ServiceUpdateStatusStateEnum, message: &str) {
     let index = state.next_index();

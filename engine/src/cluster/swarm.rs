@@ -2,17 +2,23 @@
 //!
 //! Connecting negotiates the API version down to the daemon's (bollard 0.21 would otherwise
 //! speak 1.53, which a 20.10 daemon refuses) and checks that the node can manage the swarm.
+//!
+//! Services are inspected as raw JSON, not through bollard: the daemon writes a container
+//! spec's health check as `Healthcheck` while bollard reads only `HealthCheck`, so a spec read
+//! through bollard and written back would silently lose its health check. (The daemon reads
+//! field names case-insensitively, so writing through bollard is safe.)
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use base64::Engine as _;
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
-use bollard::models::{ConfigSpec, LocalNodeState, Service, ServiceSpec, Task};
+use bollard::models::{ConfigSpec, HealthStatusEnum, LocalNodeState, Service, ServiceSpec, Task, TaskState};
 use bollard::query_parameters::{
-    InspectServiceOptions, ListConfigsOptions, ListServicesOptions, ListTasksOptions, UpdateServiceOptions,
+    InspectContainerOptions, ListConfigsOptions, ListServicesOptions, ListTasksOptions, UpdateServiceOptions,
 };
 
 use super::{Cluster, ClusterError, ConfigObject, ServiceCounts};
@@ -27,7 +33,18 @@ const REQUEST_TIMEOUT_SECS: u64 = 120;
 #[derive(Clone)]
 pub struct Swarm {
     docker: Docker,
+    raw: RawApi,
     host: String,
+    /// Why ended tasks' containers were unhealthy, by task id (it no longer changes).
+    unhealthy: Arc<Mutex<HashMap<String, Option<String>>>>,
+}
+
+/// Plain HTTP to the same daemon, for answers bollard's models would alter.
+#[derive(Clone)]
+struct RawApi {
+    client: reqwest::Client,
+    /// Such as `http://docker/v1.41`.
+    base: String,
 }
 
 impl Swarm {
@@ -101,7 +118,8 @@ impl Swarm {
                  or point DOCKER_HOST at a manager"
             )));
         }
-        Ok(Swarm { docker, host: host.to_string() })
+        let raw = RawApi::new(host, tls, &docker).map_err(unanswered)?;
+        Ok(Swarm { docker, raw, host: host.to_string(), unhealthy: Arc::default() })
     }
 
     /// The bollard client, for what the `Cluster` trait does not cover (tests create services).
@@ -112,6 +130,91 @@ impl Swarm {
     /// The address connected to.
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// Why an ended task's container was unhealthy, from its last health check. Swarm stops an
+    /// unhealthy task, and an app that exits 0 on SIGTERM then ends `complete` with no error:
+    /// the container's health log is the only place the cause is written. Only containers on
+    /// this node can be inspected.
+    async fn unhealthy_because(&self, task: &Task) -> Option<String> {
+        let status = task.status.as_ref()?;
+        if status.err.as_deref().is_some_and(|e| !e.is_empty())
+            || !matches!(status.state, Some(TaskState::COMPLETE | TaskState::FAILED))
+        {
+            return None;
+        }
+        let task_id = task.id.clone()?;
+        if let Some(known) = self.unhealthy.lock().ok()?.get(&task_id) {
+            return known.clone();
+        }
+        let container = status.container_status.as_ref()?.container_id.clone()?;
+        let inspect = self.docker.inspect_container(&container, None::<InspectContainerOptions>).await.ok()?;
+        let health = inspect.state.and_then(|s| s.health);
+        let why = health.filter(|h| h.status == Some(HealthStatusEnum::UNHEALTHY)).map(|h| {
+            let last = h.log.unwrap_or_default().pop().unwrap_or_default();
+            let output = last.output.unwrap_or_default();
+            let output = output.trim().lines().last().unwrap_or("no output").chars().take(200).collect::<String>();
+            format!("container unhealthy: health check exited {}: {output}", last.exit_code.unwrap_or(-1))
+        });
+        self.unhealthy.lock().ok()?.insert(task_id, why.clone());
+        why
+    }
+}
+
+impl RawApi {
+    /// A client for `host` speaking the API version negotiated by `docker`.
+    fn new(host: &str, tls: Option<(&Path, bool)>, docker: &Docker) -> Result<RawApi, String> {
+        let version = docker.client_version();
+        let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(REQUEST_TIMEOUT_SECS));
+        let origin = if let Some(path) = host.strip_prefix("unix://") {
+            builder = builder.unix_socket(path);
+            "http://docker".to_string()
+        } else {
+            let address =
+                host.trim_start_matches("tcp://").trim_start_matches("https://").trim_start_matches("http://");
+            match tls {
+                Some((dir, _)) => {
+                    let read =
+                        |file: &str| std::fs::read(dir.join(file)).map_err(|e| format!("cannot read {file}: {e}"));
+                    let mut identity = read("cert.pem")?;
+                    identity.extend(read("key.pem")?);
+                    let identity = reqwest::Identity::from_pem(&identity).map_err(|e| e.to_string())?;
+                    let ca = reqwest::Certificate::from_pem(&read("ca.pem")?).map_err(|e| e.to_string())?;
+                    builder = builder.identity(identity).add_root_certificate(ca).tls_built_in_root_certs(false);
+                    format!("https://{address}")
+                }
+                None => format!("http://{address}"),
+            }
+        };
+        let client = builder.build().map_err(|e| e.to_string())?;
+        Ok(RawApi { client, base: format!("{origin}/v{}.{}", version.major_version, version.minor_version) })
+    }
+
+    /// GETs `path` as JSON; HTTP errors are sorted like bollard's.
+    async fn get(&self, path: &str) -> Result<serde_json::Value, ClusterError> {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body: serde_json::Value =
+            response.json().await.map_err(|e| ClusterError::Other(format!("unreadable answer to GET {path}: {e}")))?;
+        if status >= 400 {
+            let message = body["message"].as_str().unwrap_or_default().to_string();
+            return Err(classify(DockerError::DockerResponseServerError { status_code: status, message }));
+        }
+        Ok(body)
+    }
+}
+
+/// Renames the daemon's `Healthcheck` to the `HealthCheck` bollard reads.
+fn respell_health_check(service: &mut serde_json::Value) {
+    if let Some(container) = service.pointer_mut("/Spec/TaskTemplate/ContainerSpec").and_then(|c| c.as_object_mut())
+        && let Some(health) = container.remove("Healthcheck")
+    {
+        container.insert("HealthCheck".into(), health);
     }
 }
 
@@ -148,7 +251,9 @@ fn filter(key: &str, value: &str) -> HashMap<String, Vec<String>> {
 #[async_trait]
 impl Cluster for Swarm {
     async fn service(&self, name: &str) -> Result<Service, ClusterError> {
-        self.docker.inspect_service(name, None::<InspectServiceOptions>).await.map_err(classify)
+        let mut raw = self.raw.get(&format!("/services/{name}")).await?;
+        respell_health_check(&mut raw);
+        serde_json::from_value(raw).map_err(|e| ClusterError::Other(format!("unreadable service {name}: {e}")))
     }
 
     async fn update_service(&self, id: &str, version: u64, spec: ServiceSpec) -> Result<(), ClusterError> {
@@ -167,7 +272,15 @@ impl Cluster for Swarm {
         let options = ListTasksOptions { filters: Some(filter("service", service_id)) };
         let tasks = self.docker.list_tasks(Some(options)).await.map_err(classify)?;
         // The service filter also matches by name prefix: keep this service's tasks only.
-        Ok(tasks.into_iter().filter(|t| t.service_id.as_deref() == Some(service_id)).collect())
+        let mut tasks: Vec<Task> = tasks.into_iter().filter(|t| t.service_id.as_deref() == Some(service_id)).collect();
+        for task in &mut tasks {
+            if let Some(why) = self.unhealthy_because(task).await
+                && let Some(status) = task.status.as_mut()
+            {
+                status.err = Some(why);
+            }
+        }
+        Ok(tasks)
     }
 
     async fn counts(&self, service_id: &str) -> Result<ServiceCounts, ClusterError> {

@@ -98,7 +98,7 @@ pub async fn undo(step: &str, record: &serde_json::Value, env: &StepEnv) -> Resu
     });
     let deadline =
         if record.deadline_ms == 0 { Duration::from_secs(600) } else { Duration::from_millis(record.deadline_ms) };
-    convergence::follow(cluster, &env.events, step, &target, &baseline, Settings::new(deadline))
+    convergence::follow(cluster, &env.events, step, &target, &baseline, Settings::restoring(deadline))
         .await
         .map(|_| ())
         .map_err(|f| StepError(format!("undo of {name}: {f}")))
@@ -398,7 +398,7 @@ mod tests {
         let error = apply("web", &step, &env).await.unwrap_err();
 
         assert!(error.0.starts_with("Swarm rolled the update back"), "{error}");
-        assert!(error.0.ends_with("task errors: complete: finished (exit 0)"), "{error}");
+        assert!(error.0.ends_with(&format!("task errors: {}", crate::cluster::fake::UNHEALTHY)), "{error}");
     }
 
     #[tokio::test(start_paused = true)]
