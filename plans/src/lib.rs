@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub mod duration;
 pub mod gates;
 pub mod graph;
+pub mod kdl_fast;
 pub mod model;
 pub mod percentage;
 pub mod plan_decoder;
