@@ -286,3 +286,13 @@ async fn an_image_that_turns_unhealthy_within_the_monitor_window_is_rolled_back_
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_missing_daemon_is_named_with_what_to_do() {
+    let error = match Swarm::connect_to("unix:///nonexistent/planrun-test.sock", None).await {
+        Ok(_) => panic!("connected to a socket that does not exist"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("no Docker daemon answers at unix:///nonexistent/planrun-test.sock: "), "{error}");
+    assert!(error.ends_with("(start dockerd, or set DOCKER_HOST)"), "{error}");
+}
