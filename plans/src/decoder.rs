@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use kdl::{KdlEntry, KdlNode, KdlValue};
+use crate::kdl_fast::{Entry, Node, Value};
 
 use crate::check::Undecoded;
 use crate::diagnostic::{Code, Diagnostic};
@@ -30,8 +30,8 @@ pub struct Decoder<'s> {
 /// Where one setting was written.
 #[derive(Clone, Copy)]
 enum Source<'n> {
-    Prop(&'n KdlEntry),
-    Child(&'n KdlNode),
+    Prop(&'n Entry),
+    Child(&'n Node),
 }
 
 #[derive(Clone, Copy)]
@@ -44,7 +44,7 @@ struct Field<'n> {
 
 /// The settings of one node (and of its `defaults` node, used where the node is silent).
 pub struct Fields<'n> {
-    node: &'n KdlNode,
+    node: &'n Node,
     what: String,
     fields: Vec<Field<'n>>,
     asked: BTreeSet<&'static str>,
@@ -54,7 +54,7 @@ pub struct Fields<'n> {
 }
 
 /// One positional value with its span.
-pub type Value<'n> = (&'n KdlValue, Span);
+pub type Arg<'n> = (&'n Value, Span);
 
 impl<'s> Decoder<'s> {
     /// A decoder over `src`; variables are set once resolved.
@@ -78,7 +78,7 @@ impl<'s> Decoder<'s> {
     }
 
     /// The settings of `node`, described as `what` in messages ("rolling step `backend`").
-    pub fn fields<'n>(&self, node: &'n KdlNode, what: impl Into<String>) -> Fields<'n> {
+    pub fn fields<'n>(&self, node: &'n Node, what: impl Into<String>) -> Fields<'n> {
         let mut fields = Vec::new();
         collect(node, false, &mut fields);
         let taken = vec![false; fields.len()];
@@ -86,7 +86,7 @@ impl<'s> Decoder<'s> {
     }
 
     /// Adds the settings of a defaults node below the node's own.
-    pub fn with_defaults<'n>(&self, mut fields: Fields<'n>, defaults: Option<&'n KdlNode>) -> Fields<'n> {
+    pub fn with_defaults<'n>(&self, mut fields: Fields<'n>, defaults: Option<&'n Node>) -> Fields<'n> {
         if let Some(d) = defaults {
             collect(d, true, &mut fields.fields);
             fields.taken.resize(fields.fields.len(), false);
@@ -95,24 +95,12 @@ impl<'s> Decoder<'s> {
     }
 
     /// The span of a value written as an entry: for `key=value`, just the value.
-    pub fn value_span(&self, entry: &KdlEntry) -> Span {
-        let span = Span::from(entry.span());
-        let text = self.text(span);
-        let trimmed_end = text.trim_end().len();
-        match (entry.name(), text.find('=')) {
-            (Some(_), Some(eq)) => {
-                let start = eq + 1 + (text[eq + 1..].len() - text[eq + 1..].trim_start().len());
-                Span::new(span.offset + start, trimmed_end.saturating_sub(start))
-            }
-            _ => {
-                let start = text.len() - text.trim_start().len();
-                Span::new(span.offset + start, trimmed_end.saturating_sub(start))
-            }
-        }
+    pub fn value_span(&self, entry: &Entry) -> Span {
+        entry.value_span()
     }
 
     /// The node's positional arguments.
-    pub fn args<'n>(&self, node: &'n KdlNode) -> Vec<Value<'n>> {
+    pub fn args<'n>(&self, node: &'n Node) -> Vec<Arg<'n>> {
         node.entries().iter().filter(|e| e.name().is_none()).map(|e| (e.value(), self.value_span(e))).collect()
     }
 
@@ -120,9 +108,9 @@ impl<'s> Decoder<'s> {
     pub fn name_arg(&mut self, fields: &Fields<'_>, kind: &str) -> Option<Spanned<String>> {
         let node = fields.node;
         let args = self.args(node);
-        let node_span = Span::from(node.name().span());
+        let node_span = node.name().span();
         match args.first() {
-            Some((KdlValue::String(s), span)) => Some(Spanned::new(self.interpolate(s, *span), *span)),
+            Some((Value::String(s), span)) => Some(Spanned::new(self.interpolate(s, *span), *span)),
             Some((other, span)) => {
                 self.push(
                     Diagnostic::error(
@@ -209,7 +197,7 @@ impl<'s> Decoder<'s> {
     }
 
     /// Takes every occurrence of a repeatable child node (`stage`, `publish`).
-    pub fn children<'n>(&mut self, fields: &mut Fields<'n>, key: &'static str) -> Vec<&'n KdlNode> {
+    pub fn children<'n>(&mut self, fields: &mut Fields<'n>, key: &'static str) -> Vec<&'n Node> {
         fields.asked.insert(key);
         let mut out = Vec::new();
         for i in 0..fields.fields.len() {
@@ -221,7 +209,7 @@ impl<'s> Decoder<'s> {
             match f.source {
                 Source::Child(node) => out.push(node),
                 Source::Prop(entry) => {
-                    let span = Span::from(entry.span());
+                    let span = entry.span();
                     self.push(
                         Diagnostic::error(
                             Code::WrongType,
@@ -238,12 +226,12 @@ impl<'s> Decoder<'s> {
     }
 
     /// Takes a setting that is a node with settings of its own (`postgres service=db`).
-    pub fn child<'n>(&mut self, fields: &mut Fields<'n>, key: &'static str) -> Option<&'n KdlNode> {
+    pub fn child<'n>(&mut self, fields: &mut Fields<'n>, key: &'static str) -> Option<&'n Node> {
         let f = self.take(fields, key)?;
         match f.source {
             Source::Child(node) => Some(node),
             Source::Prop(entry) => {
-                let span = Span::from(entry.span());
+                let span = entry.span();
                 self.push(
                     Diagnostic::error(
                         Code::WrongType,
@@ -259,12 +247,12 @@ impl<'s> Decoder<'s> {
     }
 
     /// The values of a setting: one for a property, the arguments for a child node.
-    fn values<'n>(&mut self, f: &Field<'n>, what: &str) -> Vec<Value<'n>> {
+    fn values<'n>(&mut self, f: &Field<'n>, what: &str) -> Vec<Arg<'n>> {
         match f.source {
             Source::Prop(entry) => vec![(entry.value(), self.value_span(entry))],
             Source::Child(node) => {
                 for entry in node.entries().iter().filter(|e| e.name().is_some()) {
-                    let span = Span::from(entry.name().map(|n| n.span()).unwrap_or(entry.span()));
+                    let span = entry.name().map(|n| n.span()).unwrap_or(entry.span());
                     self.push(
                         Diagnostic::error(
                             Code::UnknownProperty,
@@ -276,7 +264,7 @@ impl<'s> Decoder<'s> {
                     );
                 }
                 if let Some(children) = node.children() {
-                    let span = Span::from(children.span());
+                    let span = children.span();
                     self.push(
                         Diagnostic::error(
                             Code::UnknownNode,
@@ -293,7 +281,7 @@ impl<'s> Decoder<'s> {
     }
 
     /// Takes a setting with exactly one value.
-    pub fn value<'n>(&mut self, fields: &mut Fields<'n>, key: &'static str, required: bool) -> Option<Value<'n>> {
+    pub fn value<'n>(&mut self, fields: &mut Fields<'n>, key: &'static str, required: bool) -> Option<Arg<'n>> {
         let Some(f) = self.take(fields, key) else {
             if required && !fields.is_defaults {
                 self.missing(fields, key);
@@ -335,7 +323,7 @@ impl<'s> Decoder<'s> {
 
     /// Reports a required setting that is missing.
     pub fn missing(&mut self, fields: &Fields<'_>, key: &str) {
-        let span = Span::from(fields.node.name().span());
+        let span = fields.node.name().span();
         self.push(
             Diagnostic::error(
                 Code::MissingField,
@@ -348,7 +336,7 @@ impl<'s> Decoder<'s> {
     }
 
     /// Reports a value of the wrong type.
-    pub fn wrong_type(&mut self, key: &str, expected: &str, value: Value<'_>) {
+    pub fn wrong_type(&mut self, key: &str, expected: &str, value: Arg<'_>) {
         let example = match expected {
             "a string" => format!("`{key} \"...\"`"),
             "an integer" => format!("`{key} 3`"),
@@ -375,9 +363,9 @@ impl<'s> Decoder<'s> {
     }
 
     /// A value as an interpolated string.
-    pub fn as_string(&mut self, key: &str, (value, span): Value<'_>) -> Option<Spanned<String>> {
+    pub fn as_string(&mut self, key: &str, (value, span): Arg<'_>) -> Option<Spanned<String>> {
         match value {
-            KdlValue::String(s) => Some(Spanned::new(self.interpolate(s, span), span)),
+            Value::String(s) => Some(Spanned::new(self.interpolate(s, span), span)),
             other => {
                 self.wrong_type(key, "a string", (other, span));
                 None
@@ -430,11 +418,11 @@ impl<'s> Decoder<'s> {
         Some(Spanned::new(n, span))
     }
 
-    fn number_of(&mut self, key: &str, (value, span): Value<'_>, expected: &str) -> Option<(f64, Span)> {
+    fn number_of(&mut self, key: &str, (value, span): Arg<'_>, expected: &str) -> Option<(f64, Span)> {
         match value {
-            KdlValue::Integer(i) => Some((*i as f64, span)),
-            KdlValue::Float(f) if expected == "a number" && f.is_finite() => Some((*f, span)),
-            KdlValue::String(s) if s.contains("${") => {
+            Value::Integer(i) => Some((*i as f64, span)),
+            Value::Float(f) if expected == "a number" && f.is_finite() => Some((*f, span)),
+            Value::String(s) if s.contains("${") => {
                 let text = self.interpolate(s, span);
                 match text.trim().parse::<f64>() {
                     Ok(n) if n.is_finite() => Some((n, span)),
@@ -463,8 +451,8 @@ impl<'s> Decoder<'s> {
     pub fn boolean(&mut self, fields: &mut Fields<'_>, key: &'static str) -> Option<Spanned<bool>> {
         let (value, span) = self.value(fields, key, false)?;
         match value {
-            KdlValue::Bool(b) => Some(Spanned::new(*b, span)),
-            KdlValue::String(s) if s == "true" || s == "false" => {
+            Value::Bool(b) => Some(Spanned::new(*b, span)),
+            Value::String(s) if s == "true" || s == "false" => {
                 self.push(
                     Diagnostic::error(Code::WrongType, format!("`{key}` must be a boolean"), span, "found a string")
                         .with_help(format!("KDL 2 writes booleans as #{s}")),
@@ -485,11 +473,11 @@ impl<'s> Decoder<'s> {
     }
 
     /// A value as a duration.
-    pub fn as_duration(&mut self, key: &str, value: Value<'_>) -> Option<Spanned<Duration>> {
+    pub fn as_duration(&mut self, key: &str, value: Arg<'_>) -> Option<Spanned<Duration>> {
         let (raw, span) = value;
         let text = match raw {
-            KdlValue::String(s) => self.interpolate(s, span),
-            KdlValue::Integer(i) => {
+            Value::String(s) => self.interpolate(s, span),
+            Value::Integer(i) => {
                 self.push(
                     Diagnostic::error(Code::BadDuration, format!("`{key}` needs a unit"), span, "a bare number")
                         .with_help(format!("write `{key} \"{i}s\"` (units: ms, s, m, h)")),
@@ -514,10 +502,10 @@ impl<'s> Decoder<'s> {
     }
 
     /// A value as a percentage (`"50%"`).
-    pub fn as_percentage(&mut self, key: &str, (raw, span): Value<'_>) -> Option<Spanned<Percentage>> {
+    pub fn as_percentage(&mut self, key: &str, (raw, span): Arg<'_>) -> Option<Spanned<Percentage>> {
         let text = match raw {
-            KdlValue::String(s) => self.interpolate(s, span),
-            KdlValue::Integer(_) | KdlValue::Float(_) => {
+            Value::String(s) => self.interpolate(s, span),
+            Value::Integer(_) | Value::Float(_) => {
                 self.push(
                     Diagnostic::error(
                         Code::BadPercentage,
@@ -558,7 +546,7 @@ impl<'s> Decoder<'s> {
     }
 
     /// A value as one of a few words.
-    pub fn as_word(&mut self, key: &str, value: Value<'_>, allowed: &[&'static str]) -> Option<Spanned<&'static str>> {
+    pub fn as_word(&mut self, key: &str, value: Arg<'_>, allowed: &[&'static str]) -> Option<Spanned<&'static str>> {
         let text = self.as_string(key, value)?;
         if let Some(w) = allowed.iter().find(|w| **w == text.value.as_str()) {
             return Some(Spanned::new(*w, text.span));
@@ -674,7 +662,7 @@ impl<'s> Decoder<'s> {
 
 impl<'n> Fields<'n> {
     /// The node these settings belong to.
-    pub fn node(&self) -> &'n KdlNode {
+    pub fn node(&self) -> &'n Node {
         self.node
     }
 
@@ -685,7 +673,7 @@ impl<'n> Fields<'n> {
 
     /// The span of the node's name.
     pub fn name_span(&self) -> Span {
-        Span::from(self.node.name().span())
+        self.node.name().span()
     }
 
     /// Whether the node itself sets `key` (not only its `defaults`).
@@ -694,22 +682,17 @@ impl<'n> Fields<'n> {
     }
 }
 
-fn collect<'n>(node: &'n KdlNode, from_defaults: bool, out: &mut Vec<Field<'n>>) {
+fn collect<'n>(node: &'n Node, from_defaults: bool, out: &mut Vec<Field<'n>>) {
     for entry in node.entries() {
         if let Some(name) = entry.name() {
-            out.push(Field {
-                key: name.value(),
-                key_span: name.span().into(),
-                source: Source::Prop(entry),
-                from_defaults,
-            });
+            out.push(Field { key: name.value(), key_span: name.span(), source: Source::Prop(entry), from_defaults });
         }
     }
     if let Some(children) = node.children() {
         for child in children.nodes() {
             out.push(Field {
                 key: child.name().value(),
-                key_span: child.name().span().into(),
+                key_span: child.name().span(),
                 source: Source::Child(child),
                 from_defaults,
             });
@@ -718,12 +701,12 @@ fn collect<'n>(node: &'n KdlNode, from_defaults: bool, out: &mut Vec<Field<'n>>)
 }
 
 /// How a KDL value's type is named in messages.
-pub fn type_name(value: &KdlValue) -> &'static str {
+pub fn type_name(value: &Value) -> &'static str {
     match value {
-        KdlValue::String(_) => "a string",
-        KdlValue::Integer(_) => "an integer",
-        KdlValue::Float(_) => "a number",
-        KdlValue::Bool(_) => "a boolean",
-        KdlValue::Null => "#null",
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        Value::Null => "#null",
     }
 }

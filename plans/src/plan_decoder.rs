@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use kdl::{KdlDocument, KdlNode};
+use crate::kdl_fast::{Document, Node};
 
 use crate::decoder::Decoder;
 use crate::diagnostic::{Code, Diagnostic};
@@ -18,15 +18,15 @@ const HEADER: &[&str] = &["stack", "on-failure", "log", "var", "defaults", "gate
 const DEFAULTS: &[&str] = &["rolling", "canary", "blue-green", "gate"];
 
 /// Decodes the document's one `plan` node into a model; diagnostics go to `d`.
-pub fn decode(d: &mut Decoder<'_>, doc: &KdlDocument, inputs: &Inputs) -> Option<Plan> {
-    let mut plan_node: Option<&KdlNode> = None;
+pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Plan> {
+    let mut plan_node: Option<&Node> = None;
     for node in doc.nodes() {
-        let span = Span::from(node.name().span());
+        let span = node.name().span();
         match (node.name().value(), plan_node) {
             ("plan", None) => plan_node = Some(node),
             ("plan", Some(first)) => d.push(
                 Diagnostic::error(Code::UnknownNode, "a file holds one plan", span, "second plan")
-                    .with_label(first.name().span().into(), "first plan")
+                    .with_label(first.name().span(), "first plan")
                     .with_help("put each plan in a file of its own"),
             ),
             (other, _) => {
@@ -57,25 +57,25 @@ pub fn decode(d: &mut Decoder<'_>, doc: &KdlDocument, inputs: &Inputs) -> Option
     let name = d.name_arg(&probe, "plan");
     d.no_more_args(&probe, 1);
     for entry in node.entries().iter().filter(|e| e.name().is_some()) {
-        let span = Span::from(entry.name().map(|n| n.span()).unwrap_or(entry.span()));
+        let span = entry.name().map(|n| n.span()).unwrap_or(entry.span());
         d.push(
             Diagnostic::error(Code::UnknownProperty, "`plan` takes no properties", span, "unexpected property")
                 .with_help("write settings inside the block: `plan NAME { stack NAME }`"),
         );
     }
-    let children: Vec<&KdlNode> = node.children().map(|c| c.nodes().iter().collect()).unwrap_or_default();
+    let children: Vec<&Node> = node.children().map(|c| c.nodes().iter().collect()).unwrap_or_default();
 
-    let var_nodes: Vec<&KdlNode> = children.iter().copied().filter(|n| n.name().value() == "var").collect();
+    let var_nodes: Vec<&Node> = children.iter().copied().filter(|n| n.name().value() == "var").collect();
     let (variables, values) = variables::resolve(d, &var_nodes, inputs);
     d.vars = values;
 
-    let mut header: HashMap<&str, &KdlNode> = HashMap::new();
-    let mut defaults: HashMap<&str, &KdlNode> = HashMap::new();
+    let mut header: HashMap<&str, &Node> = HashMap::new();
+    let mut defaults: HashMap<&str, &Node> = HashMap::new();
     let mut gate_nodes = Vec::new();
     let mut step_nodes = Vec::new();
     for child in &children {
         let keyword = child.name().value();
-        let span = Span::from(child.name().span());
+        let span = child.name().span();
         match keyword {
             "var" => {}
             "gate" => gate_nodes.push(*child),
@@ -89,7 +89,7 @@ pub fn decode(d: &mut Decoder<'_>, doc: &KdlDocument, inputs: &Inputs) -> Option
                             span,
                             "set again here",
                         )
-                        .with_label(first.name().span().into(), "first set here")
+                        .with_label(first.name().span(), "first set here")
                         .with_help(format!("remove one of the two `{keyword}` lines")),
                     );
                 }
@@ -148,7 +148,7 @@ pub fn decode(d: &mut Decoder<'_>, doc: &KdlDocument, inputs: &Inputs) -> Option
                 Diagnostic::error(
                     Code::MissingField,
                     format!("plan `{}` has no `stack`", name.value),
-                    Span::from(node.name().span()),
+                    node.name().span(),
                     "`stack` missing",
                 )
                 .with_help("add `stack NAME`: the Swarm stack this plan deploys, which names its deploy lock"),
@@ -161,11 +161,11 @@ pub fn decode(d: &mut Decoder<'_>, doc: &KdlDocument, inputs: &Inputs) -> Option
 }
 
 /// The name a gate or step node gives itself, as written.
-fn raw_name(node: &KdlNode) -> Option<String> {
+fn raw_name(node: &Node) -> Option<String> {
     node.entries().iter().find(|e| e.name().is_none()).and_then(|e| e.value().as_string()).map(str::to_owned)
 }
 
-fn single_string(d: &mut Decoder<'_>, node: &KdlNode) -> Option<Spanned<String>> {
+fn single_string(d: &mut Decoder<'_>, node: &Node) -> Option<Spanned<String>> {
     let key = node.name().value().to_owned();
     let f = d.fields(node, format!("`{key}`"));
     d.no_more_args(&f, 1);
@@ -178,7 +178,7 @@ fn single_string(d: &mut Decoder<'_>, node: &KdlNode) -> Option<Spanned<String>>
                 Diagnostic::error(
                     Code::MissingField,
                     format!("`{key}` has no value"),
-                    Span::from(node.name().span()),
+                    node.name().span(),
                     "value missing",
                 )
                 .with_help(format!("write `{key} VALUE`")),
@@ -188,11 +188,11 @@ fn single_string(d: &mut Decoder<'_>, node: &KdlNode) -> Option<Spanned<String>>
     }
 }
 
-fn decode_defaults<'n>(d: &mut Decoder<'_>, node: &'n KdlNode, out: &mut HashMap<&'n str, &'n KdlNode>) {
+fn decode_defaults<'n>(d: &mut Decoder<'_>, node: &'n Node, out: &mut HashMap<&'n str, &'n Node>) {
     let f = d.fields(node, "`defaults`");
     d.no_more_args(&f, 0);
     for entry in node.entries().iter().filter(|e| e.name().is_some()) {
-        let span = Span::from(entry.name().map(|n| n.span()).unwrap_or(entry.span()));
+        let span = entry.name().map(|n| n.span()).unwrap_or(entry.span());
         d.push(
             Diagnostic::error(Code::UnknownProperty, "`defaults` takes no properties", span, "unexpected property")
                 .with_help("write `defaults { rolling parallelism=1 order=start-first }`"),
@@ -200,7 +200,7 @@ fn decode_defaults<'n>(d: &mut Decoder<'_>, node: &'n KdlNode, out: &mut HashMap
     }
     for child in node.children().map(|c| c.nodes()).unwrap_or_default() {
         let keyword = child.name().value();
-        let span = Span::from(child.name().span());
+        let span = child.name().span();
         if !DEFAULTS.contains(&keyword) {
             let help = suggest::help_for(keyword, "defaults can be set for", DEFAULTS);
             d.push(
@@ -217,7 +217,7 @@ fn decode_defaults<'n>(d: &mut Decoder<'_>, node: &'n KdlNode, out: &mut HashMap
                     span,
                     "set again here",
                 )
-                .with_label(first.name().span().into(), "first set here")
+                .with_label(first.name().span(), "first set here")
                 .with_help("merge the two into one line"),
             );
         }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use kdl::KdlNode;
+use crate::kdl_fast::Node;
 
 use crate::decoder::Decoder;
 use crate::diagnostic::{Code, Diagnostic};
@@ -29,7 +29,7 @@ impl Inputs {
 }
 
 /// Resolves every `var` node. Values are not interpolated themselves.
-pub fn resolve(d: &mut Decoder<'_>, nodes: &[&KdlNode], inputs: &Inputs) -> (Vec<Variable>, HashMap<String, String>) {
+pub fn resolve(d: &mut Decoder<'_>, nodes: &[&Node], inputs: &Inputs) -> (Vec<Variable>, HashMap<String, String>) {
     let mut out: Vec<Variable> = Vec::new();
     let mut first_span: HashMap<String, Span> = HashMap::new();
     for node in nodes {
@@ -57,11 +57,11 @@ pub fn resolve(d: &mut Decoder<'_>, nodes: &[&KdlNode], inputs: &Inputs) -> (Vec
         }
         first_span.insert(name.value.clone(), name.span);
         let default_text = default.and_then(|(v, span)| match v {
-            kdl::KdlValue::String(s) => Some(s.clone()),
-            kdl::KdlValue::Integer(i) => Some(i.to_string()),
-            kdl::KdlValue::Float(x) => Some(x.to_string()),
-            kdl::KdlValue::Bool(b) => Some(b.to_string()),
-            kdl::KdlValue::Null => {
+            crate::kdl_fast::Value::String(s) => Some(s.clone()),
+            crate::kdl_fast::Value::Integer(i) => Some(i.to_string()),
+            crate::kdl_fast::Value::Float(x) => Some(x.to_string()),
+            crate::kdl_fast::Value::Bool(b) => Some(b.to_string()),
+            crate::kdl_fast::Value::Null => {
                 d.wrong_type("default", "a string or number", (v, span));
                 None
             }

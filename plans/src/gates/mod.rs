@@ -5,7 +5,7 @@ pub mod http;
 pub mod prometheus;
 pub mod swarm;
 
-use kdl::KdlNode;
+use crate::kdl_fast::Node;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +49,7 @@ impl GateKind {
 }
 
 /// Decodes `gate NAME { KIND ...; analysis settings }`.
-pub fn decode(d: &mut Decoder<'_>, node: &KdlNode, defaults: Option<&KdlNode>) -> Option<Gate> {
+pub fn decode(d: &mut Decoder<'_>, node: &Node, defaults: Option<&Node>) -> Option<Gate> {
     let probe = d.fields(node, "gate");
     let name = d.name_arg(&probe, "gate");
     let what = name.as_ref().map(|n| format!("gate `{}`", n.value)).unwrap_or_else(|| "this gate".into());
@@ -61,7 +61,7 @@ pub fn decode(d: &mut Decoder<'_>, node: &KdlNode, defaults: Option<&KdlNode>) -
         let Some(kind_node) = d.child(&mut fields, keyword) else { continue };
         let decoded = decode_kind(d, kind_node, &what);
         kinds.push((
-            Span::from(kind_node.name().span()),
+            kind_node.name().span(),
             decoded.map(|(k, t)| {
                 timeout = t;
                 k
@@ -92,9 +92,7 @@ pub fn decode(d: &mut Decoder<'_>, node: &KdlNode, defaults: Option<&KdlNode>) -
     Some(Gate { name: name?, kind, analysis: analysis? })
 }
 
-use crate::span::Span;
-
-fn decode_kind(d: &mut Decoder<'_>, node: &KdlNode, what: &str) -> Option<(GateKind, Option<Duration>)> {
+fn decode_kind(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<(GateKind, Option<Duration>)> {
     let mut f = d.fields(node, format!("the `{}` of {what}", node.name().value()));
     let timeout = d.duration(&mut f, "timeout").map(|t| t.value);
     let kind = match node.name().value() {

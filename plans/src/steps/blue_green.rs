@@ -104,7 +104,7 @@ impl BlueGreen {
 }
 
 impl Switch {
-    fn decode(d: &mut Decoder<'_>, node: &kdl::KdlNode) -> Option<Switch> {
+    fn decode(d: &mut Decoder<'_>, node: &crate::kdl_fast::Node) -> Option<Switch> {
         let mut f = d.fields(node, "`switch`");
         d.no_more_args(&f, 1);
         let how = match d.args(node).first() {

@@ -104,7 +104,7 @@ impl Canary {
 }
 
 impl Stage {
-    fn decode(d: &mut Decoder<'_>, node: &kdl::KdlNode) -> Option<Stage> {
+    fn decode(d: &mut Decoder<'_>, node: &crate::kdl_fast::Node) -> Option<Stage> {
         let mut f = d.fields(node, "this canary stage");
         d.no_more_args(&f, 0);
         let replicas = d.count(&mut f, "replicas", false);

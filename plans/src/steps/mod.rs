@@ -10,7 +10,7 @@ pub mod rolling;
 pub mod run;
 pub mod update;
 
-use kdl::KdlNode;
+use crate::kdl_fast::Node;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -116,9 +116,9 @@ impl StepKind {
 }
 
 /// Decodes one step node; `defaults` is the matching node of the plan's `defaults` block.
-pub fn decode(d: &mut Decoder<'_>, node: &KdlNode, defaults: Option<&KdlNode>) -> Option<Step> {
+pub fn decode(d: &mut Decoder<'_>, node: &Node, defaults: Option<&Node>) -> Option<Step> {
     let keyword = node.name().value();
-    let keyword_span = Span::from(node.name().span());
+    let keyword_span = node.name().span();
     let what = |name: &str| format!("{keyword} step `{name}`");
     let probe = d.fields(node, keyword);
     let name = d.name_arg(&probe, "step");
@@ -128,7 +128,7 @@ pub fn decode(d: &mut Decoder<'_>, node: &KdlNode, defaults: Option<&KdlNode>) -
 }
 
 /// Checks a `defaults` entry the way a step of that kind would read it.
-pub fn decode_defaults(d: &mut Decoder<'_>, node: &KdlNode) {
+pub fn decode_defaults(d: &mut Decoder<'_>, node: &Node) {
     let mut fields = d.fields(node, format!("the defaults for {} steps", node.name().value()));
     fields.is_defaults = true;
     d.no_more_args(&fields, 0);

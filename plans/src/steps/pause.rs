@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::decoder::{Decoder, Fields, Value};
+use crate::decoder::{Arg, Decoder, Fields};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::duration::Duration;
 
@@ -27,8 +27,8 @@ pub enum Wait {
 
 impl Wait {
     /// Reads a duration string or the word `manual`.
-    pub fn from_value(d: &mut Decoder<'_>, key: &str, value: Value<'_>) -> Option<Wait> {
-        if matches!(value.0, kdl::KdlValue::String(s) if s == "manual") {
+    pub fn from_value(d: &mut Decoder<'_>, key: &str, value: Arg<'_>) -> Option<Wait> {
+        if matches!(value.0, crate::kdl_fast::Value::String(s) if s == "manual") {
             return Some(Wait::Manual);
         }
         d.as_duration(key, value).map(|v| Wait::Duration(v.value))

@@ -76,7 +76,9 @@ impl Publish {
             let args = d.args(node);
             d.no_more_args(&f, 1);
             let published = match args.first() {
-                Some((kdl::KdlValue::Integer(p), span)) if (1..=65535).contains(p) => Some((*p as u64, *span)),
+                Some((v, span)) if v.as_integer().is_some_and(|p| (1..=65535).contains(&p)) => {
+                    Some((v.as_integer().unwrap_or_default() as u64, *span))
+                }
                 Some((v, span)) => {
                     d.push(
                         Diagnostic::error(
