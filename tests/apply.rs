@@ -199,7 +199,13 @@ fn wait_for_sample(query: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let out = std::process::Command::new("curl")
-            .args(["-sf", "--get", "--data-urlencode", &format!("query={query}"), "http://127.0.0.1:19090/api/v1/query"])
+            .args([
+                "-sf",
+                "--get",
+                "--data-urlencode",
+                &format!("query={query}"),
+                "http://127.0.0.1:19090/api/v1/query",
+            ])
             .output()
             .expect("curl runs");
         let text = String::from_utf8_lossy(&out.stdout);
@@ -240,7 +246,10 @@ fn failing_prometheus_gate_rolls_back_that_step_and_every_earlier_step() {
     assert_eq!(run.outcome(), "rolled-back");
     assert!(run.stderr.contains("gate `error-rate` failed"), "{}", run.stderr);
     let measured = run.events_of("measurement");
-    assert!(measured.iter().any(|m| m["value"] == "0.25" && m["target"].as_str().unwrap().contains(&label)), "{measured:?}");
+    assert!(
+        measured.iter().any(|m| m["value"] == "0.25" && m["target"].as_str().unwrap().contains(&label)),
+        "{measured:?}"
+    );
     let undone: Vec<&str> = run.events_of("step-undone").iter().map(|e| e["step"].as_str().unwrap()).collect();
     assert_eq!(undone, ["web", "api"]);
     assert_eq!(api.spec(), api_before);
@@ -257,9 +266,13 @@ fn independent_services_update_concurrently() {
     let run = work.apply(&plan, &[]);
 
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let position = |kind: &str, step: &str| run.events.iter().position(|e| e["event"] == kind && e["step"] == step).unwrap();
+    let position =
+        |kind: &str, step: &str| run.events.iter().position(|e| e["event"] == kind && e["step"] == step).unwrap();
     let first_finish = position("step-finished", "a").min(position("step-finished", "b"));
-    assert!(position("step-started", "a") < first_finish && position("step-started", "b") < first_finish, "both steps ran at once");
+    assert!(
+        position("step-started", "a") < first_finish && position("step-started", "b") < first_finish,
+        "both steps ran at once"
+    );
     assert_eq!(a.image(), V2);
     assert_eq!(b.image(), V2);
 }
@@ -269,7 +282,8 @@ struct LockGuard(String);
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("docker").args(["config", "rm", &format!("planrun-lock-{}", self.0)]).output();
+        let _ =
+            std::process::Command::new("docker").args(["config", "rm", &format!("planrun-lock-{}", self.0)]).output();
     }
 }
 
@@ -289,9 +303,20 @@ fn a_locked_stack_refuses_a_second_apply_and_unlock_needs_force() {
     let lock = format!("planrun-lock-{stack}");
     let create = std::process::Command::new("docker")
         .args([
-            "config", "create", "--label", "planrun.lock.holder=ci@runner-7", "--label", "planrun.lock.host=runner-7",
-            "--label", "planrun.lock.run-id=r-other", "--label", "planrun.lock.pid=4242", "--label",
-            "planrun.lock.started=2026-11-26T10:00:00Z", &lock, "-",
+            "config",
+            "create",
+            "--label",
+            "planrun.lock.holder=ci@runner-7",
+            "--label",
+            "planrun.lock.host=runner-7",
+            "--label",
+            "planrun.lock.run-id=r-other",
+            "--label",
+            "planrun.lock.pid=4242",
+            "--label",
+            "planrun.lock.started=2026-11-26T10:00:00Z",
+            &lock,
+            "-",
         ])
         .stdin(Stdio::piped())
         .spawn()
@@ -309,7 +334,9 @@ fn a_locked_stack_refuses_a_second_apply_and_unlock_needs_force() {
 
     assert_eq!(refused.code, 1);
     assert!(started.elapsed() < Duration::from_secs(20), "refused at once");
-    for needle in ["ci@runner-7", "r-other", "pid 4242", "2026-11-26T10:00:00Z", &format!("planrun unlock {stack} --force")] {
+    for needle in
+        ["ci@runner-7", "r-other", "pid 4242", "2026-11-26T10:00:00Z", &format!("planrun unlock {stack} --force")]
+    {
         assert!(refused.stderr.contains(needle), "refusal names `{needle}`: {}", refused.stderr);
     }
     assert_eq!(web.image(), V1, "nothing changed");
@@ -387,7 +414,8 @@ fn sigterm_finishes_the_running_step_rolls_back_and_releases_the_lock() {
 
     let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
-    let rest: Vec<serde_json::Value> = lines.map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok()).collect();
+    let rest: Vec<serde_json::Value> =
+        lines.map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok()).collect();
     let status = child.wait().unwrap();
     let mut stderr = String::new();
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();

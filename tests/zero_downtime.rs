@@ -22,7 +22,20 @@ fn start_first_rolling_update_fails_no_request() {
     let web = Service::create(&unique("web"), "planrun-test/app:v1", 3);
     let probe = unique("probe");
     let target = format!("TARGET={}", web.name);
-    docker(&["run", "-d", "--name", &probe, "--network", NETWORK, "-e", &target, "planrun-test/app:v1", "sh", "-c", PROBE]);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &probe,
+        "--network",
+        NETWORK,
+        "-e",
+        &target,
+        "planrun-test/app:v1",
+        "sh",
+        "-c",
+        PROBE,
+    ]);
     let _probe = Probe(probe.clone());
     // Let the probe warm up so the measurement covers the whole update.
     std::thread::sleep(Duration::from_secs(2));
@@ -48,7 +61,10 @@ fn start_first_rolling_update_fails_no_request() {
         line.split_whitespace().find_map(|w| w.strip_prefix(key)).and_then(|n| n.parse().ok()).expect("probe counts")
     };
     let (ok, failed) = (count("ok="), count("failed="));
-    println!("zero downtime: {ok} ok, {failed} failed during a {:.1}s planrun apply (start-first, 3 replicas)", took.as_secs_f64());
+    println!(
+        "zero downtime: {ok} ok, {failed} failed during a {:.1}s planrun apply (start-first, 3 replicas)",
+        took.as_secs_f64()
+    );
     eprintln!("{}", String::from_utf8_lossy(&logs.stderr));
     assert_eq!(failed, 0, "requests failed during the update");
     assert!(ok >= 500, "too few requests to tell: {ok}");

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cluster;
 pub mod convergence;
 pub mod events;
+pub mod executor;
 pub mod gates;
 pub mod journal;
 pub mod load;

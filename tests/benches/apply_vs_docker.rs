@@ -7,8 +7,18 @@ use std::process::Command;
 use std::time::Instant;
 
 const UPDATE: &[&str] = &[
-    "--update-parallelism", "1", "--update-delay", "1s", "--update-order", "start-first",
-    "--update-failure-action", "rollback", "--update-monitor", "3s", "--update-max-failure-ratio", "0",
+    "--update-parallelism",
+    "1",
+    "--update-delay",
+    "1s",
+    "--update-order",
+    "start-first",
+    "--update-failure-action",
+    "rollback",
+    "--update-monitor",
+    "3s",
+    "--update-max-failure-ratio",
+    "0",
 ];
 
 fn docker(args: &[&str]) {
@@ -29,10 +39,29 @@ fn main() {
     let rounds: usize = std::env::var("PLANRUN_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
     let service = format!("prbench{}", std::process::id());
     let mut create = vec![
-        "service", "create", "--quiet", "--detach=false", "--no-resolve-image", "--name", &service, "--label", "planrun-test=1",
-        "--replicas", "3", "--network", "planrun-test", "--endpoint-mode", "dnsrr", "--health-cmd",
-        "timeout 2 wget -q -O- http://127.0.0.1:8080/health", "--health-interval", "1s", "--health-timeout", "3s",
-        "--health-retries", "1",
+        "service",
+        "create",
+        "--quiet",
+        "--detach=false",
+        "--no-resolve-image",
+        "--name",
+        &service,
+        "--label",
+        "planrun-test=1",
+        "--replicas",
+        "3",
+        "--network",
+        "planrun-test",
+        "--endpoint-mode",
+        "dnsrr",
+        "--health-cmd",
+        "timeout 2 wget -q -O- http://127.0.0.1:8080/health",
+        "--health-interval",
+        "1s",
+        "--health-timeout",
+        "3s",
+        "--health-retries",
+        "1",
     ];
     create.extend_from_slice(UPDATE);
     create.push("planrun-test/app:v1");
@@ -59,7 +88,8 @@ fn main() {
             let image = format!("planrun-test/app:{next}");
             let started = Instant::now();
             if tool == "docker" {
-                let mut args = vec!["service", "update", "--quiet", "--detach=false", "--no-resolve-image", "--image", &image];
+                let mut args =
+                    vec!["service", "update", "--quiet", "--detach=false", "--no-resolve-image", "--image", &image];
                 args.extend_from_slice(UPDATE);
                 args.push(&service);
                 docker(&args);
@@ -74,12 +104,19 @@ fn main() {
             }
             let secs = started.elapsed().as_secs_f64();
             println!("{round:>5}  {tool:<7}  {current}->{next}    {secs:>6.2}");
-            if tool == "docker" { docker_s.push(secs) } else { planrun_s.push(secs) }
+            if tool == "docker" {
+                docker_s.push(secs)
+            } else {
+                planrun_s.push(secs)
+            }
             current = next;
         }
     }
     let _ = Command::new("docker").args(["service", "rm", &service]).output();
     let _ = std::fs::remove_dir_all(&dir);
     let (d, p) = (median(docker_s), median(planrun_s));
-    println!("median docker service update: {d:.2}s; median planrun apply: {p:.2}s; ratio planrun/docker: {:.3}", p / d);
+    println!(
+        "median docker service update: {d:.2}s; median planrun apply: {p:.2}s; ratio planrun/docker: {:.3}",
+        p / d
+    );
 }

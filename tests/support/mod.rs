@@ -49,8 +49,21 @@ impl Service {
         let service = Service { name: name.to_owned() };
         let replicas = replicas.to_string();
         let mut args = vec![
-            "service", "create", "--quiet", "--detach=false", "--no-resolve-image", "--name", name,
-            "--label", "planrun-test=1", "--replicas", &replicas, "--network", NETWORK, "--endpoint-mode", "dnsrr",
+            "service",
+            "create",
+            "--quiet",
+            "--detach=false",
+            "--no-resolve-image",
+            "--name",
+            name,
+            "--label",
+            "planrun-test=1",
+            "--replicas",
+            &replicas,
+            "--network",
+            NETWORK,
+            "--endpoint-mode",
+            "dnsrr",
         ];
         args.extend_from_slice(HEALTH);
         args.push(image);
@@ -74,7 +87,14 @@ impl Service {
     /// Tasks that should be running: (image, state) each.
     pub fn running_tasks(&self) -> Vec<(String, String)> {
         let out = docker(&[
-            "service", "ps", &self.name, "--filter", "desired-state=running", "--no-trunc", "--format", "{{.Image}} {{.CurrentState}}",
+            "service",
+            "ps",
+            &self.name,
+            "--filter",
+            "desired-state=running",
+            "--no-trunc",
+            "--format",
+            "{{.Image}} {{.CurrentState}}",
         ]);
         out.lines()
             .filter_map(|l| l.split_once(' '))
@@ -92,7 +112,11 @@ impl Service {
             if tasks.len() == n && on_image == n && healthy == n {
                 return;
             }
-            assert!(Instant::now() < deadline, "{} did not converge to {n} healthy tasks of {image}: {tasks:?}, {healthy} healthy", self.name);
+            assert!(
+                Instant::now() < deadline,
+                "{} did not converge to {n} healthy tasks of {image}: {tasks:?}, {healthy} healthy",
+                self.name
+            );
             std::thread::sleep(Duration::from_millis(500));
         }
     }
@@ -173,7 +197,11 @@ pub fn run(args: &[&str]) -> Run {
     let out: Output = planrun().args(args).output().expect("planrun runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let events = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    let run = Run { code: out.status.code().unwrap_or(-1), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), events };
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        events,
+    };
     eprintln!("planrun {} -> exit {}\n{}", args.join(" "), run.code, run.stderr);
     run
 }
@@ -186,6 +214,9 @@ impl Run {
 
     /// The outcome in the run-finished event.
     pub fn outcome(&self) -> String {
-        self.events_of("run-finished").last().map(|e| e["outcome"].as_str().unwrap_or("").to_owned()).unwrap_or_default()
+        self.events_of("run-finished")
+            .last()
+            .map(|e| e["outcome"].as_str().unwrap_or("").to_owned())
+            .unwrap_or_default()
     }
 }

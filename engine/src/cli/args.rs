@@ -25,6 +25,15 @@ pub enum Command {
     Graph(GraphArgs),
     /// Print the resolved plan (variables substituted, defaults applied).
     Show(ShowArgs),
+    /// Deploy a plan to the swarm; on failure, undo every change (or pause, as the plan says).
+    ///
+    /// Exits 0 when every step and gate succeeded, 1 when the run failed (rolled back, paused or
+    /// refused by the deploy lock), 2 for usage errors or when Docker cannot be reached.
+    Apply(ApplyArgs),
+    /// Undo what a stack's last run changed, from its journal.
+    Rollback(RollbackArgs),
+    /// Remove a stack's deploy lock left by a run that died.
+    Unlock(UnlockArgs),
 }
 
 /// Flags every command that reads a plan takes.

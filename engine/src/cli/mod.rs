@@ -1,6 +1,8 @@
 //! The command line: flags in `args`, one function per command here, output formats in `report`.
 
+pub mod apply;
 pub mod args;
+pub mod progress;
 pub mod report;
 
 use std::process::ExitCode;
@@ -23,6 +25,9 @@ pub fn main() -> ExitCode {
         Command::Validate(a) => validate(a),
         Command::Graph(a) => graph(a),
         Command::Show(a) => show(a),
+        Command::Apply(a) => apply::apply(a),
+        Command::Rollback(a) => apply::rollback(a),
+        Command::Unlock(a) => apply::unlock(a),
     }
 }
 
@@ -82,7 +87,7 @@ fn plural(n: usize, word: &str) -> String {
 }
 
 /// Loads a plan that must be valid; prints diagnostics (errors and warnings) to stderr.
-fn load_valid(path: &std::path::Path, inputs: &PlanInputs) -> Result<Loaded, ExitCode> {
+pub(crate) fn load_valid(path: &std::path::Path, inputs: &PlanInputs) -> Result<Loaded, ExitCode> {
     let loaded = load_or_report(path, inputs, MessageFormat::Human).map_err(ExitCode::from)?;
     let c = &loaded.checked;
     report::print_all(&c.diagnostics, &c.file, MessageFormat::Human);

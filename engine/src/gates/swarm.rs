@@ -99,8 +99,10 @@ pub fn assess(name: &str, service: &Service, counts: ServiceCounts, tasks: &[Tas
 }
 
 /// Whether a task runs the current spec. Ignored: placement constraints (Swarm keeps a task
-/// whose node still satisfies changed constraints instead of replacing it) and `Runtime`
-/// (the daemon reports `container` on the service's spec but leaves it out of a task's).
+/// whose node still satisfies changed constraints instead of replacing it), `Runtime`
+/// (the daemon reports `container` on the service's spec but leaves it out of a task's) and
+/// the health check (the driver reads it back into service specs only; bollard's task model
+/// drops it, see `cluster::swarm`).
 fn same_spec(task: &TaskSpec, current: &TaskSpec) -> bool {
     let comparable = |spec: &TaskSpec| {
         let mut spec = spec.clone();
@@ -108,6 +110,9 @@ fn same_spec(task: &TaskSpec, current: &TaskSpec) -> bool {
             placement.constraints = None;
         }
         spec.runtime = None;
+        if let Some(container) = spec.container_spec.as_mut() {
+            container.health_check = None;
+        }
         spec
     };
     comparable(task) == comparable(current)

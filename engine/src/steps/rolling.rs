@@ -84,21 +84,56 @@ pub async fn undo(step: &str, record: &serde_json::Value, env: &StepEnv) -> Resu
         .await
         .map_err(|e| StepError(format!("cannot inspect service {name}: {e}")))?;
     let target = Target::of(&record.service_id, &record.previous_spec).map_err(|f| StepError(f.to_string()))?;
-    let baseline = if service.spec.as_ref() == Some(&record.previous_spec) {
+    let deadline =
+        if record.deadline_ms == 0 { Duration::from_secs(600) } else { Duration::from_millis(record.deadline_ms) };
+    let current = service.spec.clone().unwrap_or_default();
+    if current == record.previous_spec {
         // Swarm's own rollback already restored it: writing it again would change nothing.
         // Only verify; never force-redeploy a healthy old release.
-        Baseline::take(cluster, &service).await?
-    } else {
-        replace_spec(cluster, name, service, &record.previous_spec, None).await?
-    };
+        let baseline = Baseline::take(cluster, &service).await?;
+        return restore_to(env, step, name, &target, &baseline, deadline).await;
+    }
+    // The old release goes back with the update config the step deployed with (start-first,
+    // say), not the old spec's own, which may be Swarm's stop-first default: a rollback must
+    // not cause the downtime the rollout avoided. Then the exact old spec is written; it
+    // differs only in update settings, so Swarm replaces no task.
+    let transition = transition_spec(&record.previous_spec, &current);
+    let baseline = replace_spec(cluster, name, service, &transition, None).await?;
+    restore_to(env, step, name, &target, &baseline, deadline).await?;
+    if transition != record.previous_spec {
+        let service = cluster
+            .service(&record.service_id)
+            .await
+            .map_err(|e| StepError(format!("cannot inspect service {name}: {e}")))?;
+        let baseline = replace_spec(cluster, name, service, &record.previous_spec, None).await?;
+        restore_to(env, step, name, &target, &baseline, deadline).await?;
+    }
+    Ok(())
+}
+
+/// The recorded spec with the update and rollback settings of the spec being undone.
+pub fn transition_spec(previous: &ServiceSpec, current: &ServiceSpec) -> ServiceSpec {
+    let mut spec = previous.clone();
+    if current.update_config.is_some() {
+        spec.update_config = current.update_config.clone();
+    }
+    spec
+}
+
+async fn restore_to(
+    env: &StepEnv,
+    step: &str,
+    name: &str,
+    target: &Target,
+    baseline: &Baseline,
+    deadline: Duration,
+) -> Result<(), StepError> {
     env.events.emit(Event::StepProgress {
         step: step.to_string(),
         message: format!("restoring {name} to {}", target.image),
         updated: None,
     });
-    let deadline =
-        if record.deadline_ms == 0 { Duration::from_secs(600) } else { Duration::from_millis(record.deadline_ms) };
-    convergence::follow(cluster, &env.events, step, &target, &baseline, Settings::restoring(deadline))
+    convergence::follow(env.cluster.as_ref(), &env.events, step, target, baseline, Settings::restoring(deadline))
         .await
         .map(|_| ())
         .map_err(|f| StepError(format!("undo of {name}: {f}")))
