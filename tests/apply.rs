@@ -321,7 +321,8 @@ fn a_locked_stack_refuses_a_second_apply_and_unlock_needs_force() {
         .stdin(Stdio::piped())
         .spawn()
         .and_then(|mut c| {
-            drop(c.stdin.take());
+            // A config needs some data; planrun's own lock holds the holder as JSON.
+            c.stdin.take().expect("piped stdin").write_all(b"{}")?;
             c.wait()
         })
         .unwrap();

@@ -167,7 +167,8 @@ async fn apply_async(
         eprintln!("warning: could not release the deploy lock: {e}\n  clear it with: planrun unlock {stack} --force");
     }
     let records = memory.0.lock().expect("memory sink poisoned").clone();
-    let summary = summary(&records, &outcome, &run_id, &journal_path);
+    let changes = changes(&plan, &records);
+    let summary = summary(&records, &outcome, &run_id, &journal_path, &changes);
     if a.output == OutputFormat::Json {
         eprint!("{summary}");
     } else {
@@ -190,8 +191,25 @@ async fn apply_async(
     }
 }
 
+/// What the run changed on the swarm, one line per rolling step that got as far as recording
+/// the service: `service: old image -> new image`, and whether that was undone.
+fn changes(plan: &Plan, records: &[Record]) -> String {
+    let mut out = String::new();
+    for r in records {
+        let Event::StepRecorded { step, undo } = &r.event else { continue };
+        let Some(plans::steps::StepKind::Rolling(rolling)) = plan.step(step).map(|s| &s.kind) else { continue };
+        let old = undo["previous_spec"]["TaskTemplate"]["ContainerSpec"]["Image"].as_str().unwrap_or("?");
+        let undone = records.iter().any(
+            |u| matches!(&u.event, Event::StepUndone { step: s, outcome, .. } if s == step && outcome == "succeeded"),
+        );
+        let state = if undone { " (rolled back)" } else { "" };
+        out.push_str(&format!("  changed: {}: {old} -> {}{state}\n", rolling.service.value, rolling.image.value));
+    }
+    out
+}
+
 /// The end-of-run summary: each step's outcome and time, and what was rolled back.
-pub fn summary(records: &[Record], outcome: &Outcome, run_id: &str, journal: &Path) -> String {
+pub fn summary(records: &[Record], outcome: &Outcome, run_id: &str, journal: &Path, changes: &str) -> String {
     let mut out = String::new();
     let total = records.last().map(|r| r.elapsed_ms).unwrap_or(0);
     out.push_str(&format!("Summary: run {run_id} {} in {}\n", outcome.word(), progress::seconds(total)));
@@ -211,6 +229,7 @@ pub fn summary(records: &[Record], outcome: &Outcome, run_id: &str, journal: &Pa
             _ => {}
         }
     }
+    out.push_str(changes);
     out.push_str(&format!("  journal: {}\n", journal.display()));
     out
 }
