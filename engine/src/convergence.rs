@@ -20,7 +20,9 @@
 //! "Healthy": the Engine API does not expose a task's health, but Swarm reports a task with a
 //! health check as `starting` until its first passing check, and stops a task once its check
 //! fails. So `running` already means healthy-so-far; a later failure is caught by Swarm's
-//! monitor window, which is why an update still `updating` is never done.
+//! monitor window. An update still `updating` is done only once every task has run the target
+//! spec, with the counts agreeing, for a whole monitor window as planrun saw it (what
+//! `docker service update` waits for; Swarm says `completed` somewhat later).
 //!
 //! Tasks that fail along the way are not a failure by themselves (Swarm restarts them), but
 //! their own error messages are collected so a failure can name them. Every wait is on tokio's
@@ -37,7 +39,7 @@ use crate::cluster::{Cluster, ClusterError};
 use crate::events::{Event, Events};
 
 /// How often the service is polled unless told otherwise.
-pub const DEFAULT_POLL: Duration = Duration::from_millis(500);
+pub const DEFAULT_POLL: Duration = Duration::from_millis(100);
 
 /// What the service must converge to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +54,8 @@ pub struct Target {
     pub force_update: u64,
     /// Tasks wanted.
     pub replicas: u64,
+    /// The spec's monitor window (Swarm's default, 5 s, when unset).
+    pub monitor: Duration,
 }
 
 impl Target {
@@ -80,6 +84,13 @@ impl Target {
             image,
             force_update: template.force_update.unwrap_or(0),
             replicas,
+            monitor: spec
+                .update_config
+                .as_ref()
+                .and_then(|u| u.monitor)
+                .filter(|ns| *ns > 0)
+                .map(|ns| Duration::from_nanos(ns as u64))
+                .unwrap_or(Duration::from_secs(5)),
         })
     }
 
@@ -135,12 +146,12 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Follows a new release, polling every 500 ms until `deadline`.
+    /// Follows a new release, polling every 100 ms until `deadline`.
     pub fn new(deadline: Duration) -> Settings {
         Settings { poll: DEFAULT_POLL, deadline, direction: Direction::Forward }
     }
 
-    /// Follows the restore of a previous release, polling every 500 ms until `deadline`.
+    /// Follows the restore of a previous release, polling every 100 ms until `deadline`.
     pub fn restoring(deadline: Duration) -> Settings {
         Settings { direction: Direction::Restore, ..Settings::new(deadline) }
     }
@@ -243,6 +254,10 @@ impl fmt::Display for TaskErrors {
 /// What one poll saw.
 struct Poll {
     converged: bool,
+    /// Every task runs the target and the counts agree, but Swarm still says `updating`.
+    settled: bool,
+    /// running == desired == N.
+    counts_done: bool,
     on_target_running: u64,
     progress: String,
 }
@@ -263,6 +278,7 @@ pub async fn follow(
     let mut seen_failed: HashSet<String> = HashSet::new();
     let mut last_reported: Option<u64> = None;
     let mut progress = "nothing seen yet".to_string();
+    let mut settled_since: Option<Instant> = None;
     loop {
         match poll(cluster, target, baseline, settings.direction, &mut task_errors, &mut seen_failed).await {
             Ok(Ok(seen)) => {
@@ -276,6 +292,18 @@ pub async fn follow(
                 }
                 if seen.converged {
                     return Ok(started.elapsed());
+                }
+                // Swarm marks an update completed a while after its last task's monitor window.
+                // Every task on the target, running and healthy for a whole window as we saw it,
+                // is what `docker service update` waits for; a task that fails inside the
+                // window resets it, and a Swarm rollback fails the step.
+                if seen.settled {
+                    let since = *settled_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= target.monitor && seen.counts_done {
+                        return Ok(started.elapsed());
+                    }
+                } else {
+                    settled_since = None;
                 }
                 progress = seen.progress;
             }
@@ -385,7 +413,20 @@ async fn poll(
             ", Swarm is still rolling back"
         });
     }
-    Ok(Ok(Poll { converged: tasks_done && counts_done && !updating, on_target_running, progress }))
+    // Start-first keeps an old task running for a moment after its replacement: the window
+    // may start then; the counts must agree when it ends.
+    let settled = tasks_done
+        && counts.desired == target.replicas
+        && counts.running >= target.replicas
+        && state == Some(State::UPDATING)
+        && direction == Direction::Forward;
+    Ok(Ok(Poll {
+        converged: tasks_done && counts_done && !updating,
+        settled,
+        counts_done,
+        on_target_running,
+        progress,
+    }))
 }
 
 /// A task's failure in its own words, if it failed: its error, else its state and exit code.

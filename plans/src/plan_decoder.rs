@@ -54,7 +54,7 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
         return None;
     };
     let probe = d.fields(node, "plan");
-    let name = d.name_arg(&probe, "plan");
+    let name = d.name_arg(node, "plan");
     d.no_more_args(&probe, 1);
     for entry in node.entries().iter().filter(|e| e.name().is_some()) {
         let span = entry.name().map(|n| n.span()).unwrap_or(entry.span());

@@ -33,8 +33,7 @@ pub fn resolve(d: &mut Decoder<'_>, nodes: &[&Node], inputs: &Inputs) -> (Vec<Va
     let mut out: Vec<Variable> = Vec::new();
     let mut first_span: HashMap<String, Span> = HashMap::new();
     for node in nodes {
-        let probe = d.fields(node, "var");
-        let Some(name) = d.name_arg(&probe, "variable") else { continue };
+        let Some(name) = d.name_arg(node, "variable") else { continue };
         let mut f = d.fields(node, format!("variable `{}`", name.value));
         d.no_more_args(&f, 1);
         let default = d.value(&mut f, "default", false);

@@ -50,8 +50,7 @@ impl GateKind {
 
 /// Decodes `gate NAME { KIND ...; analysis settings }`.
 pub fn decode(d: &mut Decoder<'_>, node: &Node, defaults: Option<&Node>) -> Option<Gate> {
-    let probe = d.fields(node, "gate");
-    let name = d.name_arg(&probe, "gate");
+    let name = d.name_arg(node, "gate");
     let what = name.as_ref().map(|n| format!("gate `{}`", n.value)).unwrap_or_else(|| "this gate".into());
     let mut fields = d.with_defaults(d.fields(node, what.clone()), defaults);
     d.no_more_args(&fields, 1);

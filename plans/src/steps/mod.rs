@@ -120,8 +120,7 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node, defaults: Option<&Node>) -> Opti
     let keyword = node.name().value();
     let keyword_span = node.name().span();
     let what = |name: &str| format!("{keyword} step `{name}`");
-    let probe = d.fields(node, keyword);
-    let name = d.name_arg(&probe, "step");
+    let name = d.name_arg(node, "step");
     let label = name.as_ref().map(|n| what(&n.value)).unwrap_or_else(|| format!("this {keyword} step"));
     let fields = d.with_defaults(d.fields(node, label), defaults);
     decode_fields(d, fields, name, keyword_span)
