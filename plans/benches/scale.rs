@@ -10,6 +10,10 @@
 
 mod common;
 
+// The same allocator as the planrun binary (engine/src/main.rs), so the figures are the CLI's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

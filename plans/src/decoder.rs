@@ -4,7 +4,7 @@
 //! both read the same. Settings a decoder never asks for are reported as unknown, with the
 //! names it did ask for as "did you mean" candidates.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::kdl_fast::{Entry, Node, Value};
 
@@ -60,7 +60,7 @@ pub type Arg<'n> = (&'n Value, Span);
 impl<'s> Decoder<'s> {
     /// A decoder over `src`; variables are set once resolved.
     pub fn new(src: &'s str) -> Self {
-        Decoder { src, vars: HashMap::new(), diagnostics: Vec::new(), undecoded: Undecoded::default() }
+        Decoder { src, vars: HashMap::default(), diagnostics: Vec::new(), undecoded: Undecoded::default() }
     }
 
     /// Records a diagnostic.
@@ -288,6 +288,17 @@ impl<'s> Decoder<'s> {
             }
             return None;
         };
+        // The common case, one plain value, without allocating.
+        match f.source {
+            Source::Prop(entry) => return Some((entry.value(), entry.value_span())),
+            Source::Child(node) if node.children().is_none() && node.entries().len() == 1 => {
+                let entry = &node.entries()[0];
+                if entry.name().is_none() {
+                    return Some((entry.value(), entry.value_span()));
+                }
+            }
+            Source::Child(_) => {}
+        }
         let what = fields.what.clone();
         let values = self.values(&f, &what);
         match values.as_slice() {
@@ -376,8 +387,8 @@ impl<'s> Decoder<'s> {
     /// A list of one or more names (`gates a b c`, `after x y`).
     pub fn names(&mut self, fields: &mut Fields<'_>, key: &'static str) -> Vec<Spanned<String>> {
         let Some(f) = self.take(fields, key) else { return Vec::new() };
-        let what = fields.what.clone();
-        let values = self.values(&f, &what);
+        let values = self.values(&f, &fields.what);
+        let what = &fields.what;
         if values.is_empty() {
             self.push(
                 Diagnostic::error(

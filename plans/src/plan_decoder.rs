@@ -1,6 +1,6 @@
 //! The top of a plan file: the `plan` node, its header, defaults, variables, gates and steps.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::kdl_fast::{Document, Node};
 
@@ -69,8 +69,8 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
     let (variables, values) = variables::resolve(d, &var_nodes, inputs);
     d.vars = values;
 
-    let mut header: HashMap<&str, &Node> = HashMap::new();
-    let mut defaults: HashMap<&str, &Node> = HashMap::new();
+    let mut header: HashMap<&str, &Node> = HashMap::default();
+    let mut defaults: HashMap<&str, &Node> = HashMap::default();
     let mut gate_nodes = Vec::new();
     let mut step_nodes = Vec::new();
     for child in &children {

@@ -29,7 +29,11 @@ impl Inputs {
 }
 
 /// Resolves every `var` node. Values are not interpolated themselves.
-pub fn resolve(d: &mut Decoder<'_>, nodes: &[&Node], inputs: &Inputs) -> (Vec<Variable>, HashMap<String, String>) {
+pub fn resolve(
+    d: &mut Decoder<'_>,
+    nodes: &[&Node],
+    inputs: &Inputs,
+) -> (Vec<Variable>, rustc_hash::FxHashMap<String, String>) {
     let mut out: Vec<Variable> = Vec::new();
     let mut first_span: HashMap<String, Span> = HashMap::new();
     for node in nodes {

@@ -1,6 +1,6 @@
 //! Names: duplicate steps and gates, `after` and `gates` naming something that does not exist.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::Undecoded;
 use crate::diagnostic::{Code, Diagnostic};
@@ -9,7 +9,7 @@ use crate::span::Span;
 use crate::suggest;
 
 pub(super) fn check(plan: &Plan, undecoded: &Undecoded, out: &mut Vec<Diagnostic>) {
-    let mut steps: HashMap<&str, Span> = HashMap::with_capacity(plan.steps.len());
+    let mut steps: HashMap<&str, Span> = HashMap::with_capacity_and_hasher(plan.steps.len(), Default::default());
     for step in &plan.steps {
         if let Some(first) = steps.get(step.name.value.as_str()) {
             out.push(
@@ -26,7 +26,7 @@ pub(super) fn check(plan: &Plan, undecoded: &Undecoded, out: &mut Vec<Diagnostic
             steps.insert(step.name.value.as_str(), step.name.span);
         }
     }
-    let mut gates: HashMap<&str, Span> = HashMap::new();
+    let mut gates: HashMap<&str, Span> = HashMap::default();
     for gate in &plan.gates {
         if let Some(first) = gates.get(gate.name.value.as_str()) {
             out.push(

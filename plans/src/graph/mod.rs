@@ -7,7 +7,7 @@
 
 pub mod render;
 
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
 
 use petgraph::algo::{has_path_connecting, tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -50,7 +50,7 @@ impl PlanGraph {
     pub fn build(plan: &Plan) -> Result<PlanGraph, Vec<Cycle>> {
         let mut graph = DiGraph::with_capacity(plan.steps.len(), plan.steps.len());
         let nodes: Vec<NodeIndex> = (0..plan.steps.len()).map(|i| graph.add_node(i)).collect();
-        let mut by_name: HashMap<&str, usize> = HashMap::with_capacity(plan.steps.len());
+        let mut by_name: HashMap<&str, usize> = HashMap::with_capacity_and_hasher(plan.steps.len(), Default::default());
         for (i, step) in plan.steps.iter().enumerate() {
             by_name.entry(step.name.value.as_str()).or_insert(i);
         }
@@ -77,7 +77,7 @@ impl PlanGraph {
         for (r, &i) in order.iter().enumerate() {
             rank[i] = r;
         }
-        let mut users: BTreeMap<Resource, Vec<usize>> = BTreeMap::new();
+        let mut users: HashMap<Resource, Vec<usize>> = HashMap::default();
         for (i, step) in plan.steps.iter().enumerate() {
             for r in step.kind.resources() {
                 users.entry(r).or_default().push(i);
@@ -140,7 +140,7 @@ impl PlanGraph {
         let start = *scc.iter().min_by_key(|n| self.graph[**n]).expect("non-empty component");
         let inside: std::collections::HashSet<NodeIndex> = scc.iter().copied().collect();
         // Breadth-first from start along "waits for" (reverse edges), back to start: the shortest cycle.
-        let mut prev: HashMap<NodeIndex, (NodeIndex, Edge)> = HashMap::new();
+        let mut prev: HashMap<NodeIndex, (NodeIndex, Edge)> = HashMap::default();
         let mut queue = std::collections::VecDeque::from([start]);
         'search: while let Some(n) = queue.pop_front() {
             let mut incoming: Vec<_> = self.graph.edges_directed(n, petgraph::Direction::Incoming).collect();
