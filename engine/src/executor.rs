@@ -182,32 +182,27 @@ impl Executor {
         order: &[usize],
         recorded: &HashMap<String, serde_json::Value>,
     ) -> Result<(), String> {
-        let mut failures = Vec::new();
-        for &i in order {
-            let step = &plan.steps[i];
-            let name = step.name.value.as_str();
-            let Some(record) = recorded.get(name) else { continue };
-            let started = tokio::time::Instant::now();
-            let result = steps::undo(step.kind.keyword(), name, record, &self.env).await;
-            let took_ms = started.elapsed().as_millis() as u64;
-            let (outcome, reason) = match &result {
-                Ok(()) => ("succeeded", None),
-                Err(e) => ("failed", Some(e.0.clone())),
-            };
-            self.env.events.emit(Event::StepUndone { step: name.to_owned(), outcome: outcome.into(), reason, took_ms });
-            if let Err(e) = result {
-                // Keep undoing the rest: a partial rollback is better than none, and the
-                // journal says exactly which step still needs a person.
-                failures.push(format!("undo of `{name}`: {}", e.0));
-            }
-        }
-        if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
+        let pending: Vec<(String, String, serde_json::Value)> = order
+            .iter()
+            .map(|&i| &plan.steps[i])
+            .filter_map(|step| {
+                let record = recorded.get(&step.name.value)?.clone();
+                Some((step.name.value.clone(), step.kind.keyword().to_owned(), record))
+            })
+            .collect();
+        undo_each(&self.env, &pending).await
     }
 }
 
 /// Undoes journal records from an earlier run (`planrun rollback`), newest first.
 pub async fn undo_records(env: &StepEnv, pending: &[(String, String, serde_json::Value)]) -> Result<(), String> {
     env.events.emit(Event::RollbackStarted { reason: "planrun rollback".into() });
+    undo_each(env, pending).await
+}
+
+/// Undoes (step, kind, record) in order. A failed undo does not stop the rest: a partial
+/// rollback is better than none, and the journal says exactly which step still needs a person.
+async fn undo_each(env: &StepEnv, pending: &[(String, String, serde_json::Value)]) -> Result<(), String> {
     let mut failures = Vec::new();
     for (step, kind, record) in pending {
         let started = tokio::time::Instant::now();

@@ -29,7 +29,8 @@ pub enum Comparison {
 }
 
 impl Comparison {
-    fn symbol(self) -> &'static str {
+    /// The operator as written: `<`, `<=`, ...
+    pub fn symbol(self) -> &'static str {
         match self {
             Comparison::Less => "<",
             Comparison::LessOrEqual => "<=",

@@ -201,7 +201,7 @@ pub fn judge(gate: &PrometheusGate, sample: &Sample) -> (Outcome, Option<String>
         (None, None) => (Outcome::Error, Some("the gate has no `pass` or `fail` condition".into())),
         (Some(pass), _) if pass.holds(number) => (Outcome::Pass, None),
         (_, Some(fail)) if fail.holds(number) => {
-            (Outcome::Fail, Some(format!("{text} {} {}", symbol(fail.op), fail.threshold)))
+            (Outcome::Fail, Some(format!("{text} {} {}", Comparison::symbol(fail.op), fail.threshold)))
         }
         (Some(pass), None) => (Outcome::Fail, Some(negated(pass, text))),
         (None, Some(_)) => (Outcome::Pass, None),
@@ -221,18 +221,7 @@ fn negated(c: Condition, text: &str) -> String {
         Comparison::Equal => Comparison::NotEqual,
         Comparison::NotEqual => Comparison::Equal,
     };
-    format!("{text} {} {}", symbol(op), c.threshold)
-}
-
-fn symbol(op: Comparison) -> &'static str {
-    match op {
-        Comparison::Less => "<",
-        Comparison::LessOrEqual => "<=",
-        Comparison::Greater => ">",
-        Comparison::GreaterOrEqual => ">=",
-        Comparison::Equal => "==",
-        Comparison::NotEqual => "!=",
-    }
+    format!("{text} {} {}", Comparison::symbol(op), c.threshold)
 }
 
 #[cfg(test)]
