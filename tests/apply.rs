@@ -39,12 +39,20 @@ fn rolling_plan(stack: &str, steps: &[(&str, &str, &str, &str)], chained: bool, 
 fn rolling_update_reaches_the_new_image_with_the_plans_update_config() {
     let web = Service::create(&unique("web"), V1, 3);
     let work = Workdir::new("roll");
-    let plan = work.plan(&rolling_plan(&unique("stack"), &[("web", &web.name, V2, "")], false, ""));
+    let plan = work.plan(&rolling_plan(
+        &unique("stack"),
+        &[("web", &web.name, V2, "")],
+        false,
+        "    log \"DEPLOYMENT_LOG.md\"\n",
+    ));
 
     let run = work.apply(&plan, &[]);
 
     assert_eq!(run.code, 0, "apply failed: {}", run.stderr);
     assert_eq!(run.outcome(), "succeeded");
+    let log = std::fs::read_to_string(work.dir.join("DEPLOYMENT_LOG.md")).expect("the plan's deployment log");
+    assert_eq!(log.lines().count(), 1);
+    assert!(log.contains(": succeeded in "), "{log}");
     assert_eq!(web.image(), V2);
     let update = &web.spec()["UpdateConfig"];
     assert_eq!(update["Parallelism"], 1);

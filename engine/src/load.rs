@@ -36,8 +36,25 @@ pub enum LoadError {
 
 /// Reads `path`, its project file and the environment, and checks the plan.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, LoadError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| LoadError::Io(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|e| LoadError::Io(format!("cannot read {}: {e}", path.display())))?;
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        // Bad bytes are a problem in the plan, reported like any other: exit 1, not an I/O error.
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let diagnostic = Diagnostic::error(
+                plans::Code::Syntax,
+                "the file is not valid UTF-8",
+                plans::span::Span::new(at, 1),
+                "invalid byte",
+            )
+            .with_help("KDL files are UTF-8: save the plan as UTF-8");
+            let file = SourceFile::new(path.display().to_string(), text);
+            let checked = Checked { file, plan: None, graph: None, diagnostics: vec![diagnostic] };
+            return Ok(Loaded { checked, environment: None });
+        }
+    };
     let project_path = options.project.clone().or_else(|| {
         let beside = path.parent().unwrap_or(Path::new(".")).join("planrun.toml");
         beside.is_file().then_some(beside)
