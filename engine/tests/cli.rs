@@ -170,3 +170,19 @@ fn the_examples_validate_cleanly() {
         assert!(stderr.contains("valid (0 errors, 0 warnings)"), "{file}:\n{stderr}");
     }
 }
+
+#[test]
+fn apply_refuses_steps_it_cannot_run_yet_before_touching_anything() {
+    let canary = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/canary.kdl");
+    let (code, out) = run(&["apply", canary.to_str().unwrap(), "--state-dir", "/nonexistent/planrun-state"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("planrun apply cannot run these steps yet"), "{out}");
+    assert!(out.contains("canary.kdl:") && out.contains("canary step `"), "names file, line and step: {out}");
+}
+
+#[test]
+fn unlock_without_force_is_refused_without_a_swarm() {
+    let (code, out) = run(&["unlock", "some-stack"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("needs --force"), "{out}");
+}
