@@ -32,8 +32,8 @@ pub fn parse(text: &str) -> Result<Document, Vec<Diagnostic>> {
         return Err(vec![
             Diagnostic::error(Code::KdlV1, "this file is KDL 1; planrun reads KDL 2", first, "KDL 2 does not accept this")
                 .with_help(
-                    "migrate to KDL 2: booleans and null are #true, #false, #null; raw strings are #\"...\"#; \
-                     strings that are not identifiers stay quoted (`kdl` 6 can convert: KdlDocument::parse_v1 then ensure_v2)",
+                    "migrate to KDL 2: write booleans and null as #true, #false, #null, raw strings as #\"...\"#, \
+                     and keep quotes on strings that are not plain identifiers (https://kdl.dev/ lists every change)",
                 ),
         ]);
     }
