@@ -30,11 +30,16 @@ pub fn parse(text: &str) -> Result<Document, Vec<Diagnostic>> {
     let first = err.diagnostics.first().map(|d| Span::from(d.span)).unwrap_or_default();
     if KdlDocument::parse_v1(text).is_ok() {
         return Err(vec![
-            Diagnostic::error(Code::KdlV1, "this file is KDL 1; planrun reads KDL 2", first, "KDL 2 does not accept this")
-                .with_help(
-                    "migrate to KDL 2: write booleans and null as #true, #false, #null, raw strings as #\"...\"#, \
+            Diagnostic::error(
+                Code::KdlV1,
+                "this file is KDL 1; planrun reads KDL 2",
+                first,
+                "KDL 2 does not accept this",
+            )
+            .with_help(
+                "migrate to KDL 2: write booleans and null as #true, #false, #null, raw strings as #\"...\"#, \
                      and keep quotes on strings that are not plain identifiers (https://kdl.dev/ lists every change)",
-                ),
+            ),
         ]);
     }
     let mut out: Vec<Diagnostic> = err

@@ -23,9 +23,10 @@ pub fn text(plan: &Plan, g: &PlanGraph) -> String {
         let _ = writeln!(out, "layer {}{}", n + 1, if layer.len() > 1 { " (concurrent)" } else { "" });
         for &i in layer {
             let step = &plan.steps[i];
-            let deps: Vec<String> = g
-                .graph
-                .edges_directed(g.nodes[i], petgraph::Direction::Incoming)
+            let mut incoming: Vec<_> = g.graph.edges_directed(g.nodes[i], petgraph::Direction::Incoming).collect();
+            incoming.sort_by_key(|e| g.graph[e.source()]);
+            let deps: Vec<String> = incoming
+                .into_iter()
                 .map(|e| {
                     let name = &plan.steps[g.graph[e.source()]].name.value;
                     match e.weight() {
