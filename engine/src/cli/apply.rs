@@ -68,6 +68,24 @@ async fn connect(environment: Option<&Environment>) -> Result<Arc<dyn Cluster>, 
     swarm.map(|s| Arc::new(s) as Arc<dyn Cluster>).map_err(|e| e.to_string())
 }
 
+/// The environment `--env`/`--project` name for commands without a plan (rollback, unlock):
+/// the project file given, or planrun.toml in the current directory.
+fn project_environment(env: Option<&str>, project: Option<&Path>) -> Result<Option<Environment>, String> {
+    let path = match project {
+        Some(p) => p.to_path_buf(),
+        None if Path::new("planrun.toml").is_file() => PathBuf::from("planrun.toml"),
+        None if env.is_some() => {
+            return Err("--env needs a project file: no planrun.toml here (use --project FILE)".into());
+        }
+        None => return Ok(None),
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file = plans::SourceFile::new(path.display().to_string(), text);
+    let project = plans::project::Project::parse(&file).map_err(|d| d.message)?;
+    let chosen = project.environment(env).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(chosen.map(|(_, e)| e.clone()))
+}
+
 /// A run id that sorts by time: `r-20261126T120000Z-12345`.
 fn new_run_id() -> String {
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
@@ -287,7 +305,14 @@ async fn rollback_async(a: RollbackArgs) -> ExitCode {
         eprintln!("nothing to roll back: every change recorded in {} is already undone", path.display());
         return ExitCode::SUCCESS;
     }
-    let cluster = match connect(None).await {
+    let environment = match project_environment(a.env.as_deref(), a.project.as_deref()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let cluster = match connect(environment.as_ref()).await {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -364,8 +389,15 @@ pub fn unlock(a: UnlockArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_USAGE);
     }
+    let environment = match project_environment(a.env.as_deref(), a.project.as_deref()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     runtime().block_on(async {
-        let cluster = match connect(None).await {
+        let cluster = match connect(environment.as_ref()).await {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("error: {e}");

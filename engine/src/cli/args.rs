@@ -166,6 +166,12 @@ pub struct RollbackArgs {
     /// Where run journals are kept.
     #[arg(long, value_name = "DIR", default_value = ".planrun")]
     pub state_dir: PathBuf,
+    /// Use this environment's Docker host from the project file.
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+    /// The project file (default: planrun.toml in the current directory, if any).
+    #[arg(long = "project", value_name = "FILE")]
+    pub project: Option<PathBuf>,
 }
 
 /// `planrun unlock`.
@@ -177,4 +183,10 @@ pub struct UnlockArgs {
     /// Required: remove the lock whoever holds it.
     #[arg(long)]
     pub force: bool,
+    /// Use this environment's Docker host from the project file.
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+    /// The project file (default: planrun.toml in the current directory, if any).
+    #[arg(long = "project", value_name = "FILE")]
+    pub project: Option<PathBuf>,
 }
