@@ -707,6 +707,8 @@ fn spec_divergences() {
         "/-a {} b",
         "a {} /-b",
         "/-a {} /-b {}",
+        // No space between a slashdashed node's entries: kdl skips the node leniently.
+        "/-node #true\"\"\"\nml\n\"\"\"",
     ] {
         assert!(kdl_fast::parse(bad).is_err(), "{bad:?} should fail");
         assert!(KdlDocument::parse_v2(bad).is_ok(), "kdl now rejects {bad:?}: drop it from the list");
@@ -961,6 +963,13 @@ fn cases() -> u32 {
     std::env::var("KDL_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(3000)
 }
 
+/// A fixed seed, so CI sees the same cases every run; `KDL_SEED=N` explores others (a random
+/// seed found `/-node #true"""..."""`, now in `spec_divergences`).
+fn seed() -> proptest::test_runner::RngSeed {
+    let seed = std::env::var("KDL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x6b646c32);
+    proptest::test_runner::RngSeed::Fixed(seed)
+}
+
 static OK_COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn check_counted(src: &str) -> Result<(), TestCaseError> {
@@ -971,7 +980,7 @@ fn check_counted(src: &str) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, rng_seed: seed(), ..ProptestConfig::default() })]
 
     #[test]
     fn differential_soup(src in soup()) {
