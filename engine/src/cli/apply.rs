@@ -52,6 +52,12 @@ pub fn apply(a: ApplyArgs) -> ExitCode {
     runtime().block_on(apply_async(Arc::new(plan), graph, environment, a, plan_dir))
 }
 
+/// Prints `error: WHY` and gives the exit code.
+fn fail(code: u8, why: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {why}");
+    ExitCode::from(code)
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("cannot start the tokio runtime")
 }
@@ -129,19 +135,13 @@ async fn apply_async(
 ) -> ExitCode {
     let cluster = match connect(environment.as_ref()).await {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return fail(EXIT_USAGE, e),
     };
     let run_id = new_run_id();
     let stack = plan.stack.value.clone();
     let lock = match Lock::acquire(cluster.clone(), &stack, Holder::this_process(&run_id)).await {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_INVALID);
-        }
+        Err(e) => return fail(EXIT_INVALID, e),
     };
     let journal = match Journal::create(&a.state_dir, &stack, &run_id) {
         Ok(j) => j,
@@ -307,25 +307,16 @@ async fn rollback_async(a: RollbackArgs) -> ExitCode {
     }
     let environment = match project_environment(a.env.as_deref(), a.project.as_deref()) {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return fail(EXIT_USAGE, e),
     };
     let cluster = match connect(environment.as_ref()).await {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return fail(EXIT_USAGE, e),
     };
     let run_id = new_run_id();
     let lock = match Lock::acquire(cluster.clone(), &a.stack, Holder::this_process(&run_id)).await {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_INVALID);
-        }
+        Err(e) => return fail(EXIT_INVALID, e),
     };
     // Undo events go to the same journal, so a second rollback knows what is done.
     let mut all: Vec<Box<dyn Sink>> = Vec::new();
@@ -391,18 +382,12 @@ pub fn unlock(a: UnlockArgs) -> ExitCode {
     }
     let environment = match project_environment(a.env.as_deref(), a.project.as_deref()) {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return fail(EXIT_USAGE, e),
     };
     runtime().block_on(async {
         let cluster = match connect(environment.as_ref()).await {
             Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_USAGE);
-            }
+            Err(e) => return fail(EXIT_USAGE, e),
         };
         match lock::force_unlock(cluster.as_ref(), &a.stack).await {
             Ok(h) => {
