@@ -198,3 +198,15 @@ fn unlock_with_an_environment_needs_a_project_file() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("unknown environment `nowhere`"), "{out}");
 }
+
+#[test]
+fn a_plan_that_is_not_utf8_is_a_syntax_error_at_the_bad_byte() {
+    let path = std::env::temp_dir().join(format!("planrun-not-utf8-{}.kdl", std::process::id()));
+    std::fs::write(&path, b"plan p {\n    stack s\xff\n}\n").unwrap();
+    let (code, out) = run(&["validate", path.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("planrun::syntax") && out.contains("the file is not valid UTF-8"), "{out}");
+    assert!(out.contains(":2:12]"), "points at line 2, column 12: {out}");
+    assert!(out.contains("save the plan as UTF-8"), "{out}");
+}
