@@ -1,7 +1,11 @@
 //! Everything that happens during a run, as events: written to the journal (JSON lines),
 //! printed with `--output json`, and rendered for people by `cli::progress`.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
+
+use crate::undo::Undo;
 
 /// One thing that happened, with when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -13,6 +17,126 @@ pub struct Record {
     /// What happened.
     #[serde(flatten)]
     pub event: Event,
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepOutcome {
+    /// It did its work and every gate it judges passed.
+    Succeeded,
+    /// It failed (the reason says why).
+    Failed,
+    /// It was stopped: Ctrl-C, SIGTERM, or another step failed.
+    Cancelled,
+}
+
+/// How undoing a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UndoOutcome {
+    /// The step's change is undone and the old state verified.
+    Succeeded,
+    /// Undoing failed: the step's change may still be live.
+    Failed,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunOutcome {
+    /// Every step finished and every gate passed.
+    Succeeded,
+    /// A step failed (or the run was interrupted) and every change was undone.
+    RolledBack,
+    /// A step failed and undoing failed too: the cluster needs a person.
+    RollbackFailed,
+    /// A step failed and the plan says pause: nothing was undone.
+    Paused,
+    /// Stopped at once by a second interrupt: changes may be left as they were.
+    Stopped,
+}
+
+impl RunOutcome {
+    /// The word used in events and summaries.
+    pub fn word(self) -> &'static str {
+        match self {
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::RolledBack => "rolled-back",
+            RunOutcome::RollbackFailed => "rollback-failed",
+            RunOutcome::Paused => "paused",
+            RunOutcome::Stopped => "stopped",
+        }
+    }
+}
+
+impl fmt::Display for StepOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StepOutcome::Succeeded => "succeeded",
+            StepOutcome::Failed => "failed",
+            StepOutcome::Cancelled => "cancelled",
+        })
+    }
+}
+
+impl fmt::Display for UndoOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UndoOutcome::Succeeded => "succeeded",
+            UndoOutcome::Failed => "failed",
+        })
+    }
+}
+
+impl fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+/// Something that stops a run before it changes anything, or a warning about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// The step it is about, if any.
+    pub step: Option<String>,
+    /// Where in the plan, as `FILE:LINE`, if known.
+    pub at: Option<String>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.at, &self.step) {
+            (Some(at), Some(step)) => write!(f, "{at}: step `{step}`: {}", self.message),
+            (Some(at), None) => write!(f, "{at}: {}", self.message),
+            (None, Some(step)) => write!(f, "step `{step}`: {}", self.message),
+            (None, None) => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Why a run was refused before it changed anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Refusal {
+    /// The plan has errors.
+    InvalidPlan,
+    /// The plan has steps `apply` cannot run yet.
+    UnsupportedSteps,
+    /// No Docker daemon answers, or it is not a swarm manager.
+    DockerUnavailable,
+    /// Another run holds the stack's deploy lock.
+    Locked,
+    /// The journal cannot be written.
+    Journal,
+    /// Preflight found problems on the swarm or this machine.
+    Preflight,
+    /// Nothing to do (rollback with nothing recorded).
+    NothingToDo,
+    /// Bad command-line input.
+    Usage,
 }
 
 /// What happened.
@@ -32,6 +156,20 @@ pub enum Event {
         /// Rollback or pause.
         on_failure: String,
     },
+    /// The run was refused before it changed anything.
+    RunRefused {
+        /// Why, as a word.
+        refusal: Refusal,
+        /// What to do about it.
+        message: String,
+        /// Every problem found, when there are several.
+        problems: Vec<Problem>,
+    },
+    /// Something worth knowing that does not stop the run.
+    Warning {
+        /// What, and what to do.
+        problem: Problem,
+    },
     /// A step began.
     StepStarted {
         /// Step name.
@@ -43,8 +181,8 @@ pub enum Event {
     StepRecorded {
         /// Step name.
         step: String,
-        /// Kind-specific undo data (a rolling step keeps the service's full previous spec).
-        undo: serde_json::Value,
+        /// The record (a rolling step keeps the service's full previous spec).
+        undo: Undo,
     },
     /// A step made progress.
     StepProgress {
@@ -85,16 +223,39 @@ pub enum Event {
         /// Counts and reason.
         summary: String,
     },
+    /// A step waits for a person.
+    AwaitingApproval {
+        /// Step name.
+        step: String,
+        /// What is asked.
+        question: String,
+        /// How to answer from another shell or machine.
+        how: String,
+    },
+    /// A person answered.
+    Answered {
+        /// Step name.
+        step: String,
+        /// Whether to go on.
+        approved: bool,
+        /// Who answered, and from where.
+        by: String,
+    },
     /// A step finished.
     StepFinished {
         /// Step name.
         step: String,
-        /// succeeded, failed or cancelled.
-        outcome: String,
-        /// Why it failed.
+        /// How it ended.
+        outcome: StepOutcome,
+        /// Why it failed or was cancelled.
         reason: Option<String>,
         /// Milliseconds it took.
         took_ms: u64,
+    },
+    /// Ctrl-C or SIGTERM arrived.
+    Interrupted {
+        /// Whether it is the second one (stop at once, undo nothing more).
+        second: bool,
     },
     /// Rollback began.
     RollbackStarted {
@@ -105,8 +266,8 @@ pub enum Event {
     StepUndone {
         /// Step name.
         step: String,
-        /// succeeded or failed.
-        outcome: String,
+        /// How it ended.
+        outcome: UndoOutcome,
         /// Why it failed.
         reason: Option<String>,
         /// Milliseconds it took.
@@ -114,8 +275,8 @@ pub enum Event {
     },
     /// The run ended.
     RunFinished {
-        /// succeeded, rolled-back, rollback-failed, paused or cancelled.
-        outcome: String,
+        /// How.
+        outcome: RunOutcome,
         /// Why, when not succeeded.
         reason: Option<String>,
     },
@@ -130,9 +291,16 @@ impl Event {
             | Event::StepProgress { step, .. }
             | Event::Measurement { step, .. }
             | Event::GateFinished { step, .. }
+            | Event::AwaitingApproval { step, .. }
+            | Event::Answered { step, .. }
             | Event::StepFinished { step, .. }
             | Event::StepUndone { step, .. } => Some(step),
-            Event::RunStarted { .. } | Event::RollbackStarted { .. } | Event::RunFinished { .. } => None,
+            Event::RunStarted { .. }
+            | Event::RunRefused { .. }
+            | Event::Warning { .. }
+            | Event::Interrupted { .. }
+            | Event::RollbackStarted { .. }
+            | Event::RunFinished { .. } => None,
         }
     }
 }
@@ -163,9 +331,21 @@ impl Events {
             elapsed_ms: self.started.elapsed().as_millis() as u64,
             event,
         };
+        self.forward(&record);
+    }
+
+    /// Hands an already stamped record to every sink.
+    pub fn forward(&self, record: &Record) {
         for sink in self.sinks.iter() {
-            sink.record(&record);
+            sink.record(record);
         }
+    }
+}
+
+/// Events inside other events: a run's events carry the command line's output sinks this way.
+impl Sink for Events {
+    fn record(&self, record: &Record) {
+        self.forward(record);
     }
 }
 
@@ -173,13 +353,25 @@ impl Events {
 #[derive(Default)]
 pub struct Memory(pub std::sync::Mutex<Vec<Record>>);
 
+impl Memory {
+    /// Every record so far.
+    pub fn records(&self) -> Vec<Record> {
+        self.0.lock().expect("memory sink poisoned").clone()
+    }
+
+    /// Every event so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.0.lock().expect("memory sink poisoned").iter().map(|r| r.event.clone()).collect()
+    }
+}
+
 impl Sink for Memory {
     fn record(&self, record: &Record) {
         self.0.lock().expect("memory sink poisoned").push(record.clone());
     }
 }
 
-impl Sink for std::sync::Arc<Memory> {
+impl<S: Sink + ?Sized> Sink for std::sync::Arc<S> {
     fn record(&self, record: &Record) {
         self.as_ref().record(record)
     }

@@ -1,129 +1,169 @@
 //! The executor: walks the plan's graph with tokio, running every step whose dependencies are
-//! done (at most `parallelism` at once), stops launching on the first failure, and rolls back
-//! in reverse order when the plan says so.
+//! done (at most `parallelism` at once), and undoes what the run changed, newest first, when a
+//! step fails and the plan says roll back.
 //!
-//! It knows the cluster only through `StepEnv` (a trait object), and waits only on tokio's
-//! clock, so the same code can run against a simulated swarm in virtual time.
+//! Stopping: when a step fails (and the plan says roll back) or on the first Ctrl-C/SIGTERM,
+//! the steps still running are stopped at once (their futures are dropped: gates, waits and
+//! commands end there) and everything recorded is undone. A second interrupt stops the
+//! rollback itself at once, leaving what is not undone as it is.
+//!
+//! It knows the outside world only through `RunContext` and waits only on tokio's clock, so
+//! the same code runs against the fake cluster in virtual time.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use plans::PlanGraph;
 use plans::model::{OnFailure, Plan};
-use plans::steps::StepKind;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{Event, Record, Sink};
-use crate::gates::{self, GateEnv, Verdict};
-use crate::steps::{self, StepEnv, StepError};
+use crate::context::{RunContext, StepContext};
+use crate::events::{Event, RunOutcome, StepOutcome, UndoOutcome};
+use crate::steps::{self, StepError};
+use crate::undo::Undo;
 
-/// How a run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Every step finished and every gate passed.
-    Succeeded,
-    /// A step failed (or the run was interrupted) and every change was undone.
-    RolledBack(String),
-    /// A step failed and undoing failed too: the cluster needs a person.
-    RollbackFailed(String),
-    /// A step failed and the plan says pause: nothing was undone.
-    Paused(String),
+/// Ctrl-C and SIGTERM, as the run sees them.
+#[derive(Clone, Default)]
+pub struct Interrupts {
+    /// The first: stop what runs and roll back (or pause, as the plan says).
+    pub first: CancellationToken,
+    /// The second: stop at once, even a rollback.
+    pub second: CancellationToken,
 }
 
-impl Outcome {
-    /// The word used in events and summaries.
-    pub fn word(&self) -> &'static str {
-        match self {
-            Outcome::Succeeded => "succeeded",
-            Outcome::RolledBack(_) => "rolled-back",
-            Outcome::RollbackFailed(_) => "rollback-failed",
-            Outcome::Paused(_) => "paused",
-        }
-    }
-
-    /// Why, when the run did not succeed.
-    pub fn reason(&self) -> Option<&str> {
-        match self {
-            Outcome::Succeeded => None,
-            Outcome::RolledBack(r) | Outcome::RollbackFailed(r) | Outcome::Paused(r) => Some(r),
-        }
-    }
+/// How a run ended, with what is still changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// Why, when it did not succeed.
+    pub reason: Option<String>,
+    /// Changes still in place, newest first: the whole release after a success, what was
+    /// not (or could not be) undone otherwise.
+    pub left: Vec<(String, Undo)>,
 }
 
-/// Undo records as steps make them (captured from `StepRecorded` events).
-#[derive(Default)]
-pub struct UndoLog(Mutex<HashMap<String, serde_json::Value>>);
-
-impl Sink for UndoLog {
-    fn record(&self, record: &Record) {
-        if let Event::StepRecorded { step, undo } = &record.event {
-            self.0.lock().expect("undo log poisoned").insert(step.clone(), undo.clone());
-        }
-    }
+/// How undoing went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Undone {
+    /// Steps whose undo failed, with why.
+    pub failed: Vec<(String, String)>,
+    /// Whether a second interrupt stopped it.
+    pub stopped: bool,
+    /// Records not undone, newest first.
+    pub left: Vec<(String, Undo)>,
 }
 
-impl Sink for Arc<UndoLog> {
-    fn record(&self, record: &Record) {
-        self.as_ref().record(record)
-    }
-}
-
-/// Everything a run needs.
+/// Runs plans.
 pub struct Executor {
     /// What steps use.
-    pub env: StepEnv,
-    /// What gates use.
-    pub gates: Arc<GateEnv>,
-    /// Undo records, filled through the events sink.
-    pub undo_log: Arc<UndoLog>,
+    pub ctx: Arc<RunContext>,
     /// Steps running at once, at most.
     pub parallelism: usize,
-    /// Cancelled on Ctrl-C or SIGTERM: no new step starts; the running ones finish.
-    pub cancel: CancellationToken,
+    /// Ctrl-C and SIGTERM.
+    pub interrupts: Interrupts,
+}
+
+/// How one step's task ended.
+enum Ended {
+    Done(Result<(), StepError>),
+    Stopped,
+}
+
+/// What the forward walk left: the first failure, if any.
+struct Forward {
+    failure: Option<String>,
 }
 
 impl Executor {
-    /// Runs the plan to the end, rolling back on failure if the plan says so.
-    pub async fn run(&self, plan: &Arc<Plan>, graph: &PlanGraph) -> Outcome {
-        let (completed, failure) = self.forward(plan, graph).await;
-        let Some(reason) = failure else {
-            return Outcome::Succeeded;
+    /// Runs the plan to the end, rolling back on failure if the plan says so; emits
+    /// `RunFinished`.
+    pub async fn run(&self, plan: &Arc<Plan>, graph: &PlanGraph, plan_dir: &Arc<PathBuf>) -> Report {
+        let watcher = self.announce_interrupts();
+        let forward = self.forward(plan, graph, plan_dir).await;
+        let report = match forward.failure {
+            None => Report { outcome: RunOutcome::Succeeded, reason: None, left: self.ctx.recorded.newest_first() },
+            Some(reason) if plan.on_failure == OnFailure::Pause => {
+                Report { outcome: RunOutcome::Paused, reason: Some(reason), left: self.ctx.recorded.newest_first() }
+            }
+            Some(reason) if self.interrupts.second.is_cancelled() => Report {
+                outcome: RunOutcome::Stopped,
+                reason: Some(format!("{reason}; stopped before rolling back (second interrupt)")),
+                left: self.ctx.recorded.newest_first(),
+            },
+            Some(reason) => {
+                self.ctx.events.emit(Event::RollbackStarted { reason: reason.clone() });
+                let undone = self.undo_all(self.ctx.recorded.newest_first()).await;
+                if undone.stopped {
+                    Report {
+                        outcome: RunOutcome::Stopped,
+                        reason: Some(format!("{reason}; rollback stopped by a second interrupt")),
+                        left: undone.left,
+                    }
+                } else if !undone.failed.is_empty() {
+                    let failed: Vec<String> =
+                        undone.failed.iter().map(|(s, e)| format!("undo of `{s}`: {e}")).collect();
+                    Report {
+                        outcome: RunOutcome::RollbackFailed,
+                        reason: Some(format!("{reason}; then rollback failed: {}", failed.join("; "))),
+                        left: undone.left,
+                    }
+                } else {
+                    Report { outcome: RunOutcome::RolledBack, reason: Some(reason), left: Vec::new() }
+                }
+            }
         };
-        if plan.on_failure == OnFailure::Pause {
-            return Outcome::Paused(reason);
-        }
-        self.env.events.emit(Event::RollbackStarted { reason: reason.clone() });
-        // The failed step may have changed things before failing: undo it first, then the
-        // completed ones newest first. Completion order respects dependencies, so its reverse does too.
-        let recorded: HashMap<String, serde_json::Value> = self.undo_log.0.lock().expect("undo log poisoned").clone();
-        let mut order: Vec<usize> = (0..plan.steps.len())
-            .filter(|i| !completed.contains(i) && recorded.contains_key(&plan.steps[*i].name.value))
-            .collect();
-        order.extend(completed.iter().rev().copied());
-        match self.undo(plan, &order, &recorded).await {
-            Ok(()) => Outcome::RolledBack(reason),
-            Err(e) => Outcome::RollbackFailed(format!("{reason}; then rollback failed: {e}")),
-        }
+        watcher.abort();
+        self.ctx.events.emit(Event::RunFinished { outcome: report.outcome, reason: report.reason.clone() });
+        report
     }
 
-    /// Runs steps in dependency order. Returns completed steps (in completion order) and the
-    /// first failure, if any.
-    async fn forward(&self, plan: &Arc<Plan>, graph: &PlanGraph) -> (Vec<usize>, Option<String>) {
+    /// Emits `Interrupted` as the interrupts arrive.
+    fn announce_interrupts(&self) -> tokio::task::JoinHandle<()> {
+        let (events, interrupts) = (self.ctx.events.clone(), self.interrupts.clone());
+        tokio::spawn(async move {
+            interrupts.first.cancelled().await;
+            events.emit(Event::Interrupted { second: false });
+            interrupts.second.cancelled().await;
+            events.emit(Event::Interrupted { second: true });
+        })
+    }
+
+    /// Runs steps in dependency order (file order among those ready) until all are done, one
+    /// fails, or an interrupt arrives.
+    async fn forward(&self, plan: &Arc<Plan>, graph: &PlanGraph, plan_dir: &Arc<PathBuf>) -> Forward {
         let n = plan.steps.len();
         let mut waiting_on: Vec<usize> = (0..n).map(|i| graph.dependencies(i).len()).collect();
-        let mut ready: std::collections::BTreeSet<usize> = (0..n).filter(|&i| waiting_on[i] == 0).collect();
-        let mut running: JoinSet<(usize, Result<(), StepError>, u64)> = JoinSet::new();
-        let mut completed = Vec::new();
+        let mut ready: BTreeSet<usize> = (0..n).filter(|&i| waiting_on[i] == 0).collect();
+        let mut running: JoinSet<(usize, Ended, u64)> = JoinSet::new();
+        let stop = CancellationToken::new();
         let mut failure: Option<String> = None;
+        let mut stopped_because = String::new();
+        let mut interrupted = false;
         loop {
-            while failure.is_none() && !self.cancel.is_cancelled() && running.len() < self.parallelism.max(1) {
+            while failure.is_none() && !interrupted && running.len() < self.parallelism.max(1) {
                 let Some(i) = ready.pop_first() else { break };
-                let (plan, env, gates) = (plan.clone(), self.env.clone(), self.gates.clone());
+                let step = &plan.steps[i];
+                self.ctx
+                    .events
+                    .emit(Event::StepStarted { step: step.name.value.clone(), kind: step.kind.keyword().to_owned() });
+                let ctx = StepContext {
+                    run: self.ctx.clone(),
+                    plan: plan.clone(),
+                    plan_dir: plan_dir.clone(),
+                    step: step.name.value.clone(),
+                };
+                let (plan, stop) = (plan.clone(), stop.clone());
                 running.spawn(async move {
                     let started = tokio::time::Instant::now();
-                    let result = run_step(&plan, i, &env, &gates).await;
-                    (i, result, started.elapsed().as_millis() as u64)
+                    let ended = tokio::select! {
+                        biased;
+                        _ = stop.cancelled() => Ended::Stopped,
+                        result = steps::behavior(&plan.steps[i].kind).apply(&ctx) => Ended::Done(result),
+                    };
+                    (i, ended, started.elapsed().as_millis() as u64)
                 });
             }
             if running.is_empty() {
@@ -131,29 +171,27 @@ impl Executor {
             }
             let joined = tokio::select! {
                 j = running.join_next() => j,
-                _ = self.cancel.cancelled(), if failure.is_none() => {
-                    failure = Some("interrupted (Ctrl-C or SIGTERM): the running steps finished, no new step started".into());
+                _ = self.interrupts.first.cancelled(), if !interrupted => {
+                    interrupted = true;
+                    failure.get_or_insert_with(|| "interrupted (Ctrl-C or SIGTERM)".into());
+                    stopped_because = "interrupted (Ctrl-C or SIGTERM)".into();
+                    stop.cancel();
                     continue;
                 }
             };
             let Some(joined) = joined else { break };
-            let (i, result, took_ms) = match joined {
+            let (i, ended, took_ms) = match joined {
                 Ok(r) => r,
                 Err(e) => {
                     failure.get_or_insert(format!("a step task crashed: {e}"));
+                    stop.cancel();
                     continue;
                 }
             };
             let step = plan.steps[i].name.value.clone();
-            match result {
-                Ok(()) => {
-                    self.env.events.emit(Event::StepFinished {
-                        step,
-                        outcome: "succeeded".into(),
-                        reason: None,
-                        took_ms,
-                    });
-                    completed.push(i);
+            match ended {
+                Ended::Done(Ok(())) => {
+                    self.finished(&step, StepOutcome::Succeeded, None, took_ms);
                     for dep in graph.graph.neighbors(graph.nodes[i]) {
                         let j = graph.graph[dep];
                         waiting_on[j] -= 1;
@@ -162,93 +200,390 @@ impl Executor {
                         }
                     }
                 }
-                Err(e) => {
-                    self.env.events.emit(Event::StepFinished {
-                        step: step.clone(),
-                        outcome: "failed".into(),
-                        reason: Some(e.0.clone()),
-                        took_ms,
-                    });
-                    failure.get_or_insert(format!("step `{step}` failed: {}", e.0));
+                Ended::Done(Err(e)) => {
+                    let why = e.to_string();
+                    self.finished(&step, StepOutcome::Failed, Some(why.clone()), took_ms);
+                    if failure.is_none() {
+                        failure = Some(format!("step `{step}` failed: {why}"));
+                        stopped_because = format!("step `{step}` failed");
+                    }
+                    // Rolling back: what still runs is undone anyway, so it stops now. Pausing:
+                    // it finishes, so every step ends in a state a person can read.
+                    if plan.on_failure == OnFailure::Rollback {
+                        stop.cancel();
+                    }
+                }
+                Ended::Stopped => {
+                    self.finished(&step, StepOutcome::Cancelled, Some(format!("stopped: {stopped_because}")), took_ms)
                 }
             }
         }
-        (completed, failure)
+        Forward { failure }
     }
 
-    async fn undo(
-        &self,
-        plan: &Plan,
-        order: &[usize],
-        recorded: &HashMap<String, serde_json::Value>,
-    ) -> Result<(), String> {
-        let pending: Vec<(String, String, serde_json::Value)> = order
-            .iter()
-            .map(|&i| &plan.steps[i])
-            .filter_map(|step| {
-                let record = recorded.get(&step.name.value)?.clone();
-                Some((step.name.value.clone(), step.kind.keyword().to_owned(), record))
-            })
-            .collect();
-        undo_each(&self.env, &pending).await
+    fn finished(&self, step: &str, outcome: StepOutcome, reason: Option<String>, took_ms: u64) {
+        self.ctx.events.emit(Event::StepFinished { step: step.to_owned(), outcome, reason, took_ms });
+    }
+
+    /// Undoes `pending` in order (newest first). A failed undo does not stop the rest: a
+    /// partial rollback is better than none, and the journal says exactly which step still
+    /// needs a person. A second interrupt stops at once.
+    pub async fn undo_all(&self, pending: Vec<(String, Undo)>) -> Undone {
+        let mut failed = Vec::new();
+        for (k, (step, record)) in pending.iter().enumerate() {
+            let started = tokio::time::Instant::now();
+            let result = tokio::select! {
+                biased;
+                _ = self.interrupts.second.cancelled() => {
+                    return Undone { failed, stopped: true, left: pending[k..].to_vec() };
+                }
+                result = steps::undo(step, record, &self.ctx) => result,
+            };
+            let took_ms = started.elapsed().as_millis() as u64;
+            let (outcome, reason) = match &result {
+                Ok(()) => (UndoOutcome::Succeeded, None),
+                Err(e) => (UndoOutcome::Failed, Some(e.to_string())),
+            };
+            self.ctx.events.emit(Event::StepUndone { step: step.clone(), outcome, reason, took_ms });
+            match result {
+                Ok(()) => self.ctx.recorded.remove(step),
+                Err(e) => failed.push((step.clone(), e.to_string())),
+            }
+        }
+        let left = self.ctx.recorded.newest_first();
+        Undone { failed, stopped: false, left }
     }
 }
 
-/// Undoes journal records from an earlier run (`planrun rollback`), newest first.
-pub async fn undo_records(env: &StepEnv, pending: &[(String, String, serde_json::Value)]) -> Result<(), String> {
-    env.events.emit(Event::RollbackStarted { reason: "planrun rollback".into() });
-    undo_each(env, pending).await
-}
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
 
-/// Undoes (step, kind, record) in order. A failed undo does not stop the rest: a partial
-/// rollback is better than none, and the journal says exactly which step still needs a person.
-async fn undo_each(env: &StepEnv, pending: &[(String, String, serde_json::Value)]) -> Result<(), String> {
-    let mut failures = Vec::new();
-    for (step, kind, record) in pending {
-        let started = tokio::time::Instant::now();
-        let result = steps::undo(kind, step, record, env).await;
-        let took_ms = started.elapsed().as_millis() as u64;
-        let (outcome, reason) = match &result {
-            Ok(()) => ("succeeded", None),
-            Err(e) => ("failed", Some(e.0.clone())),
-        };
-        env.events.emit(Event::StepUndone { step: step.clone(), outcome: outcome.into(), reason, took_ms });
-        if let Err(e) = result {
-            failures.push(format!("undo of `{step}`: {}", e.0));
+    use bollard::models::{
+        HealthConfig, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpec, TaskSpecContainerSpec,
+    };
+    use plans::gates::Outcome;
+
+    use super::*;
+    use crate::cluster::fake::Behavior;
+    use crate::commands::Script;
+    use crate::events::{Event, Memory};
+    use crate::simulation::Simulation;
+
+    fn spec(name: &str, image: &str, replicas: i64, health: bool) -> ServiceSpec {
+        ServiceSpec {
+            name: Some(name.into()),
+            mode: Some(ServiceSpecMode {
+                replicated: Some(ServiceSpecModeReplicated { replicas: Some(replicas) }),
+                ..Default::default()
+            }),
+            task_template: Some(TaskSpec {
+                container_spec: Some(TaskSpecContainerSpec {
+                    image: Some(image.into()),
+                    health_check: health.then(|| HealthConfig {
+                        test: Some(vec!["CMD-SHELL".into(), "true".into()]),
+                        interval: Some(1_000_000_000),
+                        retries: Some(1),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
         }
     }
-    if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
-}
 
-/// Runs one step, then judges the gates it names.
-async fn run_step(plan: &Plan, i: usize, env: &StepEnv, gate_env: &GateEnv) -> Result<(), StepError> {
-    let step = &plan.steps[i];
-    let name = step.name.value.as_str();
-    env.events.emit(Event::StepStarted { step: name.to_owned(), kind: step.kind.keyword().to_owned() });
-    steps::apply(step, env).await?;
-    let gate_names: Vec<&str> = match &step.kind {
-        StepKind::Rolling(r) => r.gates.iter().map(|g| g.value.as_str()).collect(),
-        StepKind::Check(c) => c.gates.iter().map(|g| g.value.as_str()).collect(),
-        _ => Vec::new(),
-    };
-    if gate_names.is_empty() {
-        return Ok(());
+    struct Run {
+        sim: Simulation,
+        memory: Arc<Memory>,
+        executor: Executor,
     }
-    let declared: Vec<&plans::model::Gate> = gate_names.iter().filter_map(|g| plan.gate(g)).collect();
-    let reports = gates::judge_all(&declared, name, gate_env).await;
-    let bad: Vec<String> = reports
-        .iter()
-        .filter(|r| r.verdict != Verdict::Passed)
-        .map(|r| format!("gate `{}` {}: {}", r.gate, verdict_word(&r.verdict), r.summary))
-        .collect();
-    if bad.is_empty() { Ok(()) } else { Err(StepError(bad.join("; "))) }
-}
 
-fn verdict_word(v: &Verdict) -> &'static str {
-    match v {
-        Verdict::Passed => "passed",
-        Verdict::Failed => "failed",
-        Verdict::Inconclusive => "was inconclusive",
-        Verdict::Error => "errored",
+    fn run_on(sim: Simulation, parallelism: usize) -> Run {
+        let memory = Arc::new(Memory::default());
+        let ctx = sim.context("shop", "r-test", vec![Box::new(memory.clone())]);
+        Run { sim, memory, executor: Executor { ctx, parallelism, interrupts: Interrupts::default() } }
+    }
+
+    impl Run {
+        async fn plan(&self, text: &str) -> Report {
+            let (plan, graph) = Simulation::plan(text);
+            self.executor.run(&plan, &graph, &Arc::new(".".into())).await
+        }
+
+        /// `(virtual second, event)` for the events that say what the run did.
+        fn story(&self) -> Vec<(f64, String)> {
+            self.memory
+                .records()
+                .iter()
+                .filter_map(|r| {
+                    let what = match &r.event {
+                        Event::StepStarted { step, .. } => format!("start {step}"),
+                        Event::StepFinished { step, outcome, .. } => format!("{outcome} {step}"),
+                        Event::RollbackStarted { .. } => "rollback".into(),
+                        Event::StepUndone { step, outcome, .. } => format!("undo {outcome} {step}"),
+                        Event::Interrupted { second } => format!("interrupted{}", if *second { " again" } else { "" }),
+                        Event::RunFinished { outcome, .. } => format!("run {outcome}"),
+                        _ => return None,
+                    };
+                    Some((r.elapsed_ms as f64 / 1000.0, what))
+                })
+                .collect()
+        }
+    }
+
+    fn at(events: &[(f64, &str)]) -> Vec<(f64, String)> {
+        events.iter().map(|(t, e)| (*t, e.to_string())).collect()
+    }
+
+    const TWO_BRANCHES: &str = r#"
+plan two-branches {
+    stack shop
+    on-failure rollback
+    gate web-ok { swarm shop_web }
+    gate api-ok {
+        http "http://shop_api:8080/health"
+        interval "5s"
+        count 3
+    }
+    rolling web {
+        service shop_web
+        image "app:v2"
+        delay "1s"
+        monitor "2s"
+        gates web-ok
+    }
+    run warm-cache after=web {
+        command "cache" "warm"
+        undo "cache" "drop"
+    }
+    rolling api {
+        service shop_api
+        image "api:v2"
+        monitor "2s"
+        gates api-ok
+    }
+    check final {
+        after warm-cache api
+        gates web-ok api-ok
+    }
+    pause soak "30s" after=final
+}
+"#;
+
+    /// rolling, run, check and pause steps on two branches, entirely in virtual time.
+    #[tokio::test(start_paused = true)]
+    async fn a_two_branch_plan_runs_in_virtual_time_with_the_expected_story() {
+        let real = std::time::Instant::now();
+        let sim = Simulation::new();
+        sim.cluster.add_service(spec("shop_web", "app:v1", 3, true));
+        sim.cluster.add_service(spec("shop_api", "api:v1", 2, false));
+        sim.commands.script("cache warm", Script::ok(Duration::from_secs(3)));
+        let run = run_on(sim, 4);
+
+        let report = run.plan(TWO_BRANCHES).await;
+
+        assert_eq!(report.outcome, RunOutcome::Succeeded, "{report:?}");
+        // web: three slots of 2 s start (1 s + the first 1 s health check), 2 s monitor, 1 s delay;
+        // done one monitor window after its third task is up (12 s), gate at once: 14 s.
+        // api: two slots of 1 s start and 2 s monitor; up at 4 s, window to 6 s, then its gate
+        // measures at 6, 11 and 16 s. warm-cache 14 → 17 s; final's api-ok gate 17 → 27 s; soak 30 s.
+        assert_eq!(
+            run.story(),
+            at(&[
+                (0.0, "start web"),
+                (0.0, "start api"),
+                (14.0, "succeeded web"),
+                (14.0, "start warm-cache"),
+                (16.0, "succeeded api"),
+                (17.0, "succeeded warm-cache"),
+                (17.0, "start final"),
+                (27.0, "succeeded final"),
+                (27.0, "start soak"),
+                (57.0, "succeeded soak"),
+                (57.0, "run succeeded"),
+            ])
+        );
+        assert_eq!(run.sim.commands.ran(), ["cache warm"]);
+        assert_eq!(
+            report.left.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(),
+            ["warm-cache", "api", "web"],
+            "newest record first"
+        );
+        assert!(real.elapsed() < Duration::from_secs(1), "took {:?} of real time", real.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_in_one_branch_stops_the_other_at_once_and_undoes_both_newest_first() {
+        let sim = Simulation::new();
+        let (web, api) = (spec("shop_web", "app:v1", 3, true), spec("shop_api", "api:v1", 2, false));
+        sim.cluster.add_service(web.clone());
+        sim.cluster.add_service(api.clone());
+        sim.cluster.behave("api:v2", Behavior::Crash(3));
+        let run = run_on(sim, 4);
+
+        let report = run.plan(TWO_BRANCHES).await;
+
+        assert_eq!(report.outcome, RunOutcome::RolledBack, "{report:?}");
+        let story = run.story();
+        assert_eq!(
+            story[..5],
+            at(&[
+                (0.0, "start web"),
+                (0.0, "start api"),
+                (1.0, "failed api"),
+                (1.0, "cancelled web"),
+                (1.0, "rollback"),
+            ])[..],
+            "web stops the moment api fails: {story:?}"
+        );
+        let undone: Vec<&str> = story.iter().filter(|(_, e)| e.starts_with("undo")).map(|(_, e)| e.as_str()).collect();
+        assert_eq!(undone, ["undo succeeded api", "undo succeeded web"], "newest record first");
+        assert_eq!(run.sim.cluster.spec("shop_web").unwrap(), web);
+        assert_eq!(run.sim.cluster.spec("shop_api").unwrap(), api);
+        assert_eq!(report.left, Vec::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_more_steps_run_at_once_than_the_parallelism() {
+        let run = run_on(Simulation::new(), 2);
+        let report = run
+            .plan("plan p {\n    stack shop\n    pause a \"10s\"\n    pause b \"10s\"\n    pause c \"10s\"\n    pause d \"10s\"\n}\n")
+            .await;
+        assert_eq!(report.outcome, RunOutcome::Succeeded);
+        assert_eq!(
+            run.story(),
+            at(&[
+                (0.0, "start a"),
+                (0.0, "start b"),
+                (10.0, "succeeded a"),
+                (10.0, "start c"),
+                (10.0, "succeeded b"),
+                (10.0, "start d"),
+                (20.0, "succeeded c"),
+                (20.0, "succeeded d"),
+                (20.0, "run succeeded"),
+            ])
+        );
+    }
+
+    const COMMANDS: &str = r#"
+plan p {
+    stack shop
+    run first {
+        command "first" "do"
+        undo "first" "undo"
+    }
+    run second after=first {
+        command "second" "do"
+        undo "second" "undo"
+    }
+}
+"#;
+
+    #[tokio::test(start_paused = true)]
+    async fn ctrl_c_stops_the_running_step_at_once_and_undoes_everything_recorded() {
+        let sim = Simulation::new();
+        sim.commands.script("first do", Script::ok(Duration::from_secs(5)));
+        sim.commands.script("second do", Script::ok(Duration::from_secs(600)));
+        let run = run_on(sim, 4);
+        let first = run.executor.interrupts.first.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(8)).await;
+            first.cancel();
+        });
+
+        let report = run.plan(COMMANDS).await;
+
+        assert_eq!(report.outcome, RunOutcome::RolledBack);
+        assert_eq!(report.reason.as_deref(), Some("interrupted (Ctrl-C or SIGTERM)"));
+        assert_eq!(
+            run.story(),
+            at(&[
+                (0.0, "start first"),
+                (5.0, "succeeded first"),
+                (5.0, "start second"),
+                (8.0, "interrupted"),
+                (8.0, "cancelled second"),
+                (8.0, "rollback"),
+                (8.0, "undo succeeded second"),
+                (8.0, "undo succeeded first"),
+                (8.0, "run rolled-back"),
+            ])
+        );
+        assert_eq!(run.sim.commands.ran(), ["first do", "second do", "second undo", "first undo"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_second_interrupt_stops_the_rollback_and_says_what_is_left() {
+        let sim = Simulation::new();
+        sim.commands.script("second do", Script::fails(Duration::from_secs(1), 2, "boom"));
+        sim.commands.script("second undo", Script::ok(Duration::from_secs(20)));
+        let run = run_on(sim, 4);
+        let interrupts = run.executor.interrupts.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            interrupts.first.cancel();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            interrupts.second.cancel();
+        });
+
+        let report = run.plan(COMMANDS).await;
+
+        assert_eq!(report.outcome, RunOutcome::Stopped, "{report:?}");
+        let left: Vec<&str> = report.left.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(left, ["second", "first"], "the undo under way and the one after it are left");
+        assert_eq!(run.sim.commands.ran(), ["first do", "second do", "second undo"]);
+        let story = run.story();
+        assert_eq!(story.last(), Some(&(6.0, "run stopped".to_string())), "{story:?}");
+        assert!(story.contains(&(6.0, "interrupted again".to_string())), "{story:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn on_failure_pause_undoes_nothing_and_lets_the_other_branch_finish() {
+        let sim = Simulation::new();
+        sim.commands.script("slow do", Script::ok(Duration::from_secs(10)));
+        sim.commands.script("bad do", Script::fails(Duration::from_secs(2), 1, "no"));
+        let run = run_on(sim, 4);
+        let report = run
+            .plan(
+                "plan p {\n    stack shop\n    on-failure pause\n    run slow { command \"slow\" \"do\"; undo \"slow\" \"undo\" }\n    \
+                 run bad { command \"bad\" \"do\" }\n    pause later \"5s\" { after slow bad; }\n}\n",
+            )
+            .await;
+        assert_eq!(report.outcome, RunOutcome::Paused);
+        assert_eq!(report.reason.as_deref(), Some("step `bad` failed: `bad do` exited with 1: stderr: no"));
+        assert_eq!(
+            run.story(),
+            at(&[
+                (0.0, "start slow"),
+                (0.0, "start bad"),
+                (2.0, "failed bad"),
+                (10.0, "succeeded slow"),
+                (10.0, "run paused"),
+            ])
+        );
+        assert_eq!(run.sim.commands.ran(), ["slow do", "bad do"], "nothing undone");
+        assert_eq!(report.left.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gate_that_fails_later_in_its_window_fails_the_step_and_rolls_back() {
+        let sim = Simulation::new();
+        let web = spec("shop_web", "app:v1", 2, false);
+        sim.cluster.add_service(web.clone());
+        sim.probe.script("errors", &[Outcome::Pass, Outcome::Pass, Outcome::Fail]);
+        let run = run_on(sim, 4);
+        let report = run
+            .plan(
+                "plan p {\n    stack shop\n    gate errors {\n        http \"http://shop_web/health\"\n        interval \"10s\"\n        \
+                 count 5\n    }\n    rolling web {\n        service shop_web\n        image \"app:v2\"\n        monitor \"1s\"\n        \
+                 gates errors\n    }\n}\n",
+            )
+            .await;
+        assert_eq!(report.outcome, RunOutcome::RolledBack);
+        assert!(report.reason.as_deref().unwrap().contains("gate `errors` failed: 1 failed (limit 0)"), "{report:?}");
+        assert_eq!(run.sim.cluster.spec("shop_web").unwrap(), web);
     }
 }

@@ -1,14 +1,16 @@
 //! The run journal: one JSON-lines file per run recording every event, so a person or a later
-//! `planrun rollback` can see exactly what happened and undo it.
+//! `planrun rollback` can see exactly what happened and undo it. Every line is synced to disk
+//! before the run goes on: a step's undo record is on disk before the step changes anything.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::events::{Event, Record, Sink};
+use crate::events::{Event, Record, Sink, UndoOutcome};
+use crate::undo::{Recorded, Undo};
 
-/// Appends records to a run's journal file, flushing each line.
+/// Appends records to a run's journal file, syncing each line.
 pub struct Journal {
     path: PathBuf,
     file: Mutex<File>,
@@ -29,6 +31,12 @@ impl Journal {
         Ok(Journal { path, file: Mutex::new(file) })
     }
 
+    /// Opens an existing journal to add to it (`planrun rollback` records its undos there).
+    pub fn append(path: &Path) -> std::io::Result<Journal> {
+        let file = OpenOptions::new().append(true).open(path)?;
+        Ok(Journal { path: path.to_path_buf(), file: Mutex::new(file) })
+    }
+
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -46,45 +54,73 @@ impl Sink for Journal {
     }
 }
 
-/// Reads a journal; lines that do not parse (a torn last line after a crash) are skipped.
+/// Reads a journal. Only its last line may be torn (a crash while writing it); any other line
+/// that does not parse is an error, not something to skip: skipping an undo record would
+/// silently leave a change in place.
 pub fn read(path: &Path) -> std::io::Result<Vec<Record>> {
     let file = File::open(path)?;
-    Ok(BufReader::new(file).lines().map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok()).collect())
+    let lines: Vec<String> = BufReader::new(file).lines().collect::<Result<_, _>>()?;
+    let mut records = Vec::with_capacity(lines.len());
+    for (n, line) in lines.iter().enumerate() {
+        match serde_json::from_str(line) {
+            Ok(record) => records.push(record),
+            Err(_) if n + 1 == lines.len() => {}
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("line {} is not a journal record ({e}); was it written by another planrun version?", n + 1),
+                ));
+            }
+        }
+    }
+    Ok(records)
 }
 
-/// The newest run journal of a stack that changed something, by file name (run ids sort by time).
-pub fn latest(state_dir: &Path, stack: &str) -> std::io::Result<Option<PathBuf>> {
+/// Steps recorded in a journal that have not been undone yet, newest first, with their records.
+pub fn pending_undo(records: &[Record]) -> Vec<(String, Undo)> {
+    let recorded = Recorded::default();
+    for r in records {
+        match &r.event {
+            Event::StepRecorded { step, undo } => recorded.push(step, undo.clone()),
+            Event::StepUndone { step, outcome: UndoOutcome::Succeeded, .. } => recorded.remove(step),
+            _ => {}
+        }
+    }
+    recorded.newest_first()
+}
+
+/// The run id a journal belongs to (its `run-started` event), if it says.
+pub fn run_id(records: &[Record]) -> Option<String> {
+    records.iter().find_map(|r| match &r.event {
+        Event::RunStarted { run_id, .. } => Some(run_id.clone()),
+        _ => None,
+    })
+}
+
+/// The stack's journals, newest first (run ids sort by time).
+pub fn all(state_dir: &Path, stack: &str) -> std::io::Result<Vec<PathBuf>> {
     let dir = stack_dir(state_dir, stack);
     if !dir.is_dir() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .collect();
     files.sort();
-    Ok(files.pop())
+    files.reverse();
+    Ok(files)
 }
 
-/// Steps recorded in a journal that have not been undone yet, newest first, with their undo data.
-pub fn pending_undo(records: &[Record]) -> Vec<(String, String, serde_json::Value)> {
-    let mut pending: Vec<(String, String, serde_json::Value)> = Vec::new();
-    let mut kinds: std::collections::HashMap<String, String> = Default::default();
-    for r in records {
-        match &r.event {
-            Event::StepStarted { step, kind } => {
-                kinds.insert(step.clone(), kind.clone());
-            }
-            Event::StepRecorded { step, undo } => {
-                pending.retain(|(s, _, _)| s != step);
-                pending.push((step.clone(), kinds.get(step).cloned().unwrap_or_default(), undo.clone()));
-            }
-            Event::StepUndone { step, outcome, .. } if outcome == "succeeded" => {
-                pending.retain(|(s, _, _)| s != step);
-            }
-            _ => {}
+/// The newest journal of the stack whose run left changes that are not undone (a run that
+/// changed nothing, such as a check-only plan, or one already rolled back, is skipped), with
+/// its records.
+pub fn latest_with_changes(state_dir: &Path, stack: &str) -> std::io::Result<Option<(PathBuf, Vec<Record>)>> {
+    for path in all(state_dir, stack)? {
+        let records = read(&path).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        if !pending_undo(&records).is_empty() {
+            return Ok(Some((path, records)));
         }
     }
-    pending.reverse();
-    pending
+    Ok(None)
 }

@@ -28,7 +28,12 @@ impl Holder {
     /// The current process as a lock holder for `run_id`.
     pub fn this_process(run_id: &str) -> Holder {
         let host = hostname();
-        let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or_else(user_of_this_process)
+            .unwrap_or_else(|| format!("uid{}", this_uid()));
         Holder {
             holder: format!("{user}@{host}"),
             host,
@@ -58,6 +63,40 @@ impl Holder {
             started: get("planrun.lock.started"),
         }
     }
+}
+
+/// The name of the user this process runs as, from the password database (CI runs as root
+/// with no `USER` set).
+fn user_of_this_process() -> Option<String> {
+    let uid = this_uid();
+    let mut buf = vec![0u8; 4096];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes into `pwd` and `buf` (whose length it is given) and sets
+    // `result` to `&pwd` or null; the name is read only when it succeeded.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result) };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: pw_name points into `buf` and is NUL-terminated on success.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    name.to_str().ok().map(str::to_owned).filter(|n| !n.is_empty())
+}
+
+fn this_uid() -> u32 {
+    // SAFETY: getuid(2) cannot fail and touches no memory.
+    unsafe { libc::getuid() }
+}
+
+/// Whether process `pid` is gone on this machine.
+fn gone(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else { return false };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: kill(2) with signal 0 only checks whether the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
 
 fn hostname() -> String {
@@ -128,6 +167,26 @@ impl Lock {
                 Err(e) => Err(LockError::Cluster(e)),
             },
             Err(e) => Err(LockError::Cluster(e)),
+        }
+    }
+
+    /// Takes the stack's lock; a lock left by run `stale_run` is taken over when that run's
+    /// process, on this machine, is gone (a run stopped by a second interrupt keeps its lock
+    /// so nobody deploys over a half-undone stack; its `planrun rollback` takes it over).
+    pub async fn acquire_or_take_over(
+        cluster: Arc<dyn Cluster>,
+        stack: &str,
+        holder: Holder,
+        stale_run: &str,
+    ) -> Result<Lock, LockError> {
+        match Lock::acquire(cluster.clone(), stack, holder.clone()).await {
+            Err(LockError::Held { holder: held, .. })
+                if held.run_id == stale_run && held.host == holder.host && gone(held.pid) =>
+            {
+                force_unlock(cluster.as_ref(), stack).await?;
+                Lock::acquire(cluster, stack, holder).await
+            }
+            other => other,
         }
     }
 

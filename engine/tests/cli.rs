@@ -175,9 +175,55 @@ fn the_examples_validate_cleanly() {
 fn apply_refuses_steps_it_cannot_run_yet_before_touching_anything() {
     let canary = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/canary.kdl");
     let (code, out) = run(&["apply", canary.to_str().unwrap(), "--state-dir", "/nonexistent/planrun-state"]);
-    assert_eq!(code, 2, "{out}");
-    assert!(out.contains("planrun apply cannot run these steps yet"), "{out}");
-    assert!(out.contains("canary.kdl:") && out.contains("canary step `"), "names file, line and step: {out}");
+    assert_eq!(code, 1, "a refused run, not a usage error: {out}");
+    assert!(
+        out.contains("refused: planrun apply cannot run some steps of this plan yet: nothing was changed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("canary.kdl:28: step `checkout`: planrun apply cannot run canary steps yet"),
+        "names file, line and step: {out}"
+    );
+}
+
+#[test]
+fn refusals_are_json_events_under_output_json() {
+    let canary = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/canary.kdl");
+    let output = planrun()
+        .args(["apply", canary.to_str().unwrap(), "--output", "json", "--state-dir", "/nonexistent/planrun-state"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let events: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("JSON lines")).collect();
+    assert_eq!(events.len(), 1, "{stdout}");
+    assert_eq!(events[0]["event"], "run-refused");
+    assert_eq!(events[0]["refusal"], "unsupported-steps");
+    assert_eq!(events[0]["problems"][0]["step"], "checkout");
+    assert!(events[0]["problems"][0]["at"].as_str().unwrap().ends_with("canary.kdl:28"), "{stdout}");
+
+    let invalid = fixtures().join("unknown-step.kdl");
+    let output = planrun().args(["apply", invalid.to_str().unwrap(), "--output", "json"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let event: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON event");
+    assert_eq!(event["refusal"], "invalid-plan");
+    assert!(event["problems"][0]["message"].as_str().unwrap().contains("[planrun::unknown-step]"), "{event}");
+
+    let missing = planrun().args(["apply", "/nonexistent/plan.kdl", "--output", "json"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let event: serde_json::Value = serde_json::from_slice(&missing.stdout).expect("one JSON event");
+    assert_eq!(event["refusal"], "usage");
+    assert!(event["message"].as_str().unwrap().contains("cannot read /nonexistent/plan.kdl"), "{event}");
+
+    let unreachable = planrun()
+        .args(["apply", canary.to_str().unwrap(), "--output", "json"])
+        .env("DOCKER_HOST", "unix:///nonexistent/planrun-docker.sock")
+        .arg("--var")
+        .arg("x=y")
+        .output()
+        .unwrap();
+    // The plan is refused for its canary step before Docker is even asked.
+    assert_eq!(unreachable.status.code(), Some(1));
 }
 
 #[test]

@@ -2,16 +2,14 @@
 //! Prometheus on 127.0.0.1:19090 (`tests/env/prometheus-up`) scraping a target this test
 //! serves, and real processes for command gates.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
-use async_trait::async_trait;
-use bollard::models::{Service, ServiceSpec, Task};
-use engine::cluster::{Cluster, ClusterError, ConfigObject, ServiceCounts};
+use engine::cluster::fake::FakeCluster;
+use engine::commands::LocalCommands;
 use engine::events::{Event, Events, Memory};
-use engine::gates::{GateEnv, GateReport, Verdict, judge, judge_all};
+use engine::gates::{GateReport, LiveProbe, Probe as _, Verdict, judge, judge_all};
 use plans::condition::Condition;
 use plans::duration::Duration;
 use plans::gates::{CommandGate, GateKind, HttpGate, Outcome, PrometheusGate, SwarmGate};
@@ -25,43 +23,29 @@ use tokio::time::Instant;
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 
-/// A cluster with no services: the gates under test here do not use it.
-struct NoServices;
-
-#[async_trait]
-impl Cluster for NoServices {
-    async fn service(&self, name: &str) -> Result<Service, ClusterError> {
-        Err(ClusterError::NotFound(name.into()))
-    }
-    async fn update_service(&self, _: &str, _: u64, _: ServiceSpec) -> Result<(), ClusterError> {
-        Err(ClusterError::Other("read-only".into()))
-    }
-    async fn tasks(&self, id: &str) -> Result<Vec<Task>, ClusterError> {
-        Err(ClusterError::NotFound(id.into()))
-    }
-    async fn counts(&self, id: &str) -> Result<ServiceCounts, ClusterError> {
-        Err(ClusterError::NotFound(id.into()))
-    }
-    async fn create_config(&self, _: &str, _: HashMap<String, String>, _: &[u8]) -> Result<String, ClusterError> {
-        Err(ClusterError::Other("read-only".into()))
-    }
-    async fn config(&self, _: &str) -> Result<Option<ConfigObject>, ClusterError> {
-        Ok(None)
-    }
-    async fn remove_config(&self, _: &str) -> Result<(), ClusterError> {
-        Ok(())
-    }
+/// The real probe (reqwest, local commands) with an empty fake swarm, and its events.
+struct Env {
+    probe: LiveProbe,
+    events: Events,
 }
 
-fn env(prometheus: Option<String>) -> (GateEnv, Arc<Memory>) {
+fn env(prometheus: Option<String>) -> (Env, Arc<Memory>) {
     let memory = Arc::new(Memory::default());
-    let env = GateEnv {
-        cluster: Arc::new(NoServices),
+    let probe = LiveProbe {
+        cluster: Arc::new(FakeCluster::new()),
         http: reqwest::Client::new(),
         prometheus,
-        events: Events::new(vec![Box::new(memory.clone())]),
+        commands: Arc::new(LocalCommands),
     };
-    (env, memory)
+    (Env { probe, events: Events::new(vec![Box::new(memory.clone())]) }, memory)
+}
+
+async fn judge_one(g: &Gate, step: &str, env: &Env) -> GateReport {
+    judge(g, step, &env.probe, &env.events).await
+}
+
+async fn judge_each(gates: &[&Gate], step: &str, env: &Env) -> Vec<GateReport> {
+    judge_all(gates, step, &env.probe, &env.events).await
 }
 
 fn gate(name: &str, kind: GateKind) -> Gate {
@@ -117,6 +101,13 @@ async fn serve(metrics: Arc<Mutex<String>>) -> u16 {
                     },
                 };
                 let body = if method == "HEAD" { String::new() } else { body };
+                // `/cut/N`: status N, a body that promises 100 bytes and stops after 7.
+                if let Some(cut) = path.strip_prefix("/cut/") {
+                    let response = format!("HTTP/1.1 {cut} X\r\nContent-Length: 100\r\n\r\npartial");
+                    let _ = stream.write_all(response.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                    return;
+                }
                 let response =
                     format!("HTTP/1.0 {status} X\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n{body}");
                 let _ = stream.write_all(response.as_bytes()).await;
@@ -150,7 +141,7 @@ async fn http_gate_passes_on_the_expected_status_and_body() {
     let (env, memory) = env(None);
     let mut g = gate("health", http(format!("http://127.0.0.1:{port}/status/200"), 200, Some("status 200")));
     g.analysis.sampling = Sampling::Count(3);
-    assert_eq!(judge(&g, "deploy", &env).await, report("health", Verdict::Passed, "3 of 3 measurements passed"));
+    assert_eq!(judge_one(&g, "deploy", &env).await, report("health", Verdict::Passed, "3 of 3 measurements passed"));
     let events = measurements(&memory);
     assert_eq!(events.len(), 3);
     assert_eq!(
@@ -175,7 +166,7 @@ async fn http_gate_fails_on_another_status_or_a_missing_text() {
     let wrong_status = gate("health", http(format!("http://127.0.0.1:{port}/status/503"), 200, None));
     let missing_text = gate("body", http(format!("http://127.0.0.1:{port}/status/200"), 200, Some("ready")));
     let expected_503 = gate("maintenance", http(format!("http://127.0.0.1:{port}/status/503"), 503, None));
-    let reports = judge_all(&[&wrong_status, &missing_text, &expected_503], "deploy", &env).await;
+    let reports = judge_each(&[&wrong_status, &missing_text, &expected_503], "deploy", &env).await;
     assert_eq!(
         reports,
         [
@@ -206,7 +197,7 @@ async fn http_gate_sends_the_method() {
         status: 204,
         body: None,
     });
-    let reports = judge_all(&[&gate("post", post), &gate("head", head)], "deploy", &env).await;
+    let reports = judge_each(&[&gate("post", post), &gate("head", head)], "deploy", &env).await;
     assert_eq!(reports.iter().map(|r| r.verdict).collect::<Vec<_>>(), [Verdict::Passed, Verdict::Passed]);
 }
 
@@ -216,7 +207,7 @@ async fn http_gate_errors_when_nothing_answers() {
     let (env, memory) = env(None);
     let mut g = gate("health", http(format!("http://127.0.0.1:{port}/health"), 200, None));
     g.analysis.sampling = Sampling::Count(2);
-    let r = judge(&g, "deploy", &env).await;
+    let r = judge_one(&g, "deploy", &env).await;
     assert_eq!(r.verdict, Verdict::Error);
     assert!(r.summary.starts_with("all 2 measurements errored, none passed: "), "{}", r.summary);
     let Event::Measurement { verdict, detail, value, .. } = &measurements(&memory)[0] else { unreachable!() };
@@ -232,9 +223,58 @@ async fn http_gate_errors_when_the_answer_takes_too_long() {
     let mut g = gate("health", http(format!("http://127.0.0.1:{port}/slow"), 200, None));
     g.analysis.timeout = Duration::from_millis(300);
     let started = Instant::now();
-    let r = judge(&g, "deploy", &env).await;
+    let r = judge_one(&g, "deploy", &env).await;
     assert_eq!(r.verdict, Verdict::Error, "{}", r.summary);
     assert!(started.elapsed() < StdDuration::from_secs(3), "took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn http_gate_with_a_body_cut_short_still_judges_the_status() {
+    let (env, memory) = env(None);
+    let port = serve(Arc::default()).await;
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    let five_hundred = gate("five-hundred", http(url("/cut/500"), 200, None));
+    let with_body = gate("with-body", http(url("/cut/200"), 200, Some("ok")));
+    let reports = judge_each(&[&five_hundred, &with_body], "deploy", &env).await;
+    assert_eq!(reports[0].verdict, Verdict::Failed, "a 500 fails whatever its body: {:?}", reports[0]);
+    assert!(
+        reports[0].summary.starts_with("1 failed (limit 0): status 500, wanted 200; body: partial"),
+        "{:?}",
+        reports[0]
+    );
+    assert_eq!(reports[1].verdict, Verdict::Error, "only the body could decide: {:?}", reports[1]);
+    assert!(reports[1].summary.contains("status 200, but the body was cut short"), "{:?}", reports[1]);
+    let values: Vec<Option<String>> = measurements(&memory)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Measurement { value, .. } => Some(value),
+            _ => None,
+        })
+        .collect();
+    assert!(values.contains(&Some("500".into())) && values.contains(&Some("200".into())), "{values:?}");
+}
+
+#[tokio::test]
+async fn preflight_names_gates_that_cannot_be_measured() {
+    let (env, _) = env(None);
+    let port = closed_port().await;
+    let missing_program = gate("p", GateKind::Command(CommandGate { argv: vec!["planrun-no-such-check".into()] }));
+    let missing_service = gate("s", GateKind::Swarm(SwarmGate { service: "shop_nope".into() }));
+    let no_server = gate("n", GateKind::Prometheus(promql("up".into(), Some("result > 0"), None)));
+    let mut unreachable = promql("up".into(), Some("result > 0"), None);
+    unreachable.server = Some(format!("http://127.0.0.1:{port}"));
+    let unreachable = gate("u", GateKind::Prometheus(unreachable));
+    let health = gate("h", http(format!("http://127.0.0.1:{port}/"), 200, None));
+    assert_eq!(
+        env.probe.preflight(&missing_program).await.as_deref(),
+        Some("`planrun-no-such-check` is not an executable file or a program on PATH")
+    );
+    assert_eq!(env.probe.preflight(&missing_service).await.as_deref(), Some("no service named `shop_nope`"));
+    assert_eq!(env.probe.preflight(&no_server).await.as_deref(), Some(engine::gates::prometheus::NO_SERVER));
+    let why = env.probe.preflight(&unreachable).await.unwrap();
+    assert!(why.starts_with(&format!("Prometheus at http://127.0.0.1:{port} does not answer: ")), "{why}");
+    assert!(why.contains("Connection refused"), "{why}");
+    assert_eq!(env.probe.preflight(&health).await, None, "an HTTP gate may name what is about to be deployed");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -250,14 +290,14 @@ async fn command_gate_passes_on_exit_zero_and_fails_otherwise() {
     let ok = gate("ok", sh("exit 0"));
     let three = gate("three", sh("echo checking; echo 'table users is locked' >&2; exit 3"));
     let missing = gate("missing", GateKind::Command(CommandGate { argv: vec!["/nonexistent/planrun-check".into()] }));
-    let reports = judge_all(&[&ok, &three, &missing], "migrate", &env).await;
+    let reports = judge_each(&[&ok, &three, &missing], "migrate", &env).await;
     assert_eq!(reports[0], report("ok", Verdict::Passed, "1 of 1 measurements passed"));
     assert_eq!(
         reports[1],
         report("three", Verdict::Failed, "1 failed (limit 0): stderr: table users is locked\nstdout: checking at #1")
     );
     assert_eq!(reports[2].verdict, Verdict::Error);
-    assert!(reports[2].summary.contains("cannot run `/nonexistent/planrun-check`"), "{}", reports[2].summary);
+    assert!(reports[2].summary.contains("cannot start `/nonexistent/planrun-check`"), "{}", reports[2].summary);
     let three_event = measurements(&memory)
         .into_iter()
         .find(|e| matches!(e, Event::Measurement { gate, .. } if gate == "three"))
@@ -275,10 +315,16 @@ async fn command_gate_kills_the_whole_command_on_timeout() {
     let mut g = gate("slow", sh(&format!("{marker}; :")));
     g.analysis.timeout = Duration::from_millis(300);
     let started = Instant::now();
-    let r = judge(&g, "migrate", &env).await;
+    let r = judge_one(&g, "migrate", &env).await;
     assert_eq!(
         r,
-        report("slow", Verdict::Error, "all 1 measurements errored, none passed: no result within 300ms at #1")
+        report(
+            "slow",
+            Verdict::Error,
+            &format!(
+                "all 1 measurements errored, none passed: `sh -c '{marker}; :'` ran longer than 0.3s and was killed at #1"
+            )
+        )
     );
     assert!(started.elapsed() < StdDuration::from_secs(3), "took {:?}", started.elapsed());
     // The group was killed: no process still runs the marker (bounded wait for the kernel).
@@ -307,7 +353,7 @@ async fn swarm_gate_errors_for_a_missing_service() {
     let (env, _) = env(None);
     let g = gate("web", GateKind::Swarm(SwarmGate { service: "prodstack_web".into() }));
     assert_eq!(
-        judge(&g, "deploy", &env).await,
+        judge_one(&g, "deploy", &env).await,
         report(
             "web",
             Verdict::Error,
@@ -349,10 +395,10 @@ impl Drop for TestServices {
 }
 
 /// Judges `gate` every half second until it passes; all reports, at most `limit` of them.
-async fn judge_until_passed(g: &Gate, env: &GateEnv, limit: usize) -> Vec<GateReport> {
+async fn judge_until_passed(g: &Gate, env: &Env, limit: usize) -> Vec<GateReport> {
     let mut reports = Vec::new();
     while reports.len() < limit {
-        let r = judge(g, "deploy", env).await;
+        let r = judge_one(g, "deploy", env).await;
         let passed = r.verdict == Verdict::Passed;
         reports.push(r);
         if passed {
@@ -375,7 +421,7 @@ async fn swarm_gate_against_the_real_swarm() {
         }
     };
     let (mut env, _) = env(None);
-    env.cluster = Arc::new(swarm);
+    env.probe.cluster = Arc::new(swarm);
     let id = format!("{}-{}", std::process::id(), unix_millis() % 100_000);
     let (good, bad) = (format!("planrun-gatetest-good-{id}"), format!("planrun-gatetest-bad-{id}"));
     let mut services = TestServices(Vec::new());
@@ -410,6 +456,46 @@ async fn swarm_gate_against_the_real_swarm() {
     ];
     assert!(reasons.iter().any(|r| reports[0].summary.contains(r)), "{}", reports[0].summary);
     assert_eq!(reports.last().unwrap().verdict, Verdict::Passed, "{reports:#?}");
+}
+
+#[tokio::test]
+async fn swarm_gate_fails_when_a_task_dies_between_two_measurements() {
+    let swarm = engine::cluster::swarm::Swarm::connect().await.expect("connect to the test swarm");
+    let (mut env, memory) = env(None);
+    env.probe.cluster = Arc::new(swarm);
+    let name = format!("planrun-gatetest-dies-{}-{}", std::process::id(), unix_millis() % 100_000);
+    let mut services = TestServices(Vec::new());
+    #[rustfmt::skip]
+    TestServices::docker(&[
+        "service", "create", "--detach", "--quiet", "--no-resolve-image", "--name", &name,
+        "--label", "planrun-test=gates", "--network", "planrun-test", "--endpoint-mode", "dnsrr",
+        "--replicas", "1", "--restart-delay", "1s", "--env", "UNHEALTHY_AFTER=4",
+        "--health-cmd", "timeout 2 wget -q -O- http://127.0.0.1:8080/health",
+        "--health-interval", "1s", "--health-timeout", "3s", "--health-retries", "1",
+        "planrun-test/app:unhealthy-later",
+    ]);
+    services.0.push(name.clone());
+    let once = gate("once", GateKind::Swarm(SwarmGate { service: name.clone() }));
+    // Wait until it runs (a one-sample gate passes then), then watch a 10 s window.
+    let reports = judge_until_passed(&once, &env, 120).await;
+    assert_eq!(reports.last().unwrap().verdict, Verdict::Passed, "{reports:#?}");
+    let mut window = gate("window", GateKind::Swarm(SwarmGate { service: name.clone() }));
+    window.analysis.interval = Duration::from_millis(2_500);
+    window.analysis.sampling = Sampling::Count(4);
+    let r = judge_one(&window, "deploy", &env).await;
+    assert_eq!(r.verdict, Verdict::Failed, "{r:?}");
+    assert!(
+        r.summary.contains(&format!("task {name}.1 failed since the first measurement (container unhealthy")),
+        "{r:?}"
+    );
+    let verdicts: Vec<String> = measurements(&memory)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Measurement { gate, verdict, .. } if gate == "window" => Some(verdict),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(verdicts.first().map(String::as_str), Some("pass"), "the window starts healthy: {verdicts:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -513,7 +599,7 @@ async fn prometheus_gates_against_a_real_server() {
     let scalar =
         gate("scalar", kind(promql(format!("scalar(sum(planrun_gate_requests{sel}))"), Some("result == 12"), None)));
     let infinite = gate("infinite", kind(promql(q("planrun_gate_latency"), Some("result < 1"), None)));
-    let reports = judge_all(&[&passes, &fails, &fail_only, &between, &scalar, &infinite], "canary", &env).await;
+    let reports = judge_each(&[&passes, &fails, &fail_only, &between, &scalar, &infinite], "canary", &env).await;
     assert_eq!(
         reports,
         [
@@ -564,7 +650,7 @@ async fn prometheus_gates_against_a_real_server() {
         nan("nan-error", Outcome::Error),
         nan("nan-inconclusive", Outcome::Inconclusive),
     ];
-    let reports = judge_all(&gates.iter().collect::<Vec<_>>(), "canary", &env).await;
+    let reports = judge_each(&gates.iter().collect::<Vec<_>>(), "canary", &env).await;
     assert_eq!(
         reports,
         [
@@ -600,7 +686,7 @@ async fn prometheus_gates_against_a_real_server() {
     let closed = closed_port().await;
     unreachable.server = Some(format!("http://127.0.0.1:{closed}"));
     let unreachable = gate("unreachable", kind(unreachable));
-    let reports = judge_all(&[&several, &bad, &unreachable], "canary", &env).await;
+    let reports = judge_each(&[&several, &bad, &unreachable], "canary", &env).await;
     assert!(reports.iter().all(|r| r.verdict == Verdict::Error), "{reports:#?}");
     assert!(
         reports[0].summary.starts_with(&format!(
@@ -620,7 +706,7 @@ async fn prometheus_gates_against_a_real_server() {
 
     // Without a server on the gate or in planrun.toml.
     let (no_server, _) = self::env(None);
-    let r = judge(&passes, "canary", &no_server).await;
+    let r = judge_one(&passes, "canary", &no_server).await;
     assert_eq!(
         r,
         report(
@@ -634,5 +720,5 @@ async fn prometheus_gates_against_a_real_server() {
     // A changed value shows within a few scrapes, and the same gate now passes.
     *metrics.lock().unwrap() = "planrun_gate_errors 0.0001\n".into();
     wait_for_sample(&client, &format!("planrun_gate_errors{sel} < 0.001")).await;
-    assert_eq!(judge(&fails, "canary", &env).await, report("fails", Verdict::Passed, "1 of 1 measurements passed"));
+    assert_eq!(judge_one(&fails, "canary", &env).await, report("fails", Verdict::Passed, "1 of 1 measurements passed"));
 }

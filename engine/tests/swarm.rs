@@ -1,10 +1,13 @@
-//! Rolling steps against the real swarm of this machine (tests/env/swarm-up): a good update,
-//! and images that exit, never get healthy, or turn unhealthy, each failing with its cause and
-//! undone to the exact previous spec.
+//! The swarm driver and rolling steps against the real swarm of this machine
+//! (tests/env/swarm-up): a good update; images that exit, never get healthy, or turn unhealthy
+//! inside or after Swarm's monitor window, each failing with its cause and undone to the exact
+//! previous spec; and the service operations strategies share (create, list by label, logs,
+//! remove, one-off jobs).
 //!
 //! Needs dockerd as a swarm manager and the `planrun-test/app:*` images. Set
 //! `PLANRUN_SKIP_SWARM=1` to skip (with a notice); otherwise a missing daemon fails the tests.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,10 +18,15 @@ use bollard::models::{
 };
 use engine::cluster::Cluster;
 use engine::cluster::swarm::Swarm;
-use engine::convergence::{self, Baseline, Settings, Target};
+use engine::context::StepContext;
 use engine::events::{Event, Events, Memory};
-use engine::steps::StepEnv;
-use engine::steps::rolling::{self, UndoRecord};
+use engine::services::convergence::{self, Baseline, Settings, Target};
+use engine::services::job::{self, Job};
+use engine::services::watch::Watch;
+use engine::session::Seams;
+use engine::simulation::Simulation;
+use engine::steps::{Behavior, rolling};
+use engine::undo::{RollingUndo, Undo};
 use plans::duration::Duration as PlanDuration;
 use plans::span::Span;
 use plans::spanned::Spanned;
@@ -112,17 +120,14 @@ fn step(service: &str, image: &str, monitor_secs: u64) -> Rolling {
     }
 }
 
-fn step_env(swarm: &Swarm) -> StepEnv {
-    let plan = serde_json::from_value(serde_json::json!({
-        "name": "swarm-test", "stack": "planrun-t", "on-failure": "rollback", "log": null,
-        "variables": [], "gates": [], "steps": []
-    }))
-    .expect("a minimal plan");
-    StepEnv {
-        cluster: Arc::new(swarm.clone()),
-        events: Events::new(vec![Box::new(Arc::new(Memory::default()))]),
-        plan: Arc::new(plan),
-    }
+/// A context for step `release` over the real swarm, its events kept in memory.
+fn context(swarm: &Swarm) -> (StepContext, Arc<Memory>) {
+    let memory = Arc::new(Memory::default());
+    let seams = Seams::live(Arc::new(swarm.clone()), None, None);
+    let run = seams.context(Events::new(vec![Box::new(memory.clone())]), "planrun-t", "r-swarm-test");
+    let (plan, _) = Simulation::plan("plan t {\n    stack planrun-t\n    pause p \"1s\"\n}\n");
+    let step = StepContext { run, plan, plan_dir: Arc::new(".".into()), step: "release".into() };
+    (step, memory)
 }
 
 /// Creates the service and waits until its three tasks run healthy.
@@ -132,17 +137,13 @@ async fn create(swarm: &Swarm, spec: ServiceSpec) -> (String, Removed) {
     let guard = Removed(name);
     let id = created.id.unwrap();
     let target = Target::of(&id, &spec).unwrap();
-    let env = step_env(swarm);
-    convergence::follow(
-        swarm,
-        &env.events,
-        "create",
-        &target,
-        &Baseline::default(),
-        Settings::new(Duration::from_secs(60)),
-    )
-    .await
-    .expect("the v1 service starts");
+    let baseline = Baseline::default();
+    let mut watch = Watch::new(&target, &baseline, u64::MAX);
+    let events = Events::new(Vec::new());
+    let settings = Settings::new(Duration::from_secs(60));
+    convergence::follow(swarm, &events, "create", &target, &baseline, &mut watch, settings)
+        .await
+        .expect("the v1 service starts");
     (id, guard)
 }
 
@@ -153,22 +154,13 @@ fn inspected(id: &str) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn step_env_with_memory(swarm: &Swarm) -> (StepEnv, Arc<Memory>) {
-    let memory = Arc::new(Memory::default());
-    let mut env = step_env(swarm);
-    env.events = Events::new(vec![Box::new(memory.clone())]);
-    (env, memory)
-}
-
 /// The undo record the step emitted before changing anything.
-fn recorded(memory: &Memory) -> serde_json::Value {
+fn recorded(memory: &Memory) -> RollingUndo {
     memory
-        .0
-        .lock()
-        .unwrap()
-        .iter()
-        .find_map(|r| match &r.event {
-            Event::StepRecorded { undo, .. } => Some(undo.clone()),
+        .events()
+        .into_iter()
+        .find_map(|e| match e {
+            Event::StepRecorded { undo: Undo::Rolling(r), .. } => Some(*r),
             _ => None,
         })
         .expect("a StepRecorded event")
@@ -180,24 +172,22 @@ async fn fails_and_is_undone(what: &str, image: &str, env_vars: &[&str], monitor
     let name = unique_name(what);
     let (id, _removed) = create(&swarm, v1_spec(&name, env_vars)).await;
     let before = inspected(&id);
-    let (env, memory) = step_env_with_memory(&swarm);
+    let (ctx, memory) = context(&swarm);
 
     let started = tokio::time::Instant::now();
-    let error = rolling::apply("release", &step(&name, image, monitor_secs), &env).await.unwrap_err();
+    let error = step(&name, image, monitor_secs).apply(&ctx).await.unwrap_err().to_string();
     let failed_after = started.elapsed();
     for part in cause {
-        assert!(error.0.contains(part), "{what}: `{error}` does not contain `{part}`");
+        assert!(error.contains(part), "{what}: `{error}` does not contain `{part}`");
     }
 
     let record = recorded(&memory);
     let started = tokio::time::Instant::now();
-    rolling::undo("release", &record, &env).await.unwrap();
+    rolling::undo("release", &record, &ctx.run).await.unwrap();
     let undone_after = started.elapsed();
     eprintln!("{what}: apply failed after {failed_after:.1?} with `{error}`; undo converged after {undone_after:.1?}");
 
     assert_eq!(inspected(&id), before, "{what}: undo restores the exact previous spec");
-    let counts = swarm.counts(&id).await.unwrap();
-    assert_eq!((counts.running, counts.desired), (3, 3), "{what}: all tasks run again");
     let tasks = swarm.tasks(&id).await.unwrap();
     let v1_running = tasks
         .iter()
@@ -209,6 +199,21 @@ async fn fails_and_is_undone(what: &str, image: &str, env_vars: &[&str], monitor
         })
         .count();
     assert_eq!(v1_running, 3, "{what}: three v1 tasks run (and so passed their health check)");
+    old_tasks_stop(&swarm, &id, what).await;
+}
+
+/// Waits (bounded) until the service list counts exactly 3 running: replaced tasks keep
+/// running for a few seconds after Swarm told them to stop, and planrun does not wait for that.
+async fn old_tasks_stop(swarm: &Swarm, id: &str, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let counts = swarm.counts(id).await.unwrap();
+        if (counts.running, counts.desired) == (3, 3) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {counts:?} after 30 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,11 +221,12 @@ async fn a_good_image_rolls_out_with_the_plans_update_config() {
     let Some(swarm) = swarm().await else { return };
     let name = unique_name("good");
     let (id, _removed) = create(&swarm, v1_spec(&name, &[])).await;
-    let env = step_env(&swarm);
+    let (ctx, memory) = context(&swarm);
     let before = inspected(&id);
     let started = tokio::time::Instant::now();
-    let record = rolling::apply("release", &step(&name, "planrun-test/app:v2", 2), &env).await.unwrap();
+    step(&name, "planrun-test/app:v2", 2).apply(&ctx).await.unwrap();
     eprintln!("good: v1 -> v2 converged after {:.1?}", started.elapsed());
+    let record = recorded(&memory);
 
     let spec = inspected(&id);
     assert_eq!(spec["TaskTemplate"]["ContainerSpec"]["Image"], "planrun-test/app:v2");
@@ -239,13 +245,17 @@ async fn a_good_image_rolls_out_with_the_plans_update_config() {
         })
     );
     assert_eq!(spec["RollbackConfig"]["Order"], "start-first");
-    let counts = swarm.counts(&id).await.unwrap();
-    assert_eq!((counts.running, counts.desired), (3, 3));
-    let record: UndoRecord = serde_json::from_value(record).unwrap();
-    assert_eq!(
-        record.previous_spec.task_template.unwrap().container_spec.unwrap().image.unwrap(),
-        "planrun-test/app:v1"
-    );
+    let tasks = swarm.tasks(&id).await.unwrap();
+    let wanted: Vec<_> =
+        tasks.iter().filter(|t| t.desired_state == Some(bollard::models::TaskState::RUNNING)).collect();
+    assert_eq!(wanted.len(), 3, "exactly three tasks want to run: {wanted:?}");
+    assert!(wanted.iter().all(|t| {
+        t.status.as_ref().and_then(|s| s.state) == Some(bollard::models::TaskState::RUNNING)
+            && t.spec.as_ref().and_then(|s| s.container_spec.as_ref()).and_then(|c| c.image.as_deref())
+                == Some("planrun-test/app:v2")
+    }));
+    old_tasks_stop(&swarm, &id, "good").await;
+    assert_eq!(record.previous_image(), "planrun-test/app:v1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,7 +265,7 @@ async fn an_image_that_exits_is_rolled_back_naming_the_exit_and_undone() {
         "planrun-test/app:exit",
         &[],
         2,
-        &["Swarm rolled the update back", "task errors: task: non-zero exit (3)"],
+        &["1 task of ", " on planrun-test/app:exit failed after starting: task: non-zero exit (3) ("],
     )
     .await;
 }
@@ -267,10 +277,8 @@ async fn an_image_that_never_gets_healthy_is_rolled_back_and_undone() {
         "planrun-test/app:never-healthy",
         &[],
         2,
-        &[
-            "Swarm rolled the update back",
-            "task errors: container unhealthy: health check exited 1: wget: server returned error: HTTP/1.0 500",
-        ],
+        &["on planrun-test/app:never-healthy failed after starting: container unhealthy: health check exited 1: \
+           wget: server returned error: HTTP/1.0 500"],
     )
     .await;
 }
@@ -282,9 +290,103 @@ async fn an_image_that_turns_unhealthy_within_the_monitor_window_is_rolled_back_
         "planrun-test/app:unhealthy-later",
         &["UNHEALTHY_AFTER=2"],
         6,
-        &["Swarm rolled the update back", "task errors: container unhealthy: health check exited 1"],
+        &["on planrun-test/app:unhealthy-later failed after starting: container unhealthy: health check exited 1"],
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_that_turns_unhealthy_after_the_monitor_window_still_fails_the_step() {
+    // Healthy for 5 s, monitor 2 s: Swarm has moved on (and would call the update completed)
+    // when the first new task dies; the step's watch does not.
+    fails_and_is_undone(
+        "unhealthy-after-monitor",
+        "planrun-test/app:unhealthy-later",
+        &["UNHEALTHY_AFTER=5"],
+        2,
+        &["on planrun-test/app:unhealthy-later failed after starting: container unhealthy: health check exited 1"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_refused_tcp_connection_says_so() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let host = format!("tcp://127.0.0.1:{port}");
+    let error = match Swarm::connect_to(&host, None).await {
+        Ok(_) => panic!("connected to a closed port"),
+        Err(e) => e.to_string(),
+    };
+    assert_eq!(
+        error,
+        format!(
+            "Docker is unavailable: no Docker daemon answers at {host}: connection refused at {host} (start dockerd, or set DOCKER_HOST)"
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_are_created_listed_by_label_logged_and_removed() {
+    let Some(swarm) = swarm().await else { return };
+    let name = unique_name("ops");
+    let mut spec = v1_spec(&name, &[]);
+    let label = format!("planrun-t-ops={name}");
+    spec.labels.get_or_insert_with(HashMap::new).insert("planrun-t-ops".into(), name.clone());
+    let id = engine::services::create(&swarm, spec).await.unwrap();
+    let _removed = Removed(name.clone());
+
+    let found = swarm.services(&label).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id.as_deref(), Some(id.as_str()));
+    let spec = found[0].spec.as_ref().unwrap();
+    assert!(
+        spec.task_template.as_ref().unwrap().container_spec.as_ref().unwrap().health_check.is_some(),
+        "listed specs keep their health check (read as raw JSON, like inspect)"
+    );
+    assert!(swarm.services(&format!("planrun-t-ops={name}-not")).await.unwrap().is_empty());
+
+    // The test app writes one line on start: its logs carry it once a task runs.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let logs = engine::services::logs(&swarm, &id, 50).await.unwrap();
+        if logs.contains("listening on :8080") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no start line in the logs: {logs:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    engine::services::remove(&swarm, &id).await.unwrap();
+    assert!(swarm.services(&label).await.unwrap().is_empty());
+    engine::services::remove(&swarm, &id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_off_job_runs_on_the_swarm_and_returns_its_output() {
+    let Some(swarm) = swarm().await else { return };
+    let cluster: Arc<dyn Cluster> = Arc::new(swarm.clone());
+    let job = |name: &str, script: &str| Job {
+        name: unique_name(name),
+        image: "planrun-test/app:v1".into(),
+        command: vec!["sh".into(), "-c".into(), script.into()],
+        env: vec!["GREETING=hello from a job".into()],
+        networks: vec!["planrun-test".into()],
+        labels: HashMap::from([("planrun-test".to_string(), "1".to_string())]),
+        deadline: Duration::from_secs(60),
+    };
+    let ok = job("job-ok", "echo \"$GREETING\";exit 0");
+    let output = job::run(cluster.clone(), &ok).await.unwrap();
+    assert!(output.logs.contains("hello from a job"), "{output:?}");
+
+    let bad = job("job-bad", "echo migrating; echo 'ERROR: relation missing' >&2; exit 4");
+    let error = job::run(cluster.clone(), &bad).await.unwrap_err().to_string();
+    assert!(error.contains("task: non-zero exit (4)"), "{error}");
+    assert!(error.contains("ERROR: relation missing"), "{error}");
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for j in [&ok, &bad] {
+        assert!(swarm.service(&j.name).await.is_err(), "job {} is removed", j.name);
+    }
 }
 
 #[tokio::test]

@@ -27,11 +27,28 @@ pub enum Command {
     Show(ShowArgs),
     /// Deploy a plan to the swarm; on failure, undo every change (or pause, as the plan says).
     ///
-    /// Exits 0 when every step and gate succeeded, 1 when the run failed (rolled back, paused or
-    /// refused by the deploy lock), 2 for usage errors or when Docker cannot be reached.
+    /// Before the first change, preflight checks that every service, gate and program the plan
+    /// names exists and that no update is in progress or paused; all problems are reported at
+    /// once. Ctrl-C (or SIGTERM) stops the running steps at once and rolls back; a second one
+    /// stops the rollback too, keeps the deploy lock and prints the command that finishes it.
+    ///
+    /// Exits 0 when every step and gate succeeded; 1 when the run failed (rolled back, paused,
+    /// rollback failed) or was refused before changing anything (invalid plan, steps apply
+    /// cannot run yet, deploy lock held, preflight problems); 2 for usage errors, an unwritable
+    /// state directory, or when Docker cannot be reached; 130 when a second interrupt stopped
+    /// it with changes left in place.
     Apply(ApplyArgs),
-    /// Undo what a stack's last run changed, from its journal.
+    /// Undo what a stack's last run left changed, from its journal.
+    ///
+    /// Takes the newest run of the stack that left changes not yet undone (a run that changed
+    /// nothing, or was rolled back already, is skipped). Exits 0 when everything is undone or
+    /// there was nothing to undo, 1 when an undo failed or the stack is locked, 2 for usage
+    /// errors or when Docker cannot be reached, 130 when a second interrupt stopped it.
     Rollback(RollbackArgs),
+    /// Approve the step a run of STACK waits on (`pause NAME manual`), from any machine.
+    Promote(AnswerArgs),
+    /// Refuse the step a run of STACK waits on: that run fails and rolls back.
+    Abort(AnswerArgs),
     /// Remove a stack's deploy lock left by a run that died.
     Unlock(UnlockArgs),
 }
@@ -166,6 +183,20 @@ pub struct RollbackArgs {
     /// Where run journals are kept.
     #[arg(long, value_name = "DIR", default_value = ".planrun")]
     pub state_dir: PathBuf,
+    /// Use this environment's Docker host from the project file.
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+    /// The project file (default: planrun.toml in the current directory, if any).
+    #[arg(long = "project", value_name = "FILE")]
+    pub project: Option<PathBuf>,
+}
+
+/// `planrun promote` and `planrun abort`.
+#[derive(Debug, Args)]
+pub struct AnswerArgs {
+    /// The stack whose waiting run to answer.
+    #[arg(value_name = "STACK")]
+    pub stack: String,
     /// Use this environment's Docker host from the project file.
     #[arg(long = "env", value_name = "NAME")]
     pub env: Option<String>,

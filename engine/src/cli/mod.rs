@@ -1,22 +1,39 @@
-//! The command line: flags in `args`, one function per command here, output formats in `report`.
+//! The command line: flags in `args`, one file per command that changes a swarm (`apply`,
+//! `rollback`, `answer` for promote/abort, `unlock`), the read-only commands here, output
+//! formats in `report` (diagnostics), `progress` (runs) and `summary`. Only this module knows
+//! terminals, signals and exit codes; runs themselves are `crate::session`'s.
 
+pub mod answer;
 pub mod apply;
 pub mod args;
 pub mod progress;
+pub mod prompt;
 pub mod report;
+pub mod rollback;
+pub mod signals;
+pub mod summary;
+pub mod unlock;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use plans::graph::render;
+use plans::project::Environment;
 
+use crate::cluster::Cluster;
+use crate::cluster::swarm::Swarm;
+use crate::events::Refusal;
 use crate::load::{self, LoadError, LoadOptions, Loaded};
 use args::{Cli, Command, GraphFormat, MessageFormat, PlanInputs};
 
-/// Exit code for a plan with errors (or a failed deployment).
+/// Exit code for a plan with errors, a failed deployment or a refused one.
 pub const EXIT_INVALID: u8 = 1;
-/// Exit code for usage and I/O errors.
+/// Exit code for usage and I/O errors, and an unreachable Docker daemon.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code when a second interrupt stopped a run with changes left in place (128 + SIGINT).
+pub const EXIT_STOPPED: u8 = 130;
 
 /// Runs the command line.
 pub fn main() -> ExitCode {
@@ -26,9 +43,66 @@ pub fn main() -> ExitCode {
         Command::Graph(a) => graph(a),
         Command::Show(a) => show(a),
         Command::Apply(a) => apply::apply(a),
-        Command::Rollback(a) => apply::rollback(a),
-        Command::Unlock(a) => apply::unlock(a),
+        Command::Rollback(a) => rollback::rollback(a),
+        Command::Promote(a) => answer::answer(a, true),
+        Command::Abort(a) => answer::answer(a, false),
+        Command::Unlock(a) => unlock::unlock(a),
     }
+}
+
+/// The exit code of a refusal.
+pub fn refusal_code(refusal: Refusal) -> u8 {
+    match refusal {
+        Refusal::InvalidPlan | Refusal::UnsupportedSteps | Refusal::Locked | Refusal::Preflight => EXIT_INVALID,
+        Refusal::DockerUnavailable | Refusal::Journal | Refusal::Usage => EXIT_USAGE,
+        Refusal::NothingToDo => 0,
+    }
+}
+
+/// A tokio runtime for one command. It shuts down without waiting for blocking reads (a
+/// terminal prompt nobody answered because the swarm answered first).
+pub(crate) fn run_async<F: std::future::Future<Output = ExitCode>>(future: F) -> ExitCode {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("cannot start the tokio runtime");
+    let code = runtime.block_on(future);
+    runtime.shutdown_background();
+    code
+}
+
+/// Connects to the Docker host of `environment` (planrun.toml), else as the docker CLI would.
+pub(crate) async fn connect(environment: Option<&Environment>) -> Result<Arc<dyn Cluster>, String> {
+    let swarm = match environment.and_then(|e| e.docker_host.as_deref().map(|h| (e, h))) {
+        Some((env, host)) => {
+            let tls = env.cert_path.as_deref().map(|p| (Path::new(p), env.tls_verify));
+            Swarm::connect_to(host, tls).await
+        }
+        None => Swarm::connect().await,
+    };
+    swarm.map(|s| Arc::new(s) as Arc<dyn Cluster>).map_err(|e| e.to_string())
+}
+
+/// The environment `--env`/`--project` name for commands without a plan (rollback, unlock,
+/// promote, abort): the project file given, or planrun.toml in the current directory.
+pub(crate) fn project_environment(env: Option<&str>, project: Option<&Path>) -> Result<Option<Environment>, String> {
+    let path = match project {
+        Some(p) => p.to_path_buf(),
+        None if Path::new("planrun.toml").is_file() => PathBuf::from("planrun.toml"),
+        None if env.is_some() => {
+            return Err("--env needs a project file: no planrun.toml here (use --project FILE)".into());
+        }
+        None => return Ok(None),
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file = plans::SourceFile::new(path.display().to_string(), text);
+    let project = plans::project::Project::parse(&file).map_err(|d| d.message)?;
+    let chosen = project.environment(env).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(chosen.map(|(_, e)| e.clone()))
+}
+
+/// Prints `error: WHY` and gives the exit code.
+pub(crate) fn fail(code: u8, why: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {why}");
+    ExitCode::from(code)
 }
 
 fn options(inputs: &PlanInputs) -> LoadOptions {

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::sync::Mutex;
 
+use crate::clock;
 use crate::events::{Event, Record, Sink};
 
 /// One JSON record per line on stdout.
@@ -43,10 +44,18 @@ pub fn describe(event: &Event) -> Option<String> {
         Event::RunStarted { run_id, plan, stack, file, on_failure } => {
             format!("run {run_id}: plan `{plan}` ({file}) on stack `{stack}`, on failure: {on_failure}")
         }
+        Event::RunRefused { message, problems, .. } => {
+            let mut text = format!("refused: {message}");
+            for p in problems {
+                text.push_str(&format!("\n  - {p}"));
+            }
+            text
+        }
+        Event::Warning { problem } => format!("warning: {problem}"),
         Event::StepStarted { step, kind } => format!("{step}: {kind} started"),
-        Event::StepRecorded { step, .. } => format!("{step}: recorded the current state for rollback"),
+        Event::StepRecorded { step, undo } => format!("{step}: recorded how to undo ({})", undo.describe()),
         Event::StepProgress { step, message, updated } => match updated {
-            Some((done, of)) => format!("{step}: {done}/{of} tasks updated - {message}"),
+            Some((done, of)) => format!("{step}: {done}/{of} tasks on the new spec - {message}"),
             None => format!("{step}: {message}"),
         },
         Event::Measurement { step, gate, number, target, value, condition, verdict, detail } => {
@@ -55,14 +64,24 @@ pub fn describe(event: &Event) -> Option<String> {
             format!("{step}: gate {gate} #{number}: {target} = {value}; {condition} -> {verdict}{detail}")
         }
         Event::GateFinished { step, gate, verdict, summary } => format!("{step}: gate {gate} {verdict}: {summary}"),
+        Event::AwaitingApproval { step, question, how } => format!("{step}: {question} (waiting; {how})"),
+        Event::Answered { step, approved, by } => {
+            format!("{step}: {} by {by}", if *approved { "approved" } else { "aborted" })
+        }
         Event::StepFinished { step, outcome, reason, took_ms } => {
             let reason = reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
-            format!("{step}: {outcome} in {}{reason}", seconds(*took_ms))
+            format!("{step}: {outcome} in {}{reason}", clock::millis(*took_ms))
         }
+        Event::Interrupted { second: false } => {
+            "interrupted: stopping the running steps and undoing what the run changed \
+             (interrupt again to stop at once)"
+                .into()
+        }
+        Event::Interrupted { second: true } => "interrupted again: stopping at once".into(),
         Event::RollbackStarted { reason } => format!("rolling back: {reason}"),
         Event::StepUndone { step, outcome, reason, took_ms } => {
             let reason = reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
-            format!("{step}: undo {outcome} in {}{reason}", seconds(*took_ms))
+            format!("{step}: undo {outcome} in {}{reason}", clock::millis(*took_ms))
         }
         Event::RunFinished { outcome, reason } => match reason {
             Some(r) => format!("run {outcome}: {r}"),
@@ -71,18 +90,13 @@ pub fn describe(event: &Event) -> Option<String> {
     })
 }
 
-/// Milliseconds as `12.3s`.
-pub fn seconds(ms: u64) -> String {
-    format!("{:.1}s", ms as f64 / 1000.0)
-}
-
 impl Sink for Lines {
     fn record(&self, record: &Record) {
         let Some(text) = describe(&record.event) else { return };
         let mut err = std::io::stderr().lock();
         if !self.live {
             let time = record.at.get(11..19).unwrap_or(&record.at);
-            let _ = writeln!(err, "{time} +{:>7} {text}", seconds(record.elapsed_ms));
+            let _ = writeln!(err, "{time} +{:>7} {text}", clock::millis(record.elapsed_ms));
             return;
         }
         let mut last = self.last_progress.lock().expect("progress lock poisoned");
@@ -96,7 +110,7 @@ impl Sink for Lines {
                 let _ = writeln!(err);
             }
         }
-        let _ = write!(err, "[{:>6}] {text}", seconds(record.elapsed_ms));
+        let _ = write!(err, "[{:>6}] {text}", clock::millis(record.elapsed_ms));
         if is_progress {
             *last = step;
         } else {

@@ -1,10 +1,17 @@
-//! An in-memory swarm for unit tests and, later, the simulated swarm of `planrun plan`.
+//! An in-memory swarm for unit tests and for running a whole plan in virtual time.
 //!
 //! It keeps services with specs and version indexes (a stale index is "out of sequence"),
 //! and replaces tasks the way Swarm's updater does: in batches of `parallelism`, start-first or
 //! stop-first, watching each new task for `monitor`, then applying the failure action
-//! (rollback restores the previous spec, pause stops, continue goes on). How a new task behaves
-//! is a knob per image: healthy, exits at once, never healthy, or unhealthy after a while.
+//! (rollback restores the previous spec, pause stops, continue goes on). A task that fails
+//! outside an update is restarted after the spec's restart delay, as Swarm does.
+//!
+//! How a task running an image behaves is a knob per image ([`Behavior`]); how long it takes
+//! comes from the service's own health check, as on a real swarm: a task with a health check
+//! is `starting` until its first check passes (`interval` after the container started) and is
+//! killed after `retries` failed checks. One-off jobs (replicated-job mode) run to completion
+//! and leave the image's scripted output in the service's logs.
+//!
 //! Everything runs on tokio's clock, so tests can use `tokio::time::pause()`.
 
 use std::collections::HashMap;
@@ -20,27 +27,28 @@ use bollard::models::{
 
 use super::{Cluster, ClusterError, ConfigObject, ServiceCounts};
 
-/// How a new task running an image behaves.
+/// How a task running an image behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Behavior {
-    /// Starts, passes its health check and keeps running.
+    /// Starts, passes its health check and keeps running (a job: exits 0).
     Healthy,
     /// Exits at once with this code (Swarm: "task: non-zero exit (N)").
     Crash(i64),
-    /// Never passes its health check: killed after the first one.
+    /// Never passes its health check: killed after `retries` failed checks.
     NeverHealthy,
-    /// Runs, then fails its health check after this long and is stopped (ends `complete`).
+    /// Runs and passes its checks, then is stopped as unhealthy this long after it started
+    /// (ends `complete`, like an app that exits 0 on SIGTERM).
     UnhealthyAfter(Duration),
 }
 
-/// How long things take in the fake.
+/// How long things take in the fake, besides what the health check decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
-    /// From a task's creation to running (or to its failure).
+    /// From a task's creation to its container running.
     pub start: Duration,
-    /// Between a failed task and its replacement.
+    /// Between a failed task and its replacement when the spec sets no restart delay.
     pub restart_delay: Duration,
-    /// How long a rollback takes once it has nothing to replace.
+    /// How long Swarm takes to start a rollback once it decided on one.
     pub rollback: Duration,
 }
 
@@ -51,6 +59,47 @@ impl Default for Timing {
             restart_delay: Duration::from_secs(2),
             rollback: Duration::from_secs(1),
         }
+    }
+}
+
+/// The health check's timing, with Docker's defaults for what the spec leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Health {
+    /// Between checks (Docker's default 30 s).
+    pub interval: Duration,
+    /// Failed checks before the container is unhealthy (default 3).
+    pub retries: u32,
+    /// Failures in this time after the start do not count (default 0).
+    pub start_period: Duration,
+}
+
+impl Health {
+    /// The health check of a task template, if it has one that is not `NONE`.
+    pub fn of(template: &TaskSpec) -> Option<Health> {
+        let check = template.container_spec.as_ref()?.health_check.as_ref()?;
+        let test = check.test.clone().unwrap_or_default();
+        if test.is_empty() || test.first().map(String::as_str) == Some("NONE") {
+            return None;
+        }
+        let nanos = |n: Option<i64>, default: Duration| match n {
+            Some(n) if n > 0 => Duration::from_nanos(n as u64),
+            _ => default,
+        };
+        Some(Health {
+            interval: nanos(check.interval, Duration::from_secs(30)),
+            retries: check.retries.filter(|r| *r > 0).map(|r| r as u32).unwrap_or(3),
+            start_period: nanos(check.start_period, Duration::ZERO),
+        })
+    }
+
+    /// From the container's start to its first passing check.
+    pub fn until_healthy(&self) -> Duration {
+        self.interval
+    }
+
+    /// From the container's start to being killed when every check fails.
+    pub fn until_unhealthy(&self) -> Duration {
+        (self.interval * self.retries).max(self.start_period + self.interval)
     }
 }
 
@@ -67,6 +116,7 @@ struct State {
     services: HashMap<String, FakeService>,
     configs: Vec<(ConfigObject, Vec<u8>)>,
     behaviors: HashMap<String, Behavior>,
+    outputs: HashMap<String, String>,
     timing: Timing,
     interfere: u32,
     updates: u32,
@@ -76,7 +126,8 @@ struct FakeService {
     service: Service,
     previous: Option<ServiceSpec>,
     tasks: Vec<Task>,
-    /// Bumped on every change of spec: a rollout of an older generation stops.
+    logs: Vec<String>,
+    /// Bumped on every change of spec: work started for an older generation stops.
     generation: u64,
 }
 
@@ -99,8 +150,11 @@ impl State {
     }
 
     fn behavior(&self, template: &TaskSpec) -> Behavior {
-        let image = template.container_spec.as_ref().and_then(|c| c.image.clone()).unwrap_or_default();
-        self.behaviors.get(&image).copied().unwrap_or(Behavior::Healthy)
+        self.behaviors.get(&image_of(template)).copied().unwrap_or(Behavior::Healthy)
+    }
+
+    fn generation(&self, service_id: &str) -> Option<u64> {
+        self.services.get(service_id).map(|s| s.generation)
     }
 
     /// A new task in `slot`, starting.
@@ -131,6 +185,14 @@ impl State {
     fn task_mut(&mut self, service_id: &str, task_id: &str) -> Option<&mut Task> {
         self.services.get_mut(service_id)?.tasks.iter_mut().find(|t| t.id.as_deref() == Some(task_id))
     }
+
+    fn is_running(&mut self, service_id: &str, task_id: &str) -> bool {
+        self.task_mut(service_id, task_id).is_some_and(|t| running(t))
+    }
+}
+
+fn image_of(template: &TaskSpec) -> String {
+    template.container_spec.as_ref().and_then(|c| c.image.clone()).unwrap_or_default()
 }
 
 fn set_state(task: &mut Task, state: TaskState, message: &str, err: Option<String>, exit: Option<i64>) {
@@ -155,8 +217,47 @@ fn replicas(spec: &ServiceSpec) -> u64 {
     spec.mode.as_ref().and_then(|m| m.replicated.as_ref()).and_then(|r| r.replicas).unwrap_or(1).max(0) as u64
 }
 
+fn is_job(spec: &ServiceSpec) -> bool {
+    spec.mode.as_ref().is_some_and(|m| m.replicated_job.is_some() || m.global_job.is_some())
+}
+
 fn template(spec: &ServiceSpec) -> TaskSpec {
     spec.task_template.clone().unwrap_or_default()
+}
+
+/// When a new task of `template` is known to be up, or to have failed, counted from its creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// Running (and healthy, if it has a health check) after this long.
+    Up(Duration),
+    /// Failed after this long.
+    Failed(Duration),
+}
+
+/// How the first moments of a new task go, and when it dies later if it does.
+fn start_of(behavior: Behavior, template: &TaskSpec, timing: &Timing) -> (Start, Option<Duration>) {
+    let health = Health::of(template);
+    let up = timing.start + health.map(|h| h.until_healthy()).unwrap_or_default();
+    match behavior {
+        Behavior::Healthy => (Start::Up(up), None),
+        Behavior::Crash(_) => (Start::Failed(timing.start), None),
+        Behavior::NeverHealthy => {
+            let after = health.map(|h| h.until_unhealthy()).unwrap_or_default();
+            (Start::Failed(timing.start + after), None)
+        }
+        Behavior::UnhealthyAfter(after) if timing.start + after <= up => (Start::Failed(timing.start + after), None),
+        Behavior::UnhealthyAfter(after) => (Start::Up(up), Some(timing.start + after)),
+    }
+}
+
+fn restart_delay(template: &TaskSpec, timing: &Timing) -> Duration {
+    template
+        .restart_policy
+        .as_ref()
+        .and_then(|p| p.delay)
+        .filter(|d| *d > 0)
+        .map(|d| Duration::from_nanos(d as u64))
+        .unwrap_or(timing.restart_delay)
 }
 
 /// The replacement settings of an update or a rollback, with Swarm's defaults.
@@ -223,6 +324,11 @@ impl FakeCluster {
         self.lock().behaviors.insert(image.to_string(), behavior);
     }
 
+    /// Sets what a job running `image` writes to its logs.
+    pub fn job_output(&self, image: &str, output: &str) {
+        self.lock().outputs.insert(image.to_string(), output.to_string());
+    }
+
     /// Sets how long things take.
     pub fn set_timing(&self, timing: Timing) {
         self.lock().timing = timing;
@@ -238,25 +344,10 @@ impl FakeCluster {
         self.lock().updates
     }
 
-    /// Creates a service whose tasks are already running; returns its id.
-    pub fn create_service(&self, spec: ServiceSpec) -> String {
+    /// Adds a service whose tasks are already running; returns its id.
+    pub fn add_service(&self, spec: ServiceSpec) -> String {
         let mut state = self.lock();
-        let id = state.new_id("service");
-        let index = state.next_index();
-        state.services.insert(
-            id.clone(),
-            FakeService {
-                service: Service {
-                    id: Some(id.clone()),
-                    version: Some(ObjectVersion { index: Some(index) }),
-                    spec: Some(spec.clone()),
-                    ..Default::default()
-                },
-                previous: None,
-                tasks: Vec::new(),
-                generation: 0,
-            },
-        );
+        let id = insert_service(&mut state, spec.clone());
         for slot in 1..=replicas(&spec) as i64 {
             let task = state.start_task(&id, slot, &template(&spec));
             if let Some(t) = state.task_mut(&id, &task) {
@@ -271,80 +362,179 @@ impl FakeCluster {
         self.lock().find(name_or_id).and_then(|s| s.service.spec.clone())
     }
 
-    /// Replaces tasks until every slot runs the current spec, like Swarm's updater.
-    async fn rollout(self, service_id: String, generation: u64, rolling_back: bool) {
-        let (spec, timing, slots) = {
+    /// Starts a task in `slot` and lives it: up (or failed) after its start, and for an image
+    /// that turns unhealthy later, dead then and restarted, for as long as the spec lasts.
+    /// A death within `monitored` after the task is up is left to the updater watching it.
+    /// Returns the task id and how its start went.
+    fn start_in_slot(
+        &self,
+        service_id: &str,
+        generation: u64,
+        slot: i64,
+        template: &TaskSpec,
+        monitored: Duration,
+    ) -> (String, Start) {
+        let (task, start, dies, timing) = {
             let mut state = self.lock();
             let timing = state.timing;
+            let behavior = state.behavior(template);
+            let (start, dies) = start_of(behavior, template, &timing);
+            let dies = match start {
+                Start::Up(up) => dies.filter(|d| *d >= up + monitored),
+                Start::Failed(_) => None,
+            };
+            (state.start_task(service_id, slot, template), start, dies, timing)
+        };
+        if let Some(after) = dies {
+            let (fake, service_id, task, template) =
+                (self.clone(), service_id.to_owned(), task.clone(), template.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                let mut state = fake.lock();
+                if state.generation(&service_id) != Some(generation) || !state.is_running(&service_id, &task) {
+                    return;
+                }
+                fail_task(&mut state, &service_id, &task, Behavior::UnhealthyAfter(after));
+                drop(state);
+                fake.restart(service_id, generation, slot, template, timing);
+            });
+        }
+        (task, start)
+    }
+
+    /// Swarm's restart of a slot whose task died outside an update.
+    fn restart(&self, service_id: String, generation: u64, slot: i64, template: TaskSpec, timing: Timing) {
+        let fake = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(restart_delay(&template, &timing)).await;
+            if fake.lock().generation(&service_id) != Some(generation) {
+                return;
+            }
+            let (task, start) = fake.start_in_slot(&service_id, generation, slot, &template, Duration::ZERO);
+            fake.settle(&service_id, generation, &task, start, &template).await;
+        });
+    }
+
+    /// Waits out a task's start and sets its state; a failed one is restarted.
+    async fn settle(&self, service_id: &str, generation: u64, task: &str, start: Start, template: &TaskSpec) {
+        let (Start::Up(after) | Start::Failed(after)) = start;
+        tokio::time::sleep(after).await;
+        let mut state = self.lock();
+        if state.generation(service_id) != Some(generation) {
+            return;
+        }
+        let behavior = state.behavior(template);
+        match start {
+            Start::Up(_) => {
+                if let Some(t) = state.task_mut(service_id, task) {
+                    set_state(t, TaskState::RUNNING, "started", None, None);
+                }
+            }
+            Start::Failed(_) => {
+                fail_task(&mut state, service_id, task, behavior);
+                let timing = state.timing;
+                drop(state);
+                self.restart(
+                    service_id.to_owned(),
+                    generation,
+                    slot_of(self, service_id, task),
+                    template.clone(),
+                    timing,
+                );
+            }
+        }
+    }
+
+    /// Replaces tasks until every slot runs the current spec, like Swarm's updater.
+    async fn rollout(self, service_id: String, generation: u64, rolling_back: bool) {
+        let (spec, slots) = {
+            let mut state = self.lock();
             let Some(s) = state.services.get_mut(&service_id) else { return };
             let spec = s.service.spec.clone().unwrap_or_default();
             let n = replicas(&spec) as i64;
             let target = template(&spec);
             // Scale down first: slots beyond the replica count stop.
             for task in s.tasks.iter_mut().filter(|t| t.slot.unwrap_or(0) > n) {
-                task.desired_state = Some(TaskState::SHUTDOWN);
+                if task.desired_state == Some(TaskState::RUNNING) {
+                    set_state(task, TaskState::SHUTDOWN, "shutdown", None, Some(0));
+                }
             }
             let slots: Vec<i64> = (1..=n)
                 .filter(|slot| {
                     !s.tasks.iter().any(|t| t.slot == Some(*slot) && running(t) && t.spec.as_ref() == Some(&target))
                 })
                 .collect();
-            (spec, timing, slots)
+            (spec, slots)
         };
+        let target = template(&spec);
         let policy = Policy::of(&spec, rolling_back);
         let batch = if policy.parallelism == 0 { slots.len().max(1) } else { policy.parallelism };
         for chunk in slots.chunks(batch) {
             let mut started = Vec::new();
             {
                 let mut state = self.lock();
-                if state.services.get(&service_id).map(|s| s.generation) != Some(generation) {
+                if state.generation(&service_id) != Some(generation) {
                     return;
                 }
-                for &slot in chunk {
-                    if !policy.start_first {
+                if !policy.start_first {
+                    for &slot in chunk {
                         stop_slot(&mut state, &service_id, slot, None);
                     }
-                    started.push((slot, state.start_task(&service_id, slot, &template(&spec))));
                 }
             }
-            tokio::time::sleep(timing.start).await;
+            for &slot in chunk {
+                let (task, start) = self.start_in_slot(&service_id, generation, slot, &target, policy.monitor);
+                started.push((slot, task, start));
+            }
+            // The batch is judged when its slowest task is up or failed.
+            let wait = started.iter().map(|(_, _, s)| match s {
+                Start::Up(d) | Start::Failed(d) => *d,
+            });
+            tokio::time::sleep(wait.max().unwrap_or_default()).await;
             let behavior = {
                 let mut state = self.lock();
-                if state.services.get(&service_id).map(|s| s.generation) != Some(generation) {
+                if state.generation(&service_id) != Some(generation) {
                     return;
                 }
-                let behavior = state.behavior(&template(&spec));
-                for (slot, task) in &started {
-                    match behavior {
-                        Behavior::Healthy | Behavior::UnhealthyAfter(_) => {
-                            if let Some(t) = state.task_mut(&service_id, task) {
-                                set_state(t, TaskState::RUNNING, "started", None, None);
-                            }
-                            stop_slot(&mut state, &service_id, *slot, Some(task));
+                for (slot, task, start) in &started {
+                    if let Start::Up(_) = start {
+                        if let Some(t) = state.task_mut(&service_id, task) {
+                            set_state(t, TaskState::RUNNING, "started", None, None);
                         }
-                        Behavior::Crash(_) | Behavior::NeverHealthy => {}
+                        stop_slot(&mut state, &service_id, *slot, Some(task));
                     }
                 }
-                behavior
+                state.behavior(&target)
             };
-            let failed = match behavior {
-                Behavior::Healthy => false,
-                Behavior::Crash(_) | Behavior::NeverHealthy => true,
-                Behavior::UnhealthyAfter(after) if after < policy.monitor => {
-                    tokio::time::sleep(after).await;
-                    true
+            let up = started.iter().all(|(_, _, s)| matches!(s, Start::Up(_)));
+            // A task that dies inside the monitor window fails the batch; later deaths are
+            // the task's own business (restarts), which Swarm no longer counts.
+            let dies_in_window = match (behavior, started.first()) {
+                (Behavior::UnhealthyAfter(after), Some((_, _, Start::Up(up_after)))) => {
+                    let timing = self.lock().timing;
+                    let dies = timing.start + after;
+                    (dies < *up_after + policy.monitor).then(|| dies.saturating_sub(*up_after))
                 }
-                Behavior::UnhealthyAfter(_) => false,
+                _ => None,
+            };
+            let failed = if !up {
+                true
+            } else if let Some(after) = dies_in_window {
+                tokio::time::sleep(after).await;
+                true
+            } else {
+                tokio::time::sleep(policy.monitor).await;
+                false
             };
             if failed {
                 let mut state = self.lock();
-                if state.services.get(&service_id).map(|s| s.generation) != Some(generation) {
+                if state.generation(&service_id) != Some(generation) {
                     return;
                 }
-                for (_, task) in &started {
+                for (_, task, _) in &started {
                     fail_task(&mut state, &service_id, task, behavior);
                 }
-                let first = started.first().map(|(_, t)| t.clone()).unwrap_or_default();
+                let first = started.first().map(|(_, t, _)| t.clone()).unwrap_or_default();
                 let action = if rolling_back && policy.on_failure == OnFailure::Rollback {
                     OnFailure::Pause
                 } else {
@@ -365,31 +555,28 @@ impl FakeCluster {
                             ServiceUpdateStatusStateEnum::PAUSED
                         };
                         set_status(&mut state, &service_id, paused, &message);
+                        let timing = state.timing;
                         drop(state);
-                        for (slot, _) in &started {
-                            self.crash_loop(&service_id, generation, *slot, &spec);
+                        for (slot, _, _) in &started {
+                            self.restart(service_id.clone(), generation, *slot, target.clone(), timing);
                         }
                         return;
                     }
                     OnFailure::Continue => {
-                        for (slot, _) in &started {
-                            stop_slot(&mut state, &service_id, *slot, None);
-                        }
+                        let timing = state.timing;
                         drop(state);
-                        for (slot, _) in &started {
-                            self.crash_loop(&service_id, generation, *slot, &spec);
+                        for (slot, _, _) in &started {
+                            self.restart(service_id.clone(), generation, *slot, target.clone(), timing);
                         }
                     }
                 }
-            } else {
-                tokio::time::sleep(policy.monitor).await;
             }
             if chunk.len() == batch {
                 tokio::time::sleep(policy.delay).await;
             }
         }
         let mut state = self.lock();
-        if state.services.get(&service_id).map(|s| s.generation) != Some(generation) {
+        if state.generation(&service_id) != Some(generation) {
             return;
         }
         let has_status = state.services.get(&service_id).is_some_and(|s| s.service.update_status.is_some());
@@ -433,32 +620,79 @@ impl FakeCluster {
         });
     }
 
-    /// Restarts a failing slot until the spec changes again (bounded).
-    fn crash_loop(&self, service_id: &str, generation: u64, slot: i64, spec: &ServiceSpec) {
-        let fake = self.clone();
-        let id = service_id.to_string();
-        let template = template(spec);
-        tokio::spawn(async move {
-            for _ in 0..1000 {
-                let timing = fake.lock().timing;
-                tokio::time::sleep(timing.restart_delay).await;
-                let task = {
-                    let mut state = fake.lock();
-                    if state.services.get(&id).map(|s| s.generation) != Some(generation) {
-                        return;
-                    }
-                    state.start_task(&id, slot, &template)
-                };
-                tokio::time::sleep(timing.start).await;
-                let mut state = fake.lock();
-                if state.services.get(&id).map(|s| s.generation) != Some(generation) {
+    /// Runs a job's tasks to completion; their output goes to the service's logs.
+    async fn run_job(self, service_id: String, generation: u64) {
+        let (template, completions, timing, behavior, output) = {
+            let state = self.lock();
+            let Some(s) = state.services.get(&service_id) else { return };
+            let spec = s.service.spec.clone().unwrap_or_default();
+            let completions = spec
+                .mode
+                .as_ref()
+                .and_then(|m| m.replicated_job.as_ref())
+                .and_then(|j| j.total_completions)
+                .unwrap_or(1)
+                .max(1);
+            let template = template(&spec);
+            let behavior = state.behavior(&template);
+            let output = state.outputs.get(&image_of(&template)).cloned().unwrap_or_default();
+            (template, completions, state.timing, behavior, output)
+        };
+        for slot in 0..completions {
+            let task = {
+                let mut state = self.lock();
+                if state.generation(&service_id) != Some(generation) {
                     return;
                 }
-                let behavior = state.behavior(&template);
-                fail_task(&mut state, &id, &task, behavior);
+                state.start_task(&service_id, slot, &template)
+            };
+            tokio::time::sleep(timing.start).await;
+            let mut state = self.lock();
+            if state.generation(&service_id) != Some(generation) {
+                return;
             }
-        });
+            if let Some(s) = state.services.get_mut(&service_id) {
+                s.logs.extend(output.lines().map(str::to_owned));
+            }
+            let Some(t) = state.task_mut(&service_id, &task) else { return };
+            match behavior {
+                Behavior::Crash(code) => set_state(
+                    t,
+                    TaskState::FAILED,
+                    "started",
+                    Some(format!("task: non-zero exit ({code})")),
+                    Some(code),
+                ),
+                _ => set_state(t, TaskState::COMPLETE, "finished", None, Some(0)),
+            }
+            t.desired_state = Some(TaskState::COMPLETE);
+        }
     }
+}
+
+fn slot_of(fake: &FakeCluster, service_id: &str, task: &str) -> i64 {
+    fake.lock().task_mut(service_id, task).and_then(|t| t.slot).unwrap_or(0)
+}
+
+fn insert_service(state: &mut State, spec: ServiceSpec) -> String {
+    let id = state.new_id("service");
+    let index = state.next_index();
+    state.services.insert(
+        id.clone(),
+        FakeService {
+            service: Service {
+                id: Some(id.clone()),
+                version: Some(ObjectVersion { index: Some(index) }),
+                spec: Some(spec),
+                ..Default::default()
+            },
+            previous: None,
+            tasks: Vec::new(),
+            logs: Vec::new(),
+            generation: 0,
+        },
+    );
+    id
 }
 
 /// Stops the tasks in `slot` that want to run, except `keep`.
@@ -472,7 +706,7 @@ fn stop_slot(state: &mut State, service_id: &str, slot: i64, keep: Option<&Strin
     }
 }
 
-/// Ends a new task the way its image fails.
+/// Ends a task the way its image fails.
 fn fail_task(state: &mut State, service_id: &str, task_id: &str, behavior: Behavior) {
     let Some(task) = state.task_mut(service_id, task_id) else { return };
     match behavior {
@@ -506,6 +740,14 @@ fn set_status(state: &mut State, service_id: &str, to: ServiceUpdateStatusStateE
         });
         // Swarm writes the status into the service object, which bumps its version.
         s.service.version = Some(ObjectVersion { index: Some(index) });
+    }
+}
+
+fn has_label(spec: &ServiceSpec, label: &str) -> bool {
+    let labels = spec.labels.clone().unwrap_or_default();
+    match label.split_once('=') {
+        Some((key, value)) => labels.get(key).map(String::as_str) == Some(value),
+        None => labels.contains_key(label),
     }
 }
 
@@ -598,5 +840,167 @@ impl Cluster for FakeCluster {
             return Err(ClusterError::NotFound(format!("config {id}")));
         }
         Ok(())
+    }
+
+    async fn create_service(&self, spec: ServiceSpec) -> Result<String, ClusterError> {
+        let name = spec.name.clone().unwrap_or_default();
+        let (id, job) = {
+            let mut state = self.lock();
+            if state.find(&name).is_some() {
+                return Err(ClusterError::Conflict(format!("service {name}")));
+            }
+            (insert_service(&mut state, spec.clone()), is_job(&spec))
+        };
+        if job {
+            tokio::spawn(self.clone().run_job(id.clone(), 0));
+        } else {
+            let target = template(&spec);
+            for slot in 1..=replicas(&spec) as i64 {
+                let (task, start) = self.start_in_slot(&id, 0, slot, &target, Duration::ZERO);
+                let (fake, id, target) = (self.clone(), id.clone(), target.clone());
+                tokio::spawn(async move { fake.settle(&id, 0, &task, start, &target).await });
+            }
+        }
+        Ok(id)
+    }
+
+    async fn remove_service(&self, id: &str) -> Result<(), ClusterError> {
+        let mut state = self.lock();
+        let key = state
+            .services
+            .iter()
+            .find(|(key, s)| {
+                key.as_str() == id || s.service.spec.as_ref().and_then(|spec| spec.name.as_deref()) == Some(id)
+            })
+            .map(|(key, _)| key.clone())
+            .ok_or_else(|| ClusterError::NotFound(format!("service {id}")))?;
+        state.services.remove(&key);
+        Ok(())
+    }
+
+    async fn services(&self, label: &str) -> Result<Vec<Service>, ClusterError> {
+        let state = self.lock();
+        let mut found: Vec<Service> = state
+            .services
+            .values()
+            .filter(|s| s.service.spec.as_ref().is_some_and(|spec| has_label(spec, label)))
+            .map(|s| s.service.clone())
+            .collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(found)
+    }
+
+    async fn logs(&self, service_id: &str, tail: usize) -> Result<String, ClusterError> {
+        let mut state = self.lock();
+        let s = state.find(service_id).ok_or_else(|| ClusterError::NotFound(format!("service {service_id}")))?;
+        let from = s.logs.len().saturating_sub(tail);
+        Ok(s.logs[from..].iter().map(|l| format!("{l}\n")).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bollard::models::{HealthConfig, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpecContainerSpec};
+
+    use super::*;
+
+    fn spec(name: &str, image: &str, health_interval_s: Option<i64>) -> ServiceSpec {
+        ServiceSpec {
+            name: Some(name.into()),
+            mode: Some(ServiceSpecMode {
+                replicated: Some(ServiceSpecModeReplicated { replicas: Some(2) }),
+                ..Default::default()
+            }),
+            task_template: Some(TaskSpec {
+                container_spec: Some(TaskSpecContainerSpec {
+                    image: Some(image.into()),
+                    health_check: health_interval_s.map(|s| HealthConfig {
+                        test: Some(vec!["CMD-SHELL".into(), "true".into()]),
+                        interval: Some(s * 1_000_000_000),
+                        retries: Some(2),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    async fn states(fake: &FakeCluster, name: &str) -> Vec<(i64, TaskState)> {
+        let mut out: Vec<(i64, TaskState)> = fake
+            .tasks(name)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|t| t.desired_state == Some(TaskState::RUNNING))
+            .map(|t| (t.slot.unwrap(), t.status.as_ref().unwrap().state.unwrap()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_task_is_up_after_its_start_and_first_health_check() {
+        let fake = FakeCluster::new();
+        fake.create_service(spec("web", "app:v1", Some(3))).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(3_900)).await;
+        assert_eq!(states(&fake, "web").await, [(1, TaskState::STARTING), (2, TaskState::STARTING)]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(states(&fake, "web").await, [(1, TaskState::RUNNING), (2, TaskState::RUNNING)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_task_that_turns_unhealthy_later_dies_and_is_restarted() {
+        let fake = FakeCluster::new();
+        fake.behave("app:late", Behavior::UnhealthyAfter(Duration::from_secs(10)));
+        fake.create_service(spec("web", "app:late", Some(1))).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(states(&fake, "web").await, [(1, TaskState::RUNNING), (2, TaskState::RUNNING)]);
+        // Dies 11 s after creation (1 s start + 10 s), restarted 2 s later.
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        let tasks = fake.tasks("web").await.unwrap();
+        let dead = tasks.iter().filter(|t| t.status.as_ref().unwrap().err.as_deref() == Some(UNHEALTHY)).count();
+        assert_eq!(dead, 2);
+        assert_eq!(states(&fake, "web").await, [], "nothing runs between death and restart");
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        assert_eq!(states(&fake, "web").await, [(1, TaskState::RUNNING), (2, TaskState::RUNNING)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_job_runs_to_completion_and_leaves_its_output() {
+        let fake = FakeCluster::new();
+        fake.job_output("pg:15", "dumped 3 tables");
+        let mut job = spec("dump", "pg:15", None);
+        job.mode = Some(ServiceSpecMode {
+            replicated_job: Some(bollard::models::ServiceSpecModeReplicatedJob {
+                max_concurrent: Some(1),
+                total_completions: Some(1),
+            }),
+            ..Default::default()
+        });
+        let id = fake.create_service(job).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let tasks = fake.tasks(&id).await.unwrap();
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(tasks[0].status.as_ref().unwrap().state, Some(TaskState::COMPLETE));
+        assert_eq!(fake.logs(&id, 10).await.unwrap(), "dumped 3 tables\n");
+        fake.remove_service(&id).await.unwrap();
+        assert!(matches!(fake.service(&id).await, Err(ClusterError::NotFound(_))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn services_are_found_by_label() {
+        let fake = FakeCluster::new();
+        let mut a = spec("shop_web", "app:v1", None);
+        a.labels = Some([("com.docker.stack.namespace".to_string(), "shop".to_string())].into());
+        fake.add_service(a);
+        fake.add_service(spec("other", "app:v1", None));
+        let found = fake.services("com.docker.stack.namespace=shop").await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].spec.as_ref().unwrap().name.as_deref(), Some("shop_web"));
+        assert_eq!(fake.services("com.docker.stack.namespace").await.unwrap().len(), 1);
+        assert_eq!(fake.services("com.docker.stack.namespace=else").await.unwrap().len(), 0);
     }
 }

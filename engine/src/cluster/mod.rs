@@ -1,5 +1,6 @@
 //! The cluster behind a trait: the real swarm (`swarm.rs`, bollard) or an in-memory fake
-//! (`fake.rs`, for unit tests and, later, the simulated swarm of `planrun plan`).
+//! (`fake.rs`, for unit tests and the simulated swarm a whole plan can run on in virtual time).
+//! What strategies do with services (spec changes, following, jobs) is in `crate::services`.
 //!
 //! Invariant: every wait in the engine uses tokio's clock (`tokio::time`), never a blocking
 //! sleep, so the same code can run in virtual time.
@@ -83,4 +84,13 @@ pub trait Cluster: Send + Sync + 'static {
     async fn config(&self, name: &str) -> Result<Option<ConfigObject>, ClusterError>;
     /// Removes a config object by id.
     async fn remove_config(&self, id: &str) -> Result<(), ClusterError>;
+    /// Creates a service (a one-off job when its mode says so); returns its id.
+    async fn create_service(&self, spec: ServiceSpec) -> Result<String, ClusterError>;
+    /// Removes a service by name or id.
+    async fn remove_service(&self, id: &str) -> Result<(), ClusterError>;
+    /// The services carrying `label` (`KEY` or `KEY=VALUE`), such as a stack's
+    /// (`com.docker.stack.namespace=shop`).
+    async fn services(&self, label: &str) -> Result<Vec<Service>, ClusterError>;
+    /// The last `tail` lines the service's tasks wrote, stdout and stderr interleaved.
+    async fn logs(&self, service_id: &str, tail: usize) -> Result<String, ClusterError>;
 }

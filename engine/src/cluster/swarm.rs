@@ -18,8 +18,10 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ConfigSpec, HealthStatusEnum, LocalNodeState, Service, ServiceSpec, Task, TaskState};
 use bollard::query_parameters::{
-    InspectContainerOptions, ListConfigsOptions, ListServicesOptions, ListTasksOptions, UpdateServiceOptions,
+    InspectContainerOptions, ListConfigsOptions, ListServicesOptions, ListTasksOptions, LogsOptions,
+    UpdateServiceOptions,
 };
+use futures_util::StreamExt;
 
 use super::{Cluster, ClusterError, ConfigObject, ServiceCounts};
 
@@ -74,6 +76,18 @@ impl Swarm {
                 "no Docker daemon answers at {host}: {why} (start dockerd, or set DOCKER_HOST)"
             ))
         };
+        // bollard's own message ("Error in the hyper legacy client: client error (Connect)")
+        // hides the cause; the innermost one says what happened.
+        let cause = |e: DockerError| {
+            let root = crate::cause::root(&e);
+            if root.contains("Connection refused") {
+                format!("connection refused at {host}")
+            } else if root.contains("No such file or directory") {
+                format!("no socket at {host}")
+            } else {
+                crate::cause::chain(&e)
+            }
+        };
         let version = bollard::API_DEFAULT_VERSION;
         let docker = match tls {
             _ if host.starts_with("unix://") => Docker::connect_with_unix(host, REQUEST_TIMEOUT_SECS, version),
@@ -102,9 +116,9 @@ impl Swarm {
                 )));
             }
         }
-        .map_err(|e| unanswered(e.to_string()))?;
-        let docker = docker.negotiate_version().await.map_err(|e| unanswered(e.to_string()))?;
-        let info = docker.info().await.map_err(|e| unanswered(e.to_string()))?;
+        .map_err(|e| unanswered(cause(e)))?;
+        let docker = docker.negotiate_version().await.map_err(|e| unanswered(cause(e)))?;
+        let info = docker.info().await.map_err(|e| unanswered(cause(e)))?;
         let swarm = info.swarm.unwrap_or_default();
         let state = swarm.local_node_state.unwrap_or(LocalNodeState::INACTIVE);
         if state != LocalNodeState::ACTIVE || swarm.control_available != Some(true) {
@@ -209,6 +223,13 @@ impl RawApi {
     }
 }
 
+/// Reads a service as the daemon wrote it, fixing the health check's spelling first.
+fn service_from_raw(mut raw: serde_json::Value) -> Result<Service, ClusterError> {
+    respell_health_check(&mut raw);
+    let name = raw.pointer("/Spec/Name").and_then(|n| n.as_str()).unwrap_or("?").to_owned();
+    serde_json::from_value(raw).map_err(|e| ClusterError::Other(format!("unreadable service {name}: {e}")))
+}
+
 /// Renames the daemon's `Healthcheck` to the `HealthCheck` bollard reads.
 fn respell_health_check(service: &mut serde_json::Value) {
     if let Some(container) = service.pointer_mut("/Spec/TaskTemplate/ContainerSpec").and_then(|c| c.as_object_mut())
@@ -251,9 +272,7 @@ fn filter(key: &str, value: &str) -> HashMap<String, Vec<String>> {
 #[async_trait]
 impl Cluster for Swarm {
     async fn service(&self, name: &str) -> Result<Service, ClusterError> {
-        let mut raw = self.raw.get(&format!("/services/{name}")).await?;
-        respell_health_check(&mut raw);
-        serde_json::from_value(raw).map_err(|e| ClusterError::Other(format!("unreadable service {name}: {e}")))
+        service_from_raw(self.raw.get(&format!("/services/{name}")).await?)
     }
 
     async fn update_service(&self, id: &str, version: u64, spec: ServiceSpec) -> Result<(), ClusterError> {
@@ -330,4 +349,46 @@ impl Cluster for Swarm {
     async fn remove_config(&self, id: &str) -> Result<(), ClusterError> {
         self.docker.delete_config(id).await.map_err(classify)
     }
+
+    async fn create_service(&self, spec: ServiceSpec) -> Result<String, ClusterError> {
+        let name = spec.name.clone().unwrap_or_default();
+        let created = self.docker.create_service(spec, None).await.map_err(|e| match classify(e) {
+            ClusterError::Conflict(_) => ClusterError::Conflict(format!("service {name}")),
+            other => other,
+        })?;
+        created.id.ok_or_else(|| ClusterError::Other(format!("the daemon created service {name} without an id")))
+    }
+
+    async fn remove_service(&self, id: &str) -> Result<(), ClusterError> {
+        self.docker.delete_service(id).await.map_err(classify)
+    }
+
+    async fn services(&self, label: &str) -> Result<Vec<Service>, ClusterError> {
+        let filters = serde_json::json!({ "label": [label] }).to_string();
+        let path = format!("/services?filters={}", percent_encode(&filters));
+        let raw = self.raw.get(&path).await?;
+        let list = raw.as_array().cloned().unwrap_or_default();
+        list.into_iter().map(service_from_raw).collect()
+    }
+
+    async fn logs(&self, service_id: &str, tail: usize) -> Result<String, ClusterError> {
+        let options = LogsOptions { stdout: true, stderr: true, tail: tail.to_string(), ..Default::default() };
+        let mut stream = self.docker.service_logs(service_id, Some(options));
+        let mut text = String::new();
+        while let Some(chunk) = stream.next().await {
+            text.push_str(&chunk.map_err(classify)?.to_string());
+        }
+        Ok(text)
+    }
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

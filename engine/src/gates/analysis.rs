@@ -4,13 +4,11 @@
 //!
 //! Invariant: waits use tokio's clock only, so the loop runs unchanged in virtual time.
 
-use std::future::Future;
-
 use plans::gates::Outcome;
 use plans::model::{Analysis, Gate, Sampling};
 use tokio::time::Instant;
 
-use super::{GateReport, Measurement, Verdict, excerpt, outcome_word};
+use super::{GateReport, Measurement, Meter, Verdict, excerpt, outcome_word};
 use crate::events::{Event, Events};
 
 /// The limits a gate's outcomes are judged against.
@@ -136,21 +134,9 @@ pub fn planned_measurements(analysis: &Analysis) -> u64 {
     }
 }
 
-/// Takes the gate's measurements with `measure`, emits each as an event, stops as soon as the
-/// verdict is certain, and emits and returns the verdict. `target` and `condition` describe a
-/// measurement that timed out.
-pub async fn run<F, Fut>(
-    gate: &Gate,
-    step: &str,
-    events: &Events,
-    target: &str,
-    condition: &str,
-    mut measure: F,
-) -> GateReport
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Measurement>,
-{
+/// Takes the gate's measurements with `meter`, emits each as an event, stops as soon as the
+/// verdict is certain, and emits and returns the verdict.
+pub async fn run(gate: &Gate, step: &str, events: &Events, meter: &mut dyn Meter) -> GateReport {
     let analysis = &gate.analysis;
     let limits = Limits::from(analysis);
     let planned = planned_measurements(analysis);
@@ -160,9 +146,11 @@ where
     let mut outcomes: Vec<Outcome> = Vec::new();
     let (verdict, rule) = loop {
         let number = taken.len() as u64 + 1;
-        let m = match tokio::time::timeout(analysis.timeout.to_std(), measure()).await {
+        let m = match tokio::time::timeout(analysis.timeout.to_std(), meter.measure()).await {
             Ok(m) => m,
-            Err(_) => Measurement::error(target, condition, format!("no result within {}", analysis.timeout)),
+            Err(_) => {
+                Measurement::error(meter.target(), meter.condition(), format!("no result within {}", analysis.timeout))
+            }
         };
         events.emit(Event::Measurement {
             step: step.to_owned(),
@@ -262,7 +250,7 @@ fn list(taken: &[Measurement], skipped: usize, wanted: impl Fn(&Measurement) -> 
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
     use std::time::Duration as StdDuration;
 
     use plans::duration::Duration;
@@ -427,25 +415,40 @@ mod tests {
         memory.0.lock().unwrap().clone()
     }
 
+    /// A meter whose measurements return the scripted outcomes in turn (then Pass), each
+    /// taking `took`, noting when each started.
+    struct Script {
+        started: Instant,
+        times: Vec<f64>,
+        outcomes: Vec<Outcome>,
+        took: StdDuration,
+    }
+
+    #[async_trait::async_trait]
+    impl Meter for Script {
+        fn target(&self) -> String {
+            "q".into()
+        }
+
+        fn condition(&self) -> String {
+            "result < 1".into()
+        }
+
+        async fn measure(&mut self) -> Measurement {
+            self.times.push(self.started.elapsed().as_secs_f64());
+            let outcome = self.outcomes.get(self.times.len() - 1).copied().unwrap_or(P);
+            tokio::time::sleep(self.took).await;
+            m(outcome, Some("0.5"), (outcome != P).then_some("why"))
+        }
+    }
+
     /// Runs a gate whose measurements return `outcomes` in turn (then Pass), each taking `took`;
     /// returns the report and when each measurement started (seconds since the call).
     async fn run_script(a: Analysis, outcomes: &[Outcome], took: StdDuration) -> (GateReport, Vec<f64>, Vec<Record>) {
         let (events, memory) = events();
-        let started = Instant::now();
-        let times = Arc::new(Mutex::new(Vec::new()));
-        let script = Arc::new(Mutex::new(outcomes.iter().copied()));
-        let report = run(&gate(a), "canary", &events, "q", "result < 1", || {
-            let (times, script) = (times.clone(), script.clone());
-            async move {
-                times.lock().unwrap().push(started.elapsed().as_secs_f64());
-                let outcome = script.lock().unwrap().next().unwrap_or(P);
-                tokio::time::sleep(took).await;
-                m(outcome, Some("0.5"), (outcome != P).then_some("why"))
-            }
-        })
-        .await;
-        let times = times.lock().unwrap().clone();
-        (report, times, recorded(&memory))
+        let mut meter = Script { started: Instant::now(), times: Vec::new(), outcomes: outcomes.to_vec(), took };
+        let report = run(&gate(a), "canary", &events, &mut meter).await;
+        (report, meter.times, recorded(&memory))
     }
 
     #[tokio::test(start_paused = true)]

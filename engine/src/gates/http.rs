@@ -2,9 +2,36 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use plans::gates::{HttpGate, Outcome};
 
-use super::{Measurement, error_chain, excerpt};
+use super::{Measurement, Meter, excerpt};
+use crate::cause::chain as error_chain;
+
+/// Measures an `http` gate.
+pub struct HttpMeter {
+    /// The gate.
+    pub gate: HttpGate,
+    /// The client.
+    pub client: reqwest::Client,
+    /// Time allowed for one request.
+    pub timeout: Duration,
+}
+
+#[async_trait]
+impl Meter for HttpMeter {
+    fn target(&self) -> String {
+        target(&self.gate)
+    }
+
+    fn condition(&self) -> String {
+        condition(&self.gate)
+    }
+
+    async fn measure(&mut self) -> Measurement {
+        measure(&self.gate, &self.client, self.timeout).await
+    }
+}
 
 /// At most this much of the body is read: a health endpoint answers with a few bytes.
 const BODY_LIMIT: usize = 1 << 20;
@@ -23,7 +50,8 @@ pub fn condition(gate: &HttpGate) -> String {
 }
 
 /// Sends one request. Passes when the status is the expected one and the body contains
-/// `body` (if given); a request that gets no response is an error.
+/// `body` (if given); a request that gets no response is an error. A body cut short still
+/// counts when the status alone decides (a 500 fails whatever its body).
 pub async fn measure(gate: &HttpGate, client: &reqwest::Client, timeout: Duration) -> Measurement {
     let target = target(gate);
     let condition = condition(gate);
@@ -36,12 +64,18 @@ pub async fn measure(gate: &HttpGate, client: &reqwest::Client, timeout: Duratio
         Err(e) => return Measurement::error(target, condition, error_chain(&e)),
     };
     let status = response.status().as_u16();
-    let body = match read_body(response).await {
-        Ok(b) => b,
-        Err(e) => return Measurement::error(target, condition, format!("status {status}, reading the body: {e}")),
-    };
+    let (body, cut) = read_body(response).await;
+    let value = Some(status.to_string());
+    if let Some(why) = cut
+        && status == gate.status
+        && gate.body.is_some()
+    {
+        // Only the body can decide, and it did not arrive whole.
+        let detail = Some(format!("status {status}, but the body was cut short: {why}"));
+        return Measurement { outcome: Outcome::Error, target, value, condition, detail };
+    }
     let (outcome, detail) = judge(gate, status, &body);
-    Measurement { outcome, target, value: Some(status.to_string()), condition, detail }
+    Measurement { outcome, target, value, condition, detail }
 }
 
 /// Pass or fail for a response, with the reason for a failure.
@@ -61,16 +95,27 @@ pub fn judge(gate: &HttpGate, status: u16, body: &str) -> (Outcome, Option<Strin
     }
 }
 
-async fn read_body(mut response: reqwest::Response) -> Result<String, String> {
+/// The body as far as it arrived, and why it stopped early if it did.
+async fn read_body(mut response: reqwest::Response) -> (String, Option<String>) {
     let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| error_chain(&e))? {
-        bytes.extend_from_slice(&chunk);
-        if bytes.len() >= BODY_LIMIT {
-            bytes.truncate(BODY_LIMIT);
-            break;
+    let mut cut = None;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() >= BODY_LIMIT {
+                    bytes.truncate(BODY_LIMIT);
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                cut = Some(error_chain(&e));
+                break;
+            }
         }
     }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    (String::from_utf8_lossy(&bytes).into_owned(), cut)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Gates at run time: the analysis loop (`analysis.rs`) and one file per kind that takes a
-//! single measurement.
+//! Gates at run time: the analysis loop (`analysis.rs`), the probe seam that takes
+//! measurements (`probe.rs`), and one file per kind with its meter.
 //!
 //! Invariant: judging a gate never fails with an error value; everything that goes wrong
 //! becomes an `Error` measurement and, in the end, a verdict. A gate passes only when at
@@ -8,31 +8,18 @@
 pub mod analysis;
 pub mod command;
 pub mod http;
+pub mod probe;
 pub mod prometheus;
 pub mod swarm;
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::Poll;
 
-use plans::gates::{GateKind, Outcome};
+use plans::gates::Outcome;
 use plans::model::Gate;
 
-use crate::cluster::Cluster;
 use crate::events::Events;
-
-/// What a gate needs to take measurements.
-#[derive(Clone)]
-pub struct GateEnv {
-    /// The swarm, for `swarm` gates.
-    pub cluster: Arc<dyn Cluster>,
-    /// The HTTP client for `http` and `prometheus` gates.
-    pub http: reqwest::Client,
-    /// The default Prometheus server (`prometheus` in `planrun.toml`).
-    pub prometheus: Option<String>,
-    /// Where measurements and verdicts go.
-    pub events: Events,
-}
+pub use probe::{LiveProbe, Meter, Probe, ScriptedProbe};
 
 /// A gate's verdict after all its measurements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,39 +101,16 @@ pub fn outcome_word(outcome: Outcome) -> &'static str {
     }
 }
 
-/// Takes the gate's measurements for `step` and returns its verdict; every measurement and
-/// the verdict are emitted as events.
-pub async fn judge(gate: &Gate, step: &str, env: &GateEnv) -> GateReport {
-    let analysis = &gate.analysis;
-    let timeout = analysis.timeout.to_std();
-    match &gate.kind {
-        GateKind::Http(g) => {
-            let (target, condition) = (http::target(g), http::condition(g));
-            analysis::run(gate, step, &env.events, &target, &condition, || http::measure(g, &env.http, timeout)).await
-        }
-        GateKind::Prometheus(g) => {
-            let (target, condition) = (g.query.clone(), prometheus::condition(g));
-            let server = g.server.as_deref().or(env.prometheus.as_deref());
-            analysis::run(gate, step, &env.events, &target, &condition, || {
-                prometheus::measure(g, server, &env.http, timeout)
-            })
-            .await
-        }
-        GateKind::Swarm(g) => {
-            let (target, condition) = (g.service.clone(), swarm::CONDITION.to_owned());
-            analysis::run(gate, step, &env.events, &target, &condition, || swarm::measure(g, env.cluster.as_ref()))
-                .await
-        }
-        GateKind::Command(g) => {
-            let (target, condition) = (command::target(g), command::CONDITION.to_owned());
-            analysis::run(gate, step, &env.events, &target, &condition, || command::measure(g)).await
-        }
-    }
+/// Takes the gate's measurements for `step` with `probe` and returns its verdict; every
+/// measurement and the verdict are emitted as events.
+pub async fn judge(gate: &Gate, step: &str, probe: &dyn Probe, events: &Events) -> GateReport {
+    let mut meter = probe.meter(gate);
+    analysis::run(gate, step, events, meter.as_mut()).await
 }
 
 /// Judges several gates concurrently; the reports come back in the order of `gates`.
-pub async fn judge_all(gates: &[&Gate], step: &str, env: &GateEnv) -> Vec<GateReport> {
-    let mut running: Vec<Pin<Box<_>>> = gates.iter().map(|g| Box::pin(judge(g, step, env))).collect();
+pub async fn judge_all(gates: &[&Gate], step: &str, probe: &dyn Probe, events: &Events) -> Vec<GateReport> {
+    let mut running: Vec<Pin<Box<_>>> = gates.iter().map(|g| Box::pin(judge(g, step, probe, events))).collect();
     let mut reports: Vec<Option<GateReport>> = vec![None; gates.len()];
     // A tiny join_all: poll every unfinished judgement on each wake-up (a handful of gates).
     std::future::poll_fn(|cx| {
@@ -165,24 +129,8 @@ pub async fn judge_all(gates: &[&Gate], step: &str, env: &GateEnv) -> Vec<GateRe
     reports.into_iter().map(|r| r.expect("every judgement finished")).collect()
 }
 
-/// The error and every cause below it, joined: reqwest's own message hides the reason
-/// ("error sending request") in its sources ("Connection refused").
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 /// At most `max` characters of `text`, with `…` when cut.
-pub(crate) fn excerpt(text: &str, max: usize) -> String {
+pub fn excerpt(text: &str, max: usize) -> String {
     let text = text.trim();
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &text[..cut]),

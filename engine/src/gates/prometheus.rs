@@ -3,11 +3,51 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use plans::condition::{Comparison, Condition};
 use plans::gates::{Outcome, PrometheusGate};
 use serde::Deserialize;
 
-use super::{Measurement, error_chain, excerpt, outcome_word};
+use super::{Measurement, Meter, excerpt, outcome_word};
+use crate::cause::chain as error_chain;
+
+/// Measures a `prometheus` gate.
+pub struct PrometheusMeter {
+    /// The gate.
+    pub gate: PrometheusGate,
+    /// The server: the gate's own, else the project's.
+    pub server: Option<String>,
+    /// The client.
+    pub client: reqwest::Client,
+    /// Time allowed for one query.
+    pub timeout: Duration,
+}
+
+#[async_trait]
+impl Meter for PrometheusMeter {
+    fn target(&self) -> String {
+        self.gate.query.clone()
+    }
+
+    fn condition(&self) -> String {
+        condition(&self.gate)
+    }
+
+    async fn measure(&mut self) -> Measurement {
+        measure(&self.gate, self.server.as_deref(), &self.client, self.timeout).await
+    }
+}
+
+/// Before a run: whether the server is set and answers (its build-info endpoint).
+pub async fn preflight(server: Option<&str>, client: &reqwest::Client) -> Option<String> {
+    let Some(server) = server else { return Some(NO_SERVER.to_owned()) };
+    let url = format!("{}/api/v1/status/buildinfo", server.trim_end_matches('/'));
+    match client.get(&url).timeout(Duration::from_secs(5)).send().await {
+        Ok(r) if r.status().is_success() => None,
+        Ok(r) => Some(format!("Prometheus at {server} answers HTTP {} to {url}", r.status().as_u16())),
+        Err(e) => Some(format!("Prometheus at {server} does not answer: {}", error_chain(&e))),
+    }
+}
 
 /// The detail of a gate with no server to ask.
 pub const NO_SERVER: &str =

@@ -1,18 +1,92 @@
-//! `swarm` gates: the service has converged. Passes when running == desired (the daemon's own
-//! counts), every task that should run is RUNNING on the service's current spec, there is one
-//! such task per slot, and the update is not paused.
+//! `swarm` gates: the service has converged and stays so. A measurement passes when running
+//! == desired (the daemon's own counts), every task that should run is RUNNING on the
+//! service's current spec, there is one such task per slot, the update is not paused, and no
+//! task of the current spec has failed since the gate's first measurement: the gate judges its
+//! whole window, not one instant (a task that dies and is restarted between two measurements
+//! would otherwise go unseen).
 //!
 //! Health: Swarm keeps a task with a HEALTHCHECK in `starting` until its first passing check
 //! and shuts an unhealthy task down, so a RUNNING task is one that was healthy; the Engine
 //! API's task list carries no health field to look at directly.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
+use async_trait::async_trait;
 use bollard::models::{Service, ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState};
 use plans::gates::{Outcome, SwarmGate};
 
-use super::Measurement;
+use super::{Measurement, Meter};
 use crate::cluster::{Cluster, ClusterError, ServiceCounts};
+use crate::services::watch::{failure_of, task_name};
+
+/// Measures a `swarm` gate across one judgement.
+pub struct SwarmMeter {
+    gate: SwarmGate,
+    cluster: Arc<dyn Cluster>,
+    /// Tasks that had already ended at the first measurement.
+    ended_before: Option<HashSet<String>>,
+}
+
+impl SwarmMeter {
+    /// A meter whose window starts at its first measurement.
+    pub fn new(gate: SwarmGate, cluster: Arc<dyn Cluster>) -> SwarmMeter {
+        SwarmMeter { gate, cluster, ended_before: None }
+    }
+}
+
+#[async_trait]
+impl Meter for SwarmMeter {
+    fn target(&self) -> String {
+        self.gate.service.clone()
+    }
+
+    fn condition(&self) -> String {
+        CONDITION.to_owned()
+    }
+
+    async fn measure(&mut self) -> Measurement {
+        let (mut m, snapshot) = measure(&self.gate, self.cluster.as_ref()).await;
+        let Some((service, tasks)) = snapshot else { return m };
+        let ended: HashSet<String> =
+            tasks.iter().filter(|t| failure_of(t).is_some()).filter_map(|t| t.id.clone()).collect();
+        let Some(before) = &self.ended_before else {
+            self.ended_before = Some(ended);
+            return m;
+        };
+        let current = service.spec.as_ref().and_then(|s| s.task_template.as_ref());
+        let died: Vec<String> = tasks
+            .iter()
+            .filter(|t| t.id.as_ref().is_some_and(|id| !before.contains(id)))
+            .filter(|t| match (current, t.spec.as_ref()) {
+                (Some(current), Some(spec)) => same_spec(spec, current),
+                _ => true,
+            })
+            .filter_map(|t| {
+                let why = failure_of(t)?;
+                Some(format!("task {} failed since the first measurement ({why})", task_name(&self.gate.service, t)))
+            })
+            .collect();
+        if !died.is_empty() {
+            let mut problems = died;
+            if let Some(detail) = m.detail.take() {
+                problems.push(detail);
+            }
+            m.outcome = Outcome::Fail;
+            m.detail = Some(limited(problems));
+        }
+        m
+    }
+}
+
+/// Before a run: whether the service exists.
+pub async fn preflight(gate: &SwarmGate, cluster: &dyn Cluster) -> Option<String> {
+    match cluster.service(&gate.service).await {
+        Ok(_) => None,
+        Err(ClusterError::NotFound(_)) => Some(format!("no service named `{}`", gate.service)),
+        Err(e) => Some(format!("cannot inspect service {}: {e}", gate.service)),
+    }
+}
 
 /// The condition as shown in events.
 pub const CONDITION: &str = "running == desired, every task running on the current spec";
@@ -20,19 +94,20 @@ pub const CONDITION: &str = "running == desired, every task running on the curre
 /// At most this many problems are listed in a measurement's detail.
 const SHOWN: usize = 5;
 
-/// Inspects the service, its counts and its tasks once, and judges convergence.
-pub async fn measure(gate: &SwarmGate, cluster: &dyn Cluster) -> Measurement {
+/// Inspects the service, its counts and its tasks once, and judges convergence; returns the
+/// service and tasks seen, when they could be read.
+pub async fn measure(gate: &SwarmGate, cluster: &dyn Cluster) -> (Measurement, Option<(Service, Vec<Task>)>) {
     let name = &gate.service;
     let error = |e: ClusterError| match e {
-        ClusterError::NotFound(_) => Measurement::error(name, CONDITION, format!("no service named `{name}`")),
-        other => Measurement::error(name, CONDITION, other.to_string()),
+        ClusterError::NotFound(_) => (Measurement::error(name, CONDITION, format!("no service named `{name}`")), None),
+        other => (Measurement::error(name, CONDITION, other.to_string()), None),
     };
     let service = match cluster.service(name).await {
         Ok(s) => s,
         Err(e) => return error(e),
     };
     let Some(id) = service.id.clone() else {
-        return Measurement::error(name, CONDITION, "the daemon returned the service without an id");
+        return (Measurement::error(name, CONDITION, "the daemon returned the service without an id"), None);
     };
     let counts = match cluster.counts(&id).await {
         Ok(c) => c,
@@ -42,7 +117,17 @@ pub async fn measure(gate: &SwarmGate, cluster: &dyn Cluster) -> Measurement {
         Ok(t) => t,
         Err(e) => return error(e),
     };
-    assess(name, &service, counts, &tasks)
+    (assess(name, &service, counts, &tasks), Some((service, tasks)))
+}
+
+/// The first few problems, joined, with how many more there were.
+fn limited(mut problems: Vec<String>) -> String {
+    let more = problems.len().saturating_sub(SHOWN);
+    problems.truncate(SHOWN);
+    if more > 0 {
+        problems.push(format!("and {more} more"));
+    }
+    problems.join("; ")
 }
 
 /// Judges one snapshot of a service; the detail lists what is not converged.
@@ -85,16 +170,8 @@ pub fn assess(name: &str, service: &Service, counts: ServiceCounts, tasks: &[Tas
         problems.push(format!("slot {slot} has {n} tasks"));
     }
     let value = Some(format!("{}/{} running", counts.running, counts.desired));
-    let (outcome, detail) = if problems.is_empty() {
-        (Outcome::Pass, None)
-    } else {
-        let more = problems.len().saturating_sub(SHOWN);
-        problems.truncate(SHOWN);
-        if more > 0 {
-            problems.push(format!("and {more} more"));
-        }
-        (Outcome::Fail, Some(problems.join("; ")))
-    };
+    let (outcome, detail) =
+        if problems.is_empty() { (Outcome::Pass, None) } else { (Outcome::Fail, Some(limited(problems))) };
     Measurement { outcome, target: name.to_owned(), value, condition: CONDITION.to_owned(), detail }
 }
 
@@ -153,15 +230,6 @@ fn differing(old: &serde_json::Value, new: &serde_json::Value, prefix: &str, out
         } else {
             out.push(format!("{prefix}{key}"));
         }
-    }
-}
-
-/// `web.2` for a replicated task, else the short task id.
-fn task_name(service: &str, task: &Task) -> String {
-    match (task.slot, task.id.as_deref()) {
-        (Some(slot), _) if slot > 0 => format!("{service}.{slot}"),
-        (_, Some(id)) => id.chars().take(12).collect(),
-        _ => service.to_owned(),
     }
 }
 

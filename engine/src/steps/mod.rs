@@ -1,69 +1,197 @@
-//! Steps at run time: one file per kind. Each kind records what it needs to be undone
-//! (emitted as `StepRecorded` before it changes anything), applies, and can undo from that record.
+//! Steps at run time: one file per kind, each implementing [`Behavior`].
+//!
+//! Adding a step kind: add its variant to `plans::steps::StepKind` (the compiler then points
+//! at every match over kinds in both crates), implement [`Behavior`] for its model in a file
+//! here named as users write the kind (the compiler lists every method it must have), add it
+//! to [`behavior`], and, if it changes anything, an [`Undo`] variant (the compiler then asks
+//! for its arm in [`undo`]).
+//!
+//! Every kind that changes something records how to undo it (`StepContext::record`) before
+//! it changes anything; `undo` works from that record alone, so `planrun rollback` can undo a
+//! run from its journal without the plan.
 
+pub mod check;
 pub mod pause;
 pub mod rolling;
 pub mod run;
 
-use std::sync::Arc;
+use std::fmt;
 
-use plans::model::{Plan, Step};
+use async_trait::async_trait;
 use plans::steps::StepKind;
 
-use crate::cluster::Cluster;
-use crate::events::Events;
+use crate::commands::CommandError;
+use crate::context::{RunContext, StepContext};
+use crate::gates::GateReport;
+use crate::services::ServiceError;
+use crate::services::convergence::Failure;
+use crate::services::job::JobError;
+use crate::undo::Undo;
 
-/// What a running step can use.
-#[derive(Clone)]
-pub struct StepEnv {
-    /// The swarm.
-    pub cluster: Arc<dyn Cluster>,
-    /// Where progress goes.
-    pub events: Events,
-    /// The whole plan (gates are looked up by name).
-    pub plan: Arc<Plan>,
+/// What preflight found about one step, before anything changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Findings {
+    /// Problems that stop the run.
+    pub problems: Vec<String>,
+    /// Things worth knowing that do not stop it.
+    pub warnings: Vec<String>,
 }
 
-/// Why a step failed, in words that name the cause (the tasks' own error messages, the gate).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepError(pub String);
+/// What a step kind does at run time.
+#[async_trait]
+pub trait Behavior: Sync {
+    /// Whether `planrun apply` can run this kind yet; if not, why.
+    fn supported(&self) -> Result<(), String>;
+    /// Checks the live state before the run changes anything: what the step needs exists and
+    /// is in a state it can start from. Reads only.
+    async fn preflight(&self, ctx: &StepContext) -> Findings;
+    /// Runs the step, judging its own gates where its work calls for them, and records how to
+    /// undo it before changing anything.
+    async fn apply(&self, ctx: &StepContext) -> Result<(), StepError>;
+}
 
-impl std::fmt::Display for StepError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+/// The behaviour of a step kind.
+pub fn behavior(kind: &StepKind) -> &dyn Behavior {
+    match kind {
+        StepKind::Rolling(k) => k,
+        StepKind::Canary(k) => k,
+        StepKind::BlueGreen(k) => k,
+        StepKind::Backup(k) => k,
+        StepKind::Migrate(k) => k,
+        StepKind::Check(k) => k,
+        StepKind::Run(k) => k,
+        StepKind::Pause(k) => k,
+    }
+}
+
+/// Undoes a step from the record it made before changing anything.
+pub async fn undo(step: &str, record: &Undo, ctx: &RunContext) -> Result<(), StepError> {
+    match record {
+        Undo::Rolling(r) => rolling::undo(step, r, ctx).await,
+        Undo::Run(r) => run::undo(r, ctx).await,
+    }
+}
+
+/// Why a step failed, in words that name the cause (the tasks' own errors, the gate).
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepError {
+    /// Reading or changing a service failed.
+    Service(ServiceError),
+    /// The service did not converge, or its new tasks failed.
+    Converge(Failure),
+    /// Gates did not pass.
+    Gates(Vec<GateReport>),
+    /// A command could not run or ran too long.
+    Command(CommandError),
+    /// A command exited with a failure.
+    CommandFailed {
+        /// The command.
+        command: String,
+        /// Its exit status.
+        status: String,
+        /// The last lines it wrote.
+        output: String,
+    },
+    /// A one-off job failed.
+    Job(JobError),
+    /// A person said no.
+    NotApproved {
+        /// Who.
+        by: String,
+    },
+    /// Nobody could be asked.
+    CannotAsk(String),
+    /// `planrun apply` cannot run this kind yet.
+    Unsupported(String),
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepError::Service(e) => e.fmt(f),
+            StepError::Converge(e) => e.fmt(f),
+            StepError::Gates(reports) => {
+                let bad: Vec<String> = reports
+                    .iter()
+                    .map(|r| format!("gate `{}` {}: {}", r.gate, verdict_words(r.verdict), r.summary))
+                    .collect();
+                f.write_str(&bad.join("; "))
+            }
+            StepError::Command(e) => e.fmt(f),
+            StepError::CommandFailed { command, status, output } => {
+                write!(f, "`{command}` exited with {status}: {}", output.replace('\n', " / "))
+            }
+            StepError::Job(e) => e.fmt(f),
+            StepError::NotApproved { by } => write!(f, "not approved ({by} said no)"),
+            StepError::CannotAsk(why) => write!(f, "cannot ask for approval: {why}"),
+            StepError::Unsupported(why) => f.write_str(why),
+        }
+    }
+}
+
+fn verdict_words(v: crate::gates::Verdict) -> &'static str {
+    use crate::gates::Verdict;
+    match v {
+        Verdict::Passed => "passed",
+        Verdict::Failed => "failed",
+        Verdict::Inconclusive => "was inconclusive",
+        Verdict::Error => "errored",
     }
 }
 
 impl std::error::Error for StepError {}
 
-impl From<crate::cluster::ClusterError> for StepError {
-    fn from(e: crate::cluster::ClusterError) -> Self {
-        StepError(e.to_string())
+impl From<ServiceError> for StepError {
+    fn from(e: ServiceError) -> Self {
+        StepError::Service(e)
     }
 }
 
-/// Whether `planrun apply` can run this kind of step yet.
-pub fn supported(kind: &StepKind) -> bool {
-    matches!(kind, StepKind::Rolling(_) | StepKind::Check(_) | StepKind::Run(_) | StepKind::Pause(_))
-}
-
-/// Runs a step (its gates are judged by the executor afterwards).
-pub async fn apply(step: &Step, env: &StepEnv) -> Result<(), StepError> {
-    let name = step.name.value.as_str();
-    match &step.kind {
-        StepKind::Rolling(r) => rolling::apply(name, r, env).await.map(|_| ()),
-        StepKind::Run(r) => run::apply(name, r, env).await,
-        StepKind::Pause(p) => pause::apply(name, p.wait, env).await,
-        StepKind::Check(_) => Ok(()),
-        other => Err(StepError(format!("planrun apply cannot run {} steps yet", other.keyword()))),
+impl From<Failure> for StepError {
+    fn from(e: Failure) -> Self {
+        StepError::Converge(e)
     }
 }
 
-/// Undoes a step from the record it made before changing anything.
-pub async fn undo(kind: &str, step: &str, record: &serde_json::Value, env: &StepEnv) -> Result<(), StepError> {
-    match kind {
-        "rolling" => rolling::undo(step, record, env).await,
-        "run" => run::undo(record).await,
-        other => Err(StepError(format!("cannot undo a {other} step"))),
+impl From<CommandError> for StepError {
+    fn from(e: CommandError) -> Self {
+        StepError::Command(e)
     }
+}
+
+impl From<JobError> for StepError {
+    fn from(e: JobError) -> Self {
+        StepError::Job(e)
+    }
+}
+
+/// Kinds the language checks and graphs but `planrun apply` does not run yet: a plan holding
+/// one is refused before anything changes. Each gets its own file when it is built.
+macro_rules! not_yet {
+    ($($kind:ty => $keyword:literal),* $(,)?) => {$(
+        #[async_trait]
+        impl Behavior for $kind {
+            fn supported(&self) -> Result<(), String> {
+                Err(format!(
+                    "planrun apply cannot run {} steps yet (rolling, check, run and pause can)",
+                    $keyword
+                ))
+            }
+
+            async fn preflight(&self, _ctx: &StepContext) -> Findings {
+                Findings::default()
+            }
+
+            async fn apply(&self, _ctx: &StepContext) -> Result<(), StepError> {
+                Err(StepError::Unsupported(self.supported().unwrap_err()))
+            }
+        }
+    )*};
+}
+
+not_yet! {
+    plans::steps::Canary => "canary",
+    plans::steps::BlueGreen => "blue-green",
+    plans::steps::Backup => "backup",
+    plans::steps::Migrate => "migrate",
 }

@@ -1,42 +1,38 @@
-//! `pause` at run time: a timed wait on tokio's clock, or a person's approval on a terminal.
+//! `pause` at run time: a timed wait on tokio's clock, or a person's approval, asked through
+//! the run's approver (a terminal prompt, `planrun promote`/`abort` from anywhere).
 
-use std::io::IsTerminal;
-
+use async_trait::async_trait;
+use plans::steps::Pause;
 use plans::steps::pause::Wait;
 
-use crate::events::Event;
-use crate::steps::{StepEnv, StepError};
+use super::{Behavior, Findings, StepError};
+use crate::clock;
+use crate::context::StepContext;
 
-/// Waits as the step says.
-pub async fn apply(step: &str, wait: Wait, env: &StepEnv) -> Result<(), StepError> {
-    match wait {
-        Wait::Duration(d) => {
-            env.events.emit(Event::StepProgress {
-                step: step.to_owned(),
-                message: format!("pausing for {d}"),
-                updated: None,
-            });
-            tokio::time::sleep(d.to_std()).await;
-            Ok(())
+#[async_trait]
+impl Behavior for Pause {
+    fn supported(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn preflight(&self, _ctx: &StepContext) -> Findings {
+        Findings::default()
+    }
+
+    async fn apply(&self, ctx: &StepContext) -> Result<(), StepError> {
+        match self.wait {
+            Wait::Duration(d) => {
+                ctx.progress(format!("pausing for {}", clock::seconds(d.to_std())));
+                tokio::time::sleep(d.to_std()).await;
+                Ok(())
+            }
+            Wait::Manual => {
+                let answer = ctx.ask(&format!("step `{}` waits for approval: go on?", ctx.step)).await;
+                match answer.map_err(StepError::CannotAsk)? {
+                    answer if answer.approved => Ok(()),
+                    answer => Err(StepError::NotApproved { by: answer.by }),
+                }
+            }
         }
-        Wait::Manual => approve(step).await,
     }
-}
-
-async fn approve(step: &str) -> Result<(), StepError> {
-    if !std::io::stdin().is_terminal() {
-        return Err(StepError(format!(
-            "step `{step}` waits for manual approval, but stdin is not a terminal; run planrun apply interactively"
-        )));
-    }
-    let step = step.to_owned();
-    let answer = tokio::task::spawn_blocking(move || {
-        eprint!("step `{step}` waits for approval. Continue? [y/N] ");
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line).map(|_| line)
-    })
-    .await
-    .map_err(|e| StepError(e.to_string()))?
-    .map_err(|e| StepError(format!("cannot read the answer: {e}")))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { Err(StepError("not approved".into())) }
 }

@@ -1,252 +1,190 @@
-//! Rolling updates at run time: record the service's full spec, set the new image and the
-//! plan's update config, let Swarm replace the tasks, and follow until they all run it.
+//! `rolling` at run time: record the service's full spec, set the new image and the plan's
+//! update config, let Swarm replace the tasks, follow until they all run it, then judge the
+//! step's gates, watching every new task from the first one until the last gate has passed.
 //!
 //! Undo writes the recorded spec back and follows the old release the same way. Apply never
 //! restores anything itself: on failure the executor calls undo with the record.
 
 use std::time::Duration;
 
-use bollard::models::{
-    EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec, Service,
-    ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecRollbackConfig,
-    ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
-    ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec,
-};
+use async_trait::async_trait;
+use bollard::models::ServiceSpec;
 use plans::steps::Rolling;
-use plans::steps::rolling::PublishMode;
-use plans::steps::update::{FailureAction, Order, UpdatePolicy};
-use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Cluster, ClusterError};
-use crate::convergence::{self, Baseline, Settings, Target};
-use crate::events::Event;
-use crate::steps::{StepEnv, StepError};
+use super::{Behavior, Findings, StepError};
+use crate::clock;
+use crate::context::{RunContext, StepContext};
+use crate::services::convergence::{self, Baseline, Settings, Target};
+use crate::services::watch::Watch;
+use crate::services::{self, spec};
+use crate::undo::{RollingUndo, Undo};
 
-/// How many times an update is retried when Swarm moved the version index in between.
-const OUT_OF_SEQUENCE_ATTEMPTS: u32 = 5;
+/// How long an undo may take when its record does not say.
+const UNDO_DEADLINE: Duration = Duration::from_secs(600);
 
-/// What a rolling step records before changing anything: enough to put the service back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UndoRecord {
-    /// The service's id.
-    pub service_id: String,
-    /// The service's name.
-    pub service_name: String,
-    /// The full spec before the step, as the daemon reported it.
-    pub previous_spec: ServiceSpec,
-    /// The version index that spec was read at.
-    pub version: u64,
-    /// How long undo may take to converge, in milliseconds (the step's update deadline).
-    pub deadline_ms: u64,
+#[async_trait]
+impl Behavior for Rolling {
+    fn supported(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn preflight(&self, ctx: &StepContext) -> Findings {
+        let mut findings = Findings::default();
+        let name = &self.service.value;
+        let service = match ctx.cluster().service(name).await {
+            Ok(s) => s,
+            Err(crate::cluster::ClusterError::NotFound(_)) => {
+                findings.problems.push(format!("service `{name}` does not exist"));
+                return findings;
+            }
+            Err(e) => {
+                findings.problems.push(format!("cannot inspect service `{name}`: {e}"));
+                return findings;
+            }
+        };
+        let live = service.spec.clone().unwrap_or_default();
+        if let Err(why) = Target::of(service.id.as_deref().unwrap_or_default(), &live) {
+            findings.problems.push(why.to_string());
+        }
+        if let Some(problem) = update_in_the_way(&service, name) {
+            findings.problems.push(problem);
+        }
+        if let Some(check) = spec::health_check(&live) {
+            let detect = spec::detection_time(check);
+            let monitor = self.update.monitor.to_std();
+            if monitor < detect {
+                findings.warnings.push(format!(
+                    "monitor {} is shorter than the {} the health check of {name} needs to call a task \
+                     unhealthy (start period + interval × retries + timeout): Swarm may call the update \
+                     completed before it could see a failing task. planrun still fails the step for any new \
+                     task that fails before its last gate has passed; set monitor to at least {} to let \
+                     Swarm roll back by itself",
+                    clock::seconds(monitor),
+                    clock::seconds(detect),
+                    clock::seconds(detect),
+                ));
+            }
+        }
+        findings
+    }
+
+    async fn apply(&self, ctx: &StepContext) -> Result<(), StepError> {
+        let cluster = ctx.cluster();
+        let name = self.service.value.as_str();
+        let service = services::inspect(cluster, name).await?;
+        let service_id = service.id.clone().unwrap_or_default();
+        let previous = service.spec.clone().unwrap_or_default();
+        let spec = updated_spec(&previous, self);
+        let target = Target::of(&service_id, &spec)?;
+        ctx.record(Undo::Rolling(Box::new(RollingUndo {
+            service_id: service_id.clone(),
+            service_name: name.to_string(),
+            previous_spec: previous.clone(),
+            version: services::version_of(&service),
+            deadline_ms: self.update.deadline.as_millis(),
+        })));
+
+        let baseline = services::replace_spec(cluster, service, &spec, Some(&previous)).await?;
+        ctx.progress(format!("updating {name} to {}", target.image));
+        let allowed = Watch::allowance(self.update.max_failure_ratio, target.replicas);
+        let mut watch = Watch::new(&target, &baseline, allowed);
+        let settings = Settings::new(self.update.deadline.to_std());
+        convergence::follow(cluster, &ctx.run.events, &ctx.step, &target, &baseline, &mut watch, settings).await?;
+        // The release must stay healthy until its last gate has passed.
+        watch.during(cluster, ctx.judge(&self.gates)).await?.map_err(StepError::Gates)
+    }
 }
 
-/// Runs a rolling update; returns the undo record (also emitted as `StepRecorded` first).
-pub async fn apply(step: &str, rolling: &Rolling, env: &StepEnv) -> Result<serde_json::Value, StepError> {
-    let cluster = env.cluster.as_ref();
-    let name = rolling.service.value.as_str();
-    let service = cluster.service(name).await.map_err(|e| StepError(format!("cannot inspect service {name}: {e}")))?;
-    let service_id = service.id.clone().unwrap_or_default();
-    let previous = service.spec.clone().unwrap_or_default();
-    let spec = updated_spec(&previous, rolling);
-    let target = Target::of(&service_id, &spec).map_err(|f| StepError(f.to_string()))?;
-
-    let record = UndoRecord {
-        service_id: service_id.clone(),
-        service_name: name.to_string(),
-        previous_spec: previous.clone(),
-        version: version_of(&service),
-        deadline_ms: rolling.update.deadline.as_millis(),
-    };
-    let record = serde_json::to_value(&record).map_err(|e| StepError(format!("cannot record {name}'s spec: {e}")))?;
-    env.events.emit(Event::StepRecorded { step: step.to_string(), undo: record.clone() });
-
-    let baseline = replace_spec(cluster, name, service, &spec, Some(&previous)).await?;
-    env.events.emit(Event::StepProgress {
-        step: step.to_string(),
-        message: format!("updating {name} to {}", target.image),
-        updated: None,
-    });
-    let settings = Settings::new(rolling.update.deadline.to_std());
-    convergence::follow(cluster, &env.events, step, &target, &baseline, settings)
-        .await
-        .map_err(|f| StepError(f.to_string()))?;
-    Ok(record)
+/// Why an update or rollback already under way (or paused by an earlier run) stands in the
+/// way of a new one, if it does.
+pub fn update_in_the_way(service: &bollard::models::Service, name: &str) -> Option<String> {
+    use bollard::models::ServiceUpdateStatusStateEnum as State;
+    let status = service.update_status.as_ref()?;
+    let message = status.message.as_deref().filter(|m| !m.is_empty()).unwrap_or("no message");
+    match status.state? {
+        State::UPDATING | State::ROLLBACK_STARTED => Some(format!(
+            "service `{name}` is being updated right now ({message}): wait for it to finish, or find who runs it"
+        )),
+        State::PAUSED | State::ROLLBACK_PAUSED => Some(format!(
+            "an earlier update of `{name}` is paused ({message}): roll it back with \
+             `docker service rollback {name}` (or `planrun rollback` for the stack), or finish it, then apply again"
+        )),
+        State::COMPLETED | State::ROLLBACK_COMPLETED | State::EMPTY => None,
+    }
 }
 
 /// Puts the service back to the recorded spec and follows the old release until it runs again.
-pub async fn undo(step: &str, record: &serde_json::Value, env: &StepEnv) -> Result<(), StepError> {
-    let cluster = env.cluster.as_ref();
-    let record: UndoRecord = serde_json::from_value(record.clone())
-        .map_err(|e| StepError(format!("the rolling step's undo record is unreadable: {e}")))?;
+pub async fn undo(step: &str, record: &RollingUndo, ctx: &RunContext) -> Result<(), StepError> {
+    let cluster = ctx.cluster.as_ref();
     let name = record.service_name.as_str();
-    let service = cluster
-        .service(&record.service_id)
-        .await
-        .map_err(|e| StepError(format!("cannot inspect service {name}: {e}")))?;
-    let target = Target::of(&record.service_id, &record.previous_spec).map_err(|f| StepError(f.to_string()))?;
-    let deadline =
-        if record.deadline_ms == 0 { Duration::from_secs(600) } else { Duration::from_millis(record.deadline_ms) };
+    let service = services::inspect(cluster, &record.service_id).await?;
+    let target = Target::of(&record.service_id, &record.previous_spec)?;
+    let deadline = if record.deadline_ms == 0 { UNDO_DEADLINE } else { Duration::from_millis(record.deadline_ms) };
     let current = service.spec.clone().unwrap_or_default();
     if current == record.previous_spec {
         // Swarm's own rollback already restored it: writing it again would change nothing.
         // Only verify; never force-redeploy a healthy old release.
-        let baseline = Baseline::take(cluster, &service).await?;
-        return restore_to(env, step, name, &target, &baseline, deadline).await;
+        let baseline = Baseline::take(cluster, &service)
+            .await
+            .map_err(|error| services::ServiceError::Cluster { doing: format!("list the tasks of {name}"), error })?;
+        return restore_to(ctx, step, &target, &baseline, deadline).await;
     }
     // The old release goes back with the update config the step deployed with (start-first,
-    // say), not the old spec's own, which may be Swarm's stop-first default: a rollback must
-    // not cause the downtime the rollout avoided. Then the exact old spec is written; it
-    // differs only in update settings, so Swarm replaces no task.
-    let transition = transition_spec(&record.previous_spec, &current);
-    let baseline = replace_spec(cluster, name, service, &transition, None).await?;
-    restore_to(env, step, name, &target, &baseline, deadline).await?;
+    // say), not the old spec's own: a rollback must not cause the downtime the rollout
+    // avoided. Then the exact old spec is written; it differs only in update settings, so
+    // Swarm replaces no task.
+    let transition = spec::transition(&record.previous_spec, &current);
+    let baseline = services::replace_spec(cluster, service, &transition, None).await?;
+    restore_to(ctx, step, &target, &baseline, deadline).await?;
     if transition != record.previous_spec {
-        let service = cluster
-            .service(&record.service_id)
-            .await
-            .map_err(|e| StepError(format!("cannot inspect service {name}: {e}")))?;
-        let baseline = replace_spec(cluster, name, service, &record.previous_spec, None).await?;
-        restore_to(env, step, name, &target, &baseline, deadline).await?;
+        let service = services::inspect(cluster, &record.service_id).await?;
+        let baseline = services::replace_spec(cluster, service, &record.previous_spec, None).await?;
+        restore_to(ctx, step, &target, &baseline, deadline).await?;
     }
     Ok(())
 }
 
-/// The recorded spec with the update and rollback settings of the spec being undone.
-pub fn transition_spec(previous: &ServiceSpec, current: &ServiceSpec) -> ServiceSpec {
-    let mut spec = previous.clone();
-    if current.update_config.is_some() {
-        spec.update_config = current.update_config.clone();
-    }
-    spec
-}
-
 async fn restore_to(
-    env: &StepEnv,
+    ctx: &RunContext,
     step: &str,
-    name: &str,
     target: &Target,
     baseline: &Baseline,
     deadline: Duration,
 ) -> Result<(), StepError> {
-    env.events.emit(Event::StepProgress {
+    ctx.events.emit(crate::events::Event::StepProgress {
         step: step.to_string(),
-        message: format!("restoring {name} to {}", target.image),
+        message: format!("restoring {} to {}", target.service_name, target.image),
         updated: None,
     });
-    convergence::follow(env.cluster.as_ref(), &env.events, step, target, baseline, Settings::restoring(deadline))
-        .await
-        .map(|_| ())
-        .map_err(|f| StepError(format!("undo of {name}: {f}")))
+    // Failures of the old release's tasks are named if it does not come back, not counted.
+    let mut watch = Watch::new(target, baseline, u64::MAX);
+    convergence::follow(
+        ctx.cluster.as_ref(),
+        &ctx.events,
+        step,
+        target,
+        baseline,
+        &mut watch,
+        Settings::restoring(deadline),
+    )
+    .await
+    .map(|_| ())
+    .map_err(StepError::Converge)
 }
 
 /// The spec a rolling step writes: `previous` with the plan's image, replicas, published ports
 /// and update config; everything else is kept as it is.
 pub fn updated_spec(previous: &ServiceSpec, rolling: &Rolling) -> ServiceSpec {
-    let mut spec = previous.clone();
-    let template = spec.task_template.get_or_insert_with(TaskSpec::default);
-    let container = template.container_spec.get_or_insert_with(TaskSpecContainerSpec::default);
-    container.image = Some(rolling.image.value.clone());
+    let mut new = previous.clone();
+    spec::set_image(&mut new, &rolling.image.value);
     if let Some(replicas) = &rolling.replicas {
-        let mode = spec.mode.get_or_insert_with(ServiceSpecMode::default);
-        mode.replicated = Some(ServiceSpecModeReplicated { replicas: Some(replicas.value as i64) });
+        spec::set_replicas(&mut new, replicas.value);
     }
     if !rolling.publish.is_empty() {
-        let endpoint = spec.endpoint_spec.get_or_insert_with(EndpointSpec::default);
-        endpoint.ports = Some(
-            rolling
-                .publish
-                .iter()
-                .map(|p| EndpointPortConfig {
-                    name: None,
-                    protocol: Some(EndpointPortConfigProtocolEnum::TCP),
-                    target_port: Some(p.target as i64),
-                    published_port: Some(p.published as i64),
-                    publish_mode: Some(match p.mode {
-                        PublishMode::Host => EndpointPortConfigPublishModeEnum::HOST,
-                        PublishMode::Ingress => EndpointPortConfigPublishModeEnum::INGRESS,
-                    }),
-                })
-                .collect(),
-        );
+        spec::set_ports(&mut new, &rolling.publish);
     }
-    spec.update_config = Some(update_config(&rolling.update));
-    spec.rollback_config = Some(rollback_config(&rolling.update));
-    spec
-}
-
-fn nanos(d: plans::duration::Duration) -> i64 {
-    d.as_millis().saturating_mul(1_000_000) as i64
-}
-
-/// The plan's update policy as Swarm's UpdateConfig.
-fn update_config(p: &UpdatePolicy) -> ServiceSpecUpdateConfig {
-    ServiceSpecUpdateConfig {
-        parallelism: Some(p.parallelism as i64),
-        delay: Some(nanos(p.delay)),
-        failure_action: Some(match p.failure_action {
-            FailureAction::Rollback => ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK,
-            FailureAction::Pause => ServiceSpecUpdateConfigFailureActionEnum::PAUSE,
-            FailureAction::Continue => ServiceSpecUpdateConfigFailureActionEnum::CONTINUE,
-        }),
-        monitor: Some(nanos(p.monitor)),
-        max_failure_ratio: Some(p.max_failure_ratio),
-        order: Some(match p.order {
-            Order::StartFirst => ServiceSpecUpdateConfigOrderEnum::START_FIRST,
-            Order::StopFirst => ServiceSpecUpdateConfigOrderEnum::STOP_FIRST,
-        }),
-    }
-}
-
-/// Swarm's own rollback replaces tasks the same way as the update (so a start-first update
-/// also rolls back start-first), and pauses if the old release fails too.
-fn rollback_config(p: &UpdatePolicy) -> ServiceSpecRollbackConfig {
-    ServiceSpecRollbackConfig {
-        parallelism: Some(p.parallelism as i64),
-        delay: Some(nanos(p.delay)),
-        failure_action: Some(ServiceSpecRollbackConfigFailureActionEnum::PAUSE),
-        monitor: Some(nanos(p.monitor)),
-        max_failure_ratio: Some(p.max_failure_ratio),
-        order: Some(match p.order {
-            Order::StartFirst => ServiceSpecRollbackConfigOrderEnum::START_FIRST,
-            Order::StopFirst => ServiceSpecRollbackConfigOrderEnum::STOP_FIRST,
-        }),
-    }
-}
-
-fn version_of(service: &Service) -> u64 {
-    service.version.as_ref().and_then(|v| v.index).unwrap_or(0)
-}
-
-/// Writes `spec` with the version of a fresh inspect, retrying when Swarm moved the index in
-/// between; returns the baseline taken just before the successful write. With `expected`, a
-/// spec changed by someone else since it was recorded stops the retry instead of being
-/// overwritten.
-async fn replace_spec(
-    cluster: &dyn Cluster,
-    name: &str,
-    mut service: Service,
-    spec: &ServiceSpec,
-    expected: Option<&ServiceSpec>,
-) -> Result<Baseline, StepError> {
-    let id = service.id.clone().unwrap_or_default();
-    for attempt in 1..=OUT_OF_SEQUENCE_ATTEMPTS {
-        if let Some(expected) = expected
-            && service.spec.as_ref() != Some(expected)
-        {
-            return Err(StepError(format!(
-                "the spec of {name} was changed by someone else while planrun was updating it"
-            )));
-        }
-        let baseline = Baseline::take(cluster, &service).await?;
-        match cluster.update_service(&id, version_of(&service), spec.clone()).await {
-            Ok(()) => return Ok(baseline),
-            Err(ClusterError::OutOfSequence) if attempt < OUT_OF_SEQUENCE_ATTEMPTS => {
-                service = cluster.service(&id).await?;
-            }
-            Err(e) => return Err(StepError(format!("cannot update service {name}: {e}"))),
-        }
-    }
-    Err(StepError(format!("cannot update service {name}: update out of sequence {OUT_OF_SEQUENCE_ATTEMPTS} times")))
+    spec::set_update_policy(&mut new, &rolling.update);
+    new
 }
 
 #[cfg(test)]
@@ -261,11 +199,15 @@ mod tests {
     use plans::span::Span;
     use plans::spanned::Spanned;
     use plans::steps::Rolling;
+    use plans::steps::rolling::PublishMode;
     use plans::steps::update::{FailureAction, UpdatePolicy};
 
     use super::*;
-    use crate::cluster::fake::{Behavior, FakeCluster};
-    use crate::events::{Events, Memory};
+    use crate::cluster::Cluster;
+    use crate::cluster::fake::{Behavior, FakeCluster, UNHEALTHY};
+    use crate::events::{Event, Memory};
+    use crate::simulation::Simulation;
+    use crate::steps::Behavior as _;
 
     fn spec(name: &str, image: &str) -> ServiceSpec {
         ServiceSpec {
@@ -310,157 +252,181 @@ mod tests {
         }
     }
 
-    fn env(fake: &FakeCluster) -> (StepEnv, Arc<Memory>) {
+    /// A step context named `web` over `fake`, its events kept in memory.
+    fn context(fake: &FakeCluster) -> (StepContext, Arc<Memory>) {
+        let sim = Simulation { cluster: fake.clone(), ..Simulation::new() };
         let memory = Arc::new(Memory::default());
-        let plan = serde_json::from_value(serde_json::json!({
-            "name": "t", "stack": "s", "on-failure": "rollback", "log": null,
-            "variables": [], "gates": [], "steps": []
-        }))
-        .expect("a minimal plan");
-        let env = StepEnv {
-            cluster: Arc::new(fake.clone()),
-            events: Events::new(vec![Box::new(memory.clone())]),
-            plan: Arc::new(plan),
-        };
-        (env, memory)
+        let ctx = sim.context("s", "r-test", vec![Box::new(memory.clone())]);
+        let (plan, _) = Simulation::plan("plan t {\n    stack s\n    check c { gates g }\n    gate g { swarm x }\n}\n");
+        (sim.step(&ctx, &plan, "web"), memory)
     }
 
-    fn events(memory: &Memory) -> Vec<Event> {
-        memory.0.lock().unwrap().iter().map(|r| r.event.clone()).collect()
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_good_image_rolls_out_and_converges() {
-        let fake = FakeCluster::new();
-        let before = spec("shop_web", "app:v1");
-        fake.create_service(before.clone());
-        let (env, memory) = env(&fake);
-        let started = tokio::time::Instant::now();
-
-        let record = apply("web", &rolling("shop_web", "app:v2", FailureAction::Rollback, 600), &env).await.unwrap();
-
-        let after = fake.spec("shop_web").unwrap();
-        assert_eq!(after, updated_spec(&before, &rolling("shop_web", "app:v2", FailureAction::Rollback, 600)));
-        let record: UndoRecord = serde_json::from_value(record).unwrap();
-        assert_eq!(record.previous_spec, before);
-        let events = events(&memory);
-        assert!(matches!(&events[0], Event::StepRecorded { step, .. } if step == "web"));
-        assert!(events.iter().any(|e| matches!(e, Event::StepProgress { updated: Some((3, 3)), .. })));
-        // Three batches of (1 s start + 2 s monitor + 1 s delay), then at most one poll.
-        let took = started.elapsed();
-        assert!(took >= Duration::from_secs(11) && took <= Duration::from_secs(13), "took {took:?}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_crashing_image_fails_with_the_task_errors_and_undo_restores_the_exact_spec() {
-        let fake = FakeCluster::new();
-        fake.behave("app:exit", Behavior::Crash(3));
-        let before = spec("shop_web", "app:v1");
-        fake.create_service(before.clone());
-        let (env, memory) = env(&fake);
-
-        let error =
-            apply("web", &rolling("shop_web", "app:exit", FailureAction::Rollback, 600), &env).await.unwrap_err();
-
-        assert!(error.0.starts_with("Swarm rolled the update back: update rolled back due to failure"), "{error}");
-        assert!(error.0.ends_with("; task errors: task: non-zero exit (3)"), "{error}");
-        let record = events(&memory)
+    fn recorded(memory: &Memory) -> RollingUndo {
+        memory
+            .events()
             .into_iter()
             .find_map(|e| match e {
-                Event::StepRecorded { undo, .. } => Some(undo),
+                Event::StepRecorded { undo: Undo::Rolling(r), .. } => Some(*r),
                 _ => None,
             })
-            .unwrap();
-        undo("web", &record, &env).await.unwrap();
-        assert_eq!(fake.spec("shop_web").unwrap(), before);
+            .expect("the step recorded its undo")
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_paused_update_names_swarms_message_and_undo_replaces_the_crash_looping_task() {
+    async fn a_good_image_rolls_out_and_converges_one_monitor_window_after_the_last_task() {
+        let fake = FakeCluster::new();
+        let before = spec("shop_web", "app:v1");
+        fake.add_service(before.clone());
+        let (ctx, memory) = context(&fake);
+        let started = tokio::time::Instant::now();
+
+        let step = rolling("shop_web", "app:v2", FailureAction::Rollback, 600);
+        step.apply(&ctx).await.unwrap();
+
+        assert_eq!(fake.spec("shop_web").unwrap(), updated_spec(&before, &step));
+        assert_eq!(recorded(&memory).previous_spec, before);
+        let events = memory.events();
+        assert!(matches!(&events[0], Event::StepRecorded { step, .. } if step == "web"), "recorded first");
+        assert!(events.iter().any(|e| matches!(e, Event::StepProgress { updated: Some((3, 3)), .. })));
+        // Per slot: 1 s to start + 1 s to the first health check, 2 s monitor, 1 s delay; the
+        // third is up at 12 s, then one monitor window (what `docker service update` waits).
+        let took = started.elapsed();
+        assert!(took >= Duration::from_secs(14) && took <= Duration::from_millis(14_100), "took {took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crashing_image_fails_at_its_first_task_and_undo_restores_the_exact_spec() {
         let fake = FakeCluster::new();
         fake.behave("app:exit", Behavior::Crash(3));
         let before = spec("shop_web", "app:v1");
-        fake.create_service(before.clone());
-        let (env, _) = env(&fake);
+        fake.add_service(before.clone());
+        let (ctx, memory) = context(&fake);
+        let started = tokio::time::Instant::now();
 
-        let error = apply("web", &rolling("shop_web", "app:exit", FailureAction::Pause, 600), &env).await.unwrap_err();
-        assert!(error.0.starts_with("Swarm paused the update: update paused due to failure"), "{error}");
-        // Let the slot crash-loop a few times before undoing.
-        tokio::time::sleep(Duration::from_secs(10)).await;
+        let error = rolling("shop_web", "app:exit", FailureAction::Rollback, 600).apply(&ctx).await.unwrap_err();
 
-        let record = serde_json::to_value(UndoRecord {
-            service_id: fake.service("shop_web").await.unwrap().id.unwrap(),
-            service_name: "shop_web".into(),
-            previous_spec: before.clone(),
-            version: 0,
-            deadline_ms: 60_000,
-        })
-        .unwrap();
-        undo("web", &record, &env).await.unwrap();
+        assert_eq!(
+            error.to_string(),
+            "1 task of shop_web on app:exit failed after starting: task: non-zero exit (3) (shop_web.1)"
+        );
+        assert!(started.elapsed() <= Duration::from_millis(1_100), "failed at once: {:?}", started.elapsed());
+        undo("web", &recorded(&memory), &ctx.run).await.unwrap();
         assert_eq!(fake.spec("shop_web").unwrap(), before);
         let counts = fake.counts("shop_web").await.unwrap();
         assert_eq!((counts.running, counts.desired), (3, 3));
     }
 
     #[tokio::test(start_paused = true)]
-    async fn crash_loops_that_swarm_calls_completed_fail_at_the_deadline() {
+    async fn a_paused_update_is_undone_and_the_crash_looping_slot_replaced() {
         let fake = FakeCluster::new();
         fake.behave("app:exit", Behavior::Crash(3));
-        fake.create_service(spec("shop_web", "app:v1"));
-        let (env, _) = env(&fake);
-        let started = tokio::time::Instant::now();
+        let before = spec("shop_web", "app:v1");
+        fake.add_service(before.clone());
+        let (ctx, memory) = context(&fake);
 
-        let error =
-            apply("web", &rolling("shop_web", "app:exit", FailureAction::Continue, 30), &env).await.unwrap_err();
+        let error = rolling("shop_web", "app:exit", FailureAction::Pause, 600).apply(&ctx).await.unwrap_err();
+        assert!(error.to_string().contains("task: non-zero exit (3)"), "{error}");
+        // Let the slot crash-loop a few times before undoing.
+        tokio::time::sleep(Duration::from_secs(10)).await;
 
-        assert_eq!(started.elapsed(), Duration::from_secs(30));
-        assert!(
-            error.0.starts_with("shop_web did not converge in 30s: 0 of 3 tasks running on image app:exit"),
-            "{error}"
-        );
-        assert!(error.0.contains("; task errors: task: non-zero exit (3) ×"), "{error}");
+        undo("web", &recorded(&memory), &ctx.run).await.unwrap();
+        assert_eq!(fake.spec("shop_web").unwrap(), before);
+        let counts = fake.counts("shop_web").await.unwrap();
+        assert_eq!((counts.running, counts.desired), (3, 3));
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_unhealthy_image_within_the_monitor_window_is_rolled_back() {
+    async fn crash_loops_that_swarm_would_call_completed_fail_at_the_first_crash() {
         let fake = FakeCluster::new();
-        fake.behave("app:unhealthy-later", Behavior::UnhealthyAfter(Duration::from_secs(1)));
-        let before = spec("shop_web", "app:v1");
-        fake.create_service(before.clone());
-        let (env, _) = env(&fake);
+        fake.behave("app:exit", Behavior::Crash(3));
+        fake.add_service(spec("shop_web", "app:v1"));
+        let (ctx, _) = context(&fake);
+        let started = tokio::time::Instant::now();
 
-        let step = rolling("shop_web", "app:unhealthy-later", FailureAction::Rollback, 600);
-        let error = apply("web", &step, &env).await.unwrap_err();
+        let error = rolling("shop_web", "app:exit", FailureAction::Continue, 30).apply(&ctx).await.unwrap_err();
 
-        assert!(error.0.starts_with("Swarm rolled the update back"), "{error}");
-        assert!(error.0.ends_with(&format!("task errors: {}", crate::cluster::fake::UNHEALTHY)), "{error}");
+        assert!(started.elapsed() <= Duration::from_millis(1_100), "{:?}", started.elapsed());
+        assert!(matches!(error, StepError::Converge(crate::services::convergence::Failure::TasksFailed { .. })));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_task_that_dies_after_swarms_monitor_window_still_fails_the_step() {
+        let fake = FakeCluster::new();
+        // Up at 2 s, Swarm's 2 s window ends at 4 s, dies at 6 s: Swarm has moved on.
+        fake.behave("app:late", Behavior::UnhealthyAfter(Duration::from_secs(5)));
+        fake.add_service(spec("shop_web", "app:v1"));
+        let (ctx, _) = context(&fake);
+        let started = tokio::time::Instant::now();
+
+        let error = rolling("shop_web", "app:late", FailureAction::Rollback, 600).apply(&ctx).await.unwrap_err();
+
+        assert_eq!(
+            error.to_string(),
+            format!("1 task of shop_web on app:late failed after starting: {UNHEALTHY} (shop_web.1)")
+        );
+        let took = started.elapsed();
+        assert!(took >= Duration::from_secs(6) && took <= Duration::from_millis(6_100), "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn max_failure_ratio_tolerates_that_many_failed_tasks() {
+        let fake = FakeCluster::new();
+        fake.behave("app:late", Behavior::UnhealthyAfter(Duration::from_secs(5)));
+        fake.add_service(spec("shop_web", "app:v1"));
+        let (ctx, _) = context(&fake);
+        let mut step = rolling("shop_web", "app:late", FailureAction::Continue, 600);
+        step.update.max_failure_ratio = 0.34;
+
+        let error = step.apply(&ctx).await.unwrap_err();
+
+        assert!(error.to_string().starts_with("2 tasks of shop_web on app:late failed"), "{error}");
+        assert!(error.to_string().ends_with("(max-failure-ratio allows 1)"), "{error}");
     }
 
     #[tokio::test(start_paused = true)]
     async fn an_update_out_of_sequence_is_retried_with_a_fresh_index() {
         let fake = FakeCluster::new();
-        fake.create_service(spec("shop_web", "app:v1"));
+        fake.add_service(spec("shop_web", "app:v1"));
         fake.interfere(2);
-        let (env, _) = env(&fake);
+        let (ctx, _) = context(&fake);
 
-        apply("web", &rolling("shop_web", "app:v2", FailureAction::Rollback, 600), &env).await.unwrap();
+        rolling("shop_web", "app:v2", FailureAction::Rollback, 600).apply(&ctx).await.unwrap();
 
         assert_eq!(fake.update_calls(), 3);
-        let image = fake.spec("shop_web").unwrap().task_template.unwrap().container_spec.unwrap().image.unwrap();
-        assert_eq!(image, "app:v2");
+        assert_eq!(spec::image(&fake.spec("shop_web").unwrap()), "app:v2");
     }
 
     #[tokio::test(start_paused = true)]
     async fn endless_out_of_sequence_gives_up() {
         let fake = FakeCluster::new();
-        fake.create_service(spec("shop_web", "app:v1"));
+        fake.add_service(spec("shop_web", "app:v1"));
         fake.interfere(100);
-        let (env, _) = env(&fake);
+        let (ctx, _) = context(&fake);
 
-        let error = apply("web", &rolling("shop_web", "app:v2", FailureAction::Rollback, 600), &env).await.unwrap_err();
+        let error = rolling("shop_web", "app:v2", FailureAction::Rollback, 600).apply(&ctx).await.unwrap_err();
 
-        assert_eq!(error.0, "cannot update service shop_web: update out of sequence");
-        assert_eq!(fake.update_calls(), OUT_OF_SEQUENCE_ATTEMPTS);
+        assert_eq!(error.to_string(), "cannot update service shop_web: update out of sequence 5 times");
+        assert_eq!(fake.update_calls(), services::OUT_OF_SEQUENCE_ATTEMPTS);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn preflight_names_a_missing_service_and_a_paused_update() {
+        let fake = FakeCluster::new();
+        fake.behave("app:exit", Behavior::Crash(3));
+        fake.add_service(spec("shop_web", "app:v1"));
+        let (ctx, _) = context(&fake);
+        let missing = rolling("shop_nope", "app:v2", FailureAction::Rollback, 600).preflight(&ctx).await;
+        assert_eq!(missing.problems, ["service `shop_nope` does not exist"]);
+
+        // An earlier update left paused.
+        let _ = rolling("shop_web", "app:exit", FailureAction::Pause, 600).apply(&ctx).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let paused = rolling("shop_web", "app:v2", FailureAction::Rollback, 600).preflight(&ctx).await;
+        assert_eq!(paused.problems.len(), 1, "{paused:?}");
+        assert!(paused.problems[0].starts_with("an earlier update of `shop_web` is paused"), "{paused:?}");
+        // 2 s monitor against a 1 s interval x 3 retries + 1 s timeout health check.
+        assert_eq!(paused.warnings.len(), 1, "{paused:?}");
+        assert!(paused.warnings[0].starts_with("monitor 2s is shorter than the 4s"), "{paused:?}");
     }
 
     #[test]

@@ -1,56 +1,64 @@
 //! `run` at run time: a command on this machine, with an optional undo command.
 
-use std::process::Stdio;
-
+use async_trait::async_trait;
 use plans::steps::Run;
 
-use crate::events::Event;
-use crate::steps::{StepEnv, StepError};
+use super::{Behavior, Findings, StepError};
+use crate::commands::{self, Command};
+use crate::context::{RunContext, StepContext};
+use crate::undo::{RunUndo, Undo};
 
-/// Runs the command; records its undo command first, if it has one.
-pub async fn apply(step: &str, run: &Run, env: &StepEnv) -> Result<(), StepError> {
-    if !run.undo.is_empty() {
-        let undo: Vec<&str> = run.undo.iter().map(|a| a.value.as_str()).collect();
-        env.events.emit(Event::StepRecorded { step: step.to_owned(), undo: serde_json::json!({ "command": undo }) });
+/// How long an undo command may run when its record does not say.
+const UNDO_TIMEOUT_MS: u64 = 600_000;
+
+#[async_trait]
+impl Behavior for Run {
+    fn supported(&self) -> Result<(), String> {
+        Ok(())
     }
-    let argv: Vec<&str> = run.command.iter().map(|a| a.value.as_str()).collect();
-    exec(&argv, run.timeout.to_std()).await
+
+    async fn preflight(&self, ctx: &StepContext) -> Findings {
+        let mut findings = Findings::default();
+        for (what, argv) in [("command", &self.command), ("undo command", &self.undo)] {
+            if let Some(program) = argv.first()
+                && !ctx.run.commands.can_start(&program.value)
+            {
+                findings.problems.push(format!(
+                    "the {what}'s program `{}` is not an executable file or a program on PATH",
+                    program.value
+                ));
+            }
+        }
+        findings
+    }
+
+    async fn apply(&self, ctx: &StepContext) -> Result<(), StepError> {
+        if !self.undo.is_empty() {
+            ctx.record(Undo::Run(RunUndo {
+                command: self.undo.iter().map(|a| a.value.clone()).collect(),
+                timeout_ms: self.timeout.as_millis(),
+            }));
+        }
+        let argv: Vec<String> = self.command.iter().map(|a| a.value.clone()).collect();
+        exec(ctx.run.commands.as_ref(), Command { argv, timeout: self.timeout.to_std() }).await
+    }
 }
 
 /// Runs the recorded undo command.
-pub async fn undo(record: &serde_json::Value) -> Result<(), StepError> {
-    let argv: Vec<&str> =
-        record["command"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
-    if argv.is_empty() {
-        return Err(StepError("the journal's undo record has no command".into()));
-    }
-    exec(&argv, std::time::Duration::from_secs(600)).await
+pub async fn undo(record: &RunUndo, ctx: &RunContext) -> Result<(), StepError> {
+    let timeout_ms = if record.timeout_ms == 0 { UNDO_TIMEOUT_MS } else { record.timeout_ms };
+    let command = Command { argv: record.command.clone(), timeout: std::time::Duration::from_millis(timeout_ms) };
+    exec(ctx.commands.as_ref(), command).await
 }
 
-async fn exec(argv: &[&str], timeout: std::time::Duration) -> Result<(), StepError> {
-    let (program, args) = argv.split_first().ok_or_else(|| StepError("empty command".into()))?;
-    let child = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| StepError(format!("cannot start `{program}`: {e}")))?;
-    let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Ok(out) => out.map_err(|e| StepError(format!("`{program}` failed: {e}")))?,
-        Err(_) => {
-            return Err(StepError(format!(
-                "`{}` ran longer than {}s and was killed",
-                argv.join(" "),
-                timeout.as_secs()
-            )));
-        }
-    };
-    if output.status.success() {
+async fn exec(commands: &dyn commands::Commands, command: Command) -> Result<(), StepError> {
+    let finished = commands.run(&command).await?;
+    if finished.success() {
         return Ok(());
     }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let tail: Vec<&str> = stderr.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
-    Err(StepError(format!("`{}` exited with {}: {}", argv.join(" "), output.status, tail.join(" / "))))
+    Err(StepError::CommandFailed {
+        command: command.display(),
+        status: finished.status(),
+        output: finished.output_tail(),
+    })
 }

@@ -7,8 +7,13 @@
 //! 1. no update or rollback is in progress, and the status our write caused (if any) is
 //!    neither `paused` nor, for a new release, `rollback_*` (those fail at once, naming
 //!    Swarm's message; when restoring the previous release, Swarm's own rollback is waited for);
-//! 2. exactly N tasks want to run, one per slot, all `running` and all on the target spec;
-//! 3. the service list's running count equals its desired count, and both equal N.
+//! 2. exactly N tasks want to run, one per slot, all `running` and all on the target spec.
+//!
+//! An update Swarm still calls `updating` is done once (2) has held for a whole monitor window
+//! as planrun saw it: what `docker service update` waits for (the docker CLI returns after
+//! `monitor` of every up-to-date task running; Swarm says `completed` about then too). Old
+//! tasks still stopping (start-first keeps one running until its replacement is up) do not
+//! hold the release back.
 //!
 //! "On the target spec" means the task's own spec has the target image and the target
 //! `ForceUpdate` counter. A task's spec is a copy of the service's task template when it was
@@ -19,14 +24,12 @@
 //!
 //! "Healthy": the Engine API does not expose a task's health, but Swarm reports a task with a
 //! health check as `starting` until its first passing check, and stops a task once its check
-//! fails. So `running` already means healthy-so-far; a later failure is caught by Swarm's
-//! monitor window. An update still `updating` is done only once every task has run the target
-//! spec, with the counts agreeing, for a whole monitor window as planrun saw it (what
-//! `docker service update` waits for; Swarm says `completed` somewhat later).
+//! fails. So `running` already means healthy-so-far.
 //!
-//! Tasks that fail along the way are not a failure by themselves (Swarm restarts them), but
-//! their own error messages are collected so a failure can name them. Every wait is on tokio's
-//! clock, bounded by the deadline.
+//! A new release's tasks that fail along the way fail it at once (through the step's
+//! [`Watch`], see `watch.rs`), whatever Swarm's update state says; while restoring the previous
+//! release, failed tasks are only collected so a failure can name them. Every wait is on
+//! tokio's clock, bounded by the deadline.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
@@ -35,8 +38,10 @@ use std::time::Duration;
 use bollard::models::{Service, ServiceSpec, ServiceUpdateStatus, ServiceUpdateStatusStateEnum, Task, TaskState};
 use tokio::time::Instant;
 
+use crate::clock;
 use crate::cluster::{Cluster, ClusterError};
 use crate::events::{Event, Events};
+use crate::services::watch::{TaskErrors, Watch};
 
 /// How often the service is polled unless told otherwise.
 pub const DEFAULT_POLL: Duration = Duration::from_millis(100);
@@ -174,6 +179,17 @@ pub enum Failure {
         /// The tasks' own errors.
         task_errors: TaskErrors,
     },
+    /// Tasks of the new release failed after starting: more than the step allows.
+    TasksFailed {
+        /// Service name.
+        service: String,
+        /// The new release's image.
+        image: String,
+        /// The failed tasks, by error.
+        failed: TaskErrors,
+        /// How many failures `max-failure-ratio` allowed.
+        allowed: u64,
+    },
     /// The deadline passed first.
     Deadline {
         /// Service name.
@@ -200,10 +216,19 @@ impl fmt::Display for Failure {
             Failure::RolledBack { message, task_errors } => {
                 write!(f, "Swarm rolled the update back: {}{}", or_none(message), task_errors.suffix())
             }
+            Failure::TasksFailed { service, image, failed, allowed } => {
+                let n = failed.count();
+                let tasks = if n == 1 { "task" } else { "tasks" };
+                write!(f, "{n} {tasks} of {service} on {image} failed after starting: {failed}")?;
+                if *allowed > 0 {
+                    write!(f, " (max-failure-ratio allows {allowed})")?;
+                }
+                Ok(())
+            }
             Failure::Deadline { service, waited, progress, task_errors } => write!(
                 f,
                 "{service} did not converge in {}: {progress}{}",
-                humantime::format_duration(Duration::from_millis(waited.as_millis() as u64)),
+                clock::seconds(*waited),
                 task_errors.suffix()
             ),
             Failure::Changed(why) | Failure::Unsupported(why) => f.write_str(why),
@@ -217,70 +242,35 @@ fn or_none(message: &str) -> &str {
     if message.is_empty() { "(no message)" } else { message }
 }
 
-/// The distinct error messages of failed tasks, with how often each was seen, first seen first.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TaskErrors(pub Vec<(String, u64)>);
-
-impl TaskErrors {
-    /// Whether no task failed.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn add(&mut self, message: String) {
-        match self.0.iter_mut().find(|(m, _)| *m == message) {
-            Some((_, n)) => *n += 1,
-            None => self.0.push((message, 1)),
-        }
-    }
-
-    fn suffix(&self) -> String {
-        if self.is_empty() { String::new() } else { format!("; task errors: {self}") }
-    }
-}
-
-impl fmt::Display for TaskErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (message, count)) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            if *count > 1 { write!(f, "{message} ×{count}")? } else { f.write_str(message)? }
-        }
-        Ok(())
-    }
-}
-
 /// What one poll saw.
 struct Poll {
+    /// Every slot runs the target, and Swarm is not updating.
     converged: bool,
-    /// Every task runs the target and the counts agree, but Swarm still says `updating`.
+    /// Every slot runs the target, but Swarm still says `updating`.
     settled: bool,
-    /// running == desired == N.
-    counts_done: bool,
     on_target_running: u64,
     progress: String,
 }
 
 /// Follows the service until it converges to `target`, or fails naming why. `baseline` is
-/// what the service looked like just before the write whose effect is followed.
+/// what the service looked like just before the write whose effect is followed; `watch`
+/// counts the failed tasks since then (and, for a new release, fails it).
 pub async fn follow(
     cluster: &dyn Cluster,
     events: &Events,
     step: &str,
     target: &Target,
     baseline: &Baseline,
+    watch: &mut Watch,
     settings: Settings,
 ) -> Result<Duration, Failure> {
     let started = Instant::now();
     let deadline = started + settings.deadline;
-    let mut task_errors = TaskErrors::default();
-    let mut seen_failed: HashSet<String> = HashSet::new();
     let mut last_reported: Option<u64> = None;
     let mut progress = "nothing seen yet".to_string();
     let mut settled_since: Option<Instant> = None;
     loop {
-        match poll(cluster, target, baseline, settings.direction, &mut task_errors, &mut seen_failed).await {
+        match poll(cluster, target, baseline, settings.direction, watch).await {
             Ok(Ok(seen)) => {
                 if last_reported != Some(seen.on_target_running) {
                     last_reported = Some(seen.on_target_running);
@@ -293,13 +283,12 @@ pub async fn follow(
                 if seen.converged {
                     return Ok(started.elapsed());
                 }
-                // Swarm marks an update completed a while after its last task's monitor window.
-                // Every task on the target, running and healthy for a whole window as we saw it,
-                // is what `docker service update` waits for; a task that fails inside the
-                // window resets it, and a Swarm rollback fails the step.
+                // Every task on the target and running for a whole window as we saw it is
+                // what `docker service update` waits for; a task that fails inside the
+                // window fails a new release (the watch), and resets the window otherwise.
                 if seen.settled {
                     let since = *settled_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() >= target.monitor && seen.counts_done {
+                    if since.elapsed() >= target.monitor {
                         return Ok(started.elapsed());
                     }
                 } else {
@@ -309,8 +298,10 @@ pub async fn follow(
             }
             Ok(Err(failure)) => {
                 return Err(match failure {
-                    Failure::Paused { message, .. } => Failure::Paused { message, task_errors },
-                    Failure::RolledBack { message, .. } => Failure::RolledBack { message, task_errors },
+                    Failure::Paused { message, .. } => Failure::Paused { message, task_errors: watch.errors.clone() },
+                    Failure::RolledBack { message, .. } => {
+                        Failure::RolledBack { message, task_errors: watch.errors.clone() }
+                    }
                     other => other,
                 });
             }
@@ -326,10 +317,12 @@ pub async fn follow(
                 service: target.service_name.clone(),
                 waited: now - started,
                 progress,
-                task_errors,
+                task_errors: watch.errors.clone(),
             });
         }
-        tokio::time::sleep(settings.poll.min(deadline - now)).await;
+        let next = settled_since.map(|s| s + target.monitor).filter(|end| *end > now);
+        let wait = next.map(|end| (end - now).min(settings.poll)).unwrap_or(settings.poll);
+        tokio::time::sleep(wait.min(deadline - now)).await;
     }
 }
 
@@ -339,20 +332,14 @@ async fn poll(
     target: &Target,
     baseline: &Baseline,
     direction: Direction,
-    task_errors: &mut TaskErrors,
-    seen_failed: &mut HashSet<String>,
+    watch: &mut Watch,
 ) -> Result<Result<Poll, Failure>, ClusterError> {
     let service = cluster.service(&target.service_id).await?;
     let tasks = cluster.tasks(&target.service_id).await?;
-    for task in &tasks {
-        let id = task.id.clone().unwrap_or_default();
-        if baseline.tasks.contains(&id) || seen_failed.contains(&id) {
-            continue;
-        }
-        if let Some(message) = failure_of(task) {
-            seen_failed.insert(id);
-            task_errors.add(message);
-        }
+    if let Err(failure) = watch.observe(&tasks)
+        && direction == Direction::Forward
+    {
+        return Ok(Err(failure));
     }
 
     // (1) the update status. A finished state is judged only when it is ours (differs from the
@@ -395,16 +382,14 @@ async fn poll(
         && slots.len() as u64 == target.replicas
         && on_target_running == target.replicas;
 
-    // (3) the service list's counts.
-    let counts = cluster.counts(&target.service_id).await?;
-    let counts_done = counts.running == counts.desired && counts.desired == target.replicas;
-
     let mut progress = format!("{on_target_running} of {} tasks running on image {}", target.replicas, target.image);
-    if wanted.len() as u64 != target.replicas {
+    let old = wanted.iter().filter(|t| !target.runs_on(t)).count();
+    let extra = (wanted.len() as u64).saturating_sub(target.replicas);
+    if old > 0 && extra > 0 {
+        // Start-first: a slot keeps its old task until the new one is up.
+        progress.push_str(&format!(", {old} old still serving while replacements start"));
+    } else if wanted.len() as u64 != target.replicas {
         progress.push_str(&format!(", {} tasks want to run", wanted.len()));
-    }
-    if !counts_done {
-        progress.push_str(&format!(", service reports {}/{} running", counts.running, counts.desired));
     }
     if updating {
         progress.push_str(if state == Some(State::UPDATING) {
@@ -413,40 +398,6 @@ async fn poll(
             ", Swarm is still rolling back"
         });
     }
-    // Start-first keeps an old task running for a moment after its replacement: the window
-    // may start then; the counts must agree when it ends.
-    let settled = tasks_done
-        && counts.desired == target.replicas
-        && counts.running >= target.replicas
-        && state == Some(State::UPDATING)
-        && direction == Direction::Forward;
-    Ok(Ok(Poll {
-        converged: tasks_done && counts_done && !updating,
-        settled,
-        counts_done,
-        on_target_running,
-        progress,
-    }))
-}
-
-/// A task's failure in its own words, if it failed: its error, else its state and exit code.
-fn failure_of(task: &Task) -> Option<String> {
-    let status = task.status.as_ref()?;
-    let err = status.err.clone().unwrap_or_default();
-    if !err.is_empty() {
-        return Some(err);
-    }
-    let state = status.state?;
-    // `shutdown` is Swarm stopping a task on purpose (replaced, rolled back); the rest ended alone.
-    if !matches!(state, TaskState::FAILED | TaskState::REJECTED | TaskState::COMPLETE | TaskState::ORPHANED) {
-        return None;
-    }
-    let exit = status.container_status.as_ref().and_then(|c| c.exit_code);
-    let message = status.message.clone().filter(|m| !m.is_empty());
-    Some(match (message, exit) {
-        (Some(m), Some(code)) => format!("{state}: {m} (exit {code})"),
-        (Some(m), None) => format!("{state}: {m}"),
-        (None, Some(code)) => format!("{state} (exit {code})"),
-        (None, None) => state.to_string(),
-    })
+    let settled = tasks_done && state == Some(State::UPDATING) && direction == Direction::Forward;
+    Ok(Ok(Poll { converged: tasks_done && !updating, settled, on_target_running, progress }))
 }

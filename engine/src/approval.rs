@@ -1,0 +1,309 @@
+//! Asking a person whether a run goes on (`pause manual` today; canary promotion next).
+//!
+//! [`Approver`] is the seam. Answers can come from anywhere: [`SwarmApprovals`] keeps the
+//! question and the answer in the swarm itself, so `planrun promote STACK` or
+//! `planrun abort STACK` from any shell or machine that reaches the swarm answers a run that
+//! waits in CI; the command line adds a terminal prompt (`cli::prompt`) when there is one;
+//! [`FirstAnswer`] takes whichever comes first; [`ScriptedApprover`] answers in virtual time.
+//!
+//! The swarm keeps two config objects per stack (the deploy lock makes them one run's):
+//! `planrun-wait-STACK` names the run and step that wait (so `promote`, `abort` and, later,
+//! `status` can see it), and `planrun-answer-STACK` carries the answer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::cluster::{Cluster, ClusterError};
+use crate::lock::Holder;
+
+/// What a run asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    /// The stack.
+    pub stack: String,
+    /// The run that asks.
+    pub run_id: String,
+    /// The step that waits.
+    pub step: String,
+    /// The question, as a person reads it.
+    pub text: String,
+}
+
+/// A person's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// Go on (promote), or stop and roll back (abort).
+    pub approved: bool,
+    /// Who answered, and where: `alice@laptop`, `terminal`.
+    pub by: String,
+}
+
+/// Asks a person.
+#[async_trait]
+pub trait Approver: Send + Sync {
+    /// Waits for an answer (for as long as it takes: the caller bounds the wait). An error
+    /// means this approver cannot ask at all.
+    async fn ask(&self, question: &Question) -> Result<Answer, String>;
+    /// How a person answers through this approver, for the progress view.
+    fn how(&self, question: &Question) -> Option<String>;
+}
+
+/// The name of the config object that says a run waits.
+pub fn wait_name(stack: &str) -> String {
+    format!("planrun-wait-{stack}")
+}
+
+/// The name of the config object that carries the answer.
+pub fn answer_name(stack: &str) -> String {
+    format!("planrun-answer-{stack}")
+}
+
+const RUN_ID: &str = "planrun.wait.run-id";
+const STEP: &str = "planrun.wait.step";
+const QUESTION: &str = "planrun.wait.question";
+const APPROVED: &str = "planrun.answer.approved";
+const BY: &str = "planrun.answer.by";
+
+/// How often a waiting run looks for an answer.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Questions and answers kept in the swarm.
+pub struct SwarmApprovals {
+    cluster: Arc<dyn Cluster>,
+}
+
+impl SwarmApprovals {
+    /// Approvals through `cluster`.
+    pub fn new(cluster: Arc<dyn Cluster>) -> SwarmApprovals {
+        SwarmApprovals { cluster }
+    }
+
+    async fn remove(&self, name: &str) -> Result<(), ClusterError> {
+        match self.cluster.config(name).await? {
+            Some(c) => match self.cluster.remove_config(&c.id).await {
+                Ok(()) | Err(ClusterError::NotFound(_)) => Ok(()),
+                Err(e) => Err(e),
+            },
+            None => Ok(()),
+        }
+    }
+}
+
+/// Removes the wait marker and the answer when the wait ends, however it ends.
+struct Cleanup {
+    cluster: Arc<dyn Cluster>,
+    stack: String,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let cluster = self.cluster.clone();
+        let stack = self.stack.clone();
+        // Drop cannot wait; a leftover is removed by the next question on this stack anyway.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let approvals = SwarmApprovals { cluster };
+                let _ = approvals.remove(&answer_name(&stack)).await;
+                let _ = approvals.remove(&wait_name(&stack)).await;
+            });
+        }
+    }
+}
+
+#[async_trait]
+impl Approver for SwarmApprovals {
+    async fn ask(&self, question: &Question) -> Result<Answer, String> {
+        let failed = |e: ClusterError| format!("cannot keep the question in the swarm: {e}");
+        // The deploy lock makes this run the only one on the stack: anything left is stale.
+        self.remove(&answer_name(&question.stack)).await.map_err(failed)?;
+        self.remove(&wait_name(&question.stack)).await.map_err(failed)?;
+        let labels = HashMap::from([
+            (RUN_ID.to_string(), question.run_id.clone()),
+            (STEP.to_string(), question.step.clone()),
+            (QUESTION.to_string(), question.text.clone()),
+        ]);
+        self.cluster.create_config(&wait_name(&question.stack), labels, b"waiting").await.map_err(failed)?;
+        let _cleanup = Cleanup { cluster: self.cluster.clone(), stack: question.stack.clone() };
+        loop {
+            // A poll that fails is tried again: the daemon may hiccup during a long wait.
+            if let Ok(Some(answer)) = self.cluster.config(&answer_name(&question.stack)).await {
+                let get = |k: &str| answer.labels.get(k).cloned().unwrap_or_default();
+                if get(RUN_ID) == question.run_id && get(STEP) == question.step {
+                    return Ok(Answer { approved: get(APPROVED) == "true", by: get(BY) });
+                }
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    fn how(&self, question: &Question) -> Option<String> {
+        Some(format!(
+            "planrun promote {0} (or planrun abort {0}) from any machine that reaches the swarm",
+            question.stack
+        ))
+    }
+}
+
+/// Why `planrun promote` or `planrun abort` could not answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnswerError {
+    /// No run of the stack waits.
+    NothingWaits(String),
+    /// The answer for this wait is already given.
+    AlreadyAnswered(String),
+    /// The swarm did not answer.
+    Cluster(ClusterError),
+}
+
+impl std::fmt::Display for AnswerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnswerError::NothingWaits(stack) => write!(f, "no run of stack `{stack}` waits for approval"),
+            AnswerError::AlreadyAnswered(stack) => {
+                write!(f, "the waiting run of stack `{stack}` has already been answered")
+            }
+            AnswerError::Cluster(e) => write!(f, "cannot reach the swarm: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AnswerError {}
+
+/// Who waits on a stack: (run id, step, question).
+pub async fn waiting(cluster: &dyn Cluster, stack: &str) -> Result<Option<(String, String, String)>, ClusterError> {
+    Ok(cluster.config(&wait_name(stack)).await?.map(|c| {
+        let get = |k: &str| c.labels.get(k).cloned().unwrap_or_default();
+        (get(RUN_ID), get(STEP), get(QUESTION))
+    }))
+}
+
+/// Answers the run waiting on `stack` (`planrun promote` / `planrun abort`); returns the run
+/// id and step that were answered.
+pub async fn answer(
+    cluster: &dyn Cluster,
+    stack: &str,
+    approved: bool,
+    by: &Holder,
+) -> Result<(String, String), AnswerError> {
+    let Some((run_id, step, _)) = waiting(cluster, stack).await.map_err(AnswerError::Cluster)? else {
+        return Err(AnswerError::NothingWaits(stack.to_owned()));
+    };
+    let labels = HashMap::from([
+        (RUN_ID.to_string(), run_id.clone()),
+        (STEP.to_string(), step.clone()),
+        (APPROVED.to_string(), approved.to_string()),
+        (BY.to_string(), by.holder.clone()),
+    ]);
+    match cluster.create_config(&answer_name(stack), labels, b"answer").await {
+        Ok(_) => Ok((run_id, step)),
+        Err(ClusterError::Conflict(_)) => Err(AnswerError::AlreadyAnswered(stack.to_owned())),
+        Err(e) => Err(AnswerError::Cluster(e)),
+    }
+}
+
+/// Whichever approver answers first; one that cannot ask is left out.
+pub struct FirstAnswer(pub Vec<Arc<dyn Approver>>);
+
+#[async_trait]
+impl Approver for FirstAnswer {
+    async fn ask(&self, question: &Question) -> Result<Answer, String> {
+        let mut asking: tokio::task::JoinSet<Result<Answer, String>> = tokio::task::JoinSet::new();
+        for approver in &self.0 {
+            let (approver, question) = (approver.clone(), question.clone());
+            asking.spawn(async move { approver.ask(&question).await });
+        }
+        let mut errors = Vec::new();
+        while let Some(joined) = asking.join_next().await {
+            match joined {
+                Ok(Ok(answer)) => return Ok(answer),
+                Ok(Err(e)) => errors.push(e),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        Err(if errors.is_empty() { "nobody can be asked".into() } else { errors.join("; ") })
+    }
+
+    fn how(&self, question: &Question) -> Option<String> {
+        let ways: Vec<String> = self.0.iter().filter_map(|a| a.how(question)).collect();
+        (!ways.is_empty()).then(|| ways.join("; or "))
+    }
+}
+
+/// Answers every question the same way after a while (simulations, tests).
+#[derive(Debug, Clone)]
+pub struct ScriptedApprover {
+    /// How long the person takes (tokio's clock).
+    pub after: Duration,
+    /// Their answer.
+    pub approved: bool,
+}
+
+#[async_trait]
+impl Approver for ScriptedApprover {
+    async fn ask(&self, _question: &Question) -> Result<Answer, String> {
+        tokio::time::sleep(self.after).await;
+        Ok(Answer { approved: self.approved, by: "simulation".into() })
+    }
+
+    fn how(&self, _question: &Question) -> Option<String> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::fake::FakeCluster;
+
+    fn question() -> Question {
+        Question { stack: "shop".into(), run_id: "r-1".into(), step: "sign-off".into(), text: "go on?".into() }
+    }
+
+    fn holder(who: &str) -> Holder {
+        Holder { holder: who.into(), host: "h".into(), run_id: "r-x".into(), pid: 1, started: "now".into() }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_in_the_swarm_reaches_the_waiting_run() {
+        let fake = FakeCluster::new();
+        let cluster: Arc<dyn Cluster> = Arc::new(fake.clone());
+        let approvals = SwarmApprovals::new(cluster.clone());
+        let waiting_run = tokio::spawn(async move { approvals.ask(&question()).await });
+        tokio::time::sleep(Duration::from_secs(3)).await;
+
+        assert_eq!(
+            waiting(cluster.as_ref(), "shop").await.unwrap(),
+            Some(("r-1".into(), "sign-off".into(), "go on?".into()))
+        );
+        let answered = answer(cluster.as_ref(), "shop", false, &holder("alice@laptop")).await.unwrap();
+        assert_eq!(answered, ("r-1".to_string(), "sign-off".to_string()));
+        let second = answer(cluster.as_ref(), "shop", true, &holder("bob@ci")).await.unwrap_err();
+        assert_eq!(second, AnswerError::AlreadyAnswered("shop".into()));
+
+        let got = waiting_run.await.unwrap().unwrap();
+        assert_eq!(got, Answer { approved: false, by: "alice@laptop".into() });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(waiting(cluster.as_ref(), "shop").await.unwrap(), None, "the wait marker is removed");
+        assert_eq!(cluster.config(&answer_name("shop")).await.unwrap(), None, "the answer is removed");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn answering_when_nothing_waits_says_so() {
+        let fake = FakeCluster::new();
+        let error = answer(&fake, "shop", true, &holder("alice@laptop")).await.unwrap_err();
+        assert_eq!(error.to_string(), "no run of stack `shop` waits for approval");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_answer_wins() {
+        let slow: Arc<dyn Approver> = Arc::new(ScriptedApprover { after: Duration::from_secs(60), approved: false });
+        let quick: Arc<dyn Approver> = Arc::new(ScriptedApprover { after: Duration::from_secs(5), approved: true });
+        let started = tokio::time::Instant::now();
+        let answer = FirstAnswer(vec![slow, quick]).ask(&question()).await.unwrap();
+        assert!(answer.approved);
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+    }
+}

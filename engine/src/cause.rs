@@ -1,0 +1,61 @@
+//! An error with the causes below it, as one line: libraries often keep the useful part
+//! ("Connection refused") in a source several levels down and say only "error sending
+//! request" or "client error (Connect)" on top.
+
+/// The error and every cause below it, joined with `: `, without repeating text.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The innermost cause's message.
+pub fn root(error: &dyn std::error::Error) -> String {
+    let mut last = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        last = cause.to_string();
+        source = cause.source();
+    }
+    last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    #[test]
+    fn causes_are_joined_once() {
+        let e = Layer(
+            "client error (Connect)",
+            Some(Box::new(Layer("tcp connect error", Some(Box::new(Layer("Connection refused", None)))))),
+        );
+        assert_eq!(chain(&e), "client error (Connect): tcp connect error: Connection refused");
+        assert_eq!(root(&e), "Connection refused");
+        let repeated = Layer("error: Connection refused", Some(Box::new(Layer("Connection refused", None))));
+        assert_eq!(chain(&repeated), "error: Connection refused");
+    }
+}

@@ -1,0 +1,59 @@
+//! `planrun rollback`: undo what a stack's last run left changed, from its journal.
+
+use std::process::ExitCode;
+
+use crate::cli::apply::{output_sinks, rollback_command};
+use crate::cli::args::{OutputFormat, RollbackArgs};
+use crate::cli::{EXIT_INVALID, EXIT_STOPPED, connect, project_environment, refusal_code, run_async, signals, summary};
+use crate::events::{Events, Refusal, RunOutcome};
+use crate::executor::{Interrupts, Report};
+use crate::session::{self, Refused, RollbackRequest, Seams};
+
+/// Runs `planrun rollback`.
+pub fn rollback(a: RollbackArgs) -> ExitCode {
+    run_async(rollback_async(a))
+}
+
+async fn rollback_async(a: RollbackArgs) -> ExitCode {
+    let output = Events::new(output_sinks(a.output));
+    let said = |refused: Refused| {
+        // Under --output json the event is on stdout; people reading stderr still get it.
+        if a.output == OutputFormat::Json || refused.refusal == Refusal::NothingToDo {
+            eprintln!("{}{}", if refused.refusal == Refusal::NothingToDo { "" } else { "error: " }, refused.message);
+        }
+        ExitCode::from(refusal_code(refused.refusal))
+    };
+    let request =
+        RollbackRequest { stack: a.stack.clone(), journal: a.journal.clone(), state_dir: a.state_dir.clone() };
+    // Say "nothing to roll back" without needing the swarm.
+    if let Err(refused) = session::rollback_target(&request, &Events::new(Vec::new())) {
+        let refused = Refused::emit(refused.refusal, refused.message, refused.problems, &output);
+        return said(refused);
+    }
+    let environment = match project_environment(a.env.as_deref(), a.project.as_deref()) {
+        Ok(e) => e,
+        Err(e) => return said(Refused::emit(Refusal::Usage, e, Vec::new(), &output)),
+    };
+    let cluster = match connect(environment.as_ref()).await {
+        Ok(c) => c,
+        Err(e) => return said(Refused::emit(Refusal::DockerUnavailable, e, Vec::new(), &output)),
+    };
+    let seams = Seams::live(cluster, environment.as_ref().and_then(|e| e.prometheus.clone()), None);
+    let interrupts = Interrupts::default();
+    signals::watch(interrupts.clone());
+    let done = match session::rollback(request, seams, output, interrupts).await {
+        Ok(done) => done,
+        Err(refused) => return said(refused),
+    };
+    eprintln!("undid run {} (journal {})", done.run_id, done.journal.display());
+    let report = Report { outcome: done.outcome, reason: done.reason.clone(), left: done.left.clone() };
+    let again = rollback_command(&a.stack, &a.state_dir, a.env.as_deref(), a.project.as_deref());
+    if let Some(next) = summary::next_steps(&report, &a.stack, &again) {
+        eprint!("{next}");
+    }
+    match done.outcome {
+        RunOutcome::RolledBack | RunOutcome::Succeeded => ExitCode::SUCCESS,
+        RunOutcome::Stopped => ExitCode::from(EXIT_STOPPED),
+        RunOutcome::RollbackFailed | RunOutcome::Paused => ExitCode::from(EXIT_INVALID),
+    }
+}

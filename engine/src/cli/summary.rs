@@ -1,0 +1,89 @@
+//! The end-of-run summary for people: each step's outcome and time, what the run changed and
+//! whether that was undone, and, when the run did not end cleanly, the exact command to
+//! finish it.
+
+use std::path::Path;
+
+use plans::model::Plan;
+use plans::steps::StepKind;
+
+use crate::clock;
+use crate::events::{Event, Record, RunOutcome, UndoOutcome};
+use crate::executor::Report;
+use crate::undo::Undo;
+
+/// The summary of a run.
+pub fn render(plan: &Plan, records: &[Record], report: &Report, run_id: &str, journal: &Path) -> String {
+    let mut out = String::new();
+    let total = records.last().map(|r| r.elapsed_ms).unwrap_or(0);
+    out.push_str(&format!("Summary: run {run_id} {} in {}\n", report.outcome, clock::millis(total)));
+    if let Some(reason) = &report.reason {
+        out.push_str(&format!("  cause: {reason}\n"));
+    }
+    for r in records {
+        match &r.event {
+            Event::StepFinished { step, outcome, took_ms, .. } => {
+                out.push_str(&format!("  {step:<24} {:<16} {:>8}\n", outcome.to_string(), clock::millis(*took_ms)))
+            }
+            Event::StepUndone { step, outcome, took_ms, .. } => out.push_str(&format!(
+                "  {step:<24} {:<16} {:>8}\n",
+                format!("undo {outcome}"),
+                clock::millis(*took_ms)
+            )),
+            _ => {}
+        }
+    }
+    out.push_str(&changes(plan, records));
+    out.push_str(&format!("  journal: {}\n", journal.display()));
+    out
+}
+
+/// One line per service a step changed: `service: old image -> new image`, and whether that
+/// was undone.
+fn changes(plan: &Plan, records: &[Record]) -> String {
+    let mut out = String::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for r in records {
+        let Event::StepRecorded { step, undo: Undo::Rolling(undo) } = &r.event else { continue };
+        if seen.contains(&step.as_str()) {
+            continue;
+        }
+        seen.push(step);
+        let Some(StepKind::Rolling(rolling)) = plan.step(step).map(|s| &s.kind) else { continue };
+        let undone = records.iter().any(
+            |u| matches!(&u.event, Event::StepUndone { step: s, outcome: UndoOutcome::Succeeded, .. } if s == step),
+        );
+        let state = if undone { " (rolled back)" } else { "" };
+        out.push_str(&format!(
+            "  changed: {}: {} -> {}{state}\n",
+            undo.service_name,
+            undo.previous_image(),
+            rolling.image.value
+        ));
+    }
+    out
+}
+
+/// What to do next when a run did not end cleanly; `rollback` is the command that undoes it.
+pub fn next_steps(report: &Report, stack: &str, rollback: &str) -> Option<String> {
+    let left =
+        || -> String { report.left.iter().map(|(step, undo)| format!("  {step}: {}\n", undo.describe())).collect() };
+    match report.outcome {
+        RunOutcome::Succeeded | RunOutcome::RolledBack => None,
+        RunOutcome::Paused => Some(format!(
+            "paused: nothing was undone. To undo what this run changed:\n  {rollback}\n\
+             To go on instead: fix the cause and run planrun apply again.\n"
+        )),
+        RunOutcome::RollbackFailed => Some(format!(
+            "rollback failed: these changes may still be in place (newest first; each line says what undoing does):\n{}\
+             Fix the cause, then run:\n  {rollback}\n",
+            left()
+        )),
+        RunOutcome::Stopped => Some(format!(
+            "stopped at once by a second interrupt. The deploy lock on `{stack}` is kept, and these changes are \
+             not undone (newest first; each line says what undoing does):\n{}To finish the rollback (it takes \
+             the lock over):\n  {rollback}\n",
+            left()
+        )),
+    }
+}

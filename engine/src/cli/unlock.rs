@@ -1,0 +1,41 @@
+//! `planrun unlock STACK --force`: remove a deploy lock left by a run that died.
+
+use std::process::ExitCode;
+
+use crate::cli::args::UnlockArgs;
+use crate::cli::{EXIT_INVALID, EXIT_USAGE, connect, fail, project_environment, run_async};
+use crate::lock;
+
+/// Runs `planrun unlock`.
+pub fn unlock(a: UnlockArgs) -> ExitCode {
+    if !a.force {
+        return fail(
+            EXIT_USAGE,
+            format!(
+                "removing a deploy lock needs --force: first make sure no planrun apply is running for `{}`",
+                a.stack
+            ),
+        );
+    }
+    let environment = match project_environment(a.env.as_deref(), a.project.as_deref()) {
+        Ok(e) => e,
+        Err(e) => return fail(EXIT_USAGE, e),
+    };
+    run_async(async move {
+        let cluster = match connect(environment.as_ref()).await {
+            Ok(c) => c,
+            Err(e) => return fail(EXIT_USAGE, e),
+        };
+        match lock::force_unlock(cluster.as_ref(), &a.stack).await {
+            Ok(h) => {
+                eprintln!("unlocked `{}` (was held by {} for run {} since {})", a.stack, h.holder, h.run_id, h.started);
+                ExitCode::SUCCESS
+            }
+            Err(lock::LockError::NotHeld(s)) => {
+                eprintln!("stack `{s}` is not locked");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(EXIT_INVALID, e),
+        }
+    })
+}

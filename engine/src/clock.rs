@@ -1,0 +1,29 @@
+//! Time as the engine uses it: every wait is on tokio's clock (so a whole run can go in virtual
+//! time), and every duration a person reads is written the same way.
+
+use std::time::Duration;
+
+/// A duration as people read it in messages: `30s`, `12.3s`, `0.4s`.
+pub fn seconds(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 == 0 { format!("{}s", ms / 1000) } else { format!("{:.1}s", ms as f64 / 1000.0) }
+}
+
+/// Milliseconds as [`seconds`] writes them.
+pub fn millis(ms: u64) -> String {
+    seconds(Duration::from_millis(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_seconds_have_no_fraction() {
+        assert_eq!(seconds(Duration::from_secs(30)), "30s");
+        assert_eq!(seconds(Duration::from_millis(30_006)), "30.0s");
+        assert_eq!(seconds(Duration::from_millis(12_345)), "12.3s");
+        assert_eq!(millis(400), "0.4s");
+        assert_eq!(millis(0), "0s");
+    }
+}

@@ -1,0 +1,347 @@
+//! Running commands on the machine that runs planrun: `run` steps, their undo commands and
+//! `command` gates all go through [`Commands`], so a whole plan can also run in virtual time
+//! with [`ScriptedCommands`].
+//!
+//! The real runner starts each program in its own process group and kills the whole group when
+//! the command times out or its caller stops waiting (Ctrl-C, a gate's timeout), so
+//! `sh -c 'sleep 60'` leaves no `sleep` behind.
+
+use std::collections::HashMap;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::clock;
+
+/// A command to run: program and arguments (no shell unless the program is one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// Killed after this long.
+    pub timeout: Duration,
+}
+
+impl Command {
+    /// The command as a shell would show it: `sh -c 'exit 3'`.
+    pub fn display(&self) -> String {
+        display(&self.argv)
+    }
+}
+
+/// `argv` as a shell would show it.
+pub fn display(argv: &[String]) -> String {
+    argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
+}
+
+fn quote(arg: &str) -> String {
+    let plain = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+    if plain { arg.to_owned() } else { format!("'{}'", arg.replace('\'', r"'\''")) }
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    /// The exit code, if it exited.
+    pub code: Option<i32>,
+    /// The signal that killed it, if one did.
+    pub signal: Option<i32>,
+    /// What it wrote to stdout.
+    pub stdout: Vec<u8>,
+    /// What it wrote to stderr.
+    pub stderr: Vec<u8>,
+}
+
+impl Finished {
+    /// Whether it exited 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// `0`, `3` or `killed by signal 9`.
+    pub fn status(&self) -> String {
+        match (self.code, self.signal) {
+            (Some(code), _) => code.to_string(),
+            (None, Some(signal)) => format!("killed by signal {signal}"),
+            (None, None) => "unknown status".into(),
+        }
+    }
+
+    /// The last lines of stderr, then of stdout, or `no output`.
+    pub fn output_tail(&self) -> String {
+        const TAIL_LINES: usize = 5;
+        let tail = |bytes: &[u8]| {
+            let text = String::from_utf8_lossy(bytes);
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            let text = lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n");
+            crate::gates::excerpt(&text, 500)
+        };
+        let parts: Vec<String> = [("stderr", tail(&self.stderr)), ("stdout", tail(&self.stdout))]
+            .into_iter()
+            .filter(|(_, t)| !t.is_empty())
+            .map(|(name, t)| format!("{name}: {t}"))
+            .collect();
+        if parts.is_empty() { "no output".into() } else { parts.join("\n") }
+    }
+}
+
+/// Why a command did not finish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    /// The program could not be started.
+    CannotStart {
+        /// The command.
+        command: String,
+        /// Why.
+        why: String,
+    },
+    /// It ran longer than its timeout and was killed with its whole process group.
+    TimedOut {
+        /// The command.
+        command: String,
+        /// The timeout.
+        after: Duration,
+    },
+    /// Waiting for it failed.
+    Wait {
+        /// The command.
+        command: String,
+        /// Why.
+        why: String,
+    },
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CommandError::CannotStart { command, why } => write!(f, "cannot start `{command}`: {why}"),
+            CommandError::TimedOut { command, after } => {
+                write!(f, "`{command}` ran longer than {} and was killed", clock::seconds(*after))
+            }
+            CommandError::Wait { command, why } => write!(f, "waiting for `{command}`: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+/// Runs commands on this machine.
+#[async_trait]
+pub trait Commands: Send + Sync {
+    /// Runs `command` to its end or its timeout. Dropping the future kills it.
+    async fn run(&self, command: &Command) -> Result<Finished, CommandError>;
+    /// Whether `program` can be started: an existing executable path, or a name found on PATH.
+    fn can_start(&self, program: &str) -> bool;
+}
+
+/// The real runner: one process group per command.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalCommands;
+
+#[async_trait]
+impl Commands for LocalCommands {
+    async fn run(&self, command: &Command) -> Result<Finished, CommandError> {
+        let shown = command.display();
+        let Some((program, args)) = command.argv.split_first() else {
+            return Err(CommandError::CannotStart { command: shown, why: "the command is empty".into() });
+        };
+        let mut process = tokio::process::Command::new(program);
+        process
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .process_group(0);
+        let child =
+            process.spawn().map_err(|e| CommandError::CannotStart { command: shown.clone(), why: e.to_string() })?;
+        let mut group = GroupKiller(child.id());
+        let output = match tokio::time::timeout(command.timeout, child.wait_with_output()).await {
+            Ok(Ok(output)) => output,
+            Ok(Err(e)) => return Err(CommandError::Wait { command: shown, why: e.to_string() }),
+            // Dropping the wait kills the child; the guard kills the rest of its group.
+            Err(_) => return Err(CommandError::TimedOut { command: shown, after: command.timeout }),
+        };
+        // It exited by itself: whatever it left running in its group is its business.
+        group.0 = None;
+        Ok(Finished {
+            code: output.status.code(),
+            signal: output.status.signal(),
+            stdout: output.stdout,
+            stderr: output.stderr,
+        })
+    }
+
+    fn can_start(&self, program: &str) -> bool {
+        if program.contains('/') {
+            return is_executable(Path::new(program));
+        }
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| is_executable(&dir.join(program))))
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Kills the process group on drop unless disarmed (`.0 = None`) after a normal exit.
+struct GroupKiller(Option<u32>);
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0.and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 0) {
+            // SAFETY: kill(2) with a negative pid signals that process group and touches no memory.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// What a scripted command does: how long it takes and how it ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    /// How long it runs (on tokio's clock).
+    pub takes: Duration,
+    /// Its exit code.
+    pub code: i32,
+    /// What it writes to stderr.
+    pub stderr: String,
+}
+
+impl Script {
+    /// Exits 0 after `takes`.
+    pub fn ok(takes: Duration) -> Script {
+        Script { takes, code: 0, stderr: String::new() }
+    }
+
+    /// Exits `code` after `takes`, writing `stderr`.
+    pub fn fails(takes: Duration, code: i32, stderr: &str) -> Script {
+        Script { takes, code, stderr: stderr.into() }
+    }
+}
+
+/// Simulated commands: each command line (as [`Command::display`] shows it) behaves as
+/// scripted; others exit 0 at once. Every wait is on tokio's clock. Keeps what ran, in order.
+#[derive(Debug, Default)]
+pub struct ScriptedCommands {
+    scripts: Mutex<HashMap<String, Script>>,
+    ran: Mutex<Vec<String>>,
+}
+
+impl ScriptedCommands {
+    /// Commands that all exit 0 at once, until scripted otherwise.
+    pub fn new() -> ScriptedCommands {
+        ScriptedCommands::default()
+    }
+
+    /// Makes `command_line` behave as `script`.
+    pub fn script(&self, command_line: &str, script: Script) {
+        self.scripts.lock().expect("scripts poisoned").insert(command_line.to_owned(), script);
+    }
+
+    /// The command lines run so far, in order.
+    pub fn ran(&self) -> Vec<String> {
+        self.ran.lock().expect("ran poisoned").clone()
+    }
+}
+
+#[async_trait]
+impl Commands for ScriptedCommands {
+    async fn run(&self, command: &Command) -> Result<Finished, CommandError> {
+        let shown = command.display();
+        self.ran.lock().expect("ran poisoned").push(shown.clone());
+        let script = self.scripts.lock().expect("scripts poisoned").get(&shown).cloned();
+        let script = script.unwrap_or_else(|| Script::ok(Duration::ZERO));
+        if script.takes > command.timeout {
+            tokio::time::sleep(command.timeout).await;
+            return Err(CommandError::TimedOut { command: shown, after: command.timeout });
+        }
+        tokio::time::sleep(script.takes).await;
+        Ok(Finished { code: Some(script.code), signal: None, stdout: Vec::new(), stderr: script.stderr.into_bytes() })
+    }
+
+    fn can_start(&self, _program: &str) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(argv: &[&str], timeout_ms: u64) -> Command {
+        Command { argv: argv.iter().map(|a| a.to_string()).collect(), timeout: Duration::from_millis(timeout_ms) }
+    }
+
+    #[test]
+    fn display_quotes_like_a_shell() {
+        assert_eq!(cmd(&["sh", "-c", "test -f '/ready'"], 1).display(), r"sh -c 'test -f '\''/ready'\'''");
+        assert_eq!(cmd(&["pg_isready", "-h", "db.local", ""], 1).display(), "pg_isready -h db.local ''");
+    }
+
+    #[test]
+    fn output_tail_shows_the_last_lines() {
+        let err: String = (1..=8).map(|i| format!("line {i}\n")).collect();
+        let finished = Finished { code: Some(1), signal: None, stdout: b"partial\n".to_vec(), stderr: err.into() };
+        assert_eq!(finished.output_tail(), "stderr: line 4\nline 5\nline 6\nline 7\nline 8\nstdout: partial");
+        let quiet = Finished { code: Some(1), signal: None, stdout: Vec::new(), stderr: b"\n".to_vec() };
+        assert_eq!(quiet.output_tail(), "no output");
+    }
+
+    #[tokio::test]
+    async fn local_commands_report_exit_codes_and_output() {
+        let finished = LocalCommands.run(&cmd(&["sh", "-c", "echo out; echo err >&2; exit 3"], 5000)).await.unwrap();
+        assert_eq!((finished.code, finished.success()), (Some(3), false));
+        assert_eq!(finished.output_tail(), "stderr: err\nstdout: out");
+        let missing = LocalCommands.run(&cmd(&["/nonexistent/planrun-test"], 5000)).await.unwrap_err();
+        assert!(matches!(missing, CommandError::CannotStart { .. }), "{missing}");
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_command_is_killed_with_its_children() {
+        let marker = format!("planrun-commands-test-{}", std::process::id());
+        // The inner shell cannot exec `sleep` (a command follows it), so it stays in the group.
+        let script = format!("sh -c 'sleep 30; echo {marker}' & wait");
+        let error = LocalCommands.run(&cmd(&["sh", "-c", &script], 300)).await.unwrap_err();
+        assert!(error.to_string().ends_with("ran longer than 0.3s and was killed"), "{error}");
+        // The backgrounded `sleep 30` was in the same process group: it must be gone.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let ps = std::process::Command::new("ps").args(["-eo", "args"]).output().unwrap();
+        let left: Vec<String> = String::from_utf8_lossy(&ps.stdout)
+            .lines()
+            .filter(|l| l.contains(&marker) && !l.contains("ps -eo"))
+            .map(str::to_owned)
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+
+    #[test]
+    fn can_start_finds_programs_on_path() {
+        assert!(LocalCommands.can_start("sh"));
+        assert!(LocalCommands.can_start("/bin/sh"));
+        assert!(!LocalCommands.can_start("planrun-no-such-program"));
+        let plain = std::env::temp_dir().join(format!("planrun-not-executable-{}", std::process::id()));
+        std::fs::write(&plain, "data").unwrap();
+        assert!(!LocalCommands.can_start(plain.to_str().unwrap()), "a file without an x bit");
+        let _ = std::fs::remove_file(plain);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn scripted_commands_take_virtual_time() {
+        let commands = ScriptedCommands::new();
+        commands.script("migrate up", Script::fails(Duration::from_secs(20), 2, "boom"));
+        let started = tokio::time::Instant::now();
+        let finished = commands.run(&cmd(&["migrate", "up"], 60_000)).await.unwrap();
+        assert_eq!((finished.code, started.elapsed()), (Some(2), Duration::from_secs(20)));
+        let timed_out = commands.run(&cmd(&["migrate", "up"], 5_000)).await.unwrap_err();
+        assert!(matches!(timed_out, CommandError::TimedOut { .. }));
+        assert_eq!(commands.ran(), ["migrate up", "migrate up"]);
+    }
+}

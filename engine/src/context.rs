@@ -1,0 +1,101 @@
+//! What a run hands its steps: the cluster and the seams to the outside world (gate probe,
+//! commands, approvals), the events, and, for a step being applied, the plan and its directory.
+//!
+//! Everything outside the cluster is behind a trait with a real and a simulated
+//! implementation, so the same steps and executor run against a real swarm or, on the fake
+//! cluster with tokio's clock paused, as a simulation.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use plans::model::Plan;
+use plans::spanned::Spanned;
+
+use crate::approval::{Answer, Approver, Question};
+use crate::cluster::Cluster;
+use crate::commands::Commands;
+use crate::events::{Event, Events};
+use crate::gates::{self, GateReport, Probe, Verdict};
+use crate::undo::{Recorded, Undo};
+
+/// What every part of a run uses.
+#[derive(Clone)]
+pub struct RunContext {
+    /// The swarm.
+    pub cluster: Arc<dyn Cluster>,
+    /// Where progress goes.
+    pub events: Events,
+    /// Measures gates.
+    pub probe: Arc<dyn Probe>,
+    /// Runs commands on this machine.
+    pub commands: Arc<dyn Commands>,
+    /// Asks a person.
+    pub approver: Arc<dyn Approver>,
+    /// The stack.
+    pub stack: String,
+    /// This run's id.
+    pub run_id: String,
+    /// What the run's steps recorded to be undone.
+    pub recorded: Arc<Recorded>,
+}
+
+/// What a step being applied uses: the run's context, the plan and which step it is.
+#[derive(Clone)]
+pub struct StepContext {
+    /// The run.
+    pub run: Arc<RunContext>,
+    /// The whole plan (gates are looked up by name).
+    pub plan: Arc<Plan>,
+    /// The plan file's directory (files the plan names are relative to it).
+    pub plan_dir: Arc<PathBuf>,
+    /// The step's name.
+    pub step: String,
+}
+
+impl StepContext {
+    /// The swarm.
+    pub fn cluster(&self) -> &dyn Cluster {
+        self.run.cluster.as_ref()
+    }
+
+    /// Records how to undo this step. Call it before changing anything.
+    pub fn record(&self, undo: Undo) {
+        self.run.recorded.push(&self.step, undo.clone());
+        self.run.events.emit(Event::StepRecorded { step: self.step.clone(), undo });
+    }
+
+    /// Reports progress.
+    pub fn progress(&self, message: impl Into<String>) {
+        self.run.events.emit(Event::StepProgress { step: self.step.clone(), message: message.into(), updated: None });
+    }
+
+    /// Judges the named gates at once; the reports of those that did not pass, if any.
+    pub async fn judge(&self, gates: &[Spanned<String>]) -> Result<(), Vec<GateReport>> {
+        let declared: Vec<&plans::model::Gate> = gates.iter().filter_map(|g| self.plan.gate(&g.value)).collect();
+        if declared.is_empty() {
+            return Ok(());
+        }
+        let reports = gates::judge_all(&declared, &self.step, self.run.probe.as_ref(), &self.run.events).await;
+        let bad: Vec<GateReport> = reports.into_iter().filter(|r| r.verdict != Verdict::Passed).collect();
+        if bad.is_empty() { Ok(()) } else { Err(bad) }
+    }
+
+    /// Asks a person `text`, saying in the progress view how to answer; waits for the answer.
+    pub async fn ask(&self, text: &str) -> Result<Answer, String> {
+        let question = Question {
+            stack: self.run.stack.clone(),
+            run_id: self.run.run_id.clone(),
+            step: self.step.clone(),
+            text: text.to_owned(),
+        };
+        let how = self.run.approver.how(&question).unwrap_or_else(|| "answer on this terminal".into());
+        self.run.events.emit(Event::AwaitingApproval { step: self.step.clone(), question: text.to_owned(), how });
+        let answer = self.run.approver.ask(&question).await?;
+        self.run.events.emit(Event::Answered {
+            step: self.step.clone(),
+            approved: answer.approved,
+            by: answer.by.clone(),
+        });
+        Ok(answer)
+    }
+}

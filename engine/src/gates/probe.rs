@@ -1,0 +1,165 @@
+//! Measuring gates, behind a seam: [`LiveProbe`] measures for real (HTTP and Prometheus over
+//! reqwest, commands through `Commands`, the swarm through `Cluster`); [`ScriptedProbe`]
+//! answers as a script says, in virtual time, so a whole plan can run without the outside world.
+//!
+//! A probe hands out a [`Meter`] per judgement of a gate: a meter may keep state between the
+//! measurements of one judgement (the swarm gate remembers which tasks had already ended, so a
+//! task that dies between two measurements fails the gate).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use plans::gates::{GateKind, Outcome};
+use plans::model::Gate;
+
+use super::{Measurement, command, http, prometheus, swarm};
+use crate::cluster::Cluster;
+use crate::commands::Commands;
+
+/// Takes the measurements of one judgement of one gate.
+#[async_trait]
+pub trait Meter: Send {
+    /// What is measured, as shown in events: the URL, the resolved query, the service, the command.
+    fn target(&self) -> String;
+    /// The condition, as shown in events.
+    fn condition(&self) -> String;
+    /// Takes one measurement. Never fails: what goes wrong is an `Error` measurement.
+    async fn measure(&mut self) -> Measurement;
+}
+
+/// Measures gates.
+#[async_trait]
+pub trait Probe: Send + Sync {
+    /// A meter for one judgement of `gate`.
+    fn meter(&self, gate: &Gate) -> Box<dyn Meter>;
+    /// Before a run: why `gate` could not be measured at all (its service is missing, its
+    /// server does not answer), if so.
+    async fn preflight(&self, gate: &Gate) -> Option<String>;
+}
+
+/// Measures for real.
+#[derive(Clone)]
+pub struct LiveProbe {
+    /// The swarm, for `swarm` gates.
+    pub cluster: Arc<dyn Cluster>,
+    /// The HTTP client for `http` and `prometheus` gates.
+    pub http: reqwest::Client,
+    /// The default Prometheus server (`prometheus` in `planrun.toml`).
+    pub prometheus: Option<String>,
+    /// Runs `command` gates.
+    pub commands: Arc<dyn Commands>,
+}
+
+#[async_trait]
+impl Probe for LiveProbe {
+    fn meter(&self, gate: &Gate) -> Box<dyn Meter> {
+        let timeout = gate.analysis.timeout.to_std();
+        match &gate.kind {
+            GateKind::Http(g) => Box::new(http::HttpMeter { gate: g.clone(), client: self.http.clone(), timeout }),
+            GateKind::Prometheus(g) => Box::new(prometheus::PrometheusMeter {
+                gate: g.clone(),
+                server: g.server.clone().or_else(|| self.prometheus.clone()),
+                client: self.http.clone(),
+                timeout,
+            }),
+            GateKind::Swarm(g) => Box::new(swarm::SwarmMeter::new(g.clone(), self.cluster.clone())),
+            GateKind::Command(g) => {
+                Box::new(command::CommandMeter { gate: g.clone(), commands: self.commands.clone(), timeout })
+            }
+        }
+    }
+
+    async fn preflight(&self, gate: &Gate) -> Option<String> {
+        match &gate.kind {
+            // The URL often names what the plan is about to deploy: it may rightly not answer yet.
+            GateKind::Http(_) => None,
+            GateKind::Prometheus(g) => {
+                let server = g.server.clone().or_else(|| self.prometheus.clone());
+                prometheus::preflight(server.as_deref(), &self.http).await
+            }
+            GateKind::Swarm(g) => swarm::preflight(g, self.cluster.as_ref()).await,
+            GateKind::Command(g) => command::preflight(g, self.commands.as_ref()),
+        }
+    }
+}
+
+/// Gates that answer as scripted: per gate name, the outcomes of its measurements in turn
+/// (the last one repeats); a gate without a script passes, except `swarm` gates, which are
+/// measured against `cluster` (the fake swarm) when one is given. Each measurement takes
+/// `latency` on tokio's clock.
+#[derive(Clone, Default)]
+pub struct ScriptedProbe {
+    scripts: Arc<Mutex<HashMap<String, Vec<Outcome>>>>,
+    /// How long each measurement takes.
+    pub latency: Duration,
+    /// Where unscripted `swarm` gates are measured.
+    pub cluster: Option<Arc<dyn Cluster>>,
+}
+
+impl ScriptedProbe {
+    /// Every gate passes at once, until scripted otherwise.
+    pub fn new() -> ScriptedProbe {
+        ScriptedProbe::default()
+    }
+
+    /// Measures unscripted swarm gates against `cluster`.
+    pub fn with_cluster(cluster: Arc<dyn Cluster>) -> ScriptedProbe {
+        ScriptedProbe { cluster: Some(cluster), ..ScriptedProbe::default() }
+    }
+
+    /// Makes the gate named `gate` measure `outcomes` in turn.
+    pub fn script(&self, gate: &str, outcomes: &[Outcome]) {
+        self.scripts.lock().expect("scripts poisoned").insert(gate.to_owned(), outcomes.to_vec());
+    }
+}
+
+struct ScriptedMeter {
+    outcomes: Vec<Outcome>,
+    taken: usize,
+    latency: Duration,
+    target: String,
+}
+
+#[async_trait]
+impl Meter for ScriptedMeter {
+    fn target(&self) -> String {
+        self.target.clone()
+    }
+
+    fn condition(&self) -> String {
+        "scripted".into()
+    }
+
+    async fn measure(&mut self) -> Measurement {
+        tokio::time::sleep(self.latency).await;
+        let outcome = self.outcomes.get(self.taken).or(self.outcomes.last()).copied().unwrap_or(Outcome::Pass);
+        self.taken += 1;
+        let detail = (outcome != Outcome::Pass).then(|| format!("scripted {}", super::outcome_word(outcome)));
+        Measurement { outcome, target: self.target.clone(), value: None, condition: "scripted".into(), detail }
+    }
+}
+
+#[async_trait]
+impl Probe for ScriptedProbe {
+    fn meter(&self, gate: &Gate) -> Box<dyn Meter> {
+        let script = self.scripts.lock().expect("scripts poisoned").get(&gate.name.value).cloned();
+        match (&gate.kind, script, &self.cluster) {
+            (GateKind::Swarm(g), None, Some(cluster)) => Box::new(swarm::SwarmMeter::new(g.clone(), cluster.clone())),
+            (_, script, _) => Box::new(ScriptedMeter {
+                outcomes: script.unwrap_or_default(),
+                taken: 0,
+                latency: self.latency,
+                target: gate.name.value.clone(),
+            }),
+        }
+    }
+
+    async fn preflight(&self, gate: &Gate) -> Option<String> {
+        match (&gate.kind, &self.cluster) {
+            (GateKind::Swarm(g), Some(cluster)) => swarm::preflight(g, cluster.as_ref()).await,
+            _ => None,
+        }
+    }
+}

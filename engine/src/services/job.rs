@@ -1,0 +1,233 @@
+//! One-off work on the swarm as a Swarm job (replicated-job mode): a dump or a migration that
+//! must run where the swarm can schedule it, on the service's networks, since `exec` reaches
+//! only containers on the node planrun talks to.
+//!
+//! The job service is removed when the job ends, however it ends (also when the caller stops
+//! waiting); its output is read from the service's logs first.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::models::{
+    NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicatedJob, TaskSpec,
+    TaskSpecContainerSpec, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
+};
+use tokio::time::Instant;
+
+use crate::clock;
+use crate::cluster::Cluster;
+use crate::services::watch::failure_of;
+use crate::services::{self, ServiceError};
+
+/// How often a running job is looked at.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Lines of output kept from a job.
+const LOG_LINES: usize = 200;
+
+/// A one-off job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// The job service's name (unique: it is created and removed).
+    pub name: String,
+    /// The image to run.
+    pub image: String,
+    /// Program and arguments.
+    pub command: Vec<String>,
+    /// `KEY=VALUE` environment.
+    pub env: Vec<String>,
+    /// Networks to attach (names or ids).
+    pub networks: Vec<String>,
+    /// Labels on the job service (planrun's own, so leftovers can be found).
+    pub labels: HashMap<String, String>,
+    /// Give up after this long.
+    pub deadline: Duration,
+}
+
+/// What a job that exited 0 left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutput {
+    /// Its output (stdout and stderr), the last lines.
+    pub logs: String,
+}
+
+/// Why a job did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobError {
+    /// Creating, reading or removing the job failed.
+    Service(ServiceError),
+    /// The job's task failed.
+    Failed {
+        /// The job.
+        name: String,
+        /// The task's error.
+        error: String,
+        /// Its output, the last lines.
+        logs: String,
+    },
+    /// It did not finish in time.
+    Deadline {
+        /// The job.
+        name: String,
+        /// How long was waited.
+        waited: Duration,
+        /// Its output so far.
+        logs: String,
+    },
+}
+
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tail = |logs: &str| {
+            let last: Vec<&str> = logs.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+            if last.is_empty() { String::new() } else { format!("; output: {}", last.join(" / ")) }
+        };
+        match self {
+            JobError::Service(e) => e.fmt(f),
+            JobError::Failed { name, error, logs } => write!(f, "job {name} failed: {error}{}", tail(logs)),
+            JobError::Deadline { name, waited, logs } => {
+                write!(f, "job {name} did not finish in {}{}", clock::seconds(*waited), tail(logs))
+            }
+        }
+    }
+}
+
+impl std::error::Error for JobError {}
+
+impl From<ServiceError> for JobError {
+    fn from(e: ServiceError) -> Self {
+        JobError::Service(e)
+    }
+}
+
+/// The spec of a job: one task, never restarted.
+pub fn spec(job: &Job) -> ServiceSpec {
+    ServiceSpec {
+        name: Some(job.name.clone()),
+        labels: Some(job.labels.clone()),
+        mode: Some(ServiceSpecMode {
+            replicated_job: Some(ServiceSpecModeReplicatedJob { max_concurrent: Some(1), total_completions: Some(1) }),
+            ..Default::default()
+        }),
+        task_template: Some(TaskSpec {
+            container_spec: Some(TaskSpecContainerSpec {
+                image: Some(job.image.clone()),
+                command: Some(job.command.clone()),
+                env: Some(job.env.clone()),
+                ..Default::default()
+            }),
+            restart_policy: Some(TaskSpecRestartPolicy {
+                condition: Some(TaskSpecRestartPolicyConditionEnum::NONE),
+                ..Default::default()
+            }),
+            networks: Some(
+                job.networks
+                    .iter()
+                    .map(|n| NetworkAttachmentConfig { target: Some(n.clone()), ..Default::default() })
+                    .collect(),
+            ),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Removes the job service when dropped (the run may stop waiting at any await).
+struct Removal {
+    cluster: Arc<dyn Cluster>,
+    id: String,
+}
+
+impl Drop for Removal {
+    fn drop(&mut self) {
+        let (cluster, id) = (self.cluster.clone(), self.id.clone());
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move { services::remove(cluster.as_ref(), &id).await });
+        }
+    }
+}
+
+/// Runs `job` to its end and returns its output; the job service is removed afterwards.
+pub async fn run(cluster: Arc<dyn Cluster>, job: &Job) -> Result<JobOutput, JobError> {
+    let started = Instant::now();
+    let id = services::create(cluster.as_ref(), spec(job)).await?;
+    let removal = Removal { cluster: cluster.clone(), id: id.clone() };
+    let outcome = loop {
+        let tasks = cluster
+            .tasks(&id)
+            .await
+            .map_err(|error| ServiceError::Cluster { doing: format!("list the tasks of job {}", job.name), error })?;
+        let state = |t: &bollard::models::Task| t.status.as_ref().and_then(|s| s.state);
+        if tasks.iter().any(|t| state(t) == Some(TaskState::COMPLETE) && failure_of_job(t).is_none()) {
+            break Ok(());
+        }
+        if let Some(error) = tasks.iter().find_map(failure_of_job) {
+            break Err(error);
+        }
+        if started.elapsed() >= job.deadline {
+            let logs = services::logs(cluster.as_ref(), &id, LOG_LINES).await.unwrap_or_default();
+            return Err(JobError::Deadline { name: job.name.clone(), waited: started.elapsed(), logs });
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    let logs = services::logs(cluster.as_ref(), &id, LOG_LINES).await.unwrap_or_default();
+    drop(removal);
+    match outcome {
+        Ok(()) => Ok(JobOutput { logs }),
+        Err(error) => Err(JobError::Failed { name: job.name.clone(), error, logs }),
+    }
+}
+
+/// A job task's failure: anything but `complete` with exit 0.
+fn failure_of_job(task: &bollard::models::Task) -> Option<String> {
+    let status = task.status.as_ref()?;
+    let exit = status.container_status.as_ref().and_then(|c| c.exit_code);
+    match status.state? {
+        TaskState::COMPLETE if exit.unwrap_or(0) == 0 && status.err.as_deref().unwrap_or("").is_empty() => None,
+        TaskState::COMPLETE | TaskState::FAILED | TaskState::REJECTED | TaskState::ORPHANED | TaskState::SHUTDOWN => {
+            failure_of(task).or_else(|| Some(format!("{:?}", status.state)))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::fake::{Behavior, FakeCluster};
+
+    fn job(image: &str) -> Job {
+        Job {
+            name: "planrun-job-test".into(),
+            image: image.into(),
+            command: vec!["pg_dump".into()],
+            env: Vec::new(),
+            networks: vec!["net".into()],
+            labels: HashMap::new(),
+            deadline: Duration::from_secs(60),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_job_that_exits_0_returns_its_output_and_is_removed() {
+        let fake = FakeCluster::new();
+        fake.job_output("pg:15", "COPY 3");
+        let output = run(Arc::new(fake.clone()), &job("pg:15")).await.unwrap();
+        assert_eq!(output.logs, "COPY 3\n");
+        tokio::task::yield_now().await;
+        assert!(fake.service("planrun-job-test").await.is_err(), "the job service is removed");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_job_names_its_error_and_output() {
+        let fake = FakeCluster::new();
+        fake.behave("pg:bad", Behavior::Crash(2));
+        fake.job_output("pg:bad", "pg_dump: error: connection refused");
+        let error = run(Arc::new(fake.clone()), &job("pg:bad")).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "job planrun-job-test failed: task: non-zero exit (2); output: pg_dump: error: connection refused"
+        );
+    }
+}

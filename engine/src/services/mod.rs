@@ -1,0 +1,150 @@
+//! What strategies do with Swarm services, in one place: read and change specs (with the
+//! out-of-sequence retry every write needs), follow a service until it converges, watch its
+//! new tasks for failures, create and remove services, list a stack's services, read logs,
+//! and run one-off jobs.
+//!
+//! Steps (`crate::steps`) use this module; it uses only the `Cluster` trait, so everything
+//! here runs the same on the real swarm and on the fake one.
+
+pub mod convergence;
+pub mod job;
+pub mod spec;
+pub mod watch;
+
+use std::fmt;
+
+use bollard::models::{Service, ServiceSpec};
+
+use crate::cluster::{Cluster, ClusterError};
+use crate::services::convergence::Baseline;
+
+/// How many times a write is retried when Swarm moved the version index in between.
+pub const OUT_OF_SEQUENCE_ATTEMPTS: u32 = 5;
+
+/// The label the docker CLI puts on every object of a stack.
+pub const STACK_LABEL: &str = "com.docker.stack.namespace";
+
+/// Why an operation on a service failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceError {
+    /// The daemon refused or failed: what planrun was doing, and its answer.
+    Cluster {
+        /// Such as `inspect service shop_web`.
+        doing: String,
+        /// The daemon's error.
+        error: ClusterError,
+    },
+    /// Someone else changed the spec since planrun read it.
+    ChangedElsewhere {
+        /// The service.
+        service: String,
+    },
+    /// Every attempt collided with another writer.
+    OutOfSequence {
+        /// The service.
+        service: String,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceError::Cluster { doing, error: ClusterError::NotFound(_) } => {
+                write!(f, "cannot {doing}: it does not exist")
+            }
+            ServiceError::Cluster { doing, error } => write!(f, "cannot {doing}: {error}"),
+            ServiceError::ChangedElsewhere { service } => {
+                write!(f, "the spec of {service} was changed by someone else while planrun was updating it")
+            }
+            ServiceError::OutOfSequence { service, attempts } => {
+                write!(f, "cannot update service {service}: update out of sequence {attempts} times")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
+fn failed(doing: impl Into<String>) -> impl FnOnce(ClusterError) -> ServiceError {
+    let doing = doing.into();
+    move |error| ServiceError::Cluster { doing, error }
+}
+
+/// Inspects a service by name or id.
+pub async fn inspect(cluster: &dyn Cluster, name: &str) -> Result<Service, ServiceError> {
+    cluster.service(name).await.map_err(failed(format!("inspect service {name}")))
+}
+
+/// The version index a service was read at.
+pub fn version_of(service: &Service) -> u64 {
+    service.version.as_ref().and_then(|v| v.index).unwrap_or(0)
+}
+
+/// The service's name as its spec says.
+pub fn name_of(service: &Service) -> String {
+    service.spec.as_ref().and_then(|s| s.name.clone()).unwrap_or_else(|| service.id.clone().unwrap_or_default())
+}
+
+/// Writes `spec` with the version of a fresh inspect, retrying when Swarm moved the index in
+/// between; returns the baseline taken just before the successful write. With `expected`, a
+/// spec changed by someone else since it was recorded stops the retry instead of being
+/// overwritten.
+pub async fn replace_spec(
+    cluster: &dyn Cluster,
+    mut service: Service,
+    spec: &ServiceSpec,
+    expected: Option<&ServiceSpec>,
+) -> Result<Baseline, ServiceError> {
+    let id = service.id.clone().unwrap_or_default();
+    let name = name_of(&service);
+    for attempt in 1..=OUT_OF_SEQUENCE_ATTEMPTS {
+        if let Some(expected) = expected
+            && service.spec.as_ref() != Some(expected)
+        {
+            return Err(ServiceError::ChangedElsewhere { service: name });
+        }
+        let baseline = Baseline::take(cluster, &service).await.map_err(failed(format!("list the tasks of {name}")))?;
+        match cluster.update_service(&id, version_of(&service), spec.clone()).await {
+            Ok(()) => return Ok(baseline),
+            Err(ClusterError::OutOfSequence) if attempt < OUT_OF_SEQUENCE_ATTEMPTS => {
+                service = inspect(cluster, &id).await?;
+            }
+            Err(ClusterError::OutOfSequence) => {
+                return Err(ServiceError::OutOfSequence { service: name, attempts: OUT_OF_SEQUENCE_ATTEMPTS });
+            }
+            Err(error) => return Err(ServiceError::Cluster { doing: format!("update service {name}"), error }),
+        }
+    }
+    Err(ServiceError::OutOfSequence { service: name, attempts: OUT_OF_SEQUENCE_ATTEMPTS })
+}
+
+/// Creates a service; returns its id.
+pub async fn create(cluster: &dyn Cluster, spec: ServiceSpec) -> Result<String, ServiceError> {
+    let name = spec.name.clone().unwrap_or_default();
+    cluster.create_service(spec).await.map_err(failed(format!("create service {name}")))
+}
+
+/// Removes a service; one that is already gone is fine.
+pub async fn remove(cluster: &dyn Cluster, id: &str) -> Result<(), ServiceError> {
+    match cluster.remove_service(id).await {
+        Ok(()) | Err(ClusterError::NotFound(_)) => Ok(()),
+        Err(error) => Err(ServiceError::Cluster { doing: format!("remove service {id}"), error }),
+    }
+}
+
+/// The services of a stack (labelled the way `docker stack deploy` labels them), by name.
+pub async fn of_stack(cluster: &dyn Cluster, stack: &str) -> Result<Vec<Service>, ServiceError> {
+    let mut services = cluster
+        .services(&format!("{STACK_LABEL}={stack}"))
+        .await
+        .map_err(failed(format!("list the services of stack {stack}")))?;
+    services.sort_by_key(name_of);
+    Ok(services)
+}
+
+/// The last `tail` lines a service's tasks wrote.
+pub async fn logs(cluster: &dyn Cluster, service_id: &str, tail: usize) -> Result<String, ServiceError> {
+    cluster.logs(service_id, tail).await.map_err(failed(format!("read the logs of {service_id}")))
+}

@@ -1,0 +1,326 @@
+//! A run from its first to its last step, in one place that `apply` and `rollback` share (and
+//! `plan` will): take the stack's deploy lock, open the journal, preflight, wire the executor,
+//! release the lock, append the deployment log. The command line only parses flags, builds the
+//! seams and renders what comes back.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use plans::model::Plan;
+use plans::{PlanGraph, SourceFile};
+
+use crate::approval::{Approver, FirstAnswer, SwarmApprovals};
+use crate::cluster::Cluster;
+use crate::commands::{Commands, LocalCommands};
+use crate::context::{RunContext, StepContext};
+use crate::events::{Event, Events, Memory, Problem, Record, Refusal, RunOutcome, Sink};
+use crate::executor::{self, Executor, Interrupts};
+use crate::gates::{LiveProbe, Probe};
+use crate::journal::{self, Journal};
+use crate::lock::{Holder, Lock, LockError};
+use crate::undo::{Recorded, Undo};
+use crate::{clock, preflight};
+
+/// The run's connections to the world.
+#[derive(Clone)]
+pub struct Seams {
+    /// The swarm.
+    pub cluster: Arc<dyn Cluster>,
+    /// Measures gates.
+    pub probe: Arc<dyn Probe>,
+    /// Runs commands.
+    pub commands: Arc<dyn Commands>,
+    /// Asks a person.
+    pub approver: Arc<dyn Approver>,
+}
+
+impl Seams {
+    /// The real world: the connected swarm, HTTP and Prometheus over reqwest, commands on this
+    /// machine, approvals kept in the swarm (answered by `planrun promote`/`abort` from
+    /// anywhere) or given at `prompt`, whichever comes first.
+    pub fn live(cluster: Arc<dyn Cluster>, prometheus: Option<String>, prompt: Option<Arc<dyn Approver>>) -> Seams {
+        let commands: Arc<dyn Commands> = Arc::new(LocalCommands);
+        let probe = LiveProbe {
+            cluster: cluster.clone(),
+            http: reqwest::Client::new(),
+            prometheus,
+            commands: commands.clone(),
+        };
+        let mut approvers: Vec<Arc<dyn Approver>> = vec![Arc::new(SwarmApprovals::new(cluster.clone()))];
+        approvers.extend(prompt);
+        Seams { cluster, probe: Arc::new(probe), commands, approver: Arc::new(FirstAnswer(approvers)) }
+    }
+
+    /// A run context over these seams.
+    pub fn context(&self, events: Events, stack: &str, run_id: &str) -> Arc<RunContext> {
+        Arc::new(RunContext {
+            cluster: self.cluster.clone(),
+            events,
+            probe: self.probe.clone(),
+            commands: self.commands.clone(),
+            approver: self.approver.clone(),
+            stack: stack.to_owned(),
+            run_id: run_id.to_owned(),
+            recorded: Arc::new(Recorded::default()),
+        })
+    }
+}
+
+/// Why a run did not start: nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// Why, as a word.
+    pub refusal: Refusal,
+    /// What to do.
+    pub message: String,
+    /// Every problem, when there are several.
+    pub problems: Vec<Problem>,
+}
+
+impl Refused {
+    /// A refusal, emitted to `output` as a `run-refused` event.
+    pub fn emit(refusal: Refusal, message: impl Into<String>, problems: Vec<Problem>, output: &Events) -> Refused {
+        let refused = Refused { refusal, message: message.into(), problems };
+        output.emit(Event::RunRefused {
+            refusal: refused.refusal,
+            message: refused.message.clone(),
+            problems: refused.problems.clone(),
+        });
+        refused
+    }
+}
+
+/// A run that happened.
+#[derive(Debug)]
+pub struct Ran {
+    /// Its id.
+    pub run_id: String,
+    /// How it ended.
+    pub report: executor::Report,
+    /// Its journal.
+    pub journal: PathBuf,
+    /// Everything it recorded.
+    pub records: Vec<Record>,
+    /// Why the deploy lock could not be released, if so; a stopped run keeps it on purpose.
+    pub lock_error: Option<String>,
+}
+
+/// What `apply` needs.
+pub struct ApplyRequest {
+    /// The checked plan.
+    pub plan: Arc<Plan>,
+    /// Its graph.
+    pub graph: PlanGraph,
+    /// Its file (for `FILE:LINE` in problems).
+    pub file: SourceFile,
+    /// The plan file's directory.
+    pub plan_dir: PathBuf,
+    /// Where journals are kept.
+    pub state_dir: PathBuf,
+    /// Steps running at once, at most.
+    pub parallelism: usize,
+}
+
+/// A run id that sorts by time: `r-20261126T120000Z-12345`.
+pub fn new_run_id() -> String {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let compact: String = now.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    format!("r-{compact}-{}", std::process::id())
+}
+
+/// Deploys a plan: lock, journal, preflight, run, release. Refusals and every event go to
+/// `output` too.
+pub async fn apply(
+    request: ApplyRequest,
+    seams: Seams,
+    output: Events,
+    interrupts: Interrupts,
+) -> Result<Ran, Refused> {
+    let plan = request.plan.clone();
+    let stack = plan.stack.value.clone();
+    let unsupported = preflight::unsupported(&plan, &request.file);
+    if !unsupported.is_empty() {
+        let message = "planrun apply cannot run some steps of this plan yet: nothing was changed";
+        return Err(Refused::emit(Refusal::UnsupportedSteps, message, unsupported, &output));
+    }
+    let run_id = new_run_id();
+    let lock = match Lock::acquire(seams.cluster.clone(), &stack, Holder::this_process(&run_id)).await {
+        Ok(lock) => lock,
+        Err(e @ LockError::Held { .. }) => {
+            return Err(Refused::emit(Refusal::Locked, e.to_string(), Vec::new(), &output));
+        }
+        Err(e) => return Err(Refused::emit(Refusal::DockerUnavailable, e.to_string(), Vec::new(), &output)),
+    };
+    let journal = match Journal::create(&request.state_dir, &stack, &run_id) {
+        Ok(j) => j,
+        Err(e) => {
+            let _ = lock.release().await;
+            let message = format!("cannot create the run journal under {}: {e}", request.state_dir.display());
+            return Err(Refused::emit(Refusal::Journal, message, Vec::new(), &output));
+        }
+    };
+    let journal_path = journal.path().to_path_buf();
+    let memory = Arc::new(Memory::default());
+    let events = Events::new(vec![Box::new(journal), Box::new(memory.clone()), Box::new(output)]);
+    events.emit(Event::RunStarted {
+        run_id: run_id.clone(),
+        plan: plan.name.value.clone(),
+        stack: stack.clone(),
+        file: request.file.name.clone(),
+        on_failure: format!("{:?}", plan.on_failure).to_lowercase(),
+    });
+    let ctx = seams.context(events.clone(), &stack, &run_id);
+    let plan_dir = Arc::new(request.plan_dir.clone());
+    let step_ctx =
+        StepContext { run: ctx.clone(), plan: plan.clone(), plan_dir: plan_dir.clone(), step: String::new() };
+    let found = preflight::check(&step_ctx, &request.file).await;
+    for warning in found.warnings {
+        events.emit(Event::Warning { problem: warning });
+    }
+    if !found.problems.is_empty() {
+        let message = "preflight found problems: nothing was changed";
+        let refused = Refused::emit(Refusal::Preflight, message, found.problems, &events);
+        let _ = lock.release().await;
+        return Err(refused);
+    }
+    let executor = Executor { ctx, parallelism: request.parallelism, interrupts };
+    let report = executor.run(&plan, &request.graph, &plan_dir).await;
+    // A run stopped halfway keeps the stack locked: its `planrun rollback` takes the lock over.
+    let lock_error = if report.outcome == RunOutcome::Stopped {
+        drop(lock);
+        None
+    } else {
+        lock.release().await.err().map(|e| e.to_string())
+    };
+    let records = memory.records();
+    if let Some(log) = &plan.log {
+        append_deployment_log(&request.plan_dir.join(&log.value), &plan, &run_id, &report, &records);
+    }
+    Ok(Ran { run_id, report, journal: journal_path, records, lock_error })
+}
+
+fn append_deployment_log(path: &Path, plan: &Plan, run_id: &str, report: &executor::Report, records: &[Record]) {
+    let total = records.last().map(|r| r.elapsed_ms).unwrap_or(0);
+    let when = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+    let who = Holder::this_process(run_id).holder;
+    let mut line = format!(
+        "- {when} {} `{run_id}` by {who}: {} in {}",
+        plan.stack.value,
+        report.outcome.word(),
+        clock::millis(total)
+    );
+    if let Some(reason) = &report.reason {
+        line.push_str(&format!(" ({reason})"));
+    }
+    let written =
+        std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| writeln!(f, "{line}"));
+    if let Err(e) = written {
+        eprintln!("warning: cannot append to the deployment log {}: {e}", path.display());
+    }
+}
+
+/// What `rollback` needs.
+pub struct RollbackRequest {
+    /// The stack.
+    pub stack: String,
+    /// A journal to undo, instead of the stack's newest with changes left.
+    pub journal: Option<PathBuf>,
+    /// Where journals are kept.
+    pub state_dir: PathBuf,
+}
+
+/// What a rollback did.
+#[derive(Debug)]
+pub struct RolledBack {
+    /// The journal undone.
+    pub journal: PathBuf,
+    /// The run it undid.
+    pub run_id: String,
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// What is still not undone, newest first.
+    pub left: Vec<(String, Undo)>,
+    /// Why undoing failed, if it did.
+    pub reason: Option<String>,
+}
+
+/// Finds the journal `rollback` would undo and what is pending in it (no swarm needed).
+pub fn rollback_target(request: &RollbackRequest, output: &Events) -> Result<(PathBuf, Vec<Record>), Refused> {
+    let found = match &request.journal {
+        Some(path) => journal::read(path).map(|r| Some((path.clone(), r))),
+        None => journal::latest_with_changes(&request.state_dir, &request.stack),
+    };
+    match found {
+        Err(e) => {
+            Err(Refused::emit(Refusal::Journal, format!("cannot read the run journals: {e}"), Vec::new(), output))
+        }
+        Ok(None) => Err(Refused::emit(
+            Refusal::NothingToDo,
+            format!(
+                "nothing to roll back: no run of stack `{}` under {} left changes that are not undone",
+                request.stack,
+                request.state_dir.display()
+            ),
+            Vec::new(),
+            output,
+        )),
+        Ok(Some((path, records))) if journal::pending_undo(&records).is_empty() => Err(Refused::emit(
+            Refusal::NothingToDo,
+            format!("nothing to roll back: every change recorded in {} is already undone", path.display()),
+            Vec::new(),
+            output,
+        )),
+        Ok(Some(found)) => Ok(found),
+    }
+}
+
+/// Undoes what a run left changed, newest first, recording each undo in that run's journal.
+pub async fn rollback(
+    request: RollbackRequest,
+    seams: Seams,
+    output: Events,
+    interrupts: Interrupts,
+) -> Result<RolledBack, Refused> {
+    let (path, records) = rollback_target(&request, &output)?;
+    let undone_run = journal::run_id(&records).unwrap_or_default();
+    let pending = journal::pending_undo(&records);
+    let run_id = new_run_id();
+    let holder = Holder::this_process(&run_id);
+    let lock = match Lock::acquire_or_take_over(seams.cluster.clone(), &request.stack, holder, &undone_run).await {
+        Ok(lock) => lock,
+        Err(e @ LockError::Held { .. }) => {
+            return Err(Refused::emit(Refusal::Locked, e.to_string(), Vec::new(), &output));
+        }
+        Err(e) => return Err(Refused::emit(Refusal::DockerUnavailable, e.to_string(), Vec::new(), &output)),
+    };
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    match Journal::append(&path) {
+        Ok(journal) => sinks.push(Box::new(journal)),
+        Err(e) => eprintln!("warning: cannot append to {}: {e}", path.display()),
+    }
+    sinks.push(Box::new(output));
+    let events = Events::new(sinks);
+    let ctx = seams.context(events.clone(), &request.stack, &run_id);
+    for (step, undo) in pending.iter().rev() {
+        ctx.recorded.push(step, undo.clone());
+    }
+    events.emit(Event::RollbackStarted { reason: format!("planrun rollback of run {undone_run}") });
+    let executor = Executor { ctx, parallelism: 1, interrupts };
+    let undone = executor.undo_all(pending).await;
+    let (outcome, reason) = if undone.stopped {
+        (RunOutcome::Stopped, Some("rollback stopped by a second interrupt".to_string()))
+    } else if !undone.failed.is_empty() {
+        let failed: Vec<String> = undone.failed.iter().map(|(s, e)| format!("undo of `{s}`: {e}")).collect();
+        (RunOutcome::RollbackFailed, Some(failed.join("; ")))
+    } else {
+        (RunOutcome::RolledBack, None)
+    };
+    events.emit(Event::RunFinished { outcome, reason: reason.clone() });
+    if outcome == RunOutcome::Stopped {
+        drop(lock);
+    } else if let Err(e) = lock.release().await {
+        eprintln!("warning: could not release the deploy lock: {e}");
+    }
+    Ok(RolledBack { journal: path, run_id: undone_run, outcome, left: undone.left, reason })
+}

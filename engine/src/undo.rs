@@ -1,0 +1,98 @@
+//! Undo records: what a step writes down, before it changes anything, to be put back later.
+//!
+//! A record is plain data (journalled as JSON), so `planrun rollback` can undo a run from its
+//! journal alone, on another day, without the plan. One variant per step kind that changes
+//! something; kinds that change nothing (check, pause) record nothing.
+
+use bollard::models::ServiceSpec;
+use serde::{Deserialize, Serialize};
+
+/// What a step needs to be undone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Undo {
+    /// A rolling update: the service's whole spec before it.
+    Rolling(Box<RollingUndo>),
+    /// A command with an undo command.
+    Run(RunUndo),
+}
+
+impl Undo {
+    /// The step kind keyword the record belongs to.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Undo::Rolling(_) => "rolling",
+            Undo::Run(_) => "run",
+        }
+    }
+
+    /// What undoing it puts back, in a few words: `shop_web back to app:v1`.
+    pub fn describe(&self) -> String {
+        match self {
+            Undo::Rolling(r) => format!("{} back to {}", r.service_name, r.previous_image()),
+            Undo::Run(r) => format!("run `{}`", r.command.join(" ")),
+        }
+    }
+}
+
+/// What a rolling step records: enough to put the service back exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollingUndo {
+    /// The service's id.
+    pub service_id: String,
+    /// The service's name.
+    pub service_name: String,
+    /// The full spec before the step, as the daemon reported it.
+    pub previous_spec: ServiceSpec,
+    /// The version index that spec was read at.
+    pub version: u64,
+    /// How long undo may take to converge, in milliseconds (the step's update deadline).
+    pub deadline_ms: u64,
+}
+
+impl RollingUndo {
+    /// The image of the recorded spec.
+    pub fn previous_image(&self) -> &str {
+        self.previous_spec
+            .task_template
+            .as_ref()
+            .and_then(|t| t.container_spec.as_ref())
+            .and_then(|c| c.image.as_deref())
+            .unwrap_or("?")
+    }
+}
+
+/// What a run step records: the command that undoes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunUndo {
+    /// Program and arguments.
+    pub command: Vec<String>,
+    /// How long it may run, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// The records of a run, in the order they were last made: a step that records again
+/// replaces its earlier record (its newest record says everything its undo needs).
+#[derive(Debug, Default)]
+pub struct Recorded(std::sync::Mutex<Vec<(String, Undo)>>);
+
+impl Recorded {
+    /// Keeps `undo` as the record of `step`.
+    pub fn push(&self, step: &str, undo: Undo) {
+        let mut records = self.0.lock().expect("records poisoned");
+        records.retain(|(s, _)| s != step);
+        records.push((step.to_owned(), undo));
+    }
+
+    /// Forgets the record of `step` (it was undone).
+    pub fn remove(&self, step: &str) {
+        self.0.lock().expect("records poisoned").retain(|(s, _)| s != step);
+    }
+
+    /// Every record, newest first: the order to undo them in.
+    pub fn newest_first(&self) -> Vec<(String, Undo)> {
+        let mut records = self.0.lock().expect("records poisoned").clone();
+        records.reverse();
+        records
+    }
+}
