@@ -3,37 +3,17 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{Service, Workdir, planrun, run, unique};
+use support::{LockGuard, Service, Workdir, lock_exists, rolling_plan, run, unique};
 
 const V1: &str = "planrun-test/app:v1";
 const V2: &str = "planrun-test/app:v2";
-
-/// A plan with one fast rolling step per (step, service, image), each step after the previous
-/// one when `chained`, plus extra text (gates) inside the plan.
-fn rolling_plan(stack: &str, steps: &[(&str, &str, &str, &str)], chained: bool, extra: &str) -> String {
-    let mut out = format!("plan e2e {{\n    stack {stack}\n    on-failure rollback\n{extra}\n");
-    let mut previous: Option<&str> = None;
-    for (name, service, image, gates) in steps {
-        let after = match (chained, previous) {
-            (true, Some(p)) => format!(" after={p}"),
-            _ => String::new(),
-        };
-        out.push_str(&format!(
-            "    rolling {name}{after} {{\n        service {service}\n        image \"{image}\"\n        parallelism 1\n        \
-             delay \"1s\"\n        order start-first\n        monitor \"3s\"\n        deadline \"90s\"\n{gates}    }}\n"
-        ));
-        previous = Some(name);
-    }
-    out.push_str("}\n");
-    out
-}
 
 #[test]
 fn rolling_update_reaches_the_new_image_with_the_plans_update_config() {
@@ -64,19 +44,25 @@ fn rolling_update_reaches_the_new_image_with_the_plans_update_config() {
     assert!(run.stderr.contains("Summary: run"), "no summary: {}", run.stderr);
 }
 
-/// A release that never works ends with the service on its exact previous spec.
-fn bad_release_is_rolled_back(image: &str, monitor: &str, cause: &str) {
-    let web = Service::create(&unique("web"), V1, 3);
+/// A release that never works, or stops working, ends with the service on its exact previous
+/// spec, exit 1, and never a "succeeded" anywhere. `env` goes to the service (`UNHEALTHY_AFTER`),
+/// `settings` into the rolling step.
+fn bad_release_is_rolled_back(image: &str, env: &[&str], settings: &str, cause: &str) {
+    let web = Service::create_with(&unique("web"), V1, 3, env);
     let before = web.spec();
     let work = Workdir::new("bad");
-    let text = rolling_plan(&unique("stack"), &[("web", &web.name, image, "")], false, "")
-        .replace("monitor \"3s\"", &format!("monitor \"{monitor}\""));
+    let gate = format!("    gate once {{ swarm {} }}\n", web.name);
+    let text = rolling_plan(&unique("stack"), &[("web", &web.name, image, "        gates once\n")], false, &gate)
+        .replace("        monitor \"3s\"\n", settings);
     let plan = work.plan(&text);
 
     let run = work.apply(&plan, &[]);
 
     assert_eq!(run.code, 1, "apply of {image} should fail: {}", run.stderr);
     assert_eq!(run.outcome(), "rolled-back");
+    let finished = run.events_of("step-finished");
+    assert!(finished.iter().all(|e| e["outcome"] != "succeeded"), "the step never succeeded: {finished:?}");
+    assert!(run.stderr.contains(&format!("cause: step `web` failed: ")), "{}", run.stderr);
     assert!(run.stderr.contains(cause), "summary does not name the cause `{cause}`:\n{}", run.stderr);
     let undone = run.events_of("step-undone");
     assert_eq!(undone.len(), 1, "the failed step is undone");
@@ -85,20 +71,61 @@ fn bad_release_is_rolled_back(image: &str, monitor: &str, cause: &str) {
     web.assert_converged(V1, 3);
 }
 
+/// What a task killed by the test images' failing health check says.
+const UNHEALTHY: &str = "container unhealthy: health check exited 1: wget: server returned error: HTTP/1.0 500";
+
 #[test]
 fn image_that_exits_at_once_is_rolled_back() {
-    bad_release_is_rolled_back("planrun-test/app:exit", "3s", "non-zero exit");
+    let cause = "on planrun-test/app:exit failed after starting: task: non-zero exit (3)";
+    bad_release_is_rolled_back("planrun-test/app:exit", &[], "        monitor \"3s\"\n", cause);
 }
 
 #[test]
 fn image_that_never_turns_healthy_is_rolled_back() {
-    bad_release_is_rolled_back("planrun-test/app:never-healthy", "3s", "web");
+    let cause = format!("on planrun-test/app:never-healthy failed after starting: {UNHEALTHY}");
+    bad_release_is_rolled_back("planrun-test/app:never-healthy", &[], "        monitor \"3s\"\n", &cause);
 }
 
 #[test]
 fn image_that_turns_unhealthy_within_the_monitor_window_is_rolled_back() {
     // unhealthy-later answers its health check for 8 s, then fails it: inside a 15 s monitor.
-    bad_release_is_rolled_back("planrun-test/app:unhealthy-later", "15s", "web");
+    let cause = format!("on planrun-test/app:unhealthy-later failed after starting: {UNHEALTHY}");
+    bad_release_is_rolled_back("planrun-test/app:unhealthy-later", &[], "        monitor \"15s\"\n", &cause);
+}
+
+#[test]
+fn image_that_turns_unhealthy_after_a_shorter_monitor_window_is_rolled_back() {
+    // Healthy for 6 s against a 2 s monitor: Swarm moves on to the next task (and would end the
+    // update `completed`) before the first new task dies; planrun does not.
+    let cause = format!("on planrun-test/app:unhealthy-later failed after starting: {UNHEALTHY}");
+    let env = ["--env", "UNHEALTHY_AFTER=6"];
+    bad_release_is_rolled_back("planrun-test/app:unhealthy-later", &env, "        monitor \"2s\"\n", &cause);
+}
+
+#[test]
+fn image_that_turns_unhealthy_while_the_gates_run_is_rolled_back() {
+    // All tasks at once, a 2 s monitor: the update converges in a few seconds and the one-sample
+    // swarm gate passes; the tasks die 6 s after starting, while a windowed gate still measures.
+    let cause = format!("on planrun-test/app:unhealthy-later failed after starting: {UNHEALTHY}");
+    let env = ["--env", "UNHEALTHY_AFTER=6"];
+    let settings = "        monitor \"2s\"\n        gates window\n";
+    let web = Service::create_with(&unique("web"), V1, 3, &env);
+    let before = web.spec();
+    let work = Workdir::new("late");
+    let gate =
+        format!("    gate window {{\n        swarm {}\n        interval \"2s\"\n        count 8\n    }}\n", web.name);
+    let text =
+        rolling_plan(&unique("stack"), &[("web", &web.name, "planrun-test/app:unhealthy-later", "")], false, &gate)
+            .replace("        monitor \"3s\"\n", settings)
+            .replace("parallelism 1", "parallelism 3");
+    let run = work.apply(&work.plan(&text), &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.outcome(), "rolled-back");
+    assert!(run.stderr.contains(&cause), "{}", run.stderr);
+    let passed = run.events_of("measurement").iter().filter(|m| m["verdict"] == "pass").count();
+    assert!(passed >= 1, "the gate passed at first: the watch, not the gate's verdict, caught it");
+    assert_eq!(web.spec(), before);
+    web.assert_converged(V1, 3);
 }
 
 /// A loopback HTTP server answering every request with `status`, until dropped.
@@ -285,24 +312,6 @@ fn independent_services_update_concurrently() {
     assert_eq!(b.image(), V2);
 }
 
-/// Removes a lock config on drop, in case a test fails before unlocking.
-struct LockGuard(String);
-
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        let _ =
-            std::process::Command::new("docker").args(["config", "rm", &format!("planrun-lock-{}", self.0)]).output();
-    }
-}
-
-fn lock_exists(stack: &str) -> bool {
-    std::process::Command::new("docker")
-        .args(["config", "inspect", &format!("planrun-lock-{stack}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 #[test]
 fn a_locked_stack_refuses_a_second_apply_and_unlock_needs_force() {
     let web = Service::create(&unique("web"), V1, 1);
@@ -343,6 +352,9 @@ fn a_locked_stack_refuses_a_second_apply_and_unlock_needs_force() {
 
     assert_eq!(refused.code, 1);
     assert!(started.elapsed() < Duration::from_secs(20), "refused at once");
+    let event = refused.events_of("run-refused");
+    assert_eq!(event.len(), 1, "{:?}", refused.events);
+    assert_eq!(event[0]["refusal"], "locked");
     for needle in
         ["ci@runner-7", "r-other", "pid 4242", "2026-11-26T10:00:00Z", &format!("planrun unlock {stack} --force")]
     {
@@ -359,116 +371,27 @@ fn a_locked_stack_refuses_a_second_apply_and_unlock_needs_force() {
     assert!(!lock_exists(&stack));
 }
 
-/// Starts `planrun apply` in the background with JSON events on a pipe.
-fn spawn_apply(work: &Workdir, plan: &std::path::Path) -> std::process::Child {
-    let state = work.dir.join("state");
-    planrun()
-        .args(["apply", plan.to_str().unwrap(), "--output", "json", "--state-dir", state.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Reads events (bounded in time) until one matches.
-fn wait_for_event(lines: &mut impl Iterator<Item = std::io::Result<String>>, kind: &str, step: &str) {
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let e: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        if e["event"] == kind && (step.is_empty() || e["step"] == step) {
-            return;
-        }
-    }
-    panic!("planrun ended before `{kind}` of `{step}`");
-}
-
 #[test]
-fn a_killed_apply_leaves_its_lock_and_unlock_force_clears_it() {
-    let web = Service::create(&unique("web"), V1, 1);
-    let stack = unique("stack");
-    let _guard = LockGuard(stack.clone());
-    let work = Workdir::new("killed");
-    let text = rolling_plan(&stack, &[("web", &web.name, V2, "")], false, "")
-        .replace("}\n}\n", "}\n    pause hold \"60s\" after=web\n}\n");
-    let plan = work.plan(&text);
-    let mut child = spawn_apply(&work, &plan);
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    wait_for_event(&mut lines, "step-started", "hold");
-
-    child.kill().unwrap();
-    let _ = child.wait();
-
-    assert!(lock_exists(&stack), "SIGKILL leaves the lock behind");
-    let refused = work.apply(&plan, &[]);
-    assert_eq!(refused.code, 1);
-    assert!(refused.stderr.contains("is locked by"));
-    let forced = run(&["unlock", &stack, "--force"]);
-    assert_eq!(forced.code, 0);
-    assert!(!lock_exists(&stack));
-}
-
-#[test]
-fn sigterm_finishes_the_running_step_rolls_back_and_releases_the_lock() {
+fn rollback_after_a_check_only_run_undoes_the_earlier_deploy() {
     let web = Service::create(&unique("web"), V1, 2);
     let before = web.spec();
     let stack = unique("stack");
-    let _guard = LockGuard(stack.clone());
-    let work = Workdir::new("sigterm");
-    let text = rolling_plan(&stack, &[("web", &web.name, V2, "")], false, "")
-        .replace("}\n}\n", "}\n    pause hold \"60s\" after=web\n}\n");
-    let plan = work.plan(&text);
-    let mut child = spawn_apply(&work, &plan);
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    wait_for_event(&mut lines, "step-started", "web");
-
-    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(killed.success());
-    let rest: Vec<serde_json::Value> =
-        lines.map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok()).collect();
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-
-    assert_eq!(status.code(), Some(1), "{stderr}");
-    let kinds: Vec<(&str, &str)> =
-        rest.iter().map(|e| (e["event"].as_str().unwrap_or(""), e["step"].as_str().unwrap_or(""))).collect();
-    assert!(kinds.contains(&("step-finished", "web")), "the running step finished: {kinds:?}");
-    assert!(!kinds.contains(&("step-started", "hold")), "no new step started: {kinds:?}");
-    assert!(kinds.contains(&("step-undone", "web")), "{kinds:?}");
-    assert!(stderr.contains("interrupted"), "{stderr}");
-    assert!(!lock_exists(&stack), "the lock is released");
-    assert_eq!(web.spec(), before);
-}
-
-#[test]
-fn paused_run_is_undone_later_by_planrun_rollback() {
-    let web = Service::create(&unique("web"), V1, 2);
-    let before = web.spec();
-    let server = Loopback::serve(503, "down");
-    let stack = unique("stack");
-    let gate = format!(
-        "    gate down {{\n        http \"http://127.0.0.1:{}/\" timeout=\"2s\"\n        interval \"1s\"\n        count 1\n    }}\n",
-        server.port
-    );
-    let text = rolling_plan(&stack, &[("web", &web.name, V2, "        gates down\n")], false, &gate)
-        .replace("on-failure rollback", "on-failure pause");
-    let work = Workdir::new("paused");
-    let plan = work.plan(&text);
-
-    let paused = work.apply(&plan, &[]);
-
-    assert_eq!(paused.code, 1);
-    assert_eq!(paused.outcome(), "paused");
-    assert!(paused.stderr.contains("planrun rollback"), "says how to roll back: {}", paused.stderr);
-    assert_eq!(web.image(), V2, "pause leaves the new release in place");
+    let work = Workdir::new("checkonly");
+    let deploy = work.plan(&rolling_plan(&stack, &[("web", &web.name, V2, "")], false, ""));
+    assert_eq!(work.apply(&deploy, &[]).code, 0);
+    let check = work.plan(&format!(
+        "plan e2e {{\n    stack {stack}\n    gate up {{ swarm {} }}\n    check healthy {{ gates up }}\n}}\n",
+        web.name
+    ));
+    let checked = work.apply(&check, &[]);
+    assert_eq!(checked.code, 0, "{}", checked.stderr);
+    assert_eq!(web.image(), V2);
 
     let state = work.dir.join("state");
-    let rolled = run(&["rollback", "--stack", &stack, "--state-dir", state.to_str().unwrap(), "--output", "json"]);
+    let rolled = run(&["rollback", "--stack", &stack, "--state-dir", state.to_str().unwrap()]);
+
     assert_eq!(rolled.code, 0, "{}", rolled.stderr);
-    assert_eq!(web.spec(), before);
+    assert!(!rolled.stderr.contains("nothing to roll back"), "{}", rolled.stderr);
+    assert_eq!(web.spec(), before, "the deploy before the check-only run is undone");
     web.assert_converged(V1, 2);
-
-    let again = run(&["rollback", "--stack", &stack, "--state-dir", state.to_str().unwrap()]);
-    assert_eq!(again.code, 0);
-    assert!(again.stderr.contains("nothing to roll back"), "{}", again.stderr);
 }

@@ -3,8 +3,9 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,11 @@ pub struct Service {
 impl Service {
     /// Creates a replicated dnsrr service of a test image and waits until it converges.
     pub fn create(name: &str, image: &str, replicas: u32) -> Service {
+        Service::create_with(name, image, replicas, &[])
+    }
+
+    /// Like [`Service::create`], with more `docker service create` flags (such as `--env`).
+    pub fn create_with(name: &str, image: &str, replicas: u32, extra: &[&str]) -> Service {
         let service = Service { name: name.to_owned() };
         let replicas = replicas.to_string();
         let mut args = vec![
@@ -66,9 +72,15 @@ impl Service {
             "dnsrr",
         ];
         args.extend_from_slice(HEALTH);
+        args.extend_from_slice(extra);
         args.push(image);
         docker(&args);
         service
+    }
+
+    /// The service's version index (any write to it, by anyone, moves it).
+    pub fn version(&self) -> u64 {
+        docker(&["service", "inspect", "--format", "{{.Version.Index}}", &self.name]).parse().expect("an index")
     }
 
     /// The service's spec as `docker service inspect` shows it.
@@ -219,4 +231,115 @@ impl Run {
             .map(|e| e["outcome"].as_str().unwrap_or("").to_owned())
             .unwrap_or_default()
     }
+}
+
+/// Removes a lock config on drop, in case a test fails before unlocking.
+pub struct LockGuard(pub String);
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ =
+            std::process::Command::new("docker").args(["config", "rm", &format!("planrun-lock-{}", self.0)]).output();
+    }
+}
+
+pub fn lock_exists(stack: &str) -> bool {
+    std::process::Command::new("docker")
+        .args(["config", "inspect", &format!("planrun-lock-{stack}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// A plan with one fast rolling step per (step, service, image), each step after the previous
+/// one when `chained`, plus extra text (gates) inside the plan.
+pub fn rolling_plan(stack: &str, steps: &[(&str, &str, &str, &str)], chained: bool, extra: &str) -> String {
+    let mut out = format!("plan e2e {{\n    stack {stack}\n    on-failure rollback\n{extra}\n");
+    let mut previous: Option<&str> = None;
+    for (name, service, image, gates) in steps {
+        let after = match (chained, previous) {
+            (true, Some(p)) => format!(" after={p}"),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "    rolling {name}{after} {{\n        service {service}\n        image \"{image}\"\n        parallelism 1\n        \
+             delay \"1s\"\n        order start-first\n        monitor \"3s\"\n        deadline \"90s\"\n{gates}    }}\n"
+        ));
+        previous = Some(name);
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// A `planrun apply` running in the background, its JSON events read as they come.
+pub struct Background {
+    child: Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    /// Every event read so far.
+    pub seen: Vec<serde_json::Value>,
+}
+
+impl Background {
+    /// Starts `planrun apply PLAN --output json` with this directory's state dir, stdin closed.
+    pub fn apply(work: &Workdir, plan: &Path, extra: &[&str]) -> Background {
+        let state = work.dir.join("state");
+        let mut child = planrun()
+            .args(["apply", plan.to_str().unwrap(), "--output", "json", "--state-dir", state.to_str().unwrap()])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Background { child, lines, seen: Vec::new() }
+    }
+
+    /// Reads events until one of `kind` (about `step`, unless empty) arrives; returns it. The
+    /// run itself is bounded by its plan's deadlines.
+    pub fn wait_for(&mut self, kind: &str, step: &str) -> serde_json::Value {
+        for line in self.lines.by_ref() {
+            let e: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap_or_default();
+            self.seen.push(e.clone());
+            if e["event"] == kind && (step.is_empty() || e["step"] == step) {
+                return e;
+            }
+        }
+        panic!("planrun ended before `{kind}` of `{step}`: {:#?}", self.seen);
+    }
+
+    /// Sends `signal` (`INT`, `TERM`, `KILL`) to it.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill").args([&format!("-{signal}"), &self.child.id().to_string()]).status().unwrap();
+        assert!(sent.success(), "kill -{signal}");
+    }
+
+    /// Waits for it to end; everything it printed.
+    pub fn finish(mut self) -> Run {
+        for line in self.lines.by_ref() {
+            if let Ok(e) = serde_json::from_str(&line.unwrap_or_default()) {
+                self.seen.push(e);
+            }
+        }
+        let status = self.child.wait().unwrap();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut self.child.stderr.take().unwrap(), &mut stderr).unwrap();
+        eprintln!("planrun apply (background) -> exit {:?}\n{stderr}", status.code());
+        Run { code: status.code().unwrap_or(-1), stderr, events: self.seen }
+    }
+}
+
+/// The command `planrun` printed on the line after `intro`, run as it is written (split at
+/// spaces: the tests' paths have none).
+pub fn run_printed(stderr: &str, intro: &str) -> Run {
+    let line = stderr
+        .lines()
+        .skip_while(|l| !l.contains(intro))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no line after `{intro}` in:\n{stderr}"))
+        .trim()
+        .to_owned();
+    let argv: Vec<&str> = line.split(' ').collect();
+    assert_eq!(argv[0], "planrun", "a planrun command: {line}");
+    run(&argv[1..])
 }

@@ -890,6 +890,11 @@ impl Cluster for FakeCluster {
         Ok(found)
     }
 
+    async fn unhealthy(&self, _service_id: &str) -> Result<Vec<(String, String)>, ClusterError> {
+        // The fake's tasks die the moment they turn unhealthy.
+        Ok(Vec::new())
+    }
+
     async fn logs(&self, service_id: &str, tail: usize) -> Result<String, ClusterError> {
         let mut state = self.lock();
         let s = state.find(service_id).ok_or_else(|| ClusterError::NotFound(format!("service {service_id}")))?;

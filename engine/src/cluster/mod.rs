@@ -93,4 +93,9 @@ pub trait Cluster: Send + Sync + 'static {
     async fn services(&self, label: &str) -> Result<Vec<Service>, ClusterError>;
     /// The last `tail` lines the service's tasks wrote, stdout and stderr interleaved.
     async fn logs(&self, service_id: &str, tail: usize) -> Result<String, ClusterError>;
+    /// The service's tasks whose containers their health check calls unhealthy right now, with
+    /// the check's last output: (task id, why). Swarm keeps reporting such a task `running`
+    /// for a couple of seconds until it has stopped it. Only containers on the node planrun
+    /// talks to can be seen; elsewhere the task is seen when Swarm stops it.
+    async fn unhealthy(&self, service_id: &str) -> Result<Vec<(String, String)>, ClusterError>;
 }

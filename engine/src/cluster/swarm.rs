@@ -18,8 +18,8 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ConfigSpec, HealthStatusEnum, LocalNodeState, Service, ServiceSpec, Task, TaskState};
 use bollard::query_parameters::{
-    InspectContainerOptions, ListConfigsOptions, ListServicesOptions, ListTasksOptions, LogsOptions,
-    UpdateServiceOptions,
+    InspectContainerOptions, ListConfigsOptions, ListContainersOptions, ListServicesOptions, ListTasksOptions,
+    LogsOptions, UpdateServiceOptions,
 };
 use futures_util::StreamExt;
 
@@ -146,6 +146,16 @@ impl Swarm {
         &self.host
     }
 
+    /// The last health check's exit code and output of a container, as a failure message.
+    async fn health_output(&self, container: &str) -> Option<String> {
+        let inspect = self.docker.inspect_container(container, None::<InspectContainerOptions>).await.ok()?;
+        let health = inspect.state.and_then(|s| s.health)?;
+        let last = health.log.unwrap_or_default().pop().unwrap_or_default();
+        let output = last.output.unwrap_or_default();
+        let output = output.trim().lines().last().unwrap_or("no output").chars().take(200).collect::<String>();
+        Some(format!("container unhealthy: health check exited {}: {output}", last.exit_code.unwrap_or(-1)))
+    }
+
     /// Why an ended task's container was unhealthy, from its last health check. Swarm stops an
     /// unhealthy task, and an app that exits 0 on SIGTERM then ends `complete` with no error:
     /// the container's health log is the only place the cause is written. Only containers on
@@ -163,13 +173,9 @@ impl Swarm {
         }
         let container = status.container_status.as_ref()?.container_id.clone()?;
         let inspect = self.docker.inspect_container(&container, None::<InspectContainerOptions>).await.ok()?;
-        let health = inspect.state.and_then(|s| s.health);
-        let why = health.filter(|h| h.status == Some(HealthStatusEnum::UNHEALTHY)).map(|h| {
-            let last = h.log.unwrap_or_default().pop().unwrap_or_default();
-            let output = last.output.unwrap_or_default();
-            let output = output.trim().lines().last().unwrap_or("no output").chars().take(200).collect::<String>();
-            format!("container unhealthy: health check exited {}: {output}", last.exit_code.unwrap_or(-1))
-        });
+        let unhealthy =
+            inspect.state.and_then(|s| s.health).is_some_and(|h| h.status == Some(HealthStatusEnum::UNHEALTHY));
+        let why = if unhealthy { self.health_output(&container).await } else { None };
         self.unhealthy.lock().ok()?.insert(task_id, why.clone());
         why
     }
@@ -369,6 +375,23 @@ impl Cluster for Swarm {
         let raw = self.raw.get(&path).await?;
         let list = raw.as_array().cloned().unwrap_or_default();
         list.into_iter().map(service_from_raw).collect()
+    }
+
+    async fn unhealthy(&self, service_id: &str) -> Result<Vec<(String, String)>, ClusterError> {
+        let filters = HashMap::from([
+            ("label".to_string(), vec![format!("com.docker.swarm.service.id={service_id}")]),
+            ("health".to_string(), vec!["unhealthy".to_string()]),
+        ]);
+        let options = ListContainersOptions { filters: Some(filters), ..Default::default() };
+        let containers = self.docker.list_containers(Some(options)).await.map_err(classify)?;
+        let mut found = Vec::new();
+        for container in containers {
+            let task = container.labels.as_ref().and_then(|l| l.get("com.docker.swarm.task.id")).cloned();
+            let (Some(task), Some(id)) = (task, container.id) else { continue };
+            let why = self.health_output(&id).await.unwrap_or_else(|| "container unhealthy".into());
+            found.push((task, why));
+        }
+        Ok(found)
     }
 
     async fn logs(&self, service_id: &str, tail: usize) -> Result<String, ClusterError> {

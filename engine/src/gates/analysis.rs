@@ -11,6 +11,9 @@ use tokio::time::Instant;
 use super::{GateReport, Measurement, Meter, Verdict, excerpt, outcome_word};
 use crate::events::{Event, Events};
 
+/// How much longer than its `timeout` a measurement may take before the loop gives up on it.
+const BACKSTOP: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// The limits a gate's outcomes are judged against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -146,7 +149,9 @@ pub async fn run(gate: &Gate, step: &str, events: &Events, meter: &mut dyn Meter
     let mut outcomes: Vec<Outcome> = Vec::new();
     let (verdict, rule) = loop {
         let number = taken.len() as u64 + 1;
-        let m = match tokio::time::timeout(analysis.timeout.to_std(), meter.measure()).await {
+        // Meters that bound their own work (a command killed with its process group, a request
+        // with its own timeout) say what happened themselves; this bound is the backstop.
+        let m = match tokio::time::timeout(analysis.timeout.to_std() + BACKSTOP, meter.measure()).await {
             Ok(m) => m,
             Err(_) => {
                 Measurement::error(meter.target(), meter.condition(), format!("no result within {}", analysis.timeout))
@@ -532,7 +537,7 @@ mod tests {
         let Event::Measurement { target, condition, verdict, value, .. } = &records[0].event else { panic!() };
         assert_eq!((target.as_str(), condition.as_str(), verdict.as_str()), ("q", "result < 1", "error"));
         assert_eq!(value, &None);
-        assert_eq!(records[0].elapsed_ms, 2_000);
+        assert_eq!(records[0].elapsed_ms, 2_100);
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,5 +1,5 @@
-//! `swarm` gates: the service has converged and stays so. A measurement passes when running
-//! == desired (the daemon's own counts), every task that should run is RUNNING on the
+//! `swarm` gates: the service has converged and stays so. A measurement passes when exactly the
+//! desired number of tasks should run (the daemon's desired count), every one is RUNNING on the
 //! service's current spec, there is one such task per slot, the update is not paused, and no
 //! task of the current spec has failed since the gate's first measurement: the gate judges its
 //! whole window, not one instant (a task that dies and is restarted between two measurements
@@ -48,6 +48,25 @@ impl Meter for SwarmMeter {
     async fn measure(&mut self) -> Measurement {
         let (mut m, snapshot) = measure(&self.gate, self.cluster.as_ref()).await;
         let Some((service, tasks)) = snapshot else { return m };
+        let id = service.id.clone().unwrap_or_default();
+        let sick: Vec<String> = self
+            .cluster
+            .unhealthy(&id)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(task, why)| {
+                let name =
+                    tasks.iter().find(|t| t.id.as_deref() == Some(&task)).map(|t| task_name(&self.gate.service, t));
+                format!("task {} is unhealthy ({why})", name.unwrap_or(task))
+            })
+            .collect();
+        if !sick.is_empty() {
+            let mut problems = sick;
+            problems.extend(m.detail.take());
+            m.outcome = Outcome::Fail;
+            m.detail = Some(limited(problems));
+        }
         let ended: HashSet<String> =
             tasks.iter().filter(|t| failure_of(t).is_some()).filter_map(|t| t.id.clone()).collect();
         let Some(before) = &self.ended_before else {
@@ -89,7 +108,7 @@ pub async fn preflight(gate: &SwarmGate, cluster: &dyn Cluster) -> Option<String
 }
 
 /// The condition as shown in events.
-pub const CONDITION: &str = "running == desired, every task running on the current spec";
+pub const CONDITION: &str = "every desired task running on the current spec, none failed since the first measurement";
 
 /// At most this many problems are listed in a measurement's detail.
 const SHOWN: usize = 5;
@@ -141,11 +160,15 @@ pub fn assess(name: &str, service: &Service, counts: ServiceCounts, tasks: &[Tas
         let message = status.message.as_deref().unwrap_or("no message");
         problems.push(format!("update {state}: {message}"));
     }
-    if counts.running != counts.desired {
-        problems.push(format!("{} of {} tasks running", counts.running, counts.desired));
-    }
+    // The daemon's running count includes replaced tasks that Swarm has told to stop and that
+    // still run for a few seconds: only tasks that should run count (the list, not the count).
     let wanted: Vec<&Task> = tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING)).collect();
-    if wanted.len() as u64 != counts.desired && counts.running == counts.desired {
+    let running = |t: &&&Task| t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING);
+    let wanted_running = wanted.iter().filter(running).count() as u64;
+    if wanted_running < counts.desired {
+        problems.push(format!("{wanted_running} of {} tasks running", counts.desired));
+    }
+    if wanted.len() as u64 != counts.desired {
         problems.push(format!("{} tasks should run for {} desired", wanted.len(), counts.desired));
     }
     let mut per_slot: BTreeMap<i64, u64> = BTreeMap::new();
@@ -169,7 +192,7 @@ pub fn assess(name: &str, service: &Service, counts: ServiceCounts, tasks: &[Tas
     for (slot, n) in per_slot.iter().filter(|(_, n)| **n > 1) {
         problems.push(format!("slot {slot} has {n} tasks"));
     }
-    let value = Some(format!("{}/{} running", counts.running, counts.desired));
+    let value = Some(format!("{wanted_running}/{} running", counts.desired));
     let (outcome, detail) =
         if problems.is_empty() { (Outcome::Pass, None) } else { (Outcome::Fail, Some(limited(problems))) };
     Measurement { outcome, target: name.to_owned(), value, condition: CONDITION.to_owned(), detail }

@@ -336,7 +336,12 @@ async fn poll(
 ) -> Result<Result<Poll, Failure>, ClusterError> {
     let service = cluster.service(&target.service_id).await?;
     let tasks = cluster.tasks(&target.service_id).await?;
-    if let Err(failure) = watch.observe(&tasks)
+    // A new release's containers turning unhealthy fail it before Swarm gets round to it.
+    let unhealthy = match direction {
+        Direction::Forward => cluster.unhealthy(&target.service_id).await.unwrap_or_default(),
+        Direction::Restore => Vec::new(),
+    };
+    if let Err(failure) = watch.observe(&tasks, &unhealthy)
         && direction == Direction::Forward
     {
         return Ok(Err(failure));

@@ -6,7 +6,10 @@
 //! `completed`, and Swarm then restarts it quietly. Only the tasks' history shows it. A
 //! [`Watch`] looks at every task created since the step's write: a task of the new spec that
 //! ended on its own (failed, rejected, complete, orphaned) or was stopped as unhealthy counts
-//! against the release, whatever the update state says. More such tasks than the step's
+//! against the release, whatever the update state says, and so does a task whose container its
+//! health check calls unhealthy (Swarm still reports such a task `running` for a couple of
+//! seconds before it stops it; planrun reads container health on the node it talks to). More
+//! such tasks than the step's
 //! `max-failure-ratio` allows (none by default) fails the step, naming each task and its own
 //! error (for a task killed by its health check, the check's last output).
 
@@ -139,14 +142,16 @@ impl Watch {
         (max_failure_ratio * replicas as f64).floor().max(0.0) as u64
     }
 
-    /// Takes in one task list; fails once more target tasks failed than allowed.
-    pub fn observe(&mut self, tasks: &[Task]) -> Result<(), Failure> {
+    /// Takes in one task list and the tasks whose containers are unhealthy right now (task id,
+    /// why); fails once more target tasks failed than allowed.
+    pub fn observe(&mut self, tasks: &[Task], unhealthy: &[(String, String)]) -> Result<(), Failure> {
         for task in tasks {
             let id = task.id.clone().unwrap_or_default();
             if self.before.contains(&id) || self.seen.contains(&id) {
                 continue;
             }
-            let Some(message) = failure_of(task) else { continue };
+            let sick = unhealthy.iter().find(|(t, _)| *t == id).map(|(_, why)| why.clone());
+            let Some(message) = failure_of(task).or(sick) else { continue };
             self.seen.insert(id);
             let name = task_name(&self.target.service_name, task);
             if self.target.runs_on(task) {
@@ -165,11 +170,14 @@ impl Watch {
         Ok(())
     }
 
-    /// One look at the service's tasks. A poll that fails is not a verdict: the next one is.
+    /// One look at the service's tasks and its unhealthy containers. A poll that fails is not
+    /// a verdict: the next one is.
     pub async fn check(&mut self, cluster: &dyn Cluster) -> Result<(), Failure> {
-        match cluster.tasks(&self.target.service_id).await {
-            Ok(tasks) => self.observe(&tasks),
-            Err(_) => Ok(()),
+        let id = &self.target.service_id;
+        match (cluster.tasks(id).await, cluster.unhealthy(id).await) {
+            (Ok(tasks), Ok(unhealthy)) => self.observe(&tasks, &unhealthy),
+            (Ok(tasks), Err(_)) => self.observe(&tasks, &[]),
+            _ => Ok(()),
         }
     }
 

@@ -1,0 +1,238 @@
+//! Stopping `planrun apply` the ways people and CI runners do: Ctrl-C during a gate (the undo
+//! starts within a second), a second Ctrl-C during the rollback (stops at once, keeps the lock,
+//! prints the command that finishes it), SIGTERM, SIGKILL; and answering a run that waits for
+//! approval from another process (`planrun promote` / `planrun abort`).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{Background, LockGuard, Service, Workdir, lock_exists, rolling_plan, run, run_printed, unique};
+
+const V1: &str = "planrun-test/app:v1";
+const V2: &str = "planrun-test/app:v2";
+
+/// A plan: one rolling step of `service` to v2 with `gates`, and `extra` (steps or gates).
+fn plan(stack: &str, service: &str, gates: &str, extra: &str) -> String {
+    rolling_plan(stack, &[("web", service, V2, gates)], false, "").replace("}\n}\n", &format!("}}\n{extra}}}\n"))
+}
+
+#[test]
+fn ctrl_c_during_a_gate_starts_the_undo_within_a_second() {
+    let web = Service::create(&unique("web"), V1, 2);
+    let before = web.spec();
+    let stack = unique("stack");
+    let _guard = LockGuard(stack.clone());
+    let work = Workdir::new("ctrlc");
+    let gate =
+        format!("    gate slow {{\n        swarm {}\n        interval \"1s\"\n        count 60\n    }}\n", web.name);
+    let mut apply = Background::apply(&work, &work.plan(&plan(&stack, &web.name, "        gates slow\n", &gate)), &[]);
+    apply.wait_for("measurement", "web");
+
+    apply.signal("INT");
+    let sent = Instant::now();
+    apply.wait_for("rollback-started", "");
+    let undo_started_after = sent.elapsed();
+    let run = apply.finish();
+
+    eprintln!("Ctrl-C during a gate: rollback started {undo_started_after:.3?} after the signal");
+    assert!(undo_started_after < Duration::from_secs(1), "{undo_started_after:?}");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.outcome(), "rolled-back");
+    let web_finished = run.events_of("step-finished");
+    assert_eq!(web_finished[0]["outcome"], "cancelled", "{web_finished:?}");
+    assert_eq!(run.events_of("interrupted").len(), 1);
+    assert!(!lock_exists(&stack), "the lock is released");
+    assert_eq!(web.spec(), before);
+    web.assert_converged(V1, 2);
+}
+
+#[test]
+fn sigterm_during_an_update_stops_it_and_rolls_back() {
+    let web = Service::create(&unique("web"), V1, 3);
+    let before = web.spec();
+    let stack = unique("stack");
+    let _guard = LockGuard(stack.clone());
+    let work = Workdir::new("sigterm");
+    let mut apply =
+        Background::apply(&work, &work.plan(&plan(&stack, &web.name, "", "    pause hold \"60s\" after=web\n")), &[]);
+    apply.wait_for("step-progress", "web");
+
+    apply.signal("TERM");
+    let run = apply.finish();
+
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let kinds: Vec<(String, String)> = run
+        .events
+        .iter()
+        .map(|e| (e["event"].as_str().unwrap_or("").into(), e["step"].as_str().unwrap_or("").into()))
+        .collect();
+    assert!(!kinds.contains(&("step-started".into(), "hold".into())), "no new step started: {kinds:?}");
+    assert!(kinds.contains(&("step-undone".into(), "web".into())), "{kinds:?}");
+    assert!(run.stderr.contains("cause: interrupted (Ctrl-C or SIGTERM)"), "{}", run.stderr);
+    assert!(!lock_exists(&stack));
+    assert_eq!(web.spec(), before);
+    web.assert_converged(V1, 3);
+}
+
+#[test]
+fn a_second_ctrl_c_stops_the_rollback_keeps_the_lock_and_prints_how_to_finish() {
+    let web = Service::create(&unique("web"), V1, 3);
+    let before = web.spec();
+    let stack = unique("stack");
+    let _guard = LockGuard(stack.clone());
+    let work = Workdir::new("twice");
+    let mut apply =
+        Background::apply(&work, &work.plan(&plan(&stack, &web.name, "", "    pause hold \"60s\" after=web\n")), &[]);
+    apply.wait_for("step-started", "hold");
+
+    apply.signal("INT");
+    apply.wait_for("step-progress", "web"); // the undo of web is under way
+    apply.signal("INT");
+    let run = apply.finish();
+
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert_eq!(run.outcome(), "stopped");
+    assert!(lock_exists(&stack), "the lock is kept: the stack is half undone");
+    assert!(run.stderr.contains(&format!("The deploy lock on `{stack}` is kept")), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("  web: {} back to {V1}", web.name)), "{}", run.stderr);
+
+    let finished = run_printed(&run.stderr, "To finish the rollback");
+    assert_eq!(finished.code, 0, "the printed command finishes the rollback: {}", finished.stderr);
+    assert!(!lock_exists(&stack), "the rollback took the lock over and released it");
+    assert_eq!(web.spec(), before);
+    web.assert_converged(V1, 3);
+}
+
+#[test]
+fn a_killed_apply_leaves_its_lock_and_unlock_force_clears_it() {
+    let web = Service::create(&unique("web"), V1, 1);
+    let stack = unique("stack");
+    let _guard = LockGuard(stack.clone());
+    let work = Workdir::new("killed");
+    let plan = work.plan(&plan(&stack, &web.name, "", "    pause hold \"60s\" after=web\n"));
+    let mut apply = Background::apply(&work, &plan, &[]);
+    apply.wait_for("step-started", "hold");
+
+    apply.signal("KILL");
+    let _ = apply.finish();
+
+    assert!(lock_exists(&stack), "SIGKILL leaves the lock behind");
+    let refused = work.apply(&plan, &[]);
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("is locked by"));
+    let forced = run(&["unlock", &stack, "--force"]);
+    assert_eq!(forced.code, 0);
+    assert!(!lock_exists(&stack));
+}
+
+#[test]
+fn the_lock_names_the_user_even_without_user_in_the_environment() {
+    let web = Service::create(&unique("web"), V1, 1);
+    let stack = unique("stack");
+    let _guard = LockGuard(stack.clone());
+    let work = Workdir::new("holder");
+    let plan = work.plan(&plan(&stack, &web.name, "", "    pause hold \"60s\" after=web\n"));
+    let state = work.dir.join("state");
+    let mut child = support::planrun()
+        .args(["apply", plan.to_str().unwrap(), "--output", "json", "--state-dir", state.to_str().unwrap()])
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !lock_exists(&stack) {
+        assert!(Instant::now() < deadline, "no lock");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let holder = support::docker(&[
+        "config",
+        "inspect",
+        "--format",
+        "{{index .Spec.Labels \"planrun.lock.holder\"}}",
+        &format!("planrun-lock-{stack}"),
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let user = String::from_utf8_lossy(&std::process::Command::new("id").arg("-un").output().unwrap().stdout)
+        .trim()
+        .to_owned();
+    assert!(holder.starts_with(&format!("{user}@")), "holder `{holder}` names the user `{user}`");
+}
+
+#[test]
+fn paused_run_is_undone_later_by_the_printed_rollback_command() {
+    let web = Service::create(&unique("web"), V1, 2);
+    let before = web.spec();
+    let stack = unique("stack");
+    let gate = "    gate down {\n        command \"sh\" \"-c\" \"exit 1\"\n    }\n";
+    let text = rolling_plan(&stack, &[("web", &web.name, V2, "        gates down\n")], false, gate)
+        .replace("on-failure rollback", "on-failure pause");
+    let work = Workdir::new("paused");
+    let plan = work.plan(&text);
+
+    let paused = work.apply(&plan, &[]);
+
+    assert_eq!(paused.code, 1);
+    assert_eq!(paused.outcome(), "paused");
+    assert_eq!(web.image(), V2, "pause leaves the new release in place");
+    let state = work.dir.join("state");
+    assert!(
+        paused.stderr.contains(&format!("  planrun rollback --stack {stack} --state-dir {}", state.display())),
+        "{}",
+        paused.stderr
+    );
+
+    let rolled = run_printed(&paused.stderr, "To undo what this run changed:");
+    assert_eq!(rolled.code, 0, "{}", rolled.stderr);
+    assert_eq!(web.spec(), before);
+    web.assert_converged(V1, 2);
+
+    let again = run(&["rollback", "--stack", &stack, "--state-dir", state.to_str().unwrap()]);
+    assert_eq!(again.code, 0);
+    assert!(again.stderr.contains("nothing to roll back"), "{}", again.stderr);
+}
+
+/// Runs a plan that waits for approval after deploying, answers it with `answer` from another
+/// process, and returns the run.
+fn answered(answer: &str) -> (Service, serde_json::Value, support::Run) {
+    let web = Service::create(&unique("web"), V1, 2);
+    let before = web.spec();
+    let stack = unique("stack");
+    let _guard = LockGuard(stack.clone());
+    let work = Workdir::new(answer);
+    let text = plan(&stack, &web.name, "", "    pause sign-off manual after=web\n");
+    let mut apply = Background::apply(&work, &work.plan(&text), &[]);
+    let waiting = apply.wait_for("awaiting-approval", "sign-off");
+
+    let answered = run(&[answer, &stack]);
+    assert_eq!(answered.code, 0, "{}", answered.stderr);
+    let again = run(&[answer, &stack]);
+    assert_eq!(again.code, 1, "a second answer is refused: {}", again.stderr);
+
+    let run = apply.finish();
+    assert!(!lock_exists(&stack));
+    let _ = before;
+    (web, waiting, run)
+}
+
+#[test]
+fn planrun_promote_from_another_process_lets_a_waiting_run_go_on() {
+    let (web, waiting, run) = answered("promote");
+    assert!(waiting["how"].as_str().unwrap().contains("planrun promote"), "{waiting}");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.events_of("answered")[0]["approved"], true);
+    assert_eq!(web.image(), V2);
+}
+
+#[test]
+fn planrun_abort_from_another_process_rolls_a_waiting_run_back() {
+    let (web, _, run) = answered("abort");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.outcome(), "rolled-back");
+    assert!(run.stderr.contains("step `sign-off` failed: not approved ("), "{}", run.stderr);
+    assert_eq!(web.image(), V1);
+    web.assert_converged(V1, 2);
+}
