@@ -62,7 +62,7 @@ fn bad_release_is_rolled_back(image: &str, env: &[&str], settings: &str, cause: 
     assert_eq!(run.outcome(), "rolled-back");
     let finished = run.events_of("step-finished");
     assert!(finished.iter().all(|e| e["outcome"] != "succeeded"), "the step never succeeded: {finished:?}");
-    assert!(run.stderr.contains(&format!("cause: step `web` failed: ")), "{}", run.stderr);
+    assert!(run.stderr.contains("cause: step `web` failed: "), "{}", run.stderr);
     assert!(run.stderr.contains(cause), "summary does not name the cause `{cause}`:\n{}", run.stderr);
     let undone = run.events_of("step-undone");
     assert_eq!(undone.len(), 1, "the failed step is undone");
