@@ -124,3 +124,90 @@ pub fn latest_with_changes(state_dir: &Path, stack: &str) -> std::io::Result<Opt
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Events, StepOutcome};
+    use crate::undo::RunUndo;
+
+    fn run_undo(command: &str) -> Undo {
+        Undo::Run(RunUndo { command: vec![command.into()], timeout_ms: 1000 })
+    }
+
+    fn journal(dir: &Path, stack: &str, run_id: &str, events: &[Event]) -> PathBuf {
+        let journal = Journal::create(dir, stack, run_id).unwrap();
+        let path = journal.path().to_path_buf();
+        let events_out = Events::new(vec![Box::new(journal)]);
+        events_out.emit(Event::RunStarted {
+            run_id: run_id.into(),
+            plan: "p".into(),
+            stack: stack.into(),
+            file: "plan.kdl".into(),
+            on_failure: "rollback".into(),
+        });
+        for e in events {
+            events_out.emit(e.clone());
+        }
+        path
+    }
+
+    fn recorded(step: &str, command: &str) -> Event {
+        Event::StepRecorded { step: step.into(), undo: run_undo(command) }
+    }
+
+    fn tempdir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("planrun-journal-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn pending_undo_is_newest_first_and_forgets_what_was_undone() {
+        let events = [
+            recorded("a", "undo-a"),
+            recorded("b", "undo-b"),
+            recorded("c", "undo-c"),
+            Event::StepUndone { step: "c".into(), outcome: UndoOutcome::Succeeded, reason: None, took_ms: 1 },
+            Event::StepUndone { step: "b".into(), outcome: UndoOutcome::Failed, reason: None, took_ms: 1 },
+        ];
+        let dir = tempdir("pending");
+        let records = read(&journal(&dir, "s", "r-1", &events)).unwrap();
+        let pending: Vec<String> = pending_undo(&records).into_iter().map(|(s, _)| s).collect();
+        assert_eq!(pending, ["b", "a"]);
+        assert_eq!(run_id(&records).as_deref(), Some("r-1"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_latest_run_with_changes_skips_runs_that_changed_nothing_or_were_undone() {
+        let dir = tempdir("latest");
+        let deployed = journal(&dir, "s", "r-20261201T100000Z-1", &[recorded("web", "undo-web")]);
+        let check_only =
+            Event::StepFinished { step: "c".into(), outcome: StepOutcome::Succeeded, reason: None, took_ms: 1 };
+        journal(&dir, "s", "r-20261201T110000Z-2", &[check_only]);
+        let undone = Event::StepUndone { step: "x".into(), outcome: UndoOutcome::Succeeded, reason: None, took_ms: 1 };
+        journal(&dir, "s", "r-20261201T120000Z-3", &[recorded("x", "undo-x"), undone]);
+
+        let (path, _) = latest_with_changes(&dir, "s").unwrap().unwrap();
+        assert_eq!(path, deployed);
+        assert!(latest_with_changes(&dir, "other").unwrap().is_none());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn only_a_torn_last_line_is_skipped() {
+        let dir = tempdir("torn");
+        let path = journal(&dir, "s", "r-1", &[recorded("web", "undo-web")]);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"at\":\"2026-12-01T10:0");
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(pending_undo(&read(&path).unwrap()).len(), 1, "a torn last line is a crash while writing");
+
+        let broken = text.replacen("step-recorded", "step-recorded-by-another-version", 1) + "\n{}\n";
+        std::fs::write(&path, broken).unwrap();
+        let error = read(&path).unwrap_err().to_string();
+        assert!(error.starts_with("line 2 is not a journal record"), "{error}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

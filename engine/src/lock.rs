@@ -217,3 +217,60 @@ pub async fn force_unlock(cluster: &dyn Cluster, stack: &str) -> Result<Holder, 
         Err(e) => Err(LockError::Cluster(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::fake::FakeCluster;
+
+    fn holder(run_id: &str, pid: u32) -> Holder {
+        Holder { pid, run_id: run_id.into(), ..Holder::this_process(run_id) }
+    }
+
+    /// A pid that is not running here: the highest pid the kernel would hand out, plus one.
+    fn dead_pid() -> u32 {
+        std::fs::read_to_string("/proc/sys/kernel/pid_max")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(4_194_304)
+            + 1
+    }
+
+    #[tokio::test]
+    async fn a_second_run_is_refused_and_told_who_holds_the_lock() {
+        let cluster: Arc<dyn Cluster> = Arc::new(FakeCluster::new());
+        let first = Lock::acquire(cluster.clone(), "shop", holder("r-1", 1)).await.unwrap();
+        let Err(LockError::Held { holder: held, .. }) = Lock::acquire(cluster.clone(), "shop", holder("r-2", 2)).await
+        else {
+            panic!("the second run got the lock")
+        };
+        assert_eq!(held.run_id, "r-1");
+        first.release().await.unwrap();
+        Lock::acquire(cluster, "shop", holder("r-3", 3)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_rollback_of_a_stopped_run_takes_its_lock_over_only_when_that_process_is_gone() {
+        let cluster: Arc<dyn Cluster> = Arc::new(FakeCluster::new());
+        // A run whose process still lives (this one) keeps its lock.
+        let _alive = Lock::acquire(cluster.clone(), "live", holder("r-live", std::process::id())).await.unwrap();
+        let refused = Lock::acquire_or_take_over(cluster.clone(), "live", holder("r-rb", 1), "r-live").await;
+        assert!(matches!(refused, Err(LockError::Held { .. })), "{:?}", refused.err());
+
+        // A stopped run (its process gone) hands its lock to the rollback of that run only.
+        let _stopped = Lock::acquire(cluster.clone(), "shop", holder("r-stopped", dead_pid())).await.unwrap();
+        let other = Lock::acquire_or_take_over(cluster.clone(), "shop", holder("r-rb", 1), "r-other").await;
+        assert!(matches!(other, Err(LockError::Held { .. })), "{:?}", other.err());
+        let taken = Lock::acquire_or_take_over(cluster.clone(), "shop", holder("r-rb", 1), "r-stopped").await.unwrap();
+        assert_eq!(current(cluster.as_ref(), "shop").await.unwrap().unwrap().1.run_id, "r-rb");
+        taken.release().await.unwrap();
+    }
+
+    #[test]
+    fn the_holder_names_a_user_without_user_in_the_environment() {
+        // getpwuid_r is what is left when USER and LOGNAME are unset (CI runs as root without them).
+        let name = user_of_this_process().expect("this uid has a name in the password database");
+        let id = std::process::Command::new("id").arg("-un").output().unwrap();
+        assert_eq!(name, String::from_utf8_lossy(&id.stdout).trim());
+    }
+}

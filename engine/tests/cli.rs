@@ -172,6 +172,17 @@ fn the_examples_validate_cleanly() {
 }
 
 #[test]
+fn the_readme_shows_the_plan_the_quickstart_deploys() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("examples/quickstart.kdl")).unwrap();
+    let start = readme.find("```kdl\n").expect("a kdl block in the README") + "```kdl\n".len();
+    let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+    let plan = &example[example.find("plan quickstart").unwrap()..];
+    assert_eq!(shown, plan, "README.md's plan is examples/quickstart.kdl from `plan quickstart` on");
+}
+
+#[test]
 fn apply_refuses_steps_it_cannot_run_yet_before_touching_anything() {
     let canary = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/canary.kdl");
     let (code, out) = run(&["apply", canary.to_str().unwrap(), "--state-dir", "/nonexistent/planrun-state"]);
