@@ -226,15 +226,20 @@ fn refusals_are_json_events_under_output_json() {
     assert_eq!(event["refusal"], "usage");
     assert!(event["message"].as_str().unwrap().contains("cannot read /nonexistent/plan.kdl"), "{event}");
 
+    let valid = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart.kdl");
     let unreachable = planrun()
-        .args(["apply", canary.to_str().unwrap(), "--output", "json"])
+        .args(["apply", valid.to_str().unwrap(), "--output", "json", "--state-dir", "/nonexistent/planrun-state"])
         .env("DOCKER_HOST", "unix:///nonexistent/planrun-docker.sock")
-        .arg("--var")
-        .arg("x=y")
         .output()
         .unwrap();
-    // The plan is refused for its canary step before Docker is even asked.
-    assert_eq!(unreachable.status.code(), Some(1));
+    assert_eq!(unreachable.status.code(), Some(2), "no daemon is a usage-level error");
+    let event: serde_json::Value = serde_json::from_slice(&unreachable.stdout).expect("one JSON event");
+    assert_eq!(event["refusal"], "docker-unavailable");
+    assert_eq!(
+        event["message"],
+        "Docker is unavailable: no Docker daemon answers at unix:///nonexistent/planrun-docker.sock: \
+         Socket not found: /nonexistent/planrun-docker.sock (start dockerd, or set DOCKER_HOST)"
+    );
 }
 
 #[test]

@@ -82,8 +82,6 @@ impl Swarm {
             let root = crate::cause::root(&e);
             if root.contains("Connection refused") {
                 format!("connection refused at {host}")
-            } else if root.contains("No such file or directory") {
-                format!("no socket at {host}")
             } else {
                 crate::cause::chain(&e)
             }
