@@ -1,9 +1,11 @@
-//! The command line: flags in `args`, one function per command here, output formats in `report`.
+//! The command line: flags in `args`, one function per command (here, `validate`, `apply`),
+//! output formats in `report`.
 
 pub mod apply;
 pub mod args;
 pub mod progress;
 pub mod report;
+pub mod validate;
 
 use std::process::ExitCode;
 
@@ -22,7 +24,7 @@ pub const EXIT_USAGE: u8 = 2;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Validate(a) => validate(a),
+        Command::Validate(a) => validate::validate(a),
         Command::Graph(a) => graph(a),
         Command::Show(a) => show(a),
         Command::Apply(a) => apply::apply(a),
@@ -36,7 +38,7 @@ fn options(inputs: &PlanInputs) -> LoadOptions {
 }
 
 /// Loads a plan; on failure prints why and returns the exit code.
-fn load_or_report(path: &std::path::Path, inputs: &PlanInputs, format: MessageFormat) -> Result<Loaded, u8> {
+pub(crate) fn load_or_report(path: &std::path::Path, inputs: &PlanInputs, format: MessageFormat) -> Result<Loaded, u8> {
     match load::load(path, &options(inputs)) {
         Ok(l) => Ok(l),
         Err(LoadError::Io(message)) => {
@@ -49,41 +51,6 @@ fn load_or_report(path: &std::path::Path, inputs: &PlanInputs, format: MessageFo
             Err(EXIT_USAGE)
         }
     }
-}
-
-fn validate(a: args::ValidateArgs) -> ExitCode {
-    let mut worst = 0u8;
-    for path in &a.plans {
-        let loaded = match load_or_report(path, &a.inputs, a.message_format) {
-            Ok(l) => l,
-            Err(code) => {
-                worst = worst.max(code);
-                continue;
-            }
-        };
-        let c = &loaded.checked;
-        report::print_all(&c.diagnostics, &c.file, a.message_format);
-        let errors = c.diagnostics.iter().filter(|d| d.is_error()).count();
-        let warnings = c.diagnostics.len() - errors;
-        let failed = errors > 0 || (a.deny_warnings && warnings > 0);
-        if a.message_format == MessageFormat::Human {
-            let verdict = if failed { "invalid" } else { "valid" };
-            eprintln!(
-                "{}: {verdict} ({errors} {}, {warnings} {})",
-                c.file.name,
-                plural(errors, "error"),
-                plural(warnings, "warning")
-            );
-        }
-        if failed {
-            worst = worst.max(EXIT_INVALID);
-        }
-    }
-    ExitCode::from(worst)
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 { word.to_owned() } else { format!("{word}s") }
 }
 
 /// Loads a plan that must be valid; prints diagnostics (errors and warnings) to stderr.
