@@ -1,4 +1,5 @@
-//! The hand-written decoder over `kdl`: typed settings with exact spans, collecting every error.
+//! The hand-written decoder over the `kdl_fast` document tree: typed settings with exact spans,
+//! collecting every error.
 //!
 //! A setting can be written as a property (`delay="30s"`) or as a child node (`delay "30s"`);
 //! both read the same. Settings a decoder never asks for are reported as unknown, with the
