@@ -16,6 +16,7 @@ pub mod model;
 pub mod percentage;
 pub mod plan_decoder;
 pub mod project;
+pub mod source_file;
 pub mod span;
 pub mod spanned;
 pub mod steps;
