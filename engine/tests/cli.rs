@@ -139,15 +139,15 @@ fn unreadable_file_says_why() {
 }
 
 #[test]
-fn a_kdl_v1_file_gets_a_migration_hint() {
+fn a_kdl_v1_construct_gets_its_kdl_2_spelling() {
     let (code, out) = validate("kdl-v1.kdl", &[]);
     assert_eq!(code, 1);
     assert!(out.contains("planrun::kdl-v1"), "{out}");
-    assert!(out.contains("this file is KDL 1; planrun reads KDL 2"), "{out}");
-    assert!(out.contains("migrate to KDL 2"), "{out}");
-    assert!(out.contains("#true"), "the hint names KDL 2 booleans:\n{out}");
-    // One diagnostic, not a cascade of syntax errors.
+    assert!(out.contains("`true` is KDL 1 spelling; planrun reads KDL 2"), "{out}");
+    assert!(out.contains("KDL 2 writes `#true`"), "the hint names the KDL 2 spelling:\n{out}");
+    // One diagnostic, at the construct, not a cascade of syntax errors.
     assert_eq!(out.matches("planrun::").count(), 1, "{out}");
+    assert!(out.contains("kdl-v1.kdl:5:16]"), "{out}");
 }
 
 #[test]

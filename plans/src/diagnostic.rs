@@ -5,6 +5,7 @@ use std::fmt;
 use miette::{LabeledSpan, SourceCode};
 use serde::Serialize;
 
+use crate::fix::Edit;
 pub use crate::source_file::SourceFile;
 use crate::span::Span;
 
@@ -127,6 +128,8 @@ pub struct Diagnostic {
     pub labels: Vec<Label>,
     /// How to fix it.
     pub help: Option<String>,
+    /// Edits that do what the help says, when the fix is certain.
+    pub fix: Vec<Edit>,
 }
 
 impl Diagnostic {
@@ -138,6 +141,7 @@ impl Diagnostic {
             message: message.into(),
             labels: vec![Label { span, text: label.into(), primary: true }],
             help: None,
+            fix: Vec::new(),
         }
     }
 
@@ -155,6 +159,12 @@ impl Diagnostic {
     /// Sets the help text.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Adds an edit that fixes the problem.
+    pub fn with_fix(mut self, edit: Edit) -> Self {
+        self.fix.push(edit);
         self
     }
 

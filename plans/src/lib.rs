@@ -9,6 +9,7 @@ pub mod database;
 pub mod decoder;
 pub mod diagnostic;
 pub mod duration;
+pub mod fix;
 pub mod gates;
 pub mod graph;
 pub mod kdl_fast;
