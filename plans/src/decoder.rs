@@ -9,9 +9,10 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::kdl_fast::{Entry, Node, Value};
 
-use crate::check::Undecoded;
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::duration::Duration;
+use crate::fix::Edit;
+use crate::outline::{Outline, Reference};
 use crate::percentage::Percentage;
 use crate::span::Span;
 use crate::spanned::Spanned;
@@ -24,8 +25,9 @@ pub struct Decoder<'s> {
     pub vars: HashMap<String, String>,
     /// Everything found so far.
     pub diagnostics: Vec<Diagnostic>,
-    /// Gates, steps and variables that did not decode, so references to them are not reported twice.
-    pub undecoded: Undecoded,
+    /// Every step and gate declared and every reference to them, decoded or not.
+    pub outline: Outline,
+    errors: usize,
 }
 
 /// Where one setting was written.
@@ -61,12 +63,21 @@ pub type Arg<'n> = (&'n Value, Span);
 impl<'s> Decoder<'s> {
     /// A decoder over `src`; variables are set once resolved.
     pub fn new(src: &'s str) -> Self {
-        Decoder { src, vars: HashMap::default(), diagnostics: Vec::new(), undecoded: Undecoded::default() }
+        Decoder { src, vars: HashMap::default(), diagnostics: Vec::new(), outline: Outline::default(), errors: 0 }
     }
 
     /// Records a diagnostic.
     pub fn push(&mut self, d: Diagnostic) {
+        if d.severity == Severity::Error {
+            self.errors += 1;
+        }
         self.diagnostics.push(d);
+    }
+
+    /// How many errors have been recorded: compare before and after decoding an element to know
+    /// whether it has any.
+    pub fn error_count(&self) -> usize {
+        self.errors
     }
 
     /// Records an error.
@@ -404,6 +415,28 @@ impl<'s> Decoder<'s> {
         values.into_iter().filter_map(|v| self.as_string(key, v)).collect()
     }
 
+    /// The gates a step names under `key` (`gates`, `preview-gates`); they go into the outline, so
+    /// they are checked even when the step has other errors.
+    pub fn gate_names(&mut self, fields: &mut Fields<'_>, key: &'static str) -> Vec<Spanned<String>> {
+        let names = self.names(fields, key);
+        self.outline.gate_uses.extend(names.iter().cloned());
+        names
+    }
+
+    /// The steps the step `from` waits for (`after`); they go into the outline like
+    /// [`Decoder::gate_names`].
+    pub fn step_names(
+        &mut self,
+        fields: &mut Fields<'_>,
+        key: &'static str,
+        from: Option<&str>,
+    ) -> Vec<Spanned<String>> {
+        let names = self.names(fields, key);
+        let from = from.map(str::to_owned);
+        self.outline.after.extend(names.iter().map(|n| Reference { from: from.clone(), name: n.clone() }));
+        names
+    }
+
     /// A non-negative integer setting (a string holding one is accepted, for `${var}`).
     pub fn count(&mut self, fields: &mut Fields<'_>, key: &'static str, required: bool) -> Option<Spanned<u64>> {
         let value = self.value(fields, key, required)?;
@@ -546,33 +579,41 @@ impl<'s> Decoder<'s> {
         }
     }
 
-    /// A setting that is one of a few words (`order start-first`).
-    pub fn word(
+    /// A setting that is one of a few words (`order start-first`), each standing for a value.
+    pub fn choice<T: Copy>(
         &mut self,
         fields: &mut Fields<'_>,
         key: &'static str,
-        allowed: &[&'static str],
-    ) -> Option<Spanned<&'static str>> {
+        options: &[(&'static str, T)],
+    ) -> Option<Spanned<T>> {
         let value = self.value(fields, key, false)?;
-        self.as_word(key, value, allowed)
+        self.as_choice(key, value, options)
     }
 
-    /// A value as one of a few words.
-    pub fn as_word(&mut self, key: &str, value: Arg<'_>, allowed: &[&'static str]) -> Option<Spanned<&'static str>> {
+    /// A value as one of a few words, each standing for a value.
+    pub fn as_choice<T: Copy>(
+        &mut self,
+        key: &str,
+        value: Arg<'_>,
+        options: &[(&'static str, T)],
+    ) -> Option<Spanned<T>> {
         let text = self.as_string(key, value)?;
-        if let Some(w) = allowed.iter().find(|w| **w == text.value.as_str()) {
-            return Some(Spanned::new(*w, text.span));
+        if let Some((_, v)) = options.iter().find(|(w, _)| *w == text.value.as_str()) {
+            return Some(Spanned::new(*v, text.span));
         }
-        let help = suggest::help_for(&text.value, "expected one of", allowed);
-        self.push(
-            Diagnostic::error(
-                Code::BadValue,
-                format!("`{}` is not a valid `{key}`", text.value),
-                text.span,
-                "not allowed here",
-            )
-            .with_optional_help(help),
-        );
+        let words: Vec<&str> = options.iter().map(|(w, _)| *w).collect();
+        let help = suggest::help_for(&text.value, "expected one of", &words);
+        let mut d = Diagnostic::error(
+            Code::BadValue,
+            format!("`{}` is not a valid `{key}`", text.value),
+            text.span,
+            "not allowed here",
+        )
+        .with_optional_help(help);
+        if let Some(best) = suggest::did_you_mean(&text.value, words.iter().copied()) {
+            d = d.with_fix(Edit::new(text.span, crate::fix::kdl_string(best)));
+        }
+        self.push(d);
         None
     }
 
@@ -626,7 +667,7 @@ impl<'s> Decoder<'s> {
                         let name = &after[..end];
                         match self.vars.get(name) {
                             Some(v) => out.push_str(v),
-                            None if self.undecoded.variables.contains(name) => {}
+                            None if self.outline.valueless_variables.contains(name) => {}
                             None => self.unknown_variable(name, span),
                         }
                         rest = &after[end + 1..];

@@ -30,6 +30,16 @@ impl Edit {
     }
 }
 
+/// `s` as a KDL string: bare when it can be, quoted otherwise.
+pub fn kdl_string(s: &str) -> String {
+    let bare = !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && !matches!(s, "true" | "false" | "null" | "inf" | "-inf" | "nan")
+        && !((s.starts_with(['-', '+', '.'])) && s[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.'))
+        && s.chars().all(|c| c.is_alphanumeric() || "-_.:+*!?$%&<>@^|~,'`".contains(c));
+    if bare { s.to_owned() } else { format!("{s:?}") }
+}
+
 /// `text` with every edit applied; edits must not overlap.
 pub fn apply(text: &str, edits: &[Edit]) -> String {
     let mut edits: Vec<&Edit> = edits.iter().collect();

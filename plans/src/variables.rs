@@ -97,7 +97,7 @@ pub fn resolve(
                     format!("variable `{}` has no value and no default", name.value)
                 };
                 d.push(Diagnostic::error(Code::MissingVariable, message, name.span, "no value").with_help(how));
-                d.undecoded.variables.insert(name.value.clone());
+                d.outline.valueless_variables.insert(name.value.clone());
             }
         }
     }

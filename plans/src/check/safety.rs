@@ -5,16 +5,31 @@ use std::collections::HashSet;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::graph::PlanGraph;
 use crate::model::Plan;
+use crate::outline::Outline;
+use crate::span::Span;
 use crate::steps::StepKind;
 use crate::steps::canary::Weight;
 use crate::steps::migrate::Phase;
 use crate::steps::rolling::PublishMode;
 use crate::steps::update::{Order, UpdatePolicy};
 
-pub(super) fn check(plan: &Plan, graph: &PlanGraph, out: &mut Vec<Diagnostic>) {
-    let mut used_gates: HashSet<&str> = HashSet::new();
+/// Warns about downtime and unsafe orders, except for steps and gates that have errors.
+pub(super) fn check(
+    plan: &Plan,
+    graph: &PlanGraph,
+    outline: &Outline,
+    used_gates: &HashSet<&str>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let steps_with_errors: HashSet<Span> =
+        outline.steps.iter().filter(|s| s.has_errors).map(|s| s.keyword_span).collect();
+    // Warnings about order need every step in the graph: with one missing, "no backup before
+    // this" may be wrong.
+    let graph_complete = steps_with_errors.is_empty();
     for (i, step) in plan.steps.iter().enumerate() {
-        used_gates.extend(step.kind.gates().iter().map(|g| g.value.as_str()));
+        if steps_with_errors.contains(&step.keyword_span) {
+            continue;
+        }
         match &step.kind {
             StepKind::Rolling(r) => {
                 let replicas = r.replicas.as_ref().map(|r| r.value);
@@ -72,6 +87,7 @@ pub(super) fn check(plan: &Plan, graph: &PlanGraph, out: &mut Vec<Diagnostic>) {
                     }
                 }
             }
+            StepKind::Migrate(_) if !graph_complete => {}
             StepKind::Migrate(m) => {
                 let key = m.database.key();
                 let backed_up = plan.steps.iter().enumerate().any(|(j, s)| {
@@ -115,11 +131,18 @@ pub(super) fn check(plan: &Plan, graph: &PlanGraph, out: &mut Vec<Diagnostic>) {
                     }
                 }
             }
-            _ => {}
+            StepKind::BlueGreen(_)
+            | StepKind::Backup(_)
+            | StepKind::Check(_)
+            | StepKind::Run(_)
+            | StepKind::Pause(_) => {}
         }
     }
+    let gates_with_errors: HashSet<&str> =
+        outline.gates.iter().filter(|g| g.has_errors).map(|g| g.name.value.as_str()).collect();
     for gate in &plan.gates {
-        if !used_gates.contains(gate.name.value.as_str()) {
+        let name = gate.name.value.as_str();
+        if !used_gates.contains(name) && !gates_with_errors.contains(name) {
             out.push(
                 Diagnostic::warning(
                     Code::UnusedGate,

@@ -1,0 +1,53 @@
+//! What a plan file declares and refers to, gathered while decoding, whether or not each element
+//! decoded: the names of every step and gate, every `after` and every gate a step names.
+//!
+//! References are checked against this, not against the model, so a step with a bad setting
+//! still has its `after` and `gates` checked in the same run, and a gate that failed to decode
+//! is still known (naming it is not also "unknown").
+
+use std::collections::HashSet;
+
+use crate::span::Span;
+use crate::spanned::Spanned;
+
+/// The declarations and references of one plan file.
+#[derive(Debug, Clone, Default)]
+pub struct Outline {
+    /// Every step node with a name, in file order.
+    pub steps: Vec<Declared>,
+    /// Every gate node with a name, in file order.
+    pub gates: Vec<Declared>,
+    /// Every name in an `after`.
+    pub after: Vec<Reference>,
+    /// Every gate a step or stage names.
+    pub gate_uses: Vec<Spanned<String>>,
+    /// Variables declared without a value (reported as missing, not also as unknown).
+    pub valueless_variables: HashSet<String>,
+}
+
+/// A name in a step's `after`.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    /// The step that waits, if it has a name.
+    pub from: Option<String>,
+    /// The step it waits for.
+    pub name: Spanned<String>,
+}
+
+/// A named step or gate as written.
+#[derive(Debug, Clone)]
+pub struct Declared {
+    /// Its name.
+    pub name: Spanned<String>,
+    /// The span of its keyword (`rolling`, `gate`): identifies the node.
+    pub keyword_span: Span,
+    /// Whether decoding it reported an error: its warnings would be guesses, so none are given.
+    pub has_errors: bool,
+}
+
+impl Outline {
+    /// Whether any step has an error (then the dependency graph is incomplete).
+    pub fn any_step_has_errors(&self) -> bool {
+        self.steps.iter().any(|s| s.has_errors)
+    }
+}
