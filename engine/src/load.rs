@@ -1,4 +1,7 @@
-//! Reading a plan and its project file into a checked plan.
+//! Reading a plan and its project file into a checked plan. The plan `-` is read from standard
+//! input, named in messages by `--stdin-filename` (as editors and pre-commit hooks pass buffers).
+
+use std::io::Read;
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +17,8 @@ pub struct LoadOptions {
     pub env: Option<String>,
     /// `--project FILE`.
     pub project: Option<PathBuf>,
+    /// `--stdin-filename PATH`: the name of a plan read from standard input.
+    pub stdin_filename: Option<PathBuf>,
 }
 
 /// A plan file read and checked, with its project environment.
@@ -28,15 +33,39 @@ pub struct Loaded {
 /// A failure to load that is not a diagnostic in the plan: an unreadable file, a bad project file.
 #[derive(Debug)]
 pub enum LoadError {
-    /// The file could not be read.
-    Io(String),
+    /// A file could not be read, or the options do not fit together.
+    Io {
+        /// The file concerned, if one is.
+        file: Option<String>,
+        /// What went wrong.
+        message: String,
+    },
     /// The project file is invalid.
     Project(Box<(SourceFile, Diagnostic)>),
 }
 
 /// Reads `path`, its project file and the environment, and checks the plan.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, LoadError> {
-    let bytes = std::fs::read(path).map_err(|e| LoadError::Io(format!("cannot read {}: {e}", path.display())))?;
+    let from_stdin = path.as_os_str() == "-";
+    // The path messages name, and beside which planrun.toml is looked for.
+    let shown: PathBuf = match (&options.stdin_filename, from_stdin) {
+        (Some(name), true) => name.clone(),
+        (None, true) => PathBuf::from("<stdin>"),
+        (_, false) => path.to_owned(),
+    };
+    let read = if from_stdin {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes).map(|_| bytes)
+    } else {
+        std::fs::read(path)
+    };
+    let bytes = read.map_err(|e| LoadError::Io {
+        file: Some(shown.display().to_string()),
+        message: format!(
+            "cannot read {}: {e}",
+            if from_stdin { "standard input".into() } else { path.display().to_string() }
+        ),
+    })?;
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         // Bad bytes are a problem in the plan, reported like any other: exit 1, not an I/O error.
@@ -50,34 +79,44 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, LoadError> {
                 "invalid byte",
             )
             .with_help("KDL files are UTF-8: save the plan as UTF-8");
-            let file = SourceFile::new(path.display().to_string(), text);
+            let file = SourceFile::new(shown.display().to_string(), text);
             let checked = Checked { file, plan: None, graph: None, diagnostics: vec![diagnostic] };
             return Ok(Loaded { checked, environment: None });
         }
     };
     let project_path = options.project.clone().or_else(|| {
-        let beside = path.parent().unwrap_or(Path::new(".")).join("planrun.toml");
+        let dir = if from_stdin && options.stdin_filename.is_none() {
+            Path::new(".")
+        } else {
+            shown.parent().unwrap_or(Path::new("."))
+        };
+        let beside = dir.join("planrun.toml");
         beside.is_file().then_some(beside)
     });
     let mut environment = None;
     if let Some(pp) = project_path {
-        let ptext =
-            std::fs::read_to_string(&pp).map_err(|e| LoadError::Io(format!("cannot read {}: {e}", pp.display())))?;
+        let ptext = std::fs::read_to_string(&pp).map_err(|e| LoadError::Io {
+            file: Some(pp.display().to_string()),
+            message: format!("cannot read {}: {e}", pp.display()),
+        })?;
         let pfile = SourceFile::new(pp.display().to_string(), ptext);
         let project = Project::parse(&pfile).map_err(|d| LoadError::Project(Box::new((pfile.clone(), d))))?;
         environment = project
             .environment(options.env.as_deref())
-            .map_err(|e| LoadError::Io(format!("{}: {e}", pp.display())))?
+            .map_err(|e| LoadError::Io {
+                file: Some(pp.display().to_string()),
+                message: format!("{}: {e}", pp.display()),
+            })?
             .map(|(n, e)| (n, e.clone()));
     } else if let Some(env) = &options.env {
-        return Err(LoadError::Io(format!(
-            "--env {env}: no planrun.toml beside {} (use --project FILE)",
-            path.display()
-        )));
+        return Err(LoadError::Io {
+            file: Some(shown.display().to_string()),
+            message: format!("--env {env}: no planrun.toml beside {} (use --project FILE)", shown.display()),
+        });
     }
     let mut inputs = Inputs::from_process_env();
     inputs.overrides = options.vars.clone();
     inputs.project = environment.as_ref().map(|(n, e)| (n.clone(), e.vars.clone()));
-    let checked = plans::check(SourceFile::new(path.display().to_string(), text), &inputs);
+    let checked = plans::check(SourceFile::new(shown.display().to_string(), text), &inputs);
     Ok(Loaded { checked, environment })
 }

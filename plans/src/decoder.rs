@@ -37,6 +37,16 @@ enum Source<'n> {
     Child(&'n Node),
 }
 
+impl Source<'_> {
+    /// The whole setting: `key=value`, or the child node.
+    fn span(self) -> Span {
+        match self {
+            Source::Prop(entry) => entry.span(),
+            Source::Child(node) => node.span(),
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Field<'n> {
     key: &'n str,
@@ -199,7 +209,8 @@ impl<'s> Decoder<'s> {
                             "set again here",
                         )
                         .with_label(first.key_span, "first set here")
-                        .with_help(format!("remove one of the two `{key}` settings")),
+                        .with_help(format!("remove one of the two `{key}` settings"))
+                        .with_fix(self.removal(f.source.span())),
                     );
                 }
                 Some(_) => {}
@@ -500,7 +511,8 @@ impl<'s> Decoder<'s> {
             Value::String(s) if s == "true" || s == "false" => {
                 self.push(
                     Diagnostic::error(Code::WrongType, format!("`{key}` must be a boolean"), span, "found a string")
-                        .with_help(format!("KDL 2 writes booleans as #{s}")),
+                        .with_help(format!("KDL 2 writes booleans as #{s}"))
+                        .with_fix(Edit::new(span, format!("#{s}"))),
                 );
                 None
             }
@@ -525,7 +537,8 @@ impl<'s> Decoder<'s> {
             Value::Integer(i) => {
                 self.push(
                     Diagnostic::error(Code::BadDuration, format!("`{key}` needs a unit"), span, "a bare number")
-                        .with_help(format!("write `{key} \"{i}s\"` (units: ms, s, m, h)")),
+                        .with_help(format!("write `{key} \"{i}s\"` (units: ms, s, m, h)"))
+                        .with_fix(Edit::new(span, format!("\"{i}s\""))),
                 );
                 return None;
             }
@@ -558,7 +571,8 @@ impl<'s> Decoder<'s> {
                         span,
                         "a bare number",
                     )
-                    .with_help(format!("write `{key}=\"{}%\"`", self.text(span))),
+                    .with_help(format!("write `{key}=\"{}%\"`", self.text(span)))
+                    .with_fix(Edit::new(span, format!("\"{}%\"", self.text(span)))),
                 );
                 return None;
             }
@@ -635,6 +649,8 @@ impl<'s> Decoder<'s> {
                 Source::Child(_) => (Code::UnknownNode, "setting"),
             };
             let help = suggest::help_for(f.key, &format!("{} takes", fields.what), &asked);
+            let rename = suggest::did_you_mean(f.key, asked.iter().copied())
+                .map(|best| Edit::new(f.key_span, crate::fix::kdl_string(best)));
             self.push(
                 Diagnostic::error(
                     code,
@@ -642,7 +658,8 @@ impl<'s> Decoder<'s> {
                     f.key_span,
                     format!("unknown {kind}"),
                 )
-                .with_optional_help(help),
+                .with_optional_help(help)
+                .with_fix_opt(rename),
             );
         }
     }
@@ -699,14 +716,33 @@ impl<'s> Decoder<'s> {
         let at = self.locate(&format!("${{{name}}}"), span);
         let mut known: Vec<&str> = self.vars.keys().map(String::as_str).collect();
         known.sort_unstable();
-        let help = match suggest::did_you_mean(name, known.iter().copied()) {
+        let best = suggest::did_you_mean(name, known.iter().copied());
+        let help = match best {
             Some(best) => format!("did you mean `${{{best}}}`?"),
             None => format!("declare it: `var {name} default=\"...\"`"),
         };
-        self.push(
-            Diagnostic::error(Code::UnknownVariable, format!("unknown variable `{name}`"), at, "not declared")
-                .with_help(help),
-        );
+        let mut d = Diagnostic::error(Code::UnknownVariable, format!("unknown variable `{name}`"), at, "not declared")
+            .with_help(help);
+        if let Some(best) = best
+            && at.len == name.len() + 3
+        {
+            d = d.with_fix(Edit::new(at, format!("${{{best}}}")));
+        }
+        self.push(d);
+    }
+
+    /// An edit removing what is at `span`: its whole line when nothing else is on it, else the
+    /// span and the spaces before it.
+    pub fn removal(&self, span: Span) -> Edit {
+        let line_start = self.src[..span.offset].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.src[span.end()..].find('\n').map_or(self.src.len(), |i| span.end() + i + 1);
+        let before = &self.src[line_start..span.offset];
+        let after = &self.src[span.end()..line_end];
+        if before.trim().is_empty() && after.trim().is_empty() {
+            return Edit::new(Span::new(line_start, line_end - line_start), "");
+        }
+        let spaces = before.len() - before.trim_end().len();
+        Edit::new(Span::new(span.offset - spaces, span.len + spaces), "")
     }
 
     /// The span of `needle` inside the source at `span`, or `span` itself.

@@ -96,6 +96,8 @@ codes! {
     StartFirstHostPort = "start-first-host-port",
     /// Warning: a gate that no step uses.
     UnusedGate = "unused-gate",
+    /// Warning: the selected `planrun.toml` environment sets a variable the plan does not declare.
+    UnusedProjectVariable = "unused-project-variable",
 }
 
 impl fmt::Display for Code {
@@ -165,6 +167,12 @@ impl Diagnostic {
     /// Adds an edit that fixes the problem.
     pub fn with_fix(mut self, edit: Edit) -> Self {
         self.fix.push(edit);
+        self
+    }
+
+    /// Adds an edit that fixes the problem, if there is one.
+    pub fn with_fix_opt(mut self, edit: Option<Edit>) -> Self {
+        self.fix.extend(edit);
         self
     }
 

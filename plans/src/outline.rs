@@ -43,6 +43,40 @@ pub struct Declared {
     pub keyword_span: Span,
     /// Whether decoding it reported an error: its warnings would be guesses, so none are given.
     pub has_errors: bool,
+    /// For a step: where a fix that adds to its `after` goes.
+    pub layout: Option<StepLayout>,
+}
+
+/// Where text can be added to a step node, so a help that says "add `after x`" can come with an
+/// edit that does exactly that.
+#[derive(Debug, Clone)]
+pub struct StepLayout {
+    /// How the step's `after` is written, if it is.
+    pub after: Option<AfterSite>,
+    /// How to add a line to the step's `{ }` block: at this offset, `before` + the line + `after`
+    /// (a newline and indentation, or a space and `;` in a one-line block). `None` without a block.
+    pub child_line: Option<(usize, String, String)>,
+    /// The end of the step's name argument, where ` after=x` can go.
+    pub name_end: usize,
+    /// The end of the node, where a block can be added.
+    pub node_end: usize,
+}
+
+/// How a step's `after` is written.
+#[derive(Debug, Clone)]
+pub enum AfterSite {
+    /// `after=x`: the whole entry, including the space before it, and its one name as written.
+    Property {
+        /// ` after=x`
+        span: Span,
+        /// `x`, as written
+        name: String,
+    },
+    /// `after x y` on a line of its own: the end of its last name.
+    Child {
+        /// Where one more name goes.
+        end: usize,
+    },
 }
 
 impl Outline {

@@ -8,7 +8,7 @@ use crate::decoder::Decoder;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::gates;
 use crate::model::{OnFailure, Plan};
-use crate::outline::Declared;
+use crate::outline::{AfterSite, Declared, StepLayout};
 use crate::span::Span;
 use crate::spanned::Spanned;
 use crate::steps::{self, StepKeyword};
@@ -67,7 +67,7 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
     let children: Vec<&Node> = node.children().map(|c| c.nodes().iter().collect()).unwrap_or_default();
 
     let var_nodes: Vec<&Node> = children.iter().copied().filter(|n| n.name().value() == "var").collect();
-    let (variables, values) = variables::resolve(d, &var_nodes, inputs);
+    let (variables, values) = variables::resolve(d, &var_nodes, inputs, node.name().span());
     d.vars = values;
 
     let mut header: HashMap<&str, &Node> = HashMap::default();
@@ -168,7 +168,42 @@ fn declared(d: &Decoder<'_>, node: &Node, decoded: Option<&Spanned<String>>, err
         let e = node.entries().iter().find(|e| e.name().is_none())?;
         Some(Spanned::new(e.value().as_string()?.to_owned(), e.value_span()))
     })?;
-    Some(Declared { name, keyword_span: node.name().span(), has_errors: d.error_count() > errors_before })
+    let layout = Some(layout(d, node, &name));
+    Some(Declared { name, keyword_span: node.name().span(), has_errors: d.error_count() > errors_before, layout })
+}
+
+/// Where a fix can add to a step's `after` (see [`StepLayout`]).
+fn layout(d: &Decoder<'_>, node: &Node, name: &Spanned<String>) -> StepLayout {
+    let property = node.entries().iter().find(|e| e.name().is_some_and(|k| k.value() == "after"));
+    let child = node.children().and_then(|c| c.nodes().iter().find(|n| n.name().value() == "after"));
+    let after = match (property, child) {
+        (Some(p), _) => {
+            // Take the space before `after=x` too, so removing it leaves no gap.
+            let mut start = p.span().offset;
+            while start > 0 && matches!(d.text(Span::new(start - 1, 1)), " " | "\t") {
+                start -= 1;
+            }
+            let span = Span::new(start, p.span().end() - start);
+            Some(AfterSite::Property { span, name: d.text(p.value_span()).to_owned() })
+        }
+        (None, Some(c)) => Some(AfterSite::Child { end: c.span().end() }),
+        (None, None) => None,
+    };
+    let child_line = node.children().map(|block| {
+        let open = block.span().offset + 1;
+        let rest = d.text(Span::new(open, block.span().end().saturating_sub(open)));
+        let line_rest = rest.split('\n').next().unwrap_or("");
+        match block.nodes().first() {
+            // A block whose nodes start on the next line: a line indented like the first one.
+            Some(first) if line_rest.trim().is_empty() && rest.contains('\n') => {
+                let line_start = d.text(Span::new(0, first.span().offset)).rfind('\n').map_or(0, |i| i + 1);
+                let indent = d.text(Span::new(line_start, first.span().offset - line_start)).to_owned();
+                (open + line_rest.len(), format!("\n{indent}"), String::new())
+            }
+            _ => (open, " ".to_owned(), ";".to_owned()),
+        }
+    });
+    StepLayout { after, child_line, name_end: name.span.end(), node_end: node.span().end() }
 }
 
 fn single_string(d: &mut Decoder<'_>, node: &Node) -> Option<Spanned<String>> {

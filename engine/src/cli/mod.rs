@@ -22,7 +22,10 @@ pub const EXIT_USAGE: u8 = 2;
 
 /// Runs the command line.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return report::usage_error(e),
+    };
     match cli.command {
         Command::Validate(a) => validate::validate(a),
         Command::Graph(a) => graph(a),
@@ -34,15 +37,20 @@ pub fn main() -> ExitCode {
 }
 
 fn options(inputs: &PlanInputs) -> LoadOptions {
-    LoadOptions { vars: inputs.vars.clone(), env: inputs.env.clone(), project: inputs.project.clone() }
+    LoadOptions {
+        vars: inputs.vars.clone(),
+        env: inputs.env.clone(),
+        project: inputs.project.clone(),
+        stdin_filename: inputs.stdin_filename.clone(),
+    }
 }
 
 /// Loads a plan; on failure prints why and returns the exit code.
 pub(crate) fn load_or_report(path: &std::path::Path, inputs: &PlanInputs, format: MessageFormat) -> Result<Loaded, u8> {
     match load::load(path, &options(inputs)) {
         Ok(l) => Ok(l),
-        Err(LoadError::Io(message)) => {
-            eprintln!("error: {message}");
+        Err(LoadError::Io { file, message }) => {
+            report::print_failure(file.as_deref(), "planrun::io", &message, None, format);
             Err(EXIT_USAGE)
         }
         Err(LoadError::Project(boxed)) => {
@@ -59,7 +67,24 @@ pub(crate) fn load_valid(path: &std::path::Path, inputs: &PlanInputs) -> Result<
     let c = &loaded.checked;
     report::print_all(&c.diagnostics, &c.file, MessageFormat::Human);
     if c.plan.is_none() {
-        eprintln!("{}: invalid; run `planrun validate {}` for details", c.file.name, c.file.name);
+        // The same inputs, so `validate` reports the same problems.
+        let mut again = format!("planrun validate {}", path.display());
+        for (k, v) in &inputs.vars {
+            again.push_str(&format!(" --var {k}={v}"));
+        }
+        if let Some(env) = &inputs.env {
+            again.push_str(&format!(" --env {env}"));
+        }
+        if let Some(project) = &inputs.project {
+            again.push_str(&format!(" --project {}", project.display()));
+        }
+        let errors = c.diagnostics.iter().filter(|d| d.is_error()).count();
+        let text = format!(
+            "{}: invalid ({errors} {}); `{again}` checks it again\n",
+            c.file.name,
+            validate::plural(errors, "error")
+        );
+        report::write(report::Stream::Stderr, &text);
         return Err(ExitCode::from(EXIT_INVALID));
     }
     Ok(loaded)
@@ -78,7 +103,7 @@ fn graph(a: args::GraphArgs) -> ExitCode {
         GraphFormat::Dot => render::dot(plan, g),
         GraphFormat::Mermaid => render::mermaid(plan, g),
     };
-    print!("{out}");
+    report::write(report::Stream::Stdout, &out);
     ExitCode::SUCCESS
 }
 
@@ -92,7 +117,7 @@ fn show(a: args::ShowArgs) -> ExitCode {
     let _ = a.json;
     match serde_json::to_string_pretty(plan) {
         Ok(s) => {
-            println!("{s}");
+            report::write(report::Stream::Stdout, &format!("{s}\n"));
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -1,12 +1,48 @@
 //! Printing diagnostics: human (miette), JSON lines, GitHub workflow commands.
+//!
+//! Every error reaches the user in the format they chose, including the ones that are not about
+//! a place in a plan (an unreadable file, a bad flag): machine readers never get plain text.
+//! Output that cannot be written because the reader went away (`planrun validate ... | head`)
+//! ends the process quietly with [`EXIT_CLOSED`], as a process killed by SIGPIPE would.
 
-use std::io::IsTerminal;
+use std::io::{ErrorKind, IsTerminal, Write};
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
+use plans::diagnostic::MAX_SHOWN_LABELS;
 use plans::{Diagnostic, Severity, SourceFile};
 use serde_json::json;
 
 use crate::cli::args::MessageFormat;
+
+/// Exit code when stdout or stderr is closed before everything is written: 128 + SIGPIPE, what a
+/// shell reports for a process the closed pipe killed.
+pub const EXIT_CLOSED: i32 = 141;
+
+/// Where a piece of output goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output: machine formats.
+    Stdout,
+    /// Standard error: text for people.
+    Stderr,
+}
+
+/// Writes `text` to `stream`. A closed pipe ends the process with [`EXIT_CLOSED`]; other write
+/// errors are ignored (there is nowhere left to report them).
+pub fn write(stream: Stream, text: &str) {
+    let result = match stream {
+        Stream::Stdout => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        }
+        Stream::Stderr => std::io::stderr().lock().write_all(text.as_bytes()),
+    };
+    if let Err(e) = result
+        && e.kind() == ErrorKind::BrokenPipe
+    {
+        std::process::exit(EXIT_CLOSED);
+    }
+}
 
 /// Renders one diagnostic for a person. Colour only on a terminal without NO_COLOR.
 pub fn human(d: &Diagnostic, file: &SourceFile) -> String {
@@ -32,6 +68,16 @@ pub fn json(d: &Diagnostic, file: &SourceFile) -> serde_json::Value {
             json!({"line": line, "column": column, "offset": l.span.offset, "length": l.span.len, "text": l.text, "primary": l.primary})
         })
         .collect();
+    let fixes: Vec<_> = d
+        .fix
+        .iter()
+        .map(|e| {
+            let (line, column) = file.line_col(e.span.offset);
+            let (end_line, end_column) = file.line_col(e.span.end());
+            json!({"line": line, "column": column, "end_line": end_line, "end_column": end_column,
+                   "offset": e.span.offset, "length": e.span.len, "replacement": e.replacement})
+        })
+        .collect();
     json!({
         "file": file.name,
         "code": d.code.to_string(),
@@ -40,10 +86,12 @@ pub fn json(d: &Diagnostic, file: &SourceFile) -> serde_json::Value {
         "line": line, "column": column, "end_line": end_line, "end_column": end_column,
         "labels": labels,
         "help": d.help,
+        "fix": fixes,
     })
 }
 
-/// A GitHub Actions workflow command.
+/// A GitHub Actions workflow command. GitHub shows one place per annotation, so the other
+/// places of the diagnostic are named in its text.
 pub fn github(d: &Diagnostic, file: &SourceFile) -> String {
     let span = d.primary_span();
     let (line, col) = file.line_col(span.offset);
@@ -53,6 +101,11 @@ pub fn github(d: &Diagnostic, file: &SourceFile) -> String {
         Severity::Warning => "warning",
     };
     let mut message = d.message.clone();
+    let others: Vec<_> = d.labels.iter().filter(|l| l.span != span).take(MAX_SHOWN_LABELS).collect();
+    for l in &others {
+        let (line, col) = file.line_col(l.span.offset);
+        message.push_str(&format!("\n{}: {}:{line}:{col}", l.text, file.name));
+    }
     if let Some(help) = &d.help {
         message.push_str("\n\nhelp: ");
         message.push_str(help);
@@ -75,11 +128,94 @@ fn escape_property(s: &str) -> String {
 
 /// Prints every diagnostic of a file in the chosen format (human to stderr, machine formats to stdout).
 pub fn print_all(diagnostics: &[Diagnostic], file: &SourceFile, format: MessageFormat) {
+    // One write per 64 KiB, not one per diagnostic.
+    let mut buffer = String::new();
+    let stream = match format {
+        MessageFormat::Human => Stream::Stderr,
+        MessageFormat::Json | MessageFormat::Github => Stream::Stdout,
+    };
     for d in diagnostics {
         match format {
-            MessageFormat::Human => eprint!("{}", human(d, file)),
-            MessageFormat::Json => println!("{}", json(d, file)),
-            MessageFormat::Github => println!("{}", github(d, file)),
+            MessageFormat::Human => buffer.push_str(&human(d, file)),
+            MessageFormat::Json => {
+                buffer.push_str(&json(d, file).to_string());
+                buffer.push('\n');
+            }
+            MessageFormat::Github => {
+                buffer.push_str(&github(d, file));
+                buffer.push('\n');
+            }
         }
+        if buffer.len() > 1 << 16 {
+            write(stream, &buffer);
+            buffer.clear();
+        }
+    }
+    write(stream, &buffer);
+}
+
+/// An error that is not about a place in a plan (an unreadable file, a bad flag), with its code
+/// (`planrun::io`, `planrun::usage`), printed in the chosen format.
+pub fn print_failure(file: Option<&str>, code: &str, message: &str, help: Option<&str>, format: MessageFormat) {
+    match format {
+        MessageFormat::Human => {
+            let mut text = format!("error: {message}\n");
+            if let Some(help) = help {
+                text.push_str(&format!("  help: {help}\n"));
+            }
+            write(Stream::Stderr, &text);
+        }
+        MessageFormat::Json => {
+            let line = json!({
+                "file": file, "code": code, "severity": "error", "message": message,
+                "line": null, "column": null, "end_line": null, "end_column": null,
+                "labels": [], "help": help, "fix": [],
+            });
+            write(Stream::Stdout, &format!("{line}\n"));
+        }
+        MessageFormat::Github => {
+            let mut text = message.to_owned();
+            if let Some(help) = help {
+                text.push_str("\n\nhelp: ");
+                text.push_str(help);
+            }
+            let file = file.map(|f| format!("file={},", escape_property(f))).unwrap_or_default();
+            write(Stream::Stdout, &format!("::error {file}title={}::{}\n", escape_property(code), escape_data(&text)));
+        }
+    }
+}
+
+/// Reports a command line clap rejected, in the format the command line asked for (if it got
+/// that far), and returns the exit code; help and version requests print as usual.
+pub fn usage_error(e: clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind as Kind;
+    let format = requested_format(std::env::args().skip(1));
+    if matches!(e.kind(), Kind::DisplayHelp | Kind::DisplayVersion | Kind::DisplayHelpOnMissingArgumentOrSubcommand)
+        || format == MessageFormat::Human
+    {
+        e.exit();
+    }
+    // clap's text: the error (perhaps over several lines), a blank line, tips and usage.
+    let rendered = e.render().to_string();
+    let mut paragraphs = rendered.split("\n\n").map(|p| p.lines().map(str::trim).collect::<Vec<_>>().join(" "));
+    let message = paragraphs.next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+    let rest: Vec<String> = paragraphs.filter(|p| !p.is_empty()).collect();
+    let help = (!rest.is_empty()).then(|| rest.join("; "));
+    print_failure(None, "planrun::usage", &message, help.as_deref(), format);
+    std::process::ExitCode::from(crate::cli::EXIT_USAGE)
+}
+
+/// The `--message-format` a command line asks for, read before clap accepts it.
+fn requested_format(args: impl Iterator<Item = String>) -> MessageFormat {
+    let args: Vec<String> = args.collect();
+    let value = args.iter().enumerate().find_map(|(i, a)| match a.strip_prefix("--message-format") {
+        Some(v) if v.starts_with('=') => Some(v[1..].to_owned()),
+        Some("") => args.get(i + 1).cloned(),
+        _ => None,
+    });
+    match value.as_deref() {
+        Some("json") => MessageFormat::Json,
+        Some("github") => MessageFormat::Github,
+        _ => MessageFormat::Human,
     }
 }

@@ -40,8 +40,12 @@ pub fn check_outlined(plan: Option<&Plan>, outline: &Outline, diagnostics: &mut 
 
 /// The outline of a plan that decoded without errors.
 fn outline_of(plan: &Plan) -> Outline {
-    let declared =
-        |name: &Spanned<String>, keyword_span: Span| Declared { name: name.clone(), keyword_span, has_errors: false };
+    let declared = |name: &Spanned<String>, keyword_span: Span| Declared {
+        name: name.clone(),
+        keyword_span,
+        has_errors: false,
+        layout: None,
+    };
     Outline {
         steps: plan.steps.iter().map(|s| declared(&s.name, s.keyword_span)).collect(),
         gates: plan.gates.iter().map(|g| declared(&g.name, g.name.span)).collect(),

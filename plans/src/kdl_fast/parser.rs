@@ -754,7 +754,8 @@ impl<'a> Parser<'a> {
             e = e.related(Span::new(outer, 1), "nor has this one");
         }
         let end = self.end_span();
-        if end.offset > inner {
+        let misplaced_close = self.misindented.map(|(_, close)| close);
+        if end.offset > inner && Some(end.offset) != misplaced_close {
             e = e.related(end, "the file ends here");
         }
         let closing: String = self.unclosed.iter().map(|&at| format!("{}}}\n", self.indent_of_line(at))).collect();
