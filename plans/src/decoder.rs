@@ -434,17 +434,11 @@ impl<'s> Decoder<'s> {
         names
     }
 
-    /// The steps the step `from` waits for (`after`); they go into the outline like
-    /// [`Decoder::gate_names`].
-    pub fn step_names(
-        &mut self,
-        fields: &mut Fields<'_>,
-        key: &'static str,
-        from: Option<&str>,
-    ) -> Vec<Spanned<String>> {
+    /// The steps a step waits for (`after`); they go into the outline like [`Decoder::gate_names`],
+    /// with the span of the step's keyword, `from`.
+    pub fn step_names(&mut self, fields: &mut Fields<'_>, key: &'static str, from: Span) -> Vec<Spanned<String>> {
         let names = self.names(fields, key);
-        let from = from.map(str::to_owned);
-        self.outline.after.extend(names.iter().map(|n| Reference { from: from.clone(), name: n.clone() }));
+        self.outline.after.extend(names.iter().map(|n| Reference { from, name: n.clone() }));
         names
     }
 
@@ -648,9 +642,12 @@ impl<'s> Decoder<'s> {
                 Source::Prop(_) => (Code::UnknownProperty, "property"),
                 Source::Child(_) => (Code::UnknownNode, "setting"),
             };
-            let help = suggest::help_for(f.key, &format!("{} takes", fields.what), &asked);
-            let rename = suggest::did_you_mean(f.key, asked.iter().copied())
-                .map(|best| Edit::new(f.key_span, crate::fix::kdl_string(best)));
+            let best = suggest::did_you_mean(f.key, asked.iter().copied());
+            let help = match best {
+                Some(best) => Some(format!("did you mean `{best}`?")),
+                None => suggest::help_for(f.key, &format!("{} takes", fields.what), &asked),
+            };
+            let rename = best.map(|best| Edit::new(f.key_span, crate::fix::kdl_string(best)));
             self.push(
                 Diagnostic::error(
                     code,

@@ -28,8 +28,8 @@ pub struct Outline {
 /// A name in a step's `after`.
 #[derive(Debug, Clone)]
 pub struct Reference {
-    /// The step that waits, if it has a name.
-    pub from: Option<String>,
+    /// The keyword span of the step that waits (its name is looked up only for a message).
+    pub from: Span,
     /// The step it waits for.
     pub name: Spanned<String>,
 }
@@ -43,7 +43,7 @@ pub struct Declared {
     pub keyword_span: Span,
     /// Whether decoding it reported an error: its warnings would be guesses, so none are given.
     pub has_errors: bool,
-    /// For a step: where a fix that adds to its `after` goes.
+    /// For a migrate step: where a fix that adds to its `after` goes.
     pub layout: Option<StepLayout>,
 }
 

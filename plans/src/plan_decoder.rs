@@ -128,7 +128,7 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
     for n in &gate_nodes {
         let before = d.error_count();
         let gate = gates::decode(d, n, defaults.get("gate").copied());
-        let declared = declared(d, n, gate.as_ref().map(|g| &g.name), before);
+        let declared = declared(d, n, gate.as_ref().map(|g| &g.name), before, false);
         d.outline.gates.extend(declared);
         gates.extend(gate);
     }
@@ -136,7 +136,9 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
     for (kind, n) in &step_nodes {
         let before = d.error_count();
         let step = steps::decode(d, *kind, n, defaults.get(kind.keyword()).copied());
-        let declared = declared(d, n, step.as_ref().map(|s| &s.name), before);
+        // Only a contract migration's warning offers to extend `after`.
+        let with_layout = *kind == StepKeyword::Migrate;
+        let declared = declared(d, n, step.as_ref().map(|s| &s.name), before, with_layout);
         d.outline.steps.extend(declared);
         steps.extend(step);
     }
@@ -163,12 +165,18 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
 
 /// A step or gate as the outline records it: its decoded name, or the name as written when it did
 /// not decode; with whether decoding it reported errors since `errors_before`.
-fn declared(d: &Decoder<'_>, node: &Node, decoded: Option<&Spanned<String>>, errors_before: usize) -> Option<Declared> {
+fn declared(
+    d: &Decoder<'_>,
+    node: &Node,
+    decoded: Option<&Spanned<String>>,
+    errors_before: usize,
+    with_layout: bool,
+) -> Option<Declared> {
     let name = decoded.cloned().or_else(|| {
         let e = node.entries().iter().find(|e| e.name().is_none())?;
         Some(Spanned::new(e.value().as_string()?.to_owned(), e.value_span()))
     })?;
-    let layout = Some(layout(d, node, &name));
+    let layout = with_layout.then(|| layout(d, node, &name));
     Some(Declared { name, keyword_span: node.name().span(), has_errors: d.error_count() > errors_before, layout })
 }
 

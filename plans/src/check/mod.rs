@@ -52,7 +52,7 @@ fn outline_of(plan: &Plan) -> Outline {
         after: plan
             .steps
             .iter()
-            .flat_map(|s| s.after.iter().map(|a| Reference { from: Some(s.name.value.clone()), name: a.clone() }))
+            .flat_map(|s| s.after.iter().map(|a| Reference { from: s.keyword_span, name: a.clone() }))
             .collect(),
         gate_uses: plan.steps.iter().flat_map(|s| s.kind.gates()).cloned().collect(),
         valueless_variables: Default::default(),

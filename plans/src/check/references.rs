@@ -13,6 +13,9 @@ use crate::outline::{Declared, Outline};
 use crate::span::Span;
 use crate::suggest;
 
+/// Unknown names that get a "did you mean" (see `check`).
+const SUGGESTED: usize = 64;
+
 /// Reports duplicate and unknown names; returns the gates that steps use, counting a misspelt
 /// gate name as a use of the gate it probably means (so that gate is not also "never used").
 pub(super) fn check<'o>(outline: &'o Outline, out: &mut Vec<Diagnostic>) -> HashSet<&'o str> {
@@ -26,16 +29,24 @@ pub(super) fn check<'o>(outline: &'o Outline, out: &mut Vec<Diagnostic>) -> Hash
     let gates = declared(&outline.gates, out, Code::DuplicateGate, "gate", "rename or remove one of them");
     // A name given by `defaults` is read by every step: report each place once.
     let mut reported: HashSet<Span> = HashSet::new();
-    // Suggestions are computed only for misses, so a large valid plan pays nothing for them.
+    // Suggestions are computed only for misses, so a large valid plan pays nothing for them; each
+    // one compares against every name, so only the first `SUGGESTED` misses get one, which keeps
+    // a plan with thousands of misspellings linear.
+    let mut suggestions = 0;
+    let mut names_by_keyword: Option<HashMap<Span, &str>> = None;
     for r in &outline.after {
         if steps.contains_key(r.name.value.as_str()) || !reported.insert(r.name.span) {
             continue;
         }
-        let message = match &r.from {
+        let by_keyword = names_by_keyword
+            .get_or_insert_with(|| outline.steps.iter().map(|s| (s.keyword_span, s.name.value.as_str())).collect());
+        let message = match by_keyword.get(&r.from) {
             Some(from) => format!("`{from}` waits for `{}`, which is not a step", r.name.value),
             None => format!("`{}` is not a step", r.name.value),
         };
-        let best = suggest::did_you_mean(&r.name.value, steps.keys().copied());
+        suggestions += 1;
+        let best =
+            (suggestions <= SUGGESTED).then(|| suggest::did_you_mean(&r.name.value, steps.keys().copied())).flatten();
         let help =
             best.map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| "`after` names steps of this plan".into());
         let mut d = Diagnostic::error(Code::UnknownStep, message, r.name.span, "no such step").with_help(help);
@@ -50,7 +61,8 @@ pub(super) fn check<'o>(outline: &'o Outline, out: &mut Vec<Diagnostic>) -> Hash
             used.insert(*name);
             continue;
         }
-        let best = suggest::did_you_mean(&g.value, gates.keys().copied());
+        suggestions += 1;
+        let best = (suggestions <= SUGGESTED).then(|| suggest::did_you_mean(&g.value, gates.keys().copied())).flatten();
         used.extend(best);
         if !reported.insert(g.span) {
             continue;

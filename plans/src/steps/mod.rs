@@ -187,7 +187,7 @@ pub fn decode(d: &mut Decoder<'_>, keyword: StepKeyword, node: &Node, defaults: 
     let label = name.as_ref().map(|n| what(&n.value)).unwrap_or_else(|| format!("this {} step", keyword.keyword()));
     let mut fields = d.with_defaults(d.fields(node, label), defaults);
     d.no_more_args(&fields, keyword.arguments());
-    let mut after = d.step_names(&mut fields, "after", name.as_ref().map(|n| n.value.as_str()));
+    let mut after = d.step_names(&mut fields, "after", keyword_span);
     after.dedup_by(|a, b| a.value == b.value);
     let kind = decode_kind(d, keyword, &mut fields);
     d.finish(fields);
