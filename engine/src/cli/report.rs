@@ -50,7 +50,12 @@ pub fn human_renderer() -> GraphicalReportHandler {
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let theme = if colour { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100);
-    GraphicalReportHandler::new_themed(theme).with_width(width).with_links(false)
+    // Lines wrap at spaces: Unicode line breaking costs more than the rest of the rendering, and
+    // diagnostics are ASCII prose around code in backquotes.
+    GraphicalReportHandler::new_themed(theme)
+        .with_width(width)
+        .with_links(false)
+        .with_word_separator(textwrap::WordSeparator::AsciiSpace)
 }
 
 /// Renders one diagnostic for a person.
@@ -181,26 +186,40 @@ fn escape_property(s: &str) -> String {
 }
 
 /// Prints every diagnostic of a file in the chosen format (human to stderr, machine formats to
-/// stdout). Many diagnostics are rendered on two threads, each writing its half in order: a
-/// plan with an error in each of ten thousand steps is printed in about half the time.
+/// stdout). Many diagnostics are rendered in chunks, every other chunk on a second thread, and
+/// written in order: a plan with an error in each of ten thousand steps prints in about half the
+/// time, holding only a few chunks of text at once.
 pub fn print_all(diagnostics: &[Diagnostic], file: &SourceFile, format: MessageFormat) {
+    const CHUNK: usize = 256;
     let stream = match format {
         MessageFormat::Human => Stream::Stderr,
         MessageFormat::Json | MessageFormat::Github => Stream::Stdout,
     };
-    if diagnostics.len() < 512 {
+    if diagnostics.len() <= CHUNK {
         render_all(diagnostics, file, format, |text| write(stream, text));
         return;
     }
-    let (first, second) = diagnostics.split_at(diagnostics.len() / 2);
+    let chunks: Vec<&[Diagnostic]> = diagnostics.chunks(CHUNK).collect();
     std::thread::scope(|scope| {
-        let later = scope.spawn(|| {
-            let mut out = String::new();
-            render_all(second, file, format, |text| out.push_str(text));
-            out
+        let (rendered, received) = std::sync::mpsc::sync_channel::<String>(2);
+        let odd: Vec<&[Diagnostic]> = chunks.iter().skip(1).step_by(2).copied().collect();
+        scope.spawn(move || {
+            for chunk in odd {
+                let mut out = String::new();
+                render_all(chunk, file, format, |text| out.push_str(text));
+                if rendered.send(out).is_err() {
+                    return;
+                }
+            }
         });
-        render_all(first, file, format, |text| write(stream, text));
-        write(stream, &later.join().unwrap_or_default());
+        for (i, chunk) in chunks.iter().enumerate().step_by(2) {
+            render_all(chunk, file, format, |text| write(stream, text));
+            if i + 1 < chunks.len()
+                && let Ok(text) = received.recv()
+            {
+                write(stream, &text);
+            }
+        }
     });
 }
 
