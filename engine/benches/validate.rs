@@ -6,6 +6,8 @@
 //! both as a ratio to the valid plan of the same size. `PLANRUN_BENCH_SIZES=1000,10000` picks
 //! other sizes. Plans are generated as in `plans/benches` (realistic rolling steps, chained).
 
+// The plan generator of the plans benchmarks; only its chained shape is used here.
+#[allow(dead_code)]
 #[path = "../../plans/benches/common/mod.rs"]
 mod common;
 
@@ -46,6 +48,8 @@ fn variant(valid: &str, name: &str) -> String {
 }
 
 /// Runs `planrun validate FILE --message-format FORMAT` once: seconds and peak RSS in KiB.
+// The child is reaped by `wait4`, which also gives its own peak memory.
+#[allow(clippy::zombie_processes)]
 fn run_once(bin: &Path, file: &Path, format: &str) -> (f64, i64) {
     let start = Instant::now();
     let child = Command::new(bin)

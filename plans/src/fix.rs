@@ -32,10 +32,12 @@ impl Edit {
 
 /// `s` as a KDL string: bare when it can be, quoted otherwise.
 pub fn kdl_string(s: &str) -> String {
+    let looks_like_number = s.starts_with(|c: char| c.is_ascii_digit())
+        || (s.starts_with(['-', '+', '.']) && s[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.'));
+    let keyword = matches!(s, "true" | "false" | "null" | "inf" | "-inf" | "nan");
     let bare = !s.is_empty()
-        && !s.starts_with(|c: char| c.is_ascii_digit())
-        && !matches!(s, "true" | "false" | "null" | "inf" | "-inf" | "nan")
-        && !((s.starts_with(['-', '+', '.'])) && s[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.'))
+        && !looks_like_number
+        && !keyword
         && s.chars().all(|c| c.is_alphanumeric() || "-_.:+*!?$%&<>@^|~,'`".contains(c));
     if bare { s.to_owned() } else { format!("{s:?}") }
 }

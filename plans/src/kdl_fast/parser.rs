@@ -82,7 +82,8 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-type R<T> = Result<T, ParseError>;
+/// Boxed: the error is rare and large, the `Ok` side is the hot path.
+type R<T> = Result<T, Box<ParseError>>;
 
 /// Parses a KDL 2.0 document; on failure, every syntax error found, in file order.
 pub fn parse(text: &str) -> Result<Document, Vec<ParseError>> {
@@ -181,7 +182,7 @@ impl<'a> Parser<'a> {
     // ---------------------------------------------------------------- errors and low-level helpers
 
     fn err<T>(&self, at: usize, len: usize, message: impl Into<String>, label: impl Into<String>) -> R<T> {
-        Err(ParseError::new(Span::new(at, len), message, label))
+        Err(Box::new(ParseError::new(Span::new(at, len), message, label)))
     }
 
     /// The span of the character at `at` (empty at the end of the text).
@@ -203,7 +204,7 @@ impl<'a> Parser<'a> {
     /// An error about whatever is at `at` (one character, or nothing at the end). A disallowed
     /// code point there is reported as such, whatever was expected.
     fn err_here<T>(&self, at: usize, message: impl Into<String>, help: impl Into<String>) -> R<T> {
-        Err(self.here(at, message, help))
+        Err(Box::new(self.here(at, message, help)))
     }
 
     /// The error of [`Parser::err_here`], as a value.
@@ -501,7 +502,7 @@ impl<'a> Parser<'a> {
                     }
                 }
                 Err(e) => {
-                    self.soft(e);
+                    self.soft(*e);
                     self.skip_rest_of_node();
                     if self.peek() != Some(b'}') {
                         self.node_terminator(open);
@@ -593,7 +594,7 @@ impl<'a> Parser<'a> {
         if self.peek() == Some(b'{') {
             return self
                 .err(self.pos, 1, "a `{ }` block needs a node name before it", "block without a name")
-                .map_err(|e| e.help("write `NAME { ... }`"));
+                .map_err(|e| Box::new(e.help("write `NAME { ... }`")));
         }
         let ty = if self.peek() == Some(b'(') {
             let t = self.type_annotation()?;
@@ -630,13 +631,11 @@ impl<'a> Parser<'a> {
                         let at = self.pos;
                         // Parse it anyway, so its own errors are found and braces stay balanced.
                         let _ = self.children_block();
-                        return Err(ParseError::new(
-                            Span::new(at, 1),
-                            "a node has only one `{ }` block",
-                            "second block",
-                        )
-                        .related(Span::new(block_at, 1), "first block")
-                        .help("merge the two blocks into one"));
+                        return Err(Box::new(
+                            ParseError::new(Span::new(at, 1), "a node has only one `{ }` block", "second block")
+                                .related(Span::new(block_at, 1), "first block")
+                                .help("merge the two blocks into one"),
+                        ));
                     }
                     block_at = self.pos;
                     let doc = self.children_block();
@@ -657,17 +656,19 @@ impl<'a> Parser<'a> {
                             }
                         }
                         None | Some(b'}' | b';') => {
-                            return Err(ParseError::new(
-                                Span::new(at, 2),
-                                "`/-` comments out nothing here",
-                                "nothing follows it",
-                            )
-                            .help("`/-` comments out the argument, property or block after it: remove it")
-                            .fix(Edit::new(Span::new(at, 2), "")));
+                            return Err(Box::new(
+                                ParseError::new(
+                                    Span::new(at, 2),
+                                    "`/-` comments out nothing here",
+                                    "nothing follows it",
+                                )
+                                .help("`/-` comments out the argument, property or block after it: remove it")
+                                .fix(Edit::new(Span::new(at, 2), "")),
+                            ));
                         }
                         Some(_) => {
                             if state != 0 {
-                                return Err(self.after_block(self.pos));
+                                return Err(Box::new(self.after_block(self.pos)));
                             }
                             self.entry()?;
                         }
@@ -678,7 +679,7 @@ impl<'a> Parser<'a> {
                         break;
                     }
                     if state != 0 {
-                        return Err(self.after_block(self.pos));
+                        return Err(Box::new(self.after_block(self.pos)));
                     }
                     if !had_space {
                         return self.err_here(
@@ -784,7 +785,7 @@ impl<'a> Parser<'a> {
         self.skip_node_space();
         if self.peek() != Some(b')') {
             let e = self.here(self.pos, "this `(` type annotation is never closed", "close it: `(type)`");
-            return Err(e.related(Span::new(open, 1), "opened here"));
+            return Err(Box::new(e.related(Span::new(open, 1), "opened here")));
         }
         self.pos += 1;
         Ok(ident)
@@ -816,12 +817,14 @@ impl<'a> Parser<'a> {
                 };
                 if self.at_entry_end() {
                     let key = &self.src[sspan.offset..sspan.end()];
-                    return Err(ParseError::new(
-                        Span::new(start, eq + 1 - start),
-                        format!("`{key}=` has no value"),
-                        "value missing",
-                    )
-                    .help(format!("write the value right after `=` (`{key}=VALUE`), or remove `{key}=`")));
+                    return Err(Box::new(
+                        ParseError::new(
+                            Span::new(start, eq + 1 - start),
+                            format!("`{key}=` has no value"),
+                            "value missing",
+                        )
+                        .help(format!("write the value right after `=` (`{key}=VALUE`), or remove `{key}=`")),
+                    ));
                 }
                 let (value, value_span) = self.value()?;
                 return Ok(Entry {
@@ -916,7 +919,7 @@ impl<'a> Parser<'a> {
             return Ok(());
         }
         if let Some(e) = self.disallowed_at(self.pos) {
-            return Err(e);
+            return Err(Box::new(e));
         }
         let written = &self.src[start..self.pos];
         // KDL 1 raw strings: r"..." and r#"..."#.
@@ -925,19 +928,23 @@ impl<'a> Parser<'a> {
             let raw = &self.src[self.pos..end];
             let fixed = if raw.starts_with('#') { raw.to_owned() } else { format!("#{raw}#") };
             let span = Span::new(start, end - start);
-            return Err(ParseError::new(span, "`r\"...\"` is a KDL 1 raw string", "KDL 1")
-                .help(format!("KDL 2 writes raw strings with `#`: `{fixed}`"))
-                .fix(Edit::new(span, fixed))
-                .kdl_v1());
+            return Err(Box::new(
+                ParseError::new(span, "`r\"...\"` is a KDL 1 raw string", "KDL 1")
+                    .help(format!("KDL 2 writes raw strings with `#`: `{fixed}`"))
+                    .fix(Edit::new(span, fixed))
+                    .kdl_v1(),
+            ));
         }
         let next = self.describe(self.pos);
-        Err(ParseError::new(
-            self.char_span(self.pos),
-            format!("expected a space between `{written}` and {next}"),
-            "no space before this",
-        )
-        .related(Span::new(start, self.pos - start), "this value")
-        .help("separate values with a space; to keep it one string, quote it all"))
+        Err(Box::new(
+            ParseError::new(
+                self.char_span(self.pos),
+                format!("expected a space between `{written}` and {next}"),
+                "no space before this",
+            )
+            .related(Span::new(start, self.pos - start), "this value")
+            .help("separate values with a space; to keep it one string, quote it all"),
+        ))
     }
 
     /// `#true`, `#false`, `#null`, `#inf`, `#-inf`, `#nan`, at the `#`.
@@ -960,14 +967,16 @@ impl<'a> Parser<'a> {
             let word_end =
                 self.src[start + 1..].find(|c: char| !is_ident_char(c)).map_or(self.src.len(), |i| start + 1 + i);
             let word = &self.src[start..word_end];
-            return Err(ParseError::new(
-                Span::new(start, word_end - start),
-                format!("unknown keyword `{word}`"),
-                "not a keyword",
-            )
-            .help(format!(
-                "keywords are #true, #false, #null, #inf, #-inf and #nan; for text, quote it: `\"{word}\"`"
-            )));
+            return Err(Box::new(
+                ParseError::new(
+                    Span::new(start, word_end - start),
+                    format!("unknown keyword `{word}`"),
+                    "not a keyword",
+                )
+                .help(format!(
+                    "keywords are #true, #false, #null, #inf, #-inf and #nan; for text, quote it: `\"{word}\"`"
+                )),
+            ));
         };
         self.pos += 1 + n;
         self.check_value_end(start)?;
@@ -1154,31 +1163,33 @@ impl<'a> Parser<'a> {
         };
         if bad {
             let text = &self.src[start..self.pos];
-            return Err(ParseError::new(
-                Span::new(start, self.pos - start),
-                format!("`{text}` is not a number and cannot be a bare word"),
-                "starts like a number",
-            )
-            .help(format!("quote it: `\"{text}\"`"))
-            .fix(Edit::new(Span::new(start, self.pos - start), format!("\"{text}\""))));
+            return Err(Box::new(
+                ParseError::new(
+                    Span::new(start, self.pos - start),
+                    format!("`{text}` is not a number and cannot be a bare word"),
+                    "starts like a number",
+                )
+                .help(format!("quote it: `\"{text}\"`"))
+                .fix(Edit::new(Span::new(start, self.pos - start), format!("\"{text}\""))),
+            ));
         }
         if matches!(s, "true" | "false" | "null") {
-            return Err(ParseError::new(
-                Span::new(start, self.pos - start),
-                format!("`{s}` is KDL 1 spelling"),
-                "KDL 1",
-            )
-            .help(format!("KDL 2 writes `#{s}` (for the text, quote it: `\"{s}\"`)"))
-            .fix(Edit::insert(start, "#"))
-            .kdl_v1());
+            return Err(Box::new(
+                ParseError::new(Span::new(start, self.pos - start), format!("`{s}` is KDL 1 spelling"), "KDL 1")
+                    .help(format!("KDL 2 writes `#{s}` (for the text, quote it: `\"{s}\"`)"))
+                    .fix(Edit::insert(start, "#"))
+                    .kdl_v1(),
+            ));
         }
         if matches!(s, "inf" | "-inf" | "nan") {
-            return Err(ParseError::new(
-                Span::new(start, self.pos - start),
-                format!("`{s}` cannot be a bare word"),
-                "a keyword",
-            )
-            .help(format!("write `#{s}` for the number, or quote it for the text: `\"{s}\"`")));
+            return Err(Box::new(
+                ParseError::new(
+                    Span::new(start, self.pos - start),
+                    format!("`{s}` cannot be a bare word"),
+                    "a keyword",
+                )
+                .help(format!("write `#{s}` for the number, or quote it for the text: `\"{s}\"`")),
+            ));
         }
         Ok(s.to_owned())
     }
@@ -1191,7 +1202,7 @@ impl<'a> Parser<'a> {
         // Fast path: no escapes.
         loop {
             let Some(c) = self.peek() else {
-                return Err(self.unterminated(open));
+                return Err(Box::new(self.unterminated(open)));
             };
             match c {
                 b'"' => {
@@ -1208,7 +1219,7 @@ impl<'a> Parser<'a> {
         out.push_str(&self.src[start..self.pos]);
         loop {
             let Some(c) = self.peek() else {
-                return Err(self.unterminated(open));
+                return Err(Box::new(self.unterminated(open)));
             };
             match c {
                 b'"' => {
@@ -1233,7 +1244,7 @@ impl<'a> Parser<'a> {
     /// disallowed code points.
     fn string_char(&mut self, open: usize) -> R<()> {
         if self.newline_len(self.pos) > 0 {
-            return Err(self.unterminated(open));
+            return Err(Box::new(self.unterminated(open)));
         }
         self.pos += self.literal_char(self.pos);
         Ok(())
@@ -1414,8 +1425,8 @@ impl<'a> Parser<'a> {
         self.pos += 3;
         let n = self.newline_len(self.pos);
         if n == 0 {
-            return Err(ParseError::new(Span::new(open, 3 + hashes), "a multi-line string starts on the line after `\"\"\"`", "text follows on this line")
-                .help("for one line, write `\"...\"`; for several, start the text on the next line and put the closing `\"\"\"` on a line of its own"));
+            return Err(Box::new(ParseError::new(Span::new(open, 3 + hashes), "a multi-line string starts on the line after `\"\"\"`", "text follows on this line")
+                .help("for one line, write `\"...\"`; for several, start the text on the next line and put the closing `\"\"\"` on a line of its own")));
         }
         self.pos += n;
         let body = self.pos;
@@ -1460,8 +1471,8 @@ impl<'a> Parser<'a> {
                 self.pos += prefix.len();
             } else if blank_nl == 0 {
                 let line_end = self.src[self.pos..].find(['\n', '\r']).map_or(self.b.len(), |i| self.pos + i);
-                return Err(ParseError::new(Span::new(self.pos, line_end - self.pos), "this line is indented less than the closing `\"\"\"`", "less indented")
-                    .help("every line of a multi-line string starts with the whitespace before its closing `\"\"\"`: indent this line, or the closing `\"\"\"` less"));
+                return Err(Box::new(ParseError::new(Span::new(self.pos, line_end - self.pos), "this line is indented less than the closing `\"\"\"`", "less indented")
+                    .help("every line of a multi-line string starts with the whitespace before its closing `\"\"\"`: indent this line, or the closing `\"\"\"` less")));
             }
             let e = self.ml_spaces(self.pos, !raw, None);
             let n = self.newline_len(e);
@@ -1480,13 +1491,11 @@ impl<'a> Parser<'a> {
         let raw = close.len() > 3;
         loop {
             let Some(c) = self.peek() else {
-                return Err(ParseError::new(
-                    Span::new(open, 3),
-                    "this multi-line string is never closed",
-                    "starts here",
-                )
-                .related(self.end_span(), "the file ends inside the string")
-                .help(format!("close it with `{}` on a line of its own", String::from_utf8_lossy(close))));
+                return Err(Box::new(
+                    ParseError::new(Span::new(open, 3), "this multi-line string is never closed", "starts here")
+                        .related(self.end_span(), "the file ends inside the string")
+                        .help(format!("close it with `{}` on a line of its own", String::from_utf8_lossy(close))),
+                ));
             };
             let n = self.newline_len(self.pos);
             if n > 0 {
@@ -1494,13 +1503,15 @@ impl<'a> Parser<'a> {
                 return Ok(());
             }
             if c == b'"' && self.starts_with(self.pos, close) {
-                return Err(ParseError::new(
-                    Span::new(self.pos, close.len()),
-                    "the closing `\"\"\"` of a multi-line string goes on a line of its own",
-                    "after text",
-                )
-                .help("put a newline before it")
-                .fix(Edit::insert(self.pos, "\n")));
+                return Err(Box::new(
+                    ParseError::new(
+                        Span::new(self.pos, close.len()),
+                        "the closing `\"\"\"` of a multi-line string goes on a line of its own",
+                        "after text",
+                    )
+                    .help("put a newline before it")
+                    .fix(Edit::insert(self.pos, "\n")),
+                ));
             }
             if c == b'\\' && !raw {
                 self.escape(out.as_deref_mut())?;
@@ -1523,11 +1534,11 @@ impl<'a> Parser<'a> {
             self.pos += 1;
         }
         if self.peek() != Some(b'"') {
-            return Err(self.here(
+            return Err(Box::new(self.here(
                 self.pos,
                 "expected `\"` after the `#`s of a raw string",
                 "write a raw string as `#\"...\"#`",
-            ));
+            )));
         }
         if self.starts_with(self.pos, b"\"\"\"") && self.newline_len(self.pos + 3) > 0 {
             return self.multiline(hashes);
@@ -1536,13 +1547,13 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         loop {
             let Some(c) = self.peek() else {
-                return Err(self.unterminated_raw(open, hashes));
+                return Err(Box::new(self.unterminated_raw(open, hashes)));
             };
             if c == b'"' && self.b[self.pos + 1..].iter().take(hashes).filter(|&&h| h == b'#').count() == hashes {
                 break;
             }
             if self.newline_len(self.pos) > 0 {
-                return Err(self.unterminated_raw(open, hashes));
+                return Err(Box::new(self.unterminated_raw(open, hashes)));
             }
             self.pos += self.literal_char(self.pos);
         }
@@ -1555,7 +1566,7 @@ impl<'a> Parser<'a> {
                 "a one-line raw string cannot start with `\"\"`",
                 "starts with `\"\"`",
             )
-            .map_err(|e| e.help("add a `#` on both sides (`##\"...\"##`), or put the text on the line after `#\"\"\"` for a multi-line raw string"));
+            .map_err(|e| Box::new(e.help("add a `#` on both sides (`##\"...\"##`), or put the text on the line after `#\"\"\"` for a multi-line raw string")));
         }
         Ok(body.to_owned())
     }
