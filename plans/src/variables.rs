@@ -110,7 +110,9 @@ pub fn resolve(
     for (key, _) in &inputs.overrides {
         if !first_span.contains_key(key) {
             let what = format!("`--var {key}=...`");
-            d.push(undeclared(Code::BadInput, &what, key, &declared, plan_name, "the --var"));
+            let message = format!("{what} sets `{key}`, which the plan does not declare");
+            let (span, label, help) = undeclared(key, &declared, plan_name, "the --var");
+            d.push(Diagnostic::error(Code::BadInput, message, span, label).with_help(help));
         }
     }
     if let Some((env, vars)) = &inputs.project {
@@ -118,32 +120,24 @@ pub fn resolve(
         keys.sort();
         for key in keys {
             let what = format!("planrun.toml environment `{env}`");
-            d.push(undeclared(Code::UnusedProjectVariable, &what, key, &declared, plan_name, "it from planrun.toml"));
+            let message = format!("{what} sets variable `{key}`, which the plan does not declare");
+            let (span, label, help) = undeclared(key, &declared, plan_name, "it from planrun.toml");
+            d.push(Diagnostic::warning(Code::UnusedProjectVariable, message, span, label).with_help(help));
         }
     }
     let values = out.iter().map(|v| (v.name.value.clone(), v.value.clone())).collect();
     (out, values)
 }
 
-/// `what` (a `--var` or a planrun.toml environment) sets `key`, which the plan does not declare:
-/// an error for a `--var`, a warning for planrun.toml (shared by several plans). It points at the
-/// declaration `key` was probably meant to be, or at the declarations, or at the plan's name when
-/// it declares none: the mistake is outside the file, so no place in it is blamed.
-fn undeclared(
-    code: Code,
-    what: &str,
-    key: &str,
-    declared: &[(&str, Span)],
-    plan_name: Span,
-    remove: &str,
-) -> Diagnostic {
-    let message = match code {
-        Code::BadInput => format!("{what} sets `{key}`, which the plan does not declare"),
-        _ => format!("{what} sets variable `{key}`, which the plan does not declare"),
-    };
+/// Where to point and what to say for a variable `key` set from outside (a `--var`, an error; a
+/// planrun.toml environment, a warning, as one project file may serve several plans) that the
+/// plan does not declare: at the declaration it probably means, or at the declarations, or at
+/// the plan's name when it declares none. The mistake is outside the file, so no place in it is
+/// blamed. Returns the span, its label and the help.
+fn undeclared(key: &str, declared: &[(&str, Span)], plan_name: Span, remove: &str) -> (Span, String, String) {
     let best = suggest::did_you_mean(key, declared.iter().map(|(n, _)| *n));
     let names = declared.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ");
-    let (span, label, help) = match (best, declared.first()) {
+    match (best, declared.first()) {
         (Some(best), _) => {
             let at = declared.iter().find(|(n, _)| *n == best).map_or(plan_name, |(_, s)| *s);
             (at, format!("did you mean `{best}`?"), format!("did you mean `{best}`? The plan declares {names}"))
@@ -158,10 +152,5 @@ fn undeclared(
             "declares no variables".to_string(),
             format!("this plan declares no variables: remove {remove}, or declare `var {key} default=\"...\"`"),
         ),
-    };
-    let d = match code {
-        Code::BadInput => Diagnostic::error(code, message, span, label),
-        _ => Diagnostic::warning(code, message, span, label),
-    };
-    d.with_help(help)
+    }
 }
