@@ -17,8 +17,6 @@ pub struct LoadOptions {
     pub env: Option<String>,
     /// `--project FILE`.
     pub project: Option<PathBuf>,
-    /// `--stdin-filename PATH`: the name of a plan read from standard input.
-    pub stdin_filename: Option<PathBuf>,
 }
 
 /// A plan file read and checked, with its project environment.
@@ -34,37 +32,41 @@ pub struct Loaded {
 #[derive(Debug)]
 pub enum LoadError {
     /// A file could not be read, or the options do not fit together.
-    Io {
-        /// The file concerned, if one is.
-        file: Option<String>,
-        /// What went wrong.
-        message: String,
-    },
+    Io(String),
     /// The project file is invalid.
     Project(Box<(SourceFile, Diagnostic)>),
 }
 
-/// Reads `path`, its project file and the environment, and checks the plan.
+/// Reads `path` (`-`: standard input), its project file and the environment, and checks the plan.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, LoadError> {
-    let from_stdin = path.as_os_str() == "-";
-    // The path messages name, and beside which planrun.toml is looked for.
-    let shown: PathBuf = match (&options.stdin_filename, from_stdin) {
-        (Some(name), true) => name.clone(),
+    load_as(path, None, options)
+}
+
+/// The name messages give the plan at `path`: `stdin_filename` (`--stdin-filename`) or `<stdin>`
+/// for `-`, else the path.
+pub fn shown_name(path: &Path, stdin_filename: Option<&Path>) -> PathBuf {
+    match (stdin_filename, path.as_os_str() == "-") {
+        (Some(name), true) => name.to_owned(),
         (None, true) => PathBuf::from("<stdin>"),
         (_, false) => path.to_owned(),
-    };
+    }
+}
+
+/// [`load`], naming a plan read from standard input `stdin_filename` in messages and looking for
+/// planrun.toml beside that path.
+pub fn load_as(path: &Path, stdin_filename: Option<&Path>, options: &LoadOptions) -> Result<Loaded, LoadError> {
+    let from_stdin = path.as_os_str() == "-";
+    // The path messages name, and beside which planrun.toml is looked for.
+    let shown = shown_name(path, stdin_filename);
     let read = if from_stdin {
         let mut bytes = Vec::new();
         std::io::stdin().read_to_end(&mut bytes).map(|_| bytes)
     } else {
         std::fs::read(path)
     };
-    let bytes = read.map_err(|e| LoadError::Io {
-        file: Some(shown.display().to_string()),
-        message: format!(
-            "cannot read {}: {e}",
-            if from_stdin { "standard input".into() } else { path.display().to_string() }
-        ),
+    let bytes = read.map_err(|e| {
+        let what = if from_stdin { "standard input".into() } else { path.display().to_string() };
+        LoadError::Io(format!("cannot read {what}: {e}"))
     })?;
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
@@ -85,7 +87,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, LoadError> {
         }
     };
     let project_path = options.project.clone().or_else(|| {
-        let dir = if from_stdin && options.stdin_filename.is_none() {
+        let dir = if from_stdin && stdin_filename.is_none() {
             Path::new(".")
         } else {
             shown.parent().unwrap_or(Path::new("."))
@@ -95,24 +97,19 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, LoadError> {
     });
     let mut environment = None;
     if let Some(pp) = project_path {
-        let ptext = std::fs::read_to_string(&pp).map_err(|e| LoadError::Io {
-            file: Some(pp.display().to_string()),
-            message: format!("cannot read {}: {e}", pp.display()),
-        })?;
+        let ptext =
+            std::fs::read_to_string(&pp).map_err(|e| LoadError::Io(format!("cannot read {}: {e}", pp.display())))?;
         let pfile = SourceFile::new(pp.display().to_string(), ptext);
         let project = Project::parse(&pfile).map_err(|d| LoadError::Project(Box::new((pfile.clone(), d))))?;
         environment = project
             .environment(options.env.as_deref())
-            .map_err(|e| LoadError::Io {
-                file: Some(pp.display().to_string()),
-                message: format!("{}: {e}", pp.display()),
-            })?
+            .map_err(|e| LoadError::Io(format!("{}: {e}", pp.display())))?
             .map(|(n, e)| (n, e.clone()));
     } else if let Some(env) = &options.env {
-        return Err(LoadError::Io {
-            file: Some(shown.display().to_string()),
-            message: format!("--env {env}: no planrun.toml beside {} (use --project FILE)", shown.display()),
-        });
+        return Err(LoadError::Io(format!(
+            "--env {env}: no planrun.toml beside {} (use --project FILE)",
+            shown.display()
+        )));
     }
     let mut inputs = Inputs::from_process_env();
     inputs.overrides = options.vars.clone();

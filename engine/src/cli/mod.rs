@@ -37,20 +37,17 @@ pub fn main() -> ExitCode {
 }
 
 fn options(inputs: &PlanInputs) -> LoadOptions {
-    LoadOptions {
-        vars: inputs.vars.clone(),
-        env: inputs.env.clone(),
-        project: inputs.project.clone(),
-        stdin_filename: inputs.stdin_filename.clone(),
-    }
+    LoadOptions { vars: inputs.vars.clone(), env: inputs.env.clone(), project: inputs.project.clone() }
 }
 
 /// Loads a plan; on failure prints why and returns the exit code.
 pub(crate) fn load_or_report(path: &std::path::Path, inputs: &PlanInputs, format: MessageFormat) -> Result<Loaded, u8> {
-    match load::load(path, &options(inputs)) {
+    let stdin_filename = inputs.stdin_filename.as_deref();
+    match load::load_as(path, stdin_filename, &options(inputs)) {
         Ok(l) => Ok(l),
-        Err(LoadError::Io { file, message }) => {
-            report::print_failure(file.as_deref(), "planrun::io", &message, None, format);
+        Err(LoadError::Io(message)) => {
+            let file = load::shown_name(path, stdin_filename).display().to_string();
+            report::print_failure(Some(&file), "planrun::io", &message, None, format);
             Err(EXIT_USAGE)
         }
         Err(LoadError::Project(boxed)) => {
