@@ -396,3 +396,23 @@ fn every_fix_gives_a_file_without_that_problem() {
     }
     assert!(fixed >= 15, "only {fixed} fixes were tried");
 }
+
+/// A person gets the first 100 diagnostics with snippets and one line for each of the rest.
+#[test]
+fn human_output_gives_snippets_to_the_first_hundred() {
+    let mut text = String::from("plan p {\n    stack s\n");
+    for i in 0..150 {
+        text.push_str(&format!("    pause p{i} \"{i} parsecs\"\n"));
+    }
+    text.push_str("}\n");
+    let output = planrun().args(["validate", "-", "--stdin-filename", "many.kdl"]).write_stdin(text).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("╭─[many.kdl:").count(), 100, "{stderr}");
+    assert_eq!(stderr.lines().filter(|l| l.contains(": error[planrun::bad-duration]: ")).count(), 50, "{stderr}");
+    assert!(
+        stderr.lines().any(|l| l == "many.kdl:103:16: error[planrun::bad-duration]: `100 parsecs` is not a duration"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(50 more diagnostics shown on one line each"), "{stderr}");
+    assert!(stderr.ends_with("many.kdl: invalid (150 errors, 0 warnings)\n"), "{stderr}");
+}

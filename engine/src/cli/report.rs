@@ -185,18 +185,59 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// Diagnostics of one file shown with a snippet in human output; the rest get one line each
+/// (`file:line:col: error[code]: message`). Nobody reads ten thousand snippets, and rendering
+/// them would make a plan with an error in every step several times slower to check than a
+/// valid one; `--message-format json` has every detail of every diagnostic.
+pub const FULL_SNIPPETS: usize = 100;
+
+/// How one diagnostic is written.
+#[derive(Clone, Copy)]
+enum Style<'r> {
+    /// miette's report with its snippet.
+    Full(&'r GraphicalReportHandler),
+    /// One line for a person.
+    Short,
+    /// One JSON line.
+    Json,
+    /// One GitHub workflow command.
+    Github,
+}
+
 /// Prints every diagnostic of a file in the chosen format (human to stderr, machine formats to
 /// stdout). Many diagnostics are rendered in chunks, every other chunk on a second thread, and
-/// written in order: a plan with an error in each of ten thousand steps prints in about half the
-/// time, holding only a few chunks of text at once.
+/// written in order, holding only a few chunks of text at once.
 pub fn print_all(diagnostics: &[Diagnostic], file: &SourceFile, format: MessageFormat) {
-    const CHUNK: usize = 256;
+    let renderer = human_renderer();
+    let (full, rest, style) = match format {
+        MessageFormat::Human => {
+            let (full, rest) = diagnostics.split_at(diagnostics.len().min(FULL_SNIPPETS));
+            (full, rest, Style::Short)
+        }
+        MessageFormat::Json => (&[][..], diagnostics, Style::Json),
+        MessageFormat::Github => (&[][..], diagnostics, Style::Github),
+    };
     let stream = match format {
         MessageFormat::Human => Stream::Stderr,
         MessageFormat::Json | MessageFormat::Github => Stream::Stdout,
     };
+    render_all(full, file, Style::Full(&renderer), |text| write(stream, text));
+    render_in_parallel(rest, file, style, stream);
+    if !rest.is_empty() && format == MessageFormat::Human {
+        let note = format!(
+            "({} more diagnostics shown on one line each: the first {FULL_SNIPPETS} have snippets; \
+             --message-format json gives every detail)\n",
+            rest.len()
+        );
+        write(stream, &note);
+    }
+}
+
+/// Renders in chunks, every other chunk on a second thread, and writes them in order.
+fn render_in_parallel(diagnostics: &[Diagnostic], file: &SourceFile, style: Style<'_>, stream: Stream) {
+    const CHUNK: usize = 256;
     if diagnostics.len() <= CHUNK {
-        render_all(diagnostics, file, format, |text| write(stream, text));
+        render_all(diagnostics, file, style, |text| write(stream, text));
         return;
     }
     let chunks: Vec<&[Diagnostic]> = diagnostics.chunks(CHUNK).collect();
@@ -206,14 +247,14 @@ pub fn print_all(diagnostics: &[Diagnostic], file: &SourceFile, format: MessageF
         scope.spawn(move || {
             for chunk in odd {
                 let mut out = String::new();
-                render_all(chunk, file, format, |text| out.push_str(text));
+                render_all(chunk, file, style, |text| out.push_str(text));
                 if rendered.send(out).is_err() {
                     return;
                 }
             }
         });
         for (i, chunk) in chunks.iter().enumerate().step_by(2) {
-            render_all(chunk, file, format, |text| write(stream, text));
+            render_all(chunk, file, style, |text| write(stream, text));
             if i + 1 < chunks.len()
                 && let Ok(text) = received.recv()
             {
@@ -223,19 +264,21 @@ pub fn print_all(diagnostics: &[Diagnostic], file: &SourceFile, format: MessageF
     });
 }
 
-/// Renders diagnostics in the chosen format, handing the text to `emit` in pieces of 64 KiB.
-fn render_all(diagnostics: &[Diagnostic], file: &SourceFile, format: MessageFormat, mut emit: impl FnMut(&str)) {
+/// Renders diagnostics in one style, handing the text to `emit` in pieces of 64 KiB.
+fn render_all(diagnostics: &[Diagnostic], file: &SourceFile, style: Style<'_>, mut emit: impl FnMut(&str)) {
     let mut buffer = String::new();
-    let renderer = (format == MessageFormat::Human).then(human_renderer);
     for d in diagnostics {
-        match (format, &renderer) {
-            (MessageFormat::Human, Some(renderer)) => buffer.push_str(&human(d, file, renderer)),
-            (MessageFormat::Human, None) => {}
-            (MessageFormat::Json, _) => {
+        match style {
+            Style::Full(renderer) => buffer.push_str(&human(d, file, renderer)),
+            Style::Short => {
+                buffer.push_str(&short(d, file));
+                buffer.push('\n');
+            }
+            Style::Json => {
                 buffer.push_str(&json(d, file));
                 buffer.push('\n');
             }
-            (MessageFormat::Github, _) => {
+            Style::Github => {
                 buffer.push_str(&github(d, file));
                 buffer.push('\n');
             }
@@ -246,6 +289,16 @@ fn render_all(diagnostics: &[Diagnostic], file: &SourceFile, format: MessageForm
         }
     }
     emit(&buffer);
+}
+
+/// One line for a person: `file:line:col: error[planrun::code]: message`.
+pub fn short(d: &Diagnostic, file: &SourceFile) -> String {
+    let (line, col) = file.line_col(d.primary_span().offset);
+    let level = match d.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    format!("{}:{line}:{col}: {level}[{}]: {}", file.name, d.code, d.message)
 }
 
 /// An error that is not about a place in a plan (an unreadable file, a bad flag), with its code
