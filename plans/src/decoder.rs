@@ -28,6 +28,9 @@ pub struct Decoder<'s> {
     /// Every step and gate declared and every reference to them, decoded or not.
     pub outline: Outline,
     errors: usize,
+    /// "Did you mean" for an unknown setting, by the setting and the names asked for: the same
+    /// misspelling in every step is compared against the known names once.
+    suggestions: HashMap<(String, Vec<&'static str>), Option<&'static str>>,
 }
 
 /// Where one setting was written.
@@ -73,7 +76,14 @@ pub type Arg<'n> = (&'n Value, Span);
 impl<'s> Decoder<'s> {
     /// A decoder over `src`; variables are set once resolved.
     pub fn new(src: &'s str) -> Self {
-        Decoder { src, vars: HashMap::default(), diagnostics: Vec::new(), outline: Outline::default(), errors: 0 }
+        Decoder {
+            src,
+            vars: HashMap::default(),
+            diagnostics: Vec::new(),
+            outline: Outline::default(),
+            errors: 0,
+            suggestions: HashMap::default(),
+        }
     }
 
     /// Records a diagnostic.
@@ -630,7 +640,7 @@ impl<'s> Decoder<'s> {
         if fields.taken.iter().all(|t| *t) {
             return;
         }
-        let mut asked: Vec<&str> = fields.asked.clone();
+        let mut asked: Vec<&'static str> = fields.asked.clone();
         asked.sort_unstable();
         asked.dedup();
         for (i, f) in fields.fields.iter().enumerate() {
@@ -642,7 +652,10 @@ impl<'s> Decoder<'s> {
                 Source::Prop(_) => (Code::UnknownProperty, "property"),
                 Source::Child(_) => (Code::UnknownNode, "setting"),
             };
-            let best = suggest::did_you_mean(f.key, asked.iter().copied());
+            let best = *self
+                .suggestions
+                .entry((f.key.to_owned(), asked.clone()))
+                .or_insert_with(|| suggest::did_you_mean(f.key, asked.iter().copied()));
             let help = match best {
                 Some(best) => Some(format!("did you mean `{best}`?")),
                 None => suggest::help_for(f.key, &format!("{} takes", fields.what), &asked),
