@@ -13,8 +13,8 @@ use crate::outline::{Declared, Outline};
 use crate::span::Span;
 use crate::suggest;
 
-/// Unknown names that get a "did you mean" (see `check`).
-const SUGGESTED: usize = 64;
+/// Name comparisons spent on "did you mean" for unknown steps, and again for unknown gates.
+const COMPARISONS: usize = 100_000;
 
 /// Reports duplicate and unknown names; returns the gates that steps use, counting a misspelt
 /// gate name as a use of the gate it probably means (so that gate is not also "never used").
@@ -29,10 +29,12 @@ pub(super) fn check<'o>(outline: &'o Outline, out: &mut Vec<Diagnostic>) -> Hash
     let gates = declared(&outline.gates, out, Code::DuplicateGate, "gate", "rename or remove one of them");
     // A name given by `defaults` is read by every step: report each place once.
     let mut reported: HashSet<Span> = HashSet::new();
-    // Suggestions are computed only for misses, so a large valid plan pays nothing for them; each
-    // one compares against every name, so only the first `SUGGESTED` misses get one, which keeps
-    // a plan with thousands of misspellings linear.
-    let mut suggestions = 0;
+    // Suggestions are computed only for misses, so a large valid plan pays nothing for them. Each
+    // one compares against every name, so misses get one while the comparisons stay within
+    // `COMPARISONS`: every miss in a plan of a few hundred steps, the first ten in one of ten
+    // thousand; a plan with thousands of misspellings stays linear.
+    let mut steps_suggested = 0;
+    let steps_budget = COMPARISONS / steps.len().max(1);
     let mut names_by_keyword: Option<HashMap<Span, &str>> = None;
     for r in &outline.after {
         if steps.contains_key(r.name.value.as_str()) || !reported.insert(r.name.span) {
@@ -44,9 +46,10 @@ pub(super) fn check<'o>(outline: &'o Outline, out: &mut Vec<Diagnostic>) -> Hash
             Some(from) => format!("`{from}` waits for `{}`, which is not a step", r.name.value),
             None => format!("`{}` is not a step", r.name.value),
         };
-        suggestions += 1;
-        let best =
-            (suggestions <= SUGGESTED).then(|| suggest::did_you_mean(&r.name.value, steps.keys().copied())).flatten();
+        steps_suggested += 1;
+        let best = (steps_suggested <= steps_budget)
+            .then(|| suggest::did_you_mean(&r.name.value, steps.keys().copied()))
+            .flatten();
         let help =
             best.map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| "`after` names steps of this plan".into());
         let mut d = Diagnostic::error(Code::UnknownStep, message, r.name.span, "no such step").with_help(help);
@@ -56,13 +59,16 @@ pub(super) fn check<'o>(outline: &'o Outline, out: &mut Vec<Diagnostic>) -> Hash
         out.push(d);
     }
     let mut used = HashSet::new();
+    let mut gates_suggested = 0;
+    let gates_budget = COMPARISONS / gates.len().max(1);
     for g in &outline.gate_uses {
         if let Some((name, _)) = gates.get_key_value(g.value.as_str()) {
             used.insert(*name);
             continue;
         }
-        suggestions += 1;
-        let best = (suggestions <= SUGGESTED).then(|| suggest::did_you_mean(&g.value, gates.keys().copied())).flatten();
+        gates_suggested += 1;
+        let best =
+            (gates_suggested <= gates_budget).then(|| suggest::did_you_mean(&g.value, gates.keys().copied())).flatten();
         used.extend(best);
         if !reported.insert(g.span) {
             continue;
