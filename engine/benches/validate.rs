@@ -19,7 +19,8 @@ use std::time::Instant;
 use common::Shape;
 
 /// The ways a plan is broken.
-const VARIANTS: &[&str] = &["valid", "missing last brace", "one error per step", "syntax error per 100 lines"];
+const VARIANTS: &[&str] =
+    &["valid", "missing last brace", "one error per step", "unknown after per step", "syntax error per 100 lines"];
 
 fn variant(valid: &str, name: &str) -> String {
     match name {
@@ -28,6 +29,8 @@ fn variant(valid: &str, name: &str) -> String {
         "missing last brace" => valid.trim_end().strip_suffix('}').expect("ends with }").to_owned(),
         // A misspelt setting in every step (an unknown setting, with a "did you mean").
         "one error per step" => valid.replace("        replicas ", "        replica "),
+        // A misspelt step name in every `after` (reference errors, each with a "did you mean").
+        "unknown after per step" => valid.replace(" after=svc", " after=svx"),
         // An unterminated string on the first `service` line of every 100 lines.
         "syntax error per 100 lines" => {
             let mut out = String::with_capacity(valid.len() + 4096);

@@ -236,7 +236,9 @@ pub fn print_all(diagnostics: &[Diagnostic], file: &SourceFile, format: MessageF
 /// Renders in chunks, every other chunk on a second thread, and writes them in order.
 fn render_in_parallel(diagnostics: &[Diagnostic], file: &SourceFile, style: Style<'_>, stream: Stream) {
     const CHUNK: usize = 256;
-    if diagnostics.len() <= CHUNK {
+    // A second thread costs memory of its own (its stack, its allocator pages): only worth it
+    // for many diagnostics.
+    if diagnostics.len() <= 16 * CHUNK {
         render_all(diagnostics, file, style, |text| write(stream, text));
         return;
     }

@@ -14,7 +14,7 @@ use crate::span::Span;
 use crate::suggest;
 
 /// Name comparisons spent on "did you mean" for unknown steps, and again for unknown gates.
-const COMPARISONS: usize = 100_000;
+const COMPARISONS: usize = 5_000;
 
 /// Reports duplicate and unknown names; returns the gates that steps use, counting a misspelt
 /// gate name as a use of the gate it probably means (so that gate is not also "never used").
@@ -30,11 +30,11 @@ pub(super) fn check<'o>(outline: &'o Outline, out: &mut Vec<Diagnostic>) -> Hash
     // A name given by `defaults` is read by every step: report each place once.
     let mut reported: HashSet<Span> = HashSet::new();
     // Suggestions are computed only for misses, so a large valid plan pays nothing for them. Each
-    // one compares against every name, so misses get one while the comparisons stay within
-    // `COMPARISONS`: every miss in a plan of a few hundred steps, the first ten in one of ten
-    // thousand; a plan with thousands of misspellings stays linear.
+    // compares against every name, so misses get one while the comparisons stay within
+    // `COMPARISONS` (a hundred misses in a plan of fifty steps, five in one of a thousand, and
+    // always the first): a plan with thousands of misspellings stays linear.
     let mut steps_suggested = 0;
-    let steps_budget = COMPARISONS / steps.len().max(1);
+    let steps_budget = (COMPARISONS / steps.len().max(1)).max(1);
     let mut names_by_keyword: Option<HashMap<Span, &str>> = None;
     for r in &outline.after {
         if steps.contains_key(r.name.value.as_str()) || !reported.insert(r.name.span) {
@@ -60,7 +60,7 @@ pub(super) fn check<'o>(outline: &'o Outline, out: &mut Vec<Diagnostic>) -> Hash
     }
     let mut used = HashSet::new();
     let mut gates_suggested = 0;
-    let gates_budget = COMPARISONS / gates.len().max(1);
+    let gates_budget = (COMPARISONS / gates.len().max(1)).max(1);
     for g in &outline.gate_uses {
         if let Some((name, _)) = gates.get_key_value(g.value.as_str()) {
             used.insert(*name);
