@@ -416,3 +416,20 @@ fn human_output_gives_snippets_to_the_first_hundred() {
     assert!(stderr.contains("(50 more diagnostics shown on one line each"), "{stderr}");
     assert!(stderr.ends_with("many.kdl: invalid (150 errors, 0 warnings)\n"), "{stderr}");
 }
+
+/// `graph` with a `--var` the plan does not declare says so, and the `validate` it suggests
+/// repeats the flag, so it reports the same thing.
+#[test]
+fn an_undeclared_var_is_reported_the_same_by_graph_and_validate() {
+    let (code, graph) = run(&["graph", "findings/undeclared-var.kdl", "--var", "imgae=shop:v3"]);
+    assert_eq!(code, 1, "{graph}");
+    assert!(graph.contains("`--var imgae=...` sets `imgae`, which the plan does not declare"), "{graph}");
+    assert!(graph.contains("did you mean `image`?"), "{graph}");
+    assert!(
+        graph.contains("`planrun validate findings/undeclared-var.kdl --var imgae=shop:v3` checks it again"),
+        "{graph}"
+    );
+    let (code, validate) = run(&["validate", "findings/undeclared-var.kdl", "--var", "imgae=shop:v3"]);
+    assert_eq!(code, 1, "{validate}");
+    assert!(validate.contains("`--var imgae=...` sets `imgae`, which the plan does not declare"), "{validate}");
+}
