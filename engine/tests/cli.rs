@@ -299,17 +299,23 @@ fn io_and_usage_errors_in_the_chosen_format() {
     assert!(out.starts_with("$ planrun") && out.contains("::error title=planrun%3A%3Ausage::"), "{out}");
 }
 
+/// A plan with `n` pause steps, each with a duration that does not parse: `n` errors, line 3 on.
+fn bad_durations(n: usize) -> String {
+    let mut text = String::from("plan p {\n    stack s\n");
+    for i in 0..n {
+        text.push_str(&format!("    pause p{i} \"{i} parsecs\"\n"));
+    }
+    text.push_str("}\n");
+    text
+}
+
 /// `planrun validate ... | head -1` under every format: a closed pipe ends the run quietly.
 #[test]
 fn a_closed_pipe_ends_quietly() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     // 3,000 errors: far more output than a pipe buffer holds.
-    let mut text = String::from("plan p {\n    stack s\n");
-    for i in 0..3000 {
-        text.push_str(&format!("    pause p{i} \"{i} parsecs\"\n"));
-    }
-    text.push_str("}\n");
+    let text = bad_durations(3000);
     let path = std::env::temp_dir().join(format!("planrun-pipe-{}.kdl", std::process::id()));
     std::fs::write(&path, text).unwrap();
     for format in ["human", "json", "github"] {
@@ -400,11 +406,7 @@ fn every_fix_gives_a_file_without_that_problem() {
 /// A person gets the first 100 diagnostics with snippets and one line for each of the rest.
 #[test]
 fn human_output_gives_snippets_to_the_first_hundred() {
-    let mut text = String::from("plan p {\n    stack s\n");
-    for i in 0..150 {
-        text.push_str(&format!("    pause p{i} \"{i} parsecs\"\n"));
-    }
-    text.push_str("}\n");
+    let text = bad_durations(150);
     let output = planrun().args(["validate", "-", "--stdin-filename", "many.kdl"]).write_stdin(text).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.matches("╭─[many.kdl:").count(), 100, "{stderr}");
