@@ -6,7 +6,7 @@ use std::time::Duration;
 /// A duration as people read it in messages: `30s`, `12.3s`, `0.4s`.
 pub fn seconds(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 { format!("{}s", ms / 1000) } else { format!("{:.1}s", ms as f64 / 1000.0) }
+    if ms.is_multiple_of(1000) { format!("{}s", ms / 1000) } else { format!("{:.1}s", ms as f64 / 1000.0) }
 }
 
 /// Milliseconds as [`seconds`] writes them.

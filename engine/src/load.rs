@@ -1,4 +1,7 @@
-//! Reading a plan and its project file into a checked plan.
+//! Reading a plan and its project file into a checked plan. The plan `-` is read from standard
+//! input, named in messages by `--stdin-filename` (as editors and pre-commit hooks pass buffers).
+
+use std::io::Read;
 
 use std::path::{Path, PathBuf};
 
@@ -28,15 +31,43 @@ pub struct Loaded {
 /// A failure to load that is not a diagnostic in the plan: an unreadable file, a bad project file.
 #[derive(Debug)]
 pub enum LoadError {
-    /// The file could not be read.
+    /// A file could not be read, or the options do not fit together.
     Io(String),
     /// The project file is invalid.
     Project(Box<(SourceFile, Diagnostic)>),
 }
 
-/// Reads `path`, its project file and the environment, and checks the plan.
+/// Reads `path` (`-`: standard input), its project file and the environment, and checks the plan.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, LoadError> {
-    let bytes = std::fs::read(path).map_err(|e| LoadError::Io(format!("cannot read {}: {e}", path.display())))?;
+    load_as(path, None, options)
+}
+
+/// The name messages give the plan at `path`: `stdin_filename` (`--stdin-filename`) or `<stdin>`
+/// for `-`, else the path.
+pub fn shown_name(path: &Path, stdin_filename: Option<&Path>) -> PathBuf {
+    match (stdin_filename, path.as_os_str() == "-") {
+        (Some(name), true) => name.to_owned(),
+        (None, true) => PathBuf::from("<stdin>"),
+        (_, false) => path.to_owned(),
+    }
+}
+
+/// [`load`], naming a plan read from standard input `stdin_filename` in messages and looking for
+/// planrun.toml beside that path.
+pub fn load_as(path: &Path, stdin_filename: Option<&Path>, options: &LoadOptions) -> Result<Loaded, LoadError> {
+    let from_stdin = path.as_os_str() == "-";
+    // The path messages name, and beside which planrun.toml is looked for.
+    let shown = shown_name(path, stdin_filename);
+    let read = if from_stdin {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes).map(|_| bytes)
+    } else {
+        std::fs::read(path)
+    };
+    let bytes = read.map_err(|e| {
+        let what = if from_stdin { "standard input".into() } else { path.display().to_string() };
+        LoadError::Io(format!("cannot read {what}: {e}"))
+    })?;
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         // Bad bytes are a problem in the plan, reported like any other: exit 1, not an I/O error.
@@ -50,13 +81,18 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, LoadError> {
                 "invalid byte",
             )
             .with_help("KDL files are UTF-8: save the plan as UTF-8");
-            let file = SourceFile::new(path.display().to_string(), text);
+            let file = SourceFile::new(shown.display().to_string(), text);
             let checked = Checked { file, plan: None, graph: None, diagnostics: vec![diagnostic] };
             return Ok(Loaded { checked, environment: None });
         }
     };
     let project_path = options.project.clone().or_else(|| {
-        let beside = path.parent().unwrap_or(Path::new(".")).join("planrun.toml");
+        let dir = if from_stdin && stdin_filename.is_none() {
+            Path::new(".")
+        } else {
+            shown.parent().unwrap_or(Path::new("."))
+        };
+        let beside = dir.join("planrun.toml");
         beside.is_file().then_some(beside)
     });
     let mut environment = None;
@@ -72,12 +108,12 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, LoadError> {
     } else if let Some(env) = &options.env {
         return Err(LoadError::Io(format!(
             "--env {env}: no planrun.toml beside {} (use --project FILE)",
-            path.display()
+            shown.display()
         )));
     }
     let mut inputs = Inputs::from_process_env();
     inputs.overrides = options.vars.clone();
     inputs.project = environment.as_ref().map(|(n, e)| (n.clone(), e.vars.clone()));
-    let checked = plans::check(SourceFile::new(path.display().to_string(), text), &inputs);
+    let checked = plans::check(SourceFile::new(shown.display().to_string(), text), &inputs);
     Ok(Loaded { checked, environment })
 }

@@ -78,10 +78,8 @@ fn every_fixture_produces_its_code() {
             out.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
         let wanted = code.to_string();
         assert!(json_lines.iter().any(|d| d["code"] == wanted.as_str()), "{file} does not produce {wanted}:\n{out}");
-        // An error fixture has no other error (a warning may follow from it: `unknown-gate` leaves
-        // the misspelt gate unused); a warning fixture has nothing else at all.
-        let is_error = json_lines.iter().any(|d| d["code"] == wanted.as_str() && d["severity"] == "error");
-        for d in json_lines.iter().filter(|d| !is_error || d["severity"] == "error") {
+        // A fixture produces nothing else: no follow-on warning from an error either.
+        for d in &json_lines {
             assert_eq!(d["code"], wanted.as_str(), "{file} also produces {}:\n{out}", d["code"]);
         }
     }
@@ -139,15 +137,15 @@ fn unreadable_file_says_why() {
 }
 
 #[test]
-fn a_kdl_v1_file_gets_a_migration_hint() {
+fn a_kdl_v1_construct_gets_its_kdl_2_spelling() {
     let (code, out) = validate("kdl-v1.kdl", &[]);
     assert_eq!(code, 1);
     assert!(out.contains("planrun::kdl-v1"), "{out}");
-    assert!(out.contains("this file is KDL 1; planrun reads KDL 2"), "{out}");
-    assert!(out.contains("migrate to KDL 2"), "{out}");
-    assert!(out.contains("#true"), "the hint names KDL 2 booleans:\n{out}");
-    // One diagnostic, not a cascade of syntax errors.
+    assert!(out.contains("`true` is KDL 1 spelling; planrun reads KDL 2"), "{out}");
+    assert!(out.contains("KDL 2 writes `#true`"), "the hint names the KDL 2 spelling:\n{out}");
+    // One diagnostic, at the construct, not a cascade of syntax errors.
     assert_eq!(out.matches("planrun::").count(), 1, "{out}");
+    assert!(out.contains("kdl-v1.kdl:5:16]"), "{out}");
 }
 
 #[test]
@@ -271,4 +269,231 @@ fn a_plan_that_is_not_utf8_is_a_syntax_error_at_the_bad_byte() {
     assert!(out.contains("planrun::syntax") && out.contains("the file is not valid UTF-8"), "{out}");
     assert!(out.contains(":2:12]"), "points at line 2, column 12: {out}");
     assert!(out.contains("save the plan as UTF-8"), "{out}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Broken files, editors and pipes: one fixture per finding of issue 8 in `tests/fixtures/findings/`.
+
+/// Every fixture of `findings/`, rendered for people.
+#[test]
+fn findings_as_people_see_them() {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures().join("findings"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".kdl"))
+        .collect();
+    names.sort();
+    for name in names {
+        let (_, out) = validate(&format!("findings/{name}"), &[]);
+        insta::assert_snapshot!(format!("finding__{}", name.trim_end_matches(".kdl")), out);
+    }
+}
+
+#[test]
+fn findings_in_machine_formats() {
+    let (_, out) = validate("findings/after-without-value.kdl", &["--message-format", "github"]);
+    assert!(out.contains("line=3,col=21"), "annotated where `after=` is, not at 1:1: {out}");
+    insta::assert_snapshot!("finding__github__after-without-value", out);
+    let (_, out) = validate("findings/two-syntax-errors.kdl", &["--message-format", "json"]);
+    insta::assert_snapshot!("finding__json__two-syntax-errors", out);
+    let (_, out) = validate("duplicate-step.kdl", &["--message-format", "github"]);
+    assert!(out.contains("first step with this name: duplicate-step.kdl:3:"), "names the first place: {out}");
+    insta::assert_snapshot!("finding__github__duplicate-step", out);
+    // Character columns everywhere, human header included.
+    let (_, human) = validate("findings/non-ascii-line.kdl", &[]);
+    let (_, json) = validate("findings/non-ascii-line.kdl", &["--message-format", "json"]);
+    let d: serde_json::Value = serde_json::from_str(json.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
+    assert!(human.contains(&format!("non-ascii-line.kdl:3:{}]", d["column"])), "{human}\n{json}");
+}
+
+#[test]
+fn a_missing_last_brace_is_one_short_error() {
+    let (code, out) = validate("findings/missing-last-brace.kdl", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(out.matches("planrun::").count(), 1, "{out}");
+    assert!(out.contains("this `{` is never closed") && out.contains("the file ends here"), "{out}");
+    assert!(out.lines().count() < 30, "no snippet of the whole file: {out}");
+}
+
+#[test]
+fn every_syntax_error_is_reported_in_one_pass() {
+    let (_, out) = validate("findings/two-syntax-errors.kdl", &["--message-format", "json"]);
+    let lines: Vec<serde_json::Value> =
+        out.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let at: Vec<(u64, u64)> =
+        lines.iter().map(|d| (d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap())).collect();
+    assert_eq!(at, [(3, 21), (4, 37)], "both errors, in file order, each at its token: {out}");
+}
+
+/// A plan file on standard input, named by --stdin-filename (editors and pre-commit hooks).
+#[test]
+fn a_plan_on_standard_input() {
+    let text = std::fs::read_to_string(fixtures().join("duplicate-step.kdl")).unwrap();
+    let output = planrun()
+        .args(["validate", "-", "--stdin-filename", "plans/shop.kdl", "--message-format", "json"])
+        .write_stdin(text.clone())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(r#""file":"plans/shop.kdl""#) && stdout.contains("duplicate-step"), "{stdout}");
+    let output = planrun().args(["validate", "-"]).write_stdin(text).output().unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("<stdin>: invalid"), "{output:?}");
+    planrun().args(["validate", "-", "-"]).write_stdin("").assert().code(2);
+    let valid = std::fs::read_to_string(fixtures().join("valid.kdl")).unwrap();
+    planrun().args(["graph", "-"]).write_stdin(valid).assert().code(0);
+}
+
+/// Errors that are not about a place in a plan still come in the format asked for.
+#[test]
+fn io_and_usage_errors_in_the_chosen_format() {
+    let (code, out) = run(&["validate", "no-such-file.kdl", "--message-format", "json"]);
+    assert_eq!(code, 2);
+    insta::assert_snapshot!("finding__json__io-error", out);
+    let (code, out) = run(&["validate", "no-such-file.kdl", "--message-format", "github"]);
+    assert_eq!(code, 2);
+    assert!(out.contains("::error file=no-such-file.kdl,title=planrun%3A%3Aio::cannot read"), "{out}");
+    let (code, out) = run(&["validate", "valid.kdl", "--message-format=json", "--no-such-flag"]);
+    assert_eq!(code, 2);
+    insta::assert_snapshot!("finding__json__usage-error", out);
+    let (code, out) = run(&["validate", "--message-format", "github"]);
+    assert_eq!(code, 2);
+    assert!(out.starts_with("$ planrun") && out.contains("::error title=planrun%3A%3Ausage::"), "{out}");
+}
+
+/// A plan with `n` pause steps, each with a duration that does not parse: `n` errors, line 3 on.
+fn bad_durations(n: usize) -> String {
+    let mut text = String::from("plan p {\n    stack s\n");
+    for i in 0..n {
+        text.push_str(&format!("    pause p{i} \"{i} parsecs\"\n"));
+    }
+    text.push_str("}\n");
+    text
+}
+
+/// `planrun validate ... | head -1` under every format: a closed pipe ends the run quietly.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    // 3,000 errors: far more output than a pipe buffer holds.
+    let text = bad_durations(3000);
+    let path = std::env::temp_dir().join(format!("planrun-pipe-{}.kdl", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    for format in ["human", "json", "github"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_planrun"))
+            .args(["validate", "--message-format", format])
+            .arg(&path)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one line from where the diagnostics go, then close both pipes, as `head -1` does.
+        let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let mut first = String::new();
+        if format == "human" {
+            drop(stdout);
+            BufReader::new(stderr).read_line(&mut first).unwrap();
+        } else {
+            drop(stderr);
+            BufReader::new(stdout).read_line(&mut first).unwrap();
+        }
+        let status = child.wait().unwrap();
+        assert!(!first.is_empty(), "{format}: no output");
+        assert_eq!(status.code(), Some(141), "{format}: {status:?}");
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+/// A diagnostic's fix, applied as it is, removes that diagnostic and adds no error: the help
+/// can be followed literally. Every fixture (one per code, and the findings) is tried.
+#[test]
+fn every_fix_gives_a_file_without_that_problem() {
+    let mut files: Vec<String> = Code::ALL.iter().map(|c| format!("{}.kdl", c.name())).collect();
+    for e in std::fs::read_dir(fixtures().join("findings")).unwrap() {
+        files.push(format!("findings/{}", e.unwrap().file_name().into_string().unwrap()));
+    }
+    let mut fixed = 0;
+    for file in files {
+        let (_, out) = validate(&file, &["--message-format", "json"]);
+        let text = std::fs::read_to_string(fixtures().join(&file)).unwrap();
+        let before: Vec<serde_json::Value> =
+            out.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
+        let codes_before: std::collections::BTreeSet<String> =
+            before.iter().map(|d| d["code"].as_str().unwrap().to_owned()).collect();
+        for (i, d) in before.iter().enumerate() {
+            let edits: Vec<plans::fix::Edit> = d["fix"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    let span = plans::span::Span::new(
+                        e["offset"].as_u64().unwrap() as usize,
+                        e["length"].as_u64().unwrap() as usize,
+                    );
+                    plans::fix::Edit::new(span, e["replacement"].as_str().unwrap())
+                })
+                .collect();
+            if edits.is_empty() {
+                continue;
+            }
+            // Outside the fixtures (other tests list them), run from the fixtures as they are.
+            let dir = std::env::temp_dir().join(format!("planrun-fix-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join(format!("{}-{i}.kdl", file.replace('/', "-").trim_end_matches(".kdl")));
+            std::fs::write(&path, plans::fix::apply(&text, &edits)).unwrap();
+            let mut args = vec!["validate".to_owned(), path.display().to_string()];
+            args.extend(fixture_args(&file));
+            args.extend(["--message-format".to_owned(), "json".to_owned()]);
+            let (_, after) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+            let _ = std::fs::remove_file(&path);
+            let after: Vec<serde_json::Value> =
+                after.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
+            let same = |e: &serde_json::Value| e["code"] == d["code"] && e["message"] == d["message"];
+            assert!(!after.iter().any(same), "{file}: the fix of {} leaves it: {after:#?}", d["message"]);
+            for e in after.iter().filter(|e| e["severity"] == "error") {
+                assert!(
+                    codes_before.contains(e["code"].as_str().unwrap()),
+                    "{file}: the fix of {} adds {e:#}",
+                    d["message"]
+                );
+            }
+            fixed += 1;
+        }
+    }
+    assert!(fixed >= 15, "only {fixed} fixes were tried");
+}
+
+/// A person gets the first 100 diagnostics with snippets and one line for each of the rest.
+#[test]
+fn human_output_gives_snippets_to_the_first_hundred() {
+    let text = bad_durations(150);
+    let output = planrun().args(["validate", "-", "--stdin-filename", "many.kdl"]).write_stdin(text).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("╭─[many.kdl:").count(), 100, "{stderr}");
+    assert_eq!(stderr.lines().filter(|l| l.contains(": error[planrun::bad-duration]: ")).count(), 50, "{stderr}");
+    assert!(
+        stderr.lines().any(|l| l == "many.kdl:103:16: error[planrun::bad-duration]: `100 parsecs` is not a duration"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(50 more diagnostics shown on one line each"), "{stderr}");
+    assert!(stderr.ends_with("many.kdl: invalid (150 errors, 0 warnings)\n"), "{stderr}");
+}
+
+/// `graph` with a `--var` the plan does not declare says so, and the `validate` it suggests
+/// repeats the flag, so it reports the same thing.
+#[test]
+fn an_undeclared_var_is_reported_the_same_by_graph_and_validate() {
+    let (code, graph) = run(&["graph", "findings/undeclared-var.kdl", "--var", "imgae=shop:v3"]);
+    assert_eq!(code, 1, "{graph}");
+    assert!(graph.contains("`--var imgae=...` sets `imgae`, which the plan does not declare"), "{graph}");
+    assert!(graph.contains("did you mean `image`?"), "{graph}");
+    assert!(
+        graph.contains("`planrun validate findings/undeclared-var.kdl --var imgae=shop:v3` checks it again"),
+        "{graph}"
+    );
+    let (code, validate) = run(&["validate", "findings/undeclared-var.kdl", "--var", "imgae=shop:v3"]);
+    assert_eq!(code, 1, "{validate}");
+    assert!(validate.contains("`--var imgae=...` sets `imgae`, which the plan does not declare"), "{validate}");
 }

@@ -1,4 +1,5 @@
-//! The hand-written decoder over `kdl`: typed settings with exact spans, collecting every error.
+//! The hand-written decoder over the `kdl_fast` document tree: typed settings with exact spans,
+//! collecting every error.
 //!
 //! A setting can be written as a property (`delay="30s"`) or as a child node (`delay "30s"`);
 //! both read the same. Settings a decoder never asks for are reported as unknown, with the
@@ -8,9 +9,10 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::kdl_fast::{Entry, Node, Value};
 
-use crate::check::Undecoded;
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::duration::Duration;
+use crate::fix::Edit;
+use crate::outline::{Outline, Reference};
 use crate::percentage::Percentage;
 use crate::span::Span;
 use crate::spanned::Spanned;
@@ -23,8 +25,12 @@ pub struct Decoder<'s> {
     pub vars: HashMap<String, String>,
     /// Everything found so far.
     pub diagnostics: Vec<Diagnostic>,
-    /// Gates, steps and variables that did not decode, so references to them are not reported twice.
-    pub undecoded: Undecoded,
+    /// Every step and gate declared and every reference to them, decoded or not.
+    pub outline: Outline,
+    errors: usize,
+    /// "Did you mean" for an unknown setting, by the setting and the names asked for: the same
+    /// misspelling in every step is compared against the known names once.
+    suggestions: HashMap<(String, Vec<&'static str>), Option<&'static str>>,
 }
 
 /// Where one setting was written.
@@ -32,6 +38,16 @@ pub struct Decoder<'s> {
 enum Source<'n> {
     Prop(&'n Entry),
     Child(&'n Node),
+}
+
+impl Source<'_> {
+    /// The whole setting: `key=value`, or the child node.
+    fn span(self) -> Span {
+        match self {
+            Source::Prop(entry) => entry.span(),
+            Source::Child(node) => node.span(),
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -60,12 +76,28 @@ pub type Arg<'n> = (&'n Value, Span);
 impl<'s> Decoder<'s> {
     /// A decoder over `src`; variables are set once resolved.
     pub fn new(src: &'s str) -> Self {
-        Decoder { src, vars: HashMap::default(), diagnostics: Vec::new(), undecoded: Undecoded::default() }
+        Decoder {
+            src,
+            vars: HashMap::default(),
+            diagnostics: Vec::new(),
+            outline: Outline::default(),
+            errors: 0,
+            suggestions: HashMap::default(),
+        }
     }
 
     /// Records a diagnostic.
     pub fn push(&mut self, d: Diagnostic) {
+        if d.severity == Severity::Error {
+            self.errors += 1;
+        }
         self.diagnostics.push(d);
+    }
+
+    /// How many errors have been recorded: compare before and after decoding an element to know
+    /// whether it has any.
+    pub fn error_count(&self) -> usize {
+        self.errors
     }
 
     /// Records an error.
@@ -187,7 +219,8 @@ impl<'s> Decoder<'s> {
                             "set again here",
                         )
                         .with_label(first.key_span, "first set here")
-                        .with_help(format!("remove one of the two `{key}` settings")),
+                        .with_help(format!("remove one of the two `{key}` settings"))
+                        .with_fix(self.removal(f.source.span())),
                     );
                 }
                 Some(_) => {}
@@ -403,6 +436,22 @@ impl<'s> Decoder<'s> {
         values.into_iter().filter_map(|v| self.as_string(key, v)).collect()
     }
 
+    /// The gates a step names under `key` (`gates`, `preview-gates`); they go into the outline, so
+    /// they are checked even when the step has other errors.
+    pub fn gate_names(&mut self, fields: &mut Fields<'_>, key: &'static str) -> Vec<Spanned<String>> {
+        let names = self.names(fields, key);
+        self.outline.gate_uses.extend(names.iter().cloned());
+        names
+    }
+
+    /// The steps a step waits for (`after`); they go into the outline like [`Decoder::gate_names`],
+    /// with the span of the step's keyword, `from`.
+    pub fn step_names(&mut self, fields: &mut Fields<'_>, key: &'static str, from: Span) -> Vec<Spanned<String>> {
+        let names = self.names(fields, key);
+        self.outline.after.extend(names.iter().map(|n| Reference { from, name: n.clone() }));
+        names
+    }
+
     /// A non-negative integer setting (a string holding one is accepted, for `${var}`).
     pub fn count(&mut self, fields: &mut Fields<'_>, key: &'static str, required: bool) -> Option<Spanned<u64>> {
         let value = self.value(fields, key, required)?;
@@ -466,7 +515,8 @@ impl<'s> Decoder<'s> {
             Value::String(s) if s == "true" || s == "false" => {
                 self.push(
                     Diagnostic::error(Code::WrongType, format!("`{key}` must be a boolean"), span, "found a string")
-                        .with_help(format!("KDL 2 writes booleans as #{s}")),
+                        .with_help(format!("KDL 2 writes booleans as #{s}"))
+                        .with_fix(Edit::new(span, format!("#{s}"))),
                 );
                 None
             }
@@ -491,7 +541,8 @@ impl<'s> Decoder<'s> {
             Value::Integer(i) => {
                 self.push(
                     Diagnostic::error(Code::BadDuration, format!("`{key}` needs a unit"), span, "a bare number")
-                        .with_help(format!("write `{key} \"{i}s\"` (units: ms, s, m, h)")),
+                        .with_help(format!("write `{key} \"{i}s\"` (units: ms, s, m, h)"))
+                        .with_fix(Edit::new(span, format!("\"{i}s\""))),
                 );
                 return None;
             }
@@ -524,7 +575,8 @@ impl<'s> Decoder<'s> {
                         span,
                         "a bare number",
                     )
-                    .with_help(format!("write `{key}=\"{}%\"`", self.text(span))),
+                    .with_help(format!("write `{key}=\"{}%\"`", self.text(span)))
+                    .with_fix(Edit::new(span, format!("\"{}%\"", self.text(span)))),
                 );
                 return None;
             }
@@ -545,33 +597,41 @@ impl<'s> Decoder<'s> {
         }
     }
 
-    /// A setting that is one of a few words (`order start-first`).
-    pub fn word(
+    /// A setting that is one of a few words (`order start-first`), each standing for a value.
+    pub fn choice<T: Copy>(
         &mut self,
         fields: &mut Fields<'_>,
         key: &'static str,
-        allowed: &[&'static str],
-    ) -> Option<Spanned<&'static str>> {
+        options: &[(&'static str, T)],
+    ) -> Option<Spanned<T>> {
         let value = self.value(fields, key, false)?;
-        self.as_word(key, value, allowed)
+        self.as_choice(key, value, options)
     }
 
-    /// A value as one of a few words.
-    pub fn as_word(&mut self, key: &str, value: Arg<'_>, allowed: &[&'static str]) -> Option<Spanned<&'static str>> {
+    /// A value as one of a few words, each standing for a value.
+    pub fn as_choice<T: Copy>(
+        &mut self,
+        key: &str,
+        value: Arg<'_>,
+        options: &[(&'static str, T)],
+    ) -> Option<Spanned<T>> {
         let text = self.as_string(key, value)?;
-        if let Some(w) = allowed.iter().find(|w| **w == text.value.as_str()) {
-            return Some(Spanned::new(*w, text.span));
+        if let Some((_, v)) = options.iter().find(|(w, _)| *w == text.value.as_str()) {
+            return Some(Spanned::new(*v, text.span));
         }
-        let help = suggest::help_for(&text.value, "expected one of", allowed);
-        self.push(
-            Diagnostic::error(
-                Code::BadValue,
-                format!("`{}` is not a valid `{key}`", text.value),
-                text.span,
-                "not allowed here",
-            )
-            .with_optional_help(help),
-        );
+        let words: Vec<&str> = options.iter().map(|(w, _)| *w).collect();
+        let help = suggest::help_for(&text.value, "expected one of", &words);
+        let mut d = Diagnostic::error(
+            Code::BadValue,
+            format!("`{}` is not a valid `{key}`", text.value),
+            text.span,
+            "not allowed here",
+        )
+        .with_optional_help(help);
+        if let Some(best) = suggest::did_you_mean(&text.value, words.iter().copied()) {
+            d = d.with_fix(Edit::new(text.span, crate::fix::kdl_string(best)));
+        }
+        self.push(d);
         None
     }
 
@@ -580,7 +640,7 @@ impl<'s> Decoder<'s> {
         if fields.taken.iter().all(|t| *t) {
             return;
         }
-        let mut asked: Vec<&str> = fields.asked.clone();
+        let mut asked: Vec<&'static str> = fields.asked.clone();
         asked.sort_unstable();
         asked.dedup();
         for (i, f) in fields.fields.iter().enumerate() {
@@ -592,7 +652,15 @@ impl<'s> Decoder<'s> {
                 Source::Prop(_) => (Code::UnknownProperty, "property"),
                 Source::Child(_) => (Code::UnknownNode, "setting"),
             };
-            let help = suggest::help_for(f.key, &format!("{} takes", fields.what), &asked);
+            let best = *self
+                .suggestions
+                .entry((f.key.to_owned(), asked.clone()))
+                .or_insert_with(|| suggest::did_you_mean(f.key, asked.iter().copied()));
+            let help = match best {
+                Some(best) => Some(format!("did you mean `{best}`?")),
+                None => suggest::help_for(f.key, &format!("{} takes", fields.what), &asked),
+            };
+            let rename = best.map(|best| Edit::new(f.key_span, crate::fix::kdl_string(best)));
             self.push(
                 Diagnostic::error(
                     code,
@@ -600,7 +668,8 @@ impl<'s> Decoder<'s> {
                     f.key_span,
                     format!("unknown {kind}"),
                 )
-                .with_optional_help(help),
+                .with_optional_help(help)
+                .with_fix_opt(rename),
             );
         }
     }
@@ -625,7 +694,7 @@ impl<'s> Decoder<'s> {
                         let name = &after[..end];
                         match self.vars.get(name) {
                             Some(v) => out.push_str(v),
-                            None if self.undecoded.variables.contains(name) => {}
+                            None if self.outline.valueless_variables.contains(name) => {}
                             None => self.unknown_variable(name, span),
                         }
                         rest = &after[end + 1..];
@@ -657,14 +726,33 @@ impl<'s> Decoder<'s> {
         let at = self.locate(&format!("${{{name}}}"), span);
         let mut known: Vec<&str> = self.vars.keys().map(String::as_str).collect();
         known.sort_unstable();
-        let help = match suggest::did_you_mean(name, known.iter().copied()) {
+        let best = suggest::did_you_mean(name, known.iter().copied());
+        let help = match best {
             Some(best) => format!("did you mean `${{{best}}}`?"),
             None => format!("declare it: `var {name} default=\"...\"`"),
         };
-        self.push(
-            Diagnostic::error(Code::UnknownVariable, format!("unknown variable `{name}`"), at, "not declared")
-                .with_help(help),
-        );
+        let mut d = Diagnostic::error(Code::UnknownVariable, format!("unknown variable `{name}`"), at, "not declared")
+            .with_help(help);
+        if let Some(best) = best
+            && at.len == name.len() + 3
+        {
+            d = d.with_fix(Edit::new(at, format!("${{{best}}}")));
+        }
+        self.push(d);
+    }
+
+    /// An edit removing what is at `span`: its whole line when nothing else is on it, else the
+    /// span and the spaces before it.
+    pub fn removal(&self, span: Span) -> Edit {
+        let line_start = self.src[..span.offset].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.src[span.end()..].find('\n').map_or(self.src.len(), |i| span.end() + i + 1);
+        let before = &self.src[line_start..span.offset];
+        let after = &self.src[span.end()..line_end];
+        if before.trim().is_empty() && after.trim().is_empty() {
+            return Edit::new(Span::new(line_start, line_end - line_start), "");
+        }
+        let spaces = before.len() - before.trim_end().len();
+        Edit::new(Span::new(span.offset - spaces, span.len + spaces), "")
     }
 
     /// The span of `needle` inside the source at `span`, or `span` itself.

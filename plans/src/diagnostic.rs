@@ -2,9 +2,11 @@
 
 use std::fmt;
 
-use miette::{LabeledSpan, NamedSource, SourceCode};
+use miette::{LabeledSpan, SourceCode};
 use serde::Serialize;
 
+use crate::fix::Edit;
+pub use crate::source_file::SourceFile;
 use crate::span::Span;
 
 /// How bad a diagnostic is.
@@ -94,6 +96,8 @@ codes! {
     StartFirstHostPort = "start-first-host-port",
     /// Warning: a gate that no step uses.
     UnusedGate = "unused-gate",
+    /// Warning: the selected `planrun.toml` environment sets a variable the plan does not declare.
+    UnusedProjectVariable = "unused-project-variable",
 }
 
 impl fmt::Display for Code {
@@ -126,6 +130,8 @@ pub struct Diagnostic {
     pub labels: Vec<Label>,
     /// How to fix it.
     pub help: Option<String>,
+    /// Edits that do what the help says, when the fix is certain.
+    pub fix: Vec<Edit>,
 }
 
 impl Diagnostic {
@@ -137,6 +143,7 @@ impl Diagnostic {
             message: message.into(),
             labels: vec![Label { span, text: label.into(), primary: true }],
             help: None,
+            fix: Vec::new(),
         }
     }
 
@@ -154,6 +161,18 @@ impl Diagnostic {
     /// Sets the help text.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Adds an edit that fixes the problem.
+    pub fn with_fix(mut self, edit: Edit) -> Self {
+        self.fix.push(edit);
+        self
+    }
+
+    /// Adds an edit that fixes the problem, if there is one.
+    pub fn with_fix_opt(mut self, edit: Option<Edit>) -> Self {
+        self.fix.extend(edit);
         self
     }
 
@@ -181,40 +200,8 @@ impl Diagnostic {
     }
 }
 
-/// A plan file's name and text.
-#[derive(Debug, Clone)]
-pub struct SourceFile {
-    /// The name shown in diagnostics (the path as the user gave it).
-    pub name: String,
-    /// The text.
-    pub text: String,
-    named: NamedSource<String>,
-}
-
-impl SourceFile {
-    /// A file named `name` holding `text`.
-    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
-        let (name, text) = (name.into(), text.into());
-        let named = NamedSource::new(name.clone(), text.clone()).with_language("kdl");
-        SourceFile { name, text, named }
-    }
-
-    /// One-based line and column (in characters) of a byte offset.
-    pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..floor_char_boundary(&self.text, offset)];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-        (line, col)
-    }
-}
-
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
+/// Labels shown per diagnostic in a snippet; the rest are counted in the help.
+pub const MAX_SHOWN_LABELS: usize = 8;
 
 /// A diagnostic together with its file: what miette renders.
 #[derive(Debug)]
@@ -246,19 +233,32 @@ impl miette::Diagnostic for FileDiagnostic<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.diagnostic.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        let hidden = self.diagnostic.labels.len().saturating_sub(MAX_SHOWN_LABELS);
+        match (&self.diagnostic.help, hidden) {
+            (help, 0) => help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>),
+            (None, n) => Some(Box::new(format!("({n} more places not shown)"))),
+            (Some(h), n) => Some(Box::new(format!("{h}\n({n} more places not shown)"))),
+        }
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(&self.file.named)
+        Some(self.file)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let text_len = self.file.text.len();
-        Some(Box::new(self.diagnostic.labels.iter().map(move |l| {
+        let text = &self.file.text;
+        Some(Box::new(self.diagnostic.labels.iter().take(MAX_SHOWN_LABELS).map(move |l| {
             // Clamp so a label can never point past the end of the file.
-            let offset = l.span.offset.min(text_len);
-            let len = l.span.len.min(text_len - offset);
+            let offset = l.span.offset.min(text.len());
+            let mut len = l.span.len.min(text.len() - offset);
+            // miette shows every line a label covers: a label over many lines is cut to its
+            // first line, so one diagnostic never prints a whole file.
+            let covered = &text.as_bytes()[offset..offset + len];
+            if let Some(nl) = covered.iter().position(|&b| b == b'\n')
+                && covered[nl + 1..].contains(&b'\n')
+            {
+                len = nl;
+            }
             let text = (!l.text.is_empty()).then(|| l.text.clone());
             if l.primary {
                 LabeledSpan::new_primary_with_span(text, (offset, len))

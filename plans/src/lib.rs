@@ -9,13 +9,17 @@ pub mod database;
 pub mod decoder;
 pub mod diagnostic;
 pub mod duration;
+pub mod fix;
 pub mod gates;
 pub mod graph;
 pub mod kdl_fast;
+mod keywords;
 pub mod model;
+pub mod outline;
 pub mod percentage;
 pub mod plan_decoder;
 pub mod project;
+pub mod source_file;
 pub mod span;
 pub mod spanned;
 pub mod steps;
@@ -61,7 +65,7 @@ pub fn check(file: SourceFile, inputs: &Inputs) -> Checked {
             let mut d = decoder::Decoder::new(&file.text);
             let plan = plan_decoder::decode(&mut d, &doc, inputs);
             let mut diagnostics = std::mem::take(&mut d.diagnostics);
-            let graph = plan.as_ref().and_then(|p| check::check_decoded(p, &d.undecoded, &mut diagnostics));
+            let graph = check::check_outlined(plan.as_ref(), &d.outline, &mut diagnostics);
             (plan, graph, diagnostics)
         }
     };

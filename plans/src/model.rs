@@ -3,11 +3,10 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::duration::Duration;
-use crate::gates::GateKind;
-use crate::span::Span;
+pub use crate::gates::Gate;
+pub use crate::gates::analysis::{Analysis, Sampling};
 use crate::spanned::Spanned;
-use crate::steps::StepKind;
+pub use crate::steps::Step;
 
 /// A checked plan with every variable resolved.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -64,79 +63,6 @@ pub enum VariableSource {
     Project(String),
     /// The plan's `default=`.
     Default,
-}
-
-/// A named health gate.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub struct Gate {
-    /// The name steps use.
-    pub name: Spanned<String>,
-    /// What is measured.
-    pub kind: GateKind,
-    /// How measurements are taken and judged.
-    pub analysis: Analysis,
-}
-
-/// How a gate takes measurements and turns them into a verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub struct Analysis {
-    /// Wait this long before the first measurement.
-    pub initial_delay: Duration,
-    /// Time between measurements.
-    pub interval: Duration,
-    /// How many measurements, or for how long.
-    pub sampling: Sampling,
-    /// The gate fails when more measurements than this fail.
-    pub failure_limit: u64,
-    /// The gate is inconclusive when more measurements than this are inconclusive.
-    pub inconclusive_limit: u64,
-    /// The gate errors when more consecutive measurements than this error.
-    pub error_limit: u64,
-    /// Time allowed for one measurement.
-    pub timeout: Duration,
-}
-
-/// How many measurements a gate takes.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Sampling {
-    /// Exactly this many measurements.
-    Count(u64),
-    /// Measurements every interval until this much time has passed.
-    Window(Duration),
-}
-
-impl Default for Analysis {
-    fn default() -> Self {
-        Analysis {
-            initial_delay: Duration::ZERO,
-            interval: Duration::from_secs(10),
-            sampling: Sampling::Count(1),
-            failure_limit: 0,
-            inconclusive_limit: 0,
-            error_limit: 4,
-            timeout: Duration::from_secs(5),
-        }
-    }
-}
-
-/// One step of the plan.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub struct Step {
-    /// Unique name.
-    pub name: Spanned<String>,
-    /// Steps that must finish first, as written.
-    pub after: Vec<Spanned<String>>,
-    /// What the step does.
-    #[serde(flatten)]
-    pub kind: StepKind,
-    /// The span of the step's node name (`rolling`).
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub keyword_span: Span,
 }
 
 impl Plan {

@@ -8,9 +8,10 @@ use crate::decoder::Decoder;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::gates;
 use crate::model::{OnFailure, Plan};
+use crate::outline::{AfterSite, Declared, StepLayout};
 use crate::span::Span;
 use crate::spanned::Spanned;
-use crate::steps;
+use crate::steps::{self, StepKeyword};
 use crate::suggest;
 use crate::variables::{self, Inputs};
 
@@ -66,7 +67,7 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
     let children: Vec<&Node> = node.children().map(|c| c.nodes().iter().collect()).unwrap_or_default();
 
     let var_nodes: Vec<&Node> = children.iter().copied().filter(|n| n.name().value() == "var").collect();
-    let (variables, values) = variables::resolve(d, &var_nodes, inputs);
+    let (variables, values) = variables::resolve(d, &var_nodes, inputs, node.name().span());
     d.vars = values;
 
     let mut header: HashMap<&str, &Node> = HashMap::default();
@@ -94,7 +95,7 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
                     );
                 }
             }
-            k if steps::KEYWORDS.contains(&k) => step_nodes.push(*child),
+            k if let Some(kind) = StepKeyword::from_keyword(k) => step_nodes.push((kind, *child)),
             other => {
                 let known: Vec<&str> = HEADER.iter().chain(steps::KEYWORDS).copied().collect();
                 let help = suggest::help_for(other, "a plan holds", &known);
@@ -117,27 +118,29 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
         d.no_more_args(&f, 1);
         let args = d.args(n);
         d.finish(f);
-        args.first().and_then(|v| d.as_word("on-failure", *v, &["rollback", "pause"]))
+        let options = [("rollback", OnFailure::Rollback), ("pause", OnFailure::Pause)];
+        args.first().and_then(|v| d.as_choice("on-failure", *v, &options))
     });
-    let on_failure = match on_failure.map(|w| w.value) {
-        Some("pause") => OnFailure::Pause,
-        _ => OnFailure::Rollback,
-    };
+    let on_failure = on_failure.map(|w| w.value).unwrap_or_default();
     let log = header.get("log").and_then(|n| single_string(d, n));
 
     let mut gates = Vec::with_capacity(gate_nodes.len());
     for n in &gate_nodes {
-        match gates::decode(d, n, defaults.get("gate").copied()) {
-            Some(g) => gates.push(g),
-            None => d.undecoded.gates.extend(raw_name(n)),
-        }
+        let before = d.error_count();
+        let gate = gates::decode(d, n, defaults.get("gate").copied());
+        let declared = declared(d, n, gate.as_ref().map(|g| &g.name), before, false);
+        d.outline.gates.extend(declared);
+        gates.extend(gate);
     }
     let mut steps = Vec::with_capacity(step_nodes.len());
-    for n in &step_nodes {
-        match steps::decode(d, n, defaults.get(n.name().value()).copied()) {
-            Some(s) => steps.push(s),
-            None => d.undecoded.steps.extend(raw_name(n)),
-        }
+    for (kind, n) in &step_nodes {
+        let before = d.error_count();
+        let step = steps::decode(d, *kind, n, defaults.get(kind.keyword()).copied());
+        // Only a contract migration's warning offers to extend `after`.
+        let with_layout = *kind == StepKeyword::Migrate;
+        let declared = declared(d, n, step.as_ref().map(|s| &s.name), before, with_layout);
+        d.outline.steps.extend(declared);
+        steps.extend(step);
     }
 
     let name = name?;
@@ -160,9 +163,55 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
     Some(Plan { name, stack, on_failure, log, variables, gates, steps })
 }
 
-/// The name a gate or step node gives itself, as written.
-fn raw_name(node: &Node) -> Option<String> {
-    node.entries().iter().find(|e| e.name().is_none()).and_then(|e| e.value().as_string()).map(str::to_owned)
+/// A step or gate as the outline records it: its decoded name, or the name as written when it did
+/// not decode; with whether decoding it reported errors since `errors_before`.
+fn declared(
+    d: &Decoder<'_>,
+    node: &Node,
+    decoded: Option<&Spanned<String>>,
+    errors_before: usize,
+    with_layout: bool,
+) -> Option<Declared> {
+    let name = decoded.cloned().or_else(|| {
+        let e = node.entries().iter().find(|e| e.name().is_none())?;
+        Some(Spanned::new(e.value().as_string()?.to_owned(), e.value_span()))
+    })?;
+    let layout = with_layout.then(|| layout(d, node, &name));
+    Some(Declared { name, keyword_span: node.name().span(), has_errors: d.error_count() > errors_before, layout })
+}
+
+/// Where a fix can add to a step's `after` (see [`StepLayout`]).
+fn layout(d: &Decoder<'_>, node: &Node, name: &Spanned<String>) -> StepLayout {
+    let property = node.entries().iter().find(|e| e.name().is_some_and(|k| k.value() == "after"));
+    let child = node.children().and_then(|c| c.nodes().iter().find(|n| n.name().value() == "after"));
+    let after = match (property, child) {
+        (Some(p), _) => {
+            // Take the space before `after=x` too, so removing it leaves no gap.
+            let mut start = p.span().offset;
+            while start > 0 && matches!(d.text(Span::new(start - 1, 1)), " " | "\t") {
+                start -= 1;
+            }
+            let span = Span::new(start, p.span().end() - start);
+            Some(AfterSite::Property { span, name: d.text(p.value_span()).to_owned() })
+        }
+        (None, Some(c)) => Some(AfterSite::Child { end: c.span().end() }),
+        (None, None) => None,
+    };
+    let child_line = node.children().map(|block| {
+        let open = block.span().offset + 1;
+        let rest = d.text(Span::new(open, block.span().end().saturating_sub(open)));
+        let line_rest = rest.split('\n').next().unwrap_or("");
+        match block.nodes().first() {
+            // A block whose nodes start on the next line: a line indented like the first one.
+            Some(first) if line_rest.trim().is_empty() && rest.contains('\n') => {
+                let line_start = d.text(Span::new(0, first.span().offset)).rfind('\n').map_or(0, |i| i + 1);
+                let indent = d.text(Span::new(line_start, first.span().offset - line_start)).to_owned();
+                (open + line_rest.len(), format!("\n{indent}"), String::new())
+            }
+            _ => (open, " ".to_owned(), ";".to_owned()),
+        }
+    });
+    StepLayout { after, child_line, name_end: name.span.end(), node_end: node.span().end() }
 }
 
 fn single_string(d: &mut Decoder<'_>, node: &Node) -> Option<Spanned<String>> {
@@ -225,10 +274,10 @@ fn decode_defaults<'n>(d: &mut Decoder<'_>, node: &'n Node, out: &mut HashMap<&'
             let mut f = d.fields(child, "the defaults for gates");
             f.is_defaults = true;
             d.no_more_args(&f, 0);
-            gates::decode_analysis(d, &mut f, None);
+            gates::analysis::decode_analysis(d, &mut f, None);
             d.finish(f);
-        } else {
-            steps::decode_defaults(d, child);
+        } else if let Some(kind) = StepKeyword::from_keyword(keyword) {
+            steps::decode_defaults(d, kind, child);
         }
     }
 }

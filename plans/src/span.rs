@@ -3,7 +3,7 @@
 use miette::SourceSpan;
 
 /// A byte range in the source text: where a diagnostic points.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct Span {
     /// Byte offset of the first byte.
     pub offset: usize,

@@ -33,6 +33,7 @@ pub fn resolve(
     d: &mut Decoder<'_>,
     nodes: &[&Node],
     inputs: &Inputs,
+    plan_name: Span,
 ) -> (Vec<Variable>, rustc_hash::FxHashMap<String, String>) {
     let mut out: Vec<Variable> = Vec::new();
     let mut first_span: HashMap<String, Span> = HashMap::new();
@@ -97,26 +98,59 @@ pub fn resolve(
                     format!("variable `{}` has no value and no default", name.value)
                 };
                 d.push(Diagnostic::error(Code::MissingVariable, message, name.span, "no value").with_help(how));
-                d.undecoded.variables.insert(name.value.clone());
+                d.outline.valueless_variables.insert(name.value.clone());
             }
         }
     }
+    let declared: Vec<(&str, Span)> = {
+        let mut v: Vec<(&str, Span)> = first_span.iter().map(|(k, s)| (k.as_str(), *s)).collect();
+        v.sort_by_key(|(_, s)| *s);
+        v
+    };
     for (key, _) in &inputs.overrides {
         if !first_span.contains_key(key) {
-            let names: Vec<&str> = first_span.keys().map(String::as_str).collect();
-            let help = suggest::help_for(key, "the plan declares", &names)
-                .unwrap_or_else(|| "the plan declares no variables".into());
-            d.push(
-                Diagnostic::error(
-                    Code::BadInput,
-                    format!("`--var {key}=...` names a variable the plan does not declare"),
-                    Span::default(),
-                    "",
-                )
-                .with_help(help),
-            );
+            let what = format!("`--var {key}=...`");
+            let message = format!("{what} sets `{key}`, which the plan does not declare");
+            let (span, label, help) = undeclared(key, &declared, plan_name, "the --var");
+            d.push(Diagnostic::error(Code::BadInput, message, span, label).with_help(help));
+        }
+    }
+    if let Some((env, vars)) = &inputs.project {
+        let mut keys: Vec<&String> = vars.keys().filter(|k| !first_span.contains_key(k.as_str())).collect();
+        keys.sort();
+        for key in keys {
+            let what = format!("planrun.toml environment `{env}`");
+            let message = format!("{what} sets variable `{key}`, which the plan does not declare");
+            let (span, label, help) = undeclared(key, &declared, plan_name, "it from planrun.toml");
+            d.push(Diagnostic::warning(Code::UnusedProjectVariable, message, span, label).with_help(help));
         }
     }
     let values = out.iter().map(|v| (v.name.value.clone(), v.value.clone())).collect();
     (out, values)
+}
+
+/// Where to point and what to say for a variable `key` set from outside (a `--var`, an error; a
+/// planrun.toml environment, a warning, as one project file may serve several plans) that the
+/// plan does not declare: at the declaration it probably means, or at the declarations, or at
+/// the plan's name when it declares none. The mistake is outside the file, so no place in it is
+/// blamed. Returns the span, its label and the help.
+fn undeclared(key: &str, declared: &[(&str, Span)], plan_name: Span, remove: &str) -> (Span, String, String) {
+    let best = suggest::did_you_mean(key, declared.iter().map(|(n, _)| *n));
+    let names = declared.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    match (best, declared.first()) {
+        (Some(best), _) => {
+            let at = declared.iter().find(|(n, _)| *n == best).map_or(plan_name, |(_, s)| *s);
+            (at, format!("did you mean `{best}`?"), format!("did you mean `{best}`? The plan declares {names}"))
+        }
+        (None, Some((_, first))) => (
+            *first,
+            "the plan's variables start here".to_string(),
+            format!("the plan declares {names}; remove {remove}, or declare `var {key} default=\"...\"`"),
+        ),
+        (None, None) => (
+            plan_name,
+            "declares no variables".to_string(),
+            format!("this plan declares no variables: remove {remove}, or declare `var {key} default=\"...\"`"),
+        ),
+    }
 }

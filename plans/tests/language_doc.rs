@@ -21,6 +21,7 @@ struct Block {
     fails: Option<String>,
     warns: Option<String>,
     vars: Vec<(String, String)>,
+    project_vars: Vec<(String, String)>,
 }
 
 fn read_doc() -> String {
@@ -45,6 +46,7 @@ fn blocks(doc: &str) -> Vec<Block> {
             fails: None,
             warns: None,
             vars: Vec::new(),
+            project_vars: Vec::new(),
         };
         if let Some(comment) = i.checked_sub(1).map(|p| lines[p].trim()).filter(|l| l.starts_with("<!--")) {
             let inner = comment.trim_start_matches("<!--").trim_end_matches("-->");
@@ -56,6 +58,11 @@ fn blocks(doc: &str) -> Vec<Block> {
                     Some(("var", kv)) => {
                         let (k, v) = kv.split_once('=').unwrap_or_else(|| panic!("line {}: `var: NAME=VALUE`", i));
                         block.vars.push((k.to_owned(), v.to_owned()));
+                    }
+                    Some(("project-var", kv)) => {
+                        let (k, v) =
+                            kv.split_once('=').unwrap_or_else(|| panic!("line {i}: `project-var: NAME=VALUE`"));
+                        block.project_vars.push((k.to_owned(), v.to_owned()));
                     }
                     _ => panic!("docs/language.md:{i}: unknown directive `{directive}`"),
                 }
@@ -91,7 +98,9 @@ fn check_block(b: &Block) -> Result<Option<String>, String> {
         };
     }
     let text = if b.fragment { format!("plan p {{\n    stack s\n{}}}\n", b.text) } else { b.text.clone() };
-    let inputs = Inputs { overrides: b.vars.clone(), ..Inputs::default() };
+    let project =
+        (!b.project_vars.is_empty()).then(|| ("staging".to_owned(), b.project_vars.iter().cloned().collect()));
+    let inputs = Inputs { overrides: b.vars.clone(), project, ..Inputs::default() };
     let checked = plans::check(SourceFile::new("block.kdl", text), &inputs);
     let describe = |ds: &[&plans::Diagnostic]| {
         ds.iter().map(|d| format!("{} {}", d.code, d.message)).collect::<Vec<_>>().join("; ")

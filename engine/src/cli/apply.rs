@@ -7,13 +7,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::approval::Approver;
-use crate::cli::args::{ApplyArgs, OutputFormat, PlanInputs};
+use crate::cli::args::{ApplyArgs, OutputFormat};
 use crate::cli::progress::{JsonLines, Lines};
 use crate::cli::prompt::TerminalPrompt;
-use crate::cli::{EXIT_INVALID, EXIT_STOPPED, connect, refusal_code, report, run_async, signals, summary};
+use crate::cli::{EXIT_INVALID, EXIT_STOPPED, connect, options, refusal_code, report, run_async, signals, summary};
 use crate::events::{Events, Problem, Refusal, RunOutcome, Sink};
 use crate::executor::Interrupts;
-use crate::load::{self, LoadError, LoadOptions};
+use crate::load::{self, LoadError};
 use crate::session::{self, ApplyRequest, Refused, Seams};
 use crate::{commands, preflight};
 
@@ -58,7 +58,8 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
         }
         ExitCode::from(refusal_code(refused.refusal))
     };
-    let loaded = match load::load(&a.plan, &options(&a.inputs)) {
+    let stdin_filename = a.inputs.stdin_filename.as_deref();
+    let loaded = match load::load_as(&a.plan, stdin_filename, &options(&a.inputs)) {
         Ok(l) => l,
         Err(LoadError::Io(message)) => return refuse(Refusal::Usage, message, Vec::new()),
         Err(LoadError::Project(boxed)) => {
@@ -107,7 +108,8 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
         plan: plan.clone(),
         graph,
         file: checked.file,
-        plan_dir: a.plan.parent().map(Path::to_path_buf).unwrap_or_default(),
+        // Files the plan names are relative to it (to where --stdin-filename says it is).
+        plan_dir: load::shown_name(&a.plan, stdin_filename).parent().map(Path::to_path_buf).unwrap_or_default(),
         state_dir: a.state_dir.clone(),
         parallelism: usize::from(a.parallelism),
     };
@@ -135,10 +137,6 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
         RunOutcome::Stopped => ExitCode::from(EXIT_STOPPED),
         RunOutcome::RolledBack | RunOutcome::RollbackFailed | RunOutcome::Paused => ExitCode::from(EXIT_INVALID),
     }
-}
-
-fn options(inputs: &PlanInputs) -> LoadOptions {
-    LoadOptions { vars: inputs.vars.clone(), env: inputs.env.clone(), project: inputs.project.clone() }
 }
 
 #[cfg(test)]

@@ -19,7 +19,8 @@ pub enum Command {
     /// Check plan files and report every problem at once.
     ///
     /// Exits 0 when every plan is valid (warnings allowed unless --deny-warnings),
-    /// 1 when a plan has errors, 2 for usage or I/O errors.
+    /// 1 when a plan has errors, 2 for usage or I/O errors (reported in the --message-format
+    /// too), 141 when its output is closed early (`| head`).
     Validate(ValidateArgs),
     /// Print the dependency graph of a plan's steps.
     Graph(GraphArgs),
@@ -65,12 +66,16 @@ pub struct PlanInputs {
     /// The project file (default: planrun.toml beside the plan).
     #[arg(long = "project", value_name = "FILE")]
     pub project: Option<PathBuf>,
+    /// With `-` as the plan (read from standard input): the path to name in messages and to find
+    /// planrun.toml beside, as an editor or pre-commit hook knows it.
+    #[arg(long = "stdin-filename", value_name = "PATH")]
+    pub stdin_filename: Option<PathBuf>,
 }
 
 /// `planrun validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Plan files to check.
+    /// Plan files to check; `-` reads one plan from standard input (see --stdin-filename).
     #[arg(required = true, value_name = "PLAN")]
     pub plans: Vec<PathBuf>,
     /// Treat warnings as errors (exit 1).
@@ -97,7 +102,7 @@ pub enum MessageFormat {
 /// `planrun graph`.
 #[derive(Debug, Args)]
 pub struct GraphArgs {
-    /// The plan file.
+    /// The plan file; `-` reads it from standard input.
     #[arg(value_name = "PLAN")]
     pub plan: PathBuf,
     /// Output format.
@@ -121,7 +126,7 @@ pub enum GraphFormat {
 /// `planrun show`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// The plan file.
+    /// The plan file; `-` reads it from standard input.
     #[arg(value_name = "PLAN")]
     pub plan: PathBuf,
     /// Print JSON (the only format for now; the schema is in schema/plan.schema.json).

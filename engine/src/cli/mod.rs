@@ -1,5 +1,5 @@
 //! The command line: flags in `args`, one file per command that changes a swarm (`apply`,
-//! `rollback`, `answer` for promote/abort, `unlock`), the read-only commands here, output
+//! `rollback`, `answer` for promote/abort, `unlock`) and `validate`, `graph` and `show` here, output
 //! formats in `report` (diagnostics), `progress` (runs) and `summary`. Only this module knows
 //! terminals, signals and exit codes; runs themselves are `crate::session`'s.
 
@@ -13,6 +13,7 @@ pub mod rollback;
 pub mod signals;
 pub mod summary;
 pub mod unlock;
+pub mod validate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -37,9 +38,12 @@ pub const EXIT_STOPPED: u8 = 130;
 
 /// Runs the command line.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return report::usage_error(e),
+    };
     match cli.command {
-        Command::Validate(a) => validate(a),
+        Command::Validate(a) => validate::validate(a),
         Command::Graph(a) => graph(a),
         Command::Show(a) => show(a),
         Command::Apply(a) => apply::apply(a),
@@ -105,16 +109,18 @@ pub(crate) fn fail(code: u8, why: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn options(inputs: &PlanInputs) -> LoadOptions {
+pub(crate) fn options(inputs: &PlanInputs) -> LoadOptions {
     LoadOptions { vars: inputs.vars.clone(), env: inputs.env.clone(), project: inputs.project.clone() }
 }
 
 /// Loads a plan; on failure prints why and returns the exit code.
-fn load_or_report(path: &std::path::Path, inputs: &PlanInputs, format: MessageFormat) -> Result<Loaded, u8> {
-    match load::load(path, &options(inputs)) {
+pub(crate) fn load_or_report(path: &std::path::Path, inputs: &PlanInputs, format: MessageFormat) -> Result<Loaded, u8> {
+    let stdin_filename = inputs.stdin_filename.as_deref();
+    match load::load_as(path, stdin_filename, &options(inputs)) {
         Ok(l) => Ok(l),
         Err(LoadError::Io(message)) => {
-            eprintln!("error: {message}");
+            let file = load::shown_name(path, stdin_filename).display().to_string();
+            report::print_failure(Some(&file), "planrun::io", &message, None, format);
             Err(EXIT_USAGE)
         }
         Err(LoadError::Project(boxed)) => {
@@ -125,48 +131,30 @@ fn load_or_report(path: &std::path::Path, inputs: &PlanInputs, format: MessageFo
     }
 }
 
-fn validate(a: args::ValidateArgs) -> ExitCode {
-    let mut worst = 0u8;
-    for path in &a.plans {
-        let loaded = match load_or_report(path, &a.inputs, a.message_format) {
-            Ok(l) => l,
-            Err(code) => {
-                worst = worst.max(code);
-                continue;
-            }
-        };
-        let c = &loaded.checked;
-        report::print_all(&c.diagnostics, &c.file, a.message_format);
-        let errors = c.diagnostics.iter().filter(|d| d.is_error()).count();
-        let warnings = c.diagnostics.len() - errors;
-        let failed = errors > 0 || (a.deny_warnings && warnings > 0);
-        if a.message_format == MessageFormat::Human {
-            let verdict = if failed { "invalid" } else { "valid" };
-            eprintln!(
-                "{}: {verdict} ({errors} {}, {warnings} {})",
-                c.file.name,
-                plural(errors, "error"),
-                plural(warnings, "warning")
-            );
-        }
-        if failed {
-            worst = worst.max(EXIT_INVALID);
-        }
-    }
-    ExitCode::from(worst)
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 { word.to_owned() } else { format!("{word}s") }
-}
-
 /// Loads a plan that must be valid; prints diagnostics (errors and warnings) to stderr.
 pub(crate) fn load_valid(path: &std::path::Path, inputs: &PlanInputs) -> Result<Loaded, ExitCode> {
     let loaded = load_or_report(path, inputs, MessageFormat::Human).map_err(ExitCode::from)?;
     let c = &loaded.checked;
     report::print_all(&c.diagnostics, &c.file, MessageFormat::Human);
     if c.plan.is_none() {
-        eprintln!("{}: invalid; run `planrun validate {}` for details", c.file.name, c.file.name);
+        // The same inputs, so `validate` reports the same problems.
+        let mut again = format!("planrun validate {}", path.display());
+        for (k, v) in &inputs.vars {
+            again.push_str(&format!(" --var {k}={v}"));
+        }
+        if let Some(env) = &inputs.env {
+            again.push_str(&format!(" --env {env}"));
+        }
+        if let Some(project) = &inputs.project {
+            again.push_str(&format!(" --project {}", project.display()));
+        }
+        let errors = c.diagnostics.iter().filter(|d| d.is_error()).count();
+        let text = format!(
+            "{}: invalid ({errors} {}); `{again}` checks it again\n",
+            c.file.name,
+            validate::plural(errors, "error")
+        );
+        report::write(report::Stream::Stderr, &text);
         return Err(ExitCode::from(EXIT_INVALID));
     }
     Ok(loaded)
@@ -185,7 +173,7 @@ fn graph(a: args::GraphArgs) -> ExitCode {
         GraphFormat::Dot => render::dot(plan, g),
         GraphFormat::Mermaid => render::mermaid(plan, g),
     };
-    print!("{out}");
+    report::write(report::Stream::Stdout, &out);
     ExitCode::SUCCESS
 }
 
@@ -199,7 +187,7 @@ fn show(a: args::ShowArgs) -> ExitCode {
     let _ = a.json;
     match serde_json::to_string_pretty(plan) {
         Ok(s) => {
-            println!("{s}");
+            report::write(report::Stream::Stdout, &format!("{s}\n"));
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -1,37 +1,32 @@
 //! The checker: names, references, cycles and safety warnings, all collected in one pass.
+//!
+//! References are checked against the outline (every step and gate written, decoded or not), so
+//! they are reported in the same run as setting errors; cycles and warnings need the model.
+//! Warnings are not given for a step that has an error, nor graph-wide ones when any step has
+//! one: they would follow from the error, not from the plan.
 
 mod references;
 mod safety;
 
-use std::collections::HashSet;
-
 use crate::diagnostic::{Code, Diagnostic};
 use crate::graph::{Cycle, Edge, PlanGraph};
 use crate::model::Plan;
-
-/// Gates, steps and variables written in the file that did not decode (their errors are already reported):
-/// a reference to one of them is not reported again as unknown.
-#[derive(Debug, Clone, Default)]
-pub struct Undecoded {
-    /// Gate names.
-    pub gates: HashSet<String>,
-    /// Step names.
-    pub steps: HashSet<String>,
-    /// Variables declared without a value (reported as missing, not also as unknown).
-    pub variables: HashSet<String>,
-}
+use crate::outline::{Declared, Outline, Reference};
+use crate::span::Span;
+use crate::spanned::Spanned;
 
 /// Checks a decoded plan; returns its graph when the steps form a DAG.
 pub fn check(plan: &Plan, diagnostics: &mut Vec<Diagnostic>) -> Option<PlanGraph> {
-    check_decoded(plan, &Undecoded::default(), diagnostics)
+    check_outlined(Some(plan), &outline_of(plan), diagnostics)
 }
 
-/// Checks a decoded plan, knowing which of its gates and steps did not decode.
-pub fn check_decoded(plan: &Plan, undecoded: &Undecoded, diagnostics: &mut Vec<Diagnostic>) -> Option<PlanGraph> {
-    references::check(plan, undecoded, diagnostics);
+/// Checks the references in `outline`, then the plan, if it decoded: cycles and warnings.
+pub fn check_outlined(plan: Option<&Plan>, outline: &Outline, diagnostics: &mut Vec<Diagnostic>) -> Option<PlanGraph> {
+    let used_gates = references::check(outline, diagnostics);
+    let plan = plan?;
     match PlanGraph::build(plan) {
         Ok(graph) => {
-            safety::check(plan, &graph, diagnostics);
+            safety::check(plan, &graph, outline, &used_gates, diagnostics);
             Some(graph)
         }
         Err(cycles) => {
@@ -40,6 +35,27 @@ pub fn check_decoded(plan: &Plan, undecoded: &Undecoded, diagnostics: &mut Vec<D
             }
             None
         }
+    }
+}
+
+/// The outline of a plan that decoded without errors.
+fn outline_of(plan: &Plan) -> Outline {
+    let declared = |name: &Spanned<String>, keyword_span: Span| Declared {
+        name: name.clone(),
+        keyword_span,
+        has_errors: false,
+        layout: None,
+    };
+    Outline {
+        steps: plan.steps.iter().map(|s| declared(&s.name, s.keyword_span)).collect(),
+        gates: plan.gates.iter().map(|g| declared(&g.name, g.name.span)).collect(),
+        after: plan
+            .steps
+            .iter()
+            .flat_map(|s| s.after.iter().map(|a| Reference { from: s.keyword_span, name: a.clone() }))
+            .collect(),
+        gate_uses: plan.steps.iter().flat_map(|s| s.kind.gates()).cloned().collect(),
+        valueless_variables: Default::default(),
     }
 }
 

@@ -1,81 +1,117 @@
 //! Names: duplicate steps and gates, `after` and `gates` naming something that does not exist.
+//!
+//! Works on the outline, so a step or gate that failed to decode still counts as declared (naming
+//! it is not also "unknown"), and the references of a step with errors are still checked.
+
+use std::collections::HashSet;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::Undecoded;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::model::Plan;
+use crate::fix::{Edit, kdl_string};
+use crate::outline::{Declared, Outline};
 use crate::span::Span;
 use crate::suggest;
 
-pub(super) fn check(plan: &Plan, undecoded: &Undecoded, out: &mut Vec<Diagnostic>) {
-    let mut steps: HashMap<&str, Span> = HashMap::with_capacity_and_hasher(plan.steps.len(), Default::default());
-    for step in &plan.steps {
-        if let Some(first) = steps.get(step.name.value.as_str()) {
-            out.push(
-                Diagnostic::error(
-                    Code::DuplicateStep,
-                    format!("two steps are named `{}`", step.name.value),
-                    step.name.span,
-                    "second step",
-                )
-                .with_label(*first, "first step with this name")
-                .with_help("rename one of them; `after` refers to steps by name"),
-            );
-        } else {
-            steps.insert(step.name.value.as_str(), step.name.span);
+/// Name comparisons spent on "did you mean" for unknown steps, and again for unknown gates.
+const COMPARISONS: usize = 5_000;
+
+/// Reports duplicate and unknown names; returns the gates that steps use, counting a misspelt
+/// gate name as a use of the gate it probably means (so that gate is not also "never used").
+pub(super) fn check<'o>(outline: &'o Outline, out: &mut Vec<Diagnostic>) -> HashSet<&'o str> {
+    let steps = declared(
+        &outline.steps,
+        out,
+        Code::DuplicateStep,
+        "step",
+        "rename one of them; `after` refers to steps by name",
+    );
+    let gates = declared(&outline.gates, out, Code::DuplicateGate, "gate", "rename or remove one of them");
+    // A name given by `defaults` is read by every step: report each place once.
+    let mut reported: HashSet<Span> = HashSet::new();
+    // Suggestions are computed only for misses, so a large valid plan pays nothing for them. Each
+    // compares against every name, so misses get one while the comparisons stay within
+    // `COMPARISONS` (a hundred misses in a plan of fifty steps, five in one of a thousand, and
+    // always the first): a plan with thousands of misspellings stays linear.
+    let mut steps_suggested = 0;
+    let steps_budget = (COMPARISONS / steps.len().max(1)).max(1);
+    let mut names_by_keyword: Option<HashMap<Span, &str>> = None;
+    for r in &outline.after {
+        if steps.contains_key(r.name.value.as_str()) || !reported.insert(r.name.span) {
+            continue;
         }
-    }
-    let mut gates: HashMap<&str, Span> = HashMap::default();
-    for gate in &plan.gates {
-        if let Some(first) = gates.get(gate.name.value.as_str()) {
-            out.push(
-                Diagnostic::error(
-                    Code::DuplicateGate,
-                    format!("two gates are named `{}`", gate.name.value),
-                    gate.name.span,
-                    "second gate",
-                )
-                .with_label(*first, "first gate with this name")
-                .with_help("rename or remove one of them"),
-            );
-        } else {
-            gates.insert(gate.name.value.as_str(), gate.name.span);
+        let by_keyword = names_by_keyword
+            .get_or_insert_with(|| outline.steps.iter().map(|s| (s.keyword_span, s.name.value.as_str())).collect());
+        let message = match by_keyword.get(&r.from) {
+            Some(from) => format!("`{from}` waits for `{}`, which is not a step", r.name.value),
+            None => format!("`{}` is not a step", r.name.value),
+        };
+        steps_suggested += 1;
+        let best = (steps_suggested <= steps_budget)
+            .then(|| suggest::did_you_mean(&r.name.value, steps.keys().copied()))
+            .flatten();
+        let help =
+            best.map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| "`after` names steps of this plan".into());
+        let mut d = Diagnostic::error(Code::UnknownStep, message, r.name.span, "no such step").with_help(help);
+        if let Some(best) = best {
+            d = d.with_fix(Edit::new(r.name.span, kdl_string(best)));
         }
+        out.push(d);
     }
-    // Suggestions are computed only for misses, so a large valid plan pays nothing for them.
-    for step in &plan.steps {
-        for dep in &step.after {
-            if !steps.contains_key(dep.value.as_str()) && !undecoded.steps.contains(&dep.value) {
-                let help = suggest::did_you_mean(&dep.value, steps.keys().copied())
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| "`after` names steps of this plan".into());
-                out.push(
-                    Diagnostic::error(
-                        Code::UnknownStep,
-                        format!("`{}` waits for `{}`, which is not a step", step.name.value, dep.value),
-                        dep.span,
-                        "no such step",
-                    )
-                    .with_help(help),
-                );
+    let mut used = HashSet::new();
+    let mut gates_suggested = 0;
+    let gates_budget = (COMPARISONS / gates.len().max(1)).max(1);
+    for g in &outline.gate_uses {
+        if let Some((name, _)) = gates.get_key_value(g.value.as_str()) {
+            used.insert(*name);
+            continue;
+        }
+        gates_suggested += 1;
+        let best =
+            (gates_suggested <= gates_budget).then(|| suggest::did_you_mean(&g.value, gates.keys().copied())).flatten();
+        used.extend(best);
+        if !reported.insert(g.span) {
+            continue;
+        }
+        let help = best
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| format!("declare it: `gate {} {{ http \"http://...\" }}`", g.value));
+        let mut d = Diagnostic::error(Code::UnknownGate, format!("unknown gate `{}`", g.value), g.span, "not declared")
+            .with_help(help);
+        if let Some(best) = best {
+            d = d.with_fix(Edit::new(g.span, kdl_string(best)));
+        }
+        out.push(d);
+    }
+    used
+}
+
+/// The names declared, first place of each; reports the second and later places.
+fn declared<'o>(
+    all: &'o [Declared],
+    out: &mut Vec<Diagnostic>,
+    code: Code,
+    what: &str,
+    help: &str,
+) -> HashMap<&'o str, Span> {
+    let mut first: HashMap<&str, Span> = HashMap::with_capacity_and_hasher(all.len(), Default::default());
+    for item in all {
+        let name = item.name.value.as_str();
+        match first.get(name) {
+            Some(&at) => out.push(
+                Diagnostic::error(
+                    code,
+                    format!("two {what}s are named `{name}`"),
+                    item.name.span,
+                    format!("second {what}"),
+                )
+                .with_label(at, format!("first {what} with this name"))
+                .with_help(help),
+            ),
+            None => {
+                first.insert(name, item.name.span);
             }
         }
-        for gate in step.kind.gates() {
-            if !gates.contains_key(gate.value.as_str()) && !undecoded.gates.contains(&gate.value) {
-                let help = suggest::did_you_mean(&gate.value, gates.keys().copied())
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| format!("declare it: `gate {} {{ http \"http://...\" }}`", gate.value));
-                out.push(
-                    Diagnostic::error(
-                        Code::UnknownGate,
-                        format!("unknown gate `{}`", gate.value),
-                        gate.span,
-                        "not declared",
-                    )
-                    .with_help(help),
-                );
-            }
-        }
     }
+    first
 }

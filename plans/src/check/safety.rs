@@ -3,18 +3,34 @@
 use std::collections::HashSet;
 
 use crate::diagnostic::{Code, Diagnostic};
+use crate::fix::{Edit, kdl_string};
 use crate::graph::PlanGraph;
 use crate::model::Plan;
+use crate::outline::{AfterSite, Outline, StepLayout};
+use crate::span::Span;
 use crate::steps::StepKind;
 use crate::steps::canary::Weight;
 use crate::steps::migrate::Phase;
 use crate::steps::rolling::PublishMode;
 use crate::steps::update::{Order, UpdatePolicy};
 
-pub(super) fn check(plan: &Plan, graph: &PlanGraph, out: &mut Vec<Diagnostic>) {
-    let mut used_gates: HashSet<&str> = HashSet::new();
+/// Warns about downtime and unsafe orders, except for steps and gates that have errors.
+pub(super) fn check(
+    plan: &Plan,
+    graph: &PlanGraph,
+    outline: &Outline,
+    used_gates: &HashSet<&str>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let steps_with_errors: HashSet<Span> =
+        outline.steps.iter().filter(|s| s.has_errors).map(|s| s.keyword_span).collect();
+    // Warnings about order need every step in the graph: with one missing, "no backup before
+    // this" may be wrong.
+    let graph_complete = steps_with_errors.is_empty();
     for (i, step) in plan.steps.iter().enumerate() {
-        used_gates.extend(step.kind.gates().iter().map(|g| g.value.as_str()));
+        if steps_with_errors.contains(&step.keyword_span) {
+            continue;
+        }
         match &step.kind {
             StepKind::Rolling(r) => {
                 let replicas = r.replicas.as_ref().map(|r| r.value);
@@ -29,7 +45,8 @@ pub(super) fn check(plan: &Plan, graph: &PlanGraph, out: &mut Vec<Diagnostic>) {
                         "start-first",
                     )
                     .with_label(p.span, "host-mode port")
-                    .with_help("the new task cannot bind the port while the old one holds it: use `order stop-first`, or publish through a router");
+                    .with_help("the new task cannot bind the port while the old one holds it: use `order stop-first`, or publish through a router")
+                    .with_fix_opt(r.update.order_span.map(|at| Edit::new(at, "stop-first")));
                     d.labels.dedup_by_key(|l| l.span);
                     out.push(d);
                 }
@@ -72,6 +89,7 @@ pub(super) fn check(plan: &Plan, graph: &PlanGraph, out: &mut Vec<Diagnostic>) {
                     }
                 }
             }
+            StepKind::Migrate(_) if !graph_complete => {}
             StepKind::Migrate(m) => {
                 let key = m.database.key();
                 let backed_up = plan.steps.iter().enumerate().any(|(j, s)| {
@@ -97,29 +115,39 @@ pub(super) fn check(plan: &Plan, graph: &PlanGraph, out: &mut Vec<Diagnostic>) {
                         .map(|(j, _)| j)
                         .collect();
                     if !early.is_empty() {
-                        let names: Vec<String> =
-                            early.iter().map(|&j| format!("`{}`", plan.steps[j].name.value)).collect();
+                        let names: Vec<&str> = early.iter().map(|&j| plan.steps[j].name.value.as_str()).collect();
                         let mut d = Diagnostic::warning(
                             Code::ContractBeforeDeploy,
-                            format!("contract migration `{}` can run before {}", step.name.value, names.join(", ")),
+                            format!("contract migration `{}` can run before {}", step.name.value, name_list(&names)),
                             m.phase_span,
                             "contract",
                         );
                         for &j in &early {
                             d = d.with_label(plan.steps[j].name.span, "still uses the old schema");
                         }
-                        out.push(d.with_help(format!(
-                            "add `after {}` to the contract step",
-                            early.iter().map(|&j| plan.steps[j].name.value.as_str()).collect::<Vec<_>>().join(" ")
-                        )));
+                        let layout = outline
+                            .steps
+                            .iter()
+                            .find(|s| s.keyword_span == step.keyword_span)
+                            .and_then(|s| s.layout.as_ref());
+                        let (help, edits) = add_to_after(layout, &names);
+                        d.fix = edits;
+                        out.push(d.with_help(help));
                     }
                 }
             }
-            _ => {}
+            StepKind::BlueGreen(_)
+            | StepKind::Backup(_)
+            | StepKind::Check(_)
+            | StepKind::Run(_)
+            | StepKind::Pause(_) => {}
         }
     }
+    let gates_with_errors: HashSet<&str> =
+        outline.gates.iter().filter(|g| g.has_errors).map(|g| g.name.value.as_str()).collect();
     for gate in &plan.gates {
-        if !used_gates.contains(gate.name.value.as_str()) {
+        let name = gate.name.value.as_str();
+        if !used_gates.contains(name) && !gates_with_errors.contains(name) {
             out.push(
                 Diagnostic::warning(
                     Code::UnusedGate,
@@ -148,7 +176,8 @@ fn update_warnings(
                 update.order_span.unwrap_or(span),
                 "stop-first",
             )
-            .with_help("use `order start-first`, or run at least two replicas"),
+            .with_help("use `order start-first`, or run at least two replicas")
+            .with_fix_opt(update.order_span.map(|at| Edit::new(at, "start-first"))),
         );
     }
 }
@@ -156,4 +185,57 @@ fn update_warnings(
 fn ungated(name: &str, span: crate::span::Span) -> Diagnostic {
     Diagnostic::warning(Code::UngatedRollout, format!("`{name}` rolls out without a health gate"), span, "no gates")
         .with_help("add `gates NAME...` so a bad release is caught and rolled back")
+}
+
+/// Names for a message: the first few, then how many more.
+fn name_list(names: &[&str]) -> String {
+    const SHOWN: usize = 5;
+    let mut list: Vec<String> = names.iter().take(SHOWN).map(|n| format!("`{n}`")).collect();
+    if names.len() > SHOWN {
+        list.push(format!("{} more", names.len() - SHOWN));
+    }
+    list.join(", ")
+}
+
+/// How to make a step wait for `names` too, in words and as edits that do it: extend an `after`
+/// line, turn `after=x` (which holds one name) into an `after` line, or add one.
+fn add_to_after(layout: Option<&StepLayout>, names: &[&str]) -> (String, Vec<Edit>) {
+    let new: Vec<String> = names.iter().map(|n| kdl_string(n)).collect();
+    let shown = if new.len() > 5 { format!("{} ... ({} steps)", new[..5].join(" "), new.len()) } else { new.join(" ") };
+    let Some(layout) = layout else {
+        return (format!("add `after {shown}` to the contract step"), Vec::new());
+    };
+    let line = |existing: Option<&str>| {
+        let mut all: Vec<&str> = existing.into_iter().collect();
+        all.extend(new.iter().map(String::as_str));
+        format!("after {}", all.join(" "))
+    };
+    match (&layout.after, &layout.child_line) {
+        (Some(AfterSite::Child { end }), _) => (
+            format!("add {shown} to the contract step's `after` line"),
+            vec![Edit::insert(*end, format!(" {}", new.join(" ")))],
+        ),
+        (Some(AfterSite::Property { span, name }), child_line) => {
+            let help = format!(
+                "`after={name}` holds one name: replace it with a line `after {name} {shown}` in the contract step's block"
+            );
+            let add = match child_line {
+                Some((at, before, after)) => Edit::insert(*at, format!("{before}{}{after}", line(Some(name)))),
+                None => Edit::insert(layout.node_end, format!(" {{ {} }}", line(Some(name)))),
+            };
+            (help, vec![Edit::new(*span, ""), add])
+        }
+        (None, Some((at, before, after))) => (
+            format!("add `after {shown}` to the contract step"),
+            vec![Edit::insert(*at, format!("{before}{}{after}", line(None)))],
+        ),
+        (None, None) if new.len() == 1 => (
+            format!("add `after={shown}` to the contract step"),
+            vec![Edit::insert(layout.name_end, format!(" after={}", new[0]))],
+        ),
+        (None, None) => (
+            format!("add `{{ after {shown} }}` to the contract step"),
+            vec![Edit::insert(layout.node_end, format!(" {{ {} }}", line(None)))],
+        ),
+    }
 }

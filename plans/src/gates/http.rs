@@ -61,8 +61,10 @@ impl HttpGate {
                 .with_help("write the status that passes, such as `status=200`"),
             );
         }
-        let method =
-            d.word(f, "method", &["GET", "HEAD", "POST"]).map(|m| m.value.to_owned()).unwrap_or_else(|| "GET".into());
+        let method = d
+            .choice(f, "method", &[("GET", "GET"), ("HEAD", "HEAD"), ("POST", "POST")])
+            .map_or("GET", |m| m.value)
+            .to_owned();
         let body = d.string(f, "body", false).map(|b| b.value);
         Some(HttpGate { url: url?.value, method, status: status.map(|s| s.value as u16).unwrap_or(200), body })
     }

@@ -1,23 +1,39 @@
-//! Gate kinds: one file per kind, named as users write them.
+//! Gate kinds: one file per kind, named as users write them; `analysis.rs` holds the settings
+//! they share.
 
+pub mod analysis;
 pub mod command;
 pub mod http;
 pub mod prometheus;
 pub mod swarm;
 
-use crate::kdl_fast::Node;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::decoder::{Decoder, Fields};
+use crate::decoder::Decoder;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::duration::Duration;
-use crate::model::{Analysis, Gate, Sampling};
+use crate::kdl_fast::Node;
+use crate::keywords::keyword_enum;
+use crate::spanned::Spanned;
+use analysis::Analysis;
 
 pub use command::CommandGate;
 pub use http::HttpGate;
 pub use prometheus::{Outcome, PrometheusGate};
 pub use swarm::SwarmGate;
+
+/// A named health gate.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Gate {
+    /// The name steps use.
+    pub name: Spanned<String>,
+    /// What is measured.
+    pub kind: GateKind,
+    /// How measurements are taken and judged.
+    pub analysis: Analysis,
+}
 
 /// What a gate measures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -33,18 +49,33 @@ pub enum GateKind {
     Command(CommandGate),
 }
 
+keyword_enum! {
+    /// A gate kind as written in a plan: one variant per [`GateKind`].
+    pub enum GateKeyword {
+        /// `http`
+        Http = "http",
+        /// `prometheus`
+        Prometheus = "prometheus",
+        /// `swarm`
+        Swarm = "swarm",
+        /// `command`
+        Command = "command",
+    }
+}
+
 /// The gate kinds, as written in a plan.
-pub const KINDS: &[&str] = &["http", "prometheus", "swarm", "command"];
+pub const KINDS: &[&str] = GateKeyword::NAMES;
 
 impl GateKind {
     /// The keyword of this kind.
     pub fn keyword(&self) -> &'static str {
-        match self {
-            GateKind::Http(_) => "http",
-            GateKind::Prometheus(_) => "prometheus",
-            GateKind::Swarm(_) => "swarm",
-            GateKind::Command(_) => "command",
-        }
+        let kind = match self {
+            GateKind::Http(_) => GateKeyword::Http,
+            GateKind::Prometheus(_) => GateKeyword::Prometheus,
+            GateKind::Swarm(_) => GateKeyword::Swarm,
+            GateKind::Command(_) => GateKeyword::Command,
+        };
+        kind.keyword()
     }
 }
 
@@ -56,9 +87,9 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node, defaults: Option<&Node>) -> Opti
     d.no_more_args(&fields, 1);
     let mut kinds = Vec::new();
     let mut timeout = None;
-    for keyword in KINDS {
-        let Some(kind_node) = d.child(&mut fields, keyword) else { continue };
-        let decoded = decode_kind(d, kind_node, &what);
+    for &kind in GateKeyword::ALL {
+        let Some(kind_node) = d.child(&mut fields, kind.keyword()) else { continue };
+        let decoded = decode_kind(d, kind, kind_node, &what);
         kinds.push((
             kind_node.name().span(),
             decoded.map(|(k, t)| {
@@ -67,7 +98,7 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node, defaults: Option<&Node>) -> Opti
             }),
         ));
     }
-    let analysis = decode_analysis(d, &mut fields, timeout);
+    let analysis = analysis::decode_analysis(d, &mut fields, timeout);
     if kinds.is_empty() {
         d.push(
             Diagnostic::error(Code::MissingField, format!("{what} does not say what to measure"), fields.name_span(), "no http, prometheus, swarm or command")
@@ -91,79 +122,20 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node, defaults: Option<&Node>) -> Opti
     Some(Gate { name: name?, kind, analysis: analysis? })
 }
 
-fn decode_kind(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<(GateKind, Option<Duration>)> {
-    let mut f = d.fields(node, format!("the `{}` of {what}", node.name().value()));
+fn decode_kind(
+    d: &mut Decoder<'_>,
+    kind: GateKeyword,
+    node: &Node,
+    what: &str,
+) -> Option<(GateKind, Option<Duration>)> {
+    let mut f = d.fields(node, format!("the `{}` of {what}", kind.keyword()));
     let timeout = d.duration(&mut f, "timeout").map(|t| t.value);
-    let kind = match node.name().value() {
-        "http" => HttpGate::decode(d, &mut f).map(GateKind::Http),
-        "prometheus" => PrometheusGate::decode(d, &mut f).map(GateKind::Prometheus),
-        "swarm" => SwarmGate::decode(d, &mut f).map(GateKind::Swarm),
-        _ => CommandGate::decode(d, &mut f).map(GateKind::Command),
+    let decoded = match kind {
+        GateKeyword::Http => HttpGate::decode(d, &mut f).map(GateKind::Http),
+        GateKeyword::Prometheus => PrometheusGate::decode(d, &mut f).map(GateKind::Prometheus),
+        GateKeyword::Swarm => SwarmGate::decode(d, &mut f).map(GateKind::Swarm),
+        GateKeyword::Command => CommandGate::decode(d, &mut f).map(GateKind::Command),
     };
     d.finish(f);
-    Some((kind?, timeout))
-}
-
-/// Reads the analysis settings; also used for `defaults { gate { ... } }`.
-pub fn decode_analysis(d: &mut Decoder<'_>, fields: &mut Fields<'_>, timeout: Option<Duration>) -> Option<Analysis> {
-    let mut a = Analysis::default();
-    if let Some(t) = timeout {
-        a.timeout = t;
-    }
-    if let Some(v) = d.duration(fields, "initial-delay") {
-        a.initial_delay = v.value;
-    }
-    if let Some(v) = d.duration(fields, "interval") {
-        if v.value == Duration::ZERO {
-            d.push(
-                Diagnostic::error(Code::BadValue, "a gate's `interval` cannot be zero", v.span, "zero")
-                    .with_help("write a pause between measurements, such as `interval \"10s\"`"),
-            );
-        }
-        a.interval = v.value;
-    }
-    let mut count = d.count(fields, "count", false);
-    let mut window = d.duration(fields, "window");
-    // A gate's own `count` or `window` replaces the other one from `defaults`.
-    match (fields.sets("count"), fields.sets("window")) {
-        (true, false) => window = None,
-        (false, true) => count = None,
-        _ => {}
-    }
-    match (count, window) {
-        (Some(c), Some(w)) => {
-            d.push(
-                Diagnostic::error(Code::BadValue, "a gate takes `count` or `window`, not both", w.span, "window")
-                    .with_label(c.span, "count")
-                    .with_help("`count N` takes N measurements; `window \"5m\"` measures every interval for that long"),
-            );
-            return None;
-        }
-        (Some(c), None) => {
-            if c.value == 0 {
-                d.push(
-                    Diagnostic::error(
-                        Code::BadValue,
-                        "`count 0` takes no measurement, so the gate could never fail",
-                        c.span,
-                        "zero",
-                    )
-                    .with_help("write `count 1` or more"),
-                );
-            }
-            a.sampling = Sampling::Count(c.value);
-        }
-        (None, Some(w)) => a.sampling = Sampling::Window(w.value),
-        (None, None) => {}
-    }
-    if let Some(v) = d.count(fields, "failure-limit", false) {
-        a.failure_limit = v.value;
-    }
-    if let Some(v) = d.count(fields, "inconclusive-limit", false) {
-        a.inconclusive_limit = v.value;
-    }
-    if let Some(v) = d.count(fields, "error-limit", false) {
-        a.error_limit = v.value;
-    }
-    Some(a)
+    Some((decoded?, timeout))
 }

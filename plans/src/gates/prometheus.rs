@@ -40,7 +40,12 @@ pub enum Outcome {
     Error,
 }
 
-const OUTCOMES: &[&str] = &["pass", "fail", "inconclusive", "error"];
+const OUTCOMES: &[(&str, Outcome)] = &[
+    ("pass", Outcome::Pass),
+    ("fail", Outcome::Fail),
+    ("inconclusive", Outcome::Inconclusive),
+    ("error", Outcome::Error),
+];
 
 impl PrometheusGate {
     /// Reads a prometheus gate.
@@ -103,10 +108,5 @@ fn condition(d: &mut Decoder<'_>, f: &mut Fields<'_>, key: &'static str) -> Opti
 }
 
 fn outcome(d: &mut Decoder<'_>, f: &mut Fields<'_>, key: &'static str) -> Outcome {
-    match d.word(f, key, OUTCOMES).map(|w| w.value) {
-        Some("pass") => Outcome::Pass,
-        Some("fail") => Outcome::Fail,
-        Some("inconclusive") => Outcome::Inconclusive,
-        _ => Outcome::Error,
-    }
+    d.choice(f, key, OUTCOMES).map_or(Outcome::Error, |w| w.value)
 }

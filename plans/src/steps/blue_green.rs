@@ -77,8 +77,8 @@ impl BlueGreen {
                 None
             }
         };
-        let preview_gates = d.names(fields, "preview-gates");
-        let gates = d.names(fields, "gates");
+        let preview_gates = d.gate_names(fields, "preview-gates");
+        let gates = d.gate_names(fields, "gates");
         let keep_old = d.duration(fields, "keep-old").map(|v| v.value).unwrap_or(Duration::from_secs(600));
         let deadline = d.duration(fields, "deadline").map(|v| v.value).unwrap_or(Duration::from_secs(600));
         if let (Some(b), Some(g)) = (&blue, &green)
@@ -103,12 +103,19 @@ impl BlueGreen {
     }
 }
 
+/// How traffic is switched, before its settings are read.
+#[derive(Clone, Copy)]
+enum How {
+    Alias,
+    Nginx,
+}
+
 impl Switch {
     fn decode(d: &mut Decoder<'_>, node: &crate::kdl_fast::Node) -> Option<Switch> {
         let mut f = d.fields(node, "`switch`");
         d.no_more_args(&f, 1);
         let how = match d.args(node).first() {
-            Some(v) => d.as_word("switch", *v, &["alias", "nginx"]),
+            Some(v) => d.as_choice("switch", *v, &[("alias", How::Alias), ("nginx", How::Nginx)]),
             None => {
                 d.push(
                     Diagnostic::error(
@@ -125,12 +132,12 @@ impl Switch {
             }
         };
         let switch = match how.map(|h| h.value) {
-            Some("alias") => {
+            Some(How::Alias) => {
                 let network = d.string(&mut f, "network", true);
                 let alias = d.string(&mut f, "alias", true);
                 network.zip(alias).map(|(n, a)| Switch::Alias { network: n.value, alias: a.value })
             }
-            Some(_) => {
+            Some(How::Nginx) => {
                 let router = d.string(&mut f, "router", true);
                 let template = d.string(&mut f, "template", true);
                 let target = d

@@ -80,14 +80,15 @@ impl Canary {
             Some(node) => {
                 let f = d.fields(node, "`promote`");
                 d.no_more_args(&f, 1);
-                let word = d.args(node).first().and_then(|v| d.as_word("promote", *v, &["auto", "manual"]));
+                let options = [("auto", Promote::Auto), ("manual", Promote::Manual)];
+                let promote = d.args(node).first().and_then(|v| d.as_choice("promote", *v, &options));
                 d.finish(f);
-                if word.map(|w| w.value) == Some("manual") { Promote::Manual } else { Promote::Auto }
+                promote.map(|p| p.value).unwrap_or_default()
             }
             None => Promote::Auto,
         };
         let update = UpdatePolicy::decode(d, fields);
-        let gates = d.names(fields, "gates");
+        let gates = d.gate_names(fields, "gates");
         if stage_nodes.is_empty() && !fields.is_defaults {
             d.push(
                 Diagnostic::error(
@@ -110,7 +111,7 @@ impl Stage {
         let replicas = d.count(&mut f, "replicas", false);
         let traffic = d.value(&mut f, "traffic", false).and_then(|v| d.as_percentage("traffic", v));
         let pause = d.value(&mut f, "pause", false).and_then(|v| Wait::from_value(d, "pause", v));
-        let gates = d.names(&mut f, "gates");
+        let gates = d.gate_names(&mut f, "gates");
         let span = f.name_span();
         // A weight that was written but is invalid has its own error already.
         let weight_written = f.sets("replicas") || f.sets("traffic");

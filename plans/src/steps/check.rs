@@ -17,7 +17,7 @@ pub struct Check {
 impl Check {
     /// Reads a check step's settings.
     pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Check> {
-        let gates = d.names(fields, "gates");
+        let gates = d.gate_names(fields, "gates");
         if gates.is_empty() && !fields.is_defaults {
             d.missing(fields, "gates");
             return None;

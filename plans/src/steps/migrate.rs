@@ -43,23 +43,28 @@ pub enum Phase {
     Contract,
 }
 
+/// The phases as written.
+const PHASES: &[(&str, Phase)] =
+    &[("expand", Phase::Expand), ("migrate", Phase::Migrate), ("contract", Phase::Contract)];
+
 impl Migrate {
     /// Reads a migrate step's settings.
     pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Migrate> {
         let database = Database::decode(d, fields);
-        let phase =
-            d.value(fields, "phase", true).and_then(|v| d.as_word("phase", v, &["expand", "migrate", "contract"]));
+        let phase = d.value(fields, "phase", true).and_then(|v| d.as_choice("phase", v, PHASES));
         let file = d.string(fields, "file", true);
         let down = d.string(fields, "down", false);
         let transactional = d.boolean(fields, "transactional").map(|v| v.value).unwrap_or(true);
         let lock_timeout = d.duration(fields, "lock-timeout").map(|v| v.value).unwrap_or(Duration::from_secs(1));
         let phase = phase?;
-        let phase_span = phase.span;
-        let phase = match phase.value {
-            "expand" => Phase::Expand,
-            "migrate" => Phase::Migrate,
-            _ => Phase::Contract,
-        };
-        Some(Migrate { database, phase, file: file?, down, transactional, lock_timeout, phase_span })
+        Some(Migrate {
+            database,
+            phase: phase.value,
+            file: file?,
+            down,
+            transactional,
+            lock_timeout,
+            phase_span: phase.span,
+        })
     }
 }

@@ -10,16 +10,14 @@ pub mod rolling;
 pub mod run;
 pub mod update;
 
-use crate::kdl_fast::Node;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::decoder::{Decoder, Fields};
-use crate::diagnostic::{Code, Diagnostic};
-use crate::model::Step;
+use crate::kdl_fast::Node;
+use crate::keywords::keyword_enum;
 use crate::span::Span;
 use crate::spanned::Spanned;
-use crate::suggest;
 
 pub use backup::Backup;
 pub use blue_green::BlueGreen;
@@ -30,6 +28,23 @@ pub use pause::Pause;
 pub use rolling::Rolling;
 pub use run::Run;
 pub use update::UpdatePolicy;
+
+/// One step of the plan.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Step {
+    /// Unique name.
+    pub name: Spanned<String>,
+    /// Steps that must finish first, as written.
+    pub after: Vec<Spanned<String>>,
+    /// What the step does.
+    #[serde(flatten)]
+    pub kind: StepKind,
+    /// The span of the step's node name (`rolling`).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub keyword_span: Span,
+}
 
 /// What a step does.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -53,8 +68,46 @@ pub enum StepKind {
     Pause(Pause),
 }
 
+keyword_enum! {
+    /// A step kind as written in a plan: one variant per [`StepKind`].
+    pub enum StepKeyword {
+        /// `rolling`
+        Rolling = "rolling",
+        /// `canary`
+        Canary = "canary",
+        /// `blue-green`
+        BlueGreen = "blue-green",
+        /// `backup`
+        Backup = "backup",
+        /// `migrate`
+        Migrate = "migrate",
+        /// `check`
+        Check = "check",
+        /// `run`
+        Run = "run",
+        /// `pause`
+        Pause = "pause",
+    }
+}
+
 /// The step keywords, as written in a plan.
-pub const KEYWORDS: &[&str] = &["rolling", "canary", "blue-green", "backup", "migrate", "check", "run", "pause"];
+pub const KEYWORDS: &[&str] = StepKeyword::NAMES;
+
+impl StepKeyword {
+    /// How many positional arguments the step node takes: its name, and for `pause` the wait.
+    pub fn arguments(self) -> usize {
+        match self {
+            StepKeyword::Pause => 2,
+            StepKeyword::Rolling
+            | StepKeyword::Canary
+            | StepKeyword::BlueGreen
+            | StepKeyword::Backup
+            | StepKeyword::Migrate
+            | StepKeyword::Check
+            | StepKeyword::Run => 1,
+        }
+    }
+}
 
 /// Something two steps must not change at the same time.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -68,15 +121,20 @@ pub enum Resource {
 impl StepKind {
     /// The keyword that introduces this kind.
     pub fn keyword(&self) -> &'static str {
+        self.kind().keyword()
+    }
+
+    /// The kind, without its settings.
+    pub fn kind(&self) -> StepKeyword {
         match self {
-            StepKind::Rolling(_) => "rolling",
-            StepKind::Canary(_) => "canary",
-            StepKind::BlueGreen(_) => "blue-green",
-            StepKind::Backup(_) => "backup",
-            StepKind::Migrate(_) => "migrate",
-            StepKind::Check(_) => "check",
-            StepKind::Run(_) => "run",
-            StepKind::Pause(_) => "pause",
+            StepKind::Rolling(_) => StepKeyword::Rolling,
+            StepKind::Canary(_) => StepKeyword::Canary,
+            StepKind::BlueGreen(_) => StepKeyword::BlueGreen,
+            StepKind::Backup(_) => StepKeyword::Backup,
+            StepKind::Migrate(_) => StepKeyword::Migrate,
+            StepKind::Check(_) => StepKeyword::Check,
+            StepKind::Run(_) => StepKeyword::Run,
+            StepKind::Pause(_) => StepKeyword::Pause,
         }
     }
 
@@ -111,68 +169,49 @@ impl StepKind {
 
     /// Whether the step rolls out a new release of a service.
     pub fn is_deployment(&self) -> bool {
-        matches!(self, StepKind::Rolling(_) | StepKind::Canary(_) | StepKind::BlueGreen(_))
+        match self {
+            StepKind::Rolling(_) | StepKind::Canary(_) | StepKind::BlueGreen(_) => true,
+            StepKind::Backup(_) | StepKind::Migrate(_) | StepKind::Check(_) | StepKind::Run(_) | StepKind::Pause(_) => {
+                false
+            }
+        }
     }
 }
 
-/// Decodes one step node; `defaults` is the matching node of the plan's `defaults` block.
-pub fn decode(d: &mut Decoder<'_>, node: &Node, defaults: Option<&Node>) -> Option<Step> {
-    let keyword = node.name().value();
+/// Decodes one step node of kind `keyword`; `defaults` is the matching node of the plan's
+/// `defaults` block.
+pub fn decode(d: &mut Decoder<'_>, keyword: StepKeyword, node: &Node, defaults: Option<&Node>) -> Option<Step> {
     let keyword_span = node.name().span();
-    let what = |name: &str| format!("{keyword} step `{name}`");
+    let what = |name: &str| format!("{} step `{name}`", keyword.keyword());
     let name = d.name_arg(node, "step");
-    let label = name.as_ref().map(|n| what(&n.value)).unwrap_or_else(|| format!("this {keyword} step"));
-    let fields = d.with_defaults(d.fields(node, label), defaults);
-    decode_fields(d, fields, name, keyword_span)
-}
-
-/// Checks a `defaults` entry the way a step of that kind would read it.
-pub fn decode_defaults(d: &mut Decoder<'_>, node: &Node) {
-    let mut fields = d.fields(node, format!("the defaults for {} steps", node.name().value()));
-    fields.is_defaults = true;
-    d.no_more_args(&fields, 0);
-    let keyword_span = fields.name_span();
-    decode_kind(d, &mut fields, keyword_span);
-    d.finish(fields);
-}
-
-fn decode_fields(
-    d: &mut Decoder<'_>,
-    mut fields: Fields<'_>,
-    name: Option<Spanned<String>>,
-    keyword_span: Span,
-) -> Option<Step> {
-    let extra_args = if fields.node().name().value() == "pause" { 2 } else { 1 };
-    d.no_more_args(&fields, extra_args);
-    let mut after = d.names(&mut fields, "after");
+    let label = name.as_ref().map(|n| what(&n.value)).unwrap_or_else(|| format!("this {} step", keyword.keyword()));
+    let mut fields = d.with_defaults(d.fields(node, label), defaults);
+    d.no_more_args(&fields, keyword.arguments());
+    let mut after = d.step_names(&mut fields, "after", keyword_span);
     after.dedup_by(|a, b| a.value == b.value);
-    let kind = decode_kind(d, &mut fields, keyword_span);
+    let kind = decode_kind(d, keyword, &mut fields);
     d.finish(fields);
     Some(Step { name: name?, after, kind: kind?, keyword_span })
 }
 
-fn decode_kind(d: &mut Decoder<'_>, fields: &mut Fields<'_>, keyword_span: Span) -> Option<StepKind> {
-    Some(match fields.node().name().value() {
-        "rolling" => StepKind::Rolling(Rolling::decode(d, fields)?),
-        "canary" => StepKind::Canary(Canary::decode(d, fields)?),
-        "blue-green" => StepKind::BlueGreen(BlueGreen::decode(d, fields)?),
-        "backup" => StepKind::Backup(Backup::decode(d, fields)?),
-        "migrate" => StepKind::Migrate(Migrate::decode(d, fields)?),
-        "check" => StepKind::Check(Check::decode(d, fields)?),
-        "run" => StepKind::Run(Run::decode(d, fields)?),
-        "pause" => StepKind::Pause(Pause::decode(d, fields)?),
-        other => {
-            let help = suggest::help_for(other, "steps are", KEYWORDS);
-            d.push(
-                Diagnostic::error(
-                    Code::UnknownNode,
-                    format!("unknown step kind `{other}`"),
-                    keyword_span,
-                    "not a step kind",
-                )
-                .with_optional_help(help),
-            );
-            return None;
-        }
+/// Checks a `defaults` entry the way a step of that kind would read it.
+pub fn decode_defaults(d: &mut Decoder<'_>, keyword: StepKeyword, node: &Node) {
+    let mut fields = d.fields(node, format!("the defaults for {} steps", keyword.keyword()));
+    fields.is_defaults = true;
+    d.no_more_args(&fields, 0);
+    decode_kind(d, keyword, &mut fields);
+    d.finish(fields);
+}
+
+fn decode_kind(d: &mut Decoder<'_>, keyword: StepKeyword, fields: &mut Fields<'_>) -> Option<StepKind> {
+    Some(match keyword {
+        StepKeyword::Rolling => StepKind::Rolling(Rolling::decode(d, fields)?),
+        StepKeyword::Canary => StepKind::Canary(Canary::decode(d, fields)?),
+        StepKeyword::BlueGreen => StepKind::BlueGreen(BlueGreen::decode(d, fields)?),
+        StepKeyword::Backup => StepKind::Backup(Backup::decode(d, fields)?),
+        StepKeyword::Migrate => StepKind::Migrate(Migrate::decode(d, fields)?),
+        StepKeyword::Check => StepKind::Check(Check::decode(d, fields)?),
+        StepKeyword::Run => StepKind::Run(Run::decode(d, fields)?),
+        StepKeyword::Pause => StepKind::Pause(Pause::decode(d, fields)?),
     })
 }

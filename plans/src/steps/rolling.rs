@@ -61,7 +61,7 @@ impl Rolling {
         let replicas = d.count(fields, "replicas", false);
         let publish = Publish::decode_all(d, fields);
         let update = UpdatePolicy::decode(d, fields);
-        let gates = d.names(fields, "gates");
+        let gates = d.gate_names(fields, "gates");
         Some(Rolling { service: service?, image: image?, replicas, publish, update, gates })
     }
 }
@@ -100,13 +100,13 @@ impl Publish {
                 }
             };
             let target = d.count(&mut f, "target", false);
-            let mode = d.word(&mut f, "mode", &["host", "ingress"]);
+            let mode = d.choice(&mut f, "mode", &[("host", PublishMode::Host), ("ingress", PublishMode::Ingress)]);
             d.finish(f);
             if let Some((port, span)) = published {
                 out.push(Publish {
                     published: port,
                     target: target.map(|t| t.value).unwrap_or(port),
-                    mode: if mode.map(|m| m.value) == Some("host") { PublishMode::Host } else { PublishMode::Ingress },
+                    mode: mode.map_or(PublishMode::Ingress, |m| m.value),
                     span,
                 });
             }

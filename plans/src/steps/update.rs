@@ -91,16 +91,19 @@ impl UpdatePolicy {
         if let Some(v) = d.duration(fields, "delay") {
             p.delay = v.value;
         }
-        if let Some(v) = d.word(fields, "order", &["start-first", "stop-first"]) {
-            p.order = if v.value == "start-first" { Order::StartFirst } else { Order::StopFirst };
+        if let Some(v) =
+            d.choice(fields, "order", &[("start-first", Order::StartFirst), ("stop-first", Order::StopFirst)])
+        {
+            p.order = v.value;
             p.order_span = Some(v.span);
         }
-        if let Some(v) = d.word(fields, "failure-action", &["rollback", "pause", "continue"]) {
-            p.failure_action = match v.value {
-                "rollback" => FailureAction::Rollback,
-                "pause" => FailureAction::Pause,
-                _ => FailureAction::Continue,
-            };
+        let actions = [
+            ("rollback", FailureAction::Rollback),
+            ("pause", FailureAction::Pause),
+            ("continue", FailureAction::Continue),
+        ];
+        if let Some(v) = d.choice(fields, "failure-action", &actions) {
+            p.failure_action = v.value;
         }
         if let Some(v) = d.duration(fields, "monitor") {
             p.monitor = v.value;
