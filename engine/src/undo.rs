@@ -15,6 +15,8 @@ pub enum Undo {
     Rolling(Box<RollingUndo>),
     /// A command with an undo command.
     Run(RunUndo),
+    /// A canary: the canary service to remove, and the stable service's spec if it was promoted.
+    Canary(Box<CanaryUndo>),
 }
 
 impl Undo {
@@ -23,6 +25,7 @@ impl Undo {
         match self {
             Undo::Rolling(_) => "rolling",
             Undo::Run(_) => "run",
+            Undo::Canary(_) => "canary",
         }
     }
 
@@ -31,6 +34,15 @@ impl Undo {
         match self {
             Undo::Rolling(r) => format!("{} back to {}", r.service_name, r.previous_image()),
             Undo::Run(r) => format!("run `{}`", r.command.join(" ")),
+            Undo::Canary(c) if c.promoted => {
+                format!(
+                    "{} back to {}, canary {} removed",
+                    c.stable.service_name,
+                    c.stable.previous_image(),
+                    c.canary_name
+                )
+            }
+            Undo::Canary(c) => format!("canary {} removed ({} unchanged)", c.canary_name, c.stable.service_name),
         }
     }
 }
@@ -60,6 +72,17 @@ impl RollingUndo {
             .and_then(|c| c.image.as_deref())
             .unwrap_or("?")
     }
+}
+
+/// What a canary step records, again before promotion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CanaryUndo {
+    /// The stable service and its spec before the step.
+    pub stable: RollingUndo,
+    /// The canary service's name.
+    pub canary_name: String,
+    /// Whether the stable service was (being) promoted to the new image.
+    pub promoted: bool,
 }
 
 /// What a run step records: the command that undoes it.
