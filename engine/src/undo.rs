@@ -17,6 +17,8 @@ pub enum Undo {
     Run(RunUndo),
     /// A canary: the canary service to remove, and the stable service's spec if it was promoted.
     Canary(Box<CanaryUndo>),
+    /// A blue-green switch: both colours' specs, the router's, and the config it rendered.
+    BlueGreen(Box<BlueGreenUndo>),
 }
 
 impl Undo {
@@ -26,6 +28,7 @@ impl Undo {
             Undo::Rolling(_) => "rolling",
             Undo::Run(_) => "run",
             Undo::Canary(_) => "canary",
+            Undo::BlueGreen(_) => "blue-green",
         }
     }
 
@@ -43,6 +46,20 @@ impl Undo {
                 )
             }
             Undo::Canary(c) => format!("canary {} removed ({} unchanged)", c.canary_name, c.stable.service_name),
+            Undo::BlueGreen(b) if b.switched => format!(
+                "traffic back to {}, {} back to {}",
+                b.live.service_name,
+                b.idle.service_name,
+                b.idle.previous_image()
+            ),
+            Undo::BlueGreen(b) => {
+                format!(
+                    "{} back to {} ({} kept the traffic)",
+                    b.idle.service_name,
+                    b.idle.previous_image(),
+                    b.live.service_name
+                )
+            }
         }
     }
 }
@@ -83,6 +100,21 @@ pub struct CanaryUndo {
     pub canary_name: String,
     /// Whether the stable service was (being) promoted to the new image.
     pub promoted: bool,
+}
+
+/// What a blue-green step records, again before the switch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlueGreenUndo {
+    /// The colour that gets the new image, as it was.
+    pub idle: RollingUndo,
+    /// The colour that had the traffic, as it was.
+    pub live: RollingUndo,
+    /// The nginx router, as it was (for `switch nginx`).
+    pub router: Option<RollingUndo>,
+    /// The config object the step rendered, if it made one.
+    pub config: Option<String>,
+    /// Whether traffic was (being) switched.
+    pub switched: bool,
 }
 
 /// What a run step records: the command that undoes it.

@@ -222,12 +222,21 @@ fn add_to_after(layout: Option<&StepLayout>, names: &[&str]) -> (String, Vec<Edi
 /// Whether `traffic="P%"` is a share a canary can have beside a stable service of `stable`
 /// replicas that keeps running: canary / (canary + stable) = P% for a whole number of canary
 /// replicas; never 100%.
-fn canary_percentage(p: crate::percentage::Percentage, stable: Option<u64>, span: crate::span::Span) -> Option<Diagnostic> {
+fn canary_percentage(
+    p: crate::percentage::Percentage,
+    stable: Option<u64>,
+    span: crate::span::Span,
+) -> Option<Diagnostic> {
     let share = p.value() / 100.0;
     if share >= 1.0 {
         return Some(
-            Diagnostic::warning(Code::CanaryPercentage, format!("a canary cannot take {p} of the traffic"), span, "100% or more")
-                .with_help("the stable service keeps running until promotion: end with a smaller share, then `promote`"),
+            Diagnostic::warning(
+                Code::CanaryPercentage,
+                format!("a canary cannot take {p} of the traffic"),
+                span,
+                "100% or more",
+            )
+            .with_help("the stable service keeps running until promotion: end with a smaller share, then `promote`"),
         );
     }
     let stable = stable?;
@@ -246,7 +255,10 @@ fn canary_percentage(p: crate::percentage::Percentage, stable: Option<u64>, span
     Some(
         Diagnostic::warning(
             Code::CanaryPercentage,
-            format!("{p} of the traffic beside {stable} stable replicas needs {} canary replicas", (exact * 100.0).round() / 100.0),
+            format!(
+                "{p} of the traffic beside {stable} stable replicas needs {} canary replicas",
+                (exact * 100.0).round() / 100.0
+            ),
             span,
             "not a whole number of replicas",
         )
