@@ -195,7 +195,7 @@ impl Behavior for BlueGreen {
             ));
         }
         match &self.switch {
-            Switch::Nginx { router, template, target } => {
+            Switch::Nginx { router, template, target, .. } => {
                 let (router_service, more) = rolling::check_service(ctx, router, monitor).await;
                 findings.problems.extend(more.problems);
                 if let Some(r) = &router_service
@@ -268,7 +268,7 @@ impl Behavior for BlueGreen {
         rolling::roll_out(ctx, idle, &next, &previous, &policy, &self.preview_gates).await?;
 
         match &self.switch {
-            Switch::Nginx { router: name, template, target } => {
+            Switch::Nginx { router: name, template, target, .. } => {
                 let router = router.clone().unwrap_or_default();
                 let config = nginx_config(ctx, &router, template, target, &colours.idle, &mut record).await?;
                 record.switched = true;
