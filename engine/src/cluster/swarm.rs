@@ -19,7 +19,7 @@ use bollard::errors::Error as DockerError;
 use bollard::models::{ConfigSpec, HealthStatusEnum, LocalNodeState, Service, ServiceSpec, Task, TaskState};
 use bollard::query_parameters::{
     InspectContainerOptions, InspectNetworkOptions, ListConfigsOptions, ListContainersOptions, ListServicesOptions,
-    ListTasksOptions, LogsOptions, UpdateServiceOptions,
+    ListTasksOptions, LogsOptions, RemoveContainerOptions, UpdateServiceOptions,
 };
 use futures_util::StreamExt;
 
@@ -371,7 +371,21 @@ impl Cluster for Swarm {
     }
 
     async fn remove_service(&self, id: &str) -> Result<(), ClusterError> {
-        self.docker.delete_service(id).await.map_err(classify)
+        let tasks = self.tasks(id).await.unwrap_or_default();
+        self.docker.delete_service(id).await.map_err(classify)?;
+        // dockerd 20.10 leaves the exited containers of a removed job service behind: remove the
+        // ones on this node that have ended (running ones Swarm stops and removes itself).
+        for task in tasks {
+            let ended = matches!(
+                task.status.as_ref().and_then(|s| s.state),
+                Some(TaskState::COMPLETE | TaskState::FAILED | TaskState::REJECTED | TaskState::SHUTDOWN)
+            );
+            let container = task.status.and_then(|s| s.container_status).and_then(|c| c.container_id);
+            if let (true, Some(container)) = (ended, container) {
+                let _ = self.docker.remove_container(&container, None::<RemoveContainerOptions>).await;
+            }
+        }
+        Ok(())
     }
 
     async fn services(&self, label: &str) -> Result<Vec<Service>, ClusterError> {
