@@ -314,6 +314,16 @@ fn a_failing_live_gate_switches_straight_back_to_the_old_colour() {
     assert_eq!(run.outcome(), "rolled-back");
     let last_new = seen.log.iter().filter(|(_, v)| v.as_deref() == Some("v2")).map(|(t, _)| *t).fold(0.0, f64::max);
     eprintln!("switch back: the new colour answered last {:.2} s after the rollback started", last_new - failed_at);
+    let failures: Vec<String> =
+        seen.log.iter().filter(|(_, v)| v.is_none()).map(|(t, _)| format!("{:.2}", t - failed_at)).collect();
+    if !failures.is_empty() {
+        eprintln!("failed requests at (s after the rollback started): {}", failures.join(" "));
+        for e in &run.events {
+            if let Some(ms) = e["elapsed_ms"].as_u64() {
+                eprintln!("  {:>7} {} {} {}", ms, e["event"], e["step"], e["message"].as_str().unwrap_or(""));
+            }
+        }
+    }
     assert!(seen.versions.get("v2").copied().unwrap_or(0) > 0, "traffic had switched");
     assert_eq!(seen.versions_after(last_new + 0.001), ["v1".to_string()].into());
     no_request_failed("blue-green switch and switch back", &seen);

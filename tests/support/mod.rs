@@ -405,8 +405,15 @@ impl Probe {
         probe
     }
 
-    /// Stops it and returns what it saw.
+    /// Stops it once it has made at least 500 requests (waiting at most a minute more) and
+    /// returns what it saw.
     pub fn stop(mut self) -> Seen {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline
+            && std::fs::read_to_string(&self.log).map(|t| t.lines().count()).unwrap_or(0) < 500
+        {
+            std::thread::sleep(Duration::from_millis(200));
+        }
         let _ = Command::new(repo().join("tests/env/probe")).args(["-s", &self.name]).status();
         let out = self.child.take().unwrap().wait_with_output().unwrap();
         let summary = String::from_utf8_lossy(&out.stdout).to_string();

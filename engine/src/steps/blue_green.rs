@@ -283,7 +283,9 @@ impl Behavior for BlueGreen {
                 // requests, the old colour gone in about 3 s (tests/env/README.md).
                 spec::set_update_policy(&mut next, &policy);
                 let fresh = services::inspect(cluster, name).await?;
+                let router_id = fresh.id.clone().unwrap_or_default();
                 rolling::roll_out(ctx, fresh, &next, &previous, &policy, &[]).await?;
+                services::drained(cluster, &router_id, DRAIN).await;
                 collect_configs(cluster, name, &[config.1.clone(), current_config_name(&previous, target)]).await;
             }
             Switch::Alias { network, alias } => {
@@ -302,7 +304,9 @@ impl Behavior for BlueGreen {
                     let before = fresh.spec.clone().unwrap_or_default();
                     let mut next = with_alias(&before, &net, network, alias, add);
                     spec::set_update_policy(&mut next, &policy);
+                    let id = fresh.id.clone().unwrap_or_default();
                     rolling::roll_out(ctx, fresh, &next, &before, &policy, &[]).await?;
+                    services::drained(cluster, &id, DRAIN).await;
                 }
             }
         }
@@ -458,14 +462,21 @@ async fn collect_configs(cluster: &dyn Cluster, router: &str, keep: &[String]) {
     }
 }
 
+/// How long a switch waits for the replaced tasks (of the router, or of a colour losing its
+/// alias) to stop before anything is taken from under them.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Brings the old colour back, switches traffic back, restores the idle colour and removes the
-/// rendered config.
+/// rendered config. The idle colour is touched only once nothing routes to it any more.
 pub async fn undo(step: &str, record: &BlueGreenUndo, ctx: &RunContext) -> Result<(), StepError> {
+    let cluster = ctx.cluster.as_ref();
     rolling::undo(step, &record.live, ctx).await?;
+    services::drained(cluster, &record.live.service_id, DRAIN).await;
     if record.switched
         && let Some(router) = &record.router
     {
         rolling::undo(step, router, ctx).await?;
+        services::drained(cluster, &router.service_id, DRAIN).await;
     }
     rolling::undo(step, &record.idle, ctx).await?;
     if let Some(name) = &record.config

@@ -19,14 +19,12 @@
 //! it, the stable service is rolled back to its exact previous spec first, then the canary (if
 //! still there) is removed. The record says which, and is written before each change.
 
-use std::collections::HashMap;
-use std::time::Duration;
-
 use async_trait::async_trait;
 use bollard::models::ServiceSpec;
 use plans::steps::Canary;
 use plans::steps::canary::{Promote, Weight};
 use plans::steps::pause::Wait;
+use std::collections::HashMap;
 
 use super::{Behavior, Findings, StepError, rolling};
 use crate::clock;
@@ -286,34 +284,16 @@ async fn pause(ctx: &StepContext, wait: Wait, question: &str, deadline: tokio::t
     }
 }
 
-/// Removes the canary: first down to no tasks (so its tasks leave DNS and stop as Swarm stops
-/// any task), then the service itself. One that is gone already is fine.
+/// Removes the canary service; one that is gone already is fine. Removing it at once is safe:
+/// Swarm takes its tasks out of DNS within about a second and stops them only after about 3 s
+/// (measured: 0 failed requests of 21 removals, tests/env/README.md), so scaling it to 0 first
+/// would only make the abort slower.
 async fn remove_canary(ctx: &RunContext, name: &str) -> Result<(), StepError> {
-    let cluster = ctx.cluster.as_ref();
-    let service = match cluster.service(name).await {
-        Ok(s) => s,
-        Err(ClusterError::NotFound(_)) => return Ok(()),
-        Err(error) => return Err(ServiceError::Cluster { doing: format!("inspect canary {name}"), error }.into()),
-    };
-    let id = service.id.clone().unwrap_or_default();
-    let mut none = service.spec.clone().unwrap_or_default();
-    spec::set_replicas(&mut none, 0);
-    if services::replace_spec(cluster, service, &none, None).await.is_ok() {
-        // Wait (bounded) until its tasks have stopped, so no request meets a stopping task.
-        let until = tokio::time::Instant::now() + Duration::from_secs(30);
-        while tokio::time::Instant::now() < until {
-            let tasks = cluster.tasks(&id).await.unwrap_or_default();
-            let running = tasks
-                .iter()
-                .any(|t| t.status.as_ref().and_then(|s| s.state) == Some(bollard::models::TaskState::RUNNING));
-            if !running {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+    match ctx.cluster.service(name).await {
+        Ok(service) => Ok(services::remove(ctx.cluster.as_ref(), service.id.as_deref().unwrap_or(name)).await?),
+        Err(ClusterError::NotFound(_)) => Ok(()),
+        Err(error) => Err(ServiceError::Cluster { doing: format!("inspect canary {name}"), error }.into()),
     }
-    services::remove(cluster, &id).await?;
-    Ok(())
 }
 
 /// Removes the canary; after promotion, first rolls the stable service back to its recorded spec.
@@ -332,6 +312,7 @@ pub async fn undo(step: &str, record: &CanaryUndo, ctx: &RunContext) -> Result<(
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::time::Duration;
 
     use bollard::models::{
         EndpointPortConfig, EndpointSpec, NetworkAttachmentConfig, ServiceSpecMode, ServiceSpecModeReplicated,
