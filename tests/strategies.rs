@@ -12,6 +12,25 @@ use std::time::{Duration, Instant};
 
 use support::{Background, LockGuard, Probe, Router, Seen, Service, Workdir, docker, run, unique, uptime};
 
+/// One test at a time: each runs a probe and several rolling updates, and their timings are
+/// part of what they check (two at once on two cores make a switch look slower than it is).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What answered after `since`, with when: for assertion messages.
+fn answers_after(seen: &Seen, since: f64) -> String {
+    let after: Vec<String> = seen
+        .log
+        .iter()
+        .filter(|(t, _)| *t >= since)
+        .map(|(t, v)| format!("{:+.2}s {}", t - since, v.as_deref().unwrap_or("FAIL")))
+        .collect();
+    after.iter().take(40).cloned().collect::<Vec<_>>().join(", ")
+}
+
 const V1: &str = "planrun-test/app:v1";
 const V2: &str = "planrun-test/app:v2";
 
@@ -70,6 +89,7 @@ fn canary_plan(stack: &str, web: &str, gate: &str, promote: &str) -> String {
 
 #[test]
 fn canary_stages_take_their_share_of_traffic_and_promote_with_no_failed_request() {
+    let _serial = serial();
     let web = Service::create(&unique("web"), V1, 3);
     let router = Router::create(&unique("rt"), &web.name);
     let stack = unique("stack");
@@ -103,6 +123,7 @@ fn canary_stages_take_their_share_of_traffic_and_promote_with_no_failed_request(
 
 #[test]
 fn a_failing_gate_at_stage_two_removes_the_canary_and_leaves_the_stable_spec_as_it_was() {
+    let _serial = serial();
     let web = Service::create(&unique("web"), V1, 3);
     let before = web.spec();
     let router = Router::create(&unique("rt"), &web.name);
@@ -122,14 +143,19 @@ fn a_failing_gate_at_stage_two_removes_the_canary_and_leaves_the_stable_spec_as_
         }
     }
     fail_gate(&ok);
+    apply.wait_for("rollback-started", "");
     let started = Instant::now();
+    while service_exists(&canary) && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let gone_after = started.elapsed();
     let run = apply.finish();
     let seen = probe.stop();
 
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(run.outcome(), "rolled-back");
     assert!(run.stderr.contains("gate `ok` failed"), "{}", run.stderr);
-    eprintln!("canary abort: the canary was gone {:.1?} after the gate was made to fail", started.elapsed());
+    eprintln!("canary abort: the canary service was gone {gone_after:.2?} after the rollback started");
     assert!(!service_exists(&canary), "the canary is gone");
     assert_eq!(web.spec(), before, "the stable service's spec is exactly as before");
     no_request_failed("canary aborted at stage two", &seen);
@@ -137,6 +163,7 @@ fn a_failing_gate_at_stage_two_removes_the_canary_and_leaves_the_stable_spec_as_
 
 #[test]
 fn manual_promotion_is_answered_from_another_process() {
+    let _serial = serial();
     let web = Service::create(&unique("web"), V1, 2);
     let before = web.spec();
     let stack = unique("stack");
@@ -168,6 +195,7 @@ fn manual_promotion_is_answered_from_another_process() {
 
 #[test]
 fn rollback_after_a_sigkill_mid_canary_removes_the_canary() {
+    let _serial = serial();
     let web = Service::create(&unique("web"), V1, 2);
     let before = web.spec();
     let stack = unique("stack");
@@ -233,6 +261,7 @@ impl Colours {
 
 #[test]
 fn blue_green_through_nginx_switches_with_no_failed_request_and_keeps_the_old_colour() {
+    let _serial = serial();
     let c = Colours::new("bgnginx");
     let (preview, live) = (gate_file(&c.work, "preview"), gate_file(&c.work, "live"));
     let plan = c.plan(&preview, &live, &c.nginx());
@@ -245,7 +274,12 @@ fn blue_green_through_nginx_switches_with_no_failed_request_and_keeps_the_old_co
 
     assert_eq!(run.code, 0, "{}", run.stderr);
     no_request_failed("blue-green nginx switch", &seen);
-    assert_eq!(seen.versions_after(after), ["v2".to_string()].into(), "only the new colour answers after the switch");
+    assert_eq!(
+        seen.versions_after(after),
+        ["v2".to_string()].into(),
+        "only v2 after the switch: {}",
+        answers_after(&seen, after)
+    );
     assert_eq!(c.green.image(), V2);
     c.green.assert_converged(V2, 3);
     c.blue.assert_converged(V1, 3);
@@ -259,6 +293,7 @@ fn blue_green_through_nginx_switches_with_no_failed_request_and_keeps_the_old_co
 
 #[test]
 fn blue_green_never_switches_on_a_failing_preview_gate_or_a_config_nginx_rejects() {
+    let _serial = serial();
     let c = Colours::new("bgnoswitch");
     let (preview, live) = (gate_file(&c.work, "preview"), gate_file(&c.work, "live"));
     let plan = c.plan(&preview, &live, &c.nginx());
@@ -290,6 +325,7 @@ fn blue_green_never_switches_on_a_failing_preview_gate_or_a_config_nginx_rejects
 
 #[test]
 fn a_failing_live_gate_switches_straight_back_to_the_old_colour() {
+    let _serial = serial();
     let c = Colours::new("bgback");
     let (preview, live) = (gate_file(&c.work, "preview"), gate_file(&c.work, "live"));
     let plan = c.plan(&preview, &live, &c.nginx());
@@ -333,6 +369,7 @@ fn a_failing_live_gate_switches_straight_back_to_the_old_colour() {
 
 #[test]
 fn blue_green_by_alias_moves_the_name_to_the_new_colour() {
+    let _serial = serial();
     let alias = unique("front");
     // Blue carries the alias on the overlay network.
     let blue_name = unique("blue");
@@ -371,7 +408,7 @@ fn blue_green_by_alias_moves_the_name_to_the_new_colour() {
         seen.requests, seen.failed
     );
     assert!(seen.requests >= 500, "{}", seen.requests);
-    assert_eq!(seen.versions_after(after), ["v2".to_string()].into());
+    assert_eq!(seen.versions_after(after), ["v2".to_string()].into(), "{}", answers_after(&seen, after));
     assert_eq!(blue.spec()["Mode"]["Replicated"]["Replicas"], 0, "keep-old 0s retires the old colour at once");
     green.assert_converged(V2, 3);
 }
