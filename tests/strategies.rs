@@ -74,6 +74,9 @@ fn service_exists(name: &str) -> bool {
 /// Asserts the probe saw enough requests and none failed; prints the counts.
 fn no_request_failed(what: &str, seen: &Seen) {
     eprintln!("{what}: {} requests, {} failed, versions {:?}", seen.requests, seen.failed, seen.versions);
+    for (t, why) in seen.failures.iter().take(10) {
+        eprintln!("  failed at uptime {t:.2}: {why}");
+    }
     assert!(seen.requests >= 500, "{what}: only {} requests", seen.requests);
     assert_eq!(seen.failed, 0, "{what}: failed requests");
 }
@@ -350,10 +353,9 @@ fn a_failing_live_gate_switches_straight_back_to_the_old_colour() {
     assert_eq!(run.outcome(), "rolled-back");
     let last_new = seen.log.iter().filter(|(_, v)| v.as_deref() == Some("v2")).map(|(t, _)| *t).fold(0.0, f64::max);
     eprintln!("switch back: the new colour answered last {:.2} s after the rollback started", last_new - failed_at);
-    let failures: Vec<String> =
-        seen.log.iter().filter(|(_, v)| v.is_none()).map(|(t, _)| format!("{:.2}", t - failed_at)).collect();
+    let failures: Vec<String> = seen.failures.iter().map(|(t, why)| format!("{:+.2}s {why}", t - failed_at)).collect();
     if !failures.is_empty() {
-        eprintln!("failed requests at (s after the rollback started): {}", failures.join(" "));
+        eprintln!("failed requests (after the rollback started): {}", failures.join("; "));
         for e in &run.events {
             if let Some(ms) = e["elapsed_ms"].as_u64() {
                 eprintln!("  {:>7} {} {} {}", ms, e["event"], e["step"], e["message"].as_str().unwrap_or(""));

@@ -360,6 +360,8 @@ pub struct Seen {
     pub versions: std::collections::BTreeMap<String, u64>,
     /// Per request: (host uptime seconds, answered version or None when it failed).
     pub log: Vec<(f64, Option<String>)>,
+    /// Failed requests: (host uptime seconds, why).
+    pub failures: Vec<(f64, String)>,
 }
 
 impl Seen {
@@ -433,8 +435,12 @@ impl Probe {
         for line in std::fs::read_to_string(&self.log).unwrap_or_default().lines() {
             let mut words = line.split_whitespace();
             let (Some(t), Some(kind)) = (words.next(), words.next()) else { continue };
+            let t: f64 = t.parse().unwrap_or(0.0);
             let version = (kind == "OK").then(|| words.next().unwrap_or("?").to_owned());
-            seen.log.push((t.parse().unwrap_or(0.0), version));
+            if version.is_none() {
+                seen.failures.push((t, words.collect::<Vec<_>>().join(" ")));
+            }
+            seen.log.push((t, version));
         }
         eprintln!("probe {}: {} {}", self.name, summary.trim(), String::from_utf8_lossy(&out.stderr).trim());
         seen
