@@ -114,6 +114,14 @@ pub fn load_as(path: &Path, stdin_filename: Option<&Path>, options: &LoadOptions
     let mut inputs = Inputs::from_process_env();
     inputs.overrides = options.vars.clone();
     inputs.project = environment.as_ref().map(|(n, e)| (n.clone(), e.vars.clone()));
+    // Files the plan names (templates) are beside it: beside --stdin-filename for `-`.
+    inputs.files = Some(
+        shown
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from(".")),
+    );
     let checked = plans::check(SourceFile::new(shown.display().to_string(), text), &inputs);
     Ok(Loaded { checked, environment })
 }

@@ -20,7 +20,7 @@ use crate::gates::{LiveProbe, Probe};
 use crate::journal::{self, Journal};
 use crate::lock::{Holder, Lock, LockError};
 use crate::undo::{Recorded, Undo};
-use crate::{clock, preflight};
+use crate::{clock, history, preflight};
 
 /// The run's connections to the world.
 #[derive(Clone)]
@@ -184,8 +184,43 @@ pub async fn apply(
         let _ = lock.release().await;
         return Err(refused);
     }
+    // Old blue-green colours whose keep-old has passed retire now (nobody waited for them).
+    match crate::steps::blue_green::retire_due(seams.cluster.as_ref(), &stack, std::time::SystemTime::now()).await {
+        Ok(retired) if !retired.is_empty() => events.emit(Event::Warning {
+            problem: Problem {
+                step: None,
+                at: None,
+                message: format!("scaled to 0, their keep-old having passed: {}", retired.join(", ")),
+            },
+        }),
+        Ok(_) => {}
+        Err(e) => events.emit(Event::Warning {
+            problem: Problem { step: None, at: None, message: format!("could not retire old colours: {e}") },
+        }),
+    }
+    let mut last = history::LastRun {
+        run_id: run_id.clone(),
+        plan: plan.name.value.clone(),
+        by: Holder::this_process(&run_id).holder,
+        started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        finished: None,
+        outcome: None,
+        reason: None,
+        steps: plan.steps.clone(),
+    };
+    if let Err(e) = history::save(seams.cluster.as_ref(), &stack, &last).await {
+        events.emit(Event::Warning {
+            problem: Problem { step: None, at: None, message: format!("cannot record the run in the swarm: {e}") },
+        });
+    }
     let executor = Executor { ctx, parallelism: request.parallelism, interrupts };
     let report = executor.run(&plan, &request.graph, &plan_dir).await;
+    last.finished = Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
+    last.outcome = Some(report.outcome);
+    last.reason = report.reason.clone();
+    if let Err(e) = history::save(seams.cluster.as_ref(), &stack, &last).await {
+        eprintln!("warning: cannot record the run's outcome in the swarm: {e}");
+    }
     // A run stopped halfway keeps the stack locked: its `planrun rollback` takes the lock over.
     let lock_error = if report.outcome == RunOutcome::Stopped {
         drop(lock);
@@ -317,6 +352,17 @@ pub async fn rollback(
         (RunOutcome::RolledBack, None)
     };
     events.emit(Event::RunFinished { outcome, reason: reason.clone() });
+    if let Ok(Some(mut last)) = history::load(seams.cluster.as_ref(), &request.stack).await
+        && last.run_id == undone_run
+    {
+        last.finished = Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
+        last.outcome = Some(outcome);
+        last.reason = Some(format!(
+            "undone by planrun rollback (run {run_id}){}",
+            reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+        ));
+        let _ = history::save(seams.cluster.as_ref(), &request.stack, &last).await;
+    }
     if outcome == RunOutcome::Stopped {
         drop(lock);
     } else if let Err(e) = lock.release().await {

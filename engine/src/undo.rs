@@ -15,6 +15,10 @@ pub enum Undo {
     Rolling(Box<RollingUndo>),
     /// A command with an undo command.
     Run(RunUndo),
+    /// A canary: the canary service to remove, and the stable service's spec if it was promoted.
+    Canary(Box<CanaryUndo>),
+    /// A blue-green switch: both colours' specs, the router's, and the config it rendered.
+    BlueGreen(Box<BlueGreenUndo>),
 }
 
 impl Undo {
@@ -23,6 +27,8 @@ impl Undo {
         match self {
             Undo::Rolling(_) => "rolling",
             Undo::Run(_) => "run",
+            Undo::Canary(_) => "canary",
+            Undo::BlueGreen(_) => "blue-green",
         }
     }
 
@@ -31,6 +37,29 @@ impl Undo {
         match self {
             Undo::Rolling(r) => format!("{} back to {}", r.service_name, r.previous_image()),
             Undo::Run(r) => format!("run `{}`", r.command.join(" ")),
+            Undo::Canary(c) if c.promoted => {
+                format!(
+                    "{} back to {}, canary {} removed",
+                    c.stable.service_name,
+                    c.stable.previous_image(),
+                    c.canary_name
+                )
+            }
+            Undo::Canary(c) => format!("canary {} removed ({} unchanged)", c.canary_name, c.stable.service_name),
+            Undo::BlueGreen(b) if b.switched => format!(
+                "traffic back to {}, {} back to {}",
+                b.live.service_name,
+                b.idle.service_name,
+                b.idle.previous_image()
+            ),
+            Undo::BlueGreen(b) => {
+                format!(
+                    "{} back to {} ({} kept the traffic)",
+                    b.idle.service_name,
+                    b.idle.previous_image(),
+                    b.live.service_name
+                )
+            }
         }
     }
 }
@@ -60,6 +89,32 @@ impl RollingUndo {
             .and_then(|c| c.image.as_deref())
             .unwrap_or("?")
     }
+}
+
+/// What a canary step records, again before promotion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CanaryUndo {
+    /// The stable service and its spec before the step.
+    pub stable: RollingUndo,
+    /// The canary service's name.
+    pub canary_name: String,
+    /// Whether the stable service was (being) promoted to the new image.
+    pub promoted: bool,
+}
+
+/// What a blue-green step records, again before the switch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlueGreenUndo {
+    /// The colour that gets the new image, as it was.
+    pub idle: RollingUndo,
+    /// The colour that had the traffic, as it was.
+    pub live: RollingUndo,
+    /// The nginx router, as it was (for `switch nginx`).
+    pub router: Option<RollingUndo>,
+    /// The config object the step rendered, if it made one.
+    pub config: Option<String>,
+    /// Whether traffic was (being) switched.
+    pub switched: bool,
 }
 
 /// What a run step records: the command that undoes it.

@@ -372,6 +372,7 @@ async fn a_one_off_job_runs_on_the_swarm_and_returns_its_output() {
         env: vec!["GREETING=hello from a job".into()],
         networks: vec!["planrun-test".into()],
         labels: HashMap::from([("planrun-test".to_string(), "1".to_string())]),
+        configs: Vec::new(),
         deadline: Duration::from_secs(60),
     };
     let ok = job("job-ok", "echo \"$GREETING\";exit 0");

@@ -94,6 +94,8 @@ codes! {
     CanaryPercentage = "canary-percentage",
     /// Warning: start-first on a service with a host-mode published port hangs.
     StartFirstHostPort = "start-first-host-port",
+    /// A file the plan names (an nginx template) cannot be read or lacks what it must have.
+    Template = "template",
     /// Warning: a gate that no step uses.
     UnusedGate = "unused-gate",
     /// Warning: the selected `planrun.toml` environment sets a variable the plan does not declare.

@@ -66,6 +66,9 @@ pub fn check(file: SourceFile, inputs: &Inputs) -> Checked {
             let plan = plan_decoder::decode(&mut d, &doc, inputs);
             let mut diagnostics = std::mem::take(&mut d.diagnostics);
             let graph = check::check_outlined(plan.as_ref(), &d.outline, &mut diagnostics);
+            if let (Some(plan), Some(dir)) = (&plan, &inputs.files) {
+                check::files::check(plan, dir, &mut diagnostics);
+            }
             (plan, graph, diagnostics)
         }
     };

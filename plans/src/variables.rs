@@ -19,6 +19,9 @@ pub struct Inputs {
     pub env: HashMap<String, String>,
     /// The selected `planrun.toml` environment's name and its variables.
     pub project: Option<(String, HashMap<String, String>)>,
+    /// The directory the files a plan names (nginx templates) are read from, relative paths
+    /// being relative to it; `None` reads no file.
+    pub files: Option<std::path::PathBuf>,
 }
 
 impl Inputs {

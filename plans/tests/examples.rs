@@ -37,8 +37,10 @@ fn every_example_is_valid() {
     for path in &files {
         let name = path.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
         let text = std::fs::read_to_string(path).unwrap();
-        // No environment: examples must validate on their defaults alone.
-        let checked = plans::check(SourceFile::new(name.clone(), text), &Inputs::default());
+        // No environment: examples must validate on their defaults alone; the files they name
+        // (templates) are read from beside them.
+        let inputs = Inputs { files: path.parent().map(|p| p.to_path_buf()), ..Inputs::default() };
+        let checked = plans::check(SourceFile::new(name.clone(), text), &inputs);
         let allowed = ALLOWED_WARNINGS.iter().find(|(f, _)| *f == name).map(|(_, codes)| *codes).unwrap_or(&[]);
         for d in &checked.diagnostics {
             if d.is_error() || !allowed.contains(&d.code.name()) {

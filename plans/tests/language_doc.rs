@@ -100,7 +100,9 @@ fn check_block(b: &Block) -> Result<Option<String>, String> {
     let text = if b.fragment { format!("plan p {{\n    stack s\n{}}}\n", b.text) } else { b.text.clone() };
     let project =
         (!b.project_vars.is_empty()).then(|| ("staging".to_owned(), b.project_vars.iter().cloned().collect()));
-    let inputs = Inputs { overrides: b.vars.clone(), project, ..Inputs::default() };
+    // Files the examples name (nginx templates) are the prodstack example's.
+    let files = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/prodstack");
+    let inputs = Inputs { overrides: b.vars.clone(), project, files: Some(files), ..Inputs::default() };
     let checked = plans::check(SourceFile::new("block.kdl", text), &inputs);
     let describe = |ds: &[&plans::Diagnostic]| {
         ds.iter().map(|d| format!("{} {}", d.code, d.message)).collect::<Vec<_>>().join("; ")

@@ -343,3 +343,188 @@ pub fn run_printed(stderr: &str, intro: &str) -> Run {
     assert_eq!(argv[0], "planrun", "a planrun command: {line}");
     run(&argv[1..])
 }
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// What a zero-downtime probe saw.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    /// Requests made.
+    pub requests: u64,
+    /// Requests that failed (connection errors, timeouts, non-2xx).
+    pub failed: u64,
+    /// Answers per version (`X-App-Version`).
+    pub versions: std::collections::BTreeMap<String, u64>,
+    /// Per request: (host uptime seconds, answered version or None when it failed).
+    pub log: Vec<(f64, Option<String>)>,
+    /// Failed requests: (host uptime seconds, why).
+    pub failures: Vec<(f64, String)>,
+}
+
+impl Seen {
+    /// The versions that answered after `since` (uptime seconds).
+    pub fn versions_after(&self, since: f64) -> std::collections::BTreeSet<String> {
+        self.log.iter().filter(|(t, _)| *t >= since).filter_map(|(_, v)| v.clone()).collect()
+    }
+}
+
+/// This host's uptime in seconds (the probe log's clock).
+pub fn uptime() -> f64 {
+    let text = std::fs::read_to_string("/proc/uptime").unwrap();
+    text.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// A zero-downtime probe (`tests/env/probe`): a container on the overlay network requesting a
+/// URL every ~20 ms until stopped (at most `max_seconds`).
+pub struct Probe {
+    child: Option<Child>,
+    name: String,
+    log: PathBuf,
+}
+
+impl Probe {
+    /// Starts probing `url` and waits (bounded) for its first request.
+    pub fn start(url: &str, max_seconds: u32) -> Probe {
+        let name = unique("probe");
+        let log = std::env::temp_dir().join(format!("{name}.log"));
+        let child = Command::new(repo().join("tests/env/probe"))
+            .args(["-n", "100000", "-d", &max_seconds.to_string(), "-i", "20", "-N", &name, "-l"])
+            .arg(&log)
+            .arg(url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tests/env/probe runs");
+        let probe = Probe { child: Some(child), name, log };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::fs::metadata(&probe.log).map(|m| m.len()).unwrap_or(0) == 0 {
+            assert!(Instant::now() < deadline, "the probe made no request within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        probe
+    }
+
+    /// Stops it once it has made at least 500 requests (waiting at most a minute more) and
+    /// returns what it saw.
+    pub fn stop(mut self) -> Seen {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline
+            && std::fs::read_to_string(&self.log).map(|t| t.lines().count()).unwrap_or(0) < 500
+        {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = Command::new(repo().join("tests/env/probe")).args(["-s", &self.name]).status();
+        let out = self.child.take().unwrap().wait_with_output().unwrap();
+        let summary = String::from_utf8_lossy(&out.stdout).to_string();
+        let field = |key: &str| -> String {
+            summary.split_whitespace().find_map(|w| w.strip_prefix(&format!("{key}="))).unwrap_or("").to_owned()
+        };
+        let mut seen = Seen {
+            requests: field("requests").parse().unwrap_or(0),
+            failed: field("failed").parse().unwrap_or(0),
+            ..Seen::default()
+        };
+        for pair in field("versions").split(',').filter(|p| !p.is_empty()) {
+            if let Some((v, n)) = pair.split_once(':') {
+                seen.versions.insert(v.to_owned(), n.parse().unwrap_or(0));
+            }
+        }
+        for line in std::fs::read_to_string(&self.log).unwrap_or_default().lines() {
+            let mut words = line.split_whitespace();
+            let (Some(t), Some(kind)) = (words.next(), words.next()) else { continue };
+            let t: f64 = t.parse().unwrap_or(0.0);
+            let version = (kind == "OK").then(|| words.next().unwrap_or("?").to_owned());
+            if version.is_none() {
+                seen.failures.push((t, words.collect::<Vec<_>>().join(" ")));
+            }
+            seen.log.push((t, version));
+        }
+        eprintln!("probe {}: {} {}", self.name, summary.trim(), String::from_utf8_lossy(&out.stderr).trim());
+        seen
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("docker").args(["rm", "-f", &self.name]).output();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// The test nginx router (`planrun-test/router:1`), 2 replicas on the overlay network, its
+/// config rendered from tests/env/router/nginx.conf.template for `upstream`; removed on drop
+/// with every config named after it.
+pub struct Router {
+    /// The router service's name.
+    pub name: String,
+}
+
+impl Router {
+    /// The template planrun renders for the router.
+    pub fn template() -> String {
+        std::fs::read_to_string(repo().join("tests/env/router/nginx.conf.template")).expect("the router template")
+    }
+
+    /// Creates the router sending traffic to `upstream`, with a config planrun did not write.
+    pub fn create(name: &str, upstream: &str) -> Router {
+        let router = Router { name: name.to_owned() };
+        let config = format!("{name}-initial");
+        let rendered = Router::template().replace("${upstream}", upstream);
+        let mut create = Command::new("docker")
+            .args(["config", "create", "--label", "planrun-test=1", &config, "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut create.stdin.take().unwrap(), rendered.as_bytes()).unwrap();
+        assert!(create.wait().unwrap().success(), "docker config create {config}");
+        #[rustfmt::skip]
+        docker(&[
+            "service", "create", "--quiet", "--detach=false", "--no-resolve-image", "--name", name,
+            "--label", "planrun-test=1", "--replicas", "2", "--network", NETWORK, "--endpoint-mode", "dnsrr",
+            "--config", &format!("source={config},target=/etc/nginx/nginx.conf"),
+            "--health-cmd", "timeout 2 wget -q -O- http://127.0.0.1:8080/router-health",
+            "--health-interval", "1s", "--health-timeout", "3s", "--health-retries", "1",
+            "planrun-test/router:1",
+        ]);
+        router
+    }
+
+    /// The config the router mounts now.
+    pub fn config(&self) -> String {
+        docker(&[
+            "service",
+            "inspect",
+            "--format",
+            "{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.ConfigName}}{{end}}",
+            &self.name,
+        ])
+    }
+}
+
+impl Drop for Router {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["service", "rm", &self.name]).output();
+        // Its configs go once no task uses them (a removed service's tasks stop in a few seconds).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = Command::new("docker").args(["config", "ls", "--format", "{{.Name}}"]).output().unwrap();
+            let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|n| n.starts_with(&self.name))
+                .map(str::to_owned)
+                .collect();
+            if names.is_empty() || Instant::now() > deadline {
+                break;
+            }
+            let _ = Command::new("docker").arg("config").arg("rm").args(&names).output();
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}

@@ -50,8 +50,31 @@ pub enum Command {
     Promote(AnswerArgs),
     /// Refuse the step a run of STACK waits on: that run fails and rolls back.
     Abort(AnswerArgs),
+    /// Show what is live on a stack: services, blue-green colours, canaries, a run waiting for
+    /// approval, the deploy lock and the last run. Reads the swarm only.
+    Status(StatusArgs),
+    /// Scale a stack's old blue-green colours whose keep-old has passed to zero (the next
+    /// `apply` on the stack does it too).
+    Finish(AnswerArgs),
     /// Remove a stack's deploy lock left by a run that died.
     Unlock(UnlockArgs),
+}
+
+/// `planrun status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The stack.
+    #[arg(value_name = "STACK")]
+    pub stack: String,
+    /// `auto` and `plain` print for people; `json` prints one JSON object on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Auto)]
+    pub output: OutputFormat,
+    /// Use this environment's Docker host from the project file.
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+    /// The project file (default: planrun.toml in the current directory, if any).
+    #[arg(long = "project", value_name = "FILE")]
+    pub project: Option<PathBuf>,
 }
 
 /// Flags every command that reads a plan takes.
@@ -196,10 +219,10 @@ pub struct RollbackArgs {
     pub project: Option<PathBuf>,
 }
 
-/// `planrun promote` and `planrun abort`.
+/// `planrun promote`, `planrun abort` and `planrun finish`.
 #[derive(Debug, Args)]
 pub struct AnswerArgs {
-    /// The stack whose waiting run to answer.
+    /// The stack.
     #[arg(value_name = "STACK")]
     pub stack: String,
     /// Use this environment's Docker host from the project file.

@@ -11,6 +11,7 @@ pub mod prompt;
 pub mod report;
 pub mod rollback;
 pub mod signals;
+pub mod status;
 pub mod summary;
 pub mod unlock;
 pub mod validate;
@@ -50,6 +51,8 @@ pub fn main() -> ExitCode {
         Command::Rollback(a) => rollback::rollback(a),
         Command::Promote(a) => answer::answer(a, true),
         Command::Abort(a) => answer::answer(a, false),
+        Command::Status(a) => status::status(a),
+        Command::Finish(a) => status::finish(a),
         Command::Unlock(a) => unlock::unlock(a),
     }
 }

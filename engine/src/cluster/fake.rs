@@ -25,7 +25,7 @@ use bollard::models::{
     ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState, TaskStatus,
 };
 
-use super::{Cluster, ClusterError, ConfigObject, ServiceCounts};
+use super::{Cluster, ClusterError, ConfigObject, Network, ServiceCounts};
 
 /// How a task running an image behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,8 +114,10 @@ struct State {
     index: u64,
     next_id: u64,
     services: HashMap<String, FakeService>,
-    configs: Vec<(ConfigObject, Vec<u8>)>,
+    configs: Vec<ConfigObject>,
+    networks: Vec<Network>,
     behaviors: HashMap<String, Behavior>,
+    job_behaviors: HashMap<String, Behavior>,
     outputs: HashMap<String, String>,
     timing: Timing,
     interfere: u32,
@@ -324,6 +326,11 @@ impl FakeCluster {
         self.lock().behaviors.insert(image.to_string(), behavior);
     }
 
+    /// Sets how one-off jobs running `image` end (default: as its services behave).
+    pub fn job_behave(&self, image: &str, behavior: Behavior) {
+        self.lock().job_behaviors.insert(image.to_string(), behavior);
+    }
+
     /// Sets what a job running `image` writes to its logs.
     pub fn job_output(&self, image: &str, output: &str) {
         self.lock().outputs.insert(image.to_string(), output.to_string());
@@ -355,6 +362,19 @@ impl FakeCluster {
             }
         }
         id
+    }
+
+    /// Adds an overlay network; returns its id.
+    pub fn add_network(&self, name: &str) -> String {
+        let mut state = self.lock();
+        let id = state.new_id("network");
+        state.networks.push(Network { id: id.clone(), name: name.to_owned() });
+        id
+    }
+
+    /// The data of the config object named `name`.
+    pub fn config_data(&self, name: &str) -> Option<Vec<u8>> {
+        self.lock().configs.iter().find(|c| c.name == name).map(|c| c.data.clone())
     }
 
     /// A service's current spec.
@@ -634,8 +654,9 @@ impl FakeCluster {
                 .unwrap_or(1)
                 .max(1);
             let template = template(&spec);
-            let behavior = state.behavior(&template);
-            let output = state.outputs.get(&image_of(&template)).cloned().unwrap_or_default();
+            let image = image_of(&template);
+            let behavior = state.job_behaviors.get(&image).copied().unwrap_or_else(|| state.behavior(&template));
+            let output = state.outputs.get(&image).cloned().unwrap_or_default();
             (template, completions, state.timing, behavior, output)
         };
         for slot in 0..completions {
@@ -820,22 +841,48 @@ impl Cluster for FakeCluster {
         data: &[u8],
     ) -> Result<String, ClusterError> {
         let mut state = self.lock();
-        if state.configs.iter().any(|(c, _)| c.name == name) {
+        if state.configs.iter().any(|c| c.name == name) {
             return Err(ClusterError::Conflict(format!("config {name}")));
         }
         let id = state.new_id("config");
-        state.configs.push((ConfigObject { id: id.clone(), name: name.to_string(), labels }, data.to_vec()));
+        state.configs.push(ConfigObject { id: id.clone(), name: name.to_string(), labels, data: data.to_vec() });
         Ok(id)
     }
 
     async fn config(&self, name: &str) -> Result<Option<ConfigObject>, ClusterError> {
-        Ok(self.lock().configs.iter().find(|(c, _)| c.name == name).map(|(c, _)| c.clone()))
+        Ok(self.lock().configs.iter().find(|c| c.name == name).cloned())
+    }
+
+    async fn configs(&self, label: &str) -> Result<Vec<ConfigObject>, ClusterError> {
+        let matches = |labels: &HashMap<String, String>| match label.split_once('=') {
+            Some((key, value)) => labels.get(key).map(String::as_str) == Some(value),
+            None => labels.contains_key(label),
+        };
+        Ok(self.lock().configs.iter().filter(|c| matches(&c.labels)).cloned().collect())
+    }
+
+    async fn network(&self, name_or_id: &str) -> Result<Option<Network>, ClusterError> {
+        Ok(self.lock().networks.iter().find(|n| n.id == name_or_id || n.name == name_or_id).cloned())
     }
 
     async fn remove_config(&self, id: &str) -> Result<(), ClusterError> {
         let mut state = self.lock();
+        // As the daemon does: a config a service mounts cannot be removed.
+        let in_use = state.services.values().any(|s| {
+            let configs = s
+                .service
+                .spec
+                .as_ref()
+                .and_then(|spec| spec.task_template.as_ref())
+                .and_then(|t| t.container_spec.as_ref())
+                .and_then(|c| c.configs.clone());
+            configs.unwrap_or_default().iter().any(|c| c.config_id.as_deref() == Some(id))
+        });
+        if in_use {
+            return Err(ClusterError::Other(format!("config {id} is in use by a service")));
+        }
         let before = state.configs.len();
-        state.configs.retain(|(c, _)| c.id != id);
+        state.configs.retain(|c| c.id != id);
         if state.configs.len() == before {
             return Err(ClusterError::NotFound(format!("config {id}")));
         }

@@ -51,6 +51,17 @@ pub struct ConfigObject {
     pub name: String,
     /// Its labels.
     pub labels: HashMap<String, String>,
+    /// Its data.
+    pub data: Vec<u8>,
+}
+
+/// A network, by id and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
 }
 
 /// Running and desired task counts as the daemon's service list reports them.
@@ -84,6 +95,10 @@ pub trait Cluster: Send + Sync + 'static {
     async fn config(&self, name: &str) -> Result<Option<ConfigObject>, ClusterError>;
     /// Removes a config object by id.
     async fn remove_config(&self, id: &str) -> Result<(), ClusterError>;
+    /// The config objects carrying `label` (`KEY` or `KEY=VALUE`).
+    async fn configs(&self, label: &str) -> Result<Vec<ConfigObject>, ClusterError>;
+    /// The network with this name or id, if any.
+    async fn network(&self, name_or_id: &str) -> Result<Option<Network>, ClusterError>;
     /// Creates a service (a one-off job when its mode says so); returns its id.
     async fn create_service(&self, spec: ServiceSpec) -> Result<String, ClusterError>;
     /// Removes a service by name or id.

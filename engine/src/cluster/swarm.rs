@@ -18,12 +18,12 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ConfigSpec, HealthStatusEnum, LocalNodeState, Service, ServiceSpec, Task, TaskState};
 use bollard::query_parameters::{
-    InspectContainerOptions, ListConfigsOptions, ListContainersOptions, ListServicesOptions, ListTasksOptions,
-    LogsOptions, UpdateServiceOptions,
+    InspectContainerOptions, InspectNetworkOptions, ListConfigsOptions, ListContainersOptions, ListServicesOptions,
+    ListTasksOptions, LogsOptions, RemoveContainerOptions, UpdateServiceOptions,
 };
 use futures_util::StreamExt;
 
-use super::{Cluster, ClusterError, ConfigObject, ServiceCounts};
+use super::{Cluster, ClusterError, ConfigObject, Network, ServiceCounts};
 
 /// Where Docker listens when DOCKER_HOST is not set.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -340,14 +340,21 @@ impl Cluster for Swarm {
         let options = ListConfigsOptions { filters: Some(filter("name", name)) };
         let configs = self.docker.list_configs(Some(options)).await.map_err(classify)?;
         // The name filter matches prefixes too: keep the exact name.
-        Ok(configs.into_iter().find_map(|c| {
-            let spec = c.spec?;
-            (spec.name.as_deref() == Some(name)).then(|| ConfigObject {
-                id: c.id.unwrap_or_default(),
-                name: name.to_string(),
-                labels: spec.labels.unwrap_or_default(),
-            })
-        }))
+        Ok(configs.into_iter().filter_map(config_object).find(|c| c.name == name))
+    }
+
+    async fn configs(&self, label: &str) -> Result<Vec<ConfigObject>, ClusterError> {
+        let options = ListConfigsOptions { filters: Some(filter("label", label)) };
+        let configs = self.docker.list_configs(Some(options)).await.map_err(classify)?;
+        Ok(configs.into_iter().filter_map(config_object).collect())
+    }
+
+    async fn network(&self, name_or_id: &str) -> Result<Option<Network>, ClusterError> {
+        match self.docker.inspect_network(name_or_id, None::<InspectNetworkOptions>).await.map_err(classify) {
+            Ok(n) => Ok(Some(Network { id: n.id.unwrap_or_default(), name: n.name.unwrap_or_default() })),
+            Err(ClusterError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn remove_config(&self, id: &str) -> Result<(), ClusterError> {
@@ -364,7 +371,21 @@ impl Cluster for Swarm {
     }
 
     async fn remove_service(&self, id: &str) -> Result<(), ClusterError> {
-        self.docker.delete_service(id).await.map_err(classify)
+        let tasks = self.tasks(id).await.unwrap_or_default();
+        self.docker.delete_service(id).await.map_err(classify)?;
+        // dockerd 20.10 leaves the exited containers of a removed job service behind: remove the
+        // ones on this node that have ended (running ones Swarm stops and removes itself).
+        for task in tasks {
+            let ended = matches!(
+                task.status.as_ref().and_then(|s| s.state),
+                Some(TaskState::COMPLETE | TaskState::FAILED | TaskState::REJECTED | TaskState::SHUTDOWN)
+            );
+            let container = task.status.and_then(|s| s.container_status).and_then(|c| c.container_id);
+            if let (true, Some(container)) = (ended, container) {
+                let _ = self.docker.remove_container(&container, None::<RemoveContainerOptions>).await;
+            }
+        }
+        Ok(())
     }
 
     async fn services(&self, label: &str) -> Result<Vec<Service>, ClusterError> {
@@ -401,6 +422,18 @@ impl Cluster for Swarm {
         }
         Ok(text)
     }
+}
+
+/// A config object as the daemon lists it, its data decoded.
+fn config_object(c: bollard::models::Config) -> Option<ConfigObject> {
+    let spec = c.spec?;
+    let data = spec.data.as_deref().and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok());
+    Some(ConfigObject {
+        id: c.id.unwrap_or_default(),
+        name: spec.name.unwrap_or_default(),
+        labels: spec.labels.unwrap_or_default(),
+        data: data.unwrap_or_default(),
+    })
 }
 
 /// Percent-encodes a query value (everything but unreserved characters).

@@ -85,13 +85,13 @@ impl Probe for LiveProbe {
     }
 }
 
-/// Gates that answer as scripted: per gate name, the outcomes of its measurements in turn
-/// (the last one repeats); a gate without a script passes, except `swarm` gates, which are
-/// measured against `cluster` (the fake swarm) when one is given. Each measurement takes
-/// `latency` on tokio's clock.
+/// Gates that answer as scripted: per gate name, the outcomes of its measurements in turn,
+/// counted across every judgement of that gate in the run (the last one repeats); a gate
+/// without a script passes, except `swarm` gates, which are measured against `cluster` (the fake
+/// swarm) when one is given. Each measurement takes `latency` on tokio's clock.
 #[derive(Clone, Default)]
 pub struct ScriptedProbe {
-    scripts: Arc<Mutex<HashMap<String, Vec<Outcome>>>>,
+    scripts: Scripts,
     /// How long each measurement takes.
     pub latency: Duration,
     /// Where unscripted `swarm` gates are measured.
@@ -111,13 +111,15 @@ impl ScriptedProbe {
 
     /// Makes the gate named `gate` measure `outcomes` in turn.
     pub fn script(&self, gate: &str, outcomes: &[Outcome]) {
-        self.scripts.lock().expect("scripts poisoned").insert(gate.to_owned(), outcomes.to_vec());
+        self.scripts.lock().expect("scripts poisoned").insert(gate.to_owned(), (outcomes.to_vec(), 0));
     }
 }
 
+/// Per gate: its outcomes and how many were taken.
+type Scripts = Arc<Mutex<HashMap<String, (Vec<Outcome>, usize)>>>;
+
 struct ScriptedMeter {
-    outcomes: Vec<Outcome>,
-    taken: usize,
+    scripts: Scripts,
     latency: Duration,
     target: String,
 }
@@ -134,8 +136,17 @@ impl Meter for ScriptedMeter {
 
     async fn measure(&mut self) -> Measurement {
         tokio::time::sleep(self.latency).await;
-        let outcome = self.outcomes.get(self.taken).or(self.outcomes.last()).copied().unwrap_or(Outcome::Pass);
-        self.taken += 1;
+        let outcome = {
+            let mut scripts = self.scripts.lock().expect("scripts poisoned");
+            match scripts.get_mut(&self.target) {
+                Some((outcomes, taken)) => {
+                    let next = outcomes.get(*taken).or(outcomes.last()).copied().unwrap_or(Outcome::Pass);
+                    *taken += 1;
+                    next
+                }
+                None => Outcome::Pass,
+            }
+        };
         let detail = (outcome != Outcome::Pass).then(|| format!("scripted {}", super::outcome_word(outcome)));
         Measurement { outcome, target: self.target.clone(), value: None, condition: "scripted".into(), detail }
     }
@@ -144,12 +155,11 @@ impl Meter for ScriptedMeter {
 #[async_trait]
 impl Probe for ScriptedProbe {
     fn meter(&self, gate: &Gate) -> Box<dyn Meter> {
-        let script = self.scripts.lock().expect("scripts poisoned").get(&gate.name.value).cloned();
-        match (&gate.kind, script, &self.cluster) {
-            (GateKind::Swarm(g), None, Some(cluster)) => Box::new(swarm::SwarmMeter::new(g.clone(), cluster.clone())),
-            (_, script, _) => Box::new(ScriptedMeter {
-                outcomes: script.unwrap_or_default(),
-                taken: 0,
+        let scripted = self.scripts.lock().expect("scripts poisoned").contains_key(&gate.name.value);
+        match (&gate.kind, scripted, &self.cluster) {
+            (GateKind::Swarm(g), false, Some(cluster)) => Box::new(swarm::SwarmMeter::new(g.clone(), cluster.clone())),
+            _ => Box::new(ScriptedMeter {
+                scripts: self.scripts.clone(),
                 latency: self.latency,
                 target: gate.name.value.clone(),
             }),

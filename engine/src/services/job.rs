@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use bollard::models::{
     NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicatedJob, TaskSpec,
-    TaskSpecContainerSpec, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
+    TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile1, TaskSpecRestartPolicy,
+    TaskSpecRestartPolicyConditionEnum, TaskState,
 };
 use tokio::time::Instant;
 
@@ -41,6 +42,8 @@ pub struct Job {
     pub networks: Vec<String>,
     /// Labels on the job service (planrun's own, so leftovers can be found).
     pub labels: HashMap<String, String>,
+    /// Config objects to mount: (config id, config name, path in the container).
+    pub configs: Vec<(String, String, String)>,
     /// Give up after this long.
     pub deadline: Duration,
 }
@@ -115,6 +118,22 @@ pub fn spec(job: &Job) -> ServiceSpec {
                 image: Some(job.image.clone()),
                 command: Some(job.command.clone()),
                 env: Some(job.env.clone()),
+                configs: (!job.configs.is_empty()).then(|| {
+                    job.configs
+                        .iter()
+                        .map(|(id, name, target)| TaskSpecContainerSpecConfigs {
+                            file: Some(TaskSpecContainerSpecFile1 {
+                                name: Some(target.clone()),
+                                uid: Some("0".into()),
+                                gid: Some("0".into()),
+                                mode: Some(0o444),
+                            }),
+                            config_id: Some(id.clone()),
+                            config_name: Some(name.clone()),
+                            runtime: None,
+                        })
+                        .collect()
+                }),
                 ..Default::default()
             }),
             restart_policy: Some(TaskSpecRestartPolicy {
@@ -205,6 +224,7 @@ mod tests {
             env: Vec::new(),
             networks: vec!["net".into()],
             labels: HashMap::new(),
+            configs: Vec::new(),
             deadline: Duration::from_secs(60),
         }
     }

@@ -144,6 +144,29 @@ pub async fn of_stack(cluster: &dyn Cluster, stack: &str) -> Result<Vec<Service>
     Ok(services)
 }
 
+/// Waits (at most `bound`) until the tasks Swarm told to stop have stopped: a replaced task
+/// keeps running, and answering, for a few seconds after its replacement is up (measured about
+/// 3 s here). A router's replaced tasks still send traffic where their old config said, so
+/// nothing may be taken from under them before this returns. Returns whether they stopped.
+pub async fn drained(cluster: &dyn Cluster, service_id: &str, bound: std::time::Duration) -> bool {
+    use bollard::models::TaskState;
+    let until = tokio::time::Instant::now() + bound;
+    loop {
+        let tasks = cluster.tasks(service_id).await.unwrap_or_default();
+        let stopping = tasks.iter().any(|t| {
+            t.desired_state != Some(TaskState::RUNNING)
+                && t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING)
+        });
+        if !stopping {
+            return true;
+        }
+        if tokio::time::Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// The last `tail` lines a service's tasks wrote.
 pub async fn logs(cluster: &dyn Cluster, service_id: &str, tail: usize) -> Result<String, ServiceError> {
     cluster.logs(service_id, tail).await.map_err(failed(format!("read the logs of {service_id}")))

@@ -10,6 +10,8 @@
 //! it changes anything; `undo` works from that record alone, so `planrun rollback` can undo a
 //! run from its journal without the plan.
 
+pub mod blue_green;
+pub mod canary;
 pub mod check;
 pub mod pause;
 pub mod rolling;
@@ -69,6 +71,8 @@ pub async fn undo(step: &str, record: &Undo, ctx: &RunContext) -> Result<(), Ste
     match record {
         Undo::Rolling(r) => rolling::undo(step, r, ctx).await,
         Undo::Run(r) => run::undo(r, ctx).await,
+        Undo::Canary(r) => canary::undo(step, r, ctx).await,
+        Undo::BlueGreen(r) => blue_green::undo(step, r, ctx).await,
     }
 }
 
@@ -173,7 +177,7 @@ macro_rules! not_yet {
         impl Behavior for $kind {
             fn supported(&self) -> Result<(), String> {
                 Err(format!(
-                    "planrun apply cannot run {} steps yet (rolling, check, run and pause can)",
+                    "planrun apply cannot run {} steps yet (rolling, canary, blue-green, check, run and pause can)",
                     $keyword
                 ))
             }
@@ -190,8 +194,6 @@ macro_rules! not_yet {
 }
 
 not_yet! {
-    plans::steps::Canary => "canary",
-    plans::steps::BlueGreen => "blue-green",
     plans::steps::Backup => "backup",
     plans::steps::Migrate => "migrate",
 }

@@ -29,43 +29,7 @@ impl Behavior for Rolling {
     }
 
     async fn preflight(&self, ctx: &StepContext) -> Findings {
-        let mut findings = Findings::default();
-        let name = &self.service.value;
-        let service = match ctx.cluster().service(name).await {
-            Ok(s) => s,
-            Err(crate::cluster::ClusterError::NotFound(_)) => {
-                findings.problems.push(format!("service `{name}` does not exist"));
-                return findings;
-            }
-            Err(e) => {
-                findings.problems.push(format!("cannot inspect service `{name}`: {e}"));
-                return findings;
-            }
-        };
-        let live = service.spec.clone().unwrap_or_default();
-        if let Err(why) = Target::of(service.id.as_deref().unwrap_or_default(), &live) {
-            findings.problems.push(why.to_string());
-        }
-        if let Some(problem) = update_in_the_way(&service, name) {
-            findings.problems.push(problem);
-        }
-        if let Some(check) = spec::health_check(&live) {
-            let detect = spec::detection_time(check);
-            let monitor = self.update.monitor.to_std();
-            if monitor < detect {
-                findings.warnings.push(format!(
-                    "monitor {} is shorter than the {} the health check of {name} needs to call a task \
-                     unhealthy (start period + interval × retries + timeout): Swarm may call the update \
-                     completed before it could see a failing task. planrun still fails the step for any new \
-                     task that fails before its last gate has passed; set monitor to at least {} to let \
-                     Swarm roll back by itself",
-                    clock::seconds(monitor),
-                    clock::seconds(detect),
-                    clock::seconds(detect),
-                ));
-            }
-        }
-        findings
+        check_service(ctx, &self.service.value, self.update.monitor.to_std()).await.1
     }
 
     async fn apply(&self, ctx: &StepContext) -> Result<(), StepError> {
@@ -75,7 +39,8 @@ impl Behavior for Rolling {
         let service_id = service.id.clone().unwrap_or_default();
         let previous = service.spec.clone().unwrap_or_default();
         let spec = updated_spec(&previous, self);
-        let target = Target::of(&service_id, &spec)?;
+        // A service planrun cannot follow is refused before anything is recorded or changed.
+        Target::of(&service_id, &spec)?;
         ctx.record(Undo::Rolling(Box::new(RollingUndo {
             service_id: service_id.clone(),
             service_name: name.to_string(),
@@ -84,15 +49,76 @@ impl Behavior for Rolling {
             deadline_ms: self.update.deadline.as_millis(),
         })));
 
-        let baseline = services::replace_spec(cluster, service, &spec, Some(&previous)).await?;
-        ctx.progress(format!("updating {name} to {}", target.image));
-        let allowed = Watch::allowance(self.update.max_failure_ratio, target.replicas);
-        let mut watch = Watch::new(&target, &baseline, allowed);
-        let settings = Settings::new(self.update.deadline.to_std());
-        convergence::follow(cluster, &ctx.run.events, &ctx.step, &target, &baseline, &mut watch, settings).await?;
-        // The release must stay healthy until its last gate has passed.
-        watch.during(cluster, ctx.judge(&self.gates)).await?.map_err(StepError::Gates)
+        roll_out(ctx, service, &spec, &previous, &self.update, &self.gates).await
     }
+}
+
+/// Checks that `name` exists, is replicated and has no update in progress or paused, and warns
+/// when `monitor` is shorter than its health check needs; returns the service when it exists.
+pub async fn check_service(
+    ctx: &StepContext,
+    name: &str,
+    monitor: Duration,
+) -> (Option<bollard::models::Service>, Findings) {
+    let mut findings = Findings::default();
+    let service = match ctx.cluster().service(name).await {
+        Ok(s) => s,
+        Err(crate::cluster::ClusterError::NotFound(_)) => {
+            findings.problems.push(format!("service `{name}` does not exist"));
+            return (None, findings);
+        }
+        Err(e) => {
+            findings.problems.push(format!("cannot inspect service `{name}`: {e}"));
+            return (None, findings);
+        }
+    };
+    let live = service.spec.clone().unwrap_or_default();
+    if let Err(why) = Target::of(service.id.as_deref().unwrap_or_default(), &live) {
+        findings.problems.push(why.to_string());
+    }
+    if let Some(problem) = update_in_the_way(&service, name) {
+        findings.problems.push(problem);
+    }
+    if let Some(check) = spec::health_check(&live) {
+        let detect = spec::detection_time(check);
+        if monitor < detect {
+            findings.warnings.push(format!(
+                "monitor {} is shorter than the {} the health check of {name} needs to call a task \
+                 unhealthy (start period + interval × retries + timeout): Swarm may call the update \
+                 completed before it could see a failing task. planrun still fails the step for any new \
+                 task that fails before its last gate has passed; set monitor to at least {} to let \
+                 Swarm roll back by itself",
+                clock::seconds(monitor),
+                clock::seconds(detect),
+                clock::seconds(detect),
+            ));
+        }
+    }
+    (Some(service), findings)
+}
+
+/// Writes `spec` over `service` (which must still be `previous`), follows the tasks until they
+/// all run it, and judges `gates`, watching every new task from the first one until the last
+/// gate has passed.
+pub async fn roll_out(
+    ctx: &StepContext,
+    service: bollard::models::Service,
+    spec: &ServiceSpec,
+    previous: &ServiceSpec,
+    policy: &plans::steps::UpdatePolicy,
+    gates: &[plans::spanned::Spanned<String>],
+) -> Result<(), StepError> {
+    let cluster = ctx.cluster();
+    let service_id = service.id.clone().unwrap_or_default();
+    let target = Target::of(&service_id, spec)?;
+    let baseline = services::replace_spec(cluster, service, spec, Some(previous)).await?;
+    ctx.progress(format!("updating {} to {}", target.service_name, target.image));
+    let allowed = Watch::allowance(policy.max_failure_ratio, target.replicas);
+    let mut watch = Watch::new(&target, &baseline, allowed);
+    let settings = Settings::new(policy.deadline.to_std());
+    convergence::follow(cluster, &ctx.run.events, &ctx.step, &target, &baseline, &mut watch, settings).await?;
+    // The release must stay healthy until its last gate has passed.
+    watch.during(cluster, ctx.judge(gates)).await?.map_err(StepError::Gates)
 }
 
 /// Why an update or rollback already under way (or paused by an earlier run) stands in the

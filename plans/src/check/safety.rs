@@ -60,32 +60,11 @@ pub(super) fn check(
                 if step.kind.gates().is_empty() {
                     out.push(ungated(step.name.value.as_str(), step.keyword_span));
                 }
-                if let Some(total) = replicas {
-                    for stage in &c.stages {
-                        if let Weight::Traffic(p) = stage.weight {
-                            let exact = p.value() * total as f64 / 100.0;
-                            if exact.fract().abs() > 1e-9 || exact == 0.0 {
-                                let lower = exact.floor().max(1.0).min(total as f64);
-                                let shares: Vec<String> = [lower, (lower + 1.0).min(total as f64)]
-                                    .iter()
-                                    .map(|k| format!("{}%", ((k / total as f64) * 1000.0).round() / 10.0))
-                                    .collect::<std::collections::BTreeSet<_>>()
-                                    .into_iter()
-                                    .collect();
-                                out.push(
-                                    Diagnostic::warning(
-                                        Code::CanaryPercentage,
-                                        format!("{p} of {total} replicas is {exact} replicas"),
-                                        stage.span,
-                                        "cannot be expressed",
-                                    )
-                                    .with_help(format!(
-                                        "traffic follows replica count; with {total} replicas use {}, or `replicas=N`",
-                                        shares.join(" or ")
-                                    )),
-                                );
-                            }
-                        }
+                for stage in &c.stages {
+                    if let Weight::Traffic(p) = stage.weight
+                        && let Some(d) = canary_percentage(p, replicas, stage.span)
+                    {
+                        out.push(d);
                     }
                 }
             }
@@ -238,4 +217,54 @@ fn add_to_after(layout: Option<&StepLayout>, names: &[&str]) -> (String, Vec<Edi
             vec![Edit::insert(layout.node_end, format!(" {{ {} }}", line(None)))],
         ),
     }
+}
+
+/// Whether `traffic="P%"` is a share a canary can have beside a stable service of `stable`
+/// replicas that keeps running: canary / (canary + stable) = P% for a whole number of canary
+/// replicas; never 100%.
+fn canary_percentage(
+    p: crate::percentage::Percentage,
+    stable: Option<u64>,
+    span: crate::span::Span,
+) -> Option<Diagnostic> {
+    let share = p.value() / 100.0;
+    if share >= 1.0 {
+        return Some(
+            Diagnostic::warning(
+                Code::CanaryPercentage,
+                format!("a canary cannot take {p} of the traffic"),
+                span,
+                "100% or more",
+            )
+            .with_help("the stable service keeps running until promotion: end with a smaller share, then `promote`"),
+        );
+    }
+    let stable = stable?;
+    let exact = share * stable as f64 / (1.0 - share);
+    if (exact - exact.round()).abs() < 1e-9 && exact >= 1.0 {
+        return None;
+    }
+    let lower = exact.floor().max(1.0);
+    let shares: Vec<String> = [lower, lower + 1.0]
+        .iter()
+        .map(|c| {
+            let unit = if *c == 1.0 { "replica" } else { "replicas" };
+            format!("{}% ({c} {unit})", ((c / (c + stable as f64)) * 1000.0).round() / 10.0)
+        })
+        .collect();
+    Some(
+        Diagnostic::warning(
+            Code::CanaryPercentage,
+            format!(
+                "{p} of the traffic beside {stable} stable replicas needs {} canary replicas",
+                (exact * 100.0).round() / 100.0
+            ),
+            span,
+            "not a whole number of replicas",
+        )
+        .with_help(format!(
+            "the canary gets canary / (canary + {stable}) of the tasks behind the name: use {}, or `replicas=N`",
+            shares.join(" or ")
+        )),
+    )
 }

@@ -49,6 +49,10 @@ pub enum Switch {
         template: String,
         /// Where the config goes in the router's containers.
         target: String,
+        /// Where `template` was written.
+        #[serde(skip)]
+        #[schemars(skip)]
+        template_span: crate::span::Span,
     },
 }
 
@@ -144,7 +148,12 @@ impl Switch {
                     .string(&mut f, "target", false)
                     .map(|t| t.value)
                     .unwrap_or_else(|| "/etc/nginx/nginx.conf".into());
-                router.zip(template).map(|(r, t)| Switch::Nginx { router: r.value, template: t.value, target })
+                router.zip(template).map(|(r, t)| Switch::Nginx {
+                    router: r.value,
+                    template: t.value,
+                    target,
+                    template_span: t.span,
+                })
             }
             None => None,
         };

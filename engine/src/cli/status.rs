@@ -1,0 +1,103 @@
+//! `planrun status STACK` and `planrun finish STACK`.
+
+use std::process::ExitCode;
+
+use crate::cli::args::{AnswerArgs, OutputFormat, StatusArgs};
+use crate::cli::{EXIT_USAGE, connect, fail, project_environment, run_async};
+use crate::status::{self, Status};
+use crate::steps::blue_green;
+
+/// Runs `planrun status`.
+pub fn status(a: StatusArgs) -> ExitCode {
+    let environment = match project_environment(a.env.as_deref(), a.project.as_deref()) {
+        Ok(e) => e,
+        Err(e) => return fail(EXIT_USAGE, e),
+    };
+    run_async(async move {
+        let cluster = match connect(environment.as_ref()).await {
+            Ok(c) => c,
+            Err(e) => return fail(EXIT_USAGE, e),
+        };
+        let found = match status::of(cluster.as_ref(), &a.stack).await {
+            Ok(s) => s,
+            Err(e) => return fail(EXIT_USAGE, format!("cannot read the status of `{}`: {e}", a.stack)),
+        };
+        match a.output {
+            OutputFormat::Json => match serde_json::to_string(&found) {
+                Ok(json) => println!("{json}"),
+                Err(e) => return fail(EXIT_USAGE, e),
+            },
+            OutputFormat::Auto | OutputFormat::Plain => print!("{}", render(&found)),
+        }
+        ExitCode::SUCCESS
+    })
+}
+
+/// The status for people.
+pub fn render(s: &Status) -> String {
+    let mut out = format!("stack {}\n", s.stack);
+    match &s.lock {
+        Some(h) => out.push_str(&format!(
+            "  lock: held by {} (run {}, pid {} on {}) since {}\n",
+            h.holder, h.run_id, h.pid, h.host, h.started
+        )),
+        None => out.push_str("  lock: free\n"),
+    }
+    if let Some(w) = &s.waiting {
+        out.push_str(&format!(
+            "  waiting: run {} at step `{}`: {} (planrun promote {} / planrun abort {})\n",
+            w.run_id, w.step, w.question, s.stack, s.stack
+        ));
+    }
+    match &s.last_run {
+        Some(r) => {
+            let how = match (&r.outcome, &r.finished) {
+                (Some(o), Some(at)) => format!("{o} at {at}"),
+                _ => "started, no outcome recorded (running, or it died)".into(),
+            };
+            out.push_str(&format!(
+                "  last run: {} of plan `{}` by {}, started {}: {how}\n",
+                r.run_id, r.plan, r.by, r.started
+            ));
+            if let Some(reason) = &r.reason {
+                out.push_str(&format!("    cause: {reason}\n"));
+            }
+        }
+        None => out.push_str("  last run: none recorded\n"),
+    }
+    if s.services.is_empty() {
+        out.push_str("  services: none found\n");
+    } else {
+        out.push_str("  services:\n");
+        let width = s.services.iter().map(|v| v.name.len()).max().unwrap_or(0);
+        for v in &s.services {
+            let update = v.update.as_deref().map(|u| format!("  update {u}")).unwrap_or_default();
+            let role = v.role.as_deref().map(|r| format!("  ({r})")).unwrap_or_default();
+            out.push_str(&format!(
+                "    {:<width$}  {}  {}/{} running{update}{role}\n",
+                v.name, v.image, v.running, v.desired
+            ));
+        }
+    }
+    out
+}
+
+/// Runs `planrun finish`.
+pub fn finish(a: AnswerArgs) -> ExitCode {
+    let environment = match project_environment(a.env.as_deref(), a.project.as_deref()) {
+        Ok(e) => e,
+        Err(e) => return fail(EXIT_USAGE, e),
+    };
+    run_async(async move {
+        let cluster = match connect(environment.as_ref()).await {
+            Ok(c) => c,
+            Err(e) => return fail(EXIT_USAGE, e),
+        };
+        match blue_green::retire_due(cluster.as_ref(), &a.stack, std::time::SystemTime::now()).await {
+            Ok(retired) if retired.is_empty() => eprintln!("nothing to finish on `{}`", a.stack),
+            Ok(retired) => eprintln!("scaled to 0 (keep-old passed): {}", retired.join(", ")),
+            Err(e) => return fail(EXIT_USAGE, e),
+        }
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,713 @@
+//! `blue-green` at run time: the idle colour gets the new image at the live colour's size and
+//! must pass its preview gates before any user sees it; then traffic switches at once, the live
+//! gates are judged, and the old colour keeps running for `keep-old` so a switch back is one
+//! router update.
+//!
+//! Which colour is live is read from the swarm, never guessed: for `switch nginx`, the router's
+//! config object (planrun labels the configs it renders with their upstream; a config it did not
+//! render is searched for the two service names); for `switch alias`, the colour whose
+//! attachment to the network carries the alias. Only when that says nothing (a first run) is the
+//! live colour the one with running tasks.
+//!
+//! `switch nginx` renders the template with `${upstream}` = the new colour, stores it as a new
+//! Swarm config (named by its content), checks it with `nginx -t` in a one-off job of the router's
+//! own image (a config nginx rejects never reaches the router: the step fails with nginx's
+//! message), then rolls the router onto it start-first, all tasks at once. Configs of the router
+//! that no service uses and that are not the one just replaced are removed.
+//!
+//! `switch alias` adds the alias to the new colour, then removes it from the old one; each is a
+//! service update, so Swarm replaces both colours' tasks (start-first).
+//!
+//! After the switch, the old colour is labelled `planrun.retire-after=TIME`: `planrun finish
+//! STACK`, and the next `planrun apply` on the stack, scale such services to zero once the time has
+//! passed (`keep-old "0s"` does it at once), so no process has to wait for `keep-old`.
+//!
+//! Undo (from the record, written before each change): bring the old colour back (its exact
+//! previous spec, scaled up again if it was retired), switch traffic back (the router's or the
+//! colours' previous specs), restore the idle colour's previous spec, remove the rendered config.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use async_trait::async_trait;
+use bollard::models::{Service, ServiceSpec, TaskSpecContainerSpecConfigs};
+use plans::steps::BlueGreen;
+use plans::steps::blue_green::Switch;
+use plans::steps::update::{FailureAction, Order, UpdatePolicy};
+
+use super::{Behavior, Findings, StepError, rolling};
+use crate::cluster::Cluster;
+use crate::context::{RunContext, StepContext};
+use crate::services::job::{self, Job};
+use crate::services::{self, ServiceError, spec};
+use crate::undo::{BlueGreenUndo, RollingUndo, Undo};
+
+/// The label on a config planrun rendered: the router it is for.
+pub const ROUTER: &str = "planrun.router";
+/// The label on a config planrun rendered: the colour it sends traffic to.
+pub const UPSTREAM: &str = "planrun.upstream";
+/// The label on an old colour: when it may be scaled to zero (RFC 3339).
+pub const RETIRE_AFTER: &str = "planrun.retire-after";
+/// The label on an old colour: which stack retires it.
+pub const STACK: &str = "planrun.stack";
+
+/// Which colour takes traffic, and which waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Colours {
+    /// The live colour's service.
+    pub live: String,
+    /// The idle colour's service.
+    pub idle: String,
+    /// How that was found out.
+    pub because: String,
+}
+
+/// A step's live colour, as the swarm says.
+pub async fn colours(cluster: &dyn Cluster, step: &BlueGreen) -> Result<Colours, String> {
+    let (blue, green) = (step.blue.value.as_str(), step.green.value.as_str());
+    let pick = |live: &str, because: String| {
+        let idle = if live == blue { green } else { blue };
+        Ok(Colours { live: live.to_owned(), idle: idle.to_owned(), because })
+    };
+    let inspect = |name: &str| {
+        let name = name.to_owned();
+        async move { cluster.service(&name).await.map_err(|e| format!("cannot inspect service `{name}`: {e}")) }
+    };
+    match &step.switch {
+        Switch::Nginx { router, target, .. } => {
+            let router_service = inspect(router).await?;
+            let Some(config) = mounted_config(&router_service, target) else {
+                return Err(format!("the router `{router}` mounts no config at {target}"));
+            };
+            let object =
+                cluster.config(&config.config_name.clone().unwrap_or_default()).await.map_err(|e| e.to_string())?;
+            if let Some(object) = object {
+                if let Some(upstream) = object.labels.get(UPSTREAM).filter(|u| *u == blue || *u == green) {
+                    return pick(upstream, format!("the router's config {} sends traffic to it", object.name));
+                }
+                let text = String::from_utf8_lossy(&object.data);
+                match (text.contains(blue), text.contains(green)) {
+                    (true, false) => return pick(blue, format!("the router's config {} names it", object.name)),
+                    (false, true) => return pick(green, format!("the router's config {} names it", object.name)),
+                    _ => {}
+                }
+            }
+        }
+        Switch::Alias { network, alias } => {
+            let net = cluster.network(network).await.map_err(|e| e.to_string())?;
+            let net_id = net.map(|n| n.id).unwrap_or_else(|| network.clone());
+            let has_alias = |service: &Service| {
+                attachments(service).iter().any(|a| {
+                    (a.target.as_deref() == Some(net_id.as_str()) || a.target.as_deref() == Some(network.as_str()))
+                        && a.aliases.iter().flatten().any(|x| x == alias)
+                })
+            };
+            match (has_alias(&inspect(blue).await?), has_alias(&inspect(green).await?)) {
+                (true, false) => return pick(blue, format!("it carries the alias `{alias}`")),
+                (false, true) => return pick(green, format!("it carries the alias `{alias}`")),
+                (true, true) => return Err(format!("both `{blue}` and `{green}` carry the alias `{alias}`")),
+                (false, false) => {}
+            }
+        }
+    }
+    let running = |service: &Service| service.spec.as_ref().and_then(spec::replicas).unwrap_or(0) > 0;
+    match (running(&inspect(blue).await?), running(&inspect(green).await?)) {
+        (true, false) => pick(blue, "neither colour is marked live and only it runs tasks".into()),
+        (false, true) => pick(green, "neither colour is marked live and only it runs tasks".into()),
+        _ => Err(format!(
+            "cannot tell whether `{blue}` or `{green}` is live: the switch names neither, and {}; scale the idle one to 0 \
+             replicas and apply again",
+            if running(&inspect(blue).await?) { "both run tasks" } else { "neither runs tasks" }
+        )),
+    }
+}
+
+fn attachments(service: &Service) -> Vec<bollard::models::NetworkAttachmentConfig> {
+    service.spec.as_ref().and_then(|s| s.task_template.as_ref()).and_then(|t| t.networks.clone()).unwrap_or_default()
+}
+
+fn network_targets(service: &Service) -> HashSet<String> {
+    attachments(service).into_iter().filter_map(|a| a.target).collect()
+}
+
+/// The config the router mounts at `target`.
+fn mounted_config(router: &Service, target: &str) -> Option<TaskSpecContainerSpecConfigs> {
+    let configs = router.spec.as_ref()?.task_template.as_ref()?.container_spec.as_ref()?.configs.clone()?;
+    configs.into_iter().find(|c| c.file.as_ref().and_then(|f| f.name.as_deref()) == Some(target))
+}
+
+/// The template rendered for `upstream`.
+pub fn render(template: &str, upstream: &str) -> String {
+    template.replace("${upstream}", upstream)
+}
+
+/// A config name for a rendered config: the router's name and the content's hash (configs
+/// are immutable; the same content gets the same name). At most 64 characters.
+pub fn config_name(router: &str, content: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    content.hash(&mut hasher);
+    let stem: String = router.chars().take(46).collect();
+    format!("{stem}-{:016x}", hasher.finish())
+}
+
+/// The policy a switch rolls the router (or a colour) with: start-first, every task at once.
+fn switch_policy(deadline: plans::duration::Duration, monitor: plans::duration::Duration) -> UpdatePolicy {
+    UpdatePolicy {
+        parallelism: 0,
+        delay: plans::duration::Duration::ZERO,
+        order: Order::StartFirst,
+        failure_action: FailureAction::Rollback,
+        monitor,
+        max_failure_ratio: 0.0,
+        deadline,
+        order_span: None,
+    }
+}
+
+fn record_of(service: &Service, deadline_ms: u64) -> RollingUndo {
+    RollingUndo {
+        service_id: service.id.clone().unwrap_or_default(),
+        service_name: services::name_of(service),
+        previous_spec: service.spec.clone().unwrap_or_default(),
+        version: services::version_of(service),
+        deadline_ms,
+    }
+}
+
+#[async_trait]
+impl Behavior for BlueGreen {
+    fn supported(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn preflight(&self, ctx: &StepContext) -> Findings {
+        let monitor = self.deadline.to_std();
+        let (blue, mut findings) = rolling::check_service(ctx, &self.blue.value, monitor).await;
+        let (green, more) = rolling::check_service(ctx, &self.green.value, monitor).await;
+        findings.problems.extend(more.problems);
+        if let (Some(blue), Some(green)) = (&blue, &green)
+            && network_targets(blue) != network_targets(green)
+        {
+            findings.problems.push(format!(
+                "`{}` and `{}` are not on the same networks: the colours must be interchangeable",
+                self.blue.value, self.green.value
+            ));
+        }
+        match &self.switch {
+            Switch::Nginx { router, template, target, .. } => {
+                let (router_service, more) = rolling::check_service(ctx, router, monitor).await;
+                findings.problems.extend(more.problems);
+                if let Some(r) = &router_service
+                    && mounted_config(r, target).is_none()
+                {
+                    findings.problems.push(format!(
+                        "the router `{router}` mounts no config at {target}: give it one \
+                         (docker service update --config-add source=CONFIG,target={target} {router})"
+                    ));
+                }
+                let path = ctx.plan_dir.join(template);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) if !text.contains("${upstream}") => findings
+                        .problems
+                        .push(format!("the template {} has no `${{upstream}}` to replace", path.display())),
+                    Ok(_) => {}
+                    Err(e) => findings.problems.push(format!("cannot read the template {}: {e}", path.display())),
+                }
+            }
+            Switch::Alias { network, .. } => match ctx.cluster().network(network).await {
+                Ok(Some(net)) => {
+                    for colour in [&blue, &green].into_iter().flatten() {
+                        let targets = network_targets(colour);
+                        if !targets.contains(&net.id) && !targets.contains(&net.name) {
+                            findings.problems.push(format!(
+                                "`{}` is not on the network `{network}` the alias lives on",
+                                services::name_of(colour)
+                            ));
+                        }
+                    }
+                }
+                Ok(None) => findings.problems.push(format!("there is no network `{network}`")),
+                Err(e) => findings.problems.push(format!("cannot inspect network `{network}`: {e}")),
+            },
+        }
+        if findings.problems.is_empty()
+            && let Err(why) = colours(ctx.cluster(), self).await
+        {
+            findings.problems.push(why);
+        }
+        findings
+    }
+
+    async fn apply(&self, ctx: &StepContext) -> Result<(), StepError> {
+        let cluster = ctx.cluster();
+        let colours = colours(cluster, self).await.map_err(StepError::Unsupported)?;
+        ctx.progress(format!("{} is live ({}); deploying to {}", colours.live, colours.because, colours.idle));
+        let deadline_ms = self.deadline.as_millis();
+        let live = services::inspect(cluster, &colours.live).await?;
+        let idle = services::inspect(cluster, &colours.idle).await?;
+        let router = match &self.switch {
+            Switch::Nginx { router, .. } => Some(services::inspect(cluster, router).await?),
+            Switch::Alias { .. } => None,
+        };
+        let mut record = BlueGreenUndo {
+            idle: record_of(&idle, deadline_ms),
+            live: record_of(&live, deadline_ms),
+            router: router.as_ref().map(|r| record_of(r, deadline_ms)),
+            config: None,
+            switched: false,
+        };
+        ctx.record(Undo::BlueGreen(Box::new(record.clone())));
+
+        // The idle colour: the new image, the live colour's size; nobody sees it yet.
+        let previous = idle.spec.clone().unwrap_or_default();
+        let mut next = previous.clone();
+        spec::set_image(&mut next, &self.image.value);
+        spec::set_replicas(&mut next, live.spec.as_ref().and_then(spec::replicas).unwrap_or(1));
+        let policy = switch_policy(self.deadline, plans::duration::Duration::from_secs(1));
+        spec::set_update_policy(&mut next, &policy);
+        rolling::roll_out(ctx, idle, &next, &previous, &policy, &self.preview_gates).await?;
+
+        match &self.switch {
+            Switch::Nginx { router: name, template, target, .. } => {
+                let router = router.clone().unwrap_or_default();
+                let config = nginx_config(ctx, &router, template, target, &colours.idle, &mut record).await?;
+                record.switched = true;
+                ctx.record(Undo::BlueGreen(Box::new(record.clone())));
+                ctx.progress(format!("switching {name} to {} (config {})", colours.idle, config.1));
+                let previous = router.spec.clone().unwrap_or_default();
+                let mut next = with_config(&previous, target, &config.0, &config.1);
+                let monitor = router_monitor(&previous);
+                let policy = switch_policy(self.deadline, monitor);
+                // Every router task at once, start-first (and so its rollback): measured 0 failed
+                // requests, the old colour gone in about 3 s (tests/env/README.md).
+                spec::set_update_policy(&mut next, &policy);
+                let fresh = services::inspect(cluster, name).await?;
+                let router_id = fresh.id.clone().unwrap_or_default();
+                rolling::roll_out(ctx, fresh, &next, &previous, &policy, &[]).await?;
+                services::drained(cluster, &router_id, DRAIN).await;
+                collect_configs(cluster, name, &[config.1.clone(), current_config_name(&previous, target)]).await;
+            }
+            Switch::Alias { network, alias } => {
+                record.switched = true;
+                ctx.record(Undo::BlueGreen(Box::new(record.clone())));
+                let net = cluster
+                    .network(network)
+                    .await
+                    .map_err(|error| ServiceError::Cluster { doing: format!("inspect network {network}"), error })?
+                    .map(|n| n.id)
+                    .unwrap_or_else(|| network.clone());
+                let policy = switch_policy(self.deadline, plans::duration::Duration::from_secs(1));
+                ctx.progress(format!("moving the alias `{alias}` to {}", colours.idle));
+                for (colour, add) in [(&colours.idle, true), (&colours.live, false)] {
+                    let fresh = services::inspect(cluster, colour).await?;
+                    let before = fresh.spec.clone().unwrap_or_default();
+                    let mut next = with_alias(&before, &net, network, alias, add);
+                    spec::set_update_policy(&mut next, &policy);
+                    let id = fresh.id.clone().unwrap_or_default();
+                    rolling::roll_out(ctx, fresh, &next, &before, &policy, &[]).await?;
+                    services::drained(cluster, &id, DRAIN).await;
+                }
+            }
+        }
+
+        // Live now: the new colour's gates, its tasks watched meanwhile.
+        let now_live = services::inspect(cluster, &colours.idle).await?;
+        let mut watch = crate::services::watch::Watch::new(
+            &crate::services::convergence::Target::of(
+                now_live.id.as_deref().unwrap_or_default(),
+                &now_live.spec.clone().unwrap_or_default(),
+            )?,
+            &crate::services::convergence::Baseline::default(),
+            0,
+        );
+        watch.during(cluster, ctx.judge(&self.gates)).await?.map_err(StepError::Gates)?;
+
+        // The old colour waits `keep-old` for a switch back, then retires.
+        let keep = self.keep_old.to_std();
+        let old = services::inspect(cluster, &colours.live).await?;
+        let mut retiring = old.spec.clone().unwrap_or_default();
+        if keep.is_zero() {
+            ctx.progress(format!("scaling {} to 0 (keep-old 0s)", colours.live));
+            spec::set_replicas(&mut retiring, 0);
+        } else {
+            let when = humantime::format_rfc3339_seconds(std::time::SystemTime::now() + keep).to_string();
+            ctx.progress(format!(
+                "{} keeps running until {when} for a fast switch back; `planrun finish {}` (or the next apply) \
+                 scales it to 0 then",
+                colours.live, ctx.run.stack
+            ));
+            let labels = retiring.labels.get_or_insert_with(HashMap::new);
+            labels.insert(RETIRE_AFTER.into(), when);
+            labels.insert(STACK.into(), ctx.run.stack.clone());
+        }
+        let expected = old.spec.clone();
+        services::replace_spec(cluster, old, &retiring, expected.as_ref()).await?;
+        Ok(())
+    }
+}
+
+/// Renders, stores and checks the router config for `upstream`; returns (id, name).
+async fn nginx_config(
+    ctx: &StepContext,
+    router: &Service,
+    template: &str,
+    target: &str,
+    upstream: &str,
+    record: &mut BlueGreenUndo,
+) -> Result<(String, String), StepError> {
+    let cluster = ctx.cluster();
+    let router_name = services::name_of(router);
+    let path = ctx.plan_dir.join(template);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| StepError::Unsupported(format!("cannot read the template {}: {e}", path.display())))?;
+    let rendered = render(&text, upstream);
+    let name = config_name(&router_name, &rendered);
+    let id = match cluster.config(&name).await {
+        Ok(Some(existing)) => existing.id,
+        _ => {
+            record.config = Some(name.clone());
+            ctx.record(Undo::BlueGreen(Box::new(record.clone())));
+            let labels = HashMap::from([
+                (ROUTER.to_string(), router_name.clone()),
+                (UPSTREAM.to_string(), upstream.to_owned()),
+                (STACK.to_string(), ctx.run.stack.clone()),
+            ]);
+            cluster
+                .create_config(&name, labels, rendered.as_bytes())
+                .await
+                .map_err(|error| ServiceError::Cluster { doing: format!("create config {name}"), error })?
+        }
+    };
+    ctx.progress(format!("checking {name} with nginx -t in the router's image"));
+    let spec = router.spec.clone().unwrap_or_default();
+    let image = spec::image(&spec).to_owned();
+    let networks = spec
+        .task_template
+        .as_ref()
+        .and_then(|t| t.networks.as_ref())
+        .map(|n| n.iter().filter_map(|a| a.target.clone()).collect::<Vec<_>>());
+    let check = Job {
+        name: format!("planrun-check-{}", &ctx.run.run_id.replace(|c: char| !c.is_ascii_alphanumeric(), "")[..]),
+        image,
+        command: vec!["nginx".into(), "-t".into(), "-c".into(), target.to_owned()],
+        env: Vec::new(),
+        networks: networks.unwrap_or_default(),
+        labels: HashMap::from([(STACK.to_string(), ctx.run.stack.clone())]),
+        configs: vec![(id.clone(), name.clone(), target.to_owned())],
+        deadline: std::time::Duration::from_secs(60),
+    };
+    if let Err(e) = job::run(ctx.run.cluster.clone(), &check).await {
+        let _ = cluster.remove_config(&id).await;
+        return Err(StepError::Unsupported(format!(
+            "nginx rejects the config rendered from {} for {upstream}; the router stays as it was: {e}",
+            Path::new(template).display()
+        )));
+    }
+    Ok((id, name))
+}
+
+fn router_monitor(spec: &ServiceSpec) -> plans::duration::Duration {
+    let ms = spec.update_config.as_ref().and_then(|u| u.monitor).filter(|n| *n > 0).map(|n| n as u64 / 1_000_000);
+    plans::duration::Duration::from_millis(ms.unwrap_or(5_000))
+}
+
+fn current_config_name(spec: &ServiceSpec, target: &str) -> String {
+    let configs = spec.task_template.as_ref().and_then(|t| t.container_spec.as_ref()).and_then(|c| c.configs.clone());
+    configs
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.file.as_ref().and_then(|f| f.name.as_deref()) == Some(target))
+        .and_then(|c| c.config_name)
+        .unwrap_or_default()
+}
+
+/// `spec` with the config at `target` replaced by (`id`, `name`).
+fn with_config(spec: &ServiceSpec, target: &str, id: &str, name: &str) -> ServiceSpec {
+    let mut next = spec.clone();
+    if let Some(configs) =
+        next.task_template.as_mut().and_then(|t| t.container_spec.as_mut()).and_then(|c| c.configs.as_mut())
+    {
+        for c in configs.iter_mut().filter(|c| c.file.as_ref().and_then(|f| f.name.as_deref()) == Some(target)) {
+            c.config_id = Some(id.to_owned());
+            c.config_name = Some(name.to_owned());
+        }
+    }
+    next
+}
+
+/// `spec` with `alias` added to (or removed from) its attachment to the network.
+fn with_alias(spec: &ServiceSpec, net_id: &str, net_name: &str, alias: &str, add: bool) -> ServiceSpec {
+    let mut next = spec.clone();
+    for a in next.task_template.iter_mut().flat_map(|t| t.networks.iter_mut().flatten()) {
+        let target = a.target.as_deref().unwrap_or_default();
+        if target != net_id && target != net_name {
+            continue;
+        }
+        let aliases = a.aliases.get_or_insert_with(Vec::new);
+        aliases.retain(|x| x != alias);
+        if add {
+            aliases.push(alias.to_owned());
+        }
+    }
+    next
+}
+
+/// Removes the configs planrun rendered for `router` that no service uses, except `keep`.
+async fn collect_configs(cluster: &dyn Cluster, router: &str, keep: &[String]) {
+    let Ok(rendered) = cluster.configs(&format!("{ROUTER}={router}")).await else { return };
+    for config in rendered.into_iter().filter(|c| !keep.contains(&c.name)) {
+        // The daemon refuses to remove a config a service still uses: that refusal is the answer.
+        let _ = cluster.remove_config(&config.id).await;
+    }
+}
+
+/// How long a switch waits for the replaced tasks (of the router, or of a colour losing its
+/// alias) to stop before anything is taken from under them.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Brings the old colour back, switches traffic back, restores the idle colour and removes the
+/// rendered config. The idle colour is touched only once nothing routes to it any more.
+pub async fn undo(step: &str, record: &BlueGreenUndo, ctx: &RunContext) -> Result<(), StepError> {
+    let cluster = ctx.cluster.as_ref();
+    rolling::undo(step, &record.live, ctx).await?;
+    services::drained(cluster, &record.live.service_id, DRAIN).await;
+    if record.switched
+        && let Some(router) = &record.router
+    {
+        rolling::undo(step, router, ctx).await?;
+        services::drained(cluster, &router.service_id, DRAIN).await;
+    }
+    rolling::undo(step, &record.idle, ctx).await?;
+    if let Some(name) = &record.config
+        && let Ok(Some(config)) = ctx.cluster.config(name).await
+    {
+        let _ = ctx.cluster.remove_config(&config.id).await;
+    }
+    Ok(())
+}
+
+/// Scales the stack's old colours whose `keep-old` has passed by `now` (wall-clock time: the
+/// label is read by later processes) to zero; returns their names.
+pub async fn retire_due(
+    cluster: &dyn Cluster,
+    stack: &str,
+    now: std::time::SystemTime,
+) -> Result<Vec<String>, ServiceError> {
+    let labelled = cluster
+        .services(&format!("{STACK}={stack}"))
+        .await
+        .map_err(|error| ServiceError::Cluster { doing: format!("list the services of stack {stack}"), error })?;
+    let mut retired = Vec::new();
+    for service in labelled {
+        let spec = service.spec.clone().unwrap_or_default();
+        let Some(when) = spec.labels.as_ref().and_then(|l| l.get(RETIRE_AFTER)) else { continue };
+        let Ok(due) = humantime::parse_rfc3339(when) else { continue };
+        if due > now {
+            continue;
+        }
+        let mut next = spec.clone();
+        spec::set_replicas(&mut next, 0);
+        if let Some(labels) = next.labels.as_mut() {
+            labels.remove(RETIRE_AFTER);
+        }
+        let name = services::name_of(&service);
+        services::replace_spec(cluster, service, &next, Some(&spec)).await?;
+        retired.push(name);
+    }
+    Ok(retired)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bollard::models::{
+        NetworkAttachmentConfig, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpec, TaskSpecContainerSpec,
+        TaskSpecContainerSpecFile1,
+    };
+    use plans::gates::Outcome;
+
+    use super::*;
+    use crate::cluster::fake::{Behavior, FakeCluster};
+    use crate::events::{Memory, RunOutcome};
+    use crate::executor::{Executor, Interrupts, Report};
+    use crate::simulation::Simulation;
+
+    fn service(name: &str, image: &str, replicas: i64, network: &str, aliases: &[&str]) -> ServiceSpec {
+        ServiceSpec {
+            name: Some(name.into()),
+            mode: Some(ServiceSpecMode {
+                replicated: Some(ServiceSpecModeReplicated { replicas: Some(replicas) }),
+                ..Default::default()
+            }),
+            task_template: Some(TaskSpec {
+                container_spec: Some(TaskSpecContainerSpec { image: Some(image.into()), ..Default::default() }),
+                networks: Some(vec![NetworkAttachmentConfig {
+                    target: Some(network.into()),
+                    aliases: Some(aliases.iter().map(|a| a.to_string()).collect()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn router(network: &str, config_id: &str, config_name: &str) -> ServiceSpec {
+        let mut spec = service("shop_router", "router:1", 2, network, &[]);
+        let container = spec.task_template.as_mut().unwrap().container_spec.as_mut().unwrap();
+        container.configs = Some(vec![TaskSpecContainerSpecConfigs {
+            file: Some(TaskSpecContainerSpecFile1 { name: Some("/etc/nginx/nginx.conf".into()), ..Default::default() }),
+            config_id: Some(config_id.into()),
+            config_name: Some(config_name.into()),
+            runtime: None,
+        }]);
+        spec
+    }
+
+    struct World {
+        sim: Simulation,
+        dir: std::path::PathBuf,
+        net: String,
+    }
+
+    /// Blue runs v1 and has the traffic; green is scaled to 0.
+    async fn world(switch: &str) -> World {
+        let sim = Simulation::new();
+        let net = sim.cluster.add_network("shop_public");
+        let alias = if switch == "alias" { vec!["front"] } else { vec![] };
+        sim.cluster.add_service(service("shop_blue", "front:v1", 3, &net, &alias));
+        sim.cluster.add_service(service("shop_green", "front:v1", 0, &net, &[]));
+        let dir = std::env::temp_dir().join(format!("planrun-bg-{}-{switch}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("nginx.conf.template"), "upstream: ${upstream}\n").unwrap();
+        if switch == "nginx" {
+            let labels = HashMap::from([(UPSTREAM.to_string(), "shop_blue".to_string())]);
+            let id = sim.cluster.create_config("router-blue", labels, b"upstream: shop_blue\n").await.unwrap();
+            sim.cluster.add_service(router(&net, &id, "router-blue"));
+        }
+        World { sim, dir, net }
+    }
+
+    fn plan(switch: &str, keep_old: &str) -> String {
+        let switch = match switch {
+            "nginx" => r#"switch nginx router=shop_router template="nginx.conf.template""#,
+            _ => "switch alias network=shop_public alias=front",
+        };
+        format!(
+            "plan p {{\n    stack shop\n    gate preview {{ http \"http://shop_green:8080/\" }}\n    gate live {{\n        http \
+             \"http://front/\"\n        interval \"5s\"\n        count 3\n    }}\n    blue-green front {{\n        blue \
+             shop_blue\n        green shop_green\n        image \"front:v2\"\n        {switch}\n        preview-gates preview\n        \
+             gates live\n        keep-old \"{keep_old}\"\n    }}\n}}\n"
+        )
+    }
+
+    async fn run(world: &World, text: &str) -> (Report, Arc<Memory>) {
+        let memory = Arc::new(Memory::default());
+        let ctx = world.sim.context("shop", "r-bg", vec![Box::new(memory.clone())]);
+        let (plan, graph) = Simulation::plan(text);
+        let executor = Executor { ctx, parallelism: 4, interrupts: Interrupts::default() };
+        (executor.run(&plan, &graph, &Arc::new(world.dir.clone())).await, memory)
+    }
+
+    fn upstream(fake: &FakeCluster) -> String {
+        let spec = fake.spec("shop_router").unwrap();
+        let name = current_config_name(&spec, "/etc/nginx/nginx.conf");
+        String::from_utf8(fake.config_data(&name).unwrap()).unwrap()
+    }
+
+    fn aliases(fake: &FakeCluster, service: &str) -> Vec<String> {
+        let spec = fake.spec(service).unwrap();
+        spec.task_template.unwrap().networks.unwrap()[0].aliases.clone().unwrap_or_default()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nginx_switch_deploys_the_idle_colour_checks_it_and_moves_the_router() {
+        let w = world("nginx").await;
+        let (report, _) = run(&w, &plan("nginx", "10m")).await;
+
+        assert_eq!(report.outcome, RunOutcome::Succeeded, "{report:?}");
+        assert_eq!(upstream(&w.sim.cluster), "upstream: shop_green\n");
+        let green = w.sim.cluster.spec("shop_green").unwrap();
+        assert_eq!((spec::image(&green), spec::replicas(&green)), ("front:v2", Some(3)));
+        let blue = w.sim.cluster.spec("shop_blue").unwrap();
+        assert_eq!(spec::replicas(&blue), Some(3), "the old colour keeps running for keep-old");
+        assert!(blue.labels.unwrap().contains_key(RETIRE_AFTER));
+        let (parsed, _) = Simulation::plan(&plan("nginx", "10m"));
+        let plans::steps::StepKind::BlueGreen(step) = &parsed.steps[0].kind else { panic!("a blue-green step") };
+        assert_eq!(colours(&w.sim.cluster, step).await.unwrap().live, "shop_green", "the swarm now says green is live");
+        // Once keep-old has passed, the old colour retires.
+        let now = std::time::SystemTime::now();
+        assert!(retire_due(&w.sim.cluster, "shop", now).await.unwrap().is_empty());
+        let later = now + std::time::Duration::from_secs(601);
+        assert_eq!(retire_due(&w.sim.cluster, "shop", later).await.unwrap(), ["shop_blue"]);
+        assert_eq!(spec::replicas(&w.sim.cluster.spec("shop_blue").unwrap()), Some(0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_preview_gate_never_switches() {
+        let w = world("nginx").await;
+        w.sim.probe.script("preview", &[Outcome::Fail]);
+        let (report, _) = run(&w, &plan("nginx", "10m")).await;
+        assert_eq!(report.outcome, RunOutcome::RolledBack);
+        assert_eq!(upstream(&w.sim.cluster), "upstream: shop_blue\n", "the router never moved");
+        let green = w.sim.cluster.spec("shop_green").unwrap();
+        assert_eq!((spec::image(&green), spec::replicas(&green)), ("front:v1", Some(0)), "green as it was");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_live_gate_switches_straight_back() {
+        let w = world("nginx").await;
+        let before = w.sim.cluster.spec("shop_router").unwrap();
+        w.sim.probe.script("live", &[Outcome::Pass, Outcome::Fail]);
+        let (report, _) = run(&w, &plan("nginx", "10m")).await;
+        assert_eq!(report.outcome, RunOutcome::RolledBack, "{report:?}");
+        assert_eq!(w.sim.cluster.spec("shop_router").unwrap(), before, "the router is back on its exact spec");
+        assert_eq!(upstream(&w.sim.cluster), "upstream: shop_blue\n");
+        assert_eq!(spec::replicas(&w.sim.cluster.spec("shop_green").unwrap()), Some(0));
+        assert_eq!(
+            w.sim.cluster.configs(&format!("{ROUTER}=shop_router")).await.unwrap(),
+            Vec::new(),
+            "the rendered config is removed"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_config_nginx_rejects_never_reaches_the_router() {
+        let w = world("nginx").await;
+        let before = w.sim.cluster.spec("shop_router").unwrap();
+        w.sim.cluster.job_behave("router:1", Behavior::Crash(1));
+        w.sim
+            .cluster
+            .job_output("router:1", "nginx: [emerg] unknown directive \"upstreem\" in /etc/nginx/nginx.conf:1");
+        let (report, _) = run(&w, &plan("nginx", "10m")).await;
+        assert_eq!(report.outcome, RunOutcome::RolledBack);
+        let reason = report.reason.unwrap();
+        assert!(
+            reason.contains("nginx rejects the config rendered from nginx.conf.template for shop_green"),
+            "{reason}"
+        );
+        assert!(reason.contains("unknown directive"), "{reason}");
+        assert_eq!(w.sim.cluster.spec("shop_router").unwrap(), before);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn alias_switch_moves_the_alias_and_back_on_failure() {
+        let w = world("alias").await;
+        let (report, _) = run(&w, &plan("alias", "0s")).await;
+        assert_eq!(report.outcome, RunOutcome::Succeeded, "{report:?}");
+        assert_eq!(aliases(&w.sim.cluster, "shop_green"), ["front"]);
+        assert!(aliases(&w.sim.cluster, "shop_blue").is_empty());
+        assert_eq!(spec::replicas(&w.sim.cluster.spec("shop_blue").unwrap()), Some(0), "keep-old 0s retires at once");
+        let _ = &w.net;
+
+        let w = world("alias").await;
+        let blue = w.sim.cluster.spec("shop_blue").unwrap();
+        w.sim.probe.script("live", &[Outcome::Fail]);
+        let (report, _) = run(&w, &plan("alias", "10m")).await;
+        assert_eq!(report.outcome, RunOutcome::RolledBack);
+        assert_eq!(w.sim.cluster.spec("shop_blue").unwrap(), blue, "blue is back exactly, alias and all");
+        assert!(aliases(&w.sim.cluster, "shop_green").is_empty());
+    }
+}

@@ -1,0 +1,42 @@
+//! The files a plan names, read only when the caller says where they are (`Inputs::files`):
+//! a blue-green step's nginx template must exist and say where the live colour goes.
+
+use std::path::Path;
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::model::Plan;
+use crate::steps::StepKind;
+use crate::steps::blue_green::Switch;
+
+/// Checks every file the plan names, relative to `dir`.
+pub fn check(plan: &Plan, dir: &Path, out: &mut Vec<Diagnostic>) {
+    for step in &plan.steps {
+        let StepKind::BlueGreen(b) = &step.kind else { continue };
+        let Switch::Nginx { template, template_span, .. } = &b.switch else { continue };
+        let path = dir.join(template);
+        match std::fs::read_to_string(&path) {
+            Err(e) => out.push(
+                Diagnostic::error(
+                    Code::Template,
+                    format!("cannot read the template `{template}`: {e}"),
+                    *template_span,
+                    "not readable",
+                )
+                .with_help(format!("the path is relative to the plan's directory; it names {}", path.display())),
+            ),
+            Ok(text) if !text.contains("${upstream}") => out.push(
+                Diagnostic::error(
+                    Code::Template,
+                    format!("the template `{template}` has no `${{upstream}}`"),
+                    *template_span,
+                    "nothing to switch",
+                )
+                .with_help(
+                    "write `${upstream}` where the live colour's service name goes, for example \
+                     `set $backend ${upstream}; proxy_pass http://$backend:8080;`",
+                ),
+            ),
+            Ok(_) => {}
+        }
+    }
+}
