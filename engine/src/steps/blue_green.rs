@@ -264,6 +264,10 @@ impl Behavior for BlueGreen {
         let mut next = previous.clone();
         spec::set_image(&mut next, &self.image.value);
         spec::set_replicas(&mut next, live.spec.as_ref().and_then(spec::replicas).unwrap_or(1));
+        // It was the old colour of an earlier switch: it goes live, so it must not retire.
+        if let Some(labels) = next.labels.as_mut() {
+            labels.remove(RETIRE_AFTER);
+        }
         let policy = switch_policy(self.deadline, plans::duration::Duration::from_secs(1));
         spec::set_update_policy(&mut next, &policy);
         rolling::roll_out(ctx, idle, &next, &previous, &policy, &self.preview_gates).await?;
@@ -637,12 +641,21 @@ mod tests {
         let (parsed, _) = Simulation::plan(&plan("nginx", "10m"));
         let plans::steps::StepKind::BlueGreen(step) = &parsed.steps[0].kind else { panic!("a blue-green step") };
         assert_eq!(colours(&w.sim.cluster, step).await.unwrap().live, "shop_green", "the swarm now says green is live");
-        // Once keep-old has passed, the old colour retires.
+        assert!(!w.sim.cluster.spec("shop_green").unwrap().labels.unwrap_or_default().contains_key(RETIRE_AFTER));
+        // The next release goes back to blue, which must not retire once it is live again.
+        let (report, _) = run(&w, &plan("nginx", "10m").replace("front:v2", "front:v3")).await;
+        assert_eq!(report.outcome, RunOutcome::Succeeded, "{report:?}");
+        assert_eq!(upstream(&w.sim.cluster), "upstream: shop_blue\n");
+        let blue = w.sim.cluster.spec("shop_blue").unwrap();
+        assert_eq!(spec::image(&blue), "front:v3");
+        assert!(!blue.labels.unwrap_or_default().contains_key(RETIRE_AFTER), "the live colour never retires");
+        // Once keep-old has passed, the old colour (green now) retires.
         let now = std::time::SystemTime::now();
         assert!(retire_due(&w.sim.cluster, "shop", now).await.unwrap().is_empty());
         let later = now + std::time::Duration::from_secs(601);
-        assert_eq!(retire_due(&w.sim.cluster, "shop", later).await.unwrap(), ["shop_blue"]);
-        assert_eq!(spec::replicas(&w.sim.cluster.spec("shop_blue").unwrap()), Some(0));
+        assert_eq!(retire_due(&w.sim.cluster, "shop", later).await.unwrap(), ["shop_green"]);
+        assert_eq!(spec::replicas(&w.sim.cluster.spec("shop_green").unwrap()), Some(0));
+        assert_eq!(spec::replicas(&w.sim.cluster.spec("shop_blue").unwrap()), Some(3));
     }
 
     #[tokio::test(start_paused = true)]

@@ -143,7 +143,7 @@ pub fn update_in_the_way(service: &bollard::models::Service, name: &str) -> Opti
 pub async fn undo(step: &str, record: &RollingUndo, ctx: &RunContext) -> Result<(), StepError> {
     let cluster = ctx.cluster.as_ref();
     let name = record.service_name.as_str();
-    let service = services::inspect(cluster, &record.service_id).await?;
+    let service = await_swarms_own_rollback(cluster, &record.service_id).await?;
     let target = Target::of(&record.service_id, &record.previous_spec)?;
     let deadline = if record.deadline_ms == 0 { UNDO_DEADLINE } else { Duration::from_millis(record.deadline_ms) };
     let current = service.spec.clone().unwrap_or_default();
@@ -168,6 +168,49 @@ pub async fn undo(step: &str, record: &RollingUndo, ctx: &RunContext) -> Result<
         restore_to(ctx, step, &target, &baseline, deadline).await?;
     }
     Ok(())
+}
+
+/// How long undo lets Swarm decide on its own rollback of a release whose tasks are failing.
+const SWARM_DECIDES: Duration = Duration::from_secs(4);
+
+/// The service to undo, once Swarm is not about to roll it back itself. planrun sees a new
+/// task fail (or turn unhealthy) a couple of seconds before Swarm reacts; when Swarm is still
+/// updating with failure action `rollback`, writing the old spec then races Swarm's own
+/// rollback, and that race has left an extra task running in a slot (swarmkit#2242, seen once
+/// here). So while a task of the current spec has failed and Swarm is still updating, undo
+/// waits (at most a few seconds) for Swarm to roll back (then only verifying is left) or to
+/// stop updating. A release whose tasks are all fine (a Ctrl-C, a later step's failure) is
+/// undone at once.
+async fn await_swarms_own_rollback(
+    cluster: &dyn crate::cluster::Cluster,
+    service_id: &str,
+) -> Result<bollard::models::Service, StepError> {
+    use bollard::models::{ServiceSpecUpdateConfigFailureActionEnum as Action, ServiceUpdateStatusStateEnum as State};
+    let until = tokio::time::Instant::now() + SWARM_DECIDES;
+    loop {
+        let service = services::inspect(cluster, service_id).await?;
+        let updating = service.update_status.as_ref().and_then(|u| u.state) == Some(State::UPDATING);
+        let rolls_back = service.spec.as_ref().and_then(|s| s.update_config.as_ref()).and_then(|u| u.failure_action)
+            == Some(Action::ROLLBACK);
+        if !updating || !rolls_back || tokio::time::Instant::now() >= until {
+            return Ok(service);
+        }
+        let image = |spec: Option<&bollard::models::TaskSpec>| {
+            spec.and_then(|s| s.container_spec.as_ref()).and_then(|c| c.image.clone())
+        };
+        let current = image(service.spec.as_ref().and_then(|s| s.task_template.as_ref()));
+        let tasks = cluster.tasks(service_id).await.unwrap_or_default();
+        let unhealthy = cluster.unhealthy(service_id).await.unwrap_or_default();
+        let failing = tasks.iter().any(|t| {
+            image(t.spec.as_ref()) == current
+                && (crate::services::watch::failure_of(t).is_some()
+                    || unhealthy.iter().any(|(id, _)| t.id.as_deref() == Some(id.as_str())))
+        });
+        if !failing {
+            return Ok(service);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn restore_to(
