@@ -414,3 +414,42 @@ fn blue_green_by_alias_moves_the_name_to_the_new_colour() {
     assert_eq!(blue.spec()["Mode"]["Replicated"]["Replicas"], 0, "keep-old 0s retires the old colour at once");
     green.assert_converged(V2, 3);
 }
+
+#[test]
+fn rollback_after_a_sigkill_mid_blue_green_puts_traffic_back_on_the_old_colour() {
+    let _serial = serial();
+    let c = Colours::new("bgkill");
+    let (preview, live) = (gate_file(&c.work, "preview"), gate_file(&c.work, "live"));
+    let plan = c.plan(&preview, &live, &c.nginx());
+    let initial = c.router.config();
+    let mut apply = Background::apply(&c.work, &plan, &[]);
+    loop {
+        let e = apply.wait_for("measurement", "front");
+        if e["gate"] == "live" {
+            break;
+        }
+    }
+    assert_ne!(c.router.config(), initial, "the router was switched");
+    apply.signal("KILL");
+    let _ = apply.finish();
+
+    let status = support::planrun().args(["status", &c.stack, "--output", "json"]).output().unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status as JSON");
+    let green = status["services"].as_array().unwrap().iter().find(|s| s["name"] == c.green.name.as_str()).unwrap();
+    assert!(green["role"].as_str().unwrap().starts_with("live colour of `front`"), "{status}");
+    assert_eq!(status["lock"]["run_id"].as_str().map(|r| r.starts_with("r-")), Some(true), "the dead run's lock");
+    assert_eq!(status["last_run"]["outcome"], serde_json::Value::Null, "it never finished: {status}");
+
+    let probe = Probe::start(&format!("http://{}:8080/", c.router.name), 240);
+    let state = c.work.dir.join("state");
+    let rolled = run(&["rollback", "--stack", &c.stack, "--state-dir", state.to_str().unwrap()]);
+    let after = uptime();
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = probe.stop();
+
+    assert_eq!(rolled.code, 0, "{}", rolled.stderr);
+    assert_eq!(c.router.config(), initial, "the router is back on its first config");
+    assert_eq!(seen.versions_after(after), ["v1".to_string()].into(), "{}", answers_after(&seen, after));
+    no_request_failed("switch back by planrun rollback", &seen);
+    assert_eq!(c.green.spec()["Mode"]["Replicated"]["Replicas"], 0);
+}

@@ -659,6 +659,28 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn preflight_names_every_problem_before_anything_changes() {
+        let w = world("nginx").await;
+        let other = w.sim.cluster.add_network("elsewhere");
+        w.sim.cluster.add_service(service("shop_grey", "front:v1", 0, &other, &[]));
+        let memory = Arc::new(Memory::default());
+        let ctx = w.sim.context("shop", "r-pre", vec![Box::new(memory.clone())]);
+        let text = plan("nginx", "10m")
+            .replace("green shop_green", "green shop_grey")
+            .replace("router=shop_router", "router=shop_nope")
+            .replace("nginx.conf.template", "missing.template");
+        let (parsed, _) = Simulation::plan(&text);
+        let step = w.sim.step(&ctx, &parsed, "front");
+        let step = crate::context::StepContext { plan_dir: Arc::new(w.dir.clone()), ..step };
+        let plans::steps::StepKind::BlueGreen(bg) = &parsed.steps[0].kind else { panic!() };
+        let found = crate::steps::Behavior::preflight(bg, &step).await;
+        assert_eq!(found.problems.len(), 3, "{found:?}");
+        assert!(found.problems[0].contains("are not on the same networks"), "{found:?}");
+        assert_eq!(found.problems[1], "service `shop_nope` does not exist");
+        assert!(found.problems[2].starts_with("cannot read the template"), "{found:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_failing_preview_gate_never_switches() {
         let w = world("nginx").await;
         w.sim.probe.script("preview", &[Outcome::Fail]);

@@ -321,6 +321,8 @@ mod tests {
     use plans::gates::Outcome;
     use plans::percentage::Percentage;
 
+    use plans::steps::StepKind;
+
     use super::*;
     use crate::approval::ScriptedApprover;
     use crate::cluster::Cluster;
@@ -439,6 +441,30 @@ plan p {
                 _ => None,
             })
             .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn preflight_refuses_a_stable_service_without_replicas_and_a_leftover_canary() {
+        let sim = Simulation::new();
+        let mut empty = stable_spec();
+        spec::set_replicas(&mut empty, 0);
+        sim.cluster.add_service(empty);
+        let mut left =
+            canary_spec(&stable_spec(), "shop_web", "app:v0", 1, &[(CANARY_OF, "shop_web"), (RUN_ID, "r-old")]);
+        left.name = Some("shop_web-canary".into());
+        sim.cluster.add_service(left);
+        let ctx = sim.context("shop", "r-pre", Vec::new());
+        let (plan, _) = Simulation::plan(&PLAN.replace("PROMOTE", "promote auto"));
+        let step = sim.step(&ctx, &plan, "web");
+        let StepKind::Canary(canary) = &plan.steps[0].kind else { panic!() };
+        let found = canary.preflight(&step).await;
+        assert_eq!(found.problems.len(), 2, "{found:?}");
+        assert!(found.problems[0].starts_with("service `shop_web` runs 0 replicas"), "{found:?}");
+        assert!(
+            found.problems[1].starts_with("a canary of `shop_web` is still there (shop_web-canary, from run r-old)"),
+            "{found:?}"
+        );
+        assert!(found.warnings.iter().any(|w| w.contains("VIP endpoint mode")), "{found:?}");
     }
 
     #[tokio::test(start_paused = true)]
