@@ -23,9 +23,19 @@ pub fn record_name(stack: &str) -> String {
 /// A config object holds at most 500 KB; steps are left out past this.
 const MAX_STEPS_BYTES: usize = 400_000;
 
-/// A stack's last run.
+/// A stack's last run: what it was, and the plan's deployment steps.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LastRun {
+    /// Who ran what, when, and how it ended.
+    #[serde(flatten)]
+    pub run: RunSummary,
+    /// The plan's deployment steps (rolling, canary, blue-green), as resolved.
+    pub steps: Vec<Step>,
+}
+
+/// Who ran what, when, and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
     /// The run's id.
     pub run_id: String,
     /// The plan's name.
@@ -40,8 +50,6 @@ pub struct LastRun {
     pub outcome: Option<RunOutcome>,
     /// Why, when it did not succeed.
     pub reason: Option<String>,
-    /// The plan's deployment steps (rolling, canary, blue-green), as resolved.
-    pub steps: Vec<Step>,
 }
 
 /// Writes the stack's last run, replacing what was there.
@@ -62,7 +70,7 @@ pub async fn save(cluster: &dyn Cluster, stack: &str, run: &LastRun) -> Result<(
     }
     let labels = HashMap::from([
         ("planrun.stack".to_string(), stack.to_owned()),
-        ("planrun.run-id".to_string(), run.run_id.clone()),
+        ("planrun.run-id".to_string(), run.run.run_id.clone()),
     ]);
     cluster.create_config(&name, labels, &data).await.map(|_| ())
 }
@@ -90,22 +98,24 @@ mod tests {
              pause p \"1s\"\n}\n",
         );
         let mut run = LastRun {
-            run_id: "r-1".into(),
-            plan: "p".into(),
-            by: "ci@runner".into(),
-            started: "2026-12-01T10:00:00Z".into(),
-            finished: None,
-            outcome: None,
-            reason: None,
+            run: RunSummary {
+                run_id: "r-1".into(),
+                plan: "p".into(),
+                by: "ci@runner".into(),
+                started: "2026-12-01T10:00:00Z".into(),
+                finished: None,
+                outcome: None,
+                reason: None,
+            },
             steps: plan.steps.clone(),
         };
         save(&fake, "shop", &run).await.unwrap();
-        run.finished = Some("2026-12-01T10:01:00Z".into());
-        run.outcome = Some(RunOutcome::RolledBack);
+        run.run.finished = Some("2026-12-01T10:01:00Z".into());
+        run.run.outcome = Some(RunOutcome::RolledBack);
         save(&fake, "shop", &run).await.unwrap();
 
         let back = load(&fake, "shop").await.unwrap().unwrap();
-        assert_eq!(back.outcome, Some(RunOutcome::RolledBack));
+        assert_eq!(back.run.outcome, Some(RunOutcome::RolledBack));
         assert_eq!(back.steps.len(), 1, "only deployment steps are kept");
         assert_eq!(back.steps[0].name.value, "web");
     }

@@ -199,13 +199,15 @@ pub async fn apply(
         }),
     }
     let mut last = history::LastRun {
-        run_id: run_id.clone(),
-        plan: plan.name.value.clone(),
-        by: Holder::this_process(&run_id).holder,
-        started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        finished: None,
-        outcome: None,
-        reason: None,
+        run: history::RunSummary {
+            run_id: run_id.clone(),
+            plan: plan.name.value.clone(),
+            by: Holder::this_process(&run_id).holder,
+            started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            finished: None,
+            outcome: None,
+            reason: None,
+        },
         steps: plan.steps.clone(),
     };
     if let Err(e) = history::save(seams.cluster.as_ref(), &stack, &last).await {
@@ -215,9 +217,9 @@ pub async fn apply(
     }
     let executor = Executor { ctx, parallelism: request.parallelism, interrupts };
     let report = executor.run(&plan, &request.graph, &plan_dir).await;
-    last.finished = Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
-    last.outcome = Some(report.outcome);
-    last.reason = report.reason.clone();
+    last.run.finished = Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
+    last.run.outcome = Some(report.outcome);
+    last.run.reason = report.reason.clone();
     if let Err(e) = history::save(seams.cluster.as_ref(), &stack, &last).await {
         eprintln!("warning: cannot record the run's outcome in the swarm: {e}");
     }
@@ -353,11 +355,11 @@ pub async fn rollback(
     };
     events.emit(Event::RunFinished { outcome, reason: reason.clone() });
     if let Ok(Some(mut last)) = history::load(seams.cluster.as_ref(), &request.stack).await
-        && last.run_id == undone_run
+        && last.run.run_id == undone_run
     {
-        last.finished = Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
-        last.outcome = Some(outcome);
-        last.reason = Some(format!(
+        last.run.finished = Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
+        last.run.outcome = Some(outcome);
+        last.run.reason = Some(format!(
             "undone by planrun rollback (run {run_id}){}",
             reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
         ));

@@ -9,8 +9,7 @@ use serde::Serialize;
 
 use crate::approval;
 use crate::cluster::{Cluster, ClusterError};
-use crate::events::RunOutcome;
-use crate::history::{self, LastRun};
+use crate::history::{self, LastRun, RunSummary};
 use crate::lock::{self, Holder};
 use crate::services::{self, STACK_LABEL, spec};
 use crate::steps::blue_green::{self, RETIRE_AFTER};
@@ -26,7 +25,7 @@ pub struct Status {
     /// A run waiting for a person.
     pub waiting: Option<Waiting>,
     /// The last run.
-    pub last_run: Option<Run>,
+    pub last_run: Option<RunSummary>,
     /// The stack's services.
     pub services: Vec<ServiceStatus>,
 }
@@ -40,25 +39,6 @@ pub struct Waiting {
     pub step: String,
     /// What it asks.
     pub question: String,
-}
-
-/// The last run, without its steps.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Run {
-    /// Its id.
-    pub run_id: String,
-    /// The plan.
-    pub plan: String,
-    /// Who ran it.
-    pub by: String,
-    /// When it started.
-    pub started: String,
-    /// When it ended.
-    pub finished: Option<String>,
-    /// How it ended: none while it runs, or if it died.
-    pub outcome: Option<RunOutcome>,
-    /// Why it did not succeed.
-    pub reason: Option<String>,
 }
 
 /// One service.
@@ -151,14 +131,6 @@ pub async fn of(cluster: &dyn Cluster, stack: &str) -> Result<Status, ClusterErr
             name,
         });
     }
-    let last_run = last.map(|r: LastRun| Run {
-        run_id: r.run_id,
-        plan: r.plan,
-        by: r.by,
-        started: r.started,
-        finished: r.finished,
-        outcome: r.outcome,
-        reason: r.reason,
-    });
+    let last_run = last.map(|r: LastRun| r.run);
     Ok(Status { stack: stack.to_owned(), lock, waiting, last_run, services })
 }

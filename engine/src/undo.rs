@@ -80,6 +80,21 @@ pub struct RollingUndo {
 }
 
 impl RollingUndo {
+    /// The record of `service` as it is now, to be undone within `deadline_ms`.
+    pub fn of(service: &bollard::models::Service, deadline_ms: u64) -> RollingUndo {
+        RollingUndo {
+            service_id: service.id.clone().unwrap_or_default(),
+            service_name: service
+                .spec
+                .as_ref()
+                .and_then(|s| s.name.clone())
+                .unwrap_or_else(|| service.id.clone().unwrap_or_default()),
+            previous_spec: service.spec.clone().unwrap_or_default(),
+            version: service.version.as_ref().and_then(|v| v.index).unwrap_or(0),
+            deadline_ms,
+        }
+    }
+
     /// The image of the recorded spec.
     pub fn previous_image(&self) -> &str {
         self.previous_spec

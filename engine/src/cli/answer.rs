@@ -5,20 +5,16 @@ use std::process::ExitCode;
 
 use crate::approval::{self, AnswerError};
 use crate::cli::args::AnswerArgs;
-use crate::cli::{EXIT_INVALID, EXIT_USAGE, connect, fail, project_environment, run_async};
+use crate::cli::{EXIT_INVALID, EXIT_USAGE, fail, run_async, swarm_of};
 use crate::lock::Holder;
 use crate::session;
 
 /// Runs `planrun promote` (`approved`) or `planrun abort`.
 pub fn answer(a: AnswerArgs, approved: bool) -> ExitCode {
-    let environment = match project_environment(a.env.as_deref(), a.project.as_deref()) {
-        Ok(e) => e,
-        Err(e) => return fail(EXIT_USAGE, e),
-    };
     run_async(async move {
-        let cluster = match connect(environment.as_ref()).await {
+        let cluster = match swarm_of(a.env.as_deref(), a.project.as_deref()).await {
             Ok(c) => c,
-            Err(e) => return fail(EXIT_USAGE, e),
+            Err(code) => return code,
         };
         let by = Holder::this_process(&session::new_run_id());
         match approval::answer(cluster.as_ref(), &a.stack, approved, &by).await {

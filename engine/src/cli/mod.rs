@@ -106,6 +106,13 @@ pub(crate) fn project_environment(env: Option<&str>, project: Option<&Path>) -> 
     Ok(chosen.map(|(_, e)| e.clone()))
 }
 
+/// For commands without a plan (promote, abort, status, finish, unlock): the swarm that `--env`
+/// and `--project` name, or the exit code after saying why it cannot be reached.
+pub(crate) async fn swarm_of(env: Option<&str>, project: Option<&Path>) -> Result<Arc<dyn Cluster>, ExitCode> {
+    let environment = project_environment(env, project).map_err(|e| fail(EXIT_USAGE, e))?;
+    connect(environment.as_ref()).await.map_err(|e| fail(EXIT_USAGE, e))
+}
+
 /// Prints `error: WHY` and gives the exit code.
 pub(crate) fn fail(code: u8, why: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {why}");

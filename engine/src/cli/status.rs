@@ -3,20 +3,16 @@
 use std::process::ExitCode;
 
 use crate::cli::args::{AnswerArgs, OutputFormat, StatusArgs};
-use crate::cli::{EXIT_USAGE, connect, fail, project_environment, run_async};
+use crate::cli::{EXIT_USAGE, fail, run_async, swarm_of};
 use crate::status::{self, Status};
 use crate::steps::blue_green;
 
 /// Runs `planrun status`.
 pub fn status(a: StatusArgs) -> ExitCode {
-    let environment = match project_environment(a.env.as_deref(), a.project.as_deref()) {
-        Ok(e) => e,
-        Err(e) => return fail(EXIT_USAGE, e),
-    };
     run_async(async move {
-        let cluster = match connect(environment.as_ref()).await {
+        let cluster = match swarm_of(a.env.as_deref(), a.project.as_deref()).await {
             Ok(c) => c,
-            Err(e) => return fail(EXIT_USAGE, e),
+            Err(code) => return code,
         };
         let found = match status::of(cluster.as_ref(), &a.stack).await {
             Ok(s) => s,
@@ -84,14 +80,10 @@ pub fn render(s: &Status) -> String {
 
 /// Runs `planrun finish`.
 pub fn finish(a: AnswerArgs) -> ExitCode {
-    let environment = match project_environment(a.env.as_deref(), a.project.as_deref()) {
-        Ok(e) => e,
-        Err(e) => return fail(EXIT_USAGE, e),
-    };
     run_async(async move {
-        let cluster = match connect(environment.as_ref()).await {
+        let cluster = match swarm_of(a.env.as_deref(), a.project.as_deref()).await {
             Ok(c) => c,
-            Err(e) => return fail(EXIT_USAGE, e),
+            Err(code) => return code,
         };
         match blue_green::retire_due(cluster.as_ref(), &a.stack, std::time::SystemTime::now()).await {
             Ok(retired) if retired.is_empty() => eprintln!("nothing to finish on `{}`", a.stack),

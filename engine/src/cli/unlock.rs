@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::cli::args::UnlockArgs;
-use crate::cli::{EXIT_INVALID, EXIT_USAGE, connect, fail, project_environment, run_async};
+use crate::cli::{EXIT_INVALID, EXIT_USAGE, fail, run_async, swarm_of};
 use crate::lock;
 
 /// Runs `planrun unlock`.
@@ -17,14 +17,10 @@ pub fn unlock(a: UnlockArgs) -> ExitCode {
             ),
         );
     }
-    let environment = match project_environment(a.env.as_deref(), a.project.as_deref()) {
-        Ok(e) => e,
-        Err(e) => return fail(EXIT_USAGE, e),
-    };
     run_async(async move {
-        let cluster = match connect(environment.as_ref()).await {
+        let cluster = match swarm_of(a.env.as_deref(), a.project.as_deref()).await {
             Ok(c) => c,
-            Err(e) => return fail(EXIT_USAGE, e),
+            Err(code) => return code,
         };
         match lock::force_unlock(cluster.as_ref(), &a.stack).await {
             Ok(h) => {

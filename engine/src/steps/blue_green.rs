@@ -165,16 +165,6 @@ fn switch_policy(deadline: plans::duration::Duration, monitor: plans::duration::
     }
 }
 
-fn record_of(service: &Service, deadline_ms: u64) -> RollingUndo {
-    RollingUndo {
-        service_id: service.id.clone().unwrap_or_default(),
-        service_name: services::name_of(service),
-        previous_spec: service.spec.clone().unwrap_or_default(),
-        version: services::version_of(service),
-        deadline_ms,
-    }
-}
-
 #[async_trait]
 impl Behavior for BlueGreen {
     fn supported(&self) -> Result<(), String> {
@@ -251,9 +241,9 @@ impl Behavior for BlueGreen {
             Switch::Alias { .. } => None,
         };
         let mut record = BlueGreenUndo {
-            idle: record_of(&idle, deadline_ms),
-            live: record_of(&live, deadline_ms),
-            router: router.as_ref().map(|r| record_of(r, deadline_ms)),
+            idle: RollingUndo::of(&idle, deadline_ms),
+            live: RollingUndo::of(&live, deadline_ms),
+            router: router.as_ref().map(|r| RollingUndo::of(r, deadline_ms)),
             config: None,
             switched: false,
         };

@@ -166,13 +166,7 @@ impl Behavior for Canary {
         let stable = spec::replicas(&previous).unwrap_or(1).max(1);
         let deadline = tokio::time::Instant::now() + self.update.deadline.to_std();
         let mut record = CanaryUndo {
-            stable: RollingUndo {
-                service_id: service_id.clone(),
-                service_name: name.to_owned(),
-                previous_spec: previous.clone(),
-                version: services::version_of(&service),
-                deadline_ms: self.update.deadline.as_millis(),
-            },
+            stable: RollingUndo::of(&service, self.update.deadline.as_millis()),
             canary_name: canary_name(name),
             promoted: false,
         };

@@ -41,13 +41,7 @@ impl Behavior for Rolling {
         let spec = updated_spec(&previous, self);
         // A service planrun cannot follow is refused before anything is recorded or changed.
         Target::of(&service_id, &spec)?;
-        ctx.record(Undo::Rolling(Box::new(RollingUndo {
-            service_id: service_id.clone(),
-            service_name: name.to_string(),
-            previous_spec: previous.clone(),
-            version: services::version_of(&service),
-            deadline_ms: self.update.deadline.as_millis(),
-        })));
+        ctx.record(Undo::Rolling(Box::new(RollingUndo::of(&service, self.update.deadline.as_millis()))));
 
         roll_out(ctx, service, &spec, &previous, &self.update, &self.gates).await
     }
