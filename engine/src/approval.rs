@@ -49,6 +49,12 @@ pub trait Approver: Send + Sync {
     async fn ask(&self, question: &Question) -> Result<Answer, String>;
     /// How a person answers through this approver, for the progress view.
     fn how(&self, question: &Question) -> Option<String>;
+    /// Puts the question where it can be answered, before anyone is told it is asked (an
+    /// answer given the moment the progress view shows the question must find it). `ask`
+    /// does it too if this was not called.
+    async fn post(&self, _question: &Question) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The name of the config object that says a run waits.
@@ -115,8 +121,15 @@ impl Drop for Cleanup {
 
 #[async_trait]
 impl Approver for SwarmApprovals {
-    async fn ask(&self, question: &Question) -> Result<Answer, String> {
+    async fn post(&self, question: &Question) -> Result<(), String> {
         let failed = |e: ClusterError| format!("cannot keep the question in the swarm: {e}");
+        let posted = self.cluster.config(&wait_name(&question.stack)).await.map_err(failed)?;
+        let ours = |labels: &HashMap<String, String>| {
+            labels.get(RUN_ID) == Some(&question.run_id) && labels.get(STEP) == Some(&question.step)
+        };
+        if posted.is_some_and(|c| ours(&c.labels)) {
+            return Ok(());
+        }
         // The deploy lock makes this run the only one on the stack: anything left is stale.
         self.remove(&answer_name(&question.stack)).await.map_err(failed)?;
         self.remove(&wait_name(&question.stack)).await.map_err(failed)?;
@@ -126,6 +139,11 @@ impl Approver for SwarmApprovals {
             (QUESTION.to_string(), question.text.clone()),
         ]);
         self.cluster.create_config(&wait_name(&question.stack), labels, b"waiting").await.map_err(failed)?;
+        Ok(())
+    }
+
+    async fn ask(&self, question: &Question) -> Result<Answer, String> {
+        self.post(question).await?;
         let _cleanup = Cleanup { cluster: self.cluster.clone(), stack: question.stack.clone() };
         loop {
             // A poll that fails is tried again: the daemon may hiccup during a long wait.
@@ -230,6 +248,17 @@ impl Approver for FirstAnswer {
         let ways: Vec<String> = self.0.iter().filter_map(|a| a.how(question)).collect();
         (!ways.is_empty()).then(|| ways.join("; or "))
     }
+
+    async fn post(&self, question: &Question) -> Result<(), String> {
+        // One that cannot post is left out, as in `ask`.
+        let mut errors = Vec::new();
+        for approver in &self.0 {
+            if let Err(e) = approver.post(question).await {
+                errors.push(e);
+            }
+        }
+        if errors.len() == self.0.len() && !errors.is_empty() { Err(errors.join("; ")) } else { Ok(()) }
+    }
 }
 
 /// Answers every question the same way after a while (simulations, tests).
@@ -264,6 +293,19 @@ mod tests {
 
     fn holder(who: &str) -> Holder {
         Holder { holder: who.into(), host: "h".into(), run_id: "r-x".into(), pid: 1, started: "now".into() }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_posted_question_can_be_answered_before_the_run_starts_polling() {
+        let fake = FakeCluster::new();
+        let cluster: Arc<dyn Cluster> = Arc::new(fake.clone());
+        let approvals = FirstAnswer(vec![Arc::new(SwarmApprovals::new(cluster.clone()))]);
+        approvals.post(&question()).await.unwrap();
+        // What the progress view shows next is answered at once, from another process.
+        let answered = answer(cluster.as_ref(), "shop", true, &holder("alice@laptop")).await.unwrap();
+        assert_eq!(answered, ("r-1".to_string(), "sign-off".to_string()));
+        let got = approvals.ask(&question()).await.unwrap();
+        assert_eq!(got, Answer { approved: true, by: "alice@laptop".into() }, "posting again keeps the answer");
     }
 
     #[tokio::test(start_paused = true)]

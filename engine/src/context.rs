@@ -88,6 +88,9 @@ impl StepContext {
             step: self.step.clone(),
             text: text.to_owned(),
         };
+        // Posted before the progress view says so: an answer given at once must find it.
+        // An approver that cannot post fails again in `ask`, which says why.
+        let _ = self.run.approver.post(&question).await;
         let how = self.run.approver.how(&question).unwrap_or_else(|| "answer on this terminal".into());
         self.run.events.emit(Event::AwaitingApproval { step: self.step.clone(), question: text.to_owned(), how });
         let answer = self.run.approver.ask(&question).await?;

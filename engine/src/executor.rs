@@ -389,20 +389,21 @@ plan two-branches {
         // done one monitor window after its third task is up (12 s), gate at once: 14 s.
         // api: two slots of 1 s start and 2 s monitor; up at 4 s, window to 6 s, then its gate
         // measures at 6, 11 and 16 s. warm-cache 14 → 17 s; final's api-ok gate 17 → 27 s; soak 30 s.
+        // Swarm's updater starts 20 ms after each write, which the 100 ms poll sees 0.1 s later.
         assert_eq!(
             run.story(),
             at(&[
                 (0.0, "start web"),
                 (0.0, "start api"),
-                (14.0, "succeeded web"),
-                (14.0, "start warm-cache"),
-                (16.0, "succeeded api"),
-                (17.0, "succeeded warm-cache"),
-                (17.0, "start final"),
-                (27.0, "succeeded final"),
-                (27.0, "start soak"),
-                (57.0, "succeeded soak"),
-                (57.0, "run succeeded"),
+                (14.1, "succeeded web"),
+                (14.1, "start warm-cache"),
+                (16.1, "succeeded api"),
+                (17.1, "succeeded warm-cache"),
+                (17.1, "start final"),
+                (27.1, "succeeded final"),
+                (27.1, "start soak"),
+                (57.1, "succeeded soak"),
+                (57.1, "run succeeded"),
             ])
         );
         assert_eq!(run.sim.commands.ran(), ["cache warm"]);
@@ -432,9 +433,9 @@ plan two-branches {
             at(&[
                 (0.0, "start web"),
                 (0.0, "start api"),
-                (1.0, "failed api"),
-                (1.0, "cancelled web"),
-                (1.0, "rollback"),
+                (1.1, "failed api"),
+                (1.1, "cancelled web"),
+                (1.1, "rollback"),
             ])[..],
             "web stops the moment api fails: {story:?}"
         );

@@ -50,6 +50,10 @@ pub struct Timing {
     pub restart_delay: Duration,
     /// How long Swarm takes to start a rollback once it decided on one.
     pub rollback: Duration,
+    /// From a service update to Swarm's updater saying `updating`. Until then the update
+    /// status is empty (Swarm resets it on every write) and the old tasks still run: a
+    /// follower that judges tasks by their image alone sees a config-only change as done.
+    pub updater: Duration,
 }
 
 impl Default for Timing {
@@ -58,6 +62,7 @@ impl Default for Timing {
             start: Duration::from_secs(1),
             restart_delay: Duration::from_secs(2),
             rollback: Duration::from_secs(1),
+            updater: Duration::from_millis(20),
         }
     }
 }
@@ -799,6 +804,13 @@ impl Cluster for FakeCluster {
             let old = s.service.spec.clone().unwrap_or_default();
             let template_changed = template(&old) != template(&spec);
             let scaled = replicas(&old) != replicas(&spec);
+            // Tasks an interrupted update left on an older template: Swarm's updater replaces
+            // them on any later write, with the new spec's update config.
+            let new_template = template(&spec);
+            let dirty = s
+                .tasks
+                .iter()
+                .any(|t| t.desired_state == Some(TaskState::RUNNING) && t.spec.as_ref() != Some(&new_template));
             s.previous = Some(old);
             s.service.spec = Some(spec);
             s.service.version = Some(ObjectVersion { index: Some(index) });
@@ -807,13 +819,24 @@ impl Cluster for FakeCluster {
             s.generation += 1;
             let generation = s.generation;
             let sid = s.service.id.clone().unwrap_or_default();
-            if template_changed {
-                set_status(&mut state, &sid, ServiceUpdateStatusStateEnum::UPDATING, "update in progress");
-            }
-            (generation, (template_changed || scaled).then_some(sid))
+            (generation, (template_changed || scaled || dirty).then_some((sid, template_changed || dirty)))
         };
-        if let Some(sid) = rolling {
-            tokio::spawn(self.clone().rollout(sid, generation, false));
+        if let Some((sid, updating)) = rolling {
+            let fake = self.clone();
+            let after = self.lock().timing.updater;
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                {
+                    let mut state = fake.lock();
+                    if state.generation(&sid) != Some(generation) {
+                        return;
+                    }
+                    if updating {
+                        set_status(&mut state, &sid, ServiceUpdateStatusStateEnum::UPDATING, "update in progress");
+                    }
+                }
+                fake.rollout(sid, generation, false).await;
+            });
         }
         Ok(())
     }
@@ -822,7 +845,7 @@ impl Cluster for FakeCluster {
         let mut state = self.lock();
         state
             .find(service_id)
-            .map(|s| s.tasks.clone())
+            .map(|s| s.tasks.iter().map(as_read).collect())
             .ok_or_else(|| ClusterError::NotFound(format!("service {service_id}")))
     }
 
@@ -948,6 +971,21 @@ impl Cluster for FakeCluster {
         let from = s.logs.len().saturating_sub(tail);
         Ok(s.logs[from..].iter().map(|l| format!("{l}\n")).collect())
     }
+}
+
+/// A task as planrun reads it from a real daemon: dockerd 20.10 leaves the restart policy and
+/// stop grace period out of a task's spec, and bollard drops its health check (the daemon
+/// writes `Healthcheck`, bollard reads `HealthCheck`).
+fn as_read(task: &Task) -> Task {
+    let mut task = task.clone();
+    if let Some(spec) = task.spec.as_mut() {
+        spec.restart_policy = None;
+        if let Some(c) = spec.container_spec.as_mut() {
+            c.health_check = None;
+            c.stop_grace_period = None;
+        }
+    }
+    task
 }
 
 #[cfg(test)]

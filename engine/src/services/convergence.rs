@@ -16,11 +16,14 @@
 //! hold the release back.
 //!
 //! "On the target spec" means the task's own spec has the target image and the target
-//! `ForceUpdate` counter. A task's spec is a copy of the service's task template when it was
-//! created; comparing the whole template would be exact but can wait forever, because Swarm
-//! does not replace tasks for changes it deems compatible (placement-only changes, for
-//! example). The image and the force counter are what a release changes and what Swarm always
-//! redeploys on.
+//! `ForceUpdate` counter, and agrees with the service's task template on what a release or a
+//! switch changes: the container's command, environment, configs, secrets and mounts, and the
+//! networks with their aliases (not the health check: bollard drops it from tasks). A task's spec is a copy of the template when it
+//! was created, but not a whole one as the Engine API shows it (dockerd 20.10 leaves out the
+//! restart policy, the runtime and the stop grace period), and Swarm does not replace tasks
+//! for changes it deems compatible (placement-only ones), so comparing the whole template
+//! could wait forever. Image alone is not enough: a router switch changes only a config, and
+//! for the 20 ms or so before Swarm's updater starts, the old tasks looked done.
 //!
 //! "Healthy": the Engine API does not expose a task's health, but Swarm reports a task with a
 //! health check as `starting` until its first passing check, and stops a task once its check
@@ -35,7 +38,9 @@ use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::time::Duration;
 
-use bollard::models::{Service, ServiceSpec, ServiceUpdateStatus, ServiceUpdateStatusStateEnum, Task, TaskState};
+use bollard::models::{
+    Service, ServiceSpec, ServiceUpdateStatus, ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState,
+};
 use tokio::time::Instant;
 
 use crate::clock;
@@ -99,12 +104,32 @@ impl Target {
         })
     }
 
-    /// Whether a task's own spec is the target spec.
+    /// Whether a task's own spec has the target image and force counter.
     pub fn runs_on(&self, task: &Task) -> bool {
         let spec = task.spec.as_ref();
         let image = spec.and_then(|s| s.container_spec.as_ref()).and_then(|c| c.image.as_deref());
         let force = spec.and_then(|s| s.force_update).unwrap_or(0);
         image == Some(self.image.as_str()) && force == self.force_update
+    }
+
+    /// Whether a task runs the target as the service's `template` describes it now: image and
+    /// force counter, and everything else a release or a switch changes. Not the health
+    /// check: tasks are read through bollard, which drops the daemon's `Healthcheck` key (see
+    /// cluster/swarm.rs), so a task never seems to have one.
+    pub fn runs_template(&self, task: &Task, template: &TaskSpec) -> bool {
+        let Some(spec) = task.spec.as_ref() else { return false };
+        let (ours, theirs) = (spec.container_spec.clone().unwrap_or_default(), template.container_spec.clone());
+        let theirs = theirs.unwrap_or_default();
+        self.runs_on(task)
+            && ours.command == theirs.command
+            && ours.args == theirs.args
+            && ours.env == theirs.env
+            && ours.dir == theirs.dir
+            && ours.user == theirs.user
+            && ours.configs == theirs.configs
+            && ours.secrets == theirs.secrets
+            && ours.mounts == theirs.mounts
+            && spec.networks == template.networks
     }
 }
 
@@ -364,13 +389,8 @@ async fn poll(
         _ => {}
     }
     let updating = matches!(state, Some(State::UPDATING | State::ROLLBACK_STARTED));
-    let spec_image = service
-        .spec
-        .as_ref()
-        .and_then(|s| s.task_template.as_ref())
-        .and_then(|t| t.container_spec.as_ref())
-        .and_then(|c| c.image.clone())
-        .unwrap_or_default();
+    let template = service.spec.as_ref().and_then(|s| s.task_template.clone()).unwrap_or_default();
+    let spec_image = template.container_spec.as_ref().and_then(|c| c.image.clone()).unwrap_or_default();
     if spec_image != target.image {
         return Ok(Err(Failure::Changed(format!(
             "the spec of {} was changed by someone else: its image is now {spec_image}, not {}",
@@ -381,14 +401,15 @@ async fn poll(
     // (2) the tasks that want to run.
     let wanted: Vec<&Task> = tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING)).collect();
     let running = |t: &&Task| t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING);
-    let on_target_running = wanted.iter().filter(|t| running(t) && target.runs_on(t)).count() as u64;
+    let on_target = |t: &&Task| target.runs_template(t, &template);
+    let on_target_running = wanted.iter().filter(|t| running(t) && on_target(t)).count() as u64;
     let slots: BTreeSet<i64> = wanted.iter().filter_map(|t| t.slot).collect();
     let tasks_done = wanted.len() as u64 == target.replicas
         && slots.len() as u64 == target.replicas
         && on_target_running == target.replicas;
 
     let mut progress = format!("{on_target_running} of {} tasks running on image {}", target.replicas, target.image);
-    let old = wanted.iter().filter(|t| !target.runs_on(t)).count();
+    let old = wanted.iter().filter(|t| !on_target(t)).count();
     let extra = (wanted.len() as u64).saturating_sub(target.replicas);
     if old > 0 && extra > 0 {
         // Start-first: a slot keeps its old task until the new one is up.

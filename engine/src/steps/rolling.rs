@@ -522,4 +522,75 @@ mod tests {
         });
         assert_eq!(serde_json::to_value(&after).unwrap(), expected);
     }
+
+    /// A router switch changes a config, not the image, so the old tasks already run the
+    /// target image. Undo must wait until every task is on the old config again (start-first,
+    /// as the switch went) before it writes back the old update config (stop-first, one at a
+    /// time): an earlier return let Swarm stop the rest of the switched tasks with nothing
+    /// new up, and the router's name stopped resolving on the real swarm.
+    #[tokio::test(start_paused = true)]
+    async fn undo_of_a_config_only_change_waits_for_every_task_and_keeps_them_serving() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+
+        use bollard::models::TaskSpecContainerSpecConfigs;
+        use plans::steps::update::Order;
+
+        let with = |config: &str| {
+            let mut s = spec("shop_rt", "router:1");
+            let container = s.task_template.as_mut().and_then(|t| t.container_spec.as_mut()).unwrap();
+            container.configs = Some(vec![TaskSpecContainerSpecConfigs {
+                config_id: Some(config.into()),
+                config_name: Some(config.into()),
+                ..Default::default()
+            }]);
+            s
+        };
+        let fake = FakeCluster::new();
+        let before = with("rt-blue");
+        fake.add_service(before.clone());
+        let (ctx, _) = context(&fake);
+        let service = services::inspect(&fake, "shop_rt").await.unwrap();
+        let id = service.id.clone().unwrap();
+        let record = RollingUndo::of(&service, 600_000);
+        let mut switched = with("rt-green");
+        let all_at_once = UpdatePolicy { parallelism: 0, order: Order::StartFirst, ..UpdatePolicy::default() };
+        spec::set_update_policy(&mut switched, &all_at_once);
+        services::replace_spec(&fake, service, &switched, None).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+
+        let lowest = Arc::new(AtomicU64::new(u64::MAX));
+        let watcher = tokio::spawn({
+            let (fake, lowest) = (fake.clone(), lowest.clone());
+            async move {
+                loop {
+                    let running = fake.counts("shop_rt").await.unwrap().running;
+                    lowest.fetch_min(running, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        });
+        undo("rt", &record, &ctx.run).await.unwrap();
+        let serving = |config: &str| {
+            let fake = fake.clone();
+            let (id, config) = (id.clone(), config.to_owned());
+            async move {
+                let tasks = fake.tasks(&id).await.unwrap();
+                tasks
+                    .iter()
+                    .filter(|t| t.desired_state == Some(bollard::models::TaskState::RUNNING))
+                    .filter(|t| {
+                        let configs =
+                            t.spec.as_ref().and_then(|s| s.container_spec.as_ref()).and_then(|c| c.configs.clone());
+                        configs.unwrap_or_default().iter().any(|c| c.config_name.as_deref() == Some(config.as_str()))
+                    })
+                    .count()
+            }
+        };
+        assert_eq!(serving("rt-blue").await, 3, "undo returned with every task on the old config");
+        assert_eq!(serving("rt-green").await, 0);
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        watcher.abort();
+        assert_eq!(fake.spec("shop_rt").unwrap(), before);
+        assert!(lowest.load(Ordering::SeqCst) >= 3, "running tasks fell to {}", lowest.load(Ordering::SeqCst));
+    }
 }
