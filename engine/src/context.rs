@@ -14,6 +14,7 @@ use plans::spanned::Spanned;
 use crate::approval::{Answer, Approver, Question};
 use crate::cluster::Cluster;
 use crate::commands::Commands;
+use crate::database::{Databases, Dump};
 use crate::events::{Event, Events};
 use crate::gates::{self, GateReport, Probe, Verdict};
 use crate::undo::{Recorded, Undo};
@@ -37,6 +38,10 @@ pub struct RunContext {
     pub run_id: String,
     /// What the run's steps recorded to be undone.
     pub recorded: Arc<Recorded>,
+    /// Opens the databases backup and migrate steps name.
+    pub databases: Arc<dyn Databases>,
+    /// Dumps this run took and verified, by database (`Target::describe`).
+    pub backups: Arc<std::sync::Mutex<Vec<(String, Dump)>>>,
 }
 
 /// What a step being applied uses: the run's context, the plan and which step it is.

@@ -193,6 +193,21 @@ pub enum Event {
         /// Tasks on the new spec and running, out of the desired count.
         updated: Option<(u64, u64)>,
     },
+    /// A backup step wrote a dump (and read it back in full, when `verified`).
+    BackupTaken {
+        /// Step name.
+        step: String,
+        /// The database (`Target::describe`, never a password).
+        database: String,
+        /// The dump on the machine that ran planrun.
+        path: String,
+        /// Its size.
+        bytes: u64,
+        /// Its SHA-256, hex (`planrun restore` checks it).
+        sha256: String,
+        /// Whether it was read back in full.
+        verified: bool,
+    },
     /// One gate measurement.
     Measurement {
         /// Step that asked.
@@ -289,6 +304,7 @@ impl Event {
             Event::StepStarted { step, .. }
             | Event::StepRecorded { step, .. }
             | Event::StepProgress { step, .. }
+            | Event::BackupTaken { step, .. }
             | Event::Measurement { step, .. }
             | Event::GateFinished { step, .. }
             | Event::AwaitingApproval { step, .. }

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod cluster;
 pub mod commands;
 pub mod context;
+pub mod database;
 pub mod events;
 pub mod executor;
 pub mod gates;

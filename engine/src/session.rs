@@ -3,6 +3,9 @@
 //! release the lock, append the deployment log. The command line only parses flags, builds the
 //! seams and renders what comes back.
 
+use plans::project::DatabaseConfig;
+
+use crate::database::{Databases, RealDatabases};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -33,13 +36,20 @@ pub struct Seams {
     pub commands: Arc<dyn Commands>,
     /// Asks a person.
     pub approver: Arc<dyn Approver>,
+    /// Opens databases.
+    pub databases: Arc<dyn Databases>,
 }
 
 impl Seams {
     /// The real world: the connected swarm, HTTP and Prometheus over reqwest, commands on this
     /// machine, approvals kept in the swarm (answered by `planrun promote`/`abort` from
     /// anywhere) or given at `prompt`, whichever comes first.
-    pub fn live(cluster: Arc<dyn Cluster>, prometheus: Option<String>, prompt: Option<Arc<dyn Approver>>) -> Seams {
+    pub fn live(
+        cluster: Arc<dyn Cluster>,
+        prometheus: Option<String>,
+        database: Option<DatabaseConfig>,
+        prompt: Option<Arc<dyn Approver>>,
+    ) -> Seams {
         let commands: Arc<dyn Commands> = Arc::new(LocalCommands);
         let probe = LiveProbe {
             cluster: cluster.clone(),
@@ -49,7 +59,8 @@ impl Seams {
         };
         let mut approvers: Vec<Arc<dyn Approver>> = vec![Arc::new(SwarmApprovals::new(cluster.clone()))];
         approvers.extend(prompt);
-        Seams { cluster, probe: Arc::new(probe), commands, approver: Arc::new(FirstAnswer(approvers)) }
+        let databases = Arc::new(RealDatabases { cluster: cluster.clone(), defaults: database });
+        Seams { cluster, probe: Arc::new(probe), commands, approver: Arc::new(FirstAnswer(approvers)), databases }
     }
 
     /// A run context over these seams.
@@ -63,6 +74,8 @@ impl Seams {
             stack: stack.to_owned(),
             run_id: run_id.to_owned(),
             recorded: Arc::new(Recorded::default()),
+            databases: self.databases.clone(),
+            backups: Arc::default(),
         })
     }
 }

@@ -12,6 +12,8 @@ use crate::cluster::Cluster;
 use crate::cluster::fake::FakeCluster;
 use crate::commands::{Commands, ScriptedCommands};
 use crate::context::{RunContext, StepContext};
+use crate::database::Databases;
+use crate::database::fake::FakePostgres;
 use crate::events::{Events, Sink};
 use crate::gates::{Probe, ScriptedProbe};
 use crate::undo::Recorded;
@@ -27,6 +29,8 @@ pub struct Simulation {
     pub commands: Arc<ScriptedCommands>,
     /// The person who answers approvals.
     pub approver: ScriptedApprover,
+    /// The database backup and migrate steps reach (whichever they name).
+    pub database: FakePostgres,
 }
 
 impl Default for Simulation {
@@ -44,6 +48,7 @@ impl Simulation {
             cluster,
             commands: Arc::new(ScriptedCommands::new()),
             approver: ScriptedApprover { after: Duration::from_secs(60), approved: true },
+            database: FakePostgres::new(),
         }
     }
 
@@ -80,6 +85,8 @@ impl Simulation {
             stack: stack.to_owned(),
             run_id: run_id.to_owned(),
             recorded: Arc::new(Recorded::default()),
+            databases: Arc::new(self.database.clone()) as Arc<dyn Databases>,
+            backups: Arc::default(),
         })
     }
 }

@@ -19,6 +19,8 @@ pub enum Undo {
     Canary(Box<CanaryUndo>),
     /// A blue-green switch: both colours' specs, the router's, and the config it rendered.
     BlueGreen(Box<BlueGreenUndo>),
+    /// A migration: its `down` statements, or how to restore without them.
+    Migrate(Box<MigrateUndo>),
 }
 
 impl Undo {
@@ -29,6 +31,7 @@ impl Undo {
             Undo::Run(_) => "run",
             Undo::Canary(_) => "canary",
             Undo::BlueGreen(_) => "blue-green",
+            Undo::Migrate(_) => "migrate",
         }
     }
 
@@ -52,6 +55,10 @@ impl Undo {
                 b.idle.service_name,
                 b.idle.previous_image()
             ),
+            Undo::Migrate(m) => match &m.down {
+                Some(down) => format!("run {} on {}", down.file, m.database_name),
+                None => format!("{} has no down file: restore needed", m.file),
+            },
             Undo::BlueGreen(b) => {
                 format!(
                     "{} back to {} ({} kept the traffic)",
@@ -130,6 +137,36 @@ pub struct BlueGreenUndo {
     pub config: Option<String>,
     /// Whether traffic was (being) switched.
     pub switched: bool,
+}
+
+/// What a migrate step records before its first statement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MigrateUndo {
+    /// The database, as the step names it.
+    pub database: plans::database::Database,
+    /// Which database that resolved to, for messages.
+    pub database_name: String,
+    /// The migration file, as the plan names it (its key in planrun's ledger).
+    pub file: String,
+    /// The statements that undo it, read when the step started.
+    pub down: Option<DownFile>,
+    /// The newest dump this run verified of that database, if any.
+    pub restore_from: Option<String>,
+    /// `lock_timeout` for the down statements, in milliseconds.
+    pub lock_timeout_ms: u64,
+    /// `statement_timeout` for them, in milliseconds.
+    pub statement_timeout_ms: u64,
+}
+
+/// A `down` file, read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownFile {
+    /// As the plan names it.
+    pub file: String,
+    /// Its statements.
+    pub statements: Vec<String>,
+    /// In one transaction (as the migration itself).
+    pub transactional: bool,
 }
 
 /// What a run step records: the command that undoes it.

@@ -123,7 +123,7 @@ fn step(service: &str, image: &str, monitor_secs: u64) -> Rolling {
 /// A context for step `release` over the real swarm, its events kept in memory.
 fn context(swarm: &Swarm) -> (StepContext, Arc<Memory>) {
     let memory = Arc::new(Memory::default());
-    let seams = Seams::live(Arc::new(swarm.clone()), None, None);
+    let seams = Seams::live(Arc::new(swarm.clone()), None, None, None);
     let run = seams.context(Events::new(vec![Box::new(memory.clone())]), "planrun-t", "r-swarm-test");
     let (plan, _) = Simulation::plan("plan t {\n    stack planrun-t\n    pause p \"1s\"\n}\n");
     let step = StepContext { run, plan, plan_dir: Arc::new(".".into()), step: "release".into() };
@@ -373,6 +373,8 @@ async fn a_one_off_job_runs_on_the_swarm_and_returns_its_output() {
         networks: vec!["planrun-test".into()],
         labels: HashMap::from([("planrun-test".to_string(), "1".to_string())]),
         configs: Vec::new(),
+        secrets: Vec::new(),
+        output_to: None,
         deadline: Duration::from_secs(60),
     };
     let ok = job("job-ok", "echo \"$GREETING\";exit 0");

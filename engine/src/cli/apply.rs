@@ -100,7 +100,12 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
     };
     let prompt: Option<Arc<dyn Approver>> =
         std::io::stdin().is_terminal().then(|| Arc::new(TerminalPrompt) as Arc<dyn Approver>);
-    let seams = Seams::live(cluster, environment.as_ref().and_then(|e| e.prometheus.clone()), prompt);
+    let seams = Seams::live(
+        cluster,
+        environment.as_ref().and_then(|e| e.prometheus.clone()),
+        environment.as_ref().and_then(|e| e.database.clone()),
+        prompt,
+    );
     let interrupts = Interrupts::default();
     signals::watch(interrupts.clone());
     let plan = Arc::new(plan);

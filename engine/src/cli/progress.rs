@@ -58,6 +58,10 @@ pub fn describe(event: &Event) -> Option<String> {
             Some((done, of)) => format!("{step}: {done}/{of} tasks on the new spec - {message}"),
             None => format!("{step}: {message}"),
         },
+        Event::BackupTaken { step, database, path, bytes, sha256, verified } => {
+            let read = if *verified { ", read back in full" } else { ", not verified" };
+            format!("{step}: dumped {database} to {path} ({bytes} bytes, SHA-256 {sha256}{read})")
+        }
         Event::Measurement { step, gate, number, target, value, condition, verdict, detail } => {
             let value = value.as_deref().unwrap_or("no value");
             let detail = detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();

@@ -38,7 +38,12 @@ async fn rollback_async(a: RollbackArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return said(Refused::emit(Refusal::DockerUnavailable, e, Vec::new(), &output)),
     };
-    let seams = Seams::live(cluster, environment.as_ref().and_then(|e| e.prometheus.clone()), None);
+    let seams = Seams::live(
+        cluster,
+        environment.as_ref().and_then(|e| e.prometheus.clone()),
+        environment.as_ref().and_then(|e| e.database.clone()),
+        None,
+    );
     let interrupts = Interrupts::default();
     signals::watch(interrupts.clone());
     let done = match session::rollback(request, seams, output, interrupts).await {

@@ -971,6 +971,24 @@ impl Cluster for FakeCluster {
         let from = s.logs.len().saturating_sub(tail);
         Ok(s.logs[from..].iter().map(|l| format!("{l}\n")).collect())
     }
+
+    async fn local_container(&self, service_id: &str) -> Result<Option<String>, ClusterError> {
+        // The fake's tasks have no containers: database work goes through jobs here, and
+        // steps are tested with the fake database (crate::database::fake).
+        let mut state = self.lock();
+        state.find(service_id).ok_or_else(|| ClusterError::NotFound(format!("service {service_id}")))?;
+        Ok(None)
+    }
+
+    async fn exec(&self, exec: super::Exec) -> Result<super::Executed, ClusterError> {
+        Err(ClusterError::NotFound(format!("container {} (the fake swarm has no containers)", exec.container)))
+    }
+
+    async fn logs_to(&self, service_id: &str, to: &std::path::Path) -> Result<u64, ClusterError> {
+        let text = self.logs(service_id, usize::MAX).await?;
+        std::fs::write(to, text.as_bytes()).map_err(|e| ClusterError::Other(format!("local file: {e}")))?;
+        Ok(text.len() as u64)
+    }
 }
 
 /// A task as planrun reads it from a real daemon: dockerd 20.10 leaves the restart policy and

@@ -9,6 +9,7 @@ pub mod fake;
 pub mod swarm;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 use bollard::models::{Service, ServiceSpec, Task};
@@ -113,4 +114,62 @@ pub trait Cluster: Send + Sync + 'static {
     /// for a couple of seconds until it has stopped it. Only containers on the node planrun
     /// talks to can be seen; elsewhere the task is seen when Swarm stops it.
     async fn unhealthy(&self, service_id: &str) -> Result<Vec<(String, String)>, ClusterError>;
+    /// The container of a running task of the service on the node planrun talks to, if any:
+    /// `exec` reaches only those.
+    async fn local_container(&self, service_id: &str) -> Result<Option<String>, ClusterError>;
+    /// Runs a program in a container on this node and waits for it to end.
+    async fn exec(&self, exec: Exec) -> Result<Executed, ClusterError>;
+    /// Everything the service's tasks wrote to stdout, raw (no timestamps), into `to`;
+    /// returns the number of bytes written.
+    async fn logs_to(&self, service_id: &str, to: &std::path::Path) -> Result<u64, ClusterError>;
+}
+
+/// A program to run in a container (`docker exec`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exec {
+    /// The container's id.
+    pub container: String,
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// `KEY=VALUE` environment added to the container's.
+    pub env: Vec<String>,
+    /// The user to run as (the container's own when `None`).
+    pub user: Option<String>,
+    /// What the program reads on stdin.
+    pub stdin: ExecInput,
+    /// Where its stdout goes.
+    pub stdout: ExecOutput,
+}
+
+/// What an exec'd program reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecInput {
+    /// Nothing (stdin closed).
+    Nothing,
+    /// These bytes.
+    Bytes(Vec<u8>),
+    /// This file on the machine running planrun, streamed.
+    File(PathBuf),
+}
+
+/// Where an exec'd program's stdout goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecOutput {
+    /// Kept in memory.
+    Capture,
+    /// Streamed into this file on the machine running planrun (created or truncated).
+    File(PathBuf),
+}
+
+/// How an exec'd program ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed {
+    /// Its exit code.
+    pub exit_code: i64,
+    /// Its stdout, when captured.
+    pub stdout: Vec<u8>,
+    /// Bytes it wrote to stdout.
+    pub stdout_bytes: u64,
+    /// Its stderr.
+    pub stderr: Vec<u8>,
 }

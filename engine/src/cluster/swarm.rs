@@ -23,7 +23,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-use super::{Cluster, ClusterError, ConfigObject, Network, ServiceCounts};
+use super::{Cluster, ClusterError, ConfigObject, Exec, ExecInput, ExecOutput, Executed, Network, ServiceCounts};
 
 /// Where Docker listens when DOCKER_HOST is not set.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -422,6 +422,112 @@ impl Cluster for Swarm {
         }
         Ok(text)
     }
+
+    async fn local_container(&self, service_id: &str) -> Result<Option<String>, ClusterError> {
+        let info = self.docker.info().await.map_err(classify)?;
+        let Some(node) = info.swarm.and_then(|s| s.node_id).filter(|n| !n.is_empty()) else {
+            return Ok(None);
+        };
+        let tasks = self.tasks(service_id).await?;
+        Ok(tasks.into_iter().find_map(|t| {
+            let status = t.status?;
+            (t.node_id.as_deref() == Some(node.as_str()) && status.state == Some(TaskState::RUNNING)).then_some(())?;
+            status.container_status?.container_id
+        }))
+    }
+
+    async fn exec(&self, exec: Exec) -> Result<Executed, ClusterError> {
+        use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+        use tokio::io::AsyncWriteExt;
+
+        let options = CreateExecOptions {
+            attach_stdin: Some(exec.stdin != ExecInput::Nothing),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            cmd: Some(exec.argv.clone()),
+            env: Some(exec.env.clone()),
+            user: exec.user.clone(),
+            ..Default::default()
+        };
+        let id = self.docker.create_exec(&exec.container, options).await.map_err(classify)?.id;
+        let start = StartExecOptions { detach: false, tty: false, output_capacity: None };
+        let StartExecResults::Attached { mut output, mut input } =
+            self.docker.start_exec(&id, Some(start)).await.map_err(classify)?
+        else {
+            return Err(ClusterError::Other("the daemon started the exec detached".into()));
+        };
+        // Feed stdin while reading the output: a program that writes before it has read all
+        // its input would otherwise block on a full pipe.
+        let feed = async move {
+            match exec.stdin {
+                ExecInput::Nothing => {}
+                ExecInput::Bytes(bytes) => input.write_all(&bytes).await?,
+                ExecInput::File(path) => {
+                    let mut file = tokio::fs::File::open(&path).await?;
+                    tokio::io::copy(&mut file, &mut input).await?;
+                }
+            }
+            input.shutdown().await
+        };
+        let read = async {
+            let mut stdout = Vec::new();
+            let mut stderr = Vec::new();
+            let mut written = 0u64;
+            let mut file = match &exec.stdout {
+                ExecOutput::File(path) => Some(tokio::fs::File::create(path).await.map_err(io_error)?),
+                ExecOutput::Capture => None,
+            };
+            while let Some(chunk) = output.next().await {
+                match chunk.map_err(classify)? {
+                    bollard::container::LogOutput::StdOut { message } => {
+                        written += message.len() as u64;
+                        match file.as_mut() {
+                            Some(f) => f.write_all(&message).await.map_err(io_error)?,
+                            None => stdout.extend_from_slice(&message),
+                        }
+                    }
+                    bollard::container::LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
+                    _ => {}
+                }
+            }
+            if let Some(mut f) = file {
+                f.flush().await.map_err(io_error)?;
+                f.sync_all().await.map_err(io_error)?;
+            }
+            Ok::<_, ClusterError>((stdout, stderr, written))
+        };
+        let (fed, read) = tokio::join!(feed, read);
+        let (stdout, stderr, stdout_bytes) = read?;
+        // A program that exits without reading all its input closes the pipe: not an error
+        // of ours, its exit code says what happened.
+        if let Err(e) = fed
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(io_error(e));
+        }
+        let inspect = self.docker.inspect_exec(&id).await.map_err(classify)?;
+        let exit_code = inspect.exit_code.unwrap_or(-1);
+        Ok(Executed { exit_code, stdout, stdout_bytes, stderr })
+    }
+
+    async fn logs_to(&self, service_id: &str, to: &Path) -> Result<u64, ClusterError> {
+        use tokio::io::AsyncWriteExt;
+        let options = LogsOptions { stdout: true, stderr: false, tail: "all".into(), ..Default::default() };
+        let mut stream = self.docker.service_logs(service_id, Some(options));
+        let mut file = tokio::fs::File::create(to).await.map_err(io_error)?;
+        let mut written = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let bytes = chunk.map_err(classify)?.into_bytes();
+            written += bytes.len() as u64;
+            file.write_all(&bytes).await.map_err(io_error)?;
+        }
+        file.flush().await.map_err(io_error)?;
+        Ok(written)
+    }
+}
+
+fn io_error(e: std::io::Error) -> ClusterError {
+    ClusterError::Other(format!("local file: {e}"))
 }
 
 /// A config object as the daemon lists it, its data decoded.

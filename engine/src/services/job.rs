@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use bollard::models::{
     NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicatedJob, TaskSpec,
-    TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile1, TaskSpecRestartPolicy,
-    TaskSpecRestartPolicyConditionEnum, TaskState,
+    TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile1, TaskSpecContainerSpecSecrets,
+    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
 };
 use tokio::time::Instant;
 
@@ -28,7 +28,7 @@ const POLL: Duration = Duration::from_millis(200);
 const LOG_LINES: usize = 200;
 
 /// A one-off job.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     /// The job service's name (unique: it is created and removed).
     pub name: String,
@@ -44,6 +44,10 @@ pub struct Job {
     pub labels: HashMap<String, String>,
     /// Config objects to mount: (config id, config name, path in the container).
     pub configs: Vec<(String, String, String)>,
+    /// Secrets to mount, as another service references them (a database's password).
+    pub secrets: Vec<TaskSpecContainerSpecSecrets>,
+    /// Where to stream the job's whole stdout before it is removed (a dump), if anywhere.
+    pub output_to: Option<std::path::PathBuf>,
     /// Give up after this long.
     pub deadline: Duration,
 }
@@ -134,6 +138,7 @@ pub fn spec(job: &Job) -> ServiceSpec {
                         })
                         .collect()
                 }),
+                secrets: (!job.secrets.is_empty()).then(|| job.secrets.clone()),
                 ..Default::default()
             }),
             restart_policy: Some(TaskSpecRestartPolicy {
@@ -191,6 +196,12 @@ pub async fn run(cluster: Arc<dyn Cluster>, job: &Job) -> Result<JobOutput, JobE
         tokio::time::sleep(POLL).await;
     };
     let logs = services::logs(cluster.as_ref(), &id, LOG_LINES).await.unwrap_or_default();
+    if let (Ok(()), Some(path)) = (&outcome, &job.output_to) {
+        cluster.logs_to(&id, path).await.map_err(|error| ServiceError::Cluster {
+            doing: format!("read the output of job {} into {}", job.name, path.display()),
+            error,
+        })?;
+    }
     drop(removal);
     match outcome {
         Ok(()) => Ok(JobOutput { logs }),
@@ -225,6 +236,8 @@ mod tests {
             networks: vec!["net".into()],
             labels: HashMap::new(),
             configs: Vec::new(),
+            secrets: Vec::new(),
+            output_to: None,
             deadline: Duration::from_secs(60),
         }
     }

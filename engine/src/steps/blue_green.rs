@@ -389,6 +389,8 @@ async fn nginx_config(
         networks: networks.unwrap_or_default(),
         labels: HashMap::from([(STACK.to_string(), ctx.run.stack.clone())]),
         configs: vec![(id.clone(), name.clone(), target.to_owned())],
+        secrets: Vec::new(),
+        output_to: None,
         deadline: std::time::Duration::from_secs(60),
     };
     if let Err(e) = job::run(ctx.run.cluster.clone(), &check).await {

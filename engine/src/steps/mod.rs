@@ -10,9 +10,11 @@
 //! it changes anything; `undo` works from that record alone, so `planrun rollback` can undo a
 //! run from its journal without the plan.
 
+pub mod backup;
 pub mod blue_green;
 pub mod canary;
 pub mod check;
+pub mod migrate;
 pub mod pause;
 pub mod rolling;
 pub mod run;
@@ -24,6 +26,7 @@ use plans::steps::StepKind;
 
 use crate::commands::CommandError;
 use crate::context::{RunContext, StepContext};
+use crate::database::DbError;
 use crate::gates::GateReport;
 use crate::services::ServiceError;
 use crate::services::convergence::Failure;
@@ -73,6 +76,7 @@ pub async fn undo(step: &str, record: &Undo, ctx: &RunContext) -> Result<(), Ste
         Undo::Run(r) => run::undo(r, ctx).await,
         Undo::Canary(r) => canary::undo(step, r, ctx).await,
         Undo::BlueGreen(r) => blue_green::undo(step, r, ctx).await,
+        Undo::Migrate(r) => migrate::undo(step, r, ctx).await,
     }
 }
 
@@ -107,6 +111,21 @@ pub enum StepError {
     CannotAsk(String),
     /// `planrun apply` cannot run this kind yet.
     Unsupported(String),
+    /// A database could not be reached, or its tools failed.
+    Database(DbError),
+    /// The server refused a statement of a migration.
+    Sql {
+        /// `migrations/expand.sql:12:5`.
+        at: String,
+        /// SQLSTATE.
+        sqlstate: String,
+        /// The server's message.
+        message: String,
+        /// The statement's line with a caret under the position.
+        excerpt: String,
+    },
+    /// A step refused to start: what is wrong and what to do.
+    Refused(String),
 }
 
 impl fmt::Display for StepError {
@@ -129,6 +148,15 @@ impl fmt::Display for StepError {
             StepError::NotApproved { by } => write!(f, "not approved ({by} said no)"),
             StepError::CannotAsk(why) => write!(f, "cannot ask for approval: {why}"),
             StepError::Unsupported(why) => f.write_str(why),
+            StepError::Database(e) => e.fmt(f),
+            StepError::Sql { at, sqlstate, message, excerpt } => {
+                write!(f, "{at}: ERROR {sqlstate}: {message}")?;
+                if !excerpt.is_empty() {
+                    write!(f, "\n{excerpt}")?;
+                }
+                Ok(())
+            }
+            StepError::Refused(why) => f.write_str(why),
         }
     }
 }
@@ -163,37 +191,14 @@ impl From<CommandError> for StepError {
     }
 }
 
+impl From<DbError> for StepError {
+    fn from(e: DbError) -> Self {
+        StepError::Database(e)
+    }
+}
+
 impl From<JobError> for StepError {
     fn from(e: JobError) -> Self {
         StepError::Job(e)
     }
-}
-
-/// Kinds the language checks and graphs but `planrun apply` does not run yet: a plan holding
-/// one is refused before anything changes. Each gets its own file when it is built.
-macro_rules! not_yet {
-    ($($kind:ty => $keyword:literal),* $(,)?) => {$(
-        #[async_trait]
-        impl Behavior for $kind {
-            fn supported(&self) -> Result<(), String> {
-                Err(format!(
-                    "planrun apply cannot run {} steps yet (rolling, canary, blue-green, check, run and pause can)",
-                    $keyword
-                ))
-            }
-
-            async fn preflight(&self, _ctx: &StepContext) -> Findings {
-                Findings::default()
-            }
-
-            async fn apply(&self, _ctx: &StepContext) -> Result<(), StepError> {
-                Err(StepError::Unsupported(self.supported().unwrap_err()))
-            }
-        }
-    )*};
-}
-
-not_yet! {
-    plans::steps::Backup => "backup",
-    plans::steps::Migrate => "migrate",
 }

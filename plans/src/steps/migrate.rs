@@ -25,6 +25,10 @@ pub struct Migrate {
     pub transactional: bool,
     /// Give up on a lock after this long instead of queueing traffic behind it.
     pub lock_timeout: Duration,
+    /// Cancel a statement that runs longer than this.
+    pub statement_timeout: Duration,
+    /// Refuse to start unless a backup of the same database verified earlier in the run.
+    pub require_backup: bool,
     /// Where the phase was written.
     #[serde(skip)]
     #[schemars(skip)]
@@ -56,6 +60,9 @@ impl Migrate {
         let down = d.string(fields, "down", false);
         let transactional = d.boolean(fields, "transactional").map(|v| v.value).unwrap_or(true);
         let lock_timeout = d.duration(fields, "lock-timeout").map(|v| v.value).unwrap_or(Duration::from_secs(1));
+        let statement_timeout =
+            d.duration(fields, "statement-timeout").map(|v| v.value).unwrap_or(Duration::from_secs(600));
+        let require_backup = d.boolean(fields, "require-backup").map(|v| v.value).unwrap_or(true);
         let phase = phase?;
         Some(Migrate {
             database,
@@ -64,6 +71,8 @@ impl Migrate {
             down,
             transactional,
             lock_timeout,
+            statement_timeout,
+            require_backup,
             phase_span: phase.span,
         })
     }

@@ -1,0 +1,421 @@
+//! PostgreSQL behind a seam: backup and migrate steps talk to a [`Postgres`], whichever way
+//! the database is reached.
+//!
+//! - `postgres service=..` ([`service`]): the database's own tools (`psql`, `pg_dump`,
+//!   `pg_restore`) run with its own image, so versions match: by `exec` into a running task
+//!   container when one is on the node planrun talks to, otherwise as a one-off Swarm job on
+//!   the database's networks, its output brought back through the service's logs.
+//! - `postgres url=..` ([`url`]): a direct connection (`tokio-postgres`) for statements, and
+//!   the `pg_dump`/`pg_restore` installed beside planrun for dumps.
+//! - [`fake`]: in memory, for unit tests and simulations.
+//!
+//! Passwords never come from the plan: `PGPASSWORD` in planrun's environment, or, for a
+//! service, the file its own `POSTGRES_PASSWORD_FILE` names (a Docker secret). They are never
+//! printed, journalled or put in a job's spec (a job mounts the same secret).
+//!
+//! Statements run in [`Batch`]es: in one transaction, or one by one, with `lock_timeout` and
+//! `statement_timeout` set by planrun. A batch reports how many statements completed and the
+//! first error with its SQLSTATE, so the migrate step can retry a lock timeout or resume.
+
+pub mod fake;
+pub mod ledger;
+pub mod psql;
+pub mod service;
+pub mod url;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use plans::database::Database;
+use plans::project::DatabaseConfig;
+
+use crate::cluster::Cluster;
+
+/// SQLSTATE of a statement cancelled by `lock_timeout`.
+pub const LOCK_NOT_AVAILABLE: &str = "55P03";
+/// SQLSTATE of a statement cancelled by `statement_timeout`.
+pub const QUERY_CANCELED: &str = "57014";
+
+/// Which database, resolved: the step's `postgres` filled in from the environment's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Target {
+    /// How it is reached.
+    pub via: Via,
+    /// The database name.
+    pub database: String,
+    /// The user to connect as.
+    pub user: String,
+}
+
+/// How a database is reached.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Via {
+    /// A Swarm service running PostgreSQL.
+    Service(String),
+    /// A connection URL (its password, if any, is never shown).
+    Url(String),
+}
+
+impl Target {
+    /// The step's `postgres`, with what it leaves out taken from the environment's `database`.
+    pub fn resolve(db: &Database, defaults: Option<&DatabaseConfig>) -> Result<Target, String> {
+        let d = defaults.cloned().unwrap_or_default();
+        // A step naming its own service or URL does not inherit the other one.
+        let (service, url) = match (&db.service, &db.url) {
+            (None, None) => (d.service.clone(), d.url.clone()),
+            (s, u) => (s.clone(), u.clone()),
+        };
+        let via = match (service, url) {
+            (Some(s), None) => Via::Service(s),
+            (None, Some(u)) if ::url::Url::parse(&u).is_ok_and(|p| p.password().is_some()) => {
+                return Err(format!(
+                    "the database url {} carries a password: plans and planrun.toml are checked in, so \
+                     give it in PGPASSWORD instead and leave it out of the url",
+                    redact(&u)
+                ));
+            }
+            (None, Some(u)) => Via::Url(u),
+            (Some(_), Some(_)) => {
+                return Err("`postgres` names both a service and a url: keep one".into());
+            }
+            (None, None) => {
+                return Err("no database: give the step `postgres service=..` or `postgres url=..`, \
+                            or the environment a `database` in planrun.toml"
+                    .into());
+            }
+        };
+        let url_part = |part: fn(&::url::Url) -> Option<String>| match &via {
+            Via::Url(u) => ::url::Url::parse(u).ok().and_then(|u| part(&u)),
+            Via::Service(_) => None,
+        };
+        let database = db
+            .database
+            .clone()
+            .or(d.database)
+            .or_else(|| url_part(|u| Some(u.path().trim_start_matches('/').to_owned()).filter(|p| !p.is_empty())))
+            .unwrap_or_else(|| "postgres".into());
+        let user = db
+            .user
+            .clone()
+            .or(d.user)
+            .or_else(|| url_part(|u| Some(u.username().to_owned()).filter(|p| !p.is_empty())))
+            .unwrap_or_else(|| "postgres".into());
+        Ok(Target { via, database, user })
+    }
+
+    /// `shop_postgres/shop` or `postgres://db.internal:5432/shop`, never with a password.
+    pub fn describe(&self) -> String {
+        match &self.via {
+            Via::Service(s) => format!("{s}/{}", self.database),
+            Via::Url(u) => redact(u),
+        }
+    }
+}
+
+/// A URL with its password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    match ::url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(a url that does not parse)".into(),
+    }
+}
+
+/// A dump written and checked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Dump {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+}
+
+/// Statements to run together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// The statements, each without a trailing `;`.
+    pub statements: Vec<String>,
+    /// All in one transaction (all or nothing), or one by one.
+    pub transactional: bool,
+    /// `lock_timeout` for the session.
+    pub lock_timeout: Duration,
+    /// `statement_timeout` for the session.
+    pub statement_timeout: Duration,
+    /// What to write in planrun's ledger as statements complete.
+    pub ledger: Option<LedgerWrite>,
+}
+
+/// What a batch writes in the ledger ([`ledger`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerWrite {
+    /// Record progress: `already` statements of the file were done before this batch.
+    Progress {
+        /// The file's entry.
+        entry: ledger::Entry,
+        /// Statements done before the batch's first.
+        already: usize,
+    },
+    /// Forget the file once the batch is done (its `down` ran).
+    Forget(String),
+}
+
+impl LedgerWrite {
+    /// The ledger statement after the batch's statement `i` (0-based) completed, when not in a
+    /// transaction; `None` when nothing is written then.
+    pub fn after(&self, i: usize, total: usize) -> Option<String> {
+        match self {
+            LedgerWrite::Progress { entry, already } => Some(entry.upsert(already + i + 1)),
+            LedgerWrite::Forget(file) => (i + 1 == total).then(|| ledger::forget(file)),
+        }
+    }
+
+    /// The ledger statement at the end of a transaction.
+    pub fn at_commit(&self, total: usize) -> String {
+        match self {
+            LedgerWrite::Progress { entry, already } => entry.upsert(already + total),
+            LedgerWrite::Forget(file) => ledger::forget(file),
+        }
+    }
+}
+
+/// How a batch ended.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ran {
+    /// How many statements completed (and, in a transaction, were committed): all of them
+    /// unless `error` says otherwise. In a transaction that failed, 0.
+    pub completed: usize,
+    /// The statement that failed, if one did.
+    pub error: Option<SqlError>,
+}
+
+/// A statement the server refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlError {
+    /// Which statement of the batch (0-based).
+    pub index: usize,
+    /// The SQLSTATE, such as `55P03`.
+    pub sqlstate: String,
+    /// The server's message.
+    pub message: String,
+    /// Where in the statement, as the server counts (1-based characters), if it said.
+    pub position: Option<usize>,
+}
+
+impl SqlError {
+    /// Whether a lock timeout cancelled it (worth retrying).
+    pub fn is_lock_timeout(&self) -> bool {
+        self.sqlstate == LOCK_NOT_AVAILABLE
+    }
+}
+
+/// Why talking to a database failed (not a statement's own error: see [`SqlError`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbError {
+    /// It cannot be reached or its tools did not run.
+    Unreachable(String),
+    /// A tool ran and failed.
+    Tool {
+        /// What was run, such as `pg_dump -Fc`.
+        tool: String,
+        /// Its exit status.
+        status: String,
+        /// The last lines it wrote to stderr.
+        stderr: String,
+    },
+    /// A file on the machine running planrun.
+    File(String),
+    /// A dump that does not read back in full, or whose checksum differs.
+    BadDump(String),
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DbError::Unreachable(why) => write!(f, "cannot reach the database: {why}"),
+            DbError::Tool { tool, status, stderr } => {
+                write!(f, "`{tool}` failed ({status}): {}", stderr.trim().replace('\n', " / "))
+            }
+            DbError::File(why) => f.write_str(why),
+            DbError::BadDump(why) => write!(f, "the dump is not usable: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for DbError {}
+
+/// One database, reached one way.
+#[async_trait]
+pub trait Postgres: Send + Sync {
+    /// How it is reached, for progress: `shop_postgres/shop by exec on this node`.
+    fn describe(&self) -> String;
+    /// Dumps the whole database (`pg_dump -Fc`) into `file` on the machine running planrun.
+    async fn dump(&self, file: &Path) -> Result<Dump, DbError>;
+    /// Reads a dump back in full (`pg_restore -f /dev/null`), with the database's own
+    /// `pg_restore` where it can.
+    async fn verify(&self, file: &Path) -> Result<(), DbError>;
+    /// Restores a dump (`pg_restore --clean --if-exists --exit-on-error`).
+    async fn restore(&self, file: &Path) -> Result<(), DbError>;
+    /// Runs statements.
+    async fn run(&self, batch: &Batch) -> Result<Ran, DbError>;
+    /// Runs one query and returns its rows, each column as text (`NULL` as `None`).
+    async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError>;
+    /// What planrun's ledger says of `file` (creating the ledger when missing).
+    async fn applied(&self, file: &str) -> Result<Option<ledger::Applied>, DbError> {
+        let ensure = Batch {
+            statements: vec![ledger::ENSURE.to_owned()],
+            transactional: true,
+            lock_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(60),
+            ledger: None,
+        };
+        if let Some(e) = self.run(&ensure).await?.error {
+            return Err(DbError::Tool {
+                tool: "create planrun.migrations".into(),
+                status: e.sqlstate,
+                stderr: e.message,
+            });
+        }
+        Ok(ledger::parse(&self.query(&ledger::select(file)).await?))
+    }
+}
+
+/// Opens databases for a run.
+#[async_trait]
+pub trait Databases: Send + Sync {
+    /// The database a step names, filled in from the environment's; `run_id` names any jobs.
+    async fn open(&self, db: &Database, run_id: &str) -> Result<Arc<dyn Postgres>, DbError>;
+    /// Which database a step names, resolved (without reaching it).
+    fn target(&self, db: &Database) -> Result<Target, String>;
+}
+
+/// The real databases: services on the swarm, URLs over the network.
+pub struct RealDatabases {
+    /// The swarm (for `service=`).
+    pub cluster: Arc<dyn Cluster>,
+    /// The selected environment's `database`.
+    pub defaults: Option<DatabaseConfig>,
+}
+
+#[async_trait]
+impl Databases for RealDatabases {
+    async fn open(&self, db: &Database, run_id: &str) -> Result<Arc<dyn Postgres>, DbError> {
+        let target = Target::resolve(db, self.defaults.as_ref()).map_err(DbError::Unreachable)?;
+        match &target.via {
+            Via::Service(_) => {
+                Ok(Arc::new(service::ServicePostgres::open(self.cluster.clone(), target, run_id).await?))
+            }
+            Via::Url(_) => Ok(Arc::new(url::UrlPostgres::new(target)?)),
+        }
+    }
+
+    fn target(&self, db: &Database) -> Result<Target, String> {
+        Target::resolve(db, self.defaults.as_ref())
+    }
+}
+
+/// The SHA-256 of a file, hex, read in chunks.
+pub async fn sha256_of(path: &Path) -> Result<(u64, String), DbError> {
+    use sha2::{Digest, Sha256};
+    use tokio::io::AsyncReadExt;
+    let mut file =
+        tokio::fs::File::open(path).await.map_err(|e| DbError::File(format!("cannot read {}: {e}", path.display())))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buf).await.map_err(|e| DbError::File(format!("cannot read {}: {e}", path.display())))?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((total, hex(&hasher.finalize())))
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The name of a dump of `target` taken at `unix_ms`: `shop-20261201T181530Z.dump`.
+pub fn dump_name(target: &Target, unix_ms: u64) -> String {
+    let secs = (unix_ms / 1000) as i64;
+    let (y, mo, d, h, mi, s) = civil(secs);
+    let db: String = target
+        .database
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .collect();
+    format!("{db}-{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z.dump")
+}
+
+/// UTC calendar fields of a Unix time (Howard Hinnant's days-from-civil, inverted).
+fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d, (rem / 3600) as u32, (rem % 3600 / 60) as u32, (rem % 60) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(service: Option<&str>, url: Option<&str>) -> Database {
+        Database { service: service.map(Into::into), url: url.map(Into::into), database: None, user: None }
+    }
+
+    #[test]
+    fn a_step_fills_in_from_the_environment_and_its_own_service_wins() {
+        let env = DatabaseConfig {
+            service: Some("shop_postgres".into()),
+            url: None,
+            database: Some("shop".into()),
+            user: Some("deploy".into()),
+        };
+        let t = Target::resolve(&db(None, None), Some(&env)).unwrap();
+        assert_eq!(
+            t,
+            Target { via: Via::Service("shop_postgres".into()), database: "shop".into(), user: "deploy".into() }
+        );
+        let t = Target::resolve(&db(None, Some("postgres://app@127.0.0.1:5432/orders")), Some(&env)).unwrap();
+        assert_eq!(t.via, Via::Url("postgres://app@127.0.0.1:5432/orders".into()));
+        assert_eq!(t.database, "shop", "the environment's database name fills what the step leaves out");
+        let e = Target::resolve(&db(None, Some("postgres://app:secret@db/orders")), None).unwrap_err();
+        assert!(e.contains("PGPASSWORD") && !e.contains("secret"), "{e}");
+        let e = Target::resolve(&db(None, None), None).unwrap_err();
+        assert!(e.contains("planrun.toml"), "{e}");
+    }
+
+    #[test]
+    fn a_url_gives_database_and_user_when_nothing_else_does() {
+        let t = Target::resolve(&db(None, Some("postgres://app@db:5432/orders")), None).unwrap();
+        assert_eq!((t.database.as_str(), t.user.as_str()), ("orders", "app"));
+        assert_eq!(redact("postgres://app:pw@db:5432/orders"), "postgres://app:***@db:5432/orders");
+    }
+
+    #[test]
+    fn dump_names_carry_the_utc_time() {
+        let t = Target { via: Via::Service("s".into()), database: "shop db".into(), user: "u".into() };
+        // 2026-12-01T18:15:30Z
+        assert_eq!(dump_name(&t, 1_796_148_930_000), "shop_db-20261201T181530Z.dump");
+    }
+}

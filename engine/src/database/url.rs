@@ -1,0 +1,221 @@
+//! A database reached by URL: statements over a direct connection (`tokio-postgres`, TLS as
+//! the URL's `sslmode` says), dumps with the `pg_dump` and `pg_restore` installed beside
+//! planrun (Debian: `postgresql-client`; pg_dump refuses a server of a newer major version,
+//! and says so).
+//!
+//! The password: the URL's own, or `PGPASSWORD`. It reaches the tools through their
+//! environment, never their command line.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::{Client, Config, SimpleQueryMessage};
+
+use super::{Batch, DbError, Dump, Postgres, Ran, SqlError, Target, Via, sha256_of};
+
+/// A database at a URL.
+pub struct UrlPostgres {
+    target: Target,
+    config: Config,
+}
+
+impl UrlPostgres {
+    /// Reads the URL; connects only when there is work.
+    pub fn new(target: Target) -> Result<UrlPostgres, DbError> {
+        let Via::Url(url) = &target.via else { return Err(DbError::Unreachable("not a url".into())) };
+        let mut config: Config = url
+            .parse()
+            .map_err(|e| DbError::Unreachable(format!("{}: not a PostgreSQL URL: {e}", super::redact(url))))?;
+        config.dbname(&target.database).user(&target.user);
+        if config.get_password().is_none()
+            && let Ok(p) = std::env::var("PGPASSWORD")
+        {
+            config.password(p);
+        }
+        config.application_name("planrun");
+        Ok(UrlPostgres { target, config })
+    }
+
+    async fn connect(&self) -> Result<Client, DbError> {
+        let unreachable = |e: tokio_postgres::Error| DbError::Unreachable(format!("{}: {e}", self.target.describe()));
+        let client = if self.config.get_ssl_mode() == SslMode::Disable {
+            let (client, connection) = self.config.connect(tokio_postgres::NoTls).await.map_err(unreachable)?;
+            tokio::spawn(connection);
+            client
+        } else {
+            let (client, connection) = self.config.connect(tls()).await.map_err(unreachable)?;
+            tokio::spawn(connection);
+            client
+        };
+        Ok(client)
+    }
+
+    /// The environment for pg_dump and pg_restore: where and as whom, the password apart.
+    fn tool_env(&self) -> Vec<(String, String)> {
+        let mut env = vec![("PGDATABASE".to_string(), self.target.database.clone())];
+        env.push(("PGUSER".into(), self.target.user.clone()));
+        if let Some(tokio_postgres::config::Host::Tcp(h)) = self.config.get_hosts().first() {
+            env.push(("PGHOST".into(), h.clone()));
+        }
+        if let Some(p) = self.config.get_ports().first() {
+            env.push(("PGPORT".into(), p.to_string()));
+        }
+        if let Some(p) = self.config.get_password() {
+            env.push(("PGPASSWORD".into(), String::from_utf8_lossy(p).into_owned()));
+        }
+        let mode = match self.config.get_ssl_mode() {
+            SslMode::Disable => "disable",
+            SslMode::Require => "require",
+            _ => "prefer",
+        };
+        env.push(("PGSSLMODE".into(), mode.into()));
+        env
+    }
+}
+
+/// TLS with the web's root certificates (rustls, as reqwest uses).
+fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_postgres_rustls::MakeRustlsConnect::new(config)
+}
+
+/// Runs a PostgreSQL tool here; its stderr on failure.
+async fn tool(program: &str, args: &[&str], env: &[(String, String)], what: &str) -> Result<(), DbError> {
+    let mut command = tokio::process::Command::new(program);
+    command.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output = command.output().await.map_err(|e| {
+        DbError::Unreachable(if e.kind() == std::io::ErrorKind::NotFound {
+            format!("{program} is not installed beside planrun (Debian: apt-get install postgresql-client)")
+        } else {
+            format!("cannot run {program}: {e}")
+        })
+    })?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last: Vec<&str> = stderr.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+    Err(DbError::Tool { tool: what.into(), status: output.status.to_string(), stderr: last.join("\n") })
+}
+
+/// Reads a dump in full with the `pg_restore` installed here.
+pub async fn verify_here(file: &Path) -> Result<(), DbError> {
+    let path = file.to_string_lossy();
+    match tool("pg_restore", &["-f", "/dev/null", &path], &[], "pg_restore -f /dev/null").await {
+        Err(DbError::Tool { stderr, .. }) => {
+            Err(DbError::BadDump(format!("pg_restore could not read {} in full: {stderr}", file.display())))
+        }
+        other => other,
+    }
+}
+
+#[async_trait]
+impl Postgres for UrlPostgres {
+    fn describe(&self) -> String {
+        self.target.describe()
+    }
+
+    async fn dump(&self, file: &Path) -> Result<Dump, DbError> {
+        let path = file.to_string_lossy();
+        tool("pg_dump", &["-Fc", "-f", &path], &self.tool_env(), "pg_dump -Fc").await?;
+        let (bytes, sha256) = sha256_of(file).await?;
+        Ok(Dump { path: file.to_owned(), bytes, sha256 })
+    }
+
+    async fn verify(&self, file: &Path) -> Result<(), DbError> {
+        verify_here(file).await
+    }
+
+    async fn restore(&self, file: &Path) -> Result<(), DbError> {
+        let path = file.to_string_lossy();
+        let args =
+            ["--clean", "--if-exists", "--exit-on-error", "--single-transaction", "-d", &self.target.database, &path];
+        tool("pg_restore", &args, &self.tool_env(), "pg_restore --exit-on-error").await
+    }
+
+    async fn run(&self, batch: &Batch) -> Result<Ran, DbError> {
+        let client = self.connect().await?;
+        let settings = format!(
+            "SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'",
+            batch.lock_timeout.as_millis().max(1),
+            batch.statement_timeout.as_millis().max(1)
+        );
+        client.batch_execute(&settings).await.map_err(|e| DbError::Unreachable(e.to_string()))?;
+        if batch.transactional {
+            client.batch_execute("BEGIN").await.map_err(|e| DbError::Unreachable(e.to_string()))?;
+        }
+        for (index, statement) in batch.statements.iter().enumerate() {
+            if let Err(e) = client.simple_query(statement).await {
+                let Some(db) = e.as_db_error() else {
+                    return Err(DbError::Unreachable(format!("{}: {e}", self.target.describe())));
+                };
+                let position = match db.position() {
+                    Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p as usize),
+                    _ => None,
+                };
+                if batch.transactional {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                }
+                let error = SqlError {
+                    index,
+                    sqlstate: db.code().code().to_owned(),
+                    message: db.message().to_owned(),
+                    position,
+                };
+                return Ok(Ran { completed: if batch.transactional { 0 } else { index }, error: Some(error) });
+            }
+            if !batch.transactional
+                && let Some(write) = batch.ledger.as_ref().and_then(|l| l.after(index, batch.statements.len()))
+            {
+                client
+                    .batch_execute(&write)
+                    .await
+                    .map_err(|e| DbError::Unreachable(format!("planrun.migrations: {e}")))?;
+            }
+        }
+        if batch.transactional {
+            if let Some(ledger) = &batch.ledger {
+                let write = ledger.at_commit(batch.statements.len());
+                client
+                    .batch_execute(&write)
+                    .await
+                    .map_err(|e| DbError::Unreachable(format!("planrun.migrations: {e}")))?;
+            }
+            if let Err(e) = client.batch_execute("COMMIT").await {
+                let Some(db) = e.as_db_error() else { return Err(DbError::Unreachable(e.to_string())) };
+                let index = batch.statements.len().saturating_sub(1);
+                let error = SqlError {
+                    index,
+                    sqlstate: db.code().code().to_owned(),
+                    message: db.message().to_owned(),
+                    position: None,
+                };
+                return Ok(Ran { completed: 0, error: Some(error) });
+            }
+        }
+        Ok(Ran { completed: batch.statements.len(), error: None })
+    }
+
+    async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError> {
+        let client = self.connect().await?;
+        let messages = client.simple_query(sql).await.map_err(|e| DbError::Unreachable(e.to_string()))?;
+        Ok(messages
+            .into_iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => Some((0..row.len()).map(|i| row.get(i).map(str::to_owned)).collect()),
+                _ => None,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,75 @@
+//! `backup` at run time: `pg_dump -Fc` into a timestamped file on the machine running planrun
+//! (so it survives the database's node), read back in full, its SHA-256 journalled. A later
+//! `migrate` of the same database starts only after such a dump.
+//!
+//! A backup changes nothing, so it records no undo; its dump is what a full restore uses
+//! (`planrun restore FILE --stack S`).
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use plans::steps::Backup;
+
+use super::{Behavior, Findings, StepError};
+use crate::context::StepContext;
+use crate::database;
+use crate::events::Event;
+
+#[async_trait]
+impl Behavior for Backup {
+    fn supported(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn preflight(&self, ctx: &StepContext) -> Findings {
+        let mut findings = Findings::default();
+        if let Err(why) = ctx.run.databases.target(&self.database) {
+            findings.problems.push(why);
+        }
+        let dir = directory(ctx, &self.to.value);
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            findings.problems.push(format!("cannot create the backup directory {}: {e}", dir.display()));
+        } else if std::fs::metadata(&dir).is_ok_and(|m| m.permissions().readonly()) {
+            findings.problems.push(format!("the backup directory {} is read-only", dir.display()));
+        }
+        findings
+    }
+
+    async fn apply(&self, ctx: &StepContext) -> Result<(), StepError> {
+        let db = ctx.run.databases.open(&self.database, &ctx.run.run_id).await?;
+        let target = ctx.run.databases.target(&self.database).map_err(StepError::Refused)?;
+        let dir = directory(ctx, &self.to.value);
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| StepError::Refused(format!("cannot create the backup directory {}: {e}", dir.display())))?;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let file = dir.join(database::dump_name(&target, now_ms));
+        ctx.progress(format!("dumping {} to {}", db.describe(), file.display()));
+        let dump = db.dump(&file).await?;
+        if self.verify {
+            ctx.progress(format!("reading {} back in full ({} bytes)", file.display(), dump.bytes));
+            db.verify(&file).await?;
+        }
+        ctx.run.events.emit(Event::BackupTaken {
+            step: ctx.step.clone(),
+            database: target.describe(),
+            path: file.display().to_string(),
+            bytes: dump.bytes,
+            sha256: dump.sha256.clone(),
+            verified: self.verify,
+        });
+        if self.verify {
+            ctx.run.backups.lock().expect("backups lock").push((target.describe(), dump));
+        }
+        Ok(())
+    }
+}
+
+/// The backup directory: as written when absolute, else beside the plan.
+fn directory(ctx: &StepContext, to: &str) -> PathBuf {
+    let to = PathBuf::from(to);
+    if to.is_absolute() { to } else { ctx.plan_dir.join(to) }
+}

@@ -1,0 +1,286 @@
+//! `migrate` at run time: one SQL file, one phase of an expand/contract change.
+//!
+//! - It starts only after a backup of the same database verified earlier in this run, unless
+//!   the step says `require-backup #false`.
+//! - planrun's ledger (`planrun.migrations`, in the database) says what is applied: a file
+//!   applied in full is skipped, a file whose content changed since is refused, a
+//!   statement-by-statement file resumes after its last completed statement.
+//! - planrun sets `lock_timeout` (the step's `lock-timeout`) and `statement_timeout` itself.
+//!   A statement cancelled by the lock timeout is retried with backoff, a bounded number of
+//!   times, so traffic never queues behind the migration for longer than the lock timeout.
+//! - Before its first statement it records its `down` statements (read now, so `planrun
+//!   rollback` needs neither the plan nor the file) and the newest verified dump.
+//! - A statement the server refuses is reported at its file, line and column with SQLSTATE and
+//!   message.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use plans::sql::{self, Statement};
+use plans::steps::Migrate;
+
+use super::{Behavior, Findings, StepError};
+use crate::context::{RunContext, StepContext};
+use crate::database::ledger::Entry;
+use crate::database::{Batch, LedgerWrite, Postgres, Ran, SqlError};
+use crate::events::Event;
+use crate::undo::{DownFile, MigrateUndo, Undo};
+
+/// How many times a statement cancelled by the lock timeout is tried again.
+pub const LOCK_RETRIES: usize = 5;
+/// The first wait before a retry; it doubles, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
+
+/// A SQL file, read and split.
+struct SqlFile {
+    name: String,
+    path: PathBuf,
+    text: String,
+    statements: Vec<Statement>,
+    sha256: String,
+}
+
+fn read(ctx: &StepContext, name: &str) -> Result<SqlFile, StepError> {
+    let path = ctx.plan_dir.join(name);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| StepError::Refused(format!("cannot read {}: {e}", path.display())))?;
+    let statements = sql::statements(&text).map_err(|e| {
+        let (line, column) = line_column(&text, e.offset);
+        StepError::Refused(format!("{name}:{line}:{column}: {}", e.message))
+    })?;
+    let sha256 = {
+        use sha2::{Digest, Sha256};
+        crate::database::hex(&Sha256::digest(text.as_bytes()))
+    };
+    Ok(SqlFile { name: name.to_owned(), path, text, statements, sha256 })
+}
+
+#[async_trait]
+impl Behavior for Migrate {
+    fn supported(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn preflight(&self, ctx: &StepContext) -> Findings {
+        let mut findings = Findings::default();
+        if let Err(why) = ctx.run.databases.target(&self.database) {
+            findings.problems.push(why);
+        }
+        for name in std::iter::once(&self.file).chain(self.down.as_ref()) {
+            if let Err(e) = read(ctx, &name.value) {
+                findings.problems.push(e.to_string());
+            }
+        }
+        findings
+    }
+
+    async fn apply(&self, ctx: &StepContext) -> Result<(), StepError> {
+        let target = ctx.run.databases.target(&self.database).map_err(StepError::Refused)?;
+        let newest_dump = {
+            let backups = ctx.run.backups.lock().expect("backups lock");
+            backups.iter().rev().find(|(db, _)| *db == target.describe()).map(|(_, d)| d.path.display().to_string())
+        };
+        if self.require_backup && newest_dump.is_none() {
+            return Err(StepError::Refused(format!(
+                "no backup of {} verified earlier in this run: add a `backup` step this one comes after, \
+                 or say `require-backup #false` in the step",
+                target.describe()
+            )));
+        }
+        let up = read(ctx, &self.file.value)?;
+        let down = self.down.as_ref().map(|d| read(ctx, &d.value)).transpose()?;
+        let db = ctx.run.databases.open(&self.database, &ctx.run.run_id).await?;
+        let applied = db.applied(&up.name).await?;
+        let already = match applied {
+            Some(a) if a.sha256 != up.sha256 => {
+                return Err(StepError::Refused(format!(
+                    "{} changed since run {} applied it{}: write a new migration file instead of editing an applied one",
+                    up.name,
+                    a.run_id,
+                    if a.complete() {
+                        String::new()
+                    } else {
+                        format!(" ({} of {} statements)", a.completed, a.statements)
+                    }
+                )));
+            }
+            Some(a) if a.complete() => {
+                ctx.progress(format!("{} is already applied (run {}): nothing to do", up.name, a.run_id));
+                return Ok(());
+            }
+            Some(a) => {
+                ctx.progress(format!(
+                    "{} stopped after {} of {} statements (run {}): resuming",
+                    up.name, a.completed, a.statements, a.run_id
+                ));
+                a.completed
+            }
+            None => 0,
+        };
+        ctx.record(Undo::Migrate(Box::new(MigrateUndo {
+            database: self.database.clone(),
+            database_name: target.describe(),
+            file: up.name.clone(),
+            down: down.map(|d| DownFile {
+                file: d.name,
+                statements: d.statements.into_iter().map(|s| s.text).collect(),
+                transactional: self.transactional,
+            }),
+            restore_from: newest_dump,
+            lock_timeout_ms: self.lock_timeout.as_millis(),
+            statement_timeout_ms: self.statement_timeout.as_millis(),
+        })));
+        let entry = Entry {
+            file: up.name.clone(),
+            sha256: up.sha256.clone(),
+            phase: phase_word(self.phase).into(),
+            run_id: ctx.run.run_id.clone(),
+            statements: up.statements.len(),
+        };
+        let batch = Batch {
+            statements: up.statements[already..].iter().map(|s| s.text.clone()).collect(),
+            transactional: self.transactional,
+            lock_timeout: self.lock_timeout.to_std(),
+            statement_timeout: self.statement_timeout.to_std(),
+            ledger: Some(LedgerWrite::Progress { entry, already }),
+        };
+        ctx.progress(format!(
+            "applying {} ({} statements{}) to {}",
+            up.name,
+            batch.statements.len(),
+            if self.transactional { ", one transaction" } else { ", one by one" },
+            db.describe()
+        ));
+        let error = run_with_retries(ctx.run.as_ref(), &ctx.step, db.as_ref(), batch).await?;
+        match error {
+            None => Ok(()),
+            Some((e, offset)) => Err(sql_error(&up, &up.statements[already + offset + e.index], &e)),
+        }
+    }
+}
+
+/// Runs `batch`, retrying lock timeouts with backoff; the final error, if any, with the number
+/// of statements completed by earlier attempts (so its statement is `offset + index`).
+async fn run_with_retries(
+    run: &RunContext,
+    step: &str,
+    db: &dyn Postgres,
+    mut batch: Batch,
+) -> Result<Option<(SqlError, usize)>, StepError> {
+    let mut offset = 0;
+    let mut backoff = FIRST_BACKOFF;
+    for attempt in 0..=LOCK_RETRIES {
+        let Ran { completed, error } = db.run(&batch).await?;
+        let Some(error) = error else { return Ok(None) };
+        if !error.is_lock_timeout() || attempt == LOCK_RETRIES {
+            return Ok(Some((error, offset)));
+        }
+        // Statement by statement: what completed stays done; go on from the one that waited.
+        if !batch.transactional && completed > 0 {
+            batch.statements.drain(..completed);
+            offset += completed;
+            if let Some(LedgerWrite::Progress { already, .. }) = batch.ledger.as_mut() {
+                *already += completed;
+            }
+        }
+        run.events.emit(Event::StepProgress {
+            step: step.to_owned(),
+            message: format!(
+                "lock timeout ({}): retry {} of {LOCK_RETRIES} in {}",
+                error.message,
+                attempt + 1,
+                crate::clock::seconds(backoff)
+            ),
+            updated: None,
+        });
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// The server's error at its place in the file.
+fn sql_error(file: &SqlFile, statement: &Statement, e: &SqlError) -> StepError {
+    let offset = e.position.map(|p| sql::position_to_offset(statement, p)).unwrap_or(statement.span.start);
+    let (line, column) = line_column(&file.text, offset);
+    let text_line = file.text.lines().nth(line - 1).unwrap_or("");
+    let gutter = format!("{line} | ");
+    let excerpt =
+        format!("{gutter}{text_line}\n{}^", " ".repeat(gutter.len() + text_line.chars().take(column - 1).count()));
+    StepError::Sql {
+        at: format!("{}:{line}:{column}", file.path.display()),
+        sqlstate: e.sqlstate.clone(),
+        message: e.message.clone(),
+        excerpt,
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, column)
+}
+
+fn phase_word(phase: plans::steps::migrate::Phase) -> &'static str {
+    match phase {
+        plans::steps::migrate::Phase::Expand => "expand",
+        plans::steps::migrate::Phase::Migrate => "migrate",
+        plans::steps::migrate::Phase::Contract => "contract",
+    }
+}
+
+/// Runs the recorded `down` statements and forgets the migration in the ledger; without a
+/// `down`, stops the rollback here with the restore command.
+pub async fn undo(step: &str, record: &MigrateUndo, ctx: &RunContext) -> Result<(), StepError> {
+    let db = ctx.databases.open(&record.database, &ctx.run_id).await?;
+    // A transaction that failed, or a first statement that did, left nothing to undo.
+    if db.applied(&record.file).await?.is_none() {
+        return Ok(());
+    }
+    let Some(down) = &record.down else {
+        let restore = match &record.restore_from {
+            Some(dump) => format!(
+                "restore the dump this run took with `pg_restore --clean --if-exists --exit-on-error -d {} {dump}` \
+                 (check its SHA-256 in the journal first)",
+                record.database_name
+            ),
+            None => "restore it from your own backup (this run took none)".into(),
+        };
+        return Err(StepError::Refused(format!(
+            "{} has no down file, so planrun cannot undo it on {}: {restore}",
+            record.file, record.database_name
+        )));
+    };
+    let batch = Batch {
+        statements: down.statements.clone(),
+        transactional: down.transactional,
+        lock_timeout: Duration::from_millis(record.lock_timeout_ms.max(1)),
+        statement_timeout: Duration::from_millis(record.statement_timeout_ms.max(1)),
+        ledger: Some(LedgerWrite::Forget(record.file.clone())),
+    };
+    match run_with_retries(ctx, step, db.as_ref(), batch).await? {
+        None => Ok(()),
+        Some((e, offset)) => Err(StepError::Sql {
+            at: format!("{} (statement {})", down.file, offset + e.index + 1),
+            sqlstate: e.sqlstate,
+            message: e.message,
+            excerpt: String::new(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_count_characters() {
+        let text = "SELECT 1;\nALTER TABLE é ADD x;";
+        let at = text.find("ADD").unwrap();
+        assert_eq!(line_column(text, at), (2, 15));
+    }
+}

@@ -1,0 +1,323 @@
+//! Backup and migrate steps against real PostgreSQL: a database that is a Swarm service
+//! (reached by `exec` into its task) and one on loopback (reached by URL). Needs
+//! tests/env/swarm-up and tests/env/postgres-up (tests/run-all runs both).
+
+mod support;
+
+use std::path::Path;
+
+use support::postgres::{LoopbackDatabase, PostgresService};
+use support::{LockGuard, Service, Workdir, unique};
+
+const V1: &str = "planrun-test/app:v1";
+const V2: &str = "planrun-test/app:v2";
+
+fn examples() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/migrations"))
+}
+
+fn sha256(path: &str) -> String {
+    let out = std::process::Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_owned()
+}
+
+/// The schema of a loopback database, without planrun's own ledger.
+fn schema(db: &LoopbackDatabase) -> String {
+    let out = std::process::Command::new("pg_dump")
+        .args(["--schema-only", "--exclude-schema=planrun", &db.url()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // pg_dump 15.14+ wraps its output in `\restrict KEY` / `\unrestrict KEY` with a random key.
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn backup_expand_deploy_backfill_contract_through_exec_keeps_every_row() {
+    let pg = PostgresService::create("pg");
+    pg.exec_psql(
+        "CREATE TABLE invoices (id serial PRIMARY KEY, issued_on date NOT NULL, terms_days integer NOT NULL); \
+         INSERT INTO invoices (issued_on, terms_days) SELECT date '2026-01-01' + (i % 300), 30 FROM generate_series(1, 12000) i;",
+    );
+    let web = Service::create(&unique("web"), V1, 2);
+    let stack = unique("stack");
+    let _lock = LockGuard(stack.clone());
+    let work = Workdir::new("db-exec");
+    for f in ["expand.sql", "expand_down.sql", "backfill.sql", "contract.sql"] {
+        std::fs::copy(examples().join(f), work.dir.join(f)).unwrap();
+    }
+    let db = format!("postgres service={} database=postgres user=postgres", pg.name);
+    let plan = work.plan(&format!(
+        r#"plan e2e {{
+    stack {stack}
+    backup db {{
+        {db}
+        to "backups"
+    }}
+    migrate expand {{
+        {db}
+        phase expand
+        file "expand.sql"
+        down "expand_down.sql"
+        transactional #false
+        lock-timeout "500ms"
+    }}
+    rolling web after=expand {{
+        service {web}
+        image "{V2}"
+    }}
+    migrate backfill after=web {{
+        {db}
+        phase migrate
+        file "backfill.sql"
+        transactional #false
+    }}
+    migrate contract after=backfill {{
+        {db}
+        phase contract
+        file "contract.sql"
+    }}
+}}
+"#,
+        web = web.name
+    ));
+
+    let run = work.apply(&plan, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.outcome(), "succeeded");
+    let backup = run.events_of("backup-taken");
+    assert_eq!(backup.len(), 1, "{:?}", run.events);
+    let path = backup[0]["path"].as_str().unwrap();
+    assert!(path.starts_with(work.dir.join("backups").to_str().unwrap()), "{path}");
+    assert_eq!(backup[0]["sha256"].as_str().unwrap(), sha256(path), "the journalled SHA-256 is the file's");
+    assert_eq!(backup[0]["verified"], true);
+    let restore_check = std::process::Command::new("pg_restore").args(["-l", path]).output().unwrap();
+    assert!(String::from_utf8_lossy(&restore_check.stdout).contains("TABLE DATA public invoices"));
+
+    // Every row written before the run is there, with the new schema.
+    assert_eq!(pg.exec_psql("SELECT count(*) FROM invoices WHERE due_on = issued_on + 30").trim(), "12000");
+    assert_eq!(
+        pg.exec_psql("SELECT is_nullable FROM information_schema.columns WHERE table_name = 'invoices' AND column_name = 'due_on'")
+            .trim(),
+        "NO"
+    );
+    assert_eq!(
+        pg.exec_psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'invoices' AND column_name = 'terms_days'")
+            .trim(),
+        "0"
+    );
+    let ledger = pg.exec_psql("SELECT file, phase, statements = completed FROM planrun.migrations ORDER BY file");
+    assert_eq!(ledger.trim(), "backfill.sql|migrate|t\ncontract.sql|contract|t\nexpand.sql|expand|t", "{ledger}");
+    web.assert_converged(V2, 2);
+
+    // A re-run skips what is applied.
+    let again = work.apply(&plan, &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let skipped = again
+        .events_of("step-progress")
+        .iter()
+        .filter(|e| e["message"].as_str().unwrap_or("").contains("already applied"))
+        .count();
+    assert_eq!(skipped, 3, "{}", again.stderr);
+
+    // An applied file that changed is refused, and nothing runs after it.
+    let expand = work.dir.join("expand.sql");
+    let mut text = std::fs::read_to_string(&expand).unwrap();
+    text.push_str("\nALTER TABLE invoices ADD COLUMN IF NOT EXISTS note text;\n");
+    std::fs::write(&expand, text).unwrap();
+    let edited = work.apply(&plan, &[]);
+    assert_eq!(edited.code, 1, "{}", edited.stderr);
+    assert!(edited.stderr.contains("expand.sql changed since run"), "{}", edited.stderr);
+    assert_eq!(
+        pg.exec_psql(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'invoices' AND column_name = 'note'"
+        )
+        .trim(),
+        "0"
+    );
+}
+
+fn url_plan(stack: &str, db: &str, second: &str, on_failure: &str, transactional: bool) -> String {
+    // The password is not in the plan: planrun reads PGPASSWORD (see `with_password`).
+    let url = format!("postgresql://postgres@127.0.0.1:15432/{db}");
+    format!(
+        r#"plan e2e {{
+    stack {stack}
+    on-failure {on_failure}
+    backup db {{
+        postgres url="{url}"
+        to "backups"
+    }}
+    migrate one {{
+        postgres url="{url}"
+        phase expand
+        file "one.sql"
+        down "one_down.sql"
+    }}
+    migrate two after=one {{
+        postgres url="{url}"
+        phase expand
+        file "{second}"
+        transactional #{transactional}
+        lock-timeout "300ms"
+    }}
+}}
+"#
+    )
+}
+
+/// Gives planrun the loopback password the way a user would: PGPASSWORD in its environment.
+fn with_password() {
+    // SAFETY: every test of this file sets the same value before starting planrun; nothing
+    // reads the environment concurrently in a way a torn write could affect.
+    unsafe { std::env::set_var("PGPASSWORD", support::postgres::password()) };
+}
+
+#[test]
+fn a_failing_transactional_migration_by_url_leaves_the_schema_as_it_was() {
+    with_password();
+    let db = LoopbackDatabase::create("dburl");
+    db.psql("CREATE TABLE accounts (id serial PRIMARY KEY, name text); INSERT INTO accounts (name) SELECT 'a' || i FROM generate_series(1, 500) i;");
+    let before = schema(&db);
+    let stack = unique("stack");
+    let _lock = LockGuard(stack.clone());
+    let work = Workdir::new("db-url");
+    std::fs::write(work.dir.join("one.sql"), "CREATE TABLE audit (id bigserial PRIMARY KEY, at timestamptz);\n")
+        .unwrap();
+    std::fs::write(work.dir.join("one_down.sql"), "DROP TABLE IF EXISTS audit;\n").unwrap();
+    std::fs::write(
+        work.dir.join("two.sql"),
+        "ALTER TABLE accounts ADD COLUMN city text;\n\nALTER TABLE accounts\n  ADD COLUMN phone nosuchtype;\n",
+    )
+    .unwrap();
+    let plan = work.plan(&url_plan(&stack, &db.name, "two.sql", "rollback", true));
+
+    let failed = work.apply(&plan, &[]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert_eq!(failed.outcome(), "rolled-back", "{}", failed.stderr);
+    // The server's position, mapped back into the file: line 4, column 20 is `nosuchtype`.
+    assert!(failed.stderr.contains("two.sql:4:20: ERROR 42704"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("type \"nosuchtype\" does not exist"), "{}", failed.stderr);
+    assert_eq!(
+        schema(&db),
+        before,
+        "the failed transaction and the undone migration before it leave the schema as it was"
+    );
+    assert_eq!(db.psql("SELECT count(*) FROM accounts").trim(), "500");
+    let password = support::postgres::password();
+    assert!(!failed.stderr.contains(&password), "the password is never printed");
+    for entry in std::fs::read_dir(work.dir.join("state").join("runs").join(&stack)).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!text.contains(&password), "the password is never journalled");
+    }
+}
+
+#[test]
+fn a_statement_by_statement_migration_resumes_after_its_last_completed_statement() {
+    with_password();
+    let db = LoopbackDatabase::create("dbresume");
+    db.psql("CREATE TABLE accounts (id serial PRIMARY KEY, name text); INSERT INTO accounts (name) SELECT 'a' || i FROM generate_series(1, 500) i;");
+    let stack = unique("stack");
+    let _lock = LockGuard(stack.clone());
+    let work = Workdir::new("db-resume");
+    std::fs::write(work.dir.join("one.sql"), "CREATE TABLE audit (id bigserial PRIMARY KEY);\n").unwrap();
+    std::fs::write(work.dir.join("one_down.sql"), "DROP TABLE IF EXISTS audit;\n").unwrap();
+    // The second statement needs a table someone else creates: it fails the first time.
+    std::fs::write(
+        work.dir.join("two.sql"),
+        "ALTER TABLE accounts ADD COLUMN email text;\nALTER TABLE regions ADD COLUMN code text;\n",
+    )
+    .unwrap();
+    let plan = work.plan(&url_plan(&stack, &db.name, "two.sql", "pause", false));
+
+    let paused = work.apply(&plan, &[]);
+    assert_eq!(paused.code, 1, "{}", paused.stderr);
+    assert_eq!(paused.outcome(), "paused", "{}", paused.stderr);
+    assert_eq!(db.psql("SELECT completed, statements FROM planrun.migrations WHERE file = 'two.sql'").trim(), "1|2");
+
+    db.psql("CREATE TABLE regions (id serial PRIMARY KEY)");
+    let resumed = work.apply(&plan, &[]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let messages: Vec<String> =
+        resumed.events_of("step-progress").iter().filter_map(|e| e["message"].as_str().map(str::to_owned)).collect();
+    assert!(messages.iter().any(|m| m.contains("one.sql is already applied")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.contains("two.sql stopped after 1 of 2 statements")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.contains("applying two.sql (1 statements")), "{messages:?}");
+    assert_eq!(db.psql("SELECT completed, statements FROM planrun.migrations WHERE file = 'two.sql'").trim(), "2|2");
+    assert_eq!(
+        db.psql("SELECT count(*) FROM information_schema.columns WHERE column_name IN ('email', 'code')").trim(),
+        "2"
+    );
+}
+
+#[test]
+fn a_migration_without_down_stops_the_rollback_with_the_restore_command() {
+    with_password();
+    let db = LoopbackDatabase::create("dbnodown");
+    db.psql("CREATE TABLE accounts (id serial PRIMARY KEY);");
+    let stack = unique("stack");
+    let _lock = LockGuard(stack.clone());
+    let work = Workdir::new("db-nodown");
+    std::fs::write(work.dir.join("one.sql"), "CREATE TABLE audit (id bigserial PRIMARY KEY);\n").unwrap();
+    std::fs::write(work.dir.join("one_down.sql"), "DROP TABLE IF EXISTS audit;\n").unwrap();
+    std::fs::write(work.dir.join("two.sql"), "ALTER TABLE accounts ADD COLUMN email text;\nSELECT 1/0;\n").unwrap();
+    let plan = work.plan(&url_plan(&stack, &db.name, "two.sql", "rollback", false));
+    let failed = work.apply(&plan, &[]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(failed.stderr.contains("ERROR 22012"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("two.sql has no down file"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("pg_restore --clean --if-exists --exit-on-error"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("/backups/"), "the command names this run's dump: {}", failed.stderr);
+}
+
+#[test]
+fn a_held_lock_makes_the_migration_retry_until_it_is_released() {
+    with_password();
+    let db = LoopbackDatabase::create("dblock");
+    db.psql("CREATE TABLE orders (id serial PRIMARY KEY); INSERT INTO orders SELECT FROM generate_series(1, 100);");
+    let stack = unique("stack");
+    let _lock = LockGuard(stack.clone());
+    let work = Workdir::new("db-lock");
+    std::fs::write(work.dir.join("one.sql"), "SELECT 1;\n").unwrap();
+    std::fs::write(work.dir.join("one_down.sql"), "SELECT 1;\n").unwrap();
+    std::fs::write(work.dir.join("add.sql"), "ALTER TABLE orders ADD COLUMN total numeric;\n").unwrap();
+    // No backup step here: pg_dump would itself wait for the lock (it takes ACCESS SHARE).
+    let plan = work.plan(&format!(
+        r#"plan e2e {{
+    stack {stack}
+    migrate add {{
+        postgres url="postgresql://postgres@127.0.0.1:15432/{}"
+        phase expand
+        file "add.sql"
+        lock-timeout "300ms"
+        require-backup #false
+    }}
+}}
+"#,
+        db.name
+    ));
+
+    // Another session holds an ACCESS EXCLUSIVE lock for 2.5 s.
+    let url = db.url();
+    let holder = std::thread::spawn(move || {
+        std::process::Command::new("psql")
+            .args([&url, "-c", "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2.5); COMMIT;"])
+            .output()
+            .unwrap()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let run = work.apply(&plan, &[]);
+    holder.join().unwrap();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let retries = run
+        .events_of("step-progress")
+        .iter()
+        .filter(|e| e["message"].as_str().unwrap_or("").starts_with("lock timeout"))
+        .count();
+    assert!(retries >= 1, "the migration waited on the lock and retried: {}", run.stderr);
+    assert_eq!(db.psql("SELECT count(*) FROM information_schema.columns WHERE column_name = 'total'").trim(), "1");
+}
