@@ -270,8 +270,32 @@ fn a_migration_without_down_stops_the_rollback_with_the_restore_command() {
     assert_eq!(failed.code, 1, "{}", failed.stderr);
     assert!(failed.stderr.contains("ERROR 22012"), "{}", failed.stderr);
     assert!(failed.stderr.contains("two.sql has no down file"), "{}", failed.stderr);
-    assert!(failed.stderr.contains("pg_restore --clean --if-exists --exit-on-error"), "{}", failed.stderr);
-    assert!(failed.stderr.contains("/backups/"), "the command names this run's dump: {}", failed.stderr);
+    assert_eq!(failed.outcome(), "rollback-failed");
+    // The rollback stopped at two: one (older) is left as it is, with two's first statement.
+    assert_eq!(db.psql("SELECT count(*) FROM information_schema.tables WHERE table_name = 'audit'").trim(), "1");
+    assert_eq!(db.psql("SELECT count(*) FROM information_schema.columns WHERE column_name = 'email'").trim(), "1");
+    let restore = failed.stderr.find("planrun restore ").map(|at| &failed.stderr[at..]).expect("the restore command");
+    let dump = restore.split_whitespace().nth(2).unwrap();
+    assert!(dump.contains("/backups/"), "the command names this run's dump: {}", failed.stderr);
+
+    // The restore it names puts the database back as the dump has it, ledger included.
+    let restored =
+        support::run(&["restore", dump, "--stack", &stack, "--state-dir", work.dir.join("state").to_str().unwrap()]);
+    assert_eq!(restored.code, 0, "{}", restored.stderr);
+    assert_eq!(db.psql("SELECT count(*) FROM information_schema.columns WHERE column_name = 'email'").trim(), "0");
+    assert_eq!(db.psql("SELECT count(*) FROM planrun.migrations").trim(), "0", "the ledger as it was when dumped");
+
+    // A dump that changed since (a flipped byte) is refused before the database is touched.
+    let mut bytes = std::fs::read(dump).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(dump, &bytes).unwrap();
+    db.psql("CREATE TABLE kept (id int)");
+    let refused =
+        support::run(&["restore", dump, "--stack", &stack, "--state-dir", work.dir.join("state").to_str().unwrap()]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("changed since it was taken"), "{}", refused.stderr);
+    assert_eq!(db.psql("SELECT count(*) FROM information_schema.tables WHERE table_name = 'kept'").trim(), "1");
 }
 
 #[test]
@@ -301,17 +325,39 @@ fn a_held_lock_makes_the_migration_retry_until_it_is_released() {
         db.name
     ));
 
-    // Another session holds an ACCESS EXCLUSIVE lock for 2.5 s.
+    // Another session reads the table in a transaction that stays open 2.5 s (ACCESS SHARE):
+    // the ALTER (ACCESS EXCLUSIVE) waits behind it, and every later SELECT would queue behind
+    // the ALTER for as long as it waits, were it not for lock_timeout.
     let url = db.url();
     let holder = std::thread::spawn(move || {
         std::process::Command::new("psql")
-            .args([&url, "-c", "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2.5); COMMIT;"])
+            .args([&url, "-c", "BEGIN; SELECT count(*) FROM orders; SELECT pg_sleep(2.5); COMMIT;"])
             .output()
             .unwrap()
+    });
+    // Meanwhile a reader, each SELECT its own transaction, for 4 s.
+    let url = db.url();
+    let reader = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let mut worst = std::time::Duration::ZERO;
+        let mut reads = 0;
+        while started.elapsed() < std::time::Duration::from_secs(4) {
+            let t = std::time::Instant::now();
+            let out = std::process::Command::new("psql")
+                .args([&url, "-Atc", "SELECT count(*) FROM orders"])
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+            worst = worst.max(t.elapsed());
+            reads += 1;
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        (worst, reads)
     });
     std::thread::sleep(std::time::Duration::from_millis(300));
     let run = work.apply(&plan, &[]);
     holder.join().unwrap();
+    let (worst, reads) = reader.join().unwrap();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let retries = run
         .events_of("step-progress")
@@ -319,5 +365,133 @@ fn a_held_lock_makes_the_migration_retry_until_it_is_released() {
         .filter(|e| e["message"].as_str().unwrap_or("").starts_with("lock timeout"))
         .count();
     assert!(retries >= 1, "the migration waited on the lock and retried: {}", run.stderr);
+    eprintln!(
+        "lock discipline: {reads} SELECTs during the migration, the slowest took {worst:.2?} (lock-timeout 300ms)"
+    );
+    // psql's own start and connection take part of it; without lock_timeout it is about 2.5 s.
+    assert!(worst < std::time::Duration::from_millis(300 + 600), "a SELECT waited {worst:?}");
     assert_eq!(db.psql("SELECT count(*) FROM information_schema.columns WHERE column_name = 'total'").trim(), "1");
+}
+
+/// `planrun-test/postgres:15-TAG`: the test image with its `pg_dump` replaced by `script`
+/// (the real one is `pg_dump.real`), for failure drills. Built once, kept like the other test
+/// images.
+fn image_with_pg_dump(tag: &str, script: &str) -> String {
+    let image = format!("{}-{tag}", support::postgres::IMAGE);
+    let have = std::process::Command::new("docker").args(["image", "inspect", &image]).output().unwrap();
+    if have.status.success() {
+        return image;
+    }
+    let bin = "/usr/lib/postgresql/15/bin";
+    let setup = format!("mv {bin}/pg_dump {bin}/pg_dump.real && cat > {bin}/pg_dump && chmod 755 {bin}/pg_dump");
+    let name = unique("pgdump-variant");
+    let mut child = std::process::Command::new("docker")
+        .args([
+            "run",
+            "-i",
+            "--name",
+            &name,
+            "--user",
+            "root",
+            "--entrypoint",
+            "sh",
+            support::postgres::IMAGE,
+            "-c",
+            &setup,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), script.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+    support::docker(&[
+        "commit",
+        "--change",
+        "ENTRYPOINT [\"/usr/local/bin/postgres-start\"]",
+        "--change",
+        "USER postgres",
+        &name,
+        &image,
+    ]);
+    support::docker(&["rm", &name]);
+    image
+}
+
+#[test]
+fn a_truncated_or_bit_flipped_dump_is_caught_and_the_migration_after_it_never_runs() {
+    let truncating =
+        image_with_pg_dump("truncating", "#!/bin/sh\n/usr/lib/postgresql/15/bin/pg_dump.real \"$@\" | head -c 4000\n");
+    let flipping = image_with_pg_dump(
+        "flipping",
+        "#!/bin/sh\nf=/tmp/planrun-flip.dump\n/usr/lib/postgresql/15/bin/pg_dump.real \"$@\" -f $f || exit $?\n\
+         n=$(wc -c < $f)\nprintf 'Z' | dd of=$f bs=1 seek=$((n / 2)) count=1 conv=notrunc 2>/dev/null\ncat $f\nrm -f $f\n",
+    );
+    for (what, image) in [("truncated", truncating), ("bit-flipped", flipping)] {
+        let pg = PostgresService::create_from("pgbad", &image, &[]);
+        pg.exec_psql(
+            "CREATE TABLE events (id serial PRIMARY KEY, body text); \
+             INSERT INTO events (body) SELECT md5(i::text) FROM generate_series(1, 50000) i;",
+        );
+        let stack = unique("stack");
+        let _lock = LockGuard(stack.clone());
+        let work = Workdir::new("db-bad");
+        std::fs::write(work.dir.join("expand.sql"), "ALTER TABLE events ADD COLUMN kind text;\n").unwrap();
+        let db = format!("postgres service={} database=postgres user=postgres", pg.name);
+        let plan = work.plan(&format!(
+            "plan e2e {{\n    stack {stack}\n    backup db {{\n        {db}\n        to \"backups\"\n    }}\n    \
+             migrate expand {{\n        {db}\n        phase expand\n        file \"expand.sql\"\n    }}\n}}\n"
+        ));
+        let run = work.apply(&plan, &[]);
+        assert_eq!(run.code, 1, "{what}: {}", run.stderr);
+        assert!(run.stderr.contains("the dump is not usable: pg_restore could not read"), "{what}: {}", run.stderr);
+        let started: Vec<&str> = run.events_of("step-started").iter().filter_map(|e| e["step"].as_str()).collect();
+        assert_eq!(started, ["db"], "{what}: the migration never starts");
+        assert_eq!(
+            pg.exec_psql("SELECT count(*) FROM information_schema.columns WHERE column_name = 'kind'").trim(),
+            "0",
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn a_dump_through_a_swarm_job_arrives_whole_and_verified() {
+    let pg = PostgresService::create("pgjob");
+    pg.exec_psql(
+        "CREATE TABLE events (id serial PRIMARY KEY, body text); \
+         INSERT INTO events (body) SELECT md5(i::text) FROM generate_series(1, 20000) i;",
+    );
+    let stack = unique("stack");
+    let _lock = LockGuard(stack.clone());
+    let work = Workdir::new("db-job");
+    std::fs::write(work.dir.join("expand.sql"), "ALTER TABLE events ADD COLUMN kind text;\n").unwrap();
+    let db = format!("postgres service={} database=postgres user=postgres", pg.name);
+    let plan = work.plan(&format!(
+        "plan e2e {{\n    stack {stack}\n    backup db {{\n        {db}\n        to \"backups\"\n    }}\n    \
+         migrate expand {{\n        {db}\n        phase expand\n        file \"expand.sql\"\n    }}\n}}\n"
+    ));
+    // As when no task of the database runs on the node planrun talks to.
+    let out = support::planrun()
+        .args(["apply", plan.to_str().unwrap(), "--output", "json", "--state-dir"])
+        .arg(work.dir.join("state"))
+        .env("PLANRUN_DATABASE_ROUTE", "job")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let events: Vec<serde_json::Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let progress: Vec<&str> = events.iter().filter_map(|e| e["message"].as_str()).collect();
+    assert!(progress.iter().any(|m| m.contains("by Swarm job")), "{progress:?}");
+    let backup = events.iter().find(|e| e["event"] == "backup-taken").expect("a backup-taken event");
+    let path = backup["path"].as_str().unwrap();
+    assert_eq!(backup["sha256"].as_str().unwrap(), sha256(path));
+    let listed = std::process::Command::new("pg_restore").args(["-f", "/dev/null", path]).output().unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert_eq!(pg.exec_psql("SELECT count(*) FROM information_schema.columns WHERE column_name = 'kind'").trim(), "1");
+    // The jobs and the scripts' configs are gone (only this test uses the job route).
+    let jobs = support::docker(&["service", "ls", "--filter", "label=planrun.job", "--format", "{{.Name}}"]);
+    assert_eq!(jobs, "", "no job service is left");
+    let configs = support::docker(&["config", "ls", "--filter", "label=planrun.job", "--format", "{{.Name}}"]);
+    assert_eq!(configs, "", "no script config is left");
 }

@@ -199,6 +199,8 @@ pub enum Event {
         step: String,
         /// The database (`Target::describe`, never a password).
         database: String,
+        /// How to reach it again (`planrun restore`).
+        target: crate::database::Target,
         /// The dump on the machine that ran planrun.
         path: String,
         /// Its size.

@@ -227,7 +227,9 @@ impl Executor {
 
     /// Undoes `pending` in order (newest first). A failed undo does not stop the rest: a
     /// partial rollback is better than none, and the journal says exactly which step still
-    /// needs a person. A second interrupt stops at once.
+    /// needs a person. An undo that cannot be done at all (`StepError::Irreversible`, a
+    /// migration without `down`) stops the rollback there: undoing older steps under a schema
+    /// that stays migrated could break what still runs. A second interrupt stops at once.
     pub async fn undo_all(&self, pending: Vec<(String, Undo)>) -> Undone {
         let mut failed = Vec::new();
         for (k, (step, record)) in pending.iter().enumerate() {
@@ -247,6 +249,10 @@ impl Executor {
             self.ctx.events.emit(Event::StepUndone { step: step.clone(), outcome, reason, took_ms });
             match result {
                 Ok(()) => self.ctx.recorded.remove(step),
+                Err(e @ steps::StepError::Irreversible(_)) => {
+                    failed.push((step.clone(), e.to_string()));
+                    return Undone { failed, stopped: false, left: self.ctx.recorded.newest_first() };
+                }
                 Err(e) => failed.push((step.clone(), e.to_string())),
             }
         }
@@ -444,6 +450,40 @@ plan two-branches {
         assert_eq!(run.sim.cluster.spec("shop_web").unwrap(), web);
         assert_eq!(run.sim.cluster.spec("shop_api").unwrap(), api);
         assert_eq!(report.left, Vec::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn migrations_retry_lock_timeouts_and_one_without_down_stops_the_rollback() {
+        let dir = std::env::temp_dir().join(format!("planrun-exec-migrate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.sql"), "CREATE TABLE a (id int);\nALTER TABLE t ADD x int;\n").unwrap();
+        std::fs::write(dir.join("a_down.sql"), "DROP TABLE a;\n").unwrap();
+        std::fs::write(dir.join("b.sql"), "ALTER TABLE t ADD y int;\nSELECT broken;\n").unwrap();
+        let sim = Simulation::new();
+        sim.database.statement_time(Duration::from_millis(100));
+        sim.database.fail("ADD x", crate::database::LOCK_NOT_AVAILABLE, 2);
+        sim.database.fail("SELECT broken", "42703", usize::MAX);
+        let run = run_on(sim, 4);
+        let text = format!(
+            "plan p {{\n    stack shop\n    backup db {{\n        to \"{0}\"\n    }}\n    \
+             migrate a {{\n        phase expand\n        file \"a.sql\"\n        down \"a_down.sql\"\n    }}\n    \
+             migrate b after=a {{\n        phase expand\n        file \"b.sql\"\n        transactional #false\n    }}\n}}\n",
+            dir.join("backups").display()
+        );
+        let (plan, graph) = Simulation::plan(&text);
+        let report = run.executor.run(&plan, &graph, &Arc::new(dir.clone())).await;
+
+        assert_eq!(report.outcome, RunOutcome::RollbackFailed, "{report:?}");
+        let story = run.story();
+        // a: two lock timeouts, retried after 0.5 s and 1 s; each of the three tries runs its
+        // 2 statements of 0.1 s in one transaction (the failing ones fail at the second).
+        assert!(story.contains(&(2.1, "succeeded a".to_string())), "{story:?}");
+        let undone: Vec<&str> = story.iter().filter(|(_, e)| e.starts_with("undo")).map(|(_, e)| e.as_str()).collect();
+        assert_eq!(undone, ["undo failed b"], "b has no down: the rollback stops there and a stays: {story:?}");
+        assert_eq!(report.left.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+        let applied = run.sim.database.applied_statements();
+        assert_eq!(applied, ["CREATE TABLE a (id int)", "ALTER TABLE t ADD x int", "ALTER TABLE t ADD y int"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[tokio::test(start_paused = true)]

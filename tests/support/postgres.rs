@@ -127,6 +127,12 @@ impl PostgresService {
     /// Like [`PostgresService::create`], with more `docker service create` flags (such as
     /// `--env POSTGRES_DB=app`).
     pub fn create_with(name: &str, extra: &[&str]) -> PostgresService {
+        PostgresService::create_from(name, IMAGE, extra)
+    }
+
+    /// Like [`PostgresService::create_with`], from another image built on [`IMAGE`] (a
+    /// variant whose tools misbehave, for a failure drill).
+    pub fn create_from(name: &str, image: &str, extra: &[&str]) -> PostgresService {
         let name = unique(name);
         let secret = format!("{name}-pw");
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
@@ -150,7 +156,7 @@ impl PostgresService {
         ];
         args.extend_from_slice(HEALTH);
         args.extend_from_slice(extra);
-        args.push(IMAGE);
+        args.push(image);
         docker(&args);
         let deadline = Instant::now() + Duration::from_secs(90);
         while healthy_containers(&service.name) == 0 {

@@ -58,6 +58,34 @@ pub enum Command {
     Finish(AnswerArgs),
     /// Remove a stack's deploy lock left by a run that died.
     Unlock(UnlockArgs),
+    /// Restore a dump a backup step of STACK took, into the database it came from.
+    ///
+    /// Finds the dump in the stack's journals, checks its SHA-256 against the one journalled
+    /// when it was taken, takes the stack's deploy lock, then runs `pg_restore --clean
+    /// --if-exists --exit-on-error --single-transaction` (all or nothing). Exits 0 when
+    /// restored; 1 when the dump is unknown, changed or the restore failed (nothing restored),
+    /// or the stack is locked; 2 for usage errors or when Docker cannot be reached.
+    Restore(RestoreArgs),
+}
+
+/// `planrun restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The dump, as the backup step wrote it.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The stack whose run took it.
+    #[arg(long, value_name = "STACK")]
+    pub stack: String,
+    /// Where run journals are kept.
+    #[arg(long, value_name = "DIR", default_value = ".planrun")]
+    pub state_dir: PathBuf,
+    /// Use this environment's Docker host from the project file.
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+    /// The project file (default: planrun.toml in the current directory, if any).
+    #[arg(long = "project", value_name = "FILE")]
+    pub project: Option<PathBuf>,
 }
 
 /// `planrun status`.

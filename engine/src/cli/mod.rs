@@ -9,6 +9,7 @@ pub mod args;
 pub mod progress;
 pub mod prompt;
 pub mod report;
+pub mod restore;
 pub mod rollback;
 pub mod signals;
 pub mod status;
@@ -54,6 +55,7 @@ pub fn main() -> ExitCode {
         Command::Status(a) => status::status(a),
         Command::Finish(a) => status::finish(a),
         Command::Unlock(a) => unlock::unlock(a),
+        Command::Restore(a) => restore::restore(a),
     }
 }
 

@@ -58,7 +58,7 @@ pub fn describe(event: &Event) -> Option<String> {
             Some((done, of)) => format!("{step}: {done}/{of} tasks on the new spec - {message}"),
             None => format!("{step}: {message}"),
         },
-        Event::BackupTaken { step, database, path, bytes, sha256, verified } => {
+        Event::BackupTaken { step, database, path, bytes, sha256, verified, .. } => {
             let read = if *verified { ", read back in full" } else { ", not verified" };
             format!("{step}: dumped {database} to {path} ({bytes} bytes, SHA-256 {sha256}{read})")
         }

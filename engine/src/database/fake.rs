@@ -164,7 +164,7 @@ impl Postgres for FakePostgres {
 
 #[async_trait]
 impl Databases for FakePostgres {
-    async fn open(&self, _db: &Database, _run_id: &str) -> Result<Arc<dyn Postgres>, DbError> {
+    async fn open_target(&self, _target: &super::Target, _run_id: &str) -> Result<Arc<dyn Postgres>, DbError> {
         Ok(Arc::new(self.clone()))
     }
 

@@ -292,7 +292,12 @@ pub trait Postgres: Send + Sync {
 #[async_trait]
 pub trait Databases: Send + Sync {
     /// The database a step names, filled in from the environment's; `run_id` names any jobs.
-    async fn open(&self, db: &Database, run_id: &str) -> Result<Arc<dyn Postgres>, DbError>;
+    async fn open(&self, db: &Database, run_id: &str) -> Result<Arc<dyn Postgres>, DbError> {
+        let target = self.target(db).map_err(DbError::Unreachable)?;
+        self.open_target(&target, run_id).await
+    }
+    /// A database already resolved.
+    async fn open_target(&self, target: &Target, run_id: &str) -> Result<Arc<dyn Postgres>, DbError>;
     /// Which database a step names, resolved (without reaching it).
     fn target(&self, db: &Database) -> Result<Target, String>;
 }
@@ -307,8 +312,8 @@ pub struct RealDatabases {
 
 #[async_trait]
 impl Databases for RealDatabases {
-    async fn open(&self, db: &Database, run_id: &str) -> Result<Arc<dyn Postgres>, DbError> {
-        let target = Target::resolve(db, self.defaults.as_ref()).map_err(DbError::Unreachable)?;
+    async fn open_target(&self, target: &Target, run_id: &str) -> Result<Arc<dyn Postgres>, DbError> {
+        let target = target.clone();
         match &target.via {
             Via::Service(_) => {
                 Ok(Arc::new(service::ServicePostgres::open(self.cluster.clone(), target, run_id).await?))

@@ -157,14 +157,27 @@ pub fn spec(job: &Job) -> ServiceSpec {
     }
 }
 
-/// Removes the job service when dropped (the run may stop waiting at any await).
+/// Removes the job service when dropped (the run may stop waiting at any await); on the
+/// normal path `now` removes it before returning, so a process that exits right after does
+/// not leave it behind.
 struct Removal {
     cluster: Arc<dyn Cluster>,
     id: String,
+    done: bool,
+}
+
+impl Removal {
+    async fn now(mut self) {
+        self.done = true;
+        let _ = services::remove(self.cluster.as_ref(), &self.id).await;
+    }
 }
 
 impl Drop for Removal {
     fn drop(&mut self) {
+        if self.done {
+            return;
+        }
         let (cluster, id) = (self.cluster.clone(), self.id.clone());
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move { services::remove(cluster.as_ref(), &id).await });
@@ -176,7 +189,7 @@ impl Drop for Removal {
 pub async fn run(cluster: Arc<dyn Cluster>, job: &Job) -> Result<JobOutput, JobError> {
     let started = Instant::now();
     let id = services::create(cluster.as_ref(), spec(job)).await?;
-    let removal = Removal { cluster: cluster.clone(), id: id.clone() };
+    let removal = Removal { cluster: cluster.clone(), id: id.clone(), done: false };
     let outcome = loop {
         let tasks = cluster
             .tasks(&id)
@@ -202,7 +215,7 @@ pub async fn run(cluster: Arc<dyn Cluster>, job: &Job) -> Result<JobOutput, JobE
             error,
         })?;
     }
-    drop(removal);
+    removal.now().await;
     match outcome {
         Ok(()) => Ok(JobOutput { logs }),
         Err(error) => Err(JobError::Failed { name: job.name.clone(), error, logs }),

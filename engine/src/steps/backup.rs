@@ -47,6 +47,9 @@ impl Behavior for Backup {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
         let file = dir.join(database::dump_name(&target, now_ms));
+        // planrun's ledger goes into every dump, so a restore puts back what was applied then
+        // along with the schema.
+        db.applied("").await?;
         ctx.progress(format!("dumping {} to {}", db.describe(), file.display()));
         let dump = db.dump(&file).await?;
         if self.verify {
@@ -56,6 +59,7 @@ impl Behavior for Backup {
         ctx.run.events.emit(Event::BackupTaken {
             step: ctx.step.clone(),
             database: target.describe(),
+            target: target.clone(),
             path: file.display().to_string(),
             bytes: dump.bytes,
             sha256: dump.sha256.clone(),

@@ -243,15 +243,11 @@ pub async fn undo(step: &str, record: &MigrateUndo, ctx: &RunContext) -> Result<
     }
     let Some(down) = &record.down else {
         let restore = match &record.restore_from {
-            Some(dump) => format!(
-                "restore the dump this run took with `pg_restore --clean --if-exists --exit-on-error -d {} {dump}` \
-                 (check its SHA-256 in the journal first)",
-                record.database_name
-            ),
+            Some(dump) => format!("restore the dump this run took: planrun restore {dump} --stack {}", ctx.stack),
             None => "restore it from your own backup (this run took none)".into(),
         };
-        return Err(StepError::Refused(format!(
-            "{} has no down file, so planrun cannot undo it on {}: {restore}",
+        return Err(StepError::Irreversible(format!(
+            "{} has no down file, so planrun cannot undo it on {} and stops the rollback here: {restore}",
             record.file, record.database_name
         )));
     };

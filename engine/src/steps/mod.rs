@@ -126,6 +126,9 @@ pub enum StepError {
     },
     /// A step refused to start: what is wrong and what to do.
     Refused(String),
+    /// An undo that cannot be done (a migration without `down`): the rollback stops here and
+    /// leaves this step and every older one as they are, for a person.
+    Irreversible(String),
 }
 
 impl fmt::Display for StepError {
@@ -156,7 +159,7 @@ impl fmt::Display for StepError {
                 }
                 Ok(())
             }
-            StepError::Refused(why) => f.write_str(why),
+            StepError::Refused(why) | StepError::Irreversible(why) => f.write_str(why),
         }
     }
 }

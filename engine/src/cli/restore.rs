@@ -1,0 +1,110 @@
+//! `planrun restore FILE --stack S`: put back a dump a backup step took, for the full-rollback
+//! path (a contract that went wrong, a migration without `down`).
+//!
+//! Only a dump the stack's journals know is restored, and only when its SHA-256 is still the
+//! one journalled when it was taken: a dump that changed on disk (cut short, a flipped bit) is
+//! refused before anything touches the database. The restore runs under the stack's deploy
+//! lock, in one transaction with `--exit-on-error`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::cli::args::RestoreArgs;
+use crate::cli::{EXIT_INVALID, EXIT_USAGE, connect, fail, project_environment, run_async};
+use crate::database::{Databases, RealDatabases, Target, sha256_of};
+use crate::events::Event;
+use crate::journal;
+use crate::lock::{Holder, Lock};
+
+/// What the journals say of a dump.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    /// The database it came from.
+    pub target: Target,
+    /// Its SHA-256 when taken.
+    pub sha256: String,
+    /// The run that took it.
+    pub run: PathBuf,
+}
+
+/// Finds `file` among the dumps the stack's runs took.
+pub fn find(state_dir: &Path, stack: &str, file: &Path) -> Result<Option<Known>, String> {
+    let wanted = std::fs::canonicalize(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let journals = journal::all(state_dir, stack).map_err(|e| format!("cannot read the journals: {e}"))?;
+    for path in journals {
+        let records = journal::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for r in records {
+            if let Event::BackupTaken { path: dump, target, sha256, .. } = r.event {
+                if std::fs::canonicalize(&dump).is_ok_and(|d| d == wanted) {
+                    return Ok(Some(Known { target, sha256, run: path.clone() }));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Runs `planrun restore`.
+pub fn restore(a: RestoreArgs) -> ExitCode {
+    run_async(async move {
+        let known = match find(&a.state_dir, &a.stack, &a.file) {
+            Ok(Some(k)) => k,
+            Ok(None) => {
+                return fail(
+                    EXIT_INVALID,
+                    format!(
+                        "{} is not a dump a run of `{}` took (no backup-taken event for it in {}): \
+                         planrun restores only dumps whose SHA-256 it journalled; check --state-dir and --stack",
+                        a.file.display(),
+                        a.stack,
+                        journal::stack_dir(&a.state_dir, &a.stack).display()
+                    ),
+                );
+            }
+            Err(e) => return fail(EXIT_USAGE, e),
+        };
+        let (bytes, sha256) = match sha256_of(&a.file).await {
+            Ok(s) => s,
+            Err(e) => return fail(EXIT_USAGE, e),
+        };
+        if sha256 != known.sha256 {
+            return fail(
+                EXIT_INVALID,
+                format!(
+                    "{} changed since it was taken: its SHA-256 is {sha256} ({bytes} bytes), the journal {} says {}; \
+                     nothing was restored",
+                    a.file.display(),
+                    known.run.display(),
+                    known.sha256
+                ),
+            );
+        }
+        let environment = match project_environment(a.env.as_deref(), a.project.as_deref()) {
+            Ok(e) => e,
+            Err(e) => return fail(EXIT_USAGE, e),
+        };
+        let cluster = match connect(environment.as_ref()).await {
+            Ok(c) => c,
+            Err(e) => return fail(EXIT_USAGE, e),
+        };
+        let run_id = format!("restore-{}", std::process::id());
+        let lock = match Lock::acquire(cluster.clone(), &a.stack, Holder::this_process(&run_id)).await {
+            Ok(l) => l,
+            Err(e) => return fail(EXIT_INVALID, e),
+        };
+        let databases = RealDatabases { cluster, defaults: environment.and_then(|e| e.database) };
+        eprintln!("restoring {} ({bytes} bytes, SHA-256 {sha256}) into {}", a.file.display(), known.target.describe());
+        let result = match databases.open_target(&known.target, &run_id).await {
+            Ok(db) => db.restore(&a.file).await,
+            Err(e) => Err(e),
+        };
+        let _ = lock.release().await;
+        match result {
+            Ok(()) => {
+                eprintln!("restored {} into {}", a.file.display(), known.target.describe());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(EXIT_INVALID, format!("{e} (in one transaction: nothing was restored)")),
+        }
+    })
+}
