@@ -34,10 +34,10 @@ pub fn find(state_dir: &Path, stack: &str, file: &Path) -> Result<Option<Known>,
     for path in journals {
         let records = journal::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         for r in records {
-            if let Event::BackupTaken { path: dump, target, sha256, .. } = r.event {
-                if std::fs::canonicalize(&dump).is_ok_and(|d| d == wanted) {
-                    return Ok(Some(Known { target, sha256, run: path.clone() }));
-                }
+            if let Event::BackupTaken { path: dump, target, sha256, .. } = r.event
+                && std::fs::canonicalize(&dump).is_ok_and(|d| d == wanted)
+            {
+                return Ok(Some(Known { target, sha256, run: path.clone() }));
             }
         }
     }
