@@ -495,3 +495,53 @@ fn a_dump_through_a_swarm_job_arrives_whole_and_verified() {
     let configs = support::docker(&["config", "ls", "--filter", "label=planrun.job", "--format", "{{.Name}}"]);
     assert_eq!(configs, "", "no script config is left");
 }
+
+#[test]
+fn examples_migrations_kdl_runs_end_to_end() {
+    // The example as written, with this test's unique service names, its backup directory and a
+    // test image for the release.
+    let pg = PostgresService::create_with("billingpg", &["--env", "POSTGRES_DB=billing"]);
+    pg.exec_psql_in(
+        "billing",
+        "CREATE TABLE invoices (id serial PRIMARY KEY, issued_on date NOT NULL, terms_days integer NOT NULL); \
+         INSERT INTO invoices (issued_on, terms_days) SELECT date '2026-01-01' + (i % 300), 14 + i % 3 * 16 FROM generate_series(1, 20000) i;",
+    );
+    let invoices = Service::create(&unique("invoices"), V1, 2);
+    let stack = unique("billing");
+    let _lock = LockGuard(stack.clone());
+    let work = Workdir::new("db-example");
+    let example = std::fs::read_to_string(examples().join("../migrations.kdl")).unwrap();
+    let text = example
+        .replace("stack billing", &format!("stack {stack}"))
+        .replace("billing_postgres", &pg.name)
+        .replace("billing_invoices", &invoices.name)
+        .replace("registry.example.com/billing/invoices:${version}", V2)
+        .replace("\"/backups/billing\"", "\"backups\"");
+    assert_ne!(text, example);
+    std::fs::create_dir_all(work.dir.join("migrations")).unwrap();
+    for f in ["expand.sql", "expand_down.sql", "backfill.sql", "contract.sql"] {
+        std::fs::copy(examples().join(f), work.dir.join("migrations").join(f)).unwrap();
+    }
+    let plan = work.plan(&text);
+
+    let mut apply = support::Background::apply(&work, &plan, &[]);
+    apply.wait_for("awaiting-approval", "sign-off");
+    // The backfill is done before anyone is asked.
+    assert_eq!(
+        pg.exec_psql_in("billing", "SELECT count(*) FROM invoices WHERE due_on = issued_on + terms_days").trim(),
+        "20000"
+    );
+    assert_eq!(support::run(&["promote", &stack]).code, 0);
+    let run = apply.finish();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.outcome(), "succeeded");
+    assert_eq!(pg.exec_psql_in("billing", "SELECT count(*) FROM invoices WHERE due_on IS NOT NULL").trim(), "20000");
+    let columns = pg.exec_psql_in(
+        "billing",
+        "SELECT column_name || ':' || is_nullable FROM information_schema.columns WHERE table_name = 'invoices' ORDER BY 1",
+    );
+    assert_eq!(columns.trim(), "due_on:NO\nid:NO\nissued_on:NO", "contracted: terms_days gone, due_on required");
+    invoices.assert_converged(V2, 2);
+    let notify = run.events_of("step-finished").iter().filter(|e| e["step"] == "notify").count();
+    assert_eq!(notify, 1);
+}
