@@ -201,19 +201,28 @@ async fn run_with_retries(
     unreachable!("the last attempt returns")
 }
 
-/// The server's error at its place in the file.
+/// The server's error at its place in the file, with the file's lines around it rendered as a
+/// diagnostic (no colour: it goes into the journal too).
 fn sql_error(file: &SqlFile, statement: &Statement, e: &SqlError) -> StepError {
     let offset = e.position.map(|p| sql::position_to_offset(statement, p)).unwrap_or(statement.span.start);
     let (line, column) = line_column(&file.text, offset);
-    let text_line = file.text.lines().nth(line - 1).unwrap_or("");
-    let gutter = format!("{line} | ");
-    let excerpt =
-        format!("{gutter}{text_line}\n{}^", " ".repeat(gutter.len() + text_line.chars().take(column - 1).count()));
+    let word = file.text[offset..].find(|c: char| c.is_whitespace() || c == ';').unwrap_or(file.text.len() - offset);
+    let label = if e.position.is_some() { "the server stopped here" } else { "in this statement" };
+    let diagnostic = miette::MietteDiagnostic::new(e.message.clone())
+        .with_code(format!("SQLSTATE {}", e.sqlstate))
+        .with_label(miette::LabeledSpan::at(offset..offset + word.max(1), label));
+    let report = miette::Report::new(diagnostic)
+        .with_source_code(miette::NamedSource::new(file.path.display().to_string(), file.text.clone()));
+    let mut excerpt = String::new();
+    let renderer = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .with_links(false)
+        .with_width(100);
+    let _ = renderer.render_report(&mut excerpt, report.as_ref());
     StepError::Sql {
         at: format!("{}:{line}:{column}", file.path.display()),
         sqlstate: e.sqlstate.clone(),
         message: e.message.clone(),
-        excerpt,
+        excerpt: excerpt.trim_end().to_owned(),
     }
 }
 
@@ -272,6 +281,33 @@ pub async fn undo(step: &str, record: &MigrateUndo, ctx: &RunContext) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_error_points_into_the_sql_file() {
+        let text = "-- expand\nALTER TABLE accounts ADD COLUMN city text;\n\nALTER TABLE accounts\n  ADD COLUMN phone nosuchtype;\n";
+        let statements = sql::statements(text).unwrap();
+        let file = SqlFile {
+            name: "two.sql".into(),
+            path: "migrations/two.sql".into(),
+            text: text.into(),
+            statements: statements.clone(),
+            sha256: String::new(),
+        };
+        // PostgreSQL's position: 1-based characters into the statement as sent.
+        let position = statements[1].text.find("nosuchtype").unwrap() + 1;
+        let e = SqlError {
+            index: 1,
+            sqlstate: "42704".into(),
+            message: "type \"nosuchtype\" does not exist".into(),
+            position: Some(position),
+        };
+        let StepError::Sql { at, excerpt, .. } = sql_error(&file, &statements[1], &e) else { panic!() };
+        assert_eq!(at, "migrations/two.sql:5:20");
+        assert!(excerpt.contains("SQLSTATE 42704"), "{excerpt}");
+        assert!(excerpt.contains("[migrations/two.sql:5:20]"), "{excerpt}");
+        assert!(excerpt.contains("ADD COLUMN phone nosuchtype"), "{excerpt}");
+        assert!(excerpt.contains("the server stopped here"), "{excerpt}");
+    }
 
     #[test]
     fn line_and_column_count_characters() {
