@@ -22,6 +22,7 @@ pub mod project;
 pub mod source_file;
 pub mod span;
 pub mod spanned;
+pub mod sql;
 pub mod steps;
 pub mod suggest;
 pub mod syntax;

@@ -16,6 +16,8 @@ const LAYERS: &[&str] = &[
     "suggest",
     "kdl_fast",
     "syntax",
+    // SQL files a plan names
+    "sql",
     // values written in settings
     "duration",
     "percentage",
