@@ -311,17 +311,17 @@ mod tests {
 
     #[test]
     fn semicolons_inside_strings_comments_and_identifiers_do_not_split() {
-        let sql = "INSERT INTO t VALUES ('a;b', 'it''s;'); -- x; y\n/* a; /* nested; */ b; */ SELECT \"we;ird\" FROM t;";
+        let sql =
+            "INSERT INTO t VALUES ('a;b', 'it''s;'); -- x; y\n/* a; /* nested; */ b; */ SELECT \"we;ird\" FROM t;";
         assert_eq!(texts(sql), ["INSERT INTO t VALUES ('a;b', 'it''s;')", "SELECT \"we;ird\" FROM t"]);
     }
 
     #[test]
     fn escape_strings_take_backslashes() {
-        assert_eq!(texts(r"SELECT E'it\'s; fine'; SELECT e'\\'; SELECT 1"), [
-            r"SELECT E'it\'s; fine'",
-            r"SELECT e'\\'",
-            "SELECT 1"
-        ]);
+        assert_eq!(
+            texts(r"SELECT E'it\'s; fine'; SELECT e'\\'; SELECT 1"),
+            [r"SELECT E'it\'s; fine'", r"SELECT e'\\'", "SELECT 1"]
+        );
         // Without the E, a backslash is an ordinary character.
         assert_eq!(texts(r"SELECT 'a\'; SELECT 2"), [r"SELECT 'a\'", "SELECT 2"]);
     }
