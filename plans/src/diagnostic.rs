@@ -161,7 +161,7 @@ pub struct Diagnostic {
     pub fix: Vec<Edit>,
     /// The file the labels and edits point into when it is not the plan (a migration's SQL
     /// file), and where the plan names it.
-    pub named_file: Option<NamedFile>,
+    pub named_file: Option<Box<NamedFile>>,
 }
 
 /// A file the plan names (a migration's SQL file) that a diagnostic points into.
@@ -236,7 +236,7 @@ impl Diagnostic {
 
     /// Points the labels into `file`, a file the plan names at `named_at`, instead of the plan.
     pub fn in_named_file(mut self, file: Arc<SourceFile>, named_at: Span) -> Self {
-        self.named_file = Some(NamedFile { file, named_at });
+        self.named_file = Some(Box::new(NamedFile { file, named_at }));
         self
     }
 
