@@ -384,7 +384,10 @@ fn a_closed_pipe_ends_quietly() {
 fn every_fix_gives_a_file_without_that_problem() {
     let mut files: Vec<String> = Code::ALL.iter().map(|c| format!("{}.kdl", c.name())).collect();
     for e in std::fs::read_dir(fixtures().join("findings")).unwrap() {
-        files.push(format!("findings/{}", e.unwrap().file_name().into_string().unwrap()));
+        let name = e.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".kdl") {
+            files.push(format!("findings/{name}"));
+        }
     }
     let mut fixed = 0;
     for file in files {
@@ -413,6 +416,10 @@ fn every_fix_gives_a_file_without_that_problem() {
             // Outside the fixtures (other tests list them), run from the fixtures as they are.
             let dir = std::env::temp_dir().join(format!("planrun-fix-{}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
+            // The SQL files the plans name, beside them there too.
+            for named in ["migrations", "sql"] {
+                let _ = std::os::unix::fs::symlink(fixtures().join(named), dir.join(named));
+            }
             let path = dir.join(format!("{}-{i}.kdl", file.replace('/', "-").trim_end_matches(".kdl")));
             std::fs::write(&path, plans::fix::apply(&text, &edits)).unwrap();
             let mut args = vec!["validate".to_owned(), path.display().to_string()];

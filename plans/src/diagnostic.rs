@@ -1,6 +1,7 @@
 //! Diagnostics: every problem the checker finds, as a value with spans.
 
 use std::fmt;
+use std::sync::Arc;
 
 use miette::{LabeledSpan, SourceCode};
 use serde::Serialize;
@@ -96,6 +97,30 @@ codes! {
     StartFirstHostPort = "start-first-host-port",
     /// A file the plan names (an nginx template) cannot be read or lacks what it must have.
     Template = "template",
+    /// A migration's SQL file cannot be read.
+    SqlFile = "sql-file",
+    /// A migration's SQL file is not valid SQL (PostgreSQL's parser refuses it).
+    SqlSyntax = "sql-syntax",
+    /// A migration drops a column or table outside the contract phase.
+    SqlDropOutsideContract = "sql-drop-outside-contract",
+    /// A migration renames a column or table outside the contract phase.
+    SqlRenameOutsideContract = "sql-rename-outside-contract",
+    /// `ADD COLUMN ... NOT NULL` without a default, or with a volatile one.
+    SqlNotNullWithoutDefault = "sql-not-null-without-default",
+    /// `CREATE INDEX` or `DROP INDEX` on an existing table without CONCURRENTLY.
+    SqlIndexWithoutConcurrently = "sql-index-without-concurrently",
+    /// CONCURRENTLY in a step that runs its file in one transaction.
+    SqlConcurrentlyInTransaction = "sql-concurrently-in-transaction",
+    /// A CHECK or FOREIGN KEY constraint added without NOT VALID.
+    SqlConstraintWithoutNotValid = "sql-constraint-without-not-valid",
+    /// A column type change that rewrites the table (a warning when it may be a safe widening).
+    SqlColumnTypeChange = "sql-column-type-change",
+    /// The file turns off the lock_timeout planrun sets.
+    SqlLockTimeoutDisabled = "sql-lock-timeout-disabled",
+    /// Warning: an UPDATE or DELETE of a whole existing table in one statement.
+    SqlUnbatchedWrite = "sql-unbatched-write",
+    /// `SET NOT NULL` in an expand step.
+    SqlSetNotNullInExpand = "sql-set-not-null-in-expand",
     /// Warning: a gate that no step uses.
     UnusedGate = "unused-gate",
     /// Warning: the selected `planrun.toml` environment sets a variable the plan does not declare.
@@ -134,7 +159,29 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// Edits that do what the help says, when the fix is certain.
     pub fix: Vec<Edit>,
+    /// The file the labels and edits point into when it is not the plan (a migration's SQL
+    /// file), and where the plan names it.
+    pub named_file: Option<Box<NamedFile>>,
 }
+
+/// A file the plan names (a migration's SQL file) that a diagnostic points into.
+#[derive(Debug, Clone)]
+pub struct NamedFile {
+    /// The file, named as the user would open it (relative to where the plan was named from).
+    pub file: Arc<SourceFile>,
+    /// Where the plan names it (the `file` or `down` setting's value).
+    pub named_at: Span,
+}
+
+impl PartialEq for NamedFile {
+    fn eq(&self, other: &Self) -> bool {
+        self.named_at == other.named_at
+            && (Arc::ptr_eq(&self.file, &other.file)
+                || (self.file.name == other.file.name && self.file.text == other.file.text))
+    }
+}
+
+impl Eq for NamedFile {}
 
 impl Diagnostic {
     /// An error with a primary label.
@@ -146,6 +193,7 @@ impl Diagnostic {
             labels: vec![Label { span, text: label.into(), primary: true }],
             help: None,
             fix: Vec::new(),
+            named_file: None,
         }
     }
 
@@ -186,6 +234,23 @@ impl Diagnostic {
         self
     }
 
+    /// Points the labels into `file`, a file the plan names at `named_at`, instead of the plan.
+    pub fn in_named_file(mut self, file: Arc<SourceFile>, named_at: Span) -> Self {
+        self.named_file = Some(Box::new(NamedFile { file, named_at }));
+        self
+    }
+
+    /// The file the labels point into: the named file, else `plan`.
+    pub fn source<'a>(&'a self, plan: &'a SourceFile) -> &'a SourceFile {
+        self.named_file.as_ref().map_or(plan, |n| &n.file)
+    }
+
+    /// Where in the plan this diagnostic is: the primary span, or where the plan names the file
+    /// the diagnostic is in. Diagnostics are sorted by it.
+    pub fn plan_offset(&self) -> usize {
+        self.named_file.as_ref().map_or_else(|| self.primary_span().offset, |n| n.named_at.offset)
+    }
+
     /// The primary span, where the fix goes.
     pub fn primary_span(&self) -> Span {
         self.labels.iter().find(|l| l.primary).or(self.labels.first()).map(|l| l.span).unwrap_or_default()
@@ -198,7 +263,8 @@ impl Diagnostic {
 
     /// Attaches the file, so the diagnostic renders with miette.
     pub fn in_file<'a>(&'a self, file: &'a SourceFile) -> FileDiagnostic<'a> {
-        FileDiagnostic { diagnostic: self, file }
+        let named = self.named_file.as_ref().map(|n| NamedHere { plan: file, named: n });
+        FileDiagnostic { diagnostic: self, file, named }
     }
 }
 
@@ -210,8 +276,43 @@ pub const MAX_SHOWN_LABELS: usize = 8;
 pub struct FileDiagnostic<'a> {
     /// The problem.
     pub diagnostic: &'a Diagnostic,
-    /// The file it is in.
+    /// The plan it was found in.
     pub file: &'a SourceFile,
+    /// Where the plan names the file the diagnostic is in, if it is in another file.
+    named: Option<NamedHere<'a>>,
+}
+
+/// The place in the plan that names the file a diagnostic is in: shown after the diagnostic.
+#[derive(Debug)]
+struct NamedHere<'a> {
+    plan: &'a SourceFile,
+    named: &'a NamedFile,
+}
+
+impl fmt::Display for NamedHere<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is named by the plan", self.named.file.name)
+    }
+}
+
+impl std::error::Error for NamedHere<'_> {}
+
+impl miette::Diagnostic for NamedHere<'_> {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(miette::Severity::Advice)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(self.plan)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let span = self.named.named_at;
+        Some(Box::new(std::iter::once(LabeledSpan::new_primary_with_span(
+            Some("here".into()),
+            (span.offset, span.len),
+        ))))
+    }
 }
 
 impl fmt::Display for FileDiagnostic<'_> {
@@ -244,11 +345,16 @@ impl miette::Diagnostic for FileDiagnostic<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(self.file)
+        Some(self.diagnostic.source(self.file))
+    }
+
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
+        let named = self.named.as_ref()?;
+        Some(Box::new(std::iter::once(named as &dyn miette::Diagnostic)))
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let text = &self.file.text;
+        let text = &self.diagnostic.source(self.file).text;
         Some(Box::new(self.diagnostic.labels.iter().take(MAX_SHOWN_LABELS).map(move |l| {
             // Clamp so a label can never point past the end of the file.
             let offset = l.span.offset.min(text.len());

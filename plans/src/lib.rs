@@ -73,7 +73,7 @@ pub fn check(file: SourceFile, inputs: &Inputs) -> Checked {
             (plan, graph, diagnostics)
         }
     };
-    diagnostics.sort_by_key(|d| (d.primary_span().offset, d.severity));
+    diagnostics.sort_by_key(|d| (d.plan_offset(), d.named_file.is_some(), d.primary_span().offset, d.severity));
     let ok = !diagnostics.iter().any(Diagnostic::is_error);
     Checked { file, plan: plan.filter(|_| ok), graph: graph.filter(|_| ok), diagnostics }
 }

@@ -3,7 +3,8 @@
 //!
 //! An HTML comment on the line before a block's fence holds `;`-separated directives:
 //! `fragment` (wrap in `plan p { stack s ... }`), `fails: planrun::CODE`, `warns: planrun::CODE`,
-//! `var: NAME=VALUE`. The convention is documented at the end of docs/language.md.
+//! `var: NAME=VALUE`, `file: PATH` (a `sql` block that plans may name). The convention is
+//! documented at the end of docs/language.md.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -22,6 +23,8 @@ struct Block {
     warns: Option<String>,
     vars: Vec<(String, String)>,
     project_vars: Vec<(String, String)>,
+    /// For a `sql` block: the file it is.
+    file: Option<String>,
 }
 
 fn read_doc() -> String {
@@ -47,12 +50,14 @@ fn blocks(doc: &str) -> Vec<Block> {
             warns: None,
             vars: Vec::new(),
             project_vars: Vec::new(),
+            file: None,
         };
         if let Some(comment) = i.checked_sub(1).map(|p| lines[p].trim()).filter(|l| l.starts_with("<!--")) {
             let inner = comment.trim_start_matches("<!--").trim_end_matches("-->");
             for directive in inner.split(';').map(str::trim).filter(|d| !d.is_empty()) {
                 match directive.split_once(':').map(|(k, v)| (k.trim(), v.trim())) {
                     None if directive == "fragment" => block.fragment = true,
+                    Some(("file", path)) => block.file = Some(path.to_owned()),
                     Some(("fails", code)) => block.fails = Some(code.to_owned()),
                     Some(("warns", code)) => block.warns = Some(code.to_owned()),
                     Some(("var", kv)) => {
@@ -86,7 +91,7 @@ fn code_name(code: Code) -> String {
 }
 
 /// Checks one block; returns the code it demonstrates, if any.
-fn check_block(b: &Block) -> Result<Option<String>, String> {
+fn check_block(b: &Block, files: &Path) -> Result<Option<String>, String> {
     if b.lang == "toml" {
         let result = Project::parse(&SourceFile::new("planrun.toml", b.text.clone()));
         return match (&b.fails, result) {
@@ -100,9 +105,7 @@ fn check_block(b: &Block) -> Result<Option<String>, String> {
     let text = if b.fragment { format!("plan p {{\n    stack s\n{}}}\n", b.text) } else { b.text.clone() };
     let project =
         (!b.project_vars.is_empty()).then(|| ("staging".to_owned(), b.project_vars.iter().cloned().collect()));
-    // Files the examples name (nginx templates) are the prodstack example's.
-    let files = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/prodstack");
-    let inputs = Inputs { overrides: b.vars.clone(), project, files: Some(files), ..Inputs::default() };
+    let inputs = Inputs { overrides: b.vars.clone(), project, files: Some(files.to_owned()), ..Inputs::default() };
     let checked = plans::check(SourceFile::new("block.kdl", text), &inputs);
     let describe = |ds: &[&plans::Diagnostic]| {
         ds.iter().map(|d| format!("{} {}", d.code, d.message)).collect::<Vec<_>>().join("; ")
@@ -130,16 +133,49 @@ fn check_block(b: &Block) -> Result<Option<String>, String> {
     Ok(None)
 }
 
+/// Copies a directory tree.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// The files the examples may name: the prodstack example's (nginx templates, migrations) and
+/// every `sql` block with a `file:` directive.
+fn example_files(blocks: &[Block]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("planrun-language-doc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/prodstack"), &dir);
+    let mut seen = BTreeSet::new();
+    for b in blocks {
+        let Some(name) = &b.file else { continue };
+        assert_eq!(b.lang, "sql", "docs/language.md:{}: `file:` is for `sql` blocks", b.line);
+        assert!(seen.insert(name.clone()), "docs/language.md:{}: a second block is the file {name}", b.line);
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, &b.text).unwrap();
+    }
+    dir
+}
+
 #[test]
 fn every_example_in_the_language_reference_checks_as_stated() {
     let doc = read_doc();
     let blocks = blocks(&doc);
+    let files = example_files(&blocks);
     let checked: Vec<&Block> = blocks.iter().filter(|b| b.lang == "kdl" || b.lang == "toml").collect();
     assert!(checked.len() >= 40, "expected the reference's examples, found {} blocks", checked.len());
     let mut failures = Vec::new();
     let mut demonstrated = BTreeSet::new();
     for b in checked {
-        match check_block(b) {
+        match check_block(b, &files) {
             Ok(Some(code)) => {
                 demonstrated.insert(code);
             }
@@ -164,6 +200,7 @@ fn every_example_in_the_language_reference_checks_as_stated() {
             failures.push(format!("{name} has no `### {name}` section in docs/language.md"));
         }
     }
+    let _ = std::fs::remove_dir_all(&files);
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 

@@ -76,10 +76,11 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
             .iter()
             .filter(|d| d.is_error())
             .map(|d| {
-                let (line, col) = checked.file.line_col(d.primary_span().offset);
+                let file = d.source(&checked.file);
+                let (line, col) = file.line_col(d.primary_span().offset);
                 Problem {
                     step: None,
-                    at: Some(format!("{}:{line}:{col}", checked.file.name)),
+                    at: Some(format!("{}:{line}:{col}", file.name)),
                     message: format!("{} [planrun::{}]", d.message, d.code.name()),
                 }
             })

@@ -79,7 +79,19 @@ struct JsonDiagnostic<'a> {
     labels: Vec<JsonLabel<'a>>,
     line: usize,
     message: &'a str,
+    /// Where the plan names the file, for a diagnostic in a file the plan names (a SQL file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan: Option<JsonPlace<'a>>,
     severity: Severity,
+}
+
+#[derive(Serialize)]
+struct JsonPlace<'a> {
+    column: usize,
+    file: &'a str,
+    length: usize,
+    line: usize,
+    offset: usize,
 }
 
 #[derive(Serialize)]
@@ -104,7 +116,8 @@ struct JsonEdit<'a> {
 }
 
 /// One JSON line (without the newline) for a diagnostic.
-pub fn json(d: &Diagnostic, file: &SourceFile) -> String {
+pub fn json(d: &Diagnostic, plan: &SourceFile) -> String {
+    let file = d.source(plan);
     let span = d.primary_span();
     let (line, column) = file.line_col(span.offset);
     let (end_line, end_column) = file.line_col(span.end());
@@ -144,6 +157,10 @@ pub fn json(d: &Diagnostic, file: &SourceFile) -> String {
         labels,
         line,
         message: &d.message,
+        plan: d.named_file.as_ref().map(|n| {
+            let (line, column) = plan.line_col(n.named_at.offset);
+            JsonPlace { column, file: &plan.name, length: n.named_at.len, line, offset: n.named_at.offset }
+        }),
         severity: d.severity,
     };
     serde_json::to_string(&out).unwrap_or_default()
@@ -151,7 +168,8 @@ pub fn json(d: &Diagnostic, file: &SourceFile) -> String {
 
 /// A GitHub Actions workflow command. GitHub shows one place per annotation, so the other
 /// places of the diagnostic are named in its text.
-pub fn github(d: &Diagnostic, file: &SourceFile) -> String {
+pub fn github(d: &Diagnostic, plan: &SourceFile) -> String {
+    let file = d.source(plan);
     let span = d.primary_span();
     let (line, col) = file.line_col(span.offset);
     let (end_line, end_col) = file.line_col(span.end());
@@ -164,6 +182,10 @@ pub fn github(d: &Diagnostic, file: &SourceFile) -> String {
     for l in &others {
         let (line, col) = file.line_col(l.span.offset);
         message.push_str(&format!("\n{}: {}:{line}:{col}", l.text, file.name));
+    }
+    if let Some(n) = &d.named_file {
+        let (line, col) = plan.line_col(n.named_at.offset);
+        message.push_str(&format!("\nnamed by the plan: {}:{line}:{col}", plan.name));
     }
     if let Some(help) = &d.help {
         message.push_str("\n\nhelp: ");
@@ -294,7 +316,8 @@ fn render_all(diagnostics: &[Diagnostic], file: &SourceFile, style: Style<'_>, m
 }
 
 /// One line for a person: `file:line:col: error[planrun::code]: message`.
-pub fn short(d: &Diagnostic, file: &SourceFile) -> String {
+pub fn short(d: &Diagnostic, plan: &SourceFile) -> String {
+    let file = d.source(plan);
     let (line, col) = file.line_col(d.primary_span().offset);
     let level = match d.severity {
         Severity::Error => "error",

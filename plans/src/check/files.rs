@@ -1,5 +1,6 @@
 //! The files a plan names, read only when the caller says where they are (`Inputs::files`):
-//! a blue-green step's nginx template must exist and say where the live colour goes.
+//! a blue-green step's nginx template must exist and say where the live colour goes; a migrate
+//! step's SQL files must be readable and pass the SQL lint (`sql_lint/`).
 
 use std::path::Path;
 
@@ -11,6 +12,9 @@ use crate::steps::blue_green::Switch;
 /// Checks every file the plan names, relative to `dir`.
 pub fn check(plan: &Plan, dir: &Path, out: &mut Vec<Diagnostic>) {
     for step in &plan.steps {
+        if let StepKind::Migrate(m) = &step.kind {
+            super::sql_lint::check(m, dir, out);
+        }
         let StepKind::BlueGreen(b) = &step.kind else { continue };
         let Switch::Nginx { template, template_span, .. } = &b.switch else { continue };
         let path = dir.join(template);

@@ -8,6 +8,7 @@
 pub mod files;
 mod references;
 mod safety;
+mod sql_lint;
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::graph::{Cycle, Edge, PlanGraph};

@@ -66,14 +66,12 @@ pub(crate) enum TokenKind {
 
 /// One token: its kind and byte range.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(dead_code)] // used by the lint (branch sql-lint)
 pub(crate) struct Token {
     pub kind: TokenKind,
     pub span: Range<usize>,
 }
 
 /// Every token of `text`, in order.
-#[allow(dead_code)]
 pub(crate) fn tokens(text: &str) -> Result<Vec<Token>, SqlSyntaxError> {
     let mut out = Vec::new();
     let mut i = 0;

@@ -1,0 +1,27 @@
+//! `planrun::sql-unbatched-write` (warning): an `UPDATE` or `DELETE` of every row of an
+//! existing table holds its row locks until it ends and makes one huge transaction for replicas
+//! and vacuum to catch up with.
+
+use super::{Checked, Context, Finding, relation_name};
+use crate::diagnostic::Code;
+use crate::sql::NodeEnum;
+
+/// Flags `UPDATE` and `DELETE` without `WHERE` on a table not created in this file.
+pub(super) fn check(s: &Checked<'_>, cx: &Context, out: &mut Vec<Finding>) {
+    let (verb, relation, whole) = match s.node {
+        NodeEnum::UpdateStmt(u) => ("UPDATE", u.relation.as_ref(), u.where_clause.is_none()),
+        NodeEnum::DeleteStmt(d) => ("DELETE", d.relation.as_ref(), d.where_clause.is_none()),
+        _ => return,
+    };
+    if !whole || cx.is_new(relation) {
+        return;
+    }
+    out.push(Finding::warning(
+        Code::SqlUnbatchedWrite,
+        format!("`{verb}` without WHERE changes every row of {} in one transaction", relation_name(relation)),
+        s.first_word(),
+        "the whole table",
+        "batch it: `... WHERE id IN (SELECT id FROM ... WHERE <not done yet> LIMIT 5000)`, repeated until no row \
+         changes, each batch committed on its own (`transactional #false`)",
+    ));
+}
