@@ -545,3 +545,36 @@ fn examples_migrations_kdl_runs_end_to_end() {
     let notify = run.events_of("step-finished").iter().filter(|e| e["step"] == "notify").count();
     assert_eq!(notify, 1);
 }
+
+#[test]
+fn a_runaway_statement_is_cancelled_by_the_statement_timeout_and_a_migration_without_backup_is_refused() {
+    with_password();
+    let db = LoopbackDatabase::create("dbtimeout");
+    let stack = unique("stack");
+    let _lock = LockGuard(stack.clone());
+    let work = Workdir::new("db-timeout");
+    std::fs::write(work.dir.join("slow.sql"), "CREATE TABLE t (id int);\nSELECT pg_sleep(30);\n").unwrap();
+    let url = format!("postgresql://postgres@127.0.0.1:15432/{}", db.name);
+    let plan = |extra: &str| {
+        format!(
+            "plan e2e {{\n    stack {stack}\n    migrate slow {{\n        postgres url=\"{url}\"\n        phase expand\n        \
+             file \"slow.sql\"\n        statement-timeout \"1s\"\n{extra}    }}\n}}\n"
+        )
+    };
+
+    let refused = work.apply(&work.plan(&plan("")), &[]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("no backup of"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("require-backup #false"), "the fix is named: {}", refused.stderr);
+
+    let started = std::time::Instant::now();
+    let cancelled = work.apply(&work.plan(&plan("        require-backup #false\n")), &[]);
+    assert_eq!(cancelled.code, 1, "{}", cancelled.stderr);
+    assert!(cancelled.stderr.contains("slow.sql:2:1: ERROR 57014"), "{}", cancelled.stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "cancelled, not waited out: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(db.psql("SELECT count(*) FROM information_schema.tables WHERE table_name = 't'").trim(), "0");
+}
