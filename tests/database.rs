@@ -417,6 +417,29 @@ fn image_with_pg_dump(tag: &str, script: &str) -> String {
     image
 }
 
+/// A table of `rows` events in `pg`, and a plan in a new work dir that backs `pg` up and then
+/// adds a column `kind`: (stack, its lock guard, the work dir, the plan).
+fn events_and_backup_plan(
+    pg: &PostgresService,
+    rows: u32,
+    name: &str,
+) -> (String, LockGuard, Workdir, std::path::PathBuf) {
+    pg.exec_psql(&format!(
+        "CREATE TABLE events (id serial PRIMARY KEY, body text); \
+         INSERT INTO events (body) SELECT md5(i::text) FROM generate_series(1, {rows}) i;"
+    ));
+    let stack = unique("stack");
+    let lock = LockGuard(stack.clone());
+    let work = Workdir::new(name);
+    std::fs::write(work.dir.join("expand.sql"), "ALTER TABLE events ADD COLUMN kind text;\n").unwrap();
+    let db = format!("postgres service={} database=postgres user=postgres", pg.name);
+    let plan = work.plan(&format!(
+        "plan e2e {{\n    stack {stack}\n    backup db {{\n        {db}\n        to \"backups\"\n    }}\n    \
+         migrate expand {{\n        {db}\n        phase expand\n        file \"expand.sql\"\n    }}\n}}\n"
+    ));
+    (stack, lock, work, plan)
+}
+
 #[test]
 fn a_truncated_or_bit_flipped_dump_is_caught_and_the_migration_after_it_never_runs() {
     let truncating =
@@ -428,19 +451,7 @@ fn a_truncated_or_bit_flipped_dump_is_caught_and_the_migration_after_it_never_ru
     );
     for (what, image) in [("truncated", truncating), ("bit-flipped", flipping)] {
         let pg = PostgresService::create_from("pgbad", &image, &[]);
-        pg.exec_psql(
-            "CREATE TABLE events (id serial PRIMARY KEY, body text); \
-             INSERT INTO events (body) SELECT md5(i::text) FROM generate_series(1, 50000) i;",
-        );
-        let stack = unique("stack");
-        let _lock = LockGuard(stack.clone());
-        let work = Workdir::new("db-bad");
-        std::fs::write(work.dir.join("expand.sql"), "ALTER TABLE events ADD COLUMN kind text;\n").unwrap();
-        let db = format!("postgres service={} database=postgres user=postgres", pg.name);
-        let plan = work.plan(&format!(
-            "plan e2e {{\n    stack {stack}\n    backup db {{\n        {db}\n        to \"backups\"\n    }}\n    \
-             migrate expand {{\n        {db}\n        phase expand\n        file \"expand.sql\"\n    }}\n}}\n"
-        ));
+        let (_stack, _lock, work, plan) = events_and_backup_plan(&pg, 50_000, "db-bad");
         let run = work.apply(&plan, &[]);
         assert_eq!(run.code, 1, "{what}: {}", run.stderr);
         assert!(run.stderr.contains("the dump is not usable: pg_restore could not read"), "{what}: {}", run.stderr);
@@ -457,19 +468,7 @@ fn a_truncated_or_bit_flipped_dump_is_caught_and_the_migration_after_it_never_ru
 #[test]
 fn a_dump_through_a_swarm_job_arrives_whole_and_verified() {
     let pg = PostgresService::create("pgjob");
-    pg.exec_psql(
-        "CREATE TABLE events (id serial PRIMARY KEY, body text); \
-         INSERT INTO events (body) SELECT md5(i::text) FROM generate_series(1, 20000) i;",
-    );
-    let stack = unique("stack");
-    let _lock = LockGuard(stack.clone());
-    let work = Workdir::new("db-job");
-    std::fs::write(work.dir.join("expand.sql"), "ALTER TABLE events ADD COLUMN kind text;\n").unwrap();
-    let db = format!("postgres service={} database=postgres user=postgres", pg.name);
-    let plan = work.plan(&format!(
-        "plan e2e {{\n    stack {stack}\n    backup db {{\n        {db}\n        to \"backups\"\n    }}\n    \
-         migrate expand {{\n        {db}\n        phase expand\n        file \"expand.sql\"\n    }}\n}}\n"
-    ));
+    let (_stack, _lock, work, plan) = events_and_backup_plan(&pg, 20_000, "db-job");
     // As when no task of the database runs on the node planrun talks to.
     let out = support::planrun()
         .args(["apply", plan.to_str().unwrap(), "--output", "json", "--state-dir"])
