@@ -3,18 +3,19 @@
 //! (target: verify under 20% of the dump). Both routes: the loopback server by URL (pg_dump and
 //! pg_restore beside planrun) and a database service by exec (its own tools in its task).
 //!
-//! The loopback database `planrun_bench_1g` is made once with pgbench (scale 70, about 1.05 GB)
-//! and kept for later runs; the service gets a copy of it through `pg_dump | psql` and is
-//! removed at the end.
+//! Two databases of about 1.1 GB each, made once on the loopback server and kept for later runs:
+//! `planrun_bench_1g` by pgbench (scale 70: its rows are mostly blank filler, so the dump is
+//! small, about 20 MB) and `planrun_bench_1g_random` (md5 text, which compresses little, so the
+//! dump is large): the verify/dump ratio depends on it. The database service gets a copy through
+//! `pg_dump | psql` and is removed at the end.
 //!
 //! Needs tests/env/swarm-up and tests/env/postgres-up. Run:
 //!   cargo bench -p planrun-tests --bench backup_verify
 //! Env: PLANRUN_BENCH_ROUNDS (default 3), PLANRUN_BENCH_SCALE (pgbench scale, default 70),
-//! PLANRUN_BENCH_ROUTES (`url,exec` by default).
+//! PLANRUN_BENCH_ROUTES (`url,exec` by default), PLANRUN_BENCH_DATA (`pgbench,random` by default).
 
 use std::process::{Command, Stdio};
 
-const DB: &str = "planrun_bench_1g";
 const PASSWORD_FILE: &str = "/var/lib/planrun-test/pg-password";
 
 fn password() -> String {
@@ -76,27 +77,63 @@ fn backup(dir: &std::path::Path, stack: &str, postgres: &str) -> (u64, f64, f64)
 }
 
 fn main() {
-    let rounds: usize = std::env::var("PLANRUN_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let data = std::env::var("PLANRUN_BENCH_DATA").unwrap_or_else(|_| "pgbench,random".into());
+    for kind in data.split(',') {
+        bench(kind);
+    }
+}
+
+/// Makes the database of `kind` if it is missing; returns its name.
+fn database(kind: &str) -> String {
     let scale = std::env::var("PLANRUN_BENCH_SCALE").unwrap_or_else(|_| "70".into());
-    let routes = std::env::var("PLANRUN_BENCH_ROUTES").unwrap_or_else(|_| "url,exec".into());
-    if psql("postgres", &format!("SELECT count(*) FROM pg_database WHERE datname = '{DB}'")) == "0" {
-        eprintln!("making {DB} with pgbench -i -s {scale} (once)");
-        psql("postgres", &format!("CREATE DATABASE {DB}"));
+    let db = match kind {
+        "pgbench" => "planrun_bench_1g".to_string(),
+        "random" => "planrun_bench_1g_random".to_string(),
+        other => panic!("unknown data {other}"),
+    };
+    if psql("postgres", &format!("SELECT count(*) FROM pg_database WHERE datname = '{db}'")) != "0" {
+        return db;
+    }
+    psql("postgres", &format!("CREATE DATABASE {db}"));
+    if kind == "pgbench" {
+        eprintln!("making {db} with pgbench -i -s {scale} (once)");
         let status = Command::new("/usr/lib/postgresql/15/bin/pgbench")
-            .args(["-i", "-q", "-s", &scale, "-h", "127.0.0.1", "-p", "15432", "-U", "postgres", DB])
+            .args(["-i", "-q", "-s", &scale, "-h", "127.0.0.1", "-p", "15432", "-U", "postgres", &db])
             .env("PGPASSWORD", password())
             .status()
             .unwrap();
         assert!(status.success());
+    } else {
+        eprintln!("making {db}: 8 million rows of md5 text (once)");
+        psql(&db, "CREATE TABLE events (id bigint PRIMARY KEY, a text, b text, c text)");
+        for part in 0..8 {
+            psql(
+                &db,
+                &format!(
+                    "INSERT INTO events SELECT i, md5(i::text), md5((i * 7)::text), md5((i * 13)::text) \
+                     FROM generate_series({} + 1, {} + 1000000) i",
+                    part * 1_000_000,
+                    part * 1_000_000
+                ),
+            );
+        }
     }
-    let size = psql(DB, &format!("SELECT pg_database_size('{DB}')"));
+    db
+}
+
+fn bench(kind: &str) {
+    let rounds: usize = std::env::var("PLANRUN_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let routes = std::env::var("PLANRUN_BENCH_ROUTES").unwrap_or_else(|_| "url,exec".into());
+    let db = database(kind);
+    let db = db.as_str();
+    let size = psql(db, &format!("SELECT pg_database_size('{db}')"));
     let dir = std::env::temp_dir().join(format!("planrun-bench-backup-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    println!("database {DB}: {:.2} GB on disk", size.parse::<f64>().unwrap() / 1e9);
+    println!("database {db}: {:.2} GB on disk", size.parse::<f64>().unwrap() / 1e9);
 
     for route in routes.split(',') {
         let (postgres, service) = match route {
-            "url" => (format!("postgres url=\"postgresql://postgres@127.0.0.1:15432/{DB}\""), None),
+            "url" => (format!("postgres url=\"postgresql://postgres@127.0.0.1:15432/{db}\""), None),
             "exec" => {
                 let name = format!("planrun-bench-pg-{}", std::process::id());
                 let secret = format!("{name}-pw");
@@ -129,9 +166,9 @@ fn main() {
                     }
                     std::thread::sleep(std::time::Duration::from_millis(500));
                 };
-                eprintln!("copying {DB} into the service {name}");
+                eprintln!("copying {db} into the service {name}");
                 let copy = format!(
-                    "PGPASSWORD='{}' pg_dump -h 127.0.0.1 -p 15432 -U postgres {DB} | docker exec -i {container} psql -q -U postgres -d postgres > /dev/null",
+                    "PGPASSWORD='{}' pg_dump -h 127.0.0.1 -p 15432 -U postgres {db} | docker exec -i {container} psql -q -U postgres -d postgres > /dev/null",
                     password()
                 );
                 assert!(Command::new("sh").args(["-c", &copy]).status().unwrap().success());
@@ -145,12 +182,12 @@ fn main() {
             let ratio = verify / dump;
             ratios.push(ratio);
             println!(
-                "{route} round {round}: dump {:.0} MB in {dump:.2} s, verify {verify:.2} s, verify/dump {ratio:.3}",
+                "{kind} {route} round {round}: dump {:.0} MB in {dump:.2} s, verify {verify:.2} s, verify/dump {ratio:.3}",
                 bytes as f64 / 1e6
             );
         }
         ratios.sort_by(f64::total_cmp);
-        println!("{route}: median verify/dump {:.3} over {rounds} rounds", ratios[rounds / 2]);
+        println!("{kind} {route}: median verify/dump {:.3} over {rounds} rounds", ratios[rounds / 2]);
         if let Some((name, secret)) = service {
             docker(&["service", "rm", &name]);
             std::thread::sleep(std::time::Duration::from_secs(3));

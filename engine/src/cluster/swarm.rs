@@ -463,8 +463,11 @@ impl Cluster for Swarm {
                 ExecInput::Nothing => {}
                 ExecInput::Bytes(bytes) => input.write_all(&bytes).await?,
                 ExecInput::File(path) => {
-                    let mut file = tokio::fs::File::open(&path).await?;
-                    tokio::io::copy(&mut file, &mut input).await?;
+                    // 1 MiB reads: with tokio's 8 KiB default, verifying a 485 MB dump through
+                    // exec took 5.2 s against 3.9 s for the same pg_restore reading the file here.
+                    let file = tokio::fs::File::open(&path).await?;
+                    let mut reader = tokio::io::BufReader::with_capacity(1 << 20, file);
+                    tokio::io::copy_buf(&mut reader, &mut input).await?;
                 }
             }
             input.shutdown().await
