@@ -476,3 +476,65 @@ fn an_undeclared_var_is_reported_the_same_by_graph_and_validate() {
     assert_eq!(code, 1, "{validate}");
     assert!(validate.contains("`--var imgae=...` sets `imgae`, which the plan does not declare"), "{validate}");
 }
+
+#[test]
+fn explain_prints_a_codes_section_and_suggests_for_a_typo() {
+    let (code, out) = run(&["explain", "planrun::unknown-property"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("### planrun::unknown-property\n"), "{out}");
+    let (same, bare) = run(&["explain", "unknown-property"]);
+    assert_eq!((same, bare.lines().skip(2).collect::<Vec<_>>()), (0, out.lines().skip(2).collect::<Vec<_>>()));
+    let (code, out) = run(&["explain", "unknown-propery"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("did you mean `unknown-property`?"), "{out}");
+}
+
+#[test]
+fn bash_completion_completes_a_subcommand_and_the_man_page_renders() {
+    let script = planrun().args(["completions", "bash"]).output().unwrap();
+    assert!(script.status.success());
+    let dir = std::env::temp_dir().join(format!("planrun-completions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("planrun.bash");
+    std::fs::write(&file, &script.stdout).unwrap();
+    let complete = |line: &str| {
+        let words: Vec<&str> = line.split(' ').collect();
+        let bash = format!(
+            "source {}; COMP_WORDS=({}); COMP_CWORD={}; COMP_LINE='{line}'; COMP_POINT={}; _planrun planrun '{}' '{}'; echo \"${{COMPREPLY[*]}}\"",
+            file.display(),
+            words.join(" "),
+            words.len() - 1,
+            line.len(),
+            words[words.len() - 1],
+            words[words.len() - 2],
+        );
+        let out = std::process::Command::new("bash").args(["-c", &bash]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(complete("planrun va"), "validate");
+    assert_eq!(complete("planrun res"), "restore");
+    assert!(complete("planrun restore --st").contains("--stack"), "{}", complete("planrun restore --st"));
+    for shell in ["zsh", "fish"] {
+        let out = planrun().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("restore"), "{shell}");
+    }
+
+    let page = planrun().arg("man").output().unwrap();
+    assert!(page.status.success());
+    std::fs::write(dir.join("planrun.1"), &page.stdout).unwrap();
+    let rendered = std::process::Command::new("groff")
+        // Plain text: no escape sequences, no overstriking.
+        .args(["-man", "-Tutf8", "-P-cbou"])
+        .arg(dir.join("planrun.1"))
+        .output()
+        .expect("groff (Debian: groff-base) renders man pages");
+    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
+    let text = String::from_utf8_lossy(&rendered.stdout);
+    for section in ["NAME", "SYNOPSIS", "SUBCOMMANDS"] {
+        assert!(text.contains(section), "{section} in\n{text}");
+    }
+    for command in ["planrun-apply", "planrun-restore", "planrun-explain"] {
+        assert!(text.contains(command), "{command} in\n{text}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -66,6 +66,29 @@ pub enum Command {
     /// restored; 1 when the dump is unknown, changed or the restore failed (nothing restored),
     /// or the stack is locked; 2 for usage errors or when Docker cannot be reached.
     Restore(RestoreArgs),
+    /// Print the long explanation of a diagnostic code (`planrun explain unknown-property`),
+    /// the same text as its section in docs/language.md.
+    Explain(ExplainArgs),
+    /// Print a shell completion script: `planrun completions bash > /etc/bash_completion.d/planrun`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff): `planrun man > /usr/local/share/man/man1/planrun.1`.
+    Man,
+}
+
+/// `planrun explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The code, with or without `planrun::`.
+    #[arg(value_name = "CODE")]
+    pub code: String,
+}
+
+/// `planrun completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// `planrun restore`.

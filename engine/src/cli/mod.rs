@@ -6,6 +6,8 @@
 pub mod answer;
 pub mod apply;
 pub mod args;
+pub mod explain;
+pub mod install;
 pub mod progress;
 pub mod prompt;
 pub mod report;
@@ -56,6 +58,9 @@ pub fn main() -> ExitCode {
         Command::Finish(a) => status::finish(a),
         Command::Unlock(a) => unlock::unlock(a),
         Command::Restore(a) => restore::restore(a),
+        Command::Explain(a) => explain::explain(a),
+        Command::Completions(a) => install::completions(a),
+        Command::Man => install::man(),
     }
 }
 
