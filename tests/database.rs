@@ -577,3 +577,40 @@ fn a_runaway_statement_is_cancelled_by_the_statement_timeout_and_a_migration_wit
     );
     assert_eq!(db.psql("SELECT count(*) FROM information_schema.tables WHERE table_name = 't'").trim(), "0");
 }
+
+#[test]
+fn ctrl_c_in_the_middle_of_a_migration_ends_its_session_before_the_rollback_judges_it() {
+    // The migration's psql in the database's task goes on by itself when planrun stops reading
+    // it: unless the rollback ends that session, it would commit seconds after planrun said
+    // "rolled back".
+    let pg = PostgresService::create("pgcancel");
+    let stack = unique("stack");
+    let _lock = LockGuard(stack.clone());
+    let work = Workdir::new("db-cancel");
+    std::fs::write(work.dir.join("slow.sql"), "CREATE TABLE late (id int);\nSELECT pg_sleep(8);\n").unwrap();
+    let db = format!("postgres service={} database=postgres user=postgres", pg.name);
+    let plan = work.plan(&format!(
+        "plan e2e {{\n    stack {stack}\n    migrate slow {{\n        {db}\n        phase expand\n        \
+         file \"slow.sql\"\n        require-backup #false\n    }}\n}}\n"
+    ));
+    let mut apply = support::Background::apply(&work, &plan, &[]);
+    loop {
+        let e = apply.wait_for("step-progress", "slow");
+        if e["message"].as_str().unwrap_or("").starts_with("applying") {
+            break;
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    apply.signal("INT");
+    let run = apply.finish();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.outcome(), "rolled-back", "{}", run.stderr);
+    // Past the moment the abandoned transaction would have committed.
+    std::thread::sleep(std::time::Duration::from_secs(8));
+    assert_eq!(pg.exec_psql("SELECT count(*) FROM information_schema.tables WHERE table_name = 'late'").trim(), "0");
+    assert_eq!(
+        pg.exec_psql("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'planrun-%'").trim(),
+        "0",
+        "no session of the run is left"
+    );
+}

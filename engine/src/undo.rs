@@ -142,10 +142,13 @@ pub struct BlueGreenUndo {
 /// What a migrate step records before its first statement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MigrateUndo {
-    /// The database, as the step names it.
-    pub database: plans::database::Database,
-    /// Which database that resolved to, for messages.
+    /// The database, as the step resolved it when it ran (a later `planrun rollback` with
+    /// another environment still undoes it where it was applied).
+    pub target: crate::database::Target,
+    /// Which database that is, for messages.
     pub database_name: String,
+    /// The run that applied it (its sessions are tagged with it).
+    pub run_id: String,
     /// The migration file, as the plan names it (its key in planrun's ledger).
     pub file: String,
     /// The statements that undo it, read when the step started.

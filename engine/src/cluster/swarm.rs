@@ -428,12 +428,20 @@ impl Cluster for Swarm {
         let Some(node) = info.swarm.and_then(|s| s.node_id).filter(|n| !n.is_empty()) else {
             return Ok(None);
         };
+        // A task whose container passed its health check a moment ago may still read
+        // `starting` here (the node reports to the manager a little later): its container runs.
         let tasks = self.tasks(service_id).await?;
-        Ok(tasks.into_iter().find_map(|t| {
-            let status = t.status?;
-            (t.node_id.as_deref() == Some(node.as_str()) && status.state == Some(TaskState::RUNNING)).then_some(())?;
-            status.container_status?.container_id
-        }))
+        let container = |wanted: TaskState| {
+            tasks.iter().find_map(|t| {
+                let status = t.status.as_ref()?;
+                (t.node_id.as_deref() == Some(node.as_str())
+                    && t.desired_state == Some(TaskState::RUNNING)
+                    && status.state == Some(wanted))
+                .then_some(())?;
+                status.container_status.as_ref()?.container_id.clone()
+            })
+        };
+        Ok(container(TaskState::RUNNING).or_else(|| container(TaskState::STARTING)))
     }
 
     async fn exec(&self, exec: Exec) -> Result<Executed, ClusterError> {
@@ -459,18 +467,25 @@ impl Cluster for Swarm {
         // Feed stdin while reading the output: a program that writes before it has read all
         // its input would otherwise block on a full pipe.
         let feed = async move {
-            match exec.stdin {
-                ExecInput::Nothing => {}
-                ExecInput::Bytes(bytes) => input.write_all(&bytes).await?,
-                ExecInput::File(path) => {
-                    // 1 MiB reads: with tokio's 8 KiB default, verifying a 485 MB dump through
-                    // exec took 5.2 s against 3.9 s for the same pg_restore reading the file here.
-                    let file = tokio::fs::File::open(&path).await?;
-                    let mut reader = tokio::io::BufReader::with_capacity(1 << 20, file);
-                    tokio::io::copy_buf(&mut reader, &mut input).await?;
+            let fed = async {
+                match exec.stdin {
+                    ExecInput::Nothing => {}
+                    ExecInput::Bytes(bytes) => input.write_all(&bytes).await?,
+                    ExecInput::File(path) => {
+                        // 1 MiB reads: with tokio's 8 KiB default, verifying a 485 MB dump through
+                        // exec took 5.2 s against 3.9 s for the same pg_restore reading the file here.
+                        let file = tokio::fs::File::open(&path).await?;
+                        let mut reader = tokio::io::BufReader::with_capacity(1 << 20, file);
+                        tokio::io::copy_buf(&mut reader, &mut input).await?;
+                    }
                 }
+                Ok::<(), std::io::Error>(())
             }
-            input.shutdown().await
+            .await;
+            // Closed whatever happened: a program waiting for the rest of its input would
+            // otherwise wait forever.
+            let closed = input.shutdown().await;
+            fed.and(closed)
         };
         let read = async {
             let mut stdout = Vec::new();

@@ -157,6 +157,10 @@ impl Postgres for FakePostgres {
         Ok(Vec::new())
     }
 
+    async fn end_sessions(&self, _tag: &str) -> Result<(), DbError> {
+        Ok(())
+    }
+
     async fn applied(&self, file: &str) -> Result<Option<Applied>, DbError> {
         Ok(self.state.lock().unwrap().ledger.get(file).cloned())
     }

@@ -69,16 +69,24 @@ impl Target {
             (None, None) => (d.service.clone(), d.url.clone()),
             (s, u) => (s.clone(), u.clone()),
         };
+        let step_url = db.url.is_some();
         let via = match (service, url) {
             (Some(s), None) => Via::Service(s),
-            (None, Some(u)) if ::url::Url::parse(&u).is_ok_and(|p| p.password().is_some()) => {
-                return Err(format!(
-                    "the database url {} carries a password: plans and planrun.toml are checked in, so \
-                     give it in PGPASSWORD instead and leave it out of the url",
-                    redact(&u)
-                ));
+            (None, Some(u)) => {
+                // Read as the driver reads it: a password may also hide in `?password=` or in a
+                // `key=value` connection string.
+                match u.parse::<tokio_postgres::Config>() {
+                    Ok(c) if c.get_password().is_some() => {
+                        return Err(format!(
+                            "the database url {} carries a password: plans and planrun.toml are checked in, \
+                             so give it in PGPASSWORD instead and leave it out of the url",
+                            redact(&u)
+                        ));
+                    }
+                    Ok(_) => Via::Url(u),
+                    Err(e) => return Err(format!("the database url {} does not parse: {e}", redact(&u))),
+                }
             }
-            (None, Some(u)) => Via::Url(u),
             (Some(_), Some(_)) => {
                 return Err("`postgres` names both a service and a url: keep one".into());
             }
@@ -92,18 +100,17 @@ impl Target {
             Via::Url(u) => ::url::Url::parse(u).ok().and_then(|u| part(&u)),
             Via::Service(_) => None,
         };
-        let database = db
-            .database
-            .clone()
-            .or(d.database)
-            .or_else(|| url_part(|u| Some(u.path().trim_start_matches('/').to_owned()).filter(|p| !p.is_empty())))
-            .unwrap_or_else(|| "postgres".into());
-        let user = db
-            .user
-            .clone()
-            .or(d.user)
-            .or_else(|| url_part(|u| Some(u.username().to_owned()).filter(|p| !p.is_empty())))
-            .unwrap_or_else(|| "postgres".into());
+        let url_database = url_part(|u| Some(u.path().trim_start_matches('/').to_owned()).filter(|p| !p.is_empty()));
+        let url_user = url_part(|u| Some(u.username().to_owned()).filter(|p| !p.is_empty()));
+        // What the step says wins over the environment, and a step's own url is part of what
+        // the step says (its database is not replaced by the environment's).
+        let (database, user) = if step_url {
+            (db.database.clone().or(url_database).or(d.database), db.user.clone().or(url_user).or(d.user))
+        } else {
+            (db.database.clone().or(d.database).or(url_database), db.user.clone().or(d.user).or(url_user))
+        };
+        let database = database.unwrap_or_else(|| "postgres".into());
+        let user = user.unwrap_or_else(|| "postgres".into());
         Ok(Target { via, database, user })
     }
 
@@ -116,16 +123,27 @@ impl Target {
     }
 }
 
-/// A URL with its password replaced by `***`.
+/// A URL as it may be shown: scheme, user, host, port and database; never a password, nor the
+/// query (which may carry one).
 pub fn redact(url: &str) -> String {
     match ::url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.set_query(None);
+            u.set_fragment(None);
             u.to_string()
         }
-        Ok(u) => u.to_string(),
-        Err(_) => "(a url that does not parse)".into(),
+        Err(_) => "(a connection string)".into(),
     }
+}
+
+/// The `application_name` of every session a run opens, so its sessions can be found (and
+/// ended, when the run stops in the middle of a migration).
+pub fn session_tag(run_id: &str) -> String {
+    let run: String = run_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(48).collect();
+    format!("planrun-{run}")
 }
 
 /// A dump written and checked.
@@ -268,6 +286,31 @@ pub trait Postgres: Send + Sync {
     async fn run(&self, batch: &Batch) -> Result<Ran, DbError>;
     /// Runs one query and returns its rows, each column as text (`NULL` as `None`).
     async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError>;
+    /// Ends every other session tagged `tag` ([`session_tag`]) and waits, at most 10 s, until
+    /// they are gone: a run stopped in the middle of a migration may have left its statements
+    /// running (an `exec`'d psql goes on when planrun stops reading it).
+    async fn end_sessions(&self, tag: &str) -> Result<(), DbError> {
+        let others = format!(
+            "FROM pg_stat_activity WHERE application_name = {} AND pid <> pg_backend_pid()",
+            ledger::literal(tag)
+        );
+        let end = Batch {
+            statements: vec![format!("SELECT pg_terminate_backend(pid) {others}")],
+            transactional: false,
+            lock_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
+            ledger: None,
+        };
+        self.run(&end).await?;
+        for _ in 0..50 {
+            let left = self.query(&format!("SELECT count(*) {others}")).await?;
+            if left.first().and_then(|r| r.first()).cloned().flatten().as_deref() == Some("0") {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(DbError::Unreachable(format!("sessions of {tag} are still running after 10 s")))
+    }
     /// What planrun's ledger says of `file` (creating the ledger when missing).
     async fn applied(&self, file: &str) -> Result<Option<ledger::Applied>, DbError> {
         let ensure = Batch {
@@ -318,7 +361,7 @@ impl Databases for RealDatabases {
             Via::Service(_) => {
                 Ok(Arc::new(service::ServicePostgres::open(self.cluster.clone(), target, run_id).await?))
             }
-            Via::Url(_) => Ok(Arc::new(url::UrlPostgres::new(target)?)),
+            Via::Url(_) => Ok(Arc::new(url::UrlPostgres::new(target, run_id)?)),
         }
     }
 
@@ -352,16 +395,17 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The name of a dump of `target` taken at `unix_ms`: `shop-20261201T181530Z.dump`.
-pub fn dump_name(target: &Target, unix_ms: u64) -> String {
+/// The name of a dump of `target` taken by `step` at `unix_ms`:
+/// `db-shop-20261201T181530.123Z.dump` (two steps, or two databases of the same name, never
+/// share one).
+pub fn dump_name(step: &str, target: &Target, unix_ms: u64) -> String {
     let secs = (unix_ms / 1000) as i64;
     let (y, mo, d, h, mi, s) = civil(secs);
-    let db: String = target
-        .database
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
-        .collect();
-    format!("{db}-{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z.dump")
+    let ms = unix_ms % 1000;
+    let clean = |t: &str| -> String {
+        t.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()
+    };
+    format!("{}-{}-{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}.{ms:03}Z.dump", clean(step), clean(&target.database))
 }
 
 /// UTC calendar fields of a Unix time (Howard Hinnant's days-from-civil, inverted).
@@ -401,11 +445,18 @@ mod tests {
             t,
             Target { via: Via::Service("shop_postgres".into()), database: "shop".into(), user: "deploy".into() }
         );
-        let t = Target::resolve(&db(None, Some("postgres://app@127.0.0.1:5432/orders")), Some(&env)).unwrap();
-        assert_eq!(t.via, Via::Url("postgres://app@127.0.0.1:5432/orders".into()));
+        let t = Target::resolve(&db(None, Some("postgres://app@127.0.0.1:5432")), Some(&env)).unwrap();
+        assert_eq!(t.via, Via::Url("postgres://app@127.0.0.1:5432".into()));
         assert_eq!(t.database, "shop", "the environment's database name fills what the step leaves out");
-        let e = Target::resolve(&db(None, Some("postgres://app:secret@db/orders")), None).unwrap_err();
-        assert!(e.contains("PGPASSWORD") && !e.contains("secret"), "{e}");
+        for hidden in
+            ["postgres://app:secret@db/orders", "postgres://app@db/orders?password=secret", "host=db password=secret"]
+        {
+            let e = Target::resolve(&db(None, Some(hidden)), None).unwrap_err();
+            assert!(e.contains("PGPASSWORD") && !e.contains("secret"), "{e}");
+        }
+        // A step's own url names its database; the environment's name does not replace it.
+        let t = Target::resolve(&db(None, Some("postgres://app@db/orders")), Some(&env)).unwrap();
+        assert_eq!(t.database, "orders");
         let e = Target::resolve(&db(None, None), None).unwrap_err();
         assert!(e.contains("planrun.toml"), "{e}");
     }
@@ -420,7 +471,7 @@ mod tests {
     #[test]
     fn dump_names_carry_the_utc_time() {
         let t = Target { via: Via::Service("s".into()), database: "shop db".into(), user: "u".into() };
-        // 2026-12-01T18:15:30Z
-        assert_eq!(dump_name(&t, 1_796_148_930_000), "shop_db-20261201T181530Z.dump");
+        // 2026-12-01T18:15:30.042Z
+        assert_eq!(dump_name("db", &t, 1_796_148_930_042), "db-shop_db-20261201T181530.042Z.dump");
     }
 }

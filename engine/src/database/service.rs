@@ -106,7 +106,8 @@ impl ServicePostgres {
 
     async fn exec(&self, argv: Vec<String>, stdin: ExecInput, stdout: ExecOutput) -> Result<Executed, DbError> {
         let Route::Exec(container) = &self.route else { unreachable!("exec on the job route") };
-        let env = std::env::var("PGPASSWORD").ok().map(|p| vec![format!("PGPASSWORD={p}")]).unwrap_or_default();
+        let mut env = vec![format!("PGAPPNAME={}", super::session_tag(&self.run_id))];
+        env.extend(std::env::var("PGPASSWORD").ok().map(|p| format!("PGPASSWORD={p}")));
         let exec = Exec { container: container.clone(), argv, env, user: None, stdin, stdout };
         self.cluster.exec(exec).await.map_err(|e| DbError::Unreachable(format!("exec in {}: {e}", self.service)))
     }
@@ -121,13 +122,14 @@ impl ServicePostgres {
         output_to: Option<PathBuf>,
     ) -> Result<String, JobError> {
         let password = match &self.password_file {
-            Some((path, _)) => format!("PGPASSWORD=$(cat '{path}') "),
+            Some((path, _)) => format!("PGPASSWORD=$(cat {}) ", shell_words(std::slice::from_ref(path))),
             None => String::new(),
         };
+        let tag = format!("PGAPPNAME={} ", shell_words(&[super::session_tag(&self.run_id)]));
         let job = Job {
-            name: format!("planrun-{what}-{}", short(&self.run_id)),
+            name: unique_name(what, &self.run_id),
             image: self.image.clone(),
-            command: vec!["sh".into(), "-c".into(), format!("{password}{script}")],
+            command: vec!["sh".into(), "-c".into(), format!("{password}{tag}{script}")],
             env: Vec::new(),
             networks: self.networks.clone(),
             labels: HashMap::from([("planrun.job".to_string(), what.to_string())]),
@@ -247,35 +249,34 @@ impl Postgres for ServicePostgres {
                 return Err(Self::tool_error("psql", &done));
             }
             Route::Job => {
-                let name = format!("planrun-sql-{}-{}", short(&self.run_id), short(&super::hex(&sha(&script))));
+                let name = format!("{}-{}", unique_name("sql", &self.run_id), short(&super::hex(&sha(&script))));
                 let created = self
                     .cluster
                     .create_config(&name, HashMap::from([("planrun.job".into(), "sql".into())]), script.as_bytes())
                     .await;
-                let id = match created {
-                    Ok(id) => id,
-                    Err(crate::cluster::ClusterError::Conflict(_)) => {
-                        self.cluster.config(&name).await.ok().flatten().map(|c| c.id).unwrap_or_default()
-                    }
-                    Err(e) => return Err(DbError::Unreachable(format!("create config {name}: {e}"))),
-                };
+                let id = created.map_err(|e| DbError::Unreachable(format!("create config {name}: {e}")))?;
                 let mut args: Vec<String> = psql::script_args();
                 let f = args.iter().position(|a| a == "-").unwrap_or(args.len() - 1);
                 args[f] = "/planrun/script.sql".into();
                 argv.extend(args);
+                // The whole output, not the job's last lines: a statement that prints many
+                // notices must not push the markers of completed statements out of sight.
+                let out = tempfile_path("sql");
                 let result = self
                     .job(
                         "sql",
                         format!("{} 2>&1", shell_words(&argv)),
                         vec![(id.clone(), name, "/planrun/script.sql".into())],
-                        None,
+                        Some(out.clone()),
                     )
                     .await;
                 let _ = self.cluster.remove_config(&id).await;
+                let whole = tokio::fs::read_to_string(&out).await.unwrap_or_default();
+                let _ = tokio::fs::remove_file(&out).await;
                 match result {
-                    Ok(logs) => logs,
+                    Ok(_) => whole,
                     Err(JobError::Failed { logs, name, error }) => {
-                        if let Some(ran) = psql::read(batch, &logs) {
+                        if let Some(ran) = psql::read(batch, &whole) {
                             return Ok(ran);
                         }
                         return Err(DbError::Tool {
@@ -371,6 +372,15 @@ async fn decode(encoded: &Path, file: &Path) -> Result<String, DbError> {
 fn sha(text: &str) -> Vec<u8> {
     use sha2::{Digest, Sha256};
     Sha256::digest(text.as_bytes()).to_vec()
+}
+
+/// A job or config name no other job of this or another run takes: `planrun-dump-r20261201t181530z-4711-3`.
+fn unique_name(what: &str, run_id: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let run: String = run_id.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase();
+    let run = &run[run.len().saturating_sub(24)..];
+    format!("planrun-{what}-{run}-{n}")
 }
 
 fn short(s: &str) -> String {

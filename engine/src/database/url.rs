@@ -24,7 +24,7 @@ pub struct UrlPostgres {
 
 impl UrlPostgres {
     /// Reads the URL; connects only when there is work.
-    pub fn new(target: Target) -> Result<UrlPostgres, DbError> {
+    pub fn new(target: Target, run_id: &str) -> Result<UrlPostgres, DbError> {
         let Via::Url(url) = &target.via else { return Err(DbError::Unreachable("not a url".into())) };
         let mut config: Config = url
             .parse()
@@ -35,7 +35,7 @@ impl UrlPostgres {
         {
             config.password(p);
         }
-        config.application_name("planrun");
+        config.application_name(super::session_tag(run_id));
         Ok(UrlPostgres { target, config })
     }
 
@@ -65,6 +65,9 @@ impl UrlPostgres {
         }
         if let Some(p) = self.config.get_password() {
             env.push(("PGPASSWORD".into(), String::from_utf8_lossy(p).into_owned()));
+        }
+        if let Some(name) = self.config.get_application_name() {
+            env.push(("PGAPPNAME".into(), name.to_owned()));
         }
         let mode = match self.config.get_ssl_mode() {
             SslMode::Disable => "disable",

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bollard::models::{
     NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicatedJob, TaskSpec,
     TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile1, TaskSpecContainerSpecSecrets,
-    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
+    TaskSpecLogDriver, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
 };
 use tokio::time::Instant;
 
@@ -141,6 +141,13 @@ pub fn spec(job: &Job) -> ServiceSpec {
                 secrets: (!job.secrets.is_empty()).then(|| job.secrets.clone()),
                 ..Default::default()
             }),
+            // Local json-file logs without rotation, whatever the daemon's default: a job's
+            // output (a dump, base64) is read back from its logs and must neither be cut by a
+            // size limit nor shipped to a central log service.
+            log_driver: Some(TaskSpecLogDriver {
+                name: Some("json-file".into()),
+                options: Some(HashMap::from([("max-size".to_string(), "100g".to_string())])),
+            }),
             restart_policy: Some(TaskSpecRestartPolicy {
                 condition: Some(TaskSpecRestartPolicyConditionEnum::NONE),
                 ..Default::default()
@@ -209,7 +216,7 @@ pub async fn run(cluster: Arc<dyn Cluster>, job: &Job) -> Result<JobOutput, JobE
         tokio::time::sleep(POLL).await;
     };
     let logs = services::logs(cluster.as_ref(), &id, LOG_LINES).await.unwrap_or_default();
-    if let (Ok(()), Some(path)) = (&outcome, &job.output_to) {
+    if let Some(path) = &job.output_to {
         cluster.logs_to(&id, path).await.map_err(|error| ServiceError::Cluster {
             doing: format!("read the output of job {} into {}", job.name, path.display()),
             error,

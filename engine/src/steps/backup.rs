@@ -46,7 +46,7 @@ impl Behavior for Backup {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        let file = dir.join(database::dump_name(&target, now_ms));
+        let file = dir.join(database::dump_name(&ctx.step, &target, now_ms));
         // planrun's ledger goes into every dump, so a restore puts back what was applied then
         // along with the schema.
         db.applied("").await?;
@@ -72,8 +72,10 @@ impl Behavior for Backup {
     }
 }
 
-/// The backup directory: as written when absolute, else beside the plan.
+/// The backup directory: as written when absolute, else beside the plan; always absolute, so
+/// the journal names the dump wherever `planrun restore` is run from.
 fn directory(ctx: &StepContext, to: &str) -> PathBuf {
     let to = PathBuf::from(to);
-    if to.is_absolute() { to } else { ctx.plan_dir.join(to) }
+    let dir = if to.is_absolute() { to } else { ctx.plan_dir.join(to) };
+    std::path::absolute(&dir).unwrap_or(dir)
 }

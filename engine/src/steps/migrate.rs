@@ -50,6 +50,13 @@ fn read(ctx: &StepContext, name: &str) -> Result<SqlFile, StepError> {
         let (line, column) = line_column(&text, e.offset);
         StepError::Refused(format!("{name}:{line}:{column}: {}", e.message))
     })?;
+    if let Some(meta) = statements.iter().find(|s| s.text.starts_with('\\')) {
+        return Err(StepError::Refused(format!(
+            "{name}:{}: `{}` is a psql command, not SQL: planrun sends statements to the server itself",
+            meta.line,
+            meta.text.lines().next().unwrap_or("")
+        )));
+    }
     let sha256 = {
         use sha2::{Digest, Sha256};
         crate::database::hex(&Sha256::digest(text.as_bytes()))
@@ -120,8 +127,9 @@ impl Behavior for Migrate {
             None => 0,
         };
         ctx.record(Undo::Migrate(Box::new(MigrateUndo {
-            database: self.database.clone(),
+            target: target.clone(),
             database_name: target.describe(),
+            run_id: ctx.run.run_id.clone(),
             file: up.name.clone(),
             down: down.map(|d| DownFile {
                 file: d.name,
@@ -178,7 +186,16 @@ async fn run_with_retries(
             return Ok(Some((error, offset)));
         }
         // Statement by statement: what completed stays done; go on from the one that waited.
+        // The ledger, written with each statement, is the truth of what completed (the
+        // output's markers are only what planrun saw).
+        let completed = match batch.ledger.as_ref() {
+            Some(LedgerWrite::Progress { entry, already }) if !batch.transactional => {
+                db.applied(&entry.file).await?.map(|a| a.completed.saturating_sub(*already)).unwrap_or(completed)
+            }
+            _ => completed,
+        };
         if !batch.transactional && completed > 0 {
+            let completed = completed.min(batch.statements.len());
             batch.statements.drain(..completed);
             offset += completed;
             if let Some(LedgerWrite::Progress { already, .. }) = batch.ledger.as_mut() {
@@ -245,7 +262,10 @@ fn phase_word(phase: plans::steps::migrate::Phase) -> &'static str {
 /// Runs the recorded `down` statements and forgets the migration in the ledger; without a
 /// `down`, stops the rollback here with the restore command.
 pub async fn undo(step: &str, record: &MigrateUndo, ctx: &RunContext) -> Result<(), StepError> {
-    let db = ctx.databases.open(&record.database, &ctx.run_id).await?;
+    let db = ctx.databases.open_target(&record.target, &ctx.run_id).await?;
+    // What the stopped run may have left running ends first (a transaction in flight rolls
+    // back), so the ledger below says what stays.
+    db.end_sessions(&crate::database::session_tag(&record.run_id)).await?;
     // A transaction that failed, or a first statement that did, left nothing to undo.
     if db.applied(&record.file).await?.is_none() {
         return Ok(());
