@@ -356,6 +356,21 @@ impl FakeCluster {
         self.lock().updates
     }
 
+    /// A second running task in `slot` of the service, on its current spec: what Swarm
+    /// sometimes leaves behind after rolling back on its own (swarmkit#2242).
+    pub fn duplicate_slot(&self, service: &str, slot: i64) {
+        let mut state = self.lock();
+        let id = state.new_id("task");
+        let s = state.find(service).expect("the service exists");
+        let task = s
+            .tasks
+            .iter()
+            .find(|t| t.slot == Some(slot) && t.desired_state == Some(TaskState::RUNNING))
+            .cloned()
+            .expect("a task in the slot");
+        s.tasks.push(Task { id: Some(id), ..task });
+    }
+
     /// Adds a service whose tasks are already running; returns its id.
     pub fn add_service(&self, spec: ServiceSpec) -> String {
         let mut state = self.lock();

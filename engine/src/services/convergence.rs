@@ -404,14 +404,28 @@ async fn poll(
     let on_target = |t: &&Task| target.runs_template(t, &template);
     let on_target_running = wanted.iter().filter(|t| running(t) && on_target(t)).count() as u64;
     let slots: BTreeSet<i64> = wanted.iter().filter_map(|t| t.slot).collect();
-    let tasks_done = wanted.len() as u64 == target.replicas
+    let mut tasks_done = wanted.len() as u64 == target.replicas
         && slots.len() as u64 == target.replicas
         && on_target_running == target.replicas;
+    // Putting a previous release back, Swarm sometimes leaves a second task in a slot after
+    // it rolled back on its own (swarmkit#2242), and keeps it: every task that wants to run
+    // then runs the restored spec, every slot has one, and nothing replaces anything. That
+    // is the old release serving, one task more; waiting for Swarm to drop it waits forever.
+    let duplicated = direction == Direction::Restore
+        && !updating
+        && wanted.len() as u64 > target.replicas
+        && slots.len() as u64 == target.replicas
+        && on_target_running == wanted.len() as u64;
+    tasks_done |= duplicated;
 
     let mut progress = format!("{on_target_running} of {} tasks running on image {}", target.replicas, target.image);
     let old = wanted.iter().filter(|t| !on_target(t)).count();
     let extra = (wanted.len() as u64).saturating_sub(target.replicas);
-    if old > 0 && extra > 0 {
+    if duplicated {
+        progress.push_str(&format!(
+            ", and {extra} more that Swarm left in a slot it already fills (swarmkit#2242; it runs the restored spec)"
+        ));
+    } else if old > 0 && extra > 0 {
         // Start-first: a slot keeps its old task until the new one is up.
         progress.push_str(&format!(", {old} old still serving while replacements start"));
     } else if wanted.len() as u64 != target.replicas {

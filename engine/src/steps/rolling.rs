@@ -380,6 +380,29 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn undo_accepts_a_slot_swarm_left_doubled_on_the_restored_spec() {
+        let fake = FakeCluster::new();
+        fake.behave("app:exit", Behavior::Crash(3));
+        let before = spec("shop_web", "app:v1");
+        fake.add_service(before.clone());
+        let (ctx, memory) = context(&fake);
+        rolling("shop_web", "app:exit", FailureAction::Rollback, 600).apply(&ctx).await.unwrap_err();
+        // Swarm rolls back by itself, and leaves a second v1 task in slot 1 (swarmkit#2242).
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        fake.duplicate_slot("shop_web", 1);
+
+        let started = tokio::time::Instant::now();
+        undo("web", &recorded(&memory), &ctx.run).await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(30), "not waited out: {:?}", started.elapsed());
+        assert_eq!(fake.spec("shop_web").unwrap(), before);
+        let said = memory.records().iter().any(|r| match &r.event {
+            Event::StepProgress { message, .. } => message.contains("swarmkit#2242"),
+            _ => false,
+        });
+        assert!(said, "the extra task is reported");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_paused_update_is_undone_and_the_crash_looping_slot_replaced() {
         let fake = FakeCluster::new();
         fake.behave("app:exit", Behavior::Crash(3));
