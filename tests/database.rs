@@ -614,3 +614,41 @@ fn ctrl_c_in_the_middle_of_a_migration_ends_its_session_before_the_rollback_judg
         "no session of the run is left"
     );
 }
+
+#[test]
+fn sslmode_means_what_it_means_to_libpq() {
+    // The loopback server offers TLS with a self-signed certificate for 127.0.0.1
+    // (tests/env/postgres-up), which is also the CA file /var/lib/planrun-test/pg-ca.crt.
+    with_password();
+    let db = LoopbackDatabase::create("dbtls");
+    let stack = unique("stack");
+    let _lock = LockGuard(stack.clone());
+    let work = Workdir::new("db-tls");
+    std::fs::write(
+        work.dir.join("seen.sql"),
+        "CREATE TABLE IF NOT EXISTS tls_seen (ssl boolean);\nINSERT INTO tls_seen SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid();\n",
+    )
+    .unwrap();
+    let apply = |query: &str| {
+        let url = format!("postgresql://postgres@127.0.0.1:15432/{}?{query}", db.name);
+        let plan = work.plan(&format!(
+            "plan e2e {{\n    stack {stack}\n    backup db {{\n        postgres url=\"{url}\"\n        to \"backups\"\n    }}\n    \
+             migrate seen {{\n        postgres url=\"{url}\"\n        phase migrate\n        file \"seen.sql\"\n    }}\n}}\n"
+        ));
+        let run = work.apply(&plan, &[]);
+        db.psql("DELETE FROM planrun.migrations WHERE file = 'seen.sql'");
+        run
+    };
+
+    // require: encrypted, the certificate not checked (libpq does not check it either).
+    let run = apply("sslmode=require");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // verify-full against the right CA: checked, and pg_dump checks it too.
+    let run = apply("sslmode=verify-full&sslrootcert=/var/lib/planrun-test/pg-ca.crt");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(db.psql("SELECT string_agg(ssl::text, ',') FROM tls_seen").trim(), "true,true", "both over TLS");
+    // verify-full without that CA: the self-signed certificate is refused.
+    let run = apply("sslmode=verify-full");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.to_lowercase().contains("certificate"), "{}", run.stderr);
+}

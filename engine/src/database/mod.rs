@@ -21,6 +21,7 @@ pub mod fake;
 pub mod ledger;
 pub mod psql;
 pub mod service;
+pub mod tls;
 pub mod url;
 
 use std::fmt;
@@ -75,7 +76,8 @@ impl Target {
             (None, Some(u)) => {
                 // Read as the driver reads it: a password may also hide in `?password=` or in a
                 // `key=value` connection string.
-                match u.parse::<tokio_postgres::Config>() {
+                let (plain, _) = tls::split(&u)?;
+                match plain.parse::<tokio_postgres::Config>() {
                     Ok(c) if c.get_password().is_some() => {
                         return Err(format!(
                             "the database url {} carries a password: plans and planrun.toml are checked in, \

@@ -8,7 +8,6 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio_postgres::config::SslMode;
@@ -20,33 +19,45 @@ use super::{Batch, DbError, Dump, Postgres, Ran, SqlError, Target, Via, sha256_o
 pub struct UrlPostgres {
     target: Target,
     config: Config,
+    tls: super::tls::Tls,
 }
 
 impl UrlPostgres {
     /// Reads the URL; connects only when there is work.
     pub fn new(target: Target, run_id: &str) -> Result<UrlPostgres, DbError> {
         let Via::Url(url) = &target.via else { return Err(DbError::Unreachable("not a url".into())) };
+        let (url, tls) = super::tls::split(url).map_err(DbError::Unreachable)?;
         let mut config: Config = url
             .parse()
-            .map_err(|e| DbError::Unreachable(format!("{}: not a PostgreSQL URL: {e}", super::redact(url))))?;
-        config.dbname(&target.database).user(&target.user);
+            .map_err(|e| DbError::Unreachable(format!("{}: not a PostgreSQL URL: {e}", super::redact(&url))))?;
+        config.dbname(&target.database).user(&target.user).ssl_mode(tls.mode.driver());
         if config.get_password().is_none()
             && let Ok(p) = std::env::var("PGPASSWORD")
         {
             config.password(p);
         }
         config.application_name(super::session_tag(run_id));
-        Ok(UrlPostgres { target, config })
+        Ok(UrlPostgres { target, config, tls })
     }
 
     async fn connect(&self) -> Result<Client, DbError> {
-        let unreachable = |e: tokio_postgres::Error| DbError::Unreachable(format!("{}: {e}", self.target.describe()));
+        // The driver's message alone ("error performing TLS handshake") hides the cause.
+        let unreachable = |e: tokio_postgres::Error| {
+            let mut why = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                why.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            DbError::Unreachable(format!("{}: {why}", self.target.describe()))
+        };
         let client = if self.config.get_ssl_mode() == SslMode::Disable {
             let (client, connection) = self.config.connect(tokio_postgres::NoTls).await.map_err(unreachable)?;
             tokio::spawn(connection);
             client
         } else {
-            let (client, connection) = self.config.connect(tls()).await.map_err(unreachable)?;
+            let connector = super::tls::connector(&self.tls).map_err(DbError::Unreachable)?;
+            let (client, connection) = self.config.connect(connector).await.map_err(unreachable)?;
             tokio::spawn(connection);
             client
         };
@@ -69,25 +80,12 @@ impl UrlPostgres {
         if let Some(name) = self.config.get_application_name() {
             env.push(("PGAPPNAME".into(), name.to_owned()));
         }
-        let mode = match self.config.get_ssl_mode() {
-            SslMode::Disable => "disable",
-            SslMode::Require => "require",
-            _ => "prefer",
-        };
-        env.push(("PGSSLMODE".into(), mode.into()));
+        env.push(("PGSSLMODE".into(), self.tls.mode.word().into()));
+        if let Some(root) = &self.tls.root {
+            env.push(("PGSSLROOTCERT".into(), root.display().to_string()));
+        }
         env
     }
-}
-
-/// TLS with the web's root certificates (rustls, as reqwest uses).
-fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tokio_postgres_rustls::MakeRustlsConnect::new(config)
 }
 
 /// Runs a PostgreSQL tool here; its stderr on failure.
