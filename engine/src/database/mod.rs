@@ -392,6 +392,12 @@ pub async fn sha256_of(path: &Path) -> Result<(u64, String), DbError> {
     Ok((total, hex(&hasher.finalize())))
 }
 
+/// The SHA-256 of some bytes, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(bytes))
+}
+
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

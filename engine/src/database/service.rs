@@ -249,7 +249,8 @@ impl Postgres for ServicePostgres {
                 return Err(Self::tool_error("psql", &done));
             }
             Route::Job => {
-                let name = format!("{}-{}", unique_name("sql", &self.run_id), short(&super::hex(&sha(&script))));
+                let name =
+                    format!("{}-{}", unique_name("sql", &self.run_id), short(&super::sha256_hex(script.as_bytes())));
                 let created = self
                     .cluster
                     .create_config(&name, HashMap::from([("planrun.job".into(), "sql".into())]), script.as_bytes())
@@ -367,11 +368,6 @@ async fn decode(encoded: &Path, file: &Path) -> Result<String, DbError> {
     out.write_all(&bytes).await.map_err(|e| DbError::File(e.to_string()))?;
     out.sync_all().await.map_err(|e| DbError::File(e.to_string()))?;
     sha.ok_or_else(|| DbError::BadDump("the job's output ended before its SHA-256: the dump is cut short".into()))
-}
-
-fn sha(text: &str) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(text.as_bytes()).to_vec()
 }
 
 /// A job or config name no other job of this or another run takes: `planrun-dump-r20261201t181530z-4711-3`.

@@ -57,10 +57,7 @@ fn read(ctx: &StepContext, name: &str) -> Result<SqlFile, StepError> {
             meta.text.lines().next().unwrap_or("")
         )));
     }
-    let sha256 = {
-        use sha2::{Digest, Sha256};
-        crate::database::hex(&Sha256::digest(text.as_bytes()))
-    };
+    let sha256 = crate::database::sha256_hex(text.as_bytes());
     Ok(SqlFile { name: name.to_owned(), path, text, statements, sha256 })
 }
 
@@ -327,6 +324,21 @@ mod tests {
         assert!(excerpt.contains("[migrations/two.sql:5:20]"), "{excerpt}");
         assert!(excerpt.contains("ADD COLUMN phone nosuchtype"), "{excerpt}");
         assert!(excerpt.contains("the server stopped here"), "{excerpt}");
+    }
+
+    #[test]
+    fn a_psql_command_in_a_migration_file_is_refused_naming_its_line() {
+        let dir = std::env::temp_dir().join(format!("planrun-meta-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("meta.sql");
+        std::fs::write(&file, "ALTER TABLE t ADD a int;\n\\set ON_ERROR_STOP off\nALTER TABLE t ADD b int;\n").unwrap();
+        let sim = crate::simulation::Simulation::new();
+        let ctx = sim.context("shop", "r-1", Vec::new());
+        let (plan, _) = crate::simulation::Simulation::plan("plan p {\n    stack shop\n    pause a \"1s\"\n}\n");
+        let step = sim.step(&ctx, &plan, "a");
+        let Err(StepError::Refused(why)) = read(&step, file.to_str().unwrap()) else { panic!("refused") };
+        assert!(why.ends_with(":2: `\\set ON_ERROR_STOP off` is a psql command, not SQL: planrun sends statements to the server itself"), "{why}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
