@@ -14,6 +14,16 @@ pub fn millis(ms: u64) -> String {
     seconds(Duration::from_millis(ms))
 }
 
+/// A longer span, as an estimate reads: `45s`, `2m 05s`, `1h 02m`.
+pub fn span(ms: u64) -> String {
+    let s = (ms + 500) / 1000;
+    match s {
+        0..120 => millis(ms),
+        120..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,5 +35,8 @@ mod tests {
         assert_eq!(seconds(Duration::from_millis(12_345)), "12.3s");
         assert_eq!(millis(400), "0.4s");
         assert_eq!(millis(0), "0s");
+        assert_eq!(span(119_400), "119.4s");
+        assert_eq!(span(125_000), "2m 05s");
+        assert_eq!(span(3_725_000), "1h 02m");
     }
 }

@@ -228,6 +228,9 @@ pub enum Event {
         verdict: String,
         /// Why, for errors and failures.
         detail: Option<String>,
+        /// Milliseconds the measurement took (absent in journals written before it was kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        took_ms: Option<u64>,
     },
     /// A gate reached its verdict.
     GateFinished {

@@ -391,25 +391,26 @@ plan two-branches {
         let report = run.plan(TWO_BRANCHES).await;
 
         assert_eq!(report.outcome, RunOutcome::Succeeded, "{report:?}");
-        // web: three slots of 2 s start (1 s + the first 1 s health check), 2 s monitor, 1 s delay;
-        // done one monitor window after its third task is up (12 s), gate at once: 14 s.
-        // api: two slots of 1 s start and 2 s monitor; up at 4 s, window to 6 s, then its gate
-        // measures at 6, 11 and 16 s. warm-cache 14 → 17 s; final's api-ok gate 17 → 27 s; soak 30 s.
+        // web: three slots of 2 s start (1 s + the first 1 s health check) and 1 s delay, each
+        // monitored while the next goes on; done one monitor window (2 s) after its third task is
+        // up (8 s), gate at once: 10 s. api: two slots of 1 s start; up at 2 s, window to 4 s,
+        // then its gate measures at 4, 9 and 14 s. warm-cache 10 → 13 s; final's api-ok gate
+        // 14 → 24 s; soak 30 s.
         // Swarm's updater starts 20 ms after each write, which the 100 ms poll sees 0.1 s later.
         assert_eq!(
             run.story(),
             at(&[
                 (0.0, "start web"),
                 (0.0, "start api"),
-                (14.1, "succeeded web"),
-                (14.1, "start warm-cache"),
-                (16.1, "succeeded api"),
-                (17.1, "succeeded warm-cache"),
-                (17.1, "start final"),
-                (27.1, "succeeded final"),
-                (27.1, "start soak"),
-                (57.1, "succeeded soak"),
-                (57.1, "run succeeded"),
+                (10.1, "succeeded web"),
+                (10.1, "start warm-cache"),
+                (13.1, "succeeded warm-cache"),
+                (14.1, "succeeded api"),
+                (14.1, "start final"),
+                (24.1, "succeeded final"),
+                (24.1, "start soak"),
+                (54.1, "succeeded soak"),
+                (54.1, "run succeeded"),
             ])
         );
         assert_eq!(run.sim.commands.ran(), ["cache warm"]);

@@ -26,6 +26,8 @@ pub struct Loaded {
     pub checked: Checked,
     /// The selected environment, if any.
     pub environment: Option<(String, Environment)>,
+    /// The project file's `[simulation]` (for `planrun plan`).
+    pub simulation: plans::project::Simulation,
 }
 
 /// A failure to load that is not a diagnostic in the plan: an unreadable file, a bad project file.
@@ -83,7 +85,7 @@ pub fn load_as(path: &Path, stdin_filename: Option<&Path>, options: &LoadOptions
             .with_help("KDL files are UTF-8: save the plan as UTF-8");
             let file = SourceFile::new(shown.display().to_string(), text);
             let checked = Checked { file, plan: None, graph: None, diagnostics: vec![diagnostic] };
-            return Ok(Loaded { checked, environment: None });
+            return Ok(Loaded { checked, environment: None, simulation: Default::default() });
         }
     };
     let project_path = options.project.clone().or_else(|| {
@@ -96,11 +98,13 @@ pub fn load_as(path: &Path, stdin_filename: Option<&Path>, options: &LoadOptions
         beside.is_file().then_some(beside)
     });
     let mut environment = None;
+    let mut simulation = plans::project::Simulation::default();
     if let Some(pp) = project_path {
         let ptext =
             std::fs::read_to_string(&pp).map_err(|e| LoadError::Io(format!("cannot read {}: {e}", pp.display())))?;
         let pfile = SourceFile::new(pp.display().to_string(), ptext);
         let project = Project::parse(&pfile).map_err(|d| LoadError::Project(Box::new((pfile.clone(), d))))?;
+        simulation = project.simulation.clone();
         environment = project
             .environment(options.env.as_deref())
             .map_err(|e| LoadError::Io(format!("{}: {e}", pp.display())))?
@@ -123,5 +127,5 @@ pub fn load_as(path: &Path, stdin_filename: Option<&Path>, options: &LoadOptions
             .unwrap_or_else(|| PathBuf::from(".")),
     );
     let checked = plans::check(SourceFile::new(shown.display().to_string(), text), &inputs);
-    Ok(Loaded { checked, environment })
+    Ok(Loaded { checked, environment, simulation })
 }

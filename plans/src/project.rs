@@ -17,6 +17,32 @@ pub struct Project {
     /// Environments by name.
     #[serde(default)]
     pub environments: BTreeMap<String, Environment>,
+    /// How `planrun plan` estimates what the swarm cannot tell it.
+    #[serde(default)]
+    pub simulation: Simulation,
+}
+
+/// `[simulation]`: timings `planrun plan` cannot read from the swarm (`--calibrate-from RUN`
+/// measures them instead).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Simulation {
+    /// From a task's creation to its container running (default 1.5s).
+    pub task_start: Option<crate::duration::Duration>,
+    /// Each gate measurement (default 0.2s).
+    pub measurement: Option<crate::duration::Duration>,
+    /// Each SQL statement of a migration (default 0.1s).
+    pub statement: Option<crate::duration::Duration>,
+    /// How long a person takes to approve (default 0s: not counted).
+    pub approval: Option<crate::duration::Duration>,
+    /// Replicas of each service when planning offline (default 2).
+    pub replicas: Option<u64>,
+    /// Per gate name, each measurement.
+    #[serde(default)]
+    pub gates: BTreeMap<String, crate::duration::Duration>,
+    /// Per `run` step name, its command.
+    #[serde(default)]
+    pub commands: BTreeMap<String, crate::duration::Duration>,
 }
 
 /// Where one environment's services are.

@@ -26,6 +26,13 @@ pub enum Command {
     Graph(GraphArgs),
     /// Print the resolved plan (variables substituted, defaults applied).
     Show(ShowArgs),
+    /// Show what applying a plan would do: what changes against the live swarm, in which
+    /// order, how long it takes (simulated by the executor that deploys, best and worst case)
+    /// and what is rolled back if a step fails. Reads the swarm only.
+    ///
+    /// Exits 0 when planned, 1 when the plan is invalid or names services that do not exist,
+    /// 2 for usage errors; with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.
+    Plan(PlanArgs),
     /// Deploy a plan to the swarm; on failure, undo every change (or pause, as the plan says).
     ///
     /// Before the first change, preflight checks that every service, gate and program the plan
@@ -171,6 +178,54 @@ pub enum MessageFormat {
     Json,
     /// GitHub Actions workflow commands (`::error file=..,line=..::`), for code review.
     Github,
+}
+
+/// `planrun plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The plan file; `-` reads it from standard input.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// Do not read the swarm: plan from the plan file alone (also what happens when Docker
+    /// cannot be reached).
+    #[arg(long)]
+    pub offline: bool,
+    /// A failure drill: simulate with this step or gate failing and show what is rolled back
+    /// and how every service and database ends.
+    #[arg(long, value_name = "STEP_OR_GATE")]
+    pub fail: Option<String>,
+    /// `human` (colour on a terminal unless NO_COLOR is set), `markdown` (a pull-request
+    /// comment) or `json` (schema/plan-report.schema.json).
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+    /// Exit 0 when applying would change nothing, 2 when it would change something, 1 on
+    /// errors (as `terraform plan -detailed-exitcode`).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Save the plan and what was live into FILE; `planrun apply FILE` applies exactly that
+    /// and refuses if the swarm moved on since.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Take timings measured by an earlier run (a run id or a journal file) instead of the
+    /// defaults and planrun.toml's [simulation].
+    #[arg(long, value_name = "RUN")]
+    pub calibrate_from: Option<String>,
+    /// Where run journals are kept (for --calibrate-from).
+    #[arg(long, value_name = "DIR", default_value = ".planrun")]
+    pub state_dir: PathBuf,
+    #[command(flatten)]
+    pub inputs: PlanInputs,
+}
+
+/// `planrun plan` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// For people on a terminal.
+    Human,
+    /// A pull-request comment, under 65,535 characters.
+    Markdown,
+    /// One JSON object (schema/plan-report.schema.json).
+    Json,
 }
 
 /// `planrun graph`.

@@ -8,6 +8,8 @@ pub mod apply;
 pub mod args;
 pub mod explain;
 pub mod install;
+pub mod plan;
+pub mod plan_render;
 pub mod progress;
 pub mod prompt;
 pub mod report;
@@ -50,6 +52,7 @@ pub fn main() -> ExitCode {
         Command::Validate(a) => validate::validate(a),
         Command::Graph(a) => graph(a),
         Command::Show(a) => show(a),
+        Command::Plan(a) => plan::plan(a),
         Command::Apply(a) => apply::apply(a),
         Command::Rollback(a) => rollback::rollback(a),
         Command::Promote(a) => answer::answer(a, true),

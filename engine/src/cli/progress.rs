@@ -62,7 +62,7 @@ pub fn describe(event: &Event) -> Option<String> {
             let read = if *verified { ", read back in full" } else { ", not verified" };
             format!("{step}: dumped {database} to {path} ({bytes} bytes, SHA-256 {sha256}{read})")
         }
-        Event::Measurement { step, gate, number, target, value, condition, verdict, detail } => {
+        Event::Measurement { step, gate, number, target, value, condition, verdict, detail, .. } => {
             let value = value.as_deref().unwrap_or("no value");
             let detail = detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
             format!("{step}: gate {gate} #{number}: {target} = {value}; {condition} -> {verdict}{detail}")

@@ -2,7 +2,8 @@
 //!
 //! It keeps services with specs and version indexes (a stale index is "out of sequence"),
 //! and replaces tasks the way Swarm's updater does: in batches of `parallelism`, start-first or
-//! stop-first, watching each new task for `monitor`, then applying the failure action
+//! stop-first, watching each new task for `monitor` while the next batches go on and once more
+//! after the last batch (as swarmkit's updater does), then applying the failure action
 //! (rollback restores the previous spec, pause stops, continue goes on). A task that fails
 //! outside an update is restarted after the spec's restart delay, as Swarm does.
 //!
@@ -392,6 +393,28 @@ impl FakeCluster {
         id
     }
 
+    /// Adds an overlay network with the id a real swarm gave it.
+    pub fn add_network_with_id(&self, id: &str, name: &str) {
+        self.lock().networks.push(Network { id: id.to_owned(), name: name.to_owned() });
+    }
+
+    /// Adds a config object as a real swarm holds it (same id).
+    pub fn add_config(&self, config: ConfigObject) {
+        self.lock().configs.push(config);
+    }
+
+    /// The names of every service, sorted.
+    pub fn service_names(&self) -> Vec<String> {
+        let state = self.lock();
+        let mut names: Vec<String> = state
+            .services
+            .values()
+            .filter_map(|s| s.service.spec.as_ref().and_then(|spec| spec.name.clone()))
+            .collect();
+        names.sort();
+        names
+    }
+
     /// The data of the config object named `name`.
     pub fn config_data(&self, name: &str) -> Option<Vec<u8>> {
         self.lock().configs.iter().find(|c| c.name == name).map(|c| c.data.clone())
@@ -499,6 +522,18 @@ impl FakeCluster {
                     set_state(task, TaskState::SHUTDOWN, "shutdown", None, Some(0));
                 }
             }
+            // A slot already running the target keeps that task alone: a replacement an
+            // abandoned update was still starting there is shut down, as Swarm's reconciler does.
+            for slot in 1..=n {
+                let on_target = |t: &Task| t.slot == Some(slot) && running(t) && t.spec.as_ref() == Some(&target);
+                if let Some(keep) = s.tasks.iter().find(|t| on_target(t)).and_then(|t| t.id.clone()) {
+                    for task in s.tasks.iter_mut().filter(|t| t.slot == Some(slot) && t.id.as_ref() != Some(&keep)) {
+                        if task.desired_state == Some(TaskState::RUNNING) {
+                            set_state(task, TaskState::SHUTDOWN, "shutdown", None, Some(0));
+                        }
+                    }
+                }
+            }
             let slots: Vec<i64> = (1..=n)
                 .filter(|slot| {
                     !s.tasks.iter().any(|t| t.slot == Some(*slot) && running(t) && t.spec.as_ref() == Some(&target))
@@ -563,7 +598,8 @@ impl FakeCluster {
                 tokio::time::sleep(after).await;
                 true
             } else {
-                tokio::time::sleep(policy.monitor).await;
+                // Swarm watches the batch for `monitor` while the next batches go on
+                // (swarmkit's updater), and once more after the last one, below.
                 false
             };
             if failed {
@@ -615,6 +651,8 @@ impl FakeCluster {
                 tokio::time::sleep(policy.delay).await;
             }
         }
+        // Before declaring the update complete, Swarm keeps watching for one more monitor period.
+        tokio::time::sleep(policy.monitor).await;
         let mut state = self.lock();
         if state.generation(&service_id) != Some(generation) {
             return;

@@ -151,6 +151,7 @@ pub async fn run(gate: &Gate, step: &str, events: &Events, meter: &mut dyn Meter
         let number = taken.len() as u64 + 1;
         // Meters that bound their own work (a command killed with its process group, a request
         // with its own timeout) say what happened themselves; this bound is the backstop.
+        let measuring = Instant::now();
         let m = match tokio::time::timeout(analysis.timeout.to_std() + BACKSTOP, meter.measure()).await {
             Ok(m) => m,
             Err(_) => {
@@ -166,6 +167,7 @@ pub async fn run(gate: &Gate, step: &str, events: &Events, meter: &mut dyn Meter
             condition: m.condition.clone(),
             verdict: outcome_word(m.outcome).to_owned(),
             detail: m.detail.clone(),
+            took_ms: Some(measuring.elapsed().as_millis() as u64),
         });
         outcomes.push(m.outcome);
         taken.push(m);
@@ -486,6 +488,7 @@ mod tests {
                 condition: "result < 0.001".into(),
                 verdict: "pass".into(),
                 detail: None,
+                took_ms: Some(2000),
             }
         );
         assert_eq!(records[1].elapsed_ms, 17_000);

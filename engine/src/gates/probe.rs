@@ -96,6 +96,8 @@ pub struct ScriptedProbe {
     pub latency: Duration,
     /// Where unscripted `swarm` gates are measured.
     pub cluster: Option<Arc<dyn Cluster>>,
+    /// Per gate name, how long each of its measurements takes instead of `latency`.
+    latencies: Arc<Mutex<HashMap<String, Duration>>>,
 }
 
 impl ScriptedProbe {
@@ -112,6 +114,11 @@ impl ScriptedProbe {
     /// Makes the gate named `gate` measure `outcomes` in turn.
     pub fn script(&self, gate: &str, outcomes: &[Outcome]) {
         self.scripts.lock().expect("scripts poisoned").insert(gate.to_owned(), (outcomes.to_vec(), 0));
+    }
+
+    /// Makes each measurement of the gate named `gate` take `takes`.
+    pub fn set_latency(&self, gate: &str, takes: Duration) {
+        self.latencies.lock().expect("latencies poisoned").insert(gate.to_owned(), takes);
     }
 }
 
@@ -160,7 +167,13 @@ impl Probe for ScriptedProbe {
             (GateKind::Swarm(g), false, Some(cluster)) => Box::new(swarm::SwarmMeter::new(g.clone(), cluster.clone())),
             _ => Box::new(ScriptedMeter {
                 scripts: self.scripts.clone(),
-                latency: self.latency,
+                latency: self
+                    .latencies
+                    .lock()
+                    .expect("latencies poisoned")
+                    .get(&gate.name.value)
+                    .copied()
+                    .unwrap_or(self.latency),
                 target: gate.name.value.clone(),
             }),
         }

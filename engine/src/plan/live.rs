@@ -1,0 +1,303 @@
+//! What is live on the swarm that a plan is about, read with read-only calls alone: the
+//! services the plan names (spec, version index, tasks), the networks and configs their specs
+//! refer to, the deploy lock, a run waiting for approval, the live blue-green colours and the
+//! canaries left behind. A saved plan keeps this, so `apply` can tell when the swarm moved on.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bollard::models::{ServiceSpec, TaskState};
+use plans::gates::GateKind;
+use plans::model::Plan;
+use plans::steps::StepKind;
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::{Cluster, ClusterError, ConfigObject, Network};
+use crate::lock::Holder;
+use crate::services::spec;
+use crate::steps::blue_green;
+use crate::steps::canary::{CANARY_OF, STAGE};
+use crate::{approval, lock, services};
+
+/// The swarm as `plan` read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveState {
+    /// When it was read, RFC 3339.
+    pub read_at: String,
+    /// The services the plan names that exist, by name.
+    pub services: BTreeMap<String, LiveService>,
+    /// The services the plan names that do not exist, with the step or gate that names them.
+    pub missing: Vec<Missing>,
+    /// Networks the services are attached to.
+    pub networks: Vec<LiveNetwork>,
+    /// Config objects the services mount.
+    pub configs: Vec<LiveConfig>,
+    /// Who holds the stack's deploy lock.
+    pub lock: Option<Holder>,
+    /// A run of the stack waiting for a person: (run, step, question).
+    pub waiting: Option<(String, String, String)>,
+    /// Per blue-green step: its live colour (or why it cannot be told).
+    pub colours: BTreeMap<String, Result<String, String>>,
+    /// Canaries still on the swarm: (canary service, the service it is a canary of, stage).
+    pub canaries: Vec<(String, String, Option<String>)>,
+}
+
+/// A service the plan names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveService {
+    /// Its id.
+    pub id: String,
+    /// Its version index: a saved plan is stale when it moved.
+    pub version: u64,
+    /// Its spec.
+    pub spec: ServiceSpec,
+    /// Tasks running.
+    pub running: u64,
+    /// Swarm's update state, if an update was made.
+    pub update: Option<String>,
+}
+
+/// A service the plan names that the swarm does not have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Missing {
+    /// The service.
+    pub service: String,
+    /// What names it: "step `web`", "gate `tasks-healthy`".
+    pub named_by: String,
+}
+
+/// A network, by id and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveNetwork {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// A config object a service mounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveConfig {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+    /// Its data.
+    pub data: String,
+}
+
+impl From<LiveNetwork> for Network {
+    fn from(n: LiveNetwork) -> Network {
+        Network { id: n.id, name: n.name }
+    }
+}
+
+impl From<LiveConfig> for ConfigObject {
+    fn from(c: LiveConfig) -> ConfigObject {
+        ConfigObject { id: c.id, name: c.name, labels: c.labels.into_iter().collect(), data: c.data.into_bytes() }
+    }
+}
+
+/// The services a plan names, each with what names it first, in file order.
+pub fn named_services(plan: &Plan) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut add = |name: &str, by: String| {
+        if !out.iter().any(|(n, _)| n == name) {
+            out.push((name.to_owned(), by));
+        }
+    };
+    for step in &plan.steps {
+        let by = format!("step `{}`", step.name.value);
+        match &step.kind {
+            StepKind::Rolling(r) => add(&r.service.value, by),
+            StepKind::Canary(c) => add(&c.service.value, by),
+            StepKind::BlueGreen(b) => {
+                add(&b.blue.value, by.clone());
+                add(&b.green.value, by.clone());
+                if let Some(router) = b.switch.router() {
+                    add(router, by);
+                }
+            }
+            StepKind::Backup(_) | StepKind::Migrate(_) | StepKind::Check(_) | StepKind::Run(_) | StepKind::Pause(_) => {
+            }
+        }
+    }
+    for gate in &plan.gates {
+        if let GateKind::Swarm(g) = &gate.kind {
+            add(&g.service, format!("gate `{}`", gate.name.value));
+        }
+    }
+    out
+}
+
+/// Reads what `plan` is about from the swarm. Only reads: inspect, list, config reads.
+pub async fn read(cluster: &dyn Cluster, plan: &Plan) -> Result<LiveState, ClusterError> {
+    let mut state = LiveState {
+        read_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        services: BTreeMap::new(),
+        missing: Vec::new(),
+        networks: Vec::new(),
+        configs: Vec::new(),
+        lock: lock::current(cluster, &plan.stack.value).await?.map(|(_, h)| h),
+        waiting: approval::waiting(cluster, &plan.stack.value).await?,
+        colours: BTreeMap::new(),
+        canaries: Vec::new(),
+    };
+    let mut networks = BTreeSet::new();
+    let mut configs = BTreeSet::new();
+    for (name, named_by) in named_services(plan) {
+        let service = match cluster.service(&name).await {
+            Ok(s) => s,
+            Err(ClusterError::NotFound(_)) => {
+                state.missing.push(Missing { service: name, named_by });
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let spec = service.spec.clone().unwrap_or_default();
+        let id = service.id.clone().unwrap_or_default();
+        let tasks = cluster.tasks(&id).await?;
+        let running = tasks
+            .iter()
+            .filter(|t| {
+                t.desired_state == Some(TaskState::RUNNING)
+                    && t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING)
+            })
+            .count() as u64;
+        let template = spec.task_template.clone().unwrap_or_default();
+        for n in template.networks.iter().flatten() {
+            networks.extend(n.target.clone());
+        }
+        for c in template.container_spec.iter().flat_map(|c| c.configs.iter().flatten()) {
+            configs.extend(c.config_name.clone());
+        }
+        state.services.insert(
+            name,
+            LiveService {
+                id,
+                version: service.version.as_ref().and_then(|v| v.index).unwrap_or(0),
+                spec,
+                running,
+                update: service.update_status.as_ref().and_then(|u| u.state).map(|s| s.to_string()),
+            },
+        );
+    }
+    for step in &plan.steps {
+        match &step.kind {
+            StepKind::BlueGreen(b) => {
+                if let plans::steps::blue_green::Switch::Alias { network, .. } = &b.switch {
+                    networks.insert(network.clone());
+                }
+                let colour = blue_green::colours(cluster, b).await.map(|c| c.live);
+                state.colours.insert(step.name.value.clone(), colour);
+            }
+            StepKind::Canary(c) => {
+                for canary in cluster.services(&format!("{CANARY_OF}={}", c.service.value)).await? {
+                    let labels = canary.spec.as_ref().and_then(|s| s.labels.clone()).unwrap_or_default();
+                    state.canaries.push((
+                        services::name_of(&canary),
+                        c.service.value.clone(),
+                        labels.get(STAGE).cloned(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    for n in networks {
+        if let Some(net) = cluster.network(&n).await? {
+            if !state.networks.iter().any(|x| x.id == net.id) {
+                state.networks.push(LiveNetwork { id: net.id, name: net.name });
+            }
+        }
+    }
+    for c in configs {
+        if let Some(obj) = cluster.config(&c).await? {
+            state.configs.push(LiveConfig {
+                id: obj.id,
+                name: obj.name,
+                labels: obj.labels.into_iter().collect(),
+                data: String::from_utf8_lossy(&obj.data).into_owned(),
+            });
+        }
+    }
+    Ok(state)
+}
+
+/// The image a spec runs, tag and digest apart: ("app:v2", Some("sha256:...")).
+pub fn image_parts(spec: &ServiceSpec) -> (String, Option<String>) {
+    let image = spec::image(spec);
+    match image.split_once('@') {
+        Some((tag, digest)) => (tag.to_owned(), Some(digest.to_owned())),
+        None => (image.to_owned(), None),
+    }
+}
+
+/// A swarm that can only be read: `plan` reaches the swarm through this, so a bug cannot turn a
+/// review into a change. Every write fails, naming what was attempted.
+pub struct ReadOnly(pub std::sync::Arc<dyn Cluster>);
+
+fn refused(what: &str) -> ClusterError {
+    ClusterError::Other(format!("planrun plan only reads the swarm; it refused to {what}"))
+}
+
+#[async_trait::async_trait]
+impl Cluster for ReadOnly {
+    async fn service(&self, name: &str) -> Result<bollard::models::Service, ClusterError> {
+        self.0.service(name).await
+    }
+    async fn update_service(&self, id: &str, _: u64, _: ServiceSpec) -> Result<(), ClusterError> {
+        Err(refused(&format!("update service {id}")))
+    }
+    async fn tasks(&self, service_id: &str) -> Result<Vec<bollard::models::Task>, ClusterError> {
+        self.0.tasks(service_id).await
+    }
+    async fn counts(&self, service_id: &str) -> Result<crate::cluster::ServiceCounts, ClusterError> {
+        self.0.counts(service_id).await
+    }
+    async fn create_config(
+        &self,
+        name: &str,
+        _: std::collections::HashMap<String, String>,
+        _: &[u8],
+    ) -> Result<String, ClusterError> {
+        Err(refused(&format!("create config {name}")))
+    }
+    async fn config(&self, name: &str) -> Result<Option<ConfigObject>, ClusterError> {
+        self.0.config(name).await
+    }
+    async fn remove_config(&self, id: &str) -> Result<(), ClusterError> {
+        Err(refused(&format!("remove config {id}")))
+    }
+    async fn configs(&self, label: &str) -> Result<Vec<ConfigObject>, ClusterError> {
+        self.0.configs(label).await
+    }
+    async fn network(&self, name_or_id: &str) -> Result<Option<Network>, ClusterError> {
+        self.0.network(name_or_id).await
+    }
+    async fn create_service(&self, spec: ServiceSpec) -> Result<String, ClusterError> {
+        Err(refused(&format!("create service {}", spec.name.unwrap_or_default())))
+    }
+    async fn remove_service(&self, id: &str) -> Result<(), ClusterError> {
+        Err(refused(&format!("remove service {id}")))
+    }
+    async fn services(&self, label: &str) -> Result<Vec<bollard::models::Service>, ClusterError> {
+        self.0.services(label).await
+    }
+    async fn logs(&self, service_id: &str, tail: usize) -> Result<String, ClusterError> {
+        self.0.logs(service_id, tail).await
+    }
+    async fn unhealthy(&self, service_id: &str) -> Result<Vec<(String, String)>, ClusterError> {
+        self.0.unhealthy(service_id).await
+    }
+    async fn local_container(&self, service_id: &str) -> Result<Option<String>, ClusterError> {
+        self.0.local_container(service_id).await
+    }
+    async fn exec(&self, exec: crate::cluster::Exec) -> Result<crate::cluster::Executed, ClusterError> {
+        Err(refused(&format!("run {} in container {}", exec.argv.join(" "), exec.container)))
+    }
+    async fn logs_to(&self, service_id: &str, _: &std::path::Path) -> Result<u64, ClusterError> {
+        Err(refused(&format!("write the logs of {service_id} to a file")))
+    }
+}

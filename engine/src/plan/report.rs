@@ -1,0 +1,170 @@
+//! What `planrun plan` reports, as one value: the human and markdown renderings are made from
+//! it, and `--format json` prints it as it is (schema/plan-report.schema.json, versioned by
+//! `format`).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::diff::FieldChange;
+
+/// The version of the JSON format; a change that removes or renames a field bumps it.
+pub const FORMAT: &str = "planrun-plan/1";
+
+/// The plan, for review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PlanReport {
+    /// `planrun-plan/1`.
+    pub format: String,
+    /// The plan's name.
+    pub plan: String,
+    /// The stack.
+    pub stack: String,
+    /// The plan file.
+    pub file: String,
+    /// What was live, or why nothing live was read.
+    pub live: LiveView,
+    /// Every step, in the order it starts when all goes well.
+    pub steps: Vec<StepPlan>,
+    /// Counts of what changes.
+    pub summary: Summary,
+    /// Steps that may run together, wave by wave: a step waits for the waves before it.
+    pub order: Vec<Vec<String>>,
+    /// How long it takes, simulated.
+    pub timeline: Timeline,
+    /// The failure drill asked for with `--fail`.
+    pub drill: Option<Drill>,
+    /// What the estimate assumed.
+    pub assumptions: Vec<String>,
+}
+
+/// What is live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LiveView {
+    /// `live` (read from the swarm) or `offline` (from the plan alone).
+    pub mode: String,
+    /// Why offline: `--offline`, or why the swarm could not be reached.
+    pub offline_because: Option<String>,
+    /// When the swarm was read, RFC 3339.
+    pub read_at: Option<String>,
+    /// Who holds the deploy lock: `alice@ci-7 (run r-..., since ...)`.
+    pub lock: Option<String>,
+    /// A run waiting for a person: `run r-... waits at step \`promote\`: ...`.
+    pub waiting: Option<String>,
+    /// The live colour of each blue-green step.
+    pub colours: Vec<Colour>,
+    /// Canaries left on the swarm: `shop_web-canary (canary of shop_web, stage 1)`.
+    pub canaries: Vec<String>,
+}
+
+/// A blue-green step's colours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Colour {
+    /// The step.
+    pub step: String,
+    /// The live colour's service, when it can be told.
+    pub live: Option<String>,
+    /// Why it cannot be told.
+    pub unknown_because: Option<String>,
+}
+
+/// One step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StepPlan {
+    /// Its name.
+    pub step: String,
+    /// Its kind keyword.
+    pub kind: String,
+    /// The steps it waits for.
+    pub after: Vec<String>,
+    /// The gates it judges, in the order it judges them (a gate judged at several points is
+    /// listed each time).
+    pub gates: Vec<String>,
+    /// What it changes on services.
+    pub changes: Vec<ServiceChange>,
+    /// What it does to databases and elsewhere: `runs migrations/001_expand.sql`.
+    pub actions: Vec<String>,
+    /// Whether it changes nothing live.
+    pub unchanged: bool,
+    /// What its undo puts back.
+    pub undo: Vec<String>,
+    /// If it fails: the steps undone, in order.
+    pub on_failure_undoes: Vec<String>,
+    /// Simulated start, milliseconds from the start of the run (all going well).
+    pub start_ms: u64,
+    /// Simulated end.
+    pub end_ms: u64,
+}
+
+/// A service a step creates, changes or removes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ServiceChange {
+    /// The service.
+    pub service: String,
+    /// `+` create, `~` change, `-` remove.
+    pub action: String,
+    /// The fields that differ (for a change).
+    pub fields: Vec<FieldChange>,
+}
+
+/// Counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Summary {
+    /// Services created.
+    pub create: usize,
+    /// Services changed.
+    pub change: usize,
+    /// Services removed.
+    pub remove: usize,
+    /// Steps that change nothing live.
+    pub unchanged_steps: usize,
+    /// Whether applying would change anything (`--detailed-exitcode` exits 2 when it would).
+    pub changes_present: bool,
+}
+
+/// How long it takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Timeline {
+    /// Every gate passes the first time.
+    pub best_ms: u64,
+    /// The last gate judged uses its whole allowance and fails, then everything rolls back.
+    pub worst_ms: u64,
+    /// What fails in the worst case.
+    pub worst_failing: Option<String>,
+    /// Of the worst case, the rollback.
+    pub worst_rollback_ms: u64,
+}
+
+/// A failure drill: what planrun does when one step or gate fails.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Drill {
+    /// The step or gate made to fail.
+    pub failing: String,
+    /// How the run ends: `rolled-back`, `paused`, `rollback-failed`.
+    pub outcome: String,
+    /// What happens, in order.
+    pub story: Vec<Moment>,
+    /// The steps undone, in order.
+    pub rollback_order: Vec<String>,
+    /// Every service and database at the end.
+    pub final_state: Vec<FinalState>,
+    /// Simulated time to the end.
+    pub total_ms: u64,
+}
+
+/// One thing that happens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Moment {
+    /// Milliseconds from the start.
+    pub at_ms: u64,
+    /// What.
+    pub what: String,
+}
+
+/// A service or database at the end of a drill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FinalState {
+    /// Its name.
+    pub name: String,
+    /// How it is: `app:v1 (as before)`, `app:v2 (changed)`.
+    pub state: String,
+}

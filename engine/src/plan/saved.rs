@@ -1,0 +1,101 @@
+//! A saved plan (`planrun plan -o release.plan`): the plan's text and inputs, and what was
+//! live when it was planned. `planrun apply release.plan` applies exactly that plan text, and
+//! refuses when the swarm moved on since: a service's version index, image or the live colour
+//! differs from what the reviewer saw.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::diff;
+use super::live::LiveState;
+
+/// What identifies a saved plan file.
+pub const FORMAT: &str = "planrun-saved-plan/1";
+
+/// A saved plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedPlan {
+    /// `planrun-saved-plan/1`.
+    pub format: String,
+    /// The plan file, as it was named.
+    pub file: String,
+    /// Its directory, absolute (SQL files and templates are read from there at apply).
+    pub dir: String,
+    /// Its text, exactly.
+    pub text: String,
+    /// `--var` values.
+    pub vars: Vec<(String, String)>,
+    /// `--env`.
+    pub env: Option<String>,
+    /// What was live.
+    pub live: LiveState,
+}
+
+impl SavedPlan {
+    /// Whether `text` is a saved plan (JSON with this format) rather than KDL.
+    pub fn sniff(text: &str) -> bool {
+        text.trim_start().starts_with('{') && text.contains(FORMAT)
+    }
+}
+
+/// How the swarm moved on since the plan was saved: one line per service or colour, naming
+/// what changed. Empty: nothing did.
+pub fn moved_on(saved: &LiveState, now: &LiveState) -> Vec<String> {
+    let mut out = Vec::new();
+    let networks: BTreeMap<String, String> = now.networks.iter().map(|n| (n.id.clone(), n.name.clone())).collect();
+    for (name, then) in &saved.services {
+        match now.services.get(name) {
+            None => out.push(format!("service `{name}` was removed since the plan was saved")),
+            Some(s) if s.version != then.version => {
+                let fields = diff::changes(&then.spec, &s.spec, &networks);
+                let what = if fields.is_empty() {
+                    "its spec was rewritten (no reviewed field differs)".to_owned()
+                } else {
+                    fields
+                        .iter()
+                        .map(|f| {
+                            format!(
+                                "{} {} -> {}",
+                                f.field,
+                                f.before.as_deref().unwrap_or("(unset)"),
+                                f.after.as_deref().unwrap_or("(unset)")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                out.push(format!(
+                    "service `{name}` changed since the plan was saved (version {} -> {}): {what}",
+                    then.version, s.version
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    for m in &now.missing {
+        if saved.services.contains_key(&m.service) {
+            continue;
+        }
+        if !saved.missing.iter().any(|x| x.service == m.service) {
+            out.push(format!("service `{}` is missing", m.service));
+        }
+    }
+    for (name, _) in now.services.iter().filter(|(n, _)| !saved.services.contains_key(*n)) {
+        out.push(format!("service `{name}` was created since the plan was saved"));
+    }
+    for (step, colour) in &saved.colours {
+        if now.colours.get(step) != Some(colour) {
+            let show = |c: Option<&Result<String, String>>| match c {
+                Some(Ok(c)) => c.clone(),
+                _ => "unknown".into(),
+            };
+            out.push(format!(
+                "the live colour of step `{step}` changed since the plan was saved: {} -> {}",
+                show(Some(colour)),
+                show(now.colours.get(step))
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,306 @@
+//! The plan run by the executor that deploys, against the in-memory swarm seeded with what is
+//! live, on a paused tokio clock: a release that takes minutes is simulated in milliseconds and
+//! its events carry the virtual times. Scenarios make a step or gate fail, as a drill.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bollard::models::ServiceSpec;
+use plans::PlanGraph;
+use plans::gates::Outcome;
+use plans::model::Plan;
+use plans::steps::StepKind;
+use plans::steps::pause::Wait;
+
+use super::live::LiveState;
+use crate::cluster::fake::{Behavior, FakeCluster, Timing};
+use crate::commands::Script;
+use crate::events::{Event, Memory, Record, Sink};
+use crate::executor::{Executor, Interrupts, Report};
+use crate::gates::analysis::planned_measurements;
+use crate::simulation::Simulation;
+
+/// How long what the fake swarm cannot know takes: from `planrun.toml`'s `[simulation]`, or
+/// measured by an earlier run (`--calibrate-from`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Knobs {
+    /// From a task's creation to its container running.
+    pub task_start: Duration,
+    /// Each gate measurement (a command gate runs a program, an HTTP gate waits on a server).
+    pub measurement: Duration,
+    /// Per gate, each measurement, where measured.
+    pub gate_measurement: BTreeMap<String, Duration>,
+    /// Per `run` step, its command.
+    pub command: BTreeMap<String, Duration>,
+    /// Each SQL statement of a migration.
+    pub statement: Duration,
+    /// How long a person takes to answer (a manual pause or promotion).
+    pub approval: Duration,
+}
+
+impl Default for Knobs {
+    fn default() -> Knobs {
+        Knobs {
+            task_start: Duration::from_millis(1500),
+            measurement: Duration::from_millis(200),
+            gate_measurement: BTreeMap::new(),
+            command: BTreeMap::new(),
+            statement: Duration::from_millis(100),
+            approval: Duration::ZERO,
+        }
+    }
+}
+
+/// What goes wrong in a scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Nothing: every gate passes, every task is healthy.
+    Nothing,
+    /// The gate fails the first time it is judged, after using its whole allowance.
+    Gate(String),
+    /// The gate fails its judgement number `n + 1` (counting every step that judges it),
+    /// after using its whole allowance; the ones before pass.
+    GateAt(String, u64),
+    /// The step fails: a service step's new tasks never turn healthy; a run step's command
+    /// exits 1; a check step's gates fail; a manual pause is refused; a backup's dump is
+    /// unreadable; a migration's first statement fails.
+    Step(String),
+}
+
+/// One step as it ran in the simulation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRun {
+    /// Its name.
+    pub step: String,
+    /// Virtual milliseconds from the start of the run.
+    pub started_ms: u64,
+    /// When it ended (`None`: it never ended, the run stopped first).
+    pub finished_ms: Option<u64>,
+    /// Every service's spec when it started (`None`: absent).
+    pub before: BTreeMap<String, ServiceSpec>,
+    /// Every service's spec when it ended.
+    pub after: BTreeMap<String, ServiceSpec>,
+}
+
+/// A simulated run.
+#[derive(Debug, Clone)]
+pub struct Simulated {
+    /// Every event, with virtual times.
+    pub records: Vec<Record>,
+    /// How it ended.
+    pub report: Report,
+    /// Steps in the order they started.
+    pub steps: Vec<StepRun>,
+    /// Every service's spec at the start.
+    pub initial: BTreeMap<String, ServiceSpec>,
+    /// Every service's spec at the end.
+    pub last: BTreeMap<String, ServiceSpec>,
+    /// Virtual milliseconds from start to end.
+    pub total_ms: u64,
+    /// Statements the database ran, in order.
+    pub statements: Vec<String>,
+}
+
+/// Captures every service's spec when a step starts and ends.
+struct Snapshots {
+    cluster: FakeCluster,
+    steps: Mutex<Vec<StepRun>>,
+}
+
+fn specs(cluster: &FakeCluster) -> BTreeMap<String, ServiceSpec> {
+    cluster.service_names().into_iter().filter_map(|n| cluster.spec(&n).map(|s| (n, s))).collect()
+}
+
+impl Sink for Arc<Snapshots> {
+    fn record(&self, record: &Record) {
+        match &record.event {
+            Event::StepStarted { step, .. } => {
+                let now = specs(&self.cluster);
+                self.steps.lock().expect("snapshots poisoned").push(StepRun {
+                    step: step.clone(),
+                    started_ms: record.elapsed_ms,
+                    finished_ms: None,
+                    before: now.clone(),
+                    after: now,
+                });
+            }
+            Event::StepFinished { step, .. } => {
+                let now = specs(&self.cluster);
+                let mut steps = self.steps.lock().expect("snapshots poisoned");
+                if let Some(run) = steps.iter_mut().rev().find(|s| s.step == *step) {
+                    run.finished_ms = Some(record.elapsed_ms);
+                    run.after = now;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Runs `plan` against a fake swarm holding `live`, in virtual time, on a thread of its own
+/// (a paused clock needs a runtime of its own). `plan_dir` is where its SQL files are.
+pub fn run(
+    plan: &Plan,
+    graph: &PlanGraph,
+    plan_dir: &Path,
+    live: &LiveState,
+    knobs: &Knobs,
+    failure: &Failure,
+) -> Simulated {
+    let (plan, graph, live, knobs, failure) =
+        (plan.clone(), graph.clone(), live.clone(), knobs.clone(), failure.clone());
+    let plan_dir = plan_dir.to_path_buf();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .start_paused(true)
+                    .build()
+                    .expect("cannot start the simulation's runtime");
+                runtime.block_on(simulate(plan, graph, plan_dir, live, knobs, failure))
+            })
+            .join()
+            .expect("the simulation panicked")
+    })
+}
+
+async fn simulate(
+    mut plan: Plan,
+    graph: PlanGraph,
+    plan_dir: PathBuf,
+    live: LiveState,
+    knobs: Knobs,
+    failure: Failure,
+) -> Simulated {
+    let mut sim = Simulation::new();
+    sim.cluster.set_timing(Timing { start: knobs.task_start, ..Timing::default() });
+    for n in &live.networks {
+        sim.cluster.add_network_with_id(&n.id, &n.name);
+    }
+    for c in &live.configs {
+        sim.cluster.add_config(c.clone().into());
+    }
+    for service in live.services.values() {
+        sim.cluster.add_service(service.spec.clone());
+    }
+    sim.probe.latency = knobs.measurement;
+    for (gate, takes) in &knobs.gate_measurement {
+        sim.probe.set_latency(gate, *takes);
+    }
+    sim.approver.after = knobs.approval;
+    sim.database.statement_time(knobs.statement);
+    for step in &plan.steps {
+        if let StepKind::Run(r) = &step.kind {
+            let argv: Vec<String> = r.command.iter().map(|a| a.value.clone()).collect();
+            let takes = knobs.command.get(&step.name.value).copied().unwrap_or(Duration::ZERO);
+            sim.commands.script(&crate::commands::display(&argv), Script::ok(takes));
+        }
+    }
+    // Dumps go to a directory of their own, removed at the end: planning writes nothing.
+    let dumps = std::env::temp_dir().join(format!("planrun-plan-{}-{}", std::process::id(), next_id()));
+    for step in &mut plan.steps {
+        if let StepKind::Backup(b) = &mut step.kind {
+            b.to.value = dumps.display().to_string();
+        }
+    }
+    arrange(&mut sim, &plan, &plan_dir, &failure);
+
+    let initial = specs(&sim.cluster);
+    let memory = Arc::new(Memory::default());
+    let snapshots = Arc::new(Snapshots { cluster: sim.cluster.clone(), steps: Mutex::new(Vec::new()) });
+    let ctx = sim.context(&plan.stack.value, "r-plan", vec![Box::new(memory.clone()), Box::new(snapshots.clone())]);
+    let executor = Executor { ctx, parallelism: usize::MAX, interrupts: Interrupts::default() };
+    let started = tokio::time::Instant::now();
+    let plan = Arc::new(plan);
+    let report = executor.run(&plan, &graph, &Arc::new(plan_dir)).await;
+    let total_ms = started.elapsed().as_millis() as u64;
+    let _ = std::fs::remove_dir_all(&dumps);
+    let steps = snapshots.steps.lock().expect("snapshots poisoned").clone();
+    Simulated {
+        records: memory.records(),
+        report,
+        steps,
+        initial,
+        last: specs(&sim.cluster),
+        total_ms,
+        statements: sim.database.applied_statements(),
+    }
+}
+
+fn next_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The outcomes that make a gate fail on its last planned measurement: it uses its whole
+/// allowance (every measurement it may take) before failing. `before` measurements of earlier
+/// judgements pass.
+fn failing_late(plan: &Plan, gate: &str, before: u64) -> Vec<Outcome> {
+    let Some(g) = plan.gates.iter().find(|g| g.name.value == gate) else { return vec![Outcome::Fail] };
+    let planned = planned_measurements(&g.analysis);
+    let limit = g.analysis.failure_limit;
+    let passes = planned.saturating_sub(limit + 1);
+    let mut out = vec![Outcome::Pass; (before + passes) as usize];
+    out.push(Outcome::Fail);
+    out
+}
+
+/// Sets the world up so that `failure` happens.
+fn arrange(sim: &mut Simulation, plan: &Plan, plan_dir: &Path, failure: &Failure) {
+    match failure {
+        Failure::Nothing => {}
+        Failure::Gate(gate) => sim.probe.script(gate, &failing_late(plan, gate, 0)),
+        Failure::GateAt(gate, before) => sim.probe.script(gate, &failing_late(plan, gate, *before)),
+        Failure::Step(name) => {
+            let Some(step) = plan.steps.iter().find(|s| s.name.value == *name) else { return };
+            match &step.kind {
+                StepKind::Rolling(r) => sim.cluster.behave(&r.image.value, Behavior::NeverHealthy),
+                StepKind::Canary(c) => sim.cluster.behave(&c.image.value, Behavior::NeverHealthy),
+                StepKind::BlueGreen(b) => sim.cluster.behave(&b.image.value, Behavior::NeverHealthy),
+                StepKind::Run(r) => {
+                    let argv: Vec<String> = r.command.iter().map(|a| a.value.clone()).collect();
+                    sim.commands.script(&crate::commands::display(&argv), Script::fails(Duration::ZERO, 1, "drill"));
+                }
+                StepKind::Check(c) => {
+                    for gate in &c.gates {
+                        sim.probe.script(&gate.value, &failing_late(plan, &gate.value, 0));
+                    }
+                }
+                StepKind::Pause(p) => {
+                    if matches!(p.wait, Wait::Manual) {
+                        sim.approver.approved = false;
+                    }
+                }
+                StepKind::Backup(_) => sim.database.bad_dumps(),
+                StepKind::Migrate(m) => {
+                    let text = std::fs::read_to_string(plan_dir.join(&m.file.value)).unwrap_or_default();
+                    let first = plans::sql::statements(&text).ok().and_then(|s| s.into_iter().next());
+                    sim.database.fail(first.map(|s| s.text).as_deref().unwrap_or(""), "XX000", 1);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `failure` names something the plan can make fail; why not otherwise.
+pub fn can_fail(plan: &Plan, name: &str) -> Result<Failure, String> {
+    if plan.gates.iter().any(|g| g.name.value == name) {
+        return Ok(Failure::Gate(name.to_owned()));
+    }
+    let Some(step) = plan.steps.iter().find(|s| s.name.value == name) else {
+        let mut known: Vec<&str> = plan.steps.iter().map(|s| s.name.value.as_str()).collect();
+        known.extend(plan.gates.iter().map(|g| g.name.value.as_str()));
+        return Err(format!("--fail {name}: the plan has no step or gate `{name}` (it has: {})", known.join(", ")));
+    };
+    match &step.kind {
+        StepKind::Pause(p) if !matches!(p.wait, Wait::Manual) => {
+            Err(format!("--fail {name}: a timed pause cannot fail; name a gate, a service step or a manual pause"))
+        }
+        StepKind::Check(c) if c.gates.is_empty() => Err(format!("--fail {name}: the check step judges no gate")),
+        _ => Ok(Failure::Step(name.to_owned())),
+    }
+}
