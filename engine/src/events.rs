@@ -137,6 +137,8 @@ pub enum Refusal {
     NothingToDo,
     /// Bad command-line input.
     Usage,
+    /// A saved plan no longer matches the swarm: it moved on since the plan was reviewed.
+    StalePlan,
 }
 
 /// What happened.

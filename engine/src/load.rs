@@ -70,6 +70,18 @@ pub fn load_as(path: &Path, stdin_filename: Option<&Path>, options: &LoadOptions
         let what = if from_stdin { "standard input".into() } else { path.display().to_string() };
         LoadError::Io(format!("cannot read {what}: {e}"))
     })?;
+    load_bytes(shown, from_stdin && stdin_filename.is_none(), bytes, options)
+}
+
+/// A plan's text as a saved plan keeps it: named `shown` (its directory is where planrun.toml
+/// and the files it names are).
+pub fn load_text(shown: &Path, text: String, options: &LoadOptions) -> Result<Loaded, LoadError> {
+    load_bytes(shown.to_path_buf(), false, text.into_bytes(), options)
+}
+
+/// Checks `bytes` as the plan named `shown`; `bare_stdin`: read from standard input with no
+/// name given, so planrun.toml is looked for in the current directory.
+fn load_bytes(shown: PathBuf, bare_stdin: bool, bytes: Vec<u8>, options: &LoadOptions) -> Result<Loaded, LoadError> {
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         // Bad bytes are a problem in the plan, reported like any other: exit 1, not an I/O error.
@@ -89,11 +101,7 @@ pub fn load_as(path: &Path, stdin_filename: Option<&Path>, options: &LoadOptions
         }
     };
     let project_path = options.project.clone().or_else(|| {
-        let dir = if from_stdin && stdin_filename.is_none() {
-            Path::new(".")
-        } else {
-            shown.parent().unwrap_or(Path::new("."))
-        };
+        let dir = if bare_stdin { Path::new(".") } else { shown.parent().unwrap_or(Path::new(".")) };
         let beside = dir.join("planrun.toml");
         beside.is_file().then_some(beside)
     });

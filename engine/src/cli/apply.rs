@@ -14,6 +14,8 @@ use crate::cli::{EXIT_INVALID, EXIT_STOPPED, connect, options, refusal_code, rep
 use crate::events::{Events, Problem, Refusal, RunOutcome, Sink};
 use crate::executor::Interrupts;
 use crate::load::{self, LoadError};
+use crate::plan::live::{self, ReadOnly};
+use crate::plan::saved::{self, SavedPlan};
 use crate::session::{self, ApplyRequest, Refused, Seams};
 use crate::{commands, preflight};
 
@@ -43,6 +45,20 @@ pub fn rollback_command(stack: &str, state_dir: &Path, env: Option<&str>, projec
     commands::display(&argv)
 }
 
+/// The saved plan at `path`, if it is one (`planrun plan -o`); `None` for a KDL plan.
+fn saved_plan(path: &Path) -> Result<Option<SavedPlan>, String> {
+    if path.as_os_str() == "-" {
+        return Ok(None);
+    }
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(None) };
+    if !SavedPlan::sniff(&text) {
+        return Ok(None);
+    }
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| format!("{}: not a saved plan planrun can read: {e}", path.display()))
+}
+
 /// Runs `planrun apply`.
 pub fn apply(a: ApplyArgs) -> ExitCode {
     run_async(apply_async(a))
@@ -59,7 +75,28 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
         ExitCode::from(refusal_code(refused.refusal))
     };
     let stdin_filename = a.inputs.stdin_filename.as_deref();
-    let loaded = match load::load_as(&a.plan, stdin_filename, &options(&a.inputs)) {
+    // A saved plan (`planrun plan -o`) carries its text, variables and environment.
+    let saved = match saved_plan(&a.plan) {
+        Ok(s) => s,
+        Err(message) => return refuse(Refusal::Usage, message, Vec::new()),
+    };
+    if saved.is_some() && (!a.inputs.vars.is_empty() || a.inputs.env.is_some()) {
+        let message = format!(
+            "{} is a saved plan: it carries the variables and environment it was planned with; plan again to change them",
+            a.plan.display()
+        );
+        return refuse(Refusal::Usage, message, Vec::new());
+    }
+    let loading = match &saved {
+        Some(s) => {
+            let name = Path::new(&s.file).file_name().map(Path::new).unwrap_or(Path::new("plan.kdl"));
+            let opts =
+                load::LoadOptions { vars: s.vars.clone(), env: s.env.clone(), project: a.inputs.project.clone() };
+            load::load_text(&Path::new(&s.dir).join(name), s.text.clone(), &opts)
+        }
+        None => load::load_as(&a.plan, stdin_filename, &options(&a.inputs)),
+    };
+    let loaded = match loading {
         Ok(l) => l,
         Err(LoadError::Io(message)) => return refuse(Refusal::Usage, message, Vec::new()),
         Err(LoadError::Project(boxed)) => {
@@ -99,6 +136,22 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return refuse(Refusal::DockerUnavailable, e, Vec::new()),
     };
+    if let Some(saved) = &saved {
+        let now = match live::read(&ReadOnly(cluster.clone()), &plan).await {
+            Ok(now) => now,
+            Err(e) => return refuse(Refusal::DockerUnavailable, format!("cannot read the swarm: {e}"), Vec::new()),
+        };
+        let moved = saved::moved_on(&saved.live, &now);
+        if !moved.is_empty() {
+            let problems = moved.into_iter().map(|m| Problem { step: None, at: None, message: m }).collect();
+            let message = format!(
+                "the swarm moved on since {} was planned (at {}): nothing was changed; run `planrun plan` again and review it",
+                a.plan.display(),
+                saved.live.read_at
+            );
+            return refuse(Refusal::StalePlan, message, problems);
+        }
+    }
     let prompt: Option<Arc<dyn Approver>> =
         std::io::stdin().is_terminal().then(|| Arc::new(TerminalPrompt) as Arc<dyn Approver>);
     let seams = Seams::live(
@@ -115,7 +168,10 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
         graph,
         file: checked.file,
         // Files the plan names are relative to it (to where --stdin-filename says it is).
-        plan_dir: load::shown_name(&a.plan, stdin_filename).parent().map(Path::to_path_buf).unwrap_or_default(),
+        plan_dir: match &saved {
+            Some(s) => Path::new(&s.dir).to_path_buf(),
+            None => load::shown_name(&a.plan, stdin_filename).parent().map(Path::to_path_buf).unwrap_or_default(),
+        },
         state_dir: a.state_dir.clone(),
         parallelism: usize::from(a.parallelism),
     };

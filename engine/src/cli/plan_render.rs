@@ -70,6 +70,9 @@ fn live_lines(r: &PlanReport) -> Vec<String> {
         for c in &l.canaries {
             out.push(format!("canary left behind: {c}"));
         }
+        for b in &l.busy {
+            out.push(format!("Swarm is busy with {b}: apply would be refused until it finishes"));
+        }
     }
     out
 }
@@ -126,15 +129,14 @@ pub fn human(r: &PlanReport, colour: bool) -> String {
         let together = if wave.len() > 1 { " (together)" } else { "" };
         let _ = writeln!(o, "  {}. {}{together}", i + 1, wave.join(", "));
     }
-    let _ = writeln!(o, "\n{}", p.bold("Rollback (if a step fails, these are undone, in this order)"));
+    let _ = writeln!(o, "\n{}", p.bold("Rollback (if a step fails, what is undone, in this order)"));
     for s in &r.steps {
-        if s.on_failure_undoes.is_empty() {
-            let _ = writeln!(o, "  `{}` fails: nothing to undo", s.step);
-        } else {
-            let _ = writeln!(o, "  `{}` fails: undo {}", s.step, s.on_failure_undoes.join(", then "));
-        }
-        for u in &s.undo {
-            let _ = writeln!(o, "      undo of `{}`: {u}", s.step);
+        let _ = writeln!(o, "  `{}` fails: {}", s.step, undone(r, s));
+    }
+    if !r.rollback.is_empty() {
+        let _ = writeln!(o, "  undo records, newest first:");
+        for u in &r.rollback {
+            let _ = writeln!(o, "    `{}`: {}", u.step, u.undo);
         }
     }
     let _ = writeln!(o, "\n{}", p.bold("Timeline (simulated by the executor on a virtual clock)"));
@@ -146,7 +148,21 @@ pub fn human(r: &PlanReport, colour: bool) -> String {
         let bar = format!("{}{}", " ".repeat(from), "█".repeat(to.saturating_sub(from)));
         let _ = writeln!(o, "  {:width$}  {:>8} → {:<8} {bar}", s.step, span(s.start_ms), span(s.end_ms));
     }
-    let _ = writeln!(o, "  best case: {} (every gate passes the first time)", span(r.timeline.best_ms));
+    match &r.timeline.best_failure {
+        None => {
+            let _ = writeln!(o, "  best case: {} (every gate passes the first time)", span(r.timeline.best_ms));
+        }
+        Some(why) => {
+            let _ = writeln!(
+                o,
+                "  {}",
+                p.action(
+                    "-",
+                    &format!("even with every gate passing, the release ends {}: {why}", r.timeline.best_outcome)
+                )
+            );
+        }
+    }
     match &r.timeline.worst_failing {
         Some(what) => {
             let _ = writeln!(
@@ -155,6 +171,13 @@ pub fn human(r: &PlanReport, colour: bool) -> String {
                 span(r.timeline.worst_ms),
                 span(r.timeline.worst_rollback_ms)
             );
+            if let Some(why) = &r.timeline.worst_reason {
+                let _ = writeln!(
+                    o,
+                    "  {}",
+                    p.action("-", &format!("and then the run ends {}: {why}", r.timeline.worst_outcome))
+                );
+            }
         }
         None => {
             let _ = writeln!(o, "  worst case: {} (nothing in the plan can fail it)", span(r.timeline.worst_ms));
@@ -177,6 +200,21 @@ pub fn human(r: &PlanReport, colour: bool) -> String {
         let _ = writeln!(o, "  {a}");
     }
     o
+}
+
+/// What is undone if step `s` fails: the last `on_failure_undoes` records of the rollback, by
+/// step, in order (eight at most, then a count).
+fn undone(r: &PlanReport, s: &StepPlan) -> String {
+    let n = s.on_failure_undoes.min(r.rollback.len());
+    let records = &r.rollback[r.rollback.len() - n..];
+    if records.is_empty() {
+        return "nothing to undo".into();
+    }
+    let mut names: Vec<String> = records.iter().take(8).map(|u| format!("`{}`", u.step)).collect();
+    if records.len() > 8 {
+        names.push(format!("{} more", records.len() - 8));
+    }
+    format!("undo {}", names.join(", then "))
 }
 
 fn list(names: &[String]) -> String {
@@ -221,6 +259,22 @@ pub fn markdown(r: &PlanReport, limit: usize) -> String {
         span(r.timeline.best_ms),
         span(r.timeline.worst_ms)
     );
+    if let Some(why) = &r.timeline.worst_reason {
+        let _ = writeln!(
+            head,
+            "> [!CAUTION]\n> In the worst case the run ends **{}**: {}\n",
+            r.timeline.worst_outcome,
+            md(why)
+        );
+    }
+    if let Some(why) = &r.timeline.best_failure {
+        let _ = writeln!(
+            head,
+            "> [!WARNING]\n> Even with every gate passing, the simulated release ends **{}**: {}\n",
+            r.timeline.best_outcome,
+            md(why)
+        );
+    }
     for line in live_lines(r) {
         let _ = writeln!(head, "- {}", md(&line));
     }
@@ -268,7 +322,7 @@ pub fn markdown(r: &PlanReport, limit: usize) -> String {
             md(&s.after.join(", ")),
             span(s.start_ms),
             span(s.end_ms),
-            md(&list(&s.on_failure_undoes))
+            md(&undone(r, s))
         )
     }));
     let mut drill = Vec::new();

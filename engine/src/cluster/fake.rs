@@ -120,6 +120,8 @@ struct State {
     index: u64,
     next_id: u64,
     services: HashMap<String, FakeService>,
+    /// Service ids by name: lookups by name stay quick on a swarm of thousands of services.
+    by_name: HashMap<String, String>,
     configs: Vec<ConfigObject>,
     networks: Vec<Network>,
     behaviors: HashMap<String, Behavior>,
@@ -151,10 +153,11 @@ impl State {
     }
 
     fn find(&mut self, name_or_id: &str) -> Option<&mut FakeService> {
-        self.services.values_mut().find(|s| {
-            s.service.id.as_deref() == Some(name_or_id)
-                || s.service.spec.as_ref().and_then(|spec| spec.name.as_deref()) == Some(name_or_id)
-        })
+        let id = match self.services.contains_key(name_or_id) {
+            true => name_or_id.to_owned(),
+            false => self.by_name.get(name_or_id)?.clone(),
+        };
+        self.services.get_mut(&id)
     }
 
     fn behavior(&self, template: &TaskSpec) -> Behavior {
@@ -756,6 +759,9 @@ fn slot_of(fake: &FakeCluster, service_id: &str, task: &str) -> i64 {
 fn insert_service(state: &mut State, spec: ServiceSpec) -> String {
     let id = state.new_id("service");
     let index = state.next_index();
+    if let Some(name) = &spec.name {
+        state.by_name.insert(name.clone(), id.clone());
+    }
     state.services.insert(
         id.clone(),
         FakeService {
@@ -990,14 +996,14 @@ impl Cluster for FakeCluster {
     async fn remove_service(&self, id: &str) -> Result<(), ClusterError> {
         let mut state = self.lock();
         let key = state
-            .services
-            .iter()
-            .find(|(key, s)| {
-                key.as_str() == id || s.service.spec.as_ref().and_then(|spec| spec.name.as_deref()) == Some(id)
-            })
-            .map(|(key, _)| key.clone())
+            .find(id)
+            .and_then(|s| s.service.id.clone())
             .ok_or_else(|| ClusterError::NotFound(format!("service {id}")))?;
-        state.services.remove(&key);
+        if let Some(removed) = state.services.remove(&key)
+            && let Some(name) = removed.service.spec.and_then(|s| s.name)
+        {
+            state.by_name.remove(&name);
+        }
         Ok(())
     }
 

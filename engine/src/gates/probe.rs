@@ -98,6 +98,10 @@ pub struct ScriptedProbe {
     pub cluster: Option<Arc<dyn Cluster>>,
     /// Per gate name, how long each of its measurements takes instead of `latency`.
     latencies: Arc<Mutex<HashMap<String, Duration>>>,
+    /// Per gate name, how many judgements of it began.
+    judged: Arc<Mutex<HashMap<String, u64>>>,
+    /// Per (gate, judgement number from 0), that judgement's own outcomes.
+    judgements: Arc<Mutex<HashMap<(String, u64), Vec<Outcome>>>>,
 }
 
 impl ScriptedProbe {
@@ -114,6 +118,12 @@ impl ScriptedProbe {
     /// Makes the gate named `gate` measure `outcomes` in turn.
     pub fn script(&self, gate: &str, outcomes: &[Outcome]) {
         self.scripts.lock().expect("scripts poisoned").insert(gate.to_owned(), (outcomes.to_vec(), 0));
+    }
+
+    /// Makes judgement number `k` (from 0, in the order judgements begin) of the gate named
+    /// `gate` measure `outcomes` in turn; its other judgements are as scripted otherwise.
+    pub fn script_judgement(&self, gate: &str, k: u64, outcomes: &[Outcome]) {
+        self.judgements.lock().expect("judgements poisoned").insert((gate.to_owned(), k), outcomes.to_vec());
     }
 
     /// Makes each measurement of the gate named `gate` take `takes`.
@@ -162,6 +172,18 @@ impl Meter for ScriptedMeter {
 #[async_trait]
 impl Probe for ScriptedProbe {
     fn meter(&self, gate: &Gate) -> Box<dyn Meter> {
+        let name = &gate.name.value;
+        let k = {
+            let mut judged = self.judged.lock().expect("judged poisoned");
+            let n = judged.entry(name.clone()).or_default();
+            *n += 1;
+            *n - 1
+        };
+        let latency = self.latencies.lock().expect("latencies poisoned").get(name).copied().unwrap_or(self.latency);
+        if let Some(outcomes) = self.judgements.lock().expect("judgements poisoned").remove(&(name.clone(), k)) {
+            let own: Scripts = Arc::new(Mutex::new([(name.clone(), (outcomes, 0))].into()));
+            return Box::new(ScriptedMeter { scripts: own, latency, target: name.clone() });
+        }
         let scripted = self.scripts.lock().expect("scripts poisoned").contains_key(&gate.name.value);
         match (&gate.kind, scripted, &self.cluster) {
             (GateKind::Swarm(g), false, Some(cluster)) => Box::new(swarm::SwarmMeter::new(g.clone(), cluster.clone())),

@@ -24,7 +24,9 @@ use plans::steps::pause::Wait;
 use crate::clock;
 use crate::events::{Event, Record};
 use live::LiveState;
-use report::{Colour, Drill, FinalState, LiveView, Moment, PlanReport, ServiceChange, StepPlan, Summary, Timeline};
+use report::{
+    Colour, Drill, FinalState, LiveView, Moment, PlanReport, ServiceChange, StepPlan, Summary, Timeline, UndoEntry,
+};
 use simulate::{Failure, Knobs, Simulated};
 
 /// What to plan.
@@ -62,7 +64,7 @@ pub fn build(request: &Request) -> PlanReport {
     let worst = worst_failure.as_ref().map(run);
     let drill = request.fail.as_ref().map(|f| drill(plan, &live, &run(f), f));
     let networks: BTreeMap<String, String> = live.networks.iter().map(|n| (n.id.clone(), n.name.clone())).collect();
-    let steps = step_plans(plan, request.graph, &best, &networks);
+    let (steps, rollback) = step_plans(plan, request.graph, &best, &networks);
     let summary = summarize(plan, &steps);
     let order = request
         .graph
@@ -71,10 +73,17 @@ pub fn build(request: &Request) -> PlanReport {
         .map(|layer| layer.into_iter().map(|i| plan.steps[i].name.value.clone()).collect())
         .collect();
     let timeline = Timeline {
+        best_outcome: best.report.outcome.to_string(),
+        best_failure: best.report.reason.clone(),
         best_ms: best.total_ms,
         worst_ms: worst.as_ref().map_or(best.total_ms, |w| w.total_ms),
         worst_failing: worst_failure.as_ref().map(describe_failure),
         worst_rollback_ms: worst.as_ref().map_or(0, rollback_ms),
+        worst_outcome: worst.as_ref().unwrap_or(&best).report.outcome.to_string(),
+        worst_reason: worst
+            .as_ref()
+            .filter(|w| w.report.outcome != crate::events::RunOutcome::RolledBack)
+            .and_then(|w| w.report.reason.clone()),
     };
     let mut assumptions = request.knob_sources.clone();
     if request.live.is_err() {
@@ -101,6 +110,7 @@ pub fn build(request: &Request) -> PlanReport {
         steps,
         summary,
         order,
+        rollback,
         timeline,
         drill,
         assumptions,
@@ -147,12 +157,51 @@ pub fn offline_state(plan: &Plan, replicas: u64) -> LiveState {
             live::LiveService { id: name, version: 0, spec, running: own.unwrap_or(replicas), update: None },
         );
     }
+    // Blue-green: offline, blue is taken to be live.
     for step in &plan.steps {
-        if let StepKind::BlueGreen(b) = &step.kind
-            && let plans::steps::blue_green::Switch::Alias { network, .. } = &b.switch
-            && !state.networks.iter().any(|n| n.name == *network)
-        {
-            state.networks.push(live::LiveNetwork { id: network.clone(), name: network.clone() });
+        let StepKind::BlueGreen(b) = &step.kind else { continue };
+        match &b.switch {
+            plans::steps::blue_green::Switch::Alias { network, alias } => {
+                if !state.networks.iter().any(|n| n.name == *network) {
+                    state.networks.push(live::LiveNetwork { id: network.clone(), name: network.clone() });
+                }
+                if let Some(blue) = state.services.get_mut(&b.blue.value) {
+                    let template = blue.spec.task_template.get_or_insert_with(Default::default);
+                    template.networks.get_or_insert_with(Vec::new).push(bollard::models::NetworkAttachmentConfig {
+                        target: Some(network.clone()),
+                        aliases: Some(vec![alias.clone()]),
+                        ..Default::default()
+                    });
+                }
+            }
+            plans::steps::blue_green::Switch::Nginx { router, template, target, .. } => {
+                let name = format!("planrun-offline-{router}");
+                state.configs.push(live::LiveConfig {
+                    id: name.clone(),
+                    name: name.clone(),
+                    labels: [(crate::steps::blue_green::UPSTREAM.to_owned(), b.blue.value.clone())].into(),
+                    data: crate::steps::blue_green::render(template, &b.blue.value),
+                });
+                if let Some(r) = state.services.get_mut(router) {
+                    let container = r
+                        .spec
+                        .task_template
+                        .get_or_insert_with(Default::default)
+                        .container_spec
+                        .get_or_insert_with(Default::default);
+                    container.configs.get_or_insert_with(Vec::new).push(
+                        bollard::models::TaskSpecContainerSpecConfigs {
+                            file: Some(bollard::models::TaskSpecContainerSpecFile1 {
+                                name: Some(target.clone()),
+                                ..Default::default()
+                            }),
+                            config_id: Some(name.clone()),
+                            config_name: Some(name),
+                            ..Default::default()
+                        },
+                    );
+                }
+            }
         }
     }
     state
@@ -168,6 +217,7 @@ fn live_view(live: &Result<LiveState, String>) -> LiveView {
             waiting: None,
             colours: Vec::new(),
             canaries: Vec::new(),
+            busy: Vec::new(),
         },
         Ok(state) => LiveView {
             mode: "live".into(),
@@ -198,6 +248,15 @@ fn live_view(live: &Result<LiveState, String>) -> LiveView {
                     None => format!("{name} (canary of {of})"),
                 })
                 .collect(),
+            busy: state
+                .services
+                .iter()
+                .filter_map(|(name, s)| {
+                    let u = s.update.as_deref()?;
+                    matches!(u, "updating" | "paused" | "rollback_started" | "rollback_paused")
+                        .then(|| format!("{name} ({u})"))
+                })
+                .collect(),
         },
     }
 }
@@ -205,26 +264,28 @@ fn live_view(live: &Result<LiveState, String>) -> LiveView {
 /// The worst case: the last gate judged when all goes well fails on its last measurement; a
 /// plan without gates fails at its last service step (its new tasks never turn healthy).
 fn worst_case(plan: &Plan, best: &Simulated) -> Option<Failure> {
-    let mut taken: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut judgement_start: BTreeMap<&str, u64> = BTreeMap::new();
+    // Judgements of a gate in the order they began (their first measurement), and which of
+    // them finished last.
+    let mut begun: BTreeMap<(&str, &str), Vec<u64>> = BTreeMap::new();
+    let mut count: BTreeMap<&str, u64> = BTreeMap::new();
     let mut last: Option<(&str, u64)> = None;
     for r in &best.records {
         match &r.event {
-            Event::Measurement { gate, number, .. } => {
-                let count = taken.entry(gate).or_default();
-                if *number == 1 {
-                    judgement_start.insert(gate, *count);
-                }
-                *count += 1;
+            Event::Measurement { step, gate, number: 1, .. } => {
+                let k = count.entry(gate).or_default();
+                begun.entry((step, gate)).or_default().push(*k);
+                *k += 1;
             }
-            Event::GateFinished { gate, .. } => {
-                last = Some((gate, judgement_start.get(gate.as_str()).copied().unwrap_or(0)));
+            Event::GateFinished { step, gate, .. } => {
+                let k =
+                    begun.get_mut(&(step.as_str(), gate.as_str())).and_then(|v| (!v.is_empty()).then(|| v.remove(0)));
+                last = Some((gate, k.unwrap_or(0)));
             }
             _ => {}
         }
     }
-    if let Some((gate, before)) = last {
-        return Some(Failure::GateAt(gate.to_owned(), before));
+    if let Some((gate, k)) = last {
+        return Some(Failure::GateAt(gate.to_owned(), k));
     }
     let last_service_step = best
         .steps
@@ -249,44 +310,48 @@ fn rollback_ms(sim: &Simulated) -> u64 {
         .map_or(0, |r| sim.total_ms.saturating_sub(r.elapsed_ms))
 }
 
-/// The services a step changes: its own, and those it creates beside them (a canary).
-fn touches(kind: &StepKind, service: &str) -> bool {
-    kind.resources().iter().any(|r| match r {
-        plans::steps::Resource::Service(s) => service == s || service.starts_with(&format!("{s}-")),
-        plans::steps::Resource::Database(_) => false,
-    })
-}
-
-fn step_plans(plan: &Plan, graph: &PlanGraph, best: &Simulated, networks: &BTreeMap<String, String>) -> Vec<StepPlan> {
+fn step_plans(
+    plan: &Plan,
+    graph: &PlanGraph,
+    best: &Simulated,
+    networks: &BTreeMap<String, String>,
+) -> (Vec<StepPlan>, Vec<UndoEntry>) {
     let index: BTreeMap<&str, usize> = plan.steps.iter().enumerate().map(|(i, s)| (s.name.value.as_str(), i)).collect();
-    // Undo records in the order they were made, with when.
-    let records: Vec<(u64, &str, String)> = best
-        .records
-        .iter()
-        .filter_map(|r| match &r.event {
-            Event::StepRecorded { step, undo } => Some((r.elapsed_ms, step.as_str(), undo.describe())),
-            _ => None,
-        })
-        .collect();
+    let ran: BTreeMap<&str, &simulate::StepRun> = best.steps.iter().map(|s| (s.step.as_str(), s)).collect();
+    // Undo records in the order they were made, and the gates each step judged, in one pass.
+    let mut records: Vec<UndoEntry> = Vec::new();
+    let mut gates: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    // Per step, how many undo records exist when it ends (what its failure would undo).
+    let mut undone_at_end: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &best.records {
+        match &r.event {
+            Event::StepRecorded { step, undo } => {
+                records.push(UndoEntry { step: step.clone(), undo: undo.describe(), recorded_ms: r.elapsed_ms })
+            }
+            Event::GateFinished { step, gate, .. } => gates.entry(step.as_str()).or_default().push(gate.clone()),
+            Event::StepFinished { step, .. } => {
+                undone_at_end.insert(step.as_str(), records.len());
+            }
+            _ => {}
+        }
+    }
     let mut out = Vec::new();
     let mut order: Vec<&str> = best.steps.iter().map(|s| s.step.as_str()).collect();
     // Steps that never started (a plan that failed even when all goes well) come last.
+    let started: BTreeSet<&str> = order.iter().copied().collect();
     for s in &plan.steps {
-        if !order.contains(&s.name.value.as_str()) {
+        if !started.contains(s.name.value.as_str()) {
             order.push(&s.name.value);
         }
     }
     for name in order {
         let Some(&i) = index.get(name) else { continue };
         let step = &plan.steps[i];
-        let ran = best.steps.iter().find(|s| s.step == name);
+        let ran = ran.get(name).copied();
         let mut changes = Vec::new();
         if let Some(ran) = ran {
             let names: BTreeSet<&String> = ran.before.keys().chain(ran.after.keys()).collect();
             for service in names {
-                if !touches(&step.kind, service) {
-                    continue;
-                }
                 match (ran.before.get(service), ran.after.get(service)) {
                     (None, Some(_)) => {
                         changes.push(ServiceChange { service: service.clone(), action: "+".into(), fields: Vec::new() })
@@ -305,34 +370,22 @@ fn step_plans(plan: &Plan, graph: &PlanGraph, best: &Simulated, networks: &BTree
             }
         }
         let finished = ran.and_then(|r| r.finished_ms).unwrap_or(best.total_ms);
-        let mut on_failure: Vec<String> = Vec::new();
-        for (_, s, _) in records.iter().rev().filter(|(at, _, _)| *at <= finished) {
-            if !on_failure.iter().any(|x| x == s) {
-                on_failure.push((*s).to_owned());
-            }
-        }
         out.push(StepPlan {
             step: name.to_owned(),
             kind: step.kind.keyword().to_owned(),
             after: graph.dependencies(i).into_iter().map(|d| plan.steps[d].name.value.clone()).collect(),
-            gates: best
-                .records
-                .iter()
-                .filter_map(|r| match &r.event {
-                    Event::GateFinished { step, gate, .. } if step == name => Some(gate.clone()),
-                    _ => None,
-                })
-                .collect(),
+            gates: gates.remove(name).unwrap_or_default(),
             unchanged: step.kind.is_deployment() && changes.is_empty(),
             changes,
             actions: actions(&step.kind),
-            undo: records.iter().filter(|(_, s, _)| *s == name).map(|(_, _, d)| d.clone()).collect(),
-            on_failure_undoes: on_failure,
+            undo: records.iter().filter(|r| r.step == name).map(|r| r.undo.clone()).collect(),
+            on_failure_undoes: undone_at_end.get(name).copied().unwrap_or(records.len()),
             start_ms: ran.map_or(best.total_ms, |r| r.started_ms),
             end_ms: finished,
         });
     }
-    out
+    records.reverse();
+    (out, records)
 }
 
 /// What a step does besides changing services.

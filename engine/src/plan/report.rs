@@ -29,6 +29,9 @@ pub struct PlanReport {
     pub summary: Summary,
     /// Steps that may run together, wave by wave: a step waits for the waves before it.
     pub order: Vec<Vec<String>>,
+    /// Every undo record the release makes, newest first: the order of the rollback if the
+    /// last step fails. A step that fails earlier undoes the last `on_failure_undoes` of them.
+    pub rollback: Vec<UndoEntry>,
     /// How long it takes, simulated.
     pub timeline: Timeline,
     /// The failure drill asked for with `--fail`.
@@ -54,6 +57,9 @@ pub struct LiveView {
     pub colours: Vec<Colour>,
     /// Canaries left on the swarm: `shop_web-canary (canary of shop_web, stage 1)`.
     pub canaries: Vec<String>,
+    /// Services Swarm is updating, rolling back or has paused (apply refuses them):
+    /// `shop_web (updating)`.
+    pub busy: Vec<String>,
 }
 
 /// A blue-green step's colours.
@@ -87,12 +93,23 @@ pub struct StepPlan {
     pub unchanged: bool,
     /// What its undo puts back.
     pub undo: Vec<String>,
-    /// If it fails: the steps undone, in order.
-    pub on_failure_undoes: Vec<String>,
+    /// If it fails: how many of the last entries of `rollback` are undone (in its order).
+    pub on_failure_undoes: usize,
     /// Simulated start, milliseconds from the start of the run (all going well).
     pub start_ms: u64,
     /// Simulated end.
     pub end_ms: u64,
+}
+
+/// What undoing one step puts back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UndoEntry {
+    /// The step.
+    pub step: String,
+    /// What its undo does: `shop_web back to app:v1`, `run down.sql on ...`.
+    pub undo: String,
+    /// When the step recorded it, simulated milliseconds from the start.
+    pub recorded_ms: u64,
 }
 
 /// A service a step creates, changes or removes.
@@ -124,6 +141,11 @@ pub struct Summary {
 /// How long it takes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Timeline {
+    /// How the simulated release ends when nothing is made to fail: `succeeded`, or how it
+    /// failed on its own (a service that cannot be told apart, an approval refused).
+    pub best_outcome: String,
+    /// Why it did not succeed.
+    pub best_failure: Option<String>,
     /// Every gate passes the first time.
     pub best_ms: u64,
     /// The last gate judged uses its whole allowance and fails, then everything rolls back.
@@ -132,6 +154,11 @@ pub struct Timeline {
     pub worst_failing: Option<String>,
     /// Of the worst case, the rollback.
     pub worst_rollback_ms: u64,
+    /// How the worst case ends: `rolled-back`, or `rollback-failed` when an undo cannot run
+    /// (a migration without a down file).
+    pub worst_outcome: String,
+    /// Why, when it does not end rolled back.
+    pub worst_reason: Option<String>,
 }
 
 /// A failure drill: what planrun does when one step or gate fails.

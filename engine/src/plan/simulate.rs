@@ -60,8 +60,8 @@ pub enum Failure {
     Nothing,
     /// The gate fails the first time it is judged, after using its whole allowance.
     Gate(String),
-    /// The gate fails its judgement number `n + 1` (counting every step that judges it),
-    /// after using its whole allowance; the ones before pass.
+    /// The gate fails its judgement number `k` (from 0, in the order judgements begin, in
+    /// every step that judges it), after using its whole allowance; the others pass.
     GateAt(String, u64),
     /// The step fails: a service step's new tasks never turn healthy; a run step's command
     /// exits 1; a check step's gates fail; a manual pause is refused; a backup's dump is
@@ -78,9 +78,9 @@ pub struct StepRun {
     pub started_ms: u64,
     /// When it ended (`None`: it never ended, the run stopped first).
     pub finished_ms: Option<u64>,
-    /// Every service's spec when it started (`None`: absent).
+    /// The specs of the services it changes, when it started (absent: no such service).
     pub before: BTreeMap<String, ServiceSpec>,
-    /// Every service's spec when it ended.
+    /// The same when it ended.
     pub after: BTreeMap<String, ServiceSpec>,
 }
 
@@ -103,9 +103,12 @@ pub struct Simulated {
     pub statements: Vec<String>,
 }
 
-/// Captures every service's spec when a step starts and ends.
+/// Captures the specs of the services a step changes (its own, and those it creates beside
+/// them, such as a canary) when it starts and ends.
 struct Snapshots {
     cluster: FakeCluster,
+    /// Per step, the services it changes.
+    touches: BTreeMap<String, Vec<String>>,
     steps: Mutex<Vec<StepRun>>,
 }
 
@@ -113,11 +116,25 @@ fn specs(cluster: &FakeCluster) -> BTreeMap<String, ServiceSpec> {
     cluster.service_names().into_iter().filter_map(|n| cluster.spec(&n).map(|s| (n, s))).collect()
 }
 
+impl Snapshots {
+    fn of_step(&self, step: &str) -> BTreeMap<String, ServiceSpec> {
+        let Some(own) = self.touches.get(step).filter(|own| !own.is_empty()) else { return BTreeMap::new() };
+        let beside =
+            |n: &str| own.iter().any(|o| n == o || n.strip_prefix(o.as_str()).is_some_and(|r| r.starts_with('-')));
+        let mut names: Vec<String> = own.clone();
+        // Services created beside the step's own (a canary) show up under their own name.
+        names.extend(self.cluster.service_names().into_iter().filter(|n| beside(n)));
+        names.sort();
+        names.dedup();
+        names.into_iter().filter_map(|n| self.cluster.spec(&n).map(|s| (n, s))).collect()
+    }
+}
+
 impl Sink for Arc<Snapshots> {
     fn record(&self, record: &Record) {
         match &record.event {
             Event::StepStarted { step, .. } => {
-                let now = specs(&self.cluster);
+                let now = self.of_step(step);
                 self.steps.lock().expect("snapshots poisoned").push(StepRun {
                     step: step.clone(),
                     started_ms: record.elapsed_ms,
@@ -127,7 +144,7 @@ impl Sink for Arc<Snapshots> {
                 });
             }
             Event::StepFinished { step, .. } => {
-                let now = specs(&self.cluster);
+                let now = self.of_step(step);
                 let mut steps = self.steps.lock().expect("snapshots poisoned");
                 if let Some(run) = steps.iter_mut().rev().find(|s| s.step == *step) {
                     run.finished_ms = Some(record.elapsed_ms);
@@ -201,16 +218,34 @@ async fn simulate(
     }
     // Dumps go to a directory of their own, removed at the end: planning writes nothing.
     let dumps = std::env::temp_dir().join(format!("planrun-plan-{}-{}", std::process::id(), next_id()));
+    let mut backups = false;
     for step in &mut plan.steps {
         if let StepKind::Backup(b) = &mut step.kind {
             b.to.value = dumps.display().to_string();
+            backups = true;
         }
     }
     arrange(&mut sim, &plan, &plan_dir, &failure);
 
     let initial = specs(&sim.cluster);
     let memory = Arc::new(Memory::default());
-    let snapshots = Arc::new(Snapshots { cluster: sim.cluster.clone(), steps: Mutex::new(Vec::new()) });
+    let touches = plan
+        .steps
+        .iter()
+        .map(|s| {
+            let own = s
+                .kind
+                .resources()
+                .into_iter()
+                .filter_map(|r| match r {
+                    plans::steps::Resource::Service(name) => Some(name),
+                    plans::steps::Resource::Database(_) => None,
+                })
+                .collect();
+            (s.name.value.clone(), own)
+        })
+        .collect();
+    let snapshots = Arc::new(Snapshots { cluster: sim.cluster.clone(), touches, steps: Mutex::new(Vec::new()) });
     let ctx = sim.context(&plan.stack.value, "r-plan", vec![Box::new(memory.clone()), Box::new(snapshots.clone())]);
     let executor = Executor { ctx, parallelism: usize::MAX, interrupts: Interrupts::default() };
     let started = tokio::time::Instant::now();
@@ -219,8 +254,23 @@ async fn simulate(
     let total_ms = started.elapsed().as_millis() as u64;
     let _ = std::fs::remove_dir_all(&dumps);
     let steps = snapshots.steps.lock().expect("snapshots poisoned").clone();
+    let (mut records, mut report) = (memory.records(), report);
+    if backups {
+        // Dumps named in messages are in the throwaway directory, with the wall clock in
+        // their names: show where the real run would put them instead.
+        let scrub = |text: &str| scrub_dumps(text, &dumps.display().to_string());
+        for r in &mut records {
+            if let Ok(json) = serde_json::to_string(&r.event)
+                && json.contains(&dumps.display().to_string())
+                && let Ok(event) = serde_json::from_str(&scrub(&json))
+            {
+                r.event = event;
+            }
+        }
+        report.reason = report.reason.as_deref().map(scrub);
+    }
     Simulated {
-        records: memory.records(),
+        records,
         report,
         steps,
         initial,
@@ -230,21 +280,34 @@ async fn simulate(
     }
 }
 
+/// `text` with every path into `dir` (up to the next space or quote) replaced by `<dump>`.
+fn scrub_dumps(text: &str, dir: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(dir) {
+        out.push_str(&rest[..at]);
+        out.push_str("<dump>");
+        rest = &rest[at..];
+        let end = rest.find(|c: char| c.is_whitespace() || c == '"' || c == '\\').unwrap_or(rest.len());
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn next_id() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The outcomes that make a gate fail on its last planned measurement: it uses its whole
-/// allowance (every measurement it may take) before failing. `before` measurements of earlier
-/// judgements pass.
-fn failing_late(plan: &Plan, gate: &str, before: u64) -> Vec<Outcome> {
+/// The outcomes that make one judgement of a gate fail on its last planned measurement: it
+/// uses its whole allowance (every measurement it may take) before failing.
+fn failing_late(plan: &Plan, gate: &str) -> Vec<Outcome> {
     let Some(g) = plan.gates.iter().find(|g| g.name.value == gate) else { return vec![Outcome::Fail] };
     let planned = planned_measurements(&g.analysis);
-    let limit = g.analysis.failure_limit;
-    let passes = planned.saturating_sub(limit + 1);
-    let mut out = vec![Outcome::Pass; (before + passes) as usize];
+    let passes = planned.saturating_sub(g.analysis.failure_limit + 1);
+    let mut out = vec![Outcome::Pass; passes as usize];
     out.push(Outcome::Fail);
     out
 }
@@ -253,8 +316,8 @@ fn failing_late(plan: &Plan, gate: &str, before: u64) -> Vec<Outcome> {
 fn arrange(sim: &mut Simulation, plan: &Plan, plan_dir: &Path, failure: &Failure) {
     match failure {
         Failure::Nothing => {}
-        Failure::Gate(gate) => sim.probe.script(gate, &failing_late(plan, gate, 0)),
-        Failure::GateAt(gate, before) => sim.probe.script(gate, &failing_late(plan, gate, *before)),
+        Failure::Gate(gate) => sim.probe.script_judgement(gate, 0, &failing_late(plan, gate)),
+        Failure::GateAt(gate, k) => sim.probe.script_judgement(gate, *k, &failing_late(plan, gate)),
         Failure::Step(name) => {
             let Some(step) = plan.steps.iter().find(|s| s.name.value == *name) else { return };
             match &step.kind {
@@ -267,7 +330,9 @@ fn arrange(sim: &mut Simulation, plan: &Plan, plan_dir: &Path, failure: &Failure
                 }
                 StepKind::Check(c) => {
                     for gate in &c.gates {
-                        sim.probe.script(&gate.value, &failing_late(plan, &gate.value, 0));
+                        // The check's own judgement: every judgement of the gate up to and
+                        // including it fails (earlier steps' judgements of it are rare).
+                        sim.probe.script(&gate.value, &failing_late(plan, &gate.value));
                     }
                 }
                 StepKind::Pause(p) => {

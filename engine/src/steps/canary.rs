@@ -164,7 +164,10 @@ impl Behavior for Canary {
         let service_id = service.id.clone().unwrap_or_default();
         let previous = service.spec.clone().unwrap_or_default();
         let stable = spec::replicas(&previous).unwrap_or(1).max(1);
-        let deadline = tokio::time::Instant::now() + self.update.deadline.to_std();
+        // The deadline bounds each wait on its own (the canary converging, a person answering),
+        // not the whole step: a stage's pause and gates take as long as the plan says, as a
+        // pause does not count against Argo Rollouts' progress deadline.
+        let deadline = || tokio::time::Instant::now() + self.update.deadline.to_std();
         let mut record = CanaryUndo {
             stable: RollingUndo::of(&service, self.update.deadline.as_millis()),
             canary_name: canary_name(name),
@@ -207,13 +210,13 @@ impl Behavior for Canary {
                 let expected = current.spec.clone();
                 services::replace_spec(cluster, current, &next, expected.as_ref()).await?;
             }
-            let mut watch = follow_canary(ctx, &canary_id, deadline).await?;
+            let mut watch = follow_canary(ctx, &canary_id, deadline()).await?;
             if let Some(wait) = stage.pause {
                 pause(
                     ctx,
                     wait,
                     &format!("stage {number}/{stages} of canary {}: go on?", record.canary_name),
-                    deadline,
+                    deadline(),
                 )
                 .await?;
             }
@@ -223,7 +226,7 @@ impl Behavior for Canary {
         if self.promote == Promote::Manual {
             let question =
                 format!("promote {} to {} on all {stable} replicas of {name}?", record.canary_name, self.image.value);
-            pause(ctx, Wait::Manual, &question, deadline).await?;
+            pause(ctx, Wait::Manual, &question, deadline()).await?;
         }
         record.promoted = true;
         ctx.record(Undo::Canary(Box::new(record.clone())));
