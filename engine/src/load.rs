@@ -52,12 +52,11 @@ pub fn shown_name(path: &Path, stdin_filename: Option<&Path>) -> PathBuf {
     }
 }
 
-/// [`load`], naming a plan read from standard input `stdin_filename` in messages and looking for
-/// planrun.toml beside that path.
-pub fn load_as(path: &Path, stdin_filename: Option<&Path>, options: &LoadOptions) -> Result<Loaded, LoadError> {
+/// The text of the plan at `path` (standard input for `-`). Bytes that are not UTF-8 are a
+/// problem in the plan, reported like any other (exit 1, not an I/O error): the file `shown`,
+/// checked, with that one diagnostic. Fails with why the file cannot be read.
+pub fn read_text(path: &Path, shown: &Path) -> Result<Result<String, Box<Checked>>, String> {
     let from_stdin = path.as_os_str() == "-";
-    // The path messages name, and beside which planrun.toml is looked for.
-    let shown = shown_name(path, stdin_filename);
     let read = if from_stdin {
         let mut bytes = Vec::new();
         std::io::stdin().read_to_end(&mut bytes).map(|_| bytes)
@@ -66,11 +65,10 @@ pub fn load_as(path: &Path, stdin_filename: Option<&Path>, options: &LoadOptions
     };
     let bytes = read.map_err(|e| {
         let what = if from_stdin { "standard input".into() } else { path.display().to_string() };
-        LoadError::Io(format!("cannot read {what}: {e}"))
+        format!("cannot read {what}: {e}")
     })?;
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        // Bad bytes are a problem in the plan, reported like any other: exit 1, not an I/O error.
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Ok(text)),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
@@ -82,9 +80,20 @@ pub fn load_as(path: &Path, stdin_filename: Option<&Path>, options: &LoadOptions
             )
             .with_help("KDL files are UTF-8: save the plan as UTF-8");
             let file = SourceFile::new(shown.display().to_string(), text);
-            let checked = Checked { file, plan: None, graph: None, diagnostics: vec![diagnostic] };
-            return Ok(Loaded { checked, environment: None });
+            Ok(Err(Box::new(Checked { file, plan: None, graph: None, diagnostics: vec![diagnostic] })))
         }
+    }
+}
+
+/// [`load`], naming a plan read from standard input `stdin_filename` in messages and looking for
+/// planrun.toml beside that path.
+pub fn load_as(path: &Path, stdin_filename: Option<&Path>, options: &LoadOptions) -> Result<Loaded, LoadError> {
+    let from_stdin = path.as_os_str() == "-";
+    // The path messages name, and beside which planrun.toml is looked for.
+    let shown = shown_name(path, stdin_filename);
+    let text = match read_text(path, &shown).map_err(LoadError::Io)? {
+        Ok(text) => text,
+        Err(checked) => return Ok(Loaded { checked: *checked, environment: None }),
     };
     let project_path = options.project.clone().or_else(|| {
         let dir = if from_stdin && stdin_filename.is_none() {
