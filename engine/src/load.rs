@@ -54,12 +54,11 @@ pub fn shown_name(path: &Path, stdin_filename: Option<&Path>) -> PathBuf {
     }
 }
 
-/// [`load`], naming a plan read from standard input `stdin_filename` in messages and looking for
-/// planrun.toml beside that path.
-pub fn load_as(path: &Path, stdin_filename: Option<&Path>, options: &LoadOptions) -> Result<Loaded, LoadError> {
+/// The text of the plan at `path` (standard input for `-`). Bytes that are not UTF-8 are a
+/// problem in the plan, reported like any other (exit 1, not an I/O error): the file `shown`,
+/// checked, with that one diagnostic. Fails with why the file cannot be read.
+pub fn read_text(path: &Path, shown: &Path) -> Result<Result<String, Box<Checked>>, String> {
     let from_stdin = path.as_os_str() == "-";
-    // The path messages name, and beside which planrun.toml is looked for.
-    let shown = shown_name(path, stdin_filename);
     let read = if from_stdin {
         let mut bytes = Vec::new();
         std::io::stdin().read_to_end(&mut bytes).map(|_| bytes)
@@ -68,23 +67,10 @@ pub fn load_as(path: &Path, stdin_filename: Option<&Path>, options: &LoadOptions
     };
     let bytes = read.map_err(|e| {
         let what = if from_stdin { "standard input".into() } else { path.display().to_string() };
-        LoadError::Io(format!("cannot read {what}: {e}"))
+        format!("cannot read {what}: {e}")
     })?;
-    load_bytes(shown, from_stdin && stdin_filename.is_none(), bytes, options)
-}
-
-/// A plan's text as a saved plan keeps it: named `shown` (its directory is where planrun.toml
-/// and the files it names are).
-pub fn load_text(shown: &Path, text: String, options: &LoadOptions) -> Result<Loaded, LoadError> {
-    load_bytes(shown.to_path_buf(), false, text.into_bytes(), options)
-}
-
-/// Checks `bytes` as the plan named `shown`; `bare_stdin`: read from standard input with no
-/// name given, so planrun.toml is looked for in the current directory.
-fn load_bytes(shown: PathBuf, bare_stdin: bool, bytes: Vec<u8>, options: &LoadOptions) -> Result<Loaded, LoadError> {
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        // Bad bytes are a problem in the plan, reported like any other: exit 1, not an I/O error.
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Ok(text)),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
@@ -96,10 +82,33 @@ fn load_bytes(shown: PathBuf, bare_stdin: bool, bytes: Vec<u8>, options: &LoadOp
             )
             .with_help("KDL files are UTF-8: save the plan as UTF-8");
             let file = SourceFile::new(shown.display().to_string(), text);
-            let checked = Checked { file, plan: None, graph: None, diagnostics: vec![diagnostic] };
-            return Ok(Loaded { checked, environment: None, simulation: Default::default() });
+            Ok(Err(Box::new(Checked { file, plan: None, graph: None, diagnostics: vec![diagnostic] })))
         }
+    }
+}
+
+/// [`load`], naming a plan read from standard input `stdin_filename` in messages and looking for
+/// planrun.toml beside that path.
+pub fn load_as(path: &Path, stdin_filename: Option<&Path>, options: &LoadOptions) -> Result<Loaded, LoadError> {
+    let from_stdin = path.as_os_str() == "-";
+    // The path messages name, and beside which planrun.toml is looked for.
+    let shown = shown_name(path, stdin_filename);
+    let text = match read_text(path, &shown).map_err(LoadError::Io)? {
+        Ok(text) => text,
+        Err(checked) => return Ok(Loaded { checked: *checked, environment: None, simulation: Default::default() }),
     };
+    check_text(shown, from_stdin && stdin_filename.is_none(), text, options)
+}
+
+/// A plan's text as a saved plan keeps it: named `shown` (its directory is where planrun.toml
+/// and the files it names are).
+pub fn load_text(shown: &Path, text: String, options: &LoadOptions) -> Result<Loaded, LoadError> {
+    check_text(shown.to_path_buf(), false, text, options)
+}
+
+/// Checks `text` as the plan named `shown`, with its project file; `bare_stdin`: read from
+/// standard input with no name given, so planrun.toml is looked for in the current directory.
+fn check_text(shown: PathBuf, bare_stdin: bool, text: String, options: &LoadOptions) -> Result<Loaded, LoadError> {
     let project_path = options.project.clone().or_else(|| {
         let dir = if bare_stdin { Path::new(".") } else { shown.parent().unwrap_or(Path::new(".")) };
         let beside = dir.join("planrun.toml");

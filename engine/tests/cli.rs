@@ -38,7 +38,11 @@ fn fixture_args(file: &str) -> Vec<String> {
 
 /// Runs `planrun ARGS` and describes the run for a snapshot: command, exit code, stdout, stderr.
 fn run(args: &[&str]) -> (i32, String) {
-    let output = planrun().args(args).output().unwrap();
+    describe(args, planrun().args(args).output().unwrap())
+}
+
+/// A finished `planrun ARGS` for a snapshot: command, exit code, stdout, stderr.
+fn describe(args: &[&str], output: std::process::Output) -> (i32, String) {
     let code = output.status.code().unwrap_or(-1);
     let mut out = format!("$ planrun {}\nexit: {code}\n", args.join(" "));
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -537,4 +541,79 @@ fn bash_completion_completes_a_subcommand_and_the_man_page_renders() {
         assert!(text.contains(command), "{command} in\n{text}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---------------------------------------------------------------- planrun fmt
+
+/// A directory of its own holding `plan.kdl` with `text`, for a command that writes files.
+fn scratch(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("planrun-cli-fmt-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("plan.kdl"), text).unwrap();
+    dir
+}
+
+/// `planrun ARGS` in `dir`, described for a snapshot.
+fn run_in(dir: &Path, args: &[&str]) -> (i32, String) {
+    describe(args, planrun().current_dir(dir).args(args).output().unwrap())
+}
+
+const UNFORMATTED: &str = "// The plan.\nplan p {\n  stack s\n\ton-failure \"rollback\" // why\n  run hello command=\"echo\" timeout=\"1m\" { after x; }\n  run x command=\"true\"\n}\n";
+
+#[test]
+fn fmt_check_prints_a_diff_and_writes_nothing() {
+    let dir = scratch("check", UNFORMATTED);
+    let (code, out) = run_in(&dir, &["fmt", "--check", "plan.kdl"]);
+    assert_eq!(code, 1, "{out}");
+    insta::assert_snapshot!("fmt__check", out);
+    assert_eq!(std::fs::read_to_string(dir.join("plan.kdl")).unwrap(), UNFORMATTED, "--check wrote the file");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn fmt_rewrites_the_file_in_place_keeping_its_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("in-place", UNFORMATTED);
+    let plan = dir.join("plan.kdl");
+    std::fs::set_permissions(&plan, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let (code, out) = run_in(&dir, &["fmt", "plan.kdl"]);
+    assert_eq!((code, out.as_str()), (0, "$ planrun fmt plan.kdl\nexit: 0\n"));
+    let formatted = std::fs::read_to_string(&plan).unwrap();
+    insta::assert_snapshot!("fmt__in_place", formatted);
+    assert_eq!(std::fs::metadata(&plan).unwrap().permissions().mode() & 0o777, 0o640);
+    // Nothing else is left in the directory (no temporary file), and it is now formatted.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    planrun().current_dir(&dir).args(["fmt", "--check", "plan.kdl"]).assert().code(0).stdout("");
+    // What `show` prints is the same before and after.
+    let shown = |text: &str| {
+        let output = planrun().args(["show", "--json", "-"]).write_stdin(text).output().unwrap();
+        assert!(output.status.success());
+        output.stdout
+    };
+    assert_eq!(shown(&formatted), shown(UNFORMATTED));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn fmt_leaves_a_file_with_syntax_errors_alone() {
+    let broken = "plan p {\n    stack \"s\n    on-failure=\n}\n";
+    let dir = scratch("broken", broken);
+    let (code, out) = run_in(&dir, &["fmt", "plan.kdl"]);
+    assert_eq!(code, 1, "{out}");
+    insta::assert_snapshot!("fmt__syntax_errors", out);
+    assert_eq!(std::fs::read_to_string(dir.join("plan.kdl")).unwrap(), broken);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn fmt_reads_standard_input_and_writes_standard_output() {
+    let output = planrun().args(["fmt", "-"]).write_stdin(UNFORMATTED).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let dir = scratch("stdin", UNFORMATTED);
+    planrun().current_dir(&dir).args(["fmt", "plan.kdl"]).assert().code(0);
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), std::fs::read_to_string(dir.join("plan.kdl")).unwrap());
+    planrun().args(["fmt", "--check", "-"]).write_stdin(UNFORMATTED).assert().code(1);
+    planrun().args(["fmt", "missing.kdl"]).assert().code(2);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -10,6 +10,7 @@ pub mod decoder;
 pub mod diagnostic;
 pub mod duration;
 pub mod fix;
+pub mod fmt;
 pub mod gates;
 pub mod graph;
 pub mod kdl_fast;

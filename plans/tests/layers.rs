@@ -16,6 +16,7 @@ const LAYERS: &[&str] = &[
     "suggest",
     "kdl_fast",
     "syntax",
+    "fmt",
     // SQL files a plan names
     "sql",
     // values written in settings

@@ -22,6 +22,17 @@ pub enum Command {
     /// 1 when a plan has errors, 2 for usage or I/O errors (reported in the --message-format
     /// too), 141 when its output is closed early (`| head`).
     Validate(ValidateArgs),
+    /// Rewrite plan files in the canonical layout, keeping every comment.
+    ///
+    /// Four-space indentation, one node per line, arguments before properties, names without
+    /// needless quotes, one blank line at most (docs/language.md, "Canonical layout"); the plan means
+    /// exactly what it meant. Only files that change are written. With --check nothing is
+    /// written: a diff is printed for each file that would change. A file with syntax errors is
+    /// left as it is and its errors are reported.
+    ///
+    /// Exits 0 when every file is formatted (or now is); 1 when --check found a file to change or
+    /// a file has syntax errors; 2 for usage or I/O errors.
+    Fmt(FmtArgs),
     /// Print the dependency graph of a plan's steps.
     Graph(GraphArgs),
     /// Print the resolved plan (variables substituted, defaults applied).
@@ -167,6 +178,23 @@ pub struct ValidateArgs {
     pub message_format: MessageFormat,
     #[command(flatten)]
     pub inputs: PlanInputs,
+}
+
+/// `planrun fmt`.
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Plan files to format in place; `-` formats standard input to standard output.
+    #[arg(required = true, value_name = "PLAN")]
+    pub plans: Vec<PathBuf>,
+    /// Write nothing: print a unified diff for each file that would change, and exit 1 if any.
+    #[arg(long)]
+    pub check: bool,
+    /// How to print syntax errors.
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
+    /// With `-` as the plan: the path to name in messages and diffs.
+    #[arg(long = "stdin-filename", value_name = "PATH")]
+    pub stdin_filename: Option<PathBuf>,
 }
 
 /// How diagnostics are printed.

@@ -1,12 +1,13 @@
 //! The command line: flags in `args`, one file per command that changes a swarm (`apply`,
-//! `rollback`, `answer` for promote/abort, `unlock`) and `validate`, `graph` and `show` here, output
-//! formats in `report` (diagnostics), `progress` (runs) and `summary`. Only this module knows
+//! `rollback`, `answer` for promote/abort, `unlock`), `validate` and `fmt`, `graph` and `show`
+//! here, output formats in `report` (diagnostics), `progress` (runs) and `summary`. Only this module knows
 //! terminals, signals and exit codes; runs themselves are `crate::session`'s.
 
 pub mod answer;
 pub mod apply;
 pub mod args;
 pub mod explain;
+pub mod fmt;
 pub mod install;
 pub mod plan;
 pub mod plan_render;
@@ -50,6 +51,7 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Validate(a) => validate::validate(a),
+        Command::Fmt(a) => fmt::fmt(a),
         Command::Graph(a) => graph(a),
         Command::Show(a) => show(a),
         Command::Plan(a) => plan::plan(a),

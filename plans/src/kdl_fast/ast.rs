@@ -189,3 +189,31 @@ impl Value {
         matches!(self, Value::String(_))
     }
 }
+
+/// A comment, kept for the formatter: the decoder never sees comments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Comment {
+    /// What kind.
+    pub kind: CommentKind,
+    /// The whole comment: from `//` to the end of its line (not the newline), from `/*` through
+    /// `*/`, or from `/-` through what it comments out.
+    pub span: Span,
+    /// For a slashdash, what it comments out (a node, an entry or a `{ }` block); otherwise the
+    /// comment itself.
+    pub target: Span,
+}
+
+/// The kinds of comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommentKind {
+    /// `// ...`.
+    Line,
+    /// `/* ... */`, nested.
+    Block,
+    /// `/-` before a node.
+    SlashdashNode,
+    /// `/-` before an argument or property.
+    SlashdashEntry,
+    /// `/-` before a `{ }` block.
+    SlashdashBlock,
+}

@@ -11,5 +11,5 @@
 pub mod ast;
 pub mod parser;
 
-pub use ast::{Document, Entry, Ident, Node, Value};
-pub use parser::{ParseError, parse};
+pub use ast::{Comment, CommentKind, Document, Entry, Ident, Node, Value};
+pub use parser::{ParseError, is_bare_identifier, parse, parse_with_comments};

@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use super::ast::{Document, Entry, Ident, Node, Value};
+use super::ast::{Comment, CommentKind, Document, Entry, Ident, Node, Value};
 use crate::fix::Edit;
 use crate::span::Span;
 
@@ -87,6 +87,12 @@ type R<T> = Result<T, Box<ParseError>>;
 
 /// Parses a KDL 2.0 document; on failure, every syntax error found, in file order.
 pub fn parse(text: &str) -> Result<Document, Vec<ParseError>> {
+    parse_with_comments(text).map(|(doc, _)| doc)
+}
+
+/// Parses a KDL 2.0 document and also returns its comments (`//`, `/* */` and `/-` ones, in the
+/// order they end; a comment inside a slashdashed part is listed as well as that part).
+pub fn parse_with_comments(text: &str) -> Result<(Document, Vec<Comment>), Vec<ParseError>> {
     let mut p = Parser {
         src: text,
         b: text.as_bytes(),
@@ -96,6 +102,7 @@ pub fn parse(text: &str) -> Result<Document, Vec<ParseError>> {
         errors: Vec::new(),
         unclosed: Vec::new(),
         misindented: None,
+        comments: Vec::new(),
     };
     if p.b.starts_with("\u{FEFF}".as_bytes()) {
         p.pos = 3;
@@ -107,7 +114,7 @@ pub fn parse(text: &str) -> Result<Document, Vec<ParseError>> {
         p.errors.push(e);
     }
     if p.errors.is_empty() {
-        return Ok(Document { nodes, span: Span::new(0, text.len()) });
+        return Ok((Document { nodes, span: Span::new(0, text.len()) }, p.comments));
     }
     let mut errors = p.errors;
     errors.sort_by_key(|e| (e.span.offset, e.span.len));
@@ -132,11 +139,26 @@ static IDENT_ASCII: [bool; 128] = {
     t
 };
 
-fn is_unicode_space(c: char) -> bool {
+/// Whether `s` can be written as an identifier string (without quotes) and read back as itself:
+/// identifier characters only, not starting like a number, not a KDL 1 keyword or a number word.
+pub fn is_bare_identifier(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digit_at = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let number_like = match b.first() {
+        None => return false,
+        Some(b'0'..=b'9') => true,
+        Some(b'+' | b'-') => digit_at(1) || (b.get(1) == Some(&b'.') && digit_at(2)),
+        Some(b'.') => digit_at(1),
+        Some(_) => false,
+    };
+    !number_like && !matches!(s, "true" | "false" | "null" | "inf" | "-inf" | "nan") && s.chars().all(is_ident_char)
+}
+
+pub(crate) fn is_unicode_space(c: char) -> bool {
     matches!(c, '\t' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}')
 }
 
-fn is_newline_char(c: char) -> bool {
+pub(crate) fn is_newline_char(c: char) -> bool {
     matches!(c, '\r' | '\n' | '\u{85}' | '\u{0B}' | '\u{0C}' | '\u{2028}' | '\u{2029}')
 }
 
@@ -176,6 +198,8 @@ struct Parser<'a> {
     /// The first block whose `}` is indented differently from the line of its `{`: with an
     /// unclosed block, the likely place of the missing `}`.
     misindented: Option<(usize, usize)>,
+    /// Every comment so far (for the formatter; cheap: files have few comments).
+    comments: Vec<Comment>,
 }
 
 impl<'a> Parser<'a> {
@@ -390,6 +414,7 @@ impl<'a> Parser<'a> {
 
     /// `// ...` through the newline (or the end), at the `//`.
     fn line_comment(&mut self) {
+        let start = self.pos;
         self.pos += 2;
         while self.pos < self.b.len() {
             let c = self.b[self.pos];
@@ -399,10 +424,31 @@ impl<'a> Parser<'a> {
             }
             let n = self.newline_len(self.pos);
             if n > 0 {
+                self.comment(CommentKind::Line, start, self.pos, start);
                 self.pos += n;
                 return;
             }
             self.pos += self.literal_char(self.pos);
+        }
+        self.comment(CommentKind::Line, start, self.pos, start);
+    }
+
+    /// Records a comment from `start` to `end` whose commented-out part starts at `target`.
+    fn comment(&mut self, kind: CommentKind, start: usize, end: usize, target: usize) {
+        let target = Span::new(target, end - target);
+        self.comments.push(Comment { kind, span: Span::new(start, end - start), target });
+    }
+
+    /// The end of a slashdashed node or entry that ends before `self.pos`: without the spaces,
+    /// newlines and line continuations it consumed after itself.
+    fn trimmed_end(&self, start: usize) -> usize {
+        let mut text = &self.src[start..self.pos];
+        loop {
+            let t = text.trim_end_matches(|c: char| is_unicode_space(c) || is_newline_char(c));
+            match t.strip_suffix('\\') {
+                Some(t) => text = t,
+                None => return start + t.len(),
+            }
         }
     }
 
@@ -417,6 +463,7 @@ impl<'a> Parser<'a> {
                     self.pos += 2;
                     depth -= 1;
                     if depth == 0 {
+                        self.comment(CommentKind::Block, start, self.pos, start);
                         return;
                     }
                 }
@@ -482,8 +529,8 @@ impl<'a> Parser<'a> {
                 _ => {}
             }
             let slashdashed = self.starts_with(self.pos, b"/-");
+            let at = self.pos;
             if slashdashed {
-                let at = self.pos;
                 self.pos += 2;
                 self.skip_line_space();
                 if matches!(self.peek(), None | Some(b'}')) {
@@ -495,8 +542,13 @@ impl<'a> Parser<'a> {
                     continue;
                 }
             }
+            let node_start = self.pos;
             match self.node() {
                 Ok(node) => {
+                    if slashdashed {
+                        let end = self.trimmed_end(node_start);
+                        self.comment(CommentKind::SlashdashNode, at, end, node_start);
+                    }
                     if self.node_terminator(open) && !slashdashed {
                         self.node_stack.push(node);
                     }
@@ -650,7 +702,8 @@ impl<'a> Parser<'a> {
                     self.skip_line_space();
                     match self.peek() {
                         Some(b'{') => {
-                            self.children_block();
+                            let block = self.children_block();
+                            self.comment(CommentKind::SlashdashBlock, at, block.span.end(), block.span.offset);
                             if state == 0 {
                                 state = 1;
                             }
@@ -670,7 +723,8 @@ impl<'a> Parser<'a> {
                             if state != 0 {
                                 return Err(Box::new(self.after_block(self.pos)));
                             }
-                            self.entry()?;
+                            let e = self.entry()?;
+                            self.comment(CommentKind::SlashdashEntry, at, e.span.end(), e.span.offset);
                         }
                     }
                 }
@@ -802,7 +856,7 @@ impl<'a> Parser<'a> {
         }
         if self.is_string_start() {
             let (s, sspan) = self.string()?;
-            let after = self.pos;
+            let (after, comments) = (self.pos, self.comments.len());
             self.skip_node_space();
             if self.peek() == Some(b'=') {
                 let eq = self.pos;
@@ -835,7 +889,9 @@ impl<'a> Parser<'a> {
                     span: Span::new(start, value_span.end() - start),
                 });
             }
+            // Not a property: what was skipped looking for `=` is read again (comments too).
             self.pos = after;
+            self.comments.truncate(comments);
             return Ok(Entry { ty: None, name: None, value: Value::String(s), span: sspan, value_span: sspan });
         }
         let (value, value_span) = self.value()?;
