@@ -108,7 +108,10 @@ pub async fn judge(gate: &Gate, step: &str, probe: &dyn Probe, events: &Events) 
     analysis::run(gate, step, events, meter.as_mut()).await
 }
 
-/// Judges several gates concurrently; the reports come back in the order of `gates`.
+/// Judges several gates concurrently; the reports come back in the order of `gates`. The first
+/// gate that does not pass decides: the judgements still running are stopped there (a failed
+/// release is not kept running while the other gates finish their windows), and only the
+/// finished reports come back.
 pub async fn judge_all(gates: &[&Gate], step: &str, probe: &dyn Probe, events: &Events) -> Vec<GateReport> {
     let mut running: Vec<Pin<Box<_>>> = gates.iter().map(|g| Box::pin(judge(g, step, probe, events))).collect();
     let mut reports: Vec<Option<GateReport>> = vec![None; gates.len()];
@@ -118,6 +121,10 @@ pub async fn judge_all(gates: &[&Gate], step: &str, probe: &dyn Probe, events: &
         for (future, report) in running.iter_mut().zip(reports.iter_mut()) {
             if report.is_none() {
                 match future.as_mut().poll(cx) {
+                    Poll::Ready(r) if r.verdict != Verdict::Passed => {
+                        *report = Some(r);
+                        return Poll::Ready(());
+                    }
                     Poll::Ready(r) => *report = Some(r),
                     Poll::Pending => pending = true,
                 }
@@ -126,7 +133,7 @@ pub async fn judge_all(gates: &[&Gate], step: &str, probe: &dyn Probe, events: &
         if pending { Poll::Pending } else { Poll::Ready(()) }
     })
     .await;
-    reports.into_iter().map(|r| r.expect("every judgement finished")).collect()
+    reports.into_iter().flatten().collect()
 }
 
 /// At most `max` characters of `text`, with `…` when cut.
@@ -135,5 +142,26 @@ pub fn excerpt(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_gate_that_fails_stops_the_others_at_once() {
+        let (plan, _) = crate::simulation::Simulation::plan(
+            "plan p {\n    stack s\n    gate slow {\n        http \"http://x/\"\n        interval \"10s\"\n        count 10\n    }\n    \
+             gate bad {\n        http \"http://y/\"\n        interval \"1s\"\n        count 3\n    }\n    check c { gates slow bad; }\n}\n",
+        );
+        let probe = ScriptedProbe::new();
+        probe.script("bad", &[Outcome::Pass, Outcome::Fail]);
+        let gates: Vec<&Gate> = plan.gates.iter().collect();
+        let started = tokio::time::Instant::now();
+        let reports = judge_all(&gates, "c", &probe, &Events::new(Vec::new())).await;
+        assert_eq!(started.elapsed(), std::time::Duration::from_secs(1), "stopped at bad's second measurement");
+        assert_eq!(reports.len(), 1);
+        assert_eq!((reports[0].gate.as_str(), reports[0].verdict), ("bad", Verdict::Failed));
     }
 }

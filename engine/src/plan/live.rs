@@ -301,3 +301,39 @@ impl Cluster for ReadOnly {
         Err(refused(&format!("write the logs of {service_id} to a file")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::cluster::fake::FakeCluster;
+
+    #[tokio::test]
+    async fn the_read_only_swarm_reads_and_refuses_every_write() {
+        let fake = FakeCluster::new();
+        let id = fake.add_service(ServiceSpec { name: Some("web".into()), ..Default::default() });
+        let ro = ReadOnly(Arc::new(fake.clone()));
+        assert_eq!(ro.service("web").await.unwrap().id.as_deref(), Some(id.as_str()));
+        let refused = |e: ClusterError| e.to_string().contains("planrun plan only reads the swarm");
+        assert!(refused(ro.update_service(&id, 1, ServiceSpec::default()).await.unwrap_err()));
+        assert!(refused(ro.create_service(ServiceSpec::default()).await.unwrap_err()));
+        assert!(refused(ro.remove_service(&id).await.unwrap_err()));
+        assert!(refused(ro.create_config("c", Default::default(), b"").await.unwrap_err()));
+        assert!(refused(ro.remove_config("c").await.unwrap_err()));
+        assert_eq!(fake.update_calls(), 0);
+        assert!(fake.spec("web").is_some());
+    }
+
+    #[tokio::test]
+    async fn reading_a_plan_lists_missing_services_with_what_names_them() {
+        let fake = FakeCluster::new();
+        fake.add_service(ServiceSpec { name: Some("shop_web".into()), ..Default::default() });
+        let (plan, _) = crate::simulation::Simulation::plan(
+            "plan p {\n    stack shop\n    gate up { swarm shop_api; }\n    rolling web {\n        service shop_web\n        image \"a:2\"\n        gates up\n    }\n}\n",
+        );
+        let state = read(&ReadOnly(Arc::new(fake)), &plan).await.unwrap();
+        assert_eq!(state.services.keys().collect::<Vec<_>>(), ["shop_web"]);
+        assert_eq!(state.missing, [Missing { service: "shop_api".into(), named_by: "gate `up`".into() }]);
+    }
+}

@@ -517,27 +517,140 @@ pub fn story(records: &[Record]) -> Vec<Moment> {
 }
 
 #[cfg(test)]
-mod debug_tests {
-    #[test]
-    #[ignore]
-    fn print_story() {
-        let saved: super::saved::SavedPlan =
-            serde_json::from_str(&std::fs::read_to_string("/tmp/q.plan").unwrap()).unwrap();
-        let (plan, graph) = crate::simulation::Simulation::plan(&saved.text.replace("app:v2\"", "app:v1\""));
-        let sim = super::simulate::run(
-            &plan,
-            &graph,
-            std::path::Path::new("."),
-            &saved.live,
-            &Default::default(),
-            &super::simulate::Failure::Nothing,
-        );
-        for r in &sim.records {
-            println!(
-                "{:>7} {}",
-                r.elapsed_ms,
-                serde_json::to_string(&r.event).unwrap().chars().take(200).collect::<String>()
-            );
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::simulation::Simulation;
+
+    const PLAN: &str = r#"
+plan shop {
+    stack shop
+    on-failure rollback
+    gate web-ok {
+        http "http://shop_web:8080/health"
+        interval "5s"
+        count 3
+    }
+    gate api-ok {
+        http "http://shop_api:8080/health"
+        interval "2s"
+        count 2
+        failure-limit 1
+    }
+    rolling web {
+        service shop_web
+        image "app:v2"
+        delay "1s"
+        monitor "2s"
+        gates web-ok
+    }
+    run warm-cache after=web {
+        command "cache" "warm"
+        undo "cache" "drop"
+    }
+    rolling api {
+        service shop_api
+        image "api:v1"
+        monitor "2s"
+    }
+    check final {
+        after warm-cache api
+        gates api-ok
+    }
+}
+"#;
+
+    fn live(plan: &Plan) -> LiveState {
+        let mut state = offline_state(plan, 3);
+        // shop_api already runs what the plan asks, with the plan's update settings.
+        let api = state.services.get_mut("shop_api").unwrap();
+        crate::services::spec::set_image(&mut api.spec, "api:v1");
+        let StepKind::Rolling(r) = &plan.steps.iter().find(|s| s.name.value == "api").unwrap().kind else {
+            unreachable!()
+        };
+        crate::services::spec::set_update_policy(&mut api.spec, &r.update);
+        state
+    }
+
+    fn request<'a>(plan: &'a Plan, graph: &'a PlanGraph, fail: Option<Failure>) -> Request<'a> {
+        Request {
+            plan,
+            graph,
+            file: "plan.kdl".into(),
+            plan_dir: Path::new("."),
+            live: Ok(live(plan)),
+            knobs: Knobs::default(),
+            knob_sources: Vec::new(),
+            offline_replicas: 3,
+            fail,
         }
+    }
+
+    #[test]
+    fn changes_are_what_differs_from_live_and_a_step_that_changes_nothing_says_so() {
+        let (plan, graph) = Simulation::plan(PLAN);
+        let report = build(&request(&plan, &graph, None));
+        let step = |n: &str| report.steps.iter().find(|s| s.step == n).unwrap();
+        assert_eq!(step("web").changes.len(), 1);
+        assert_eq!(step("web").changes[0].service, "shop_web");
+        assert_eq!(step("web").changes[0].fields[0].after.as_deref(), Some("app:v2"));
+        assert!(step("api").unchanged && step("api").changes.is_empty(), "{:?}", step("api"));
+        assert_eq!(step("warm-cache").actions, ["runs `cache warm`"]);
+        assert_eq!(step("final").gates, ["api-ok"]);
+        assert_eq!(report.summary.change, 1);
+        assert_eq!(
+            report.order,
+            vec![vec!["web".to_owned(), "api".to_owned()], vec!["warm-cache".to_owned()], vec!["final".to_owned()]]
+        );
+        // If `final` fails, everything recorded is undone, newest first.
+        let undone: Vec<&str> = report.rollback.iter().map(|u| u.step.as_str()).collect();
+        assert_eq!(undone, ["warm-cache", "api", "web"]);
+        assert_eq!(step("final").on_failure_undoes, 3);
+        assert_eq!(report.timeline.best_failure, None);
+    }
+
+    #[test]
+    fn the_worst_case_fails_the_last_gate_judged_on_its_last_measurement_then_rolls_back() {
+        let (plan, graph) = Simulation::plan(PLAN);
+        let report = build(&request(&plan, &graph, None));
+        assert_eq!(report.timeline.worst_failing.as_deref(), Some("gate `api-ok`"));
+        assert_eq!(report.timeline.worst_outcome, "rolled-back");
+        // api-ok: two planned measurements, one failure allowed: it fails at the second, 2 s
+        // after the first, where the best case passes; then the rollback.
+        let final_step = report.steps.iter().find(|s| s.step == "final").unwrap();
+        assert_eq!(report.timeline.worst_ms - report.timeline.worst_rollback_ms, final_step.end_ms);
+        assert!(report.timeline.worst_rollback_ms > 0);
+        assert!(report.timeline.worst_ms > report.timeline.best_ms);
+    }
+
+    #[test]
+    fn a_drill_of_a_gate_rolls_back_newest_first_and_leaves_every_service_as_before() {
+        let (plan, graph) = Simulation::plan(PLAN);
+        let report = build(&request(&plan, &graph, Some(Failure::Gate("web-ok".into()))));
+        let drill = report.drill.unwrap();
+        assert_eq!(drill.outcome, "rolled-back");
+        assert_eq!(drill.rollback_order, ["api", "web"], "warm-cache never ran");
+        let state: Vec<(&str, &str)> = drill.final_state.iter().map(|f| (f.name.as_str(), f.state.as_str())).collect();
+        assert_eq!(state, [("shop_api", "api:v1 (as before)"), ("shop_web", "(live image) (as before)")]);
+        assert!(drill.story.iter().any(|m| m.what == "gate `web-ok` failed (step `web`)"), "{:?}", drill.story);
+    }
+
+    #[test]
+    fn a_drill_of_a_run_step_fails_its_command() {
+        let (plan, graph) = Simulation::plan(PLAN);
+        let report = build(&request(&plan, &graph, Some(Failure::Step("warm-cache".into()))));
+        let drill = report.drill.unwrap();
+        assert_eq!(drill.rollback_order, ["warm-cache", "api", "web"]);
+        assert!(drill.story.iter().any(|m| m.what.starts_with("`warm-cache` failed")), "{:?}", drill.story);
+    }
+
+    #[test]
+    fn what_cannot_fail_is_refused_by_name() {
+        let (plan, _) = Simulation::plan(PLAN);
+        assert_eq!(simulate::can_fail(&plan, "api-ok"), Ok(Failure::Gate("api-ok".into())));
+        assert_eq!(simulate::can_fail(&plan, "web"), Ok(Failure::Step("web".into())));
+        let unknown = simulate::can_fail(&plan, "wbe").unwrap_err();
+        assert!(unknown.contains("no step or gate `wbe`") && unknown.contains("web, warm-cache"), "{unknown}");
     }
 }

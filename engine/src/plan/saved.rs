@@ -99,3 +99,58 @@ pub fn moved_on(saved: &LiveState, now: &LiveState) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::live::LiveService;
+
+    fn state(version: u64, env: &[&str]) -> LiveState {
+        let mut spec = bollard::models::ServiceSpec { name: Some("shop_web".into()), ..Default::default() };
+        crate::services::spec::set_image(&mut spec, "app:v1");
+        spec.task_template.as_mut().unwrap().container_spec.as_mut().unwrap().env =
+            Some(env.iter().map(|e| e.to_string()).collect());
+        LiveState {
+            read_at: "2026-12-01T00:00:00Z".into(),
+            services: [(
+                "shop_web".to_owned(),
+                LiveService { id: "x".into(), version, spec, running: 2, update: None },
+            )]
+            .into(),
+            missing: Vec::new(),
+            networks: Vec::new(),
+            configs: Vec::new(),
+            lock: None,
+            waiting: None,
+            colours: [("front".to_owned(), Ok("blue".to_owned()))].into(),
+            canaries: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn nothing_moved_is_nothing_to_say() {
+        assert!(moved_on(&state(7, &[]), &state(7, &[])).is_empty());
+    }
+
+    #[test]
+    fn a_service_written_since_is_named_with_what_changed() {
+        let said = moved_on(&state(7, &[]), &state(9, &["X=1"]));
+        assert_eq!(said, ["service `shop_web` changed since the plan was saved (version 7 -> 9): env.X (unset) -> 1"]);
+        let same_fields = moved_on(&state(7, &[]), &state(8, &[]));
+        assert!(same_fields[0].contains("its spec was rewritten"), "{same_fields:?}");
+    }
+
+    #[test]
+    fn a_removed_service_and_a_switched_colour_are_named() {
+        let mut now = state(7, &[]);
+        now.services.clear();
+        now.colours.insert("front".into(), Ok("green".into()));
+        assert_eq!(
+            moved_on(&state(7, &[]), &now),
+            [
+                "service `shop_web` was removed since the plan was saved",
+                "the live colour of step `front` changed since the plan was saved: blue -> green",
+            ]
+        );
+    }
+}
