@@ -8,7 +8,7 @@ mod support;
 use std::path::Path;
 use std::time::Instant;
 
-use support::{Service, Workdir, docker, planrun, unique};
+use support::{NETWORK, Router, Service, Workdir, docker, planrun, unique};
 
 const V1: &str = "planrun-test/app:v1";
 const V2: &str = "planrun-test/app:v2";
@@ -127,9 +127,10 @@ fn a_saved_plan_goes_stale_when_a_service_changes_and_apply_refuses_naming_it() 
     web.assert_converged(V2, 2);
 }
 
-/// Plans, applies, and prints the simulated and real times; returns (simulated, real) seconds.
-fn planned_against_real(what: &str, work: &Workdir, path: &Path) -> (f64, f64) {
-    let report = plan_json(path, &[]);
+/// Plans (with `extra` flags), applies, and prints the simulated and real times; returns
+/// (simulated, real) seconds and the run's id.
+fn planned_against_real(what: &str, work: &Workdir, path: &Path, extra: &[&str]) -> ((f64, f64), String) {
+    let report = plan_json(path, extra);
     let simulated = report["timeline"]["best_ms"].as_u64().unwrap() as f64 / 1000.0;
     let started = Instant::now();
     let run = work.apply(path, &[]);
@@ -137,7 +138,17 @@ fn planned_against_real(what: &str, work: &Workdir, path: &Path) -> (f64, f64) {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let ratio = simulated / real;
     eprintln!("ACCURACY {what}: simulated {simulated:.1}s, real {real:.1}s, ratio {ratio:.3}");
-    (simulated, real)
+    let run_id = run.events_of("run-started")[0]["run_id"].as_str().unwrap().to_owned();
+    ((simulated, real), run_id)
+}
+
+/// The same plan back to v1, planned with the timings of `run`, then applied.
+fn calibrated_back(what: &str, work: &Workdir, path: &Path, run: &str) -> (f64, f64) {
+    let text = std::fs::read_to_string(path).unwrap();
+    std::fs::write(path, text.replace(V2, V1)).unwrap();
+    let state = work.dir.join("state");
+    let flags = ["--calibrate-from", run, "--state-dir", state.to_str().unwrap()];
+    planned_against_real(&format!("{what}, calibrated from its first run"), work, path, &flags).0
 }
 
 #[test]
@@ -164,7 +175,9 @@ fn the_simulated_time_is_within_a_fifth_of_the_real_one_and_drills_roll_back_in_
         ),
     )
     .unwrap();
-    results.push(("quickstart", planned_against_real("quickstart", &work, &quick)));
+    let (measured, run) = planned_against_real("quickstart", &work, &quick, &[]);
+    results.push(("quickstart", measured));
+    results.push(("quickstart calibrated", calibrated_back("quickstart", &work, &quick, &run)));
 
     // Two branches: two services at once, a command after one, a check after both.
     let stack = unique("acc2");
@@ -177,7 +190,9 @@ fn the_simulated_time_is_within_a_fifth_of_the_real_one_and_drills_roll_back_in_
         rolling("api", &api.name, V2, "", ""),
     );
     std::fs::write(&two, two_text).unwrap();
-    results.push(("two branches", planned_against_real("two branches", &work, &two)));
+    let (measured, run) = planned_against_real("two branches", &work, &two, &[]);
+    results.push(("two branches", measured));
+    results.push(("two branches calibrated", calibrated_back("two branches", &work, &two, &run)));
 
     // A canary: one canary replica, a stage at half the traffic, promotion.
     let stack = unique("acc3");
@@ -194,10 +209,10 @@ fn the_simulated_time_is_within_a_fifth_of_the_real_one_and_drills_roll_back_in_
         ),
     )
     .unwrap();
-    results.push(("canary", planned_against_real("canary", &work, &canary)));
+    results.push(("canary", planned_against_real("canary", &work, &canary, &[]).0));
     let _canary_left = Service { name: format!("{}-canary", shop.name) };
 
-    // The drill: back to v1 on two branches, each step recording at a different time (so the
+    // The drill: to v2 again on two branches, each step recording at a different time (so the
     // real order is not a race), with `final`'s gate failing.
     let bad = work.dir.join("bad");
     std::fs::write(&bad, "1").unwrap();
@@ -208,8 +223,8 @@ fn the_simulated_time_is_within_a_fifth_of_the_real_one_and_drills_roll_back_in_
             "plan e2e {{\n    stack {}\n    on-failure rollback\n{}{}    pause wait \"2s\"\n{}    run warm after=front {{\n        command \"true\"\n        undo \"true\"\n    }}\n    check final {{\n        after warm api\n        gates bad\n    }}\n}}\n",
             unique("drill"),
             file_gate("bad", &bad, 1),
-            rolling("front", &front.name, V1, "", ""),
-            rolling("api", &api.name, V1, " after=wait", ""),
+            rolling("front", &front.name, V2, "", ""),
+            rolling("api", &api.name, V2, " after=wait", ""),
         ),
     )
     .unwrap();
@@ -223,11 +238,108 @@ fn the_simulated_time_is_within_a_fifth_of_the_real_one_and_drills_roll_back_in_
     eprintln!("DRILL simulated rollback order {simulated:?}, real {real_order:?}");
     assert_eq!(simulated, ["warm", "api", "front"]);
     assert_eq!(simulated, real_order);
-    front.assert_converged(V2, 2);
-    api.assert_converged(V2, 2);
+    front.assert_converged(V1, 2);
+    api.assert_converged(V1, 2);
 
     for (what, (simulated, real)) in results {
         let off = (simulated - real).abs() / real;
         assert!(off <= 0.20, "{what}: simulated {simulated:.1}s is {:.0}% off the real {real:.1}s", off * 100.0);
     }
+}
+
+/// Copies `from` into `to`, directories included.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The output with what differs between runs taken out: the unique prefix of the services and
+/// when the swarm was read.
+fn normalized(text: &str, prefix: &str) -> String {
+    let text = text.replace(prefix, "");
+    text.lines()
+        .map(|line| {
+            for marker in ["read from the swarm at ", "\"read_at\": \""] {
+                if let Some(at) = line.find(marker) {
+                    let start = at + marker.len();
+                    let end = line[start..].find(|c: char| c == '"' || c.is_whitespace()).map_or(line.len(), |e| start + e);
+                    return format!("{}<read-at>{}", &line[..start], &line[end..]);
+                }
+            }
+            line.to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_example_against_a_prepared_live_swarm_in_every_format() {
+    let prefix = format!("{}_", unique("ex").replace('-', "_"));
+    let work = Workdir::new("examples-live");
+    copy_dir(&support::repo().join("examples"), &work.dir.join("examples"));
+    // Each example with the services it names (all at v1, two replicas) and what else it needs.
+    let examples: &[(&str, &[&str])] = &[
+        ("quickstart.kdl", &["quickstart_web"]),
+        ("rolling.kdl", &["shop_api"]),
+        ("canary.kdl", &["shop_checkout"]),
+        ("blue-green.kdl", &["shop_storefront_blue", "shop_storefront_green"]),
+        ("migrations.kdl", &["billing_invoices"]),
+        ("prodstack/plan.kdl", &["prodstack_backend", "prodstack_worker", "prodstack_frontend_blue", "prodstack_frontend_green"]),
+    ];
+    let mut services = Vec::new();
+    let mut routers = Vec::new();
+    for (example, names) in examples {
+        let path = work.dir.join("examples").join(example);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        for name in *names {
+            text = text.replace(name, &format!("{prefix}{name}"));
+            // The idle colour starts with no tasks; the live one carries the alias.
+            match *name {
+                "shop_storefront_blue" => {
+                    let blue = Service::create(&format!("{prefix}{name}"), V1, 2);
+                    let alias = format!("name={NETWORK},alias={prefix}storefront");
+                    docker(&["service", "update", "--quiet", "--detach=false", "--network-rm", NETWORK, "--network-add", &alias, &blue.name]);
+                    services.push(blue);
+                }
+                "shop_storefront_green" | "prodstack_frontend_green" => {
+                    services.push(Service::create(&format!("{prefix}{name}"), V1, 0))
+                }
+                _ => services.push(Service::create(&format!("{prefix}{name}"), V1, 2)),
+            }
+        }
+        if *example == "blue-green.kdl" {
+            text = text.replace("network=shop_public alias=storefront", &format!("network={NETWORK} alias={prefix}storefront"));
+        }
+        if *example == "prodstack/plan.kdl" {
+            text = text.replace("prodstack_nginx", &format!("{prefix}prodstack_nginx"));
+            routers.push(Router::create(&format!("{prefix}prodstack_nginx"), &format!("{prefix}prodstack_frontend_blue")));
+        }
+        std::fs::write(&path, text).unwrap();
+    }
+    let versions: Vec<u64> = services.iter().map(Service::version).collect();
+    for (example, _) in examples {
+        for format in ["human", "markdown", "json"] {
+            let out = planrun()
+                .current_dir(&work.dir)
+                .args(["plan", &format!("examples/{example}"), "--format", format])
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{example} {format}: {stderr}");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(stdout.contains("live") && !stdout.contains("offline ("), "{example} {format} was planned live");
+            let name = example.trim_end_matches(".kdl").replace('/', "-");
+            insta::assert_snapshot!(format!("live-{name}-{format}"), normalized(&stdout, &prefix));
+        }
+    }
+    assert_eq!(services.iter().map(Service::version).collect::<Vec<_>>(), versions, "planning moved a version index");
+    drop(routers);
 }

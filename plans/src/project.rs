@@ -27,7 +27,7 @@ pub struct Project {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Simulation {
-    /// From a task's creation to its container running (default 1.5s).
+    /// From a task's creation to its container running (default 1s).
     pub task_start: Option<crate::duration::Duration>,
     /// Each gate measurement (default 0.2s).
     pub measurement: Option<crate::duration::Duration>,

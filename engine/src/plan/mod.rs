@@ -325,7 +325,10 @@ fn step_plans(
     let mut undone_at_end: BTreeMap<&str, usize> = BTreeMap::new();
     for r in &best.records {
         match &r.event {
+            // A step's newer record replaces its earlier one and becomes the newest, as in
+            // `undo::Recorded`.
             Event::StepRecorded { step, undo } => {
+                records.retain(|u| u.step != *step);
                 records.push(UndoEntry { step: step.clone(), undo: undo.describe(), recorded_ms: r.elapsed_ms })
             }
             Event::GateFinished { step, gate, .. } => gates.entry(step.as_str()).or_default().push(gate.clone()),

@@ -29,8 +29,9 @@ pub struct PlanReport {
     pub summary: Summary,
     /// Steps that may run together, wave by wave: a step waits for the waves before it.
     pub order: Vec<Vec<String>>,
-    /// Every undo record the release makes, newest first: the order of the rollback if the
-    /// last step fails. A step that fails earlier undoes the last `on_failure_undoes` of them.
+    /// Every step's undo record (its newest), newest first: the order of the rollback if the
+    /// last step fails. A step that fails earlier undoes the last `on_failure_undoes` of them
+    /// (exact unless a step still running re-records later, as canary and blue-green steps do).
     pub rollback: Vec<UndoEntry>,
     /// How long it takes, simulated.
     pub timeline: Timeline,
@@ -91,7 +92,7 @@ pub struct StepPlan {
     pub actions: Vec<String>,
     /// Whether it changes nothing live.
     pub unchanged: bool,
-    /// What its undo puts back.
+    /// What its undo puts back (its newest record).
     pub undo: Vec<String>,
     /// If it fails: how many of the last entries of `rollback` are undone (in its order).
     pub on_failure_undoes: usize,

@@ -43,7 +43,7 @@ pub struct Knobs {
 impl Default for Knobs {
     fn default() -> Knobs {
         Knobs {
-            task_start: Duration::from_millis(1500),
+            task_start: Duration::from_secs(1),
             measurement: Duration::from_millis(200),
             gate_measurement: BTreeMap::new(),
             command: BTreeMap::new(),
