@@ -270,7 +270,8 @@ fn normalized(text: &str, prefix: &str) -> String {
             for marker in ["read from the swarm at ", "\"read_at\": \""] {
                 if let Some(at) = line.find(marker) {
                     let start = at + marker.len();
-                    let end = line[start..].find(|c: char| c == '"' || c.is_whitespace()).map_or(line.len(), |e| start + e);
+                    let end =
+                        line[start..].find(|c: char| c == '"' || c.is_whitespace()).map_or(line.len(), |e| start + e);
                     return format!("{}<read-at>{}", &line[..start], &line[end..]);
                 }
             }
@@ -292,7 +293,10 @@ fn every_example_against_a_prepared_live_swarm_in_every_format() {
         ("canary.kdl", &["shop_checkout"]),
         ("blue-green.kdl", &["shop_storefront_blue", "shop_storefront_green"]),
         ("migrations.kdl", &["billing_invoices"]),
-        ("prodstack/plan.kdl", &["prodstack_backend", "prodstack_worker", "prodstack_frontend_blue", "prodstack_frontend_green"]),
+        (
+            "prodstack/plan.kdl",
+            &["prodstack_backend", "prodstack_worker", "prodstack_frontend_blue", "prodstack_frontend_green"],
+        ),
     ];
     let mut services = Vec::new();
     let mut routers = Vec::new();
@@ -306,7 +310,17 @@ fn every_example_against_a_prepared_live_swarm_in_every_format() {
                 "shop_storefront_blue" => {
                     let blue = Service::create(&format!("{prefix}{name}"), V1, 2);
                     let alias = format!("name={NETWORK},alias={prefix}storefront");
-                    docker(&["service", "update", "--quiet", "--detach=false", "--network-rm", NETWORK, "--network-add", &alias, &blue.name]);
+                    docker(&[
+                        "service",
+                        "update",
+                        "--quiet",
+                        "--detach=false",
+                        "--network-rm",
+                        NETWORK,
+                        "--network-add",
+                        &alias,
+                        &blue.name,
+                    ]);
                     services.push(blue);
                 }
                 "shop_storefront_green" | "prodstack_frontend_green" => {
@@ -316,11 +330,15 @@ fn every_example_against_a_prepared_live_swarm_in_every_format() {
             }
         }
         if *example == "blue-green.kdl" {
-            text = text.replace("network=shop_public alias=storefront", &format!("network={NETWORK} alias={prefix}storefront"));
+            text = text.replace(
+                "network=shop_public alias=storefront",
+                &format!("network={NETWORK} alias={prefix}storefront"),
+            );
         }
         if *example == "prodstack/plan.kdl" {
             text = text.replace("prodstack_nginx", &format!("{prefix}prodstack_nginx"));
-            routers.push(Router::create(&format!("{prefix}prodstack_nginx"), &format!("{prefix}prodstack_frontend_blue")));
+            routers
+                .push(Router::create(&format!("{prefix}prodstack_nginx"), &format!("{prefix}prodstack_frontend_blue")));
         }
         std::fs::write(&path, text).unwrap();
     }

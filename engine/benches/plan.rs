@@ -14,8 +14,7 @@ use engine::plan::simulate::Knobs;
 use engine::plan::{self, Request};
 
 fn checked(name: &str, text: String, dir: &Path) -> (plans::model::Plan, plans::PlanGraph) {
-    let mut inputs = plans::Inputs::default();
-    inputs.files = Some(dir.to_path_buf());
+    let inputs = plans::Inputs { files: Some(dir.to_path_buf()), ..Default::default() };
     let checked = plans::check(plans::SourceFile::new(name, text), &inputs);
     match (checked.plan, checked.graph) {
         (Some(p), Some(g)) => (p, g),

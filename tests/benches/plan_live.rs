@@ -6,7 +6,6 @@
 //! `cargo bench -p planrun-tests --bench plan_live` (needs `tests/env/swarm-up`). Prints the median
 //! of 10 runs and the report's figures.
 
-#[allow(dead_code)]
 #[path = "../support/mod.rs"]
 mod support;
 

@@ -101,7 +101,7 @@ pub struct ScriptedProbe {
     /// Per gate name, how many judgements of it began.
     judged: Arc<Mutex<HashMap<String, u64>>>,
     /// Per (gate, judgement number from 0), that judgement's own outcomes.
-    judgements: Arc<Mutex<HashMap<(String, u64), Vec<Outcome>>>>,
+    judgements: Arc<Mutex<Judgements>>,
 }
 
 impl ScriptedProbe {
@@ -131,6 +131,9 @@ impl ScriptedProbe {
         self.latencies.lock().expect("latencies poisoned").insert(gate.to_owned(), takes);
     }
 }
+
+/// Per (gate, judgement number), that judgement's own outcomes.
+type Judgements = HashMap<(String, u64), Vec<Outcome>>;
 
 /// Per gate: its outcomes and how many were taken.
 type Scripts = Arc<Mutex<HashMap<String, (Vec<Outcome>, usize)>>>;

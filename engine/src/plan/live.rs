@@ -206,10 +206,10 @@ pub async fn read(cluster: &dyn Cluster, plan: &Plan) -> Result<LiveState, Clust
         }
     }
     for n in networks {
-        if let Some(net) = cluster.network(&n).await? {
-            if !state.networks.iter().any(|x| x.id == net.id) {
-                state.networks.push(LiveNetwork { id: net.id, name: net.name });
-            }
+        if let Some(net) = cluster.network(&n).await?
+            && !state.networks.iter().any(|x| x.id == net.id)
+        {
+            state.networks.push(LiveNetwork { id: net.id, name: net.name });
         }
     }
     for c in configs {
