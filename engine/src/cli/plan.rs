@@ -115,7 +115,25 @@ pub fn plan(a: PlanArgs) -> ExitCode {
 
 /// Colour for people on a terminal, unless NO_COLOR says otherwise.
 fn colour() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    colour_for(std::io::stdout().is_terminal(), std::env::var_os("NO_COLOR"))
+}
+
+/// Whether to colour: on a terminal, unless NO_COLOR is set to something (no-color.org).
+fn colour_for(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_and_never_with_no_color() {
+        assert!(colour_for(true, None));
+        assert!(colour_for(true, Some("".into())), "an empty NO_COLOR does not count");
+        assert!(!colour_for(true, Some("1".into())));
+        assert!(!colour_for(false, None));
+    }
 }
 
 /// Reads what is live, through a swarm that refuses writes; why not, when it cannot.

@@ -357,3 +357,50 @@ pub fn markdown(r: &PlanReport, limit: usize) -> String {
     out.push_str(&section("Assumptions", &assumptions, left, "assumptions"));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::report::{LiveView, Summary, Timeline};
+
+    fn report() -> PlanReport {
+        PlanReport {
+            format: crate::plan::report::FORMAT.into(),
+            plan: "p".into(),
+            stack: "s".into(),
+            file: "plan.kdl".into(),
+            live: LiveView {
+                mode: "offline".into(),
+                offline_because: Some("--offline".into()),
+                read_at: None,
+                lock: None,
+                waiting: None,
+                colours: Vec::new(),
+                canaries: Vec::new(),
+                busy: Vec::new(),
+            },
+            steps: Vec::new(),
+            summary: Summary { create: 0, change: 0, remove: 0, unchanged_steps: 0, changes_present: false },
+            order: Vec::new(),
+            rollback: Vec::new(),
+            timeline: Timeline {
+                best_outcome: "succeeded".into(),
+                best_failure: None,
+                best_ms: 1000,
+                worst_ms: 1000,
+                worst_failing: None,
+                worst_rollback_ms: 0,
+                worst_outcome: "succeeded".into(),
+                worst_reason: None,
+            },
+            drill: None,
+            assumptions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn colour_is_escape_codes_only_when_asked() {
+        assert!(human(&report(), true).contains("\x1b[1m"));
+        assert!(!human(&report(), false).contains('\x1b'));
+    }
+}
