@@ -261,10 +261,31 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// The output with what differs between runs taken out: the unique prefix of the services and
-/// when the swarm was read.
+/// `text` with every `-` and 16 hex digits (a rendered config's content hash, which covers the
+/// unique service names) as `-<hash>`.
+fn without_hashes(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let hex = |j: usize| bytes.get(j).is_some_and(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        let ends = |j: usize| bytes.get(j).is_none_or(|b| !b.is_ascii_alphanumeric());
+        if bytes[i] == b'-' && (1..=16).all(|k| hex(i + k)) && ends(i + 17) {
+            out.push_str("-<hash>");
+            i += 17;
+        } else {
+            let c = text[i..].chars().next().expect("a char");
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// The output with what differs between runs taken out: the unique prefix of the services, the
+/// content hashes that cover it, and when the swarm was read.
 fn normalized(text: &str, prefix: &str) -> String {
-    let text = text.replace(prefix, "");
+    let text = without_hashes(&text.replace(prefix, ""));
     text.lines()
         .map(|line| {
             for marker in ["read from the swarm at ", "\"read_at\": \""] {

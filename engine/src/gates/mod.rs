@@ -108,11 +108,27 @@ pub async fn judge(gate: &Gate, step: &str, probe: &dyn Probe, events: &Events) 
     analysis::run(gate, step, events, meter.as_mut()).await
 }
 
-/// Judges several gates concurrently; the reports come back in the order of `gates`. The first
-/// gate that does not pass decides: the judgements still running are stopped there (a failed
-/// release is not kept running while the other gates finish their windows), and only the
-/// finished reports come back.
+/// Judges several gates concurrently, each to its verdict; the reports come back in the order
+/// of `gates`.
 pub async fn judge_all(gates: &[&Gate], step: &str, probe: &dyn Probe, events: &Events) -> Vec<GateReport> {
+    judge_together(gates, step, probe, events, false).await
+}
+
+/// Judges several gates concurrently until one does not pass: the judgements still running are
+/// stopped there (a failed release is not kept running while the other gates finish their
+/// windows). Returns the finished reports, in the order of `gates`; every one passed when all
+/// of them are there.
+pub async fn judge_until_failure(gates: &[&Gate], step: &str, probe: &dyn Probe, events: &Events) -> Vec<GateReport> {
+    judge_together(gates, step, probe, events, true).await
+}
+
+async fn judge_together(
+    gates: &[&Gate],
+    step: &str,
+    probe: &dyn Probe,
+    events: &Events,
+    stop_at_failure: bool,
+) -> Vec<GateReport> {
     let mut running: Vec<Pin<Box<_>>> = gates.iter().map(|g| Box::pin(judge(g, step, probe, events))).collect();
     let mut reports: Vec<Option<GateReport>> = vec![None; gates.len()];
     // A tiny join_all: poll every unfinished judgement on each wake-up (a handful of gates).
@@ -121,11 +137,13 @@ pub async fn judge_all(gates: &[&Gate], step: &str, probe: &dyn Probe, events: &
         for (future, report) in running.iter_mut().zip(reports.iter_mut()) {
             if report.is_none() {
                 match future.as_mut().poll(cx) {
-                    Poll::Ready(r) if r.verdict != Verdict::Passed => {
+                    Poll::Ready(r) => {
+                        let failed = r.verdict != Verdict::Passed;
                         *report = Some(r);
-                        return Poll::Ready(());
+                        if failed && stop_at_failure {
+                            return Poll::Ready(());
+                        }
                     }
-                    Poll::Ready(r) => *report = Some(r),
                     Poll::Pending => pending = true,
                 }
             }
@@ -150,7 +168,7 @@ mod tests {
     use super::*;
 
     #[tokio::test(start_paused = true)]
-    async fn the_first_gate_that_fails_stops_the_others_at_once() {
+    async fn judging_until_failure_stops_the_other_gates_at_the_first_that_fails() {
         let (plan, _) = crate::simulation::Simulation::plan(
             "plan p {\n    stack s\n    gate slow {\n        http \"http://x/\"\n        interval \"10s\"\n        count 10\n    }\n    \
              gate bad {\n        http \"http://y/\"\n        interval \"1s\"\n        count 3\n    }\n    check c { gates slow bad; }\n}\n",
@@ -159,7 +177,7 @@ mod tests {
         probe.script("bad", &[Outcome::Pass, Outcome::Fail]);
         let gates: Vec<&Gate> = plan.gates.iter().collect();
         let started = tokio::time::Instant::now();
-        let reports = judge_all(&gates, "c", &probe, &Events::new(Vec::new())).await;
+        let reports = judge_until_failure(&gates, "c", &probe, &Events::new(Vec::new())).await;
         assert_eq!(started.elapsed(), std::time::Duration::from_secs(1), "stopped at bad's second measurement");
         assert_eq!(reports.len(), 1);
         assert_eq!((reports[0].gate.as_str(), reports[0].verdict), ("bad", Verdict::Failed));
