@@ -123,19 +123,6 @@ fn colour_for(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
     terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn colour_only_on_a_terminal_and_never_with_no_color() {
-        assert!(colour_for(true, None));
-        assert!(colour_for(true, Some("".into())), "an empty NO_COLOR does not count");
-        assert!(!colour_for(true, Some("1".into())));
-        assert!(!colour_for(false, None));
-    }
-}
-
 /// Reads what is live, through a swarm that refuses writes; why not, when it cannot.
 pub(crate) fn read_live(
     environment: Option<&plans::project::Environment>,
@@ -193,4 +180,17 @@ fn journal_of(state_dir: &Path, stack: &str, run: &str) -> Result<Vec<crate::eve
         })?
     };
     crate::journal::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_and_never_with_no_color() {
+        assert!(colour_for(true, None));
+        assert!(colour_for(true, Some("".into())), "an empty NO_COLOR does not count");
+        assert!(!colour_for(true, Some("1".into())));
+        assert!(!colour_for(false, None));
+    }
 }
