@@ -150,3 +150,48 @@ fn plan_report_schema_is_fresh() {
         "schema/plan-report.schema.json is stale: run PLANRUN_UPDATE_SCHEMA=1 cargo test -p planrun-engine --test plan"
     );
 }
+
+#[test]
+fn bad_calibration_runs_and_saved_plans_are_refused_with_what_to_do() {
+    let dir = std::env::temp_dir().join(format!("planrun-plan-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state");
+    let (code, _, stderr) = run(&[
+        "plan",
+        "examples/quickstart.kdl",
+        "--offline",
+        "--calibrate-from",
+        "r-nope",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--calibrate-from r-nope: no journal of that run in"), "{stderr}");
+
+    // A file that says it is a saved plan but is not one.
+    let broken = dir.join("broken.plan");
+    std::fs::write(&broken, "{\"format\": \"planrun-saved-plan/1\", \"text\": 3}").unwrap();
+    let (code, _, stderr) = run(&["apply", broken.to_str().unwrap(), "--state-dir", state.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("not a saved plan planrun can read"), "{stderr}");
+
+    // A saved plan carries its own variables: --var with one is refused before anything is read.
+    let saved = dir.join("release.plan");
+    let live = r#"{"read_at":"x","services":{},"missing":[],"networks":[],"configs":[],"lock":null,"waiting":null,"colours":{},"canaries":[]}"#;
+    std::fs::write(
+        &saved,
+        format!(
+            r#"{{"format":"planrun-saved-plan/1","file":"plan.kdl","dir":"{}","text":"plan p {{ stack s; }}","vars":[],"env":null,"live":{live}}}"#,
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let (code, _, stderr) =
+        run(&["apply", saved.to_str().unwrap(), "--var", "image=x", "--state-dir", state.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("is a saved plan: it carries the variables and environment it was planned with"),
+        "{stderr}"
+    );
+}
