@@ -59,10 +59,19 @@ pub async fn check(ctx: &StepContext, file: &SourceFile) -> Report {
             out
         });
     }
+    // A compose step creates its stack's missing services: a swarm gate on one of them is
+    // checked when it is judged, after the step has created it.
+    let created: Vec<&String> = plan
+        .steps
+        .iter()
+        .filter_map(|s| if let plans::steps::StepKind::Compose(c) = &s.kind { Some(&c.services) } else { None })
+        .flatten()
+        .collect();
     let used: Vec<&plans::model::Gate> = plan
         .gates
         .iter()
         .filter(|g| plan.steps.iter().any(|s| s.kind.gates().iter().any(|u| u.value == g.name.value)))
+        .filter(|g| !matches!(&g.kind, plans::gates::GateKind::Swarm(s) if created.contains(&&s.service)))
         .collect();
     for (k, gate) in used.into_iter().enumerate() {
         let (gate, probe) = (gate.clone(), ctx.run.probe.clone());

@@ -88,6 +88,7 @@ pub async fn of(cluster: &dyn Cluster, stack: &str) -> Result<Status, ClusterErr
                     roles.push((colours.idle, format!("idle colour of `{}`", step.name.value)));
                 }
             }
+            StepKind::Compose(c) => names.extend(c.services.iter().cloned()),
             StepKind::Backup(_) | StepKind::Migrate(_) | StepKind::Check(_) | StepKind::Run(_) | StepKind::Pause(_) => {
             }
         }

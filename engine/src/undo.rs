@@ -21,6 +21,8 @@ pub enum Undo {
     BlueGreen(Box<BlueGreenUndo>),
     /// A migration: its `down` statements, or how to restore without them.
     Migrate(Box<MigrateUndo>),
+    /// A compose stack: the specs of the services it changed and what it created.
+    Compose(Box<ComposeUndo>),
 }
 
 impl Undo {
@@ -32,6 +34,7 @@ impl Undo {
             Undo::Canary(_) => "canary",
             Undo::BlueGreen(_) => "blue-green",
             Undo::Migrate(_) => "migrate",
+            Undo::Compose(_) => "compose",
         }
     }
 
@@ -55,6 +58,14 @@ impl Undo {
                 b.idle.service_name,
                 b.idle.previous_image()
             ),
+            Undo::Compose(c) => {
+                let mut parts: Vec<String> = c.updated.iter().map(|u| format!("{} back to {}", u.service_name, u.previous_image())).collect();
+                let created = c.created_services.len() + c.created_networks.len() + c.created_configs.len() + c.created_secrets.len();
+                if created > 0 {
+                    parts.push(format!("{created} created object(s) of stack {} removed", c.stack));
+                }
+                if parts.is_empty() { format!("stack {} unchanged", c.stack) } else { parts.join(", ") }
+            }
             Undo::Migrate(m) => match &m.down {
                 Some(down) => format!("run {} on {}", down.file, m.database_name),
                 None => format!("{} has no down file: restore needed", m.file),
@@ -111,6 +122,24 @@ impl RollingUndo {
             .and_then(|c| c.image.as_deref())
             .unwrap_or("?")
     }
+}
+
+/// What a compose step records before it changes anything: every service it will update (with
+/// its whole spec) and every object it will create, by name (removed on undo if it exists).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComposeUndo {
+    /// The stack.
+    pub stack: String,
+    /// Services the step updates, as they were.
+    pub updated: Vec<RollingUndo>,
+    /// Services the step creates.
+    pub created_services: Vec<String>,
+    /// Networks the step creates.
+    pub created_networks: Vec<String>,
+    /// Configs the step creates.
+    pub created_configs: Vec<String>,
+    /// Secrets the step creates.
+    pub created_secrets: Vec<String>,
 }
 
 /// What a canary step records, again before promotion.

@@ -121,6 +121,10 @@ codes! {
     SqlUnbatchedWrite = "sql-unbatched-write",
     /// `SET NOT NULL` in an expand step.
     SqlSetNotNullInExpand = "sql-set-not-null-in-expand",
+    /// A compose file cannot be read, is not valid YAML, or holds a value docker would refuse.
+    ComposeFile = "compose-file",
+    /// Warning: a compose key that planrun does not apply (`build`, `depends_on`, ...).
+    ComposeUnsupported = "compose-unsupported",
     /// Warning: a gate that no step uses.
     UnusedGate = "unused-gate",
     /// Warning: the selected `planrun.toml` environment sets a variable the plan does not declare.

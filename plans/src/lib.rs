@@ -4,6 +4,7 @@
 //! returns the model (when there are no errors), the graph and every diagnostic.
 
 pub mod check;
+pub mod compose;
 pub mod condition;
 pub mod database;
 pub mod decoder;
@@ -65,8 +66,11 @@ pub fn check(file: SourceFile, inputs: &Inputs) -> Checked {
         Err(diagnostics) => (None, None, diagnostics),
         Ok(doc) => {
             let mut d = decoder::Decoder::new(&file.text);
-            let plan = plan_decoder::decode(&mut d, &doc, inputs);
+            let mut plan = plan_decoder::decode(&mut d, &doc, inputs);
             let mut diagnostics = std::mem::take(&mut d.diagnostics);
+            if let (Some(plan), Some(dir)) = (&mut plan, &inputs.files) {
+                check::compose::resolve(plan, dir, &inputs.env, &mut diagnostics);
+            }
             let graph = check::check_outlined(plan.as_ref(), &d.outline, &mut diagnostics);
             if let (Some(plan), Some(dir)) = (&plan, &inputs.files) {
                 check::files::check(plan, dir, &mut diagnostics);

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::span::Span;
 
 /// A value and its span. Serializes as the bare value: spans are for diagnostics only.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Spanned<T> {
     /// The value.
     pub value: T,

@@ -19,6 +19,7 @@ const LAYERS: &[&str] = &[
     "fmt",
     // SQL files a plan names
     "sql",
+    "compose",
     // values written in settings
     "duration",
     "percentage",

@@ -26,7 +26,7 @@ use bollard::models::{
     ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState, TaskStatus,
 };
 
-use super::{Cluster, ClusterError, ConfigObject, Network, ServiceCounts};
+use super::{Cluster, ClusterError, ConfigObject, Network, NewNetwork, SecretObject, ServiceCounts};
 
 /// How a task running an image behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +124,7 @@ struct State {
     by_name: HashMap<String, String>,
     configs: Vec<ConfigObject>,
     networks: Vec<Network>,
+    secrets: Vec<(SecretObject, Vec<u8>)>,
     behaviors: HashMap<String, Behavior>,
     job_behaviors: HashMap<String, Behavior>,
     outputs: HashMap<String, String>,
@@ -945,6 +946,63 @@ impl Cluster for FakeCluster {
 
     async fn network(&self, name_or_id: &str) -> Result<Option<Network>, ClusterError> {
         Ok(self.lock().networks.iter().find(|n| n.id == name_or_id || n.name == name_or_id).cloned())
+    }
+
+    async fn create_network(&self, network: NewNetwork) -> Result<String, ClusterError> {
+        let mut state = self.lock();
+        if state.networks.iter().any(|n| n.name == network.name) {
+            return Err(ClusterError::Conflict(format!("network {}", network.name)));
+        }
+        let id = state.new_id("network");
+        state.networks.push(Network { id: id.clone(), name: network.name });
+        Ok(id)
+    }
+
+    async fn remove_network(&self, id: &str) -> Result<(), ClusterError> {
+        let mut state = self.lock();
+        let Some(network) = state.networks.iter().find(|n| n.id == id || n.name == id).cloned() else {
+            return Err(ClusterError::NotFound(format!("network {id}")));
+        };
+        // As the daemon does: a network a service is attached to cannot be removed.
+        let in_use = state.services.values().any(|s| {
+            let networks =
+                s.service.spec.as_ref().and_then(|spec| spec.task_template.as_ref()).and_then(|t| t.networks.clone());
+            networks.unwrap_or_default().iter().any(|n| n.target.as_deref() == Some(network.id.as_str()))
+        });
+        if in_use {
+            return Err(ClusterError::Other(format!("network {} is in use by a service", network.name)));
+        }
+        state.networks.retain(|n| n.id != network.id);
+        Ok(())
+    }
+
+    async fn secret(&self, name: &str) -> Result<Option<SecretObject>, ClusterError> {
+        Ok(self.lock().secrets.iter().find(|(s, _)| s.name == name).map(|(s, _)| s.clone()))
+    }
+
+    async fn create_secret(
+        &self,
+        name: &str,
+        labels: HashMap<String, String>,
+        data: &[u8],
+    ) -> Result<String, ClusterError> {
+        let mut state = self.lock();
+        if state.secrets.iter().any(|(s, _)| s.name == name) {
+            return Err(ClusterError::Conflict(format!("secret {name}")));
+        }
+        let id = state.new_id("secret");
+        state.secrets.push((SecretObject { id: id.clone(), name: name.to_string(), labels }, data.to_vec()));
+        Ok(id)
+    }
+
+    async fn remove_secret(&self, id: &str) -> Result<(), ClusterError> {
+        let mut state = self.lock();
+        let before = state.secrets.len();
+        state.secrets.retain(|(s, _)| s.id != id);
+        if state.secrets.len() == before {
+            return Err(ClusterError::NotFound(format!("secret {id}")));
+        }
+        Ok(())
     }
 
     async fn remove_config(&self, id: &str) -> Result<(), ClusterError> {

@@ -65,6 +65,34 @@ pub struct Network {
     pub name: String,
 }
 
+/// A network to create (a stack's overlay network).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewNetwork {
+    /// Its name.
+    pub name: String,
+    /// Its driver (`overlay`).
+    pub driver: String,
+    /// Whether containers outside services may join it.
+    pub attachable: bool,
+    /// Whether it has no way out.
+    pub internal: bool,
+    /// Its labels.
+    pub labels: HashMap<String, String>,
+    /// Driver options.
+    pub options: HashMap<String, String>,
+}
+
+/// A Swarm secret (Swarm never gives its data back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretObject {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its labels.
+    pub labels: HashMap<String, String>,
+}
+
 /// Running and desired task counts as the daemon's service list reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServiceCounts {
@@ -100,6 +128,21 @@ pub trait Cluster: Send + Sync + 'static {
     async fn configs(&self, label: &str) -> Result<Vec<ConfigObject>, ClusterError>;
     /// The network with this name or id, if any.
     async fn network(&self, name_or_id: &str) -> Result<Option<Network>, ClusterError>;
+    /// Creates a network; returns its id.
+    async fn create_network(&self, network: NewNetwork) -> Result<String, ClusterError>;
+    /// Removes a network by name or id.
+    async fn remove_network(&self, id: &str) -> Result<(), ClusterError>;
+    /// The secret with this name, if any.
+    async fn secret(&self, name: &str) -> Result<Option<SecretObject>, ClusterError>;
+    /// Creates a secret; `Conflict` when the name is taken.
+    async fn create_secret(
+        &self,
+        name: &str,
+        labels: HashMap<String, String>,
+        data: &[u8],
+    ) -> Result<String, ClusterError>;
+    /// Removes a secret by id.
+    async fn remove_secret(&self, id: &str) -> Result<(), ClusterError>;
     /// Creates a service (a one-off job when its mode says so); returns its id.
     async fn create_service(&self, spec: ServiceSpec) -> Result<String, ClusterError>;
     /// Removes a service by name or id.

@@ -23,7 +23,9 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-use super::{Cluster, ClusterError, ConfigObject, Exec, ExecInput, ExecOutput, Executed, Network, ServiceCounts};
+use super::{
+    Cluster, ClusterError, ConfigObject, Exec, ExecInput, ExecOutput, Executed, Network, NewNetwork, SecretObject, ServiceCounts,
+};
 
 /// Where Docker listens when DOCKER_HOST is not set.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -359,6 +361,64 @@ impl Cluster for Swarm {
 
     async fn remove_config(&self, id: &str) -> Result<(), ClusterError> {
         self.docker.delete_config(id).await.map_err(classify)
+    }
+
+    async fn create_network(&self, network: NewNetwork) -> Result<String, ClusterError> {
+        let name = network.name.clone();
+        let request = bollard::models::NetworkCreateRequest {
+            name: network.name,
+            driver: Some(network.driver),
+            attachable: Some(network.attachable),
+            internal: Some(network.internal),
+            labels: Some(network.labels),
+            options: Some(network.options),
+            ..Default::default()
+        };
+        let created = self.docker.create_network(request).await.map_err(|e| match classify(e) {
+            ClusterError::Conflict(_) => ClusterError::Conflict(format!("network {name}")),
+            other => other,
+        })?;
+        Ok(created.id)
+    }
+
+    async fn remove_network(&self, id: &str) -> Result<(), ClusterError> {
+        self.docker.remove_network(id).await.map_err(classify)
+    }
+
+    async fn secret(&self, name: &str) -> Result<Option<SecretObject>, ClusterError> {
+        let options = bollard::query_parameters::ListSecretsOptions { filters: Some(filter("name", name)) };
+        let secrets = self.docker.list_secrets(Some(options)).await.map_err(classify)?;
+        // The name filter matches prefixes too: keep the exact name.
+        Ok(secrets
+            .into_iter()
+            .filter_map(|s| {
+                let spec = s.spec?;
+                Some(SecretObject { id: s.id?, name: spec.name?, labels: spec.labels.unwrap_or_default() })
+            })
+            .find(|s| s.name == name))
+    }
+
+    async fn create_secret(
+        &self,
+        name: &str,
+        labels: HashMap<String, String>,
+        data: &[u8],
+    ) -> Result<String, ClusterError> {
+        let spec = bollard::models::SecretSpec {
+            name: Some(name.to_string()),
+            labels: Some(labels),
+            data: Some(base64::engine::general_purpose::STANDARD.encode(data)),
+            ..Default::default()
+        };
+        let created = self.docker.create_secret(spec).await.map_err(|e| match classify(e) {
+            ClusterError::Conflict(_) => ClusterError::Conflict(format!("secret {name}")),
+            other => other,
+        })?;
+        Ok(created.id)
+    }
+
+    async fn remove_secret(&self, id: &str) -> Result<(), ClusterError> {
+        self.docker.delete_secret(id).await.map_err(classify)
     }
 
     async fn create_service(&self, spec: ServiceSpec) -> Result<String, ClusterError> {

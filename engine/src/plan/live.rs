@@ -119,8 +119,14 @@ pub fn named_services(plan: &Plan) -> Vec<(String, String)> {
                     add(router, by);
                 }
             }
-            StepKind::Backup(_) | StepKind::Migrate(_) | StepKind::Check(_) | StepKind::Run(_) | StepKind::Pause(_) => {
-            }
+            // A compose step creates the services that are missing: they are read when they
+            // exist (`read`), never missing.
+            StepKind::Compose(_)
+            | StepKind::Backup(_)
+            | StepKind::Migrate(_)
+            | StepKind::Check(_)
+            | StepKind::Run(_)
+            | StepKind::Pause(_) => {}
         }
     }
     for gate in &plan.gates {
@@ -146,11 +152,25 @@ pub async fn read(cluster: &dyn Cluster, plan: &Plan) -> Result<LiveState, Clust
     };
     let mut networks = BTreeSet::new();
     let mut configs = BTreeSet::new();
-    for (name, named_by) in named_services(plan) {
+    let mut wanted: Vec<(String, String, bool)> = named_services(plan).into_iter().map(|(n, by)| (n, by, true)).collect();
+    for step in &plan.steps {
+        if let StepKind::Compose(c) = &step.kind {
+            for name in &c.services {
+                match wanted.iter_mut().find(|(n, _, _)| n == name) {
+                    // A gate may name a service the compose step creates.
+                    Some(w) => w.2 = false,
+                    None => wanted.push((name.clone(), format!("step `{}`", step.name.value), false)),
+                }
+            }
+        }
+    }
+    for (name, named_by, required) in wanted {
         let service = match cluster.service(&name).await {
             Ok(s) => s,
             Err(ClusterError::NotFound(_)) => {
-                state.missing.push(Missing { service: name, named_by });
+                if required {
+                    state.missing.push(Missing { service: name, named_by });
+                }
                 continue;
             }
             Err(e) => return Err(e),
@@ -276,6 +296,26 @@ impl Cluster for ReadOnly {
     async fn network(&self, name_or_id: &str) -> Result<Option<Network>, ClusterError> {
         self.0.network(name_or_id).await
     }
+    async fn create_network(&self, network: crate::cluster::NewNetwork) -> Result<String, ClusterError> {
+        Err(refused(&format!("create network {}", network.name)))
+    }
+    async fn remove_network(&self, id: &str) -> Result<(), ClusterError> {
+        Err(refused(&format!("remove network {id}")))
+    }
+    async fn secret(&self, name: &str) -> Result<Option<crate::cluster::SecretObject>, ClusterError> {
+        self.0.secret(name).await
+    }
+    async fn create_secret(
+        &self,
+        name: &str,
+        _: std::collections::HashMap<String, String>,
+        _: &[u8],
+    ) -> Result<String, ClusterError> {
+        Err(refused(&format!("create secret {name}")))
+    }
+    async fn remove_secret(&self, id: &str) -> Result<(), ClusterError> {
+        Err(refused(&format!("remove secret {id}")))
+    }
     async fn create_service(&self, spec: ServiceSpec) -> Result<String, ClusterError> {
         Err(refused(&format!("create service {}", spec.name.unwrap_or_default())))
     }
@@ -321,6 +361,10 @@ mod tests {
         assert!(refused(ro.remove_service(&id).await.unwrap_err()));
         assert!(refused(ro.create_config("c", Default::default(), b"").await.unwrap_err()));
         assert!(refused(ro.remove_config("c").await.unwrap_err()));
+        assert!(refused(ro.create_network(Default::default()).await.unwrap_err()));
+        assert!(refused(ro.remove_network("n").await.unwrap_err()));
+        assert!(refused(ro.create_secret("s", Default::default(), b"").await.unwrap_err()));
+        assert!(refused(ro.remove_secret("s").await.unwrap_err()));
         assert_eq!(fake.update_calls(), 0);
         assert!(fake.spec("web").is_some());
     }

@@ -415,6 +415,7 @@ fn actions(kind: &StepKind) -> Vec<String> {
             Wait::Duration(d) => format!("waits {d}"),
             Wait::Manual => "waits for a person to approve".into(),
         }],
+        StepKind::Compose(c) => vec![format!("deploys {} as a stack", c.file.value)],
         StepKind::Check(_) | StepKind::Rolling(_) | StepKind::Canary(_) | StepKind::BlueGreen(_) => Vec::new(),
     }
 }

@@ -324,6 +324,13 @@ fn arrange(sim: &mut Simulation, plan: &Plan, plan_dir: &Path, failure: &Failure
                 StepKind::Rolling(r) => sim.cluster.behave(&r.image.value, Behavior::NeverHealthy),
                 StepKind::Canary(c) => sim.cluster.behave(&c.image.value, Behavior::NeverHealthy),
                 StepKind::BlueGreen(b) => sim.cluster.behave(&b.image.value, Behavior::NeverHealthy),
+                StepKind::Compose(c) => {
+                    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+                    let read = plans::check::compose::read(plan, &c.file, plan_dir, &env);
+                    for s in read.file.iter().flat_map(|f| f.services.iter()) {
+                        sim.cluster.behave(&s.image.value, Behavior::NeverHealthy);
+                    }
+                }
                 StepKind::Run(r) => {
                     let argv: Vec<String> = r.command.iter().map(|a| a.value.clone()).collect();
                     sim.commands.script(&crate::commands::display(&argv), Script::fails(Duration::ZERO, 1, "drill"));

@@ -9,6 +9,7 @@
 pub mod convergence;
 pub mod job;
 pub mod spec;
+pub mod stack;
 pub mod watch;
 
 use std::fmt;

@@ -14,6 +14,7 @@ pub mod backup;
 pub mod blue_green;
 pub mod canary;
 pub mod check;
+pub mod compose;
 pub mod migrate;
 pub mod pause;
 pub mod rolling;
@@ -66,6 +67,7 @@ pub fn behavior(kind: &StepKind) -> &dyn Behavior {
         StepKind::Check(k) => k,
         StepKind::Run(k) => k,
         StepKind::Pause(k) => k,
+        StepKind::Compose(k) => k,
     }
 }
 
@@ -77,6 +79,7 @@ pub async fn undo(step: &str, record: &Undo, ctx: &RunContext) -> Result<(), Ste
         Undo::Canary(r) => canary::undo(step, r, ctx).await,
         Undo::BlueGreen(r) => blue_green::undo(step, r, ctx).await,
         Undo::Migrate(r) => migrate::undo(step, r, ctx).await,
+        Undo::Compose(r) => compose::undo(step, r, ctx).await,
     }
 }
 

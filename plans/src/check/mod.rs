@@ -5,6 +5,7 @@
 //! Warnings are not given for a step that has an error, nor graph-wide ones when any step has
 //! one: they would follow from the error, not from the plan.
 
+pub mod compose;
 pub mod files;
 mod references;
 mod safety;

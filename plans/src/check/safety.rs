@@ -54,6 +54,11 @@ pub(super) fn check(
                     out.push(ungated(step.name.value.as_str(), step.keyword_span));
                 }
             }
+            StepKind::Compose(c) => {
+                if c.gates.is_empty() {
+                    out.push(ungated(step.name.value.as_str(), step.keyword_span));
+                }
+            }
             StepKind::Canary(c) => {
                 let replicas = c.replicas.as_ref().map(|r| r.value);
                 update_warnings(step.name.value.as_str(), step.keyword_span, &c.update, replicas, out);

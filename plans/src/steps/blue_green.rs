@@ -7,6 +7,7 @@ use crate::decoder::{Decoder, Fields};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::duration::Duration;
 use crate::spanned::Spanned;
+use crate::steps::compose::FromCompose;
 
 /// A blue-green release across two services.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -28,6 +29,9 @@ pub struct BlueGreen {
     pub keep_old: Duration,
     /// The idle colour must converge within this time.
     pub deadline: Duration,
+    /// Where the image is defined, when a compose file defines it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compose: Option<FromCompose>,
 }
 
 /// How a blue-green step switches traffic.
@@ -71,7 +75,8 @@ impl BlueGreen {
     pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<BlueGreen> {
         let blue = d.string(fields, "blue", true);
         let green = d.string(fields, "green", true);
-        let image = d.string(fields, "image", true);
+        let compose = FromCompose::decode(d, fields);
+        let image = d.string(fields, "image", compose.is_none());
         let switch = match d.child(fields, "switch") {
             Some(node) => Switch::decode(d, node),
             None => {
@@ -97,12 +102,13 @@ impl BlueGreen {
         Some(BlueGreen {
             blue: blue?,
             green: green?,
-            image: image?,
+            image: FromCompose::or_later(&compose, Some(Spanned::default()), image).map(|(_, i)| i)?,
             switch: switch?,
             preview_gates,
             gates,
             keep_old,
             deadline,
+            compose,
         })
     }
 }

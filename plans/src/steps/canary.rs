@@ -9,6 +9,7 @@ use crate::percentage::Percentage;
 use crate::span::Span;
 use crate::spanned::Spanned;
 use crate::steps::pause::Wait;
+use crate::steps::compose::FromCompose;
 use crate::steps::update::UpdatePolicy;
 
 /// A canary release of one service.
@@ -29,6 +30,9 @@ pub struct Canary {
     pub update: UpdatePolicy,
     /// Gates judged after promotion.
     pub gates: Vec<Spanned<String>>,
+    /// Where the service is defined, when a compose file defines it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compose: Option<FromCompose>,
 }
 
 /// One canary stage.
@@ -71,8 +75,9 @@ pub enum Promote {
 impl Canary {
     /// Reads a canary step's settings.
     pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Canary> {
-        let service = d.string(fields, "service", true);
-        let image = d.string(fields, "image", true);
+        let compose = FromCompose::decode(d, fields);
+        let service = d.string(fields, "service", compose.is_none());
+        let image = d.string(fields, "image", compose.is_none());
         let replicas = d.count(fields, "replicas", false);
         let stage_nodes = d.children(fields, "stage");
         let stages: Vec<Stage> = stage_nodes.iter().filter_map(|n| Stage::decode(d, n)).collect();
@@ -100,7 +105,8 @@ impl Canary {
                 .with_help("add at least one stage: `stage replicas=1 { pause \"5m\"; gates error-rate }`"),
             );
         }
-        Some(Canary { service: service?, image: image?, replicas, stages, promote, update, gates })
+        let (service, image) = FromCompose::or_later(&compose, service, image)?;
+        Some(Canary { service, image, replicas, stages, promote, update, gates, compose })
     }
 }
 

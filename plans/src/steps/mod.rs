@@ -4,6 +4,7 @@ pub mod backup;
 pub mod blue_green;
 pub mod canary;
 pub mod check;
+pub mod compose;
 pub mod migrate;
 pub mod pause;
 pub mod rolling;
@@ -23,6 +24,7 @@ pub use backup::Backup;
 pub use blue_green::BlueGreen;
 pub use canary::Canary;
 pub use check::Check;
+pub use compose::Compose;
 pub use migrate::Migrate;
 pub use pause::Pause;
 pub use rolling::Rolling;
@@ -66,6 +68,8 @@ pub enum StepKind {
     Run(Run),
     /// Wait for a time, or for a person.
     Pause(Pause),
+    /// Deploy a compose file as a stack.
+    Compose(Compose),
 }
 
 keyword_enum! {
@@ -87,6 +91,8 @@ keyword_enum! {
         Run = "run",
         /// `pause`
         Pause = "pause",
+        /// `compose`
+        Compose = "compose",
     }
 }
 
@@ -104,7 +110,8 @@ impl StepKeyword {
             | StepKeyword::Backup
             | StepKeyword::Migrate
             | StepKeyword::Check
-            | StepKeyword::Run => 1,
+            | StepKeyword::Run
+            | StepKeyword::Compose => 1,
         }
     }
 }
@@ -135,6 +142,7 @@ impl StepKind {
             StepKind::Check(_) => StepKeyword::Check,
             StepKind::Run(_) => StepKeyword::Run,
             StepKind::Pause(_) => StepKeyword::Pause,
+            StepKind::Compose(_) => StepKeyword::Compose,
         }
     }
 
@@ -145,6 +153,7 @@ impl StepKind {
             StepKind::Canary(c) => c.gates.iter().chain(c.stages.iter().flat_map(|s| s.gates.iter())).collect(),
             StepKind::BlueGreen(b) => b.preview_gates.iter().chain(b.gates.iter()).collect(),
             StepKind::Check(c) => c.gates.iter().collect(),
+            StepKind::Compose(c) => c.gates.iter().collect(),
             StepKind::Backup(_) | StepKind::Migrate(_) | StepKind::Run(_) | StepKind::Pause(_) => Vec::new(),
         }
     }
@@ -163,6 +172,7 @@ impl StepKind {
             }
             StepKind::Backup(b) => vec![Resource::Database(b.database.key())],
             StepKind::Migrate(m) => vec![Resource::Database(m.database.key())],
+            StepKind::Compose(c) => c.services.iter().map(|s| Resource::Service(s.clone())).collect(),
             StepKind::Check(_) | StepKind::Run(_) | StepKind::Pause(_) => Vec::new(),
         }
     }
@@ -170,7 +180,7 @@ impl StepKind {
     /// Whether the step rolls out a new release of a service.
     pub fn is_deployment(&self) -> bool {
         match self {
-            StepKind::Rolling(_) | StepKind::Canary(_) | StepKind::BlueGreen(_) => true,
+            StepKind::Rolling(_) | StepKind::Canary(_) | StepKind::BlueGreen(_) | StepKind::Compose(_) => true,
             StepKind::Backup(_) | StepKind::Migrate(_) | StepKind::Check(_) | StepKind::Run(_) | StepKind::Pause(_) => {
                 false
             }
@@ -213,5 +223,6 @@ fn decode_kind(d: &mut Decoder<'_>, keyword: StepKeyword, fields: &mut Fields<'_
         StepKeyword::Check => StepKind::Check(Check::decode(d, fields)?),
         StepKeyword::Run => StepKind::Run(Run::decode(d, fields)?),
         StepKeyword::Pause => StepKind::Pause(Pause::decode(d, fields)?),
+        StepKeyword::Compose => StepKind::Compose(Compose::decode(d, fields)?),
     })
 }

@@ -7,13 +7,14 @@ use crate::decoder::{Decoder, Fields};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
 use crate::spanned::Spanned;
+use crate::steps::compose::FromCompose;
 use crate::steps::update::UpdatePolicy;
 
 /// A rolling update of one service to a new image.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Rolling {
-    /// The Swarm service, by its full name.
+    /// The Swarm service, by its full name (`STACK_NAME` when it comes from a compose file).
     pub service: Spanned<String>,
     /// The new image.
     pub image: Spanned<String>,
@@ -25,6 +26,9 @@ pub struct Rolling {
     pub update: UpdatePolicy,
     /// Gates judged once the update has converged.
     pub gates: Vec<Spanned<String>>,
+    /// Where the service is defined, when a compose file defines it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compose: Option<FromCompose>,
 }
 
 /// A published port.
@@ -56,13 +60,15 @@ pub enum PublishMode {
 impl Rolling {
     /// Reads a rolling step's settings.
     pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Rolling> {
-        let service = d.string(fields, "service", true);
-        let image = d.string(fields, "image", true);
+        let compose = FromCompose::decode(d, fields);
+        let service = d.string(fields, "service", compose.is_none());
+        let image = d.string(fields, "image", compose.is_none());
         let replicas = d.count(fields, "replicas", false);
         let publish = Publish::decode_all(d, fields);
         let update = UpdatePolicy::decode(d, fields);
         let gates = d.gate_names(fields, "gates");
-        Some(Rolling { service: service?, image: image?, replicas, publish, update, gates })
+        let (service, image) = FromCompose::or_later(&compose, service, image)?;
+        Some(Rolling { service, image, replicas, publish, update, gates, compose })
     }
 }
 

@@ -1,0 +1,389 @@
+//! `compose` at run time: deploy a compose file as a Swarm stack the way `docker stack deploy`
+//! does (`services::stack` makes the specs), then judge the step's gates.
+//!
+//! Before it changes anything the step records every service it will update (its whole spec)
+//! and every network, config, secret and service it will create. It creates what is missing,
+//! updates each changed service with its own `deploy.update_config`, leaves unchanged services
+//! untouched (their version index does not move), follows every changed service at once until
+//! it has converged, and watches all their new tasks until the last gate has passed. Undo puts
+//! the whole stack back: updated services to their recorded specs, created ones removed.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bollard::models::{Service, ServiceSpec};
+use plans::steps::Compose;
+
+use super::{Behavior, Findings, StepError};
+use crate::cluster::{Cluster, ClusterError};
+use crate::context::{RunContext, StepContext};
+use crate::services::convergence::{self, Baseline, Failure, Settings, Target};
+use crate::services::stack::{self, Ids};
+use crate::services::watch::{POLL, Watch};
+use crate::services::{self, ServiceError};
+use crate::undo::{ComposeUndo, RollingUndo, Undo};
+
+/// The label on configs and secrets planrun creates: the SHA-256 of their content, so a later
+/// run can tell a changed secret (whose data Swarm never gives back).
+pub const CONTENT_LABEL: &str = "planrun.content-sha256";
+
+/// How long undo waits for a removed service's tasks to let go of its networks.
+const RELEASE: Duration = Duration::from_secs(60);
+
+/// The compose file read and turned into what the stack should be.
+struct Desired {
+    file: plans::compose::ComposeFile,
+    dir: std::path::PathBuf,
+}
+
+/// What the step will do, worked out before any change.
+#[derive(Default)]
+struct Changes {
+    networks: Vec<(String, plans::compose::NetworkDef)>,
+    configs: Vec<(String, plans::compose::FileObject, Vec<u8>)>,
+    secrets: Vec<(String, plans::compose::FileObject, Vec<u8>)>,
+    /// (service key, live service if it exists)
+    services: Vec<(String, Option<Service>)>,
+    unchanged: Vec<String>,
+    ids: Ids,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn cluster_error(doing: String) -> impl FnOnce(ClusterError) -> StepError {
+    move |error| StepError::Service(ServiceError::Cluster { doing, error })
+}
+
+fn sha256(data: &[u8]) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(data))
+}
+
+fn read(step: &Compose, ctx: &StepContext) -> Result<Desired, StepError> {
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        let read = plans::check::compose::read(&ctx.plan, &step.file, &ctx.plan_dir, &vars);
+        let file = read.file.ok_or_else(|| {
+            let first = read.diagnostics.iter().find(|d| d.is_error()).map(|d| d.message.clone()).unwrap_or_default();
+            StepError::Refused(format!("the compose file `{}` has errors ({first}): run `planrun validate`", step.file.value))
+        })?;
+        let dir = ctx.plan_dir.join(&step.file.value).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+        Ok(Desired { file, dir })
+}
+
+/// Reads the swarm and works out what to create and what to update.
+async fn changes(ctx: &StepContext, desired: &Desired) -> Result<Changes, StepError> {
+        let cluster = ctx.cluster();
+        let stack = ctx.run.stack.as_str();
+        let mut c = Changes::default();
+        for (name, def) in stack::networks(stack, &desired.file) {
+            match cluster.network(&name).await.map_err(cluster_error(format!("inspect network {name}")))? {
+                Some(n) => {
+                    c.ids.networks.insert(name, n.id);
+                }
+                None if def.external => {
+                    return Err(StepError::Refused(format!(
+                        "network `{name}` is external in the compose file but does not exist: create it first"
+                    )));
+                }
+                None => c.networks.push((name, def)),
+            }
+        }
+        for (objects, is_config) in [(&desired.file.configs, true), (&desired.file.secrets, false)] {
+            let kind = if is_config { "config" } else { "secret" };
+            for o in objects {
+                let name = stack::scoped(stack, &o.key, o.name.as_deref());
+                let used = desired.file.services.iter().any(|s| {
+                    let refs = if is_config { &s.configs } else { &s.secrets };
+                    refs.iter().any(|r| r.source.value == o.key)
+                });
+                if !used {
+                    continue;
+                }
+                let data = match &o.file {
+                    Some(f) if !o.external => std::fs::read(desired.dir.join(f)).map_err(|e| {
+                        StepError::Refused(format!("cannot read the file of {kind} `{}` ({f}): {e}", o.key))
+                    })?,
+                    _ => Vec::new(),
+                };
+                let (id, same) = if is_config {
+                    let live = cluster.config(&name).await.map_err(cluster_error(format!("inspect config {name}")))?;
+                    (live.as_ref().map(|l| l.id.clone()), live.is_none_or(|l| o.external || l.data == data))
+                } else {
+                    let live = cluster.secret(&name).await.map_err(cluster_error(format!("inspect secret {name}")))?;
+                    let same = live.as_ref().is_none_or(|l| {
+                        o.external || l.labels.get(CONTENT_LABEL).is_none_or(|sum| *sum == sha256(&data))
+                    });
+                    (live.map(|l| l.id), same)
+                };
+                if !same {
+                    return Err(StepError::Refused(format!(
+                        "{kind} `{name}` exists with other content, and Swarm {kind}s cannot change: give the new \
+                         content a new name in the compose file (`name: {name}_v2`), so services move to it"
+                    )));
+                }
+                match id {
+                    Some(id) if is_config => {
+                        c.ids.configs.insert(name, id);
+                    }
+                    Some(id) => {
+                        c.ids.secrets.insert(name, id);
+                    }
+                    None if o.external => {
+                        return Err(StepError::Refused(format!(
+                            "{kind} `{name}` is external in the compose file but does not exist: create it first"
+                        )));
+                    }
+                    None if is_config => c.configs.push((name, o.clone(), data)),
+                    None => c.secrets.push((name, o.clone(), data)),
+                }
+            }
+        }
+        let creates_objects = !(c.networks.is_empty() && c.configs.is_empty() && c.secrets.is_empty());
+        for s in &desired.file.services {
+            let name = format!("{stack}_{}", s.name.value);
+            match cluster.service(&name).await {
+                Ok(live) => {
+                    let spec = stack::service_spec(stack, &desired.file, s, &c.ids, &env);
+                    let live_spec = live.spec.clone().unwrap_or_default();
+                    if !creates_objects && stack::same_spec(&spec, &live_spec) {
+                        c.unchanged.push(name);
+                    } else {
+                        c.services.push((s.name.value.clone(), Some(live)));
+                    }
+                }
+                Err(ClusterError::NotFound(_)) => c.services.push((s.name.value.clone(), None)),
+                Err(error) => return Err(cluster_error(format!("inspect service {name}"))(error)),
+            }
+        }
+        Ok(c)
+}
+
+#[async_trait]
+impl Behavior for Compose {
+    fn supported(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn preflight(&self, ctx: &StepContext) -> Findings {
+        let mut findings = Findings::default();
+        let desired = match read(self, ctx) {
+            Ok(d) => d,
+            Err(e) => {
+                findings.problems.push(e.to_string());
+                return findings;
+            }
+        };
+        match changes(ctx, &desired).await {
+            Err(e) => findings.problems.push(e.to_string()),
+            Ok(changes) => {
+                for (key, live) in &changes.services {
+                    let name = format!("{}_{key}", ctx.run.stack);
+                    if let Some(problem) = live.as_ref().and_then(|l| super::rolling::update_in_the_way(l, &name)) {
+                        findings.problems.push(problem);
+                    }
+                }
+            }
+        }
+        findings
+    }
+
+    async fn apply(&self, ctx: &StepContext) -> Result<(), StepError> {
+        let cluster = ctx.cluster();
+        let stack = ctx.run.stack.clone();
+        let desired = read(self, ctx)?;
+        let mut changes = changes(ctx, &desired).await?;
+        let deadline_ms = self.deadline.as_millis();
+        ctx.record(Undo::Compose(Box::new(ComposeUndo {
+            stack: stack.clone(),
+            updated: changes.services.iter().filter_map(|(_, l)| l.as_ref()).map(|l| RollingUndo::of(l, deadline_ms)).collect(),
+            created_services: changes
+                .services
+                .iter()
+                .filter(|(_, l)| l.is_none())
+                .map(|(k, _)| format!("{stack}_{k}"))
+                .collect(),
+            created_networks: changes.networks.iter().map(|(n, _)| n.clone()).collect(),
+            created_configs: changes.configs.iter().map(|(n, _, _)| n.clone()).collect(),
+            created_secrets: changes.secrets.iter().map(|(n, _, _)| n.clone()).collect(),
+        })));
+        for name in &changes.unchanged {
+            ctx.progress(format!("{name} unchanged"));
+        }
+
+        for (name, def) in &changes.networks {
+            ctx.progress(format!("creating network {name}"));
+            let id = cluster
+                .create_network(stack::new_network(&stack, name, def))
+                .await
+                .map_err(cluster_error(format!("create network {name}")))?;
+            changes.ids.networks.insert(name.clone(), id);
+        }
+        for (name, o, data) in &changes.configs {
+            ctx.progress(format!("creating config {name}"));
+            let mut labels = stack::stack_labels(&stack, &o.labels);
+            labels.insert(CONTENT_LABEL.into(), sha256(data));
+            let id = cluster.create_config(name, labels, data).await.map_err(cluster_error(format!("create config {name}")))?;
+            changes.ids.configs.insert(name.clone(), id);
+        }
+        for (name, o, data) in &changes.secrets {
+            ctx.progress(format!("creating secret {name}"));
+            let mut labels = stack::stack_labels(&stack, &o.labels);
+            labels.insert(CONTENT_LABEL.into(), sha256(data));
+            let id = cluster.create_secret(name, labels, data).await.map_err(cluster_error(format!("create secret {name}")))?;
+            changes.ids.secrets.insert(name.clone(), id);
+        }
+
+        // Every write first (as `docker stack deploy` does), then every service followed at once.
+        let mut followed: Vec<(Target, Baseline, ServiceSpec, Option<Service>)> = Vec::new();
+        for (key, live) in &changes.services {
+            let Some(s) = desired.file.service(key) else { continue };
+            let mut spec = stack::service_spec(&stack, &desired.file, s, &changes.ids, &env);
+            let name = spec.name.clone().unwrap_or_default();
+            match live {
+                Some(live) => {
+                    let previous = live.spec.clone().unwrap_or_default();
+                    // Keep the live force counter: it alone must not replace tasks.
+                    if let (Some(t), Some(p)) = (spec.task_template.as_mut(), previous.task_template.as_ref()) {
+                        t.force_update = p.force_update;
+                    }
+                    let id = live.id.clone().unwrap_or_default();
+                    let target = Target::of(&id, &spec)?;
+                    ctx.progress(format!("updating {name} to {}", target.image));
+                    let baseline = services::replace_spec(cluster, live.clone(), &spec, Some(&previous)).await?;
+                    followed.push((target, baseline, spec, Some(live.clone())));
+                }
+                None => {
+                    ctx.progress(format!("creating {name} ({})", s.image.value));
+                    let id = services::create(cluster, spec.clone()).await?;
+                    let target = Target::of(&id, &spec)?;
+                    followed.push((target, Baseline::default(), spec, None));
+                }
+            }
+        }
+        let settings = Settings::new(self.deadline.to_std());
+        let mut watches: Vec<Watch> = followed
+            .iter()
+            .map(|(target, baseline, spec, _)| {
+                let ratio = spec.update_config.as_ref().and_then(|u| u.max_failure_ratio).unwrap_or(0.0);
+                Watch::new(target, baseline, Watch::allowance(ratio, target.replicas))
+            })
+            .collect();
+        let follows = followed.iter().zip(watches.iter_mut()).map(|((target, baseline, _, _), watch)| {
+            convergence::follow(cluster, &ctx.run.events, &ctx.step, target, baseline, watch, settings)
+        });
+        for result in futures_util::future::join_all(follows).await {
+            result?;
+        }
+        if followed.is_empty() {
+            ctx.progress(format!("stack {stack}: nothing to change"));
+        }
+        // Every new release must stay healthy until the last gate has passed.
+        during_all(cluster, &mut watches, ctx.judge(&self.gates)).await?.map_err(StepError::Gates)
+    }
+}
+
+/// Runs `work` while looking at every watched release each [`POLL`]; the first failure stops
+/// `work`. A last look after `work` closes the window.
+async fn during_all<F: std::future::Future>(
+    cluster: &dyn Cluster,
+    watches: &mut [Watch],
+    work: F,
+) -> Result<F::Output, Failure> {
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            output = &mut work => {
+                for w in watches.iter_mut() {
+                    w.check(cluster).await?;
+                }
+                return Ok(output);
+            }
+            _ = tokio::time::sleep(POLL) => {
+                for w in watches.iter_mut() {
+                    w.check(cluster).await?;
+                }
+            }
+        }
+    }
+}
+
+/// Puts the stack back: every updated service to its recorded spec (all at once, each the way
+/// a rolling step's undo does it), then every created service removed, then the networks,
+/// configs and secrets the step created.
+pub async fn undo(step: &str, record: &ComposeUndo, ctx: &RunContext) -> Result<(), StepError> {
+    let cluster = ctx.cluster.as_ref();
+    let restores = record.updated.iter().map(|u| super::rolling::undo(step, u, ctx));
+    let mut first_error = None;
+    for result in futures_util::future::join_all(restores).await {
+        if let Err(e) = result {
+            first_error.get_or_insert(e);
+        }
+    }
+    for name in &record.created_services {
+        if let Ok(service) = cluster.service(name).await {
+            let id = service.id.unwrap_or_default();
+            ctx.events.emit(crate::events::Event::StepProgress {
+                step: step.to_string(),
+                message: format!("removing {name}"),
+                updated: None,
+            });
+            if let Err(e) = services::remove(cluster, &id).await {
+                first_error.get_or_insert(e.into());
+            }
+            gone(cluster, &id).await;
+        }
+    }
+    for name in &record.created_configs {
+        if let Ok(Some(c)) = cluster.config(name).await {
+            retry(|| cluster.remove_config(&c.id)).await.map_err(cluster_error(format!("remove config {name}")))?;
+        }
+    }
+    for name in &record.created_secrets {
+        if let Ok(Some(s)) = cluster.secret(name).await {
+            retry(|| cluster.remove_secret(&s.id)).await.map_err(cluster_error(format!("remove secret {name}")))?;
+        }
+    }
+    for name in &record.created_networks {
+        if let Ok(Some(n)) = cluster.network(name).await {
+            retry(|| cluster.remove_network(&n.id)).await.map_err(cluster_error(format!("remove network {name}")))?;
+            // The daemon lists a removed overlay network for a moment longer: wait until it
+            // is gone, so that a run that ends has really put everything back.
+            let until = tokio::time::Instant::now() + RELEASE;
+            while tokio::time::Instant::now() < until && matches!(cluster.network(&n.id).await, Ok(Some(_))) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Waits (at most [`RELEASE`]) until a removed service's tasks are gone.
+async fn gone(cluster: &dyn Cluster, id: &str) {
+    let until = tokio::time::Instant::now() + RELEASE;
+    while tokio::time::Instant::now() < until {
+        match cluster.tasks(id).await {
+            Ok(tasks) if tasks.is_empty() => return,
+            Err(_) => return,
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// Retries a removal that fails while containers still hold the object (at most [`RELEASE`]).
+async fn retry<F, Fut>(mut remove: F) -> Result<(), ClusterError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ClusterError>>,
+{
+    let until = tokio::time::Instant::now() + RELEASE;
+    loop {
+        match remove().await {
+            Ok(()) | Err(ClusterError::NotFound(_)) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() >= until => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Compose files the plan names: a `compose` step's file is read (its unsupported keys are
+//! warnings at their lines, its bad values errors) and the step learns which services it
+//! changes; a `compose FILE service=NAME` setting in a rolling, canary or blue-green step fills in
+//! the service (`STACK_NAME`), the image and, for rolling and canary steps, the replica count the
+//! plan leaves out. Interpolation sees the plan's variables first, then the environment.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::compose::{self, ComposeFile, Mode};
+use crate::diagnostic::{Code, Diagnostic, SourceFile};
+use crate::model::Plan;
+use crate::span::Span;
+use crate::spanned::Spanned;
+use crate::steps::StepKind;
+use crate::steps::compose::FromCompose;
+
+/// A compose file read for a plan.
+#[derive(Debug, Clone)]
+pub struct Read {
+    /// The file (its name as the plan writes it, relative to the current directory).
+    pub source: Arc<SourceFile>,
+    /// The model, when the file has no error.
+    pub file: Option<ComposeFile>,
+    /// Its diagnostics, pointing into it, named where the plan names it.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Reads the compose file `named` (relative to `dir`) with the plan's variables and `env` for
+/// interpolation. A file that cannot be read is one error at `named`.
+pub fn read(plan: &Plan, named: &Spanned<String>, dir: &Path, env: &HashMap<String, String>) -> Read {
+    let path = dir.join(&named.value);
+    let shown = if dir == Path::new(".") { named.value.clone() } else { path.display().to_string() };
+    match std::fs::read_to_string(&path) {
+        Err(e) => Read {
+            source: Arc::new(SourceFile::new(shown, String::new())),
+            file: None,
+            diagnostics: vec![
+                Diagnostic::error(
+                    Code::ComposeFile,
+                    format!("cannot read the compose file `{}`: {e}", named.value),
+                    named.span,
+                    "not readable",
+                )
+                .with_help(format!("the path is relative to the plan's directory; it names {}", path.display())),
+            ],
+        },
+        Ok(text) => {
+            let vars: HashMap<&str, &str> = plan.variables.iter().map(|v| (v.name.value.as_str(), v.value.as_str())).collect();
+            let lookup = |name: &str| vars.get(name).map(|v| v.to_string()).or_else(|| env.get(name).cloned());
+            let (file, diagnostics) = compose::load(&text, &lookup);
+            let source = Arc::new(SourceFile::new(shown, text));
+            let diagnostics = diagnostics.into_iter().map(|d| d.in_named_file(source.clone(), named.span)).collect();
+            Read { source, file, diagnostics }
+        }
+    }
+}
+
+/// Reads every compose file the plan names and fills in what the steps take from them.
+pub fn resolve(plan: &mut Plan, dir: &Path, env: &HashMap<String, String>, out: &mut Vec<Diagnostic>) {
+    let mut cache: HashMap<String, Read> = HashMap::new();
+    let stack = plan.stack.value.clone();
+    let mut read_once = |plan: &Plan, named: &Spanned<String>, out: &mut Vec<Diagnostic>| -> Option<ComposeFile> {
+        let entry = cache.entry(named.value.clone()).or_insert_with(|| {
+            let r = read(plan, named, dir, env);
+            out.extend(r.diagnostics.iter().cloned());
+            r
+        });
+        entry.file.clone()
+    };
+    for i in 0..plan.steps.len() {
+        let kind = plan.steps[i].kind.clone();
+        match kind {
+            StepKind::Compose(c) => {
+                if let Some(file) = read_once(plan, &c.file, out)
+                    && let StepKind::Compose(step) = &mut plan.steps[i].kind
+                {
+                    step.services = file.services.iter().map(|s| format!("{stack}_{}", s.name.value)).collect();
+                }
+            }
+            StepKind::Rolling(r) => {
+                let Some(from) = &r.compose else { continue };
+                let Some(file) = read_once(plan, &from.file, out) else { continue };
+                let Some(service) = find(&file, from, out) else { continue };
+                if let StepKind::Rolling(step) = &mut plan.steps[i].kind {
+                    fill(&mut step.service, &mut step.image, &stack, service, from);
+                    if step.replicas.is_none()
+                        && let Mode::Replicated(n) = service.deploy.mode
+                    {
+                        step.replicas = Some(Spanned::new(n, from.service.span));
+                    }
+                }
+            }
+            StepKind::Canary(c) => {
+                let Some(from) = &c.compose else { continue };
+                let Some(file) = read_once(plan, &from.file, out) else { continue };
+                let Some(service) = find(&file, from, out) else { continue };
+                if let StepKind::Canary(step) = &mut plan.steps[i].kind {
+                    fill(&mut step.service, &mut step.image, &stack, service, from);
+                    if step.replicas.is_none()
+                        && let Mode::Replicated(n) = service.deploy.mode
+                    {
+                        step.replicas = Some(Spanned::new(n, from.service.span));
+                    }
+                }
+            }
+            StepKind::BlueGreen(b) => {
+                let Some(from) = &b.compose else { continue };
+                let Some(file) = read_once(plan, &from.file, out) else { continue };
+                let Some(service) = find(&file, from, out) else { continue };
+                if let StepKind::BlueGreen(step) = &mut plan.steps[i].kind
+                    && step.image.value.is_empty()
+                {
+                    step.image = Spanned::new(service.image.value.clone(), from.service.span);
+                }
+            }
+            StepKind::Backup(_) | StepKind::Migrate(_) | StepKind::Check(_) | StepKind::Run(_) | StepKind::Pause(_) => {}
+        }
+    }
+}
+
+fn find<'f>(file: &'f ComposeFile, from: &FromCompose, out: &mut Vec<Diagnostic>) -> Option<&'f compose::Service> {
+    let found = file.service(&from.service.value);
+    if found.is_none() {
+        let names: Vec<&str> = file.services.iter().map(|s| s.name.value.as_str()).collect();
+        let help = crate::suggest::did_you_mean(&from.service.value, names.iter().copied()).map_or_else(
+            || format!("the file defines: {}", names.join(", ")),
+            |n| format!("did you mean `{n}`?"),
+        );
+        out.push(
+            Diagnostic::error(
+                Code::ComposeFile,
+                format!("`{}` defines no service `{}`", from.file.value, from.service.value),
+                from.service.span,
+                "no such service",
+            )
+            .with_help(help),
+        );
+    }
+    found
+}
+
+/// The service's Swarm name and image, where the plan left them out.
+fn fill(name: &mut Spanned<String>, image: &mut Spanned<String>, stack: &str, service: &compose::Service, from: &FromCompose) {
+    let at: Span = from.service.span;
+    if name.value.is_empty() {
+        *name = Spanned::new(format!("{stack}_{}", service.name.value), at);
+    }
+    if image.value.is_empty() {
+        *image = Spanned::new(service.image.value.clone(), at);
+    }
+}

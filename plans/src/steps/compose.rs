@@ -1,0 +1,86 @@
+//! `compose`: deploy a compose file as a Swarm stack, the way `docker stack deploy` does, then
+//! judge gates; and `compose FILE service=NAME` in rolling, canary and blue-green steps, which
+//! take the service's image (and more, see `resolve`) from a compose file.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::decoder::{Decoder, Fields};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::duration::Duration;
+use crate::spanned::Spanned;
+
+/// A stack deployed from a compose file.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Compose {
+    /// The compose file, relative to the plan's directory.
+    pub file: Spanned<String>,
+    /// Gates judged once every changed service has converged.
+    pub gates: Vec<Spanned<String>>,
+    /// The step fails when the stack has not converged in this time.
+    pub deadline: Duration,
+    /// The Swarm services the file defines (`STACK_NAME`), filled in when the file is read.
+    #[serde(default)]
+    pub services: Vec<String>,
+}
+
+impl Compose {
+    /// Reads a compose step's settings.
+    pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Compose> {
+        let file = d.string(fields, "file", true);
+        let gates = d.gate_names(fields, "gates");
+        let deadline = d.duration(fields, "deadline").map(|v| v.value).unwrap_or(Duration::from_secs(600));
+        Some(Compose { file: file?, gates, deadline, services: Vec::new() })
+    }
+}
+
+/// `compose "FILE" service=NAME`: where a rolling, canary or blue-green step's service is defined.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct FromCompose {
+    /// The compose file, relative to the plan's directory.
+    pub file: Spanned<String>,
+    /// The service's name in the file (without the stack's prefix).
+    pub service: Spanned<String>,
+}
+
+impl FromCompose {
+    /// Reads an optional `compose "FILE" service=NAME` child or property.
+    pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<FromCompose> {
+        let node = d.child(fields, "compose")?;
+        let mut f = d.fields(node, "`compose`");
+        let args = d.args(node);
+        d.no_more_args(&f, 1);
+        let file = match args.first() {
+            Some(arg) => d.as_string("compose", *arg),
+            None => {
+                d.push(
+                    Diagnostic::error(Code::MissingField, "`compose` needs the compose file", f.name_span(), "no file")
+                        .with_help("write `compose \"docker-compose.yml\" service=web`"),
+                );
+                None
+            }
+        };
+        let service = d.string(&mut f, "service", true);
+        d.finish(f);
+        Some(FromCompose { file: file?, service: service? })
+    }
+
+    /// The step's service and image as written, or, where the plan leaves them to the compose
+    /// file, empty values at the `compose` setting that `check::compose` fills in once it has
+    /// read the file. `None` when a value is missing and no compose file gives it.
+    pub fn or_later(
+        from: &Option<FromCompose>,
+        service: Option<Spanned<String>>,
+        image: Option<Spanned<String>>,
+    ) -> Option<(Spanned<String>, Spanned<String>)> {
+        match from {
+            None => Some((service?, image?)),
+            Some(f) => {
+                let later = || Spanned::new(String::new(), f.service.span);
+                Some((service.unwrap_or_else(later), image.unwrap_or_else(later)))
+            }
+        }
+    }
+}
