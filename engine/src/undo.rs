@@ -59,8 +59,12 @@ impl Undo {
                 b.idle.previous_image()
             ),
             Undo::Compose(c) => {
-                let mut parts: Vec<String> = c.updated.iter().map(|u| format!("{} back to {}", u.service_name, u.previous_image())).collect();
-                let created = c.created_services.len() + c.created_networks.len() + c.created_configs.len() + c.created_secrets.len();
+                let mut parts: Vec<String> =
+                    c.updated.iter().map(|u| format!("{} back to {}", u.service_name, u.previous_image())).collect();
+                let created = c.created_services.len()
+                    + c.created_networks.len()
+                    + c.created_configs.len()
+                    + c.created_secrets.len();
                 if created > 0 {
                     parts.push(format!("{created} created object(s) of stack {} removed", c.stack));
                 }

@@ -35,6 +35,7 @@ const EXAMPLES: &[&str] = &[
     "examples/blue-green.kdl",
     "examples/migrations.kdl",
     "examples/prodstack/plan.kdl",
+    "examples/compose.kdl",
 ];
 
 fn name(example: &str) -> String {

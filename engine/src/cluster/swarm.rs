@@ -24,7 +24,8 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::{
-    Cluster, ClusterError, ConfigObject, Exec, ExecInput, ExecOutput, Executed, Network, NewNetwork, SecretObject, ServiceCounts,
+    Cluster, ClusterError, ConfigObject, Exec, ExecInput, ExecOutput, Executed, Network, NewNetwork, SecretObject,
+    ServiceCounts,
 };
 
 /// Where Docker listens when DOCKER_HOST is not set.

@@ -152,7 +152,8 @@ pub async fn read(cluster: &dyn Cluster, plan: &Plan) -> Result<LiveState, Clust
     };
     let mut networks = BTreeSet::new();
     let mut configs = BTreeSet::new();
-    let mut wanted: Vec<(String, String, bool)> = named_services(plan).into_iter().map(|(n, by)| (n, by, true)).collect();
+    let mut wanted: Vec<(String, String, bool)> =
+        named_services(plan).into_iter().map(|(n, by)| (n, by, true)).collect();
     for step in &plan.steps {
         if let StepKind::Compose(c) = &step.kind {
             for name in &c.services {

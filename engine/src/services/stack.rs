@@ -207,8 +207,11 @@ pub fn service_spec(
         max_attempts: Some(restart.max_attempts.unwrap_or(0) as i64),
         window: restart.window,
     };
-    let limits = (d.limits != compose::Resources::default())
-        .then(|| Limit { nano_cpus: d.limits.nano_cpus, memory_bytes: d.limits.memory, pids: None });
+    let limits = (d.limits != compose::Resources::default()).then(|| Limit {
+        nano_cpus: d.limits.nano_cpus,
+        memory_bytes: d.limits.memory,
+        pids: None,
+    });
     let reservations = (d.reservations != compose::Resources::default()).then(|| ResourceObject {
         nano_cpus: d.reservations.nano_cpus,
         memory_bytes: d.reservations.memory,
@@ -366,8 +369,9 @@ mod tests {
     use super::*;
 
     fn example() -> ComposeFile {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/compose/docker-compose.yml"))
-            .unwrap();
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/compose/docker-compose.yml"))
+                .unwrap();
         let (file, d) = compose::load(&text, &|_| None);
         assert!(d.is_empty(), "{d:?}");
         file.unwrap()
@@ -399,7 +403,10 @@ mod tests {
         assert_eq!(c.stop_grace_period, Some(10_000_000_000));
         let api = service_spec("shop", &file, file.service("api").unwrap(), &ids, &|_| None);
         let t = api.task_template.unwrap();
-        assert_eq!(t.networks.unwrap()[0].aliases.as_deref(), Some(&["api-internal".to_string(), "api".to_string()][..]));
+        assert_eq!(
+            t.networks.unwrap()[0].aliases.as_deref(),
+            Some(&["api-internal".to_string(), "api".to_string()][..])
+        );
         let secret = &t.container_spec.unwrap().secrets.unwrap()[0];
         assert_eq!(secret.file.as_ref().unwrap().name.as_deref(), Some("api-token"));
         assert_eq!(secret.file.as_ref().unwrap().mode, Some(0o444));
@@ -422,6 +429,9 @@ mod tests {
         assert!(!same_spec(&service_spec("shop", &file, &changed, &ids, &|_| None), &live));
         let mut no_health = web.clone();
         no_health.healthcheck = None;
-        assert!(!same_spec(&service_spec("shop", &file, &no_health, &ids, &|_| None), &live), "a removed health check is a change");
+        assert!(
+            !same_spec(&service_spec("shop", &file, &no_health, &ids, &|_| None), &live),
+            "a removed health check is a change"
+        );
     }
 }

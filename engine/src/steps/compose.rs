@@ -63,102 +63,105 @@ fn sha256(data: &[u8]) -> String {
 }
 
 fn read(step: &Compose, ctx: &StepContext) -> Result<Desired, StepError> {
-        let vars: HashMap<String, String> = std::env::vars().collect();
-        let read = plans::check::compose::read(&ctx.plan, &step.file, &ctx.plan_dir, &vars);
-        let file = read.file.ok_or_else(|| {
-            let first = read.diagnostics.iter().find(|d| d.is_error()).map(|d| d.message.clone()).unwrap_or_default();
-            StepError::Refused(format!("the compose file `{}` has errors ({first}): run `planrun validate`", step.file.value))
-        })?;
-        let dir = ctx.plan_dir.join(&step.file.value).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-        Ok(Desired { file, dir })
+    let vars: HashMap<String, String> = std::env::vars().collect();
+    let read = plans::check::compose::read(&ctx.plan, &step.file, &ctx.plan_dir, &vars);
+    let file = read.file.ok_or_else(|| {
+        let first = read.diagnostics.iter().find(|d| d.is_error()).map(|d| d.message.clone()).unwrap_or_default();
+        StepError::Refused(format!(
+            "the compose file `{}` has errors ({first}): run `planrun validate`",
+            step.file.value
+        ))
+    })?;
+    let dir = ctx.plan_dir.join(&step.file.value).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    Ok(Desired { file, dir })
 }
 
 /// Reads the swarm and works out what to create and what to update.
 async fn changes(ctx: &StepContext, desired: &Desired) -> Result<Changes, StepError> {
-        let cluster = ctx.cluster();
-        let stack = ctx.run.stack.as_str();
-        let mut c = Changes::default();
-        for (name, def) in stack::networks(stack, &desired.file) {
-            match cluster.network(&name).await.map_err(cluster_error(format!("inspect network {name}")))? {
-                Some(n) => {
-                    c.ids.networks.insert(name, n.id);
-                }
-                None if def.external => {
-                    return Err(StepError::Refused(format!(
-                        "network `{name}` is external in the compose file but does not exist: create it first"
-                    )));
-                }
-                None => c.networks.push((name, def)),
+    let cluster = ctx.cluster();
+    let stack = ctx.run.stack.as_str();
+    let mut c = Changes::default();
+    for (name, def) in stack::networks(stack, &desired.file) {
+        match cluster.network(&name).await.map_err(cluster_error(format!("inspect network {name}")))? {
+            Some(n) => {
+                c.ids.networks.insert(name, n.id);
             }
+            None if def.external => {
+                return Err(StepError::Refused(format!(
+                    "network `{name}` is external in the compose file but does not exist: create it first"
+                )));
+            }
+            None => c.networks.push((name, def)),
         }
-        for (objects, is_config) in [(&desired.file.configs, true), (&desired.file.secrets, false)] {
-            let kind = if is_config { "config" } else { "secret" };
-            for o in objects {
-                let name = stack::scoped(stack, &o.key, o.name.as_deref());
-                let used = desired.file.services.iter().any(|s| {
-                    let refs = if is_config { &s.configs } else { &s.secrets };
-                    refs.iter().any(|r| r.source.value == o.key)
-                });
-                if !used {
-                    continue;
-                }
-                let data = match &o.file {
-                    Some(f) if !o.external => std::fs::read(desired.dir.join(f)).map_err(|e| {
-                        StepError::Refused(format!("cannot read the file of {kind} `{}` ({f}): {e}", o.key))
-                    })?,
-                    _ => Vec::new(),
-                };
-                let (id, same) = if is_config {
-                    let live = cluster.config(&name).await.map_err(cluster_error(format!("inspect config {name}")))?;
-                    (live.as_ref().map(|l| l.id.clone()), live.is_none_or(|l| o.external || l.data == data))
-                } else {
-                    let live = cluster.secret(&name).await.map_err(cluster_error(format!("inspect secret {name}")))?;
-                    let same = live.as_ref().is_none_or(|l| {
-                        o.external || l.labels.get(CONTENT_LABEL).is_none_or(|sum| *sum == sha256(&data))
-                    });
-                    (live.map(|l| l.id), same)
-                };
-                if !same {
-                    return Err(StepError::Refused(format!(
-                        "{kind} `{name}` exists with other content, and Swarm {kind}s cannot change: give the new \
+    }
+    for (objects, is_config) in [(&desired.file.configs, true), (&desired.file.secrets, false)] {
+        let kind = if is_config { "config" } else { "secret" };
+        for o in objects {
+            let name = stack::scoped(stack, &o.key, o.name.as_deref());
+            let used = desired.file.services.iter().any(|s| {
+                let refs = if is_config { &s.configs } else { &s.secrets };
+                refs.iter().any(|r| r.source.value == o.key)
+            });
+            if !used {
+                continue;
+            }
+            let data = match &o.file {
+                Some(f) if !o.external => std::fs::read(desired.dir.join(f)).map_err(|e| {
+                    StepError::Refused(format!("cannot read the file of {kind} `{}` ({f}): {e}", o.key))
+                })?,
+                _ => Vec::new(),
+            };
+            let (id, same) = if is_config {
+                let live = cluster.config(&name).await.map_err(cluster_error(format!("inspect config {name}")))?;
+                (live.as_ref().map(|l| l.id.clone()), live.is_none_or(|l| o.external || l.data == data))
+            } else {
+                let live = cluster.secret(&name).await.map_err(cluster_error(format!("inspect secret {name}")))?;
+                let same = live
+                    .as_ref()
+                    .is_none_or(|l| o.external || l.labels.get(CONTENT_LABEL).is_none_or(|sum| *sum == sha256(&data)));
+                (live.map(|l| l.id), same)
+            };
+            if !same {
+                return Err(StepError::Refused(format!(
+                    "{kind} `{name}` exists with other content, and Swarm {kind}s cannot change: give the new \
                          content a new name in the compose file (`name: {name}_v2`), so services move to it"
+                )));
+            }
+            match id {
+                Some(id) if is_config => {
+                    c.ids.configs.insert(name, id);
+                }
+                Some(id) => {
+                    c.ids.secrets.insert(name, id);
+                }
+                None if o.external => {
+                    return Err(StepError::Refused(format!(
+                        "{kind} `{name}` is external in the compose file but does not exist: create it first"
                     )));
                 }
-                match id {
-                    Some(id) if is_config => {
-                        c.ids.configs.insert(name, id);
-                    }
-                    Some(id) => {
-                        c.ids.secrets.insert(name, id);
-                    }
-                    None if o.external => {
-                        return Err(StepError::Refused(format!(
-                            "{kind} `{name}` is external in the compose file but does not exist: create it first"
-                        )));
-                    }
-                    None if is_config => c.configs.push((name, o.clone(), data)),
-                    None => c.secrets.push((name, o.clone(), data)),
-                }
+                None if is_config => c.configs.push((name, o.clone(), data)),
+                None => c.secrets.push((name, o.clone(), data)),
             }
         }
-        let creates_objects = !(c.networks.is_empty() && c.configs.is_empty() && c.secrets.is_empty());
-        for s in &desired.file.services {
-            let name = format!("{stack}_{}", s.name.value);
-            match cluster.service(&name).await {
-                Ok(live) => {
-                    let spec = stack::service_spec(stack, &desired.file, s, &c.ids, &env);
-                    let live_spec = live.spec.clone().unwrap_or_default();
-                    if !creates_objects && stack::same_spec(&spec, &live_spec) {
-                        c.unchanged.push(name);
-                    } else {
-                        c.services.push((s.name.value.clone(), Some(live)));
-                    }
+    }
+    let creates_objects = !(c.networks.is_empty() && c.configs.is_empty() && c.secrets.is_empty());
+    for s in &desired.file.services {
+        let name = format!("{stack}_{}", s.name.value);
+        match cluster.service(&name).await {
+            Ok(live) => {
+                let spec = stack::service_spec(stack, &desired.file, s, &c.ids, &env);
+                let live_spec = live.spec.clone().unwrap_or_default();
+                if !creates_objects && stack::same_spec(&spec, &live_spec) {
+                    c.unchanged.push(name);
+                } else {
+                    c.services.push((s.name.value.clone(), Some(live)));
                 }
-                Err(ClusterError::NotFound(_)) => c.services.push((s.name.value.clone(), None)),
-                Err(error) => return Err(cluster_error(format!("inspect service {name}"))(error)),
             }
+            Err(ClusterError::NotFound(_)) => c.services.push((s.name.value.clone(), None)),
+            Err(error) => return Err(cluster_error(format!("inspect service {name}"))(error)),
         }
-        Ok(c)
+    }
+    Ok(c)
 }
 
 #[async_trait]
@@ -198,7 +201,12 @@ impl Behavior for Compose {
         let deadline_ms = self.deadline.as_millis();
         ctx.record(Undo::Compose(Box::new(ComposeUndo {
             stack: stack.clone(),
-            updated: changes.services.iter().filter_map(|(_, l)| l.as_ref()).map(|l| RollingUndo::of(l, deadline_ms)).collect(),
+            updated: changes
+                .services
+                .iter()
+                .filter_map(|(_, l)| l.as_ref())
+                .map(|l| RollingUndo::of(l, deadline_ms))
+                .collect(),
             created_services: changes
                 .services
                 .iter()
@@ -225,14 +233,20 @@ impl Behavior for Compose {
             ctx.progress(format!("creating config {name}"));
             let mut labels = stack::stack_labels(&stack, &o.labels);
             labels.insert(CONTENT_LABEL.into(), sha256(data));
-            let id = cluster.create_config(name, labels, data).await.map_err(cluster_error(format!("create config {name}")))?;
+            let id = cluster
+                .create_config(name, labels, data)
+                .await
+                .map_err(cluster_error(format!("create config {name}")))?;
             changes.ids.configs.insert(name.clone(), id);
         }
         for (name, o, data) in &changes.secrets {
             ctx.progress(format!("creating secret {name}"));
             let mut labels = stack::stack_labels(&stack, &o.labels);
             labels.insert(CONTENT_LABEL.into(), sha256(data));
-            let id = cluster.create_secret(name, labels, data).await.map_err(cluster_error(format!("create secret {name}")))?;
+            let id = cluster
+                .create_secret(name, labels, data)
+                .await
+                .map_err(cluster_error(format!("create secret {name}")))?;
             changes.ids.secrets.insert(name.clone(), id);
         }
 

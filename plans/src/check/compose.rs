@@ -47,7 +47,8 @@ pub fn read(plan: &Plan, named: &Spanned<String>, dir: &Path, env: &HashMap<Stri
             ],
         },
         Ok(text) => {
-            let vars: HashMap<&str, &str> = plan.variables.iter().map(|v| (v.name.value.as_str(), v.value.as_str())).collect();
+            let vars: HashMap<&str, &str> =
+                plan.variables.iter().map(|v| (v.name.value.as_str(), v.value.as_str())).collect();
             let lookup = |name: &str| vars.get(name).map(|v| v.to_string()).or_else(|| env.get(name).cloned());
             let (file, diagnostics) = compose::load(&text, &lookup);
             let source = Arc::new(SourceFile::new(shown, text));
@@ -115,7 +116,8 @@ pub fn resolve(plan: &mut Plan, dir: &Path, env: &HashMap<String, String>, out: 
                     step.image = Spanned::new(service.image.value.clone(), from.service.span);
                 }
             }
-            StepKind::Backup(_) | StepKind::Migrate(_) | StepKind::Check(_) | StepKind::Run(_) | StepKind::Pause(_) => {}
+            StepKind::Backup(_) | StepKind::Migrate(_) | StepKind::Check(_) | StepKind::Run(_) | StepKind::Pause(_) => {
+            }
         }
     }
 }
@@ -124,10 +126,8 @@ fn find<'f>(file: &'f ComposeFile, from: &FromCompose, out: &mut Vec<Diagnostic>
     let found = file.service(&from.service.value);
     if found.is_none() {
         let names: Vec<&str> = file.services.iter().map(|s| s.name.value.as_str()).collect();
-        let help = crate::suggest::did_you_mean(&from.service.value, names.iter().copied()).map_or_else(
-            || format!("the file defines: {}", names.join(", ")),
-            |n| format!("did you mean `{n}`?"),
-        );
+        let help = crate::suggest::did_you_mean(&from.service.value, names.iter().copied())
+            .map_or_else(|| format!("the file defines: {}", names.join(", ")), |n| format!("did you mean `{n}`?"));
         out.push(
             Diagnostic::error(
                 Code::ComposeFile,
@@ -142,12 +142,74 @@ fn find<'f>(file: &'f ComposeFile, from: &FromCompose, out: &mut Vec<Diagnostic>
 }
 
 /// The service's Swarm name and image, where the plan left them out.
-fn fill(name: &mut Spanned<String>, image: &mut Spanned<String>, stack: &str, service: &compose::Service, from: &FromCompose) {
+fn fill(
+    name: &mut Spanned<String>,
+    image: &mut Spanned<String>,
+    stack: &str,
+    service: &compose::Service,
+    from: &FromCompose,
+) {
     let at: Span = from.service.span;
     if name.value.is_empty() {
         *name = Spanned::new(format!("{stack}_{}", service.name.value), at);
     }
     if image.value.is_empty() {
         *image = Spanned::new(service.image.value.clone(), at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Inputs, SourceFile};
+
+    fn check(plan: &str, compose: &str) -> crate::Checked {
+        let dir = std::env::temp_dir().join(format!("planrun-check-compose-{}-{}", std::process::id(), plan.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("docker-compose.yml"), compose).unwrap();
+        let inputs = Inputs { files: Some(dir.clone()), ..Inputs::default() };
+        let checked = crate::check(SourceFile::new("plan.kdl", plan), &inputs);
+        let _ = std::fs::remove_dir_all(&dir);
+        checked
+    }
+
+    const COMPOSE: &str = "services:\n  web:\n    image: app:${TAG:-v3}\n    deploy:\n      replicas: 4\n  agent:\n    image: agent:v1\n    deploy:\n      mode: global\n";
+
+    #[test]
+    fn a_rolling_step_takes_service_image_and_replicas_from_the_compose_file() {
+        let plan = "plan p {\n    stack shop\n    var TAG default=v9\n    gate g { swarm shop_web }\n    rolling web {\n        compose \"docker-compose.yml\" service=web\n        gates g\n    }\n}\n";
+        let checked = check(plan, COMPOSE);
+        assert!(!checked.has_errors(), "{:#?}", checked.diagnostics);
+        let plan = checked.plan.unwrap();
+        let crate::steps::StepKind::Rolling(r) = &plan.steps[0].kind else { panic!() };
+        assert_eq!(r.service.value, "shop_web");
+        assert_eq!(r.image.value, "app:v9", "the plan's variable interpolates the compose file");
+        assert_eq!(r.replicas.as_ref().map(|n| n.value), Some(4));
+    }
+
+    #[test]
+    fn what_the_step_sets_wins_and_a_missing_service_is_an_error_with_a_suggestion() {
+        let plan = "plan p {\n    stack shop\n    gate g { swarm x }\n    rolling web {\n        compose \"docker-compose.yml\" service=web\n        image \"app:pinned\"\n        replicas 2\n        gates g\n    }\n    canary w2 {\n        compose \"docker-compose.yml\" service=webb\n        stage replicas=1\n        gates g\n    }\n}\n";
+        let checked = check(plan, COMPOSE);
+        let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(errors[0].message.contains("defines no service `webb`"));
+        assert_eq!(errors[0].help.as_deref(), Some("did you mean `web`?"));
+        let checked = check(&plan.replace("service=webb", "service=web"), COMPOSE);
+        let plan = checked.plan.unwrap();
+        let crate::steps::StepKind::Rolling(r) = &plan.steps[0].kind else { panic!() };
+        assert_eq!((r.image.value.as_str(), r.replicas.as_ref().map(|n| n.value)), ("app:pinned", Some(2)));
+    }
+
+    #[test]
+    fn a_compose_step_learns_its_services_and_orders_against_steps_on_them() {
+        let plan = "plan p {\n    stack shop\n    gate g { swarm shop_web }\n    compose stack {\n        file \"docker-compose.yml\"\n        gates g\n    }\n    rolling web {\n        service shop_web\n        image \"app:v4\"\n        gates g\n    }\n}\n";
+        let checked = check(plan, COMPOSE);
+        assert!(!checked.has_errors(), "{:#?}", checked.diagnostics);
+        let plan = checked.plan.unwrap();
+        let crate::steps::StepKind::Compose(c) = &plan.steps[0].kind else { panic!() };
+        assert_eq!(c.services, ["shop_web", "shop_agent"]);
+        let graph = checked.graph.unwrap();
+        assert!(graph.runs_before(0, 1), "the rolling step on shop_web waits for the compose step");
+        assert_eq!(graph.layers().len(), 2);
     }
 }

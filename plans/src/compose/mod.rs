@@ -22,7 +22,8 @@ pub fn load(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> (Option<Comp
     let root = match yaml::parse(text) {
         Ok(root) => root,
         Err(e) => {
-            let mut d = Diagnostic::error(Code::ComposeFile, format!("not a compose file: {}", e.message), e.span, "here");
+            let mut d =
+                Diagnostic::error(Code::ComposeFile, format!("not a compose file: {}", e.message), e.span, "here");
             if let Some(other) = e.other {
                 d = d.with_label(other, "first given here").with_help("remove one of the two");
             }
@@ -77,7 +78,12 @@ impl Reader<'_> {
             Value::Map(m) => m,
             _ if node.is_null() => &[],
             _ => {
-                self.error(node.span, format!("{what} must be a mapping, not {}", node.kind()), "not a mapping", "write `key: value` lines, indented under it");
+                self.error(
+                    node.span,
+                    format!("{what} must be a mapping, not {}", node.kind()),
+                    "not a mapping",
+                    "write `key: value` lines, indented under it",
+                );
                 &[]
             }
         }
@@ -86,7 +92,12 @@ impl Reader<'_> {
     /// A scalar, interpolated.
     fn string(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
         let Value::Scalar { text, quoted } = &node.value else {
-            self.error(node.span, format!("{what} must be a single value, not {}", node.kind()), "not a value", "write it on the key's line");
+            self.error(
+                node.span,
+                format!("{what} must be a single value, not {}", node.kind()),
+                "not a value",
+                "write it on the key's line",
+            );
             return None;
         };
         let base = node.span.offset + usize::from(*quoted);
@@ -95,15 +106,25 @@ impl Reader<'_> {
                 for (name, at) in i.unset {
                     let at = Span::new((base + at).min(node.span.end()), name.len() + 1);
                     self.out.push(
-                        Diagnostic::warning(Code::ComposeFile, format!("`{name}` is not set: it becomes an empty string"), at, "not set")
-                            .with_help(format!("set {name} in the environment, or write `${{{name}:-default}}`")),
+                        Diagnostic::warning(
+                            Code::ComposeFile,
+                            format!("`{name}` is not set: it becomes an empty string"),
+                            at,
+                            "not set",
+                        )
+                        .with_help(format!("set {name} in the environment, or write `${{{name}:-default}}`")),
                     );
                 }
                 Some(Spanned::new(i.text, node.span))
             }
             Err(e) => {
                 let at = Span::new((base + e.at).min(node.span.end()), 1);
-                self.error(at, e.message, "here", "docker's forms are `$NAME`, `${NAME}`, `${NAME:-default}`, `${NAME:?message}` and `$$`");
+                self.error(
+                    at,
+                    e.message,
+                    "here",
+                    "docker's forms are `$NAME`, `${NAME}`, `${NAME:-default}`, `${NAME:?message}` and `$$`",
+                );
                 None
             }
         }
@@ -118,7 +139,12 @@ impl Reader<'_> {
         match s.value.trim().parse::<u64>() {
             Ok(n) => Some(n),
             Err(_) => {
-                self.error(node.span, format!("{what} must be a whole number, not `{}`", s.value), "not a number", "write a number such as `2`");
+                self.error(
+                    node.span,
+                    format!("{what} must be a whole number, not `{}`", s.value),
+                    "not a number",
+                    "write a number such as `2`",
+                );
                 None
             }
         }
@@ -130,7 +156,12 @@ impl Reader<'_> {
             "true" | "yes" | "on" => Some(true),
             "false" | "no" | "off" => Some(false),
             _ => {
-                self.error(node.span, format!("{what} must be true or false, not `{}`", s.value), "not a boolean", "write `true` or `false`");
+                self.error(
+                    node.span,
+                    format!("{what} must be true or false, not `{}`", s.value),
+                    "not a boolean",
+                    "write `true` or `false`",
+                );
                 None
             }
         }
@@ -161,13 +192,23 @@ impl Reader<'_> {
                 match shell_words(&s.value) {
                     Some(w) => Some(w),
                     None => {
-                        self.error(node.span, format!("{what} has an unclosed quote"), "unclosed quote", "close the quote, or write the words as a list");
+                        self.error(
+                            node.span,
+                            format!("{what} has an unclosed quote"),
+                            "unclosed quote",
+                            "close the quote, or write the words as a list",
+                        );
                         None
                     }
                 }
             }
             Value::Map(_) => {
-                self.error(node.span, format!("{what} must be a list or a string, not a mapping"), "a mapping", "write `[\"program\", \"arg\"]`");
+                self.error(
+                    node.span,
+                    format!("{what} must be a list or a string, not a mapping"),
+                    "a mapping",
+                    "write `[\"program\", \"arg\"]`",
+                );
                 None
             }
         }
@@ -194,7 +235,12 @@ impl Reader<'_> {
                 }
             }
             _ if node.is_null() => {}
-            Value::Scalar { .. } => self.error(node.span, format!("{what} must be a mapping or a list of `KEY=VALUE`"), "a single value", "write `KEY: value` lines"),
+            Value::Scalar { .. } => self.error(
+                node.span,
+                format!("{what} must be a mapping or a list of `KEY=VALUE`"),
+                "a single value",
+                "write `KEY: value` lines",
+            ),
         }
         out
     }
@@ -235,7 +281,12 @@ impl Reader<'_> {
             }
         }
         if !has_services {
-            self.error(root.span, "the compose file has no `services`", "no services", "a stack needs at least one service under `services:`");
+            self.error(
+                root.span,
+                "the compose file has no `services`",
+                "no services",
+                "a stack needs at least one service under `services:`",
+            );
         }
         self.references(&file);
         Some(file)
@@ -246,16 +297,33 @@ impl Reader<'_> {
         for s in &file.services {
             for (net, _) in &s.networks {
                 if net != "default" && !file.networks.iter().any(|n| &n.key == net) {
-                    self.error(s.name.span, format!("service `{}` joins network `{net}`, which `networks:` does not declare", s.name.value), "here", format!("declare it: `networks:\\n  {net}:\\n    driver: overlay`"));
+                    self.error(
+                        s.name.span,
+                        format!("service `{}` joins network `{net}`, which `networks:` does not declare", s.name.value),
+                        "here",
+                        format!("declare it: `networks:\\n  {net}:\\n    driver: overlay`"),
+                    );
                 }
             }
-            for (refs, declared, kind) in [(&s.configs, &file.configs, "config"), (&s.secrets, &file.secrets, "secret")] {
+            for (refs, declared, kind) in [(&s.configs, &file.configs, "config"), (&s.secrets, &file.secrets, "secret")]
+            {
                 for r in refs {
                     if !declared.iter().any(|d| d.key == r.source.value) {
                         let names = declared.iter().map(|d| d.key.clone()).collect::<Vec<_>>();
                         let hint = crate::suggest::did_you_mean(&r.source.value, names.iter().map(String::as_str))
-                            .map_or_else(|| format!("declare it under `{kind}s:` with a `file`"), |n| format!("did you mean `{n}`?"));
-                        self.error(r.source.span, format!("service `{}` uses {kind} `{}`, which `{kind}s:` does not declare", s.name.value, r.source.value), "not declared", hint);
+                            .map_or_else(
+                                || format!("declare it under `{kind}s:` with a `file`"),
+                                |n| format!("did you mean `{n}`?"),
+                            );
+                        self.error(
+                            r.source.span,
+                            format!(
+                                "service `{}` uses {kind} `{}`, which `{kind}s:` does not declare",
+                                s.name.value, r.source.value
+                            ),
+                            "not declared",
+                            hint,
+                        );
                     }
                 }
             }
@@ -316,7 +384,12 @@ impl Reader<'_> {
         match image {
             Some(i) => s.image = i,
             None => {
-                self.error(name.span, format!("service `{}` has no `image`", name.text), "no image", "a stack runs images: add `image: NAME:TAG`");
+                self.error(
+                    name.span,
+                    format!("service `{}` has no `image`", name.text),
+                    "no image",
+                    "a stack runs images: add `image: NAME:TAG`",
+                );
                 return None;
             }
         }
@@ -371,7 +444,12 @@ impl Reader<'_> {
                     out.push((k.text.clone(), aliases));
                 }
             }
-            _ => self.error(node.span, format!("{what} must be a list of network names"), "not a list", "write `networks: [front, back]`"),
+            _ => self.error(
+                node.span,
+                format!("{what} must be a list of network names"),
+                "not a list",
+                "write `networks: [front, back]`",
+            ),
         }
         out
     }
@@ -403,12 +481,20 @@ impl Reader<'_> {
                             "mode" => {
                                 r.mode = self.string(value, "`mode`").and_then(|m| {
                                     let t = m.value.trim();
-                                    let parsed = match t.strip_prefix("0o").or_else(|| t.strip_prefix('0').filter(|r| !r.is_empty())) {
+                                    let parsed = match t
+                                        .strip_prefix("0o")
+                                        .or_else(|| t.strip_prefix('0').filter(|r| !r.is_empty()))
+                                    {
                                         Some(octal) => u32::from_str_radix(octal, 8).ok(),
                                         None => t.parse().ok(),
                                     };
                                     if parsed.is_none() {
-                                        self.error(value.span, format!("`mode` must be a file mode such as 0440, not `{t}`"), "not a mode", "write an octal mode such as 0440");
+                                        self.error(
+                                            value.span,
+                                            format!("`mode` must be a file mode such as 0440, not `{t}`"),
+                                            "not a mode",
+                                            "write an octal mode such as 0440",
+                                        );
                                     }
                                     parsed
                                 })
@@ -421,10 +507,20 @@ impl Reader<'_> {
                             r.source = s;
                             out.push(r);
                         }
-                        None => self.error(item.span, format!("an item of {what} has no `source`"), "no source", "add `source: NAME`"),
+                        None => self.error(
+                            item.span,
+                            format!("an item of {what} has no `source`"),
+                            "no source",
+                            "add `source: NAME`",
+                        ),
                     }
                 }
-                Value::Seq(_) => self.error(item.span, format!("an item of {what} must be a name or a mapping"), "a list", "write `- source: NAME`"),
+                Value::Seq(_) => self.error(
+                    item.span,
+                    format!("an item of {what} must be a name or a mapping"),
+                    "a list",
+                    "write `- source: NAME`",
+                ),
             }
         }
         out
@@ -456,14 +552,24 @@ impl Reader<'_> {
                 _ => self.string(item, what).and_then(|s| {
                     let p = short_port(&s.value);
                     if p.is_none() {
-                        self.error(item.span, format!("`{}` is not a port planrun reads", s.value), "not a port", "write `PUBLISHED:TARGET[/udp]`, such as `8080:80`, or the long form with `target`");
+                        self.error(
+                            item.span,
+                            format!("`{}` is not a port planrun reads", s.value),
+                            "not a port",
+                            "write `PUBLISHED:TARGET[/udp]`, such as `8080:80`, or the long form with `target`",
+                        );
                     }
                     p
                 }),
             };
             if let Some(p) = port {
                 if p.target == 0 || p.target > 65535 || p.published.is_some_and(|n| n == 0 || n > 65535) {
-                    self.error(item.span, "a port must be from 1 to 65535", "out of range", "write a port such as `8080:80`");
+                    self.error(
+                        item.span,
+                        "a port must be from 1 to 65535",
+                        "out of range",
+                        "write a port such as `8080:80`",
+                    );
                 } else {
                     out.push(p);
                 }
@@ -535,19 +641,30 @@ impl Reader<'_> {
                         for (k, v) in self.map(value, &format!("`resources.{}`", key.text)) {
                             match k.text.as_str() {
                                 "cpus" => {
-                                    r.nano_cpus = self.string(v, "`cpus`").and_then(|s| match s.value.trim().parse::<f64>() {
-                                        Ok(c) if c >= 0.0 => Some((c * 1e9).round() as i64),
-                                        _ => {
-                                            self.error(v.span, format!("`cpus` must be a number such as 0.5, not `{}`", s.value), "not a number", "write `cpus: \"0.5\"`");
-                                            None
-                                        }
-                                    })
+                                    r.nano_cpus =
+                                        self.string(v, "`cpus`").and_then(|s| match s.value.trim().parse::<f64>() {
+                                            Ok(c) if c >= 0.0 => Some((c * 1e9).round() as i64),
+                                            _ => {
+                                                self.error(
+                                                    v.span,
+                                                    format!("`cpus` must be a number such as 0.5, not `{}`", s.value),
+                                                    "not a number",
+                                                    "write `cpus: \"0.5\"`",
+                                                );
+                                                None
+                                            }
+                                        })
                                 }
                                 "memory" => {
                                     r.memory = self.string(v, "`memory`").and_then(|s| match ram_bytes(&s.value) {
                                         Some(b) => Some(b),
                                         None => {
-                                            self.error(v.span, format!("`memory` must be a size such as 512M, not `{}`", s.value), "not a size", "write a number with b, k, m or g");
+                                            self.error(
+                                                v.span,
+                                                format!("`memory` must be a size such as 512M, not `{}`", s.value),
+                                                "not a size",
+                                                "write a number with b, k, m or g",
+                                            );
                                             None
                                         }
                                     })
@@ -566,12 +683,22 @@ impl Reader<'_> {
             Some("global") => {
                 d.mode = Mode::Global;
                 if let Some((_, span)) = replicas {
-                    self.error(span, format!("service `{service}` is global and sets `replicas`"), "global services have no replica count", "remove `replicas`, or write `mode: replicated`");
+                    self.error(
+                        span,
+                        format!("service `{service}` is global and sets `replicas`"),
+                        "global services have no replica count",
+                        "remove `replicas`, or write `mode: replicated`",
+                    );
                 }
             }
             Some(other) => {
                 let span = mode.as_ref().map_or(node.span, |m| m.span);
-                self.error(span, format!("`deploy.mode` must be `replicated` or `global`, not `{other}`"), "unknown mode", "write `mode: replicated` or `mode: global` (jobs are not stack services)");
+                self.error(
+                    span,
+                    format!("`deploy.mode` must be `replicated` or `global`, not `{other}`"),
+                    "unknown mode",
+                    "write `mode: replicated` or `mode: global` (jobs are not stack services)",
+                );
             }
         }
         d
@@ -584,7 +711,12 @@ impl Reader<'_> {
         }
         let hint = crate::suggest::did_you_mean(&s.value, allowed.iter().copied())
             .map_or_else(|| format!("write one of: {}", allowed.join(", ")), |n| format!("did you mean `{n}`?"));
-        self.error(node.span, format!("{what} must be one of {}, not `{}`", allowed.join(", "), s.value), "unknown value", hint);
+        self.error(
+            node.span,
+            format!("{what} must be one of {}, not `{}`", allowed.join(", "), s.value),
+            "unknown value",
+            hint,
+        );
         None
     }
 
@@ -601,7 +733,12 @@ impl Reader<'_> {
                     u.max_failure_ratio = self.string(value, &what).and_then(|s| match s.value.trim().parse::<f64>() {
                         Ok(r) if (0.0..=1.0).contains(&r) => Some(r),
                         _ => {
-                            self.error(value.span, format!("`max_failure_ratio` must be a fraction from 0 to 1, not `{}`", s.value), "out of range", "write a fraction such as 0.2");
+                            self.error(
+                                value.span,
+                                format!("`max_failure_ratio` must be a fraction from 0 to 1, not `{}`", s.value),
+                                "out of range",
+                                "write a fraction such as 0.2",
+                            );
                             None
                         }
                     })
@@ -660,7 +797,12 @@ impl Reader<'_> {
             }
         }
         if !o.external && o.file.is_none() {
-            self.error(key.span, format!("{kind} `{}` has neither `file` nor `external: true`", key.text), "no content", format!("add `file: ./{}` (relative to the compose file)", key.text));
+            self.error(
+                key.span,
+                format!("{kind} `{}` has neither `file` nor `external: true`", key.text),
+                "no content",
+                format!("add `file: ./{}` (relative to the compose file)", key.text),
+            );
         }
         o
     }

@@ -12,12 +12,14 @@ fn read(text: &str) -> (Option<ComposeFile>, Vec<Diagnostic>) {
 }
 
 fn line_of(text: &str, d: &Diagnostic) -> usize {
-    text[..d.primary_span().offset].lines().count().max(1) + usize::from(text[..d.primary_span().offset].ends_with('\n'))
+    text[..d.primary_span().offset].lines().count().max(1)
+        + usize::from(text[..d.primary_span().offset].ends_with('\n'))
 }
 
 #[test]
 fn the_example_compose_file_reads_with_interpolation_anchors_and_merge_keys() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/compose/docker-compose.yml")).unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/compose/docker-compose.yml"))
+        .unwrap();
     let (file, diagnostics) = read(&text);
     assert!(diagnostics.is_empty(), "{diagnostics:#?}");
     let file = file.unwrap();
@@ -47,10 +49,7 @@ fn unsupported_keys_are_warnings_at_their_line() {
     let text = "services:\n  web:\n    image: app\n    build: .\n    depends_on: [db]\n    deploy:\n      replicas: 2\n      rollback_window: 3\nvolumes:\n  data: {}\n";
     let (file, diagnostics) = read(text);
     assert!(file.is_some());
-    let found: Vec<(usize, String)> = diagnostics
-        .iter()
-        .map(|d| (line_of(text, d), d.message.clone()))
-        .collect();
+    let found: Vec<(usize, String)> = diagnostics.iter().map(|d| (line_of(text, d), d.message.clone())).collect();
     assert_eq!(found.len(), 4, "{found:#?}");
     assert!(diagnostics.iter().all(|d| !d.is_error() && d.code == Code::ComposeUnsupported));
     assert_eq!(found[0].0, 4);
@@ -72,13 +71,17 @@ fn bad_values_are_errors_at_the_value_and_nothing_is_returned() {
     assert_eq!(errors[0].0, 5);
     assert!(errors[0].1.contains("whole number"));
     assert_eq!(errors[1].0, 7);
-    assert_eq!(diagnostics.iter().find(|d| d.message.contains("start-frist")).unwrap().help.as_deref(), Some("did you mean `start-first`?"));
+    assert_eq!(
+        diagnostics.iter().find(|d| d.message.contains("start-frist")).unwrap().help.as_deref(),
+        Some("did you mean `start-first`?")
+    );
     assert!(errors[2].1.contains("has no `image`"));
 }
 
 #[test]
 fn interpolation_errors_and_unset_variables_point_into_the_value() {
-    let text = "services:\n  web:\n    image: \"app:${TAG:?set TAG to the release}\"\n    environment:\n      A: $UNSET_ONE\n";
+    let text =
+        "services:\n  web:\n    image: \"app:${TAG:?set TAG to the release}\"\n    environment:\n      A: $UNSET_ONE\n";
     let (file, diagnostics) = read(text);
     assert!(file.is_none());
     let e = diagnostics.iter().find(|d| d.is_error()).unwrap();
@@ -106,7 +109,10 @@ fn short_and_long_ports_command_strings_and_sizes() {
     assert!(diagnostics.is_empty(), "{diagnostics:#?}");
     let web = file.unwrap().services.remove(0);
     assert_eq!(web.command.unwrap(), ["serve", "--name", "a b"]);
-    assert_eq!(web.ports[0], Port { target: 80, published: Some(8080), protocol: "tcp".into(), mode: "ingress".into() });
+    assert_eq!(
+        web.ports[0],
+        Port { target: 80, published: Some(8080), protocol: "tcp".into(), mode: "ingress".into() }
+    );
     assert_eq!(web.ports[1].protocol, "udp");
     assert_eq!(web.ports[2].mode, "host");
     assert_eq!(web.deploy.limits, Resources { nano_cpus: Some(500_000_000), memory: Some(256 * 1024 * 1024) });

@@ -77,7 +77,7 @@ impl Node {
 /// Parses `text` (one YAML document whose top is a mapping, or empty) into a tree.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
     let offsets = CharOffsets::new(text);
-    let mut builder = Builder { offsets: &offsets, stack: Vec::new(), anchors: Vec::new(), root: None };
+    let mut builder = Builder { offsets: &offsets, stack: Vec::new(), anchors: Vec::new(), root: None, total: 0 };
     let mut documents = 0;
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| YamlError {
@@ -110,7 +110,11 @@ struct CharOffsets {
 
 impl CharOffsets {
     fn new(text: &str) -> Self {
-        let wide = if text.is_ascii() { Vec::new() } else { text.char_indices().enumerate().map(|(i, (b, _))| (i, b)).collect() };
+        let wide = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices().enumerate().map(|(i, (b, _))| (i, b)).collect()
+        };
         CharOffsets { wide, len: text.len() }
     }
 
@@ -126,16 +130,35 @@ impl CharOffsets {
     }
 }
 
+/// At most this many nodes, counting every copy an alias makes: a file of aliases of aliases
+/// ("billion laughs") is refused instead of filling memory.
+const MAX_NODES: usize = 1_000_000;
+
 enum Open {
-    Seq { items: Vec<Node>, start: Span, anchor: usize },
-    Map { entries: Vec<(Key, Node)>, key: Option<Key>, start: Span, anchor: usize, merged: Vec<(Key, Node)> },
+    Seq {
+        items: Vec<Node>,
+        start: Span,
+        anchor: usize,
+        weight: usize,
+    },
+    Map {
+        entries: Vec<(Key, Node)>,
+        key: Option<Key>,
+        start: Span,
+        anchor: usize,
+        merged: Vec<(Key, Node)>,
+        weight: usize,
+    },
 }
 
 struct Builder<'a> {
     offsets: &'a CharOffsets,
     stack: Vec<Open>,
-    anchors: Vec<(usize, Node)>,
+    /// Anchored nodes with their weight (nodes, copies included).
+    anchors: Vec<(usize, Node, usize)>,
     root: Option<Node>,
+    /// Nodes made so far, alias copies included.
+    total: usize,
 }
 
 impl Builder<'_> {
@@ -150,37 +173,53 @@ impl Builder<'_> {
         match event {
             Event::Scalar(text, style, anchor, _tag) => {
                 let quoted = !matches!(style, ScalarStyle::Plain);
-                self.value(Node { value: Value::Scalar { text: text.into_owned(), quoted }, span }, anchor)
+                self.value(Node { value: Value::Scalar { text: text.into_owned(), quoted }, span }, anchor, 1)
             }
             Event::Alias(id) => {
-                let node = self.anchors.iter().rev().find(|(a, _)| *a == id).map(|(_, n)| n.clone());
-                let node = node.ok_or_else(|| YamlError { message: "an alias to no anchor".into(), span, other: None })?;
-                self.value(node, 0)
+                let found = self.anchors.iter().rev().find(|(a, _, _)| *a == id).map(|(_, n, w)| (n.clone(), *w));
+                let (node, weight) =
+                    found.ok_or_else(|| YamlError { message: "an alias to no anchor".into(), span, other: None })?;
+                self.total += weight;
+                if self.total > MAX_NODES {
+                    return Err(YamlError {
+                        message: format!("the file grows past {MAX_NODES} values through aliases of aliases"),
+                        span,
+                        other: None,
+                    });
+                }
+                self.value(node, 0, weight)
             }
             Event::SequenceStart(anchor, _) => {
-                self.stack.push(Open::Seq { items: Vec::new(), start: span, anchor });
+                self.stack.push(Open::Seq { items: Vec::new(), start: span, anchor, weight: 1 });
                 Ok(())
             }
             Event::MappingStart(anchor, _) => {
-                self.stack.push(Open::Map { entries: Vec::new(), key: None, start: span, anchor, merged: Vec::new() });
+                self.stack.push(Open::Map {
+                    entries: Vec::new(),
+                    key: None,
+                    start: span,
+                    anchor,
+                    merged: Vec::new(),
+                    weight: 1,
+                });
                 Ok(())
             }
             Event::SequenceEnd => match self.stack.pop() {
-                Some(Open::Seq { items, start, anchor }) => {
+                Some(Open::Seq { items, start, anchor, weight }) => {
                     let span = Span::new(start.offset, span.end().max(start.end()) - start.offset);
-                    self.value(Node { value: Value::Seq(items), span }, anchor)
+                    self.value(Node { value: Value::Seq(items), span }, anchor, weight)
                 }
                 _ => Ok(()),
             },
             Event::MappingEnd => match self.stack.pop() {
-                Some(Open::Map { mut entries, start, anchor, merged, .. }) => {
+                Some(Open::Map { mut entries, start, anchor, merged, weight, .. }) => {
                     for (k, v) in merged {
                         if !entries.iter().any(|(e, _)| e.text == k.text) {
                             entries.push((k, v));
                         }
                     }
                     let span = Span::new(start.offset, span.end().max(start.end()) - start.offset);
-                    self.value(Node { value: Value::Map(entries), span }, anchor)
+                    self.value(Node { value: Value::Map(entries), span }, anchor, weight)
                 }
                 _ => Ok(()),
             },
@@ -190,10 +229,14 @@ impl Builder<'_> {
         }
     }
 
-    /// A finished node: a key, a mapping value, a sequence item or the root.
-    fn value(&mut self, node: Node, anchor: usize) -> Result<(), YamlError> {
+    /// A finished node of `weight` nodes: a key, a mapping value, a sequence item or the root.
+    fn value(&mut self, node: Node, anchor: usize, weight: usize) -> Result<(), YamlError> {
         if anchor != 0 {
-            self.anchors.push((anchor, node.clone()));
+            self.anchors.push((anchor, node.clone(), weight));
+        }
+        match self.stack.last_mut() {
+            Some(Open::Seq { weight: w, .. } | Open::Map { weight: w, .. }) => *w += weight,
+            None => {}
         }
         match self.stack.last_mut() {
             None => {
@@ -204,7 +247,8 @@ impl Builder<'_> {
                         other: None,
                     });
                 }
-                self.root = Some(if node.is_null() { Node { value: Value::Map(Vec::new()), span: node.span } } else { node });
+                self.root =
+                    Some(if node.is_null() { Node { value: Value::Map(Vec::new()), span: node.span } } else { node });
                 Ok(())
             }
             Some(Open::Seq { items, .. }) => {
@@ -328,6 +372,17 @@ mod tests {
         assert!(parse("services:\n  web: [\n").is_err());
         let e = parse("- a\n- b\n").unwrap_err();
         assert!(e.message.contains("mapping"), "{}", e.message);
+    }
+
+    #[test]
+    fn aliases_of_aliases_that_grow_without_bound_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let prev = i - 1;
+            text.push_str(&format!("a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"));
+        }
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains("aliases of aliases"), "{}", e.message);
     }
 
     #[test]

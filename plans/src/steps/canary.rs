@@ -8,8 +8,8 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::percentage::Percentage;
 use crate::span::Span;
 use crate::spanned::Spanned;
-use crate::steps::pause::Wait;
 use crate::steps::compose::FromCompose;
+use crate::steps::pause::Wait;
 use crate::steps::update::UpdatePolicy;
 
 /// A canary release of one service.
