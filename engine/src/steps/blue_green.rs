@@ -162,6 +162,7 @@ fn switch_policy(deadline: plans::duration::Duration, monitor: plans::duration::
         max_failure_ratio: 0.0,
         deadline,
         order_span: None,
+        written: Vec::new(),
     }
 }
 

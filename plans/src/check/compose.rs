@@ -91,6 +91,9 @@ pub fn resolve(plan: &mut Plan, dir: &Path, env: &HashMap<String, String>, out: 
                     {
                         step.replicas = Some(Spanned::new(n, from.service.span));
                     }
+                    if let Some(u) = &service.deploy.update_config {
+                        step.update.fill_from(u);
+                    }
                 }
             }
             StepKind::Canary(c) => {
@@ -103,6 +106,9 @@ pub fn resolve(plan: &mut Plan, dir: &Path, env: &HashMap<String, String>, out: 
                         && let Mode::Replicated(n) = service.deploy.mode
                     {
                         step.replicas = Some(Spanned::new(n, from.service.span));
+                    }
+                    if let Some(u) = &service.deploy.update_config {
+                        step.update.fill_from(u);
                     }
                 }
             }
@@ -172,7 +178,7 @@ mod tests {
         checked
     }
 
-    const COMPOSE: &str = "services:\n  web:\n    image: app:${TAG:-v3}\n    deploy:\n      replicas: 4\n  agent:\n    image: agent:v1\n    deploy:\n      mode: global\n";
+    const COMPOSE: &str = "services:\n  web:\n    image: app:${TAG:-v3}\n    deploy:\n      replicas: 4\n      update_config: {parallelism: 2, order: stop-first, monitor: 30s}\n  agent:\n    image: agent:v1\n    deploy:\n      mode: global\n";
 
     #[test]
     fn a_rolling_step_takes_service_image_and_replicas_from_the_compose_file() {
@@ -184,11 +190,14 @@ mod tests {
         assert_eq!(r.service.value, "shop_web");
         assert_eq!(r.image.value, "app:v9", "the plan's variable interpolates the compose file");
         assert_eq!(r.replicas.as_ref().map(|n| n.value), Some(4));
+        assert_eq!(r.update.parallelism, 2, "the compose file's update_config");
+        assert_eq!(r.update.order, crate::steps::update::Order::StopFirst);
+        assert_eq!(r.update.monitor, crate::duration::Duration::from_secs(30));
     }
 
     #[test]
     fn what_the_step_sets_wins_and_a_missing_service_is_an_error_with_a_suggestion() {
-        let plan = "plan p {\n    stack shop\n    gate g { swarm x }\n    rolling web {\n        compose \"docker-compose.yml\" service=web\n        image \"app:pinned\"\n        replicas 2\n        gates g\n    }\n    canary w2 {\n        compose \"docker-compose.yml\" service=webb\n        stage replicas=1\n        gates g\n    }\n}\n";
+        let plan = "plan p {\n    stack shop\n    gate g { swarm x }\n    rolling web {\n        compose \"docker-compose.yml\" service=web\n        image \"app:pinned\"\n        replicas 2\n        order start-first\n        gates g\n    }\n    canary w2 {\n        compose \"docker-compose.yml\" service=webb\n        stage replicas=1\n        gates g\n    }\n}\n";
         let checked = check(plan, COMPOSE);
         let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
         assert_eq!(errors.len(), 1, "{errors:#?}");
@@ -198,6 +207,8 @@ mod tests {
         let plan = checked.plan.unwrap();
         let crate::steps::StepKind::Rolling(r) = &plan.steps[0].kind else { panic!() };
         assert_eq!((r.image.value.as_str(), r.replicas.as_ref().map(|n| n.value)), ("app:pinned", Some(2)));
+        assert_eq!(r.update.order, crate::steps::update::Order::StartFirst, "the plan's order wins");
+        assert_eq!(r.update.parallelism, 2, "the rest comes from the file");
     }
 
     #[test]

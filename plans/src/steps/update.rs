@@ -52,6 +52,11 @@ pub struct UpdatePolicy {
     #[serde(skip)]
     #[schemars(skip)]
     pub order_span: Option<Span>,
+    /// The settings the plan wrote (in the step or its defaults); a compose file's
+    /// `update_config` fills in the others.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub written: Vec<&'static str>,
 }
 
 impl Default for UpdatePolicy {
@@ -66,11 +71,40 @@ impl Default for UpdatePolicy {
             max_failure_ratio: 0.0,
             deadline: Duration::from_secs(600),
             order_span: None,
+            written: Vec::new(),
         }
     }
 }
 
 impl UpdatePolicy {
+    /// Takes the settings the plan did not write from a compose file's `update_config`.
+    pub fn fill_from(&mut self, c: &crate::compose::UpdateConfig) {
+        let unwritten = |key: &str, p: &UpdatePolicy| !p.written.contains(&key);
+        let millis = |ns: i64| Duration::from_millis((ns.max(0) / 1_000_000) as u64);
+        if let Some(n) = c.parallelism.filter(|n| *n > 0 && unwritten("parallelism", self)) {
+            self.parallelism = n;
+        }
+        if let Some(ns) = c.delay.filter(|_| unwritten("delay", self)) {
+            self.delay = millis(ns);
+        }
+        if let Some(o) = c.order.as_deref().filter(|_| unwritten("order", self)) {
+            self.order = if o == "stop-first" { Order::StopFirst } else { Order::StartFirst };
+        }
+        if let Some(a) = c.failure_action.as_deref().filter(|_| unwritten("failure-action", self)) {
+            self.failure_action = match a {
+                "pause" => FailureAction::Pause,
+                "continue" => FailureAction::Continue,
+                _ => FailureAction::Rollback,
+            };
+        }
+        if let Some(ns) = c.monitor.filter(|_| unwritten("monitor", self)) {
+            self.monitor = millis(ns);
+        }
+        if let Some(r) = c.max_failure_ratio.filter(|_| unwritten("max-failure-ratio", self)) {
+            self.max_failure_ratio = r;
+        }
+    }
+
     /// Reads the update settings of a rolling or canary step.
     pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> UpdatePolicy {
         let mut p = UpdatePolicy::default();
@@ -87,15 +121,18 @@ impl UpdatePolicy {
                 );
             }
             p.parallelism = n.value;
+            p.written.push("parallelism");
         }
         if let Some(v) = d.duration(fields, "delay") {
             p.delay = v.value;
+            p.written.push("delay");
         }
         if let Some(v) =
             d.choice(fields, "order", &[("start-first", Order::StartFirst), ("stop-first", Order::StopFirst)])
         {
             p.order = v.value;
             p.order_span = Some(v.span);
+            p.written.push("order");
         }
         let actions = [
             ("rollback", FailureAction::Rollback),
@@ -104,9 +141,11 @@ impl UpdatePolicy {
         ];
         if let Some(v) = d.choice(fields, "failure-action", &actions) {
             p.failure_action = v.value;
+            p.written.push("failure-action");
         }
         if let Some(v) = d.duration(fields, "monitor") {
             p.monitor = v.value;
+            p.written.push("monitor");
         }
         if let Some(v) = d.number(fields, "max-failure-ratio") {
             if !(0.0..=1.0).contains(&v.value) {
@@ -121,6 +160,7 @@ impl UpdatePolicy {
                 );
             }
             p.max_failure_ratio = v.value;
+            p.written.push("max-failure-ratio");
         }
         if let Some(v) = d.duration(fields, "deadline") {
             p.deadline = v.value;
