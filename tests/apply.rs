@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{LockGuard, Service, Workdir, lock_exists, rolling_plan, run, unique};
+use support::{LockGuard, Service, Workdir, active_nodes, lock_exists, rolling_plan, run, unique};
 
 const V1: &str = "planrun-test/app:v1";
 const V2: &str = "planrun-test/app:v2";
@@ -49,6 +49,12 @@ fn rolling_update_reaches_the_new_image_with_the_plans_update_config() {
 /// `settings` into the rolling step.
 fn bad_release_is_rolled_back(image: &str, env: &[&str], settings: &str, cause: &str) {
     let web = Service::create_with(&unique("web"), V1, 3, env);
+    assert_bad_release_rolled_back(&web, 3, image, settings, cause);
+}
+
+/// A rolling step of `web` (running `tasks` tasks of v1) to `image` fails naming `cause`, and
+/// undo puts the exact previous spec back.
+fn assert_bad_release_rolled_back(web: &Service, tasks: usize, image: &str, settings: &str, cause: &str) {
     let before = web.spec();
     let work = Workdir::new("bad");
     let gate = format!("    gate once {{ swarm {} }}\n", web.name);
@@ -68,7 +74,42 @@ fn bad_release_is_rolled_back(image: &str, env: &[&str], settings: &str, cause: 
     assert_eq!(undone.len(), 1, "the failed step is undone");
     assert_eq!(undone[0]["outcome"], "succeeded");
     assert_eq!(web.spec(), before, "the service is back on its exact previous spec");
-    web.assert_converged(V1, 3);
+    web.assert_converged(V1, tasks);
+}
+
+/// A global service (one task per node) rolled from v1 to v2: every node ends with one task, on
+/// v2, and the swarm gate judges it per node.
+#[test]
+fn rolling_update_of_a_global_service_reaches_every_node() {
+    let agent = Service::create_global(&unique("agent"), V1, &[]);
+    let nodes = active_nodes();
+    assert!(!nodes.is_empty(), "the test swarm has an active node");
+    let work = Workdir::new("global");
+    let gate = format!("    gate once {{ swarm {} }}\n", agent.name);
+    let plan =
+        work.plan(&rolling_plan(&unique("stack"), &[("agent", &agent.name, V2, "        gates once\n")], false, &gate));
+
+    let run = work.apply(&plan, &[]);
+
+    assert_eq!(run.code, 0, "apply failed: {}", run.stderr);
+    assert_eq!(run.outcome(), "succeeded");
+    assert_eq!(agent.image(), V2);
+    assert_eq!(agent.spec()["Mode"], serde_json::json!({ "Global": {} }), "still global");
+    let passed = run.events_of("measurement").iter().filter(|m| m["verdict"] == "pass").count();
+    assert_eq!(passed, 1, "the swarm gate passed");
+    agent.assert_converged(V2, nodes.len());
+    let every_node: Vec<(String, String)> = nodes.iter().map(|n| (n.clone(), V2.to_owned())).collect();
+    assert_eq!(agent.tasks_by_node(), every_node, "one v2 task on every node");
+}
+
+/// A global service whose new image never passes its health check: the step fails, planrun
+/// exits 1 and the service ends on its exact previous spec, v1 on every node.
+#[test]
+fn global_service_whose_new_image_never_turns_healthy_is_rolled_back() {
+    let agent = Service::create_global(&unique("agent"), V1, &[]);
+    let nodes = active_nodes().len();
+    let cause = format!("on planrun-test/app:never-healthy failed after starting: {UNHEALTHY}");
+    assert_bad_release_rolled_back(&agent, nodes, "planrun-test/app:never-healthy", "        monitor \"3s\"\n", &cause);
 }
 
 /// What a task killed by the test images' failing health check says.

@@ -107,7 +107,8 @@ pub async fn of(cluster: &dyn Cluster, stack: &str) -> Result<Status, ClusterErr
         };
         let spec = service.spec.clone().unwrap_or_default();
         let labels = spec.labels.clone().unwrap_or_default();
-        let tasks = cluster.tasks(service.id.as_deref().unwrap_or_default()).await?;
+        let id = service.id.clone().unwrap_or_default();
+        let tasks = cluster.tasks(&id).await?;
         let running = tasks
             .iter()
             .filter(|t| {
@@ -126,7 +127,11 @@ pub async fn of(cluster: &dyn Cluster, stack: &str) -> Result<Status, ClusterErr
         services.push(ServiceStatus {
             image: spec::image(&spec).split('@').next().unwrap_or_default().to_owned(),
             running,
-            desired: spec::replicas(&spec).unwrap_or(0),
+            // A global service has no replica count: the daemon says how many tasks it wants.
+            desired: match spec::replicas(&spec) {
+                Some(n) => n,
+                None => cluster.counts(&id).await.map(|c| c.desired).unwrap_or(0),
+            },
             update: service.update_status.as_ref().and_then(|u| u.state).map(|s| s.to_string()),
             role: (!role.is_empty()).then(|| role.join("; ")),
             name,

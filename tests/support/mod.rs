@@ -54,8 +54,16 @@ impl Service {
 
     /// Like [`Service::create`], with more `docker service create` flags (such as `--env`).
     pub fn create_with(name: &str, image: &str, replicas: u32, extra: &[&str]) -> Service {
+        Service::create_in(name, image, &["--replicas", &replicas.to_string()], extra)
+    }
+
+    /// A global dnsrr service of a test image (one task on every node), converged; removed on drop.
+    pub fn create_global(name: &str, image: &str, extra: &[&str]) -> Service {
+        Service::create_in(name, image, &["--mode", "global"], extra)
+    }
+
+    fn create_in(name: &str, image: &str, mode: &[&str], extra: &[&str]) -> Service {
         let service = Service { name: name.to_owned() };
-        let replicas = replicas.to_string();
         let mut args = vec![
             "service",
             "create",
@@ -66,13 +74,9 @@ impl Service {
             name,
             "--label",
             "planrun-test=1",
-            "--replicas",
-            &replicas,
-            "--network",
-            NETWORK,
-            "--endpoint-mode",
-            "dnsrr",
         ];
+        args.extend_from_slice(mode);
+        args.extend_from_slice(&["--network", NETWORK, "--endpoint-mode", "dnsrr"]);
         args.extend_from_slice(HEALTH);
         args.extend_from_slice(extra);
         args.push(image);
@@ -116,6 +120,27 @@ impl Service {
             .collect()
     }
 
+    /// Tasks that should be running, by node: (node id, image) each, sorted.
+    pub fn tasks_by_node(&self) -> Vec<(String, String)> {
+        let out = docker(&[
+            "service",
+            "ps",
+            &self.name,
+            "--filter",
+            "desired-state=running",
+            "--no-trunc",
+            "--format",
+            "{{.Node}} {{.Image}}",
+        ]);
+        let mut tasks: Vec<(String, String)> = out
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(n, i)| (n.to_owned(), i.split('@').next().unwrap_or_default().to_owned()))
+            .collect();
+        tasks.sort();
+        tasks
+    }
+
     /// Waits (bounded) until `n` tasks run `image` and every container of the service is healthy.
     pub fn assert_converged(&self, image: &str, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -140,6 +165,20 @@ impl Drop for Service {
     fn drop(&mut self) {
         let _ = Command::new("docker").args(["service", "rm", &self.name]).output();
     }
+}
+
+/// The nodes a global service without constraints runs on: those ready and active.
+pub fn active_nodes() -> Vec<String> {
+    let out = docker(&["node", "ls", "--format", "{{.Hostname}} {{.Status}} {{.Availability}}"]);
+    let mut nodes: Vec<String> = out
+        .lines()
+        .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+            [host, "Ready", "Active"] => Some(host.to_owned()),
+            _ => None,
+        })
+        .collect();
+    nodes.sort();
+    nodes
 }
 
 /// Containers of a service whose health check passes.

@@ -7,6 +7,11 @@
 //! (rollback restores the previous spec, pause stops, continue goes on). A task that fails
 //! outside an update is restarted after the spec's restart delay, as Swarm does.
 //!
+//! A replicated service's tasks fill slots 1..=replicas; a global service's fill the fake's
+//! nodes (one, [`NODE`], unless a test sets others), one task per node and no slot, as the Engine
+//! API shows them. Updates, rollbacks and restarts go node by node exactly as slot by slot, and
+//! the desired count of a global service is the number of nodes.
+//!
 //! How a task running an image behaves is a knob per image ([`Behavior`]); how long it takes
 //! comes from the service's own health check, as on a real swarm: a task with a health check
 //! is `starting` until its first check passes (`interval` after the container started) and is
@@ -131,6 +136,41 @@ struct State {
     timing: Timing,
     interfere: u32,
     updates: u32,
+    nodes: Nodes,
+}
+
+/// The node a fake swarm has unless a test gives it others.
+pub const NODE: &str = "fake-node";
+
+/// The fake swarm's nodes, by id; all of them may run any task.
+struct Nodes(Vec<String>);
+
+impl Default for Nodes {
+    fn default() -> Self {
+        Nodes(vec![NODE.to_owned()])
+    }
+}
+
+/// Where a task runs: a slot of a replicated service (or a job's completion), or the node of a
+/// global service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Place {
+    Slot(i64),
+    Node(String),
+}
+
+impl Place {
+    /// Where `task` is.
+    fn of(task: &Task) -> Place {
+        match task.slot {
+            Some(slot) => Place::Slot(slot),
+            None => Place::Node(task.node_id.clone().unwrap_or_default()),
+        }
+    }
+
+    fn holds(&self, task: &Task) -> bool {
+        Place::of(task) == *self
+    }
 }
 
 struct FakeService {
@@ -169,17 +209,34 @@ impl State {
         self.services.get(service_id).map(|s| s.generation)
     }
 
-    /// A new task in `slot`, starting.
-    fn start_task(&mut self, service_id: &str, slot: i64, template: &TaskSpec) -> String {
+    /// The places a spec's tasks fill: its slots, or for a global service every node.
+    fn places(&self, spec: &ServiceSpec) -> Vec<Place> {
+        if is_global(spec) {
+            self.nodes.0.iter().cloned().map(Place::Node).collect()
+        } else {
+            (1..=replicas(spec) as i64).map(Place::Slot).collect()
+        }
+    }
+
+    /// A new task in `place`, starting. Slots are spread over the nodes in turn.
+    fn start_task(&mut self, service_id: &str, place: &Place, template: &TaskSpec) -> String {
         let id = self.new_id("task");
         let index = self.next_index();
+        let (slot, node) = match place {
+            Place::Slot(slot) => {
+                let nodes = &self.nodes.0;
+                let at = (*slot - 1).rem_euclid(nodes.len().max(1) as i64) as usize;
+                (Some(*slot), nodes.get(at).cloned())
+            }
+            Place::Node(node) => (None, Some(node.clone())),
+        };
         let task = Task {
             id: Some(id.clone()),
             version: Some(ObjectVersion { index: Some(index) }),
             spec: Some(template.clone()),
             service_id: Some(service_id.to_string()),
-            slot: Some(slot),
-            node_id: Some("fake-node".into()),
+            slot,
+            node_id: node,
             status: Some(TaskStatus {
                 state: Some(TaskState::STARTING),
                 message: Some("starting".into()),
@@ -227,6 +284,10 @@ fn running(task: &Task) -> bool {
 
 fn replicas(spec: &ServiceSpec) -> u64 {
     spec.mode.as_ref().and_then(|m| m.replicated.as_ref()).and_then(|r| r.replicas).unwrap_or(1).max(0) as u64
+}
+
+fn is_global(spec: &ServiceSpec) -> bool {
+    spec.mode.as_ref().is_some_and(|m| m.global.is_some())
 }
 
 fn is_job(spec: &ServiceSpec) -> bool {
@@ -361,27 +422,60 @@ impl FakeCluster {
         self.lock().updates
     }
 
+    /// Gives the fake these nodes (default: one, [`NODE`]). Services added or updated from
+    /// then on place their tasks on them; tasks already running stay where they are.
+    pub fn set_nodes(&self, nodes: &[&str]) {
+        self.lock().nodes = Nodes(nodes.iter().map(|n| (*n).to_owned()).collect());
+    }
+
     /// A second running task in `slot` of the service, on its current spec: what Swarm
     /// sometimes leaves behind after rolling back on its own (swarmkit#2242).
     pub fn duplicate_slot(&self, service: &str, slot: i64) {
+        self.duplicate(service, Place::Slot(slot));
+    }
+
+    /// A second running task of a global service on `node`, on its current spec.
+    pub fn duplicate_on_node(&self, service: &str, node: &str) {
+        self.duplicate(service, Place::Node(node.to_owned()));
+    }
+
+    fn duplicate(&self, service: &str, place: Place) {
         let mut state = self.lock();
         let id = state.new_id("task");
         let s = state.find(service).expect("the service exists");
         let task = s
             .tasks
             .iter()
-            .find(|t| t.slot == Some(slot) && t.desired_state == Some(TaskState::RUNNING))
+            .find(|t| place.holds(t) && t.desired_state == Some(TaskState::RUNNING))
             .cloned()
-            .expect("a task in the slot");
+            .expect("a task there");
         s.tasks.push(Task { id: Some(id), ..task });
+    }
+
+    /// The running task of a global service on `node` dies (exit 137, as if killed), and is
+    /// restarted after the restart delay like any task that fails outside an update: until
+    /// then the node runs none.
+    pub fn kill_on_node(&self, service: &str, node: &str) {
+        let place = Place::Node(node.to_owned());
+        let (service_id, generation, template, timing) = {
+            let mut state = self.lock();
+            let timing = state.timing;
+            let s = state.find(service).expect("the service exists");
+            let (service_id, generation) = (s.service.id.clone().unwrap_or_default(), s.generation);
+            let task = s.tasks.iter_mut().find(|t| place.holds(t) && running(t)).expect("a running task on the node");
+            let template = task.spec.clone().unwrap_or_default();
+            set_state(task, TaskState::FAILED, "started", Some("task: non-zero exit (137)".into()), Some(137));
+            (service_id, generation, template, timing)
+        };
+        self.restart(service_id, generation, place, template, timing);
     }
 
     /// Adds a service whose tasks are already running; returns its id.
     pub fn add_service(&self, spec: ServiceSpec) -> String {
         let mut state = self.lock();
         let id = insert_service(&mut state, spec.clone());
-        for slot in 1..=replicas(&spec) as i64 {
-            let task = state.start_task(&id, slot, &template(&spec));
+        for place in state.places(&spec) {
+            let task = state.start_task(&id, &place, &template(&spec));
             if let Some(t) = state.task_mut(&id, &task) {
                 set_state(t, TaskState::RUNNING, "started", None, None);
             }
@@ -429,15 +523,15 @@ impl FakeCluster {
         self.lock().find(name_or_id).and_then(|s| s.service.spec.clone())
     }
 
-    /// Starts a task in `slot` and lives it: up (or failed) after its start, and for an image
+    /// Starts a task in `place` and lives it: up (or failed) after its start, and for an image
     /// that turns unhealthy later, dead then and restarted, for as long as the spec lasts.
     /// A death within `monitored` after the task is up is left to the updater watching it.
     /// Returns the task id and how its start went.
-    fn start_in_slot(
+    fn start_in(
         &self,
         service_id: &str,
         generation: u64,
-        slot: i64,
+        place: &Place,
         template: &TaskSpec,
         monitored: Duration,
     ) -> (String, Start) {
@@ -450,11 +544,11 @@ impl FakeCluster {
                 Start::Up(up) => dies.filter(|d| *d >= up + monitored),
                 Start::Failed(_) => None,
             };
-            (state.start_task(service_id, slot, template), start, dies, timing)
+            (state.start_task(service_id, place, template), start, dies, timing)
         };
         if let Some(after) = dies {
-            let (fake, service_id, task, template) =
-                (self.clone(), service_id.to_owned(), task.clone(), template.clone());
+            let (fake, service_id, task, template, place) =
+                (self.clone(), service_id.to_owned(), task.clone(), template.clone(), place.clone());
             tokio::spawn(async move {
                 tokio::time::sleep(after).await;
                 let mut state = fake.lock();
@@ -463,21 +557,21 @@ impl FakeCluster {
                 }
                 fail_task(&mut state, &service_id, &task, Behavior::UnhealthyAfter(after));
                 drop(state);
-                fake.restart(service_id, generation, slot, template, timing);
+                fake.restart(service_id, generation, place, template, timing);
             });
         }
         (task, start)
     }
 
-    /// Swarm's restart of a slot whose task died outside an update.
-    fn restart(&self, service_id: String, generation: u64, slot: i64, template: TaskSpec, timing: Timing) {
+    /// Swarm's restart of a slot (node) whose task died outside an update.
+    fn restart(&self, service_id: String, generation: u64, place: Place, template: TaskSpec, timing: Timing) {
         let fake = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(restart_delay(&template, &timing)).await;
             if fake.lock().generation(&service_id) != Some(generation) {
                 return;
             }
-            let (task, start) = fake.start_in_slot(&service_id, generation, slot, &template, Duration::ZERO);
+            let (task, start) = fake.start_in(&service_id, generation, &place, &template, Duration::ZERO);
             fake.settle(&service_id, generation, &task, start, &template).await;
         });
     }
@@ -504,7 +598,7 @@ impl FakeCluster {
                 self.restart(
                     service_id.to_owned(),
                     generation,
-                    slot_of(self, service_id, task),
+                    place_of(self, service_id, task),
                     template.clone(),
                     timing,
                 );
@@ -512,43 +606,44 @@ impl FakeCluster {
         }
     }
 
-    /// Replaces tasks until every slot runs the current spec, like Swarm's updater.
+    /// Replaces tasks until every slot (node) runs the current spec, like Swarm's updater.
     async fn rollout(self, service_id: String, generation: u64, rolling_back: bool) {
-        let (spec, slots) = {
+        let (spec, places) = {
             let mut state = self.lock();
+            let Some(spec) = state.services.get(&service_id).and_then(|s| s.service.spec.clone()) else { return };
+            let all = state.places(&spec);
             let Some(s) = state.services.get_mut(&service_id) else { return };
-            let spec = s.service.spec.clone().unwrap_or_default();
-            let n = replicas(&spec) as i64;
             let target = template(&spec);
-            // Scale down first: slots beyond the replica count stop.
-            for task in s.tasks.iter_mut().filter(|t| t.slot.unwrap_or(0) > n) {
+            // Scale down first: slots beyond the replica count (nodes the fake no longer has) stop.
+            for task in s.tasks.iter_mut().filter(|t| !all.contains(&Place::of(t))) {
                 if task.desired_state == Some(TaskState::RUNNING) {
                     set_state(task, TaskState::SHUTDOWN, "shutdown", None, Some(0));
                 }
             }
-            // A slot already running the target keeps that task alone: a replacement an
+            // A place already running the target keeps that task alone: a replacement an
             // abandoned update was still starting there is shut down, as Swarm's reconciler does.
-            for slot in 1..=n {
-                let on_target = |t: &Task| t.slot == Some(slot) && running(t) && t.spec.as_ref() == Some(&target);
+            for place in &all {
+                let on_target = |t: &Task| place.holds(t) && running(t) && t.spec.as_ref() == Some(&target);
                 if let Some(keep) = s.tasks.iter().find(|t| on_target(t)).and_then(|t| t.id.clone()) {
-                    for task in s.tasks.iter_mut().filter(|t| t.slot == Some(slot) && t.id.as_ref() != Some(&keep)) {
+                    for task in s.tasks.iter_mut().filter(|t| place.holds(t) && t.id.as_ref() != Some(&keep)) {
                         if task.desired_state == Some(TaskState::RUNNING) {
                             set_state(task, TaskState::SHUTDOWN, "shutdown", None, Some(0));
                         }
                     }
                 }
             }
-            let slots: Vec<i64> = (1..=n)
-                .filter(|slot| {
-                    !s.tasks.iter().any(|t| t.slot == Some(*slot) && running(t) && t.spec.as_ref() == Some(&target))
+            let places: Vec<Place> = all
+                .into_iter()
+                .filter(|place| {
+                    !s.tasks.iter().any(|t| place.holds(t) && running(t) && t.spec.as_ref() == Some(&target))
                 })
                 .collect();
-            (spec, slots)
+            (spec, places)
         };
         let target = template(&spec);
         let policy = Policy::of(&spec, rolling_back);
-        let batch = if policy.parallelism == 0 { slots.len().max(1) } else { policy.parallelism };
-        for chunk in slots.chunks(batch) {
+        let batch = if policy.parallelism == 0 { places.len().max(1) } else { policy.parallelism };
+        for chunk in places.chunks(batch) {
             let mut started = Vec::new();
             {
                 let mut state = self.lock();
@@ -556,14 +651,14 @@ impl FakeCluster {
                     return;
                 }
                 if !policy.start_first {
-                    for &slot in chunk {
-                        stop_slot(&mut state, &service_id, slot, None);
+                    for place in chunk {
+                        stop_place(&mut state, &service_id, place, None);
                     }
                 }
             }
-            for &slot in chunk {
-                let (task, start) = self.start_in_slot(&service_id, generation, slot, &target, policy.monitor);
-                started.push((slot, task, start));
+            for place in chunk {
+                let (task, start) = self.start_in(&service_id, generation, place, &target, policy.monitor);
+                started.push((place, task, start));
             }
             // The batch is judged when its slowest task is up or failed.
             let wait = started.iter().map(|(_, _, s)| match s {
@@ -575,12 +670,12 @@ impl FakeCluster {
                 if state.generation(&service_id) != Some(generation) {
                     return;
                 }
-                for (slot, task, start) in &started {
+                for (place, task, start) in &started {
                     if let Start::Up(_) = start {
                         if let Some(t) = state.task_mut(&service_id, task) {
                             set_state(t, TaskState::RUNNING, "started", None, None);
                         }
-                        stop_slot(&mut state, &service_id, *slot, Some(task));
+                        stop_place(&mut state, &service_id, place, Some(task));
                     }
                 }
                 state.behavior(&target)
@@ -637,16 +732,16 @@ impl FakeCluster {
                         set_status(&mut state, &service_id, paused, &message);
                         let timing = state.timing;
                         drop(state);
-                        for (slot, _, _) in &started {
-                            self.restart(service_id.clone(), generation, *slot, target.clone(), timing);
+                        for (place, _, _) in &started {
+                            self.restart(service_id.clone(), generation, (*place).clone(), target.clone(), timing);
                         }
                         return;
                     }
                     OnFailure::Continue => {
                         let timing = state.timing;
                         drop(state);
-                        for (slot, _, _) in &started {
-                            self.restart(service_id.clone(), generation, *slot, target.clone(), timing);
+                        for (place, _, _) in &started {
+                            self.restart(service_id.clone(), generation, (*place).clone(), target.clone(), timing);
                         }
                     }
                 }
@@ -727,7 +822,7 @@ impl FakeCluster {
                 if state.generation(&service_id) != Some(generation) {
                     return;
                 }
-                state.start_task(&service_id, slot, &template)
+                state.start_task(&service_id, &Place::Slot(slot), &template)
             };
             tokio::time::sleep(timing.start).await;
             let mut state = self.lock();
@@ -753,8 +848,8 @@ impl FakeCluster {
     }
 }
 
-fn slot_of(fake: &FakeCluster, service_id: &str, task: &str) -> i64 {
-    fake.lock().task_mut(service_id, task).and_then(|t| t.slot).unwrap_or(0)
+fn place_of(fake: &FakeCluster, service_id: &str, task: &str) -> Place {
+    fake.lock().task_mut(service_id, task).map(|t| Place::of(t)).unwrap_or(Place::Slot(0))
 }
 
 fn insert_service(state: &mut State, spec: ServiceSpec) -> String {
@@ -781,11 +876,11 @@ fn insert_service(state: &mut State, spec: ServiceSpec) -> String {
     id
 }
 
-/// Stops the tasks in `slot` that want to run, except `keep`.
-fn stop_slot(state: &mut State, service_id: &str, slot: i64, keep: Option<&String>) {
+/// Stops the tasks in `place` that want to run, except `keep`.
+fn stop_place(state: &mut State, service_id: &str, place: &Place, keep: Option<&String>) {
     if let Some(s) = state.services.get_mut(service_id) {
         for task in s.tasks.iter_mut() {
-            if task.slot == Some(slot) && task.desired_state == Some(TaskState::RUNNING) && task.id.as_ref() != keep {
+            if place.holds(task) && task.desired_state == Some(TaskState::RUNNING) && task.id.as_ref() != keep {
                 set_state(task, TaskState::SHUTDOWN, "shutdown", None, Some(0));
             }
         }
@@ -912,8 +1007,11 @@ impl Cluster for FakeCluster {
     async fn counts(&self, service_id: &str) -> Result<ServiceCounts, ClusterError> {
         let mut state = self.lock();
         let s = state.find(service_id).ok_or_else(|| ClusterError::NotFound(format!("service {service_id}")))?;
-        let desired = replicas(s.service.spec.as_ref().unwrap_or(&ServiceSpec::default()));
+        let spec = s.service.spec.clone().unwrap_or_default();
         let running = s.tasks.iter().filter(|t| running(t)).count() as u64;
+        // dockerd counts a global service's tasks that want to run; the fake counts the nodes
+        // that should run one, which is what those tasks add up to once the service converged.
+        let desired = if is_global(&spec) { state.nodes.0.len() as u64 } else { replicas(&spec) };
         Ok(ServiceCounts { running, desired })
     }
 
@@ -1042,8 +1140,9 @@ impl Cluster for FakeCluster {
             tokio::spawn(self.clone().run_job(id.clone(), 0));
         } else {
             let target = template(&spec);
-            for slot in 1..=replicas(&spec) as i64 {
-                let (task, start) = self.start_in_slot(&id, 0, slot, &target, Duration::ZERO);
+            let places = self.lock().places(&spec);
+            for place in places {
+                let (task, start) = self.start_in(&id, 0, &place, &target, Duration::ZERO);
                 let (fake, id, target) = (self.clone(), id.clone(), target.clone());
                 tokio::spawn(async move { fake.settle(&id, 0, &task, start, &target).await });
             }
@@ -1213,6 +1312,185 @@ mod tests {
         assert_eq!(fake.logs(&id, 10).await.unwrap(), "dumped 3 tables\n");
         fake.remove_service(&id).await.unwrap();
         assert!(matches!(fake.service(&id).await, Err(ClusterError::NotFound(_))));
+    }
+
+    /// A global service with a 1 s health check, updated and rolled back one node at a time
+    /// in `order` with a 1 s monitor.
+    fn global(name: &str, image: &str, order: ServiceSpecUpdateConfigOrderEnum) -> ServiceSpec {
+        use bollard::models::{ServiceSpecRollbackConfig, ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig};
+        let mut s = spec(name, image, Some(1));
+        s.mode = Some(ServiceSpecMode { global: Some(Default::default()), ..Default::default() });
+        s.update_config = Some(ServiceSpecUpdateConfig {
+            parallelism: Some(1),
+            order: Some(order),
+            monitor: Some(1_000_000_000),
+            failure_action: Some(ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK),
+            ..Default::default()
+        });
+        s.rollback_config = Some(ServiceSpecRollbackConfig {
+            parallelism: Some(1),
+            order: Some(match order {
+                ServiceSpecUpdateConfigOrderEnum::START_FIRST => ServiceSpecRollbackConfigOrderEnum::START_FIRST,
+                _ => ServiceSpecRollbackConfigOrderEnum::STOP_FIRST,
+            }),
+            monitor: Some(1_000_000_000),
+            ..Default::default()
+        });
+        s
+    }
+
+    /// (node, image, state) of every task that wants to run, sorted; panics on a task with a slot.
+    async fn by_node(fake: &FakeCluster, name: &str) -> Vec<(String, String, TaskState)> {
+        let mut out: Vec<(String, String, TaskState)> = fake
+            .tasks(name)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|t| t.desired_state == Some(TaskState::RUNNING))
+            .map(|t| {
+                assert_eq!(t.slot, None, "a global task has no slot");
+                (
+                    t.node_id.clone().unwrap(),
+                    image_of(t.spec.as_ref().unwrap()),
+                    t.status.as_ref().unwrap().state.unwrap(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn on_every_node(image: &str) -> Vec<(String, String, TaskState)> {
+        ["n1", "n2", "n3"].iter().map(|n| (n.to_string(), image.to_string(), TaskState::RUNNING)).collect()
+    }
+
+    /// Samples the service every 10 ms until dropped: the fewest running tasks and the most
+    /// tasks wanting to run on one node.
+    struct Sampler {
+        fewest_running: Arc<Mutex<usize>>,
+        most_on_a_node: Arc<Mutex<usize>>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Sampler {
+        fn start(fake: &FakeCluster, name: &str) -> Sampler {
+            let (fewest_running, most_on_a_node) = (Arc::new(Mutex::new(usize::MAX)), Arc::new(Mutex::new(0)));
+            let (fake, name) = (fake.clone(), name.to_owned());
+            let (fewest, most) = (fewest_running.clone(), most_on_a_node.clone());
+            let task = tokio::spawn(async move {
+                loop {
+                    let tasks = by_node(&fake, &name).await;
+                    let running = tasks.iter().filter(|(_, _, s)| *s == TaskState::RUNNING).count();
+                    let crowded = ["n1", "n2", "n3"].iter().map(|n| tasks.iter().filter(|t| t.0 == *n).count()).max();
+                    {
+                        let mut fewest = fewest.lock().unwrap();
+                        *fewest = (*fewest).min(running);
+                        let mut most = most.lock().unwrap();
+                        *most = (*most).max(crowded.unwrap_or(0));
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            });
+            Sampler { fewest_running, most_on_a_node, task }
+        }
+
+        /// (fewest running, most on a node), and stops sampling.
+        fn stop(self) -> (usize, usize) {
+            self.task.abort();
+            (*self.fewest_running.lock().unwrap(), *self.most_on_a_node.lock().unwrap())
+        }
+    }
+
+    /// Writes `image` into the service's spec as a client would, then waits (bounded) until
+    /// Swarm's update status is `until`; returns how long that took.
+    async fn update_until(
+        fake: &FakeCluster,
+        name: &str,
+        image: &str,
+        until: ServiceUpdateStatusStateEnum,
+    ) -> Duration {
+        let service = fake.service(name).await.unwrap();
+        let mut next = service.spec.clone().unwrap();
+        next.task_template.as_mut().unwrap().container_spec.as_mut().unwrap().image = Some(image.into());
+        let started = tokio::time::Instant::now();
+        fake.update_service(name, service.version.unwrap().index.unwrap(), next).await.unwrap();
+        loop {
+            let state = fake.service(name).await.unwrap().update_status.and_then(|u| u.state);
+            if state == Some(until) {
+                return started.elapsed();
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "still {state:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_global_service_runs_one_task_per_node_and_desires_as_many_as_there_are_nodes() {
+        let fake = FakeCluster::new();
+        fake.set_nodes(&["n1", "n2", "n3"]);
+        let id = fake.create_service(global("agent", "app:v1", ServiceSpecUpdateConfigOrderEnum::START_FIRST)).await;
+        let id = id.unwrap();
+        tokio::time::sleep(Duration::from_millis(2_100)).await;
+        assert_eq!(by_node(&fake, "agent").await, on_every_node("app:v1"));
+        assert_eq!(fake.counts(&id).await.unwrap(), ServiceCounts { running: 3, desired: 3 });
+
+        // No node: nothing to run, and nothing desired.
+        let none = FakeCluster::new();
+        none.set_nodes(&[]);
+        let id = none.create_service(global("agent", "app:v1", ServiceSpecUpdateConfigOrderEnum::START_FIRST)).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(none.counts(&id.unwrap()).await.unwrap(), ServiceCounts { running: 0, desired: 0 });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_global_service_rolls_out_start_first_one_node_at_a_time_without_losing_a_task() {
+        let fake = FakeCluster::new();
+        fake.set_nodes(&["n1", "n2", "n3"]);
+        fake.add_service(global("agent", "app:v1", ServiceSpecUpdateConfigOrderEnum::START_FIRST));
+        let sampler = Sampler::start(&fake, "agent");
+
+        let took = update_until(&fake, "agent", "app:v2", ServiceUpdateStatusStateEnum::COMPLETED).await;
+
+        let (fewest_running, most_on_a_node) = sampler.stop();
+        assert_eq!(by_node(&fake, "agent").await, on_every_node("app:v2"));
+        assert_eq!(fewest_running, 3, "start-first: every node keeps a running task");
+        assert_eq!(most_on_a_node, 2, "the old task stays until its replacement is up");
+        // Per node 1 s start + 1 s to the first check, then one more monitor window.
+        assert!(took >= Duration::from_secs(7) && took <= Duration::from_millis(7_100), "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_global_service_rolls_out_stop_first_one_node_at_a_time() {
+        let fake = FakeCluster::new();
+        fake.set_nodes(&["n1", "n2", "n3"]);
+        fake.add_service(global("agent", "app:v1", ServiceSpecUpdateConfigOrderEnum::STOP_FIRST));
+        let sampler = Sampler::start(&fake, "agent");
+
+        update_until(&fake, "agent", "app:v2", ServiceUpdateStatusStateEnum::COMPLETED).await;
+
+        let (fewest_running, most_on_a_node) = sampler.stop();
+        assert_eq!(by_node(&fake, "agent").await, on_every_node("app:v2"));
+        assert_eq!(fewest_running, 2, "stop-first, parallelism 1: one node at a time runs nothing");
+        assert_eq!(most_on_a_node, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_global_release_that_crashes_is_rolled_back_on_every_node() {
+        let fake = FakeCluster::new();
+        fake.set_nodes(&["n1", "n2", "n3"]);
+        fake.behave("app:exit", Behavior::Crash(3));
+        let id = fake.add_service(global("agent", "app:v1", ServiceSpecUpdateConfigOrderEnum::START_FIRST));
+        let sampler = Sampler::start(&fake, "agent");
+
+        update_until(&fake, "agent", "app:exit", ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED).await;
+
+        let (fewest_running, _) = sampler.stop();
+        assert_eq!(image_of(&template(&fake.spec("agent").unwrap())), "app:v1");
+        assert_eq!(by_node(&fake, "agent").await, on_every_node("app:v1"));
+        assert_eq!(fewest_running, 3, "start-first: the old tasks never stopped");
+        let crashed =
+            fake.tasks(&id).await.unwrap().into_iter().filter(|t| image_of(t.spec.as_ref().unwrap()) == "app:exit");
+        assert_eq!(crashed.map(|t| t.status.unwrap().err.unwrap()).collect::<Vec<_>>(), ["task: non-zero exit (3)"]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,6 +1,8 @@
 //! `swarm` gates: the service has converged and stays so. A measurement passes when exactly the
 //! desired number of tasks should run (the daemon's desired count), every one is RUNNING on the
-//! service's current spec, there is one such task per slot, the update is not paused, and no
+//! service's current spec, there is one such task per slot (per node for a global service, where
+//! no task may be waiting to start either: dockerd leaves those out of a global service's desired
+//! count, see `services::convergence`), the update is not paused, and no
 //! task of the current spec has failed since the gate's first measurement: the gate judges its
 //! whole window, not one instant (a task that dies and is restarted between two measurements
 //! would otherwise go unseen).
@@ -18,6 +20,8 @@ use plans::gates::{Outcome, SwarmGate};
 
 use super::{Measurement, Meter};
 use crate::cluster::{Cluster, ClusterError, ServiceCounts};
+use crate::services::convergence::meant_to_run;
+use crate::services::spec;
 use crate::services::watch::{failure_of, task_name};
 
 /// Measures a `swarm` gate across one judgement.
@@ -171,10 +175,22 @@ pub fn assess(name: &str, service: &Service, counts: ServiceCounts, tasks: &[Tas
     if wanted.len() as u64 != counts.desired {
         problems.push(format!("{} tasks should run for {} desired", wanted.len(), counts.desired));
     }
-    let mut per_slot: BTreeMap<i64, u64> = BTreeMap::new();
+    let global = service.spec.as_ref().is_some_and(spec::is_global);
+    if global {
+        for task in tasks.iter().filter(|t| meant_to_run(t) && t.desired_state != Some(TaskState::RUNNING)) {
+            problems.push(format!("task {} waits to start", task_name(name, task)));
+        }
+    }
+    // Slots of a replicated service, nodes of a global one: one task each.
+    let mut per_place: BTreeMap<String, u64> = BTreeMap::new();
     for task in &wanted {
-        if let Some(slot) = task.slot {
-            *per_slot.entry(slot).or_default() += 1;
+        let place = match (task.slot, task.node_id.as_deref()) {
+            (Some(slot), _) if !global => Some(format!("slot {slot}")),
+            (_, Some(node)) if global => Some(format!("node {node}")),
+            _ => None,
+        };
+        if let Some(place) = place {
+            *per_place.entry(place).or_default() += 1;
         }
         let status = task.status.as_ref();
         let state = status.and_then(|s| s.state);
@@ -189,8 +205,8 @@ pub fn assess(name: &str, service: &Service, counts: ServiceCounts, tasks: &[Tas
             problems.push(format!("task {} runs an older spec{}", task_name(name, task), spec_change(spec, current)));
         }
     }
-    for (slot, n) in per_slot.iter().filter(|(_, n)| **n > 1) {
-        problems.push(format!("slot {slot} has {n} tasks"));
+    for (place, n) in per_place.iter().filter(|(_, n)| **n > 1) {
+        problems.push(format!("{place} has {n} tasks"));
     }
     let value = Some(format!("{wanted_running}/{} running", counts.desired));
     let (outcome, detail) =
@@ -365,6 +381,42 @@ mod tests {
         let tasks = [running(1, "app:v2"), running(2, "app:v2"), running(2, "app:v2")];
         let m = assess("web", &service("app:v2"), counts(2, 2), &tasks);
         assert_eq!(m.detail.as_deref(), Some("3 tasks should run for 2 desired; slot 2 has 2 tasks"));
+    }
+
+    /// A global service's task on `node`: no slot, as the Engine API shows it.
+    fn on_node(node: &str, desired: TaskState, state: TaskState) -> Task {
+        Task {
+            slot: None,
+            node_id: Some(node.into()),
+            id: Some(format!("t-{node}")),
+            ..task(0, "app:v2", desired, state, None)
+        }
+    }
+
+    fn global() -> Service {
+        let mut svc = service("app:v2");
+        svc.spec.as_mut().unwrap().mode =
+            Some(bollard::models::ServiceSpecMode { global: Some(Default::default()), ..Default::default() });
+        svc
+    }
+
+    #[test]
+    fn a_global_service_passes_with_one_running_task_per_node() {
+        let run = TaskState::RUNNING;
+        let m = assess("agent", &global(), counts(2, 2), &[on_node("n1", run, run), on_node("n2", run, run)]);
+        assert_eq!(m.outcome, Outcome::Pass, "{m:?}");
+    }
+
+    #[test]
+    fn a_global_service_fails_with_two_tasks_on_a_node_or_one_waiting_to_start() {
+        let (run, ready) = (TaskState::RUNNING, TaskState::READY);
+        let two = [on_node("n1", run, run), on_node("n2", run, run), on_node("n2", run, run)];
+        let m = assess("agent", &global(), counts(3, 3), &two);
+        assert_eq!(m.detail.as_deref(), Some("node n2 has 2 tasks"));
+        // dockerd counts only the tasks that want `running` as desired: 1, for 2 nodes.
+        let waiting = [on_node("n1", run, run), on_node("n2", ready, ready)];
+        let m = assess("agent", &global(), counts(1, 1), &waiting);
+        assert_eq!(m.detail.as_deref(), Some("task agent.n2 waits to start"));
     }
 
     #[test]

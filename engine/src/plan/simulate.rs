@@ -200,6 +200,12 @@ async fn simulate(
     for c in &live.configs {
         sim.cluster.add_config(c.clone().into());
     }
+    // The fake has one node unless a global service runs on more now: then as many as the most.
+    let nodes = live.services.values().filter(|s| crate::services::spec::is_global(&s.spec)).map(|s| s.running).max();
+    if let Some(n) = nodes.filter(|n| *n > 1) {
+        let names: Vec<String> = (1..=n).map(|i| format!("node-{i}")).collect();
+        sim.cluster.set_nodes(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    }
     for service in live.services.values() {
         sim.cluster.add_service(service.spec.clone());
     }

@@ -7,7 +7,11 @@
 //! 1. no update or rollback is in progress, and the status our write caused (if any) is
 //!    neither `paused` nor, for a new release, `rollback_*` (those fail at once, naming
 //!    Swarm's message; when restoring the previous release, Swarm's own rollback is waited for);
-//! 2. exactly N tasks want to run, one per slot, all `running` and all on the target spec.
+//! 2. exactly N tasks want to run, one per slot, all `running` and all on the target spec;
+//!    for a global service, one per node: every node with a task that wants to run (or waits
+//!    to, see below) has exactly one, `running` on the target spec, and N, the number of such
+//!    nodes, is the desired count the daemon reports, which is above 0 unless no node takes
+//!    the service at all.
 //!
 //! An update Swarm still calls `updating` is done once (2) has held for a whole monitor window
 //! as planrun saw it: what `docker service update` waits for (the docker CLI returns after
@@ -25,6 +29,14 @@
 //! could wait forever. Image alone is not enough: a router switch changes only a config, and
 //! for the 20 ms or so before Swarm's updater starts, the old tasks looked done.
 //!
+//! Global tasks have no slot, only a node. dockerd 20.10's desired count for a global service
+//! is the number of its tasks that want to run (measured): it drops while a task waits to start
+//! (stop-first, or Swarm restarting a failed task after its delay: such a task wants `ready`,
+//! not `running`). So a node whose only task waits is a node without a running task, not a
+//! node fewer. And with 0 desired, nothing waiting and no task of the target spec since the
+//! write, no node takes the service (a placement no node meets, every node drained): that is
+//! converged, with nothing to run.
+//!
 //! "Healthy": the Engine API does not expose a task's health, but Swarm reports a task with a
 //! health check as `starting` until its first passing check, and stops a task once its check
 //! fails. So `running` already means healthy-so-far.
@@ -34,7 +46,7 @@
 //! release, failed tasks are only collected so a failure can name them. Every wait is on
 //! tokio's clock, bounded by the deadline.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -62,28 +74,41 @@ pub struct Target {
     pub image: String,
     /// The task template's ForceUpdate counter every task must carry.
     pub force_update: u64,
-    /// Tasks wanted.
-    pub replicas: u64,
+    /// How many tasks are wanted, and where.
+    pub mode: Mode,
     /// The spec's monitor window (Swarm's default, 5 s, when unset).
     pub monitor: Duration,
 }
 
+/// How many tasks a service wants, and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// This many tasks, one per slot.
+    Replicated(u64),
+    /// One task per node that may run it; how many that is, the daemon says at each poll.
+    Global,
+}
+
 impl Target {
-    /// The target that `spec` describes; only replicated services are supported.
+    /// The target that `spec` describes; replicated and global services are supported, jobs
+    /// are not.
     pub fn of(service_id: &str, spec: &ServiceSpec) -> Result<Target, Failure> {
         let name = spec.name.clone().unwrap_or_else(|| service_id.to_string());
         let mode = spec.mode.clone().unwrap_or_default();
-        let replicas = match (&mode.replicated, &mode.global) {
-            (Some(replicated), _) => replicated.replicas.unwrap_or(1).max(0) as u64,
-            (None, Some(_)) => {
+        let mode = match (&mode.replicated, &mode.global) {
+            (Some(_), Some(_)) => {
                 return Err(Failure::Unsupported(format!(
-                    "{name} is a global service: planrun follows replicated services only"
+                    "the spec of {name} says both replicated and global: a service is one or the other"
                 )));
             }
+            (Some(replicated), None) => Mode::Replicated(replicated.replicas.unwrap_or(1).max(0) as u64),
+            (None, Some(_)) => Mode::Global,
             // A spec without a mode is replicated with one task.
-            (None, None) if mode.replicated_job.is_none() && mode.global_job.is_none() => 1,
+            (None, None) if mode.replicated_job.is_none() && mode.global_job.is_none() => Mode::Replicated(1),
             _ => {
-                return Err(Failure::Unsupported(format!("{name} is a job: planrun follows replicated services only")));
+                return Err(Failure::Unsupported(format!(
+                    "{name} is a job: planrun follows replicated and global services only"
+                )));
             }
         };
         let template = spec.task_template.clone().unwrap_or_default();
@@ -93,7 +118,7 @@ impl Target {
             service_name: name,
             image,
             force_update: template.force_update.unwrap_or(0),
-            replicas,
+            mode,
             monitor: spec
                 .update_config
                 .as_ref()
@@ -269,11 +294,13 @@ fn or_none(message: &str) -> &str {
 
 /// What one poll saw.
 struct Poll {
-    /// Every slot runs the target, and Swarm is not updating.
+    /// Every slot (node) runs the target, and Swarm is not updating.
     converged: bool,
-    /// Every slot runs the target, but Swarm still says `updating`.
+    /// Every slot (node) runs the target, but Swarm still says `updating`.
     settled: bool,
     on_target_running: u64,
+    /// How many tasks should run: the replica count, or the daemon's count for a global service.
+    expected: u64,
     progress: String,
 }
 
@@ -291,18 +318,18 @@ pub async fn follow(
 ) -> Result<Duration, Failure> {
     let started = Instant::now();
     let deadline = started + settings.deadline;
-    let mut last_reported: Option<u64> = None;
+    let mut last_reported: Option<(u64, u64)> = None;
     let mut progress = "nothing seen yet".to_string();
     let mut settled_since: Option<Instant> = None;
     loop {
         match poll(cluster, target, baseline, settings.direction, watch).await {
             Ok(Ok(seen)) => {
-                if last_reported != Some(seen.on_target_running) {
-                    last_reported = Some(seen.on_target_running);
+                if last_reported != Some((seen.on_target_running, seen.expected)) {
+                    last_reported = Some((seen.on_target_running, seen.expected));
                     events.emit(Event::StepProgress {
                         step: step.to_string(),
                         message: seen.progress.clone(),
-                        updated: Some((seen.on_target_running, target.replicas)),
+                        updated: Some((seen.on_target_running, seen.expected)),
                     });
                 }
                 if seen.converged {
@@ -399,38 +426,14 @@ async fn poll(
     }
 
     // (2) the tasks that want to run.
-    let wanted: Vec<&Task> = tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING)).collect();
-    let running = |t: &&Task| t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING);
-    let on_target = |t: &&Task| target.runs_template(t, &template);
-    let on_target_running = wanted.iter().filter(|t| running(t) && on_target(t)).count() as u64;
-    let slots: BTreeSet<i64> = wanted.iter().filter_map(|t| t.slot).collect();
-    let mut tasks_done = wanted.len() as u64 == target.replicas
-        && slots.len() as u64 == target.replicas
-        && on_target_running == target.replicas;
-    // Putting a previous release back, Swarm sometimes leaves a second task in a slot after
-    // it rolled back on its own (swarmkit#2242), and keeps it: every task that wants to run
-    // then runs the restored spec, every slot has one, and nothing replaces anything. That
-    // is the old release serving, one task more; waiting for Swarm to drop it waits forever.
-    let duplicated = direction == Direction::Restore
-        && !updating
-        && wanted.len() as u64 > target.replicas
-        && slots.len() as u64 == target.replicas
-        && on_target_running == wanted.len() as u64;
-    tasks_done |= duplicated;
-
-    let mut progress = format!("{on_target_running} of {} tasks running on image {}", target.replicas, target.image);
-    let old = wanted.iter().filter(|t| !on_target(t)).count();
-    let extra = (wanted.len() as u64).saturating_sub(target.replicas);
-    if duplicated {
-        progress.push_str(&format!(
-            ", and {extra} more that Swarm left in a slot it already fills (swarmkit#2242; it runs the restored spec)"
-        ));
-    } else if old > 0 && extra > 0 {
-        // Start-first: a slot keeps its old task until the new one is up.
-        progress.push_str(&format!(", {old} old still serving while replacements start"));
-    } else if wanted.len() as u64 != target.replicas {
-        progress.push_str(&format!(", {} tasks want to run", wanted.len()));
-    }
+    let seen = match target.mode {
+        Mode::Replicated(replicas) => replicated(target, &template, &tasks, replicas, direction, updating),
+        Mode::Global => {
+            let desired = cluster.counts(&target.service_id).await?.desired;
+            global(target, &template, &tasks, desired, baseline)
+        }
+    };
+    let mut progress = seen.progress;
     if updating {
         progress.push_str(if state == Some(State::UPDATING) {
             ", Swarm is still updating"
@@ -438,6 +441,303 @@ async fn poll(
             ", Swarm is still rolling back"
         });
     }
-    let settled = tasks_done && state == Some(State::UPDATING) && direction == Direction::Forward;
-    Ok(Ok(Poll { converged: tasks_done && !updating, settled, on_target_running, progress }))
+    let settled = seen.done && state == Some(State::UPDATING) && direction == Direction::Forward;
+    Ok(Ok(Poll {
+        converged: seen.done && !updating,
+        settled,
+        on_target_running: seen.on_target_running,
+        expected: seen.expected,
+        progress,
+    }))
+}
+
+/// What the tasks say, whatever Swarm's update state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tasks {
+    /// Every slot (node) runs one task of the target, and nothing else wants to run.
+    done: bool,
+    on_target_running: u64,
+    expected: u64,
+    progress: String,
+}
+
+fn is_running(task: &Task) -> bool {
+    task.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING)
+}
+
+/// (2) for a replicated service: exactly `replicas` tasks want to run, one per slot, all
+/// running the target.
+fn replicated(
+    target: &Target,
+    template: &TaskSpec,
+    tasks: &[Task],
+    replicas: u64,
+    direction: Direction,
+    updating: bool,
+) -> Tasks {
+    let wanted: Vec<&Task> = tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING)).collect();
+    let on_target = |t: &&Task| target.runs_template(t, template);
+    let on_target_running = wanted.iter().filter(|t| is_running(t) && on_target(t)).count() as u64;
+    let slots: BTreeSet<i64> = wanted.iter().filter_map(|t| t.slot).collect();
+    let mut done = wanted.len() as u64 == replicas && slots.len() as u64 == replicas && on_target_running == replicas;
+    // Putting a previous release back, Swarm sometimes leaves a second task in a slot after
+    // it rolled back on its own (swarmkit#2242), and keeps it: every task that wants to run
+    // then runs the restored spec, every slot has one, and nothing replaces anything. That
+    // is the old release serving, one task more; waiting for Swarm to drop it waits forever.
+    let duplicated = direction == Direction::Restore
+        && !updating
+        && wanted.len() as u64 > replicas
+        && slots.len() as u64 == replicas
+        && on_target_running == wanted.len() as u64;
+    done |= duplicated;
+
+    let mut progress = format!("{on_target_running} of {replicas} tasks running on image {}", target.image);
+    let old = wanted.iter().filter(|t| !on_target(t)).count();
+    let extra = (wanted.len() as u64).saturating_sub(replicas);
+    if duplicated {
+        progress.push_str(&format!(
+            ", and {extra} more that Swarm left in a slot it already fills (swarmkit#2242; it runs the restored spec)"
+        ));
+    } else if old > 0 && extra > 0 {
+        // Start-first: a slot keeps its old task until the new one is up.
+        progress.push_str(&format!(", {old} old still serving while replacements start"));
+    } else if wanted.len() as u64 != replicas {
+        progress.push_str(&format!(", {} tasks want to run", wanted.len()));
+    }
+    Tasks { done, on_target_running, expected: replicas, progress }
+}
+
+/// Whether a task is meant to run now or soon: desired `running`, or `ready` while it waits
+/// to start (stop-first, a restart delay). Swarm's own test is "desired state up to running".
+pub fn meant_to_run(task: &Task) -> bool {
+    use TaskState as S;
+    matches!(
+        task.desired_state,
+        Some(
+            S::NEW
+                | S::ALLOCATED
+                | S::PENDING
+                | S::ASSIGNED
+                | S::ACCEPTED
+                | S::PREPARING
+                | S::READY
+                | S::STARTING
+                | S::RUNNING
+        )
+    )
+}
+
+/// A node id as messages show it.
+fn short_node(node: &str) -> String {
+    if node.is_empty() { "(none)".to_owned() } else { node.chars().take(12).collect() }
+}
+
+/// (2) for a global service: one task per node, running the target, on as many nodes as the
+/// daemon's `desired` count; with 0 desired, converged only when nothing is meant to run and no
+/// task of the target spec was created since the write (no node takes the service). Unlike a
+/// slot, a node with two tasks of the target is never accepted, restoring or not: that is what
+/// one task per node rules out, and Swarm's global orchestrator shuts such extras down itself.
+fn global(target: &Target, template: &TaskSpec, tasks: &[Task], desired: u64, baseline: &Baseline) -> Tasks {
+    let on_target = |t: &Task| target.runs_template(t, template);
+    let mut by_node: BTreeMap<&str, Vec<&Task>> = BTreeMap::new();
+    for task in tasks.iter().filter(|t| meant_to_run(t)) {
+        by_node.entry(task.node_id.as_deref().unwrap_or_default()).or_default().push(task);
+    }
+    let wanted = tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING)).count() as u64;
+    let on_target_running =
+        tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING) && is_running(t) && on_target(t)).count()
+            as u64;
+    let good = |t: &&Task| t.desired_state == Some(TaskState::RUNNING) && is_running(t) && on_target(t);
+    let nodes_done = by_node.values().filter(|ts| ts.len() == 1 && good(&ts[0])).count() as u64;
+    let crowded: Vec<(&str, usize)> =
+        by_node.iter().filter(|(_, ts)| ts.len() > 1).map(|(node, ts)| (*node, ts.len())).collect();
+    let waiting = by_node.values().filter(|ts| !ts.iter().any(|t| t.desired_state == Some(TaskState::RUNNING))).count();
+
+    let nodes = by_node.len() as u64;
+    let created_since =
+        tasks.iter().any(|t| on_target(t) && !t.id.as_ref().is_some_and(|id| baseline.tasks.contains(id)));
+    let nobody = desired == 0 && nodes == 0 && !created_since;
+    let done = nobody || (desired > 0 && nodes == desired && nodes_done == desired && wanted == desired);
+
+    let mut progress = if nobody {
+        format!(
+            "no node runs tasks of image {} (0 desired: no node meets its placement, or all are drained)",
+            target.image
+        )
+    } else {
+        format!("{on_target_running} of {desired} tasks running on image {} (one per node)", target.image)
+    };
+    let old = by_node.values().flatten().filter(|t| !on_target(t)).count();
+    let all_on_target = |ts: &Vec<&Task>| ts.iter().all(|t| on_target(t));
+    if let Some((node, n)) = crowded.iter().find(|(node, _)| by_node.get(node).is_some_and(all_on_target)) {
+        // Not a start-first replacement: every task there runs the target.
+        progress.push_str(&format!(", node {} has {n} tasks of it", short_node(node)));
+    } else if old > 0 && !crowded.is_empty() {
+        // Start-first: a node keeps its old task until the new one is up.
+        progress.push_str(&format!(", {old} old still serving while replacements start"));
+    } else if waiting > 0 {
+        let nodes = if waiting == 1 { "node waits" } else { "nodes wait" };
+        progress.push_str(&format!(", {waiting} {nodes} for a task to start"));
+    } else if !nobody && (wanted != desired || nodes != desired) {
+        progress.push_str(&format!(", {wanted} tasks want to run on {nodes} nodes"));
+    }
+    Tasks { done, on_target_running, expected: desired, progress }
+}
+
+#[cfg(test)]
+mod tests {
+    use bollard::models::{
+        HealthConfig, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpecContainerSpec, TaskStatus,
+    };
+
+    use super::*;
+    use crate::cluster::fake::{FakeCluster, Timing};
+
+    fn global_spec(name: &str, image: &str) -> ServiceSpec {
+        ServiceSpec {
+            name: Some(name.into()),
+            mode: Some(ServiceSpecMode { global: Some(Default::default()), ..Default::default() }),
+            task_template: Some(TaskSpec {
+                container_spec: Some(TaskSpecContainerSpec {
+                    image: Some(image.into()),
+                    health_check: Some(HealthConfig {
+                        test: Some(vec!["CMD-SHELL".into(), "true".into()]),
+                        interval: Some(1_000_000_000),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// Follows `name` on `fake` as undo does (restoring: no failure of its own), for at most `deadline`.
+    async fn follow_restore(fake: &FakeCluster, name: &str, deadline: Duration) -> Result<Duration, Failure> {
+        let service = fake.service(name).await.unwrap();
+        let id = service.id.clone().unwrap();
+        let target = Target::of(&id, service.spec.as_ref().unwrap()).unwrap();
+        let baseline = Baseline::take(fake, &service).await.unwrap();
+        let mut watch = Watch::new(&target, &baseline, u64::MAX);
+        let events = Events::new(Vec::new());
+        follow(fake, &events, "s", &target, &baseline, &mut watch, Settings::restoring(deadline)).await
+    }
+
+    fn progress(failure: Failure) -> String {
+        match failure {
+            Failure::Deadline { progress, .. } => progress,
+            other => panic!("not a deadline: {other}"),
+        }
+    }
+
+    #[test]
+    fn a_target_is_replicated_global_or_refused() {
+        let mut spec = global_spec("agent", "app:v1");
+        assert_eq!(Target::of("id", &spec).unwrap().mode, Mode::Global);
+        spec.mode.as_mut().unwrap().replicated = Some(ServiceSpecModeReplicated { replicas: Some(2) });
+        let both = Target::of("id", &spec).unwrap_err().to_string();
+        assert_eq!(both, "the spec of agent says both replicated and global: a service is one or the other");
+        spec.mode.as_mut().unwrap().global = None;
+        assert_eq!(Target::of("id", &spec).unwrap().mode, Mode::Replicated(2));
+        spec.mode = None;
+        assert_eq!(Target::of("id", &spec).unwrap().mode, Mode::Replicated(1));
+        spec.mode = Some(ServiceSpecMode { replicated_job: Some(Default::default()), ..Default::default() });
+        let job = Target::of("id", &spec).unwrap_err().to_string();
+        assert_eq!(job, "agent is a job: planrun follows replicated and global services only");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_global_service_with_one_running_task_per_node_has_converged() {
+        let fake = FakeCluster::new();
+        fake.set_nodes(&["n1", "n2", "n3"]);
+        fake.add_service(global_spec("agent", "app:v1"));
+        let took = follow_restore(&fake, "agent", Duration::from_secs(5)).await.unwrap();
+        assert!(took < Duration::from_millis(100), "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_node_with_two_running_tasks_is_not_converged_even_when_restoring() {
+        let fake = FakeCluster::new();
+        fake.set_nodes(&["n1", "n2", "n3"]);
+        fake.add_service(global_spec("agent", "app:v1"));
+        fake.duplicate_on_node("agent", "n2");
+
+        let failure = follow_restore(&fake, "agent", Duration::from_secs(3)).await.unwrap_err();
+
+        assert_eq!(progress(failure), "4 of 3 tasks running on image app:v1 (one per node), node n2 has 2 tasks of it");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_node_without_a_task_is_not_converged_until_swarm_restarts_one_there() {
+        let fake = FakeCluster::new();
+        fake.set_nodes(&["n1", "n2", "n3"]);
+        fake.set_timing(Timing { restart_delay: Duration::from_secs(10), ..Timing::default() });
+        fake.add_service(global_spec("agent", "app:v1"));
+        fake.kill_on_node("agent", "n3");
+
+        let failure = follow_restore(&fake, "agent", Duration::from_secs(5)).await.unwrap_err();
+        assert_eq!(
+            progress(failure),
+            "2 of 3 tasks running on image app:v1 (one per node), 2 tasks want to run on 2 nodes"
+        );
+
+        // Restarted 10 s after the kill, up 2 s later: 7 s from here.
+        let took = follow_restore(&fake, "agent", Duration::from_secs(30)).await.unwrap();
+        assert!(took >= Duration::from_secs(7) && took <= Duration::from_millis(7_100), "{took:?}");
+    }
+
+    fn task(id: &str, node: &str, image: &str, desired: TaskState, state: TaskState) -> Task {
+        Task {
+            id: Some(id.into()),
+            node_id: Some(node.into()),
+            desired_state: Some(desired),
+            status: Some(TaskStatus { state: Some(state), ..Default::default() }),
+            spec: Some(TaskSpec {
+                container_spec: Some(TaskSpecContainerSpec { image: Some(image.into()), ..Default::default() }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// What dockerd 20.10 shows (measured): a task waiting to start (stop-first, or a restart
+    /// delay) wants `ready`, and the desired count leaves it out. Its node is one without a
+    /// running task, not a node fewer.
+    #[test]
+    fn a_node_whose_task_waits_to_start_is_not_converged_though_the_daemon_desires_one_fewer() {
+        let target = Target::of("id", &global_spec("agent", "app:v2")).unwrap();
+        let template = global_spec("agent", "app:v2").task_template.unwrap();
+        let (run, ready) = (TaskState::RUNNING, TaskState::READY);
+        let tasks = [task("a", "n1", "app:v2", run, run), task("b", "n2", "app:v2", ready, ready)];
+
+        let seen = global(&target, &template, &tasks, 1, &Baseline::default());
+
+        assert!(!seen.done);
+        assert_eq!(
+            seen.progress,
+            "1 of 1 tasks running on image app:v2 (one per node), 1 node waits for a task to start"
+        );
+        let seen = global(&target, &template, &tasks[..1], 1, &Baseline::default());
+        assert!(seen.done, "{}", seen.progress);
+    }
+
+    #[test]
+    fn zero_desired_is_converged_only_when_no_node_takes_the_service() {
+        let target = Target::of("id", &global_spec("agent", "app:v2")).unwrap();
+        let template = global_spec("agent", "app:v2").task_template.unwrap();
+
+        let nobody = global(&target, &template, &[], 0, &Baseline::default());
+        assert!(nobody.done);
+        assert_eq!(
+            nobody.progress,
+            "no node runs tasks of image app:v2 (0 desired: no node meets its placement, or all are drained)"
+        );
+        // A task of the target came and failed since the write: some node takes it.
+        let failed = task("a", "n1", "app:v2", TaskState::SHUTDOWN, TaskState::FAILED);
+        assert!(!global(&target, &template, std::slice::from_ref(&failed), 0, &Baseline::default()).done);
+        // The same task from before the write says nothing about the nodes now.
+        let before = Baseline { tasks: ["a".to_string()].into(), ..Baseline::default() };
+        assert!(global(&target, &template, &[failed], 0, &before).done);
+    }
 }

@@ -37,6 +37,11 @@ pub fn replicas(spec: &ServiceSpec) -> Option<u64> {
     }
 }
 
+/// Whether the spec is a global service's: one task on every node that may run it.
+pub fn is_global(spec: &ServiceSpec) -> bool {
+    spec.mode.as_ref().is_some_and(|m| m.global.is_some())
+}
+
 /// The service's health check, if it has one that runs.
 pub fn health_check(spec: &ServiceSpec) -> Option<&HealthConfig> {
     let check = spec.task_template.as_ref()?.container_spec.as_ref()?.health_check.as_ref()?;
@@ -169,7 +174,9 @@ mod tests {
         assert_eq!(replicas(&spec), Some(1));
         set_replicas(&mut spec, 4);
         assert_eq!(replicas(&spec), Some(4));
+        assert!(!is_global(&spec));
         spec.mode = Some(ServiceSpecMode { global: Some(Default::default()), ..Default::default() });
         assert_eq!(replicas(&spec), None);
+        assert!(is_global(&spec));
     }
 }

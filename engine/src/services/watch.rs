@@ -101,11 +101,13 @@ pub fn failure_of(task: &Task) -> Option<String> {
     })
 }
 
-/// `web.2` for a replicated task, else its short id.
+/// `web.2` for a replicated task, `agent.NODE` for a global one (as `docker service ps` names
+/// them), else its short id.
 pub fn task_name(service: &str, task: &Task) -> String {
-    match (task.slot, task.id.as_deref()) {
-        (Some(slot), _) if slot > 0 => format!("{service}.{slot}"),
-        (_, Some(id)) => format!("{service} task {}", id.chars().take(12).collect::<String>()),
+    match (task.slot, task.node_id.as_deref().filter(|n| !n.is_empty()), task.id.as_deref()) {
+        (Some(slot), _, _) if slot > 0 => format!("{service}.{slot}"),
+        (_, Some(node), _) => format!("{service}.{node}"),
+        (_, _, Some(id)) => format!("{service} task {}", id.chars().take(12).collect::<String>()),
         _ => service.to_owned(),
     }
 }

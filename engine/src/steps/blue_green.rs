@@ -122,6 +122,18 @@ pub async fn colours(cluster: &dyn Cluster, step: &BlueGreen) -> Result<Colours,
     }
 }
 
+/// Why a global service cannot be a colour, if it is one. The router may be global: it is
+/// only rolled, never sized.
+fn global_colour(service: &Service) -> Option<String> {
+    service.spec.as_ref().is_some_and(spec::is_global).then(|| {
+        format!(
+            "`{}` is a global service (one task on every node that may run it): a colour must be replicated, \
+             to run at the live colour's size and be scaled to 0 when it retires; use a rolling step",
+            services::name_of(service)
+        )
+    })
+}
+
 fn attachments(service: &Service) -> Vec<bollard::models::NetworkAttachmentConfig> {
     service.spec.as_ref().and_then(|s| s.task_template.as_ref()).and_then(|t| t.networks.clone()).unwrap_or_default()
 }
@@ -177,6 +189,11 @@ impl Behavior for BlueGreen {
         let (blue, mut findings) = rolling::check_service(ctx, &self.blue.value, monitor).await;
         let (green, more) = rolling::check_service(ctx, &self.green.value, monitor).await;
         findings.problems.extend(more.problems);
+        for colour in [&blue, &green].into_iter().flatten() {
+            if let Some(problem) = global_colour(colour) {
+                findings.problems.push(problem);
+            }
+        }
         if let (Some(blue), Some(green)) = (&blue, &green)
             && network_targets(blue) != network_targets(green)
         {
@@ -237,6 +254,9 @@ impl Behavior for BlueGreen {
         let deadline_ms = self.deadline.as_millis();
         let live = services::inspect(cluster, &colours.live).await?;
         let idle = services::inspect(cluster, &colours.idle).await?;
+        if let Some(problem) = global_colour(&live).or_else(|| global_colour(&idle)) {
+            return Err(StepError::Unsupported(problem));
+        }
         let router = match &self.switch {
             Switch::Nginx { router, .. } => Some(services::inspect(cluster, router).await?),
             Switch::Alias { .. } => None,

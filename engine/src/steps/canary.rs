@@ -111,6 +111,10 @@ impl Behavior for Canary {
         let (service, mut findings) = rolling::check_service(ctx, name, self.update.monitor.to_std()).await;
         let Some(service) = service else { return findings };
         let live = service.spec.clone().unwrap_or_default();
+        if spec::is_global(&live) {
+            findings.problems.push(global_refused(name));
+            return findings;
+        }
         let stable = spec::replicas(&live).unwrap_or(0);
         if stable == 0 {
             findings.problems.push(format!(
@@ -163,6 +167,9 @@ impl Behavior for Canary {
         let service = services::inspect(cluster, name).await?;
         let service_id = service.id.clone().unwrap_or_default();
         let previous = service.spec.clone().unwrap_or_default();
+        if spec::is_global(&previous) {
+            return Err(StepError::Unsupported(global_refused(name)));
+        }
         let stable = spec::replicas(&previous).unwrap_or(1).max(1);
         // The deadline bounds each wait on its own (the canary converging, a person answering),
         // not the whole step: a stage's pause and gates take as long as the plan says, as a
@@ -240,6 +247,15 @@ impl Behavior for Canary {
         remove_canary(ctx.run.as_ref(), &record.canary_name).await?;
         Ok(())
     }
+}
+
+/// Why a canary of a global service is refused.
+fn global_refused(name: &str) -> String {
+    format!(
+        "service `{name}` is global (one task on every node that may run it): a canary of it would have no share \
+         to take, since a canary's share of the traffic is its replicas against the stable service's and a global \
+         service has no replica count; use a rolling step"
+    )
 }
 
 /// Follows the canary until its tasks all run, watching them (a canary task that fails fails

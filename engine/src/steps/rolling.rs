@@ -14,7 +14,7 @@ use plans::steps::Rolling;
 use super::{Behavior, Findings, StepError};
 use crate::clock;
 use crate::context::{RunContext, StepContext};
-use crate::services::convergence::{self, Baseline, Settings, Target};
+use crate::services::convergence::{self, Baseline, Mode, Settings, Target};
 use crate::services::watch::Watch;
 use crate::services::{self, spec};
 use crate::undo::{RollingUndo, Undo};
@@ -29,7 +29,11 @@ impl Behavior for Rolling {
     }
 
     async fn preflight(&self, ctx: &StepContext) -> Findings {
-        check_service(ctx, &self.service.value, self.update.monitor.to_std()).await.1
+        let (service, mut findings) = check_service(ctx, &self.service.value, self.update.monitor.to_std()).await;
+        if let Some(problem) = service.and_then(|s| replicas_of_global(&s.spec.unwrap_or_default(), self)) {
+            findings.problems.push(problem);
+        }
+        findings
     }
 
     async fn apply(&self, ctx: &StepContext) -> Result<(), StepError> {
@@ -38,6 +42,9 @@ impl Behavior for Rolling {
         let service = services::inspect(cluster, name).await?;
         let service_id = service.id.clone().unwrap_or_default();
         let previous = service.spec.clone().unwrap_or_default();
+        if let Some(problem) = replicas_of_global(&previous, self) {
+            return Err(StepError::Unsupported(problem));
+        }
         let spec = updated_spec(&previous, self);
         // A service planrun cannot follow is refused before anything is recorded or changed.
         Target::of(&service_id, &spec)?;
@@ -47,7 +54,20 @@ impl Behavior for Rolling {
     }
 }
 
-/// Checks that `name` exists, is replicated and has no update in progress or paused, and warns
+/// Why the step's `replicas` cannot apply to the service `live` describes, if it is global.
+fn replicas_of_global(live: &ServiceSpec, rolling: &Rolling) -> Option<String> {
+    let replicas = rolling.replicas.as_ref()?;
+    spec::is_global(live).then(|| {
+        format!(
+            "`replicas {}` cannot apply to `{}`: it is a global service (one task on every node that may run it), \
+             which has no replica count; remove `replicas` from the step",
+            replicas.value, rolling.service.value
+        )
+    })
+}
+
+/// Checks that `name` exists, is a service planrun can follow (replicated or global, not a
+/// job) and has no update in progress or paused, and warns
 /// when `monitor` is shorter than its health check needs; returns the service when it exists.
 pub async fn check_service(
     ctx: &StepContext,
@@ -105,9 +125,15 @@ pub async fn roll_out(
     let cluster = ctx.cluster();
     let service_id = service.id.clone().unwrap_or_default();
     let target = Target::of(&service_id, spec)?;
+    // A global service has as many tasks as nodes run it: the daemon's count before the write
+    // (if it cannot be read, no failure is tolerated).
+    let tasks = match target.mode {
+        Mode::Replicated(replicas) => replicas,
+        Mode::Global => cluster.counts(&service_id).await.map(|c| c.desired).unwrap_or(0),
+    };
     let baseline = services::replace_spec(cluster, service, spec, Some(previous)).await?;
     ctx.progress(format!("updating {} to {}", target.service_name, target.image));
-    let allowed = Watch::allowance(policy.max_failure_ratio, target.replicas);
+    let allowed = Watch::allowance(policy.max_failure_ratio, tasks);
     let mut watch = Watch::new(&target, &baseline, allowed);
     let settings = Settings::new(policy.deadline.to_std());
     convergence::follow(cluster, &ctx.run.events, &ctx.step, &target, &baseline, &mut watch, settings).await?;
@@ -515,6 +541,104 @@ mod tests {
         // 2 s monitor against a 1 s interval x 3 retries + 1 s timeout health check.
         assert_eq!(paused.warnings.len(), 1, "{paused:?}");
         assert!(paused.warnings[0].starts_with("monitor 2s is shorter than the 4s"), "{paused:?}");
+    }
+
+    /// `spec` as a global service.
+    fn global(name: &str, image: &str) -> ServiceSpec {
+        ServiceSpec {
+            mode: Some(ServiceSpecMode { global: Some(Default::default()), ..Default::default() }),
+            ..spec(name, image)
+        }
+    }
+
+    /// (node, image) of every running task that wants to run, sorted.
+    async fn running_by_node(fake: &FakeCluster, name: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = fake
+            .tasks(name)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.desired_state == Some(bollard::models::TaskState::RUNNING))
+            .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(bollard::models::TaskState::RUNNING))
+            .map(|t| {
+                (t.node_id.unwrap(), spec::image(&ServiceSpec { task_template: t.spec, ..Default::default() }).into())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn every_node(image: &str) -> Vec<(String, String)> {
+        ["n1", "n2", "n3"].iter().map(|n| (n.to_string(), image.to_string())).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_global_service_on_three_nodes_rolls_out_start_first_and_stop_first() {
+        use plans::steps::update::Order;
+        for order in [Order::StartFirst, Order::StopFirst] {
+            let fake = FakeCluster::new();
+            fake.set_nodes(&["n1", "n2", "n3"]);
+            fake.add_service(global("shop_agent", "app:v1"));
+            let (ctx, memory) = context(&fake);
+            let started = tokio::time::Instant::now();
+            let mut step = rolling("shop_agent", "app:v2", FailureAction::Rollback, 600);
+            step.update.order = order;
+
+            assert!(step.preflight(&ctx).await.problems.is_empty(), "{order:?}");
+            step.apply(&ctx).await.unwrap();
+
+            assert_eq!(running_by_node(&fake, "shop_agent").await, every_node("app:v2"), "{order:?}");
+            let counts = fake.counts("shop_agent").await.unwrap();
+            assert_eq!((counts.running, counts.desired), (3, 3));
+            let updated: Vec<_> = memory
+                .events()
+                .into_iter()
+                .filter_map(|e| match e {
+                    Event::StepProgress { updated: Some(u), .. } => Some(u),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(updated.last(), Some(&(3, 3)), "{order:?}: {updated:?}");
+            // As for 3 replicas: 2 s per node and a 1 s delay between them, then a monitor window.
+            let took = started.elapsed();
+            assert!(took >= Duration::from_secs(10) && took <= Duration::from_millis(10_100), "{order:?}: {took:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crashing_image_on_a_global_service_fails_and_undo_restores_every_node() {
+        let fake = FakeCluster::new();
+        fake.set_nodes(&["n1", "n2", "n3"]);
+        fake.behave("app:exit", Behavior::Crash(3));
+        let before = global("shop_agent", "app:v1");
+        fake.add_service(before.clone());
+        let (ctx, memory) = context(&fake);
+
+        let error = rolling("shop_agent", "app:exit", FailureAction::Rollback, 600).apply(&ctx).await.unwrap_err();
+
+        assert_eq!(
+            error.to_string(),
+            "1 task of shop_agent on app:exit failed after starting: task: non-zero exit (3) (shop_agent.n1)"
+        );
+        undo("web", &recorded(&memory), &ctx.run).await.unwrap();
+        assert_eq!(fake.spec("shop_agent").unwrap(), before);
+        assert_eq!(running_by_node(&fake, "shop_agent").await, every_node("app:v1"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn replicas_on_a_global_service_fail_preflight_and_apply_changes_nothing() {
+        let fake = FakeCluster::new();
+        fake.add_service(global("shop_agent", "app:v1"));
+        let (ctx, memory) = context(&fake);
+        let mut step = rolling("shop_agent", "app:v2", FailureAction::Rollback, 600);
+        step.replicas = Some(Spanned::new(3, Span::default()));
+        let expected = "`replicas 3` cannot apply to `shop_agent`: it is a global service (one task on every node \
+                        that may run it), which has no replica count; remove `replicas` from the step";
+
+        assert_eq!(step.preflight(&ctx).await.problems, [expected]);
+        assert_eq!(step.apply(&ctx).await.unwrap_err().to_string(), expected);
+        assert_eq!(fake.spec("shop_agent").unwrap(), global("shop_agent", "app:v1"));
+        assert!(memory.events().is_empty(), "nothing recorded: {:?}", memory.events());
     }
 
     #[test]
