@@ -496,6 +496,11 @@ impl FakeCluster {
         self.lock().networks.push(Network { id: id.to_owned(), name: name.to_owned() });
     }
 
+    /// Adds a secret as a real swarm holds it (same id; its data unknown).
+    pub fn add_secret(&self, secret: SecretObject) {
+        self.lock().secrets.push((secret, Vec::new()));
+    }
+
     /// Adds a config object as a real swarm holds it (same id).
     pub fn add_config(&self, config: ConfigObject) {
         self.lock().configs.push(config);

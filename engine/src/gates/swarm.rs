@@ -218,9 +218,18 @@ pub fn assess(name: &str, service: &Service, counts: ServiceCounts, tasks: &[Tas
 /// whose node still satisfies changed constraints instead of replacing it), `Runtime`
 /// (the daemon reports `container` on the service's spec but leaves it out of a task's) and
 /// the health check (the driver reads it back into service specs only; bollard's task model
-/// drops it, see `cluster::swarm`).
+/// drops it, see `cluster::swarm`), and the restart policy and stop grace period when the task
+/// has none: the daemon shows its defaults for them in a service's spec without storing them,
+/// so a task of such a service carries none, while a spec that sets them (as
+/// `docker stack deploy` does) passes them on to its tasks.
 fn same_spec(task: &TaskSpec, current: &TaskSpec) -> bool {
-    let comparable = |spec: &TaskSpec| {
+    let (task, current) = comparable(task, current);
+    task == current
+}
+
+/// `task` and `current` without the fields [`same_spec`] ignores.
+fn comparable(task: &TaskSpec, current: &TaskSpec) -> (TaskSpec, TaskSpec) {
+    let strip = |spec: &TaskSpec| {
         let mut spec = spec.clone();
         if let Some(placement) = spec.placement.as_mut() {
             placement.constraints = None;
@@ -229,9 +238,17 @@ fn same_spec(task: &TaskSpec, current: &TaskSpec) -> bool {
         if let Some(container) = spec.container_spec.as_mut() {
             container.health_check = None;
         }
+        if task.restart_policy.is_none() {
+            spec.restart_policy = None;
+        }
+        if task.container_spec.as_ref().is_some_and(|c| c.stop_grace_period.is_none())
+            && let Some(container) = spec.container_spec.as_mut()
+        {
+            container.stop_grace_period = None;
+        }
         spec
     };
-    comparable(task) == comparable(current)
+    (strip(task), strip(current))
 }
 
 /// ` (image a, now b)` when the images differ, else the differing fields: ` (ContainerSpec.Env differs)`.
@@ -241,8 +258,9 @@ fn spec_change(task: &TaskSpec, current: &TaskSpec) -> String {
     if old != new {
         return format!(" (image {old}, now {new})");
     }
+    let (task, current) = comparable(task, current);
     let (old, new) =
-        (serde_json::to_value(task).unwrap_or_default(), serde_json::to_value(current).unwrap_or_default());
+        (serde_json::to_value(&task).unwrap_or_default(), serde_json::to_value(&current).unwrap_or_default());
     let mut fields = Vec::new();
     differing(&old, &new, "", &mut fields);
     if fields.is_empty() { String::new() } else { format!(" ({} differs)", fields.join(", ")) }

@@ -31,6 +31,9 @@ pub struct LiveState {
     pub networks: Vec<LiveNetwork>,
     /// Config objects the services mount.
     pub configs: Vec<LiveConfig>,
+    /// Secrets the services mount: (id, name, labels); Swarm never gives their data back.
+    #[serde(default)]
+    pub secrets: Vec<(String, String, BTreeMap<String, String>)>,
     /// Who holds the stack's deploy lock.
     pub lock: Option<Holder>,
     /// A run of the stack waiting for a person: (run, step, question).
@@ -145,6 +148,7 @@ pub async fn read(cluster: &dyn Cluster, plan: &Plan) -> Result<LiveState, Clust
         missing: Vec::new(),
         networks: Vec::new(),
         configs: Vec::new(),
+        secrets: Vec::new(),
         lock: lock::current(cluster, &plan.stack.value).await?.map(|(_, h)| h),
         waiting: approval::waiting(cluster, &plan.stack.value).await?,
         colours: BTreeMap::new(),
@@ -152,6 +156,7 @@ pub async fn read(cluster: &dyn Cluster, plan: &Plan) -> Result<LiveState, Clust
     };
     let mut networks = BTreeSet::new();
     let mut configs = BTreeSet::new();
+    let mut secrets = BTreeSet::new();
     let mut wanted: Vec<(String, String, bool)> =
         named_services(plan).into_iter().map(|(n, by)| (n, by, true)).collect();
     for step in &plan.steps {
@@ -192,6 +197,9 @@ pub async fn read(cluster: &dyn Cluster, plan: &Plan) -> Result<LiveState, Clust
         }
         for c in template.container_spec.iter().flat_map(|c| c.configs.iter().flatten()) {
             configs.extend(c.config_name.clone());
+        }
+        for s in template.container_spec.iter().flat_map(|c| c.secrets.iter().flatten()) {
+            secrets.extend(s.secret_name.clone());
         }
         state.services.insert(
             name,
@@ -241,6 +249,11 @@ pub async fn read(cluster: &dyn Cluster, plan: &Plan) -> Result<LiveState, Clust
                 labels: obj.labels.into_iter().collect(),
                 data: String::from_utf8_lossy(&obj.data).into_owned(),
             });
+        }
+    }
+    for s in secrets {
+        if let Some(obj) = cluster.secret(&s).await? {
+            state.secrets.push((obj.id, obj.name, obj.labels.into_iter().collect()));
         }
     }
     Ok(state)

@@ -126,12 +126,23 @@ pub fn offline_state(plan: &Plan, replicas: u64) -> LiveState {
         missing: Vec::new(),
         networks: Vec::new(),
         configs: Vec::new(),
+        secrets: Vec::new(),
         lock: None,
         waiting: None,
         colours: BTreeMap::new(),
         canaries: Vec::new(),
     };
+    // What a compose step defines is taken not to exist yet: the step creates it.
+    let composed: Vec<&String> = plan
+        .steps
+        .iter()
+        .filter_map(|s| if let StepKind::Compose(c) = &s.kind { Some(&c.services) } else { None })
+        .flatten()
+        .collect();
     for (name, _) in live::named_services(plan) {
+        if composed.contains(&&name) {
+            continue;
+        }
         let own = plan.steps.iter().find_map(|s| match &s.kind {
             StepKind::Rolling(r) if r.service.value == name => r.replicas.as_ref().map(|r| r.value),
             StepKind::Canary(c) if c.service.value == name => c.replicas.as_ref().map(|r| r.value),

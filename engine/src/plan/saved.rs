@@ -120,6 +120,7 @@ mod tests {
             missing: Vec::new(),
             networks: Vec::new(),
             configs: Vec::new(),
+            secrets: Vec::new(),
             lock: None,
             waiting: None,
             colours: [("front".to_owned(), Ok("blue".to_owned()))].into(),

@@ -200,6 +200,13 @@ async fn simulate(
     for c in &live.configs {
         sim.cluster.add_config(c.clone().into());
     }
+    for (id, name, labels) in &live.secrets {
+        sim.cluster.add_secret(crate::cluster::SecretObject {
+            id: id.clone(),
+            name: name.clone(),
+            labels: labels.clone().into_iter().collect(),
+        });
+    }
     // The fake has one node unless a global service runs on more now: then as many as the most.
     let nodes = live.services.values().filter(|s| crate::services::spec::is_global(&s.spec)).map(|s| s.running).max();
     if let Some(n) = nodes.filter(|n| *n > 1) {

@@ -18,7 +18,7 @@ use plans::steps::Compose;
 use super::{Behavior, Findings, StepError};
 use crate::cluster::{Cluster, ClusterError};
 use crate::context::{RunContext, StepContext};
-use crate::services::convergence::{self, Baseline, Failure, Settings, Target};
+use crate::services::convergence::{self, Baseline, Failure, Mode, Settings, Target};
 use crate::services::stack::{self, Ids};
 use crate::services::watch::{POLL, Watch};
 use crate::services::{self, ServiceError};
@@ -144,14 +144,15 @@ async fn changes(ctx: &StepContext, desired: &Desired) -> Result<Changes, StepEr
             }
         }
     }
-    let creates_objects = !(c.networks.is_empty() && c.configs.is_empty() && c.secrets.is_empty());
     for s in &desired.file.services {
         let name = format!("{stack}_{}", s.name.value);
         match cluster.service(&name).await {
             Ok(live) => {
                 let spec = stack::service_spec(stack, &desired.file, s, &c.ids, &env);
                 let live_spec = live.spec.clone().unwrap_or_default();
-                if !creates_objects && stack::same_spec(&spec, &live_spec) {
+                // A service that uses an object still to be created differs: its spec names
+                // that object without an id yet.
+                if stack::same_spec(&spec, &live_spec) {
                     c.unchanged.push(name);
                 } else {
                     c.services.push((s.name.value.clone(), Some(live)));
@@ -278,13 +279,16 @@ impl Behavior for Compose {
             }
         }
         let settings = Settings::new(self.deadline.to_std());
-        let mut watches: Vec<Watch> = followed
-            .iter()
-            .map(|(target, baseline, spec, _)| {
-                let ratio = spec.update_config.as_ref().and_then(|u| u.max_failure_ratio).unwrap_or(0.0);
-                Watch::new(target, baseline, Watch::allowance(ratio, target.replicas))
-            })
-            .collect();
+        let mut watches: Vec<Watch> = Vec::new();
+        for (target, baseline, spec, _) in &followed {
+            let ratio = spec.update_config.as_ref().and_then(|u| u.max_failure_ratio).unwrap_or(0.0);
+            // A global service has as many tasks as nodes run it (none tolerated if unknown).
+            let tasks = match target.mode {
+                Mode::Replicated(n) => n,
+                Mode::Global => cluster.counts(&target.service_id).await.map(|c| c.desired).unwrap_or(0),
+            };
+            watches.push(Watch::new(target, baseline, Watch::allowance(ratio, tasks)));
+        }
         let follows = followed.iter().zip(watches.iter_mut()).map(|((target, baseline, _, _), watch)| {
             convergence::follow(cluster, &ctx.run.events, &ctx.step, target, baseline, watch, settings)
         });
