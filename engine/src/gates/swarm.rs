@@ -356,6 +356,25 @@ mod tests {
     }
 
     #[test]
+    fn a_restart_policy_and_grace_period_count_only_when_the_task_carries_them() {
+        use bollard::models::{TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum as Condition};
+        let mut current = spec("app:v2");
+        current.restart_policy = Some(TaskSpecRestartPolicy {
+            condition: Some(Condition::ANY),
+            delay: Some(5_000_000_000),
+            ..Default::default()
+        });
+        current.container_spec.as_mut().unwrap().stop_grace_period = Some(10_000_000_000);
+        // dockerd shows defaults in a service's spec that its tasks do not carry.
+        assert!(same_spec(&spec("app:v2"), &current));
+        // A task that carries them is compared on them.
+        let mut task = current.clone();
+        task.restart_policy.as_mut().unwrap().condition = Some(Condition::ON_FAILURE);
+        assert!(!same_spec(&task, &current));
+        assert_eq!(spec_change(&task, &current), " (RestartPolicy differs)");
+    }
+
+    #[test]
     fn old_spec_fails() {
         let m = assess("web", &service("app:v2"), counts(2, 2), &[running(1, "app:v2"), running(2, "app:v1")]);
         assert_eq!(m.outcome, Outcome::Fail);

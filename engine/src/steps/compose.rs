@@ -405,3 +405,141 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::cluster::fake::Behavior as Fake;
+    use crate::events::{Memory, RunOutcome};
+    use crate::executor::{Executor, Interrupts, Report};
+    use crate::simulation::Simulation;
+
+    const COMPOSE: &str = "\
+services:
+  web:
+    image: app:${WEB_TAG:-v1}
+    networks: [front]
+    configs: [settings]
+    deploy:
+      replicas: 2
+      update_config: {order: start-first, failure_action: rollback}
+  api:
+    image: app:${API_TAG:-v1}
+    networks: [front, EXTRA]
+    secrets: [token]
+    deploy:
+      replicas: 2
+  agent:
+    image: agent:v1
+    deploy:
+      mode: global
+networks:
+  front: {}
+  extra: {}
+configs:
+  settings: {file: ./settings.txt}
+secrets:
+  token: {file: ./token.txt}
+";
+
+    /// A directory with the compose file (its `EXTRA` network named `extra`, or `front` when
+    /// `extra` is false) and its files.
+    fn dir(extra: bool) -> PathBuf {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("planrun-compose-step-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = COMPOSE.replace("EXTRA", if extra { "extra" } else { "front" });
+        std::fs::write(dir.join("docker-compose.yml"), text).unwrap();
+        std::fs::write(dir.join("settings.txt"), "a=1\n").unwrap();
+        std::fs::write(dir.join("token.txt"), "secret\n").unwrap();
+        dir
+    }
+
+    async fn apply(sim: &Simulation, dir: &std::path::Path, vars: &str) -> (Report, Arc<Memory>) {
+        let text = format!(
+            "plan t {{\n    stack shop\n{vars}    gate g {{ swarm shop_web }}\n    compose stack {{\n        file \"docker-compose.yml\"\n        gates g\n    }}\n}}\n"
+        );
+        let inputs = plans::Inputs { files: Some(dir.to_path_buf()), ..plans::Inputs::default() };
+        let checked = plans::check(plans::SourceFile::new("plan.kdl", text), &inputs);
+        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+        let (plan, graph) = (Arc::new(checked.plan.unwrap()), checked.graph.unwrap());
+        let memory = Arc::new(Memory::default());
+        let ctx = sim.context("shop", "r-compose", vec![Box::new(memory.clone())]);
+        let executor = Executor { ctx, parallelism: 4, interrupts: Interrupts::default() };
+        (executor.run(&plan, &graph, &Arc::new(dir.to_path_buf())).await, memory)
+    }
+
+    fn labels(spec: &ServiceSpec) -> HashMap<String, String> {
+        spec.labels.clone().unwrap_or_default()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stack_is_created_then_a_second_run_changes_nothing() {
+        let sim = Simulation::new();
+        let dir = dir(false);
+        let (report, _) = apply(&sim, &dir, "").await;
+        assert_eq!(report.outcome, RunOutcome::Succeeded, "{report:?}");
+        let web = sim.cluster.spec("shop_web").expect("created");
+        assert_eq!(labels(&web)[services::STACK_LABEL], "shop");
+        assert!(sim.cluster.spec("shop_agent").is_some_and(|s| crate::services::spec::is_global(&s)));
+        let cluster: &dyn Cluster = &sim.cluster;
+        assert!(cluster.network("shop_front").await.unwrap().is_some());
+        assert!(cluster.network("shop_extra").await.unwrap().is_none(), "a network no service uses is not made");
+        assert!(cluster.config("shop_settings").await.unwrap().is_some());
+        assert!(cluster.secret("shop_token").await.unwrap().is_some());
+
+        let updates = sim.cluster.update_calls();
+        let (again, memory) = apply(&sim, &dir, "").await;
+        assert_eq!(again.outcome, RunOutcome::Succeeded);
+        assert_eq!(sim.cluster.update_calls(), updates, "nothing is written on an unchanged stack");
+        let said: Vec<String> = memory
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                crate::events::Event::StepProgress { message, updated: None, .. } => Some(message),
+                _ => None,
+            })
+            .collect();
+        assert!(said.contains(&"stack shop: nothing to change".to_string()), "{said:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_failing_service_puts_the_whole_stack_back() {
+        let sim = Simulation::new();
+        let (first, _) = apply(&sim, &dir(false), "").await;
+        assert_eq!(first.outcome, RunOutcome::Succeeded);
+        let before: Vec<ServiceSpec> =
+            ["shop_web", "shop_api", "shop_agent"].iter().map(|n| sim.cluster.spec(n).unwrap()).collect();
+        sim.cluster.behave("app:broken", Fake::NeverHealthy);
+
+        // A new network for api, web to v2, api to a release that never turns healthy.
+        let vars = "    var WEB_TAG default=v2\n    var API_TAG default=broken\n";
+        let (report, _) = apply(&sim, &dir(true), vars).await;
+
+        assert_eq!(report.outcome, RunOutcome::RolledBack, "{report:?}");
+        let after: Vec<ServiceSpec> =
+            ["shop_web", "shop_api", "shop_agent"].iter().map(|n| sim.cluster.spec(n).unwrap()).collect();
+        assert_eq!(after, before, "every service is back on its previous spec");
+        let cluster: &dyn Cluster = &sim.cluster;
+        assert!(cluster.network("shop_extra").await.unwrap().is_none(), "the network the run made is gone");
+        assert!(cluster.network("shop_front").await.unwrap().is_some(), "what was there stays");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_config_with_other_content_is_refused_before_any_change() {
+        let sim = Simulation::new();
+        let dir = dir(false);
+        let (first, _) = apply(&sim, &dir, "").await;
+        assert_eq!(first.outcome, RunOutcome::Succeeded);
+        std::fs::write(dir.join("settings.txt"), "a=2\n").unwrap();
+        let updates = sim.cluster.update_calls();
+        let (report, _) = apply(&sim, &dir, "    var WEB_TAG default=v2\n").await;
+        assert_ne!(report.outcome, RunOutcome::Succeeded);
+        assert!(format!("{report:?}").contains("cannot change"), "{report:?}");
+        assert_eq!(sim.cluster.update_calls(), updates);
+    }
+}
