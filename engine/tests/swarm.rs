@@ -117,6 +117,7 @@ fn step(service: &str, image: &str, monitor_secs: u64) -> Rolling {
             ..UpdatePolicy::default()
         },
         gates: Vec::new(),
+        compose: None,
     }
 }
 

@@ -312,6 +312,7 @@ mod tests {
                 ..UpdatePolicy::default()
             },
             gates: Vec::new(),
+            compose: None,
         }
     }
 
