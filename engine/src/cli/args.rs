@@ -33,6 +33,20 @@ pub enum Command {
     /// Exits 0 when every file is formatted (or now is); 1 when --check found a file to change or
     /// a file has syntax errors; 2 for usage or I/O errors.
     Fmt(FmtArgs),
+    /// Write a starting plan from a compose file or from a live stack.
+    ///
+    /// From a compose file (--compose): a compose step that deploys the whole file as the stack
+    /// (named --stack, default the file's directory), or with --rolling one rolling step per
+    /// service taking its image and replicas from the file. From a live stack (--stack alone): one
+    /// rolling step per service with the image, replicas and update settings it runs now (global
+    /// services and jobs commented out: rolling steps update replicated services only). Either
+    /// way a swarm gate per service. The plan is in the canonical layout and validates as it is;
+    /// paths in it are relative to its directory. Printed on standard output unless -o.
+    ///
+    /// Exits 0 when written; 1 when the compose file has errors (each printed at its line) or the
+    /// stack has no services; 2 for usage or I/O errors, an existing -o file without --force, or
+    /// when Docker cannot be reached.
+    Init(InitArgs),
     /// Print the dependency graph of a plan's steps.
     Graph(GraphArgs),
     /// Print the resolved plan (variables substituted, defaults applied).
@@ -195,6 +209,34 @@ pub struct FmtArgs {
     /// With `-` as the plan: the path to name in messages and diffs.
     #[arg(long = "stdin-filename", value_name = "PATH")]
     pub stdin_filename: Option<PathBuf>,
+}
+
+/// `planrun init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The compose file to write the plan from (the format `docker stack deploy` reads).
+    #[arg(long, value_name = "FILE", required_unless_present = "stack")]
+    pub compose: Option<PathBuf>,
+    /// With --compose, the stack's name (default: the compose file's directory name); alone,
+    /// the live stack to write the plan from.
+    #[arg(long, value_name = "NAME")]
+    pub stack: Option<String>,
+    /// With --compose: a rolling step per service instead of one compose step (the services
+    /// must exist already).
+    #[arg(long, requires = "compose")]
+    pub rolling: bool,
+    /// Write the plan to PLAN instead of standard output.
+    #[arg(short = 'o', long = "out", value_name = "PLAN")]
+    pub out: Option<PathBuf>,
+    /// Replace PLAN if it exists.
+    #[arg(long, requires = "out")]
+    pub force: bool,
+    /// With --stack alone: use this environment's Docker host from the project file.
+    #[arg(long = "env", value_name = "NAME", conflicts_with = "compose")]
+    pub env: Option<String>,
+    /// With --stack alone: the project file (default: planrun.toml in the current directory, if any).
+    #[arg(long = "project", value_name = "FILE", conflicts_with = "compose")]
+    pub project: Option<PathBuf>,
 }
 
 /// How diagnostics are printed.

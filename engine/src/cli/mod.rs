@@ -1,5 +1,5 @@
 //! The command line: flags in `args`, one file per command that changes a swarm (`apply`,
-//! `rollback`, `answer` for promote/abort, `unlock`), `validate` and `fmt`, `graph` and `show`
+//! `rollback`, `answer` for promote/abort, `unlock`), `validate`, `fmt` and `init`, `graph` and `show`
 //! here, output formats in `report` (diagnostics), `progress` (runs) and `summary`. Only this module knows
 //! terminals, signals and exit codes; runs themselves are `crate::session`'s.
 
@@ -8,6 +8,7 @@ pub mod apply;
 pub mod args;
 pub mod explain;
 pub mod fmt;
+pub mod init;
 pub mod install;
 pub mod plan;
 pub mod plan_render;
@@ -52,6 +53,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Validate(a) => validate::validate(a),
         Command::Fmt(a) => fmt::fmt(a),
+        Command::Init(a) => init::init(a),
         Command::Graph(a) => graph(a),
         Command::Show(a) => show(a),
         Command::Plan(a) => plan::plan(a),
@@ -84,7 +86,7 @@ pub fn refusal_code(refusal: Refusal) -> u8 {
 
 /// A tokio runtime for one command. It shuts down without waiting for blocking reads (a
 /// terminal prompt nobody answered because the swarm answered first).
-pub(crate) fn run_async<F: std::future::Future<Output = ExitCode>>(future: F) -> ExitCode {
+pub(crate) fn run_async<T, F: std::future::Future<Output = T>>(future: F) -> T {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("cannot start the tokio runtime");
     let code = runtime.block_on(future);
