@@ -8,7 +8,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use support::{Workdir, docker, repo, run, unique};
+use support::{Workdir, docker, repo, unique};
 
 /// A stack removed (with everything labelled with it) on drop.
 struct Stack(String);

@@ -5,9 +5,9 @@
 //! - `up`: a new stack until every service runs all its tasks (docker: the deploy, then polling
 //!   `docker stack services` until every count is full; planrun: `apply` returns);
 //! - `update`: WEB_TAG=v2 until web's update has completed (docker: polling its UpdateStatus);
-//! - `bad`: API_TAG=never-healthy, WEB_TAG=v2: how each tool ends. docker exits 0 at once and
-//!   Swarm rolls api back by itself while web stays on v2 (polled until api's rollback has
-//!   completed); planrun exits 1 with every service back on v1.
+//! - `bad`: from web on v2, WEB_TAG=v1 and API_TAG=never-healthy: how each tool ends. docker
+//!   exits 0 at once; Swarm rolls api back by itself while web stays changed (polled until api's
+//!   rollback has completed); planrun exits 1 with web back on v2 and api on v1.
 //!
 //! Needs the local swarm (tests/env/swarm-up). Run:
 //!   cargo bench -p planrun-tests --bench compose_vs_stack_deploy
@@ -123,7 +123,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let rounds: usize = std::env::var("PLANRUN_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
-    let bad = [("WEB_TAG", "v2"), ("API_TAG", "never-healthy")];
+    // web changes too (back to v1), so a half-updated stack shows.
+    let bad = [("WEB_TAG", "v1"), ("API_TAG", "never-healthy")];
     for (name, update) in CONFIGS {
         let mut times: [[Vec<f64>; 3]; 2] = Default::default();
         for round in 0..rounds {
@@ -143,10 +144,20 @@ fn main() {
             let exit_zero = stack_deploy(&dir, &stack, &bad);
             until(|| update_state(&format!("{stack}_api")) == "rollback_completed");
             let bad_time = started.elapsed().as_secs_f64();
-            let web = docker(&["service", "inspect", &format!("{stack}_web"), "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}"], &[]).1;
+            let web = docker(
+                &[
+                    "service",
+                    "inspect",
+                    &format!("{stack}_web"),
+                    "--format",
+                    "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+                ],
+                &[],
+            )
+            .1;
             println!(
                 "{name}: docker stack deploy round {round}: up {up:.1}s, update {updated:.1}s, bad release: exit {} \
-                 after which api rolled back in {bad_time:.1}s and web stays on {}",
+                 after which api rolled back in {bad_time:.1}s, web on {}",
                 if exit_zero { 0 } else { 1 },
                 web.trim()
             );
@@ -162,10 +173,20 @@ fn main() {
             let (up, code_up) = apply(&dir, &[]);
             let (updated, code_update) = apply(&dir, &[("WEB_TAG", "v2")]);
             let (bad_time, code_bad) = apply(&dir, &bad);
-            let web = docker(&["service", "inspect", &format!("{stack}_web"), "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}"], &[]).1;
+            let web = docker(
+                &[
+                    "service",
+                    "inspect",
+                    &format!("{stack}_web"),
+                    "--format",
+                    "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+                ],
+                &[],
+            )
+            .1;
             println!(
                 "{name}: planrun round {round}: up {up:.1}s (exit {code_up}), update {updated:.1}s (exit {code_update}), \
-                 bad release: exit {code_bad} after {bad_time:.1}s, web back on {}",
+                 bad release: exit {code_bad} after {bad_time:.1}s, web on {}",
                 web.trim()
             );
             times[1][0].push(up);

@@ -207,7 +207,7 @@ fn from_compose(stack: &str, file: &str, model: &ComposeFile, rolling: bool) -> 
                 swarm_name: format!("{stack}_{}", s.name.value),
                 image: None,
                 replicas: None,
-                not_rolled: (s.deploy.mode == Mode::Global).then_some("a global service"),
+                not_rolled: None,
                 health,
                 update: update.unwrap_or_default(),
             }
@@ -232,14 +232,10 @@ fn from_live(stack: &str, live: &[LiveService]) -> Draft {
             let name = services::name_of(s);
             let key = name.strip_prefix(&format!("{stack}_")).filter(|k| !k.is_empty()).unwrap_or(&name).to_owned();
             let mode = spec.mode.clone().unwrap_or_default();
-            let not_rolled = if mode.global.is_some() {
-                Some("a global service")
-            } else if mode.replicated_job.is_some() || mode.global_job.is_some() {
-                Some("a job")
-            } else {
-                None
-            };
-            let replicas = spec::replicas(&spec).filter(|_| not_rolled.is_none());
+            let global = mode.global.is_some();
+            let not_rolled =
+                if mode.replicated_job.is_some() || mode.global_job.is_some() { Some("a job") } else { None };
+            let replicas = spec::replicas(&spec).filter(|_| not_rolled.is_none() && !global);
             Service {
                 key,
                 swarm_name: name,
@@ -397,8 +393,8 @@ impl Draft {
                         None => out.push_str(&format!("{gate}{step}")),
                         Some(why) => {
                             let why = format!(
-                                "{} is {why}: rolling steps update replicated services only, so its gate and step \
-                                 are commented out (`/-`).",
+                                "{} is {why}: rolling steps update services, not one-off jobs, so its gate and \
+                                 step are commented out (`/-`).",
                                 s.swarm_name
                             );
                             out.push_str(&format!("{}/-{gate}/-{step}", comment(&why, 1)));
@@ -633,11 +629,12 @@ mod tests {
             "parallelism 1\n        delay \"0s\"\n        order stop-first\n        failure-action pause\n        \
              monitor \"5s\"\n        max-failure-ratio 0.0\n        gates web-healthy",
             "gate web-healthy {\n        swarm shop_web\n        count 1\n    }",
-            "/-rolling agent {\n        service shop_agent\n        image \"app:v1@sha256:abc\"\n        parallelism 1\n",
-            "/-gate agent-healthy",
+            "rolling agent {\n        service shop_agent\n        image \"app:v1@sha256:abc\"\n        parallelism 1\n",
+            "gate agent-healthy",
         ] {
             assert!(text.contains(expected), "{expected}\nnot in\n{text}");
         }
         assert!(!text.contains("replicas 1\n        parallelism 1\n        delay \"0s\"\n        order stop-first"));
+        assert!(!text.contains("/-"), "a global service is rolled like any other:\n{text}");
     }
 }

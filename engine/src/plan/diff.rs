@@ -51,7 +51,8 @@ pub fn fields(s: &ServiceSpec, networks: &BTreeMap<String, String>) -> BTreeMap<
             }
         };
         put("parallelism", u.parallelism.map(|p| p.to_string()));
-        put("delay", u.delay.map(nanos));
+        // No delay and a delay of 0 are the same to Swarm.
+        put("delay", Some(nanos(u.delay.unwrap_or(0))));
         put("order", u.order.map(|o| o.to_string()));
         put("failure-action", u.failure_action.map(|o| o.to_string()));
         put("monitor", u.monitor.map(nanos));

@@ -207,8 +207,11 @@ pub fn service_spec(
         max_attempts: Some(restart.max_attempts.unwrap_or(0) as i64),
         window: restart.window,
     };
-    let limits = (d.limits != compose::Resources::default())
-        .then_some(Limit { nano_cpus: d.limits.nano_cpus, memory_bytes: d.limits.memory, pids: None });
+    let limits = (d.limits != compose::Resources::default()).then_some(Limit {
+        nano_cpus: d.limits.nano_cpus,
+        memory_bytes: d.limits.memory,
+        pids: None,
+    });
     let reservations = (d.reservations != compose::Resources::default()).then_some(ResourceObject {
         nano_cpus: d.reservations.nano_cpus,
         memory_bytes: d.reservations.memory,
