@@ -127,6 +127,40 @@ pub async fn create(cluster: &dyn Cluster, spec: ServiceSpec) -> Result<String, 
     cluster.create_service(spec).await.map_err(failed(format!("create service {name}")))
 }
 
+/// The service once Swarm has finished an update whose every task already runs the spec: Swarm
+/// still calls such an update `updating` for its monitor window after the last task (planrun's
+/// steps end when their gates pass, which can be sooner), and a run right after another must
+/// not be refused for that. Waits at most the spec's monitor and delay plus 5 s; any other
+/// state is returned as it is, at once.
+pub async fn settled(cluster: &dyn Cluster, service: Service) -> Service {
+    use bollard::models::{ServiceUpdateStatusStateEnum as State, TaskState};
+    let updating = |s: &Service| s.update_status.as_ref().and_then(|u| u.state) == Some(State::UPDATING);
+    if !updating(&service) {
+        return service;
+    }
+    let id = service.id.clone().unwrap_or_default();
+    let spec = service.spec.clone().unwrap_or_default();
+    let Ok(target) = convergence::Target::of(&id, &spec) else { return service };
+    let Ok(tasks) = cluster.tasks(&id).await else { return service };
+    let wanted: Vec<_> = tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING)).collect();
+    if wanted.is_empty() || !wanted.iter().all(|t| target.runs_on(t)) {
+        return service;
+    }
+    let update = spec.update_config.clone().unwrap_or_default();
+    let nanos = |n: Option<i64>| std::time::Duration::from_nanos(n.unwrap_or(0).max(0) as u64);
+    let bound = nanos(update.monitor.or(Some(5_000_000_000))) + nanos(update.delay) + std::time::Duration::from_secs(5);
+    let until = tokio::time::Instant::now() + bound;
+    let mut current = service;
+    while updating(&current) && tokio::time::Instant::now() < until {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        match cluster.service(&id).await {
+            Ok(s) => current = s,
+            Err(_) => break,
+        }
+    }
+    current
+}
+
 /// Removes a service; one that is already gone is fine.
 pub async fn remove(cluster: &dyn Cluster, id: &str) -> Result<(), ServiceError> {
     match cluster.remove_service(id).await {
@@ -171,4 +205,68 @@ pub async fn drained(cluster: &dyn Cluster, service_id: &str, bound: std::time::
 /// The last `tail` lines a service's tasks wrote.
 pub async fn logs(cluster: &dyn Cluster, service_id: &str, tail: usize) -> Result<String, ServiceError> {
     cluster.logs(service_id, tail).await.map_err(failed(format!("read the logs of {service_id}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use bollard::models::{
+        ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecUpdateConfig, ServiceUpdateStatusStateEnum as State,
+        TaskSpec, TaskSpecContainerSpec,
+    };
+
+    use super::*;
+    use crate::cluster::fake::FakeCluster;
+
+    fn spec(image: &str) -> ServiceSpec {
+        ServiceSpec {
+            name: Some("web".into()),
+            task_template: Some(TaskSpec {
+                container_spec: Some(TaskSpecContainerSpec { image: Some(image.into()), ..Default::default() }),
+                ..Default::default()
+            }),
+            mode: Some(ServiceSpecMode {
+                replicated: Some(ServiceSpecModeReplicated { replicas: Some(2) }),
+                ..Default::default()
+            }),
+            update_config: Some(ServiceSpecUpdateConfig { monitor: Some(5_000_000_000), ..Default::default() }),
+            ..Default::default()
+        }
+    }
+
+    fn state(s: &Service) -> Option<State> {
+        s.update_status.as_ref().and_then(|u| u.state)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_update_in_its_last_monitor_window_is_waited_for_and_one_still_replacing_tasks_is_not() {
+        let fake = FakeCluster::new();
+        let id = fake.add_service(spec("app:v1"));
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        let service = inspect(&fake, &id).await.unwrap();
+        fake.update_service(&id, version_of(&service), spec("app:v2")).await.unwrap();
+
+        // Right after the write, tasks still run v1: nothing to wait for.
+        let started = tokio::time::Instant::now();
+        let early = settled(&fake, inspect(&fake, &id).await.unwrap()).await;
+        assert_ne!(state(&early), Some(State::COMPLETED));
+        assert_eq!(started.elapsed(), std::time::Duration::ZERO);
+
+        // Once every task runs v2 and Swarm only watches its last window, it is waited for.
+        let target = convergence::Target::of(&id, &spec("app:v2")).unwrap();
+        loop {
+            let tasks = fake.tasks(&id).await.unwrap();
+            let wanted: Vec<_> =
+                tasks.iter().filter(|t| t.desired_state == Some(bollard::models::TaskState::RUNNING)).collect();
+            if wanted.len() == 2 && wanted.iter().all(|t| target.runs_on(t)) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let service = inspect(&fake, &id).await.unwrap();
+        assert_eq!(state(&service), Some(State::UPDATING), "Swarm still watches the last window");
+        let started = tokio::time::Instant::now();
+        let after = settled(&fake, service).await;
+        assert_eq!(state(&after), Some(State::COMPLETED));
+        assert!(started.elapsed() <= std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    }
 }

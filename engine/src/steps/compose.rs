@@ -185,7 +185,9 @@ impl Behavior for Compose {
             Ok(changes) => {
                 for (key, live) in &changes.services {
                     let name = format!("{}_{key}", ctx.run.stack);
-                    if let Some(problem) = live.as_ref().and_then(|l| super::rolling::update_in_the_way(l, &name)) {
+                    let Some(live) = live else { continue };
+                    let live = services::settled(ctx.cluster(), live.clone()).await;
+                    if let Some(problem) = super::rolling::update_in_the_way(&live, &name) {
                         findings.problems.push(problem);
                     }
                 }

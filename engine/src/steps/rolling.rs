@@ -76,7 +76,7 @@ pub async fn check_service(
 ) -> (Option<bollard::models::Service>, Findings) {
     let mut findings = Findings::default();
     let service = match ctx.cluster().service(name).await {
-        Ok(s) => s,
+        Ok(s) => services::settled(ctx.cluster(), s).await,
         Err(crate::cluster::ClusterError::NotFound(_)) => {
             findings.problems.push(format!("service `{name}` does not exist"));
             return (None, findings);
