@@ -63,6 +63,15 @@ fn plan_lists_exactly_the_services_that_differ_and_changes_nothing() {
         ),
     )
     .unwrap();
+    // apply returns once its gates pass; Swarm writes `completed` into b (a new version index)
+    // when its last monitor window ends, which may be later.
+    for _ in 0..300 {
+        let state = support::docker(&["service", "inspect", &b.name, "--format", "{{.UpdateStatus.State}}"]);
+        if state == "completed" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let versions = (a.version(), b.version());
 
     let report = plan_json(&path, &[]);
