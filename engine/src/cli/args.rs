@@ -38,8 +38,8 @@ pub enum Command {
     /// From a compose file (--compose): a compose step that deploys the whole file as the stack
     /// (named --stack, default the file's directory), or with --rolling one rolling step per
     /// service taking its image and replicas from the file. From a live stack (--stack alone): one
-    /// rolling step per service with the image, replicas and update settings it runs now (global
-    /// services and jobs commented out: rolling steps update replicated services only). Either
+    /// rolling step per service with the image, replicas and update settings it runs now (one-off
+    /// jobs commented out: rolling steps update services, not jobs). Either
     /// way a swarm gate per service. The plan is in the canonical layout and validates as it is;
     /// paths in it are relative to its directory. Printed on standard output unless -o.
     ///
