@@ -15,6 +15,7 @@ use crate::span::Span;
 use crate::spanned::Spanned;
 use crate::steps::StepKind;
 use crate::steps::compose::FromCompose;
+use crate::steps::update::UpdatePolicy;
 
 /// A compose file read for a plan.
 #[derive(Debug, Clone)]
@@ -85,15 +86,13 @@ pub fn resolve(plan: &mut Plan, dir: &Path, env: &HashMap<String, String>, out: 
                 let Some(file) = read_once(plan, &from.file, out) else { continue };
                 let Some(service) = find(&file, from, out) else { continue };
                 if let StepKind::Rolling(step) = &mut plan.steps[i].kind {
-                    fill(&mut step.service, &mut step.image, &stack, service, from);
-                    if step.replicas.is_none()
-                        && let Mode::Replicated(n) = service.deploy.mode
-                    {
-                        step.replicas = Some(Spanned::new(n, from.service.span));
-                    }
-                    if let Some(u) = &service.deploy.update_config {
-                        step.update.fill_from(u);
-                    }
+                    let target = Rollout {
+                        name: &mut step.service,
+                        image: &mut step.image,
+                        replicas: &mut step.replicas,
+                        update: &mut step.update,
+                    };
+                    target.fill(&stack, service, from);
                 }
             }
             StepKind::Canary(c) => {
@@ -101,15 +100,13 @@ pub fn resolve(plan: &mut Plan, dir: &Path, env: &HashMap<String, String>, out: 
                 let Some(file) = read_once(plan, &from.file, out) else { continue };
                 let Some(service) = find(&file, from, out) else { continue };
                 if let StepKind::Canary(step) = &mut plan.steps[i].kind {
-                    fill(&mut step.service, &mut step.image, &stack, service, from);
-                    if step.replicas.is_none()
-                        && let Mode::Replicated(n) = service.deploy.mode
-                    {
-                        step.replicas = Some(Spanned::new(n, from.service.span));
-                    }
-                    if let Some(u) = &service.deploy.update_config {
-                        step.update.fill_from(u);
-                    }
+                    let target = Rollout {
+                        name: &mut step.service,
+                        image: &mut step.image,
+                        replicas: &mut step.replicas,
+                        update: &mut step.update,
+                    };
+                    target.fill(&stack, service, from);
                 }
             }
             StepKind::BlueGreen(b) => {
@@ -147,20 +144,33 @@ fn find<'f>(file: &'f ComposeFile, from: &FromCompose, out: &mut Vec<Diagnostic>
     found
 }
 
-/// The service's Swarm name and image, where the plan left them out.
-fn fill(
-    name: &mut Spanned<String>,
-    image: &mut Spanned<String>,
-    stack: &str,
-    service: &compose::Service,
-    from: &FromCompose,
-) {
-    let at: Span = from.service.span;
-    if name.value.is_empty() {
-        *name = Spanned::new(format!("{stack}_{}", service.name.value), at);
-    }
-    if image.value.is_empty() {
-        *image = Spanned::new(service.image.value.clone(), at);
+/// What a rolling or canary step takes from a compose file.
+struct Rollout<'a> {
+    name: &'a mut Spanned<String>,
+    image: &'a mut Spanned<String>,
+    replicas: &'a mut Option<Spanned<u64>>,
+    update: &'a mut UpdatePolicy,
+}
+
+impl Rollout<'_> {
+    /// The service's Swarm name, image, replica count and update settings, where the plan left
+    /// them out.
+    fn fill(self, stack: &str, service: &compose::Service, from: &FromCompose) {
+        let at: Span = from.service.span;
+        if self.name.value.is_empty() {
+            *self.name = Spanned::new(format!("{stack}_{}", service.name.value), at);
+        }
+        if self.image.value.is_empty() {
+            *self.image = Spanned::new(service.image.value.clone(), at);
+        }
+        if self.replicas.is_none()
+            && let Mode::Replicated(n) = service.deploy.mode
+        {
+            *self.replicas = Some(Spanned::new(n, at));
+        }
+        if let Some(u) = &service.deploy.update_config {
+            self.update.fill_from(u);
+        }
     }
 }
 
