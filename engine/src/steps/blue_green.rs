@@ -693,6 +693,71 @@ mod tests {
         assert!(found.problems[2].starts_with("cannot read the template"), "{found:?}");
     }
 
+    /// `spec` as a global service.
+    fn global(mut spec: ServiceSpec) -> ServiceSpec {
+        spec.mode = Some(bollard::models::ServiceSpecMode { global: Some(Default::default()), ..Default::default() });
+        spec
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_global_router_is_switched_on_every_node() {
+        let sim = Simulation::new();
+        sim.cluster.set_nodes(&["n1", "n2", "n3"]);
+        let net = sim.cluster.add_network("shop_public");
+        sim.cluster.add_service(service("shop_blue", "front:v1", 3, &net, &[]));
+        sim.cluster.add_service(service("shop_green", "front:v1", 0, &net, &[]));
+        let labels = HashMap::from([(UPSTREAM.to_string(), "shop_blue".to_string())]);
+        let id = sim.cluster.create_config("router-blue", labels, b"upstream: shop_blue\n").await.unwrap();
+        sim.cluster.add_service(global(router(&net, &id, "router-blue")));
+        let dir = std::env::temp_dir().join(format!("planrun-bg-{}-global", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("nginx.conf.template"), "upstream: ${upstream}\n").unwrap();
+        let w = World { sim, dir, net };
+
+        let (report, _) = run(&w, &plan("nginx", "10m")).await;
+
+        assert_eq!(report.outcome, RunOutcome::Succeeded, "{report:?}");
+        assert_eq!(upstream(&w.sim.cluster), "upstream: shop_green\n");
+        let config = current_config_name(&w.sim.cluster.spec("shop_router").unwrap(), "/etc/nginx/nginx.conf");
+        let mut nodes: Vec<String> = w
+            .sim
+            .cluster
+            .tasks("shop_router")
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.desired_state == Some(bollard::models::TaskState::RUNNING))
+            .filter(|t| {
+                current_config_name(
+                    &ServiceSpec { task_template: t.spec.clone(), ..Default::default() },
+                    "/etc/nginx/nginx.conf",
+                ) == config
+            })
+            .map(|t| t.node_id.unwrap())
+            .collect();
+        nodes.sort();
+        assert_eq!(nodes, ["n1", "n2", "n3"], "one router task on the new config on every node");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_global_colour_is_refused_before_anything_changes() {
+        let w = world("nginx").await;
+        let green = w.sim.cluster.spec("shop_green").unwrap();
+        w.sim.cluster.remove_service("shop_green").await.unwrap();
+        w.sim.cluster.add_service(global(green));
+        let ctx = w.sim.context("shop", "r-pre", Vec::new());
+        let (parsed, _) = Simulation::plan(&plan("nginx", "10m"));
+        let step = w.sim.step(&ctx, &parsed, "front");
+        let step = crate::context::StepContext { plan_dir: Arc::new(w.dir.clone()), ..step };
+        let plans::steps::StepKind::BlueGreen(bg) = &parsed.steps[0].kind else { panic!() };
+        let found = crate::steps::Behavior::preflight(bg, &step).await;
+        assert_eq!(
+            found.problems,
+            ["`shop_green` is a global service (one task on every node that may run it): a colour must be \
+                 replicated, to run at the live colour's size and be scaled to 0 when it retires; use a rolling step"]
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_failing_preview_gate_never_switches() {
         let w = world("nginx").await;

@@ -457,6 +457,24 @@ plan p {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_global_stable_service_is_refused_before_anything_changes() {
+        let sim = Simulation::new();
+        let mut stable = stable_spec();
+        stable.mode = Some(bollard::models::ServiceSpecMode { global: Some(Default::default()), ..Default::default() });
+        sim.cluster.add_service(stable);
+        let ctx = sim.context("shop", "r-pre", Vec::new());
+        let (plan, _) = Simulation::plan(&PLAN.replace("PROMOTE", "promote auto"));
+        let step = sim.step(&ctx, &plan, "web");
+        let StepKind::Canary(canary) = &plan.steps[0].kind else { panic!() };
+        let expected = "service `shop_web` is global (one task on every node that may run it): a canary of it would \
+                        have no share to take, since a canary's share of the traffic is its replicas against the \
+                        stable service's and a global service has no replica count; use a rolling step";
+        assert_eq!(canary.preflight(&step).await.problems, [expected]);
+        assert_eq!(canary.apply(&step).await.unwrap_err().to_string(), expected);
+        assert_eq!(sim.cluster.service_names(), ["shop_web"], "no canary was created");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn preflight_refuses_a_stable_service_without_replicas_and_a_leftover_canary() {
         let sim = Simulation::new();
         let mut empty = stable_spec();
