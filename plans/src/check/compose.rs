@@ -51,12 +51,71 @@ pub fn read(plan: &Plan, named: &Spanned<String>, dir: &Path, env: &HashMap<Stri
             let vars: HashMap<&str, &str> =
                 plan.variables.iter().map(|v| (v.name.value.as_str(), v.value.as_str())).collect();
             let lookup = |name: &str| vars.get(name).map(|v| v.to_string()).or_else(|| env.get(name).cloned());
-            let (file, diagnostics) = compose::load(&text, &lookup);
+            let (mut file, mut diagnostics) = compose::load(&text, &lookup);
+            if let Some(f) = &mut file {
+                let base = path.parent().unwrap_or(Path::new("."));
+                if !env_files(f, base, &lookup, &mut diagnostics) {
+                    file = None;
+                }
+            }
             let source = Arc::new(SourceFile::new(shown, text));
             let diagnostics = diagnostics.into_iter().map(|d| d.in_named_file(source.clone(), named.span)).collect();
             Read { source, file, diagnostics }
         }
     }
+}
+
+/// Reads each service's `env_file`s (relative to the compose file's directory) into its
+/// environment, where `environment` does not set the name, as docker does: `KEY=VALUE` lines,
+/// `#` comments and blank lines skipped, a bare `KEY` taken from the environment. A file that
+/// cannot be read is an error at its path; returns whether every file was read.
+fn env_files(
+    file: &mut ComposeFile,
+    base: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    out: &mut Vec<Diagnostic>,
+) -> bool {
+    let mut ok = true;
+    for service in &mut file.services {
+        // Later files win over earlier ones, and `environment` over all: read the last first.
+        for named in service.env_files.iter().rev() {
+            let path = base.join(&named.value);
+            match std::fs::read_to_string(&path) {
+                Err(e) => {
+                    ok = false;
+                    out.push(
+                        Diagnostic::error(
+                            Code::ComposeFile,
+                            format!(
+                                "cannot read the env_file `{}` of service `{}`: {e}",
+                                named.value, service.name.value
+                            ),
+                            named.span,
+                            "not readable",
+                        )
+                        .with_help(format!("the path is relative to the compose file; it names {}", path.display())),
+                    );
+                }
+                Ok(text) => {
+                    // A later line wins over an earlier one.
+                    let mut values = std::collections::BTreeMap::new();
+                    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+                        let (key, value) = match line.split_once('=') {
+                            Some((k, v)) => (k.trim().to_owned(), Some(v.to_owned())),
+                            None => (line.to_owned(), lookup(line)),
+                        };
+                        if let Some(value) = value {
+                            values.insert(key, value);
+                        }
+                    }
+                    for (key, value) in values {
+                        service.environment.entry(key).or_insert(Some(value));
+                    }
+                }
+            }
+        }
+    }
+    ok
 }
 
 /// Reads every compose file the plan names and fills in what the steps take from them.
@@ -176,6 +235,8 @@ impl Rollout<'_> {
 
 #[cfg(test)]
 mod tests {
+    use crate::span::Span;
+    use crate::spanned::Spanned;
     use crate::{Inputs, SourceFile};
 
     fn check(plan: &str, compose: &str) -> crate::Checked {
@@ -219,6 +280,42 @@ mod tests {
         assert_eq!((r.image.value.as_str(), r.replicas.as_ref().map(|n| n.value)), ("app:pinned", Some(2)));
         assert_eq!(r.update.order, crate::steps::update::Order::StartFirst, "the plan's order wins");
         assert_eq!(r.update.parallelism, 2, "the rest comes from the file");
+    }
+
+    #[test]
+    fn env_files_fill_the_environment_as_docker_does_and_a_missing_one_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("planrun-env-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.env"), "# defaults\nA=from-a\nB=from-a\nC=first\nC=second\n").unwrap();
+        std::fs::write(dir.join("b.env"), "B=from-b\n").unwrap();
+        let compose = "services:\n  web:\n    image: app\n    env_file: [a.env, b.env]\n    environment:\n      A: from-environment\n";
+        std::fs::write(dir.join("docker-compose.yml"), compose).unwrap();
+        let plan = crate::model::Plan {
+            name: Spanned::default(),
+            stack: Spanned::new("shop".into(), Span::default()),
+            on_failure: crate::model::OnFailure::Rollback,
+            log: None,
+            variables: Vec::new(),
+            gates: Vec::new(),
+            steps: Vec::new(),
+        };
+        let named = Spanned::new("docker-compose.yml".to_string(), Span::default());
+        let read = super::read(&plan, &named, &dir, &std::collections::HashMap::new());
+        assert!(read.diagnostics.is_empty(), "{:?}", read.diagnostics);
+        let env = &read.file.unwrap().services[0].environment;
+        let get = |k: &str| env.get(k).cloned().flatten();
+        assert_eq!(get("A").as_deref(), Some("from-environment"), "environment wins");
+        assert_eq!(get("B").as_deref(), Some("from-b"), "a later file wins");
+        assert_eq!(get("C").as_deref(), Some("second"), "a later line wins");
+        std::fs::write(dir.join("docker-compose.yml"), compose.replace("b.env", "missing.env")).unwrap();
+        let read = super::read(&plan, &named, &dir, &std::collections::HashMap::new());
+        assert!(read.file.is_none());
+        assert!(
+            read.diagnostics[0].message.contains("cannot read the env_file `missing.env`"),
+            "{:?}",
+            read.diagnostics
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

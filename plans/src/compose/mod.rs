@@ -333,7 +333,6 @@ impl Reader<'_> {
     fn service(&mut self, name: &Key, body: &Node) -> Option<Service> {
         let mut s = Service { name: Spanned::new(name.text.clone(), name.span), ..Service::default() };
         let mut image = None;
-        let mut env_from_files = Vec::new();
         for (key, value) in self.map(body, &format!("service `{}`", name.text)) {
             let what = format!("`{}` of service `{}`", key.text, name.text);
             match key.text.as_str() {
@@ -341,7 +340,7 @@ impl Reader<'_> {
                 "command" => s.command = self.words(value, &what),
                 "entrypoint" => s.entrypoint = self.words(value, &what),
                 "environment" => s.environment.extend(self.dictionary(value, &what)),
-                "env_file" => env_from_files.push((key.clone(), value.clone())),
+                "env_file" => s.env_files = self.env_files(value, &what),
                 "labels" => s.labels = self.labels(value, &what),
                 "healthcheck" => s.healthcheck = self.healthcheck(value, &what),
                 "networks" => s.networks = self.attachments(value, &what),
@@ -378,9 +377,6 @@ impl Reader<'_> {
                 _ => self.unsupported(key, &format!("in service `{}`", name.text)),
             }
         }
-        for (key, _) in env_from_files {
-            self.unsupported(&key, &format!("in service `{}`", name.text));
-        }
         match image {
             Some(i) => s.image = i,
             None => {
@@ -394,6 +390,43 @@ impl Reader<'_> {
             }
         }
         Some(s)
+    }
+
+    /// `env_file: PATH`, a list of paths, or items with `path`.
+    fn env_files(&mut self, node: &Node, what: &str) -> Vec<Spanned<String>> {
+        match &node.value {
+            Value::Scalar { .. } => self.string(node, what).into_iter().collect(),
+            Value::Seq(items) => items
+                .iter()
+                .filter_map(|item| match &item.value {
+                    Value::Map(m) => {
+                        let path = m.iter().find(|(k, _)| k.text == "path").map(|(_, v)| v);
+                        match path {
+                            Some(p) => self.string(p, "`path`"),
+                            None => {
+                                self.error(
+                                    item.span,
+                                    format!("an item of {what} has no `path`"),
+                                    "no path",
+                                    "write `- path: ./app.env`",
+                                );
+                                None
+                            }
+                        }
+                    }
+                    _ => self.string(item, what),
+                })
+                .collect(),
+            Value::Map(_) => {
+                self.error(
+                    node.span,
+                    format!("{what} must be a path or a list of paths"),
+                    "a mapping",
+                    "write `env_file: ./app.env`",
+                );
+                Vec::new()
+            }
+        }
     }
 
     fn healthcheck(&mut self, node: &Node, what: &str) -> Option<Healthcheck> {

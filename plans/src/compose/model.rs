@@ -41,6 +41,9 @@ pub struct Service {
     pub entrypoint: Option<Vec<String>>,
     /// `environment` (and `env_file`), by name; `None` for a bare name the environment lacks.
     pub environment: BTreeMap<String, Option<String>>,
+    /// `env_file`: files of `KEY=VALUE` lines, relative to the compose file; `environment`
+    /// wins over them (`check::compose::read` reads them into `environment`).
+    pub env_files: Vec<Spanned<String>>,
     /// `labels`: the containers' labels.
     pub labels: BTreeMap<String, String>,
     /// `healthcheck`.
