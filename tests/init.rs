@@ -134,3 +134,56 @@ fn a_stack_without_services_is_named_with_how_to_find_the_right_one() {
         )
     );
 }
+
+/// The quickstart's service, made exactly as examples/quickstart-run makes it (with its stack's
+/// label, so `docker stack ls` and `planrun init --stack` see it), under a unique stack name.
+#[test]
+fn the_quickstart_stack_becomes_a_plan_that_validates_and_applies_without_changing_a_task() {
+    let stack = unique("quickstart");
+    let name = format!("{stack}_web");
+    let service = support::Service { name: name.clone() };
+    let script = std::fs::read_to_string(support::repo().join("examples/quickstart-run")).unwrap();
+    assert!(script.contains("--label com.docker.stack.namespace=quickstart"), "the quickstart labels its stack");
+    docker(&[
+        "service",
+        "create",
+        "--quiet",
+        "--detach=false",
+        "--name",
+        &name,
+        "--replicas",
+        "3",
+        "--no-resolve-image",
+        "--label",
+        "planrun-test=1",
+        "--label",
+        &format!("com.docker.stack.namespace={stack}"),
+        "--network",
+        support::NETWORK,
+        "--endpoint-mode",
+        "dnsrr",
+        "--health-cmd",
+        "timeout 2 wget -q -O- http://127.0.0.1:8080/health",
+        "--health-interval",
+        "1s",
+        "--health-timeout",
+        "3s",
+        "--health-retries",
+        "1",
+        "planrun-test/app:v1",
+    ]);
+    let tasks = || docker(&["service", "ps", "-q", "--filter", "desired-state=running", &name]);
+    let before = tasks();
+
+    let work = Workdir::new("init-quickstart");
+    let plan = work.dir.join("plan.kdl");
+    let init = run(&["init", "--stack", &stack, "-o", plan.to_str().unwrap()]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let validate = run(&["validate", plan.to_str().unwrap()]);
+    assert_eq!(validate.code, 0, "{}", validate.stderr);
+    let apply = work.apply(&plan, &[]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert_eq!(apply.outcome(), "succeeded");
+    assert_eq!(tasks(), before, "no task is replaced");
+    drop(service);
+}
