@@ -141,37 +141,11 @@ fn a_stack_without_services_is_named_with_how_to_find_the_right_one() {
 fn the_quickstart_stack_becomes_a_plan_that_validates_and_applies_without_changing_a_task() {
     let stack = unique("quickstart");
     let name = format!("{stack}_web");
-    let service = support::Service { name: name.clone() };
     let script = std::fs::read_to_string(support::repo().join("examples/quickstart-run")).unwrap();
     assert!(script.contains("--label com.docker.stack.namespace=quickstart"), "the quickstart labels its stack");
-    docker(&[
-        "service",
-        "create",
-        "--quiet",
-        "--detach=false",
-        "--name",
-        &name,
-        "--replicas",
-        "3",
-        "--no-resolve-image",
-        "--label",
-        "planrun-test=1",
-        "--label",
-        &format!("com.docker.stack.namespace={stack}"),
-        "--network",
-        support::NETWORK,
-        "--endpoint-mode",
-        "dnsrr",
-        "--health-cmd",
-        "timeout 2 wget -q -O- http://127.0.0.1:8080/health",
-        "--health-interval",
-        "1s",
-        "--health-timeout",
-        "3s",
-        "--health-retries",
-        "1",
-        "planrun-test/app:v1",
-    ]);
+    // The quickstart's flags: 3 dnsrr replicas on the test network with its 1 s health check.
+    let label = format!("com.docker.stack.namespace={stack}");
+    let service = support::Service::create_with(&name, "planrun-test/app:v1", 3, &["--label", &label]);
     let tasks = || docker(&["service", "ps", "-q", "--filter", "desired-state=running", &name]);
     let before = tasks();
 

@@ -330,7 +330,7 @@ fn rollback_config(c: Option<&compose::UpdateConfig>) -> ServiceSpecRollbackConf
 pub fn same_spec(desired: &ServiceSpec, live: &ServiceSpec) -> bool {
     let d = serde_json::to_value(desired).unwrap_or_default();
     let l = serde_json::to_value(live).unwrap_or_default();
-    covers(&d, &l, "")
+    covers(&d, &l)
 }
 
 fn empty(v: &serde_json::Value) -> bool {
@@ -349,16 +349,16 @@ fn daemon_fills(key: &str, value: &serde_json::Value) -> bool {
     matches!((key, value.as_str()), ("Isolation", Some("default")) | ("Runtime", Some("container")))
 }
 
-fn covers(desired: &serde_json::Value, live: &serde_json::Value, _at: &str) -> bool {
+fn covers(desired: &serde_json::Value, live: &serde_json::Value) -> bool {
     use serde_json::Value;
     match (desired, live) {
         (Value::Object(d), Value::Object(l)) => {
             d.iter().all(|(k, dv)| match l.get(k) {
-                Some(lv) => covers(dv, lv, k),
+                Some(lv) => covers(dv, lv),
                 None => empty(dv),
             }) && l.iter().all(|(k, lv)| d.contains_key(k) || empty(lv) || daemon_fills(k, lv))
         }
-        (Value::Array(d), Value::Array(l)) => d.len() == l.len() && d.iter().zip(l).all(|(a, b)| covers(a, b, "")),
+        (Value::Array(d), Value::Array(l)) => d.len() == l.len() && d.iter().zip(l).all(|(a, b)| covers(a, b)),
         (d, l) if empty(d) && empty(l) => true,
         (d, l) => d == l,
     }
