@@ -480,12 +480,13 @@ fn replicated(
     let on_target_running = wanted.iter().filter(|t| is_running(t) && on_target(t)).count() as u64;
     let slots: BTreeSet<i64> = wanted.iter().filter_map(|t| t.slot).collect();
     let mut done = wanted.len() as u64 == replicas && slots.len() as u64 == replicas && on_target_running == replicas;
-    // Putting a previous release back, Swarm sometimes leaves a second task in a slot after
-    // it rolled back on its own (swarmkit#2242), and keeps it: every task that wants to run
-    // then runs the restored spec, every slot has one, and nothing replaces anything. That
-    // is the old release serving, one task more; waiting for Swarm to drop it waits forever.
-    let duplicated = direction == Direction::Restore
-        && !updating
+    // Swarm sometimes leaves a second task in a slot (swarmkit#2242), and keeps it: seen after
+    // it rolled back on its own, and in a start-first update when a slot's old task exited by
+    // itself just as it was being replaced (the restart policy started one more). Every task
+    // that wants to run then runs the target, every slot has one, Swarm's update is over and
+    // nothing replaces anything: the release serves, with one task more. Waiting for Swarm to
+    // drop it waits forever (its next update of the service does).
+    let duplicated = !updating
         && wanted.len() as u64 > replicas
         && slots.len() as u64 == replicas
         && on_target_running == wanted.len() as u64;
@@ -496,7 +497,8 @@ fn replicated(
     let extra = (wanted.len() as u64).saturating_sub(replicas);
     if duplicated {
         progress.push_str(&format!(
-            ", and {extra} more that Swarm left in a slot it already fills (swarmkit#2242; it runs the restored spec)"
+            ", and {extra} more that Swarm left in a slot it already fills (swarmkit#2242; {}, Swarm's next update of the service drops it)",
+            if direction == Direction::Restore { "it runs the restored spec" } else { "it runs the new release" }
         ));
     } else if old > 0 && extra > 0 {
         // Start-first: a slot keeps its old task until the new one is up.
@@ -654,6 +656,32 @@ mod tests {
         fake.add_service(global_spec("agent", "app:v1"));
         let took = follow_restore(&fake, "agent", Duration::from_secs(5)).await.unwrap();
         assert!(took < Duration::from_millis(100), "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_swarm_left_doubled_on_the_new_release_has_converged() {
+        // Seen in a start-first update of the prodstack worker: slot 2's old task exited by
+        // itself as it was replaced, its restart policy started one more task of the new spec,
+        // and Swarm called the update completed with 5 tasks for 4 replicas, for good.
+        let fake = FakeCluster::new();
+        let mut spec = global_spec("worker", "app:v2");
+        spec.mode = Some(ServiceSpecMode {
+            replicated: Some(ServiceSpecModeReplicated { replicas: Some(4) }),
+            ..Default::default()
+        });
+        fake.add_service(spec);
+        fake.duplicate_slot("worker", 2);
+        let service = fake.service("worker").await.unwrap();
+        let id = service.id.clone().unwrap();
+        let target = Target::of(&id, service.spec.as_ref().unwrap()).unwrap();
+        let baseline = Baseline::take(&fake, &service).await.unwrap();
+        let mut watch = Watch::new(&target, &baseline, u64::MAX);
+        let events = Events::new(Vec::new());
+        let settings = Settings::new(Duration::from_secs(5));
+
+        let took = follow(&fake, &events, "s", &target, &baseline, &mut watch, settings).await.unwrap();
+
+        assert!(took < Duration::from_secs(1), "{took:?}");
     }
 
     #[tokio::test(start_paused = true)]
