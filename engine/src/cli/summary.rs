@@ -38,28 +38,57 @@ pub fn render(plan: &Plan, records: &[Record], report: &Report, run_id: &str, jo
     out
 }
 
-/// One line per service a step changed: `service: old image -> new image`, and whether that
-/// was undone.
+/// One line per thing a step changed, from the last record each step kept: `service: old image
+/// -> new image`, a blue-green switch, a canary that was not promoted, a migration applied, a
+/// compose stack's services; and whether that was undone.
 fn changes(plan: &Plan, records: &[Record]) -> String {
-    let mut out = String::new();
-    let mut seen: Vec<&str> = Vec::new();
+    let mut last: Vec<(&str, &Undo)> = Vec::new();
     for r in records {
-        let Event::StepRecorded { step, undo: Undo::Rolling(undo) } = &r.event else { continue };
-        if seen.contains(&step.as_str()) {
-            continue;
+        let Event::StepRecorded { step, undo } = &r.event else { continue };
+        match last.iter_mut().find(|(s, _)| *s == step.as_str()) {
+            Some(entry) => entry.1 = undo,
+            None => last.push((step, undo)),
         }
-        seen.push(step);
-        let Some(StepKind::Rolling(rolling)) = plan.step(step).map(|s| &s.kind) else { continue };
+    }
+    let mut out = String::new();
+    for (step, undo) in last {
         let undone = records.iter().any(
             |u| matches!(&u.event, Event::StepUndone { step: s, outcome: UndoOutcome::Succeeded, .. } if s == step),
         );
         let state = if undone { " (rolled back)" } else { "" };
-        out.push_str(&format!(
-            "  changed: {}: {} -> {}{state}\n",
-            undo.service_name,
-            undo.previous_image(),
-            rolling.image.value
-        ));
+        let kind = plan.step(step).map(|s| &s.kind);
+        let mut line = |what: String| out.push_str(&format!("  changed: {what}{state}\n"));
+        match (undo, kind) {
+            (Undo::Rolling(undo), Some(StepKind::Rolling(rolling))) => {
+                line(format!("{}: {} -> {}", undo.service_name, undo.previous_image(), rolling.image.value))
+            }
+            (Undo::Canary(undo), Some(StepKind::Canary(canary))) if undo.promoted => line(format!(
+                "{}: {} -> {}",
+                undo.stable.service_name,
+                undo.stable.previous_image(),
+                canary.image.value
+            )),
+            (Undo::Canary(undo), Some(StepKind::Canary(canary))) => {
+                line(format!("{}: canary of {} on {}", undo.canary_name, undo.stable.service_name, canary.image.value))
+            }
+            (Undo::BlueGreen(undo), Some(StepKind::BlueGreen(bg))) => {
+                line(format!("{}: {} -> {}", undo.idle.service_name, undo.idle.previous_image(), bg.image.value));
+                if undo.switched {
+                    let via = undo.router.as_ref().map(|r| format!(" ({})", r.service_name)).unwrap_or_default();
+                    line(format!("traffic{via}: {} -> {}", undo.live.service_name, undo.idle.service_name));
+                }
+            }
+            (Undo::Migrate(undo), _) => line(format!("{}: {} applied", undo.database_name, undo.file)),
+            (Undo::Compose(undo), _) => {
+                for service in &undo.updated {
+                    line(format!("{}: updated (was {})", service.service_name, service.previous_image()));
+                }
+                for service in &undo.created_services {
+                    line(format!("{service}: created"));
+                }
+            }
+            _ => {}
+        }
     }
     out
 }
