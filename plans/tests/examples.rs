@@ -92,11 +92,11 @@ fn every_file_an_example_names_exists() {
 }
 
 #[test]
-fn prodstack_project_file_has_two_environments() {
+fn prodstack_project_file_has_three_environments() {
     let path = examples_dir().join("prodstack/planrun.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let project = plans::project::Project::parse(&SourceFile::new("planrun.toml", text)).expect("planrun.toml parses");
-    assert_eq!(project.environments.keys().collect::<Vec<_>>(), ["production", "staging"]);
+    assert_eq!(project.environments.keys().collect::<Vec<_>>(), ["local", "production", "staging"]);
     let default = project.environment(None).unwrap().expect("a default environment");
     assert_eq!(default.0, "staging");
     // Every variable an environment sets is one the plan declares.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod postgres;
+pub mod prodstack;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -429,12 +430,18 @@ pub struct Probe {
 impl Probe {
     /// Starts probing `url` and waits (bounded) for its first request.
     pub fn start(url: &str, max_seconds: u32) -> Probe {
+        Probe::start_on(NETWORK, url, max_seconds, 20)
+    }
+
+    /// Like [`Probe::start`], from a container on `network`, a request every ~`interval_ms`.
+    pub fn start_on(network: &str, url: &str, max_seconds: u32, interval_ms: u32) -> Probe {
         let name = unique("probe");
         let log = std::env::temp_dir().join(format!("{name}.log"));
         let child = Command::new(repo().join("tests/env/probe"))
-            .args(["-n", "100000", "-d", &max_seconds.to_string(), "-i", "20", "-N", &name, "-l"])
+            .args(["-n", "100000", "-d", &max_seconds.to_string(), "-i", &interval_ms.to_string(), "-N", &name, "-l"])
             .arg(&log)
             .arg(url)
+            .env("PROBE_NETWORK", network)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -1,0 +1,145 @@
+//! examples/prodstack, end to end on the real swarm: `examples/prodstack/up` deploys release 1.0
+//! with `docker stack deploy` (PostgreSQL seeded with 5,000 orders, backend, worker, frontend
+//! blue and green, the nginx router, the edge, Prometheus scraping every app task), then
+//! `planrun apply plan.kdl --env local` releases 2.0: backup, expand, the backend rolling behind
+//! Prometheus gates on the apps' own metrics, the worker canary (its manual stage answered with
+//! `planrun promote` from another process), the frontend's blue-green switch, contract, check.
+//!
+//! Each release runs on a copy of the example under a unique stack name (`support::prodstack`),
+//! which `examples/prodstack/down` removes. Both releases run in one test, one after the
+//! other: the machine has 2 cores, and each stack has 15 to 20 containers with load on them.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use support::prodstack::{Stack, finish_promoting, sha256};
+use support::{Probe, Workdir, docker};
+
+#[test]
+fn prodstack_releases_2_0_and_rolls_back_a_broken_2_0() {
+    release_2_0();
+    broken_release_rolls_back();
+}
+
+/// The good release: every step, real metrics, zero failed requests, the data kept.
+fn release_2_0() {
+    let stack = Stack::up(Workdir::new("prodstack"));
+    assert_eq!(stack.psql("SELECT count(*) FROM orders"), "5000");
+    let before = stack.orders_columns();
+    assert!(before.contains("legacy_status") && !before.contains("currency"), "{before}");
+
+    let probes = [stack.probe("/"), stack.probe("/api/v1/orders"), stack.probe("/jobs/run")];
+    let run = finish_promoting(&stack, stack.apply(&[]));
+    let seen: Vec<_> = probes.into_iter().map(Probe::stop).collect();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.outcome(), "succeeded");
+    // The canary's second stage waited for a person, who answered from another process.
+    let asked = run.events_of("awaiting-approval");
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0]["step"], "worker");
+    assert!(run.events_of("answered").iter().any(|e| e["step"] == "worker" && e["approved"] == true));
+
+    // Every service runs 2.0; the frontend's traffic goes to green; no canary is left.
+    assert_eq!(stack.image("backend"), "prodstack-demo/backend:v2");
+    assert_eq!(stack.replicas("backend"), "3/3");
+    assert_eq!(stack.image("worker"), "prodstack-demo/worker:v2");
+    assert_eq!(stack.replicas("worker"), "4/4");
+    assert_eq!(stack.image("frontend_green"), "prodstack-demo/frontend:v2");
+    assert_eq!(stack.replicas("frontend_green"), "2/2");
+    assert!(
+        docker(&["service", "ls", "-q", "--filter", &format!("name={}-canary", stack.service("worker"))])
+            .trim()
+            .is_empty()
+    );
+    let front = Command::new("curl").args(["-fsS", &format!("http://127.0.0.1:{}/", stack.edge)]).output().unwrap();
+    let front = String::from_utf8_lossy(&front.stdout);
+    assert!(front.contains("role=frontend version=v2"), "{front}");
+
+    // Users saw 1.0, then 2.0, and not one failed request on any path.
+    for (path, seen) in ["/", "/api/v1/orders", "/jobs/run"].iter().zip(&seen) {
+        assert_eq!(seen.failed, 0, "{path}: {:?}", seen.failures);
+        assert!(seen.versions.contains_key("v1") && seen.versions.contains_key("v2"), "{path}: {:?}", seen.versions);
+    }
+
+    // The gates judged the apps' own metrics, through the stack's Prometheus.
+    let measured = |gate: &str| -> Vec<f64> {
+        run.events_of("measurement")
+            .into_iter()
+            .filter(|e| e["gate"] == gate && e["verdict"] == "pass")
+            .filter_map(|e| e["value"].as_str().and_then(|v| v.parse().ok()))
+            .collect()
+    };
+    assert!(measured("error-rate").len() >= 10, "{:#?}", run.events_of("measurement"));
+    assert!(measured("worker-errors").len() >= 18);
+    let p95 = measured("p95-latency");
+    assert!(p95.len() >= 10 && p95.iter().all(|v| *v > 0.0 && *v < 0.5), "{p95:?}");
+    let served = stack.query(r#"sum(http_requests_total{job="backend",version="v2"})"#).unwrap_or(0.0);
+    assert!(served > 100.0, "the v2 backend's own counter: {served}");
+
+    // The data: every order kept, the 2.0 schema, the backup verified against its journal entry.
+    assert_eq!(stack.psql("SELECT count(*) FROM orders"), "5000");
+    assert_eq!(stack.psql("SELECT count(*) FROM orders WHERE currency = 'EUR'"), "5000");
+    let after = stack.orders_columns();
+    assert!(after.contains("currency:NO") && !after.contains("legacy_status"), "{after}");
+    assert_eq!(
+        stack.psql(
+            "SELECT count(*) FROM pg_constraint WHERE NOT convalidated AND connamespace = 'public'::regnamespace"
+        ),
+        "0"
+    );
+    let backup = run.events_of("backup-taken");
+    let backup = backup.first().expect("a backup-taken event");
+    assert_eq!(backup["verified"], true);
+    let dump = PathBuf::from(backup["path"].as_str().unwrap());
+    assert!(dump.starts_with(stack.dir.join("backups")), "{dump:?}");
+    assert_eq!(backup["sha256"].as_str().unwrap(), sha256(&dump));
+    let log = std::fs::read_to_string(stack.dir.join("DEPLOYMENT_LOG.md")).unwrap();
+    assert!(log.contains("succeeded"), "{log}");
+}
+
+/// A 2.0 that answers 500 to real requests while its health checks pass: Swarm sees nothing
+/// wrong, the Prometheus gates do, and the whole release goes back, schema included.
+fn broken_release_rolls_back() {
+    let stack = Stack::up(Workdir::new("prodstack-broken"));
+    let schema = stack.schema();
+    let columns = stack.orders_columns();
+    // The load the gates measure (these two probes see the errors until the rollback).
+    let load = [stack.probe("/api/v1/orders"), stack.probe("/jobs/run")];
+    let front = stack.probe("/");
+
+    let run = stack.apply(&["--var", "version=v2-errors"]).finish();
+    let front = front.stop();
+    drop(load);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.outcome(), "rolled-back");
+    let failed: Vec<_> = run
+        .events_of("gate-finished")
+        .into_iter()
+        .filter(|e| e["verdict"] != "passed")
+        .map(|e| e["gate"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        failed.iter().any(|g| g == "error-rate" || g == "worker-errors"),
+        "a Prometheus gate stopped it: {failed:?}\n{}",
+        run.stderr
+    );
+
+    // Back on 1.0: the backend rolled back, the canary gone, the frontend untouched, the expand
+    // undone by its down file, every order kept.
+    assert_eq!(stack.image("backend"), "prodstack-demo/backend:v1");
+    assert_eq!(stack.replicas("backend"), "3/3");
+    assert_eq!(stack.image("worker"), "prodstack-demo/worker:v1");
+    assert_eq!(stack.replicas("worker"), "4/4");
+    assert!(
+        docker(&["service", "ls", "-q", "--filter", &format!("name={}-canary", stack.service("worker"))])
+            .trim()
+            .is_empty()
+    );
+    assert_eq!(stack.replicas("frontend_green"), "0/0");
+    assert_eq!(stack.schema(), schema);
+    assert_eq!(stack.orders_columns(), columns);
+    assert_eq!(stack.psql("SELECT count(*) FROM orders"), "5000");
+    assert_eq!(front.failed, 0, "the frontend was never touched: {:?}", front.failures);
+}

@@ -1,0 +1,180 @@
+//! examples/prodstack under a unique stack name: a copy of the example in which `prodstack_`
+//! becomes `NAME_` in every file, with unique ports, deployed at release 1.0 by its `up` script
+//! and removed by its `down` script on drop. Shared by tests/prodstack.rs and the
+//! prodstack_release bench.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{Background, Probe, Run, Workdir, docker, planrun, repo, unique};
+
+/// The example under a unique name, deployed at release 1.0; removed on drop.
+pub struct Stack {
+    pub name: String,
+    pub dir: PathBuf,
+    pub edge: u16,
+    pub prometheus: u16,
+    pub work: Workdir,
+}
+
+impl Stack {
+    pub fn up(work: Workdir) -> Stack {
+        let name = unique("ps");
+        let dir = work.dir.join("prodstack");
+        copy_renamed(&repo().join("examples/prodstack"), &dir, &name);
+        let port = 20000 + (std::process::id() % 2000) as u16 * 2;
+        let (edge, prometheus) = (port, port + 1);
+        let project = std::fs::read_to_string(dir.join("planrun.toml"))
+            .unwrap()
+            .replace("127.0.0.1:18080", &format!("127.0.0.1:{edge}"))
+            .replace("127.0.0.1:19190", &format!("127.0.0.1:{prometheus}"));
+        std::fs::write(dir.join("planrun.toml"), project).unwrap();
+        let stack = Stack { name, dir, edge, prometheus, work };
+        let up = Command::new(stack.dir.join("up"))
+            .env("STACK", &stack.name)
+            .env("EDGE_PORT", stack.edge.to_string())
+            .env("PROMETHEUS_PORT", stack.prometheus.to_string())
+            .env("PRODSTACK_STATE", stack.dir.join("state"))
+            .env("PLANRUN_REPO", repo())
+            .output()
+            .unwrap();
+        assert!(
+            up.status.success(),
+            "up: {}{}",
+            String::from_utf8_lossy(&up.stdout),
+            String::from_utf8_lossy(&up.stderr)
+        );
+        stack
+    }
+
+    pub fn service(&self, name: &str) -> String {
+        format!("{}_{name}", self.name)
+    }
+
+    /// `planrun apply plan.kdl --env local`, in the background, dumps to `backups/`.
+    pub fn apply(&self, extra: &[&str]) -> Background {
+        let plan = self.dir.join("plan.kdl");
+        let backups = format!("backups={}", self.dir.join("backups").display());
+        let mut args = vec!["--env", "local", "--var", &backups];
+        args.extend_from_slice(extra);
+        Background::apply(&self.work, &plan, &args)
+    }
+
+    /// A probe through the edge, from the stack's own network, ~8 requests a second.
+    pub fn probe(&self, path: &str) -> Probe {
+        let url = format!("http://{}:8080{path}", self.service("edge"));
+        Probe::start_on(&self.service("default"), &url, 600, 100)
+    }
+
+    pub fn psql(&self, sql: &str) -> String {
+        let task = docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.swarm.service.name={}", self.service("postgres")),
+        ]);
+        let task = task.lines().next().expect("a postgres container").to_owned();
+        docker(&["exec", &task, "psql", "-At", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", "prodstack", "-c", sql])
+            .trim()
+            .to_owned()
+    }
+
+    pub fn image(&self, service: &str) -> String {
+        let image = docker(&[
+            "service",
+            "inspect",
+            &self.service(service),
+            "--format",
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+        ]);
+        image.trim().split('@').next().unwrap().to_owned()
+    }
+
+    pub fn replicas(&self, service: &str) -> String {
+        docker(&[
+            "service",
+            "ls",
+            "--filter",
+            &format!("name={}", self.service(service)),
+            "--format",
+            "{{.Name}} {{.Replicas}}",
+        ])
+        .lines()
+        .find(|l| l.split(' ').next() == Some(&self.service(service)))
+        .map(|l| l.split(' ').nth(1).unwrap_or_default().to_owned())
+        .unwrap_or_default()
+    }
+
+    /// The prometheus query's one value.
+    pub fn query(&self, promql: &str) -> Option<f64> {
+        let out = Command::new("curl")
+            .args(["-fsS", "--get", &format!("http://127.0.0.1:{}/api/v1/query", self.prometheus)])
+            .args(["--data-urlencode", &format!("query={promql}")])
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        json["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    }
+
+    /// Column names of `orders`, in order.
+    pub fn orders_columns(&self) -> String {
+        self.psql(
+            "SELECT string_agg(column_name || ':' || is_nullable, ',' ORDER BY ordinal_position) \
+             FROM information_schema.columns WHERE table_name = 'orders'",
+        )
+    }
+
+    /// The public schema's tables and constraints.
+    pub fn schema(&self) -> String {
+        self.psql(
+            "SELECT string_agg(x, ',' ORDER BY x) FROM (\
+             SELECT 'table ' || table_name AS x FROM information_schema.tables WHERE table_schema = 'public' \
+             UNION ALL SELECT 'constraint ' || conname || ' ' || convalidated FROM pg_constraint \
+             WHERE connamespace = 'public'::regnamespace) s",
+        )
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = Command::new(self.dir.join("down")).env("STACK", &self.name).output();
+    }
+}
+
+/// Copies the example, renaming its stack: `prodstack_` (service names) and `stack prodstack`.
+fn copy_renamed(from: &Path, to: &Path, name: &str) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_renamed(&entry.path(), &target, name);
+        } else if entry.file_name() != "DEPLOYMENT_LOG.md" {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            let text =
+                text.replace("prodstack_", &format!("{name}_")).replace("stack prodstack", &format!("stack {name}"));
+            std::fs::write(&target, text).unwrap();
+            std::fs::set_permissions(&target, entry.metadata().unwrap().permissions()).unwrap();
+        }
+    }
+}
+
+/// Lets the run finish, answering each manual pause with `planrun promote STACK` from another
+/// process, as a person would.
+pub fn finish_promoting(stack: &Stack, mut apply: Background) -> Run {
+    while let Some(Ok(line)) = apply.lines.next() {
+        let e: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        apply.seen.push(e.clone());
+        if e["event"] == "awaiting-approval" {
+            let promoted = planrun().args(["promote", &stack.name]).output().unwrap();
+            assert!(promoted.status.success(), "promote: {}", String::from_utf8_lossy(&promoted.stderr));
+        }
+    }
+    apply.finish()
+}
+
+/// A file's SHA-256, hex.
+pub fn sha256(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_owned()
+}
