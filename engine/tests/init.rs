@@ -60,6 +60,22 @@ fn every_example_compose_file_gives_a_plan_that_validates_in_both_forms() {
     files.sort();
     assert!(files.iter().any(|f| f.ends_with("examples/compose/docker-compose.yml")), "{files:?}");
     let dir = scratch("examples");
+    // The files examples/prodstack/up renders and writes before its `docker stack deploy`.
+    let rendered = dir.join("rendered");
+    std::fs::write(&rendered, "x").unwrap();
+    let run = |dir: &Path, args: &[&str]| {
+        let out = planrun(dir)
+            .args(args)
+            .env("PRODSTACK_ROUTER_CONF", &rendered)
+            .env("PRODSTACK_DB_PASSWORD_FILE", &rendered)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
     for (i, file) in files.iter().enumerate() {
         for form in [None, Some("--rolling")] {
             // The plan elsewhere than the compose file: its path in the plan goes up and back down.

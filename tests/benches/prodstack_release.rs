@@ -13,7 +13,8 @@
 //! Needs tests/env/swarm-up and tests/env/postgres-up (the `up` script runs them too). Run:
 //!   cargo bench -p planrun-tests --bench prodstack_release
 //! Env: PRODSTACK_RUNS (per version, default 2), PRODSTACK_VERSIONS (default
-//! `v2,v2-errors,v2-slow,v2-exit`).
+//! `v2,v2-errors,v2-slow,v2-exit`), PRODSTACK_VARS (more `--var`s, comma-separated, e.g.
+//! `update-delay=0s,update-monitor=1s`).
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -46,7 +47,12 @@ fn release(version: &str) -> String {
     let stack = Stack::up(Workdir::new("prodstack-bench"));
     let probes = [stack.probe("/"), stack.probe("/api/v1/orders"), stack.probe("/jobs/run")];
     let var = format!("version={version}");
-    let run = finish_promoting(&stack, stack.apply(&["--var", &var]));
+    let extra = std::env::var("PRODSTACK_VARS").unwrap_or_default();
+    let mut args = vec!["--var", var.as_str()];
+    for v in extra.split(',').filter(|v| !v.is_empty()) {
+        args.extend(["--var", v]);
+    }
+    let run = finish_promoting(&stack, stack.apply(&args));
     let seen: Vec<_> = probes.into_iter().map(support::Probe::stop).collect();
 
     let at = |e: &serde_json::Value| e["elapsed_ms"].as_u64().unwrap_or(0) as f64 / 1000.0;
