@@ -65,7 +65,7 @@ fn release(version: &str) -> String {
                 .into_iter()
                 .find(|g| g["step"] == e["step"] && g["verdict"] != "passed")
                 .map(|g| format!("gate {}", g["gate"].as_str().unwrap_or("?")))
-                .unwrap_or_else(|| "Swarm (tasks failed)".to_owned());
+                .unwrap_or_else(|| "Swarm: tasks failed".to_owned());
             (
                 format!("{} ({gate}) at {:.1} s", e["step"].as_str().unwrap_or("?"), at(e)),
                 format!("{:.1} s", total - at(e)),
