@@ -97,6 +97,13 @@ fn release_2_0() {
     assert_eq!(backup["sha256"].as_str().unwrap(), sha256(&dump));
     let log = std::fs::read_to_string(stack.dir.join("DEPLOYMENT_LOG.md")).unwrap();
     assert!(log.contains("succeeded"), "{log}");
+
+    // `up` again puts the services back on 1.0 and keeps the released database as it is.
+    stack.deploy();
+    assert_eq!(stack.image("backend"), "prodstack-demo/backend:v1");
+    assert_eq!(stack.replicas("frontend_green"), "0/0");
+    assert_eq!(stack.orders_columns(), after);
+    assert_eq!(stack.psql("SELECT count(*) FROM orders"), "5000");
 }
 
 /// A 2.0 that answers 500 to real requests while its health checks pass: Swarm sees nothing

@@ -30,11 +30,17 @@ impl Stack {
             .replace("127.0.0.1:19190", &format!("127.0.0.1:{prometheus}"));
         std::fs::write(dir.join("planrun.toml"), project).unwrap();
         let stack = Stack { name, dir, edge, prometheus, work };
-        let up = Command::new(stack.dir.join("up"))
-            .env("STACK", &stack.name)
-            .env("EDGE_PORT", stack.edge.to_string())
-            .env("PROMETHEUS_PORT", stack.prometheus.to_string())
-            .env("PRODSTACK_STATE", stack.dir.join("state"))
+        stack.deploy();
+        stack
+    }
+
+    /// Runs the `up` script (again): every service back on release 1.0, the database kept.
+    pub fn deploy(&self) {
+        let up = Command::new(self.dir.join("up"))
+            .env("STACK", &self.name)
+            .env("EDGE_PORT", self.edge.to_string())
+            .env("PROMETHEUS_PORT", self.prometheus.to_string())
+            .env("PRODSTACK_STATE", self.dir.join("state"))
             .env("PLANRUN_REPO", repo())
             .output()
             .unwrap();
@@ -44,7 +50,6 @@ impl Stack {
             String::from_utf8_lossy(&up.stdout),
             String::from_utf8_lossy(&up.stderr)
         );
-        stack
     }
 
     pub fn service(&self, name: &str) -> String {
