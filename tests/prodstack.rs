@@ -98,6 +98,17 @@ fn release_2_0() {
     let log = std::fs::read_to_string(stack.dir.join("DEPLOYMENT_LOG.md")).unwrap();
     assert!(log.contains("succeeded"), "{log}");
 
+    // The summary names every change the run made.
+    let s = |n: &str| stack.service(n);
+    for change in [
+        format!("changed: {}: prodstack-demo/backend:v1 -> prodstack-demo/backend:v2\n", s("backend")),
+        format!("changed: {}: prodstack-demo/worker:v1 -> prodstack-demo/worker:v2\n", s("worker")),
+        format!("changed: traffic ({}): {} -> {}\n", s("nginx"), s("frontend_blue"), s("frontend_green")),
+        format!("changed: {}/prodstack: migrations/contract.sql applied\n", s("postgres")),
+    ] {
+        assert!(run.stderr.contains(&change), "{change}in:\n{}", run.stderr);
+    }
+
     // `up` again puts the services back on 1.0 and keeps the released database as it is.
     stack.deploy();
     assert_eq!(stack.image("backend"), "prodstack-demo/backend:v1");
@@ -121,6 +132,9 @@ fn broken_release_rolls_back() {
     drop(load);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(run.outcome(), "rolled-back");
+    let undone =
+        format!("changed: {}/prodstack: migrations/expand.sql applied (rolled back)\n", stack.service("postgres"));
+    assert!(run.stderr.contains(&undone), "{undone}in:\n{}", run.stderr);
     let failed: Vec<_> = run
         .events_of("gate-finished")
         .into_iter()

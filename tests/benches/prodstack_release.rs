@@ -3,7 +3,7 @@
 //! stopped a broken release and how long putting everything back took.
 //!
 //! Per run: `up` deploys release 1.0 under a unique stack name, three probes request `/`
-//! (frontend), `/api/v1/orders` (backend) and `/jobs/run` (worker) through the edge, ~8 requests
+//! (frontend), `/api/v1/orders` (backend) and `/jobs/run` (worker) through the edge, ~4 requests
 //! a second each, and `planrun apply plan.kdl --env local --var version=VERSION` runs, its
 //! manual canary stage answered by `planrun promote` from another process. Then `down`.
 //!

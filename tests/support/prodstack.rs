@@ -65,7 +65,7 @@ impl Stack {
         Background::apply(&self.work, &plan, &args)
     }
 
-    /// A probe through the edge, from the stack's own network, ~8 requests a second.
+    /// A probe through the edge, from the stack's own network, ~4 requests a second.
     pub fn probe(&self, path: &str) -> Probe {
         let url = format!("http://{}:8080{path}", self.service("edge"));
         Probe::start_on(&self.service("default"), &url, 600, 100)
