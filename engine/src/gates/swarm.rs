@@ -53,12 +53,14 @@ impl Meter for SwarmMeter {
         let (mut m, snapshot) = measure(&self.gate, self.cluster.as_ref()).await;
         let Some((service, tasks)) = snapshot else { return m };
         let id = service.id.clone().unwrap_or_default();
+        let current = service.spec.as_ref().and_then(|s| s.task_template.as_ref());
         let sick: Vec<String> = self
             .cluster
             .unhealthy(&id)
             .await
             .unwrap_or_default()
             .into_iter()
+            .filter(|(task, _)| !retired(tasks.iter().find(|t| t.id.as_deref() == Some(task)), current))
             .map(|(task, why)| {
                 let name =
                     tasks.iter().find(|t| t.id.as_deref() == Some(&task)).map(|t| task_name(&self.gate.service, t));
@@ -77,7 +79,6 @@ impl Meter for SwarmMeter {
             self.ended_before = Some(ended);
             return m;
         };
-        let current = service.spec.as_ref().and_then(|s| s.task_template.as_ref());
         let died: Vec<String> = tasks
             .iter()
             .filter(|t| t.id.as_ref().is_some_and(|id| !before.contains(id)))
@@ -100,6 +101,20 @@ impl Meter for SwarmMeter {
         }
         m
     }
+}
+
+/// Whether an unhealthy container's task is one an update is retiring: a task of an earlier spec
+/// that Swarm is shutting down. Its health check is killed with it (exit 137) while it stops,
+/// minutes after a start-first update converged when the app waits out its stop grace period;
+/// that says nothing of the release. A task of the current spec, or one still meant to run,
+/// counts whatever its state.
+fn retired(task: Option<&Task>, current: Option<&TaskSpec>) -> bool {
+    let Some(task) = task else { return false };
+    let old = match (task.spec.as_ref(), current) {
+        (Some(spec), Some(current)) => !same_spec(spec, current),
+        _ => false,
+    };
+    old && !meant_to_run(task)
 }
 
 /// Before a run: whether the service exists.
@@ -328,6 +343,18 @@ mod tests {
 
     fn counts(running: u64, desired: u64) -> ServiceCounts {
         ServiceCounts { running, desired }
+    }
+
+    #[test]
+    fn an_unhealthy_container_counts_unless_its_task_is_an_old_one_being_shut_down() {
+        let current = spec("app:v2");
+        let stopping_old = task(1, "app:v1", TaskState::SHUTDOWN, TaskState::RUNNING, None);
+        assert!(retired(Some(&stopping_old), Some(&current)), "an old task on its way out");
+        let running_old = running(1, "app:v1");
+        assert!(!retired(Some(&running_old), Some(&current)), "an old task still meant to run counts");
+        let stopping_new = task(1, "app:v2", TaskState::SHUTDOWN, TaskState::RUNNING, None);
+        assert!(!retired(Some(&stopping_new), Some(&current)), "a task of the release counts even when stopping");
+        assert!(!retired(None, Some(&current)), "a container whose task is not listed counts");
     }
 
     #[test]
