@@ -37,7 +37,12 @@ pub fn unique(name: &str) -> String {
 /// `docker ARGS`, panicking with its stderr when it fails.
 pub fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().expect("docker runs");
-    assert!(out.status.success(), "docker {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "docker failed: {}\n  command: docker {}",
+        String::from_utf8_lossy(&out.stderr).trim(),
+        args.join(" ")
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
