@@ -42,6 +42,18 @@ fn rolling_update_reaches_the_new_image_with_the_plans_update_config() {
     assert_eq!(update["Monitor"], 3_000_000_000u64);
     web.assert_converged(V2, 3);
     assert!(run.stderr.contains("Summary: run"), "no summary: {}", run.stderr);
+    assert!(run.stderr.contains(&format!("changed: {}: {V1} -> {V2}\n", web.name)), "{}", run.stderr);
+
+    // Again with only the update config changed: the summary says the image stayed.
+    let slower = work.plan(&std::fs::read_to_string(&plan).unwrap().replace("delay \"1s\"", "delay \"2s\""));
+    let again = work.apply(&slower, &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(web.spec()["UpdateConfig"]["Delay"], 2_000_000_000u64);
+    assert!(
+        again.stderr.contains(&format!("changed: {}: {V2} (image unchanged, spec updated)\n", web.name)),
+        "{}",
+        again.stderr
+    );
 }
 
 /// A release that never works, or stops working, ends with the service on its exact previous

@@ -60,19 +60,16 @@ fn changes(plan: &Plan, records: &[Record]) -> String {
         let mut line = |what: String| out.push_str(&format!("  changed: {what}{state}\n"));
         match (undo, kind) {
             (Undo::Rolling(undo), Some(StepKind::Rolling(rolling))) => {
-                line(format!("{}: {} -> {}", undo.service_name, undo.previous_image(), rolling.image.value))
+                line(moved(&undo.service_name, undo.previous_image(), &rolling.image.value))
             }
-            (Undo::Canary(undo), Some(StepKind::Canary(canary))) if undo.promoted => line(format!(
-                "{}: {} -> {}",
-                undo.stable.service_name,
-                undo.stable.previous_image(),
-                canary.image.value
-            )),
+            (Undo::Canary(undo), Some(StepKind::Canary(canary))) if undo.promoted => {
+                line(moved(&undo.stable.service_name, undo.stable.previous_image(), &canary.image.value))
+            }
             (Undo::Canary(undo), Some(StepKind::Canary(canary))) => {
                 line(format!("{}: canary of {} on {}", undo.canary_name, undo.stable.service_name, canary.image.value))
             }
             (Undo::BlueGreen(undo), Some(StepKind::BlueGreen(bg))) => {
-                line(format!("{}: {} -> {}", undo.idle.service_name, undo.idle.previous_image(), bg.image.value));
+                line(moved(&undo.idle.service_name, undo.idle.previous_image(), &bg.image.value));
                 if undo.switched {
                     let via = undo.router.as_ref().map(|r| format!(" ({})", r.service_name)).unwrap_or_default();
                     line(format!("traffic{via}: {} -> {}", undo.live.service_name, undo.idle.service_name));
@@ -91,6 +88,17 @@ fn changes(plan: &Plan, records: &[Record]) -> String {
         }
     }
     out
+}
+
+/// `service: old -> new`, or, when the image stays (a re-run whose spec changed elsewhere, such as
+/// its labels or update config), `service: image (image unchanged, spec updated)`.
+fn moved(service: &str, previous: &str, image: &str) -> String {
+    let bare = |i: &str| i.split('@').next().unwrap_or(i).to_owned();
+    if bare(previous) == bare(image) {
+        format!("{service}: {} (image unchanged, spec updated)", bare(image))
+    } else {
+        format!("{service}: {previous} -> {image}")
+    }
 }
 
 /// What to do next when a run did not end cleanly; `rollback` is the command that undoes it.
@@ -114,5 +122,16 @@ pub fn next_steps(report: &Report, stack: &str, rollback: &str) -> Option<String
              the lock over):\n  {rollback}\n",
             left()
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::moved;
+
+    #[test]
+    fn an_image_move_shows_both_images_and_a_kept_image_says_so() {
+        assert_eq!(moved("web", "app:v1", "app:v2"), "web: app:v1 -> app:v2");
+        assert_eq!(moved("web", "app:v2@sha256:abc", "app:v2"), "web: app:v2 (image unchanged, spec updated)");
     }
 }
