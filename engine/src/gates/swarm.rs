@@ -60,11 +60,13 @@ impl Meter for SwarmMeter {
             .await
             .unwrap_or_default()
             .into_iter()
-            .filter(|(task, _)| !retired(tasks.iter().find(|t| t.id.as_deref() == Some(task)), current))
-            .map(|(task, why)| {
-                let name =
-                    tasks.iter().find(|t| t.id.as_deref() == Some(&task)).map(|t| task_name(&self.gate.service, t));
-                format!("task {} is unhealthy ({why})", name.unwrap_or(task))
+            .filter_map(|(task, why)| {
+                let listed = tasks.iter().find(|t| t.id.as_deref() == Some(&task));
+                if retired(listed, current) {
+                    return None;
+                }
+                let name = listed.map(|t| task_name(&self.gate.service, t)).unwrap_or(task);
+                Some(format!("task {name} is unhealthy ({why})"))
             })
             .collect();
         if !sick.is_empty() {
