@@ -138,7 +138,10 @@ impl Approver for SwarmApprovals {
             (STEP.to_string(), question.step.clone()),
             (QUESTION.to_string(), question.text.clone()),
         ]);
-        self.cluster.create_config(&wait_name(&question.stack), labels, b"waiting").await.map_err(failed)?;
+        self.cluster
+            .create_config(crate::cluster::NewObject::new(&wait_name(&question.stack), labels, b"waiting"))
+            .await
+            .map_err(failed)?;
         Ok(())
     }
 
@@ -215,7 +218,7 @@ pub async fn answer(
         (APPROVED.to_string(), approved.to_string()),
         (BY.to_string(), by.holder.clone()),
     ]);
-    match cluster.create_config(&answer_name(stack), labels, b"answer").await {
+    match cluster.create_config(crate::cluster::NewObject::new(&answer_name(stack), labels, b"answer")).await {
         Ok(_) => Ok((run_id, step)),
         Err(ClusterError::Conflict(_)) => Err(AnswerError::AlreadyAnswered(stack.to_owned())),
         Err(e) => Err(AnswerError::Cluster(e)),

@@ -72,7 +72,7 @@ pub async fn save(cluster: &dyn Cluster, stack: &str, run: &LastRun) -> Result<(
         ("planrun.stack".to_string(), stack.to_owned()),
         ("planrun.run-id".to_string(), run.run.run_id.clone()),
     ]);
-    cluster.create_config(&name, labels, &data).await.map(|_| ())
+    cluster.create_config(crate::cluster::NewObject::new(&name, labels, &data)).await.map(|_| ())
 }
 
 /// Reads the stack's last run, if one was recorded.

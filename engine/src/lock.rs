@@ -158,7 +158,7 @@ impl Lock {
     /// Takes the stack's lock, or says who holds it.
     pub async fn acquire(cluster: Arc<dyn Cluster>, stack: &str, holder: Holder) -> Result<Lock, LockError> {
         let data = serde_json::to_vec(&holder).unwrap_or_default();
-        match cluster.create_config(&lock_name(stack), holder.labels(), &data).await {
+        match cluster.create_config(crate::cluster::NewObject::new(&lock_name(stack), holder.labels(), &data)).await {
             Ok(id) => Ok(Lock { cluster, id, stack: stack.to_owned(), holder }),
             Err(ClusterError::Conflict(_)) => match current(cluster.as_ref(), stack).await {
                 Ok(Some((_, holder))) => Err(LockError::Held { stack: stack.to_owned(), holder }),

@@ -149,7 +149,10 @@ fn from_compose_file(file: &Path, stack: Option<&str>, rolling: bool, out: Optio
         );
         ExitCode::from(EXIT_USAGE)
     })?;
-    let (model, diagnostics) = compose::load(&text, &|name| std::env::var(name).ok());
+    let base = std::path::absolute(file).ok().and_then(|p| p.parent().map(Path::to_path_buf)).unwrap_or_default();
+    let dir = compose::values::clean(&base.to_string_lossy());
+    let lookup = |name: &str| std::env::var(name).ok();
+    let (model, diagnostics) = compose::load(&text, compose::Context { lookup: &lookup, dir: &dir });
     let Some(model) = model else {
         let source = SourceFile::new(shown.clone(), text);
         report::print_all(&diagnostics, &source, MessageFormat::Human);
@@ -201,7 +204,10 @@ fn from_compose(stack: &str, file: &str, model: &ComposeFile, rolling: bool) -> 
                 monitor: u.monitor.map(duration),
                 max_failure_ratio: u.max_failure_ratio,
             });
-            let health = s.healthcheck.as_ref().is_some_and(|h| h.test.first().is_some_and(|t| t != "NONE"));
+            let health = s
+                .healthcheck
+                .as_ref()
+                .is_some_and(|h| h.test.as_ref().and_then(|t| t.first()).is_some_and(|t| t != "NONE"));
             Service {
                 key: s.name.value.clone(),
                 swarm_name: format!("{stack}_{}", s.name.value),

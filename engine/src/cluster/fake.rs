@@ -31,7 +31,7 @@ use bollard::models::{
     ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState, TaskStatus,
 };
 
-use super::{Cluster, ClusterError, ConfigObject, Network, NewNetwork, SecretObject, ServiceCounts};
+use super::{Cluster, ClusterError, ConfigObject, Network, NewNetwork, NewObject, SecretObject, ServiceCounts};
 
 /// How a task running an image behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1020,12 +1020,9 @@ impl Cluster for FakeCluster {
         Ok(ServiceCounts { running, desired })
     }
 
-    async fn create_config(
-        &self,
-        name: &str,
-        labels: HashMap<String, String>,
-        data: &[u8],
-    ) -> Result<String, ClusterError> {
+    async fn create_config(&self, config: NewObject) -> Result<String, ClusterError> {
+        let NewObject { name, labels, data, .. } = config;
+        let (name, data) = (name.as_str(), data.as_slice());
         let mut state = self.lock();
         if state.configs.iter().any(|c| c.name == name) {
             return Err(ClusterError::Conflict(format!("config {name}")));
@@ -1083,12 +1080,9 @@ impl Cluster for FakeCluster {
         Ok(self.lock().secrets.iter().find(|(s, _)| s.name == name).map(|(s, _)| s.clone()))
     }
 
-    async fn create_secret(
-        &self,
-        name: &str,
-        labels: HashMap<String, String>,
-        data: &[u8],
-    ) -> Result<String, ClusterError> {
+    async fn create_secret(&self, secret: NewObject) -> Result<String, ClusterError> {
+        let NewObject { name, labels, data, .. } = secret;
+        let (name, data) = (name.as_str(), data.as_slice());
         let mut state = self.lock();
         if state.secrets.iter().any(|(s, _)| s.name == name) {
             return Err(ClusterError::Conflict(format!("secret {name}")));

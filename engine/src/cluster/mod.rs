@@ -80,6 +80,39 @@ pub struct NewNetwork {
     pub labels: HashMap<String, String>,
     /// Driver options.
     pub options: HashMap<String, String>,
+    /// The IPAM driver and subnets, when the network sets them.
+    pub ipam: Option<NewIpam>,
+}
+
+/// A network's address management, as created.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewIpam {
+    /// The IPAM driver (`default` when `None`).
+    pub driver: Option<String>,
+    /// Its subnets.
+    pub subnets: Vec<String>,
+}
+
+/// A config or secret to create.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewObject {
+    /// Its name.
+    pub name: String,
+    /// Its labels.
+    pub labels: HashMap<String, String>,
+    /// Its data (empty for a secret a driver holds).
+    pub data: Vec<u8>,
+    /// Swarm renders the data as a template with this driver (`golang`).
+    pub templating: Option<String>,
+    /// A secret store plugin that holds a secret's value, and its options.
+    pub driver: Option<(String, HashMap<String, String>)>,
+}
+
+impl NewObject {
+    /// A config or secret with this data and nothing else.
+    pub fn new(name: &str, labels: HashMap<String, String>, data: &[u8]) -> NewObject {
+        NewObject { name: name.to_owned(), labels, data: data.to_vec(), ..NewObject::default() }
+    }
 }
 
 /// A Swarm secret (Swarm never gives its data back).
@@ -114,12 +147,7 @@ pub trait Cluster: Send + Sync + 'static {
     /// Running and desired counts (list_services with status=true).
     async fn counts(&self, service_id: &str) -> Result<ServiceCounts, ClusterError>;
     /// Creates a config object; `Conflict` when the name is taken.
-    async fn create_config(
-        &self,
-        name: &str,
-        labels: HashMap<String, String>,
-        data: &[u8],
-    ) -> Result<String, ClusterError>;
+    async fn create_config(&self, config: NewObject) -> Result<String, ClusterError>;
     /// The config object with this name, if any.
     async fn config(&self, name: &str) -> Result<Option<ConfigObject>, ClusterError>;
     /// Removes a config object by id.
@@ -135,12 +163,7 @@ pub trait Cluster: Send + Sync + 'static {
     /// The secret with this name, if any.
     async fn secret(&self, name: &str) -> Result<Option<SecretObject>, ClusterError>;
     /// Creates a secret; `Conflict` when the name is taken.
-    async fn create_secret(
-        &self,
-        name: &str,
-        labels: HashMap<String, String>,
-        data: &[u8],
-    ) -> Result<String, ClusterError>;
+    async fn create_secret(&self, secret: NewObject) -> Result<String, ClusterError>;
     /// Removes a secret by id.
     async fn remove_secret(&self, id: &str) -> Result<(), ClusterError>;
     /// Creates a service (a one-off job when its mode says so); returns its id.

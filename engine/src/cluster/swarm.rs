@@ -24,8 +24,8 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::{
-    Cluster, ClusterError, ConfigObject, Exec, ExecInput, ExecOutput, Executed, Network, NewNetwork, SecretObject,
-    ServiceCounts,
+    Cluster, ClusterError, ConfigObject, Exec, ExecInput, ExecOutput, Executed, Network, NewNetwork, NewObject,
+    SecretObject, ServiceCounts,
 };
 
 /// Where Docker listens when DOCKER_HOST is not set.
@@ -320,17 +320,13 @@ impl Cluster for Swarm {
         Ok(ServiceCounts { running: status.running_tasks.unwrap_or(0), desired: status.desired_tasks.unwrap_or(0) })
     }
 
-    async fn create_config(
-        &self,
-        name: &str,
-        labels: HashMap<String, String>,
-        data: &[u8],
-    ) -> Result<String, ClusterError> {
+    async fn create_config(&self, config: NewObject) -> Result<String, ClusterError> {
+        let name = config.name.clone();
         let spec = ConfigSpec {
-            name: Some(name.to_string()),
-            labels: Some(labels),
-            data: Some(base64::engine::general_purpose::STANDARD.encode(data)),
-            templating: None,
+            name: Some(config.name),
+            labels: Some(config.labels),
+            data: Some(base64::engine::general_purpose::STANDARD.encode(&config.data)),
+            templating: config.templating.map(|t| bollard::models::Driver { name: t, options: None }),
         };
         let created = self.docker.create_config(spec).await.map_err(|e| match classify(e) {
             ClusterError::Conflict(_) => ClusterError::Conflict(format!("config {name}")),
@@ -373,6 +369,17 @@ impl Cluster for Swarm {
             internal: Some(network.internal),
             labels: Some(network.labels),
             options: Some(network.options),
+            ipam: network.ipam.map(|i| bollard::models::Ipam {
+                driver: i.driver,
+                config: Some(
+                    i.subnets
+                        .into_iter()
+                        .map(|subnet| bollard::models::IpamConfig { subnet: Some(subnet), ..Default::default() })
+                        .collect(),
+                )
+                .filter(|c: &Vec<_>| !c.is_empty()),
+                options: None,
+            }),
             ..Default::default()
         };
         let created = self.docker.create_network(request).await.map_err(|e| match classify(e) {
@@ -399,17 +406,14 @@ impl Cluster for Swarm {
             .find(|s| s.name == name))
     }
 
-    async fn create_secret(
-        &self,
-        name: &str,
-        labels: HashMap<String, String>,
-        data: &[u8],
-    ) -> Result<String, ClusterError> {
+    async fn create_secret(&self, secret: NewObject) -> Result<String, ClusterError> {
+        let name = secret.name.clone();
         let spec = bollard::models::SecretSpec {
-            name: Some(name.to_string()),
-            labels: Some(labels),
-            data: Some(base64::engine::general_purpose::STANDARD.encode(data)),
-            ..Default::default()
+            name: Some(secret.name),
+            labels: Some(secret.labels),
+            data: Some(base64::engine::general_purpose::STANDARD.encode(&secret.data)),
+            driver: secret.driver.map(|(name, options)| bollard::models::Driver { name, options: Some(options) }),
+            templating: secret.templating.map(|t| bollard::models::Driver { name: t, options: None }),
         };
         let created = self.docker.create_secret(spec).await.map_err(|e| match classify(e) {
             ClusterError::Conflict(_) => ClusterError::Conflict(format!("secret {name}")),

@@ -253,7 +253,11 @@ impl Postgres for ServicePostgres {
                     format!("{}-{}", unique_name("sql", &self.run_id), short(&super::sha256_hex(script.as_bytes())));
                 let created = self
                     .cluster
-                    .create_config(&name, HashMap::from([("planrun.job".into(), "sql".into())]), script.as_bytes())
+                    .create_config(crate::cluster::NewObject::new(
+                        &name,
+                        HashMap::from([("planrun.job".into(), "sql".into())]),
+                        script.as_bytes(),
+                    ))
                     .await;
                 let id = created.map_err(|e| DbError::Unreachable(format!("create config {name}: {e}")))?;
                 let mut args: Vec<String> = psql::script_args();

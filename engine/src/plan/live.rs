@@ -290,13 +290,8 @@ impl Cluster for ReadOnly {
     async fn counts(&self, service_id: &str) -> Result<crate::cluster::ServiceCounts, ClusterError> {
         self.0.counts(service_id).await
     }
-    async fn create_config(
-        &self,
-        name: &str,
-        _: std::collections::HashMap<String, String>,
-        _: &[u8],
-    ) -> Result<String, ClusterError> {
-        Err(refused(&format!("create config {name}")))
+    async fn create_config(&self, config: crate::cluster::NewObject) -> Result<String, ClusterError> {
+        Err(refused(&format!("create config {}", config.name)))
     }
     async fn config(&self, name: &str) -> Result<Option<ConfigObject>, ClusterError> {
         self.0.config(name).await
@@ -319,13 +314,8 @@ impl Cluster for ReadOnly {
     async fn secret(&self, name: &str) -> Result<Option<crate::cluster::SecretObject>, ClusterError> {
         self.0.secret(name).await
     }
-    async fn create_secret(
-        &self,
-        name: &str,
-        _: std::collections::HashMap<String, String>,
-        _: &[u8],
-    ) -> Result<String, ClusterError> {
-        Err(refused(&format!("create secret {name}")))
+    async fn create_secret(&self, secret: crate::cluster::NewObject) -> Result<String, ClusterError> {
+        Err(refused(&format!("create secret {}", secret.name)))
     }
     async fn remove_secret(&self, id: &str) -> Result<(), ClusterError> {
         Err(refused(&format!("remove secret {id}")))
@@ -373,11 +363,15 @@ mod tests {
         assert!(refused(ro.update_service(&id, 1, ServiceSpec::default()).await.unwrap_err()));
         assert!(refused(ro.create_service(ServiceSpec::default()).await.unwrap_err()));
         assert!(refused(ro.remove_service(&id).await.unwrap_err()));
-        assert!(refused(ro.create_config("c", Default::default(), b"").await.unwrap_err()));
+        assert!(refused(
+            ro.create_config(crate::cluster::NewObject::new("c", Default::default(), b"")).await.unwrap_err()
+        ));
         assert!(refused(ro.remove_config("c").await.unwrap_err()));
         assert!(refused(ro.create_network(Default::default()).await.unwrap_err()));
         assert!(refused(ro.remove_network("n").await.unwrap_err()));
-        assert!(refused(ro.create_secret("s", Default::default(), b"").await.unwrap_err()));
+        assert!(refused(
+            ro.create_secret(crate::cluster::NewObject::new("s", Default::default(), b"")).await.unwrap_err()
+        ));
         assert!(refused(ro.remove_secret("s").await.unwrap_err()));
         assert_eq!(fake.update_calls(), 0);
         assert!(fake.spec("web").is_some());

@@ -389,7 +389,7 @@ async fn nginx_config(
                 (STACK.to_string(), ctx.run.stack.clone()),
             ]);
             cluster
-                .create_config(&name, labels, rendered.as_bytes())
+                .create_config(crate::cluster::NewObject::new(&name, labels, rendered.as_bytes()))
                 .await
                 .map_err(|error| ServiceError::Cluster { doing: format!("create config {name}"), error })?
         }
@@ -601,7 +601,11 @@ mod tests {
         std::fs::write(dir.join("nginx.conf.template"), "upstream: ${upstream}\n").unwrap();
         if switch == "nginx" {
             let labels = HashMap::from([(UPSTREAM.to_string(), "shop_blue".to_string())]);
-            let id = sim.cluster.create_config("router-blue", labels, b"upstream: shop_blue\n").await.unwrap();
+            let id = sim
+                .cluster
+                .create_config(crate::cluster::NewObject::new("router-blue", labels, b"upstream: shop_blue\n"))
+                .await
+                .unwrap();
             sim.cluster.add_service(router(&net, &id, "router-blue"));
         }
         World { sim, dir, net }
@@ -707,7 +711,11 @@ mod tests {
         sim.cluster.add_service(service("shop_blue", "front:v1", 3, &net, &[]));
         sim.cluster.add_service(service("shop_green", "front:v1", 0, &net, &[]));
         let labels = HashMap::from([(UPSTREAM.to_string(), "shop_blue".to_string())]);
-        let id = sim.cluster.create_config("router-blue", labels, b"upstream: shop_blue\n").await.unwrap();
+        let id = sim
+            .cluster
+            .create_config(crate::cluster::NewObject::new("router-blue", labels, b"upstream: shop_blue\n"))
+            .await
+            .unwrap();
         sim.cluster.add_service(global(router(&net, &id, "router-blue")));
         let dir = std::env::temp_dir().join(format!("planrun-bg-{}-global", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -49,8 +49,24 @@ struct Changes {
     ids: Ids,
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+/// The spec the file asks for; an image the file names as it named it last time (the
+/// `com.docker.stack.image` label) keeps the image the service runs, as `docker stack deploy`
+/// keeps it, so a release made since by a rolling step is not undone.
+fn desired_spec(
+    stack: &str,
+    file: &plans::compose::ComposeFile,
+    service: &plans::compose::Service,
+    ids: &Ids,
+    live: Option<&ServiceSpec>,
+) -> ServiceSpec {
+    let mut spec = stack::service_spec(stack, file, service, ids);
+    if let Some(live) = live
+        && live.labels.as_ref().and_then(|l| l.get(stack::IMAGE_LABEL)) == Some(&service.image.value)
+    {
+        let image = crate::services::spec::image(live).to_owned();
+        crate::services::spec::set_image(&mut spec, &image);
+    }
+    spec
 }
 
 fn cluster_error(doing: String) -> impl FnOnce(ClusterError) -> StepError {
@@ -94,19 +110,13 @@ async fn changes(ctx: &StepContext, desired: &Desired) -> Result<Changes, StepEr
             None => c.networks.push((name, def)),
         }
     }
+    // Every config and secret the file declares, used or not, as `docker stack deploy` makes them.
     for (objects, is_config) in [(&desired.file.configs, true), (&desired.file.secrets, false)] {
         let kind = if is_config { "config" } else { "secret" };
         for o in objects {
             let name = stack::scoped(stack, &o.key, o.name.as_deref());
-            let used = desired.file.services.iter().any(|s| {
-                let refs = if is_config { &s.configs } else { &s.secrets };
-                refs.iter().any(|r| r.source.value == o.key)
-            });
-            if !used {
-                continue;
-            }
             let data = match &o.file {
-                Some(f) if !o.external => std::fs::read(desired.dir.join(f)).map_err(|e| {
+                Some(f) if !o.external && o.driver.is_none() => std::fs::read(desired.dir.join(f)).map_err(|e| {
                     StepError::Refused(format!("cannot read the file of {kind} `{}` ({f}): {e}", o.key))
                 })?,
                 _ => Vec::new(),
@@ -116,9 +126,11 @@ async fn changes(ctx: &StepContext, desired: &Desired) -> Result<Changes, StepEr
                 (live.as_ref().map(|l| l.id.clone()), live.is_none_or(|l| o.external || l.data == data))
             } else {
                 let live = cluster.secret(&name).await.map_err(cluster_error(format!("inspect secret {name}")))?;
-                let same = live
-                    .as_ref()
-                    .is_none_or(|l| o.external || l.labels.get(CONTENT_LABEL).is_none_or(|sum| *sum == sha256(&data)));
+                let same = live.as_ref().is_none_or(|l| {
+                    o.external
+                        || o.driver.is_some()
+                        || l.labels.get(CONTENT_LABEL).is_none_or(|sum| *sum == sha256(&data))
+                });
                 (live.map(|l| l.id), same)
             };
             if !same {
@@ -148,8 +160,8 @@ async fn changes(ctx: &StepContext, desired: &Desired) -> Result<Changes, StepEr
         let name = format!("{stack}_{}", s.name.value);
         match cluster.service(&name).await {
             Ok(live) => {
-                let spec = stack::service_spec(stack, &desired.file, s, &c.ids, &env);
                 let live_spec = live.spec.clone().unwrap_or_default();
+                let spec = desired_spec(stack, &desired.file, s, &c.ids, Some(&live_spec));
                 // A service that uses an object still to be created differs: its spec names
                 // that object without an id yet.
                 if stack::same_spec(&spec, &live_spec) {
@@ -234,22 +246,18 @@ impl Behavior for Compose {
         }
         for (name, o, data) in &changes.configs {
             ctx.progress(format!("creating config {name}"));
-            let mut labels = stack::stack_labels(&stack, &o.labels);
-            labels.insert(CONTENT_LABEL.into(), sha256(data));
-            let id = cluster
-                .create_config(name, labels, data)
-                .await
-                .map_err(cluster_error(format!("create config {name}")))?;
+            let mut object = stack::new_object(&stack, o, data.clone());
+            object.labels.insert(CONTENT_LABEL.into(), sha256(data));
+            let id = cluster.create_config(object).await.map_err(cluster_error(format!("create config {name}")))?;
             changes.ids.configs.insert(name.clone(), id);
         }
         for (name, o, data) in &changes.secrets {
             ctx.progress(format!("creating secret {name}"));
-            let mut labels = stack::stack_labels(&stack, &o.labels);
-            labels.insert(CONTENT_LABEL.into(), sha256(data));
-            let id = cluster
-                .create_secret(name, labels, data)
-                .await
-                .map_err(cluster_error(format!("create secret {name}")))?;
+            let mut object = stack::new_object(&stack, o, data.clone());
+            if o.driver.is_none() {
+                object.labels.insert(CONTENT_LABEL.into(), sha256(data));
+            }
+            let id = cluster.create_secret(object).await.map_err(cluster_error(format!("create secret {name}")))?;
             changes.ids.secrets.insert(name.clone(), id);
         }
 
@@ -257,7 +265,8 @@ impl Behavior for Compose {
         let mut followed: Vec<(Target, Baseline, ServiceSpec, Option<Service>)> = Vec::new();
         for (key, live) in &changes.services {
             let Some(s) = desired.file.service(key) else { continue };
-            let mut spec = stack::service_spec(&stack, &desired.file, s, &changes.ids, &env);
+            let mut spec =
+                desired_spec(&stack, &desired.file, s, &changes.ids, live.as_ref().and_then(|l| l.spec.as_ref()));
             let name = spec.name.clone().unwrap_or_default();
             match live {
                 Some(live) => {

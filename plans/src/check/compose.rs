@@ -51,12 +51,13 @@ pub fn read(plan: &Plan, named: &Spanned<String>, dir: &Path, env: &HashMap<Stri
             let vars: HashMap<&str, &str> =
                 plan.variables.iter().map(|v| (v.name.value.as_str(), v.value.as_str())).collect();
             let lookup = |name: &str| vars.get(name).map(|v| v.to_string()).or_else(|| env.get(name).cloned());
-            let (mut file, mut diagnostics) = compose::load(&text, &lookup);
-            if let Some(f) = &mut file {
-                let base = path.parent().unwrap_or(Path::new("."));
-                if !env_files(f, base, &lookup, &mut diagnostics) {
-                    file = None;
-                }
+            let base = std::path::absolute(path.parent().unwrap_or(Path::new("."))).unwrap_or_default();
+            let dir = compose::values::clean(&base.to_string_lossy());
+            let (mut file, mut diagnostics) = compose::load(&text, compose::Context { lookup: &lookup, dir: &dir });
+            if let Some(f) = &mut file
+                && !env_files(f, &base, &lookup, &mut diagnostics)
+            {
+                file = None;
             }
             let source = Arc::new(SourceFile::new(shown, text));
             let diagnostics = diagnostics.into_iter().map(|d| d.in_named_file(source.clone(), named.span)).collect();
@@ -65,10 +66,12 @@ pub fn read(plan: &Plan, named: &Spanned<String>, dir: &Path, env: &HashMap<Stri
     }
 }
 
-/// Reads each service's `env_file`s (relative to the compose file's directory) into its
-/// environment, where `environment` does not set the name, as docker does: `KEY=VALUE` lines,
-/// `#` comments and blank lines skipped, a bare `KEY` taken from the environment. A file that
-/// cannot be read is an error at its path; returns whether every file was read.
+/// Reads each service's `env_file`s (relative to the compose file's directory) under its
+/// `environment`, as docker does: later files win over earlier ones and `environment` over
+/// all; leading blanks and `#` comment lines are skipped, a value keeps its trailing blanks, a
+/// bare `KEY` takes the environment's value (and is left out when it has none), and an empty
+/// value takes the environment's when it has one. A file that cannot be read, or a line docker
+/// refuses, is an error at the file's path; returns whether every file was read.
 fn env_files(
     file: &mut ComposeFile,
     base: &Path,
@@ -77,45 +80,77 @@ fn env_files(
 ) -> bool {
     let mut ok = true;
     for service in &mut file.services {
-        // Later files win over earlier ones, and `environment` over all: read the last first.
-        for named in service.env_files.iter().rev() {
+        let mut merged: std::collections::BTreeMap<String, Option<String>> = std::collections::BTreeMap::new();
+        for named in &service.env_files {
             let path = base.join(&named.value);
+            let fail = |why: String| {
+                Diagnostic::error(
+                    Code::ComposeFile,
+                    format!("cannot read the env_file `{}` of service `{}`: {why}", named.value, service.name.value),
+                    named.span,
+                    "not readable",
+                )
+                .with_help(format!("the path is relative to the compose file; it names {}", path.display()))
+            };
             match std::fs::read_to_string(&path) {
                 Err(e) => {
                     ok = false;
-                    out.push(
-                        Diagnostic::error(
-                            Code::ComposeFile,
-                            format!(
-                                "cannot read the env_file `{}` of service `{}`: {e}",
-                                named.value, service.name.value
-                            ),
-                            named.span,
-                            "not readable",
-                        )
-                        .with_help(format!("the path is relative to the compose file; it names {}", path.display())),
-                    );
+                    out.push(fail(e.to_string()));
                 }
-                Ok(text) => {
-                    // A later line wins over an earlier one.
-                    let mut values = std::collections::BTreeMap::new();
-                    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-                        let (key, value) = match line.split_once('=') {
-                            Some((k, v)) => (k.trim().to_owned(), Some(v.to_owned())),
-                            None => (line.to_owned(), lookup(line)),
-                        };
-                        if let Some(value) = value {
-                            values.insert(key, value);
+                Ok(text) => match env_lines(&text, lookup) {
+                    Ok(pairs) => {
+                        for (key, value) in pairs {
+                            let value = match value {
+                                v if v.is_empty() => lookup(&key).unwrap_or(v),
+                                v => v,
+                            };
+                            merged.insert(key, Some(value));
                         }
                     }
-                    for (key, value) in values {
-                        service.environment.entry(key).or_insert(Some(value));
+                    Err(why) => {
+                        ok = false;
+                        out.push(fail(why));
                     }
+                },
+            }
+        }
+        for (key, value) in merged {
+            service.environment.entry(key).or_insert(value);
+        }
+    }
+    ok
+}
+
+/// docker's `kvfile.Parse`: `KEY=VALUE` lines as they are (leading blanks dropped), a bare
+/// `KEY` from the environment (left out when unset), blank lines and `#` comments skipped.
+fn env_lines(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    for line in text.lines() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = match line.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (line, None),
+        };
+        if key.is_empty() {
+            return Err(format!("no variable name on line '{line}'"));
+        }
+        if key.contains(char::is_whitespace) {
+            return Err(format!("variable '{key}' contains whitespaces"));
+        }
+        match value {
+            Some(v) => out.push((key.to_owned(), v.to_owned())),
+            None => {
+                if let Some(v) = lookup(key) {
+                    out.push((key.to_owned(), v));
                 }
             }
         }
     }
-    ok
+    Ok(out)
 }
 
 /// Reads every compose file the plan names and fills in what the steps take from them.

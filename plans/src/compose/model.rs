@@ -1,7 +1,8 @@
 //! The part of a compose file that `docker stack deploy` applies, typed, with spans.
 //!
-//! Everything here is already interpolated. Values keep compose's meaning; turning them into
-//! Swarm specs (names with the stack's prefix, network and config ids) is the engine's work.
+//! Everything here is already interpolated and read the way the docker CLI's loader reads it
+//! (environment resolved, bind sources absolute, external objects named). Turning it into Swarm
+//! specs (names with the stack's prefix, object ids) is the engine's work.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,8 @@ pub struct ComposeFile {
     pub services: Vec<Service>,
     /// Networks declared at the top level, in file order.
     pub networks: Vec<NetworkDef>,
+    /// Volumes declared at the top level, in file order.
+    pub volumes: Vec<VolumeDef>,
     /// Configs declared at the top level.
     pub configs: Vec<FileObject>,
     /// Secrets declared at the top level.
@@ -26,6 +29,11 @@ impl ComposeFile {
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name.value == name)
     }
+
+    /// The top-level volume with this key.
+    pub fn volume(&self, key: &str) -> Option<&VolumeDef> {
+        self.volumes.iter().find(|v| v.key == key)
+    }
 }
 
 /// One service.
@@ -33,24 +41,25 @@ impl ComposeFile {
 pub struct Service {
     /// Its name in the file (the Swarm service is `STACK_NAME`).
     pub name: Spanned<String>,
-    /// The image.
+    /// The image, as written.
     pub image: Spanned<String>,
     /// `command`: the container's arguments.
     pub command: Option<Vec<String>>,
     /// `entrypoint`: the container's program.
     pub entrypoint: Option<Vec<String>>,
-    /// `environment` (and `env_file`), by name; `None` for a bare name the environment lacks.
+    /// `environment` over `env_file`, resolved as docker resolves it (an empty or bare name
+    /// takes the environment's value); `None` is a bare name the environment lacks, which
+    /// docker passes on as it is.
     pub environment: BTreeMap<String, Option<String>>,
-    /// `env_file`: files of `KEY=VALUE` lines, relative to the compose file; `environment`
-    /// wins over them (`check::compose::read` reads them into `environment`).
+    /// `env_file`: files of `KEY=VALUE` lines, relative to the compose file (read into
+    /// `environment` by `check::compose::read`).
     pub env_files: Vec<Spanned<String>>,
     /// `labels`: the containers' labels.
     pub labels: BTreeMap<String, String>,
     /// `healthcheck`.
     pub healthcheck: Option<Healthcheck>,
-    /// `networks`: (network name in the file, extra aliases), in file order; empty means the
-    /// stack's `default` network.
-    pub networks: Vec<(String, Vec<String>)>,
+    /// `networks`, in file order; empty means the stack's `default` network.
+    pub networks: Vec<Attachment>,
     /// `configs`.
     pub configs: Vec<FileRef>,
     /// `secrets`.
@@ -73,10 +82,34 @@ pub struct Service {
     pub tty: bool,
     /// `stdin_open`.
     pub stdin_open: bool,
-    /// `extra_hosts`, as `IP HOST` lines the way Swarm stores them.
+    /// `extra_hosts`, as `IP HOST` lines the way Swarm stores them, in file order.
     pub extra_hosts: Vec<String>,
-    /// `ports`.
+    /// `ports`, one per published port (a range is several).
     pub ports: Vec<Port>,
+    /// `volumes`: mounts, in file order.
+    pub volumes: Vec<Mount>,
+    /// `dns`.
+    pub dns: Option<Vec<String>>,
+    /// `dns_search`.
+    pub dns_search: Option<Vec<String>>,
+    /// `cap_add`, as written.
+    pub cap_add: Vec<String>,
+    /// `cap_drop`, as written.
+    pub cap_drop: Vec<String>,
+    /// `sysctls`.
+    pub sysctls: BTreeMap<String, String>,
+    /// `ulimits`, by name.
+    pub ulimits: BTreeMap<String, Ulimit>,
+    /// `logging`.
+    pub logging: Option<Logging>,
+    /// `isolation`.
+    pub isolation: Option<String>,
+    /// `oom_score_adj`.
+    pub oom_score_adj: Option<i64>,
+    /// `credential_spec`.
+    pub credential_spec: Option<CredentialSpec>,
+    /// `restart`: docker uses it when `deploy.restart_policy` is absent.
+    pub restart: Option<String>,
     /// `deploy`.
     pub deploy: Deploy,
 }
@@ -84,16 +117,30 @@ pub struct Service {
 /// A container health check.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Healthcheck {
-    /// `test` as Swarm stores it (`["CMD-SHELL", "..."]`, `["CMD", ...]`, `["NONE"]`).
-    pub test: Vec<String>,
+    /// `test` as Swarm stores it (`["CMD-SHELL", "..."]`, `["CMD", ...]`, `["NONE"]`); `None`
+    /// keeps the image's.
+    pub test: Option<Vec<String>>,
     /// Nanoseconds.
     pub interval: Option<i64>,
     /// Nanoseconds.
     pub timeout: Option<i64>,
     /// Nanoseconds.
     pub start_period: Option<i64>,
+    /// Nanoseconds.
+    pub start_interval: Option<i64>,
     /// Retries.
     pub retries: Option<u64>,
+}
+
+/// A network a service joins.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attachment {
+    /// The network's key in the file (`default` for the stack's own).
+    pub key: String,
+    /// `aliases`.
+    pub aliases: Vec<String>,
+    /// `driver_opts`.
+    pub driver_opts: BTreeMap<String, String>,
 }
 
 /// A config or secret a service mounts.
@@ -101,8 +148,8 @@ pub struct Healthcheck {
 pub struct FileRef {
     /// The name of the top-level config or secret.
     pub source: Spanned<String>,
-    /// Where it appears in the container (default: `/<source>` for configs, `<source>` under
-    /// `/run/secrets` for secrets).
+    /// Where it appears in the container (default: the source's name, which for configs is
+    /// relative to `/` and for secrets to `/run/secrets`).
     pub target: Option<String>,
     /// Owner.
     pub uid: Option<String>,
@@ -119,10 +166,119 @@ pub struct Port {
     pub target: u32,
     /// The published port, if any.
     pub published: Option<u32>,
-    /// `tcp`, `udp` or `sctp`.
-    pub protocol: String,
-    /// `ingress` or `host`.
-    pub mode: String,
+    /// `tcp`, `udp` or `sctp`; `None` leaves it to Swarm (tcp).
+    pub protocol: Option<String>,
+    /// `ingress` or `host`; `None` leaves it to Swarm (ingress).
+    pub mode: Option<String>,
+}
+
+/// What a mount is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MountKind {
+    /// A named or anonymous volume.
+    #[default]
+    Volume,
+    /// A path of the node.
+    Bind,
+    /// Memory.
+    Tmpfs,
+    /// A Windows named pipe.
+    Npipe,
+    /// A Swarm cluster (CSI) volume.
+    Cluster,
+    /// An image's filesystem.
+    Image,
+}
+
+impl MountKind {
+    /// The Engine API's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MountKind::Volume => "volume",
+            MountKind::Bind => "bind",
+            MountKind::Tmpfs => "tmpfs",
+            MountKind::Npipe => "npipe",
+            MountKind::Cluster => "cluster",
+            MountKind::Image => "image",
+        }
+    }
+}
+
+/// One entry of a service's `volumes`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Mount {
+    /// Its type.
+    pub kind: MountKind,
+    /// A named volume's key in the file, a bind's absolute path (`~` and relative paths
+    /// resolved), a cluster volume's key or `group:NAME`; `None` for an anonymous volume or a
+    /// tmpfs.
+    pub source: Option<String>,
+    /// The path in the container.
+    pub target: String,
+    /// `read_only` (`:ro`).
+    pub read_only: bool,
+    /// `consistency`.
+    pub consistency: Option<String>,
+    /// `bind` options: the propagation, when written.
+    pub bind: Option<BindOptions>,
+    /// `volume` options: `nocopy`.
+    pub volume: Option<VolumeOptions>,
+    /// `tmpfs` options: the size.
+    pub tmpfs: Option<TmpfsOptions>,
+    /// Where the entry was written.
+    pub span: Span,
+    /// Where its source was written (the entry itself for the short syntax).
+    pub source_span: Span,
+}
+
+/// A bind mount's options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BindOptions {
+    /// `rprivate`, `private`, `rshared`, `shared`, `rslave` or `slave`.
+    pub propagation: Option<String>,
+}
+
+/// A volume mount's options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VolumeOptions {
+    /// Do not copy the image's files into a new volume.
+    pub nocopy: bool,
+}
+
+/// A tmpfs mount's options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TmpfsOptions {
+    /// Bytes.
+    pub size: Option<i64>,
+}
+
+/// A `ulimits` entry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ulimit {
+    /// Soft limit.
+    pub soft: i64,
+    /// Hard limit.
+    pub hard: i64,
+}
+
+/// `logging`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Logging {
+    /// The log driver.
+    pub driver: Option<String>,
+    /// Its options.
+    pub options: BTreeMap<String, String>,
+}
+
+/// `credential_spec` (Windows).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CredentialSpec {
+    /// A config of the file holding it.
+    pub config: Option<String>,
+    /// A file on the node.
+    pub file: Option<String>,
+    /// A registry value.
+    pub registry: Option<String>,
 }
 
 /// `deploy`.
@@ -146,10 +302,10 @@ pub struct Deploy {
     pub preferences: Vec<String>,
     /// `placement.max_replicas_per_node`.
     pub max_replicas_per_node: Option<u64>,
-    /// `resources.limits`.
-    pub limits: Resources,
-    /// `resources.reservations`.
-    pub reservations: Resources,
+    /// `resources.limits`, when written.
+    pub limits: Option<Resources>,
+    /// `resources.reservations`, when written.
+    pub reservations: Option<Resources>,
 }
 
 /// How many tasks a service runs.
@@ -167,13 +323,17 @@ impl Default for Mode {
     }
 }
 
-/// CPU and memory.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// CPU, memory, processes and generic resources.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resources {
     /// CPUs in units of 1e-9.
     pub nano_cpus: Option<i64>,
     /// Bytes.
     pub memory: Option<i64>,
+    /// `pids` (limits only).
+    pub pids: Option<i64>,
+    /// `generic_resources` (reservations only): kind and count.
+    pub generic: Vec<(String, i64)>,
 }
 
 /// `update_config` or `rollback_config`.
@@ -213,7 +373,8 @@ pub struct RestartPolicy {
 pub struct NetworkDef {
     /// Its key in the file.
     pub key: String,
-    /// `name`: the Swarm name when it is not `STACK_KEY`.
+    /// `name`: the Swarm name when it is not `STACK_KEY` (for an external network, its key
+    /// when it has no name, as docker reads it).
     pub name: Option<String>,
     /// `external`: planrun only looks it up.
     pub external: bool,
@@ -221,10 +382,41 @@ pub struct NetworkDef {
     pub driver: Option<String>,
     /// `driver_opts`.
     pub driver_opts: BTreeMap<String, String>,
+    /// `ipam`.
+    pub ipam: Option<Ipam>,
     /// `attachable`.
     pub attachable: bool,
     /// `internal`.
     pub internal: bool,
+    /// `labels`.
+    pub labels: BTreeMap<String, String>,
+    /// Where its key was written.
+    pub span: Span,
+}
+
+/// A network's `ipam`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ipam {
+    /// The IPAM driver.
+    pub driver: Option<String>,
+    /// `config[].subnet`.
+    pub subnets: Vec<String>,
+}
+
+/// A top-level volume.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VolumeDef {
+    /// Its key in the file.
+    pub key: String,
+    /// `name`: the volume's name when it is not `STACK_KEY` (for an external volume, its
+    /// key when it has no name).
+    pub name: Option<String>,
+    /// `external`: Swarm mounts it by name and creates nothing.
+    pub external: bool,
+    /// `driver`.
+    pub driver: Option<String>,
+    /// `driver_opts`; `Some` when written, even empty (docker then sends a driver config).
+    pub driver_opts: Option<BTreeMap<String, String>>,
     /// `labels`.
     pub labels: BTreeMap<String, String>,
     /// Where its key was written.
@@ -236,7 +428,8 @@ pub struct NetworkDef {
 pub struct FileObject {
     /// Its key in the file.
     pub key: String,
-    /// `name`: the Swarm name when it is not `STACK_KEY`.
+    /// `name`: the Swarm name when it is not `STACK_KEY` (for an external object, its key
+    /// when it has no name).
     pub name: Option<String>,
     /// `external`: planrun only looks it up.
     pub external: bool,
@@ -244,6 +437,12 @@ pub struct FileObject {
     pub file: Option<String>,
     /// `labels`.
     pub labels: BTreeMap<String, String>,
+    /// `driver` (secrets): a secret store plugin holds the value.
+    pub driver: Option<String>,
+    /// `driver_opts` (secrets).
+    pub driver_opts: BTreeMap<String, String>,
+    /// `template_driver`.
+    pub template_driver: Option<String>,
     /// Where its key was written.
     pub span: Span,
 }
