@@ -5,31 +5,10 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
+use support::compose::{StackGuard as Stack, diff, network_names, normalized, spec};
 use support::{Workdir, docker, repo, unique};
-
-/// A stack removed (with everything labelled with it) on drop.
-struct Stack(String);
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("docker").args(["stack", "rm", &self.0]).output();
-        // `docker stack rm` returns before the networks are gone.
-        for _ in 0..100 {
-            let left = std::process::Command::new("docker")
-                .args(["network", "ls", "-q", "--filter", &format!("label=com.docker.stack.namespace={}", self.0)])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-                .unwrap_or_default();
-            if left.is_empty() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-    }
-}
 
 /// A work directory with the example's compose file and files, and its plan for `stack`.
 fn example(stack: &str) -> (Workdir, std::path::PathBuf) {
@@ -66,10 +45,6 @@ fn apply(work: &Workdir, plan: &Path, env: &[(&str, &str)]) -> support::Run {
     };
     eprintln!("planrun apply {env:?} -> exit {}\n{}", r.code, r.stderr);
     r
-}
-
-fn spec(service: &str) -> serde_json::Value {
-    serde_json::from_str(&docker(&["service", "inspect", service, "--format", "{{json .Spec}}"])).unwrap()
 }
 
 fn version(service: &str) -> u64 {
@@ -190,61 +165,17 @@ fn planrun_and_docker_stack_deploy_write_equal_service_specs() {
     assert!(out.status.success(), "docker stack deploy: {}", String::from_utf8_lossy(&out.stderr));
 
     let mut differences = Vec::new();
+    let names = network_names();
     for service in ["web", "api", "agent"] {
-        let a = normalized(&spec(&format!("{ours}_{service}")), &ours);
-        let b = normalized(&spec(&format!("{theirs}_{service}")), &theirs);
+        let a = normalized(&spec(&format!("{ours}_{service}")), &ours, &names);
+        let b = normalized(&spec(&format!("{theirs}_{service}")), &theirs, &names);
         diff(&a, &b, service, &mut differences);
     }
     assert!(differences.is_empty(), "planrun and docker stack deploy differ:\n{}", differences.join("\n"));
     // The comparison can fail: a changed field is found.
-    let mut changed = normalized(&spec(&format!("{ours}_web")), &ours);
+    let mut changed = normalized(&spec(&format!("{ours}_web")), &ours, &names);
     changed["TaskTemplate"]["ContainerSpec"]["Env"] = serde_json::json!(["X=1"]);
     let mut found = Vec::new();
-    diff(&changed, &normalized(&spec(&format!("{theirs}_web")), &theirs), "web", &mut found);
+    diff(&changed, &normalized(&spec(&format!("{theirs}_web")), &theirs, &names), "web", &mut found);
     assert_eq!(found.len(), 1, "{found:?}");
-}
-
-/// The spec with the stack's name replaced by `STACK` and object ids by their names.
-fn normalized(spec: &serde_json::Value, stack: &str) -> serde_json::Value {
-    let mut names: BTreeMap<String, String> = BTreeMap::new();
-    for n in docker(&["network", "ls", "--format", "{{.ID}} {{.Name}}", "--no-trunc"]).lines() {
-        if let Some((id, name)) = n.split_once(' ') {
-            names.insert(id.to_owned(), name.to_owned());
-        }
-    }
-    let mut spec = spec.clone();
-    if let Some(networks) = spec["TaskTemplate"]["Networks"].as_array_mut() {
-        for n in networks {
-            let id = n["Target"].as_str().unwrap_or_default().to_owned();
-            n["Target"] = serde_json::json!(names.get(&id).cloned().unwrap_or(id));
-        }
-    }
-    let container = &mut spec["TaskTemplate"]["ContainerSpec"];
-    for (list, id) in [("Configs", "ConfigID"), ("Secrets", "SecretID")] {
-        if let Some(items) = container[list].as_array_mut() {
-            for item in items {
-                item.as_object_mut().unwrap().remove(id);
-            }
-        }
-    }
-    serde_json::from_str(&serde_json::to_string(&spec).unwrap().replace(stack, "STACK")).unwrap()
-}
-
-fn diff(a: &serde_json::Value, b: &serde_json::Value, at: &str, out: &mut Vec<String>) {
-    use serde_json::Value;
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
-            for k in keys {
-                diff(x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null), &format!("{at}.{k}"), out);
-            }
-        }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
-            for (i, (u, v)) in x.iter().zip(y).enumerate() {
-                diff(u, v, &format!("{at}[{i}]"), out);
-            }
-        }
-        (x, y) if x != y => out.push(format!("{at}: planrun {x}, docker {y}")),
-        _ => {}
-    }
 }

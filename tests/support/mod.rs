@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod compose;
 pub mod docker_proxy;
 pub mod postgres;
 pub mod prodstack;

@@ -211,6 +211,25 @@ impl RawApi {
         Ok(RawApi { client, base: format!("{origin}/v{}.{}", version.major_version, version.minor_version) })
     }
 
+    /// POSTs `body` to `path`, for what bollard's models cannot say; HTTP errors are sorted like
+    /// bollard's.
+    async fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, ClusterError> {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        if status >= 400 {
+            let message = body["message"].as_str().unwrap_or_default().to_string();
+            return Err(classify(DockerError::DockerResponseServerError { status_code: status, message }));
+        }
+        Ok(body)
+    }
+
     /// GETs `path` as JSON; HTTP errors are sorted like bollard's.
     async fn get(&self, path: &str) -> Result<serde_json::Value, ClusterError> {
         let response = self
@@ -235,6 +254,22 @@ fn service_from_raw(mut raw: serde_json::Value) -> Result<Service, ClusterError>
     respell_health_check(&mut raw);
     let name = raw.pointer("/Spec/Name").and_then(|n| n.as_str()).unwrap_or("?").to_owned();
     serde_json::from_value(raw).map_err(|e| ClusterError::Other(format!("unreadable service {name}: {e}")))
+}
+
+/// The spec as JSON with `ClusterOptions: {}` on each `cluster` mount, as the docker CLI sends
+/// it (bollard's model has no such field); `None` when the spec has no cluster mount.
+fn with_cluster_options(spec: &ServiceSpec) -> Option<serde_json::Value> {
+    let mounts = spec.task_template.as_ref()?.container_spec.as_ref()?.mounts.as_ref()?;
+    if !mounts.iter().any(|m| m.typ == Some(bollard::models::MountType::CLUSTER)) {
+        return None;
+    }
+    let mut body = serde_json::to_value(spec).ok()?;
+    for m in body.pointer_mut("/TaskTemplate/ContainerSpec/Mounts")?.as_array_mut()? {
+        if m["Type"] == "cluster" {
+            m["ClusterOptions"] = serde_json::json!({});
+        }
+    }
+    Some(body)
 }
 
 /// Renames the daemon's `Healthcheck` to the `HealthCheck` bollard reads.
@@ -287,6 +322,10 @@ impl Cluster for Swarm {
         let version = i32::try_from(version).map_err(|_| {
             ClusterError::Other(format!("version index {version} does not fit the Engine API's update parameter"))
         })?;
+        if let Some(body) = with_cluster_options(&spec) {
+            self.raw.post(&format!("/services/{id}/update?version={version}"), &body).await?;
+            return Ok(());
+        }
         let options = UpdateServiceOptions { version, ..Default::default() };
         let response = self.docker.update_service(id, spec, options, None).await.map_err(classify)?;
         // Warnings (such as an image that could not be resolved) are not failures.
@@ -428,6 +467,16 @@ impl Cluster for Swarm {
 
     async fn create_service(&self, spec: ServiceSpec) -> Result<String, ClusterError> {
         let name = spec.name.clone().unwrap_or_default();
+        if let Some(body) = with_cluster_options(&spec) {
+            let created = self.raw.post("/services/create", &body).await.map_err(|e| match e {
+                ClusterError::Conflict(_) => ClusterError::Conflict(format!("service {name}")),
+                other => other,
+            })?;
+            return created["ID"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| ClusterError::Other(format!("the daemon created service {name} without an id")));
+        }
         let created = self.docker.create_service(spec, None).await.map_err(|e| match classify(e) {
             ClusterError::Conflict(_) => ClusterError::Conflict(format!("service {name}")),
             other => other,

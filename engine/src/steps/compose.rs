@@ -110,10 +110,19 @@ async fn changes(ctx: &StepContext, desired: &Desired) -> Result<Changes, StepEr
             None => c.networks.push((name, def)),
         }
     }
-    // Every config and secret the file declares, used or not, as `docker stack deploy` makes them.
+    // Every config and secret the file declares, used or not, as `docker stack deploy` makes
+    // them; an external one must exist when a service uses it.
     for (objects, is_config) in [(&desired.file.configs, true), (&desired.file.secrets, false)] {
         let kind = if is_config { "config" } else { "secret" };
         for o in objects {
+            let used = desired.file.services.iter().any(|s| {
+                let refs = if is_config { &s.configs } else { &s.secrets };
+                refs.iter().any(|r| r.source.value == o.key)
+                    || (is_config && s.credential_spec.as_ref().and_then(|c| c.config.as_ref()) == Some(&o.key))
+            });
+            if o.external && !used {
+                continue;
+            }
             let name = stack::scoped(stack, &o.key, o.name.as_deref());
             let data = match &o.file {
                 Some(f) if !o.external && o.driver.is_none() => std::fs::read(desired.dir.join(f)).map_err(|e| {

@@ -124,7 +124,19 @@ impl Reader<'_> {
         for (key, value) in self.map(node, what) {
             let what = format!("`placement.{}`", key.text);
             match key.text.as_str() {
-                "constraints" => d.constraints = self.string_list(value, &what),
+                "constraints" => {
+                    d.constraints = self.string_list(value, &what);
+                    for c in &d.constraints {
+                        if let Err(why) = constraint(c) {
+                            self.error(
+                                value.span,
+                                format!("the constraint `{c}` is not one Swarm reads: {why}"),
+                                "not a constraint",
+                                "write `KEY==VALUE` or `KEY!=VALUE`, such as `node.role==manager` or `node.labels.zone!=b`",
+                            );
+                        }
+                    }
+                }
                 "preferences" => {
                     let Value::Seq(items) = &value.value else {
                         self.error(
@@ -169,6 +181,15 @@ impl Reader<'_> {
                 match (k.text.as_str(), limits) {
                     ("cpus", _) => {
                         r.nano_cpus = self.string(v, "`cpus`").and_then(|s| match values::nano_cpus(&s.value) {
+                            Ok(n) if n > 0 && n < 1_000_000 => {
+                                self.error(
+                                    v.span,
+                                    format!("invalid cpu value {}: Must be at least 0.001", s.value.trim()),
+                                    "below Swarm's least",
+                                    "Swarm refuses less than 0.001 CPUs (the daemon's words): write `cpus: \"0.001\"` or more",
+                                );
+                                None
+                            }
                             Ok(n) => Some(n),
                             Err(why) => {
                                 self.error(
@@ -233,5 +254,38 @@ impl Reader<'_> {
             }
         }
         out
+    }
+}
+
+/// A placement constraint as swarmkit reads one (`constraint.Parse`): `KEY==VALUE` or
+/// `KEY!=VALUE`; the error in the daemon's words.
+fn constraint(text: &str) -> Result<(), String> {
+    let ops: Vec<(usize, &str)> = text.match_indices("==").chain(text.match_indices("!=")).collect();
+    let [(at, op)] = ops.as_slice() else {
+        return Err("constraint expected one operator from ==, !=".into());
+    };
+    let (key, value) = (text[..*at].trim(), text[at + op.len()..].trim());
+    let key_ok = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.len() > 1
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !key_ok {
+        return Err(format!("key '{key}' is invalid"));
+    }
+    if value.is_empty() {
+        return Err(format!("value '{value}' is invalid"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn constraints_as_swarmkit_reads_them() {
+        assert!(super::constraint("node.role == manager").is_ok());
+        assert!(super::constraint("node.labels.zone!=b").is_ok());
+        assert_eq!(super::constraint("node=foo").unwrap_err(), "constraint expected one operator from ==, !=");
+        assert!(super::constraint("a==b==c").is_err());
+        assert!(super::constraint("==b").unwrap_err().contains("key"));
+        assert!(super::constraint("node.id==").unwrap_err().contains("value"));
     }
 }

@@ -88,6 +88,20 @@ impl Reader<'_> {
                 return None;
             }
         }
+        if s.deploy.endpoint_mode.as_deref() == Some("dnsrr")
+            && let Some(port) = s.ports.iter().find(|p| p.mode.as_deref().is_none_or(|m| m == "ingress"))
+        {
+            let at = body_map.iter().find(|(k, _)| k.text == "ports").map_or(body.span, |(k, _)| k.span);
+            self.error(
+                at,
+                format!(
+                    "port {} is published with ingress mode, which can't be used with dnsrr mode (the daemon's words)",
+                    port.target
+                ),
+                "ingress ports",
+                "publish it with `mode: host` (long form), or use `endpoint_mode: vip`",
+            );
+        }
         if let Some(r) = &s.restart
             && s.deploy.restart_policy.is_none()
             && !valid_restart(r)

@@ -152,8 +152,8 @@ fn not_yaml_and_a_duplicated_service_are_errors() {
     assert_eq!(diagnostics[0].labels.len(), 2);
 }
 
-/// The docker CLI's own example of every key: planrun finds the four problems `docker stack
-/// deploy` stops at, and warns about exactly the keys docker ignores (those it names in
+/// The docker CLI's own example of every key: planrun finds every problem `docker stack
+/// deploy` or the daemon stops at, and warns about exactly the keys docker ignores (those it names in
 /// "Ignoring unsupported options" and "Ignoring deprecated options", and the ones its
 /// converter never reads).
 #[test]
@@ -164,8 +164,13 @@ fn docker_clis_full_example_gives_the_errors_and_warnings_docker_gives() {
     let (file, diagnostics) = load(&text, Context { lookup: &lookup, dir });
     assert!(file.is_none());
     let errors: Vec<&str> = diagnostics.iter().filter(|d| d.is_error()).map(|d| d.message.as_str()).collect();
-    assert_eq!(errors.len(), 4, "{errors:#?}");
+    assert_eq!(errors.len(), 10, "{errors:#?}");
     for expected in [
+        "can't be used with dnsrr mode",
+        "duplicate mount point: /var/lib/mysql",
+        "duplicate mount point: /opt",
+        "constraint expected one operator from ==, !=",
+        "invalid cpu value 0.0001: Must be at least 0.001",
         "undefined network \"other-other-network\"",
         "undefined volume \"datavolume\"",
         "config `config4`",

@@ -129,9 +129,23 @@ impl Reader<'_> {
             if m.kind == MountKind::Bind {
                 m.source = m.source.take().map(|s| self.bind_source(&s, m.source_span));
             }
-            if self.compatible(&m) {
-                out.push(m);
+            if !self.compatible(&m) {
+                continue;
             }
+            let target = values::clean(&m.target);
+            if let Some(first) = out.iter().find(|o: &&Mount| values::clean(&o.target) == target) {
+                self.out.push(
+                    crate::diagnostic::Diagnostic::error(
+                        crate::diagnostic::Code::ComposeFile,
+                        format!("duplicate mount point: {}", m.target),
+                        m.span,
+                        "mounted here again",
+                    )
+                    .with_label(first.span, "first mounted here")
+                    .with_help("Swarm refuses two mounts at one path (the daemon's words): give each its own target"),
+                );
+            }
+            out.push(m);
         }
         out
     }
