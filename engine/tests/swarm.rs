@@ -118,6 +118,7 @@ fn step(service: &str, image: &str, monitor_secs: u64) -> Rolling {
         },
         gates: Vec::new(),
         compose: None,
+        allow_removing: Vec::new(),
     }
 }
 

@@ -188,6 +188,11 @@ pub trait Cluster: Send + Sync + 'static {
     /// Everything the service's tasks wrote to stdout, raw (no timestamps), into `to`;
     /// returns the number of bytes written.
     async fn logs_to(&self, service_id: &str, to: &std::path::Path) -> Result<u64, ClusterError>;
+    /// Whether every task runs on this machine: the daemon planrun talks to is local and the
+    /// swarm's only node, so a path on this machine is a path on the node. `false` when unsure.
+    async fn only_node_is_here(&self) -> bool {
+        false
+    }
 }
 
 /// A program to run in a container (`docker exec`).

@@ -537,6 +537,12 @@ impl Cluster for Swarm {
         Ok(text)
     }
 
+    async fn only_node_is_here(&self) -> bool {
+        let local = self.host.starts_with("unix://");
+        let nodes = self.docker.info().await.ok().and_then(|i| i.swarm).and_then(|s| s.nodes);
+        local && nodes == Some(1)
+    }
+
     async fn local_container(&self, service_id: &str) -> Result<Option<String>, ClusterError> {
         let info = self.docker.info().await.map_err(classify)?;
         let Some(node) = info.swarm.and_then(|s| s.node_id).filter(|n| !n.is_empty()) else {

@@ -1,6 +1,6 @@
 //! What changes between two specs of a service, field by field, in the words a reviewer
-//! reads: image (tag and digest), replicas, update settings, env, networks, configs, secrets,
-//! health check, published ports, labels (planrun's own bookkeeping labels left out).
+//! reads: image (tag and digest), replicas, update settings, env, networks, mounts, configs,
+//! secrets, health check, published ports, labels (planrun's own bookkeeping labels left out).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -79,6 +79,18 @@ pub fn fields(s: &ServiceSpec, networks: &BTreeMap<String, String>) -> BTreeMap<
     }
     if !nets.is_empty() {
         out.insert("networks".into(), nets.into_iter().collect::<Vec<_>>().join(", "));
+    }
+    for m in container.mounts.iter().flatten() {
+        let target = m.target.clone().unwrap_or_default();
+        let kind = m.typ.map(|t| t.to_string()).unwrap_or_else(|| "volume".into());
+        let mut what = match m.source.as_deref().filter(|s| !s.is_empty()) {
+            Some(source) => format!("{kind} {source}"),
+            None => kind,
+        };
+        if m.read_only == Some(true) {
+            what.push_str(" (read-only)");
+        }
+        out.insert(format!("mount {target}"), what);
     }
     for c in container.configs.iter().flatten() {
         let at = c.file.as_ref().and_then(|f| f.name.clone()).unwrap_or_default();

@@ -8,6 +8,7 @@
 
 pub mod convergence;
 pub mod job;
+pub mod removal;
 pub mod spec;
 pub mod stack;
 pub mod watch;

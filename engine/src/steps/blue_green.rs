@@ -281,7 +281,7 @@ impl Behavior for BlueGreen {
         }
         let policy = switch_policy(self.deadline, plans::duration::Duration::from_secs(1));
         spec::set_update_policy(&mut next, &policy);
-        rolling::roll_out(ctx, idle, &next, &previous, &policy, &self.preview_gates).await?;
+        rolling::roll_out(ctx, idle, &next, &previous, &policy, &self.preview_gates, &[]).await?;
 
         match &self.switch {
             Switch::Nginx { router: name, template, target, .. } => {
@@ -299,7 +299,7 @@ impl Behavior for BlueGreen {
                 spec::set_update_policy(&mut next, &policy);
                 let fresh = services::inspect(cluster, name).await?;
                 let router_id = fresh.id.clone().unwrap_or_default();
-                rolling::roll_out(ctx, fresh, &next, &previous, &policy, &[]).await?;
+                rolling::roll_out(ctx, fresh, &next, &previous, &policy, &[], &[]).await?;
                 services::drained(cluster, &router_id, DRAIN).await;
                 collect_configs(cluster, name, &[config.1.clone(), current_config_name(&previous, target)]).await;
             }
@@ -320,7 +320,7 @@ impl Behavior for BlueGreen {
                     let mut next = with_alias(&before, &net, network, alias, add);
                     spec::set_update_policy(&mut next, &policy);
                     let id = fresh.id.clone().unwrap_or_default();
-                    rolling::roll_out(ctx, fresh, &next, &before, &policy, &[]).await?;
+                    rolling::roll_out(ctx, fresh, &next, &before, &policy, &[], &[]).await?;
                     services::drained(cluster, &id, DRAIN).await;
                 }
             }

@@ -242,7 +242,7 @@ impl Behavior for Canary {
         spec::set_image(&mut promoted, &self.image.value);
         spec::set_update_policy(&mut promoted, &self.update);
         ctx.progress(format!("promoting: {name} rolls to {}", self.image.value));
-        rolling::roll_out(ctx, service, &promoted, &previous, &self.update, &self.gates).await?;
+        rolling::roll_out(ctx, service, &promoted, &previous, &self.update, &self.gates, &[]).await?;
         ctx.progress(format!("removing canary {}", record.canary_name));
         remove_canary(ctx.run.as_ref(), &record.canary_name).await?;
         Ok(())

@@ -19,6 +19,7 @@ use super::{Behavior, Findings, StepError};
 use crate::cluster::{Cluster, ClusterError};
 use crate::context::{RunContext, StepContext};
 use crate::services::convergence::{self, Baseline, Failure, Mode, Settings, Target};
+use crate::services::removal::{self, Removal};
 use crate::services::stack::{self, Ids};
 use crate::services::watch::{POLL, Watch};
 use crate::services::{self, ServiceError};
@@ -35,6 +36,8 @@ const RELEASE: Duration = Duration::from_secs(60);
 struct Desired {
     file: plans::compose::ComposeFile,
     dir: std::path::PathBuf,
+    /// Its text, for the lines of messages.
+    source: std::sync::Arc<plans::SourceFile>,
 }
 
 /// What the step will do, worked out before any change.
@@ -47,6 +50,8 @@ struct Changes {
     services: Vec<(String, Option<Service>)>,
     unchanged: Vec<String>,
     ids: Ids,
+    /// What the updates would take from running services, whether the step allows it or not.
+    removals: Vec<Removal>,
 }
 
 /// The spec the file asks for; an image the file names as it named it last time (the
@@ -89,7 +94,7 @@ fn read(step: &Compose, ctx: &StepContext) -> Result<Desired, StepError> {
         ))
     })?;
     let dir = ctx.plan_dir.join(&step.file.value).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-    Ok(Desired { file, dir })
+    Ok(Desired { file, dir, source: read.source })
 }
 
 /// Reads the swarm and works out what to create and what to update.
@@ -176,6 +181,7 @@ async fn changes(ctx: &StepContext, desired: &Desired) -> Result<Changes, StepEr
                 if stack::same_spec(&spec, &live_spec) {
                     c.unchanged.push(name);
                 } else {
+                    c.removals.extend(removal::refused(cluster, &name, &live_spec, &spec, &[]).await);
                     c.services.push((s.name.value.clone(), Some(live)));
                 }
             }
@@ -184,6 +190,33 @@ async fn changes(ctx: &StepContext, desired: &Desired) -> Result<Changes, StepEr
         }
     }
     Ok(c)
+}
+
+/// Absolute bind sources missing on this machine, when it is the swarm's only node: each
+/// task would fail with this error, at the file's line.
+fn missing_bind_sources(desired: &Desired) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &desired.file.services {
+        for m in s.volumes.iter().filter(|m| m.kind == plans::compose::MountKind::Bind && !m.relative) {
+            let Some(source) = m.source.as_deref() else { continue };
+            if !std::path::Path::new(source).exists() {
+                let (line, _) = desired.source.line_col(m.source_span.offset);
+                out.push(format!(
+                    "{}:{line}: invalid mount config for type \"bind\": bind source path does not exist: {source} \
+                     (service `{}`; this machine is the swarm's only node): create it, or fix the path",
+                    desired.source.name, s.name.value
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Refuses changes that take from running services what the step does not allow.
+fn allowed(step: &Compose, ctx: &StepContext, changes: &Changes) -> Result<(), StepError> {
+    let refused: Vec<Removal> =
+        changes.removals.iter().filter(|r| !step.allow_removing.contains(&r.kind)).cloned().collect();
+    if refused.is_empty() { Ok(()) } else { Err(StepError::Removes { step: ctx.step.clone(), removals: refused }) }
 }
 
 #[async_trait]
@@ -201,9 +234,15 @@ impl Behavior for Compose {
                 return findings;
             }
         };
+        if ctx.cluster().only_node_is_here().await {
+            findings.problems.extend(missing_bind_sources(&desired));
+        }
         match changes(ctx, &desired).await {
             Err(e) => findings.problems.push(e.to_string()),
             Ok(changes) => {
+                if let Err(e) = allowed(self, ctx, &changes) {
+                    findings.problems.push(e.to_string());
+                }
                 for (key, live) in &changes.services {
                     let name = format!("{}_{key}", ctx.run.stack);
                     let Some(live) = live else { continue };
@@ -222,6 +261,7 @@ impl Behavior for Compose {
         let stack = ctx.run.stack.clone();
         let desired = read(self, ctx)?;
         let mut changes = changes(ctx, &desired).await?;
+        allowed(self, ctx, &changes)?;
         let deadline_ms = self.deadline.as_millis();
         ctx.record(Undo::Compose(Box::new(ComposeUndo {
             stack: stack.clone(),
@@ -255,8 +295,8 @@ impl Behavior for Compose {
         }
         for (name, o, data) in &changes.configs {
             ctx.progress(format!("creating config {name}"));
-            let mut object = stack::new_object(&stack, o, data.clone());
-            object.labels.insert(CONTENT_LABEL.into(), sha256(data));
+            // A config's data can be read back and compared as it is: no label needed.
+            let object = stack::new_object(&stack, o, data.clone());
             let id = cluster.create_config(object).await.map_err(cluster_error(format!("create config {name}")))?;
             changes.ids.configs.insert(name.clone(), id);
         }
@@ -480,8 +520,16 @@ secrets:
     }
 
     async fn apply(sim: &Simulation, dir: &std::path::Path, vars: &str) -> (Report, Arc<Memory>) {
+        run(sim, dir, vars, "").await
+    }
+
+    async fn apply_with(sim: &Simulation, dir: &std::path::Path, vars: &str, settings: &str) -> Report {
+        run(sim, dir, vars, settings).await.0
+    }
+
+    async fn run(sim: &Simulation, dir: &std::path::Path, vars: &str, settings: &str) -> (Report, Arc<Memory>) {
         let text = format!(
-            "plan t {{\n    stack shop\n{vars}    gate g {{ swarm shop_web }}\n    compose stack {{\n        file \"docker-compose.yml\"\n        gates g\n    }}\n}}\n"
+            "plan t {{\n    stack shop\n{vars}    gate g {{ swarm shop_web }}\n    compose stack {{\n        file \"docker-compose.yml\"\n        gates g\n{settings}    }}\n}}\n"
         );
         let inputs = plans::Inputs { files: Some(dir.to_path_buf()), ..plans::Inputs::default() };
         let checked = plans::check(plans::SourceFile::new("plan.kdl", text), &inputs);
@@ -547,6 +595,39 @@ secrets:
         let cluster: &dyn Cluster = &sim.cluster;
         assert!(cluster.network("shop_extra").await.unwrap().is_none(), "the network the run made is gone");
         assert!(cluster.network("shop_front").await.unwrap().is_some(), "what was there stays");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_file_that_drops_a_live_volume_is_refused_before_any_change_unless_allowed() {
+        let sim = Simulation::new();
+        let dir = dir(false);
+        let with_volume = COMPOSE
+            .replace("    configs: [settings]\n", "    configs: [settings]\n    volumes: [\"data:/var/lib/data\"]\n")
+            .replace("networks:\n  front: {}", "volumes:\n  data: {}\nnetworks:\n  front: {}")
+            .replace("EXTRA", "front");
+        std::fs::write(dir.join("docker-compose.yml"), &with_volume).unwrap();
+        let (first, _) = apply(&sim, &dir, "").await;
+        assert_eq!(first.outcome, RunOutcome::Succeeded, "{first:?}");
+        let mounts = |sim: &Simulation| {
+            let spec = sim.cluster.spec("shop_web").unwrap();
+            spec.task_template.unwrap().container_spec.unwrap().mounts.unwrap_or_default()
+        };
+        assert_eq!(mounts(&sim)[0].source.as_deref(), Some("shop_data"));
+
+        // The volume is gone from the file, and web has a new image.
+        std::fs::write(dir.join("docker-compose.yml"), COMPOSE.replace("EXTRA", "front")).unwrap();
+        let updates = sim.cluster.update_calls();
+        let (refused, _) = apply(&sim, &dir, "    var WEB_TAG default=v2\n").await;
+        assert_ne!(refused.outcome, RunOutcome::Succeeded);
+        let why = format!("{refused:?}");
+        assert!(why.contains("the mount volume shop_data at /var/lib/data of shop_web"), "{why}");
+        assert!(why.contains("allow-removing mounts"), "{why}");
+        assert_eq!(sim.cluster.update_calls(), updates, "no service was touched");
+        assert_eq!(mounts(&sim).len(), 1);
+
+        let allowed = apply_with(&sim, &dir, "    var WEB_TAG default=v2\n", "        allow-removing mounts\n").await;
+        assert_eq!(allowed.outcome, RunOutcome::Succeeded, "{allowed:?}");
+        assert!(mounts(&sim).is_empty());
     }
 
     #[tokio::test(start_paused = true)]

@@ -129,6 +129,13 @@ pub enum StepError {
     },
     /// A step refused to start: what is wrong and what to do.
     Refused(String),
+    /// The change would take from running services what the plan does not allow.
+    Removes {
+        /// The step.
+        step: String,
+        /// What it would take.
+        removals: Vec<crate::services::removal::Removal>,
+    },
     /// An undo that cannot be done (a migration without `down`): the rollback stops here and
     /// leaves this step and every older one as they are, for a person.
     Irreversible(String),
@@ -163,6 +170,7 @@ impl fmt::Display for StepError {
                 Ok(())
             }
             StepError::Refused(why) | StepError::Irreversible(why) => f.write_str(why),
+            StepError::Removes { step, removals } => f.write_str(&crate::services::removal::refusal(removals, step)),
         }
     }
 }

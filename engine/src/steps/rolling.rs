@@ -10,11 +10,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bollard::models::ServiceSpec;
 use plans::steps::Rolling;
+use plans::steps::allow_removing::Removable;
 
 use super::{Behavior, Findings, StepError};
 use crate::clock;
 use crate::context::{RunContext, StepContext};
 use crate::services::convergence::{self, Baseline, Mode, Settings, Target};
+use crate::services::removal;
 use crate::services::watch::Watch;
 use crate::services::{self, spec};
 use crate::undo::{RollingUndo, Undo};
@@ -30,8 +32,12 @@ impl Behavior for Rolling {
 
     async fn preflight(&self, ctx: &StepContext) -> Findings {
         let (service, mut findings) = check_service(ctx, &self.service.value, self.update.monitor.to_std()).await;
-        if let Some(problem) = service.and_then(|s| replicas_of_global(&s.spec.unwrap_or_default(), self)) {
+        let live = service.and_then(|s| s.spec).unwrap_or_default();
+        if let Some(problem) = replicas_of_global(&live, self) {
             findings.problems.push(problem);
+        }
+        if let Err(e) = keeps(ctx, &self.service.value, &live, &updated_spec(&live, self), &self.allow_removing).await {
+            findings.problems.push(e.to_string());
         }
         findings
     }
@@ -46,11 +52,13 @@ impl Behavior for Rolling {
             return Err(StepError::Unsupported(problem));
         }
         let spec = updated_spec(&previous, self);
-        // A service planrun cannot follow is refused before anything is recorded or changed.
+        // A service planrun cannot follow, or a change that takes what the plan does not allow,
+        // is refused before anything is recorded or changed.
         Target::of(&service_id, &spec)?;
+        keeps(ctx, name, &previous, &spec, &self.allow_removing).await?;
         ctx.record(Undo::Rolling(Box::new(RollingUndo::of(&service, self.update.deadline.as_millis()))));
 
-        roll_out(ctx, service, &spec, &previous, &self.update, &self.gates).await
+        roll_out(ctx, service, &spec, &previous, &self.update, &self.gates, &self.allow_removing).await
     }
 }
 
@@ -111,9 +119,23 @@ pub async fn check_service(
     (Some(service), findings)
 }
 
+/// Refuses `new` when it takes from the running service `live` what `allow` does not allow.
+pub async fn keeps(
+    ctx: &StepContext,
+    service: &str,
+    live: &ServiceSpec,
+    new: &ServiceSpec,
+    allow: &[Removable],
+) -> Result<(), StepError> {
+    let refused = removal::refused(ctx.cluster(), service, live, new, allow).await;
+    if refused.is_empty() { Ok(()) } else { Err(StepError::Removes { step: ctx.step.clone(), removals: refused }) }
+}
+
 /// Writes `spec` over `service` (which must still be `previous`), follows the tasks until they
 /// all run it, and judges `gates`, watching every new task from the first one until the last
-/// gate has passed.
+/// gate has passed. A spec that takes from the running service what `allow` does not allow is
+/// refused before it is written (canary and blue-green steps allow nothing: they change only
+/// images, replicas and update settings).
 pub async fn roll_out(
     ctx: &StepContext,
     service: bollard::models::Service,
@@ -121,10 +143,12 @@ pub async fn roll_out(
     previous: &ServiceSpec,
     policy: &plans::steps::UpdatePolicy,
     gates: &[plans::spanned::Spanned<String>],
+    allow: &[Removable],
 ) -> Result<(), StepError> {
     let cluster = ctx.cluster();
     let service_id = service.id.clone().unwrap_or_default();
     let target = Target::of(&service_id, spec)?;
+    keeps(ctx, &target.service_name, previous, spec, allow).await?;
     // A global service has as many tasks as nodes run it: the daemon's count before the write
     // (if it cannot be read, no failure is tolerated).
     let tasks = match target.mode {
@@ -339,6 +363,7 @@ mod tests {
             },
             gates: Vec::new(),
             compose: None,
+            allow_removing: Vec::new(),
         }
     }
 
@@ -541,6 +566,50 @@ mod tests {
         // 2 s monitor against a 1 s interval x 3 retries + 1 s timeout health check.
         assert_eq!(paused.warnings.len(), 1, "{paused:?}");
         assert!(paused.warnings[0].starts_with("monitor 2s is shorter than the 4s"), "{paused:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_publish_that_drops_a_live_port_is_refused_unless_allowed() {
+        use bollard::models::{EndpointPortConfig, EndpointPortConfigPublishModeEnum, EndpointSpec};
+        use plans::steps::allow_removing::Removable;
+        let fake = FakeCluster::new();
+        let mut live = spec("shop_web", "app:v1");
+        live.endpoint_spec = Some(EndpointSpec {
+            ports: Some(vec![EndpointPortConfig {
+                target_port: Some(8080),
+                published_port: Some(9000),
+                publish_mode: Some(EndpointPortConfigPublishModeEnum::HOST),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+        fake.add_service(live.clone());
+        let (ctx, _) = context(&fake);
+        let mut step = rolling("shop_web", "app:v2", FailureAction::Rollback, 600);
+        step.publish = vec![plans::steps::rolling::Publish {
+            published: 9001,
+            target: 8080,
+            mode: PublishMode::Host,
+            span: Span::default(),
+        }];
+        let found = step.preflight(&ctx).await;
+        assert_eq!(found.problems.len(), 1, "{found:?}");
+        assert!(
+            found.problems[0].contains("the port 9000:8080/tcp (host) of shop_web")
+                && found.problems[0].contains("`allow-removing ports` to step `web`"),
+            "{found:?}"
+        );
+        let updates = fake.update_calls();
+        let refused = step.apply(&ctx).await;
+        assert!(matches!(refused, Err(StepError::Removes { .. })), "{refused:?}");
+        assert_eq!(fake.update_calls(), updates, "nothing was written");
+        assert!(ctx.run.recorded.newest_first().is_empty(), "nothing was recorded");
+
+        step.allow_removing = vec![Removable::Ports];
+        assert!(step.preflight(&ctx).await.problems.is_empty());
+        step.apply(&ctx).await.unwrap();
+        let ports = fake.spec("shop_web").unwrap().endpoint_spec.unwrap().ports.unwrap();
+        assert_eq!(ports[0].published_port, Some(9001));
     }
 
     /// `spec` as a global service.

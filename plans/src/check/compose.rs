@@ -55,7 +55,7 @@ pub fn read(plan: &Plan, named: &Spanned<String>, dir: &Path, env: &HashMap<Stri
             let dir = compose::values::clean(&base.to_string_lossy());
             let (mut file, mut diagnostics) = compose::load(&text, compose::Context { lookup: &lookup, dir: &dir });
             if let Some(f) = &mut file
-                && !env_files(f, &base, &lookup, &mut diagnostics)
+                && !(env_files(f, &base, &lookup, &mut diagnostics) & bind_sources(f, &mut diagnostics))
             {
                 file = None;
             }
@@ -116,6 +116,31 @@ fn env_files(
         }
         for (key, value) in merged {
             service.environment.entry(key).or_insert(value);
+        }
+    }
+    ok
+}
+
+/// Every bind source written relative to the compose file (or to `~`) exists: docker resolves
+/// it on this machine, and a task whose source is missing fails to start with
+/// `bind source path does not exist`. Returns whether all exist.
+fn bind_sources(file: &ComposeFile, out: &mut Vec<Diagnostic>) -> bool {
+    let mut ok = true;
+    for s in &file.services {
+        for m in s.volumes.iter().filter(|m| m.relative) {
+            let Some(source) = m.source.as_deref() else { continue };
+            if !Path::new(source).exists() {
+                ok = false;
+                out.push(
+                    Diagnostic::error(
+                        Code::ComposeFile,
+                        format!("invalid mount config for type \"bind\": bind source path does not exist: {source}"),
+                        m.source_span,
+                        "no such path",
+                    )
+                    .with_help("create it, or fix the path: a relative source is relative to the compose file"),
+                );
+            }
         }
     }
     ok
@@ -315,6 +340,21 @@ mod tests {
         assert_eq!((r.image.value.as_str(), r.replicas.as_ref().map(|n| n.value)), ("app:pinned", Some(2)));
         assert_eq!(r.update.order, crate::steps::update::Order::StartFirst, "the plan's order wins");
         assert_eq!(r.update.parallelism, 2, "the rest comes from the file");
+    }
+
+    #[test]
+    fn a_relative_bind_source_that_does_not_exist_is_an_error_at_its_line() {
+        let plan = "plan p {\n    stack shop\n    gate g { swarm shop_web }\n    compose s {\n        file \"docker-compose.yml\"\n        gates g\n    }\n}\n";
+        let compose = "services:\n  web:\n    image: app\n    volumes:\n      - .:/code:ro\n      - ./missing:/data\n      - /surely/not/here:/abs\n";
+        let checked = check(plan, compose);
+        let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(
+            errors[0].message.contains("bind source path does not exist") && errors[0].message.ends_with("/missing")
+        );
+        let named = errors[0].named_file.as_ref().expect("it points into the compose file");
+        let line = named.file.line_col(errors[0].primary_span().offset).0;
+        assert_eq!(line, 6, "at the entry");
     }
 
     #[test]

@@ -229,6 +229,9 @@ pub struct Mount {
     pub span: Span,
     /// Where its source was written (the entry itself for the short syntax).
     pub source_span: Span,
+    /// A bind source written relative (or with `~`): docker resolved it on the machine that
+    /// read the file, so that machine's files say whether it exists.
+    pub relative: bool,
 }
 
 /// A bind mount's options.

@@ -127,6 +127,7 @@ impl Reader<'_> {
             };
             let Some(mut m) = mount else { continue };
             if m.kind == MountKind::Bind {
+                m.relative = m.source.as_deref().is_some_and(|s| !s.starts_with('/'));
                 m.source = m.source.take().map(|s| self.bind_source(&s, m.source_span));
             }
             if !self.compatible(&m) {

@@ -23,6 +23,10 @@ pub struct Compose {
     /// The Swarm services the file defines (`STACK_NAME`), filled in when the file is read.
     #[serde(default)]
     pub services: Vec<String>,
+    /// What the step may take from running services (a mount, port, secret, config or network
+    /// the file no longer has).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_removing: Vec<crate::steps::allow_removing::Removable>,
 }
 
 impl Compose {
@@ -31,7 +35,8 @@ impl Compose {
         let file = d.string(fields, "file", true);
         let gates = d.gate_names(fields, "gates");
         let deadline = d.duration(fields, "deadline").map(|v| v.value).unwrap_or(Duration::from_secs(600));
-        Some(Compose { file: file?, gates, deadline, services: Vec::new() })
+        let allow_removing = crate::steps::allow_removing::decode(d, fields);
+        Some(Compose { file: file?, gates, deadline, services: Vec::new(), allow_removing })
     }
 }
 

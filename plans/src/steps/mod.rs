@@ -1,5 +1,6 @@
 //! Step kinds: one file per kind, named as users write them.
 
+pub mod allow_removing;
 pub mod backup;
 pub mod blue_green;
 pub mod canary;

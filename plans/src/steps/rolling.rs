@@ -7,6 +7,7 @@ use crate::decoder::{Decoder, Fields};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
 use crate::spanned::Spanned;
+use crate::steps::allow_removing::Removable;
 use crate::steps::compose::FromCompose;
 use crate::steps::update::UpdatePolicy;
 
@@ -29,6 +30,9 @@ pub struct Rolling {
     /// Where the service is defined, when a compose file defines it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compose: Option<FromCompose>,
+    /// What the step may take from the running service (`publish` replaces its ports).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_removing: Vec<Removable>,
 }
 
 /// A published port.
@@ -67,8 +71,9 @@ impl Rolling {
         let publish = Publish::decode_all(d, fields);
         let update = UpdatePolicy::decode(d, fields);
         let gates = d.gate_names(fields, "gates");
+        let allow_removing = crate::steps::allow_removing::decode(d, fields);
         let (service, image) = FromCompose::or_later(&compose, service, image)?;
-        Some(Rolling { service, image, replicas, publish, update, gates, compose })
+        Some(Rolling { service, image, replicas, publish, update, gates, compose, allow_removing })
     }
 }
 
