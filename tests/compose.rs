@@ -7,7 +7,7 @@ mod support;
 
 use std::path::Path;
 
-use support::compose::{StackGuard as Stack, diff, network_names, normalized, spec};
+use support::compose::{StackGuard as Stack, diff, network_names, normalized, spec, stored_spec};
 use support::{Workdir, docker, repo, unique};
 
 /// A work directory with the example's compose file and files, and its plan for `stack`.
@@ -143,7 +143,8 @@ fn a_new_stack_that_fails_leaves_nothing_behind() {
     }
 }
 
-/// `docker stack deploy` and planrun make the same service specs from the same file. The only
+/// `docker stack deploy` and planrun make the same service specs from the same file, as the
+/// daemon keeps them (not through `docker service inspect`, which fills Swarm's defaults in). The only
 /// differences allowed are the stack's own name (in names and the namespace label) and the ids
 /// of the networks, configs and secrets, which are compared by name instead.
 #[test]
@@ -167,15 +168,136 @@ fn planrun_and_docker_stack_deploy_write_equal_service_specs() {
     let mut differences = Vec::new();
     let names = network_names();
     for service in ["web", "api", "agent"] {
-        let a = normalized(&spec(&format!("{ours}_{service}")), &ours, &names);
-        let b = normalized(&spec(&format!("{theirs}_{service}")), &theirs, &names);
+        let a = normalized(&stored_spec(&format!("{ours}_{service}")), &ours, &names);
+        let b = normalized(&stored_spec(&format!("{theirs}_{service}")), &theirs, &names);
         diff(&a, &b, service, &mut differences);
     }
     assert!(differences.is_empty(), "planrun and docker stack deploy differ:\n{}", differences.join("\n"));
     // The comparison can fail: a changed field is found.
-    let mut changed = normalized(&spec(&format!("{ours}_web")), &ours, &names);
+    let mut changed = normalized(&stored_spec(&format!("{ours}_web")), &ours, &names);
     changed["TaskTemplate"]["ContainerSpec"]["Env"] = serde_json::json!(["X=1"]);
     let mut found = Vec::new();
-    diff(&changed, &normalized(&spec(&format!("{theirs}_web")), &theirs, &names), "web", &mut found);
+    diff(&changed, &normalized(&stored_spec(&format!("{theirs}_web")), &theirs, &names), "web", &mut found);
     assert_eq!(found.len(), 1, "{found:?}");
+}
+
+/// The stack of issue 18's report, as a team has it: `docker stack deploy` runs PostgreSQL on a
+/// named volume beside a web service. A compose plan that changes only web's image leaves the
+/// database's task and data alone; the same file without the volume is refused before any
+/// change, naming the mount, and `planrun plan` shows it.
+#[test]
+fn a_database_volume_docker_deployed_is_kept_and_a_file_that_drops_it_is_refused() {
+    const FILE: &str = "\
+services:
+  db:
+    image: planrun-test/postgres:15
+    user: root
+    environment:
+      POSTGRES_PASSWORD: test-only
+    volumes:
+      - pgdata:/var/lib/postgresql/data
+    healthcheck:
+      test: [\"CMD-SHELL\", \"pg_isready -q -h 127.0.0.1 -U postgres\"]
+      interval: 1s
+      timeout: 3s
+      retries: 3
+      start_period: 60s
+    deploy:
+      endpoint_mode: dnsrr
+  web:
+    image: planrun-test/app:${WEB_TAG:-v1}
+    healthcheck:
+      test: [\"CMD-SHELL\", \"timeout 2 wget -q -O- http://127.0.0.1:8080/health\"]
+      interval: 1s
+      timeout: 3s
+      retries: 1
+    deploy:
+      endpoint_mode: dnsrr
+      update_config: {order: start-first, failure_action: rollback, delay: 1s, monitor: 2s}
+volumes:
+  pgdata: {}
+";
+    let stack = unique("keep");
+    let _guard = Stack(stack.clone());
+    let work = Workdir::new("compose-volume");
+    let file = work.dir.join("docker-compose.yml");
+    std::fs::write(&file, FILE).unwrap();
+    let out = std::process::Command::new("docker")
+        .args(["stack", "deploy", "--detach=false", "--resolve-image", "never", "-c", file.to_str().unwrap(), &stack])
+        .env_remove("WEB_TAG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "docker stack deploy: {}", String::from_utf8_lossy(&out.stderr));
+    let db = format!("{stack}_db");
+    let container = || {
+        let label = format!("label=com.docker.swarm.service.name={db}");
+        docker(&["ps", "-q", "--filter", &label, "--filter", "status=running"])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let psql = |sql: &str| {
+        let c = container();
+        docker(&["exec", "-u", "postgres", &c, "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while support::healthy_containers(&db) == 0 {
+        assert!(std::time::Instant::now() < until, "{db} not healthy within 90 s");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    psql("CREATE TABLE kept (note text); INSERT INTO kept VALUES ('written before planrun');");
+    let task = |service: &str| docker(&["service", "ps", "-q", "--filter", "desired-state=running", service]);
+    let (db_task, db_version) = (task(&db), version(&db));
+
+    let plan = work.plan(&format!(
+        "plan keep {{\n    stack {stack}\n    on-failure rollback\n    gate web-up {{\n        swarm {stack}_web\n        count 1\n    }}\n    compose stack {{\n        file \"docker-compose.yml\"\n        deadline \"3m\"\n        gates web-up\n    }}\n}}\n"
+    ));
+    let released = apply(&work, &plan, &[("WEB_TAG", "v2")]);
+    assert_eq!(released.code, 0, "{}", released.stderr);
+    assert_eq!(image(&format!("{stack}_web")), "planrun-test/app:v2");
+    assert_eq!((task(&db), version(&db)), (db_task.clone(), db_version), "the database's task and spec are untouched");
+    assert_eq!(psql("SELECT note FROM kept"), "written before planrun", "its data is where it was");
+    let mounts = &spec(&db)["TaskTemplate"]["ContainerSpec"]["Mounts"];
+    assert_eq!(mounts[0]["Source"], format!("{stack}_pgdata"));
+
+    // The volume is gone from the file (and web goes back to v1): refused before any change.
+    std::fs::write(&file, FILE.replace("    volumes:\n      - pgdata:/var/lib/postgresql/data\n", "")).unwrap();
+    // Swarm's own `completed` write (after the monitor window) moves the version index: wait.
+    let web = format!("{stack}_web");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while docker(&["service", "inspect", &web, "--format", "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}"])
+        == "updating"
+    {
+        assert!(std::time::Instant::now() < until, "{web} still updating after 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let web_version = version(&web);
+    let shown = support::planrun()
+        .args(["plan", plan.to_str().unwrap(), "--state-dir", work.dir.join("state").to_str().unwrap()])
+        .env_remove("WEB_TAG")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned() + &String::from_utf8_lossy(&shown.stderr);
+    eprintln!("planrun plan:\n{shown}");
+    assert!(shown.contains("mount /var/lib/postgresql/data"), "the diff shows the mount: {shown}");
+    assert!(shown.contains(&format!("the mount volume {stack}_pgdata at /var/lib/postgresql/data of {db}")), "{shown}");
+    let refused = apply(&work, &plan, &[]);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(refused.stderr.contains("preflight found problems: nothing was changed"), "{}", refused.stderr);
+    let problems: Vec<String> = refused.events_of("run-refused")[0]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["message"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(
+        problems[0].contains(&format!("the mount volume {stack}_pgdata at /var/lib/postgresql/data of {db}"))
+            && problems[0].contains("allow-removing mounts"),
+        "the refusal names the mount and the fix: {problems:?}"
+    );
+    assert_eq!(version(&format!("{stack}_web")), web_version, "nothing was changed, web included");
+    assert_eq!((task(&db), version(&db)), (db_task, db_version));
+    assert_eq!(psql("SELECT note FROM kept"), "written before planrun");
 }

@@ -1,8 +1,8 @@
 //! planrun's compose step against `docker stack deploy` as the oracle, on docker/cli's own
 //! example of every key (tests/compose-conformance/docker-cli, vendored) and on planrun's own
 //! file of what that example cannot show here (tests/compose-conformance/planrun): each is
-//! deployed by the docker CLI as one stack and by planrun as another, and every service spec,
-//! network, volume, config and secret is compared field by field, with the stack's name as
+//! deployed by the docker CLI as one stack and by planrun as another, and every service spec
+//! (as the daemon keeps it), network, volume, config and secret is compared field by field, with the stack's name as
 //! `STACK` and object ids as names. What the daemon here cannot take (a `cluster` mount needs
 //! API 1.42) is compared as the two tools send it, through a recording proxy on the Docker
 //! socket. Every stack is unique to the run and removed at the end, pass or fail.
@@ -12,7 +12,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use support::compose::{StackGuard, diff, inspect, network_names, normalized, renamed, spec};
+use support::compose::{StackGuard, diff, inspect, network_names, normalized, renamed, stored_spec};
 use support::docker_proxy::DockerProxy;
 use support::{Workdir, docker, planrun, repo, unique};
 
@@ -135,7 +135,9 @@ impl Snapshot {
         let names = network_names();
         let mut s = Snapshot::default();
         for id in list("service") {
-            let spec = spec(&id);
+            // As the daemon keeps it: `docker service inspect` would fill Swarm's defaults in
+            // and hide a tool that spells them out.
+            let spec = stored_spec(&id);
             let name = spec["Name"].as_str().unwrap().to_owned();
             let mut spec = normalized(&spec, stack, &names);
             // The docker CLI orders ports by published port with Go's unstable sort: among

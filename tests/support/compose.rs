@@ -52,9 +52,21 @@ pub fn inspect(kind: &str, name: &str) -> serde_json::Value {
     all[0].clone()
 }
 
-/// A service's spec.
+/// A service's spec, as `docker service inspect` shows it (Swarm's defaults filled in).
 pub fn spec(service: &str) -> serde_json::Value {
     inspect("service", service)["Spec"].clone()
+}
+
+/// A service's spec exactly as the daemon keeps it (the Engine API without `insertDefaults`):
+/// what a tool wrote, and nothing the daemon fills in on reading.
+pub fn stored_spec(service: &str) -> serde_json::Value {
+    let out = std::process::Command::new("curl")
+        .args(["-sf", "--unix-socket", "/var/run/docker.sock", &format!("http://docker/v1.41/services/{service}")])
+        .output()
+        .expect("curl runs");
+    assert!(out.status.success(), "GET /services/{service}: {}", String::from_utf8_lossy(&out.stderr));
+    let service: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    service["Spec"].clone()
 }
 
 /// Every network's name by id.

@@ -78,7 +78,9 @@ fn live_lines(r: &PlanReport) -> Vec<String> {
 }
 
 fn step_header(s: &StepPlan) -> String {
-    let mark = if s.unchanged {
+    let mark = if s.refused.is_some() {
+        "!"
+    } else if s.unchanged {
         "="
     } else if s.changes.iter().any(|c| c.action == "~") {
         "~"
@@ -110,6 +112,10 @@ pub fn human(r: &PlanReport, colour: bool) -> String {
             let _ = write!(o, ": no changes");
         }
         let _ = writeln!(o);
+        if let Some(why) = &s.refused {
+            let _ = writeln!(o, "      {}", p.action("-", &format!("apply refuses this step: {why}")));
+            let _ = writeln!(o, "      what it would change if allowed:");
+        }
         for c in &s.changes {
             let _ = writeln!(o, "      {}", p.action(&c.action, &format!("{} {}", c.action, c.service)));
             for f in &c.fields {
@@ -289,6 +295,13 @@ pub fn markdown(r: &PlanReport, limit: usize) -> String {
                 b.push_str(": no changes");
             }
             b.push('\n');
+            if let Some(why) = &s.refused {
+                let _ = writeln!(
+                    b,
+                    "\n> [!CAUTION]\n> apply refuses this step: {}\n\nWhat it would change if allowed:",
+                    md(why)
+                );
+            }
             if !s.changes.is_empty() {
                 b.push_str("```diff\n");
                 for c in &s.changes {

@@ -56,7 +56,7 @@ pub fn fields(s: &ServiceSpec, networks: &BTreeMap<String, String>) -> BTreeMap<
         put("order", u.order.map(|o| o.to_string()));
         put("failure-action", u.failure_action.map(|o| o.to_string()));
         put("monitor", u.monitor.map(nanos));
-        put("max-failure-ratio", u.max_failure_ratio.map(|r| r.to_string()));
+        put("max-failure-ratio", Some(u.max_failure_ratio.unwrap_or(0.0).to_string()));
     }
     let template = s.task_template.clone().unwrap_or_default();
     let container = template.container_spec.clone().unwrap_or_default();
@@ -184,7 +184,6 @@ mod tests {
                 ("env.B".into(), s("2"), s("3")),
                 ("env.C".into(), None, s("4")),
                 ("update.failure-action".into(), s("pause"), None),
-                ("update.max-failure-ratio".into(), s("0"), None),
                 ("update.monitor".into(), s("5s"), None),
                 ("update.order".into(), s("stop-first"), None),
                 ("update.parallelism".into(), s("1"), s("2")),

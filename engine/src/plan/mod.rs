@@ -64,7 +64,27 @@ pub fn build(request: &Request) -> PlanReport {
     let worst = worst_failure.as_ref().map(run);
     let drill = request.fail.as_ref().map(|f| drill(plan, &live, &run(f), f));
     let networks: BTreeMap<String, String> = live.networks.iter().map(|n| (n.id.clone(), n.name.clone())).collect();
-    let (steps, rollback) = step_plans(plan, request.graph, &best, &networks);
+    // A step refused for what it would remove changes nothing; what it would change, were it
+    // allowed, comes from a run that allows it.
+    let refused = refusals(&best);
+    let allowed = (!refused.is_empty()).then(|| {
+        let mut allowing = plan.clone();
+        allow_removals(&mut allowing, &refused);
+        simulate::run(&allowing, request.graph, request.plan_dir, &live, &request.knobs, &Failure::Nothing)
+    });
+    let (mut steps, rollback) = step_plans(plan, request.graph, &best, &networks);
+    if let Some(allowed) = &allowed {
+        let (would, _) = step_plans(plan, request.graph, allowed, &networks);
+        for s in &mut steps {
+            if let Some(why) = refused.get(&s.step) {
+                s.refused = Some(why.clone());
+                if let Some(w) = would.iter().find(|w| w.step == s.step) {
+                    s.changes = w.changes.clone();
+                    s.unchanged = w.unchanged;
+                }
+            }
+        }
+    }
     let summary = summarize(plan, &steps);
     let order = request
         .graph
@@ -321,6 +341,40 @@ fn rollback_ms(sim: &Simulated) -> u64 {
         .map_or(0, |r| sim.total_ms.saturating_sub(r.elapsed_ms))
 }
 
+/// The steps of a run refused for what they would remove, with the refusal.
+fn refusals(run: &Simulated) -> BTreeMap<String, String> {
+    run.records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::StepFinished { step, reason: Some(why), .. }
+                if why.starts_with(crate::services::removal::REFUSED) =>
+            {
+                Some((step.clone(), why.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// `plan` with the steps named in `refused` allowing every removal.
+fn allow_removals(plan: &mut Plan, refused: &BTreeMap<String, String>) {
+    use plans::steps::allow_removing::Removable;
+    let all: Vec<Removable> = Removable::ALL.iter().map(|(_, r)| *r).collect();
+    for s in plan.steps.iter_mut().filter(|s| refused.contains_key(&s.name.value)) {
+        match &mut s.kind {
+            StepKind::Rolling(r) => r.allow_removing = all.clone(),
+            StepKind::Compose(c) => c.allow_removing = all.clone(),
+            StepKind::Canary(_)
+            | StepKind::BlueGreen(_)
+            | StepKind::Backup(_)
+            | StepKind::Migrate(_)
+            | StepKind::Check(_)
+            | StepKind::Run(_)
+            | StepKind::Pause(_) => {}
+        }
+    }
+}
+
 fn step_plans(
     plan: &Plan,
     graph: &PlanGraph,
@@ -390,6 +444,7 @@ fn step_plans(
             after: graph.dependencies(i).into_iter().map(|d| plan.steps[d].name.value.clone()).collect(),
             gates: gates.remove(name).unwrap_or_default(),
             unchanged: step.kind.is_deployment() && changes.is_empty(),
+            refused: None,
             changes,
             actions: actions(&step.kind),
             undo: records.iter().filter(|r| r.step == name).map(|r| r.undo.clone()).collect(),

@@ -92,6 +92,10 @@ pub struct StepPlan {
     pub actions: Vec<String>,
     /// Whether it changes nothing live.
     pub unchanged: bool,
+    /// Why apply refuses the step before anything changes: it would take from running services
+    /// what the plan does not allow. `changes` then shows what it would change if allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
     /// What its undo puts back (its newest record).
     pub undo: Vec<String>,
     /// If it fails: how many of the last entries of `rollback` are undone (in its order).

@@ -34,13 +34,16 @@ impl fmt::Display for Removal {
     }
 }
 
+/// How every refusal of a removal starts (`planrun plan` finds them by it).
+pub const REFUSED: &str = "it would remove ";
+
 /// The refusal of a change that removes what the plan does not allow, in words that name each
 /// thing and the setting that allows it.
 pub fn refusal(removals: &[Removal], step: &str) -> String {
     let things: Vec<String> = removals.iter().map(ToString::to_string).collect();
     let kinds: BTreeSet<&str> = removals.iter().map(|r| r.kind.keyword()).collect();
     format!(
-        "it would remove {} from a running service; nothing was changed. If the plan means it, \
+        "{REFUSED}{} from a running service; nothing was changed. If the plan means it, \
          add `allow-removing {}` to step `{step}`; if not, put it back in the spec's source",
         things.join(", "),
         kinds.into_iter().collect::<Vec<_>>().join(" ")

@@ -12,11 +12,55 @@ pub fn same_spec(desired: &ServiceSpec, live: &ServiceSpec) -> bool {
     let mut d = serde_json::to_value(desired).unwrap_or_default();
     let mut l = serde_json::to_value(live).unwrap_or_default();
     for spec in [&mut d, &mut l] {
+        insert_defaults(spec);
         if let Some(ports) = spec.pointer_mut("/EndpointSpec/Ports").and_then(|p| p.as_array_mut()) {
             ports.sort_by_key(|p| p.to_string());
         }
     }
     covers(&d, &l)
+}
+
+/// Swarm's defaults where a spec leaves them out, as the daemon fills them in for
+/// `docker service inspect` (`insertDefaults`): update and rollback configs (parallelism 1,
+/// failure action pause, monitor 5 s, order stop-first), a restart policy of any exit 5 s apart,
+/// a 10 s stop grace period and an empty DNS config. A spec the docker CLI wrote (which leaves
+/// them out) and one an older planrun wrote (which spelled them out) then compare equal.
+pub fn insert_defaults(spec: &mut serde_json::Value) {
+    use serde_json::{Value, json};
+    let Some(s) = spec.as_object_mut() else { return };
+    for key in ["UpdateConfig", "RollbackConfig"] {
+        match s.get_mut(key).and_then(Value::as_object_mut) {
+            None => {
+                s.insert(
+                    key.into(),
+                    json!({"Parallelism": 1, "FailureAction": "pause", "Monitor": 5_000_000_000u64,
+                           "MaxFailureRatio": 0.0, "Order": "stop-first"}),
+                );
+            }
+            Some(c) => {
+                fill(c, "FailureAction", json!("pause"));
+                fill(c, "Monitor", json!(5_000_000_000u64));
+                fill(c, "Order", json!("stop-first"));
+            }
+        }
+    }
+    let Some(task) = s.entry("TaskTemplate").or_insert_with(|| json!({})).as_object_mut() else { return };
+    let restart = task.entry("RestartPolicy").or_insert_with(|| json!({}));
+    if let Some(r) = restart.as_object_mut() {
+        fill(r, "Condition", json!("any"));
+        fill(r, "Delay", json!(5_000_000_000u64));
+    }
+    if let Some(c) = task.get_mut("ContainerSpec").and_then(Value::as_object_mut) {
+        fill(c, "StopGracePeriod", json!(10_000_000_000u64));
+        fill(c, "DNSConfig", json!({}));
+    }
+}
+
+/// Sets `key` to `value` where it is missing or empty.
+fn fill(object: &mut serde_json::Map<String, serde_json::Value>, key: &str, value: serde_json::Value) {
+    if object.get(key).is_none_or(empty) {
+        object.insert(key.to_owned(), value);
+    }
 }
 
 fn empty(v: &serde_json::Value) -> bool {

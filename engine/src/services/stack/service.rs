@@ -1,6 +1,7 @@
 //! A compose service as the spec `docker stack deploy` writes (docker CLI `convert.Service`,
-//! then its API client's `:latest` tag), with the defaults the daemon shows for what the file
-//! leaves out.
+//! then its API client's `:latest` tag): what the file leaves out is left out, so the daemon
+//! keeps the same spec for both tools (`docker service inspect` fills Swarm's defaults in on
+//! reading; `compare.rs` does the same before comparing).
 
 use std::collections::HashMap;
 
@@ -59,17 +60,13 @@ pub fn service_spec(stack: &str, file: &ComposeFile, service: &compose::Service,
         env: Some(environment).filter(|e| !e.is_empty()),
         dir: service.working_dir.clone().filter(|d| !d.is_empty()),
         user: service.user.clone().filter(|u| !u.is_empty()),
-        privileges: Some(TaskSpecContainerSpecPrivileges {
-            no_new_privileges: Some(false),
-            credential_spec,
-            ..Default::default()
-        }),
+        privileges: Some(TaskSpecContainerSpecPrivileges { credential_spec, ..Default::default() }),
         tty: Some(service.tty).filter(|t| *t),
         open_stdin: Some(service.stdin_open).filter(|t| *t),
         read_only: Some(service.read_only).filter(|t| *t),
         mounts: Some(super::mounts::mounts(stack, file, &service.volumes)).filter(|m| !m.is_empty()),
         stop_signal: service.stop_signal.clone().filter(|s| !s.is_empty()),
-        stop_grace_period: Some(service.stop_grace_period.unwrap_or(10_000_000_000)),
+        stop_grace_period: service.stop_grace_period,
         health_check: service.healthcheck.as_ref().map(|h| HealthConfig {
             test: h.test.clone(),
             interval: h.interval.filter(|n| *n != 0),
@@ -79,7 +76,7 @@ pub fn service_spec(stack: &str, file: &ComposeFile, service: &compose::Service,
             start_interval: h.start_interval.filter(|n| *n != 0),
         }),
         hosts: Some(service.extra_hosts.clone()).filter(|h| !h.is_empty()),
-        dns_config: Some(TaskSpecContainerSpecDnsConfig {
+        dns_config: (service.dns.is_some() || service.dns_search.is_some()).then(|| TaskSpecContainerSpecDnsConfig {
             nameservers: service.dns.clone().filter(|d| !d.is_empty()),
             search: service.dns_search.clone().filter(|d| !d.is_empty()),
             options: None,
@@ -110,7 +107,7 @@ pub fn service_spec(stack: &str, file: &ComposeFile, service: &compose::Service,
         task_template: Some(TaskSpec {
             container_spec: Some(container),
             resources: Some(resources(d)),
-            restart_policy: Some(restart_policy(service)),
+            restart_policy: restart_policy(service),
             placement: Some(placement(d)),
             networks: Some(attachments(stack, file, service, ids)),
             log_driver: service.logging.as_ref().map(|l| TaskSpecLogDriver {
@@ -128,8 +125,8 @@ pub fn service_spec(stack: &str, file: &ComposeFile, service: &compose::Service,
             },
             Mode::Global => ServiceSpecMode { global: Some(HashMap::new()), ..Default::default() },
         }),
-        update_config: Some(update_config(d.update_config.as_ref())),
-        rollback_config: Some(rollback_config(d.rollback_config.as_ref())),
+        update_config: d.update_config.as_ref().map(update_config),
+        rollback_config: d.rollback_config.as_ref().map(rollback_config),
         networks: None,
         endpoint_spec: Some(EndpointSpec {
             mode: Some(if d.endpoint_mode.as_deref() == Some("dnsrr") {
@@ -259,37 +256,34 @@ fn attachments(stack: &str, file: &ComposeFile, service: &compose::Service, ids:
 }
 
 /// `deploy.restart_policy`, or else docker's reading of `restart` (`always` and
-/// `unless-stopped`: any exit; `on-failure[:N]`: on failure, N attempts), with the daemon's
-/// defaults (any exit, 5 s apart, no limit) for what neither says.
-fn restart_policy(service: &compose::Service) -> TaskSpecRestartPolicy {
-    let d = &service.deploy;
-    let from_restart = match (d.restart_policy.as_ref(), service.restart.as_deref()) {
-        (Some(p), _) => p.clone(),
-        (None, Some(r)) => {
-            let (name, count) = r.split_once(':').unwrap_or((r, ""));
-            match name {
-                "always" | "unless-stopped" => {
-                    compose::RestartPolicy { condition: Some("any".into()), ..Default::default() }
-                }
-                "on-failure" => compose::RestartPolicy {
-                    condition: Some("on-failure".into()),
-                    max_attempts: Some(count.parse().unwrap_or(0)),
-                    ..Default::default()
-                },
-                _ => compose::RestartPolicy::default(),
-            }
-        }
-        (None, None) => compose::RestartPolicy::default(),
+/// `unless-stopped`: any exit; `on-failure[:N]`: on failure, N attempts; `no` or nothing: none,
+/// so Swarm's default applies: any exit, 5 s apart).
+fn restart_policy(service: &compose::Service) -> Option<TaskSpecRestartPolicy> {
+    let condition = |c: &str| match c {
+        "none" => TaskSpecRestartPolicyConditionEnum::NONE,
+        "on-failure" => TaskSpecRestartPolicyConditionEnum::ON_FAILURE,
+        _ => TaskSpecRestartPolicyConditionEnum::ANY,
     };
-    TaskSpecRestartPolicy {
-        condition: Some(match from_restart.condition.as_deref() {
-            Some("none") => TaskSpecRestartPolicyConditionEnum::NONE,
-            Some("on-failure") => TaskSpecRestartPolicyConditionEnum::ON_FAILURE,
-            _ => TaskSpecRestartPolicyConditionEnum::ANY,
+    if let Some(p) = &service.deploy.restart_policy {
+        return Some(TaskSpecRestartPolicy {
+            condition: p.condition.as_deref().map(condition),
+            delay: p.delay,
+            max_attempts: p.max_attempts.map(|n| n as i64),
+            window: p.window,
+        });
+    }
+    let restart = service.restart.as_deref()?;
+    let (name, count) = restart.split_once(':').unwrap_or((restart, ""));
+    match name {
+        "always" | "unless-stopped" => {
+            Some(TaskSpecRestartPolicy { condition: Some(condition("any")), ..Default::default() })
+        }
+        "on-failure" => Some(TaskSpecRestartPolicy {
+            condition: Some(condition("on-failure")),
+            max_attempts: Some(count.parse().unwrap_or(0)),
+            ..Default::default()
         }),
-        delay: Some(from_restart.delay.unwrap_or(5_000_000_000)),
-        max_attempts: Some(from_restart.max_attempts.unwrap_or(0) as i64),
-        window: from_restart.window,
+        _ => None,
     }
 }
 
@@ -362,44 +356,40 @@ fn ports(ports: &[compose::Port]) -> Vec<EndpointPortConfig> {
     out
 }
 
-/// Swarm's defaults where the file says nothing: parallelism 1, failure action pause, monitor
-/// 5 s, order stop-first.
-fn update_config(c: Option<&compose::UpdateConfig>) -> ServiceSpecUpdateConfig {
-    let c = c.cloned().unwrap_or_default();
+/// `update_config` as the docker CLI sends it: parallelism 1 unless written, the rest as written
+/// (Swarm fills in failure action pause, monitor 5 s and order stop-first).
+fn update_config(c: &compose::UpdateConfig) -> ServiceSpecUpdateConfig {
     ServiceSpecUpdateConfig {
         parallelism: Some(c.parallelism.unwrap_or(1) as i64),
         delay: c.delay.filter(|d| *d != 0),
-        failure_action: Some(match c.failure_action.as_deref() {
-            Some("rollback") => ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK,
-            Some("continue") => ServiceSpecUpdateConfigFailureActionEnum::CONTINUE,
+        failure_action: c.failure_action.as_deref().map(|a| match a {
+            "rollback" => ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK,
+            "continue" => ServiceSpecUpdateConfigFailureActionEnum::CONTINUE,
             _ => ServiceSpecUpdateConfigFailureActionEnum::PAUSE,
         }),
-        monitor: Some(c.monitor.filter(|m| *m != 0).unwrap_or(5_000_000_000)),
-        max_failure_ratio: Some(c.max_failure_ratio.unwrap_or(0.0)),
-        order: Some(if c.order.as_deref() == Some("start-first") {
-            ServiceSpecUpdateConfigOrderEnum::START_FIRST
-        } else {
-            ServiceSpecUpdateConfigOrderEnum::STOP_FIRST
+        monitor: c.monitor.filter(|m| *m != 0),
+        max_failure_ratio: c.max_failure_ratio.filter(|r| *r != 0.0),
+        order: c.order.as_deref().map(|o| match o {
+            "start-first" => ServiceSpecUpdateConfigOrderEnum::START_FIRST,
+            _ => ServiceSpecUpdateConfigOrderEnum::STOP_FIRST,
         }),
     }
 }
 
-fn rollback_config(c: Option<&compose::UpdateConfig>) -> ServiceSpecRollbackConfig {
-    let c = c.cloned().unwrap_or_default();
+/// `rollback_config`, the same way.
+fn rollback_config(c: &compose::UpdateConfig) -> ServiceSpecRollbackConfig {
     ServiceSpecRollbackConfig {
         parallelism: Some(c.parallelism.unwrap_or(1) as i64),
         delay: c.delay.filter(|d| *d != 0),
-        failure_action: Some(if c.failure_action.as_deref() == Some("continue") {
-            ServiceSpecRollbackConfigFailureActionEnum::CONTINUE
-        } else {
-            ServiceSpecRollbackConfigFailureActionEnum::PAUSE
+        failure_action: c.failure_action.as_deref().map(|a| match a {
+            "continue" => ServiceSpecRollbackConfigFailureActionEnum::CONTINUE,
+            _ => ServiceSpecRollbackConfigFailureActionEnum::PAUSE,
         }),
-        monitor: Some(c.monitor.filter(|m| *m != 0).unwrap_or(5_000_000_000)),
-        max_failure_ratio: Some(c.max_failure_ratio.unwrap_or(0.0)),
-        order: Some(if c.order.as_deref() == Some("start-first") {
-            ServiceSpecRollbackConfigOrderEnum::START_FIRST
-        } else {
-            ServiceSpecRollbackConfigOrderEnum::STOP_FIRST
+        monitor: c.monitor.filter(|m| *m != 0),
+        max_failure_ratio: c.max_failure_ratio.filter(|r| *r != 0.0),
+        order: c.order.as_deref().map(|o| match o {
+            "start-first" => ServiceSpecRollbackConfigOrderEnum::START_FIRST,
+            _ => ServiceSpecRollbackConfigOrderEnum::STOP_FIRST,
         }),
     }
 }

@@ -36,7 +36,7 @@ fn names_labels_networks_and_defaults_follow_the_docker_cli() {
     let c = t.container_spec.as_ref().unwrap();
     assert_eq!(c.env.as_deref(), Some(&["APP_VERSION=web-v1".to_string()][..]));
     assert_eq!(c.configs.as_ref().unwrap()[0].config_id.as_deref(), Some("C"));
-    assert_eq!(c.stop_grace_period, Some(10_000_000_000));
+    assert_eq!(c.stop_grace_period, None, "left to Swarm's default, as the docker CLI leaves it");
     let api = service_spec("shop", &file, file.service("api").unwrap(), &ids);
     let t = api.task_template.unwrap();
     assert_eq!(t.networks.unwrap()[0].aliases.as_deref(), Some(&["api-internal".to_string(), "api".to_string()][..]));
@@ -63,4 +63,30 @@ fn an_unchanged_spec_is_the_same_and_any_change_is_not() {
     let mut no_health = web.clone();
     no_health.healthcheck = None;
     assert!(!same_spec(&service_spec("shop", &file, &no_health, &ids), &live), "a removed health check is a change");
+}
+
+#[test]
+fn a_spec_with_swarms_defaults_spelled_out_is_the_same_as_one_that_leaves_them_out() {
+    let file = example();
+    let web = service_spec("shop", &file, file.service("agent").unwrap(), &Ids::default());
+    assert!(
+        web.update_config.is_none()
+            && web.task_template.as_ref().unwrap().container_spec.as_ref().unwrap().dns_config.is_none()
+    );
+    let mut spelled = web.clone();
+    spelled.update_config = Some(bollard::models::ServiceSpecUpdateConfig {
+        parallelism: Some(1),
+        failure_action: Some(bollard::models::ServiceSpecUpdateConfigFailureActionEnum::PAUSE),
+        monitor: Some(5_000_000_000),
+        max_failure_ratio: Some(0.0),
+        order: Some(bollard::models::ServiceSpecUpdateConfigOrderEnum::STOP_FIRST),
+        ..Default::default()
+    });
+    let t = spelled.task_template.as_mut().unwrap();
+    t.container_spec.as_mut().unwrap().stop_grace_period = Some(10_000_000_000);
+    t.container_spec.as_mut().unwrap().dns_config = Some(Default::default());
+    assert!(same_spec(&web, &spelled) && same_spec(&spelled, &web));
+    let mut slower = spelled.clone();
+    slower.update_config.as_mut().unwrap().monitor = Some(9_000_000_000);
+    assert!(!same_spec(&web, &slower), "a setting other than the default is a change");
 }
