@@ -183,7 +183,34 @@ fn from_compose_file(file: &Path, stack: Option<&str>, rolling: bool, out: Optio
             }
         }
     };
-    Ok(from_compose(&stack, &relative, &model, rolling))
+    let mut draft = from_compose(&stack, &relative, &model, rolling);
+    draft.vars = image_vars(&text);
+    Ok(draft)
+}
+
+/// The variables the file's images name with a plain default (`image: app:${TAG:-v1}`), each
+/// once, with the services that use it. An image that names a variable another way is left to
+/// the environment, as before.
+fn image_vars(text: &str) -> Vec<ImageVar> {
+    let mut out: Vec<ImageVar> = Vec::new();
+    let Ok(root) = compose::yaml::parse(text) else { return out };
+    let map = |n: &compose::yaml::Node| match &n.value {
+        compose::yaml::Value::Map(m) => m.clone(),
+        _ => Vec::new(),
+    };
+    let services = map(&root).into_iter().find(|(k, _)| k.text == "services").map(|(_, v)| map(&v)).unwrap_or_default();
+    for (service, body) in services {
+        let image =
+            map(&body).into_iter().find(|(k, _)| k.text == "image").and_then(|(_, v)| v.scalar().map(str::to_owned));
+        let Some(found) = image.as_deref().and_then(compose::interpolate::defaulted) else { continue };
+        for d in found {
+            match out.iter_mut().find(|v| v.name == d.name) {
+                Some(v) => v.services.push(service.text.clone()),
+                None => out.push(ImageVar { name: d.name, default: d.default, services: vec![service.text.clone()] }),
+            }
+        }
+    }
+    out
 }
 
 /// The draft for a compose file named `file` (relative to the plan) holding `model`.
@@ -220,7 +247,7 @@ fn from_compose(stack: &str, file: &str, model: &ComposeFile, rolling: bool) -> 
         })
         .collect();
     let source = if rolling { Source::ComposeServices(file.to_owned()) } else { Source::ComposeStep(file.to_owned()) };
-    Draft { stack: stack.to_owned(), source, services }
+    Draft { stack: stack.to_owned(), source, services, vars: Vec::new() }
 }
 
 // ---------------------------------------------------------------- from a live stack
@@ -253,7 +280,7 @@ fn from_live(stack: &str, live: &[LiveService]) -> Draft {
             }
         })
         .collect();
-    Draft { stack: stack.to_owned(), source: Source::Live, services }
+    Draft { stack: stack.to_owned(), source: Source::Live, services, vars: Vec::new() }
 }
 
 /// The live update config, every setting written, Swarm's defaults where it has none.
@@ -302,6 +329,18 @@ struct Draft {
     stack: String,
     source: Source,
     services: Vec<Service>,
+    /// Variables the compose file's images name with a default (`${TAG:-v1}`): each becomes a
+    /// plan variable, so a release's tag is stated in the plan.
+    vars: Vec<ImageVar>,
+}
+
+/// A plan variable for a compose file's image variable.
+#[derive(Debug, Clone, PartialEq)]
+struct ImageVar {
+    name: String,
+    default: String,
+    /// The services whose image names it.
+    services: Vec<String>,
 }
 
 /// One service of the plan.
@@ -378,6 +417,18 @@ impl Draft {
         let mut out = String::new();
         out.push_str(&comment(&self.intro(), 0));
         out.push_str(&format!("plan {stack} {{\nstack {stack}\non-failure rollback\n"));
+        if !self.vars.is_empty() {
+            out.push('\n');
+        }
+        for v in &self.vars {
+            let description = format!("in the image of {} (the compose file's default)", v.services.join(", "));
+            out.push_str(&format!(
+                "var {} default={} description={}\n",
+                string(&v.name),
+                quoted(&v.default),
+                quoted(&description)
+            ));
+        }
         match &self.source {
             Source::ComposeStep(file) => {
                 for s in &self.services {
@@ -542,6 +593,21 @@ mod tests {
     };
 
     use super::*;
+
+    #[test]
+    fn image_variables_with_a_default_become_plan_variables() {
+        let text = "services:\n  web:\n    image: reg/web:${TAG:-1.4}\n  api:\n    image: reg/api:${TAG:-1.4}\n  db:\n    image: postgres:${PG-15}\n  job:\n    image: tool:${TOOL}\n";
+        let vars = image_vars(text);
+        let got: Vec<(&str, &str, Vec<&str>)> = vars
+            .iter()
+            .map(|v| (v.name.as_str(), v.default.as_str(), v.services.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(
+            got,
+            [("TAG", "1.4", vec!["web", "api"]), ("PG", "15", vec!["db"])],
+            "a variable without a default is left to the environment"
+        );
+    }
 
     #[test]
     fn durations_in_planruns_words() {

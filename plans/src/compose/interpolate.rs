@@ -222,3 +222,61 @@ mod tests {
         assert!(run("50$").unwrap_err().contains("$$"));
     }
 }
+
+/// A variable a value names with a default, as `${NAME:-default}` or `${NAME-default}` (the
+/// default plain text): what `planrun init` turns into a plan variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defaulted {
+    /// The variable.
+    pub name: String,
+    /// Its default.
+    pub default: String,
+}
+
+/// The variables `text` names with a plain default, in order, each once; `None` when it names
+/// a variable any other way (`$NAME`, `${NAME}`, `${NAME:?...}`, a default with `$` in it).
+pub fn defaulted(text: &str) -> Option<Vec<Defaulted>> {
+    let mut out: Vec<Defaulted> = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        let after = &rest[at + 1..];
+        if let Some(r) = after.strip_prefix('$') {
+            rest = r;
+            continue;
+        }
+        let inner = after.strip_prefix('{')?;
+        let close = inner.find('}')?;
+        let body = &inner[..close];
+        let (name, default) = body.split_once(":-").or_else(|| body.split_once('-'))?;
+        let bytes = name.as_bytes();
+        if bytes.is_empty() || !is_name_start(bytes[0]) || !bytes.iter().all(|b| is_name(*b)) || default.contains('$') {
+            return None;
+        }
+        if !out.iter().any(|d| d.name == name) {
+            out.push(Defaulted { name: name.to_owned(), default: default.to_owned() });
+        }
+        rest = &inner[close + 1..];
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod defaulted_tests {
+    use super::*;
+
+    #[test]
+    fn variables_with_plain_defaults_are_found_and_others_refused() {
+        let d = |n: &str, v: &str| Defaulted { name: n.into(), default: v.into() };
+        assert_eq!(defaulted("app:${TAG:-v1}"), Some(vec![d("TAG", "v1")]));
+        assert_eq!(
+            defaulted("${REG-registry.example.com}/app:${TAG:-1.4}"),
+            Some(vec![d("REG", "registry.example.com"), d("TAG", "1.4")])
+        );
+        assert_eq!(defaulted("app:v1"), Some(vec![]));
+        assert_eq!(defaulted("app:$$literal"), Some(vec![]));
+        assert_eq!(defaulted("app:${TAG}"), None);
+        assert_eq!(defaulted("app:$TAG"), None);
+        assert_eq!(defaulted("app:${TAG:?set it}"), None);
+        assert_eq!(defaulted("app:${TAG:-${OTHER}}"), None);
+    }
+}

@@ -92,9 +92,9 @@ pub const SERVICE: &[Key] = &[
     (
         "restart",
         Discouraged(
-            "docker warns that it ignores `restart` in a stack, yet uses it when `deploy.restart_policy` \
-             is absent (`always` and `unless-stopped` restart on any exit, `on-failure[:N]` on failure, \
-             `no` leaves Swarm's default); write `deploy.restart_policy` instead",
+            "docker names it among the options it ignores, yet uses it when `deploy.restart_policy` is \
+             absent (`always` and `unless-stopped` restart on any exit, `on-failure[:N]` on failure, `no` \
+             leaves Swarm's default); write `deploy.restart_policy` instead",
         ),
     ),
     ("secrets", Applied),
