@@ -304,24 +304,9 @@ fn docker_clis_full_example_gives_equal_specs_networks_configs_and_secrets() {
     assert!(differences.is_empty(), "the mounts planrun sends differ from docker's:\n{}", differences.join("\n"));
     assert_eq!(sent[0].as_array().map(Vec::len), Some(9), "every volume of the file, the cluster mount last");
 
-    // Everything else, as the daemon keeps it.
-    let mut snapshots = Vec::new();
-    for (tool, stack) in [("docker", unique("theirs")), ("planrun", unique("ours"))] {
-        let guard = StackGuard(stack.clone());
-        if tool == "docker" {
-            let (ok, stderr) = stack_deploy(&dir, "deployable.yml", &stack, &env, None, false);
-            assert!(ok, "{stderr}");
-        } else {
-            // Its tasks never run (`node=foo`, a GPU): the step fails at its deadline and
-            // `on-failure pause` leaves what it made.
-            let plan = work.plan(&plan(&stack, "full/deployable.yml", "pause", "2s"));
-            let (code, stderr) = apply(&work, &plan, &env, None);
-            assert_ne!(code, 0, "{stderr}");
-        }
-        snapshots.push(Snapshot::take(&stack, &["STACK_other-network"]));
-        guard.remove();
-    }
-    let (theirs, ours) = (&snapshots[0], &snapshots[1]);
+    // Everything else, as the daemon keeps it. Its tasks never run (`node.hostname==foo`, a GPU).
+    let (theirs, ours) = one_after_the_other(&work, "full", "deployable.yml", &env, &["STACK_other-network"]);
+    let (theirs, ours) = (&theirs, &ours);
     assert_eq!(theirs.count(), [1, 3, 0, 2, 2], "docker made a service, 3 networks, 2 configs and 2 secrets");
     let differences = ours.differences(theirs);
     assert!(differences.is_empty(), "planrun and docker stack deploy differ:\n{}", differences.join("\n"));
@@ -329,6 +314,54 @@ fn docker_clis_full_example_gives_equal_specs_networks_configs_and_secrets() {
     let mut changed = Snapshot { services: ours.services.clone(), ..Snapshot::default() };
     changed.services.values_mut().next().unwrap()["TaskTemplate"]["ContainerSpec"]["User"] = serde_json::json!("root");
     assert_eq!(changed.differences(&Snapshot { services: theirs.services.clone(), ..Snapshot::default() }).len(), 1);
+}
+
+/// `file` (in `work`'s folder `dir`) deployed by `docker stack deploy` and then by planrun, each
+/// as a stack of its own removed before the next (fixed subnets and published ports cannot be
+/// shared), each snapshotted first; planrun's run may fail (tasks that never start fail its
+/// deadline) and `on-failure pause` leaves what it made. Returns (docker's, planrun's).
+fn one_after_the_other(
+    work: &Workdir,
+    dir: &str,
+    file: &str,
+    env: &[(&str, &str)],
+    subnets: &[&str],
+) -> (Snapshot, Snapshot) {
+    let mut snapshots = Vec::new();
+    for (tool, stack) in [("docker", unique("theirs")), ("planrun", unique("ours"))] {
+        let guard = StackGuard(stack.clone());
+        if tool == "docker" {
+            let (ok, stderr) = stack_deploy(&work.dir.join(dir), file, &stack, env, None, false);
+            assert!(ok, "{stderr}");
+        } else {
+            let plan = work.plan(&plan(&stack, &format!("{dir}/{file}"), "pause", "3s"));
+            apply(work, &plan, env, None);
+        }
+        snapshots.push(Snapshot::take(&stack, subnets));
+        guard.remove();
+    }
+    let ours = snapshots.pop().unwrap();
+    (snapshots.pop().unwrap(), ours)
+}
+
+/// Stack files as teams publish them (tests/compose-conformance/public): a voting app with
+/// PostgreSQL on a named volume, and swarmprom (Prometheus, Grafana, cAdvisor, node-exporter,
+/// Alertmanager, Caddy; global services, host paths, configs, published ports).
+#[test]
+fn public_stack_files_give_equal_specs_networks_configs_and_secrets() {
+    let work = Workdir::new("conformance-public");
+    copy_dir(&repo().join("tests/compose-conformance/public"), &work.dir);
+    for (dir, file, services) in [("voting-app", "docker-stack.yml", 5), ("swarmprom", "docker-compose.yml", 8)] {
+        // planrun validates it without a warning: every key it has is one docker applies.
+        let plan = work.plan(&plan("check", &format!("{dir}/{file}"), "rollback", "1m"));
+        let out = planrun().args(["validate", "--deny-warnings", plan.to_str().unwrap()]).output().unwrap();
+        let ungated = String::from_utf8_lossy(&out.stderr).matches("ungated-rollout").count();
+        assert!(out.status.success() || ungated > 0, "{dir}: {}", String::from_utf8_lossy(&out.stderr));
+        let (theirs, ours) = one_after_the_other(&work, dir, file, &[], &[]);
+        assert_eq!(theirs.count()[0], services, "{dir}: docker made every service");
+        let differences = ours.differences(&theirs);
+        assert!(differences.is_empty(), "{dir}: planrun and docker stack deploy differ:\n{}", differences.join("\n"));
+    }
 }
 
 #[test]
