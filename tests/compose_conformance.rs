@@ -333,6 +333,21 @@ fn one_after_the_other(
         if tool == "docker" {
             let (ok, stderr) = stack_deploy(&work.dir.join(dir), file, &stack, env, None, false);
             assert!(ok, "{stderr}");
+            // A stack docker deployed is one planrun leaves alone: its plan changes nothing.
+            let plan = work.plan(&plan(&stack, &format!("{dir}/{file}"), "pause", "3s"));
+            let out = planrun()
+                .args(["plan", plan.to_str().unwrap(), "--format", "json"])
+                .current_dir(&work.dir)
+                .envs(env.iter().copied())
+                .output()
+                .unwrap();
+            let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            assert_eq!(
+                report["summary"]["changes_present"],
+                false,
+                "{file} as docker deployed it: planrun plan says {}",
+                serde_json::to_string_pretty(&report["steps"]).unwrap_or_default()
+            );
         } else {
             let plan = work.plan(&plan(&stack, &format!("{dir}/{file}"), "pause", "3s"));
             apply(work, &plan, env, None);

@@ -129,6 +129,8 @@ struct State {
     by_name: HashMap<String, String>,
     configs: Vec<ConfigObject>,
     networks: Vec<Network>,
+    /// The API version it claims, to model a daemon that drops newer fields (`None`: keeps all).
+    api: Option<(u32, u32)>,
     secrets: Vec<(SecretObject, Vec<u8>)>,
     behaviors: HashMap<String, Behavior>,
     job_behaviors: HashMap<String, Behavior>,
@@ -415,6 +417,11 @@ impl FakeCluster {
     /// Makes the next `n` updates find that another writer bumped the version index first.
     pub fn interfere(&self, n: u32) {
         self.lock().interfere = n;
+    }
+
+    /// Claims this Engine API version (a live daemon's, for a simulation of it).
+    pub fn set_api_version(&self, api: Option<(u32, u32)>) {
+        self.lock().api = api;
     }
 
     /// How many updates were attempted, out-of-sequence ones included.
@@ -1034,6 +1041,18 @@ impl Cluster for FakeCluster {
 
     async fn config(&self, name: &str) -> Result<Option<ConfigObject>, ClusterError> {
         Ok(self.lock().configs.iter().find(|c| c.name == name).cloned())
+    }
+
+    async fn api_version(&self) -> Option<(u32, u32)> {
+        self.lock().api
+    }
+
+    async fn secrets(&self, label: &str) -> Result<Vec<SecretObject>, ClusterError> {
+        let matches = |labels: &HashMap<String, String>| match label.split_once('=') {
+            Some((key, value)) => labels.get(key).map(String::as_str) == Some(value),
+            None => labels.contains_key(label),
+        };
+        Ok(self.lock().secrets.iter().filter(|(s, _)| matches(&s.labels)).map(|(s, _)| s.clone()).collect())
     }
 
     async fn configs(&self, label: &str) -> Result<Vec<ConfigObject>, ClusterError> {

@@ -193,6 +193,13 @@ pub trait Cluster: Send + Sync + 'static {
     async fn only_node_is_here(&self) -> bool {
         false
     }
+    /// The Engine API version spoken (the daemon's, negotiated): newer fields of a spec are
+    /// not kept by an older daemon. `None` when every field is kept (the fake).
+    async fn api_version(&self) -> Option<(u32, u32)> {
+        None
+    }
+    /// The secrets with this label (`key=value` or `key`).
+    async fn secrets(&self, label: &str) -> Result<Vec<SecretObject>, ClusterError>;
 }
 
 /// A program to run in a container (`docker exec`).

@@ -537,6 +537,23 @@ impl Cluster for Swarm {
         Ok(text)
     }
 
+    async fn api_version(&self) -> Option<(u32, u32)> {
+        let v = self.docker.client_version();
+        Some((v.major_version as u32, v.minor_version as u32))
+    }
+
+    async fn secrets(&self, label: &str) -> Result<Vec<SecretObject>, ClusterError> {
+        let options = bollard::query_parameters::ListSecretsOptions { filters: Some(filter("label", label)) };
+        let secrets = self.docker.list_secrets(Some(options)).await.map_err(classify)?;
+        Ok(secrets
+            .into_iter()
+            .filter_map(|s| {
+                let spec = s.spec?;
+                Some(SecretObject { id: s.id?, name: spec.name?, labels: spec.labels.unwrap_or_default() })
+            })
+            .collect())
+    }
+
     async fn only_node_is_here(&self) -> bool {
         let local = self.host.starts_with("unix://");
         let nodes = self.docker.info().await.ok().and_then(|i| i.swarm).and_then(|s| s.nodes);

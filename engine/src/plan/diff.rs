@@ -115,9 +115,20 @@ pub fn fields(s: &ServiceSpec, networks: &BTreeMap<String, String>) -> BTreeMap<
         out.insert("healthcheck".into(), text);
     }
     for p in s.endpoint_spec.iter().flat_map(|e| e.ports.iter().flatten()) {
-        let published = p.published_port.unwrap_or(0);
         let mode = p.publish_mode.map(|m| m.to_string()).unwrap_or_default();
-        out.insert(format!("port {published}"), format!("{}/{mode}", p.target_port.unwrap_or(0)));
+        let protocol = p.protocol.map(|x| x.to_string()).filter(|x| !x.is_empty() && x != "tcp");
+        let target = p.target_port.unwrap_or(0);
+        // One field per published port (and protocol); unpublished ones by their target.
+        match p.published_port.filter(|n| *n != 0) {
+            Some(published) => {
+                let key = protocol.map_or_else(|| format!("port {published}"), |x| format!("port {published}/{x}"));
+                out.insert(key, format!("{target}/{mode}"));
+            }
+            None => {
+                let key = format!("port {target}/{} (unpublished)", protocol.as_deref().unwrap_or("tcp"));
+                out.insert(key, mode);
+            }
+        }
     }
     for (k, v) in s.labels.iter().flatten() {
         if !k.starts_with("planrun.") {

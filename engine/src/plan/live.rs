@@ -42,6 +42,9 @@ pub struct LiveState {
     pub colours: BTreeMap<String, Result<String, String>>,
     /// Canaries still on the swarm: (canary service, the service it is a canary of, stage).
     pub canaries: Vec<(String, String, Option<String>)>,
+    /// The Engine API version the daemon speaks (it keeps only the fields of that version).
+    #[serde(default)]
+    pub api_version: Option<(u32, u32)>,
 }
 
 /// A service the plan names.
@@ -153,6 +156,7 @@ pub async fn read(cluster: &dyn Cluster, plan: &Plan) -> Result<LiveState, Clust
         waiting: approval::waiting(cluster, &plan.stack.value).await?,
         colours: BTreeMap::new(),
         canaries: Vec::new(),
+        api_version: cluster.api_version().await,
     };
     let mut networks = BTreeSet::new();
     let mut configs = BTreeSet::new();
@@ -241,6 +245,13 @@ pub async fn read(cluster: &dyn Cluster, plan: &Plan) -> Result<LiveState, Clust
             state.networks.push(LiveNetwork { id: net.id, name: net.name });
         }
     }
+    // A compose step makes every config and secret its file declares, used or not: those the
+    // stack has already are live too.
+    if plan.steps.iter().any(|s| matches!(s.kind, StepKind::Compose(_))) {
+        let label = format!("{}={}", crate::services::STACK_LABEL, plan.stack.value);
+        configs.extend(cluster.configs(&label).await?.into_iter().map(|c| c.name));
+        secrets.extend(cluster.secrets(&label).await?.into_iter().map(|s| s.name));
+    }
     for c in configs {
         if let Some(obj) = cluster.config(&c).await? {
             state.configs.push(LiveConfig {
@@ -301,6 +312,12 @@ impl Cluster for ReadOnly {
     }
     async fn configs(&self, label: &str) -> Result<Vec<ConfigObject>, ClusterError> {
         self.0.configs(label).await
+    }
+    async fn secrets(&self, label: &str) -> Result<Vec<crate::cluster::SecretObject>, ClusterError> {
+        self.0.secrets(label).await
+    }
+    async fn api_version(&self) -> Option<(u32, u32)> {
+        self.0.api_version().await
     }
     async fn network(&self, name_or_id: &str) -> Result<Option<Network>, ClusterError> {
         self.0.network(name_or_id).await

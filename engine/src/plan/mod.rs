@@ -151,6 +151,7 @@ pub fn offline_state(plan: &Plan, replicas: u64) -> LiveState {
         waiting: None,
         colours: BTreeMap::new(),
         canaries: Vec::new(),
+        api_version: None,
     };
     // What a compose step defines is taken not to exist yet: the step creates it.
     let composed: Vec<&String> = plan

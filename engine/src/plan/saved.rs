@@ -125,6 +125,7 @@ mod tests {
             waiting: None,
             colours: [("front".to_owned(), Ok("blue".to_owned()))].into(),
             canaries: Vec::new(),
+            api_version: None,
         }
     }
 

@@ -194,6 +194,8 @@ async fn simulate(
 ) -> Simulated {
     let mut sim = Simulation::new();
     sim.cluster.set_timing(Timing { start: knobs.task_start, ..Timing::default() });
+    // The live daemon keeps only the fields of its API version: so does the simulated one.
+    sim.cluster.set_api_version(live.api_version);
     for n in &live.networks {
         sim.cluster.add_network_with_id(&n.id, &n.name);
     }

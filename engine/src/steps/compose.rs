@@ -170,6 +170,7 @@ async fn changes(ctx: &StepContext, desired: &Desired) -> Result<Changes, StepEr
             }
         }
     }
+    let api = cluster.api_version().await;
     for s in &desired.file.services {
         let name = format!("{stack}_{}", s.name.value);
         match cluster.service(&name).await {
@@ -178,7 +179,7 @@ async fn changes(ctx: &StepContext, desired: &Desired) -> Result<Changes, StepEr
                 let spec = desired_spec(stack, &desired.file, s, &c.ids, Some(&live_spec));
                 // A service that uses an object still to be created differs: its spec names
                 // that object without an id yet.
-                if stack::same_spec(&spec, &live_spec) {
+                if stack::same_spec_at(&spec, &live_spec, api) {
                     c.unchanged.push(name);
                 } else {
                     c.removals.extend(removal::refused(cluster, &name, &live_spec, &spec, &[]).await);

@@ -9,9 +9,19 @@ use bollard::models::ServiceSpec;
 /// service untouched (its version index does not move), while a field the file stopped setting
 /// still counts as a change.
 pub fn same_spec(desired: &ServiceSpec, live: &ServiceSpec) -> bool {
+    same_spec_at(desired, live, None)
+}
+
+/// [`same_spec`] against a daemon speaking Engine API `api`: fields it does not keep (newer
+/// than it, or never kept by Swarm) are left out of both sides, so a file that sets them does
+/// not count as changed on every run. `None` keeps every field (the fake).
+pub fn same_spec_at(desired: &ServiceSpec, live: &ServiceSpec, api: Option<(u32, u32)>) -> bool {
     let mut d = serde_json::to_value(desired).unwrap_or_default();
     let mut l = serde_json::to_value(live).unwrap_or_default();
     for spec in [&mut d, &mut l] {
+        if let Some(api) = api {
+            drop_unkept(spec, api);
+        }
         insert_defaults(spec);
         if let Some(ports) = spec.pointer_mut("/EndpointSpec/Ports").and_then(|p| p.as_array_mut()) {
             ports.sort_by_key(|p| p.to_string());
@@ -53,6 +63,46 @@ pub fn insert_defaults(spec: &mut serde_json::Value) {
     if let Some(c) = task.get_mut("ContainerSpec").and_then(Value::as_object_mut) {
         fill(c, "StopGracePeriod", json!(10_000_000_000u64));
         fill(c, "DNSConfig", json!({}));
+    }
+}
+
+/// Fields a daemon does not keep, with the API version that keeps them (`None`: Swarm never
+/// keeps it): dockerd 20.10 (API 1.41) drops a health check's start interval, and no Swarm keeps
+/// a mount's consistency (a Docker Desktop setting).
+const NEWER_FIELDS: &[(&str, Option<(u32, u32)>)] = &[
+    ("/TaskTemplate/ContainerSpec/HealthCheck/StartInterval", Some((1, 44))),
+    ("/TaskTemplate/ContainerSpec/OomScoreAdj", Some((1, 46))),
+    ("/TaskTemplate/ContainerSpec/Mounts/*/Consistency", None),
+    ("/TaskTemplate/ContainerSpec/Mounts/*/VolumeOptions/Subpath", Some((1, 45))),
+];
+
+fn drop_unkept(spec: &mut serde_json::Value, api: (u32, u32)) {
+    for (path, kept_from) in NEWER_FIELDS {
+        if kept_from.is_none_or(|v| api < v) {
+            remove_path(spec, &path[1..]);
+        }
+    }
+}
+
+/// Removes the field at `path` (`a/b/*/c`: every element of the array `b`).
+fn remove_path(value: &mut serde_json::Value, path: &str) {
+    let (head, rest) = path.split_once('/').unwrap_or((path, ""));
+    match (head, rest.is_empty()) {
+        ("*", _) => {
+            for item in value.as_array_mut().into_iter().flatten() {
+                remove_path(item, rest);
+            }
+        }
+        (key, true) => {
+            if let Some(o) = value.as_object_mut() {
+                o.remove(key);
+            }
+        }
+        (key, false) => {
+            if let Some(next) = value.get_mut(key) {
+                remove_path(next, rest);
+            }
+        }
     }
 }
 

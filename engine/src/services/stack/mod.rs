@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use plans::compose::{self, ComposeFile};
 
-pub use compare::same_spec;
+pub use compare::{same_spec, same_spec_at};
 pub use service::service_spec;
 
 use super::STACK_LABEL;

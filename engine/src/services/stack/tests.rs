@@ -90,3 +90,17 @@ fn a_spec_with_swarms_defaults_spelled_out_is_the_same_as_one_that_leaves_them_o
     slower.update_config.as_mut().unwrap().monitor = Some(9_000_000_000);
     assert!(!same_spec(&web, &slower), "a setting other than the default is a change");
 }
+
+#[test]
+fn fields_an_older_daemon_does_not_keep_are_no_change_there() {
+    let file = example();
+    let web = service_spec("shop", &file, file.service("web").unwrap(), &Ids::default());
+    let mut desired = web.clone();
+    let health =
+        desired.task_template.as_mut().unwrap().container_spec.as_mut().unwrap().health_check.as_mut().unwrap();
+    health.start_interval = Some(1_000_000_000);
+    // dockerd 20.10 (API 1.41) kept the spec without it.
+    assert!(same_spec_at(&desired, &web, Some((1, 41))));
+    assert!(!same_spec_at(&desired, &web, Some((1, 44))), "a daemon that keeps it has it changed");
+    assert!(!same_spec(&desired, &web));
+}
