@@ -102,7 +102,10 @@ fn the_plans_for_the_compose_example() {
     let (code, stdout, stderr) = run(&examples, &compose);
     assert_eq!((code, stderr.as_str()), (0, ""));
     insta::assert_snapshot!("compose", stdout);
-    assert!(stdout.contains("var WEB_TAG default=\"v1\""), "the image's tag is a plan variable: {stdout}");
+    assert!(
+        stdout.contains("var WEB_TAG env=\"WEB_TAG\" default=\"v1\""),
+        "the image's tag is a plan variable: {stdout}"
+    );
     let (code, rolling, stderr) = run(&examples, &[&compose[..], &["--rolling"]].concat());
     assert_eq!((code, stderr.as_str()), (0, ""));
     insta::assert_snapshot!("compose_rolling", rolling);

@@ -205,11 +205,15 @@ fn image_vars(text: &str) -> Vec<ImageVar> {
         let Some(found) = image.as_deref().and_then(compose::interpolate::defaulted) else { continue };
         for d in found {
             match out.iter_mut().find(|v| v.name == d.name) {
-                Some(v) => v.services.push(service.text.clone()),
+                Some(v) if v.default == d.default => v.services.push(service.text.clone()),
+                // Two defaults for one name: a plan variable would give both images the first;
+                // such a name is left to the environment and the file, as before.
+                Some(v) => v.default.clear(),
                 None => out.push(ImageVar { name: d.name, default: d.default, services: vec![service.text.clone()] }),
             }
         }
     }
+    out.retain(|v| !v.default.is_empty());
     out
 }
 
@@ -422,9 +426,12 @@ impl Draft {
         }
         for v in &self.vars {
             let description = format!("in the image of {} (the compose file's default)", v.services.join(", "));
+            // `env=` keeps what the variable of the same name in the environment gives, as it did
+            // when the compose file read it from there.
             out.push_str(&format!(
-                "var {} default={} description={}\n",
+                "var {} env={} default={} description={}\n",
                 string(&v.name),
+                quoted(&v.name),
                 quoted(&v.default),
                 quoted(&description)
             ));
@@ -607,6 +614,8 @@ mod tests {
             [("TAG", "1.4", vec!["web", "api"]), ("PG", "15", vec!["db"])],
             "a variable without a default is left to the environment"
         );
+        let two = "services:\n  web:\n    image: web:${TAG:-1.4}\n  api:\n    image: api:${TAG:-2.0}\n";
+        assert!(image_vars(two).is_empty(), "two defaults for one name: left to the file");
     }
 
     #[test]

@@ -66,22 +66,31 @@ pub fn build(request: &Request) -> PlanReport {
     let networks: BTreeMap<String, String> = live.networks.iter().map(|n| (n.id.clone(), n.name.clone())).collect();
     // A step refused for what it would remove changes nothing; what it would change, were it
     // allowed, comes from a run that allows it.
-    let refused = refusals(&best);
-    let allowed = (!refused.is_empty()).then(|| {
+    // Each such run may reach a later step refused in turn: it is allowed too, and so on.
+    let mut refused = refusals(&best);
+    let mut allowed: Option<Simulated> = None;
+    while !refused.is_empty() {
         let mut allowing = plan.clone();
         allow_removals(&mut allowing, &refused);
-        simulate::run(&allowing, request.graph, request.plan_dir, &live, &request.knobs, &Failure::Nothing)
-    });
+        let run = simulate::run(&allowing, request.graph, request.plan_dir, &live, &request.knobs, &Failure::Nothing);
+        let more: BTreeMap<String, String> =
+            refusals(&run).into_iter().filter(|(step, _)| !refused.contains_key(step)).collect();
+        allowed = Some(run);
+        if more.is_empty() {
+            break;
+        }
+        refused.extend(more);
+    }
     let (mut steps, rollback) = step_plans(plan, request.graph, &best, &networks);
     if let Some(allowed) = &allowed {
+        // Every step's changes as they would be once allowed (those after a refused one never
+        // started in the refused run).
         let (would, _) = step_plans(plan, request.graph, allowed, &networks);
         for s in &mut steps {
-            if let Some(why) = refused.get(&s.step) {
-                s.refused = Some(why.clone());
-                if let Some(w) = would.iter().find(|w| w.step == s.step) {
-                    s.changes = w.changes.clone();
-                    s.unchanged = w.unchanged;
-                }
+            s.refused = refused.get(&s.step).cloned();
+            if let Some(w) = would.iter().find(|w| w.step == s.step) {
+                s.changes = w.changes.clone();
+                s.unchanged = w.unchanged;
             }
         }
     }

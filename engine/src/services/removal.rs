@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use bollard::models::{EndpointPortConfig, Mount, ServiceSpec};
+use plans::compose::values::clean;
 use plans::steps::allow_removing::Removable;
 
 use crate::cluster::Cluster;
@@ -44,7 +45,8 @@ pub fn refusal(removals: &[Removal], step: &str) -> String {
     let kinds: BTreeSet<&str> = removals.iter().map(|r| r.kind.keyword()).collect();
     format!(
         "{REFUSED}{} from a running service; nothing was changed. If the plan means it, \
-         add `allow-removing {}` to step `{step}`; if not, put it back in the spec's source",
+         add `allow-removing {}` to step `{step}`; if not, keep it in what the step deploys (the \
+         compose file, or the step's `publish`)",
         things.join(", "),
         kinds.into_iter().collect::<Vec<_>>().join(" ")
     )
@@ -55,15 +57,16 @@ pub fn runs(spec: &ServiceSpec) -> bool {
     crate::services::spec::replicas(spec).is_none_or(|n| n > 0)
 }
 
-/// What `new` takes from `live` (nothing when the service runs no task), network ids named
-/// by `network_name`.
+/// What `new` takes from `live` (nothing when neither runs a task: a service at 0 replicas
+/// that the change starts counts, as its tasks would start without what they had), network
+/// ids named by `network_name`.
 pub fn removals(
     service: &str,
     live: &ServiceSpec,
     new: &ServiceSpec,
     network_name: &dyn Fn(&str) -> String,
 ) -> Vec<Removal> {
-    if !runs(live) {
+    if !runs(live) && !runs(new) {
         return Vec::new();
     }
     let mut out = Vec::new();
@@ -71,7 +74,8 @@ pub fn removals(
     let container = |s: &ServiceSpec| s.task_template.clone().unwrap_or_default().container_spec.unwrap_or_default();
     let (old_c, new_c) = (container(live), container(new));
 
-    let mount_key = |m: &Mount| (m.typ, m.source.clone().unwrap_or_default(), m.target.clone().unwrap_or_default());
+    let mount_key =
+        |m: &Mount| (m.typ, m.source.clone().unwrap_or_default(), clean(m.target.as_deref().unwrap_or_default()));
     let kept: BTreeSet<_> = new_c.mounts.iter().flatten().map(|m| format!("{:?}", mount_key(m))).collect();
     for m in old_c.mounts.iter().flatten() {
         if !kept.contains(&format!("{:?}", mount_key(m))) {
@@ -88,19 +92,24 @@ pub fn removals(
     }
 
     let secret_at = |s: &bollard::models::TaskSpecContainerSpecSecrets| {
-        s.file.as_ref().and_then(|f| f.name.clone()).unwrap_or_default()
+        secret_path(&s.file.as_ref().and_then(|f| f.name.clone()).unwrap_or_default())
     };
     let kept: BTreeSet<String> = new_c.secrets.iter().flatten().map(secret_at).collect();
     for s in old_c.secrets.iter().flatten() {
         if !kept.contains(&secret_at(s)) {
             let name = s.secret_name.clone().unwrap_or_default();
-            push(Removable::Secrets, format!("{name} at {}", secret_path(&secret_at(s))));
+            push(Removable::Secrets, format!("{name} at {}", secret_at(s)));
         }
     }
 
-    let config_at = |c: &bollard::models::TaskSpecContainerSpecConfigs| {
-        c.file.as_ref().and_then(|f| f.name.clone()).unwrap_or_else(|| "(runtime)".into())
-    };
+    // A relative config target is under `/`, a relative secret one under `/run/secrets`: the
+    // same file however it is written (an older planrun wrote `/settings`, docker `settings`).
+    let config_at =
+        |c: &bollard::models::TaskSpecContainerSpecConfigs| match c.file.as_ref().and_then(|f| f.name.clone()) {
+            Some(n) if n.starts_with('/') => clean(&n),
+            Some(n) => clean(&format!("/{n}")),
+            None => "(runtime)".into(),
+        };
     let kept: BTreeSet<String> = new_c.configs.iter().flatten().map(config_at).collect();
     for c in old_c.configs.iter().flatten() {
         if !kept.contains(&config_at(c)) {
@@ -170,7 +179,7 @@ fn port_key(p: &EndpointPortConfig) -> String {
 
 /// A secret's path in the container: relative names are under `/run/secrets`.
 fn secret_path(name: &str) -> String {
-    if name.starts_with('/') { name.to_owned() } else { format!("/run/secrets/{name}") }
+    if name.starts_with('/') { clean(name) } else { clean(&format!("/run/secrets/{name}")) }
 }
 
 #[cfg(test)]
@@ -261,10 +270,23 @@ mod tests {
         assert!(removals("x", &live, &live, &|id| id.to_owned()).is_empty());
         let mut idle = live.clone();
         crate::services::spec::set_replicas(&mut idle, 0);
-        assert!(
-            removals("x", &idle, &new, &|id| id.to_owned()).is_empty(),
-            "a service without tasks loses nothing live"
+        let mut idle_new = new.clone();
+        crate::services::spec::set_replicas(&mut idle_new, 0);
+        assert!(removals("x", &idle, &idle_new, &|id| id.to_owned()).is_empty(), "nothing runs before or after");
+        assert_eq!(removals("x", &idle, &new, &|id| id.to_owned()).len(), 3, "the tasks it starts would lack them");
+        let relative = spec(
+            &[("shop_data", "/data/"), ("shop_logs", "/logs")],
+            &[8080, 8443],
+            &[("router-a", "etc/nginx.conf")],
+            &["n1", "n2"],
         );
+        let same = spec(
+            &[("shop_data", "/data"), ("shop_logs", "/logs")],
+            &[8080, 8443],
+            &[("router-a", "/etc/nginx.conf")],
+            &["n1", "n2"],
+        );
+        assert!(removals("x", &same, &relative, &|id| id.to_owned()).is_empty(), "the same paths, written otherwise");
         let text = refusal(&removals("shop_db", &live, &new, &|id| id.to_owned()), "stack");
         assert!(text.contains("the mount volume shop_data at /data of shop_db"), "{text}");
         assert!(text.contains("`allow-removing mounts networks ports` to step `stack`"), "{text}");

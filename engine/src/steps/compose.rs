@@ -52,11 +52,16 @@ struct Changes {
     ids: Ids,
     /// What the updates would take from running services, whether the step allows it or not.
     removals: Vec<Removal>,
+    /// Secrets the file declares that exist without planrun's content label (made by
+    /// `docker stack deploy`): whether their content still matches cannot be told.
+    unverified_secrets: Vec<String>,
 }
 
-/// The spec the file asks for; an image the file names as it named it last time (the
-/// `com.docker.stack.image` label) keeps the image the service runs, as `docker stack deploy`
-/// keeps it, so a release made since by a rolling step is not undone.
+/// The spec the file asks for, over the live one: the force counter stays as it is (it alone
+/// must not count as a change, nor replace tasks); an image the file names as it named it last
+/// time (the `com.docker.stack.image` label) keeps the image the service runs, as
+/// `docker stack deploy` keeps it, so a release made since by a rolling step is not undone, and
+/// with it the platforms the docker CLI resolved for that image from its registry.
 fn desired_spec(
     stack: &str,
     file: &plans::compose::ComposeFile,
@@ -65,11 +70,18 @@ fn desired_spec(
     live: Option<&ServiceSpec>,
 ) -> ServiceSpec {
     let mut spec = stack::service_spec(stack, file, service, ids);
-    if let Some(live) = live
-        && live.labels.as_ref().and_then(|l| l.get(stack::IMAGE_LABEL)) == Some(&service.image.value)
-    {
+    let Some(live) = live else { return spec };
+    let live_template = live.task_template.clone().unwrap_or_default();
+    if let Some(t) = spec.task_template.as_mut() {
+        t.force_update = live_template.force_update;
+    }
+    if live.labels.as_ref().and_then(|l| l.get(stack::IMAGE_LABEL)) == Some(&service.image.value) {
         let image = crate::services::spec::image(live).to_owned();
         crate::services::spec::set_image(&mut spec, &image);
+        let platforms = live_template.placement.and_then(|p| p.platforms);
+        if let Some(p) = spec.task_template.as_mut().and_then(|t| t.placement.as_mut()) {
+            p.platforms = platforms;
+        }
     }
     spec
 }
@@ -140,6 +152,12 @@ async fn changes(ctx: &StepContext, desired: &Desired) -> Result<Changes, StepEr
                 (live.as_ref().map(|l| l.id.clone()), live.is_none_or(|l| o.external || l.data == data))
             } else {
                 let live = cluster.secret(&name).await.map_err(cluster_error(format!("inspect secret {name}")))?;
+                if live
+                    .as_ref()
+                    .is_some_and(|l| !o.external && o.driver.is_none() && !l.labels.contains_key(CONTENT_LABEL))
+                {
+                    c.unverified_secrets.push(name.clone());
+                }
                 let same = live.as_ref().is_none_or(|l| {
                     o.external
                         || o.driver.is_some()
@@ -243,6 +261,14 @@ impl Behavior for Compose {
             Ok(changes) => {
                 if let Err(e) = allowed(self, ctx, &changes) {
                     findings.problems.push(e.to_string());
+                }
+                for name in &changes.unverified_secrets {
+                    findings.warnings.push(format!(
+                        "secret `{name}` exists but planrun did not make it: Swarm never gives a secret's content \
+                         back, so whether it still matches the file cannot be told (docker stack deploy would fail \
+                         updating it); services keep it as it is. To change its content, give the secret a new \
+                         `name` in the compose file"
+                    ));
                 }
                 for (key, live) in &changes.services {
                     let name = format!("{}_{key}", ctx.run.stack);
@@ -629,6 +655,24 @@ secrets:
         let allowed = apply_with(&sim, &dir, "    var WEB_TAG default=v2\n", "        allow-removing mounts\n").await;
         assert_eq!(allowed.outcome, RunOutcome::Succeeded, "{allowed:?}");
         assert!(mounts(&sim).is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_forced_update_since_is_no_change() {
+        let sim = Simulation::new();
+        let dir = dir(false);
+        let (first, _) = apply(&sim, &dir, "").await;
+        assert_eq!(first.outcome, RunOutcome::Succeeded);
+        // Someone ran `docker service update --force shop_api` since.
+        let cluster: &dyn Cluster = &sim.cluster;
+        let api = cluster.service("shop_api").await.unwrap();
+        let mut forced = api.spec.clone().unwrap();
+        forced.task_template.as_mut().unwrap().force_update = Some(1);
+        services::replace_spec(cluster, api, &forced, None).await.unwrap();
+        let updates = sim.cluster.update_calls();
+        let (again, _) = apply(&sim, &dir, "").await;
+        assert_eq!(again.outcome, RunOutcome::Succeeded);
+        assert_eq!(sim.cluster.update_calls(), updates, "the force counter alone is no change");
     }
 
     #[tokio::test(start_paused = true)]

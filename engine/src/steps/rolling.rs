@@ -134,8 +134,8 @@ pub async fn keeps(
 /// Writes `spec` over `service` (which must still be `previous`), follows the tasks until they
 /// all run it, and judges `gates`, watching every new task from the first one until the last
 /// gate has passed. A spec that takes from the running service what `allow` does not allow is
-/// refused before it is written (canary and blue-green steps allow nothing: they change only
-/// images, replicas and update settings).
+/// refused before it is written (canary and blue-green steps allow nothing: they change images,
+/// replicas, update settings, and a router's config or a network's aliases in place).
 pub async fn roll_out(
     ctx: &StepContext,
     service: bollard::models::Service,

@@ -17,10 +17,19 @@ impl Reader<'_> {
                 "mode" => mode = self.string(value, &what),
                 "replicas" => replicas = self.count(value, &what).map(|n| (n, key.span)),
                 "labels" => d.labels = self.labels(value, &what),
-                "update_config" => d.update_config = self.update_config(value, &what),
-                "rollback_config" => d.rollback_config = self.update_config(value, &what),
+                "update_config" => d.update_config = self.update_config(value, &what, false),
+                "rollback_config" => d.rollback_config = self.update_config(value, &what, true),
                 "restart_policy" => d.restart_policy = Some(self.restart_policy(value, &what)),
-                "endpoint_mode" => d.endpoint_mode = self.choice(value, &what, &["vip", "dnsrr"]),
+                "endpoint_mode" => {
+                    // docker lower-cases it.
+                    d.endpoint_mode = self.string(value, &what).and_then(|s| match s.value.to_lowercase().as_str() {
+                        m @ ("vip" | "dnsrr" | "") => Some(m.to_owned()),
+                        _ => {
+                            self.choice(value, &what, &["vip", "dnsrr"]);
+                            None
+                        }
+                    })
+                }
                 "placement" => self.placement(value, &what, &mut d),
                 "resources" => self.resources(value, &what, &mut d),
                 _ => self.other_key(key, &format!("in the `deploy` of service `{service}`"), keys::DEPLOY, false),
@@ -61,14 +70,24 @@ impl Reader<'_> {
         d
     }
 
-    fn update_config(&mut self, node: &Node, what: &str) -> Option<UpdateConfig> {
+    fn update_config(&mut self, node: &Node, what: &str, rollback: bool) -> Option<UpdateConfig> {
         let mut u = UpdateConfig { span: node.span, ..UpdateConfig::default() };
         for (key, value) in self.map(node, what) {
             let what = format!("`{}`", key.text);
             match key.text.as_str() {
                 "parallelism" => u.parallelism = self.count(value, &what),
                 "delay" => u.delay = self.duration(value, &what),
-                "failure_action" => u.failure_action = self.choice(value, &what, &["continue", "rollback", "pause"]),
+                "failure_action" => {
+                    u.failure_action = self.choice(value, &what, &["continue", "rollback", "pause"]);
+                    if rollback && u.failure_action.as_deref() == Some("rollback") {
+                        self.error(
+                            value.span,
+                            "`failure_action: rollback` in a `rollback_config`: a rollback that fails cannot roll back",
+                            "not for a rollback",
+                            "the Engine API takes `pause` or `continue` here: write one of them",
+                        );
+                    }
+                }
                 "monitor" => u.monitor = self.duration(value, &what),
                 "max_failure_ratio" => {
                     u.max_failure_ratio = self.string(value, &what).and_then(|s| match s.value.trim().parse::<f64>() {
@@ -126,10 +145,14 @@ impl Reader<'_> {
             match key.text.as_str() {
                 "constraints" => {
                     d.constraints = self.string_list(value, &what);
-                    for c in &d.constraints {
+                    let items: Vec<crate::span::Span> = match &value.value {
+                        Value::Seq(items) => items.iter().map(|i| i.span).collect(),
+                        _ => vec![value.span],
+                    };
+                    for (i, c) in d.constraints.iter().enumerate() {
                         if let Err(why) = constraint(c) {
                             self.error(
-                                value.span,
+                                items.get(i).copied().unwrap_or(value.span),
                                 format!("the constraint `{c}` is not one Swarm reads: {why}"),
                                 "not a constraint",
                                 "write `KEY==VALUE` or `KEY!=VALUE`, such as `node.role==manager` or `node.labels.zone!=b`",
@@ -260,10 +283,13 @@ impl Reader<'_> {
 /// A placement constraint as swarmkit reads one (`constraint.Parse`): `KEY==VALUE` or
 /// `KEY!=VALUE`; the error in the daemon's words.
 fn constraint(text: &str) -> Result<(), String> {
-    let ops: Vec<(usize, &str)> = text.match_indices("==").chain(text.match_indices("!=")).collect();
-    let [(at, op)] = ops.as_slice() else {
+    // swarmkit splits at the first operator; another one makes the value invalid.
+    let first = [text.find("=="), text.find("!=")].into_iter().flatten().min();
+    let Some(at) = first else {
         return Err("constraint expected one operator from ==, !=".into());
     };
+    let op = &text[at..at + 2];
+    let at = &at;
     let (key, value) = (text[..*at].trim(), text[at + op.len()..].trim());
     let key_ok = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && key.len() > 1
@@ -271,7 +297,7 @@ fn constraint(text: &str) -> Result<(), String> {
     if !key_ok {
         return Err(format!("key '{key}' is invalid"));
     }
-    if value.is_empty() {
+    if value.is_empty() || value.contains("==") || value.contains("!=") {
         return Err(format!("value '{value}' is invalid"));
     }
     Ok(())
@@ -284,7 +310,7 @@ mod tests {
         assert!(super::constraint("node.role == manager").is_ok());
         assert!(super::constraint("node.labels.zone!=b").is_ok());
         assert_eq!(super::constraint("node=foo").unwrap_err(), "constraint expected one operator from ==, !=");
-        assert!(super::constraint("a==b==c").is_err());
+        assert_eq!(super::constraint("node.id==b==c").unwrap_err(), "value 'b==c' is invalid");
         assert!(super::constraint("==b").unwrap_err().contains("key"));
         assert!(super::constraint("node.id==").unwrap_err().contains("value"));
     }

@@ -1,6 +1,6 @@
 //! Variable interpolation in compose values, as docker does it before reading the file:
 //! `$NAME`, `${NAME}`, `${NAME:-default}` (unset or empty), `${NAME-default}` (unset),
-//! `${NAME:?message}` and `${NAME?message}` (an error), `${NAME:+other}` and `${NAME+other}`,
+//! `${NAME:?message}` and `${NAME?message}` (an error),
 //! and `$$` for a literal `$`. Defaults and messages may hold further `${...}`.
 
 /// What interpolating one value found.
@@ -124,7 +124,15 @@ fn braced(
             }
             Ok(op_at + 1)
         }
-        Some(b'-' | b'?' | b'+') => {
+        // The docker CLI has no `${NAME:+other}` (compose v2 has): it refuses the file.
+        Some(b'+') => Err(InterpolationError {
+            message: format!(
+                "invalid interpolation format: docker stack deploy has no `${{{name}{}+...}}` (only `docker compose` has)",
+                if colon { ":" } else { "" }
+            ),
+            at: start,
+        }),
+        Some(b'-' | b'?') => {
             let op = op.unwrap_or_default();
             // The word after the operator, expanded on its own.
             let mut word = Interpolated { text: String::new(), unset: Vec::new() };
@@ -138,12 +146,6 @@ fn braced(
                     if set {
                         out.text.push_str(value.as_deref().unwrap_or_default());
                     } else {
-                        out.text.push_str(&word.text);
-                        out.unset.extend(word.unset);
-                    }
-                }
-                b'+' => {
-                    if set {
                         out.text.push_str(&word.text);
                         out.unset.extend(word.unset);
                     }
@@ -166,7 +168,7 @@ fn braced(
         Some(_) => Err(InterpolationError {
             message: format!(
                 "`${{{name}...}}` is not a form docker reads: use `${{{name}}}`, `${{{name}:-default}}`, \
-                 `${{{name}:?message}}` or `${{{name}:+other}}`"
+                 or `${{{name}:?message}}`"
             ),
             at: start,
         }),
@@ -197,9 +199,8 @@ mod tests {
         assert_eq!(run("${EMPTY:-v1}").unwrap(), "v1");
         assert_eq!(run("${EMPTY-v1}").unwrap(), "");
         assert_eq!(run("${NOPE-v1}").unwrap(), "v1");
-        assert_eq!(run("${TAG:+set}").unwrap(), "set");
-        assert_eq!(run("${NOPE:+set}").unwrap(), "");
-        assert_eq!(run("${EMPTY+set}").unwrap(), "set");
+        assert!(run("${TAG:+set}").unwrap_err().starts_with("invalid interpolation format"), "docker refuses it");
+        assert!(run("${EMPTY+set}").is_err());
         assert_eq!(run("cost: $$5 and $${TAG}").unwrap(), "cost: $5 and ${TAG}");
         assert_eq!(run("${NOPE:-${TAG}-x}").unwrap(), "v2-x");
     }

@@ -1,8 +1,11 @@
-//! Every key of docker's compose schema for stacks (v3.13, the docker CLI's
-//! `cli/compose/schema`), and what `docker stack deploy` does with it: applies it, ignores it
-//! (with its "Ignoring unsupported options" warning, or silently), or refuses the file. The
-//! reader warns about every ignored key and refuses what docker refuses; docs/language.md's
-//! table of compose keys is checked against these lists.
+//! The keys of docker's compose schema for stacks (v3.13, the docker CLI's
+//! `cli/compose/schema`) at the top level, in a service, its `deploy`, its long-form networks
+//! and volumes, and top-level networks, volumes, configs and secrets, with what
+//! `docker stack deploy` does with each: applies it, ignores it (with its "Ignoring unsupported
+//! options" warning, or silently), or refuses the file. The reader warns about every ignored key
+//! and refuses what docker refuses; docs/language.md's tables of compose keys are checked
+//! against these lists. Keys nested deeper (`update_config`, `resources`, `healthcheck`, ...) are
+//! listed where they are read.
 
 /// What `docker stack deploy` does with a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

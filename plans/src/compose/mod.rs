@@ -186,6 +186,30 @@ impl Reader<'_> {
         }
     }
 
+    /// A mapping's value as docker's loader writes it (`fmt.Sprint` of what go-yaml typed):
+    /// `3.10` is `3.1`, `0x1A` is `26`, and a boolean is refused (the schema takes strings,
+    /// numbers and null there).
+    fn typed_string(&mut self, node: &Node, what: &str) -> Option<String> {
+        let s = self.string(node, what)?;
+        if !matches!(node.value, Value::Scalar { quoted: false, .. }) {
+            return Some(s.value);
+        }
+        match values::scalar(&s.value) {
+            values::Scalar::Str => Some(s.value),
+            values::Scalar::Int(n) => Some(n.to_string()),
+            values::Scalar::Float(f) => Some(values::go_float(f)),
+            values::Scalar::Bool(_) => {
+                self.error(
+                    node.span,
+                    format!("{what} takes a string or a number, not the boolean `{}`", s.value),
+                    "a boolean",
+                    format!("quote it: \"{}\" (docker's schema refuses a boolean here)", s.value),
+                );
+                None
+            }
+        }
+    }
+
     fn optional_string(&mut self, node: &Node, what: &str) -> Option<String> {
         if node.is_null() { None } else { self.string(node, what).map(|s| s.value) }
     }
@@ -270,12 +294,12 @@ impl Reader<'_> {
             Value::Scalar { .. } => {
                 let s = self.string(node, what)?;
                 match values::shell_words(&s.value) {
-                    Some(w) => Some(w),
-                    None => {
+                    Ok(w) => Some(w),
+                    Err(why) => {
                         self.error(
                             node.span,
-                            format!("{what} has an unclosed quote"),
-                            "unclosed quote",
+                            format!("{what} has {why}"),
+                            "not shell words",
                             "close the quote, or write the words as a list",
                         );
                         None
@@ -317,7 +341,7 @@ impl Reader<'_> {
         match &node.value {
             Value::Map(m) => {
                 for (k, v) in m {
-                    let value = if v.is_null() { None } else { self.string(v, what).map(|s| s.value) };
+                    let value = if v.is_null() { None } else { self.typed_string(v, what) };
                     put(k.text.clone(), value);
                 }
             }
@@ -438,7 +462,7 @@ impl Reader<'_> {
             for a in &s.networks {
                 if a.key != "default" && !file.networks.iter().any(|n| n.key == a.key) {
                     self.error(
-                        s.name.span,
+                        a.span,
                         format!(
                             "service `{}` joins network `{}`, which `networks:` does not declare (docker: undefined network \"{}\")",
                             s.name.value, a.key, a.key

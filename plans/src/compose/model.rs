@@ -141,6 +141,8 @@ pub struct Attachment {
     pub aliases: Vec<String>,
     /// `driver_opts`.
     pub driver_opts: BTreeMap<String, String>,
+    /// Where it was written.
+    pub span: Span,
 }
 
 /// A config or secret a service mounts.
@@ -229,8 +231,9 @@ pub struct Mount {
     pub span: Span,
     /// Where its source was written (the entry itself for the short syntax).
     pub source_span: Span,
-    /// A bind source written relative (or with `~`): docker resolved it on the machine that
-    /// read the file, so that machine's files say whether it exists.
+    /// A bind source written relative (or with `~`): docker resolved it against the machine
+    /// that read the file, so it names a path of the compose file's checkout (which the nodes
+    /// must have too); that checkout must have it.
     pub relative: bool,
 }
 

@@ -81,7 +81,8 @@ impl Reader<'_> {
                     conflicts.push(("driver", k.span));
                 }
                 "driver_opts" => {
-                    v.driver_opts = Some(self.labels(value, &what));
+                    // `driver_opts:` with nothing is no driver options at all, as docker reads it.
+                    v.driver_opts = (!value.is_null()).then(|| self.labels(value, &what));
                     conflicts.push(("driver_opts", k.span));
                 }
                 "labels" => {
@@ -144,9 +145,10 @@ impl Reader<'_> {
             );
         }
         if !o.external && o.file.is_none() && o.driver.is_none() {
+            let or_driver = if is_config { "" } else { ", `driver`" };
             self.error(
                 key.span,
-                format!("{kind} `{}` has neither `file` nor `external: true`", key.text),
+                format!("{kind} `{}` has no `file`{or_driver} or `external: true`", key.text),
                 "no content",
                 format!("add `file: ./{}` (relative to the compose file)", key.text),
             );

@@ -98,12 +98,17 @@ impl Reader<'_> {
             match &item.value {
                 Value::Map(m) => {
                     let mut p = Port::default();
+                    let mut target = None;
+                    let mut published = None;
                     for (key, value) in m {
                         match key.text.as_str() {
-                            "target" => p.target = self.count(value, "`target`").unwrap_or(0) as u32,
-                            "published" => p.published = self.count(value, "`published`").map(|n| n as u32),
-                            "protocol" => p.protocol = self.optional_string(value, "`protocol`"),
-                            "mode" => p.mode = self.optional_string(value, "`mode`"),
+                            "target" => target = Some(self.count(value, "`target`")),
+                            "published" => published = self.count(value, "`published`"),
+                            // The daemon reads both in any case.
+                            "protocol" => {
+                                p.protocol = self.optional_string(value, "`protocol`").map(|x| x.to_lowercase())
+                            }
+                            "mode" => p.mode = self.optional_string(value, "`mode`").map(|x| x.to_lowercase()),
                             _ => {
                                 let table = [
                                     ("mode", Treatment::Applied),
@@ -115,16 +120,26 @@ impl Reader<'_> {
                             }
                         }
                     }
-                    if p.target == 0 || p.target > 65535 || p.published.is_some_and(|n| n > 65535) {
-                        self.error(
+                    match target {
+                        None => self.error(
+                            item.span,
+                            "a port in the long form needs `target`: the container's port",
+                            "no target",
+                            "add `target: 80`",
+                        ),
+                        // Not a number: said where it was read.
+                        Some(None) => {}
+                        Some(Some(t)) if t == 0 || t > 65535 || published.is_some_and(|n| n > 65535) => self.error(
                             item.span,
                             "a port must be from 1 to 65535",
                             "out of range",
                             "write a port such as `target: 80`",
-                        );
-                    } else {
-                        p.published = p.published.filter(|n| *n != 0);
-                        out.push(p);
+                        ),
+                        Some(Some(t)) => {
+                            p.target = t as u32;
+                            p.published = published.filter(|n| *n != 0).map(|n| n as u32);
+                            out.push(p);
+                        }
                     }
                 }
                 _ => {

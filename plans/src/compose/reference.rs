@@ -33,14 +33,11 @@ struct Reference<'a> {
     digest: Option<&'a str>,
 }
 
-fn alphanumeric(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-}
-
 /// `[a-z0-9]+` joined by `.`, `_`, `__` or runs of `-`.
 fn path_component(s: &str) -> bool {
     let bytes = s.as_bytes();
-    if bytes.is_empty() || !alphanumeric(&s[..1]) || !alphanumeric(&s[s.len() - 1..]) {
+    let lower_or_digit = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if !bytes.first().is_some_and(lower_or_digit) || !bytes.last().is_some_and(lower_or_digit) {
         return false;
     }
     let mut i = 0;
@@ -213,5 +210,7 @@ mod tests {
         assert_eq!(check("a__b.c-d/e---f:1.0_x"), Err(RefError::Format), "a first part with a dot is a domain");
         assert_eq!(check("a__b-c/e---f.g:1.0_x"), Ok(()));
         assert_eq!(check("Registry.Example.com:443/app"), Ok(()));
+        assert_eq!(check("\u{e9}app"), Err(RefError::Format), "not a panic on a multibyte first character");
+        assert_eq!(check("app\u{201d}"), Err(RefError::Format));
     }
 }

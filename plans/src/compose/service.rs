@@ -12,6 +12,7 @@ impl Reader<'_> {
         let mut s = Service { name: Spanned::new(name.text.clone(), name.span), ..Service::default() };
         let mut image = None;
         let mut environment = Vec::new();
+        let mut restart_span = None;
         let at = format!("in service `{}`", name.text);
         let body_map = self.map(body, &format!("service `{}`", name.text));
         // docker refuses these before anything else, with its own words.
@@ -57,6 +58,7 @@ impl Reader<'_> {
                 "credential_spec" => s.credential_spec = self.credential_spec(value, &what),
                 "restart" => {
                     s.restart = self.restart(value, &what);
+                    restart_span = Some(value.span);
                     self.other_key(key, &at, keys::SERVICE, false);
                 }
                 "deploy" => s.deploy = self.deploy(value, &name.text),
@@ -104,13 +106,38 @@ impl Reader<'_> {
         }
         if let Some(r) = &s.restart
             && s.deploy.restart_policy.is_none()
-            && !valid_restart(r)
+            && let Err(why) = valid_restart(r)
         {
             self.error(
-                body.span,
-                format!("unknown restart policy: {r}"),
-                "here",
+                restart_span.unwrap_or(body.span),
+                why,
+                "not a restart policy",
                 "write `deploy.restart_policy` with a `condition` of none, on-failure or any",
+            );
+        }
+        for (refs, kind) in [(&s.configs, "config"), (&s.secrets, "secret")] {
+            let mut seen: Vec<&str> = Vec::new();
+            for r in refs.iter() {
+                let target = r.target.as_deref().filter(|t| !t.is_empty()).unwrap_or(&r.source.value);
+                if seen.contains(&target) {
+                    self.error(
+                        r.source.span,
+                        format!("duplicate {kind} target for {} not allowed", r.source.value),
+                        "a second one at this path",
+                        format!("give each {kind} its own `target` (docker refuses two at one path)"),
+                    );
+                }
+                seen.push(target);
+            }
+        }
+        if let Some(i) = s.isolation.as_deref()
+            && !matches!(i.to_lowercase().as_str(), "" | "default" | "process" | "hyperv")
+        {
+            self.error(
+                name.span,
+                format!("service `{}` has the isolation `{i}`, which Swarm does not know", name.text),
+                "here",
+                "write `default` (Linux), or `process` or `hyperv` (Windows)",
             );
         }
         Some(s)
@@ -214,13 +241,13 @@ impl Reader<'_> {
             Value::Seq(items) => {
                 for item in items {
                     if let Some(n) = self.string(item, what) {
-                        out.push(Attachment { key: n.value, ..Attachment::default() });
+                        out.push(Attachment { key: n.value, span: item.span, ..Attachment::default() });
                     }
                 }
             }
             Value::Map(m) => {
                 for (k, v) in m {
-                    let mut a = Attachment { key: k.text.clone(), ..Attachment::default() };
+                    let mut a = Attachment { key: k.text.clone(), span: k.span, ..Attachment::default() };
                     for (key, value) in self.map(v, &format!("network `{}`", k.text)) {
                         match key.text.as_str() {
                             "aliases" => a.aliases = self.words(value, "`aliases`").unwrap_or_default(),
@@ -465,11 +492,18 @@ const HEALTHCHECK: &[keys::Key] = &[
     ("start_interval", Treatment::Applied),
 ];
 
-/// docker's restart policies: `no`, `always`, `unless-stopped`, `on-failure[:N]`.
-fn valid_restart(text: &str) -> bool {
-    match text.split_once(':') {
-        Some(("on-failure", n)) => n.parse::<u32>().is_ok(),
-        Some(_) => false,
-        None => matches!(text, "" | "no" | "always" | "unless-stopped" | "on-failure"),
+/// docker's restart policies (`opts.ParseRestartPolicy`, then the converter): `no`, `always`,
+/// `unless-stopped` or `on-failure`, each with an optional `:COUNT`; the error in docker's words.
+fn valid_restart(text: &str) -> Result<(), String> {
+    let (name, count) = text.split_once(':').unwrap_or((text, ""));
+    if text.contains(':') && name.is_empty() {
+        return Err("invalid restart policy format: no policy provided before colon".into());
+    }
+    if !count.is_empty() && count.parse::<i64>().is_err() {
+        return Err("invalid restart policy format: maximum retry count must be an integer".into());
+    }
+    match name {
+        "" | "no" | "always" | "unless-stopped" | "on-failure" => Ok(()),
+        _ => Err(format!("unknown restart policy: {text}")),
     }
 }

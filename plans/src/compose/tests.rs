@@ -35,10 +35,8 @@ fn the_example_compose_file_reads_with_interpolation_anchors_and_merge_keys() {
     assert_eq!(api.image.value, "planrun-test/app:v1");
     let u = api.deploy.update_config.as_ref().unwrap();
     assert_eq!((u.parallelism, u.order.as_deref(), u.monitor), (Some(2), Some("start-first"), Some(5_000_000_000)));
-    assert_eq!(
-        api.networks,
-        vec![Attachment { key: "backend".into(), aliases: vec!["api-internal".into()], ..Attachment::default() }]
-    );
+    let networks: Vec<(&str, &[String])> = api.networks.iter().map(|a| (a.key.as_str(), &a.aliases[..])).collect();
+    assert_eq!(networks, [("backend", &["api-internal".to_string()][..])]);
     let agent = file.service("agent").unwrap();
     assert_eq!(agent.deploy.mode, Mode::Global);
     assert_eq!(agent.command.as_deref(), Some(&["/app/serve".to_string()][..]));
@@ -289,4 +287,48 @@ fn environment_extra_hosts_ulimits_and_capabilities_as_docker_reads_them() {
     assert_eq!(web.cap_add, ["net_admin"]);
     assert_eq!(web.sysctls["net.core.somaxconn"], "1024");
     assert_eq!(web.dns.as_deref(), Some(&["8.8.8.8".to_string()][..]));
+}
+
+#[test]
+fn values_are_read_as_docker_types_and_writes_them() {
+    let text = "services:\n  web:\n    image: app\n    restart: always:3\n    environment:\n      VERSION: 3.10\n      HEX: 0x1A\n      TEXT: v1.2\n    labels:\n      replicas: 042\n    ports:\n      - target: 53\n        protocol: UDP\n        mode: HOST\n    deploy:\n      endpoint_mode: DNSRR\n";
+    let (file, diagnostics) = read(text);
+    assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:#?}");
+    let web = file.unwrap().services.remove(0);
+    assert_eq!(web.environment["VERSION"].as_deref(), Some("3.1"), "fmt.Sprint of the float go-yaml read");
+    assert_eq!(web.environment["HEX"].as_deref(), Some("26"));
+    assert_eq!(web.environment["TEXT"].as_deref(), Some("v1.2"));
+    assert_eq!(web.labels["replicas"], "34", "a leading 0 is octal to Go's ParseInt");
+    assert_eq!((web.ports[0].protocol.as_deref(), web.ports[0].mode.as_deref()), (Some("udp"), Some("host")));
+    assert_eq!(web.deploy.endpoint_mode.as_deref(), Some("dnsrr"));
+    assert_eq!(web.restart.as_deref(), Some("always:3"));
+}
+
+#[test]
+fn more_that_docker_or_the_daemon_refuses_is_an_error_at_its_line() {
+    let text = "services:\n  web:\n    image: app\n    restart: sometimes\n    isolation: sandbox\n    environment:\n      DEBUG: true\n    configs:\n      - source: a\n        target: /etc/app.conf\n      - source: b\n        target: /etc/app.conf\n    volumes:\n      - type: bind\n        source: /srv\n        target: /srv\n        bind: {propagation: sideways}\n    ports:\n      - published: 80\n    deploy:\n      rollback_config: {failure_action: rollback}\nconfigs:\n  a: {file: ./a}\n  b: {file: ./b}\n";
+    let (file, diagnostics) = read(text);
+    assert!(file.is_none());
+    let errors: Vec<(usize, &str)> =
+        diagnostics.iter().filter(|d| d.is_error()).map(|d| (line_of(text, d), d.message.as_str())).collect();
+    let expect = [
+        (4, "unknown restart policy: sometimes"),
+        (7, "not the boolean `true`"),
+        (11, "duplicate config target for b not allowed"),
+        (17, "`sideways` is not a bind propagation"),
+        (19, "needs `target`"),
+        (21, "a rollback that fails cannot roll back"),
+        (2, "isolation `sandbox`"),
+    ];
+    assert_eq!(errors.len(), expect.len(), "{errors:#?}");
+    for (line, message) in expect {
+        assert!(errors.iter().any(|(l, m)| *l == line && m.contains(message)), "line {line}: {message}\n{errors:#?}");
+    }
+}
+
+#[test]
+fn a_non_ascii_image_is_an_error_not_a_panic() {
+    let (file, diagnostics) = read("services:\n  web:\n    image: \u{e9}app\n  api:\n    image: \"app\u{201d}\"\n");
+    assert!(file.is_none());
+    assert_eq!(diagnostics.iter().filter(|d| d.message.contains("invalid image reference")).count(), 2);
 }

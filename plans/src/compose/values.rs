@@ -83,19 +83,95 @@ pub fn nano_cpus(text: &str) -> Result<i64, &'static str> {
     whole.checked_mul(1_000_000_000).and_then(|w| w.checked_add(nanos)).ok_or("too large")
 }
 
-/// Splits like a POSIX shell: spaces separate, quotes group, `\` escapes; `None` for an
-/// unclosed quote.
-pub fn shell_words(text: &str) -> Option<Vec<String>> {
+/// An unquoted YAML scalar as docker's loader (go-yaml v3) types it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    /// `true`, `false` (and their capitalised spellings).
+    Bool(bool),
+    /// An integer in any of YAML's spellings (`42`, `0x2a`, `0o52`, `052`, `1_000`).
+    Int(i128),
+    /// A float (`3.10`, `.5`, `1e3`).
+    Float(f64),
+    /// Anything else.
+    Str,
+}
+
+/// How go-yaml v3 types the unquoted scalar `text`.
+pub fn scalar(text: &str) -> Scalar {
+    match text {
+        "true" | "True" | "TRUE" => return Scalar::Bool(true),
+        "false" | "False" | "FALSE" => return Scalar::Bool(false),
+        _ => {}
+    }
+    let plain = text.replace('_', "");
+    let (negative, digits) = match plain.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, plain.strip_prefix('+').unwrap_or(&plain)),
+    };
+    // Go's ParseInt with base 0: 0x, 0o, 0b, and a leading 0 for octal.
+    let int = if let Some(h) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        i128::from_str_radix(h, 16).ok()
+    } else if let Some(o) = digits.strip_prefix("0o").or_else(|| digits.strip_prefix("0O")) {
+        i128::from_str_radix(o, 8).ok()
+    } else if let Some(b) = digits.strip_prefix("0b").or_else(|| digits.strip_prefix("0B")) {
+        i128::from_str_radix(b, 2).ok()
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        i128::from_str_radix(&digits[1..], 8).ok()
+    } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        digits.parse().ok()
+    } else {
+        None
+    };
+    if let Some(n) = int.filter(|_| !text.contains('_') || !text.starts_with('_')) {
+        return Scalar::Int(if negative { -n } else { n });
+    }
+    let float_like = plain.bytes().any(|b| b.is_ascii_digit())
+        && plain.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+    match plain.parse::<f64>() {
+        Ok(f) if float_like => Scalar::Float(f),
+        _ => Scalar::Str,
+    }
+}
+
+/// A float as Go's `fmt.Sprint` writes it (`%v`, which is `%g` with the shortest digits: an
+/// exponent from 1e6 on and below 1e-4, `strconv`'s precision 6 for that decision): `3.1` for
+/// `3.10`, `1e+06` for `1000000.0`.
+pub fn go_float(f: f64) -> String {
+    if f == 0.0 {
+        return "0".into();
+    }
+    // Rust's `{:e}` gives the shortest digits that read back the same.
+    let e = format!("{f:e}");
+    let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exp.abs());
+    }
+    format!("{f}")
+}
+
+/// Splits like a POSIX shell (google/shlex, which docker uses): spaces separate, quotes
+/// group, `\` escapes, and a word starting with `#` begins a comment to the end of the line.
+/// The error says what is unclosed.
+pub fn shell_words(text: &str) -> Result<Vec<String>, &'static str> {
     let mut out = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
         match c {
+            '#' if !in_word => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
             '\'' => {
                 in_word = true;
                 loop {
-                    match chars.next()? {
+                    match chars.next().ok_or("an unclosed quote")? {
                         '\'' => break,
                         c => word.push(c),
                     }
@@ -104,16 +180,16 @@ pub fn shell_words(text: &str) -> Option<Vec<String>> {
             '"' => {
                 in_word = true;
                 loop {
-                    match chars.next()? {
+                    match chars.next().ok_or("an unclosed quote")? {
                         '"' => break,
-                        '\\' => word.push(chars.next()?),
+                        '\\' => word.push(chars.next().ok_or("an unclosed quote")?),
                         c => word.push(c),
                     }
                 }
             }
             '\\' => {
                 in_word = true;
-                word.push(chars.next()?);
+                word.push(chars.next().ok_or("a `\\` at its end, escaping nothing")?);
             }
             c if c.is_whitespace() => {
                 if in_word {
@@ -130,7 +206,7 @@ pub fn shell_words(text: &str) -> Option<Vec<String>> {
     if in_word {
         out.push(word);
     }
-    Some(out)
+    Ok(out)
 }
 
 /// `path` lexically cleaned as Go's `filepath.Clean` does: no `.`, no `x/..`, no doubled or
@@ -204,9 +280,34 @@ mod tests {
     }
 
     #[test]
-    fn shell_words_group_quotes() {
+    fn shell_words_group_quotes_and_hash_comments() {
         assert_eq!(shell_words("serve --name 'a b'").unwrap(), ["serve", "--name", "a b"]);
         assert_eq!(shell_words(r#"a "b \" c" d\ e"#).unwrap(), ["a", "b \" c", "d e"]);
-        assert_eq!(shell_words("unclosed 'quote"), None);
+        assert_eq!(shell_words("run --x #y z").unwrap(), ["run", "--x"], "google/shlex reads a comment");
+        assert_eq!(shell_words("a#b").unwrap(), ["a#b"]);
+        assert_eq!(shell_words("unclosed 'quote"), Err("an unclosed quote"));
+        assert!(shell_words("trailing \\").unwrap_err().contains("escaping nothing"));
+    }
+
+    #[test]
+    fn yaml_scalars_typed_and_written_as_docker_does() {
+        assert_eq!(scalar("42"), Scalar::Int(42));
+        assert_eq!(scalar("0x1A"), Scalar::Int(26));
+        assert_eq!(scalar("0o17"), Scalar::Int(15));
+        assert_eq!(scalar("0777"), Scalar::Int(511), "Go's base 0: a leading 0 is octal");
+        assert_eq!(scalar("1_000"), Scalar::Int(1000));
+        assert_eq!(scalar("-5"), Scalar::Int(-5));
+        assert_eq!(scalar("3.10"), Scalar::Float(3.1));
+        assert_eq!(scalar(".5"), Scalar::Float(0.5));
+        assert_eq!(scalar("true"), Scalar::Bool(true));
+        assert_eq!(scalar("v1.2"), Scalar::Str);
+        assert_eq!(scalar("1.2.3"), Scalar::Str);
+        assert_eq!(scalar("abc"), Scalar::Str);
+        assert_eq!(go_float(3.1), "3.1");
+        assert_eq!(go_float(1.0), "1");
+        assert_eq!(go_float(100000.0), "100000");
+        assert_eq!(go_float(1234567.0), "1.234567e+06");
+        assert_eq!(go_float(1e21), "1e+21");
+        assert_eq!(go_float(0.00001), "1e-05");
     }
 }

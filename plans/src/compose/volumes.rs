@@ -171,7 +171,17 @@ impl Reader<'_> {
                     let mut b = BindOptions::default();
                     for (k, v) in self.map(value, "`bind`") {
                         match k.text.as_str() {
-                            "propagation" => b.propagation = self.optional_string(v, "`bind.propagation`"),
+                            "propagation" => {
+                                b.propagation = self.optional_string(v, "`bind.propagation`");
+                                if let Some(p) = b.propagation.as_deref().filter(|p| !PROPAGATIONS.contains(p)) {
+                                    self.error(
+                                        v.span,
+                                        format!("`{p}` is not a bind propagation Swarm knows"),
+                                        "unknown propagation",
+                                        format!("write one of: {}", PROPAGATIONS.join(", ")),
+                                    );
+                                }
+                            }
                             _ => self.other_key(k, "in `bind`", &[], true),
                         }
                     }

@@ -1,7 +1,9 @@
 //! A compose service as the spec `docker stack deploy` writes (docker CLI `convert.Service`,
-//! then its API client's `:latest` tag): what the file leaves out is left out, so the daemon
-//! keeps the same spec for both tools (`docker service inspect` fills Swarm's defaults in on
-//! reading; `compare.rs` does the same before comparing).
+//! then its API client's `:latest` tag): the update and rollback configs, restart policy, stop
+//! grace period and DNS config the file leaves out are left out, so the daemon keeps the same spec
+//! for both tools (`docker service inspect` fills Swarm's defaults in on reading; `compare.rs`
+//! does the same before comparing). A few values docker sends empty are written as the daemon
+//! keeps them (`tcp`, `ingress`, `vip`, one replica).
 
 use std::collections::HashMap;
 
