@@ -137,6 +137,19 @@ impl Swarm {
         Ok(Swarm { docker, raw, host: host.to_string(), unhealthy: Arc::default() })
     }
 
+    /// The secrets a list filter (`name`, `label`) matches.
+    async fn secrets_by(&self, key: &str, value: &str) -> Result<Vec<SecretObject>, ClusterError> {
+        let options = bollard::query_parameters::ListSecretsOptions { filters: Some(filter(key, value)) };
+        let secrets = self.docker.list_secrets(Some(options)).await.map_err(classify)?;
+        Ok(secrets
+            .into_iter()
+            .filter_map(|s| {
+                let spec = s.spec?;
+                Some(SecretObject { id: s.id?, name: spec.name?, labels: spec.labels.unwrap_or_default() })
+            })
+            .collect())
+    }
+
     /// The bollard client, for what the `Cluster` trait does not cover (tests create services).
     pub fn docker(&self) -> &Docker {
         &self.docker
@@ -433,16 +446,8 @@ impl Cluster for Swarm {
     }
 
     async fn secret(&self, name: &str) -> Result<Option<SecretObject>, ClusterError> {
-        let options = bollard::query_parameters::ListSecretsOptions { filters: Some(filter("name", name)) };
-        let secrets = self.docker.list_secrets(Some(options)).await.map_err(classify)?;
         // The name filter matches prefixes too: keep the exact name.
-        Ok(secrets
-            .into_iter()
-            .filter_map(|s| {
-                let spec = s.spec?;
-                Some(SecretObject { id: s.id?, name: spec.name?, labels: spec.labels.unwrap_or_default() })
-            })
-            .find(|s| s.name == name))
+        Ok(self.secrets_by("name", name).await?.into_iter().find(|s| s.name == name))
     }
 
     async fn create_secret(&self, secret: NewObject) -> Result<String, ClusterError> {
@@ -543,15 +548,7 @@ impl Cluster for Swarm {
     }
 
     async fn secrets(&self, label: &str) -> Result<Vec<SecretObject>, ClusterError> {
-        let options = bollard::query_parameters::ListSecretsOptions { filters: Some(filter("label", label)) };
-        let secrets = self.docker.list_secrets(Some(options)).await.map_err(classify)?;
-        Ok(secrets
-            .into_iter()
-            .filter_map(|s| {
-                let spec = s.spec?;
-                Some(SecretObject { id: s.id?, name: spec.name?, labels: spec.labels.unwrap_or_default() })
-            })
-            .collect())
+        self.secrets_by("label", label).await
     }
 
     async fn only_node_is_here(&self) -> bool {
