@@ -419,6 +419,24 @@ impl<'s> Decoder<'s> {
 
     /// A list of one or more names (`gates a b c`, `after x y`).
     pub fn names(&mut self, fields: &mut Fields<'_>, key: &'static str) -> Vec<Spanned<String>> {
+        let values = self.listed(fields, key);
+        values.into_iter().filter_map(|v| self.as_string(key, v)).collect()
+    }
+
+    /// A list of one or more words, each one of a few (`allow-removing mounts ports`), each
+    /// standing for a value.
+    pub fn choices<T: Copy>(
+        &mut self,
+        fields: &mut Fields<'_>,
+        key: &'static str,
+        options: &[(&'static str, T)],
+    ) -> Vec<Spanned<T>> {
+        let values = self.listed(fields, key);
+        values.into_iter().filter_map(|v| self.as_choice(key, v, options)).collect()
+    }
+
+    /// The values of a list setting, at least one (or an error saying it names nothing).
+    fn listed<'n>(&mut self, fields: &mut Fields<'n>, key: &'static str) -> Vec<Arg<'n>> {
         let Some(f) = self.take(fields, key) else { return Vec::new() };
         let values = self.values(&f, &fields.what);
         let what = &fields.what;
@@ -433,7 +451,7 @@ impl<'s> Decoder<'s> {
                 .with_help(format!("write `{key} NAME...` or remove it")),
             );
         }
-        values.into_iter().filter_map(|v| self.as_string(key, v)).collect()
+        values
     }
 
     /// The gates a step names under `key` (`gates`, `preview-gates`); they go into the outline, so

@@ -256,11 +256,6 @@ fn from_compose(stack: &str, file: &str, model: &ComposeFile, rolling: bool) -> 
 
 // ---------------------------------------------------------------- from a live stack
 
-/// Swarm's own defaults for a spec without an update config (what `docker service inspect`
-/// shows for a service created without update flags).
-const SWARM_PARALLELISM: u64 = 1;
-const SWARM_MONITOR_NS: i64 = 5_000_000_000;
-
 fn from_live(stack: &str, live: &[LiveService]) -> Draft {
     let services = live
         .iter()
@@ -289,11 +284,11 @@ fn from_live(stack: &str, live: &[LiveService]) -> Draft {
 
 /// The live update config, every setting written, Swarm's defaults where it has none.
 fn live_update(config: Option<&ServiceSpecUpdateConfig>, replicas: Option<u64>) -> Update {
-    let c = config.cloned().unwrap_or_default();
-    let p = match config {
-        None => SWARM_PARALLELISM,
-        Some(_) => c.parallelism.unwrap_or(0).max(0) as u64,
-    };
+    // Swarm's defaults where the service has no update config (what `docker service inspect`
+    // shows for a service created without update flags).
+    let swarm = spec::swarm_update_default();
+    let c = config.cloned().unwrap_or_else(|| swarm.clone());
+    let p = c.parallelism.unwrap_or(0).max(0) as u64;
     let failure_action = match c.failure_action {
         Some(Action::ROLLBACK) => "rollback",
         Some(Action::CONTINUE) => "continue",
@@ -309,7 +304,7 @@ fn live_update(config: Option<&ServiceSpecUpdateConfig>, replicas: Option<u64>) 
         order: Some(order.to_owned()),
         failure_action: Some(failure_action.to_owned()),
         // Swarm reads a monitor of 0 as its default.
-        monitor: Some(duration(c.monitor.filter(|m| *m > 0).unwrap_or(SWARM_MONITOR_NS))),
+        monitor: Some(duration(c.monitor.filter(|m| *m > 0).or(swarm.monitor).unwrap_or_default())),
         max_failure_ratio: Some(c.max_failure_ratio.unwrap_or(0.0)),
     }
 }

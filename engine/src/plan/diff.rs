@@ -36,14 +36,7 @@ pub fn fields(s: &ServiceSpec, networks: &BTreeMap<String, String>) -> BTreeMap<
     };
     // A spec without an update config gets Swarm's defaults (what `docker service inspect`
     // shows, asking with insertDefaults).
-    let swarm_default = bollard::models::ServiceSpecUpdateConfig {
-        parallelism: Some(1),
-        failure_action: Some(bollard::models::ServiceSpecUpdateConfigFailureActionEnum::PAUSE),
-        monitor: Some(5_000_000_000),
-        max_failure_ratio: Some(0.0),
-        order: Some(bollard::models::ServiceSpecUpdateConfigOrderEnum::STOP_FIRST),
-        ..Default::default()
-    };
+    let swarm_default = spec::swarm_update_default();
     if let Some(u) = s.update_config.as_ref().or(Some(&swarm_default)) {
         let mut put = |k: &str, v: Option<String>| {
             if let Some(v) = v {

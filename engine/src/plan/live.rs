@@ -247,25 +247,32 @@ pub async fn read(cluster: &dyn Cluster, plan: &Plan) -> Result<LiveState, Clust
     }
     // A compose step makes every config and secret its file declares, used or not: those the
     // stack has already are live too.
+    let mut config_objects = Vec::new();
+    let mut secret_objects = Vec::new();
     if plan.steps.iter().any(|s| matches!(s.kind, StepKind::Compose(_))) {
         let label = format!("{}={}", crate::services::STACK_LABEL, plan.stack.value);
-        configs.extend(cluster.configs(&label).await?.into_iter().map(|c| c.name));
-        secrets.extend(cluster.secrets(&label).await?.into_iter().map(|s| s.name));
+        config_objects = cluster.configs(&label).await?;
+        secret_objects = cluster.secrets(&label).await?;
     }
+    // The rest by name (a config the stack's services use from elsewhere).
+    configs.retain(|c| !config_objects.iter().any(|o| o.name == *c));
     for c in configs {
-        if let Some(obj) = cluster.config(&c).await? {
-            state.configs.push(LiveConfig {
-                id: obj.id,
-                name: obj.name,
-                labels: obj.labels.into_iter().collect(),
-                data: String::from_utf8_lossy(&obj.data).into_owned(),
-            });
-        }
+        config_objects.extend(cluster.config(&c).await?);
     }
+    secrets.retain(|s| !secret_objects.iter().any(|o| o.name == *s));
     for s in secrets {
-        if let Some(obj) = cluster.secret(&s).await? {
-            state.secrets.push((obj.id, obj.name, obj.labels.into_iter().collect()));
-        }
+        secret_objects.extend(cluster.secret(&s).await?);
+    }
+    for obj in config_objects {
+        state.configs.push(LiveConfig {
+            id: obj.id,
+            name: obj.name,
+            labels: obj.labels.into_iter().collect(),
+            data: String::from_utf8_lossy(&obj.data).into_owned(),
+        });
+    }
+    for obj in secret_objects {
+        state.secrets.push((obj.id, obj.name, obj.labels.into_iter().collect()));
     }
     Ok(state)
 }

@@ -369,7 +369,7 @@ fn refusals(run: &Simulated) -> BTreeMap<String, String> {
 /// `plan` with the steps named in `refused` allowing every removal.
 fn allow_removals(plan: &mut Plan, refused: &BTreeMap<String, String>) {
     use plans::steps::allow_removing::Removable;
-    let all: Vec<Removable> = Removable::ALL.iter().map(|(_, r)| *r).collect();
+    let all: Vec<Removable> = Removable::ALL.to_vec();
     for s in plan.steps.iter_mut().filter(|s| refused.contains_key(&s.name.value)) {
         match &mut s.kind {
             StepKind::Rolling(r) => r.allow_removing = all.clone(),

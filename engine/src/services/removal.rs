@@ -19,7 +19,7 @@ use plans::steps::allow_removing::Removable;
 use crate::cluster::Cluster;
 
 /// One thing a change takes from a running service.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Removal {
     /// The service.
     pub service: String,

@@ -91,6 +91,19 @@ fn nanos(d: plans::duration::Duration) -> i64 {
     d.as_millis().saturating_mul(1_000_000) as i64
 }
 
+/// Swarm's update config for a service that names none, as `docker service inspect` shows it
+/// (the daemon's `insertDefaults`); its rollback config is the same.
+pub fn swarm_update_default() -> ServiceSpecUpdateConfig {
+    ServiceSpecUpdateConfig {
+        parallelism: Some(1),
+        failure_action: Some(ServiceSpecUpdateConfigFailureActionEnum::PAUSE),
+        monitor: Some(5_000_000_000),
+        max_failure_ratio: Some(0.0),
+        order: Some(ServiceSpecUpdateConfigOrderEnum::STOP_FIRST),
+        ..Default::default()
+    }
+}
+
 /// The plan's update policy as Swarm's UpdateConfig.
 pub fn update_config(p: &UpdatePolicy) -> ServiceSpecUpdateConfig {
     ServiceSpecUpdateConfig {

@@ -332,3 +332,25 @@ fn a_non_ascii_image_is_an_error_not_a_panic() {
     assert!(file.is_none());
     assert_eq!(diagnostics.iter().filter(|d| d.message.contains("invalid image reference")).count(), 2);
 }
+
+#[test]
+fn the_rest_of_what_docker_refuses_says_so_at_its_line() {
+    let text = "version: \"2.4\"\nservices:\n  web:\n    image: app\n    credential_spec: {file: a.json, registry: r}\n    ulimits:\n      nofile: {soft: 10}\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      disable: true\n    deploy:\n      resources:\n        reservations:\n          generic_resources: gpu\nnetworks:\n  n:\n    external: {name: a}\n    name: b\nsecrets:\n  s:\n    driver: vault\n    file: ./s\n";
+    let (file, diagnostics) = read(text);
+    assert!(file.is_none());
+    let errors: Vec<(usize, &str)> =
+        diagnostics.iter().filter(|d| d.is_error()).map(|d| (line_of(text, d), d.message.as_str())).collect();
+    let expect = [
+        (1, "unsupported Compose file version: 2.4"),
+        (5, "cannot specify both file and registry"),
+        (7, "needs both `soft` and `hard`"),
+        (10, "test and disable can't be set at the same time"),
+        (14, "`generic_resources` must be a list"),
+        (17, "network.external.name and network.name conflict"),
+        (22, "secret.driver and secret.file conflict"),
+    ];
+    assert_eq!(errors.len(), expect.len(), "{errors:#?}");
+    for (line, message) in expect {
+        assert!(errors.iter().any(|(l, m)| *l == line && m.contains(message)), "line {line}: {message}\n{errors:#?}");
+    }
+}

@@ -38,19 +38,17 @@ pub fn same_spec_at(desired: &ServiceSpec, live: &ServiceSpec, api: Option<(u32,
 pub fn insert_defaults(spec: &mut serde_json::Value) {
     use serde_json::{Value, json};
     let Some(s) = spec.as_object_mut() else { return };
+    let update = serde_json::to_value(crate::services::spec::swarm_update_default()).unwrap_or_default();
     for key in ["UpdateConfig", "RollbackConfig"] {
         match s.get_mut(key).and_then(Value::as_object_mut) {
             None => {
-                s.insert(
-                    key.into(),
-                    json!({"Parallelism": 1, "FailureAction": "pause", "Monitor": 5_000_000_000u64,
-                           "MaxFailureRatio": 0.0, "Order": "stop-first"}),
-                );
+                s.insert(key.into(), update.clone());
             }
+            // Parallelism and MaxFailureRatio left out are 0, which is not their default.
             Some(c) => {
-                fill(c, "FailureAction", json!("pause"));
-                fill(c, "Monitor", json!(5_000_000_000u64));
-                fill(c, "Order", json!("stop-first"));
+                for field in ["FailureAction", "Monitor", "Order"] {
+                    fill(c, field, update[field].clone());
+                }
             }
         }
     }
