@@ -282,13 +282,15 @@ impl Run {
     }
 }
 
-/// Removes a lock config on drop, in case a test fails before unlocking.
+/// Removes a stack's lock config on drop, in case a test fails before unlocking, and the run
+/// record planrun keeps in the swarm (`planrun-run-STACK`).
 pub struct LockGuard(pub String);
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        let _ =
-            std::process::Command::new("docker").args(["config", "rm", &format!("planrun-lock-{}", self.0)]).output();
+        for name in [format!("planrun-lock-{}", self.0), format!("planrun-run-{}", self.0)] {
+            let _ = std::process::Command::new("docker").args(["config", "rm", &name]).output();
+        }
     }
 }
 
