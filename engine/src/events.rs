@@ -123,8 +123,6 @@ impl fmt::Display for Problem {
 pub enum Refusal {
     /// The plan has errors.
     InvalidPlan,
-    /// The plan has steps `apply` cannot run yet.
-    UnsupportedSteps,
     /// No Docker daemon answers, or it is not a swarm manager.
     DockerUnavailable,
     /// Another run holds the stack's deploy lock.

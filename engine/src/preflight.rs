@@ -7,7 +7,6 @@
 //! checked by the probe (its service exists, its Prometheus answers, its program can start).
 
 use plans::SourceFile;
-use plans::model::Plan;
 use plans::span::Span;
 use tokio::task::JoinSet;
 
@@ -28,17 +27,6 @@ pub struct Report {
 pub fn at(file: &SourceFile, span: Span) -> String {
     let (line, _) = file.line_col(span.offset);
     format!("{}:{line}", file.name)
-}
-
-/// Steps `planrun apply` cannot run yet, each at its place in the file.
-pub fn unsupported(plan: &Plan, file: &SourceFile) -> Vec<Problem> {
-    plan.steps
-        .iter()
-        .filter_map(|s| {
-            let why = steps::behavior(&s.kind).supported().err()?;
-            Some(Problem { step: Some(s.name.value.clone()), at: Some(at(file, s.keyword_span)), message: why })
-        })
-        .collect()
 }
 
 /// Checks every step and every gate in use, concurrently; reads only.

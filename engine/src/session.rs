@@ -152,11 +152,6 @@ pub async fn apply(
 ) -> Result<Ran, Refused> {
     let plan = request.plan.clone();
     let stack = plan.stack.value.clone();
-    let unsupported = preflight::unsupported(&plan, &request.file);
-    if !unsupported.is_empty() {
-        let message = "planrun apply cannot run some steps of this plan yet: nothing was changed";
-        return Err(Refused::emit(Refusal::UnsupportedSteps, message, unsupported, &output));
-    }
     let run_id = new_run_id();
     let lock = match Lock::acquire(seams.cluster.clone(), &stack, Holder::this_process(&run_id)).await {
         Ok(lock) => lock,

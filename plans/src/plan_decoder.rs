@@ -16,7 +16,10 @@ use crate::suggest;
 use crate::variables::{self, Inputs};
 
 const HEADER: &[&str] = &["stack", "on-failure", "log", "var", "defaults", "gate"];
-const DEFAULTS: &[&str] = &["rolling", "canary", "blue-green", "gate"];
+/// What `defaults` may set: the step kinds that say so, and gates.
+fn defaults_keywords() -> Vec<&'static str> {
+    StepKeyword::ALL.iter().filter(|k| k.takes_defaults()).map(|k| k.keyword()).chain(["gate"]).collect()
+}
 
 /// Decodes the document's one `plan` node into a model; diagnostics go to `d`.
 pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Plan> {
@@ -250,8 +253,9 @@ fn decode_defaults<'n>(d: &mut Decoder<'_>, node: &'n Node, out: &mut HashMap<&'
     for child in node.children().map(|c| c.nodes()).unwrap_or_default() {
         let keyword = child.name().value();
         let span = child.name().span();
-        if !DEFAULTS.contains(&keyword) {
-            let help = suggest::help_for(keyword, "defaults can be set for", DEFAULTS);
+        let allowed = defaults_keywords();
+        if !allowed.contains(&keyword) {
+            let help = suggest::help_for(keyword, "defaults can be set for", &allowed);
             d.push(
                 Diagnostic::error(Code::UnknownNode, format!("no defaults for `{keyword}`"), span, "not allowed here")
                     .with_optional_help(help),

@@ -11,13 +11,13 @@ use crate::cli::args::{ApplyArgs, OutputFormat};
 use crate::cli::progress::{JsonLines, Lines};
 use crate::cli::prompt::TerminalPrompt;
 use crate::cli::{EXIT_INVALID, EXIT_STOPPED, connect, options, refusal_code, report, run_async, signals, summary};
+use crate::commands;
 use crate::events::{Events, Problem, Refusal, RunOutcome, Sink};
 use crate::executor::Interrupts;
 use crate::load::{self, LoadError};
 use crate::plan::live::{self, ReadOnly};
 use crate::plan::saved::{self, SavedPlan};
 use crate::session::{self, ApplyRequest, Refused, Seams};
-use crate::{commands, preflight};
 
 /// The output sinks `--output` asks for.
 pub fn output_sinks(output: OutputFormat) -> Vec<Box<dyn Sink>> {
@@ -126,11 +126,6 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
             format!("{} is invalid; run `planrun validate {}` for details", checked.file.name, checked.file.name);
         return refuse(Refusal::InvalidPlan, message, problems);
     };
-    let unsupported = preflight::unsupported(&plan, &checked.file);
-    if !unsupported.is_empty() {
-        let message = "planrun apply cannot run some steps of this plan yet: nothing was changed".to_string();
-        return refuse(Refusal::UnsupportedSteps, message, unsupported);
-    }
     let environment = loaded.environment.map(|(_, e)| e);
     let cluster = match connect(environment.as_ref()).await {
         Ok(c) => c,
@@ -226,7 +221,6 @@ mod tests {
 
     #[test]
     fn an_unused_exit_code_is_not_usage() {
-        assert_eq!(refusal_code(Refusal::UnsupportedSteps), EXIT_INVALID);
         assert_eq!(refusal_code(Refusal::DockerUnavailable), EXIT_USAGE);
     }
 }

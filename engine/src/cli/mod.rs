@@ -74,11 +74,7 @@ pub fn main() -> ExitCode {
 /// The exit code of a refusal.
 pub fn refusal_code(refusal: Refusal) -> u8 {
     match refusal {
-        Refusal::InvalidPlan
-        | Refusal::UnsupportedSteps
-        | Refusal::Locked
-        | Refusal::Preflight
-        | Refusal::StalePlan => EXIT_INVALID,
+        Refusal::InvalidPlan | Refusal::Locked | Refusal::Preflight | Refusal::StalePlan => EXIT_INVALID,
         Refusal::DockerUnavailable | Refusal::Journal | Refusal::Usage => EXIT_USAGE,
         Refusal::NothingToDo => 0,
     }

@@ -58,25 +58,32 @@ fn changes(plan: &Plan, records: &[Record]) -> String {
         let state = if undone { " (rolled back)" } else { "" };
         let kind = plan.step(step).map(|s| &s.kind);
         let mut line = |what: String| out.push_str(&format!("  changed: {what}{state}\n"));
-        match (undo, kind) {
-            (Undo::Rolling(undo), Some(StepKind::Rolling(rolling))) => {
-                line(moved(&undo.service_name, undo.previous_image(), &rolling.image.value))
-            }
-            (Undo::Canary(undo), Some(StepKind::Canary(canary))) if undo.promoted => {
-                line(moved(&undo.stable.service_name, undo.stable.previous_image(), &canary.image.value))
-            }
-            (Undo::Canary(undo), Some(StepKind::Canary(canary))) => {
-                line(format!("{}: canary of {} on {}", undo.canary_name, undo.stable.service_name, canary.image.value))
-            }
-            (Undo::BlueGreen(undo), Some(StepKind::BlueGreen(bg))) => {
-                line(moved(&undo.idle.service_name, undo.idle.previous_image(), &bg.image.value));
-                if undo.switched {
-                    let via = undo.router.as_ref().map(|r| format!(" ({})", r.service_name)).unwrap_or_default();
-                    line(format!("traffic{via}: {} -> {}", undo.live.service_name, undo.idle.service_name));
+        // The image the step deployed, from the plan (a record from another plan shows none).
+        let image = kind.and_then(StepKind::image);
+        match undo {
+            Undo::Rolling(undo) => {
+                if let Some(image) = image {
+                    line(moved(&undo.service_name, undo.previous_image(), image))
                 }
             }
-            (Undo::Migrate(undo), _) => line(format!("{}: {} applied", undo.database_name, undo.file)),
-            (Undo::Compose(undo), _) => {
+            Undo::Canary(undo) => match image {
+                Some(image) if undo.promoted => {
+                    line(moved(&undo.stable.service_name, undo.stable.previous_image(), image))
+                }
+                Some(image) => line(format!("{}: canary of {} on {image}", undo.canary_name, undo.stable.service_name)),
+                None => {}
+            },
+            Undo::BlueGreen(undo) => {
+                if let Some(image) = image {
+                    line(moved(&undo.idle.service_name, undo.idle.previous_image(), image));
+                    if undo.switched {
+                        let via = undo.router.as_ref().map(|r| format!(" ({})", r.service_name)).unwrap_or_default();
+                        line(format!("traffic{via}: {} -> {}", undo.live.service_name, undo.idle.service_name));
+                    }
+                }
+            }
+            Undo::Migrate(undo) => line(format!("{}: {} applied", undo.database_name, undo.file)),
+            Undo::Compose(undo) => {
                 for service in &undo.updated {
                     line(format!("{}: updated (was {})", service.service_name, service.previous_image()));
                 }
@@ -84,7 +91,8 @@ fn changes(plan: &Plan, records: &[Record]) -> String {
                     line(format!("{service}: created"));
                 }
             }
-            _ => {}
+            // A command with an undo command: what it changed is the command's own business.
+            Undo::Run(_) => {}
         }
     }
     out

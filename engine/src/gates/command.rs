@@ -10,7 +10,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use plans::gates::{CommandGate, Outcome};
 
+use super::probe::{GateBehavior, LiveProbe};
 use super::{Measurement, Meter};
+use crate::cluster::Cluster;
 use crate::commands::{self, Command, Commands};
 
 /// The condition as shown in events.
@@ -68,4 +70,24 @@ impl Meter for CommandMeter {
 pub fn preflight(gate: &CommandGate, commands: &dyn Commands) -> Option<String> {
     let program = gate.argv.first()?;
     (!commands.can_start(program)).then(|| format!("`{program}` is not an executable file or a program on PATH"))
+}
+
+/// The `command` kind at run time.
+#[async_trait]
+impl GateBehavior for CommandGate {
+    fn meter(&self, probe: &LiveProbe, timeout: Duration) -> Box<dyn Meter> {
+        Box::new(CommandMeter { gate: self.clone(), commands: probe.commands.clone(), timeout })
+    }
+
+    async fn preflight(&self, probe: &LiveProbe) -> Option<String> {
+        preflight(self, probe.commands.as_ref())
+    }
+
+    fn simulated(&self, _cluster: &Arc<dyn Cluster>) -> Option<Box<dyn Meter>> {
+        None
+    }
+
+    async fn simulated_preflight(&self, _cluster: &dyn Cluster) -> Option<String> {
+        None
+    }
 }

@@ -5,8 +5,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use plans::gates::{HttpGate, Outcome};
 
+use super::probe::{GateBehavior, LiveProbe};
 use super::{Measurement, Meter, excerpt};
 use crate::cause::chain as error_chain;
+use crate::cluster::Cluster;
+use std::sync::Arc;
 
 /// Measures an `http` gate.
 pub struct HttpMeter {
@@ -116,6 +119,27 @@ async fn read_body(mut response: reqwest::Response) -> (String, Option<String>) 
         }
     }
     (String::from_utf8_lossy(&bytes).into_owned(), cut)
+}
+
+/// The `http` kind at run time.
+#[async_trait]
+impl GateBehavior for HttpGate {
+    fn meter(&self, probe: &LiveProbe, timeout: Duration) -> Box<dyn Meter> {
+        Box::new(HttpMeter { gate: self.clone(), client: probe.http.clone(), timeout })
+    }
+
+    async fn preflight(&self, _probe: &LiveProbe) -> Option<String> {
+        // The URL often names what the plan is about to deploy: it may rightly not answer yet.
+        None
+    }
+
+    fn simulated(&self, _cluster: &Arc<dyn Cluster>) -> Option<Box<dyn Meter>> {
+        None
+    }
+
+    async fn simulated_preflight(&self, _cluster: &dyn Cluster) -> Option<String> {
+        None
+    }
 }
 
 #[cfg(test)]

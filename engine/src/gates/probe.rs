@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use plans::gates::{GateKind, Outcome};
 use plans::model::Gate;
 
-use super::{Measurement, command, http, prometheus, swarm};
+use super::Measurement;
 use crate::cluster::Cluster;
 use crate::commands::Commands;
 
@@ -52,36 +52,39 @@ pub struct LiveProbe {
     pub commands: Arc<dyn Commands>,
 }
 
+/// What a gate kind does at run time: one implementation per kind, in `gates/<kind>.rs`, and
+/// [`kind`] the one match from a plan's `GateKind` to it. No method has a default.
+#[async_trait]
+pub trait GateBehavior: Sync {
+    /// A meter for one judgement against the real world, each measurement within `timeout`.
+    fn meter(&self, probe: &LiveProbe, timeout: Duration) -> Box<dyn Meter>;
+    /// Before a run: why the gate could not be measured at all, if so.
+    async fn preflight(&self, probe: &LiveProbe) -> Option<String>;
+    /// In a simulation: a meter that measures the simulated swarm itself, for kinds that read
+    /// the swarm; `None` for kinds whose answers are scripted.
+    fn simulated(&self, cluster: &Arc<dyn Cluster>) -> Option<Box<dyn Meter>>;
+    /// In a simulation: why the gate could not be measured on the simulated swarm, if so.
+    async fn simulated_preflight(&self, cluster: &dyn Cluster) -> Option<String>;
+}
+
+/// The run-time behaviour of a gate kind.
+pub fn kind(gate: &GateKind) -> &dyn GateBehavior {
+    match gate {
+        GateKind::Http(g) => g,
+        GateKind::Prometheus(g) => g,
+        GateKind::Swarm(g) => g,
+        GateKind::Command(g) => g,
+    }
+}
+
 #[async_trait]
 impl Probe for LiveProbe {
     fn meter(&self, gate: &Gate) -> Box<dyn Meter> {
-        let timeout = gate.analysis.timeout.to_std();
-        match &gate.kind {
-            GateKind::Http(g) => Box::new(http::HttpMeter { gate: g.clone(), client: self.http.clone(), timeout }),
-            GateKind::Prometheus(g) => Box::new(prometheus::PrometheusMeter {
-                gate: g.clone(),
-                server: g.server.clone().or_else(|| self.prometheus.clone()),
-                client: self.http.clone(),
-                timeout,
-            }),
-            GateKind::Swarm(g) => Box::new(swarm::SwarmMeter::new(g.clone(), self.cluster.clone())),
-            GateKind::Command(g) => {
-                Box::new(command::CommandMeter { gate: g.clone(), commands: self.commands.clone(), timeout })
-            }
-        }
+        kind(&gate.kind).meter(self, gate.analysis.timeout.to_std())
     }
 
     async fn preflight(&self, gate: &Gate) -> Option<String> {
-        match &gate.kind {
-            // The URL often names what the plan is about to deploy: it may rightly not answer yet.
-            GateKind::Http(_) => None,
-            GateKind::Prometheus(g) => {
-                let server = g.server.clone().or_else(|| self.prometheus.clone());
-                prometheus::preflight(server.as_deref(), &self.http).await
-            }
-            GateKind::Swarm(g) => swarm::preflight(g, self.cluster.as_ref()).await,
-            GateKind::Command(g) => command::preflight(g, self.commands.as_ref()),
-        }
+        kind(&gate.kind).preflight(self).await
     }
 }
 
@@ -188,26 +191,16 @@ impl Probe for ScriptedProbe {
             return Box::new(ScriptedMeter { scripts: own, latency, target: name.clone() });
         }
         let scripted = self.scripts.lock().expect("scripts poisoned").contains_key(&gate.name.value);
-        match (&gate.kind, scripted, &self.cluster) {
-            (GateKind::Swarm(g), false, Some(cluster)) => Box::new(swarm::SwarmMeter::new(g.clone(), cluster.clone())),
-            _ => Box::new(ScriptedMeter {
-                scripts: self.scripts.clone(),
-                latency: self
-                    .latencies
-                    .lock()
-                    .expect("latencies poisoned")
-                    .get(&gate.name.value)
-                    .copied()
-                    .unwrap_or(self.latency),
-                target: gate.name.value.clone(),
-            }),
-        }
+        let measured = match (scripted, &self.cluster) {
+            (false, Some(cluster)) => kind(&gate.kind).simulated(cluster),
+            (true, _) | (false, None) => None,
+        };
+        measured
+            .unwrap_or_else(|| Box::new(ScriptedMeter { scripts: self.scripts.clone(), latency, target: name.clone() }))
     }
 
     async fn preflight(&self, gate: &Gate) -> Option<String> {
-        match (&gate.kind, &self.cluster) {
-            (GateKind::Swarm(g), Some(cluster)) => swarm::preflight(g, cluster.as_ref()).await,
-            _ => None,
-        }
+        let cluster = self.cluster.as_ref()?;
+        kind(&gate.kind).simulated_preflight(cluster.as_ref()).await
     }
 }

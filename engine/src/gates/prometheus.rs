@@ -8,8 +8,11 @@ use plans::condition::{Comparison, Condition};
 use plans::gates::{Outcome, PrometheusGate};
 use serde::Deserialize;
 
+use super::probe::{GateBehavior, LiveProbe};
 use super::{Measurement, Meter, excerpt, outcome_word};
 use crate::cause::chain as error_chain;
+use crate::cluster::Cluster;
+use std::sync::Arc;
 
 /// Measures a `prometheus` gate.
 pub struct PrometheusMeter {
@@ -262,6 +265,32 @@ fn negated(c: Condition, text: &str) -> String {
         Comparison::NotEqual => Comparison::Equal,
     };
     format!("{text} {} {}", Comparison::symbol(op), c.threshold)
+}
+
+/// The `prometheus` kind at run time.
+#[async_trait]
+impl GateBehavior for PrometheusGate {
+    fn meter(&self, probe: &LiveProbe, timeout: Duration) -> Box<dyn Meter> {
+        Box::new(PrometheusMeter {
+            gate: self.clone(),
+            server: self.server.clone().or_else(|| probe.prometheus.clone()),
+            client: probe.http.clone(),
+            timeout,
+        })
+    }
+
+    async fn preflight(&self, probe: &LiveProbe) -> Option<String> {
+        let server = self.server.clone().or_else(|| probe.prometheus.clone());
+        preflight(server.as_deref(), &probe.http).await
+    }
+
+    fn simulated(&self, _cluster: &Arc<dyn Cluster>) -> Option<Box<dyn Meter>> {
+        None
+    }
+
+    async fn simulated_preflight(&self, _cluster: &dyn Cluster) -> Option<String> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -18,11 +18,13 @@ use async_trait::async_trait;
 use bollard::models::{Service, ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState};
 use plans::gates::{Outcome, SwarmGate};
 
+use super::probe::{GateBehavior, LiveProbe};
 use super::{Measurement, Meter};
 use crate::cluster::{Cluster, ClusterError, ServiceCounts};
 use crate::services::convergence::meant_to_run;
 use crate::services::spec;
 use crate::services::watch::{failure_of, task_name};
+use std::time::Duration;
 
 /// Measures a `swarm` gate across one judgement.
 pub struct SwarmMeter {
@@ -304,6 +306,26 @@ fn differing(old: &serde_json::Value, new: &serde_json::Value, prefix: &str, out
         } else {
             out.push(format!("{prefix}{key}"));
         }
+    }
+}
+
+/// The `swarm` kind at run time.
+#[async_trait]
+impl GateBehavior for SwarmGate {
+    fn meter(&self, probe: &LiveProbe, _timeout: Duration) -> Box<dyn Meter> {
+        Box::new(SwarmMeter::new(self.clone(), probe.cluster.clone()))
+    }
+
+    async fn preflight(&self, probe: &LiveProbe) -> Option<String> {
+        preflight(self, probe.cluster.as_ref()).await
+    }
+
+    fn simulated(&self, cluster: &Arc<dyn Cluster>) -> Option<Box<dyn Meter>> {
+        Some(Box::new(SwarmMeter::new(self.clone(), cluster.clone())))
+    }
+
+    async fn simulated_preflight(&self, cluster: &dyn Cluster) -> Option<String> {
+        preflight(self, cluster).await
     }
 }
 

@@ -14,9 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::{Cluster, ClusterError, ConfigObject, Network};
 use crate::lock::Holder;
 use crate::services::spec;
-use crate::steps::blue_green;
-use crate::steps::canary::{CANARY_OF, STAGE};
-use crate::{approval, lock, services};
+use crate::{approval, lock};
 
 /// The swarm as `plan` read it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,27 +214,15 @@ pub async fn read(cluster: &dyn Cluster, plan: &Plan) -> Result<LiveState, Clust
             },
         );
     }
+    let mut stack_objects = false;
     for step in &plan.steps {
-        match &step.kind {
-            StepKind::BlueGreen(b) => {
-                if let plans::steps::blue_green::Switch::Alias { network, .. } = &b.switch {
-                    networks.insert(network.clone());
-                }
-                let colour = blue_green::colours(cluster, b).await.map(|c| c.live);
-                state.colours.insert(step.name.value.clone(), colour);
-            }
-            StepKind::Canary(c) => {
-                for canary in cluster.services(&format!("{CANARY_OF}={}", c.service.value)).await? {
-                    let labels = canary.spec.as_ref().and_then(|s| s.labels.clone()).unwrap_or_default();
-                    state.canaries.push((
-                        services::name_of(&canary),
-                        c.service.value.clone(),
-                        labels.get(STAGE).cloned(),
-                    ));
-                }
-            }
-            _ => {}
+        let facts = crate::steps::behavior(&step.kind).live(cluster).await?;
+        networks.extend(facts.networks);
+        if let Some(colour) = facts.colour {
+            state.colours.insert(step.name.value.clone(), colour);
         }
+        state.canaries.extend(facts.canaries);
+        stack_objects |= facts.stack_objects;
     }
     for n in networks {
         if let Some(net) = cluster.network(&n).await?
@@ -249,7 +235,7 @@ pub async fn read(cluster: &dyn Cluster, plan: &Plan) -> Result<LiveState, Clust
     // stack has already are live too.
     let mut config_objects = Vec::new();
     let mut secret_objects = Vec::new();
-    if plan.steps.iter().any(|s| matches!(s.kind, StepKind::Compose(_))) {
+    if stack_objects {
         let label = format!("{}={}", crate::services::STACK_LABEL, plan.stack.value);
         config_objects = cluster.configs(&label).await?;
         secret_objects = cluster.secrets(&label).await?;

@@ -19,7 +19,6 @@ use bollard::models::{ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, T
 use plans::PlanGraph;
 use plans::model::Plan;
 use plans::steps::StepKind;
-use plans::steps::pause::Wait;
 
 use crate::clock;
 use crate::events::{Event, Record};
@@ -123,11 +122,7 @@ pub fn build(request: &Request) -> PlanReport {
     } else {
         assumptions.push("task start and health-check timing from the live services' specs".into());
     }
-    if plan.steps.iter().any(|s| match &s.kind {
-        StepKind::Pause(p) => p.wait == Wait::Manual,
-        StepKind::Canary(c) => c.promote == plans::steps::canary::Promote::Manual,
-        _ => false,
-    }) {
+    if plan.steps.iter().any(|s| s.kind.asks_a_person()) {
         assumptions.push(format!("a person answers approvals after {}", clock::seconds(request.knobs.approval)));
     }
     PlanReport {
@@ -173,11 +168,7 @@ pub fn offline_state(plan: &Plan, replicas: u64) -> LiveState {
         if composed.contains(&&name) {
             continue;
         }
-        let own = plan.steps.iter().find_map(|s| match &s.kind {
-            StepKind::Rolling(r) if r.service.value == name => r.replicas.as_ref().map(|r| r.value),
-            StepKind::Canary(c) if c.service.value == name => c.replicas.as_ref().map(|r| r.value),
-            _ => None,
-        });
+        let own = plan.steps.iter().find_map(|s| s.kind.replicas_of(&name));
         let spec = ServiceSpec {
             name: Some(name.clone()),
             mode: Some(ServiceSpecMode {
@@ -371,16 +362,8 @@ fn allow_removals(plan: &mut Plan, refused: &BTreeMap<String, String>) {
     use plans::steps::allow_removing::Removable;
     let all: Vec<Removable> = Removable::ALL.to_vec();
     for s in plan.steps.iter_mut().filter(|s| refused.contains_key(&s.name.value)) {
-        match &mut s.kind {
-            StepKind::Rolling(r) => r.allow_removing = all.clone(),
-            StepKind::Compose(c) => c.allow_removing = all.clone(),
-            StepKind::Canary(_)
-            | StepKind::BlueGreen(_)
-            | StepKind::Backup(_)
-            | StepKind::Migrate(_)
-            | StepKind::Check(_)
-            | StepKind::Run(_)
-            | StepKind::Pause(_) => {}
+        if let Some(allowed) = s.kind.allow_removing_mut() {
+            *allowed = all.clone();
         }
     }
 }
@@ -456,7 +439,7 @@ fn step_plans(
             unchanged: step.kind.is_deployment() && changes.is_empty(),
             refused: None,
             changes,
-            actions: actions(&step.kind),
+            actions: crate::steps::behavior(&step.kind).preview(),
             undo: records.iter().filter(|r| r.step == name).map(|r| r.undo.clone()).collect(),
             on_failure_undoes: undone_at_end.get(name).copied().unwrap_or(records.len()),
             start_ms: ran.map_or(best.total_ms, |r| r.started_ms),
@@ -467,39 +450,9 @@ fn step_plans(
     (out, records)
 }
 
-/// What a step does besides changing services.
-fn actions(kind: &StepKind) -> Vec<String> {
-    match kind {
-        StepKind::Backup(b) => vec![format!(
-            "dumps {} into {}{}",
-            b.database.key(),
-            b.to.value,
-            if b.verify { ", then reads the dump back" } else { "" }
-        )],
-        StepKind::Migrate(m) => vec![format!(
-            "runs {} on {} ({} phase{})",
-            m.file.value,
-            m.database.key(),
-            format!("{:?}", m.phase).to_lowercase(),
-            m.down.as_ref().map(|d| format!("; undo runs {}", d.value)).unwrap_or_else(|| "; no down file".into())
-        )],
-        StepKind::Run(r) => {
-            let argv: Vec<String> = r.command.iter().map(|a| a.value.clone()).collect();
-            vec![format!("runs `{}`", crate::commands::display(&argv))]
-        }
-        StepKind::Pause(p) => vec![match &p.wait {
-            Wait::Duration(d) => format!("waits {d}"),
-            Wait::Manual => "waits for a person to approve".into(),
-        }],
-        StepKind::Compose(c) => vec![format!("deploys {} as a stack", c.file.value)],
-        StepKind::Check(_) | StepKind::Rolling(_) | StepKind::Canary(_) | StepKind::BlueGreen(_) => Vec::new(),
-    }
-}
-
 fn summarize(plan: &Plan, steps: &[StepPlan]) -> Summary {
     let count = |a: &str| steps.iter().flat_map(|s| &s.changes).filter(|c| c.action == a).count();
-    let other_changes =
-        plan.steps.iter().any(|s| matches!(s.kind, StepKind::Backup(_) | StepKind::Migrate(_) | StepKind::Run(_)));
+    let other_changes = plan.steps.iter().any(|s| s.kind.changes_elsewhere());
     let (create, change, remove) = (count("+"), count("~"), count("-"));
     Summary {
         create,
@@ -543,7 +496,6 @@ fn drill(plan: &Plan, live: &LiveState, sim: &Simulated, failure: &Failure) -> D
         final_state.push(FinalState { name: name.clone(), state });
     }
     for step in &plan.steps {
-        let (StepKind::Migrate(_) | StepKind::Backup(_)) = &step.kind else { continue };
         let name = &step.name.value;
         let finished = sim.records.iter().find_map(|r| match &r.event {
             Event::StepFinished { step, outcome, .. } if step == name => Some(*outcome),
@@ -553,18 +505,9 @@ fn drill(plan: &Plan, live: &LiveState, sim: &Simulated, failure: &Failure) -> D
             Event::StepUndone { step, outcome, .. } if step == name => Some(*outcome),
             _ => None,
         });
-        let state = match (&step.kind, finished, undone) {
-            (_, None, _) => "not reached".to_owned(),
-            (StepKind::Backup(_), Some(o), _) => format!("dump {o}"),
-            (_, Some(o), None) => format!("migration {o}, left applied"),
-            (_, Some(o), Some(u)) => format!("migration {o}, then undone ({u})"),
-        };
-        let target = match &step.kind {
-            StepKind::Migrate(m) => m.database.key(),
-            StepKind::Backup(b) => b.database.key(),
-            _ => unreachable!("only database steps"),
-        };
-        final_state.push(FinalState { name: format!("{target} (step `{name}`)"), state });
+        if let Some((target, state)) = crate::steps::behavior(&step.kind).drilled(finished, undone) {
+            final_state.push(FinalState { name: format!("{target} (step `{name}`)"), state });
+        }
     }
     Drill { failing: describe_failure(failure), outcome, story, rollback_order, final_state, total_ms: sim.total_ms }
 }

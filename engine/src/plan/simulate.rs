@@ -383,11 +383,8 @@ pub fn can_fail(plan: &Plan, name: &str) -> Result<Failure, String> {
         known.extend(plan.gates.iter().map(|g| g.name.value.as_str()));
         return Err(format!("--fail {name}: the plan has no step or gate `{name}` (it has: {})", known.join(", ")));
     };
-    match &step.kind {
-        StepKind::Pause(p) if !matches!(p.wait, Wait::Manual) => {
-            Err(format!("--fail {name}: a timed pause cannot fail; name a gate, a service step or a manual pause"))
-        }
-        StepKind::Check(c) if c.gates.is_empty() => Err(format!("--fail {name}: the check step judges no gate")),
-        _ => Ok(Failure::Step(name.to_owned())),
+    match crate::steps::behavior(&step.kind).drill() {
+        Ok(()) => Ok(Failure::Step(name.to_owned())),
+        Err(why) => Err(format!("--fail {name}: {why}")),
     }
 }

@@ -10,17 +10,18 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use plans::steps::Backup;
 
+use super::LiveFacts;
 use super::{Behavior, Findings, StepError};
+use crate::cluster::Cluster;
+use crate::cluster::ClusterError;
 use crate::context::StepContext;
 use crate::database;
 use crate::events::Event;
+use crate::events::StepOutcome;
+use crate::events::UndoOutcome;
 
 #[async_trait]
 impl Behavior for Backup {
-    fn supported(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     async fn preflight(&self, ctx: &StepContext) -> Findings {
         let mut findings = Findings::default();
         if let Err(why) = ctx.run.databases.target(&self.database) {
@@ -69,6 +70,24 @@ impl Behavior for Backup {
             ctx.run.backups.lock().expect("backups lock").push((target.describe(), dump));
         }
         Ok(())
+    }
+
+    fn preview(&self) -> Vec<String> {
+        let verify = if self.verify { ", then reads the dump back" } else { "" };
+        vec![format!("dumps {} into {}{verify}", self.database.key(), self.to.value)]
+    }
+
+    async fn live(&self, _cluster: &dyn Cluster) -> Result<LiveFacts, ClusterError> {
+        Ok(LiveFacts::default())
+    }
+
+    fn drill(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    fn drilled(&self, finished: Option<StepOutcome>, _undone: Option<UndoOutcome>) -> Option<(String, String)> {
+        let state = finished.map_or_else(|| "not reached".to_owned(), |o| format!("dump {o}"));
+        Some((self.database.key(), state))
     }
 }
 

@@ -35,9 +35,13 @@ use plans::steps::BlueGreen;
 use plans::steps::blue_green::Switch;
 use plans::steps::update::{FailureAction, Order, UpdatePolicy};
 
+use super::LiveFacts;
 use super::{Behavior, Findings, StepError, rolling};
 use crate::cluster::Cluster;
+use crate::cluster::ClusterError;
 use crate::context::{RunContext, StepContext};
+use crate::events::StepOutcome;
+use crate::events::UndoOutcome;
 use crate::services::job::{self, Job};
 use crate::services::{self, ServiceError, spec};
 use crate::undo::{BlueGreenUndo, RollingUndo, Undo};
@@ -180,10 +184,6 @@ fn switch_policy(deadline: plans::duration::Duration, monitor: plans::duration::
 
 #[async_trait]
 impl Behavior for BlueGreen {
-    fn supported(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     async fn preflight(&self, ctx: &StepContext) -> Findings {
         let monitor = self.deadline.to_std();
         let (blue, mut findings) = rolling::check_service(ctx, &self.blue.value, monitor).await;
@@ -249,13 +249,13 @@ impl Behavior for BlueGreen {
 
     async fn apply(&self, ctx: &StepContext) -> Result<(), StepError> {
         let cluster = ctx.cluster();
-        let colours = colours(cluster, self).await.map_err(StepError::Unsupported)?;
+        let colours = colours(cluster, self).await.map_err(StepError::Refused)?;
         ctx.progress(format!("{} is live ({}); deploying to {}", colours.live, colours.because, colours.idle));
         let deadline_ms = self.deadline.as_millis();
         let live = services::inspect(cluster, &colours.live).await?;
         let idle = services::inspect(cluster, &colours.idle).await?;
         if let Some(problem) = global_colour(&live).or_else(|| global_colour(&idle)) {
-            return Err(StepError::Unsupported(problem));
+            return Err(StepError::Refused(problem));
         }
         let router = match &self.switch {
             Switch::Nginx { router, .. } => Some(services::inspect(cluster, router).await?),
@@ -360,6 +360,27 @@ impl Behavior for BlueGreen {
         services::replace_spec(cluster, old, &retiring, expected.as_ref()).await?;
         Ok(())
     }
+
+    fn preview(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    async fn live(&self, cluster: &dyn Cluster) -> Result<LiveFacts, ClusterError> {
+        let networks = match &self.switch {
+            Switch::Alias { network, .. } => vec![network.clone()],
+            Switch::Nginx { .. } => Vec::new(),
+        };
+        let colour = colours(cluster, self).await.map(|c| c.live);
+        Ok(LiveFacts { networks, colour: Some(colour), ..LiveFacts::default() })
+    }
+
+    fn drill(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    fn drilled(&self, _finished: Option<StepOutcome>, _undone: Option<UndoOutcome>) -> Option<(String, String)> {
+        None
+    }
 }
 
 /// Renders, stores and checks the router config for `upstream`; returns (id, name).
@@ -375,7 +396,7 @@ async fn nginx_config(
     let router_name = services::name_of(router);
     let path = ctx.plan_dir.join(template);
     let text = std::fs::read_to_string(&path)
-        .map_err(|e| StepError::Unsupported(format!("cannot read the template {}: {e}", path.display())))?;
+        .map_err(|e| StepError::Refused(format!("cannot read the template {}: {e}", path.display())))?;
     let rendered = render(&text, upstream);
     let name = config_name(&router_name, &rendered);
     let id = match cluster.config(&name).await {
@@ -416,7 +437,7 @@ async fn nginx_config(
     };
     if let Err(e) = job::run(ctx.run.cluster.clone(), &check).await {
         let _ = cluster.remove_config(&id).await;
-        return Err(StepError::Unsupported(format!(
+        return Err(StepError::Refused(format!(
             "nginx rejects the config rendered from {} for {upstream}; the router stays as it was: {e}",
             Path::new(template).display()
         )));

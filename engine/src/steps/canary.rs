@@ -26,10 +26,14 @@ use plans::steps::canary::{Promote, Weight};
 use plans::steps::pause::Wait;
 use std::collections::HashMap;
 
+use super::LiveFacts;
 use super::{Behavior, Findings, StepError, rolling};
 use crate::clock;
+use crate::cluster::Cluster;
 use crate::cluster::ClusterError;
 use crate::context::{RunContext, StepContext};
+use crate::events::StepOutcome;
+use crate::events::UndoOutcome;
 use crate::services::convergence::{self, Settings, Target};
 use crate::services::watch::Watch;
 use crate::services::{self, ServiceError, spec};
@@ -102,10 +106,6 @@ pub fn canary_spec(
 
 #[async_trait]
 impl Behavior for Canary {
-    fn supported(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     async fn preflight(&self, ctx: &StepContext) -> Findings {
         let name = &self.service.value;
         let (service, mut findings) = rolling::check_service(ctx, name, self.update.monitor.to_std()).await;
@@ -168,7 +168,7 @@ impl Behavior for Canary {
         let service_id = service.id.clone().unwrap_or_default();
         let previous = service.spec.clone().unwrap_or_default();
         if spec::is_global(&previous) {
-            return Err(StepError::Unsupported(global_refused(name)));
+            return Err(StepError::Refused(global_refused(name)));
         }
         let stable = spec::replicas(&previous).unwrap_or(1).max(1);
         // The deadline bounds each wait on its own (the canary converging, a person answering),
@@ -187,7 +187,7 @@ impl Behavior for Canary {
             .iter()
             .map(|s| stage_size(s.weight, stable))
             .collect::<Result<_, _>>()
-            .map_err(StepError::Unsupported)?;
+            .map_err(StepError::Refused)?;
         let stages = self.stages.len();
         let first = sizes.first().copied().unwrap_or(1);
         let stage_label = |k: usize| format!("{k}/{stages}");
@@ -246,6 +246,27 @@ impl Behavior for Canary {
         ctx.progress(format!("removing canary {}", record.canary_name));
         remove_canary(ctx.run.as_ref(), &record.canary_name).await?;
         Ok(())
+    }
+
+    fn preview(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    async fn live(&self, cluster: &dyn Cluster) -> Result<LiveFacts, ClusterError> {
+        let mut canaries = Vec::new();
+        for canary in cluster.services(&format!("{CANARY_OF}={}", self.service.value)).await? {
+            let labels = canary.spec.as_ref().and_then(|s| s.labels.clone()).unwrap_or_default();
+            canaries.push((services::name_of(&canary), self.service.value.clone(), labels.get(STAGE).cloned()));
+        }
+        Ok(LiveFacts { canaries, ..LiveFacts::default() })
+    }
+
+    fn drill(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    fn drilled(&self, _finished: Option<StepOutcome>, _undone: Option<UndoOutcome>) -> Option<(String, String)> {
+        None
     }
 }
 

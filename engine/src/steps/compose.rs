@@ -15,9 +15,12 @@ use async_trait::async_trait;
 use bollard::models::{Service, ServiceSpec};
 use plans::steps::Compose;
 
+use super::LiveFacts;
 use super::{Behavior, Findings, StepError};
 use crate::cluster::{Cluster, ClusterError};
 use crate::context::{RunContext, StepContext};
+use crate::events::StepOutcome;
+use crate::events::UndoOutcome;
 use crate::services::convergence::{self, Baseline, Failure, Mode, Settings, Target};
 use crate::services::removal::{self, Removal};
 use crate::services::stack::{self, Ids};
@@ -240,10 +243,6 @@ fn allowed(step: &Compose, ctx: &StepContext, changes: &Changes) -> Result<(), S
 
 #[async_trait]
 impl Behavior for Compose {
-    fn supported(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     async fn preflight(&self, ctx: &StepContext) -> Findings {
         let mut findings = Findings::default();
         let desired = match read(self, ctx) {
@@ -387,6 +386,22 @@ impl Behavior for Compose {
         }
         // Every new release must stay healthy until the last gate has passed.
         during_all(cluster, &mut watches, ctx.judge(&self.gates)).await?.map_err(StepError::Gates)
+    }
+
+    fn preview(&self) -> Vec<String> {
+        vec![format!("deploys {} as a stack", self.file.value)]
+    }
+
+    async fn live(&self, _cluster: &dyn Cluster) -> Result<LiveFacts, ClusterError> {
+        Ok(LiveFacts { stack_objects: true, ..LiveFacts::default() })
+    }
+
+    fn drill(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    fn drilled(&self, _finished: Option<StepOutcome>, _undone: Option<UndoOutcome>) -> Option<(String, String)> {
+        None
     }
 }
 

@@ -20,11 +20,16 @@ use async_trait::async_trait;
 use plans::sql::{self, Statement};
 use plans::steps::Migrate;
 
+use super::LiveFacts;
 use super::{Behavior, Findings, StepError};
+use crate::cluster::Cluster;
+use crate::cluster::ClusterError;
 use crate::context::{RunContext, StepContext};
 use crate::database::ledger::Entry;
 use crate::database::{Batch, LedgerWrite, Postgres, Ran, SqlError};
 use crate::events::Event;
+use crate::events::StepOutcome;
+use crate::events::UndoOutcome;
 use crate::undo::{DownFile, MigrateUndo, Undo};
 
 /// How many times a statement cancelled by the lock timeout is tried again.
@@ -63,10 +68,6 @@ fn read(ctx: &StepContext, name: &str) -> Result<SqlFile, StepError> {
 
 #[async_trait]
 impl Behavior for Migrate {
-    fn supported(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     async fn preflight(&self, ctx: &StepContext) -> Findings {
         let mut findings = Findings::default();
         if let Err(why) = ctx.run.databases.target(&self.database) {
@@ -163,6 +164,30 @@ impl Behavior for Migrate {
             None => Ok(()),
             Some((e, offset)) => Err(sql_error(&up, &up.statements[already + offset + e.index], &e)),
         }
+    }
+
+    fn preview(&self) -> Vec<String> {
+        let undo =
+            self.down.as_ref().map(|d| format!("; undo runs {}", d.value)).unwrap_or_else(|| "; no down file".into());
+        let phase = format!("{:?}", self.phase).to_lowercase();
+        vec![format!("runs {} on {} ({phase} phase{undo})", self.file.value, self.database.key())]
+    }
+
+    async fn live(&self, _cluster: &dyn Cluster) -> Result<LiveFacts, ClusterError> {
+        Ok(LiveFacts::default())
+    }
+
+    fn drill(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    fn drilled(&self, finished: Option<StepOutcome>, undone: Option<UndoOutcome>) -> Option<(String, String)> {
+        let state = match (finished, undone) {
+            (None, _) => "not reached".to_owned(),
+            (Some(o), None) => format!("migration {o}, left applied"),
+            (Some(o), Some(u)) => format!("migration {o}, then undone ({u})"),
+        };
+        Some((self.database.key(), state))
     }
 }
 

@@ -25,9 +25,11 @@ use std::fmt;
 use async_trait::async_trait;
 use plans::steps::StepKind;
 
+use crate::cluster::{Cluster, ClusterError};
 use crate::commands::CommandError;
 use crate::context::{RunContext, StepContext};
 use crate::database::DbError;
+use crate::events::{StepOutcome, UndoOutcome};
 use crate::gates::GateReport;
 use crate::services::ServiceError;
 use crate::services::convergence::Failure;
@@ -43,17 +45,41 @@ pub struct Findings {
     pub warnings: Vec<String>,
 }
 
-/// What a step kind does at run time.
+/// What `planrun plan` reads of the live swarm for a step, besides the services it names.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveFacts {
+    /// Networks the step names (an alias switch's network).
+    pub networks: Vec<String>,
+    /// A blue-green step's live colour, or why it cannot be told.
+    pub colour: Option<Result<String, String>>,
+    /// Canaries of the step's service still on the swarm: (canary service, stable service, stage).
+    pub canaries: Vec<(String, String, Option<String>)>,
+    /// Whether the step makes the stack's configs and secrets (a compose step): every one the
+    /// stack has is then read.
+    pub stack_objects: bool,
+}
+
+/// What a step kind does at run time, and what `planrun plan` says of it: one implementation
+/// per kind, in `steps/<kind>.rs`. No method has a default, so a new kind that forgets one does
+/// not compile.
 #[async_trait]
 pub trait Behavior: Sync {
-    /// Whether `planrun apply` can run this kind yet; if not, why.
-    fn supported(&self) -> Result<(), String>;
     /// Checks the live state before the run changes anything: what the step needs exists and
     /// is in a state it can start from. Reads only.
     async fn preflight(&self, ctx: &StepContext) -> Findings;
     /// Runs the step, judging its own gates where its work calls for them, and records how to
     /// undo it before changing anything.
     async fn apply(&self, ctx: &StepContext) -> Result<(), StepError>;
+    /// What the step does besides changing services (the simulation shows those), one line
+    /// each, for `planrun plan`.
+    fn preview(&self) -> Vec<String>;
+    /// What `planrun plan` reads of the live swarm for this step. Reads only.
+    async fn live(&self, cluster: &dyn Cluster) -> Result<LiveFacts, ClusterError>;
+    /// Why `planrun plan --fail STEP` cannot make this step fail, if it cannot.
+    fn drill(&self) -> Result<(), &'static str>;
+    /// After a drilled run, what the step changed besides services (a database) and its
+    /// state: given how the step finished and how its undo ended, if they did.
+    fn drilled(&self, finished: Option<StepOutcome>, undone: Option<UndoOutcome>) -> Option<(String, String)>;
 }
 
 /// The behaviour of a step kind.
@@ -112,8 +138,6 @@ pub enum StepError {
     },
     /// Nobody could be asked.
     CannotAsk(String),
-    /// `planrun apply` cannot run this kind yet.
-    Unsupported(String),
     /// A database could not be reached, or its tools failed.
     Database(DbError),
     /// The server refused a statement of a migration.
@@ -160,7 +184,6 @@ impl fmt::Display for StepError {
             StepError::Job(e) => e.fmt(f),
             StepError::NotApproved { by } => write!(f, "not approved ({by} said no)"),
             StepError::CannotAsk(why) => write!(f, "cannot ask for approval: {why}"),
-            StepError::Unsupported(why) => f.write_str(why),
             StepError::Database(e) => e.fmt(f),
             StepError::Sql { at, sqlstate, message, excerpt } => {
                 write!(f, "{at}: ERROR {sqlstate}: {message}")?;

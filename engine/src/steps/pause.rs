@@ -5,16 +5,17 @@ use async_trait::async_trait;
 use plans::steps::Pause;
 use plans::steps::pause::Wait;
 
+use super::LiveFacts;
 use super::{Behavior, Findings, StepError};
 use crate::clock;
+use crate::cluster::Cluster;
+use crate::cluster::ClusterError;
 use crate::context::StepContext;
+use crate::events::StepOutcome;
+use crate::events::UndoOutcome;
 
 #[async_trait]
 impl Behavior for Pause {
-    fn supported(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     async fn preflight(&self, _ctx: &StepContext) -> Findings {
         Findings::default()
     }
@@ -34,5 +35,27 @@ impl Behavior for Pause {
                 }
             }
         }
+    }
+
+    fn preview(&self) -> Vec<String> {
+        vec![match &self.wait {
+            Wait::Duration(d) => format!("waits {d}"),
+            Wait::Manual => "waits for a person to approve".into(),
+        }]
+    }
+
+    async fn live(&self, _cluster: &dyn Cluster) -> Result<LiveFacts, ClusterError> {
+        Ok(LiveFacts::default())
+    }
+
+    fn drill(&self) -> Result<(), &'static str> {
+        match self.wait {
+            Wait::Manual => Ok(()),
+            Wait::Duration(_) => Err("a timed pause cannot fail; name a gate, a service step or a manual pause"),
+        }
+    }
+
+    fn drilled(&self, _finished: Option<StepOutcome>, _undone: Option<UndoOutcome>) -> Option<(String, String)> {
+        None
     }
 }

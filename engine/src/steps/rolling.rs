@@ -12,9 +12,14 @@ use bollard::models::ServiceSpec;
 use plans::steps::Rolling;
 use plans::steps::allow_removing::Removable;
 
+use super::LiveFacts;
 use super::{Behavior, Findings, StepError};
 use crate::clock;
+use crate::cluster::Cluster;
+use crate::cluster::ClusterError;
 use crate::context::{RunContext, StepContext};
+use crate::events::StepOutcome;
+use crate::events::UndoOutcome;
 use crate::services::convergence::{self, Baseline, Mode, Settings, Target};
 use crate::services::removal;
 use crate::services::watch::Watch;
@@ -26,10 +31,6 @@ const UNDO_DEADLINE: Duration = Duration::from_secs(600);
 
 #[async_trait]
 impl Behavior for Rolling {
-    fn supported(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     async fn preflight(&self, ctx: &StepContext) -> Findings {
         let (service, mut findings) = check_service(ctx, &self.service.value, self.update.monitor.to_std()).await;
         let live = service.and_then(|s| s.spec).unwrap_or_default();
@@ -49,7 +50,7 @@ impl Behavior for Rolling {
         let service_id = service.id.clone().unwrap_or_default();
         let previous = service.spec.clone().unwrap_or_default();
         if let Some(problem) = replicas_of_global(&previous, self) {
-            return Err(StepError::Unsupported(problem));
+            return Err(StepError::Refused(problem));
         }
         let spec = updated_spec(&previous, self);
         // A service planrun cannot follow, or a change that takes what the plan does not allow,
@@ -59,6 +60,22 @@ impl Behavior for Rolling {
         ctx.record(Undo::Rolling(Box::new(RollingUndo::of(&service, self.update.deadline.as_millis()))));
 
         roll_out(ctx, service, &spec, &previous, &self.update, &self.gates, &self.allow_removing).await
+    }
+
+    fn preview(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    async fn live(&self, _cluster: &dyn Cluster) -> Result<LiveFacts, ClusterError> {
+        Ok(LiveFacts::default())
+    }
+
+    fn drill(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    fn drilled(&self, _finished: Option<StepOutcome>, _undone: Option<UndoOutcome>) -> Option<(String, String)> {
+        None
     }
 }
 

@@ -3,9 +3,14 @@
 use async_trait::async_trait;
 use plans::steps::Run;
 
+use super::LiveFacts;
 use super::{Behavior, Findings, StepError};
+use crate::cluster::Cluster;
+use crate::cluster::ClusterError;
 use crate::commands::{self, Command};
 use crate::context::{RunContext, StepContext};
+use crate::events::StepOutcome;
+use crate::events::UndoOutcome;
 use crate::undo::{RunUndo, Undo};
 
 /// How long an undo command may run when its record does not say.
@@ -13,10 +18,6 @@ const UNDO_TIMEOUT_MS: u64 = 600_000;
 
 #[async_trait]
 impl Behavior for Run {
-    fn supported(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     async fn preflight(&self, ctx: &StepContext) -> Findings {
         let mut findings = Findings::default();
         for (what, argv) in [("command", &self.command), ("undo command", &self.undo)] {
@@ -41,6 +42,23 @@ impl Behavior for Run {
         }
         let argv: Vec<String> = self.command.iter().map(|a| a.value.clone()).collect();
         exec(ctx.run.commands.as_ref(), Command { argv, timeout: self.timeout.to_std() }).await
+    }
+
+    fn preview(&self) -> Vec<String> {
+        let argv: Vec<String> = self.command.iter().map(|a| a.value.clone()).collect();
+        vec![format!("runs `{}`", crate::commands::display(&argv))]
+    }
+
+    async fn live(&self, _cluster: &dyn Cluster) -> Result<LiveFacts, ClusterError> {
+        Ok(LiveFacts::default())
+    }
+
+    fn drill(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    fn drilled(&self, _finished: Option<StepOutcome>, _undone: Option<UndoOutcome>) -> Option<(String, String)> {
+        None
     }
 }
 

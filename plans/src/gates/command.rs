@@ -14,9 +14,12 @@ pub struct CommandGate {
     pub argv: Vec<String>,
 }
 
-impl CommandGate {
+impl super::Definition for CommandGate {
+    const KEYWORD: &'static str = "command";
+    const EXAMPLE: &'static str = "command \"sh\" \"-c\" \"...\"";
+
     /// Reads a command gate.
-    pub fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>) -> Option<CommandGate> {
+    fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>) -> Option<CommandGate> {
         let args = d.args(f.node());
         if args.is_empty() {
             d.push(

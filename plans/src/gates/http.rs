@@ -20,9 +20,12 @@ pub struct HttpGate {
     pub body: Option<String>,
 }
 
-impl HttpGate {
+impl super::Definition for HttpGate {
+    const KEYWORD: &'static str = "http";
+    const EXAMPLE: &'static str = "http \"URL\"";
+
     /// Reads an http gate.
-    pub fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>) -> Option<HttpGate> {
+    fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>) -> Option<HttpGate> {
         d.no_more_args(f, 1);
         let url = match d.args(f.node()).first() {
             Some(v) => d.as_string("http", *v),

@@ -10,11 +10,10 @@ pub mod swarm;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::decoder::Decoder;
+use crate::decoder::{Decoder, Fields};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::duration::Duration;
 use crate::kdl_fast::Node;
-use crate::keywords::keyword_enum;
 use crate::spanned::Spanned;
 use analysis::Analysis;
 
@@ -35,10 +34,72 @@ pub struct Gate {
     pub analysis: Analysis,
 }
 
-/// What a gate measures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum GateKind {
+/// What a gate kind is, defined once, in its own file (`gates/<kind>.rs`). `gate_kinds!` below
+/// derives [`GateKind`], [`GateKeyword`] and every dispatch over kinds from the implementations.
+pub trait Definition: Sized {
+    /// The keyword users write inside `gate NAME { ... }`.
+    const KEYWORD: &'static str;
+    /// How to write it, shown when a gate says nothing about what to measure.
+    const EXAMPLE: &'static str;
+    /// Reads the kind's settings.
+    fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>) -> Option<Self>;
+}
+
+/// The gate kinds: one line each, the variant and its model.
+macro_rules! gate_kinds {
+    ($( $(#[$doc:meta])* $variant:ident($ty:ty), )*) => {
+        /// What a gate measures.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+        #[serde(tag = "kind", rename_all = "kebab-case")]
+        pub enum GateKind {
+            $( $(#[$doc])* $variant($ty), )*
+        }
+
+        /// A gate kind as written in a plan: one variant per [`GateKind`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum GateKeyword {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl GateKeyword {
+            /// Every kind, in the order the language reference lists them.
+            pub const ALL: &'static [GateKeyword] = &[$(GateKeyword::$variant,)*];
+
+            /// Every keyword, in the same order.
+            pub const NAMES: &'static [&'static str] = &[$(<$ty as Definition>::KEYWORD,)*];
+
+            /// The keyword as written in a plan.
+            pub fn keyword(self) -> &'static str {
+                match self { $( GateKeyword::$variant => <$ty as Definition>::KEYWORD, )* }
+            }
+
+            /// The kind a keyword names.
+            pub fn from_keyword(word: &str) -> Option<GateKeyword> {
+                Self::ALL.iter().copied().find(|k| k.keyword() == word)
+            }
+
+            /// How to write it.
+            pub fn example(self) -> &'static str {
+                match self { $( GateKeyword::$variant => <$ty as Definition>::EXAMPLE, )* }
+            }
+        }
+
+        impl GateKind {
+            /// The kind, without its settings.
+            pub fn kind(&self) -> GateKeyword {
+                match self { $( GateKind::$variant(_) => GateKeyword::$variant, )* }
+            }
+        }
+
+        fn decode_settings(d: &mut Decoder<'_>, kind: GateKeyword, f: &mut Fields<'_>) -> Option<GateKind> {
+            match kind {
+                $( GateKeyword::$variant => <$ty as Definition>::decode(d, f).map(GateKind::$variant), )*
+            }
+        }
+    };
+}
+
+gate_kinds! {
     /// An HTTP request and its status and body.
     Http(HttpGate),
     /// A Prometheus query and a condition on its result.
@@ -49,33 +110,13 @@ pub enum GateKind {
     Command(CommandGate),
 }
 
-keyword_enum! {
-    /// A gate kind as written in a plan: one variant per [`GateKind`].
-    pub enum GateKeyword {
-        /// `http`
-        Http = "http",
-        /// `prometheus`
-        Prometheus = "prometheus",
-        /// `swarm`
-        Swarm = "swarm",
-        /// `command`
-        Command = "command",
-    }
-}
-
 /// The gate kinds, as written in a plan.
 pub const KINDS: &[&str] = GateKeyword::NAMES;
 
 impl GateKind {
     /// The keyword of this kind.
     pub fn keyword(&self) -> &'static str {
-        let kind = match self {
-            GateKind::Http(_) => GateKeyword::Http,
-            GateKind::Prometheus(_) => GateKeyword::Prometheus,
-            GateKind::Swarm(_) => GateKeyword::Swarm,
-            GateKind::Command(_) => GateKeyword::Command,
-        };
-        kind.keyword()
+        self.kind().keyword()
     }
 }
 
@@ -101,8 +142,16 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node, defaults: Option<&Node>) -> Opti
     let analysis = analysis::decode_analysis(d, &mut fields, timeout);
     if kinds.is_empty() {
         d.push(
-            Diagnostic::error(Code::MissingField, format!("{what} does not say what to measure"), fields.name_span(), "no http, prometheus, swarm or command")
-                .with_help("add one of `http \"URL\"`, `prometheus { query \"...\"; pass \"result < 1\" }`, `swarm SERVICE`, `command \"sh\" \"-c\" \"...\"`"),
+            Diagnostic::error(
+                Code::MissingField,
+                format!("{what} does not say what to measure"),
+                fields.name_span(),
+                format!("no {}", either(GateKeyword::NAMES)),
+            )
+            .with_help(format!(
+                "add one of {}",
+                GateKeyword::ALL.iter().map(|k| format!("`{}`", k.example())).collect::<Vec<_>>().join(", ")
+            )),
         );
     }
     if kinds.len() > 1 {
@@ -130,12 +179,36 @@ fn decode_kind(
 ) -> Option<(GateKind, Option<Duration>)> {
     let mut f = d.fields(node, format!("the `{}` of {what}", kind.keyword()));
     let timeout = d.duration(&mut f, "timeout").map(|t| t.value);
-    let decoded = match kind {
-        GateKeyword::Http => HttpGate::decode(d, &mut f).map(GateKind::Http),
-        GateKeyword::Prometheus => PrometheusGate::decode(d, &mut f).map(GateKind::Prometheus),
-        GateKeyword::Swarm => SwarmGate::decode(d, &mut f).map(GateKind::Swarm),
-        GateKeyword::Command => CommandGate::decode(d, &mut f).map(GateKind::Command),
-    };
+    let decoded = decode_settings(d, kind, &mut f);
     d.finish(f);
     Some((decoded?, timeout))
+}
+
+/// `a, b, c or d`.
+fn either(words: &[&str]) -> String {
+    match words.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// serde names a kind from its variant; the keyword comes from its definition: they agree.
+    #[test]
+    fn every_kinds_serde_tag_is_its_keyword() {
+        let schema = serde_json::to_string(&schemars::schema_for!(GateKind)).unwrap();
+        for keyword in GateKeyword::NAMES {
+            assert!(schema.contains(&format!("\"const\":\"{keyword}\"")), "no tag `{keyword}` in {schema}");
+        }
+    }
+
+    #[test]
+    fn either_joins_words_as_a_sentence_does() {
+        assert_eq!(either(&["http", "prometheus", "swarm"]), "http, prometheus or swarm");
+        assert_eq!(either(&["http"]), "http");
+    }
 }

@@ -47,9 +47,12 @@ const OUTCOMES: &[(&str, Outcome)] = &[
     ("error", Outcome::Error),
 ];
 
-impl PrometheusGate {
+impl super::Definition for PrometheusGate {
+    const KEYWORD: &'static str = "prometheus";
+    const EXAMPLE: &'static str = "prometheus { query \"...\"; pass \"result < 1\" }";
+
     /// Reads a prometheus gate.
-    pub fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>) -> Option<PrometheusGate> {
+    fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>) -> Option<PrometheusGate> {
         d.no_more_args(f, 1);
         let server = d.args(f.node()).first().and_then(|v| d.as_string("prometheus", *v));
         if let Some(s) = &server

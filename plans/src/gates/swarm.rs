@@ -14,9 +14,12 @@ pub struct SwarmGate {
     pub service: String,
 }
 
-impl SwarmGate {
+impl super::Definition for SwarmGate {
+    const KEYWORD: &'static str = "swarm";
+    const EXAMPLE: &'static str = "swarm SERVICE";
+
     /// Reads a swarm gate.
-    pub fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>) -> Option<SwarmGate> {
+    fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>) -> Option<SwarmGate> {
         d.no_more_args(f, 1);
         match d.args(f.node()).first() {
             Some(v) => d.as_string("swarm", *v).map(|s| SwarmGate { service: s.value }),

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::database::Database;
 use crate::decoder::{Decoder, Fields};
 use crate::spanned::Spanned;
+use crate::steps::{Definition, Resource};
 
 /// A database backup.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -19,12 +20,42 @@ pub struct Backup {
     pub verify: bool,
 }
 
-impl Backup {
+impl Definition for Backup {
+    const KEYWORD: &'static str = "backup";
+    const ARGUMENTS: usize = 1;
+    const DEFAULTS: bool = false;
+    const DEPLOYS: bool = false;
+    const CHANGES_ELSEWHERE: bool = true;
+
     /// Reads a backup step's settings.
-    pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Backup> {
+    fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Backup> {
         let database = Database::decode(d, fields);
         let to = d.string(fields, "to", true);
         let verify = d.boolean(fields, "verify").map(|v| v.value).unwrap_or(true);
         Some(Backup { database, to: to?, verify })
+    }
+
+    fn gates(&self) -> Vec<&Spanned<String>> {
+        Vec::new()
+    }
+
+    fn resources(&self) -> Vec<Resource> {
+        vec![Resource::Database(self.database.key())]
+    }
+
+    fn asks_a_person(&self) -> bool {
+        false
+    }
+
+    fn image(&self) -> Option<&str> {
+        None
+    }
+
+    fn replicas_of(&self, _service: &str) -> Option<u64> {
+        None
+    }
+
+    fn allow_removing_mut(&mut self) -> Option<&mut Vec<crate::steps::allow_removing::Removable>> {
+        None
     }
 }

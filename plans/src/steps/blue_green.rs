@@ -8,6 +8,7 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::duration::Duration;
 use crate::spanned::Spanned;
 use crate::steps::compose::FromCompose;
+use crate::steps::{Definition, Resource};
 
 /// A blue-green release across two services.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -70,9 +71,15 @@ impl Switch {
     }
 }
 
-impl BlueGreen {
+impl Definition for BlueGreen {
+    const KEYWORD: &'static str = "blue-green";
+    const ARGUMENTS: usize = 1;
+    const DEFAULTS: bool = true;
+    const DEPLOYS: bool = true;
+    const CHANGES_ELSEWHERE: bool = false;
+
     /// Reads a blue-green step's settings.
-    pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<BlueGreen> {
+    fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<BlueGreen> {
         let blue = d.string(fields, "blue", true);
         let green = d.string(fields, "green", true);
         let compose = FromCompose::decode(d, fields);
@@ -110,6 +117,34 @@ impl BlueGreen {
             deadline,
             compose,
         })
+    }
+
+    fn gates(&self) -> Vec<&Spanned<String>> {
+        self.preview_gates.iter().chain(self.gates.iter()).collect()
+    }
+
+    fn resources(&self) -> Vec<Resource> {
+        let mut out = vec![Resource::Service(self.blue.value.clone()), Resource::Service(self.green.value.clone())];
+        if let Some(router) = self.switch.router() {
+            out.push(Resource::Service(router.to_owned()));
+        }
+        out
+    }
+
+    fn asks_a_person(&self) -> bool {
+        false
+    }
+
+    fn image(&self) -> Option<&str> {
+        Some(&self.image.value)
+    }
+
+    fn replicas_of(&self, _service: &str) -> Option<u64> {
+        None
+    }
+
+    fn allow_removing_mut(&mut self) -> Option<&mut Vec<crate::steps::allow_removing::Removable>> {
+        None
     }
 }
 

@@ -11,6 +11,7 @@ use crate::spanned::Spanned;
 use crate::steps::compose::FromCompose;
 use crate::steps::pause::Wait;
 use crate::steps::update::UpdatePolicy;
+use crate::steps::{Definition, Resource};
 
 /// A canary release of one service.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -72,9 +73,15 @@ pub enum Promote {
     Manual,
 }
 
-impl Canary {
+impl Definition for Canary {
+    const KEYWORD: &'static str = "canary";
+    const ARGUMENTS: usize = 1;
+    const DEFAULTS: bool = true;
+    const DEPLOYS: bool = true;
+    const CHANGES_ELSEWHERE: bool = false;
+
     /// Reads a canary step's settings.
-    pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Canary> {
+    fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Canary> {
         let compose = FromCompose::decode(d, fields);
         let service = d.string(fields, "service", compose.is_none());
         let image = d.string(fields, "image", compose.is_none());
@@ -107,6 +114,30 @@ impl Canary {
         }
         let (service, image) = FromCompose::or_later(&compose, service, image)?;
         Some(Canary { service, image, replicas, stages, promote, update, gates, compose })
+    }
+
+    fn gates(&self) -> Vec<&Spanned<String>> {
+        self.gates.iter().chain(self.stages.iter().flat_map(|s| s.gates.iter())).collect()
+    }
+
+    fn resources(&self) -> Vec<Resource> {
+        vec![Resource::Service(self.service.value.clone())]
+    }
+
+    fn asks_a_person(&self) -> bool {
+        self.promote == Promote::Manual
+    }
+
+    fn image(&self) -> Option<&str> {
+        Some(&self.image.value)
+    }
+
+    fn replicas_of(&self, service: &str) -> Option<u64> {
+        self.replicas.as_ref().filter(|_| self.service.value == service).map(|r| r.value)
+    }
+
+    fn allow_removing_mut(&mut self) -> Option<&mut Vec<crate::steps::allow_removing::Removable>> {
+        None
     }
 }
 

@@ -9,6 +9,7 @@ use crate::decoder::{Decoder, Fields};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::duration::Duration;
 use crate::spanned::Spanned;
+use crate::steps::{Definition, Resource};
 
 /// A stack deployed from a compose file.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -29,14 +30,44 @@ pub struct Compose {
     pub allow_removing: Vec<crate::steps::allow_removing::Removable>,
 }
 
-impl Compose {
+impl Definition for Compose {
+    const KEYWORD: &'static str = "compose";
+    const ARGUMENTS: usize = 1;
+    const DEFAULTS: bool = false;
+    const DEPLOYS: bool = true;
+    const CHANGES_ELSEWHERE: bool = false;
+
     /// Reads a compose step's settings.
-    pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Compose> {
+    fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Compose> {
         let file = d.string(fields, "file", true);
         let gates = d.gate_names(fields, "gates");
         let deadline = d.duration(fields, "deadline").map(|v| v.value).unwrap_or(Duration::from_secs(600));
         let allow_removing = crate::steps::allow_removing::decode(d, fields);
         Some(Compose { file: file?, gates, deadline, services: Vec::new(), allow_removing })
+    }
+
+    fn gates(&self) -> Vec<&Spanned<String>> {
+        self.gates.iter().collect()
+    }
+
+    fn resources(&self) -> Vec<Resource> {
+        self.services.iter().map(|s| Resource::Service(s.clone())).collect()
+    }
+
+    fn asks_a_person(&self) -> bool {
+        false
+    }
+
+    fn image(&self) -> Option<&str> {
+        None
+    }
+
+    fn replicas_of(&self, _service: &str) -> Option<u64> {
+        None
+    }
+
+    fn allow_removing_mut(&mut self) -> Option<&mut Vec<crate::steps::allow_removing::Removable>> {
+        Some(&mut self.allow_removing)
     }
 }
 

@@ -8,6 +8,7 @@ use crate::decoder::{Decoder, Fields};
 use crate::duration::Duration;
 use crate::span::Span;
 use crate::spanned::Spanned;
+use crate::steps::{Definition, Resource};
 
 /// A schema migration.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -51,9 +52,15 @@ pub enum Phase {
 const PHASES: &[(&str, Phase)] =
     &[("expand", Phase::Expand), ("migrate", Phase::Migrate), ("contract", Phase::Contract)];
 
-impl Migrate {
+impl Definition for Migrate {
+    const KEYWORD: &'static str = "migrate";
+    const ARGUMENTS: usize = 1;
+    const DEFAULTS: bool = false;
+    const DEPLOYS: bool = false;
+    const CHANGES_ELSEWHERE: bool = true;
+
     /// Reads a migrate step's settings.
-    pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Migrate> {
+    fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Migrate> {
         let database = Database::decode(d, fields);
         let phase = d.value(fields, "phase", true).and_then(|v| d.as_choice("phase", v, PHASES));
         let file = d.string(fields, "file", true);
@@ -75,5 +82,29 @@ impl Migrate {
             require_backup,
             phase_span: phase.span,
         })
+    }
+
+    fn gates(&self) -> Vec<&Spanned<String>> {
+        Vec::new()
+    }
+
+    fn resources(&self) -> Vec<Resource> {
+        vec![Resource::Database(self.database.key())]
+    }
+
+    fn asks_a_person(&self) -> bool {
+        false
+    }
+
+    fn image(&self) -> Option<&str> {
+        None
+    }
+
+    fn replicas_of(&self, _service: &str) -> Option<u64> {
+        None
+    }
+
+    fn allow_removing_mut(&mut self) -> Option<&mut Vec<crate::steps::allow_removing::Removable>> {
+        None
     }
 }

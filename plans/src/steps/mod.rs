@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::decoder::{Decoder, Fields};
 use crate::kdl_fast::Node;
-use crate::keywords::keyword_enum;
 use crate::span::Span;
 use crate::spanned::Spanned;
 
@@ -49,10 +48,140 @@ pub struct Step {
     pub keyword_span: Span,
 }
 
-/// What a step does.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum StepKind {
+/// What a step kind is, defined once, in its own file (`steps/<kind>.rs`). `step_kinds!` below
+/// derives [`StepKind`], [`StepKeyword`] and every dispatch over kinds from the implementations,
+/// so a new kind is one file and one line there, and the compiler asks for everything else.
+/// No method has a default: a kind says what it does, or does not compile.
+pub trait Definition: Sized {
+    /// The keyword users write: `rolling`, `blue-green`.
+    const KEYWORD: &'static str;
+    /// How many positional arguments the step's node takes: its name, and for `pause` the wait.
+    const ARGUMENTS: usize;
+    /// Whether `defaults { KEYWORD ... }` may set this kind's settings.
+    const DEFAULTS: bool;
+    /// Whether the step rolls out a new release of a service.
+    const DEPLOYS: bool;
+    /// Whether the step changes something besides Swarm services (a database, whatever a
+    /// command does), which a plan's service diff does not show.
+    const CHANGES_ELSEWHERE: bool;
+    /// Reads the step's settings (a `defaults` entry too, with `fields.is_defaults` set).
+    fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Self>;
+    /// Every gate the step names.
+    fn gates(&self) -> Vec<&Spanned<String>>;
+    /// What the step changes; steps sharing a resource run in file order.
+    fn resources(&self) -> Vec<Resource>;
+    /// Whether the step waits for a person's answer.
+    fn asks_a_person(&self) -> bool;
+    /// The image the step deploys, when it deploys one.
+    fn image(&self) -> Option<&str>;
+    /// The replicas the step gives `service`, when it sets them.
+    fn replicas_of(&self, service: &str) -> Option<u64>;
+    /// What the step may take from running services, for kinds that have the setting
+    /// (`allow-removing`).
+    fn allow_removing_mut(&mut self) -> Option<&mut Vec<allow_removing::Removable>>;
+}
+
+/// The step kinds: one line each, the variant and its model. Everything else about a kind is
+/// in its [`Definition`].
+macro_rules! step_kinds {
+    ($( $(#[$doc:meta])* $variant:ident($ty:ty), )*) => {
+        /// What a step does.
+        #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+        #[serde(tag = "kind", rename_all = "kebab-case")]
+        pub enum StepKind {
+            $( $(#[$doc])* $variant($ty), )*
+        }
+
+        /// A step kind as written in a plan: one variant per [`StepKind`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum StepKeyword {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl StepKeyword {
+            /// Every kind, in the order the language reference lists them.
+            pub const ALL: &'static [StepKeyword] = &[$(StepKeyword::$variant,)*];
+
+            /// Every keyword, in the same order.
+            pub const NAMES: &'static [&'static str] = &[$(<$ty as Definition>::KEYWORD,)*];
+
+            /// The keyword as written in a plan.
+            pub fn keyword(self) -> &'static str {
+                match self { $( StepKeyword::$variant => <$ty as Definition>::KEYWORD, )* }
+            }
+
+            /// The kind a keyword names.
+            pub fn from_keyword(word: &str) -> Option<StepKeyword> {
+                Self::ALL.iter().copied().find(|k| k.keyword() == word)
+            }
+
+            /// How many positional arguments the step node takes.
+            pub fn arguments(self) -> usize {
+                match self { $( StepKeyword::$variant => <$ty as Definition>::ARGUMENTS, )* }
+            }
+
+            /// Whether `defaults` may set this kind's settings.
+            pub fn takes_defaults(self) -> bool {
+                match self { $( StepKeyword::$variant => <$ty as Definition>::DEFAULTS, )* }
+            }
+        }
+
+        impl StepKind {
+            /// The kind, without its settings.
+            pub fn kind(&self) -> StepKeyword {
+                match self { $( StepKind::$variant(_) => StepKeyword::$variant, )* }
+            }
+
+            /// Every gate the step names.
+            pub fn gates(&self) -> Vec<&Spanned<String>> {
+                match self { $( StepKind::$variant(k) => k.gates(), )* }
+            }
+
+            /// What the step changes; steps sharing a resource run in file order.
+            pub fn resources(&self) -> Vec<Resource> {
+                match self { $( StepKind::$variant(k) => k.resources(), )* }
+            }
+
+            /// Whether the step rolls out a new release of a service.
+            pub fn is_deployment(&self) -> bool {
+                match self { $( StepKind::$variant(_) => <$ty as Definition>::DEPLOYS, )* }
+            }
+
+            /// Whether the step changes something besides Swarm services.
+            pub fn changes_elsewhere(&self) -> bool {
+                match self { $( StepKind::$variant(_) => <$ty as Definition>::CHANGES_ELSEWHERE, )* }
+            }
+
+            /// Whether the step waits for a person's answer.
+            pub fn asks_a_person(&self) -> bool {
+                match self { $( StepKind::$variant(k) => k.asks_a_person(), )* }
+            }
+
+            /// The image the step deploys, when it deploys one.
+            pub fn image(&self) -> Option<&str> {
+                match self { $( StepKind::$variant(k) => k.image(), )* }
+            }
+
+            /// The replicas the step gives `service`, when it sets them.
+            pub fn replicas_of(&self, service: &str) -> Option<u64> {
+                match self { $( StepKind::$variant(k) => k.replicas_of(service), )* }
+            }
+
+            /// What the step may take from running services, for kinds with `allow-removing`.
+            pub fn allow_removing_mut(&mut self) -> Option<&mut Vec<allow_removing::Removable>> {
+                match self { $( StepKind::$variant(k) => k.allow_removing_mut(), )* }
+            }
+        }
+
+        fn decode_kind(d: &mut Decoder<'_>, keyword: StepKeyword, fields: &mut Fields<'_>) -> Option<StepKind> {
+            Some(match keyword {
+                $( StepKeyword::$variant => StepKind::$variant(<$ty as Definition>::decode(d, fields)?), )*
+            })
+        }
+    };
+}
+
+step_kinds! {
     /// Replace a service's tasks a few at a time.
     Rolling(Rolling),
     /// Run the new image on a few replicas first, then promote.
@@ -73,49 +202,8 @@ pub enum StepKind {
     Compose(Compose),
 }
 
-keyword_enum! {
-    /// A step kind as written in a plan: one variant per [`StepKind`].
-    pub enum StepKeyword {
-        /// `rolling`
-        Rolling = "rolling",
-        /// `canary`
-        Canary = "canary",
-        /// `blue-green`
-        BlueGreen = "blue-green",
-        /// `backup`
-        Backup = "backup",
-        /// `migrate`
-        Migrate = "migrate",
-        /// `check`
-        Check = "check",
-        /// `run`
-        Run = "run",
-        /// `pause`
-        Pause = "pause",
-        /// `compose`
-        Compose = "compose",
-    }
-}
-
 /// The step keywords, as written in a plan.
 pub const KEYWORDS: &[&str] = StepKeyword::NAMES;
-
-impl StepKeyword {
-    /// How many positional arguments the step node takes: its name, and for `pause` the wait.
-    pub fn arguments(self) -> usize {
-        match self {
-            StepKeyword::Pause => 2,
-            StepKeyword::Rolling
-            | StepKeyword::Canary
-            | StepKeyword::BlueGreen
-            | StepKeyword::Backup
-            | StepKeyword::Migrate
-            | StepKeyword::Check
-            | StepKeyword::Run
-            | StepKeyword::Compose => 1,
-        }
-    }
-}
 
 /// Something two steps must not change at the same time.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -130,62 +218,6 @@ impl StepKind {
     /// The keyword that introduces this kind.
     pub fn keyword(&self) -> &'static str {
         self.kind().keyword()
-    }
-
-    /// The kind, without its settings.
-    pub fn kind(&self) -> StepKeyword {
-        match self {
-            StepKind::Rolling(_) => StepKeyword::Rolling,
-            StepKind::Canary(_) => StepKeyword::Canary,
-            StepKind::BlueGreen(_) => StepKeyword::BlueGreen,
-            StepKind::Backup(_) => StepKeyword::Backup,
-            StepKind::Migrate(_) => StepKeyword::Migrate,
-            StepKind::Check(_) => StepKeyword::Check,
-            StepKind::Run(_) => StepKeyword::Run,
-            StepKind::Pause(_) => StepKeyword::Pause,
-            StepKind::Compose(_) => StepKeyword::Compose,
-        }
-    }
-
-    /// Every gate the step names.
-    pub fn gates(&self) -> Vec<&Spanned<String>> {
-        match self {
-            StepKind::Rolling(r) => r.gates.iter().collect(),
-            StepKind::Canary(c) => c.gates.iter().chain(c.stages.iter().flat_map(|s| s.gates.iter())).collect(),
-            StepKind::BlueGreen(b) => b.preview_gates.iter().chain(b.gates.iter()).collect(),
-            StepKind::Check(c) => c.gates.iter().collect(),
-            StepKind::Compose(c) => c.gates.iter().collect(),
-            StepKind::Backup(_) | StepKind::Migrate(_) | StepKind::Run(_) | StepKind::Pause(_) => Vec::new(),
-        }
-    }
-
-    /// What the step changes; steps sharing a resource run in file order.
-    pub fn resources(&self) -> Vec<Resource> {
-        match self {
-            StepKind::Rolling(r) => vec![Resource::Service(r.service.value.clone())],
-            StepKind::Canary(c) => vec![Resource::Service(c.service.value.clone())],
-            StepKind::BlueGreen(b) => {
-                let mut out = vec![Resource::Service(b.blue.value.clone()), Resource::Service(b.green.value.clone())];
-                if let Some(router) = b.switch.router() {
-                    out.push(Resource::Service(router.to_owned()));
-                }
-                out
-            }
-            StepKind::Backup(b) => vec![Resource::Database(b.database.key())],
-            StepKind::Migrate(m) => vec![Resource::Database(m.database.key())],
-            StepKind::Compose(c) => c.services.iter().map(|s| Resource::Service(s.clone())).collect(),
-            StepKind::Check(_) | StepKind::Run(_) | StepKind::Pause(_) => Vec::new(),
-        }
-    }
-
-    /// Whether the step rolls out a new release of a service.
-    pub fn is_deployment(&self) -> bool {
-        match self {
-            StepKind::Rolling(_) | StepKind::Canary(_) | StepKind::BlueGreen(_) | StepKind::Compose(_) => true,
-            StepKind::Backup(_) | StepKind::Migrate(_) | StepKind::Check(_) | StepKind::Run(_) | StepKind::Pause(_) => {
-                false
-            }
-        }
     }
 }
 
@@ -214,16 +246,18 @@ pub fn decode_defaults(d: &mut Decoder<'_>, keyword: StepKeyword, node: &Node) {
     d.finish(fields);
 }
 
-fn decode_kind(d: &mut Decoder<'_>, keyword: StepKeyword, fields: &mut Fields<'_>) -> Option<StepKind> {
-    Some(match keyword {
-        StepKeyword::Rolling => StepKind::Rolling(Rolling::decode(d, fields)?),
-        StepKeyword::Canary => StepKind::Canary(Canary::decode(d, fields)?),
-        StepKeyword::BlueGreen => StepKind::BlueGreen(BlueGreen::decode(d, fields)?),
-        StepKeyword::Backup => StepKind::Backup(Backup::decode(d, fields)?),
-        StepKeyword::Migrate => StepKind::Migrate(Migrate::decode(d, fields)?),
-        StepKeyword::Check => StepKind::Check(Check::decode(d, fields)?),
-        StepKeyword::Run => StepKind::Run(Run::decode(d, fields)?),
-        StepKeyword::Pause => StepKind::Pause(Pause::decode(d, fields)?),
-        StepKeyword::Compose => StepKind::Compose(Compose::decode(d, fields)?),
-    })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// serde names a kind from its variant (`BlueGreen` is `blue-green`); the keyword comes from
+    /// its definition. They must agree, or `planrun show --json` and the schema would name a
+    /// kind differently from the plan.
+    #[test]
+    fn every_kinds_serde_tag_is_its_keyword() {
+        let schema = serde_json::to_string(&schemars::schema_for!(StepKind)).unwrap();
+        for keyword in StepKeyword::NAMES {
+            assert!(schema.contains(&format!("\"const\":\"{keyword}\"")), "no tag `{keyword}` in {schema}");
+        }
+    }
 }

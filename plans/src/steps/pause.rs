@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::decoder::{Arg, Decoder, Fields};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::duration::Duration;
+use crate::spanned::Spanned;
+use crate::steps::{Definition, Resource};
 
 /// A pause step: `pause soak "10m"` or `pause sign-off manual`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -35,9 +37,15 @@ impl Wait {
     }
 }
 
-impl Pause {
+impl Definition for Pause {
+    const KEYWORD: &'static str = "pause";
+    const ARGUMENTS: usize = 2;
+    const DEFAULTS: bool = false;
+    const DEPLOYS: bool = false;
+    const CHANGES_ELSEWHERE: bool = false;
+
     /// Reads a pause step: its second argument is the wait.
-    pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Pause> {
+    fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Pause> {
         let args = d.args(fields.node());
         match args.get(1) {
             Some(value) => Wait::from_value(d, "pause", *value).map(|wait| Pause { wait }),
@@ -55,5 +63,29 @@ impl Pause {
                 None
             }
         }
+    }
+
+    fn gates(&self) -> Vec<&Spanned<String>> {
+        Vec::new()
+    }
+
+    fn resources(&self) -> Vec<Resource> {
+        Vec::new()
+    }
+
+    fn asks_a_person(&self) -> bool {
+        self.wait == Wait::Manual
+    }
+
+    fn image(&self) -> Option<&str> {
+        None
+    }
+
+    fn replicas_of(&self, _service: &str) -> Option<u64> {
+        None
+    }
+
+    fn allow_removing_mut(&mut self) -> Option<&mut Vec<crate::steps::allow_removing::Removable>> {
+        None
     }
 }

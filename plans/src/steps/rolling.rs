@@ -10,6 +10,7 @@ use crate::spanned::Spanned;
 use crate::steps::allow_removing::Removable;
 use crate::steps::compose::FromCompose;
 use crate::steps::update::UpdatePolicy;
+use crate::steps::{Definition, Resource};
 
 /// A rolling update of one service to a new image.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -61,9 +62,15 @@ pub enum PublishMode {
     Host,
 }
 
-impl Rolling {
+impl Definition for Rolling {
+    const KEYWORD: &'static str = "rolling";
+    const ARGUMENTS: usize = 1;
+    const DEFAULTS: bool = true;
+    const DEPLOYS: bool = true;
+    const CHANGES_ELSEWHERE: bool = false;
+
     /// Reads a rolling step's settings.
-    pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Rolling> {
+    fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Rolling> {
         let compose = FromCompose::decode(d, fields);
         let service = d.string(fields, "service", compose.is_none());
         let image = d.string(fields, "image", compose.is_none());
@@ -74,6 +81,30 @@ impl Rolling {
         let allow_removing = crate::steps::allow_removing::decode(d, fields);
         let (service, image) = FromCompose::or_later(&compose, service, image)?;
         Some(Rolling { service, image, replicas, publish, update, gates, compose, allow_removing })
+    }
+
+    fn gates(&self) -> Vec<&Spanned<String>> {
+        self.gates.iter().collect()
+    }
+
+    fn resources(&self) -> Vec<Resource> {
+        vec![Resource::Service(self.service.value.clone())]
+    }
+
+    fn asks_a_person(&self) -> bool {
+        false
+    }
+
+    fn image(&self) -> Option<&str> {
+        Some(&self.image.value)
+    }
+
+    fn replicas_of(&self, service: &str) -> Option<u64> {
+        self.replicas.as_ref().filter(|_| self.service.value == service).map(|r| r.value)
+    }
+
+    fn allow_removing_mut(&mut self) -> Option<&mut Vec<Removable>> {
+        Some(&mut self.allow_removing)
     }
 }
 

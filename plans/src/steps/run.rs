@@ -7,6 +7,7 @@ use crate::decoder::{Decoder, Fields};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::duration::Duration;
 use crate::spanned::Spanned;
+use crate::steps::{Definition, Resource};
 
 /// A command step.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -20,9 +21,15 @@ pub struct Run {
     pub timeout: Duration,
 }
 
-impl Run {
+impl Definition for Run {
+    const KEYWORD: &'static str = "run";
+    const ARGUMENTS: usize = 1;
+    const DEFAULTS: bool = false;
+    const DEPLOYS: bool = false;
+    const CHANGES_ELSEWHERE: bool = true;
+
     /// Reads a run step's settings.
-    pub fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Run> {
+    fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Run> {
         let command = d.names(fields, "command");
         let undo = d.names(fields, "undo");
         let timeout = d.duration(fields, "timeout").map(|v| v.value).unwrap_or(Duration::from_secs(600));
@@ -39,5 +46,29 @@ impl Run {
             return None;
         }
         Some(Run { command, undo, timeout })
+    }
+
+    fn gates(&self) -> Vec<&Spanned<String>> {
+        Vec::new()
+    }
+
+    fn resources(&self) -> Vec<Resource> {
+        Vec::new()
+    }
+
+    fn asks_a_person(&self) -> bool {
+        false
+    }
+
+    fn image(&self) -> Option<&str> {
+        None
+    }
+
+    fn replicas_of(&self, _service: &str) -> Option<u64> {
+        None
+    }
+
+    fn allow_removing_mut(&mut self) -> Option<&mut Vec<crate::steps::allow_removing::Removable>> {
+        None
     }
 }
