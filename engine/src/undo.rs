@@ -26,18 +26,6 @@ pub enum Undo {
 }
 
 impl Undo {
-    /// The step kind keyword the record belongs to.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Undo::Rolling(_) => "rolling",
-            Undo::Run(_) => "run",
-            Undo::Canary(_) => "canary",
-            Undo::BlueGreen(_) => "blue-green",
-            Undo::Migrate(_) => "migrate",
-            Undo::Compose(_) => "compose",
-        }
-    }
-
     /// What undoing it puts back, in a few words: `shop_web back to app:v1`.
     pub fn describe(&self) -> String {
         match self {

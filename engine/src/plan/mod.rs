@@ -193,7 +193,7 @@ pub fn offline_state(plan: &Plan, replicas: u64) -> LiveState {
     for step in &plan.steps {
         let StepKind::BlueGreen(b) = &step.kind else { continue };
         match &b.switch {
-            plans::steps::blue_green::Switch::Alias { network, alias } => {
+            plans::steps::switch::Switch::Alias(plans::steps::switch::Alias { network, alias }) => {
                 if !state.networks.iter().any(|n| n.name == *network) {
                     state.networks.push(live::LiveNetwork { id: network.clone(), name: network.clone() });
                 }
@@ -206,13 +206,13 @@ pub fn offline_state(plan: &Plan, replicas: u64) -> LiveState {
                     });
                 }
             }
-            plans::steps::blue_green::Switch::Nginx { router, template, target, .. } => {
+            plans::steps::switch::Switch::Nginx(plans::steps::switch::Nginx { router, template, target, .. }) => {
                 let name = format!("planrun-offline-{router}");
                 state.configs.push(live::LiveConfig {
                     id: name.clone(),
                     name: name.clone(),
-                    labels: [(crate::steps::blue_green::UPSTREAM.to_owned(), b.blue.value.clone())].into(),
-                    data: crate::steps::blue_green::render(template, &b.blue.value),
+                    labels: [(crate::steps::switch::nginx::UPSTREAM.to_owned(), b.blue.value.clone())].into(),
+                    data: crate::steps::switch::nginx::render(template, &b.blue.value),
                 });
                 if let Some(r) = state.services.get_mut(router) {
                     let container = r

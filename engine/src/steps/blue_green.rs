@@ -3,20 +3,9 @@
 //! gates are judged, and the old colour keeps running for `keep-old` so a switch back is one
 //! router update.
 //!
-//! Which colour is live is read from the swarm, never guessed: for `switch nginx`, the router's
-//! config object (planrun labels the configs it renders with their upstream; a config it did not
-//! render is searched for the two service names); for `switch alias`, the colour whose
-//! attachment to the network carries the alias. Only when that says nothing (a first run) is the
-//! live colour the one with running tasks.
-//!
-//! `switch nginx` renders the template with `${upstream}` = the new colour, stores it as a new
-//! Swarm config (named by its content), checks it with `nginx -t` in a one-off job of the router's
-//! own image (a config nginx rejects never reaches the router: the step fails with nginx's
-//! message), then rolls the router onto it start-first, all tasks at once. Configs of the router
-//! that no service uses and that are not the one just replaced are removed.
-//!
-//! `switch alias` adds the alias to the new colour, then removes it from the old one; each is a
-//! service update, so Swarm replaces both colours' tasks (start-first).
+//! Which colour is live is read from the swarm, never guessed: the switch says which colour it
+//! sends traffic to (`steps/switch/`, one file per kind). Only when it says nothing (a first run)
+//! is the live colour the one with running tasks.
 //!
 //! After the switch, the old colour is labelled `planrun.retire-after=TIME`: `planrun finish
 //! STACK`, and the next `planrun apply` on the stack, scale such services to zero once the time has
@@ -27,44 +16,25 @@
 //! colours' previous specs), restore the idle colour's previous spec, remove the rendered config.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
 use async_trait::async_trait;
-use bollard::models::{Service, ServiceSpec, TaskSpecContainerSpecConfigs};
+use bollard::models::Service;
 use plans::steps::BlueGreen;
-use plans::steps::blue_green::Switch;
-use plans::steps::update::{FailureAction, Order, UpdatePolicy};
 
 use super::LiveFacts;
+use super::switch::{self, DRAIN};
+pub use super::switch::{Colours, STACK};
 use super::{Behavior, Findings, StepError, rolling};
 use crate::cluster::Cluster;
 use crate::cluster::ClusterError;
 use crate::context::{RunContext, StepContext};
 use crate::events::StepOutcome;
 use crate::events::UndoOutcome;
-use crate::services::job::{self, Job};
 use crate::services::{self, ServiceError, spec};
 use crate::undo::{BlueGreenUndo, RollingUndo, Undo};
 
-/// The label on a config planrun rendered: the router it is for.
-pub const ROUTER: &str = "planrun.router";
-/// The label on a config planrun rendered: the colour it sends traffic to.
-pub const UPSTREAM: &str = "planrun.upstream";
 /// The label on an old colour: when it may be scaled to zero (RFC 3339).
 pub const RETIRE_AFTER: &str = "planrun.retire-after";
-/// The label on an old colour: which stack retires it.
-pub const STACK: &str = "planrun.stack";
-
-/// Which colour takes traffic, and which waits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Colours {
-    /// The live colour's service.
-    pub live: String,
-    /// The idle colour's service.
-    pub idle: String,
-    /// How that was found out.
-    pub because: String,
-}
 
 /// A step's live colour, as the swarm says.
 pub async fn colours(cluster: &dyn Cluster, step: &BlueGreen) -> Result<Colours, String> {
@@ -77,51 +47,20 @@ pub async fn colours(cluster: &dyn Cluster, step: &BlueGreen) -> Result<Colours,
         let name = name.to_owned();
         async move { cluster.service(&name).await.map_err(|e| format!("cannot inspect service `{name}`: {e}")) }
     };
-    match &step.switch {
-        Switch::Nginx { router, target, .. } => {
-            let router_service = inspect(router).await?;
-            let Some(config) = mounted_config(&router_service, target) else {
-                return Err(format!("the router `{router}` mounts no config at {target}"));
-            };
-            let object =
-                cluster.config(&config.config_name.clone().unwrap_or_default()).await.map_err(|e| e.to_string())?;
-            if let Some(object) = object {
-                if let Some(upstream) = object.labels.get(UPSTREAM).filter(|u| *u == blue || *u == green) {
-                    return pick(upstream, format!("the router's config {} sends traffic to it", object.name));
-                }
-                let text = String::from_utf8_lossy(&object.data);
-                match (text.contains(blue), text.contains(green)) {
-                    (true, false) => return pick(blue, format!("the router's config {} names it", object.name)),
-                    (false, true) => return pick(green, format!("the router's config {} names it", object.name)),
-                    _ => {}
-                }
-            }
-        }
-        Switch::Alias { network, alias } => {
-            let net = cluster.network(network).await.map_err(|e| e.to_string())?;
-            let net_id = net.map(|n| n.id).unwrap_or_else(|| network.clone());
-            let has_alias = |service: &Service| {
-                attachments(service).iter().any(|a| {
-                    (a.target.as_deref() == Some(net_id.as_str()) || a.target.as_deref() == Some(network.as_str()))
-                        && a.aliases.iter().flatten().any(|x| x == alias)
-                })
-            };
-            match (has_alias(&inspect(blue).await?), has_alias(&inspect(green).await?)) {
-                (true, false) => return pick(blue, format!("it carries the alias `{alias}`")),
-                (false, true) => return pick(green, format!("it carries the alias `{alias}`")),
-                (true, true) => return Err(format!("both `{blue}` and `{green}` carry the alias `{alias}`")),
-                (false, false) => {}
-            }
-        }
+    let (blue_service, green_service) = (inspect(blue).await?, inspect(green).await?);
+    if let Some((live, because)) =
+        switch::behavior(&step.switch).live_colour(cluster, &blue_service, &green_service).await?
+    {
+        return pick(&live, because);
     }
     let running = |service: &Service| service.spec.as_ref().and_then(spec::replicas).unwrap_or(0) > 0;
-    match (running(&inspect(blue).await?), running(&inspect(green).await?)) {
+    match (running(&blue_service), running(&green_service)) {
         (true, false) => pick(blue, "neither colour is marked live and only it runs tasks".into()),
         (false, true) => pick(green, "neither colour is marked live and only it runs tasks".into()),
-        _ => Err(format!(
+        (both, _) => Err(format!(
             "cannot tell whether `{blue}` or `{green}` is live: the switch names neither, and {}; scale the idle one to 0 \
              replicas and apply again",
-            if running(&inspect(blue).await?) { "both run tasks" } else { "neither runs tasks" }
+            if both { "both run tasks" } else { "neither runs tasks" }
         )),
     }
 }
@@ -138,48 +77,8 @@ fn global_colour(service: &Service) -> Option<String> {
     })
 }
 
-fn attachments(service: &Service) -> Vec<bollard::models::NetworkAttachmentConfig> {
-    service.spec.as_ref().and_then(|s| s.task_template.as_ref()).and_then(|t| t.networks.clone()).unwrap_or_default()
-}
-
 fn network_targets(service: &Service) -> HashSet<String> {
-    attachments(service).into_iter().filter_map(|a| a.target).collect()
-}
-
-/// The config the router mounts at `target`.
-fn mounted_config(router: &Service, target: &str) -> Option<TaskSpecContainerSpecConfigs> {
-    let configs = router.spec.as_ref()?.task_template.as_ref()?.container_spec.as_ref()?.configs.clone()?;
-    configs.into_iter().find(|c| c.file.as_ref().and_then(|f| f.name.as_deref()) == Some(target))
-}
-
-/// The template rendered for `upstream`.
-pub fn render(template: &str, upstream: &str) -> String {
-    template.replace("${upstream}", upstream)
-}
-
-/// A config name for a rendered config: the router's name and the content's hash (configs
-/// are immutable; the same content gets the same name). At most 64 characters.
-pub fn config_name(router: &str, content: &str) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    content.hash(&mut hasher);
-    let stem: String = router.chars().take(46).collect();
-    format!("{stem}-{:016x}", hasher.finish())
-}
-
-/// The policy a switch rolls the router (or a colour) with: start-first, every task at once.
-fn switch_policy(deadline: plans::duration::Duration, monitor: plans::duration::Duration) -> UpdatePolicy {
-    UpdatePolicy {
-        parallelism: 0,
-        delay: plans::duration::Duration::ZERO,
-        order: Order::StartFirst,
-        failure_action: FailureAction::Rollback,
-        monitor,
-        max_failure_ratio: 0.0,
-        deadline,
-        order_span: None,
-        written: Vec::new(),
-    }
+    switch::attachments(service).into_iter().filter_map(|a| a.target).collect()
 }
 
 #[async_trait]
@@ -202,43 +101,8 @@ impl Behavior for BlueGreen {
                 self.blue.value, self.green.value
             ));
         }
-        match &self.switch {
-            Switch::Nginx { router, template, target, .. } => {
-                let (router_service, more) = rolling::check_service(ctx, router, monitor).await;
-                findings.problems.extend(more.problems);
-                if let Some(r) = &router_service
-                    && mounted_config(r, target).is_none()
-                {
-                    findings.problems.push(format!(
-                        "the router `{router}` mounts no config at {target}: give it one \
-                         (docker service update --config-add source=CONFIG,target={target} {router})"
-                    ));
-                }
-                let path = ctx.plan_dir.join(template);
-                match std::fs::read_to_string(&path) {
-                    Ok(text) if !text.contains("${upstream}") => findings
-                        .problems
-                        .push(format!("the template {} has no `${{upstream}}` to replace", path.display())),
-                    Ok(_) => {}
-                    Err(e) => findings.problems.push(format!("cannot read the template {}: {e}", path.display())),
-                }
-            }
-            Switch::Alias { network, .. } => match ctx.cluster().network(network).await {
-                Ok(Some(net)) => {
-                    for colour in [&blue, &green].into_iter().flatten() {
-                        let targets = network_targets(colour);
-                        if !targets.contains(&net.id) && !targets.contains(&net.name) {
-                            findings.problems.push(format!(
-                                "`{}` is not on the network `{network}` the alias lives on",
-                                services::name_of(colour)
-                            ));
-                        }
-                    }
-                }
-                Ok(None) => findings.problems.push(format!("there is no network `{network}`")),
-                Err(e) => findings.problems.push(format!("cannot inspect network `{network}`: {e}")),
-            },
-        }
+        let existing: Vec<&Service> = [&blue, &green].into_iter().flatten().collect();
+        findings.problems.extend(switch::behavior(&self.switch).preflight(ctx, &existing, monitor).await);
         if findings.problems.is_empty()
             && let Err(why) = colours(ctx.cluster(), self).await
         {
@@ -257,10 +121,8 @@ impl Behavior for BlueGreen {
         if let Some(problem) = global_colour(&live).or_else(|| global_colour(&idle)) {
             return Err(StepError::Refused(problem));
         }
-        let router = match &self.switch {
-            Switch::Nginx { router, .. } => Some(services::inspect(cluster, router).await?),
-            Switch::Alias { .. } => None,
-        };
+        let switch = switch::behavior(&self.switch);
+        let router = switch.router(cluster).await?;
         let mut record = BlueGreenUndo {
             idle: RollingUndo::of(&idle, deadline_ms),
             live: RollingUndo::of(&live, deadline_ms),
@@ -279,52 +141,11 @@ impl Behavior for BlueGreen {
         if let Some(labels) = next.labels.as_mut() {
             labels.remove(RETIRE_AFTER);
         }
-        let policy = switch_policy(self.deadline, plans::duration::Duration::from_secs(1));
+        let policy = switch::policy(self.deadline, plans::duration::Duration::from_secs(1));
         spec::set_update_policy(&mut next, &policy);
         rolling::roll_out(ctx, idle, &next, &previous, &policy, &self.preview_gates, &[]).await?;
 
-        match &self.switch {
-            Switch::Nginx { router: name, template, target, .. } => {
-                let router = router.clone().unwrap_or_default();
-                let config = nginx_config(ctx, &router, template, target, &colours.idle, &mut record).await?;
-                record.switched = true;
-                ctx.record(Undo::BlueGreen(Box::new(record.clone())));
-                ctx.progress(format!("switching {name} to {} (config {})", colours.idle, config.1));
-                let previous = router.spec.clone().unwrap_or_default();
-                let mut next = with_config(&previous, target, &config.0, &config.1);
-                let monitor = router_monitor(&previous);
-                let policy = switch_policy(self.deadline, monitor);
-                // Every router task at once, start-first (and so its rollback): measured 0 failed
-                // requests, the old colour gone in about 3 s (tests/env/README.md).
-                spec::set_update_policy(&mut next, &policy);
-                let fresh = services::inspect(cluster, name).await?;
-                let router_id = fresh.id.clone().unwrap_or_default();
-                rolling::roll_out(ctx, fresh, &next, &previous, &policy, &[], &[]).await?;
-                services::drained(cluster, &router_id, DRAIN).await;
-                collect_configs(cluster, name, &[config.1.clone(), current_config_name(&previous, target)]).await;
-            }
-            Switch::Alias { network, alias } => {
-                record.switched = true;
-                ctx.record(Undo::BlueGreen(Box::new(record.clone())));
-                let net = cluster
-                    .network(network)
-                    .await
-                    .map_err(|error| ServiceError::Cluster { doing: format!("inspect network {network}"), error })?
-                    .map(|n| n.id)
-                    .unwrap_or_else(|| network.clone());
-                let policy = switch_policy(self.deadline, plans::duration::Duration::from_secs(1));
-                ctx.progress(format!("moving the alias `{alias}` to {}", colours.idle));
-                for (colour, add) in [(&colours.idle, true), (&colours.live, false)] {
-                    let fresh = services::inspect(cluster, colour).await?;
-                    let before = fresh.spec.clone().unwrap_or_default();
-                    let mut next = with_alias(&before, &net, network, alias, add);
-                    spec::set_update_policy(&mut next, &policy);
-                    let id = fresh.id.clone().unwrap_or_default();
-                    rolling::roll_out(ctx, fresh, &next, &before, &policy, &[], &[]).await?;
-                    services::drained(cluster, &id, DRAIN).await;
-                }
-            }
-        }
+        switch.switch(ctx, self, &colours, router, &mut record).await?;
 
         // Live now: the new colour's gates, its tasks watched meanwhile.
         let now_live = services::inspect(cluster, &colours.idle).await?;
@@ -366,10 +187,7 @@ impl Behavior for BlueGreen {
     }
 
     async fn live(&self, cluster: &dyn Cluster) -> Result<LiveFacts, ClusterError> {
-        let networks = match &self.switch {
-            Switch::Alias { network, .. } => vec![network.clone()],
-            Switch::Nginx { .. } => Vec::new(),
-        };
+        let networks = switch::behavior(&self.switch).networks();
         let colour = colours(cluster, self).await.map(|c| c.live);
         Ok(LiveFacts { networks, colour: Some(colour), ..LiveFacts::default() })
     }
@@ -382,127 +200,6 @@ impl Behavior for BlueGreen {
         None
     }
 }
-
-/// Renders, stores and checks the router config for `upstream`; returns (id, name).
-async fn nginx_config(
-    ctx: &StepContext,
-    router: &Service,
-    template: &str,
-    target: &str,
-    upstream: &str,
-    record: &mut BlueGreenUndo,
-) -> Result<(String, String), StepError> {
-    let cluster = ctx.cluster();
-    let router_name = services::name_of(router);
-    let path = ctx.plan_dir.join(template);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| StepError::Refused(format!("cannot read the template {}: {e}", path.display())))?;
-    let rendered = render(&text, upstream);
-    let name = config_name(&router_name, &rendered);
-    let id = match cluster.config(&name).await {
-        Ok(Some(existing)) => existing.id,
-        _ => {
-            record.config = Some(name.clone());
-            ctx.record(Undo::BlueGreen(Box::new(record.clone())));
-            let labels = HashMap::from([
-                (ROUTER.to_string(), router_name.clone()),
-                (UPSTREAM.to_string(), upstream.to_owned()),
-                (STACK.to_string(), ctx.run.stack.clone()),
-            ]);
-            cluster
-                .create_config(crate::cluster::NewObject::new(&name, labels, rendered.as_bytes()))
-                .await
-                .map_err(|error| ServiceError::Cluster { doing: format!("create config {name}"), error })?
-        }
-    };
-    ctx.progress(format!("checking {name} with nginx -t in the router's image"));
-    let spec = router.spec.clone().unwrap_or_default();
-    let image = spec::image(&spec).to_owned();
-    let networks = spec
-        .task_template
-        .as_ref()
-        .and_then(|t| t.networks.as_ref())
-        .map(|n| n.iter().filter_map(|a| a.target.clone()).collect::<Vec<_>>());
-    let check = Job {
-        name: format!("planrun-check-{}", &ctx.run.run_id.replace(|c: char| !c.is_ascii_alphanumeric(), "")[..]),
-        image,
-        command: vec!["nginx".into(), "-t".into(), "-c".into(), target.to_owned()],
-        env: Vec::new(),
-        networks: networks.unwrap_or_default(),
-        labels: HashMap::from([(STACK.to_string(), ctx.run.stack.clone())]),
-        configs: vec![(id.clone(), name.clone(), target.to_owned())],
-        secrets: Vec::new(),
-        output_to: None,
-        deadline: std::time::Duration::from_secs(60),
-    };
-    if let Err(e) = job::run(ctx.run.cluster.clone(), &check).await {
-        let _ = cluster.remove_config(&id).await;
-        return Err(StepError::Refused(format!(
-            "nginx rejects the config rendered from {} for {upstream}; the router stays as it was: {e}",
-            Path::new(template).display()
-        )));
-    }
-    Ok((id, name))
-}
-
-fn router_monitor(spec: &ServiceSpec) -> plans::duration::Duration {
-    let ms = spec.update_config.as_ref().and_then(|u| u.monitor).filter(|n| *n > 0).map(|n| n as u64 / 1_000_000);
-    plans::duration::Duration::from_millis(ms.unwrap_or(5_000))
-}
-
-fn current_config_name(spec: &ServiceSpec, target: &str) -> String {
-    let configs = spec.task_template.as_ref().and_then(|t| t.container_spec.as_ref()).and_then(|c| c.configs.clone());
-    configs
-        .unwrap_or_default()
-        .into_iter()
-        .find(|c| c.file.as_ref().and_then(|f| f.name.as_deref()) == Some(target))
-        .and_then(|c| c.config_name)
-        .unwrap_or_default()
-}
-
-/// `spec` with the config at `target` replaced by (`id`, `name`).
-fn with_config(spec: &ServiceSpec, target: &str, id: &str, name: &str) -> ServiceSpec {
-    let mut next = spec.clone();
-    if let Some(configs) =
-        next.task_template.as_mut().and_then(|t| t.container_spec.as_mut()).and_then(|c| c.configs.as_mut())
-    {
-        for c in configs.iter_mut().filter(|c| c.file.as_ref().and_then(|f| f.name.as_deref()) == Some(target)) {
-            c.config_id = Some(id.to_owned());
-            c.config_name = Some(name.to_owned());
-        }
-    }
-    next
-}
-
-/// `spec` with `alias` added to (or removed from) its attachment to the network.
-fn with_alias(spec: &ServiceSpec, net_id: &str, net_name: &str, alias: &str, add: bool) -> ServiceSpec {
-    let mut next = spec.clone();
-    for a in next.task_template.iter_mut().flat_map(|t| t.networks.iter_mut().flatten()) {
-        let target = a.target.as_deref().unwrap_or_default();
-        if target != net_id && target != net_name {
-            continue;
-        }
-        let aliases = a.aliases.get_or_insert_with(Vec::new);
-        aliases.retain(|x| x != alias);
-        if add {
-            aliases.push(alias.to_owned());
-        }
-    }
-    next
-}
-
-/// Removes the configs planrun rendered for `router` that no service uses, except `keep`.
-async fn collect_configs(cluster: &dyn Cluster, router: &str, keep: &[String]) {
-    let Ok(rendered) = cluster.configs(&format!("{ROUTER}={router}")).await else { return };
-    for config in rendered.into_iter().filter(|c| !keep.contains(&c.name)) {
-        // The daemon refuses to remove a config a service still uses: that refusal is the answer.
-        let _ = cluster.remove_config(&config.id).await;
-    }
-}
-
-/// How long a switch waits for the replaced tasks (of the router, or of a colour losing its
-/// alias) to stop before anything is taken from under them.
-const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Brings the old colour back, switches traffic back, restores the idle colour and removes the
 /// rendered config. The idle colour is touched only once nothing routes to it any more.
@@ -561,8 +258,8 @@ mod tests {
     use std::sync::Arc;
 
     use bollard::models::{
-        NetworkAttachmentConfig, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpec, TaskSpecContainerSpec,
-        TaskSpecContainerSpecFile1,
+        NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpec,
+        TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile1,
     };
     use plans::gates::Outcome;
 
@@ -571,6 +268,7 @@ mod tests {
     use crate::events::{Memory, RunOutcome};
     use crate::executor::{Executor, Interrupts, Report};
     use crate::simulation::Simulation;
+    use crate::steps::switch::nginx::{ROUTER, UPSTREAM, current_config_name};
 
     fn service(name: &str, image: &str, replicas: i64, network: &str, aliases: &[&str]) -> ServiceSpec {
         ServiceSpec {

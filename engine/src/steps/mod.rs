@@ -19,6 +19,7 @@ pub mod migrate;
 pub mod pause;
 pub mod rolling;
 pub mod run;
+pub mod switch;
 
 use std::fmt;
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::Plan;
 use crate::steps::StepKind;
-use crate::steps::blue_green::Switch;
+use crate::steps::switch::Switch;
 
 /// Checks every file the plan names, relative to `dir`.
 pub fn check(plan: &Plan, dir: &Path, out: &mut Vec<Diagnostic>) {
@@ -16,7 +16,11 @@ pub fn check(plan: &Plan, dir: &Path, out: &mut Vec<Diagnostic>) {
             super::sql_lint::check(m, dir, out);
         }
         let StepKind::BlueGreen(b) = &step.kind else { continue };
-        let Switch::Nginx { template, template_span, .. } = &b.switch else { continue };
+        let (template, template_span) = match &b.switch {
+            Switch::Nginx(n) => (&n.template, &n.template_span),
+            // An alias switch names no file.
+            Switch::Alias(_) => continue,
+        };
         let path = dir.join(template);
         match std::fs::read_to_string(&path) {
             Err(e) => out.push(

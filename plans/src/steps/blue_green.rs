@@ -8,6 +8,7 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::duration::Duration;
 use crate::spanned::Spanned;
 use crate::steps::compose::FromCompose;
+use crate::steps::switch::Switch;
 use crate::steps::{Definition, Resource};
 
 /// A blue-green release across two services.
@@ -35,42 +36,6 @@ pub struct BlueGreen {
     pub compose: Option<FromCompose>,
 }
 
-/// How a blue-green step switches traffic.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "via", rename_all = "kebab-case")]
-pub enum Switch {
-    /// Move a network alias from the old colour to the new one.
-    Alias {
-        /// The overlay network.
-        network: String,
-        /// The name clients resolve.
-        alias: String,
-    },
-    /// Render an nginx config pointing at the new colour and roll the router onto it.
-    Nginx {
-        /// The nginx router service.
-        router: String,
-        /// Config template; `${upstream}` is replaced by the live colour's service name.
-        template: String,
-        /// Where the config goes in the router's containers.
-        target: String,
-        /// Where `template` was written.
-        #[serde(skip)]
-        #[schemars(skip)]
-        template_span: crate::span::Span,
-    },
-}
-
-impl Switch {
-    /// The router service, for an nginx switch.
-    pub fn router(&self) -> Option<&str> {
-        match self {
-            Switch::Nginx { router, .. } => Some(router),
-            Switch::Alias { .. } => None,
-        }
-    }
-}
-
 impl Definition for BlueGreen {
     const KEYWORD: &'static str = "blue-green";
     const ARGUMENTS: usize = 1;
@@ -85,7 +50,7 @@ impl Definition for BlueGreen {
         let compose = FromCompose::decode(d, fields);
         let image = d.string(fields, "image", compose.is_none());
         let switch = match d.child(fields, "switch") {
-            Some(node) => Switch::decode(d, node),
+            Some(node) => super::switch::decode(d, node),
             None => {
                 if !fields.is_defaults {
                     d.missing(fields, "switch");
@@ -145,60 +110,5 @@ impl Definition for BlueGreen {
 
     fn allow_removing_mut(&mut self) -> Option<&mut Vec<crate::steps::allow_removing::Removable>> {
         None
-    }
-}
-
-/// How traffic is switched, before its settings are read.
-#[derive(Clone, Copy)]
-enum How {
-    Alias,
-    Nginx,
-}
-
-impl Switch {
-    fn decode(d: &mut Decoder<'_>, node: &crate::kdl_fast::Node) -> Option<Switch> {
-        let mut f = d.fields(node, "`switch`");
-        d.no_more_args(&f, 1);
-        let how = match d.args(node).first() {
-            Some(v) => d.as_choice("switch", *v, &[("alias", How::Alias), ("nginx", How::Nginx)]),
-            None => {
-                d.push(
-                    Diagnostic::error(
-                        Code::MissingField,
-                        "`switch` does not say how",
-                        f.name_span(),
-                        "alias or nginx?",
-                    )
-                    .with_help(
-                        "write `switch nginx router=SERVICE template=FILE` or `switch alias network=NET alias=NAME`",
-                    ),
-                );
-                None
-            }
-        };
-        let switch = match how.map(|h| h.value) {
-            Some(How::Alias) => {
-                let network = d.string(&mut f, "network", true);
-                let alias = d.string(&mut f, "alias", true);
-                network.zip(alias).map(|(n, a)| Switch::Alias { network: n.value, alias: a.value })
-            }
-            Some(How::Nginx) => {
-                let router = d.string(&mut f, "router", true);
-                let template = d.string(&mut f, "template", true);
-                let target = d
-                    .string(&mut f, "target", false)
-                    .map(|t| t.value)
-                    .unwrap_or_else(|| "/etc/nginx/nginx.conf".into());
-                router.zip(template).map(|(r, t)| Switch::Nginx {
-                    router: r.value,
-                    template: t.value,
-                    target,
-                    template_span: t.span,
-                })
-            }
-            None => None,
-        };
-        d.finish(f);
-        switch
     }
 }

@@ -10,6 +10,7 @@ pub mod migrate;
 pub mod pause;
 pub mod rolling;
 pub mod run;
+pub mod switch;
 pub mod update;
 
 use schemars::JsonSchema;

@@ -1,0 +1,96 @@
+//! How a blue-green step switches traffic at run time: one file per switch kind, each
+//! implementing [`SwitchBehavior`], and [`behavior`] the one match from a plan's `Switch` to it.
+//! The blue-green step (`steps/blue_green.rs`) asks the switch which colour is live, checks it in
+//! preflight, and calls it once the idle colour has passed its preview gates; the undo is the
+//! step's (every spec the switch changes is in the step's record before it changes).
+
+pub mod alias;
+pub mod nginx;
+
+use async_trait::async_trait;
+use bollard::models::Service;
+use plans::steps::BlueGreen;
+use plans::steps::switch::Switch;
+use plans::steps::update::{FailureAction, Order, UpdatePolicy};
+
+use super::StepError;
+use crate::cluster::Cluster;
+use crate::context::StepContext;
+use crate::services::ServiceError;
+use crate::undo::BlueGreenUndo;
+
+/// The label on what a blue-green step leaves behind (an old colour, a rendered config): the
+/// stack it belongs to.
+pub const STACK: &str = "planrun.stack";
+
+/// Which colour takes traffic, and which waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Colours {
+    /// The live colour's service.
+    pub live: String,
+    /// The idle colour's service.
+    pub idle: String,
+    /// How that was found out.
+    pub because: String,
+}
+
+/// What a switch kind does at run time. No method has a default.
+#[async_trait]
+pub trait SwitchBehavior: Sync {
+    /// Which of `blue` and `green` the switch sends traffic to now, and how that was found out;
+    /// `None` when it names neither (a first run).
+    async fn live_colour(
+        &self,
+        cluster: &dyn Cluster,
+        blue: &Service,
+        green: &Service,
+    ) -> Result<Option<(String, String)>, String>;
+    /// Before the run: what stops the switch, given the colours that exist. Reads only.
+    async fn preflight(&self, ctx: &StepContext, colours: &[&Service], monitor: std::time::Duration) -> Vec<String>;
+    /// The service the switch will roll (a router), read before the step records its undo.
+    async fn router(&self, cluster: &dyn Cluster) -> Result<Option<Service>, ServiceError>;
+    /// Sends traffic from `colours.live` to `colours.idle`. Records `record.switched` (and
+    /// whatever else undo needs) through `ctx.record` before it changes anything.
+    async fn switch(
+        &self,
+        ctx: &StepContext,
+        step: &BlueGreen,
+        colours: &Colours,
+        router: Option<Service>,
+        record: &mut BlueGreenUndo,
+    ) -> Result<(), StepError>;
+    /// The networks it names, read by `planrun plan`.
+    fn networks(&self) -> Vec<String>;
+}
+
+/// The run-time behaviour of a switch kind.
+pub fn behavior(switch: &Switch) -> &dyn SwitchBehavior {
+    match switch {
+        Switch::Alias(s) => s,
+        Switch::Nginx(s) => s,
+    }
+}
+
+/// The policy a switch rolls the router (or a colour) with: start-first, every task at once.
+pub fn policy(deadline: plans::duration::Duration, monitor: plans::duration::Duration) -> UpdatePolicy {
+    UpdatePolicy {
+        parallelism: 0,
+        delay: plans::duration::Duration::ZERO,
+        order: Order::StartFirst,
+        failure_action: FailureAction::Rollback,
+        monitor,
+        max_failure_ratio: 0.0,
+        deadline,
+        order_span: None,
+        written: Vec::new(),
+    }
+}
+
+/// How long a switch waits for the replaced tasks (of the router, or of a colour losing its
+/// alias) to stop before anything is taken from under them.
+pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A service's attachments to networks.
+pub fn attachments(service: &Service) -> Vec<bollard::models::NetworkAttachmentConfig> {
+    service.spec.as_ref().and_then(|s| s.task_template.as_ref()).and_then(|t| t.networks.clone()).unwrap_or_default()
+}
