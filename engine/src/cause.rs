@@ -28,6 +28,15 @@ pub fn root(error: &dyn std::error::Error) -> String {
     last
 }
 
+/// At most `max` characters of `text`, with `…` when cut.
+pub fn excerpt(text: &str, max: usize) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

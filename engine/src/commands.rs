@@ -78,7 +78,7 @@ impl Finished {
             let text = String::from_utf8_lossy(bytes);
             let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
             let text = lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n");
-            crate::gates::excerpt(&text, 500)
+            crate::cause::excerpt(&text, 500)
         };
         let parts: Vec<String> = [("stderr", tail(&self.stderr)), ("stdout", tail(&self.stdout))]
             .into_iter()

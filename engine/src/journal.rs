@@ -7,13 +7,15 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::events::{Event, Record, Sink, UndoOutcome};
+use crate::events::{Event, Events, Problem, Record, Sink, UndoOutcome};
 use crate::undo::{Recorded, Undo};
 
 /// Appends records to a run's journal file, syncing each line.
 pub struct Journal {
     path: PathBuf,
     file: Mutex<File>,
+    /// Where a line that cannot be written is reported (the run's output, never this journal).
+    warnings: Option<Events>,
 }
 
 /// Where a stack's journals live under a state directory.
@@ -28,13 +30,20 @@ impl Journal {
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{run_id}.jsonl"));
         let file = OpenOptions::new().create_new(true).append(true).open(&path)?;
-        Ok(Journal { path, file: Mutex::new(file) })
+        Ok(Journal { path, file: Mutex::new(file), warnings: None })
     }
 
     /// Opens an existing journal to add to it (`planrun rollback` records its undos there).
     pub fn append(path: &Path) -> std::io::Result<Journal> {
         let file = OpenOptions::new().append(true).open(path)?;
-        Ok(Journal { path: path.to_path_buf(), file: Mutex::new(file) })
+        Ok(Journal { path: path.to_path_buf(), file: Mutex::new(file), warnings: None })
+    }
+
+    /// Reports a line that cannot be written to `output` (the run's output sinks, without this
+    /// journal) as a warning.
+    pub fn warning_to(mut self, output: Events) -> Journal {
+        self.warnings = Some(output);
+        self
     }
 
     /// The file's path.
@@ -47,9 +56,12 @@ impl Sink for Journal {
     fn record(&self, record: &Record) {
         let Ok(line) = serde_json::to_string(record) else { return };
         let mut file = self.file.lock().expect("journal lock poisoned");
-        // A journal that cannot be written must not stop a rollback; the error goes to stderr.
-        if let Err(e) = writeln!(file, "{line}").and_then(|_| file.sync_data()) {
-            eprintln!("warning: cannot write the journal {}: {e}", self.path.display());
+        // A journal that cannot be written must not stop a rollback; the error is a warning.
+        if let Err(e) = writeln!(file, "{line}").and_then(|_| file.sync_data())
+            && let Some(output) = &self.warnings
+        {
+            let message = format!("cannot write the journal {}: {e}", self.path.display());
+            output.emit(Event::Warning { problem: Problem { step: None, at: None, message } });
         }
     }
 }

@@ -161,7 +161,7 @@ pub async fn apply(
         Err(e) => return Err(Refused::emit(Refusal::DockerUnavailable, e.to_string(), Vec::new(), &output)),
     };
     let journal = match Journal::create(&request.state_dir, &stack, &run_id) {
-        Ok(j) => j,
+        Ok(j) => j.warning_to(output.clone()),
         Err(e) => {
             let _ = lock.release().await;
             let message = format!("cannot create the run journal under {}: {e}", request.state_dir.display());
@@ -229,7 +229,7 @@ pub async fn apply(
     last.run.outcome = Some(report.outcome);
     last.run.reason = report.reason.clone();
     if let Err(e) = history::save(seams.cluster.as_ref(), &stack, &last).await {
-        eprintln!("warning: cannot record the run's outcome in the swarm: {e}");
+        warn(&events, format!("cannot record the run's outcome in the swarm: {e}"));
     }
     // A run stopped halfway keeps the stack locked: its `planrun rollback` takes the lock over.
     let lock_error = if report.outcome == RunOutcome::Stopped {
@@ -240,12 +240,26 @@ pub async fn apply(
     };
     let records = memory.records();
     if let Some(log) = &plan.log {
-        append_deployment_log(&request.plan_dir.join(&log.value), &plan, &run_id, &report, &records);
+        let path = request.plan_dir.join(&log.value);
+        if let Err(e) = append_deployment_log(&path, &plan, &run_id, &report, &records) {
+            warn(&events, format!("cannot append to the deployment log {}: {e}", path.display()));
+        }
     }
     Ok(Ran { run_id, report, journal: journal_path, records, lock_error })
 }
 
-fn append_deployment_log(path: &Path, plan: &Plan, run_id: &str, report: &executor::Report, records: &[Record]) {
+/// A warning after the run, for the journal and the output.
+fn warn(events: &Events, message: String) {
+    events.emit(Event::Warning { problem: Problem { step: None, at: None, message } });
+}
+
+fn append_deployment_log(
+    path: &Path,
+    plan: &Plan,
+    run_id: &str,
+    report: &executor::Report,
+    records: &[Record],
+) -> std::io::Result<()> {
     let total = records.last().map(|r| r.elapsed_ms).unwrap_or(0);
     let when = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
     let who = Holder::this_process(run_id).holder;
@@ -258,11 +272,7 @@ fn append_deployment_log(path: &Path, plan: &Plan, run_id: &str, report: &execut
     if let Some(reason) = &report.reason {
         line.push_str(&format!(" ({reason})"));
     }
-    let written =
-        std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| writeln!(f, "{line}"));
-    if let Err(e) = written {
-        eprintln!("warning: cannot append to the deployment log {}: {e}", path.display());
-    }
+    std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| writeln!(f, "{line}"))
 }
 
 /// What `rollback` needs.
@@ -340,12 +350,18 @@ pub async fn rollback(
         Err(e) => return Err(Refused::emit(Refusal::DockerUnavailable, e.to_string(), Vec::new(), &output)),
     };
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    match Journal::append(&path) {
-        Ok(journal) => sinks.push(Box::new(journal)),
-        Err(e) => eprintln!("warning: cannot append to {}: {e}", path.display()),
-    }
+    let unjournalled = match Journal::append(&path) {
+        Ok(journal) => {
+            sinks.push(Box::new(journal.warning_to(output.clone())));
+            None
+        }
+        Err(e) => Some(format!("cannot append to {}: {e}; this rollback is not journalled", path.display())),
+    };
     sinks.push(Box::new(output));
     let events = Events::new(sinks);
+    if let Some(message) = unjournalled {
+        warn(&events, message);
+    }
     let ctx = seams.context(events.clone(), &request.stack, &run_id);
     for (step, undo) in pending.iter().rev() {
         ctx.recorded.push(step, undo.clone());
@@ -376,7 +392,7 @@ pub async fn rollback(
     if outcome == RunOutcome::Stopped {
         drop(lock);
     } else if let Err(e) = lock.release().await {
-        eprintln!("warning: could not release the deploy lock: {e}");
+        warn(&events, format!("could not release the deploy lock: {e}"));
     }
     Ok(RolledBack { journal: path, run_id: undone_run, outcome, left: undone.left, reason })
 }

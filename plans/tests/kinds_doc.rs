@@ -30,7 +30,11 @@ fn every_step_gate_and_switch_kind_has_its_section() {
     }
     for k in SwitchKind::ALL {
         if !steps.contains(&format!("`switch {} ", k.keyword())) {
-            missing.push(format!("switch kind `{}`: no \"`switch {} ...`\" under `## Steps`", k.keyword(), k.keyword()));
+            missing.push(format!(
+                "switch kind `{}`: no \"`switch {} ...`\" under `## Steps`",
+                k.keyword(),
+                k.keyword()
+            ));
         }
     }
     assert!(missing.is_empty(), "docs/language.md lacks:\n{}", missing.join("\n"));

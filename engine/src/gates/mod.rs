@@ -154,14 +154,7 @@ async fn judge_together(
     reports.into_iter().flatten().collect()
 }
 
-/// At most `max` characters of `text`, with `…` when cut.
-pub fn excerpt(text: &str, max: usize) -> String {
-    let text = text.trim();
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
+pub use crate::cause::excerpt;
 
 #[cfg(test)]
 mod tests {
