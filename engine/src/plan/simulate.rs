@@ -340,9 +340,7 @@ fn arrange(sim: &mut Simulation, plan: &Plan, plan_dir: &Path, failure: &Failure
                 StepKind::Canary(c) => sim.cluster.behave(&c.image.value, Behavior::NeverHealthy),
                 StepKind::BlueGreen(b) => sim.cluster.behave(&b.image.value, Behavior::NeverHealthy),
                 StepKind::Compose(c) => {
-                    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
-                    let read = plans::check::compose::read(plan, &c.file, plan_dir, &env);
-                    for s in read.file.iter().flat_map(|f| f.services.iter()) {
+                    for s in c.resolved.iter().flat_map(|r| r.file.services.iter()) {
                         sim.cluster.behave(&s.image.value, Behavior::NeverHealthy);
                     }
                 }

@@ -8,12 +8,12 @@
 //! it has converged, and watches all their new tasks until the last gate has passed. Undo puts
 //! the whole stack back: updated services to their recorded specs, created ones removed.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bollard::models::{Service, ServiceSpec};
 use plans::steps::Compose;
+use plans::steps::compose::Resolved;
 
 use super::LiveFacts;
 use super::{Behavior, Findings, StepError};
@@ -36,13 +36,6 @@ pub const CONTENT_LABEL: &str = "planrun.content-sha256";
 const RELEASE: Duration = Duration::from_secs(60);
 
 /// The compose file read and turned into what the stack should be.
-struct Desired {
-    file: plans::compose::ComposeFile,
-    dir: std::path::PathBuf,
-    /// Its text, for the lines of messages.
-    source: std::sync::Arc<plans::SourceFile>,
-}
-
 /// What the step will do, worked out before any change.
 #[derive(Default)]
 struct Changes {
@@ -98,22 +91,18 @@ fn sha256(data: &[u8]) -> String {
     format!("{:x}", sha2::Sha256::digest(data))
 }
 
-fn read(step: &Compose, ctx: &StepContext) -> Result<Desired, StepError> {
-    let vars: HashMap<String, String> = std::env::vars().collect();
-    let read = plans::check::compose::read(&ctx.plan, &step.file, &ctx.plan_dir, &vars);
-    let file = read.file.ok_or_else(|| {
-        let first = read.diagnostics.iter().find(|d| d.is_error()).map(|d| d.message.clone()).unwrap_or_default();
+/// The compose file as the plan's checker read it: a run never reads or parses it again.
+fn read(step: &Compose) -> Result<&Resolved, StepError> {
+    step.resolved.as_deref().ok_or_else(|| {
         StepError::Refused(format!(
-            "the compose file `{}` has errors ({first}): run `planrun validate`",
+            "the compose file `{}` was not read when the plan was checked (the plan was checked without its files)",
             step.file.value
         ))
-    })?;
-    let dir = ctx.plan_dir.join(&step.file.value).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-    Ok(Desired { file, dir, source: read.source })
+    })
 }
 
 /// Reads the swarm and works out what to create and what to update.
-async fn changes(ctx: &StepContext, desired: &Desired) -> Result<Changes, StepError> {
+async fn changes(ctx: &StepContext, desired: &Resolved) -> Result<Changes, StepError> {
     let cluster = ctx.cluster();
     let stack = ctx.run.stack.as_str();
     let mut c = Changes::default();
@@ -216,7 +205,7 @@ async fn changes(ctx: &StepContext, desired: &Desired) -> Result<Changes, StepEr
 
 /// Absolute bind sources missing on this machine, when it is the swarm's only node: each
 /// task would fail with this error, at the file's line.
-fn missing_bind_sources(desired: &Desired) -> Vec<String> {
+fn missing_bind_sources(desired: &Resolved) -> Vec<String> {
     let mut out = Vec::new();
     for s in &desired.file.services {
         for m in s.volumes.iter().filter(|m| m.kind == plans::compose::MountKind::Bind && !m.relative) {
@@ -245,7 +234,7 @@ fn allowed(step: &Compose, ctx: &StepContext, changes: &Changes) -> Result<(), S
 impl Behavior for Compose {
     async fn preflight(&self, ctx: &StepContext) -> Findings {
         let mut findings = Findings::default();
-        let desired = match read(self, ctx) {
+        let desired = match read(self) {
             Ok(d) => d,
             Err(e) => {
                 findings.problems.push(e.to_string());
@@ -285,7 +274,7 @@ impl Behavior for Compose {
     async fn apply(&self, ctx: &StepContext) -> Result<(), StepError> {
         let cluster = ctx.cluster();
         let stack = ctx.run.stack.clone();
-        let desired = read(self, ctx)?;
+        let desired = read(self)?;
         let mut changes = changes(ctx, &desired).await?;
         allowed(self, ctx, &changes)?;
         let deadline_ms = self.deadline.as_millis();
@@ -512,6 +501,8 @@ where
 mod tests {
     use std::path::PathBuf;
     use std::sync::Arc;
+
+    use std::collections::HashMap;
 
     use super::*;
     use crate::cluster::fake::Behavior as Fake;

@@ -14,7 +14,7 @@ use crate::model::Plan;
 use crate::span::Span;
 use crate::spanned::Spanned;
 use crate::steps::StepKind;
-use crate::steps::compose::FromCompose;
+use crate::steps::compose::{FromCompose, Resolved};
 use crate::steps::update::UpdatePolicy;
 
 /// A compose file read for a plan.
@@ -182,27 +182,29 @@ fn env_lines(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Vec<
 pub fn resolve(plan: &mut Plan, dir: &Path, env: &HashMap<String, String>, out: &mut Vec<Diagnostic>) {
     let mut cache: HashMap<String, Read> = HashMap::new();
     let stack = plan.stack.value.clone();
-    let mut read_once = |plan: &Plan, named: &Spanned<String>, out: &mut Vec<Diagnostic>| -> Option<ComposeFile> {
+    let mut read_with_source = |plan: &Plan, named: &Spanned<String>, out: &mut Vec<Diagnostic>| {
         let entry = cache.entry(named.value.clone()).or_insert_with(|| {
             let r = read(plan, named, dir, env);
             out.extend(r.diagnostics.iter().cloned());
             r
         });
-        entry.file.clone()
+        entry.file.clone().map(|f| (f, entry.source.clone()))
     };
     for i in 0..plan.steps.len() {
         let kind = plan.steps[i].kind.clone();
         match kind {
             StepKind::Compose(c) => {
-                if let Some(file) = read_once(plan, &c.file, out)
+                if let Some((file, source)) = read_with_source(plan, &c.file, out)
                     && let StepKind::Compose(step) = &mut plan.steps[i].kind
                 {
                     step.services = file.services.iter().map(|s| format!("{stack}_{}", s.name.value)).collect();
+                    let dir = dir.join(&c.file.value).parent().map(Path::to_path_buf).unwrap_or_default();
+                    step.resolved = Some(Arc::new(Resolved { file, dir, source }));
                 }
             }
             StepKind::Rolling(r) => {
                 let Some(from) = &r.compose else { continue };
-                let Some(file) = read_once(plan, &from.file, out) else { continue };
+                let Some((file, _)) = read_with_source(plan, &from.file, out) else { continue };
                 let Some(service) = find(&file, from, out) else { continue };
                 if let StepKind::Rolling(step) = &mut plan.steps[i].kind {
                     let target = Rollout {
@@ -216,7 +218,7 @@ pub fn resolve(plan: &mut Plan, dir: &Path, env: &HashMap<String, String>, out: 
             }
             StepKind::Canary(c) => {
                 let Some(from) = &c.compose else { continue };
-                let Some(file) = read_once(plan, &from.file, out) else { continue };
+                let Some((file, _)) = read_with_source(plan, &from.file, out) else { continue };
                 let Some(service) = find(&file, from, out) else { continue };
                 if let StepKind::Canary(step) = &mut plan.steps[i].kind {
                     let target = Rollout {
@@ -230,7 +232,7 @@ pub fn resolve(plan: &mut Plan, dir: &Path, env: &HashMap<String, String>, out: 
             }
             StepKind::BlueGreen(b) => {
                 let Some(from) = &b.compose else { continue };
-                let Some(file) = read_once(plan, &from.file, out) else { continue };
+                let Some((file, _)) = read_with_source(plan, &from.file, out) else { continue };
                 let Some(service) = find(&file, from, out) else { continue };
                 if let StepKind::BlueGreen(step) = &mut plan.steps[i].kind
                     && step.image.value.is_empty()

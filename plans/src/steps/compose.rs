@@ -28,6 +28,23 @@ pub struct Compose {
     /// the file no longer has).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_removing: Vec<crate::steps::allow_removing::Removable>,
+    /// The file as the checker read it (interpolated, `env_file`s read, bind sources made
+    /// absolute), so a run never reads or parses it again; `None` until the plan is checked with
+    /// its files (`Inputs::files`).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub resolved: Option<std::sync::Arc<Resolved>>,
+}
+
+/// A compose file read and checked with the plan.
+#[derive(Debug)]
+pub struct Resolved {
+    /// What it defines.
+    pub file: crate::compose::ComposeFile,
+    /// Its directory, where the files of its configs and secrets are.
+    pub dir: std::path::PathBuf,
+    /// Its text, for the lines of messages.
+    pub source: std::sync::Arc<crate::diagnostic::SourceFile>,
 }
 
 impl Definition for Compose {
@@ -43,7 +60,7 @@ impl Definition for Compose {
         let gates = d.gate_names(fields, "gates");
         let deadline = d.duration(fields, "deadline").map(|v| v.value).unwrap_or(Duration::from_secs(600));
         let allow_removing = crate::steps::allow_removing::decode(d, fields);
-        Some(Compose { file: file?, gates, deadline, services: Vec::new(), allow_removing })
+        Some(Compose { file: file?, gates, deadline, services: Vec::new(), allow_removing, resolved: None })
     }
 
     fn gates(&self) -> Vec<&Spanned<String>> {
