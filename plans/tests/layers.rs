@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 /// The modules of `plans`, lowest first. A directory module (`steps/`, `gates/`, `check/`,
-/// `graph/`, `kdl_fast/`) counts as one module.
+/// `graph/`, `kdl_fast/`, `decoder/`) counts as one module.
 const LAYERS: &[&str] = &[
     // text: positions, diagnostics, KDL
     "span",
