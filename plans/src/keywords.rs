@@ -1,5 +1,7 @@
-//! One definition per kind of step or gate: an enum of the keywords users write, so that every
-//! match over kinds is exhaustive and a new kind that forgets a behaviour does not compile.
+//! A closed list of words users write (`allow-removing mounts ports ...`) as an enum, so every
+//! match over them is exhaustive. Step, gate and switch kinds have registries of their own
+//! (`steps::step_kinds!`, `gates::gate_kinds!`, `steps::switch::switch_kinds!`), which derive
+//! the same lists from each kind's definition.
 
 /// Defines a keyword enum: its variants, `ALL`, `NAMES`, `keyword()` and `from_keyword()`.
 macro_rules! keyword_enum {
