@@ -30,7 +30,7 @@ use crate::context::{RunContext, StepContext};
 use crate::database::DbError;
 use crate::gates::GateReport;
 use crate::services::ServiceError;
-use crate::services::convergence::Failure;
+use crate::services::failure::Failure;
 use crate::services::job::JobError;
 use crate::undo::Undo;
 

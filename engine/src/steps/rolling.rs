@@ -15,7 +15,8 @@ use plans::steps::allow_removing::Removable;
 use super::{Behavior, Findings, StepError};
 use crate::clock;
 use crate::context::{RunContext, StepContext};
-use crate::services::convergence::{self, Baseline, Mode, Settings, Target};
+use crate::services::convergence::{self, Settings};
+use crate::services::target::{Baseline, Mode, Target};
 use crate::services::removal;
 use crate::services::watch::Watch;
 use crate::services::{self, spec};
@@ -160,7 +161,7 @@ pub async fn roll_out(
     let allowed = Watch::allowance(policy.max_failure_ratio, tasks);
     let mut watch = Watch::new(&target, &baseline, allowed);
     let settings = Settings::new(policy.deadline.to_std());
-    convergence::follow(cluster, &ctx.run.events, &ctx.step, &target, &baseline, &mut watch, settings).await?;
+    convergence::follow(cluster, &|p| ctx.followed(p), &target, &baseline, &mut watch, settings).await?;
     // The release must stay healthy until its last gate has passed.
     watch.during(cluster, ctx.judge(gates)).await?.map_err(StepError::Gates)
 }
@@ -273,8 +274,7 @@ async fn restore_to(
     let mut watch = Watch::new(target, baseline, u64::MAX);
     convergence::follow(
         ctx.cluster.as_ref(),
-        &ctx.events,
-        step,
+        &|p| ctx.followed(step, p),
         target,
         baseline,
         &mut watch,
@@ -485,7 +485,7 @@ mod tests {
         let error = rolling("shop_web", "app:exit", FailureAction::Continue, 30).apply(&ctx).await.unwrap_err();
 
         assert!(started.elapsed() <= Duration::from_millis(1_100), "{:?}", started.elapsed());
-        assert!(matches!(error, StepError::Converge(crate::services::convergence::Failure::TasksFailed { .. })));
+        assert!(matches!(error, StepError::Converge(crate::services::failure::Failure::TasksFailed { .. })));
     }
 
     #[tokio::test(start_paused = true)]
