@@ -230,8 +230,8 @@ async fn poll(
         _ => {}
     }
     let updating = matches!(state, Some(State::UPDATING | State::ROLLBACK_STARTED));
-    let template = service.spec.as_ref().and_then(|s| s.task_template.clone()).unwrap_or_default();
-    let spec_image = template.container_spec.as_ref().and_then(|c| c.image.clone()).unwrap_or_default();
+    let template = service.spec.and_then(|s| s.task_template).unwrap_or_default();
+    let spec_image = template.container_spec.as_ref().and_then(|c| c.image.as_deref()).unwrap_or_default();
     if spec_image != target.image {
         return Ok(Err(Failure::Changed(format!(
             "the spec of {} was changed by someone else: its image is now {spec_image}, not {}",

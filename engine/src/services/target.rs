@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use bollard::models::{Service, ServiceSpec, ServiceUpdateStatus, Task, TaskSpec};
+use bollard::models::{Service, ServiceSpec, ServiceUpdateStatus, Task, TaskSpec, TaskSpecContainerSpec};
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::services::failure::Failure;
@@ -90,17 +90,24 @@ impl Target {
     /// cluster/swarm.rs), so a task never seems to have one.
     pub fn runs_template(&self, task: &Task, template: &TaskSpec) -> bool {
         let Some(spec) = task.spec.as_ref() else { return false };
-        let (ours, theirs) = (spec.container_spec.clone().unwrap_or_default(), template.container_spec.clone());
-        let theirs = theirs.unwrap_or_default();
+        let (ours, theirs) = (spec.container_spec.as_ref(), template.container_spec.as_ref());
+        // A field of a missing container spec is a field left unset.
+        fn same<T: PartialEq>(
+            ours: Option<&TaskSpecContainerSpec>,
+            theirs: Option<&TaskSpecContainerSpec>,
+            field: impl Fn(&TaskSpecContainerSpec) -> &Option<T>,
+        ) -> bool {
+            ours.and_then(|c| field(c).as_ref()) == theirs.and_then(|c| field(c).as_ref())
+        }
         self.runs_on(task)
-            && ours.command == theirs.command
-            && ours.args == theirs.args
-            && ours.env == theirs.env
-            && ours.dir == theirs.dir
-            && ours.user == theirs.user
-            && ours.configs == theirs.configs
-            && ours.secrets == theirs.secrets
-            && ours.mounts == theirs.mounts
+            && same(ours, theirs, |c| &c.command)
+            && same(ours, theirs, |c| &c.args)
+            && same(ours, theirs, |c| &c.env)
+            && same(ours, theirs, |c| &c.dir)
+            && same(ours, theirs, |c| &c.user)
+            && same(ours, theirs, |c| &c.configs)
+            && same(ours, theirs, |c| &c.secrets)
+            && same(ours, theirs, |c| &c.mounts)
             && spec.networks == template.networks
     }
 }
@@ -118,10 +125,10 @@ impl Baseline {
     /// Takes the baseline from a fresh inspect and task list.
     pub async fn take(cluster: &dyn Cluster, service: &Service) -> Result<Baseline, ClusterError> {
         let id = service.id.clone().unwrap_or_default();
-        let tasks = cluster.tasks(&id).await?;
+        let tasks = cluster.shared_tasks(&id).await?;
         Ok(Baseline {
             update_status: service.update_status.clone(),
-            tasks: tasks.into_iter().filter_map(|t| t.id).collect(),
+            tasks: tasks.iter().filter_map(|t| t.id.clone()).collect(),
         })
     }
 }

@@ -98,13 +98,13 @@ impl Watch {
     /// why); fails once more target tasks failed than allowed.
     pub fn observe(&mut self, tasks: &[Arc<Task>], unhealthy: &[(String, String)]) -> Result<(), Failure> {
         for task in tasks {
-            let id = task.id.clone().unwrap_or_default();
-            if self.before.contains(&id) || self.seen.contains(&id) {
+            let id = task.id.as_deref().unwrap_or_default();
+            if self.before.contains(id) || self.seen.contains(id) {
                 continue;
             }
-            let sick = unhealthy.iter().find(|(t, _)| *t == id).map(|(_, why)| why.clone());
+            let sick = unhealthy.iter().find(|(t, _)| t == id).map(|(_, why)| why.clone());
             let Some(message) = failure_of(task).or(sick) else { continue };
-            self.seen.insert(id);
+            self.seen.insert(id.to_owned());
             let name = task_name(&self.target.service_name, task);
             if self.target.runs_on(task) {
                 self.failed.add(message.clone(), name.clone());

@@ -90,6 +90,7 @@ impl Cluster for FakeCluster {
     /// follows or watches a service reads those.
     async fn shared_tasks(&self, service_id: &str) -> Result<Vec<Arc<Task>>, ClusterError> {
         let state = self.lock();
+
         state
             .find(service_id)
             .map(|s| s.tasks.clone())

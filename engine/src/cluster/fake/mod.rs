@@ -24,7 +24,7 @@ mod api;
 mod timing;
 mod updater;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bollard::models::{
@@ -47,8 +47,9 @@ struct State {
     index: u64,
     next_id: u64,
     services: HashMap<String, FakeService>,
-    /// Service ids by name: lookups by name stay quick on a swarm of thousands of services.
-    by_name: HashMap<String, String>,
+    /// Service ids by name, in order: lookups by name (or by the start of one) stay quick on
+    /// a swarm of thousands of services.
+    by_name: BTreeMap<String, String>,
     configs: Vec<ConfigObject>,
     networks: Vec<Network>,
     /// The API version it claims, to model a daemon that drops newer fields (`None`: keeps all).
@@ -398,6 +399,13 @@ impl FakeCluster {
             .collect();
         names.sort();
         names
+    }
+
+    /// The names of the services whose name starts with `prefix`, sorted.
+    pub fn service_names_from(&self, prefix: &str) -> Vec<String> {
+        let state = self.lock();
+        let from = state.by_name.range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded));
+        from.map(|(name, _)| name).take_while(|name| name.starts_with(prefix)).cloned().collect()
     }
 
     /// The data of the config object named `name`.
