@@ -305,10 +305,7 @@ impl Cluster for ReadOnly {
     async fn tasks(&self, service_id: &str) -> Result<Vec<bollard::models::Task>, ClusterError> {
         self.0.tasks(service_id).await
     }
-    async fn shared_tasks(
-        &self,
-        service_id: &str,
-    ) -> Result<Vec<std::sync::Arc<bollard::models::Task>>, ClusterError> {
+    async fn shared_tasks(&self, service_id: &str) -> Result<Vec<std::sync::Arc<bollard::models::Task>>, ClusterError> {
         self.0.shared_tasks(service_id).await
     }
     async fn revision(&self, service_id: &str) -> crate::cluster::Revision {

@@ -50,9 +50,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::models::{
-    ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState,
-};
+use bollard::models::{ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState};
 use tokio::time::Instant;
 
 use crate::cluster::{Cluster, ClusterError};
@@ -64,7 +62,6 @@ use crate::services::watch::Watch;
 
 /// How often the service is polled unless told otherwise.
 pub const DEFAULT_POLL: Duration = Duration::from_millis(100);
-
 
 /// Whether the target is a new release or the previous one being restored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +95,6 @@ impl Settings {
         Settings { direction: Direction::Restore, ..Settings::new(deadline) }
     }
 }
-
 
 /// What one poll saw.
 struct Poll {
@@ -289,7 +285,8 @@ fn replicated(
     direction: Direction,
     updating: bool,
 ) -> Tasks {
-    let wanted: Vec<&Task> = tasks.iter().map(|t| &**t).filter(|t| t.desired_state == Some(TaskState::RUNNING)).collect();
+    let wanted: Vec<&Task> =
+        tasks.iter().map(|t| &**t).filter(|t| t.desired_state == Some(TaskState::RUNNING)).collect();
     let on_target = |t: &&Task| target.runs_template(t, template);
     let on_target_running = wanted.iter().filter(|t| is_running(t) && on_target(t)).count() as u64;
     let slots: BTreeSet<i64> = wanted.iter().filter_map(|t| t.slot).collect();
@@ -360,9 +357,11 @@ fn global(target: &Target, template: &TaskSpec, tasks: &[Arc<Task>], desired: u6
         by_node.entry(task.node_id.as_deref().unwrap_or_default()).or_default().push(task);
     }
     let wanted = tasks.iter().map(|t| &**t).filter(|t| t.desired_state == Some(TaskState::RUNNING)).count() as u64;
-    let on_target_running =
-        tasks.iter().map(|t| &**t).filter(|t| t.desired_state == Some(TaskState::RUNNING) && is_running(t) && on_target(t)).count()
-            as u64;
+    let on_target_running = tasks
+        .iter()
+        .map(|t| &**t)
+        .filter(|t| t.desired_state == Some(TaskState::RUNNING) && is_running(t) && on_target(t))
+        .count() as u64;
     let good = |t: &&Task| t.desired_state == Some(TaskState::RUNNING) && is_running(t) && on_target(t);
     let nodes_done = by_node.values().filter(|ts| ts.len() == 1 && good(&ts[0])).count() as u64;
     let crowded: Vec<(&str, usize)> =
@@ -370,8 +369,10 @@ fn global(target: &Target, template: &TaskSpec, tasks: &[Arc<Task>], desired: u6
     let waiting = by_node.values().filter(|ts| !ts.iter().any(|t| t.desired_state == Some(TaskState::RUNNING))).count();
 
     let nodes = by_node.len() as u64;
-    let created_since =
-        tasks.iter().map(|t| &**t).any(|t| on_target(t) && !t.id.as_ref().is_some_and(|id| baseline.tasks.contains(id)));
+    let created_since = tasks
+        .iter()
+        .map(|t| &**t)
+        .any(|t| on_target(t) && !t.id.as_ref().is_some_and(|id| baseline.tasks.contains(id)));
     let nobody = desired == 0 && nodes == 0 && !created_since;
     let done = nobody || (desired > 0 && nodes == desired && nodes_done == desired && wanted == desired);
 

@@ -77,3 +77,140 @@ impl Pace {
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }
+
+#[cfg(test)]
+mod tests {
+    use bollard::models::{ServiceSpec, TaskSpec, TaskSpecContainerSpec};
+
+    use super::*;
+    use crate::cluster::fake::FakeCluster;
+
+    fn web(image: &str) -> ServiceSpec {
+        ServiceSpec {
+            name: Some("web".into()),
+            task_template: Some(TaskSpec {
+                container_spec: Some(TaskSpecContainerSpec { image: Some(image.into()), ..Default::default() }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// Milliseconds from `start` of the looks a loop makes until `until`.
+    async fn looks(cluster: &dyn Cluster, id: &str, every: Duration, until: Duration) -> Vec<u128> {
+        let start = Instant::now();
+        let mut pace = Pace::new(&[id], every);
+        let mut at = Vec::new();
+        loop {
+            pace.look(cluster).await;
+            at.push(start.elapsed().as_millis());
+            if start.elapsed() >= until {
+                return at;
+            }
+            pace.next(cluster, Some(start + until)).await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_loop_looks_at_the_first_tick_after_each_change_and_at_its_end() {
+        let fake = FakeCluster::new();
+        let id = fake.add_service(web("app:v1"));
+        let version = fake.service(&id).await.unwrap().version.unwrap().index.unwrap();
+        fake.update_service(&id, version, web("app:v2")).await.unwrap();
+
+        // Swarm's updater starts 20 ms after the write (stop-first: the old task stops, a new one
+        // starts), the new task runs 1 s later: ticks at 100 ms and 1,100 ms, then the end.
+        let seen = looks(&fake, &id, Duration::from_millis(100), Duration::from_secs(3)).await;
+
+        assert_eq!(seen, [0, 100, 1_100, 3_000]);
+    }
+
+    /// A cluster that hears of nothing: the default methods of the trait.
+    struct Deaf(FakeCluster);
+
+    #[async_trait::async_trait]
+    impl Cluster for Deaf {
+        async fn service(&self, name: &str) -> Result<bollard::models::Service, crate::cluster::ClusterError> {
+            self.0.service(name).await
+        }
+        async fn update_service(&self, _: &str, _: u64, _: ServiceSpec) -> Result<(), crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn tasks(&self, id: &str) -> Result<Vec<bollard::models::Task>, crate::cluster::ClusterError> {
+            self.0.tasks(id).await
+        }
+        async fn counts(&self, _: &str) -> Result<crate::cluster::ServiceCounts, crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn create_config(&self, _: crate::cluster::NewObject) -> Result<String, crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn config(&self, _: &str) -> Result<Option<crate::cluster::ConfigObject>, crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn remove_config(&self, _: &str) -> Result<(), crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn configs(&self, _: &str) -> Result<Vec<crate::cluster::ConfigObject>, crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn network(&self, _: &str) -> Result<Option<crate::cluster::Network>, crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn create_network(&self, _: crate::cluster::NewNetwork) -> Result<String, crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn remove_network(&self, _: &str) -> Result<(), crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn secret(&self, _: &str) -> Result<Option<crate::cluster::SecretObject>, crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn create_secret(&self, _: crate::cluster::NewObject) -> Result<String, crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn remove_secret(&self, _: &str) -> Result<(), crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn create_service(&self, _: ServiceSpec) -> Result<String, crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn remove_service(&self, _: &str) -> Result<(), crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn services(&self, _: &str) -> Result<Vec<bollard::models::Service>, crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn logs(&self, _: &str, _: usize) -> Result<String, crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn unhealthy(&self, _: &str) -> Result<Vec<(String, String)>, crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn local_container(&self, _: &str) -> Result<Option<String>, crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn exec(
+            &self,
+            _: crate::cluster::Exec,
+        ) -> Result<crate::cluster::Executed, crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn logs_to(&self, _: &str, _: &std::path::Path) -> Result<u64, crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+        async fn secrets(&self, _: &str) -> Result<Vec<crate::cluster::SecretObject>, crate::cluster::ClusterError> {
+            unimplemented!()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cluster_that_hears_of_nothing_is_looked_at_every_tick() {
+        let deaf = Deaf(FakeCluster::new());
+        let id = deaf.0.add_service(web("app:v1"));
+
+        let seen = looks(&deaf, &id, Duration::from_millis(250), Duration::from_secs(1)).await;
+
+        assert_eq!(seen, [0, 250, 500, 750, 1_000]);
+    }
+}

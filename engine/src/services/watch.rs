@@ -21,8 +21,8 @@ use std::time::Duration;
 use bollard::models::{Task, TaskState};
 
 use crate::cluster::Cluster;
-use crate::services::pace::Pace;
 use crate::services::failure::{Failure, TaskErrors};
+use crate::services::pace::Pace;
 use crate::services::target::{Baseline, Target};
 
 /// How often tasks are looked at while gates run.

@@ -268,8 +268,7 @@ async fn follow_canary(ctx: &StepContext, canary_id: &str, deadline: tokio::time
     let baseline = Baseline::default();
     let mut watch = Watch::new(&target, &baseline, 0);
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-    convergence::follow(cluster, &|p| ctx.followed(p), &target, &baseline, &mut watch, Settings::new(left))
-        .await?;
+    convergence::follow(cluster, &|p| ctx.followed(p), &target, &baseline, &mut watch, Settings::new(left)).await?;
     Ok(watch)
 }
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::time::Instant;
 use bollard::models::{ObjectVersion, Service, ServiceSpec, ServiceUpdateStatusStateEnum, Task, TaskState};
+use tokio::time::Instant;
 
 use super::*;
 use crate::cluster::{

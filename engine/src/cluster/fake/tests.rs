@@ -131,11 +131,7 @@ async fn by_node(fake: &FakeCluster, name: &str) -> Vec<(String, String, TaskSta
         .filter(|t| t.desired_state == Some(TaskState::RUNNING))
         .map(|t| {
             assert_eq!(t.slot, None, "a global task has no slot");
-            (
-                t.node_id.clone().unwrap(),
-                image_of(t.spec.as_ref().unwrap()),
-                t.status.as_ref().unwrap().state.unwrap(),
-            )
+            (t.node_id.clone().unwrap(), image_of(t.spec.as_ref().unwrap()), t.status.as_ref().unwrap().state.unwrap())
         })
         .collect();
     out.sort();
@@ -185,12 +181,7 @@ impl Sampler {
 
 /// Writes `image` into the service's spec as a client would, then waits (bounded) until
 /// Swarm's update status is `until`; returns how long that took.
-async fn update_until(
-    fake: &FakeCluster,
-    name: &str,
-    image: &str,
-    until: ServiceUpdateStatusStateEnum,
-) -> Duration {
+async fn update_until(fake: &FakeCluster, name: &str, image: &str, until: ServiceUpdateStatusStateEnum) -> Duration {
     let service = fake.service(name).await.unwrap();
     let mut next = service.spec.clone().unwrap();
     next.task_template.as_mut().unwrap().container_spec.as_mut().unwrap().image = Some(image.into());

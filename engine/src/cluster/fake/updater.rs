@@ -51,7 +51,14 @@ impl FakeCluster {
     }
 
     /// Swarm's restart of a slot (node) whose task died outside an update.
-    pub(super) fn restart(&self, service_id: String, generation: u64, place: Place, template: TaskSpec, timing: Timing) {
+    pub(super) fn restart(
+        &self,
+        service_id: String,
+        generation: u64,
+        place: Place,
+        template: TaskSpec,
+        timing: Timing,
+    ) {
         let fake = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(restart_delay(&template, &timing)).await;
@@ -64,7 +71,14 @@ impl FakeCluster {
     }
 
     /// Waits out a task's start and sets its state; a failed one is restarted.
-    pub(super) async fn settle(&self, service_id: &str, generation: u64, task: &str, start: Start, template: &TaskSpec) {
+    pub(super) async fn settle(
+        &self,
+        service_id: &str,
+        generation: u64,
+        task: &str,
+        start: Start,
+        template: &TaskSpec,
+    ) {
         let (Start::Up(after) | Start::Failed(after)) = start;
         tokio::time::sleep(after).await;
         let mut state = self.lock();
