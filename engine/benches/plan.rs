@@ -13,6 +13,11 @@ use std::time::Instant;
 use engine::plan::simulate::Knobs;
 use engine::plan::{self, Request};
 
+// The allocator of the planrun binary (engine/src/main.rs), so that this measures what
+// `planrun plan` takes.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn checked(name: &str, text: String, dir: &Path) -> (plans::model::Plan, plans::PlanGraph) {
     let inputs = plans::Inputs { files: Some(dir.to_path_buf()), ..Default::default() };
     let checked = plans::check(plans::SourceFile::new(name, text), &inputs);
