@@ -152,6 +152,11 @@ pub trait Cluster: Send + Sync + 'static {
     async fn update_service(&self, id: &str, version: u64, spec: ServiceSpec) -> Result<(), ClusterError>;
     /// The service's tasks (all states).
     async fn tasks(&self, service_id: &str) -> Result<Vec<Task>, ClusterError>;
+    /// The service as a shared value, for the loops that inspect it again and again: a
+    /// cluster that keeps its services in memory hands them out without a copy.
+    async fn shared_service(&self, name: &str) -> Result<Arc<Service>, ClusterError> {
+        Ok(Arc::new(self.service(name).await?))
+    }
     /// The service's tasks as shared values, for the loops that look at them again and again
     /// (following and watching a release): a cluster that keeps its tasks in memory hands
     /// them out without copying every task's spec.

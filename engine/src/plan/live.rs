@@ -305,6 +305,9 @@ impl Cluster for ReadOnly {
     async fn tasks(&self, service_id: &str) -> Result<Vec<bollard::models::Task>, ClusterError> {
         self.0.tasks(service_id).await
     }
+    async fn shared_service(&self, name: &str) -> Result<std::sync::Arc<bollard::models::Service>, ClusterError> {
+        self.0.shared_service(name).await
+    }
     async fn shared_tasks(&self, service_id: &str) -> Result<Vec<std::sync::Arc<bollard::models::Task>>, ClusterError> {
         self.0.shared_tasks(service_id).await
     }

@@ -196,7 +196,7 @@ async fn poll(
     direction: Direction,
     watch: &mut Watch,
 ) -> Result<Result<Poll, Failure>, ClusterError> {
-    let service = cluster.service(&target.service_id).await?;
+    let service = cluster.shared_service(&target.service_id).await?;
     let tasks = cluster.shared_tasks(&target.service_id).await?;
     // A new release's containers turning unhealthy fail it before Swarm gets round to it.
     let unhealthy = match direction {
@@ -226,7 +226,8 @@ async fn poll(
         _ => {}
     }
     let updating = matches!(state, Some(State::UPDATING | State::ROLLBACK_STARTED));
-    let template = service.spec.and_then(|s| s.task_template).unwrap_or_default();
+    let unset = TaskSpec::default();
+    let template = service.spec.as_ref().and_then(|s| s.task_template.as_ref()).unwrap_or(&unset);
     let spec_image = template.container_spec.as_ref().and_then(|c| c.image.as_deref()).unwrap_or_default();
     if spec_image != target.image {
         return Ok(Err(Failure::Changed(format!(
@@ -237,10 +238,10 @@ async fn poll(
 
     // (2) the tasks that want to run.
     let seen = match target.mode {
-        Mode::Replicated(replicas) => replicated(target, &template, &tasks, replicas, direction, updating),
+        Mode::Replicated(replicas) => replicated(target, template, &tasks, replicas, direction, updating),
         Mode::Global => {
             let desired = cluster.counts(&target.service_id).await?.desired;
-            global(target, &template, &tasks, desired, baseline)
+            global(target, template, &tasks, desired, baseline)
         }
     };
     let mut progress = seen.progress;

@@ -17,7 +17,10 @@ use crate::cluster::{
 impl Cluster for FakeCluster {
     async fn service(&self, name: &str) -> Result<Service, ClusterError> {
         let state = self.lock();
-        state.find(name).map(|s| s.service.clone()).ok_or_else(|| ClusterError::NotFound(format!("service {name}")))
+        state
+            .find(name)
+            .map(|s| Service::clone(&s.service))
+            .ok_or_else(|| ClusterError::NotFound(format!("service {name}")))
     }
 
     async fn update_service(&self, id: &str, version: u64, spec: ServiceSpec) -> Result<(), ClusterError> {
@@ -31,7 +34,7 @@ impl Cluster for FakeCluster {
             let current = s.service.version.as_ref().and_then(|v| v.index).unwrap_or(0);
             if interfere {
                 // Another writer got there first.
-                s.service.version = Some(ObjectVersion { index: Some(index) });
+                Arc::make_mut(&mut s.service).version = Some(ObjectVersion { index: Some(index) });
                 return Err(ClusterError::OutOfSequence);
             }
             if version != current {
@@ -48,10 +51,11 @@ impl Cluster for FakeCluster {
                 .iter()
                 .any(|t| t.desired_state == Some(TaskState::RUNNING) && t.spec.as_ref() != Some(&new_template));
             s.previous = Some(old);
-            s.service.spec = Some(spec);
-            s.service.version = Some(ObjectVersion { index: Some(index) });
+            let service = Arc::make_mut(&mut s.service);
+            service.spec = Some(spec);
+            service.version = Some(ObjectVersion { index: Some(index) });
             // Swarm resets the update status on every update; only a new task template starts one.
-            s.service.update_status = None;
+            service.update_status = None;
             s.generation += 1;
             let generation = s.generation;
             let sid = s.service.id.clone().unwrap_or_default();
@@ -95,6 +99,11 @@ impl Cluster for FakeCluster {
             .find(service_id)
             .map(|s| s.tasks.clone())
             .ok_or_else(|| ClusterError::NotFound(format!("service {service_id}")))
+    }
+
+    async fn shared_service(&self, name: &str) -> Result<Arc<Service>, ClusterError> {
+        let state = self.lock();
+        state.find(name).map(|s| s.service.clone()).ok_or_else(|| ClusterError::NotFound(format!("service {name}")))
     }
 
     async fn revision(&self, service_id: &str) -> Revision {
@@ -287,7 +296,7 @@ impl Cluster for FakeCluster {
             .and_then(|s| s.service.id.clone())
             .ok_or_else(|| ClusterError::NotFound(format!("service {id}")))?;
         if let Some(removed) = state.services.remove(&key)
-            && let Some(name) = removed.service.spec.and_then(|s| s.name)
+            && let Some(name) = removed.service.spec.as_ref().and_then(|s| s.name.clone())
         {
             state.by_name.remove(&name);
         }
@@ -300,7 +309,7 @@ impl Cluster for FakeCluster {
             .services
             .values()
             .filter(|s| s.service.spec.as_ref().is_some_and(|spec| has_label(spec, label)))
-            .map(|s| s.service.clone())
+            .map(|s| Service::clone(&s.service))
             .collect();
         found.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(found)

@@ -99,7 +99,8 @@ impl Place {
 }
 
 struct FakeService {
-    service: Service,
+    /// Shared with readers (`Cluster::shared_service`), copied on a change while one holds it.
+    service: Arc<Service>,
     previous: Option<ServiceSpec>,
     /// Shared with readers (`Cluster::shared_tasks`): a change copies a task only while a
     /// reader still holds it.
@@ -432,12 +433,12 @@ fn insert_service(state: &mut State, spec: ServiceSpec) -> String {
     state.services.insert(
         id.clone(),
         FakeService {
-            service: Service {
+            service: Arc::new(Service {
                 id: Some(id.clone()),
                 version: Some(ObjectVersion { index: Some(index) }),
                 spec: Some(spec),
                 ..Default::default()
-            },
+            }),
             previous: None,
             tasks: Vec::new(),
             logs: Vec::new(),
@@ -481,7 +482,8 @@ fn set_status(state: &mut State, service_id: &str, to: ServiceUpdateStatusStateE
     let index = state.next_index();
     if let Some(s) = state.service_mut(service_id) {
         let started_at = s.service.update_status.as_ref().and_then(|u| u.started_at.clone());
-        s.service.update_status = Some(ServiceUpdateStatus {
+        let service = Arc::make_mut(&mut s.service);
+        service.update_status = Some(ServiceUpdateStatus {
             state: Some(to),
             started_at: if to == ServiceUpdateStatusStateEnum::UPDATING {
                 Some(format!("index {index}"))
@@ -492,7 +494,7 @@ fn set_status(state: &mut State, service_id: &str, to: ServiceUpdateStatusStateE
             message: Some(message.to_string()),
         });
         // Swarm writes the status into the service object, which bumps its version.
-        s.service.version = Some(ObjectVersion { index: Some(index) });
+        service.version = Some(ObjectVersion { index: Some(index) });
     }
 }
 

@@ -282,8 +282,9 @@ impl FakeCluster {
             let index = state.next_index();
             let Some(s) = state.service_mut(service_id) else { return };
             let Some(previous) = s.previous.take() else { return };
-            s.service.spec = Some(previous);
-            s.service.version = Some(ObjectVersion { index: Some(index) });
+            let service = Arc::make_mut(&mut s.service);
+            service.spec = Some(previous);
+            service.version = Some(ObjectVersion { index: Some(index) });
             s.generation += 1;
             let generation = s.generation;
             set_status(&mut state, service_id, ServiceUpdateStatusStateEnum::ROLLBACK_STARTED, &message);
