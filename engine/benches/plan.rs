@@ -5,13 +5,18 @@
 //! `cargo bench -p planrun-engine --bench plan` prints one line per case: the median of `runs`
 //! runs of `plan::build` (best case, worst case and, for the examples, a drill of their last
 //! gate), the simulated times, and the process's peak memory. `PLANRUN_BENCH_SIZES=100,1000`
-//! picks the generated sizes (default 100, 1000).
+//! picks the generated sizes (default 100, 1000); `PLANRUN_BENCH_RUNS` overrides the runs per case.
 
 use std::path::Path;
 use std::time::Instant;
 
 use engine::plan::simulate::Knobs;
 use engine::plan::{self, Request};
+
+// The allocator of the planrun binary (engine/src/main.rs), so that this measures what
+// `planrun plan` takes.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn checked(name: &str, text: String, dir: &Path) -> (plans::model::Plan, plans::PlanGraph) {
     let inputs = plans::Inputs { files: Some(dir.to_path_buf()), ..Default::default() };
@@ -64,6 +69,7 @@ fn measure(
 ) {
     let mut times = Vec::new();
     let mut report = None;
+    let runs = std::env::var("PLANRUN_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(runs);
     for _ in 0..runs {
         let request = Request {
             plan,
@@ -83,13 +89,15 @@ fn measure(
     times.sort_by(f64::total_cmp);
     let r = report.expect("at least one run");
     println!(
-        "{name:<34} {:>5} steps  median {:>8.3} s (min {:.3}, max {:.3}, {runs} runs)  simulated best {}  worst {}  peak RSS {} MiB",
+        "{name:<34} {:>5} steps  median {:>8.3} s (min {:.3}, max {:.3}, {runs} runs)  simulated best {} ({} ms)  worst {} ({} ms)  peak RSS {} MiB",
         plan.steps.len(),
         times[times.len() / 2],
         times[0],
         times[times.len() - 1],
         engine::clock::span(r.timeline.best_ms),
+        r.timeline.best_ms,
         engine::clock::span(r.timeline.worst_ms),
+        r.timeline.worst_ms,
         peak_rss_mib()
     );
 }

@@ -17,6 +17,7 @@ use crate::commands::Commands;
 use crate::database::{Databases, Dump};
 use crate::events::{Event, Events};
 use crate::gates::{self, GateReport, Probe, Verdict};
+use crate::services::progress::Progress;
 use crate::undo::{Recorded, Undo};
 
 /// What every part of a run uses.
@@ -42,6 +43,14 @@ pub struct RunContext {
     pub databases: Arc<dyn Databases>,
     /// Dumps this run took and verified, by database (`Target::describe`).
     pub backups: Arc<std::sync::Mutex<Vec<(String, Dump)>>>,
+}
+
+impl RunContext {
+    /// Reports, as `step`'s progress, how following a service goes.
+    pub fn followed(&self, step: &str, progress: Progress) {
+        let Progress { message, updated } = progress;
+        self.events.emit(Event::StepProgress { step: step.to_owned(), message, updated: Some(updated) });
+    }
 }
 
 /// What a step being applied uses: the run's context, the plan and which step it is.
@@ -72,6 +81,11 @@ impl StepContext {
     /// Reports progress.
     pub fn progress(&self, message: impl Into<String>) {
         self.run.events.emit(Event::StepProgress { step: self.step.clone(), message: message.into(), updated: None });
+    }
+
+    /// Reports how following a service goes (tasks on the target of those expected).
+    pub fn followed(&self, progress: Progress) {
+        self.run.followed(&self.step, progress);
     }
 
     /// Judges the named gates at once; the reports of those that did not pass, if any.

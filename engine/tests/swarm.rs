@@ -20,8 +20,9 @@ use engine::cluster::Cluster;
 use engine::cluster::swarm::Swarm;
 use engine::context::StepContext;
 use engine::events::{Event, Events, Memory};
-use engine::services::convergence::{self, Baseline, Settings, Target};
+use engine::services::convergence::{self, Settings};
 use engine::services::job::{self, Job};
+use engine::services::target::{Baseline, Target};
 use engine::services::watch::Watch;
 use engine::session::Seams;
 use engine::simulation::Simulation;
@@ -141,11 +142,8 @@ async fn create(swarm: &Swarm, spec: ServiceSpec) -> (String, Removed) {
     let target = Target::of(&id, &spec).unwrap();
     let baseline = Baseline::default();
     let mut watch = Watch::new(&target, &baseline, u64::MAX);
-    let events = Events::new(Vec::new());
     let settings = Settings::new(Duration::from_secs(60));
-    convergence::follow(swarm, &events, "create", &target, &baseline, &mut watch, settings)
-        .await
-        .expect("the v1 service starts");
+    convergence::follow(swarm, &|_| {}, &target, &baseline, &mut watch, settings).await.expect("the v1 service starts");
     (id, guard)
 }
 

@@ -7,12 +7,16 @@
 
 pub mod fake;
 pub mod swarm;
+mod swarm_changes;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bollard::models::{Service, ServiceSpec, Task};
+use tokio::time::Instant;
 
 /// What went wrong talking to the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +139,10 @@ pub struct ServiceCounts {
     pub desired: u64,
 }
 
+/// How many changes of a service (its spec, its update status, its tasks and their containers)
+/// a cluster has heard of: a count that only grows. Only a change of it means something.
+pub type Revision = u64;
+
 /// The operations planrun needs from a swarm.
 #[async_trait]
 pub trait Cluster: Send + Sync + 'static {
@@ -144,6 +152,35 @@ pub trait Cluster: Send + Sync + 'static {
     async fn update_service(&self, id: &str, version: u64, spec: ServiceSpec) -> Result<(), ClusterError>;
     /// The service's tasks (all states).
     async fn tasks(&self, service_id: &str) -> Result<Vec<Task>, ClusterError>;
+    /// The service as a shared value, for the loops that inspect it again and again: a
+    /// cluster that keeps its services in memory hands them out without a copy.
+    async fn shared_service(&self, name: &str) -> Result<Arc<Service>, ClusterError> {
+        Ok(Arc::new(self.service(name).await?))
+    }
+    /// The service's tasks as shared values, for the loops that look at them again and again
+    /// (following and watching a release): a cluster that keeps its tasks in memory hands
+    /// them out without copying every task's spec.
+    async fn shared_tasks(&self, service_id: &str) -> Result<Vec<Arc<Task>>, ClusterError> {
+        Ok(self.tasks(service_id).await?.into_iter().map(Arc::new).collect())
+    }
+    /// The service's [`Revision`] now. Read it before a look, and wait with [`Cluster::changed`]
+    /// for the next change after it.
+    async fn revision(&self, _service_id: &str) -> Revision {
+        0
+    }
+    /// Waits until any of `services` (id, revision read before the last look) is heard to
+    /// change, or is removed, or until `until` (tokio's clock). A cluster that hears of no
+    /// change (the default) just waits until `until`.
+    async fn changed(&self, _services: &[(String, Revision)], until: Instant) {
+        tokio::time::sleep_until(until).await;
+    }
+    /// How long a loop may go without looking when it hears of no change: `None` when every
+    /// change is heard of (the fake), `Some(ZERO)` (the default) when none is, so a loop looks
+    /// at every tick; a real swarm hears of most changes through its event stream and is
+    /// looked at now and then besides.
+    fn quiet_limit(&self) -> Option<Duration> {
+        Some(Duration::ZERO)
+    }
     /// Running and desired counts (list_services with status=true).
     async fn counts(&self, service_id: &str) -> Result<ServiceCounts, ClusterError>;
     /// Creates a config object; `Conflict` when the name is taken.

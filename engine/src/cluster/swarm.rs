@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -22,10 +23,12 @@ use bollard::query_parameters::{
     ListTasksOptions, LogsOptions, RemoveContainerOptions, UpdateServiceOptions,
 };
 use futures_util::StreamExt;
+use tokio::time::Instant;
 
+use super::swarm_changes::Changes;
 use super::{
     Cluster, ClusterError, ConfigObject, Exec, ExecInput, ExecOutput, Executed, Network, NewNetwork, NewObject,
-    SecretObject, ServiceCounts,
+    Revision, SecretObject, ServiceCounts,
 };
 
 /// Where Docker listens when DOCKER_HOST is not set.
@@ -42,7 +45,13 @@ pub struct Swarm {
     host: String,
     /// Why ended tasks' containers were unhealthy, by task id (it no longer changes).
     unhealthy: Arc<Mutex<HashMap<String, Option<String>>>>,
+    /// Changes heard on the event stream (opened when a loop first asks).
+    changes: Arc<Changes>,
 }
+
+/// How long a loop following or watching a service goes without looking when the event
+/// stream says nothing: what no event tells (a task on another node) is seen this late.
+const QUIET_LIMIT: Duration = Duration::from_secs(1);
 
 /// Plain HTTP to the same daemon, for answers bollard's models would alter.
 #[derive(Clone)]
@@ -134,7 +143,7 @@ impl Swarm {
             )));
         }
         let raw = RawApi::new(host, tls, &docker).map_err(unanswered)?;
-        Ok(Swarm { docker, raw, host: host.to_string(), unhealthy: Arc::default() })
+        Ok(Swarm { docker, raw, host: host.to_string(), unhealthy: Arc::default(), changes: Arc::default() })
     }
 
     /// The secrets a list filter (`name`, `label`) matches.
@@ -359,6 +368,18 @@ impl Cluster for Swarm {
             }
         }
         Ok(tasks)
+    }
+
+    async fn revision(&self, service_id: &str) -> Revision {
+        self.changes.revision(&self.docker, service_id)
+    }
+
+    async fn changed(&self, services: &[(String, Revision)], until: Instant) {
+        self.changes.changed(&self.docker, services, until).await
+    }
+
+    fn quiet_limit(&self) -> Option<Duration> {
+        Some(QUIET_LIMIT)
     }
 
     async fn counts(&self, service_id: &str) -> Result<ServiceCounts, ClusterError> {

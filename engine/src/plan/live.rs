@@ -291,6 +291,21 @@ impl Cluster for ReadOnly {
     async fn tasks(&self, service_id: &str) -> Result<Vec<bollard::models::Task>, ClusterError> {
         self.0.tasks(service_id).await
     }
+    async fn shared_service(&self, name: &str) -> Result<std::sync::Arc<bollard::models::Service>, ClusterError> {
+        self.0.shared_service(name).await
+    }
+    async fn shared_tasks(&self, service_id: &str) -> Result<Vec<std::sync::Arc<bollard::models::Task>>, ClusterError> {
+        self.0.shared_tasks(service_id).await
+    }
+    async fn revision(&self, service_id: &str) -> crate::cluster::Revision {
+        self.0.revision(service_id).await
+    }
+    async fn changed(&self, services: &[(String, crate::cluster::Revision)], until: tokio::time::Instant) {
+        self.0.changed(services, until).await
+    }
+    fn quiet_limit(&self) -> Option<std::time::Duration> {
+        self.0.quiet_limit()
+    }
     async fn counts(&self, service_id: &str) -> Result<crate::cluster::ServiceCounts, ClusterError> {
         self.0.counts(service_id).await
     }

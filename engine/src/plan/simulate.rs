@@ -123,7 +123,9 @@ impl Snapshots {
             |n: &str| own.iter().any(|o| n == o || n.strip_prefix(o.as_str()).is_some_and(|r| r.starts_with('-')));
         let mut names: Vec<String> = own.clone();
         // Services created beside the step's own (a canary) show up under their own name.
-        names.extend(self.cluster.service_names().into_iter().filter(|n| beside(n)));
+        for o in own {
+            names.extend(self.cluster.service_names_from(o).into_iter().filter(|n| beside(n)));
+        }
         names.sort();
         names.dedup();
         names.into_iter().filter_map(|n| self.cluster.spec(&n).map(|s| (n, s))).collect()

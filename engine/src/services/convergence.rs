@@ -46,138 +46,22 @@
 //! release, failed tasks are only collected so a failure can name them. Every wait is on
 //! tokio's clock, bounded by the deadline.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::fmt;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::models::{
-    Service, ServiceSpec, ServiceUpdateStatus, ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState,
-};
+use bollard::models::{ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState};
 use tokio::time::Instant;
 
-use crate::clock;
 use crate::cluster::{Cluster, ClusterError};
-use crate::events::{Event, Events};
-use crate::services::watch::{TaskErrors, Watch};
+use crate::services::failure::{Failure, TaskErrors};
+use crate::services::pace::Pace;
+use crate::services::progress::{Progress, Report};
+use crate::services::target::{Baseline, Mode, Target};
+use crate::services::watch::Watch;
 
 /// How often the service is polled unless told otherwise.
 pub const DEFAULT_POLL: Duration = Duration::from_millis(100);
-
-/// What the service must converge to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// Service id.
-    pub service_id: String,
-    /// Service name, for messages.
-    pub service_name: String,
-    /// The image every task must run.
-    pub image: String,
-    /// The task template's ForceUpdate counter every task must carry.
-    pub force_update: u64,
-    /// How many tasks are wanted, and where.
-    pub mode: Mode,
-    /// The spec's monitor window (Swarm's default, 5 s, when unset).
-    pub monitor: Duration,
-}
-
-/// How many tasks a service wants, and where.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// This many tasks, one per slot.
-    Replicated(u64),
-    /// One task per node that may run it; how many that is, the daemon says at each poll.
-    Global,
-}
-
-impl Target {
-    /// The target that `spec` describes; replicated and global services are supported, jobs
-    /// are not.
-    pub fn of(service_id: &str, spec: &ServiceSpec) -> Result<Target, Failure> {
-        let name = spec.name.clone().unwrap_or_else(|| service_id.to_string());
-        let mode = spec.mode.clone().unwrap_or_default();
-        let mode = match (&mode.replicated, &mode.global) {
-            (Some(_), Some(_)) => {
-                return Err(Failure::Unsupported(format!(
-                    "the spec of {name} says both replicated and global: a service is one or the other"
-                )));
-            }
-            (Some(replicated), None) => Mode::Replicated(replicated.replicas.unwrap_or(1).max(0) as u64),
-            (None, Some(_)) => Mode::Global,
-            // A spec without a mode is replicated with one task.
-            (None, None) if mode.replicated_job.is_none() && mode.global_job.is_none() => Mode::Replicated(1),
-            _ => {
-                return Err(Failure::Unsupported(format!(
-                    "{name} is a job: planrun follows replicated and global services only"
-                )));
-            }
-        };
-        let template = spec.task_template.clone().unwrap_or_default();
-        let image = template.container_spec.and_then(|c| c.image).unwrap_or_default();
-        Ok(Target {
-            service_id: service_id.to_string(),
-            service_name: name,
-            image,
-            force_update: template.force_update.unwrap_or(0),
-            mode,
-            monitor: spec
-                .update_config
-                .as_ref()
-                .and_then(|u| u.monitor)
-                .filter(|ns| *ns > 0)
-                .map(|ns| Duration::from_nanos(ns as u64))
-                .unwrap_or(Duration::from_secs(5)),
-        })
-    }
-
-    /// Whether a task's own spec has the target image and force counter.
-    pub fn runs_on(&self, task: &Task) -> bool {
-        let spec = task.spec.as_ref();
-        let image = spec.and_then(|s| s.container_spec.as_ref()).and_then(|c| c.image.as_deref());
-        let force = spec.and_then(|s| s.force_update).unwrap_or(0);
-        image == Some(self.image.as_str()) && force == self.force_update
-    }
-
-    /// Whether a task runs the target as the service's `template` describes it now: image and
-    /// force counter, and everything else a release or a switch changes. Not the health
-    /// check: tasks are read through bollard, which drops the daemon's `Healthcheck` key (see
-    /// cluster/swarm.rs), so a task never seems to have one.
-    pub fn runs_template(&self, task: &Task, template: &TaskSpec) -> bool {
-        let Some(spec) = task.spec.as_ref() else { return false };
-        let (ours, theirs) = (spec.container_spec.clone().unwrap_or_default(), template.container_spec.clone());
-        let theirs = theirs.unwrap_or_default();
-        self.runs_on(task)
-            && ours.command == theirs.command
-            && ours.args == theirs.args
-            && ours.env == theirs.env
-            && ours.dir == theirs.dir
-            && ours.user == theirs.user
-            && ours.configs == theirs.configs
-            && ours.secrets == theirs.secrets
-            && ours.mounts == theirs.mounts
-            && spec.networks == template.networks
-    }
-}
-
-/// What the service looked like just before the write whose effect is followed.
-#[derive(Debug, Clone, Default)]
-pub struct Baseline {
-    /// The update status then: an identical status later is left over, not ours.
-    pub update_status: Option<ServiceUpdateStatus>,
-    /// Task ids then: only tasks created since are searched for errors.
-    pub tasks: HashSet<String>,
-}
-
-impl Baseline {
-    /// Takes the baseline from a fresh inspect and task list.
-    pub async fn take(cluster: &dyn Cluster, service: &Service) -> Result<Baseline, ClusterError> {
-        let id = service.id.clone().unwrap_or_default();
-        let tasks = cluster.tasks(&id).await?;
-        Ok(Baseline {
-            update_status: service.update_status.clone(),
-            tasks: tasks.into_iter().filter_map(|t| t.id).collect(),
-        })
-    }
-}
 
 /// Whether the target is a new release or the previous one being restored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,86 +96,6 @@ impl Settings {
     }
 }
 
-/// Why a service did not converge.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    /// Swarm paused the update (failure action `pause`).
-    Paused {
-        /// Swarm's message.
-        message: String,
-        /// The tasks' own errors.
-        task_errors: TaskErrors,
-    },
-    /// Swarm rolled the update back (failure action `rollback`).
-    RolledBack {
-        /// Swarm's message.
-        message: String,
-        /// The tasks' own errors.
-        task_errors: TaskErrors,
-    },
-    /// Tasks of the new release failed after starting: more than the step allows.
-    TasksFailed {
-        /// Service name.
-        service: String,
-        /// The new release's image.
-        image: String,
-        /// The failed tasks, by error.
-        failed: TaskErrors,
-        /// How many failures `max-failure-ratio` allowed.
-        allowed: u64,
-    },
-    /// The deadline passed first.
-    Deadline {
-        /// Service name.
-        service: String,
-        /// How long was waited.
-        waited: Duration,
-        /// What was last seen, such as "0 of 3 tasks running on image app:exit".
-        progress: String,
-        /// The tasks' own errors.
-        task_errors: TaskErrors,
-    },
-    /// The service is gone or its spec was changed by someone else.
-    Changed(String),
-    /// The service is of a kind this cannot follow.
-    Unsupported(String),
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::Paused { message, task_errors } => {
-                write!(f, "Swarm paused the update: {}{}", or_none(message), task_errors.suffix())
-            }
-            Failure::RolledBack { message, task_errors } => {
-                write!(f, "Swarm rolled the update back: {}{}", or_none(message), task_errors.suffix())
-            }
-            Failure::TasksFailed { service, image, failed, allowed } => {
-                let n = failed.count();
-                let tasks = if n == 1 { "task" } else { "tasks" };
-                write!(f, "{n} {tasks} of {service} on {image} failed after starting: {failed}")?;
-                if *allowed > 0 {
-                    write!(f, " (max-failure-ratio allows {allowed})")?;
-                }
-                Ok(())
-            }
-            Failure::Deadline { service, waited, progress, task_errors } => write!(
-                f,
-                "{service} did not converge in {}: {progress}{}",
-                clock::seconds(*waited),
-                task_errors.suffix()
-            ),
-            Failure::Changed(why) | Failure::Unsupported(why) => f.write_str(why),
-        }
-    }
-}
-
-impl std::error::Error for Failure {}
-
-fn or_none(message: &str) -> &str {
-    if message.is_empty() { "(no message)" } else { message }
-}
-
 /// What one poll saw.
 struct Poll {
     /// Every slot (node) runs the target, and Swarm is not updating.
@@ -309,8 +113,7 @@ struct Poll {
 /// counts the failed tasks since then (and, for a new release, fails it).
 pub async fn follow(
     cluster: &dyn Cluster,
-    events: &Events,
-    step: &str,
+    report: Report<'_>,
     target: &Target,
     baseline: &Baseline,
     watch: &mut Watch,
@@ -321,15 +124,17 @@ pub async fn follow(
     let mut last_reported: Option<(u64, u64)> = None;
     let mut progress = "nothing seen yet".to_string();
     let mut settled_since: Option<Instant> = None;
+    let mut pace = Pace::new(&[&target.service_id], settings.poll);
     loop {
+        pace.look(cluster).await;
+        let mut failed = false;
         match poll(cluster, target, baseline, settings.direction, watch).await {
             Ok(Ok(seen)) => {
                 if last_reported != Some((seen.on_target_running, seen.expected)) {
                     last_reported = Some((seen.on_target_running, seen.expected));
-                    events.emit(Event::StepProgress {
-                        step: step.to_string(),
+                    report(Progress {
                         message: seen.progress.clone(),
-                        updated: Some((seen.on_target_running, seen.expected)),
+                        updated: (seen.on_target_running, seen.expected),
                     });
                 }
                 if seen.converged {
@@ -361,7 +166,10 @@ pub async fn follow(
                 return Err(Failure::Changed(format!("{} was removed while planrun followed it", target.service_name)));
             }
             // The daemon may hiccup: keep polling until the deadline, and say so if it ends there.
-            Err(error) => progress = format!("{progress} (last poll failed: {error})"),
+            Err(error) => {
+                progress = format!("{progress} (last poll failed: {error})");
+                failed = true;
+            }
         }
         let now = Instant::now();
         if now >= deadline {
@@ -372,9 +180,11 @@ pub async fn follow(
                 task_errors: watch.errors.clone(),
             });
         }
-        let next = settled_since.map(|s| s + target.monitor).filter(|end| *end > now);
-        let wait = next.map(|end| (end - now).min(settings.poll)).unwrap_or(settings.poll);
-        tokio::time::sleep(wait.min(deadline - now)).await;
+        // A look that failed is tried again at the next tick, whatever was heard.
+        let window_end = settled_since.map(|s| s + target.monitor).filter(|end| *end > now);
+        let next_tick = failed.then_some(now + settings.poll);
+        let until = [Some(deadline), window_end, next_tick].into_iter().flatten().min();
+        pace.next(cluster, until).await;
     }
 }
 
@@ -386,8 +196,8 @@ async fn poll(
     direction: Direction,
     watch: &mut Watch,
 ) -> Result<Result<Poll, Failure>, ClusterError> {
-    let service = cluster.service(&target.service_id).await?;
-    let tasks = cluster.tasks(&target.service_id).await?;
+    let service = cluster.shared_service(&target.service_id).await?;
+    let tasks = cluster.shared_tasks(&target.service_id).await?;
     // A new release's containers turning unhealthy fail it before Swarm gets round to it.
     let unhealthy = match direction {
         Direction::Forward => cluster.unhealthy(&target.service_id).await.unwrap_or_default(),
@@ -416,8 +226,9 @@ async fn poll(
         _ => {}
     }
     let updating = matches!(state, Some(State::UPDATING | State::ROLLBACK_STARTED));
-    let template = service.spec.as_ref().and_then(|s| s.task_template.clone()).unwrap_or_default();
-    let spec_image = template.container_spec.as_ref().and_then(|c| c.image.clone()).unwrap_or_default();
+    let unset = TaskSpec::default();
+    let template = service.spec.as_ref().and_then(|s| s.task_template.as_ref()).unwrap_or(&unset);
+    let spec_image = template.container_spec.as_ref().and_then(|c| c.image.as_deref()).unwrap_or_default();
     if spec_image != target.image {
         return Ok(Err(Failure::Changed(format!(
             "the spec of {} was changed by someone else: its image is now {spec_image}, not {}",
@@ -427,10 +238,10 @@ async fn poll(
 
     // (2) the tasks that want to run.
     let seen = match target.mode {
-        Mode::Replicated(replicas) => replicated(target, &template, &tasks, replicas, direction, updating),
+        Mode::Replicated(replicas) => replicated(target, template, &tasks, replicas, direction, updating),
         Mode::Global => {
             let desired = cluster.counts(&target.service_id).await?.desired;
-            global(target, &template, &tasks, desired, baseline)
+            global(target, template, &tasks, desired, baseline)
         }
     };
     let mut progress = seen.progress;
@@ -470,12 +281,13 @@ fn is_running(task: &Task) -> bool {
 fn replicated(
     target: &Target,
     template: &TaskSpec,
-    tasks: &[Task],
+    tasks: &[Arc<Task>],
     replicas: u64,
     direction: Direction,
     updating: bool,
 ) -> Tasks {
-    let wanted: Vec<&Task> = tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING)).collect();
+    let wanted: Vec<&Task> =
+        tasks.iter().map(|t| &**t).filter(|t| t.desired_state == Some(TaskState::RUNNING)).collect();
     let on_target = |t: &&Task| target.runs_template(t, template);
     let on_target_running = wanted.iter().filter(|t| is_running(t) && on_target(t)).count() as u64;
     let slots: BTreeSet<i64> = wanted.iter().filter_map(|t| t.slot).collect();
@@ -539,16 +351,18 @@ fn short_node(node: &str) -> String {
 /// task of the target spec was created since the write (no node takes the service). Unlike a
 /// slot, a node with two tasks of the target is never accepted, restoring or not: that is what
 /// one task per node rules out, and Swarm's global orchestrator shuts such extras down itself.
-fn global(target: &Target, template: &TaskSpec, tasks: &[Task], desired: u64, baseline: &Baseline) -> Tasks {
+fn global(target: &Target, template: &TaskSpec, tasks: &[Arc<Task>], desired: u64, baseline: &Baseline) -> Tasks {
     let on_target = |t: &Task| target.runs_template(t, template);
     let mut by_node: BTreeMap<&str, Vec<&Task>> = BTreeMap::new();
-    for task in tasks.iter().filter(|t| meant_to_run(t)) {
+    for task in tasks.iter().map(|t| &**t).filter(|t| meant_to_run(t)) {
         by_node.entry(task.node_id.as_deref().unwrap_or_default()).or_default().push(task);
     }
-    let wanted = tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING)).count() as u64;
-    let on_target_running =
-        tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING) && is_running(t) && on_target(t)).count()
-            as u64;
+    let wanted = tasks.iter().map(|t| &**t).filter(|t| t.desired_state == Some(TaskState::RUNNING)).count() as u64;
+    let on_target_running = tasks
+        .iter()
+        .map(|t| &**t)
+        .filter(|t| t.desired_state == Some(TaskState::RUNNING) && is_running(t) && on_target(t))
+        .count() as u64;
     let good = |t: &&Task| t.desired_state == Some(TaskState::RUNNING) && is_running(t) && on_target(t);
     let nodes_done = by_node.values().filter(|ts| ts.len() == 1 && good(&ts[0])).count() as u64;
     let crowded: Vec<(&str, usize)> =
@@ -556,8 +370,10 @@ fn global(target: &Target, template: &TaskSpec, tasks: &[Task], desired: u64, ba
     let waiting = by_node.values().filter(|ts| !ts.iter().any(|t| t.desired_state == Some(TaskState::RUNNING))).count();
 
     let nodes = by_node.len() as u64;
-    let created_since =
-        tasks.iter().any(|t| on_target(t) && !t.id.as_ref().is_some_and(|id| baseline.tasks.contains(id)));
+    let created_since = tasks
+        .iter()
+        .map(|t| &**t)
+        .any(|t| on_target(t) && !t.id.as_ref().is_some_and(|id| baseline.tasks.contains(id)));
     let nobody = desired == 0 && nodes == 0 && !created_since;
     let done = nobody || (desired > 0 && nodes == desired && nodes_done == desired && wanted == desired);
 
@@ -589,7 +405,7 @@ fn global(target: &Target, template: &TaskSpec, tasks: &[Task], desired: u64, ba
 #[cfg(test)]
 mod tests {
     use bollard::models::{
-        HealthConfig, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpecContainerSpec, TaskStatus,
+        HealthConfig, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpecContainerSpec, TaskStatus,
     };
 
     use super::*;
@@ -622,8 +438,7 @@ mod tests {
         let target = Target::of(&id, service.spec.as_ref().unwrap()).unwrap();
         let baseline = Baseline::take(fake, &service).await.unwrap();
         let mut watch = Watch::new(&target, &baseline, u64::MAX);
-        let events = Events::new(Vec::new());
-        follow(fake, &events, "s", &target, &baseline, &mut watch, Settings::restoring(deadline)).await
+        follow(fake, &|_| {}, &target, &baseline, &mut watch, Settings::restoring(deadline)).await
     }
 
     fn progress(failure: Failure) -> String {
@@ -676,10 +491,9 @@ mod tests {
         let target = Target::of(&id, service.spec.as_ref().unwrap()).unwrap();
         let baseline = Baseline::take(&fake, &service).await.unwrap();
         let mut watch = Watch::new(&target, &baseline, u64::MAX);
-        let events = Events::new(Vec::new());
         let settings = Settings::new(Duration::from_secs(5));
 
-        let took = follow(&fake, &events, "s", &target, &baseline, &mut watch, settings).await.unwrap();
+        let took = follow(&fake, &|_| {}, &target, &baseline, &mut watch, settings).await.unwrap();
 
         assert!(took < Duration::from_secs(1), "{took:?}");
     }
@@ -737,7 +551,7 @@ mod tests {
         let target = Target::of("id", &global_spec("agent", "app:v2")).unwrap();
         let template = global_spec("agent", "app:v2").task_template.unwrap();
         let (run, ready) = (TaskState::RUNNING, TaskState::READY);
-        let tasks = [task("a", "n1", "app:v2", run, run), task("b", "n2", "app:v2", ready, ready)];
+        let tasks = [task("a", "n1", "app:v2", run, run), task("b", "n2", "app:v2", ready, ready)].map(Arc::new);
 
         let seen = global(&target, &template, &tasks, 1, &Baseline::default());
 
@@ -762,7 +576,7 @@ mod tests {
             "no node runs tasks of image app:v2 (0 desired: no node meets its placement, or all are drained)"
         );
         // A task of the target came and failed since the write: some node takes it.
-        let failed = task("a", "n1", "app:v2", TaskState::SHUTDOWN, TaskState::FAILED);
+        let failed = Arc::new(task("a", "n1", "app:v2", TaskState::SHUTDOWN, TaskState::FAILED));
         assert!(!global(&target, &template, std::slice::from_ref(&failed), 0, &Baseline::default()).done);
         // The same task from before the write says nothing about the nodes now.
         let before = Baseline { tasks: ["a".to_string()].into(), ..Baseline::default() };

@@ -7,10 +7,14 @@
 //! here runs the same on the real swarm and on the fake one.
 
 pub mod convergence;
+pub mod failure;
 pub mod job;
+pub mod pace;
+pub mod progress;
 pub mod removal;
 pub mod spec;
 pub mod stack;
+pub mod target;
 pub mod watch;
 
 use std::fmt;
@@ -18,7 +22,7 @@ use std::fmt;
 use bollard::models::{Service, ServiceSpec};
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::services::convergence::Baseline;
+use crate::services::target::Baseline;
 
 /// How many times a write is retried when Swarm moved the version index in between.
 pub const OUT_OF_SEQUENCE_ATTEMPTS: u32 = 5;
@@ -141,7 +145,7 @@ pub async fn settled(cluster: &dyn Cluster, service: Service) -> Service {
     }
     let id = service.id.clone().unwrap_or_default();
     let spec = service.spec.clone().unwrap_or_default();
-    let Ok(target) = convergence::Target::of(&id, &spec) else { return service };
+    let Ok(target) = target::Target::of(&id, &spec) else { return service };
     let Ok(tasks) = cluster.tasks(&id).await else { return service };
     let wanted: Vec<_> = tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING)).collect();
     if wanted.is_empty() || !wanted.iter().all(|t| target.runs_on(t)) {
@@ -253,7 +257,7 @@ mod tests {
         assert_eq!(started.elapsed(), std::time::Duration::ZERO);
 
         // Once every task runs v2 and Swarm only watches its last window, it is waited for.
-        let target = convergence::Target::of(&id, &spec("app:v2")).unwrap();
+        let target = target::Target::of(&id, &spec("app:v2")).unwrap();
         loop {
             let tasks = fake.tasks(&id).await.unwrap();
             let wanted: Vec<_> =

@@ -14,69 +14,19 @@
 //! error (for a task killed by its health check, the check's last output).
 
 use std::collections::HashSet;
-use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::models::{Task, TaskState};
 
 use crate::cluster::Cluster;
-use crate::services::convergence::{Baseline, Failure, Target};
+use crate::services::failure::{Failure, TaskErrors};
+use crate::services::pace::Pace;
+use crate::services::target::{Baseline, Target};
 
 /// How often tasks are looked at while gates run.
 pub const POLL: Duration = Duration::from_millis(250);
-
-/// The failed tasks seen, grouped by their error: (error, task names), first seen first.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TaskErrors(pub Vec<(String, Vec<String>)>);
-
-impl TaskErrors {
-    /// Whether no task failed.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// How many failed tasks were seen.
-    pub fn count(&self) -> usize {
-        self.0.iter().map(|(_, names)| names.len()).sum()
-    }
-
-    fn add(&mut self, message: String, task: String) {
-        match self.0.iter_mut().find(|(m, _)| *m == message) {
-            Some((_, names)) => names.push(task),
-            None => self.0.push((message, vec![task])),
-        }
-    }
-
-    /// `; task errors: ...`, or nothing.
-    pub fn suffix(&self) -> String {
-        if self.is_empty() { String::new() } else { format!("; task errors: {self}") }
-    }
-}
-
-impl fmt::Display for TaskErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const SHOWN: usize = 3;
-        for (i, (message, names)) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            let mut unique: Vec<&String> = Vec::new();
-            for name in names {
-                if !unique.contains(&name) {
-                    unique.push(name);
-                }
-            }
-            let mut shown: Vec<String> = unique.iter().take(SHOWN).map(|n| n.to_string()).collect();
-            if unique.len() > SHOWN {
-                shown.push(format!("{} more", unique.len() - SHOWN));
-            }
-            let times = if names.len() > 1 { format!(" ×{}", names.len()) } else { String::new() };
-            write!(f, "{message}{times} ({})", shown.join(", "))?;
-        }
-        Ok(())
-    }
-}
 
 /// A task's failure in its own words, if it ended by itself: its error, else its state and
 /// exit code. `shutdown` is Swarm stopping a task on purpose (replaced, scaled down, rolled
@@ -146,15 +96,15 @@ impl Watch {
 
     /// Takes in one task list and the tasks whose containers are unhealthy right now (task id,
     /// why); fails once more target tasks failed than allowed.
-    pub fn observe(&mut self, tasks: &[Task], unhealthy: &[(String, String)]) -> Result<(), Failure> {
+    pub fn observe(&mut self, tasks: &[Arc<Task>], unhealthy: &[(String, String)]) -> Result<(), Failure> {
         for task in tasks {
-            let id = task.id.clone().unwrap_or_default();
-            if self.before.contains(&id) || self.seen.contains(&id) {
+            let id = task.id.as_deref().unwrap_or_default();
+            if self.before.contains(id) || self.seen.contains(id) {
                 continue;
             }
-            let sick = unhealthy.iter().find(|(t, _)| *t == id).map(|(_, why)| why.clone());
+            let sick = unhealthy.iter().find(|(t, _)| t == id).map(|(_, why)| why.clone());
             let Some(message) = failure_of(task).or(sick) else { continue };
-            self.seen.insert(id);
+            self.seen.insert(id.to_owned());
             let name = task_name(&self.target.service_name, task);
             if self.target.runs_on(task) {
                 self.failed.add(message.clone(), name.clone());
@@ -176,24 +126,46 @@ impl Watch {
     /// a verdict: the next one is.
     pub async fn check(&mut self, cluster: &dyn Cluster) -> Result<(), Failure> {
         let id = &self.target.service_id;
-        match (cluster.tasks(id).await, cluster.unhealthy(id).await) {
+        match (cluster.shared_tasks(id).await, cluster.unhealthy(id).await) {
             (Ok(tasks), Ok(unhealthy)) => self.observe(&tasks, &unhealthy),
             (Ok(tasks), Err(_)) => self.observe(&tasks, &[]),
             _ => Ok(()),
         }
     }
 
-    /// Runs `work` (the step's gates) while looking at the tasks every [`POLL`]; the first
-    /// failure stops `work` at once. A last look after `work` finishes closes the window.
+    /// Runs `work` (the step's gates) while looking at the tasks each [`POLL`] after a change
+    /// (see `pace.rs`); the first failure stops `work` at once. A last look after `work`
+    /// finishes closes the window.
     pub async fn during<F: Future>(&mut self, cluster: &dyn Cluster, work: F) -> Result<F::Output, Failure> {
+        Watch::during_all(cluster, std::slice::from_mut(self), work).await
+    }
+
+    /// [`Watch::during`] for several releases at once (a compose step's services), looked at
+    /// together; the first failure, in their order, stops `work`.
+    pub async fn during_all<F: Future>(
+        cluster: &dyn Cluster,
+        watches: &mut [Watch],
+        work: F,
+    ) -> Result<F::Output, Failure> {
+        let ids: Vec<String> = watches.iter().map(|w| w.target.service_id.clone()).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut pace = Pace::new(&ids, POLL);
+        pace.look(cluster).await;
         let mut work = std::pin::pin!(work);
         loop {
             tokio::select! {
                 output = &mut work => {
-                    self.check(cluster).await?;
+                    for watch in watches.iter_mut() {
+                        watch.check(cluster).await?;
+                    }
                     return Ok(output);
                 }
-                _ = tokio::time::sleep(POLL) => self.check(cluster).await?,
+                _ = pace.next(cluster, None) => {
+                    pace.look(cluster).await;
+                    for watch in watches.iter_mut() {
+                        watch.check(cluster).await?;
+                    }
+                }
             }
         }
     }

@@ -150,11 +150,11 @@ impl Behavior for BlueGreen {
         // Live now: the new colour's gates, its tasks watched meanwhile.
         let now_live = services::inspect(cluster, &colours.idle).await?;
         let mut watch = crate::services::watch::Watch::new(
-            &crate::services::convergence::Target::of(
+            &crate::services::target::Target::of(
                 now_live.id.as_deref().unwrap_or_default(),
                 &now_live.spec.clone().unwrap_or_default(),
             )?,
-            &crate::services::convergence::Baseline::default(),
+            &crate::services::target::Baseline::default(),
             0,
         );
         watch.during(cluster, ctx.judge(&self.gates)).await?.map_err(StepError::Gates)?;

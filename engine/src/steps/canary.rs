@@ -34,7 +34,8 @@ use crate::cluster::ClusterError;
 use crate::context::{RunContext, StepContext};
 use crate::events::StepOutcome;
 use crate::events::UndoOutcome;
-use crate::services::convergence::{self, Settings, Target};
+use crate::services::convergence::{self, Settings};
+use crate::services::target::{Baseline, Target};
 use crate::services::watch::Watch;
 use crate::services::{self, ServiceError, spec};
 use crate::undo::{CanaryUndo, RollingUndo, Undo};
@@ -285,11 +286,10 @@ async fn follow_canary(ctx: &StepContext, canary_id: &str, deadline: tokio::time
     let cluster = ctx.cluster();
     let service = services::inspect(cluster, canary_id).await?;
     let target = Target::of(canary_id, &service.spec.clone().unwrap_or_default())?;
-    let baseline = convergence::Baseline::default();
+    let baseline = Baseline::default();
     let mut watch = Watch::new(&target, &baseline, 0);
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-    convergence::follow(cluster, &ctx.run.events, &ctx.step, &target, &baseline, &mut watch, Settings::new(left))
-        .await?;
+    convergence::follow(cluster, &|p| ctx.followed(p), &target, &baseline, &mut watch, Settings::new(left)).await?;
     Ok(watch)
 }
 

@@ -21,10 +21,11 @@ use crate::cluster::{Cluster, ClusterError};
 use crate::context::{RunContext, StepContext};
 use crate::events::StepOutcome;
 use crate::events::UndoOutcome;
-use crate::services::convergence::{self, Baseline, Failure, Mode, Settings, Target};
+use crate::services::convergence::{self, Settings};
 use crate::services::removal::{self, Removal};
 use crate::services::stack::{self, Ids};
-use crate::services::watch::{POLL, Watch};
+use crate::services::target::{Baseline, Mode, Target};
+use crate::services::watch::Watch;
 use crate::services::{self, ServiceError};
 use crate::undo::{ComposeUndo, RollingUndo, Undo};
 
@@ -364,8 +365,9 @@ impl Behavior for Compose {
             };
             watches.push(Watch::new(target, baseline, Watch::allowance(ratio, tasks)));
         }
+        let report = |p| ctx.followed(p);
         let follows = followed.iter().zip(watches.iter_mut()).map(|((target, baseline, _, _), watch)| {
-            convergence::follow(cluster, &ctx.run.events, &ctx.step, target, baseline, watch, settings)
+            convergence::follow(cluster, &report, target, baseline, watch, settings)
         });
         for result in futures_util::future::join_all(follows).await {
             result?;
@@ -374,7 +376,7 @@ impl Behavior for Compose {
             ctx.progress(format!("stack {stack}: nothing to change"));
         }
         // Every new release must stay healthy until the last gate has passed.
-        during_all(cluster, &mut watches, ctx.judge(&self.gates)).await?.map_err(StepError::Gates)
+        Watch::during_all(cluster, &mut watches, ctx.judge(&self.gates)).await?.map_err(StepError::Gates)
     }
 
     fn preview(&self) -> Vec<String> {
@@ -391,31 +393,6 @@ impl Behavior for Compose {
 
     fn drilled(&self, _finished: Option<StepOutcome>, _undone: Option<UndoOutcome>) -> Option<(String, String)> {
         None
-    }
-}
-
-/// Runs `work` while looking at every watched release each [`POLL`]; the first failure stops
-/// `work`. A last look after `work` closes the window.
-async fn during_all<F: std::future::Future>(
-    cluster: &dyn Cluster,
-    watches: &mut [Watch],
-    work: F,
-) -> Result<F::Output, Failure> {
-    let mut work = std::pin::pin!(work);
-    loop {
-        tokio::select! {
-            output = &mut work => {
-                for w in watches.iter_mut() {
-                    w.check(cluster).await?;
-                }
-                return Ok(output);
-            }
-            _ = tokio::time::sleep(POLL) => {
-                for w in watches.iter_mut() {
-                    w.check(cluster).await?;
-                }
-            }
-        }
     }
 }
 

@@ -33,7 +33,7 @@ use crate::database::DbError;
 use crate::events::{StepOutcome, UndoOutcome};
 use crate::gates::GateReport;
 use crate::services::ServiceError;
-use crate::services::convergence::Failure;
+use crate::services::failure::Failure;
 use crate::services::job::JobError;
 use crate::undo::Undo;
 

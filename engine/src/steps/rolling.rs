@@ -20,8 +20,9 @@ use crate::cluster::ClusterError;
 use crate::context::{RunContext, StepContext};
 use crate::events::StepOutcome;
 use crate::events::UndoOutcome;
-use crate::services::convergence::{self, Baseline, Mode, Settings, Target};
+use crate::services::convergence::{self, Settings};
 use crate::services::removal;
+use crate::services::target::{Baseline, Mode, Target};
 use crate::services::watch::Watch;
 use crate::services::{self, spec};
 use crate::undo::{RollingUndo, Undo};
@@ -177,7 +178,7 @@ pub async fn roll_out(
     let allowed = Watch::allowance(policy.max_failure_ratio, tasks);
     let mut watch = Watch::new(&target, &baseline, allowed);
     let settings = Settings::new(policy.deadline.to_std());
-    convergence::follow(cluster, &ctx.run.events, &ctx.step, &target, &baseline, &mut watch, settings).await?;
+    convergence::follow(cluster, &|p| ctx.followed(p), &target, &baseline, &mut watch, settings).await?;
     // The release must stay healthy until its last gate has passed.
     watch.during(cluster, ctx.judge(gates)).await?.map_err(StepError::Gates)
 }
@@ -290,8 +291,7 @@ async fn restore_to(
     let mut watch = Watch::new(target, baseline, u64::MAX);
     convergence::follow(
         ctx.cluster.as_ref(),
-        &ctx.events,
-        step,
+        &|p| ctx.followed(step, p),
         target,
         baseline,
         &mut watch,
@@ -502,7 +502,7 @@ mod tests {
         let error = rolling("shop_web", "app:exit", FailureAction::Continue, 30).apply(&ctx).await.unwrap_err();
 
         assert!(started.elapsed() <= Duration::from_millis(1_100), "{:?}", started.elapsed());
-        assert!(matches!(error, StepError::Converge(crate::services::convergence::Failure::TasksFailed { .. })));
+        assert!(matches!(error, StepError::Converge(crate::services::failure::Failure::TasksFailed { .. })));
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,0 +1,140 @@
+//! Why following a service failed, and the failed tasks seen on the way: the values
+//! `convergence.rs` and `watch.rs` return, shared by both (neither imports the other's).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::clock;
+
+/// Why a service did not converge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Swarm paused the update (failure action `pause`).
+    Paused {
+        /// Swarm's message.
+        message: String,
+        /// The tasks' own errors.
+        task_errors: TaskErrors,
+    },
+    /// Swarm rolled the update back (failure action `rollback`).
+    RolledBack {
+        /// Swarm's message.
+        message: String,
+        /// The tasks' own errors.
+        task_errors: TaskErrors,
+    },
+    /// Tasks of the new release failed after starting: more than the step allows.
+    TasksFailed {
+        /// Service name.
+        service: String,
+        /// The new release's image.
+        image: String,
+        /// The failed tasks, by error.
+        failed: TaskErrors,
+        /// How many failures `max-failure-ratio` allowed.
+        allowed: u64,
+    },
+    /// The deadline passed first.
+    Deadline {
+        /// Service name.
+        service: String,
+        /// How long was waited.
+        waited: Duration,
+        /// What was last seen, such as "0 of 3 tasks running on image app:exit".
+        progress: String,
+        /// The tasks' own errors.
+        task_errors: TaskErrors,
+    },
+    /// The service is gone or its spec was changed by someone else.
+    Changed(String),
+    /// The service is of a kind this cannot follow.
+    Unsupported(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Paused { message, task_errors } => {
+                write!(f, "Swarm paused the update: {}{}", or_none(message), task_errors.suffix())
+            }
+            Failure::RolledBack { message, task_errors } => {
+                write!(f, "Swarm rolled the update back: {}{}", or_none(message), task_errors.suffix())
+            }
+            Failure::TasksFailed { service, image, failed, allowed } => {
+                let n = failed.count();
+                let tasks = if n == 1 { "task" } else { "tasks" };
+                write!(f, "{n} {tasks} of {service} on {image} failed after starting: {failed}")?;
+                if *allowed > 0 {
+                    write!(f, " (max-failure-ratio allows {allowed})")?;
+                }
+                Ok(())
+            }
+            Failure::Deadline { service, waited, progress, task_errors } => write!(
+                f,
+                "{service} did not converge in {}: {progress}{}",
+                clock::seconds(*waited),
+                task_errors.suffix()
+            ),
+            Failure::Changed(why) | Failure::Unsupported(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+fn or_none(message: &str) -> &str {
+    if message.is_empty() { "(no message)" } else { message }
+}
+
+/// The failed tasks seen, grouped by their error: (error, task names), first seen first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskErrors(pub Vec<(String, Vec<String>)>);
+
+impl TaskErrors {
+    /// Whether no task failed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many failed tasks were seen.
+    pub fn count(&self) -> usize {
+        self.0.iter().map(|(_, names)| names.len()).sum()
+    }
+
+    /// Counts one more failed task, under its error.
+    pub fn add(&mut self, message: String, task: String) {
+        match self.0.iter_mut().find(|(m, _)| *m == message) {
+            Some((_, names)) => names.push(task),
+            None => self.0.push((message, vec![task])),
+        }
+    }
+
+    /// `; task errors: ...`, or nothing.
+    pub fn suffix(&self) -> String {
+        if self.is_empty() { String::new() } else { format!("; task errors: {self}") }
+    }
+}
+
+impl fmt::Display for TaskErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 3;
+        for (i, (message, names)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            let mut unique: Vec<&String> = Vec::new();
+            for name in names {
+                if !unique.contains(&name) {
+                    unique.push(name);
+                }
+            }
+            let mut shown: Vec<String> = unique.iter().take(SHOWN).map(|n| n.to_string()).collect();
+            if unique.len() > SHOWN {
+                shown.push(format!("{} more", unique.len() - SHOWN));
+            }
+            let times = if names.len() > 1 { format!(" ×{}", names.len()) } else { String::new() };
+            write!(f, "{message}{times} ({})", shown.join(", "))?;
+        }
+        Ok(())
+    }
+}
