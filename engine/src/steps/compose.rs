@@ -243,9 +243,9 @@ impl Behavior for Compose {
             }
         };
         if ctx.cluster().only_node_is_here().await {
-            findings.problems.extend(missing_bind_sources(&desired));
+            findings.problems.extend(missing_bind_sources(desired));
         }
-        match changes(ctx, &desired).await {
+        match changes(ctx, desired).await {
             Err(e) => findings.problems.push(e.to_string()),
             Ok(changes) => {
                 if let Err(e) = allowed(self, ctx, &changes) {
@@ -276,7 +276,7 @@ impl Behavior for Compose {
         let cluster = ctx.cluster();
         let stack = ctx.run.stack.clone();
         let desired = read(self)?;
-        let mut changes = changes(ctx, &desired).await?;
+        let mut changes = changes(ctx, desired).await?;
         allowed(self, ctx, &changes)?;
         let deadline_ms = self.deadline.as_millis();
         ctx.record(Undo::Compose(Box::new(ComposeUndo {
