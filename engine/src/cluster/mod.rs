@@ -8,6 +8,7 @@
 pub mod fake;
 pub mod swarm;
 mod swarm_changes;
+pub mod swarm_raw;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

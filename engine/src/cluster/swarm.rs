@@ -26,6 +26,9 @@ use futures_util::StreamExt;
 use tokio::time::Instant;
 
 use super::swarm_changes::Changes;
+use super::swarm_raw::{
+    REQUEST_TIMEOUT_SECS, RawApi, classify, percent_encode, service_from_raw, with_cluster_options,
+};
 use super::{
     Cluster, ClusterError, ConfigObject, Exec, ExecInput, ExecOutput, Executed, Network, NewNetwork, NewObject,
     Revision, SecretObject, ServiceCounts,
@@ -33,9 +36,6 @@ use super::{
 
 /// Where Docker listens when DOCKER_HOST is not set.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
-
-/// Seconds bollard waits for one request.
-const REQUEST_TIMEOUT_SECS: u64 = 120;
 
 /// A connection to a Docker Engine that is a swarm manager.
 #[derive(Clone)]
@@ -52,14 +52,6 @@ pub struct Swarm {
 /// How long a loop following or watching a service goes without looking when the event
 /// stream says nothing: what no event tells (a task on another node) is seen this late.
 const QUIET_LIMIT: Duration = Duration::from_secs(1);
-
-/// Plain HTTP to the same daemon, for answers bollard's models would alter.
-#[derive(Clone)]
-struct RawApi {
-    client: reqwest::Client,
-    /// Such as `http://docker/v1.41`.
-    base: String,
-}
 
 impl Swarm {
     /// Connects as the docker CLI would: DOCKER_HOST (a unix socket by default), with TLS when
@@ -204,129 +196,11 @@ impl Swarm {
     }
 }
 
-impl RawApi {
-    /// A client for `host` speaking the API version negotiated by `docker`.
-    fn new(host: &str, tls: Option<(&Path, bool)>, docker: &Docker) -> Result<RawApi, String> {
-        let version = docker.client_version();
-        let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(REQUEST_TIMEOUT_SECS));
-        let origin = if let Some(path) = host.strip_prefix("unix://") {
-            builder = builder.unix_socket(path);
-            "http://docker".to_string()
-        } else {
-            let address =
-                host.trim_start_matches("tcp://").trim_start_matches("https://").trim_start_matches("http://");
-            match tls {
-                Some((dir, _)) => {
-                    let read =
-                        |file: &str| std::fs::read(dir.join(file)).map_err(|e| format!("cannot read {file}: {e}"));
-                    let mut identity = read("cert.pem")?;
-                    identity.extend(read("key.pem")?);
-                    let identity = reqwest::Identity::from_pem(&identity).map_err(|e| e.to_string())?;
-                    let ca = reqwest::Certificate::from_pem(&read("ca.pem")?).map_err(|e| e.to_string())?;
-                    builder = builder.identity(identity).add_root_certificate(ca).tls_built_in_root_certs(false);
-                    format!("https://{address}")
-                }
-                None => format!("http://{address}"),
-            }
-        };
-        let client = builder.build().map_err(|e| e.to_string())?;
-        Ok(RawApi { client, base: format!("{origin}/v{}.{}", version.major_version, version.minor_version) })
-    }
-
-    /// POSTs `body` to `path`, for what bollard's models cannot say; HTTP errors are sorted like
-    /// bollard's.
-    async fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, ClusterError> {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
-        let status = response.status().as_u16();
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        if status >= 400 {
-            let message = body["message"].as_str().unwrap_or_default().to_string();
-            return Err(classify(DockerError::DockerResponseServerError { status_code: status, message }));
-        }
-        Ok(body)
-    }
-
-    /// GETs `path` as JSON; HTTP errors are sorted like bollard's.
-    async fn get(&self, path: &str) -> Result<serde_json::Value, ClusterError> {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
-        let status = response.status().as_u16();
-        let body: serde_json::Value =
-            response.json().await.map_err(|e| ClusterError::Other(format!("unreadable answer to GET {path}: {e}")))?;
-        if status >= 400 {
-            let message = body["message"].as_str().unwrap_or_default().to_string();
-            return Err(classify(DockerError::DockerResponseServerError { status_code: status, message }));
-        }
-        Ok(body)
-    }
-}
-
-/// Reads a service as the daemon wrote it, fixing the health check's spelling first.
-fn service_from_raw(mut raw: serde_json::Value) -> Result<Service, ClusterError> {
-    respell_health_check(&mut raw);
-    let name = raw.pointer("/Spec/Name").and_then(|n| n.as_str()).unwrap_or("?").to_owned();
-    serde_json::from_value(raw).map_err(|e| ClusterError::Other(format!("unreadable service {name}: {e}")))
-}
-
-/// The spec as JSON with `ClusterOptions: {}` on each `cluster` mount, as the docker CLI sends
-/// it (bollard's model has no such field); `None` when the spec has no cluster mount.
-fn with_cluster_options(spec: &ServiceSpec) -> Option<serde_json::Value> {
-    let mounts = spec.task_template.as_ref()?.container_spec.as_ref()?.mounts.as_ref()?;
-    if !mounts.iter().any(|m| m.typ == Some(bollard::models::MountType::CLUSTER)) {
-        return None;
-    }
-    let mut body = serde_json::to_value(spec).ok()?;
-    for m in body.pointer_mut("/TaskTemplate/ContainerSpec/Mounts")?.as_array_mut()? {
-        if m["Type"] == "cluster" {
-            m["ClusterOptions"] = serde_json::json!({});
-        }
-    }
-    Some(body)
-}
-
-/// Renames the daemon's `Healthcheck` to the `HealthCheck` bollard reads.
-fn respell_health_check(service: &mut serde_json::Value) {
-    if let Some(container) = service.pointer_mut("/Spec/TaskTemplate/ContainerSpec").and_then(|c| c.as_object_mut())
-        && let Some(health) = container.remove("Healthcheck")
-    {
-        container.insert("HealthCheck".into(), health);
-    }
-}
-
 /// `~/.docker`, where the docker CLI keeps its TLS certificates.
 fn default_cert_dir() -> Result<PathBuf, ClusterError> {
     std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".docker")).ok_or_else(|| {
         ClusterError::Unavailable("DOCKER_TLS_VERIFY is set but neither DOCKER_CERT_PATH nor HOME is".into())
     })
-}
-
-/// Sorts a bollard error into what the engine acts on.
-fn classify(error: DockerError) -> ClusterError {
-    match error {
-        DockerError::DockerResponseServerError { status_code, message } => match status_code {
-            404 => ClusterError::NotFound(message),
-            409 => ClusterError::Conflict(message),
-            500 if message.contains("update out of sequence") => ClusterError::OutOfSequence,
-            503 => ClusterError::Unavailable(message),
-            _ => ClusterError::Other(format!("Docker answered {status_code}: {message}")),
-        },
-        DockerError::HyperLegacyError { .. }
-        | DockerError::HyperResponseError { .. }
-        | DockerError::IOError { .. }
-        | DockerError::SocketNotFoundError(_)
-        | DockerError::RequestTimeoutError => ClusterError::Unavailable(error.to_string()),
-        other => ClusterError::Other(other.to_string()),
-    }
 }
 
 fn filter(key: &str, value: &str) -> HashMap<String, Vec<String>> {
@@ -713,15 +587,4 @@ fn config_object(c: bollard::models::Config) -> Option<ConfigObject> {
         labels: spec.labels.unwrap_or_default(),
         data: data.unwrap_or_default(),
     })
-}
-
-/// Percent-encodes a query value (everything but unreserved characters).
-fn percent_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

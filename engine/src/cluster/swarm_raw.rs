@@ -1,0 +1,151 @@
+//! Plain HTTP to the Docker daemon, for what bollard's models would alter: a service read back
+//! as the daemon wrote it (`Healthcheck`, which bollard would drop), a spec with a `cluster`
+//! mount (`ClusterOptions`, which bollard has no field for); and how Docker's errors are sorted.
+
+use std::path::Path;
+
+use bollard::Docker;
+use bollard::errors::Error as DockerError;
+use bollard::models::{Service, ServiceSpec};
+
+use super::ClusterError;
+
+/// Seconds a request may take.
+pub const REQUEST_TIMEOUT_SECS: u64 = 120;
+
+/// Plain HTTP to the same daemon, for answers bollard's models would alter.
+#[derive(Clone)]
+pub struct RawApi {
+    client: reqwest::Client,
+    /// Such as `http://docker/v1.41`.
+    base: String,
+}
+
+impl RawApi {
+    /// A client for `host` speaking the API version negotiated by `docker`.
+    pub fn new(host: &str, tls: Option<(&Path, bool)>, docker: &Docker) -> Result<RawApi, String> {
+        let version = docker.client_version();
+        let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(REQUEST_TIMEOUT_SECS));
+        let origin = if let Some(path) = host.strip_prefix("unix://") {
+            builder = builder.unix_socket(path);
+            "http://docker".to_string()
+        } else {
+            let address =
+                host.trim_start_matches("tcp://").trim_start_matches("https://").trim_start_matches("http://");
+            match tls {
+                Some((dir, _)) => {
+                    let read =
+                        |file: &str| std::fs::read(dir.join(file)).map_err(|e| format!("cannot read {file}: {e}"));
+                    let mut identity = read("cert.pem")?;
+                    identity.extend(read("key.pem")?);
+                    let identity = reqwest::Identity::from_pem(&identity).map_err(|e| e.to_string())?;
+                    let ca = reqwest::Certificate::from_pem(&read("ca.pem")?).map_err(|e| e.to_string())?;
+                    builder = builder.identity(identity).add_root_certificate(ca).tls_built_in_root_certs(false);
+                    format!("https://{address}")
+                }
+                None => format!("http://{address}"),
+            }
+        };
+        let client = builder.build().map_err(|e| e.to_string())?;
+        Ok(RawApi { client, base: format!("{origin}/v{}.{}", version.major_version, version.minor_version) })
+    }
+
+    /// POSTs `body` to `path`, for what bollard's models cannot say; HTTP errors are sorted like
+    /// bollard's.
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, ClusterError> {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        if status >= 400 {
+            let message = body["message"].as_str().unwrap_or_default().to_string();
+            return Err(classify(DockerError::DockerResponseServerError { status_code: status, message }));
+        }
+        Ok(body)
+    }
+
+    /// GETs `path` as JSON; HTTP errors are sorted like bollard's.
+    pub async fn get(&self, path: &str) -> Result<serde_json::Value, ClusterError> {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body: serde_json::Value =
+            response.json().await.map_err(|e| ClusterError::Other(format!("unreadable answer to GET {path}: {e}")))?;
+        if status >= 400 {
+            let message = body["message"].as_str().unwrap_or_default().to_string();
+            return Err(classify(DockerError::DockerResponseServerError { status_code: status, message }));
+        }
+        Ok(body)
+    }
+}
+
+/// Reads a service as the daemon wrote it, fixing the health check's spelling first.
+pub fn service_from_raw(mut raw: serde_json::Value) -> Result<Service, ClusterError> {
+    respell_health_check(&mut raw);
+    let name = raw.pointer("/Spec/Name").and_then(|n| n.as_str()).unwrap_or("?").to_owned();
+    serde_json::from_value(raw).map_err(|e| ClusterError::Other(format!("unreadable service {name}: {e}")))
+}
+
+/// The spec as JSON with `ClusterOptions: {}` on each `cluster` mount, as the docker CLI sends
+/// it (bollard's model has no such field); `None` when the spec has no cluster mount.
+pub fn with_cluster_options(spec: &ServiceSpec) -> Option<serde_json::Value> {
+    let mounts = spec.task_template.as_ref()?.container_spec.as_ref()?.mounts.as_ref()?;
+    if !mounts.iter().any(|m| m.typ == Some(bollard::models::MountType::CLUSTER)) {
+        return None;
+    }
+    let mut body = serde_json::to_value(spec).ok()?;
+    for m in body.pointer_mut("/TaskTemplate/ContainerSpec/Mounts")?.as_array_mut()? {
+        if m["Type"] == "cluster" {
+            m["ClusterOptions"] = serde_json::json!({});
+        }
+    }
+    Some(body)
+}
+
+/// Renames the daemon's `Healthcheck` to the `HealthCheck` bollard reads.
+pub fn respell_health_check(service: &mut serde_json::Value) {
+    if let Some(container) = service.pointer_mut("/Spec/TaskTemplate/ContainerSpec").and_then(|c| c.as_object_mut())
+        && let Some(health) = container.remove("Healthcheck")
+    {
+        container.insert("HealthCheck".into(), health);
+    }
+}
+
+/// Sorts a bollard error into what the engine acts on.
+pub fn classify(error: DockerError) -> ClusterError {
+    match error {
+        DockerError::DockerResponseServerError { status_code, message } => match status_code {
+            404 => ClusterError::NotFound(message),
+            409 => ClusterError::Conflict(message),
+            500 if message.contains("update out of sequence") => ClusterError::OutOfSequence,
+            503 => ClusterError::Unavailable(message),
+            _ => ClusterError::Other(format!("Docker answered {status_code}: {message}")),
+        },
+        DockerError::HyperLegacyError { .. }
+        | DockerError::HyperResponseError { .. }
+        | DockerError::IOError { .. }
+        | DockerError::SocketNotFoundError(_)
+        | DockerError::RequestTimeoutError => ClusterError::Unavailable(error.to_string()),
+        other => ClusterError::Other(other.to_string()),
+    }
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+pub fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
