@@ -6,24 +6,16 @@
 //! of `plans` and `engine` and fails on each, naming the file and line. A question about one
 //! kind (`if let StepKind::Migrate(m)`, `matches!(k, StepKind::Backup(b) if ...)`) is allowed.
 
-use std::path::{Path, PathBuf};
+mod source;
+
+use std::path::Path;
 
 use quote::ToTokens;
+use source::rust_files;
 use syn::visit::Visit;
 
 /// The enums whose variants are kinds.
 const KIND_ENUMS: &[&str] = &["StepKind", "StepKeyword", "GateKind", "GateKeyword", "Undo", "Switch", "SwitchKind"];
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
 
 /// The kind enums a pattern names (`StepKind::Rolling(_)` names `StepKind`).
 fn kinds_named(pat: &syn::Pat, out: &mut Vec<String>) {

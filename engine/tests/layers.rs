@@ -4,9 +4,12 @@
 //! `use` and every path in code (`crate::x::y`, `super::y`), outside `#[cfg(test)]` modules, so
 //! comments and tests do not count. Together: no import circle anywhere in the engine.
 
+mod source;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use source::rust_files;
 use syn::visit::Visit;
 
 /// The engine's top-level modules, lowest first.
@@ -43,17 +46,6 @@ const LAYERS: &[&str] = &[
     "cli",
 ];
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
 /// Every path a file names, as written (`crate::services::watch::Watch`, `super::LiveFacts`).
 #[derive(Default)]
 struct Paths(Vec<Vec<String>>);
@@ -85,21 +77,9 @@ impl<'ast> Visit<'ast> for Paths {
     }
 
     fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
-        let test_only =
-            m.attrs.iter().any(|a| a.path().is_ident("cfg") && a.meta.to_token_stream_string().contains("test"));
-        if !test_only {
+        if !source::test_only(m) {
             syn::visit::visit_item_mod(self, m);
         }
-    }
-}
-
-trait MetaText {
-    fn to_token_stream_string(&self) -> String;
-}
-
-impl MetaText for syn::Meta {
-    fn to_token_stream_string(&self) -> String {
-        quote::ToTokens::to_token_stream(self).to_string()
     }
 }
 
@@ -246,9 +226,7 @@ impl<'ast> Visit<'ast> for Prints {
     }
 
     fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
-        let test_only =
-            m.attrs.iter().any(|a| a.path().is_ident("cfg") && a.meta.to_token_stream_string().contains("test"));
-        if !test_only {
+        if !source::test_only(m) {
             syn::visit::visit_item_mod(self, m);
         }
     }
