@@ -24,9 +24,24 @@ pub fn help_for(name: &str, what: &str, candidates: &[&str]) -> Option<String> {
     Some(format!("{what}: {}", list.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")))
 }
 
+/// `a, b, c or d`.
+pub fn either(words: &[&str]) -> String {
+    match words.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn either_joins_words_as_a_sentence_does() {
+        assert_eq!(either(&["http", "prometheus", "swarm"]), "http, prometheus or swarm");
+        assert_eq!(either(&["http"]), "http");
+    }
 
     #[test]
     fn suggests_close_names_only() {

@@ -146,7 +146,7 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node, defaults: Option<&Node>) -> Opti
                 Code::MissingField,
                 format!("{what} does not say what to measure"),
                 fields.name_span(),
-                format!("no {}", either(GateKeyword::NAMES)),
+                format!("no {}", crate::suggest::either(GateKeyword::NAMES)),
             )
             .with_help(format!(
                 "add one of {}",
@@ -184,15 +184,6 @@ fn decode_kind(
     Some((decoded?, timeout))
 }
 
-/// `a, b, c or d`.
-fn either(words: &[&str]) -> String {
-    match words.split_last() {
-        Some((last, [])) => (*last).to_owned(),
-        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-        None => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,11 +195,5 @@ mod tests {
         for keyword in GateKeyword::NAMES {
             assert!(schema.contains(&format!("\"const\":\"{keyword}\"")), "no tag `{keyword}` in {schema}");
         }
-    }
-
-    #[test]
-    fn either_joins_words_as_a_sentence_does() {
-        assert_eq!(either(&["http", "prometheus", "swarm"]), "http, prometheus or swarm");
-        assert_eq!(either(&["http"]), "http");
     }
 }

@@ -101,7 +101,7 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node) -> Option<Switch> {
                     Code::MissingField,
                     "`switch` does not say how",
                     f.name_span(),
-                    format!("{}?", words.join(" or ")),
+                    format!("{}?", crate::suggest::either(&words)),
                 )
                 .with_help(format!("write {}", examples.join(" or "))),
             );
