@@ -1,6 +1,7 @@
 //! Every kind the language has is documented in docs/language.md: a `### KEYWORD` section per
 //! step kind (under `## Steps`) and per gate kind (under `## Gates`), and a `switch KEYWORD`
-//! line per switch kind. A new kind fails here until its section is written.
+//! line per switch kind. A new kind fails here until its section is written. And a gate or
+//! switch that names no kind is told every kind, in words taken from the registries.
 
 use plans::gates::GateKeyword;
 use plans::steps::StepKeyword;
@@ -38,4 +39,34 @@ fn every_step_gate_and_switch_kind_has_its_section() {
         }
     }
     assert!(missing.is_empty(), "docs/language.md lacks:\n{}", missing.join("\n"));
+}
+
+/// A gate or a switch that says nothing about its kind lists every kind, from the registries.
+#[test]
+fn a_gate_or_switch_without_a_kind_names_every_kind() {
+    let text = "plan p {\n    stack s\n    gate g {\n        count 1\n    }\n    blue-green b {\n        blue \"s_blue\"\n        green \"s_green\"\n        image \"app:v2\"\n        switch\n    }\n}\n";
+    let checked = plans::check(plans::SourceFile::new("plan.kdl", text), &plans::Inputs::default());
+    let said: Vec<String> = checked
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let labels: Vec<&str> = d.labels.iter().map(|l| l.text.as_str()).collect();
+            format!("{} [{}] {}", d.message, labels.join("; "), d.help.as_deref().unwrap_or(""))
+        })
+        .collect();
+    let all = said.join("\n");
+    assert!(
+        all.contains(
+            "gate `g` does not say what to measure [no http, prometheus, swarm or command] add one of `http \"URL\"`, \
+             `prometheus { query \"...\"; pass \"result < 1\" }`, `swarm SERVICE`, `command \"sh\" \"-c\" \"...\"`"
+        ),
+        "{all}"
+    );
+    assert!(
+        all.contains(
+            "`switch` does not say how [alias or nginx?] write `switch alias network=NET alias=NAME` or \
+             `switch nginx router=SERVICE template=FILE`"
+        ),
+        "{all}"
+    );
 }
