@@ -144,6 +144,11 @@ pub struct ServiceCounts {
 /// a cluster has heard of: a count that only grows. Only a change of it means something.
 pub type Revision = u64;
 
+/// A service's tasks as shared values: one list, handed out again and again without a copy until
+/// something changes (a cluster that keeps its tasks in memory copies the list only while a
+/// reader still holds it).
+pub type SharedTasks = Arc<Vec<Arc<Task>>>;
+
 /// The operations planrun needs from a swarm.
 #[async_trait]
 pub trait Cluster: Send + Sync + 'static {
@@ -161,8 +166,8 @@ pub trait Cluster: Send + Sync + 'static {
     /// The service's tasks as shared values, for the loops that look at them again and again
     /// (following and watching a release): a cluster that keeps its tasks in memory hands
     /// them out without copying every task's spec.
-    async fn shared_tasks(&self, service_id: &str) -> Result<Vec<Arc<Task>>, ClusterError> {
-        Ok(self.tasks(service_id).await?.into_iter().map(Arc::new).collect())
+    async fn shared_tasks(&self, service_id: &str) -> Result<SharedTasks, ClusterError> {
+        Ok(Arc::new(self.tasks(service_id).await?.into_iter().map(Arc::new).collect()))
     }
     /// The service's [`Revision`] now. Read it before a look, and wait with [`Cluster::changed`]
     /// for the next change after it.

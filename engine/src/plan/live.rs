@@ -294,7 +294,7 @@ impl Cluster for ReadOnly {
     async fn shared_service(&self, name: &str) -> Result<std::sync::Arc<bollard::models::Service>, ClusterError> {
         self.0.shared_service(name).await
     }
-    async fn shared_tasks(&self, service_id: &str) -> Result<Vec<std::sync::Arc<bollard::models::Task>>, ClusterError> {
+    async fn shared_tasks(&self, service_id: &str) -> Result<crate::cluster::SharedTasks, ClusterError> {
         self.0.shared_tasks(service_id).await
     }
     async fn revision(&self, service_id: &str) -> crate::cluster::Revision {

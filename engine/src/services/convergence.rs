@@ -46,7 +46,7 @@
 //! release, failed tasks are only collected so a failure can name them. Every wait is on
 //! tokio's clock, bounded by the deadline.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -286,27 +286,34 @@ fn replicated(
     direction: Direction,
     updating: bool,
 ) -> Tasks {
-    let wanted: Vec<&Task> =
-        tasks.iter().map(|t| &**t).filter(|t| t.desired_state == Some(TaskState::RUNNING)).collect();
-    let on_target = |t: &&Task| target.runs_template(t, template);
-    let on_target_running = wanted.iter().filter(|t| is_running(t) && on_target(t)).count() as u64;
-    let slots: BTreeSet<i64> = wanted.iter().filter_map(|t| t.slot).collect();
-    let mut done = wanted.len() as u64 == replicas && slots.len() as u64 == replicas && on_target_running == replicas;
+    // One pass over the tasks that want to run: a look comes often, and a task's spec is
+    // compared with the template once.
+    let (mut wanted, mut on_target_running, mut old) = (0usize, 0u64, 0usize);
+    let mut slots: Vec<i64> = Vec::with_capacity(tasks.len());
+    for task in tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING)) {
+        wanted += 1;
+        match target.runs_template(task, template) {
+            true if is_running(task) => on_target_running += 1,
+            true => {}
+            false => old += 1,
+        }
+        slots.extend(task.slot);
+    }
+    slots.sort_unstable();
+    slots.dedup();
+    let mut done = wanted as u64 == replicas && slots.len() as u64 == replicas && on_target_running == replicas;
     // Swarm sometimes leaves a second task in a slot (swarmkit#2242), and keeps it: seen after
     // it rolled back on its own, and in a start-first update when a slot's old task exited by
     // itself just as it was being replaced (the restart policy started one more). Every task
     // that wants to run then runs the target, every slot has one, Swarm's update is over and
     // nothing replaces anything: the release serves, with one task more. Waiting for Swarm to
     // drop it waits forever (its next update of the service does).
-    let duplicated = !updating
-        && wanted.len() as u64 > replicas
-        && slots.len() as u64 == replicas
-        && on_target_running == wanted.len() as u64;
+    let duplicated =
+        !updating && wanted as u64 > replicas && slots.len() as u64 == replicas && on_target_running == wanted as u64;
     done |= duplicated;
 
     let mut progress = format!("{on_target_running} of {replicas} tasks running on image {}", target.image);
-    let old = wanted.iter().filter(|t| !on_target(t)).count();
-    let extra = (wanted.len() as u64).saturating_sub(replicas);
+    let extra = (wanted as u64).saturating_sub(replicas);
     if duplicated {
         progress.push_str(&format!(
             ", and {extra} more that Swarm left in a slot it already fills (swarmkit#2242; {}, Swarm's next update of the service drops it)",
@@ -315,8 +322,8 @@ fn replicated(
     } else if old > 0 && extra > 0 {
         // Start-first: a slot keeps its old task until the new one is up.
         progress.push_str(&format!(", {old} old still serving while replacements start"));
-    } else if wanted.len() as u64 != replicas {
-        progress.push_str(&format!(", {} tasks want to run", wanted.len()));
+    } else if wanted as u64 != replicas {
+        progress.push_str(&format!(", {wanted} tasks want to run"));
     }
     Tasks { done, on_target_running, expected: replicas, progress }
 }

@@ -51,6 +51,16 @@ pub fn failure_of(task: &Task) -> Option<String> {
     })
 }
 
+/// Whether [`failure_of`] has something to say about `task`, without its words.
+fn ended_by_itself(task: &Task) -> bool {
+    let Some(status) = task.status.as_ref() else { return false };
+    status.err.as_deref().is_some_and(|e| !e.is_empty())
+        || matches!(
+            status.state,
+            Some(TaskState::FAILED | TaskState::REJECTED | TaskState::COMPLETE | TaskState::ORPHANED)
+        )
+}
+
 /// `web.2` for a replicated task, `agent.NODE` for a global one (as `docker service ps` names
 /// them), else its short id.
 pub fn task_name(service: &str, task: &Task) -> String {
@@ -99,11 +109,16 @@ impl Watch {
     pub fn observe(&mut self, tasks: &[Arc<Task>], unhealthy: &[(String, String)]) -> Result<(), Failure> {
         for task in tasks {
             let id = task.id.as_deref().unwrap_or_default();
+            // Most tasks at most looks have not failed: that is cheaper to see than whether
+            // they are old or were counted already.
+            let sick = unhealthy.iter().find(|(t, _)| t == id).map(|(_, why)| why);
+            if sick.is_none() && !ended_by_itself(task) {
+                continue;
+            }
             if self.before.contains(id) || self.seen.contains(id) {
                 continue;
             }
-            let sick = unhealthy.iter().find(|(t, _)| t == id).map(|(_, why)| why.clone());
-            let Some(message) = failure_of(task).or(sick) else { continue };
+            let Some(message) = failure_of(task).or(sick.cloned()) else { continue };
             self.seen.insert(id.to_owned());
             let name = task_name(&self.target.service_name, task);
             if self.target.runs_on(task) {

@@ -92,7 +92,7 @@ impl Cluster for FakeCluster {
     /// The fake's own tasks, shared. Unlike `tasks`, their specs are whole (a real daemon's
     /// leave out the restart policy, stop grace period and health check): nothing that
     /// follows or watches a service reads those.
-    async fn shared_tasks(&self, service_id: &str) -> Result<Vec<Arc<Task>>, ClusterError> {
+    async fn shared_tasks(&self, service_id: &str) -> Result<crate::cluster::SharedTasks, ClusterError> {
         let state = self.lock();
 
         state

@@ -104,7 +104,7 @@ struct FakeService {
     previous: Option<ServiceSpec>,
     /// Shared with readers (`Cluster::shared_tasks`): a change copies a task only while a
     /// reader still holds it.
-    tasks: Vec<Arc<Task>>,
+    tasks: Arc<Vec<Arc<Task>>>,
     logs: Vec<String>,
     /// Bumped on every change of spec: work started for an older generation stops.
     generation: u64,
@@ -199,7 +199,7 @@ impl State {
             ..Default::default()
         };
         if let Some(s) = self.service_mut(service_id) {
-            s.tasks.push(Arc::new(task));
+            Arc::make_mut(&mut s.tasks).push(Arc::new(task));
         }
         id
     }
@@ -210,7 +210,9 @@ impl State {
 
     /// A task, to change: counts as a change of its service.
     fn task_mut(&mut self, service_id: &str, task_id: &str) -> Option<&mut Task> {
-        let task = self.service_mut(service_id)?.tasks.iter_mut().find(|t| t.id.as_deref() == Some(task_id))?;
+        let task = Arc::make_mut(&mut self.service_mut(service_id)?.tasks)
+            .iter_mut()
+            .find(|t| t.id.as_deref() == Some(task_id))?;
         Some(Arc::make_mut(task))
     }
 
@@ -332,7 +334,7 @@ impl FakeCluster {
             .find(|t| place.holds(t) && t.desired_state == Some(TaskState::RUNNING))
             .map(|t| Task::clone(t))
             .expect("a task there");
-        s.tasks.push(Arc::new(Task { id: Some(id), ..task }));
+        Arc::make_mut(&mut s.tasks).push(Arc::new(Task { id: Some(id), ..task }));
     }
 
     /// The running task of a global service on `node` dies (exit 137, as if killed), and is
@@ -345,7 +347,10 @@ impl FakeCluster {
             let timing = state.timing;
             let s = state.find_mut(service).expect("the service exists");
             let (service_id, generation) = (s.service.id.clone().unwrap_or_default(), s.generation);
-            let task = s.tasks.iter_mut().find(|t| place.holds(t) && running(t)).expect("a running task on the node");
+            let task = Arc::make_mut(&mut s.tasks)
+                .iter_mut()
+                .find(|t| place.holds(t) && running(t))
+                .expect("a running task on the node");
             let task = Arc::make_mut(task);
             let template = task.spec.clone().unwrap_or_default();
             set_state(task, TaskState::FAILED, "started", Some("task: non-zero exit (137)".into()), Some(137));
@@ -440,7 +445,7 @@ fn insert_service(state: &mut State, spec: ServiceSpec) -> String {
                 ..Default::default()
             }),
             previous: None,
-            tasks: Vec::new(),
+            tasks: Arc::default(),
             logs: Vec::new(),
             generation: 0,
             revision: tokio::sync::watch::Sender::new(0),
@@ -452,7 +457,7 @@ fn insert_service(state: &mut State, spec: ServiceSpec) -> String {
 /// Stops the tasks in `place` that want to run, except `keep`.
 fn stop_place(state: &mut State, service_id: &str, place: &Place, keep: Option<&String>) {
     if let Some(s) = state.service_mut(service_id) {
-        for task in s.tasks.iter_mut() {
+        for task in Arc::make_mut(&mut s.tasks).iter_mut() {
             if place.holds(task) && task.desired_state == Some(TaskState::RUNNING) && task.id.as_ref() != keep {
                 set_state(Arc::make_mut(task), TaskState::SHUTDOWN, "shutdown", None, Some(0));
             }

@@ -344,7 +344,7 @@ async fn shared_tasks_are_handed_out_without_copies_and_a_change_leaves_old_read
     let id = fake.add_service(spec("web", "app:v1", None));
     let first = fake.shared_tasks(&id).await.unwrap();
     let again = fake.shared_tasks(&id).await.unwrap();
-    assert!(first.iter().zip(&again).all(|(a, b)| Arc::ptr_eq(a, b)));
+    assert!(Arc::ptr_eq(&first, &again), "the same list, not a copy of it");
     assert_eq!(first.len(), 2);
 
     let service = fake.service("web").await.unwrap();
@@ -356,6 +356,7 @@ async fn shared_tasks_are_handed_out_without_copies_and_a_change_leaves_old_read
     let after = fake.shared_tasks(&id).await.unwrap();
     assert_eq!(first[1].desired_state, Some(TaskState::RUNNING), "a reader keeps what it read");
     assert_eq!(after[1].desired_state, Some(TaskState::SHUTDOWN), "slot 2 is scaled away");
+    assert!(!Arc::ptr_eq(&first, &after), "a change makes a new list while a reader holds the old");
     assert!(Arc::ptr_eq(&first[0], &after[0]), "slot 1 did not change");
     // What `tasks` shows is what a daemon shows: no health check in a task's spec.
     let read = fake.tasks(&id).await.unwrap();

@@ -116,7 +116,7 @@ impl FakeCluster {
             let Some(s) = state.service_mut(&service_id) else { return };
             let target = template(&spec);
             // Scale down first: slots beyond the replica count (nodes the fake no longer has) stop.
-            for task in s.tasks.iter_mut().filter(|t| !all.contains(&Place::of(t))) {
+            for task in Arc::make_mut(&mut s.tasks).iter_mut().filter(|t| !all.contains(&Place::of(t))) {
                 if task.desired_state == Some(TaskState::RUNNING) {
                     set_state(Arc::make_mut(task), TaskState::SHUTDOWN, "shutdown", None, Some(0));
                 }
@@ -126,7 +126,10 @@ impl FakeCluster {
             for place in &all {
                 let on_target = |t: &Task| place.holds(t) && running(t) && t.spec.as_ref() == Some(&target);
                 if let Some(keep) = s.tasks.iter().find(|t| on_target(t)).and_then(|t| t.id.clone()) {
-                    for task in s.tasks.iter_mut().filter(|t| place.holds(t) && t.id.as_ref() != Some(&keep)) {
+                    for task in Arc::make_mut(&mut s.tasks)
+                        .iter_mut()
+                        .filter(|t| place.holds(t) && t.id.as_ref() != Some(&keep))
+                    {
                         if task.desired_state == Some(TaskState::RUNNING) {
                             set_state(Arc::make_mut(task), TaskState::SHUTDOWN, "shutdown", None, Some(0));
                         }
