@@ -366,7 +366,7 @@ fn independent_services_update_concurrently() {
 }
 
 #[test]
-fn a_locked_stack_refuses_a_second_apply_and_unlock_needs_force() {
+fn a_locked_stack_refuses_a_second_apply_and_unlock_needs_force_and_the_holders_run() {
     let web = Service::create(&unique("web"), V1, 1);
     let stack = unique("stack");
     let _guard = LockGuard(stack.clone());
@@ -408,9 +408,15 @@ fn a_locked_stack_refuses_a_second_apply_and_unlock_needs_force() {
     let event = refused.events_of("run-refused");
     assert_eq!(event.len(), 1, "{:?}", refused.events);
     assert_eq!(event[0]["refusal"], "locked");
-    for needle in
-        ["ci@runner-7", "r-other", "pid 4242", "2026-11-26T10:00:00Z", &format!("planrun unlock {stack} --force")]
-    {
+    // A lock without a beat since 2026-11-26 (or written before leases) has expired.
+    for needle in [
+        "ci@runner-7",
+        "r-other",
+        "pid 4242",
+        "2026-11-26T10:00:00Z",
+        "expired: no beat for",
+        &format!("planrun unlock {stack} --force r-other"),
+    ] {
         assert!(refused.stderr.contains(needle), "refusal names `{needle}`: {}", refused.stderr);
     }
     assert_eq!(web.image(), V1, "nothing changed");
@@ -418,7 +424,19 @@ fn a_locked_stack_refuses_a_second_apply_and_unlock_needs_force() {
     let no_force = run(&["unlock", &stack]);
     assert_eq!(no_force.code, 2);
     assert!(lock_exists(&stack));
-    let forced = run(&["unlock", &stack, "--force"]);
+    let status = support::planrun().args(["status", &stack, "--output", "plain"]).output().unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("lock: held by ci@runner-7 (run r-other"), "{status}");
+    assert!(status.contains("expired: no beat for"), "{status}");
+    let other_run = run(&["unlock", &stack, "--force", "r-newer"]);
+    assert_eq!(other_run.code, 1, "{}", other_run.stderr);
+    assert!(
+        other_run.stderr.contains("locked by run r-other, not r-newer: nothing was removed"),
+        "{}",
+        other_run.stderr
+    );
+    assert!(lock_exists(&stack));
+    let forced = run(&["unlock", &stack, "--force", "r-other"]);
     assert_eq!(forced.code, 0, "{}", forced.stderr);
     assert!(forced.stderr.contains("ci@runner-7"));
     assert!(!lock_exists(&stack));

@@ -5,6 +5,8 @@
 
 mod support;
 
+use std::io::Write;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use support::{Background, LockGuard, Service, Workdir, lock_exists, rolling_plan, run, run_printed, unique};
@@ -105,6 +107,54 @@ fn a_second_ctrl_c_stops_the_rollback_keeps_the_lock_and_prints_how_to_finish() 
 }
 
 #[test]
+fn a_run_whose_lock_is_removed_stops_changing_things_at_its_next_beat() {
+    let web = Service::create(&unique("web"), V1, 1);
+    let stack = unique("stack");
+    let _guard = LockGuard(stack.clone());
+    let work = Workdir::new("fenced");
+    let plan = work.plan(&plan(&stack, &web.name, "", "    pause hold \"120s\" after=web\n"));
+    let mut apply = Background::apply(&work, &plan, &[]);
+    apply.wait_for("step-started", "hold");
+    // The run is alive and beating: a person removes its lock anyway, and a second run (here
+    // its lock alone) takes the stack.
+    let status = support::planrun().args(["status", &stack, "--output", "json"]).output().unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
+    let run_id = status["lock"]["run_id"].as_str().expect("the run holds the lock").to_owned();
+    let removed = run(&["unlock", &stack, "--force", &run_id]);
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    let removed_at = Instant::now();
+    let second = std::process::Command::new("docker")
+        .args(["config", "create", "--label", "planrun.lock.run-id=r-second", &format!("planrun-lock-{stack}"), "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().expect("piped stdin").write_all(b"{}")?;
+            c.wait()
+        })
+        .unwrap();
+    assert!(second.success());
+
+    let run = apply.finish();
+    let stopped_after = removed_at.elapsed();
+    eprintln!("a run whose lock was removed stopped {stopped_after:.1?} after the removal");
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert_eq!(run.outcome(), "stopped");
+    assert!(stopped_after < Duration::from_secs(20), "stopped within a beat (10 s): {stopped_after:?}");
+    assert!(run.stderr.contains(&format!("this run lost the deploy lock of `{stack}`")), "{}", run.stderr);
+    // A beat between the removal and the second lock finds it removed; a later one, taken.
+    assert!(
+        run.stderr.contains("its lock is held by") || run.stderr.contains("its lock was removed"),
+        "it says why: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("it stopped at once and undid nothing"), "{}", run.stderr);
+    assert!(run.stderr.contains("the stack is someone else's now"), "{}", run.stderr);
+    assert!(run.events_of("rollback-started").is_empty(), "nothing undone under another run's lock");
+    web.assert_converged(V2, 1);
+    assert!(lock_exists(&stack), "the second run's lock is left alone");
+}
+
+#[test]
 fn a_killed_apply_leaves_its_lock_and_unlock_force_clears_it() {
     let web = Service::create(&unique("web"), V1, 1);
     let stack = unique("stack");
@@ -115,13 +165,15 @@ fn a_killed_apply_leaves_its_lock_and_unlock_force_clears_it() {
     apply.wait_for("step-started", "hold");
 
     apply.signal("KILL");
-    let _ = apply.finish();
+    let killed = apply.finish();
+    let run_id = killed.events_of("run-started")[0]["run_id"].as_str().expect("a run id").to_owned();
 
     assert!(lock_exists(&stack), "SIGKILL leaves the lock behind");
     let refused = work.apply(&plan, &[]);
     assert_eq!(refused.code, 1);
     assert!(refused.stderr.contains("is locked by"));
-    let forced = run(&["unlock", &stack, "--force"]);
+    assert!(refused.stderr.contains(&format!("planrun unlock {stack} --force {run_id}")), "{}", refused.stderr);
+    let forced = run(&["unlock", &stack, "--force", &run_id]);
     assert_eq!(forced.code, 0);
     assert!(!lock_exists(&stack));
 }

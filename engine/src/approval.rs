@@ -295,7 +295,15 @@ mod tests {
     }
 
     fn holder(who: &str) -> Holder {
-        Holder { holder: who.into(), host: "h".into(), run_id: "r-x".into(), pid: 1, started: "now".into() }
+        Holder {
+            holder: who.into(),
+            host: "h".into(),
+            run_id: "r-x".into(),
+            pid: 1,
+            started: "now".into(),
+            beat: "now".into(),
+            lease_secs: 60,
+        }
     }
 
     #[tokio::test(start_paused = true)]

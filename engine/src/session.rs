@@ -117,6 +117,8 @@ pub struct Ran {
     pub records: Vec<Record>,
     /// Why the deploy lock could not be released, if so; a stopped run keeps it on purpose.
     pub lock_error: Option<String>,
+    /// Whether the run lost its lock (removed or taken over) and stopped for it.
+    pub lost_lock: bool,
 }
 
 /// What `apply` needs.
@@ -153,7 +155,7 @@ pub async fn apply(
     let plan = request.plan.clone();
     let stack = plan.stack.value.clone();
     let run_id = new_run_id();
-    let lock = match Lock::acquire(seams.cluster.clone(), &stack, Holder::this_process(&run_id)).await {
+    let mut lock = match Lock::acquire(seams.cluster.clone(), &stack, Holder::this_process(&run_id)).await {
         Ok(lock) => lock,
         Err(e @ LockError::Held { .. }) => {
             return Err(Refused::emit(Refusal::Locked, e.to_string(), Vec::new(), &output));
@@ -178,6 +180,7 @@ pub async fn apply(
         file: request.file.name.clone(),
         on_failure: format!("{:?}", plan.on_failure).to_lowercase(),
     });
+    let fenced = fence(&mut lock, &events, &interrupts);
     let ctx = seams.context(events.clone(), &stack, &run_id);
     let plan_dir = Arc::new(request.plan_dir.clone());
     let step_ctx =
@@ -224,7 +227,11 @@ pub async fn apply(
         });
     }
     let executor = Executor { ctx, parallelism: request.parallelism, interrupts };
-    let report = executor.run(&plan, &request.graph, &plan_dir).await;
+    let mut report = executor.run(&plan, &request.graph, &plan_dir).await;
+    fenced.abort();
+    if let Some(lost) = lost_lock(&lock) {
+        report.reason = Some(lost);
+    }
     last.run.finished = Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
     last.run.outcome = Some(report.outcome);
     last.run.reason = report.reason.clone();
@@ -232,6 +239,7 @@ pub async fn apply(
         warn(&events, format!("cannot record the run's outcome in the swarm: {e}"));
     }
     // A run stopped halfway keeps the stack locked: its `planrun rollback` takes the lock over.
+    let lost_lock = lock.is_lost();
     let lock_error = if report.outcome == RunOutcome::Stopped {
         drop(lock);
         None
@@ -245,7 +253,30 @@ pub async fn apply(
             warn(&events, format!("cannot append to the deployment log {}: {e}", path.display()));
         }
     }
-    Ok(Ran { run_id, report, journal: journal_path, records, lock_error })
+    Ok(Ran { run_id, report, journal: journal_path, records, lock_error, lost_lock })
+}
+
+/// Beats the run's lock while it runs; a beat that finds the lock removed or taken over (a
+/// person ran `unlock --force`, or another run holds the stack) says so and stops the run at
+/// once, as a second interrupt does: the stack is someone else's now, so nothing more is
+/// changed, not even undone. The returned task ends that watch.
+fn fence(lock: &mut Lock, events: &Events, interrupts: &Interrupts) -> tokio::task::JoinHandle<()> {
+    let (said, stack) = (events.clone(), lock.stack.clone());
+    let lost = lock.keep(crate::lock::BEAT, move |why| {
+        warn(&said, format!("this run lost the deploy lock of `{stack}`: {why}; it stops changing things now"));
+    });
+    let interrupts = interrupts.clone();
+    tokio::spawn(async move {
+        lost.cancelled().await;
+        interrupts.first.cancel();
+        interrupts.second.cancel();
+    })
+}
+
+/// Why the run stopped, when it lost its lock.
+fn lost_lock(lock: &Lock) -> Option<String> {
+    let why = lock.lost()?;
+    Some(format!("this run lost the deploy lock of `{}`: {why}; it stopped at once and undid nothing", lock.stack))
 }
 
 /// A warning after the run, for the journal and the output.
@@ -298,6 +329,8 @@ pub struct RolledBack {
     pub left: Vec<(String, Undo)>,
     /// Why undoing failed, if it did.
     pub reason: Option<String>,
+    /// Whether the rollback lost its lock (removed or taken over) and stopped for it.
+    pub lost_lock: bool,
 }
 
 /// Finds the journal `rollback` would undo and what is pending in it (no swarm needed).
@@ -342,7 +375,7 @@ pub async fn rollback(
     let pending = journal::pending_undo(&records);
     let run_id = new_run_id();
     let holder = Holder::this_process(&run_id);
-    let lock = match Lock::acquire_or_take_over(seams.cluster.clone(), &request.stack, holder, &undone_run).await {
+    let mut lock = match Lock::acquire_or_take_over(seams.cluster.clone(), &request.stack, holder, &undone_run).await {
         Ok(lock) => lock,
         Err(e @ LockError::Held { .. }) => {
             return Err(Refused::emit(Refusal::Locked, e.to_string(), Vec::new(), &output));
@@ -367,9 +400,13 @@ pub async fn rollback(
         ctx.recorded.push(step, undo.clone());
     }
     events.emit(Event::RollbackStarted { reason: format!("planrun rollback of run {undone_run}") });
+    let fenced = fence(&mut lock, &events, &interrupts);
     let executor = Executor { ctx, parallelism: 1, interrupts };
     let undone = executor.undo_all(pending).await;
-    let (outcome, reason) = if undone.stopped {
+    fenced.abort();
+    let (outcome, reason) = if let Some(lost) = lost_lock(&lock) {
+        (RunOutcome::Stopped, Some(lost))
+    } else if undone.stopped {
         (RunOutcome::Stopped, Some("rollback stopped by a second interrupt".to_string()))
     } else if !undone.failed.is_empty() {
         let failed: Vec<String> = undone.failed.iter().map(|(s, e)| format!("undo of `{s}`: {e}")).collect();
@@ -389,10 +426,11 @@ pub async fn rollback(
         ));
         let _ = history::save(seams.cluster.as_ref(), &request.stack, &last).await;
     }
+    let lost_lock = lock.is_lost();
     if outcome == RunOutcome::Stopped {
         drop(lock);
     } else if let Err(e) = lock.release().await {
         warn(&events, format!("could not release the deploy lock: {e}"));
     }
-    Ok(RolledBack { journal: path, run_id: undone_run, outcome, left: undone.left, reason })
+    Ok(RolledBack { journal: path, run_id: undone_run, outcome, left: undone.left, reason, lost_lock })
 }

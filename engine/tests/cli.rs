@@ -220,17 +220,17 @@ fn refusals_are_json_events_under_output_json() {
 fn unlock_without_force_is_refused_without_a_swarm() {
     let (code, out) = run(&["unlock", "some-stack"]);
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("needs --force"), "{out}");
+    assert!(out.contains("needs --force RUN"), "{out}");
 }
 
 #[test]
 fn unlock_with_an_environment_needs_a_project_file() {
-    let (code, out) = run(&["unlock", "some-stack", "--force", "--env", "production"]);
+    let (code, out) = run(&["unlock", "some-stack", "--force", "r-1", "--env", "production"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("--env needs a project file"), "{out}");
     let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/prodstack/planrun.toml");
     let (code, out) =
-        run(&["unlock", "some-stack", "--force", "--project", project.to_str().unwrap(), "--env", "nowhere"]);
+        run(&["unlock", "some-stack", "--force", "r-1", "--project", project.to_str().unwrap(), "--env", "nowhere"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("unknown environment `nowhere`"), "{out}");
 }

@@ -183,10 +183,13 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
     let text = summary::render(&plan, &ran.records, &ran.report, &ran.run_id, &ran.journal);
     eprint!("{}{text}", if a.output == OutputFormat::Json { "" } else { "\n" });
     if let Some(e) = &ran.lock_error {
-        eprintln!("warning: could not release the deploy lock: {e}\n  clear it with: planrun unlock {stack} --force");
+        eprintln!(
+            "warning: could not release the deploy lock: {e}\n  clear it with: planrun unlock {stack} --force {}",
+            ran.run_id
+        );
     }
     let rollback = rollback_command(stack, &a.state_dir, a.inputs.env.as_deref(), a.inputs.project.as_deref());
-    if let Some(next) = summary::next_steps(&ran.report, stack, &rollback) {
+    if let Some(next) = summary::next_steps(&ran.report, stack, &rollback, ran.lost_lock) {
         eprint!("{next}");
     }
     match ran.report.outcome {

@@ -415,9 +415,10 @@ pub struct UnlockArgs {
     /// The stack whose deploy lock to remove.
     #[arg(value_name = "STACK")]
     pub stack: String,
-    /// Required: remove the lock whoever holds it.
-    #[arg(long)]
-    pub force: bool,
+    /// Required: remove the lock if run RUN holds it (the run id that `planrun status` and
+    /// the refusal of a second apply show), and nothing if another run took it since.
+    #[arg(long, value_name = "RUN")]
+    pub force: Option<String>,
     /// Use this environment's Docker host from the project file.
     #[arg(long = "env", value_name = "NAME")]
     pub env: Option<String>,

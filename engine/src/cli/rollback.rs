@@ -53,7 +53,7 @@ async fn rollback_async(a: RollbackArgs) -> ExitCode {
     eprintln!("undid run {} (journal {})", done.run_id, done.journal.display());
     let report = Report { outcome: done.outcome, reason: done.reason.clone(), left: done.left.clone() };
     let again = rollback_command(&a.stack, &a.state_dir, a.env.as_deref(), a.project.as_deref());
-    if let Some(next) = summary::next_steps(&report, &a.stack, &again) {
+    if let Some(next) = summary::next_steps(&report, &a.stack, &again, done.lost_lock) {
         eprint!("{next}");
     }
     match done.outcome {

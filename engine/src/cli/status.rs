@@ -33,10 +33,7 @@ pub fn status(a: StatusArgs) -> ExitCode {
 pub fn render(s: &Status) -> String {
     let mut out = format!("stack {}\n", s.stack);
     match &s.lock {
-        Some(h) => out.push_str(&format!(
-            "  lock: held by {} (run {}, pid {} on {}) since {}\n",
-            h.holder, h.run_id, h.pid, h.host, h.started
-        )),
+        Some(h) => out.push_str(&format!("  lock: held by {}\n", h.describe(std::time::SystemTime::now()))),
         None => out.push_str("  lock: free\n"),
     }
     if let Some(w) = &s.waiting {

@@ -110,7 +110,7 @@ fn moved(service: &str, previous: &str, image: &str) -> String {
 }
 
 /// What to do next when a run did not end cleanly; `rollback` is the command that undoes it.
-pub fn next_steps(report: &Report, stack: &str, rollback: &str) -> Option<String> {
+pub fn next_steps(report: &Report, stack: &str, rollback: &str, lost_lock: bool) -> Option<String> {
     let left =
         || -> String { report.left.iter().map(|(step, undo)| format!("  {step}: {}\n", undo.describe())).collect() };
     match report.outcome {
@@ -122,6 +122,12 @@ pub fn next_steps(report: &Report, stack: &str, rollback: &str) -> Option<String
         RunOutcome::RollbackFailed => Some(format!(
             "rollback failed: these changes may still be in place (newest first; each line says what undoing does):\n{}\
              Fix the cause, then run:\n  {rollback}\n",
+            left()
+        )),
+        RunOutcome::Stopped if lost_lock => Some(format!(
+            "stopped at once: this run lost the deploy lock on `{stack}`, so the stack is someone else's now. \
+             These changes are not undone (newest first; each line says what undoing does):\n{}Once nobody else \
+             is deploying `{stack}`, undo them with:\n  {rollback}\n",
             left()
         )),
         RunOutcome::Stopped => Some(format!(

@@ -1,4 +1,4 @@
-//! `planrun unlock STACK --force`: remove a deploy lock left by a run that died.
+//! `planrun unlock STACK --force RUN`: remove a deploy lock left by a run that died.
 
 use std::process::ExitCode;
 
@@ -8,21 +8,22 @@ use crate::lock;
 
 /// Runs `planrun unlock`.
 pub fn unlock(a: UnlockArgs) -> ExitCode {
-    if !a.force {
+    let Some(run) = a.force else {
         return fail(
             EXIT_USAGE,
             format!(
-                "removing a deploy lock needs --force: first make sure no planrun apply is running for `{}`",
+                "removing a deploy lock needs --force RUN, the run that holds it (`planrun status {}` shows it): \
+                 first make sure that run is no longer alive",
                 a.stack
             ),
         );
-    }
+    };
     run_async(async move {
         let cluster = match swarm_of(a.env.as_deref(), a.project.as_deref()).await {
             Ok(c) => c,
             Err(code) => return code,
         };
-        match lock::force_unlock(cluster.as_ref(), &a.stack).await {
+        match lock::force_unlock(cluster.as_ref(), &a.stack, &run).await {
             Ok(h) => {
                 eprintln!("unlocked `{}` (was held by {} for run {} since {})", a.stack, h.holder, h.run_id, h.started);
                 ExitCode::SUCCESS

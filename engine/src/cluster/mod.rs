@@ -59,6 +59,9 @@ pub struct ConfigObject {
     pub labels: HashMap<String, String>,
     /// Its data.
     pub data: Vec<u8>,
+    /// Its version index: a change of its labels names it, and fails once another change
+    /// came first.
+    pub version: u64,
 }
 
 /// A network, by id and name.
@@ -195,6 +198,15 @@ pub trait Cluster: Send + Sync + 'static {
     async fn config(&self, name: &str) -> Result<Option<ConfigObject>, ClusterError>;
     /// Removes a config object by id.
     async fn remove_config(&self, id: &str) -> Result<(), ClusterError>;
+    /// Replaces a config object's labels (the only part of a config Swarm lets change);
+    /// `version` is the index it was read at: `OutOfSequence` when it changed since,
+    /// `NotFound` when it is gone.
+    async fn update_config_labels(
+        &self,
+        id: &str,
+        version: u64,
+        labels: HashMap<String, String>,
+    ) -> Result<(), ClusterError>;
     /// The config objects carrying `label` (`KEY` or `KEY=VALUE`).
     async fn configs(&self, label: &str) -> Result<Vec<ConfigObject>, ClusterError>;
     /// The network with this name or id, if any.

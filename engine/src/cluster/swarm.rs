@@ -307,6 +307,20 @@ impl Cluster for Swarm {
         self.docker.delete_config(id).await.map_err(classify)
     }
 
+    async fn update_config_labels(
+        &self,
+        id: &str,
+        version: u64,
+        labels: HashMap<String, String>,
+    ) -> Result<(), ClusterError> {
+        // Swarm takes the whole spec back with only the labels changed.
+        let config = self.docker.inspect_config(id).await.map_err(classify)?;
+        let spec = config.spec.unwrap_or_default();
+        let spec = ConfigSpec { labels: Some(labels), ..spec };
+        let options = bollard::query_parameters::UpdateConfigOptions { version: version as i64 };
+        self.docker.update_config(id, spec, options).await.map_err(classify)
+    }
+
     async fn create_network(&self, network: NewNetwork) -> Result<String, ClusterError> {
         let name = network.name.clone();
         let request = bollard::models::NetworkCreateRequest {
@@ -586,5 +600,6 @@ fn config_object(c: bollard::models::Config) -> Option<ConfigObject> {
         name: spec.name.unwrap_or_default(),
         labels: spec.labels.unwrap_or_default(),
         data: data.unwrap_or_default(),
+        version: c.version.and_then(|v| v.index).unwrap_or(0),
     })
 }

@@ -99,7 +99,13 @@ impl From<LiveNetwork> for Network {
 
 impl From<LiveConfig> for ConfigObject {
     fn from(c: LiveConfig) -> ConfigObject {
-        ConfigObject { id: c.id, name: c.name, labels: c.labels.into_iter().collect(), data: c.data.into_bytes() }
+        ConfigObject {
+            id: c.id,
+            name: c.name,
+            labels: c.labels.into_iter().collect(),
+            data: c.data.into_bytes(),
+            version: 0,
+        }
     }
 }
 
@@ -317,6 +323,14 @@ impl Cluster for ReadOnly {
     }
     async fn remove_config(&self, id: &str) -> Result<(), ClusterError> {
         Err(refused(&format!("remove config {id}")))
+    }
+    async fn update_config_labels(
+        &self,
+        id: &str,
+        _: u64,
+        _: std::collections::HashMap<String, String>,
+    ) -> Result<(), ClusterError> {
+        Err(refused(&format!("update config {id}")))
     }
     async fn configs(&self, label: &str) -> Result<Vec<ConfigObject>, ClusterError> {
         self.0.configs(label).await

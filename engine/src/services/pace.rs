@@ -151,6 +151,14 @@ mod tests {
         async fn remove_config(&self, _: &str) -> Result<(), crate::cluster::ClusterError> {
             unimplemented!()
         }
+        async fn update_config_labels(
+            &self,
+            _: &str,
+            _: u64,
+            _: std::collections::HashMap<String, String>,
+        ) -> Result<(), crate::cluster::ClusterError> {
+            unimplemented!()
+        }
         async fn configs(&self, _: &str) -> Result<Vec<crate::cluster::ConfigObject>, crate::cluster::ClusterError> {
             unimplemented!()
         }

@@ -156,8 +156,29 @@ impl Cluster for FakeCluster {
             return Err(ClusterError::Conflict(format!("config {name}")));
         }
         let id = state.new_id("config");
-        state.configs.push(ConfigObject { id: id.clone(), name: name.to_string(), labels, data: data.to_vec() });
+        let version = state.next_index();
+        let config = ConfigObject { id: id.clone(), name: name.to_string(), labels, data: data.to_vec(), version };
+        state.configs.push(config);
         Ok(id)
+    }
+
+    async fn update_config_labels(
+        &self,
+        id: &str,
+        version: u64,
+        labels: HashMap<String, String>,
+    ) -> Result<(), ClusterError> {
+        let mut state = self.lock();
+        let next = state.next_index();
+        let Some(config) = state.configs.iter_mut().find(|c| c.id == id) else {
+            return Err(ClusterError::NotFound(format!("config {id}")));
+        };
+        if config.version != version {
+            return Err(ClusterError::OutOfSequence);
+        }
+        config.labels = labels;
+        config.version = next;
+        Ok(())
     }
 
     async fn config(&self, name: &str) -> Result<Option<ConfigObject>, ClusterError> {
