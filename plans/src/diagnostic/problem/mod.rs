@@ -6,8 +6,12 @@
 //! found (as just keeps every message in `CompileErrorKind`'s one `Display`). Fixes stay at the
 //! sites: they are edits computed from the source, not words.
 
+mod kinds;
+mod plan;
 mod settings;
 
+pub use kinds::{GateProblem, StepProblem};
+pub use plan::PlanProblem;
 pub use settings::SettingProblem;
 
 use super::{Code, Diagnostic, Severity};
@@ -87,6 +91,12 @@ macro_rules! areas {
 areas! {
     /// A node's settings and the values written in them.
     Setting(SettingProblem<'a>),
+    /// The `plan` node, its header and its `defaults`.
+    Plan(PlanProblem<'a>),
+    /// What one step kind needs.
+    Step(StepProblem<'a>),
+    /// What one gate kind needs.
+    Gate(GateProblem<'a>),
 }
 
 impl Diagnostic {
