@@ -6,12 +6,20 @@
 //! found (as just keeps every message in `CompileErrorKind`'s one `Display`). Fixes stay at the
 //! sites: they are edits computed from the source, not words.
 
+mod files;
+mod inputs;
 mod kinds;
 mod plan;
+mod references;
+mod safety;
 mod settings;
 
+pub use files::FileProblem;
+pub use inputs::{InputProblem, Setter};
 pub use kinds::{GateProblem, StepProblem};
 pub use plan::PlanProblem;
+pub use references::ReferenceProblem;
+pub use safety::{AddAfter, SafetyProblem};
 pub use settings::SettingProblem;
 
 use super::{Code, Diagnostic, Severity};
@@ -45,6 +53,10 @@ impl Words {
             notes: Vec::new(),
             help: None,
         }
+    }
+
+    fn warning(code: Code, message: impl Into<String>, label: impl Into<String>) -> Words {
+        Words { severity: Severity::Warning, ..Words::error(code, message, label) }
     }
 
     fn help(mut self, help: impl Into<String>) -> Words {
@@ -97,6 +109,14 @@ areas! {
     Step(StepProblem<'a>),
     /// What one gate kind needs.
     Gate(GateProblem<'a>),
+    /// The names a plan declares and refers to, and the order they make.
+    Reference(ReferenceProblem<'a>),
+    /// The text, the variables and the project file.
+    Input(InputProblem<'a>),
+    /// The files a plan names.
+    File(FileProblem<'a>),
+    /// A valid plan that would probably cause downtime or run in an unsafe order.
+    Safety(SafetyProblem<'a>),
 }
 
 impl Diagnostic {
