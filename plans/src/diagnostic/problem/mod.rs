@@ -13,6 +13,7 @@ mod plan;
 mod references;
 mod safety;
 mod settings;
+mod sql;
 
 pub use files::FileProblem;
 pub use inputs::{InputProblem, Setter};
@@ -21,6 +22,7 @@ pub use plan::PlanProblem;
 pub use references::ReferenceProblem;
 pub use safety::{AddAfter, SafetyProblem};
 pub use settings::SettingProblem;
+pub use sql::SqlProblem;
 
 use super::{Code, Diagnostic, Severity};
 use crate::span::Span;
@@ -117,6 +119,8 @@ areas! {
     File(FileProblem<'a>),
     /// A valid plan that would probably cause downtime or run in an unsafe order.
     Safety(SafetyProblem<'a>),
+    /// A migration's SQL file (its problems own their data: the lint collects them first).
+    Sql(SqlProblem),
 }
 
 impl Diagnostic {
