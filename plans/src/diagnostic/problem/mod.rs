@@ -6,6 +6,9 @@
 //! found (as just keeps every message in `CompileErrorKind`'s one `Display`). Fixes stay at the
 //! sites: they are edits computed from the source, not words.
 
+mod compose;
+mod compose_objects;
+mod compose_service;
 mod files;
 mod inputs;
 mod kinds;
@@ -15,6 +18,9 @@ mod safety;
 mod settings;
 mod sql;
 
+pub use compose::ComposeProblem;
+pub use compose_objects::ComposeObjectProblem;
+pub use compose_service::ComposeServiceProblem;
 pub use files::FileProblem;
 pub use inputs::{InputProblem, Setter};
 pub use kinds::{GateProblem, StepProblem};
@@ -119,6 +125,12 @@ areas! {
     File(FileProblem<'a>),
     /// A valid plan that would probably cause downtime or run in an unsafe order.
     Safety(SafetyProblem<'a>),
+    /// A compose file as a whole: reading it, its keys and values, what its services refer to.
+    Compose(ComposeProblem<'a>),
+    /// A compose file's services.
+    ComposeService(ComposeServiceProblem<'a>),
+    /// A compose file's networks, volumes, configs and secrets, and the mounts of services.
+    ComposeObject(ComposeObjectProblem<'a>),
     /// A migration's SQL file (its problems own their data: the lint collects them first).
     Sql(SqlProblem),
 }
