@@ -10,6 +10,10 @@ use crate::fix::Edit;
 pub use crate::source_file::SourceFile;
 use crate::span::Span;
 
+pub mod problem;
+
+pub use problem::{Problem, Words};
+
 /// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -188,7 +192,8 @@ impl PartialEq for NamedFile {
 impl Eq for NamedFile {}
 
 impl Diagnostic {
-    /// An error with a primary label.
+    /// An error with a primary label, worded here. The checker words nothing itself: it makes
+    /// diagnostics with [`Diagnostic::new`] from a [`Problem`], whose words are in `problem/`.
     pub fn error(code: Code, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
         Diagnostic {
             code,

@@ -5,14 +5,14 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::kdl_fast::{Document, Node};
 
 use crate::decoder::Decoder;
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::PlanProblem;
 use crate::gates;
 use crate::model::{OnFailure, Plan};
 use crate::outline::{AfterSite, Declared, StepLayout};
 use crate::span::Span;
 use crate::spanned::Spanned;
 use crate::steps::{self, StepKeyword};
-use crate::suggest;
 use crate::variables::{self, Inputs};
 
 const HEADER: &[&str] = &["stack", "on-failure", "log", "var", "defaults", "gate"];
@@ -28,33 +28,14 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
         let span = node.name().span();
         match (node.name().value(), plan_node) {
             ("plan", None) => plan_node = Some(node),
-            ("plan", Some(first)) => d.push(
-                Diagnostic::error(Code::UnknownNode, "a file holds one plan", span, "second plan")
-                    .with_label(first.name().span(), "first plan")
-                    .with_help("put each plan in a file of its own"),
-            ),
-            (other, _) => {
-                let help = match suggest::did_you_mean(other, ["plan"]) {
-                    Some(_) => "did you mean `plan`?".to_string(),
-                    None => "everything goes inside `plan NAME { ... }`".to_string(),
-                };
-                d.push(
-                    Diagnostic::error(
-                        Code::UnknownNode,
-                        format!("unknown node `{other}` at the top level"),
-                        span,
-                        "not allowed here",
-                    )
-                    .with_help(help),
-                );
+            ("plan", Some(first)) => {
+                d.push(Diagnostic::new(PlanProblem::SecondPlan { first: first.name().span() }, span))
             }
+            (other, _) => d.push(Diagnostic::new(PlanProblem::UnknownTopLevel { node: other }, span)),
         }
     }
     let Some(node) = plan_node else {
-        d.push(
-            Diagnostic::error(Code::MissingField, "this file has no plan", Span::new(0, 0), "")
-                .with_help("write `plan my-app { stack my-app ... }`"),
-        );
+        d.push(Diagnostic::new(PlanProblem::NoPlan, Span::new(0, 0)));
         return None;
     };
     let probe = d.fields(node, "plan");
@@ -62,10 +43,7 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
     d.no_more_args(&probe, 1);
     for entry in node.entries().iter().filter(|e| e.name().is_some()) {
         let span = entry.name().map(|n| n.span()).unwrap_or(entry.span());
-        d.push(
-            Diagnostic::error(Code::UnknownProperty, "`plan` takes no properties", span, "unexpected property")
-                .with_help("write settings inside the block: `plan NAME { stack NAME }`"),
-        );
+        d.push(Diagnostic::new(PlanProblem::PlanProperty, span));
     }
     let children: Vec<&Node> = node.children().map(|c| c.nodes().iter().collect()).unwrap_or_default();
 
@@ -86,31 +64,13 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
             "defaults" => decode_defaults(d, child, &mut defaults),
             "stack" | "on-failure" | "log" => {
                 if let Some(first) = header.insert(keyword, child) {
-                    d.push(
-                        Diagnostic::error(
-                            Code::DuplicateField,
-                            format!("`{keyword}` is set twice"),
-                            span,
-                            "set again here",
-                        )
-                        .with_label(first.name().span(), "first set here")
-                        .with_help(format!("remove one of the two `{keyword}` lines")),
-                    );
+                    d.push(Diagnostic::new(PlanProblem::HeaderTwice { keyword, first: first.name().span() }, span));
                 }
             }
             k if let Some(kind) = StepKeyword::from_keyword(k) => step_nodes.push((kind, *child)),
             other => {
                 let known: Vec<&str> = HEADER.iter().chain(steps::KEYWORDS).copied().collect();
-                let help = suggest::help_for(other, "a plan holds", &known);
-                d.push(
-                    Diagnostic::error(
-                        Code::UnknownNode,
-                        format!("unknown node `{other}` in a plan"),
-                        span,
-                        "not a setting or step",
-                    )
-                    .with_optional_help(help),
-                );
+                d.push(Diagnostic::new(PlanProblem::UnknownInPlan { node: other, known: &known }, span));
             }
         }
     }
@@ -150,15 +110,7 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
     let stack = match stack {
         Some(s) => s,
         None if !header.contains_key("stack") => {
-            d.push(
-                Diagnostic::error(
-                    Code::MissingField,
-                    format!("plan `{}` has no `stack`", name.value),
-                    node.name().span(),
-                    "`stack` missing",
-                )
-                .with_help("add `stack NAME`: the Swarm stack this plan deploys, which names its deploy lock"),
-            );
+            d.push(Diagnostic::new(PlanProblem::NoStack { plan: &name.value }, node.name().span()));
             return None;
         }
         None => return None,
@@ -226,15 +178,7 @@ fn single_string(d: &mut Decoder<'_>, node: &Node) -> Option<Spanned<String>> {
     match args.first() {
         Some(v) => d.as_string(&key, *v),
         None => {
-            d.push(
-                Diagnostic::error(
-                    Code::MissingField,
-                    format!("`{key}` has no value"),
-                    node.name().span(),
-                    "value missing",
-                )
-                .with_help(format!("write `{key} VALUE`")),
-            );
+            d.push(Diagnostic::new(PlanProblem::HeaderWithoutValue { keyword: &key }, node.name().span()));
             None
         }
     }
@@ -245,34 +189,18 @@ fn decode_defaults<'n>(d: &mut Decoder<'_>, node: &'n Node, out: &mut HashMap<&'
     d.no_more_args(&f, 0);
     for entry in node.entries().iter().filter(|e| e.name().is_some()) {
         let span = entry.name().map(|n| n.span()).unwrap_or(entry.span());
-        d.push(
-            Diagnostic::error(Code::UnknownProperty, "`defaults` takes no properties", span, "unexpected property")
-                .with_help("write `defaults { rolling parallelism=1 order=start-first }`"),
-        );
+        d.push(Diagnostic::new(PlanProblem::DefaultsProperty, span));
     }
     for child in node.children().map(|c| c.nodes()).unwrap_or_default() {
         let keyword = child.name().value();
         let span = child.name().span();
         let allowed = defaults_keywords();
         if !allowed.contains(&keyword) {
-            let help = suggest::help_for(keyword, "defaults can be set for", &allowed);
-            d.push(
-                Diagnostic::error(Code::UnknownNode, format!("no defaults for `{keyword}`"), span, "not allowed here")
-                    .with_optional_help(help),
-            );
+            d.push(Diagnostic::new(PlanProblem::NoDefaultsFor { keyword, allowed: &allowed }, span));
             continue;
         }
         if let Some(first) = out.insert(keyword, child) {
-            d.push(
-                Diagnostic::error(
-                    Code::DuplicateField,
-                    format!("defaults for `{keyword}` are set twice"),
-                    span,
-                    "set again here",
-                )
-                .with_label(first.name().span(), "first set here")
-                .with_help("merge the two into one line"),
-            );
+            d.push(Diagnostic::new(PlanProblem::DefaultsTwice { keyword, first: first.name().span() }, span));
         }
         if keyword == "gate" {
             let mut f = d.fields(child, "the defaults for gates");

@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::diagnostic::{Code, Diagnostic, SourceFile};
+use crate::diagnostic::problem::InputProblem;
+use crate::diagnostic::{Diagnostic, SourceFile};
 use crate::span::Span;
 use crate::suggest;
 
@@ -84,8 +85,7 @@ impl Project {
     pub fn parse(file: &SourceFile) -> Result<Project, Diagnostic> {
         toml::from_str(&file.text).map_err(|e| {
             let span = e.span().map(|r| Span::new(r.start, r.end - r.start)).unwrap_or_default();
-            Diagnostic::error(Code::Project, format!("invalid {}: {}", file.name, e.message()), span, "here")
-                .with_help("see docs/language.md#project-file for the settings planrun.toml takes")
+            Diagnostic::new(InputProblem::Project { file: &file.name, message: e.message() }, span)
         })
     }
 

@@ -4,7 +4,8 @@
 //! spelled differently (`true`, `r"raw"`, `"\/"`, newlines in `"..."`) is `planrun::kdl-v1`, with
 //! the KDL 2 spelling; everything else is `planrun::syntax`.
 
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::InputProblem;
 use crate::kdl_fast::{self, Document, ParseError};
 
 /// Parses KDL 2; every syntax error becomes a diagnostic.
@@ -13,16 +14,14 @@ pub fn parse(text: &str) -> Result<Document, Vec<Diagnostic>> {
 }
 
 fn diagnostic(e: ParseError) -> Diagnostic {
-    let (code, message, help) = if e.kdl_v1 {
-        let help = e.help.map(|h| format!("{h}; every change from KDL 1 is listed at https://kdl.dev/"));
-        (Code::KdlV1, format!("{}; planrun reads KDL 2", e.message), help)
-    } else {
-        (Code::Syntax, e.message, e.help)
+    let problem = InputProblem::Syntax {
+        message: &e.message,
+        label: &e.label,
+        help: e.help.as_deref(),
+        related: &e.related,
+        kdl_v1: e.kdl_v1,
     };
-    let mut d = Diagnostic::error(code, message, e.span, e.label).with_optional_help(help);
-    for (span, text) in e.related {
-        d = d.with_label(span, text);
-    }
+    let mut d = Diagnostic::new(problem, e.span);
     d.fix = e.fix;
     d
 }

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use crate::kdl_fast::Node;
 
 use crate::decoder::Decoder;
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::{InputProblem, Setter};
 use crate::model::{Variable, VariableSource};
 use crate::span::Span;
 use crate::suggest;
@@ -50,16 +51,7 @@ pub fn resolve(
         let _description = d.string(&mut f, "description", false);
         d.finish(f);
         if let Some(first) = first_span.get(&name.value) {
-            d.push(
-                Diagnostic::error(
-                    Code::DuplicateVariable,
-                    format!("variable `{}` is declared twice", name.value),
-                    name.span,
-                    "declared again",
-                )
-                .with_label(*first, "first declared here")
-                .with_help("remove one of the declarations"),
-            );
+            d.push(Diagnostic::new(InputProblem::DuplicateVariable { name: &name.value, first: *first }, name.span));
             continue;
         }
         first_span.insert(name.value.clone(), name.span);
@@ -91,16 +83,8 @@ pub fn resolve(
         match resolved {
             Some((value, source)) => out.push(Variable { name, value, source }),
             None => {
-                let how = match &env {
-                    Some(e) => format!("set the environment variable {} or pass `--var {}=VALUE`", e.value, name.value),
-                    None => format!("pass `--var {}=VALUE`, or give it a `default=`", name.value),
-                };
-                let message = if required {
-                    format!("required variable `{}` has no value", name.value)
-                } else {
-                    format!("variable `{}` has no value and no default", name.value)
-                };
-                d.push(Diagnostic::error(Code::MissingVariable, message, name.span, "no value").with_help(how));
+                let env = env.as_ref().map(|e| e.value.as_str());
+                d.push(Diagnostic::new(InputProblem::NoValue { name: &name.value, required, env }, name.span));
                 d.outline.valueless_variables.insert(name.value.clone());
             }
         }
@@ -112,48 +96,31 @@ pub fn resolve(
     };
     for (key, _) in &inputs.overrides {
         if !first_span.contains_key(key) {
-            let what = format!("`--var {key}=...`");
-            let message = format!("{what} sets `{key}`, which the plan does not declare");
-            let (span, label, help) = undeclared(key, &declared, plan_name, "the --var");
-            d.push(Diagnostic::error(Code::BadInput, message, span, label).with_help(help));
+            d.push(undeclared(key, Setter::CommandLine, &declared, plan_name));
         }
     }
     if let Some((env, vars)) = &inputs.project {
         let mut keys: Vec<&String> = vars.keys().filter(|k| !first_span.contains_key(k.as_str())).collect();
         keys.sort();
         for key in keys {
-            let what = format!("planrun.toml environment `{env}`");
-            let message = format!("{what} sets variable `{key}`, which the plan does not declare");
-            let (span, label, help) = undeclared(key, &declared, plan_name, "it from planrun.toml");
-            d.push(Diagnostic::warning(Code::UnusedProjectVariable, message, span, label).with_help(help));
+            d.push(undeclared(key, Setter::Project { env }, &declared, plan_name));
         }
     }
     let values = out.iter().map(|v| (v.name.value.clone(), v.value.clone())).collect();
     (out, values)
 }
 
-/// Where to point and what to say for a variable `key` set from outside (a `--var`, an error; a
-/// planrun.toml environment, a warning, as one project file may serve several plans) that the
-/// plan does not declare: at the declaration it probably means, or at the declarations, or at
-/// the plan's name when it declares none. The mistake is outside the file, so no place in it is
-/// blamed. Returns the span, its label and the help.
-fn undeclared(key: &str, declared: &[(&str, Span)], plan_name: Span, remove: &str) -> (Span, String, String) {
+/// A variable `key` set from outside (a `--var`, an error; a planrun.toml environment, a
+/// warning, as one project file may serve several plans) that the plan does not declare, pointed
+/// at the declaration it probably means, or at the declarations, or at the plan's name when it
+/// declares none. The mistake is outside the file, so no place in it is blamed.
+fn undeclared(key: &str, setter: Setter<'_>, declared: &[(&str, Span)], plan_name: Span) -> Diagnostic {
     let best = suggest::did_you_mean(key, declared.iter().map(|(n, _)| *n));
-    let names = declared.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ");
-    match (best, declared.first()) {
-        (Some(best), _) => {
-            let at = declared.iter().find(|(n, _)| *n == best).map_or(plan_name, |(_, s)| *s);
-            (at, format!("did you mean `{best}`?"), format!("did you mean `{best}`? The plan declares {names}"))
-        }
-        (None, Some((_, first))) => (
-            *first,
-            "the plan's variables start here".to_string(),
-            format!("the plan declares {names}; remove {remove}, or declare `var {key} default=\"...\"`"),
-        ),
-        (None, None) => (
-            plan_name,
-            "declares no variables".to_string(),
-            format!("this plan declares no variables: remove {remove}, or declare `var {key} default=\"...\"`"),
-        ),
-    }
+    let at = match (best, declared.first()) {
+        (Some(best), _) => declared.iter().find(|(n, _)| *n == best).map_or(plan_name, |(_, s)| *s),
+        (None, Some((_, first))) => *first,
+        (None, None) => plan_name,
+    };
+    let names: Vec<&str> = declared.iter().map(|(n, _)| *n).collect();
+    Diagnostic::new(InputProblem::Undeclared { key, setter, best, declared: &names }, at)
 }

@@ -9,7 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::compose::{self, ComposeFile, Mode};
-use crate::diagnostic::{Code, Diagnostic, SourceFile};
+use crate::diagnostic::problem::ComposeProblem;
+use crate::diagnostic::{Diagnostic, SourceFile};
 use crate::model::Plan;
 use crate::span::Span;
 use crate::spanned::Spanned;
@@ -37,15 +38,10 @@ pub fn read(plan: &Plan, named: &Spanned<String>, dir: &Path, env: &HashMap<Stri
         Err(e) => Read {
             source: Arc::new(SourceFile::new(shown, String::new())),
             file: None,
-            diagnostics: vec![
-                Diagnostic::error(
-                    Code::ComposeFile,
-                    format!("cannot read the compose file `{}`: {e}", named.value),
-                    named.span,
-                    "not readable",
-                )
-                .with_help(format!("the path is relative to the plan's directory; it names {}", path.display())),
-            ],
+            diagnostics: vec![Diagnostic::new(
+                ComposeProblem::Unreadable { named: &named.value, path: &path, error: &e },
+                named.span,
+            )],
         },
         Ok(text) => {
             let vars: HashMap<&str, &str> =
@@ -84,13 +80,13 @@ fn env_files(
         for named in &service.env_files {
             let path = base.join(&named.value);
             let fail = |why: String| {
-                Diagnostic::error(
-                    Code::ComposeFile,
-                    format!("cannot read the env_file `{}` of service `{}`: {why}", named.value, service.name.value),
-                    named.span,
-                    "not readable",
-                )
-                .with_help(format!("the path is relative to the compose file; it names {}", path.display()))
+                let problem = ComposeProblem::UnreadableEnvFile {
+                    named: &named.value,
+                    service: &service.name.value,
+                    why: &why,
+                    path: &path,
+                };
+                Diagnostic::new(problem, named.span)
             };
             match std::fs::read_to_string(&path) {
                 Err(e) => {
@@ -131,15 +127,7 @@ fn bind_sources(file: &ComposeFile, out: &mut Vec<Diagnostic>) -> bool {
             let Some(source) = m.source.as_deref() else { continue };
             if !Path::new(source).exists() {
                 ok = false;
-                out.push(
-                    Diagnostic::error(
-                        Code::ComposeFile,
-                        format!("invalid mount config for type \"bind\": bind source path does not exist: {source}"),
-                        m.source_span,
-                        "no such path",
-                    )
-                    .with_help("create it, or fix the path: a relative source is relative to the compose file"),
-                );
+                out.push(Diagnostic::new(ComposeProblem::NoBindSource { source }, m.source_span));
             }
         }
     }
@@ -250,17 +238,10 @@ fn find<'f>(file: &'f ComposeFile, from: &FromCompose, out: &mut Vec<Diagnostic>
     let found = file.service(&from.service.value);
     if found.is_none() {
         let names: Vec<&str> = file.services.iter().map(|s| s.name.value.as_str()).collect();
-        let help = crate::suggest::did_you_mean(&from.service.value, names.iter().copied())
-            .map_or_else(|| format!("the file defines: {}", names.join(", ")), |n| format!("did you mean `{n}`?"));
-        out.push(
-            Diagnostic::error(
-                Code::ComposeFile,
-                format!("`{}` defines no service `{}`", from.file.value, from.service.value),
-                from.service.span,
-                "no such service",
-            )
-            .with_help(help),
-        );
+        let best = crate::suggest::did_you_mean(&from.service.value, names.iter().copied());
+        let problem =
+            ComposeProblem::NoSuchService { file: &from.file.value, service: &from.service.value, best, names: &names };
+        out.push(Diagnostic::new(problem, from.service.span));
     }
     found
 }

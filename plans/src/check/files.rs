@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::FileProblem;
 use crate::model::Plan;
 use crate::steps::StepKind;
 use crate::steps::switch::Switch;
@@ -23,27 +24,13 @@ pub fn check(plan: &Plan, dir: &Path, out: &mut Vec<Diagnostic>) {
         };
         let path = dir.join(template);
         match std::fs::read_to_string(&path) {
-            Err(e) => out.push(
-                Diagnostic::error(
-                    Code::Template,
-                    format!("cannot read the template `{template}`: {e}"),
-                    *template_span,
-                    "not readable",
-                )
-                .with_help(format!("the path is relative to the plan's directory; it names {}", path.display())),
-            ),
-            Ok(text) if !text.contains("${upstream}") => out.push(
-                Diagnostic::error(
-                    Code::Template,
-                    format!("the template `{template}` has no `${{upstream}}`"),
-                    *template_span,
-                    "nothing to switch",
-                )
-                .with_help(
-                    "write `${upstream}` where the live colour's service name goes, for example \
-                     `set $backend ${upstream}; proxy_pass http://$backend:8080;`",
-                ),
-            ),
+            Err(e) => out.push(Diagnostic::new(
+                FileProblem::UnreadableTemplate { named: template, path: &path, error: &e },
+                *template_span,
+            )),
+            Ok(text) if !text.contains("${upstream}") => {
+                out.push(Diagnostic::new(FileProblem::TemplateWithoutUpstream { named: template }, *template_span))
+            }
             Ok(_) => {}
         }
     }

@@ -11,7 +11,8 @@ mod references;
 mod safety;
 mod sql_lint;
 
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::ReferenceProblem;
 use crate::graph::{Cycle, Edge, PlanGraph};
 use crate::model::Plan;
 use crate::outline::{Declared, Outline, Reference};
@@ -66,29 +67,10 @@ fn cycle_diagnostic(plan: &Plan, cycle: &Cycle) -> Diagnostic {
     let name = |i: usize| plan.steps[i].name.value.as_str();
     let mut path: Vec<&str> = cycle.steps.iter().map(|&i| name(i)).collect();
     path.push(name(cycle.steps[0]));
-    let path = path.join(" -> ");
-    let first = cycle.steps[0];
     let span_of = |k: usize| match &cycle.edges[k] {
         Edge::After(span) => *span,
         Edge::Shared(_) => plan.steps[cycle.steps[k]].keyword_span,
     };
-    let n = cycle.steps.len();
-    let mut d = Diagnostic::error(
-        Code::Cycle,
-        format!("dependency cycle: {path}"),
-        span_of(0),
-        format!("`{}` waits for `{}`", name(first), name(cycle.steps[1 % n])),
-    );
-    for k in 1..n {
-        d = d.with_label(
-            span_of(k),
-            format!("`{}` waits for `{}`", name(cycle.steps[k]), name(cycle.steps[(k + 1) % n])),
-        );
-    }
-    let help = if n == 1 {
-        format!("remove `{}` from its own `after`", name(first))
-    } else {
-        "remove one of these `after` entries so the steps can run in some order".into()
-    };
-    d.with_help(help)
+    let waits: Vec<Span> = (1..cycle.steps.len()).map(span_of).collect();
+    Diagnostic::new(ReferenceProblem::Cycle { path: &path, waits: &waits }, span_of(0))
 }

@@ -7,7 +7,8 @@ use std::collections::HashSet;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::ReferenceProblem;
 use crate::fix::{Edit, kdl_string};
 use crate::outline::{Declared, Outline};
 use crate::span::Span;
@@ -19,14 +20,8 @@ const COMPARISONS: usize = 5_000;
 /// Reports duplicate and unknown names; returns the gates that steps use, counting a misspelt
 /// gate name as a use of the gate it probably means (so that gate is not also "never used").
 pub(super) fn check<'o>(outline: &'o Outline, out: &mut Vec<Diagnostic>) -> HashSet<&'o str> {
-    let steps = declared(
-        &outline.steps,
-        out,
-        Code::DuplicateStep,
-        "step",
-        "rename one of them; `after` refers to steps by name",
-    );
-    let gates = declared(&outline.gates, out, Code::DuplicateGate, "gate", "rename or remove one of them");
+    let steps = declared(&outline.steps, out, |name, first| ReferenceProblem::DuplicateStep { name, first });
+    let gates = declared(&outline.gates, out, |name, first| ReferenceProblem::DuplicateGate { name, first });
     // A name given by `defaults` is read by every step: report each place once.
     let mut reported: HashSet<Span> = HashSet::new();
     // Suggestions are computed only for misses, so a large valid plan pays nothing for them. Each
@@ -42,17 +37,13 @@ pub(super) fn check<'o>(outline: &'o Outline, out: &mut Vec<Diagnostic>) -> Hash
         }
         let by_keyword = names_by_keyword
             .get_or_insert_with(|| outline.steps.iter().map(|s| (s.keyword_span, s.name.value.as_str())).collect());
-        let message = match by_keyword.get(&r.from) {
-            Some(from) => format!("`{from}` waits for `{}`, which is not a step", r.name.value),
-            None => format!("`{}` is not a step", r.name.value),
-        };
+        let from = by_keyword.get(&r.from).copied();
         steps_suggested += 1;
         let best = (steps_suggested <= steps_budget)
             .then(|| suggest::did_you_mean(&r.name.value, steps.keys().copied()))
             .flatten();
-        let help =
-            best.map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| "`after` names steps of this plan".into());
-        let mut d = Diagnostic::error(Code::UnknownStep, message, r.name.span, "no such step").with_help(help);
+        let problem = ReferenceProblem::UnknownStep { name: &r.name.value, from, best };
+        let mut d = Diagnostic::new(problem, r.name.span);
         if let Some(best) = best {
             d = d.with_fix(Edit::new(r.name.span, kdl_string(best)));
         }
@@ -73,11 +64,7 @@ pub(super) fn check<'o>(outline: &'o Outline, out: &mut Vec<Diagnostic>) -> Hash
         if !reported.insert(g.span) {
             continue;
         }
-        let help = best
-            .map(|s| format!("did you mean `{s}`?"))
-            .unwrap_or_else(|| format!("declare it: `gate {} {{ http \"http://...\" }}`", g.value));
-        let mut d = Diagnostic::error(Code::UnknownGate, format!("unknown gate `{}`", g.value), g.span, "not declared")
-            .with_help(help);
+        let mut d = Diagnostic::new(ReferenceProblem::UnknownGate { name: &g.value, best }, g.span);
         if let Some(best) = best {
             d = d.with_fix(Edit::new(g.span, kdl_string(best)));
         }
@@ -90,24 +77,13 @@ pub(super) fn check<'o>(outline: &'o Outline, out: &mut Vec<Diagnostic>) -> Hash
 fn declared<'o>(
     all: &'o [Declared],
     out: &mut Vec<Diagnostic>,
-    code: Code,
-    what: &str,
-    help: &str,
+    problem: impl for<'a> Fn(&'a str, Span) -> ReferenceProblem<'a>,
 ) -> HashMap<&'o str, Span> {
     let mut first: HashMap<&str, Span> = HashMap::with_capacity_and_hasher(all.len(), Default::default());
     for item in all {
         let name = item.name.value.as_str();
         match first.get(name) {
-            Some(&at) => out.push(
-                Diagnostic::error(
-                    code,
-                    format!("two {what}s are named `{name}`"),
-                    item.name.span,
-                    format!("second {what}"),
-                )
-                .with_label(at, format!("first {what} with this name"))
-                .with_help(help),
-            ),
+            Some(&at) => out.push(Diagnostic::new(problem(name, at), item.name.span)),
             None => {
                 first.insert(name, item.name.span);
             }

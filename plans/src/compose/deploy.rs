@@ -3,6 +3,7 @@
 use super::keys::{self, Treatment};
 use super::yaml::{Node, Value};
 use super::{Deploy, Mode, Reader, Resources, RestartPolicy, UpdateConfig, values};
+use crate::diagnostic::problem::ComposeServiceProblem;
 
 const APPLIED: Treatment = Treatment::Applied;
 
@@ -40,31 +41,16 @@ impl Reader<'_> {
             Some("global") => {
                 d.mode = Mode::Global;
                 if let Some((_, span)) = replicas {
-                    self.error(
-                        span,
-                        "replicas can only be used with replicated or replicated-job mode",
-                        "global services have no replica count",
-                        "remove `replicas`, or write `mode: replicated`",
-                    );
+                    self.problem(ComposeServiceProblem::ReplicasWithGlobal, span);
                 }
             }
             Some(job @ ("replicated-job" | "global-job")) => {
                 let span = mode.as_ref().map_or(node.span, |m| m.span);
-                self.error(
-                    span,
-                    format!("planrun's compose step does not run jobs yet (`mode: {job}`)"),
-                    "a job",
-                    "run a one-off task with a `run` step in the plan, or deploy this service with `docker stack deploy`",
-                );
+                self.problem(ComposeServiceProblem::JobMode { mode: job }, span);
             }
             Some(other) => {
                 let span = mode.as_ref().map_or(node.span, |m| m.span);
-                self.error(
-                    span,
-                    format!("Unknown mode: {other}"),
-                    "unknown mode",
-                    "write `mode: replicated` or `mode: global`",
-                );
+                self.problem(ComposeServiceProblem::UnknownMode { mode: other }, span);
             }
         }
         d
@@ -80,12 +66,7 @@ impl Reader<'_> {
                 "failure_action" => {
                     u.failure_action = self.choice(value, &what, &["continue", "rollback", "pause"]);
                     if rollback && u.failure_action.as_deref() == Some("rollback") {
-                        self.error(
-                            value.span,
-                            "`failure_action: rollback` in a `rollback_config`: a rollback that fails cannot roll back",
-                            "not for a rollback",
-                            "the Engine API takes `pause` or `continue` here: write one of them",
-                        );
+                        self.problem(ComposeServiceProblem::RollbackOfRollback, value.span);
                     }
                 }
                 "monitor" => u.monitor = self.duration(value, &what),
@@ -93,12 +74,7 @@ impl Reader<'_> {
                     u.max_failure_ratio = self.string(value, &what).and_then(|s| match s.value.trim().parse::<f64>() {
                         Ok(r) if (0.0..=1.0).contains(&r) => Some(r),
                         _ => {
-                            self.error(
-                                value.span,
-                                format!("`max_failure_ratio` must be a fraction from 0 to 1, not `{}`", s.value),
-                                "out of range",
-                                "write a fraction such as 0.2",
-                            );
+                            self.problem(ComposeServiceProblem::FailureRatioOutOfRange { value: &s.value }, value.span);
                             None
                         }
                     })
@@ -151,23 +127,14 @@ impl Reader<'_> {
                     };
                     for (i, c) in d.constraints.iter().enumerate() {
                         if let Err(why) = constraint(c) {
-                            self.error(
-                                items.get(i).copied().unwrap_or(value.span),
-                                format!("the constraint `{c}` is not one Swarm reads: {why}"),
-                                "not a constraint",
-                                "write `KEY==VALUE` or `KEY!=VALUE`, such as `node.role==manager` or `node.labels.zone!=b`",
-                            );
+                            let at = items.get(i).copied().unwrap_or(value.span);
+                            self.problem(ComposeServiceProblem::BadConstraint { constraint: c, why: &why }, at);
                         }
                     }
                 }
                 "preferences" => {
                     let Value::Seq(items) = &value.value else {
-                        self.error(
-                            value.span,
-                            format!("{what} must be a list"),
-                            "not a list",
-                            "write `- spread: node.labels.zone`",
-                        );
+                        self.problem(ComposeServiceProblem::PreferencesNotAList { what: &what }, value.span);
                         continue;
                     };
                     for item in items {
@@ -205,22 +172,12 @@ impl Reader<'_> {
                     ("cpus", _) => {
                         r.nano_cpus = self.string(v, "`cpus`").and_then(|s| match values::nano_cpus(&s.value) {
                             Ok(n) if n > 0 && n < 1_000_000 => {
-                                self.error(
-                                    v.span,
-                                    format!("invalid cpu value {}: Must be at least 0.001", s.value.trim()),
-                                    "below Swarm's least",
-                                    "Swarm refuses less than 0.001 CPUs (the daemon's words): write `cpus: \"0.001\"` or more",
-                                );
+                                self.problem(ComposeServiceProblem::CpusBelowLeast { value: s.value.trim() }, v.span);
                                 None
                             }
                             Ok(n) => Some(n),
                             Err(why) => {
-                                self.error(
-                                    v.span,
-                                    format!("`cpus` must be a number of CPUs such as 0.5, not `{}`: {why}", s.value),
-                                    "not a number of CPUs",
-                                    "write `cpus: \"0.5\"`",
-                                );
+                                self.problem(ComposeServiceProblem::NotCpus { value: &s.value, why }, v.span);
                                 None
                             }
                         })
@@ -245,12 +202,7 @@ impl Reader<'_> {
     /// `generic_resources`: `- discrete_resource_spec: {kind: gpu, value: 2}` items.
     fn generic_resources(&mut self, node: &Node) -> Vec<(String, i64)> {
         let Value::Seq(items) = &node.value else {
-            self.error(
-                node.span,
-                "`generic_resources` must be a list",
-                "not a list",
-                "write `- discrete_resource_spec: {kind: gpu, value: 1}`",
-            );
+            self.problem(ComposeServiceProblem::GenericResourcesNotAList, node.span);
             return Vec::new();
         };
         let mut out = Vec::new();

@@ -21,7 +21,8 @@ pub mod yaml;
 
 use std::collections::BTreeMap;
 
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::problem::ComposeProblem;
+use crate::diagnostic::{Diagnostic, Problem};
 use crate::span::Span;
 use crate::spanned::Spanned;
 use keys::Treatment;
@@ -45,11 +46,7 @@ pub fn load(text: &str, context: Context<'_>) -> (Option<ComposeFile>, Vec<Diagn
     let root = match yaml::parse(text) {
         Ok(root) => root,
         Err(e) => {
-            let mut d =
-                Diagnostic::error(Code::ComposeFile, format!("not a compose file: {}", e.message), e.span, "here");
-            if let Some(other) = e.other {
-                d = d.with_label(other, "first given here").with_help("remove one of the two");
-            }
+            let d = Diagnostic::new(ComposeProblem::NotYaml { message: &e.message, first: e.other }, e.span);
             return (None, vec![d]);
         }
     };
@@ -66,67 +63,29 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn error(&mut self, span: Span, message: impl Into<String>, label: &str, help: impl Into<String>) {
-        self.out.push(Diagnostic::error(Code::ComposeFile, message, span, label).with_help(help));
-    }
-
-    fn warning(&mut self, span: Span, message: impl Into<String>, label: &str, help: impl Into<String>) {
-        self.out.push(Diagnostic::warning(Code::ComposeUnsupported, message, span, label).with_help(help));
-    }
-
-    /// A value docker reads in part (an address it ignores, an option it drops).
-    fn value_warning(&mut self, span: Span, message: impl Into<String>, label: &str, help: impl Into<String>) {
-        self.out.push(Diagnostic::warning(Code::ComposeFile, message, span, label).with_help(help));
+    /// Records `problem`, found at `span`.
+    fn problem<'p>(&mut self, problem: impl Into<Problem<'p>>, span: Span) {
+        self.out.push(Diagnostic::new(problem, span));
     }
 
     /// A key no branch of the reader took: what docker does with it, by `table` (the keys of
     /// the object it is in, `at` in words); a key outside the table is refused, as docker's
     /// schema refuses it, unless the object is `open` (docker then drops it without a word).
     fn other_key(&mut self, key: &Key, at: &str, table: &[keys::Key], open: bool) {
-        match keys::lookup(table, &key.text) {
+        let k = key.text.as_str();
+        let problem = match keys::lookup(table, k) {
             Some(Treatment::Ignored { why, docker_warns }) => {
-                let says = if docker_warns { "ignores" } else { "silently drops" };
-                self.warning(
-                    key.span,
-                    format!("docker stack deploy {says} `{}` {at}, and so does planrun: {why}", key.text),
-                    "not applied",
-                    format!("remove `{}`, or keep it for `docker compose` and ignore this warning", key.text),
-                );
+                ComposeProblem::IgnoredKey { key: k, at, why, docker_warns }
             }
-            Some(Treatment::Discouraged(why)) => {
-                self.warning(
-                    key.span,
-                    format!("`{}` {at}: {why}", key.text),
-                    "applied",
-                    "see docs/language.md#compose",
-                );
-            }
-            Some(Treatment::Refused(why)) => self.error(
-                key.span,
-                format!("docker stack deploy refuses `{}` {at}: {why}", key.text),
-                "unsupported option",
-                format!("remove `{}`", key.text),
-            ),
-            Some(Treatment::Applied) | None if open => self.warning(
-                key.span,
-                format!("docker stack deploy silently drops `{}` {at}, and so does planrun", key.text),
-                "not applied",
-                format!("remove `{}`: it has no effect on a stack", key.text),
-            ),
+            Some(Treatment::Discouraged(why)) => ComposeProblem::DiscouragedKey { key: k, at, why },
+            Some(Treatment::Refused(why)) => ComposeProblem::RefusedKey { key: k, at, why },
+            Some(Treatment::Applied) | None if open => ComposeProblem::DroppedKey { key: k, at },
             Some(Treatment::Applied) | None => {
-                let hint = crate::suggest::did_you_mean(&key.text, keys::allowed(table))
-                    .map_or_else(|| format!("remove `{}`", key.text), |n| format!("did you mean `{n}`?"));
-                self.error(
-                    key.span,
-                    format!(
-                        "docker stack deploy refuses `{}` {at} (\"Additional property {} is not allowed\")",
-                        key.text, key.text
-                    ),
-                    "not a compose key here",
-                    hint,
-                );
+                let best = crate::suggest::did_you_mean(k, keys::allowed(table));
+                ComposeProblem::NotAKey { key: k, at, best }
             }
-        }
+        };
+        self.problem(problem, key.span);
     }
 
     fn map<'n>(&mut self, node: &'n Node, what: &str) -> &'n [(Key, Node)] {
@@ -134,12 +93,7 @@ impl Reader<'_> {
             Value::Map(m) => m,
             _ if node.is_null() => &[],
             _ => {
-                self.error(
-                    node.span,
-                    format!("{what} must be a mapping, not {}", node.kind()),
-                    "not a mapping",
-                    "write `key: value` lines, indented under it",
-                );
+                self.problem(ComposeProblem::NotAMapping { what, found: node.kind() }, node.span);
                 &[]
             }
         }
@@ -148,12 +102,7 @@ impl Reader<'_> {
     /// A scalar, interpolated.
     fn string(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
         let Value::Scalar { text, quoted } = &node.value else {
-            self.error(
-                node.span,
-                format!("{what} must be a single value, not {}", node.kind()),
-                "not a value",
-                "write it on the key's line",
-            );
+            self.problem(ComposeProblem::NotAValue { what, found: node.kind() }, node.span);
             return None;
         };
         let base = node.span.offset + usize::from(*quoted);
@@ -161,26 +110,13 @@ impl Reader<'_> {
             Ok(i) => {
                 for (name, at) in i.unset {
                     let at = Span::new((base + at).min(node.span.end()), name.len() + 1);
-                    self.out.push(
-                        Diagnostic::warning(
-                            Code::ComposeFile,
-                            format!("`{name}` is not set: it becomes an empty string"),
-                            at,
-                            "not set",
-                        )
-                        .with_help(format!("set {name} in the environment, or write `${{{name}:-default}}`")),
-                    );
+                    self.problem(ComposeProblem::Unset { name: &name }, at);
                 }
                 Some(Spanned::new(i.text, node.span))
             }
             Err(e) => {
                 let at = Span::new((base + e.at).min(node.span.end()), 1);
-                self.error(
-                    at,
-                    e.message,
-                    "here",
-                    "docker's forms are `$NAME`, `${NAME}`, `${NAME:-default}`, `${NAME:?message}` and `$$`",
-                );
+                self.problem(ComposeProblem::BadInterpolation { message: &e.message }, at);
                 None
             }
         }
@@ -199,12 +135,7 @@ impl Reader<'_> {
             values::Scalar::Int(n) => Some(n.to_string()),
             values::Scalar::Float(f) => Some(values::go_float(f)),
             values::Scalar::Bool(_) => {
-                self.error(
-                    node.span,
-                    format!("{what} takes a string or a number, not the boolean `{}`", s.value),
-                    "a boolean",
-                    format!("quote it: \"{}\" (docker's schema refuses a boolean here)", s.value),
-                );
+                self.problem(ComposeProblem::BooleanNotString { what, value: &s.value }, node.span);
                 None
             }
         }
@@ -219,12 +150,7 @@ impl Reader<'_> {
         match s.value.trim().parse::<T>() {
             Ok(n) => Some(n),
             Err(_) => {
-                self.error(
-                    node.span,
-                    format!("{what} must be {kind}, not `{}`", s.value),
-                    "not a number",
-                    format!("write a number such as `{example}`"),
-                );
+                self.problem(ComposeProblem::NotANumber { what, kind, value: &s.value, example }, node.span);
                 None
             }
         }
@@ -244,12 +170,7 @@ impl Reader<'_> {
             "true" | "yes" | "on" => Some(true),
             "false" | "no" | "off" => Some(false),
             _ => {
-                self.error(
-                    node.span,
-                    format!("{what} must be true or false, not `{}`", s.value),
-                    "not a boolean",
-                    "write `true` or `false`",
-                );
+                self.problem(ComposeProblem::NotABoolean { what, value: &s.value }, node.span);
                 None
             }
         }
@@ -260,12 +181,7 @@ impl Reader<'_> {
         match go_duration(&s.value) {
             Some(ns) => Some(ns),
             None => {
-                self.error(
-                    node.span,
-                    format!("{what} must be a duration such as `10s`, `1m30s` or `500ms`, not `{}`", s.value),
-                    "not a duration",
-                    "units are ns, us, ms, s, m and h",
-                );
+                self.problem(ComposeProblem::NotADuration { what, value: &s.value }, node.span);
                 None
             }
         }
@@ -276,12 +192,7 @@ impl Reader<'_> {
         match ram_bytes(&s.value) {
             Some(b) => Some(b),
             None => {
-                self.error(
-                    node.span,
-                    format!("{what} must be a size such as 512M, not `{}`", s.value),
-                    "not a size",
-                    "write a number with b, k, m or g",
-                );
+                self.problem(ComposeProblem::NotASize { what, value: &s.value }, node.span);
                 None
             }
         }
@@ -296,23 +207,13 @@ impl Reader<'_> {
                 match values::shell_words(&s.value) {
                     Ok(w) => Some(w),
                     Err(why) => {
-                        self.error(
-                            node.span,
-                            format!("{what} has {why}"),
-                            "not shell words",
-                            "close the quote, or write the words as a list",
-                        );
+                        self.problem(ComposeProblem::NotShellWords { what, why }, node.span);
                         None
                     }
                 }
             }
             Value::Map(_) => {
-                self.error(
-                    node.span,
-                    format!("{what} must be a list or a string, not a mapping"),
-                    "a mapping",
-                    "write `[\"program\", \"arg\"]`",
-                );
+                self.problem(ComposeProblem::CommandIsMapping { what }, node.span);
                 None
             }
         }
@@ -324,7 +225,7 @@ impl Reader<'_> {
             Value::Seq(items) => items.iter().filter_map(|i| self.string(i, what).map(|s| s.value)).collect(),
             Value::Scalar { .. } => self.string(node, what).map(|s| s.value).into_iter().collect(),
             Value::Map(_) => {
-                self.error(node.span, format!("{what} must be a list"), "a mapping", "write `[a, b]`");
+                self.problem(ComposeProblem::NotAStringList { what }, node.span);
                 Vec::new()
             }
         }
@@ -356,12 +257,7 @@ impl Reader<'_> {
                 }
             }
             _ if node.is_null() => {}
-            Value::Scalar { .. } => self.error(
-                node.span,
-                format!("{what} must be a mapping or a list of `KEY=VALUE`"),
-                "a single value",
-                "write `KEY: value` lines",
-            ),
+            Value::Scalar { .. } => self.problem(ComposeProblem::NotPairs { what }, node.span),
         }
         out
     }
@@ -381,14 +277,8 @@ impl Reader<'_> {
         if allowed.contains(&s.value.as_str()) {
             return Some(s.value);
         }
-        let hint = crate::suggest::did_you_mean(&s.value, allowed.iter().copied())
-            .map_or_else(|| format!("write one of: {}", allowed.join(", ")), |n| format!("did you mean `{n}`?"));
-        self.error(
-            node.span,
-            format!("{what} must be one of {}, not `{}`", allowed.join(", "), s.value),
-            "unknown value",
-            hint,
-        );
+        let best = crate::suggest::did_you_mean(&s.value, allowed.iter().copied());
+        self.problem(ComposeProblem::NotAChoice { what, value: &s.value, allowed, best }, node.span);
         None
     }
 
@@ -430,12 +320,7 @@ impl Reader<'_> {
             }
         }
         if !has_services {
-            self.error(
-                root.span,
-                "the compose file has no `services`",
-                "no services",
-                "a stack needs at least one service under `services:`",
-            );
+            self.problem(ComposeProblem::NoServices, root.span);
         }
         self.references(&file);
         Some(file)
@@ -446,12 +331,7 @@ impl Reader<'_> {
         let Some(v) = self.string(node, "`version`") else { return };
         let text = v.value.trim();
         if !(text.is_empty() || text == "3" || text.starts_with("3.")) {
-            self.error(
-                node.span,
-                format!("unsupported Compose file version: {text}"),
-                "not version 3",
-                "docker stack deploy reads version 3 files: write `version: \"3.8\"`, or leave `version` out",
-            );
+            self.problem(ComposeProblem::UnsupportedVersion { version: text }, node.span);
         }
     }
 
@@ -461,15 +341,7 @@ impl Reader<'_> {
         for s in &file.services {
             for a in &s.networks {
                 if a.key != "default" && !file.networks.iter().any(|n| n.key == a.key) {
-                    self.error(
-                        a.span,
-                        format!(
-                            "service `{}` joins network `{}`, which `networks:` does not declare (docker: undefined network \"{}\")",
-                            s.name.value, a.key, a.key
-                        ),
-                        "here",
-                        format!("declare it: `networks:\\n  {}:\\n    driver: overlay`", a.key),
-                    );
+                    self.problem(ComposeProblem::UndefinedNetwork { service: &s.name.value, network: &a.key }, a.span);
                 }
             }
             for m in &s.volumes {
@@ -478,19 +350,9 @@ impl Reader<'_> {
                 let Some(source) = m.source.as_deref().filter(|_| named) else { continue };
                 if file.volume(source).is_none() {
                     let names: Vec<&str> = file.volumes.iter().map(|v| v.key.as_str()).collect();
-                    let hint = crate::suggest::did_you_mean(source, names.iter().copied()).map_or_else(
-                        || format!("declare it: `volumes:\\n  {source}:` at the top level"),
-                        |n| format!("did you mean `{n}`?"),
-                    );
-                    self.error(
-                        m.source_span,
-                        format!(
-                            "service `{}` mounts volume `{source}`, which `volumes:` does not declare (docker: undefined volume \"{source}\")",
-                            s.name.value
-                        ),
-                        "not declared",
-                        hint,
-                    );
+                    let best = crate::suggest::did_you_mean(source, names.iter().copied());
+                    let problem = ComposeProblem::UndefinedVolume { service: &s.name.value, volume: source, best };
+                    self.problem(problem, m.source_span);
                 }
             }
             for (refs, declared, kind) in [(&s.configs, &file.configs, "config"), (&s.secrets, &file.secrets, "secret")]
@@ -498,32 +360,21 @@ impl Reader<'_> {
                 for r in refs {
                     if !declared.iter().any(|d| d.key == r.source.value) {
                         let names = declared.iter().map(|d| d.key.clone()).collect::<Vec<_>>();
-                        let hint = crate::suggest::did_you_mean(&r.source.value, names.iter().map(String::as_str))
-                            .map_or_else(
-                                || format!("declare it under `{kind}s:` with a `file`"),
-                                |n| format!("did you mean `{n}`?"),
-                            );
-                        self.error(
-                            r.source.span,
-                            format!(
-                                "service `{}` uses {kind} `{}`, which `{kind}s:` does not declare",
-                                s.name.value, r.source.value
-                            ),
-                            "not declared",
-                            hint,
-                        );
+                        let best = crate::suggest::did_you_mean(&r.source.value, names.iter().map(String::as_str));
+                        let problem = ComposeProblem::UndefinedObject {
+                            service: &s.name.value,
+                            kind,
+                            name: &r.source.value,
+                            best,
+                        };
+                        self.problem(problem, r.source.span);
                     }
                 }
             }
             if let Some(config) = s.credential_spec.as_ref().and_then(|c| c.config.as_deref())
                 && !file.configs.iter().any(|c| c.key == config)
             {
-                self.error(
-                    s.name.span,
-                    format!("the credential_spec of service `{}` names config `{config}`, which `configs:` does not declare", s.name.value),
-                    "here",
-                    "declare it under `configs:`",
-                );
+                self.problem(ComposeProblem::UndefinedCredentialConfig { service: &s.name.value, config }, s.name.span);
             }
         }
     }

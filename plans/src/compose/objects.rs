@@ -5,6 +5,7 @@
 use super::keys::{self, Treatment};
 use super::yaml::{Key, Node, Value};
 use super::{FileObject, Ipam, NetworkDef, Reader, VolumeDef};
+use crate::diagnostic::problem::ComposeObjectProblem;
 use crate::span::Span;
 
 impl Reader<'_> {
@@ -38,12 +39,7 @@ impl Reader<'_> {
                 "driver" => ipam.driver = self.optional_string(value, "`ipam.driver`"),
                 "config" => {
                     let Value::Seq(items) = &value.value else {
-                        self.error(
-                            value.span,
-                            "`ipam.config` must be a list",
-                            "not a list",
-                            "write `- subnet: 10.0.9.0/24`",
-                        );
+                        self.problem(ComposeObjectProblem::IpamConfigNotAList, value.span);
                         continue;
                     };
                     for item in items {
@@ -100,12 +96,7 @@ impl Reader<'_> {
                 _ => v.labels.is_empty(),
             };
             if let Some((name, span)) = conflicts.iter().find(|(name, _)| !empty(name)) {
-                self.error(
-                    *span,
-                    format!("conflicting parameters \"external\" and \"{name}\" specified for volume \"{}\"", key.text),
-                    "with external",
-                    "an external volume exists already: remove this, or remove `external`",
-                );
+                self.problem(ComposeObjectProblem::ExternalConflict { param: name, volume: &key.text }, *span);
             }
         }
         v.name = self.external_name("volume", key, v.external, v.name.take(), external_name);
@@ -137,21 +128,10 @@ impl Reader<'_> {
         }
         o.name = self.external_name(kind, key, o.external, o.name.take(), external_name);
         if !o.external && o.driver.is_some() && o.file.is_some() {
-            self.error(
-                file_span.unwrap_or(key.span),
-                format!("{kind} {0}: {kind}.driver and {kind}.file conflict; only use {kind}.driver", key.text),
-                "with a driver",
-                "a secret store driver holds the value: remove `file`",
-            );
+            self.problem(ComposeObjectProblem::DriverAndFile { kind, name: &key.text }, file_span.unwrap_or(key.span));
         }
         if !o.external && o.file.is_none() && o.driver.is_none() {
-            let or_driver = if is_config { "" } else { ", `driver`" };
-            self.error(
-                key.span,
-                format!("{kind} `{}` has no `file`{or_driver} or `external: true`", key.text),
-                "no content",
-                format!("add `file: ./{}` (relative to the compose file)", key.text),
-            );
+            self.problem(ComposeObjectProblem::NoContent { kind, name: &key.text, is_config }, key.span);
         }
         o
     }
@@ -185,27 +165,11 @@ impl Reader<'_> {
         }
         match (name, external_name) {
             (Some(name), Some((_, span))) => {
-                self.error(
-                    span,
-                    format!(
-                        "{kind} {0}: {kind}.external.name and {kind}.name conflict; only use {kind}.name",
-                        key.text
-                    ),
-                    "conflicts with `name`",
-                    "remove `external.name`",
-                );
+                self.problem(ComposeObjectProblem::ExternalNameConflict { kind, name: &key.text }, span);
                 Some(name)
             }
             (None, Some((old, span))) => {
-                self.out.push(
-                    crate::diagnostic::Diagnostic::warning(
-                        crate::diagnostic::Code::ComposeFile,
-                        format!("{kind} {0}: {kind}.external.name is deprecated in favor of {kind}.name", key.text),
-                        span,
-                        "deprecated",
-                    )
-                    .with_help(format!("write `name: {old}` and `external: true`")),
-                );
+                self.problem(ComposeObjectProblem::ExternalNameDeprecated { kind, name: &key.text, old: &old }, span);
                 Some(old)
             }
             (name, None) => Some(name.unwrap_or_else(|| key.text.clone())),

@@ -5,6 +5,7 @@
 use super::keys::Treatment;
 use super::yaml::{Node, Value};
 use super::{Port, Reader};
+use crate::diagnostic::problem::ComposeServiceProblem;
 
 /// The short form `[[IP:]PUBLISHED[-END]:]TARGET[-END][/PROTOCOL]`: its ports in docker's
 /// order, and the host address docker ignores, if one was written.
@@ -89,7 +90,7 @@ impl Reader<'_> {
     pub(super) fn ports(&mut self, node: &Node, what: &str) -> Vec<Port> {
         let Value::Seq(items) = &node.value else {
             if !node.is_null() {
-                self.error(node.span, format!("{what} must be a list"), "not a list", "write `- \"8080:80\"`");
+                self.problem(ComposeServiceProblem::PortsNotAList { what }, node.span);
             }
             return Vec::new();
         };
@@ -121,20 +122,12 @@ impl Reader<'_> {
                         }
                     }
                     match target {
-                        None => self.error(
-                            item.span,
-                            "a port in the long form needs `target`: the container's port",
-                            "no target",
-                            "add `target: 80`",
-                        ),
+                        None => self.problem(ComposeServiceProblem::PortWithoutTarget, item.span),
                         // Not a number: said where it was read.
                         Some(None) => {}
-                        Some(Some(t)) if t == 0 || t > 65535 || published.is_some_and(|n| n > 65535) => self.error(
-                            item.span,
-                            "a port must be from 1 to 65535",
-                            "out of range",
-                            "write a port such as `target: 80`",
-                        ),
+                        Some(Some(t)) if t == 0 || t > 65535 || published.is_some_and(|n| n > 65535) => {
+                            self.problem(ComposeServiceProblem::PortOutOfRange, item.span)
+                        }
                         Some(Some(t)) => {
                             p.target = t as u32;
                             p.published = published.filter(|n| *n != 0).map(|n| n as u32);
@@ -147,20 +140,17 @@ impl Reader<'_> {
                     match short(s.value.trim()) {
                         Ok((ports, ignored)) => {
                             if let Some(ip) = ignored {
-                                self.value_warning(
-                                    item.span,
-                                    format!("docker stack deploy ignores the address {ip} of `{}`, and so does planrun: the port listens on every address", s.value),
-                                    "address ignored",
-                                    "write the port without the address; to listen on one address only, put a proxy in front",
-                                );
+                                let problem = ComposeServiceProblem::PortAddressIgnored {
+                                    address: &ip.to_string(),
+                                    port: &s.value,
+                                };
+                                self.problem(problem, item.span);
                             }
                             out.extend(ports);
                         }
-                        Err(why) => self.error(
+                        Err(why) => self.problem(
+                            ComposeServiceProblem::NotAPort { port: &s.value, why: &why.to_string() },
                             item.span,
-                            format!("`{}` is not a port docker reads: {why}", s.value),
-                            "not a port",
-                            "write `PUBLISHED:TARGET[/udp]`, such as `8080:80`, a range such as `9090-9091:8080-8081`, or the long form with `target`",
                         ),
                     }
                 }

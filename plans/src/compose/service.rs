@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use super::keys::{self, Treatment};
 use super::yaml::{Key, Node, Value};
 use super::{Attachment, CredentialSpec, FileRef, Healthcheck, Logging, Reader, Service, Ulimit, reference};
+use crate::diagnostic::problem::ComposeServiceProblem;
 use crate::spanned::Spanned;
 
 impl Reader<'_> {
@@ -71,22 +72,15 @@ impl Reader<'_> {
         match image {
             Some(i) => {
                 if let Err(e) = reference::check(&i.value) {
-                    self.error(
+                    self.problem(
+                        ComposeServiceProblem::BadImage { service: &name.text, error: &e.to_string() },
                         i.span,
-                        format!("invalid image reference for service {}: {e}", name.text),
-                        "not an image reference",
-                        "write `NAME[:TAG]`, in lowercase, such as `registry.example.com/shop/web:1.4`",
                     );
                 }
                 s.image = i;
             }
             None => {
-                self.error(
-                    name.span,
-                    format!("service `{}` has no `image`", name.text),
-                    "no image",
-                    "a stack runs images: add `image: NAME:TAG`",
-                );
+                self.problem(ComposeServiceProblem::NoImage { service: &name.text }, name.span);
                 return None;
             }
         }
@@ -94,38 +88,20 @@ impl Reader<'_> {
             && let Some(port) = s.ports.iter().find(|p| p.mode.as_deref().is_none_or(|m| m == "ingress"))
         {
             let at = body_map.iter().find(|(k, _)| k.text == "ports").map_or(body.span, |(k, _)| k.span);
-            self.error(
-                at,
-                format!(
-                    "port {} is published with ingress mode, which can't be used with dnsrr mode (the daemon's words)",
-                    port.target
-                ),
-                "ingress ports",
-                "publish it with `mode: host` (long form), or use `endpoint_mode: vip`",
-            );
+            self.problem(ComposeServiceProblem::IngressWithDnsrr { port: port.target }, at);
         }
         if let Some(r) = &s.restart
             && s.deploy.restart_policy.is_none()
             && let Err(why) = valid_restart(r)
         {
-            self.error(
-                restart_span.unwrap_or(body.span),
-                why,
-                "not a restart policy",
-                "write `deploy.restart_policy` with a `condition` of none, on-failure or any",
-            );
+            self.problem(ComposeServiceProblem::BadRestartPolicy { why: &why }, restart_span.unwrap_or(body.span));
         }
         for (refs, kind) in [(&s.configs, "config"), (&s.secrets, "secret")] {
             let mut seen: Vec<&str> = Vec::new();
             for r in refs.iter() {
                 let target = r.target.as_deref().filter(|t| !t.is_empty()).unwrap_or(&r.source.value);
                 if seen.contains(&target) {
-                    self.error(
-                        r.source.span,
-                        format!("duplicate {kind} target for {} not allowed", r.source.value),
-                        "a second one at this path",
-                        format!("give each {kind} its own `target` (docker refuses two at one path)"),
-                    );
+                    self.problem(ComposeServiceProblem::DuplicateTarget { kind, name: &r.source.value }, r.source.span);
                 }
                 seen.push(target);
             }
@@ -133,12 +109,7 @@ impl Reader<'_> {
         if let Some(i) = s.isolation.as_deref()
             && !matches!(i.to_lowercase().as_str(), "" | "default" | "process" | "hyperv")
         {
-            self.error(
-                name.span,
-                format!("service `{}` has the isolation `{i}`, which Swarm does not know", name.text),
-                "here",
-                "write `default` (Linux), or `process` or `hyperv` (Windows)",
-            );
+            self.problem(ComposeServiceProblem::UnknownIsolation { service: &name.text, isolation: i }, name.span);
         }
         Some(s)
     }
@@ -175,12 +146,7 @@ impl Reader<'_> {
                         match path {
                             Some(p) => self.string(p, "`path`"),
                             None => {
-                                self.error(
-                                    item.span,
-                                    format!("an item of {what} has no `path`"),
-                                    "no path",
-                                    "write `- path: ./app.env`",
-                                );
+                                self.problem(ComposeServiceProblem::EnvFileWithoutPath { what }, item.span);
                                 None
                             }
                         }
@@ -189,12 +155,7 @@ impl Reader<'_> {
                 })
                 .collect(),
             Value::Map(_) => {
-                self.error(
-                    node.span,
-                    format!("{what} must be a path or a list of paths"),
-                    "a mapping",
-                    "write `env_file: ./app.env`",
-                );
+                self.problem(ComposeServiceProblem::EnvFileNotPaths { what }, node.span);
                 Vec::new()
             }
         }
@@ -223,12 +184,7 @@ impl Reader<'_> {
         }
         if let Some((true, span)) = disable {
             if h.test.as_ref().is_some_and(|t| !t.is_empty()) {
-                self.error(
-                    span,
-                    "test and disable can't be set at the same time",
-                    "disable",
-                    "remove `test`, or remove `disable`",
-                );
+                self.problem(ComposeServiceProblem::TestAndDisable, span);
             }
             h = Healthcheck { test: Some(vec!["NONE".into()]), ..Healthcheck::default() };
         }
@@ -258,12 +214,7 @@ impl Reader<'_> {
                     out.push(a);
                 }
             }
-            _ => self.error(
-                node.span,
-                format!("{what} must be a list of network names"),
-                "not a list",
-                "write `networks: [front, back]`",
-            ),
+            _ => self.problem(ComposeServiceProblem::NetworksNotAList { what }, node.span),
         }
         out
     }
@@ -271,7 +222,7 @@ impl Reader<'_> {
     fn file_refs(&mut self, node: &Node, what: &str) -> Vec<FileRef> {
         let Value::Seq(items) = &node.value else {
             if !node.is_null() {
-                self.error(node.span, format!("{what} must be a list"), "not a list", "write `- name` items");
+                self.problem(ComposeServiceProblem::ReferencesNotAList { what }, node.span);
             }
             return Vec::new();
         };
@@ -301,20 +252,10 @@ impl Reader<'_> {
                             r.source = s;
                             out.push(r);
                         }
-                        None => self.error(
-                            item.span,
-                            format!("an item of {what} has no `source`"),
-                            "no source",
-                            "add `source: NAME`",
-                        ),
+                        None => self.problem(ComposeServiceProblem::ReferenceWithoutSource { what }, item.span),
                     }
                 }
-                Value::Seq(_) => self.error(
-                    item.span,
-                    format!("an item of {what} must be a name or a mapping"),
-                    "a list",
-                    "write `- source: NAME`",
-                ),
+                Value::Seq(_) => self.problem(ComposeServiceProblem::ReferenceNotNameOrMapping { what }, item.span),
             }
         }
         out
@@ -329,12 +270,7 @@ impl Reader<'_> {
             None => t.parse().ok(),
         };
         if parsed.is_none() {
-            self.error(
-                value.span,
-                format!("`mode` must be a file mode such as 0440, not `{t}`"),
-                "not a mode",
-                "write an octal mode such as 0440",
-            );
+            self.problem(ComposeServiceProblem::NotAFileMode { value: t }, value.span);
         }
         parsed
     }
@@ -359,24 +295,13 @@ impl Reader<'_> {
                     let split = s.value.split_once('=').or_else(|| s.value.split_once(':'));
                     match split {
                         Some((h, ip)) => pairs.push((h.to_owned(), ip.to_owned())),
-                        None => self.value_warning(
-                            item.span,
-                            format!(
-                                "docker stack deploy silently drops the entry `{}` of {what}: it names no address",
-                                s.value
-                            ),
-                            "no address",
-                            format!("write `{}:ADDRESS`", s.value),
-                        ),
+                        None => {
+                            self.problem(ComposeServiceProblem::HostWithoutAddress { what, entry: &s.value }, item.span)
+                        }
                     }
                 }
             }
-            _ => self.error(
-                node.span,
-                format!("{what} must be a list or a mapping"),
-                "a value",
-                "write `- \"host:10.0.0.1\"`",
-            ),
+            _ => self.problem(ComposeServiceProblem::HostsNotListOrMapping { what }, node.span),
         }
         pairs
             .into_iter()
@@ -413,12 +338,7 @@ impl Reader<'_> {
                     match (soft, hard) {
                         (Some(soft), Some(hard)) => Some(Ulimit { soft, hard }),
                         _ => {
-                            self.error(
-                                value.span,
-                                format!("{what} needs both `soft` and `hard`"),
-                                "incomplete",
-                                "write `{soft: 20000, hard: 40000}`, or one number for both",
-                            );
+                            self.problem(ComposeServiceProblem::UlimitIncomplete { what: &what }, value.span);
                             None
                         }
                     }
@@ -470,12 +390,8 @@ impl Reader<'_> {
             set.push(key.text.clone());
         }
         if set.len() > 1 {
-            self.error(
-                node.span,
-                format!("invalid credential spec: cannot specify both {}", set.join(" and ")),
-                "more than one",
-                "keep one of `config`, `file` and `registry`",
-            );
+            let set: Vec<&str> = set.iter().map(String::as_str).collect();
+            self.problem(ComposeServiceProblem::CredentialSpecConflict { set: &set }, node.span);
         }
         (set.len() == 1).then_some(c)
     }

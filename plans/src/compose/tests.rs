@@ -1,4 +1,5 @@
 use super::*;
+use crate::diagnostic::Code;
 
 fn env(name: &str) -> Option<String> {
     match name {

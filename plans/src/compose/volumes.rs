@@ -8,6 +8,7 @@
 use super::keys;
 use super::yaml::{Node, Value};
 use super::{BindOptions, Mount, MountKind, Reader, TmpfsOptions, VolumeOptions, values};
+use crate::diagnostic::problem::ComposeObjectProblem;
 use crate::span::Span;
 
 /// Bind propagations docker knows.
@@ -89,7 +90,7 @@ impl Reader<'_> {
     pub(super) fn mounts(&mut self, node: &Node, what: &str) -> Vec<Mount> {
         let Value::Seq(items) = &node.value else {
             if !node.is_null() {
-                self.error(node.span, format!("{what} must be a list"), "not a list", "write `- data:/var/lib/data`");
+                self.problem(ComposeObjectProblem::VolumesNotAList { what }, node.span);
             }
             return Vec::new();
         };
@@ -102,24 +103,16 @@ impl Reader<'_> {
                     match short(&s.value) {
                         Ok((mut m, ignored)) => {
                             for option in ignored {
-                                self.value_warning(
-                                    item.span,
-                                    format!("docker stack deploy silently drops the option `{option}` of `{}`, and so does planrun", s.value),
-                                    "option not applied",
-                                    "the short form takes `ro`, `rw`, `nocopy` and a bind propagation (`rshared`, ...)",
-                                );
+                                let problem =
+                                    ComposeObjectProblem::DroppedMountOption { option: &option, mount: &s.value };
+                                self.problem(problem, item.span);
                             }
                             m.span = item.span;
                             m.source_span = item.span;
                             Some(m)
                         }
                         Err(why) => {
-                            self.error(
-                                item.span,
-                                why,
-                                "not a volume",
-                                "write `SOURCE:TARGET[:ro]`, such as `data:/var/lib/data`",
-                            );
+                            self.problem(ComposeObjectProblem::BadShortVolume { why: &why }, item.span);
                             None
                         }
                     }
@@ -135,16 +128,8 @@ impl Reader<'_> {
             }
             let target = values::clean(&m.target);
             if let Some(first) = out.iter().find(|o: &&Mount| values::clean(&o.target) == target) {
-                self.out.push(
-                    crate::diagnostic::Diagnostic::error(
-                        crate::diagnostic::Code::ComposeFile,
-                        format!("duplicate mount point: {}", m.target),
-                        m.span,
-                        "mounted here again",
-                    )
-                    .with_label(first.span, "first mounted here")
-                    .with_help("Swarm refuses two mounts at one path (the daemon's words): give each its own target"),
-                );
+                let first = first.span;
+                self.problem(ComposeObjectProblem::DuplicateMountPoint { target: &m.target, first }, m.span);
             }
             out.push(m);
         }
@@ -174,12 +159,11 @@ impl Reader<'_> {
                             "propagation" => {
                                 b.propagation = self.optional_string(v, "`bind.propagation`");
                                 if let Some(p) = b.propagation.as_deref().filter(|p| !PROPAGATIONS.contains(p)) {
-                                    self.error(
-                                        v.span,
-                                        format!("`{p}` is not a bind propagation Swarm knows"),
-                                        "unknown propagation",
-                                        format!("write one of: {}", PROPAGATIONS.join(", ")),
-                                    );
+                                    let problem = ComposeObjectProblem::UnknownPropagation {
+                                        propagation: p,
+                                        allowed: PROPAGATIONS,
+                                    };
+                                    self.problem(problem, v.span);
                                 }
                             }
                             _ => self.other_key(k, "in `bind`", &[], true),
@@ -211,12 +195,7 @@ impl Reader<'_> {
             }
         }
         let Some((kind, at)) = kind else {
-            self.error(
-                span,
-                "a volume in the long form needs `type`",
-                "no type",
-                "add `type: volume`, `bind` or `tmpfs`",
-            );
+            self.problem(ComposeObjectProblem::NoMountType, span);
             return None;
         };
         m.kind = match kind.as_str() {
@@ -227,26 +206,17 @@ impl Reader<'_> {
             "cluster" => MountKind::Cluster,
             "image" => MountKind::Image,
             other => {
-                let hint = crate::suggest::did_you_mean(other, ["volume", "bind", "tmpfs", "npipe", "cluster"])
-                    .map_or_else(
-                        || "write `type: volume`, `bind` or `tmpfs`".to_owned(),
-                        |n| format!("did you mean `{n}`?"),
-                    );
-                self.error(at, "volume type must be volume, bind, tmpfs, npipe, or cluster", "unknown type", hint);
+                let best = crate::suggest::did_you_mean(other, ["volume", "bind", "tmpfs", "npipe", "cluster"]);
+                self.problem(ComposeObjectProblem::UnknownMountType { best }, at);
                 return None;
             }
         };
         if m.target.is_empty() {
-            self.error(span, "a volume needs `target`: the path in the container", "no target", "add `target: /data`");
+            self.problem(ComposeObjectProblem::NoMountTarget, span);
             return None;
         }
         if m.kind == MountKind::Bind && m.source.is_none() {
-            self.error(
-                span,
-                "invalid mount config for type \"bind\": field Source must not be empty",
-                "no source",
-                "add `source: ./data` (relative to the compose file)",
-            );
+            self.problem(ComposeObjectProblem::BindWithoutSource, span);
             return None;
         }
         Some(m)
@@ -259,12 +229,7 @@ impl Reader<'_> {
         if let Some(rest) = source.strip_prefix('~') {
             match (self.lookup)("HOME") {
                 Some(home) => path = format!("{home}{rest}"),
-                None => self.value_warning(
-                    span,
-                    "cannot expand `~`: the environment has no HOME (docker leaves it as it is, too)",
-                    "not expanded",
-                    "set HOME, or write the path in full",
-                ),
+                None => self.problem(ComposeObjectProblem::HomeUnset, span),
             }
         }
         values::absolute(self.dir, &path)
@@ -274,12 +239,7 @@ impl Reader<'_> {
     fn compatible(&mut self, m: &Mount) -> bool {
         let kind = m.kind.as_str();
         let mut wrong = |options: &str| {
-            self.error(
-                m.span,
-                format!("{options} options are incompatible with type {kind}"),
-                "here",
-                format!("remove the `{options}` options, or change `type`"),
-            );
+            self.problem(ComposeObjectProblem::IncompatibleOptions { options, kind }, m.span);
             false
         };
         let volume_ok = matches!(m.kind, MountKind::Volume) || m.volume.is_none();
@@ -296,16 +256,11 @@ impl Reader<'_> {
         }
         match m.kind {
             MountKind::Tmpfs if m.source.is_some() => {
-                self.error(m.source_span, "invalid tmpfs source, source must be empty", "a source", "remove `source`");
+                self.problem(ComposeObjectProblem::TmpfsWithSource, m.source_span);
                 false
             }
             MountKind::Npipe | MountKind::Cluster | MountKind::Image if m.source.is_none() => {
-                self.error(
-                    m.span,
-                    format!("invalid {kind} source, source cannot be empty"),
-                    "no source",
-                    "add `source`",
-                );
+                self.problem(ComposeObjectProblem::EmptySource { kind }, m.span);
                 false
             }
             _ => true,

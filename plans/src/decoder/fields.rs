@@ -2,7 +2,8 @@
 //! once (a second one is an error), and every one nobody asked for reported as unknown.
 
 use super::{Arg, Decoder, Field, Fields, Source};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::SettingProblem;
 use crate::fix::Edit;
 use crate::kdl_fast::Node;
 use crate::span::Span;
@@ -41,14 +42,10 @@ impl Decoder<'_> {
                 // A duplicate inside `defaults` is reported once, when the defaults are checked.
                 Some(first) if first.from_defaults == f.from_defaults && !f.from_defaults => {
                     self.push(
-                        Diagnostic::error(
-                            Code::DuplicateField,
-                            format!("`{key}` is set twice in {}", fields.what),
+                        Diagnostic::new(
+                            SettingProblem::SetTwice { key, what: &fields.what, first: first.key_span },
                             f.key_span,
-                            "set again here",
                         )
-                        .with_label(first.key_span, "first set here")
-                        .with_help(format!("remove one of the two `{key}` settings"))
                         .with_fix(self.removal(f.source.span())),
                     );
                 }
@@ -72,15 +69,7 @@ impl Decoder<'_> {
                 Source::Child(node) => out.push(node),
                 Source::Prop(entry) => {
                     let span = entry.span();
-                    self.push(
-                        Diagnostic::error(
-                            Code::WrongType,
-                            format!("`{key}` must be a child node, not a property"),
-                            span,
-                            "written as a property",
-                        )
-                        .with_help(format!("write `{key} ...` on its own line inside {}", fields.what)),
-                    );
+                    self.push(Diagnostic::new(SettingProblem::NotAChild { key, what: &fields.what }, span));
                 }
             }
         }
@@ -94,15 +83,7 @@ impl Decoder<'_> {
             Source::Child(node) => Some(node),
             Source::Prop(entry) => {
                 let span = entry.span();
-                self.push(
-                    Diagnostic::error(
-                        Code::WrongType,
-                        format!("`{key}` must be a child node, not a property"),
-                        span,
-                        "written as a property",
-                    )
-                    .with_help(format!("write `{key} ...` on its own line inside {}", fields.what)),
-                );
+                self.push(Diagnostic::new(SettingProblem::NotAChild { key, what: &fields.what }, span));
                 None
             }
         }
@@ -115,27 +96,11 @@ impl Decoder<'_> {
             Source::Child(node) => {
                 for entry in node.entries().iter().filter(|e| e.name().is_some()) {
                     let span = entry.name().map(|n| n.span()).unwrap_or(entry.span());
-                    self.push(
-                        Diagnostic::error(
-                            Code::UnknownProperty,
-                            format!("`{}` takes no properties in {what}", f.key),
-                            span,
-                            "unexpected property",
-                        )
-                        .with_help(format!("write the value as an argument: `{} VALUE`", f.key)),
-                    );
+                    self.push(Diagnostic::new(SettingProblem::PropertyOnSetting { key: f.key, what }, span));
                 }
                 if let Some(children) = node.children() {
                     let span = children.span();
-                    self.push(
-                        Diagnostic::error(
-                            Code::UnknownNode,
-                            format!("`{}` takes no block in {what}", f.key),
-                            span,
-                            "unexpected block",
-                        )
-                        .with_help(format!("write the value as an argument: `{} VALUE`", f.key)),
-                    );
+                    self.push(Diagnostic::new(SettingProblem::BlockOnSetting { key: f.key, what }, span));
                 }
                 self.args(node)
             }
@@ -166,28 +131,12 @@ impl Decoder<'_> {
         match values.as_slice() {
             [one] => Some(*one),
             [] => {
-                self.push(
-                    Diagnostic::error(
-                        Code::MissingField,
-                        format!("`{key}` has no value in {what}"),
-                        f.key_span,
-                        "value missing",
-                    )
-                    .with_help(format!("write `{key} VALUE`")),
-                );
+                self.push(Diagnostic::new(SettingProblem::NoValue { key, what: &what }, f.key_span));
                 None
             }
             [_, extra @ ..] => {
                 for (_, span) in extra {
-                    self.push(
-                        Diagnostic::error(
-                            Code::WrongType,
-                            format!("`{key}` takes one value in {what}"),
-                            *span,
-                            "extra value",
-                        )
-                        .with_help(format!("remove the extra values after `{key}`")),
-                    );
+                    self.push(Diagnostic::new(SettingProblem::ExtraValue { key, what: &what }, *span));
                 }
                 Some(values[0])
             }
@@ -197,15 +146,7 @@ impl Decoder<'_> {
     /// Reports a required setting that is missing.
     pub fn missing(&mut self, fields: &Fields<'_>, key: &str) {
         let span = fields.node.name().span();
-        self.push(
-            Diagnostic::error(
-                Code::MissingField,
-                format!("{} has no `{key}`", fields.what),
-                span,
-                format!("`{key}` missing"),
-            )
-            .with_help(format!("add `{key} VALUE` inside {}", fields.what)),
-        );
+        self.push(Diagnostic::new(SettingProblem::Missing { key, what: &fields.what }, span));
     }
 
     /// Reports every setting nobody asked for, with "did you mean".
@@ -221,29 +162,14 @@ impl Decoder<'_> {
             if fields.taken[i] || f.from_defaults {
                 continue;
             }
-            let (code, kind) = match f.source {
-                Source::Prop(_) => (Code::UnknownProperty, "property"),
-                Source::Child(_) => (Code::UnknownNode, "setting"),
-            };
+            let property = matches!(f.source, Source::Prop(_));
             let best = *self
                 .suggestions
                 .entry((f.key.to_owned(), asked.clone()))
                 .or_insert_with(|| suggest::did_you_mean(f.key, asked.iter().copied()));
-            let help = match best {
-                Some(best) => Some(format!("did you mean `{best}`?")),
-                None => suggest::help_for(f.key, &format!("{} takes", fields.what), &asked),
-            };
             let rename = best.map(|best| Edit::new(f.key_span, crate::fix::kdl_string(best)));
-            self.push(
-                Diagnostic::error(
-                    code,
-                    format!("unknown {kind} `{}` in {}", f.key, fields.what),
-                    f.key_span,
-                    format!("unknown {kind}"),
-                )
-                .with_optional_help(help)
-                .with_fix_opt(rename),
-            );
+            let problem = SettingProblem::Unknown { key: f.key, what: &fields.what, property, best, asked: &asked };
+            self.push(Diagnostic::new(problem, f.key_span).with_fix_opt(rename));
         }
     }
 }

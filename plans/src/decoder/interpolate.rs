@@ -1,7 +1,8 @@
 //! `${name}` interpolation, with an unknown or unclosed name an error at its exact place.
 
 use super::Decoder;
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::SettingProblem;
 use crate::fix::Edit;
 use crate::span::Span;
 use crate::suggest;
@@ -33,15 +34,7 @@ impl Decoder<'_> {
                         rest = &after[end + 1..];
                     }
                     None => {
-                        self.push(
-                            Diagnostic::error(
-                                Code::UnknownVariable,
-                                "`${` is not closed",
-                                self.locate("${", span),
-                                "no closing `}`",
-                            )
-                            .with_help("close it: `${name}`, or write `$${` for a literal `${`"),
-                        );
+                        self.push(Diagnostic::new(SettingProblem::UnclosedInterpolation, self.locate("${", span)));
                         out.push_str(tail);
                         rest = "";
                     }
@@ -60,12 +53,7 @@ impl Decoder<'_> {
         let mut known: Vec<&str> = self.vars.keys().map(String::as_str).collect();
         known.sort_unstable();
         let best = suggest::did_you_mean(name, known.iter().copied());
-        let help = match best {
-            Some(best) => format!("did you mean `${{{best}}}`?"),
-            None => format!("declare it: `var {name} default=\"...\"`"),
-        };
-        let mut d = Diagnostic::error(Code::UnknownVariable, format!("unknown variable `{name}`"), at, "not declared")
-            .with_help(help);
+        let mut d = Diagnostic::new(SettingProblem::UnknownVariable { name, best }, at);
         if let Some(best) = best
             && at.len == name.len() + 3
         {

@@ -17,7 +17,7 @@ mod values;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity};
 use crate::fix::Edit;
 use crate::kdl_fast::{Entry, Node, Value};
 use crate::outline::Outline;
@@ -105,11 +105,6 @@ impl<'s> Decoder<'s> {
     /// whether it has any.
     pub fn error_count(&self) -> usize {
         self.errors
-    }
-
-    /// Records an error.
-    pub fn error(&mut self, code: Code, message: impl Into<String>, span: Span, label: impl Into<String>) {
-        self.push(Diagnostic::error(code, message, span, label));
     }
 
     /// The source text at a span.

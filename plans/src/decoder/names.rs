@@ -2,7 +2,8 @@
 //! refers to, recorded in the outline) and lists of words.
 
 use super::{Arg, Decoder, Fields, type_name};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::SettingProblem;
 use crate::kdl_fast::{Entry, Node, Value};
 use crate::outline::Reference;
 use crate::span::Span;
@@ -26,27 +27,13 @@ impl Decoder<'_> {
         match args.first() {
             Some((Value::String(s), span)) => Some(Spanned::new(self.interpolate(s, *span), *span)),
             Some((other, span)) => {
-                self.push(
-                    Diagnostic::error(
-                        Code::WrongType,
-                        format!("the name of a {kind} must be a string"),
-                        *span,
-                        format!("found {}", type_name(other)),
-                    )
-                    .with_help(format!("write `{} my-name`", node.name().value())),
-                );
+                let problem =
+                    SettingProblem::NameNotAString { kind, node: node.name().value(), found: type_name(other) };
+                self.push(Diagnostic::new(problem, *span));
                 None
             }
             None => {
-                self.push(
-                    Diagnostic::error(
-                        Code::MissingField,
-                        format!("this {kind} has no name"),
-                        node_span,
-                        "name missing",
-                    )
-                    .with_help(format!("write `{} my-name {{ ... }}`", node.name().value())),
-                );
+                self.push(Diagnostic::new(SettingProblem::NoName { kind, node: node.name().value() }, node_span));
                 None
             }
         }
@@ -56,26 +43,13 @@ impl Decoder<'_> {
     pub fn no_more_args(&mut self, fields: &Fields<'_>, allowed: usize) {
         let args = self.args(fields.node);
         for (value, span) in args.iter().skip(allowed) {
-            let help = match allowed {
-                0 => format!(
-                    "`{}` takes no arguments; settings are written as `key=value` or as child nodes",
-                    fields.node.name().value()
-                ),
-                1 => format!(
-                    "`{}` takes one argument; settings are written as `key=value` or as child nodes",
-                    fields.node.name().value()
-                ),
-                n => format!("`{}` takes {n} arguments", fields.node.name().value()),
+            let problem = SettingProblem::UnexpectedArgument {
+                what: &fields.what,
+                node: fields.node.name().value(),
+                allowed,
+                found: type_name(value),
             };
-            self.push(
-                Diagnostic::error(
-                    Code::UnknownProperty,
-                    format!("unexpected argument in {}", fields.what),
-                    *span,
-                    format!("unexpected {}", type_name(value)),
-                )
-                .with_help(help),
-            );
+            self.push(Diagnostic::new(problem, *span));
         }
     }
 
@@ -85,15 +59,7 @@ impl Decoder<'_> {
         let values = self.values(&f, &fields.what);
         let what = &fields.what;
         if values.is_empty() {
-            self.push(
-                Diagnostic::error(
-                    Code::MissingField,
-                    format!("`{key}` names nothing in {what}"),
-                    f.key_span,
-                    "no names",
-                )
-                .with_help(format!("write `{key} NAME...` or remove it")),
-            );
+            self.push(Diagnostic::new(SettingProblem::NamesNothing { key, what }, f.key_span));
         }
         values
     }

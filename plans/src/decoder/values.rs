@@ -2,7 +2,8 @@
 //! one of a few words, each bad value an error at its span.
 
 use super::{Arg, Decoder, Fields};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::SettingProblem;
 use crate::duration::Duration;
 use crate::fix::Edit;
 use crate::kdl_fast::Value;
@@ -14,23 +15,8 @@ use crate::suggest;
 impl Decoder<'_> {
     /// Reports a value of the wrong type.
     pub fn wrong_type(&mut self, key: &str, expected: &str, value: Arg<'_>) {
-        let example = match expected {
-            "a string" => format!("`{key} \"...\"`"),
-            "an integer" => format!("`{key} 3`"),
-            "a number" => format!("`{key} 0.5`"),
-            "a boolean" => format!("`{key} #true` or `{key} #false`"),
-            "a duration" => format!("`{key} \"30s\"`"),
-            _ => format!("`{key} VALUE`"),
-        };
-        self.push(
-            Diagnostic::error(
-                Code::WrongType,
-                format!("`{key}` must be {expected}"),
-                value.1,
-                format!("found {}", type_name(value.0)),
-            )
-            .with_help(format!("write {example}")),
-        );
+        let found = type_name(value.0);
+        self.push(Diagnostic::new(SettingProblem::WrongType { key, expected, found }, value.1));
     }
 
     /// A string setting, interpolated.
@@ -55,15 +41,7 @@ impl Decoder<'_> {
         let value = self.value(fields, key, required)?;
         let (number, span) = self.number_of(key, value, "an integer")?;
         if number.fract() != 0.0 || number < 0.0 || number > u32::MAX as f64 {
-            self.push(
-                Diagnostic::error(
-                    Code::BadValue,
-                    format!("`{key}` must be a whole number, 0 or more"),
-                    span,
-                    format!("{number} is not allowed"),
-                )
-                .with_help(format!("write `{key} 1`")),
-            );
+            self.push(Diagnostic::new(SettingProblem::NotACount { key, number }, span));
             return None;
         }
         Some(Spanned::new(number as u64, span))
@@ -85,15 +63,8 @@ impl Decoder<'_> {
                 match text.trim().parse::<f64>() {
                     Ok(n) if n.is_finite() => Some((n, span)),
                     _ => {
-                        self.push(
-                            Diagnostic::error(
-                                Code::WrongType,
-                                format!("`{key}` must be {expected}"),
-                                span,
-                                format!("`{text}` after interpolation"),
-                            )
-                            .with_help("give the variable a numeric value"),
-                        );
+                        let problem = SettingProblem::NotANumberAfterInterpolation { key, expected, text: &text };
+                        self.push(Diagnostic::new(problem, span));
                         None
                     }
                 }
@@ -112,8 +83,7 @@ impl Decoder<'_> {
             Value::Bool(b) => Some(Spanned::new(*b, span)),
             Value::String(s) if s == "true" || s == "false" => {
                 self.push(
-                    Diagnostic::error(Code::WrongType, format!("`{key}` must be a boolean"), span, "found a string")
-                        .with_help(format!("KDL 2 writes booleans as #{s}"))
+                    Diagnostic::new(SettingProblem::BooleanAsString { key, text: s }, span)
                         .with_fix(Edit::new(span, format!("#{s}"))),
                 );
                 None
@@ -138,8 +108,7 @@ impl Decoder<'_> {
             Value::String(s) => self.interpolate(s, span),
             Value::Integer(i) => {
                 self.push(
-                    Diagnostic::error(Code::BadDuration, format!("`{key}` needs a unit"), span, "a bare number")
-                        .with_help(format!("write `{key} \"{i}s\"` (units: ms, s, m, h)"))
+                    Diagnostic::new(SettingProblem::DurationWithoutUnit { key, number: *i }, span)
                         .with_fix(Edit::new(span, format!("\"{i}s\""))),
                 );
                 return None;
@@ -152,10 +121,7 @@ impl Decoder<'_> {
         match Duration::parse(&text) {
             Ok(d) => Some(Spanned::new(d, span)),
             Err(why) => {
-                self.push(
-                    Diagnostic::error(Code::BadDuration, format!("`{text}` is not a duration"), span, why)
-                        .with_help("write a number and a unit: \"500ms\", \"30s\", \"5m\", \"1h30m\""),
-                );
+                self.push(Diagnostic::new(SettingProblem::BadDuration { text: &text, why: &why }, span));
                 None
             }
         }
@@ -167,14 +133,8 @@ impl Decoder<'_> {
             Value::String(s) => self.interpolate(s, span),
             Value::Integer(_) | Value::Float(_) => {
                 self.push(
-                    Diagnostic::error(
-                        Code::BadPercentage,
-                        format!("`{key}` must be a percentage string"),
-                        span,
-                        "a bare number",
-                    )
-                    .with_help(format!("write `{key}=\"{}%\"`", self.text(span)))
-                    .with_fix(Edit::new(span, format!("\"{}%\"", self.text(span)))),
+                    Diagnostic::new(SettingProblem::PercentageAsNumber { key, written: self.text(span) }, span)
+                        .with_fix(Edit::new(span, format!("\"{}%\"", self.text(span)))),
                 );
                 return None;
             }
@@ -186,10 +146,7 @@ impl Decoder<'_> {
         match Percentage::parse(&text) {
             Ok(p) => Some(Spanned::new(p, span)),
             Err(why) => {
-                self.push(
-                    Diagnostic::error(Code::BadPercentage, format!("`{text}` is not a percentage"), span, why)
-                        .with_help("write a number from 0 to 100 followed by %: \"25%\""),
-                );
+                self.push(Diagnostic::new(SettingProblem::BadPercentage { text: &text, why: &why }, span));
                 None
             }
         }
@@ -218,14 +175,7 @@ impl Decoder<'_> {
             return Some(Spanned::new(*v, text.span));
         }
         let words: Vec<&str> = options.iter().map(|(w, _)| *w).collect();
-        let help = suggest::help_for(&text.value, "expected one of", &words);
-        let mut d = Diagnostic::error(
-            Code::BadValue,
-            format!("`{}` is not a valid `{key}`", text.value),
-            text.span,
-            "not allowed here",
-        )
-        .with_optional_help(help);
+        let mut d = Diagnostic::new(SettingProblem::NotAChoice { key, text: &text.value, words: &words }, text.span);
         if let Some(best) = suggest::did_you_mean(&text.value, words.iter().copied()) {
             d = d.with_fix(Edit::new(text.span, crate::fix::kdl_string(best)));
         }

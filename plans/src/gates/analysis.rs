@@ -5,7 +5,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::decoder::{Decoder, Fields};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::GateProblem;
 use crate::duration::Duration;
 
 /// How a gate takes measurements and turns them into a verdict.
@@ -63,10 +64,7 @@ pub fn decode_analysis(d: &mut Decoder<'_>, fields: &mut Fields<'_>, timeout: Op
     }
     if let Some(v) = d.duration(fields, "interval") {
         if v.value == Duration::ZERO {
-            d.push(
-                Diagnostic::error(Code::BadValue, "a gate's `interval` cannot be zero", v.span, "zero")
-                    .with_help("write a pause between measurements, such as `interval \"10s\"`"),
-            );
+            d.push(Diagnostic::new(GateProblem::ZeroInterval, v.span));
         }
         a.interval = v.value;
     }
@@ -80,24 +78,12 @@ pub fn decode_analysis(d: &mut Decoder<'_>, fields: &mut Fields<'_>, timeout: Op
     }
     match (count, window) {
         (Some(c), Some(w)) => {
-            d.push(
-                Diagnostic::error(Code::BadValue, "a gate takes `count` or `window`, not both", w.span, "window")
-                    .with_label(c.span, "count")
-                    .with_help("`count N` takes N measurements; `window \"5m\"` measures every interval for that long"),
-            );
+            d.push(Diagnostic::new(GateProblem::CountAndWindow { count: c.span }, w.span));
             return None;
         }
         (Some(c), None) => {
             if c.value == 0 {
-                d.push(
-                    Diagnostic::error(
-                        Code::BadValue,
-                        "`count 0` takes no measurement, so the gate could never fail",
-                        c.span,
-                        "zero",
-                    )
-                    .with_help("write `count 1` or more"),
-                );
+                d.push(Diagnostic::new(GateProblem::ZeroCount, c.span));
             }
             a.sampling = Sampling::Count(c.value);
         }

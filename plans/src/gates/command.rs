@@ -4,7 +4,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::decoder::{Decoder, Fields};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::GateProblem;
 
 /// A command check: `command "sh" "-c" "pg_isready"`; exit status 0 passes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -22,10 +23,7 @@ impl super::Definition for CommandGate {
     fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>) -> Option<CommandGate> {
         let args = d.args(f.node());
         if args.is_empty() {
-            d.push(
-                Diagnostic::error(Code::MissingField, "`command` has no program", f.name_span(), "program missing")
-                    .with_help("write `command \"sh\" \"-c\" \"test -f /ready\"`"),
-            );
+            d.push(Diagnostic::new(GateProblem::CommandWithoutProgram, f.name_span()));
             return None;
         }
         let argv: Vec<String> = args.into_iter().filter_map(|v| d.as_string("command", v).map(|s| s.value)).collect();

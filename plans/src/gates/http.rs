@@ -4,7 +4,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::decoder::{Decoder, Fields};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::GateProblem;
 
 /// An HTTP check: `http "http://app:8080/health" status=200 body="ok"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -30,39 +31,20 @@ impl super::Definition for HttpGate {
         let url = match d.args(f.node()).first() {
             Some(v) => d.as_string("http", *v),
             None => {
-                d.push(
-                    Diagnostic::error(Code::MissingField, "`http` has no URL", f.name_span(), "URL missing")
-                        .with_help("write `http \"http://service:8080/health\"`"),
-                );
+                d.push(Diagnostic::new(GateProblem::HttpWithoutUrl, f.name_span()));
                 None
             }
         };
         if let Some(u) = &url
             && !(u.value.starts_with("http://") || u.value.starts_with("https://"))
         {
-            d.push(
-                Diagnostic::error(
-                    Code::BadValue,
-                    format!("`{}` is not an http or https URL", u.value),
-                    u.span,
-                    "not a URL",
-                )
-                .with_help("write the full URL: `http \"http://service:8080/health\"`"),
-            );
+            d.push(Diagnostic::new(GateProblem::HttpNotAUrl { url: &u.value }, u.span));
         }
         let status = d.count(f, "status", false);
         if let Some(s) = &status
             && !(100..=599).contains(&s.value)
         {
-            d.push(
-                Diagnostic::error(
-                    Code::BadValue,
-                    format!("{} is not an HTTP status", s.value),
-                    s.span,
-                    "not 100 to 599",
-                )
-                .with_help("write the status that passes, such as `status=200`"),
-            );
+            d.push(Diagnostic::new(GateProblem::NotAStatus { status: s.value }, s.span));
         }
         let method = d
             .choice(f, "method", &[("GET", "GET"), ("HEAD", "HEAD"), ("POST", "POST")])

@@ -11,7 +11,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::decoder::{Decoder, Fields};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::GateProblem;
 use crate::duration::Duration;
 use crate::kdl_fast::Node;
 use crate::spanned::Spanned;
@@ -141,30 +142,12 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node, defaults: Option<&Node>) -> Opti
     }
     let analysis = analysis::decode_analysis(d, &mut fields, timeout);
     if kinds.is_empty() {
-        d.push(
-            Diagnostic::error(
-                Code::MissingField,
-                format!("{what} does not say what to measure"),
-                fields.name_span(),
-                format!("no {}", crate::suggest::either(GateKeyword::NAMES)),
-            )
-            .with_help(format!(
-                "add one of {}",
-                GateKeyword::ALL.iter().map(|k| format!("`{}`", k.example())).collect::<Vec<_>>().join(", ")
-            )),
-        );
+        let examples: Vec<&str> = GateKeyword::ALL.iter().map(|k| k.example()).collect();
+        let problem = GateProblem::NoMeasurement { what: &what, kinds: GateKeyword::NAMES, examples: &examples };
+        d.push(Diagnostic::new(problem, fields.name_span()));
     }
     if kinds.len() > 1 {
-        let mut d2 = Diagnostic::error(
-            Code::DuplicateField,
-            format!("{what} measures more than one thing"),
-            kinds[1].0,
-            "second measurement",
-        )
-        .with_label(kinds[0].0, "first measurement")
-        .with_help("declare one gate per measurement and list both where they are used");
-        d2.labels.truncate(2);
-        d.push(d2);
+        d.push(Diagnostic::new(GateProblem::TwoMeasurements { what: &what, first: kinds[0].0 }, kinds[1].0));
     }
     d.finish(fields);
     let kind = kinds.into_iter().next()?.1?;

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::condition::Condition;
 use crate::decoder::{Decoder, Fields};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::GateProblem;
 use crate::spanned::Spanned;
 
 /// A Prometheus check: a query whose single value must meet `pass` (and not meet `fail`).
@@ -58,15 +59,7 @@ impl super::Definition for PrometheusGate {
         if let Some(s) = &server
             && !(s.value.starts_with("http://") || s.value.starts_with("https://"))
         {
-            d.push(
-                Diagnostic::error(
-                    Code::BadValue,
-                    format!("`{}` is not an http or https URL", s.value),
-                    s.span,
-                    "not a URL",
-                )
-                .with_help("write the server's URL: `prometheus \"http://prometheus:9090\"`"),
-            );
+            d.push(Diagnostic::new(GateProblem::PrometheusNotAUrl { url: &s.value }, s.span));
         }
         let query = d.string(f, "query", true);
         let pass = condition(d, f, "pass");
@@ -75,15 +68,7 @@ impl super::Definition for PrometheusGate {
         let on_nan = outcome(d, f, "on-nan");
         // A condition that was written but does not parse has its own error already.
         if pass.is_none() && fail.is_none() && !f.is_defaults && !f.sets("pass") && !f.sets("fail") {
-            d.push(
-                Diagnostic::error(
-                    Code::MissingField,
-                    "this prometheus gate has no condition",
-                    f.name_span(),
-                    "no `pass` or `fail`",
-                )
-                .with_help("add `pass \"result < 0.001\"` (and optionally `fail \"result > 0.01\"`)"),
-            );
+            d.push(Diagnostic::new(GateProblem::NoCondition, f.name_span()));
         }
         Some(PrometheusGate {
             server: server.map(|s| s.value),
@@ -101,10 +86,7 @@ fn condition(d: &mut Decoder<'_>, f: &mut Fields<'_>, key: &'static str) -> Opti
     match Condition::parse(&text.value) {
         Ok(c) => Some(Spanned::new(c, text.span)),
         Err(why) => {
-            d.push(
-                Diagnostic::error(Code::BadCondition, format!("`{}` is not a condition", text.value), text.span, why)
-                    .with_help(format!("write `{key} \"result < 0.001\"`; operators: <, <=, >, >=, ==, !=")),
-            );
+            d.push(Diagnostic::new(GateProblem::BadCondition { key, text: &text.value, why: &why }, text.span));
             None
         }
     }

@@ -4,7 +4,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::decoder::{Decoder, Fields};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::GateProblem;
 
 /// A Swarm health check: `swarm prodstack_backend`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -24,15 +25,7 @@ impl super::Definition for SwarmGate {
         match d.args(f.node()).first() {
             Some(v) => d.as_string("swarm", *v).map(|s| SwarmGate { service: s.value }),
             None => {
-                d.push(
-                    Diagnostic::error(
-                        Code::MissingField,
-                        "`swarm` does not name a service",
-                        f.name_span(),
-                        "service missing",
-                    )
-                    .with_help("write `swarm prodstack_backend`"),
-                );
+                d.push(Diagnostic::new(GateProblem::SwarmWithoutService, f.name_span()));
                 None
             }
         }

@@ -4,7 +4,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::decoder::{Decoder, Fields};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::StepProblem;
 use crate::duration::Duration;
 use crate::spanned::Spanned;
 use crate::steps::compose::FromCompose;
@@ -65,11 +66,7 @@ impl Definition for BlueGreen {
         if let (Some(b), Some(g)) = (&blue, &green)
             && b.value == g.value
         {
-            d.push(
-                Diagnostic::error(Code::BadValue, "blue and green are the same service", g.span, "same as blue")
-                    .with_label(b.span, "blue")
-                    .with_help("name two different services, one per colour"),
-            );
+            d.push(Diagnostic::new(StepProblem::SameColours { blue: b.span }, g.span));
         }
         Some(BlueGreen {
             blue: blue?,

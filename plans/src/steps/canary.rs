@@ -4,7 +4,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::decoder::{Decoder, Fields};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::StepProblem;
 use crate::percentage::Percentage;
 use crate::span::Span;
 use crate::spanned::Spanned;
@@ -102,15 +103,7 @@ impl Definition for Canary {
         let update = UpdatePolicy::decode(d, fields);
         let gates = d.gate_names(fields, "gates");
         if stage_nodes.is_empty() && !fields.is_defaults {
-            d.push(
-                Diagnostic::error(
-                    Code::MissingField,
-                    format!("{} has no stages", fields.what()),
-                    fields.name_span(),
-                    "no `stage`",
-                )
-                .with_help("add at least one stage: `stage replicas=1 { pause \"5m\"; gates error-rate }`"),
-            );
+            d.push(Diagnostic::new(StepProblem::NoStages { what: fields.what() }, fields.name_span()));
         }
         let (service, image) = FromCompose::or_later(&compose, service, image)?;
         Some(Canary { service, image, replicas, stages, promote, update, gates, compose })
@@ -157,29 +150,12 @@ impl Stage {
             (Some(r), None) => Some((Weight::Replicas(r.value), r.span)),
             (None, Some(t)) => Some((Weight::Traffic(t.value), t.span)),
             (Some(r), Some(t)) => {
-                d.push(
-                    Diagnostic::error(
-                        Code::BadValue,
-                        "a stage sets either `replicas` or `traffic`, not both",
-                        t.span,
-                        "second weight",
-                    )
-                    .with_label(r.span, "first weight")
-                    .with_help("remove one of them"),
-                );
+                d.push(Diagnostic::new(StepProblem::TwoWeights { first: r.span }, t.span));
                 None
             }
             (None, None) if weight_written => None,
             (None, None) => {
-                d.push(
-                    Diagnostic::error(
-                        Code::MissingField,
-                        "this canary stage has no weight",
-                        span,
-                        "no `replicas` or `traffic`",
-                    )
-                    .with_help("write `stage replicas=1 { ... }` or `stage traffic=\"25%\" { ... }`"),
-                );
+                d.push(Diagnostic::new(StepProblem::NoWeight, span));
                 None
             }
         };

@@ -6,7 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::decoder::{Decoder, Fields};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::StepProblem;
 use crate::duration::Duration;
 use crate::spanned::Spanned;
 use crate::steps::{Definition, Resource};
@@ -108,10 +109,7 @@ impl FromCompose {
         let file = match args.first() {
             Some(arg) => d.as_string("compose", *arg),
             None => {
-                d.push(
-                    Diagnostic::error(Code::MissingField, "`compose` needs the compose file", f.name_span(), "no file")
-                        .with_help("write `compose \"docker-compose.yml\" service=web`"),
-                );
+                d.push(Diagnostic::new(StepProblem::ComposeWithoutFile, f.name_span()));
                 None
             }
         };

@@ -4,7 +4,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::decoder::{Arg, Decoder, Fields};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::StepProblem;
 use crate::duration::Duration;
 use crate::spanned::Spanned;
 use crate::steps::{Definition, Resource};
@@ -51,15 +52,7 @@ impl Definition for Pause {
             Some(value) => Wait::from_value(d, "pause", *value).map(|wait| Pause { wait }),
             None if fields.is_defaults => None,
             None => {
-                d.push(
-                    Diagnostic::error(
-                        Code::MissingField,
-                        format!("{} does not say how long", fields.what()),
-                        fields.name_span(),
-                        "no duration",
-                    )
-                    .with_help("write `pause NAME \"5m\"` or `pause NAME manual`"),
-                );
+                d.push(Diagnostic::new(StepProblem::PauseWithoutDuration { what: fields.what() }, fields.name_span()));
                 None
             }
         }

@@ -4,7 +4,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::decoder::{Decoder, Fields};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::StepProblem;
 use crate::span::Span;
 use crate::spanned::Spanned;
 use crate::steps::allow_removing::Removable;
@@ -122,22 +123,12 @@ impl Publish {
                     Some((v.as_integer().unwrap_or_default() as u64, *span))
                 }
                 Some((v, span)) => {
-                    d.push(
-                        Diagnostic::error(
-                            Code::WrongType,
-                            "a published port must be a number from 1 to 65535",
-                            *span,
-                            format!("found {}", crate::decoder::type_name(v)),
-                        )
-                        .with_help("write `publish 8080 target=80 mode=host`"),
-                    );
+                    let found = crate::decoder::type_name(v);
+                    d.push(Diagnostic::new(StepProblem::PortNotANumber { found }, *span));
                     None
                 }
                 None => {
-                    d.push(
-                        Diagnostic::error(Code::MissingField, "`publish` needs a port", f.name_span(), "no port")
-                            .with_help("write `publish 8080 target=80 mode=host`"),
-                    );
+                    d.push(Diagnostic::new(StepProblem::PublishWithoutPort, f.name_span()));
                     None
                 }
             };

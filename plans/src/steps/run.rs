@@ -4,7 +4,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::decoder::{Decoder, Fields};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::StepProblem;
 use crate::duration::Duration;
 use crate::spanned::Spanned;
 use crate::steps::{Definition, Resource};
@@ -34,15 +35,7 @@ impl Definition for Run {
         let undo = d.names(fields, "undo");
         let timeout = d.duration(fields, "timeout").map(|v| v.value).unwrap_or(Duration::from_secs(600));
         if command.is_empty() && !fields.is_defaults {
-            d.push(
-                Diagnostic::error(
-                    Code::MissingField,
-                    format!("{} has no `command`", fields.what()),
-                    fields.name_span(),
-                    "`command` missing",
-                )
-                .with_help("add `command \"sh\" \"-c\" \"...\"`"),
-            );
+            d.push(Diagnostic::new(StepProblem::RunWithoutCommand { what: fields.what() }, fields.name_span()));
             return None;
         }
         Some(Run { command, undo, timeout })

@@ -4,7 +4,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::decoder::{Decoder, Fields};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::StepProblem;
 use crate::duration::Duration;
 use crate::span::Span;
 
@@ -110,15 +111,7 @@ impl UpdatePolicy {
         let mut p = UpdatePolicy::default();
         if let Some(n) = d.count(fields, "parallelism", false) {
             if n.value == 0 {
-                d.push(
-                    Diagnostic::error(
-                        Code::BadValue,
-                        "`parallelism 0` would update every task at once",
-                        n.span,
-                        "0 means all at once",
-                    )
-                    .with_help("write the number of tasks to update at a time, such as `parallelism 1`"),
-                );
+                d.push(Diagnostic::new(StepProblem::ZeroParallelism, n.span));
             }
             p.parallelism = n.value;
             p.written.push("parallelism");
@@ -149,15 +142,7 @@ impl UpdatePolicy {
         }
         if let Some(v) = d.number(fields, "max-failure-ratio") {
             if !(0.0..=1.0).contains(&v.value) {
-                d.push(
-                    Diagnostic::error(
-                        Code::BadValue,
-                        "`max-failure-ratio` must be between 0 and 1",
-                        v.span,
-                        format!("{} is out of range", v.value),
-                    )
-                    .with_help("write a fraction such as `max-failure-ratio 0.2`"),
-                );
+                d.push(Diagnostic::new(StepProblem::FailureRatioOutOfRange { ratio: v.value }, v.span));
             }
             p.max_failure_ratio = v.value;
             p.written.push("max-failure-ratio");

@@ -5,7 +5,7 @@
 //! is safe; any other change is an error.
 
 use super::{Checked, Context, Finding, relation_name};
-use crate::diagnostic::Code;
+use crate::diagnostic::problem::SqlProblem;
 use crate::sql::NodeEnum;
 use crate::sql::protobuf::AlterTableType;
 
@@ -27,29 +27,12 @@ pub(super) fn check(s: &Checked<'_>, cx: &Context, out: &mut Vec<Finding>) {
         });
         let widening = matches!(type_name, Some("varchar" | "text")) && col.raw_default.is_none();
         let span = s.words(&["type"], Checked::nth_of_kind(&a.cmds, i, c.subtype));
-        let table = relation_name(a.relation.as_ref());
-        let help = "add a new column of the new type in expand, write both and backfill in batches, switch reads, \
-                    and drop the old column in contract";
-        out.push(if widening {
-            Finding::warning(
-                Code::SqlColumnTypeChange,
-                format!(
-                    "changing the type of `{}` of {table}: without a rewrite only when it widens varchar(n) to a longer \
-                     varchar or to text",
-                    c.name
-                ),
-                span,
-                "rewrites the table unless it widens",
-                format!("if it does widen, allow it in this file; otherwise {help}"),
-            )
+        let (column, table) = (c.name.clone(), relation_name(a.relation.as_ref()));
+        let problem = if widening {
+            SqlProblem::ColumnTypeMayWiden { column, table }
         } else {
-            Finding::error(
-                Code::SqlColumnTypeChange,
-                format!("changing the type of `{}` rewrites {table} under an exclusive lock", c.name),
-                span,
-                "rewrites the table",
-                help,
-            )
-        });
+            SqlProblem::ColumnTypeRewrite { column, table }
+        };
+        out.push(Finding::new(problem, span));
     }
 }

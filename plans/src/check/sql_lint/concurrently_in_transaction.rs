@@ -3,7 +3,7 @@
 //! inside a transaction block, and a transactional step runs its file in one.
 
 use super::{Checked, Context, Finding};
-use crate::diagnostic::Code;
+use crate::diagnostic::problem::SqlProblem;
 use crate::sql::NodeEnum;
 use crate::sql::protobuf::AlterTableType;
 
@@ -27,12 +27,6 @@ pub(super) fn check(s: &Checked<'_>, cx: &Context, out: &mut Vec<Finding>) {
         _ => false,
     };
     if concurrent {
-        out.push(Finding::error(
-            Code::SqlConcurrentlyInTransaction,
-            "CONCURRENTLY cannot run inside a transaction, and this step runs its file in one",
-            s.words(&["concurrently"], 0),
-            "inside a transaction",
-            "set `transactional #false` on the migrate step (planrun then runs the statements one at a time)",
-        ));
+        out.push(Finding::new(SqlProblem::ConcurrentlyInTransaction, s.words(&["concurrently"], 0)));
     }
 }

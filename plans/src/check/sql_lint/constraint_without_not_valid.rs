@@ -4,7 +4,7 @@
 //! under a lock that lets traffic go on.
 
 use super::{Checked, Context, Finding, relation_name};
-use crate::diagnostic::Code;
+use crate::diagnostic::problem::SqlProblem;
 use crate::sql::NodeEnum;
 use crate::sql::protobuf::{AlterTableType, ConstrType};
 
@@ -33,18 +33,8 @@ pub(super) fn check(s: &Checked<'_>, cx: &Context, out: &mut Vec<Finding>) {
         if k.skip_validation {
             continue;
         }
-        let name = if k.conname.is_empty() { "the constraint".to_owned() } else { format!("`{}`", k.conname) };
-        out.push(Finding::error(
-            Code::SqlConstraintWithoutNotValid,
-            format!("adding {kind} {name} scans {} while blocking writes to it", relation_name(a.relation.as_ref())),
-            s.words(words, nth),
-            "validated at once",
-            format!(
-                "add it with NOT VALID (new rows are checked at once), then `ALTER TABLE {} VALIDATE CONSTRAINT {}` \
-                 in a later statement or step",
-                relation_name(a.relation.as_ref()),
-                if k.conname.is_empty() { "NAME" } else { &k.conname }
-            ),
-        ));
+        let name = (!k.conname.is_empty()).then(|| k.conname.clone());
+        let table = relation_name(a.relation.as_ref());
+        out.push(Finding::new(SqlProblem::ConstraintWithoutNotValid { kind, name, table }, s.words(words, nth)));
     }
 }

@@ -3,37 +3,24 @@
 //! traffic goes on. A table created earlier in the same file has no traffic yet.
 
 use super::{Checked, Context, Finding, relation_name};
-use crate::diagnostic::Code;
+use crate::diagnostic::problem::SqlProblem;
 use crate::sql::NodeEnum;
 use crate::sql::protobuf::ObjectType;
 
 /// Flags `CREATE INDEX` on an existing table and `DROP INDEX` of an existing index without
 /// `CONCURRENTLY`.
 pub(super) fn check(s: &Checked<'_>, cx: &Context, out: &mut Vec<Finding>) {
-    let help = "write CONCURRENTLY, and run the step outside a transaction (`transactional #false`)";
     match s.node {
-        NodeEnum::IndexStmt(i) if !i.concurrent && !cx.is_new(i.relation.as_ref()) => out.push(Finding::error(
-            Code::SqlIndexWithoutConcurrently,
-            format!(
-                "`CREATE INDEX` without CONCURRENTLY blocks writes to {} while it builds",
-                relation_name(i.relation.as_ref())
-            ),
+        NodeEnum::IndexStmt(i) if !i.concurrent && !cx.is_new(i.relation.as_ref()) => out.push(Finding::new(
+            SqlProblem::CreateIndexWithoutConcurrently { table: relation_name(i.relation.as_ref()) },
             s.words(&["index"], 0),
-            "not CONCURRENTLY",
-            help,
         )),
         NodeEnum::DropStmt(d) if d.remove_type == ObjectType::ObjectIndex as i32 && !d.concurrent => {
             let names = dropped_names(d);
             if names.iter().all(|n| cx.created_indexes.contains(n)) && !names.is_empty() {
                 return;
             }
-            out.push(Finding::error(
-                Code::SqlIndexWithoutConcurrently,
-                "`DROP INDEX` without CONCURRENTLY locks the table against reads and writes until it is done",
-                s.words(&["index"], 0),
-                "not CONCURRENTLY",
-                help,
-            ))
+            out.push(Finding::new(SqlProblem::DropIndexWithoutConcurrently, s.words(&["index"], 0)))
         }
         _ => {}
     }

@@ -4,7 +4,7 @@
 //! turns that off.
 
 use super::{Checked, Context, Finding};
-use crate::diagnostic::Code;
+use crate::diagnostic::problem::SqlProblem;
 use crate::sql::NodeEnum;
 use crate::sql::protobuf::VariableSetKind;
 use crate::sql::protobuf::a_const::Val;
@@ -28,13 +28,7 @@ pub(super) fn check(s: &Checked<'_>, _cx: &Context, out: &mut Vec<Finding>) {
         v.kind == VariableSetKind::VarResetAll as i32
     };
     if disabled {
-        out.push(Finding::error(
-            Code::SqlLockTimeoutDisabled,
-            "this turns off the lock_timeout planrun sets: a blocked statement would queue all traffic behind it",
-            s.span(),
-            "lock_timeout off",
-            "remove it; to give a slow lock more time, set `lock-timeout` on the migrate step",
-        ));
+        out.push(Finding::new(SqlProblem::LockTimeoutDisabled, s.span()));
     }
 }
 

@@ -23,7 +23,8 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::diagnostic::{Code, Diagnostic, Severity, SourceFile};
+use crate::diagnostic::problem::{FileProblem, SqlProblem};
+use crate::diagnostic::{Diagnostic, SourceFile};
 use crate::span::Span;
 use crate::sql::{self, NodeEnum, Statement, Token, TokenKind};
 use crate::steps::migrate::{Migrate, Phase};
@@ -104,37 +105,16 @@ impl Checked<'_> {
     }
 }
 
-/// A problem a rule found.
+/// A problem a rule found, and where.
 pub(super) struct Finding {
-    pub code: Code,
-    pub severity: Severity,
-    pub message: String,
+    pub problem: SqlProblem,
     pub span: Span,
-    pub label: &'static str,
-    pub help: String,
 }
 
 impl Finding {
-    /// An error.
-    pub fn error(
-        code: Code,
-        message: impl Into<String>,
-        span: Span,
-        label: &'static str,
-        help: impl Into<String>,
-    ) -> Self {
-        Finding { code, severity: Severity::Error, message: message.into(), span, label, help: help.into() }
-    }
-
-    /// A warning.
-    pub fn warning(
-        code: Code,
-        message: impl Into<String>,
-        span: Span,
-        label: &'static str,
-        help: impl Into<String>,
-    ) -> Self {
-        Finding { severity: Severity::Warning, ..Finding::error(code, message, span, label, help) }
+    /// `problem` at `span`.
+    pub fn new(problem: SqlProblem, span: Span) -> Self {
+        Finding { problem, span }
     }
 }
 
@@ -163,15 +143,10 @@ pub fn check(step: &Migrate, dir: &Path, out: &mut Vec<Diagnostic>) {
         let path = dir.join(&named.value);
         let shown = if dir == Path::new(".") { named.value.clone() } else { path.display().to_string() };
         match std::fs::read_to_string(&path) {
-            Err(e) => out.push(
-                Diagnostic::error(
-                    Code::SqlFile,
-                    format!("cannot read the SQL file `{}`: {e}", named.value),
-                    named.span,
-                    "not readable",
-                )
-                .with_help(format!("the path is relative to the plan's directory; it names {}", path.display())),
-            ),
+            Err(e) => out.push(Diagnostic::new(
+                FileProblem::UnreadableSql { named: &named.value, path: &path, error: &e },
+                named.span,
+            )),
             Ok(text) => {
                 let file = Arc::new(SourceFile::new(shown, text));
                 let cx = Context {
@@ -214,16 +189,11 @@ pub(super) fn lint(text: &str, mut cx: Context) -> Vec<Diagnostic> {
         }
         remember_created(&node, &mut cx);
     }
-    for f in findings.into_iter().filter(|f| !allowed.contains(f.code.name())) {
-        let d = match f.severity {
-            Severity::Error => Diagnostic::error(f.code, f.message, f.span, f.label),
-            Severity::Warning => Diagnostic::warning(f.code, f.message, f.span, f.label),
-        };
-        out.push(d.with_help(format!(
-            "{}; or allow it in this file with `-- planrun: allow {}`",
-            f.help,
-            f.code.name()
-        )));
+    for f in findings {
+        let d = Diagnostic::new(f.problem, f.span);
+        if !allowed.contains(d.code.name()) {
+            out.push(d);
+        }
     }
     out.sort_by_key(|d| d.primary_span().offset);
     out
@@ -245,8 +215,7 @@ fn remember_created(node: &NodeEnum, cx: &mut Context) {
 fn syntax(text: &str, e: &sql::SqlSyntaxError) -> Diagnostic {
     let offset = e.offset.min(text.len());
     let len = text[offset..].chars().next().map_or(0, char::len_utf8);
-    Diagnostic::error(Code::SqlSyntax, format!("SQL syntax: {}", e.message), Span::new(offset, len), "here")
-        .with_help("PostgreSQL would refuse this file; fix the SQL (planrun reads it with PostgreSQL's own parser)")
+    Diagnostic::new(SqlProblem::Syntax { message: e.message.clone() }, Span::new(offset, len))
 }
 
 /// The codes allowed in this file by `-- planrun: allow CODE ...` comments (with or without
@@ -264,12 +233,12 @@ fn allowed_codes(text: &str, comments: &[std::ops::Range<usize>]) -> HashSet<Str
     allowed
 }
 
-/// The name of a relation as written (`schema.table`).
-pub(super) fn relation_name(r: Option<&sql::protobuf::RangeVar>) -> String {
+/// The name of a relation as written (`schema.table`), if the statement names one.
+pub(super) fn relation_name(r: Option<&sql::protobuf::RangeVar>) -> Option<String> {
     match r {
-        Some(r) if r.schemaname.is_empty() => r.relname.clone(),
-        Some(r) => format!("{}.{}", r.schemaname, r.relname),
-        None => "the table".into(),
+        Some(r) if r.schemaname.is_empty() => Some(r.relname.clone()),
+        Some(r) => Some(format!("{}.{}", r.schemaname, r.relname)),
+        None => None,
     }
 }
 

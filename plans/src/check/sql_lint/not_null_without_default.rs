@@ -3,7 +3,7 @@
 //! `clock_timestamp()`, `nextval(...)`) rewrites the whole table under an exclusive lock.
 
 use super::{Checked, Context, Finding, relation_name};
-use crate::diagnostic::Code;
+use crate::diagnostic::problem::SqlProblem;
 use crate::sql::protobuf::{AlterTableType, ConstrType, FuncCall, Node};
 use crate::sql::{NodeEnum, NodeRef};
 
@@ -39,27 +39,13 @@ pub(super) fn check(s: &Checked<'_>, cx: &Context, out: &mut Vec<Finding>) {
         let default = constraints.iter().find(|c| c.contype == ConstrType::ConstrDefault as i32);
         let nth = Checked::nth_of_kind(&a.cmds, i, c.subtype);
         let table = relation_name(a.relation.as_ref());
-        match default.and_then(|d| d.raw_expr.as_deref()) {
-            None => out.push(Finding::error(
-                Code::SqlNotNullWithoutDefault,
-                format!("new column `{}` of {table} is NOT NULL without a default: existing rows have no value", col.colname),
-                s.words(&["add"], nth),
-                "NOT NULL, no default",
-                "add it nullable (or with a constant DEFAULT), backfill it in batches, then in contract add \
-                 `CHECK (... IS NOT NULL) NOT VALID`, VALIDATE it and SET NOT NULL",
-            )),
-            Some(expr) if calls_volatile(expr) => out.push(Finding::error(
-                Code::SqlNotNullWithoutDefault,
-                format!(
-                    "new column `{}` of {table} is NOT NULL with a volatile default: the whole table is rewritten under an exclusive lock",
-                    col.colname
-                ),
-                s.words(&["add"], nth),
-                "volatile default",
-                "add it nullable with no default (or a constant one), fill it in batches, and set NOT NULL in contract",
-            )),
-            Some(_) => {}
-        }
+        let column = col.colname.clone();
+        let problem = match default.and_then(|d| d.raw_expr.as_deref()) {
+            None => SqlProblem::NotNullWithoutDefault { column, table },
+            Some(expr) if calls_volatile(expr) => SqlProblem::NotNullVolatileDefault { column, table },
+            Some(_) => continue,
+        };
+        out.push(Finding::new(problem, s.words(&["add"], nth)));
     }
 }
 

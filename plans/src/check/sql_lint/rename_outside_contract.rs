@@ -3,7 +3,7 @@
 
 use super::drop_outside_contract::phase;
 use super::{Checked, Context, Finding, relation_name};
-use crate::diagnostic::Code;
+use crate::diagnostic::problem::SqlProblem;
 use crate::sql::NodeEnum;
 use crate::sql::protobuf::ObjectType;
 use crate::steps::migrate::Phase;
@@ -15,19 +15,13 @@ pub(super) fn check(s: &Checked<'_>, cx: &Context, out: &mut Vec<Finding>) {
         return;
     }
     let NodeEnum::RenameStmt(r) = s.node else { return };
-    let what = if r.rename_type == ObjectType::ObjectColumn as i32 {
-        format!("column `{}` of {}", r.subname, relation_name(r.relation.as_ref()))
+    let (table, phase) = (relation_name(r.relation.as_ref()), phase(cx));
+    let problem = if r.rename_type == ObjectType::ObjectColumn as i32 {
+        SqlProblem::RenameColumn { column: r.subname.clone(), table, phase }
     } else if r.rename_type == ObjectType::ObjectTable as i32 {
-        format!("table {}", relation_name(r.relation.as_ref()))
+        SqlProblem::RenameTable { table, phase }
     } else {
         return;
     };
-    out.push(Finding::error(
-        Code::SqlRenameOutsideContract,
-        format!("renaming the {what} in a {} step breaks the release that uses the old name", phase(cx)),
-        s.words(&["rename"], 0),
-        "renames",
-        "add the new column or table in expand (writing both), move the data, and drop the old one in a \
-         `phase contract` step",
-    ));
+    out.push(Finding::new(problem, s.words(&["rename"], 0)));
 }

@@ -3,7 +3,7 @@
 //! exclusive lock unless a validated CHECK proves it).
 
 use super::{Checked, Context, Finding, relation_name};
-use crate::diagnostic::Code;
+use crate::diagnostic::problem::SqlProblem;
 use crate::sql::NodeEnum;
 use crate::sql::protobuf::AlterTableType;
 use crate::steps::migrate::Phase;
@@ -19,16 +19,8 @@ pub(super) fn check(s: &Checked<'_>, cx: &Context, out: &mut Vec<Finding>) {
         if c.subtype != AlterTableType::AtSetNotNull as i32 {
             continue;
         }
-        out.push(Finding::error(
-            Code::SqlSetNotNullInExpand,
-            format!(
-                "`SET NOT NULL` on `{}` of {} in `phase expand`: the old release's writes may leave it empty",
-                c.name,
-                relation_name(a.relation.as_ref())
-            ),
-            s.words(&["set", "not", "null"], Checked::nth_of_kind(&a.cmds, i, c.subtype)),
-            "in expand",
-            "add `CHECK (... IS NOT NULL) NOT VALID` in expand; in contract VALIDATE it, then SET NOT NULL",
-        ));
+        let problem =
+            SqlProblem::SetNotNullInExpand { column: c.name.clone(), table: relation_name(a.relation.as_ref()) };
+        out.push(Finding::new(problem, s.words(&["set", "not", "null"], Checked::nth_of_kind(&a.cmds, i, c.subtype))));
     }
 }

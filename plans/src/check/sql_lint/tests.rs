@@ -1,4 +1,5 @@
 use super::*;
+use crate::diagnostic::Code;
 
 fn cx(phase: Phase, transactional: bool, down: bool) -> Context {
     Context { phase, transactional, down, created_tables: HashSet::new(), created_indexes: HashSet::new() }

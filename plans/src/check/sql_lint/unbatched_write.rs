@@ -3,7 +3,7 @@
 //! and vacuum to catch up with.
 
 use super::{Checked, Context, Finding, relation_name};
-use crate::diagnostic::Code;
+use crate::diagnostic::problem::SqlProblem;
 use crate::sql::NodeEnum;
 
 /// Flags `UPDATE` and `DELETE` without `WHERE` on a table not created in this file.
@@ -16,12 +16,5 @@ pub(super) fn check(s: &Checked<'_>, cx: &Context, out: &mut Vec<Finding>) {
     if !whole || cx.is_new(relation) {
         return;
     }
-    out.push(Finding::warning(
-        Code::SqlUnbatchedWrite,
-        format!("`{verb}` without WHERE changes every row of {} in one transaction", relation_name(relation)),
-        s.first_word(),
-        "the whole table",
-        "batch it: `... WHERE id IN (SELECT id FROM ... WHERE <not done yet> LIMIT 5000)`, repeated until no row \
-         changes, each batch committed on its own (`transactional #false`)",
-    ));
+    out.push(Finding::new(SqlProblem::UnbatchedWrite { verb, table: relation_name(relation) }, s.first_word()));
 }

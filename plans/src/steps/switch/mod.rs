@@ -10,7 +10,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::decoder::{Decoder, Fields};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::problem::StepProblem;
 use crate::kdl_fast::Node;
 
 pub use alias::Alias;
@@ -95,16 +96,11 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node) -> Option<Switch> {
         Some(v) => d.as_choice("switch", *v, &choices),
         None => {
             let words: Vec<&str> = SwitchKind::ALL.iter().map(|k| k.keyword()).collect();
-            let examples: Vec<String> = SwitchKind::ALL.iter().map(|k| format!("`{}`", k.example())).collect();
-            d.push(
-                Diagnostic::error(
-                    Code::MissingField,
-                    "`switch` does not say how",
-                    f.name_span(),
-                    format!("{}?", crate::suggest::either(&words)),
-                )
-                .with_help(format!("write {}", examples.join(" or "))),
-            );
+            let examples: Vec<&str> = SwitchKind::ALL.iter().map(|k| k.example()).collect();
+            d.push(Diagnostic::new(
+                StepProblem::SwitchWithoutKind { kinds: &words, examples: &examples },
+                f.name_span(),
+            ));
             None
         }
     };

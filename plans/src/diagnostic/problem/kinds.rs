@@ -1,0 +1,184 @@
+//! Problems particular to one step kind (`steps/`) or gate kind (`gates/`): what the kind needs
+//! beyond the settings every node has.
+
+use super::Words;
+use crate::diagnostic::Code;
+use crate::span::Span;
+use crate::suggest;
+
+/// A problem with a step of some kind. `what` names the step ("canary step `api`").
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepProblem<'a> {
+    /// `compose` without its file.
+    ComposeWithoutFile,
+    /// `switch` without its kind; `kinds` and `examples` are the switch kinds'.
+    SwitchWithoutKind { kinds: &'a [&'a str], examples: &'a [&'a str] },
+    /// A blue-green step whose green is its blue, at `blue`.
+    SameColours { blue: Span },
+    /// A canary step without stages.
+    NoStages { what: &'a str },
+    /// A canary stage with both weights; the first is at `first`.
+    TwoWeights { first: Span },
+    /// A canary stage without a weight.
+    NoWeight,
+    /// A published port that is not a number; `found` names its type.
+    PortNotANumber { found: &'a str },
+    /// `publish` without a port.
+    PublishWithoutPort,
+    /// A pause without a duration or `manual`.
+    PauseWithoutDuration { what: &'a str },
+    /// A run step without `command`.
+    RunWithoutCommand { what: &'a str },
+    /// `parallelism 0`.
+    ZeroParallelism,
+    /// A `max-failure-ratio` outside 0 to 1.
+    FailureRatioOutOfRange { ratio: f64 },
+}
+
+impl StepProblem<'_> {
+    /// What a diagnostic of this problem says.
+    pub fn words(&self) -> Words {
+        use StepProblem::*;
+        match *self {
+            ComposeWithoutFile => Words::error(Code::MissingField, "`compose` needs the compose file", "no file")
+                .help("write `compose \"docker-compose.yml\" service=web`"),
+            SwitchWithoutKind { kinds, examples } => {
+                Words::error(Code::MissingField, "`switch` does not say how", format!("{}?", suggest::either(kinds)))
+                    .help(format!(
+                        "write {}",
+                        examples.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(" or ")
+                    ))
+            }
+            SameColours { blue } => Words::error(Code::BadValue, "blue and green are the same service", "same as blue")
+                .note(blue, "blue")
+                .help("name two different services, one per colour"),
+            NoStages { what } => Words::error(Code::MissingField, format!("{what} has no stages"), "no `stage`")
+                .help("add at least one stage: `stage replicas=1 { pause \"5m\"; gates error-rate }`"),
+            TwoWeights { first } => {
+                Words::error(Code::BadValue, "a stage sets either `replicas` or `traffic`, not both", "second weight")
+                    .note(first, "first weight")
+                    .help("remove one of them")
+            }
+            NoWeight => {
+                Words::error(Code::MissingField, "this canary stage has no weight", "no `replicas` or `traffic`")
+                    .help("write `stage replicas=1 { ... }` or `stage traffic=\"25%\" { ... }`")
+            }
+            PortNotANumber { found } => Words::error(
+                Code::WrongType,
+                "a published port must be a number from 1 to 65535",
+                format!("found {found}"),
+            )
+            .help("write `publish 8080 target=80 mode=host`"),
+            PublishWithoutPort => Words::error(Code::MissingField, "`publish` needs a port", "no port")
+                .help("write `publish 8080 target=80 mode=host`"),
+            PauseWithoutDuration { what } => {
+                Words::error(Code::MissingField, format!("{what} does not say how long"), "no duration")
+                    .help("write `pause NAME \"5m\"` or `pause NAME manual`")
+            }
+            RunWithoutCommand { what } => {
+                Words::error(Code::MissingField, format!("{what} has no `command`"), "`command` missing")
+                    .help("add `command \"sh\" \"-c\" \"...\"`")
+            }
+            ZeroParallelism => {
+                Words::error(Code::BadValue, "`parallelism 0` would update every task at once", "0 means all at once")
+                    .help("write the number of tasks to update at a time, such as `parallelism 1`")
+            }
+            FailureRatioOutOfRange { ratio } => Words::error(
+                Code::BadValue,
+                "`max-failure-ratio` must be between 0 and 1",
+                format!("{ratio} is out of range"),
+            )
+            .help("write a fraction such as `max-failure-ratio 0.2`"),
+        }
+    }
+}
+
+/// A problem with a gate of some kind. `what` names the gate ("gate `health`").
+#[derive(Debug, Clone, PartialEq)]
+pub enum GateProblem<'a> {
+    /// A gate without a kind; `kinds` and `examples` are the gate kinds'.
+    NoMeasurement { what: &'a str, kinds: &'a [&'a str], examples: &'a [&'a str] },
+    /// A gate with two kinds; the first is at `first`.
+    TwoMeasurements { what: &'a str, first: Span },
+    /// `interval` zero.
+    ZeroInterval,
+    /// Both `count` and `window`; `count` is at `count`.
+    CountAndWindow { count: Span },
+    /// `count 0`.
+    ZeroCount,
+    /// A `command` gate without a program.
+    CommandWithoutProgram,
+    /// A `swarm` gate without a service.
+    SwarmWithoutService,
+    /// An `http` gate without a URL.
+    HttpWithoutUrl,
+    /// An `http` gate's URL that is not http or https.
+    HttpNotAUrl { url: &'a str },
+    /// A status outside 100 to 599.
+    NotAStatus { status: u64 },
+    /// A `prometheus` server that is not an http or https URL.
+    PrometheusNotAUrl { url: &'a str },
+    /// A `prometheus` gate without `pass` or `fail`.
+    NoCondition,
+    /// A condition that does not parse, and why.
+    BadCondition { key: &'a str, text: &'a str, why: &'a str },
+}
+
+impl GateProblem<'_> {
+    /// What a diagnostic of this problem says.
+    pub fn words(&self) -> Words {
+        use GateProblem::*;
+        match *self {
+            NoMeasurement { what, kinds, examples } => Words::error(
+                Code::MissingField,
+                format!("{what} does not say what to measure"),
+                format!("no {}", suggest::either(kinds)),
+            )
+            .help(format!("add one of {}", examples.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", "))),
+            TwoMeasurements { what, first } => {
+                Words::error(Code::DuplicateField, format!("{what} measures more than one thing"), "second measurement")
+                    .note(first, "first measurement")
+                    .help("declare one gate per measurement and list both where they are used")
+            }
+            ZeroInterval => Words::error(Code::BadValue, "a gate's `interval` cannot be zero", "zero")
+                .help("write a pause between measurements, such as `interval \"10s\"`"),
+            CountAndWindow { count } => {
+                Words::error(Code::BadValue, "a gate takes `count` or `window`, not both", "window")
+                    .note(count, "count")
+                    .help("`count N` takes N measurements; `window \"5m\"` measures every interval for that long")
+            }
+            ZeroCount => {
+                Words::error(Code::BadValue, "`count 0` takes no measurement, so the gate could never fail", "zero")
+                    .help("write `count 1` or more")
+            }
+            CommandWithoutProgram => Words::error(Code::MissingField, "`command` has no program", "program missing")
+                .help("write `command \"sh\" \"-c\" \"test -f /ready\"`"),
+            SwarmWithoutService => {
+                Words::error(Code::MissingField, "`swarm` does not name a service", "service missing")
+                    .help("write `swarm prodstack_backend`")
+            }
+            HttpWithoutUrl => Words::error(Code::MissingField, "`http` has no URL", "URL missing")
+                .help("write `http \"http://service:8080/health\"`"),
+            HttpNotAUrl { url } => {
+                Words::error(Code::BadValue, format!("`{url}` is not an http or https URL"), "not a URL")
+                    .help("write the full URL: `http \"http://service:8080/health\"`")
+            }
+            NotAStatus { status } => {
+                Words::error(Code::BadValue, format!("{status} is not an HTTP status"), "not 100 to 599")
+                    .help("write the status that passes, such as `status=200`")
+            }
+            PrometheusNotAUrl { url } => {
+                Words::error(Code::BadValue, format!("`{url}` is not an http or https URL"), "not a URL")
+                    .help("write the server's URL: `prometheus \"http://prometheus:9090\"`")
+            }
+            NoCondition => {
+                Words::error(Code::MissingField, "this prometheus gate has no condition", "no `pass` or `fail`")
+                    .help("add `pass \"result < 0.001\"` (and optionally `fail \"result > 0.01\"`)")
+            }
+            BadCondition { key, text, why } => {
+                Words::error(Code::BadCondition, format!("`{text}` is not a condition"), why)
+                    .help(format!("write `{key} \"result < 0.001\"`; operators: <, <=, >, >=, ==, !="))
+            }
+        }
+    }
+}
