@@ -443,6 +443,31 @@ fn a_locked_stack_refuses_a_second_apply_and_unlock_needs_force_and_the_holders_
 }
 
 #[test]
+fn rollback_refuses_the_journal_of_another_stack() {
+    let web = Service::create(&unique("web"), V1, 1);
+    let stack = unique("stack");
+    let other = unique("other");
+    let _guards = (LockGuard(stack.clone()), LockGuard(other.clone()));
+    let work = Workdir::new("otherstack");
+    let deploy = work.plan(&rolling_plan(&stack, &[("web", &web.name, V2, "")], false, ""));
+    assert_eq!(work.apply(&deploy, &[]).code, 0);
+    let runs = work.dir.join("state").join("runs").join(&stack);
+    let journal = std::fs::read_dir(&runs).unwrap().next().expect("the run's journal").unwrap().path();
+
+    let refused = run(&["rollback", "--stack", &other, "--journal", journal.to_str().unwrap()]);
+
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains(&format!("is a journal of stack `{stack}`, not `{other}`")), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(&format!("planrun rollback --stack {stack} --journal {}", journal.display())),
+        "{}",
+        refused.stderr
+    );
+    assert!(!lock_exists(&other), "refused before taking any lock");
+    web.assert_converged(V2, 1);
+}
+
+#[test]
 fn rollback_after_a_check_only_run_undoes_the_earlier_deploy() {
     let web = Service::create(&unique("web"), V1, 2);
     let before = web.spec();

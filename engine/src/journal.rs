@@ -109,6 +109,14 @@ pub fn run_id(records: &[Record]) -> Option<String> {
     })
 }
 
+/// The stack the journal's run deployed, from its first event.
+pub fn stack(records: &[Record]) -> Option<String> {
+    records.iter().find_map(|r| match &r.event {
+        Event::RunStarted { stack, .. } => Some(stack.clone()),
+        _ => None,
+    })
+}
+
 /// The stack's journals, newest first (run ids sort by time).
 pub fn all(state_dir: &Path, stack: &str) -> std::io::Result<Vec<PathBuf>> {
     let dir = stack_dir(state_dir, stack);

@@ -353,6 +353,23 @@ pub fn rollback_target(request: &RollbackRequest, output: &Events) -> Result<(Pa
             Vec::new(),
             output,
         )),
+        // Undoing another stack's run under this stack's lock would change what that lock
+        // does not guard.
+        Ok(Some((path, records))) if journal::stack(&records).is_some_and(|stack| stack != request.stack) => {
+            let stack = journal::stack(&records).unwrap_or_default();
+            Err(Refused::emit(
+                Refusal::Usage,
+                format!(
+                    "{} is a journal of stack `{stack}`, not `{}`: nothing was changed\n\
+                     to undo that run, name its stack: planrun rollback --stack {stack} --journal {}",
+                    path.display(),
+                    request.stack,
+                    path.display()
+                ),
+                Vec::new(),
+                output,
+            ))
+        }
         Ok(Some((path, records))) if journal::pending_undo(&records).is_empty() => Err(Refused::emit(
             Refusal::NothingToDo,
             format!("nothing to roll back: every change recorded in {} is already undone", path.display()),
@@ -372,7 +389,6 @@ pub async fn rollback(
 ) -> Result<RolledBack, Refused> {
     let (path, records) = rollback_target(&request, &output)?;
     let undone_run = journal::run_id(&records).unwrap_or_default();
-    let pending = journal::pending_undo(&records);
     let run_id = new_run_id();
     let holder = Holder::this_process(&run_id);
     let mut lock = match Lock::acquire_or_take_over(seams.cluster.clone(), &request.stack, holder, &undone_run).await {
@@ -382,6 +398,21 @@ pub async fn rollback(
         }
         Err(e) => return Err(Refused::emit(Refusal::DockerUnavailable, e.to_string(), Vec::new(), &output)),
     };
+    // What is left to undo, read again under the lock: a rollback that ran meanwhile (it held
+    // the lock then) has recorded its undos in this journal.
+    let pending = match journal::read(&path) {
+        Ok(records) => journal::pending_undo(&records),
+        Err(e) => {
+            let _ = lock.release().await;
+            let message = format!("cannot read the run journal {}: {e}", path.display());
+            return Err(Refused::emit(Refusal::Journal, message, Vec::new(), &output));
+        }
+    };
+    if pending.is_empty() {
+        let _ = lock.release().await;
+        let message = format!("nothing to roll back: every change recorded in {} is already undone", path.display());
+        return Err(Refused::emit(Refusal::NothingToDo, message, Vec::new(), &output));
+    }
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     let unjournalled = match Journal::append(&path) {
         Ok(journal) => {
