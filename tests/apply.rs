@@ -443,6 +443,55 @@ fn a_locked_stack_refuses_a_second_apply_and_unlock_needs_force_and_the_holders_
 }
 
 #[test]
+fn of_ten_applies_started_at_once_one_runs_and_nine_are_refused_naming_it() {
+    let web = Service::create(&unique("web"), V1, 1);
+    let stack = unique("stack");
+    let _guard = LockGuard(stack.clone());
+    let work = Workdir::new("ten");
+    let plan = work.plan(
+        &rolling_plan(&stack, &[("web", &web.name, V2, "")], false, "")
+            .replace("}\n}\n", "}\n    pause hold \"5s\" after=web\n}\n"),
+    );
+    let state = work.dir.join("state");
+    // Two kinds of client: five name the daemon's socket in DOCKER_HOST, five leave it to the
+    // default; all ten are started before any is waited for.
+    let children: Vec<_> = (0..10)
+        .map(|i| {
+            let mut cmd = support::planrun();
+            cmd.args(["apply", plan.to_str().unwrap(), "--output", "json", "--state-dir", state.to_str().unwrap()]);
+            if i % 2 == 0 {
+                cmd.env("DOCKER_HOST", "unix:///var/run/docker.sock");
+            } else {
+                cmd.env_remove("DOCKER_HOST");
+            }
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+
+    let ran: Vec<_> = outputs.iter().filter(|o| o.status.code() == Some(0)).collect();
+    let refused: Vec<_> = outputs.iter().filter(|o| o.status.code() == Some(1)).collect();
+    let said = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(ran.len(), 1, "exactly one ran: {:?}", outputs.iter().map(said).collect::<Vec<_>>());
+    assert_eq!(refused.len(), 9, "{:?}", outputs.iter().map(said).collect::<Vec<_>>());
+    let winner = String::from_utf8_lossy(&ran[0].stdout);
+    let run_id = winner
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "run-started")
+        .and_then(|e| e["run_id"].as_str().map(str::to_owned))
+        .expect("the winner's run id");
+    for loser in &refused {
+        let text = said(loser);
+        assert!(text.contains(&format!("stack `{stack}` is locked by")), "{text}");
+        assert!(text.contains(&format!("(run {run_id},")), "names the run that holds it: {text}");
+        assert!(!text.contains("expired"), "a beating lock is live: {text}");
+    }
+    web.assert_converged(V2, 1);
+    assert!(!lock_exists(&stack), "the winner released it");
+}
+
+#[test]
 fn rollback_refuses_the_journal_of_another_stack() {
     let web = Service::create(&unique("web"), V1, 1);
     let stack = unique("stack");
