@@ -21,7 +21,7 @@ use plans::sql::{self, Statement};
 use plans::steps::Migrate;
 
 use super::LiveFacts;
-use super::{Behavior, Findings, StepError};
+use super::{Behavior, Findings, Refusal, StepError};
 use crate::cluster::Cluster;
 use crate::cluster::ClusterError;
 use crate::context::{RunContext, StepContext};
@@ -49,18 +49,18 @@ struct SqlFile {
 
 fn read(ctx: &StepContext, name: &str) -> Result<SqlFile, StepError> {
     let path = ctx.plan_dir.join(name);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| StepError::Refused(format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| Refusal::SqlFile { path: path.clone(), error: e.into() })?;
     let statements = sql::statements(&text).map_err(|e| {
         let (line, column) = line_column(&text, e.offset);
-        StepError::Refused(format!("{name}:{line}:{column}: {}", e.message))
+        Refusal::SqlSyntax { file: name.to_owned(), line, column, message: e.message }
     })?;
     if let Some(meta) = statements.iter().find(|s| s.text.starts_with('\\')) {
-        return Err(StepError::Refused(format!(
-            "{name}:{}: `{}` is a psql command, not SQL: planrun sends statements to the server itself",
-            meta.line,
-            meta.text.lines().next().unwrap_or("")
-        )));
+        return Err(Refusal::PsqlCommand {
+            file: name.to_owned(),
+            line: meta.line,
+            command: meta.text.lines().next().unwrap_or("").to_owned(),
+        }
+        .into());
     }
     let sha256 = crate::database::sha256_hex(text.as_bytes());
     Ok(SqlFile { name: name.to_owned(), path, text, statements, sha256 })
@@ -71,7 +71,7 @@ impl Behavior for Migrate {
     async fn preflight(&self, ctx: &StepContext) -> Findings {
         let mut findings = Findings::default();
         if let Err(why) = ctx.run.databases.target(&self.database) {
-            findings.problems.push(why);
+            findings.problems.push(why.to_string());
         }
         for name in std::iter::once(&self.file).chain(self.down.as_ref()) {
             if let Err(e) = read(ctx, &name.value) {
@@ -82,17 +82,13 @@ impl Behavior for Migrate {
     }
 
     async fn apply(&self, ctx: &StepContext) -> Result<(), StepError> {
-        let target = ctx.run.databases.target(&self.database).map_err(StepError::Refused)?;
+        let target = ctx.run.databases.target(&self.database).map_err(Refusal::Database)?;
         let newest_dump = {
             let backups = ctx.run.backups.lock().expect("backups lock");
             backups.iter().rev().find(|(db, _)| *db == target.describe()).map(|(_, d)| d.path.display().to_string())
         };
         if self.require_backup && newest_dump.is_none() {
-            return Err(StepError::Refused(format!(
-                "no backup of {} verified earlier in this run: add a `backup` step this one comes after, \
-                 or say `require-backup #false` in the step",
-                target.describe()
-            )));
+            return Err(Refusal::NoBackup { database: target.describe() }.into());
         }
         let up = read(ctx, &self.file.value)?;
         let down = self.down.as_ref().map(|d| read(ctx, &d.value)).transpose()?;
@@ -100,16 +96,12 @@ impl Behavior for Migrate {
         let applied = db.applied(&up.name).await?;
         let already = match applied {
             Some(a) if a.sha256 != up.sha256 => {
-                return Err(StepError::Refused(format!(
-                    "{} changed since run {} applied it{}: write a new migration file instead of editing an applied one",
-                    up.name,
-                    a.run_id,
-                    if a.complete() {
-                        String::new()
-                    } else {
-                        format!(" ({} of {} statements)", a.completed, a.statements)
-                    }
-                )));
+                return Err(Refusal::AppliedFileChanged {
+                    file: up.name,
+                    partial: (!a.complete()).then_some((a.completed, a.statements)),
+                    run_id: a.run_id,
+                }
+                .into());
             }
             Some(a) if a.complete() => {
                 ctx.progress(format!("{} is already applied (run {}): nothing to do", up.name, a.run_id));
@@ -281,6 +273,31 @@ fn phase_word(phase: plans::steps::migrate::Phase) -> &'static str {
     }
 }
 
+/// A migration without a `down` file, met by a rollback: planrun cannot undo it, so the
+/// rollback stops there and says how to restore the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Irreversible {
+    /// The migration's SQL file.
+    pub file: String,
+    /// The database, described.
+    pub database: String,
+    /// The dump this run took before the migration, if it took one.
+    pub dump: Option<String>,
+    /// The stack, for the restore command.
+    pub stack: String,
+}
+
+impl std::fmt::Display for Irreversible {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Irreversible { file, database, dump, stack } = self;
+        write!(f, "{file} has no down file, so planrun cannot undo it on {database} and stops the rollback here: ")?;
+        match dump {
+            Some(dump) => write!(f, "restore the dump this run took: planrun restore {dump} --stack {stack}"),
+            None => f.write_str("restore it from your own backup (this run took none)"),
+        }
+    }
+}
+
 /// Runs the recorded `down` statements and forgets the migration in the ledger; without a
 /// `down`, stops the rollback here with the restore command.
 pub async fn undo(step: &str, record: &MigrateUndo, ctx: &RunContext) -> Result<(), StepError> {
@@ -293,14 +310,12 @@ pub async fn undo(step: &str, record: &MigrateUndo, ctx: &RunContext) -> Result<
         return Ok(());
     }
     let Some(down) = &record.down else {
-        let restore = match &record.restore_from {
-            Some(dump) => format!("restore the dump this run took: planrun restore {dump} --stack {}", ctx.stack),
-            None => "restore it from your own backup (this run took none)".into(),
-        };
-        return Err(StepError::Irreversible(format!(
-            "{} has no down file, so planrun cannot undo it on {} and stops the rollback here: {restore}",
-            record.file, record.database_name
-        )));
+        return Err(StepError::Irreversible(Irreversible {
+            file: record.file.clone(),
+            database: record.database_name.clone(),
+            dump: record.restore_from.clone(),
+            stack: ctx.stack.clone(),
+        }));
     };
     let batch = Batch {
         statements: down.statements.clone(),
@@ -361,9 +376,29 @@ mod tests {
         let ctx = sim.context("shop", "r-1", Vec::new());
         let (plan, _) = crate::simulation::Simulation::plan("plan p {\n    stack shop\n    pause a \"1s\"\n}\n");
         let step = sim.step(&ctx, &plan, "a");
-        let Err(StepError::Refused(why)) = read(&step, file.to_str().unwrap()) else { panic!("refused") };
+        let Err(StepError::Refused(refusal)) = read(&step, file.to_str().unwrap()) else { panic!("refused") };
+        let Refusal::PsqlCommand { line, command, .. } = &refusal else { panic!("{refusal:?}") };
+        assert_eq!((*line, command.as_str()), (2, "\\set ON_ERROR_STOP off"));
+        let why = refusal.to_string();
         assert!(why.ends_with(":2: `\\set ON_ERROR_STOP off` is a psql command, not SQL: planrun sends statements to the server itself"), "{why}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_irreversible_migration_says_how_to_restore() {
+        let mut irreversible = Irreversible {
+            file: "contract.sql".into(),
+            database: "shop_postgres/shop".into(),
+            dump: Some("backups/db.dump".into()),
+            stack: "shop".into(),
+        };
+        assert_eq!(
+            irreversible.to_string(),
+            "contract.sql has no down file, so planrun cannot undo it on shop_postgres/shop and stops the rollback \
+             here: restore the dump this run took: planrun restore backups/db.dump --stack shop"
+        );
+        irreversible.dump = None;
+        assert!(irreversible.to_string().ends_with("here: restore it from your own backup (this run took none)"));
     }
 
     #[test]
