@@ -159,7 +159,7 @@ impl Sink for Arc<Snapshots> {
 }
 
 /// Runs `plan` against a fake swarm holding `live`, in virtual time, on a thread of its own
-/// (a paused clock needs a runtime of its own). `plan_dir` is where its SQL files are.
+/// (a paused clock needs a runtime of its own). `plan_dir` is where the files it names are.
 pub fn run(
     plan: &Plan,
     graph: &PlanGraph,
@@ -242,7 +242,7 @@ async fn simulate(
             backups = true;
         }
     }
-    arrange(&mut sim, &plan, &plan_dir, &failure);
+    arrange(&mut sim, &plan, &failure);
 
     let initial = specs(&sim.cluster);
     let memory = Arc::new(Memory::default());
@@ -330,7 +330,7 @@ fn failing_late(plan: &Plan, gate: &str) -> Vec<Outcome> {
 }
 
 /// Sets the world up so that `failure` happens.
-fn arrange(sim: &mut Simulation, plan: &Plan, plan_dir: &Path, failure: &Failure) {
+fn arrange(sim: &mut Simulation, plan: &Plan, failure: &Failure) {
     match failure {
         Failure::Nothing => {}
         Failure::Gate(gate) => sim.probe.script_judgement(gate, 0, &failing_late(plan, gate)),
@@ -364,9 +364,10 @@ fn arrange(sim: &mut Simulation, plan: &Plan, plan_dir: &Path, failure: &Failure
                 }
                 StepKind::Backup(_) => sim.database.bad_dumps(),
                 StepKind::Migrate(m) => {
-                    let text = std::fs::read_to_string(plan_dir.join(&m.file.value)).unwrap_or_default();
-                    let first = plans::sql::statements(&text).ok().and_then(|s| s.into_iter().next());
-                    sim.database.fail(first.map(|s| s.text).as_deref().unwrap_or(""), "XX000", 1);
+                    // Its first statement, as the checker split it; a step not resolved is
+                    // refused before it sends any.
+                    let first = m.resolved.as_ref().and_then(|r| r.file.statements.first());
+                    sim.database.fail(first.map_or("", |s| s.text.as_str()), "XX000", 1);
                 }
             }
         }

@@ -13,12 +13,14 @@
 //! - A statement the server refuses is reported at its file, line and column with SQLSTATE and
 //!   message.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use plans::spanned::Spanned;
 use plans::sql::{self, Statement};
 use plans::steps::Migrate;
+use plans::steps::migrate::SqlFile as ResolvedFile;
 
 use super::LiveFacts;
 use super::{Behavior, Findings, Refusal, StepError};
@@ -38,32 +40,45 @@ pub const LOCK_RETRIES: usize = 5;
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
-/// A SQL file, read and split.
-struct SqlFile {
+/// A SQL file as the plan's checker read and split it, with where it is.
+struct SqlFile<'a> {
     name: String,
     path: PathBuf,
-    text: String,
-    statements: Vec<Statement>,
+    text: &'a str,
+    statements: &'a [Statement],
     sha256: String,
 }
 
-fn read(ctx: &StepContext, name: &str) -> Result<SqlFile, StepError> {
-    let path = ctx.plan_dir.join(name);
-    let text = std::fs::read_to_string(&path).map_err(|e| Refusal::SqlFile { path: path.clone(), error: e.into() })?;
-    let statements = sql::statements(&text).map_err(|e| {
-        let (line, column) = line_column(&text, e.offset);
-        Refusal::SqlSyntax { file: name.to_owned(), line, column, message: e.message }
-    })?;
-    if let Some(meta) = statements.iter().find(|s| s.text.starts_with('\\')) {
+/// The step's files, `up` and `down`, as the plan's checker read and split them: a run never
+/// reads or splits them again. A plan checked without its files is refused.
+fn files<'a>(plan_dir: &Path, step: &'a Migrate) -> Result<(SqlFile<'a>, Option<SqlFile<'a>>), Refusal> {
+    let not_read = |name: &Spanned<String>| Refusal::SqlNotRead { file: name.value.clone() };
+    let resolved = step.resolved.as_deref().ok_or_else(|| not_read(&step.file))?;
+    let up = sql_file(plan_dir, &step.file.value, &resolved.file)?;
+    let down = match (&step.down, &resolved.down) {
+        (Some(name), Some(file)) => Some(sql_file(plan_dir, &name.value, file)?),
+        (Some(name), None) => return Err(not_read(name)),
+        (None, _) => None,
+    };
+    Ok((up, down))
+}
+
+/// One file, refused when it holds a psql command (`\set`), which the server does not know.
+fn sql_file<'a>(plan_dir: &Path, name: &str, file: &'a ResolvedFile) -> Result<SqlFile<'a>, Refusal> {
+    if let Some(meta) = file.statements.iter().find(|s| s.text.starts_with('\\')) {
         return Err(Refusal::PsqlCommand {
             file: name.to_owned(),
             line: meta.line,
             command: meta.text.lines().next().unwrap_or("").to_owned(),
-        }
-        .into());
+        });
     }
-    let sha256 = crate::database::sha256_hex(text.as_bytes());
-    Ok(SqlFile { name: name.to_owned(), path, text, statements, sha256 })
+    Ok(SqlFile {
+        name: name.to_owned(),
+        path: plan_dir.join(name),
+        text: &file.text,
+        statements: &file.statements,
+        sha256: crate::database::sha256_hex(file.text.as_bytes()),
+    })
 }
 
 #[async_trait]
@@ -73,10 +88,8 @@ impl Behavior for Migrate {
         if let Err(why) = ctx.run.databases.target(&self.database) {
             findings.problems.push(why.to_string());
         }
-        for name in std::iter::once(&self.file).chain(self.down.as_ref()) {
-            if let Err(e) = read(ctx, &name.value) {
-                findings.problems.push(e.to_string());
-            }
+        if let Err(e) = files(&ctx.plan_dir, self) {
+            findings.problems.push(e.to_string());
         }
         findings
     }
@@ -90,8 +103,7 @@ impl Behavior for Migrate {
         if self.require_backup && newest_dump.is_none() {
             return Err(Refusal::NoBackup { database: target.describe() }.into());
         }
-        let up = read(ctx, &self.file.value)?;
-        let down = self.down.as_ref().map(|d| read(ctx, &d.value)).transpose()?;
+        let (up, down) = files(&ctx.plan_dir, self)?;
         let db = ctx.run.databases.open(&self.database, &ctx.run.run_id).await?;
         let applied = db.applied(&up.name).await?;
         let already = match applied {
@@ -123,7 +135,7 @@ impl Behavior for Migrate {
             file: up.name.clone(),
             down: down.map(|d| DownFile {
                 file: d.name,
-                statements: d.statements.into_iter().map(|s| s.text).collect(),
+                statements: d.statements.iter().map(|s| s.text.clone()).collect(),
                 transactional: self.transactional,
             }),
             restore_from: newest_dump,
@@ -236,14 +248,14 @@ async fn run_with_retries(
 /// diagnostic (no colour: it goes into the journal too).
 fn sql_error(file: &SqlFile, statement: &Statement, e: &SqlError) -> StepError {
     let offset = e.position.map(|p| sql::position_to_offset(statement, p)).unwrap_or(statement.span.start);
-    let (line, column) = line_column(&file.text, offset);
+    let (line, column) = line_column(file.text, offset);
     let word = file.text[offset..].find(|c: char| c.is_whitespace() || c == ';').unwrap_or(file.text.len() - offset);
     let label = if e.position.is_some() { "the server stopped here" } else { "in this statement" };
     let diagnostic = miette::MietteDiagnostic::new(e.message.clone())
         .with_code(format!("SQLSTATE {}", e.sqlstate))
         .with_label(miette::LabeledSpan::at(offset..offset + word.max(1), label));
     let report = miette::Report::new(diagnostic)
-        .with_source_code(miette::NamedSource::new(file.path.display().to_string(), file.text.clone()));
+        .with_source_code(miette::NamedSource::new(file.path.display().to_string(), file.text.to_owned()));
     let mut excerpt = String::new();
     let renderer = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
         .with_links(false)
@@ -337,6 +349,8 @@ pub async fn undo(step: &str, record: &MigrateUndo, ctx: &RunContext) -> Result<
 
 #[cfg(test)]
 mod tests {
+    use plans::steps::StepKind;
+
     use super::*;
 
     #[test]
@@ -346,8 +360,8 @@ mod tests {
         let file = SqlFile {
             name: "two.sql".into(),
             path: "migrations/two.sql".into(),
-            text: text.into(),
-            statements: statements.clone(),
+            text,
+            statements: &statements,
             sha256: String::new(),
         };
         // PostgreSQL's position: 1-based characters into the statement as sent.
@@ -368,20 +382,25 @@ mod tests {
 
     #[test]
     fn a_psql_command_in_a_migration_file_is_refused_naming_its_line() {
-        let dir = std::env::temp_dir().join(format!("planrun-meta-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("meta.sql");
-        std::fs::write(&file, "ALTER TABLE t ADD a int;\n\\set ON_ERROR_STOP off\nALTER TABLE t ADD b int;\n").unwrap();
-        let sim = crate::simulation::Simulation::new();
-        let ctx = sim.context("shop", "r-1", Vec::new());
-        let (plan, _) = crate::simulation::Simulation::plan("plan p {\n    stack shop\n    pause a \"1s\"\n}\n");
-        let step = sim.step(&ctx, &plan, "a");
-        let Err(StepError::Refused(refusal)) = read(&step, file.to_str().unwrap()) else { panic!("refused") };
+        let text = "ALTER TABLE t ADD a int;\n\\set ON_ERROR_STOP off\nALTER TABLE t ADD b int;\n";
+        let file = ResolvedFile { text: text.into(), statements: sql::statements(text).unwrap() };
+        let Err(refusal) = sql_file(Path::new("."), "meta.sql", &file) else { panic!("refused") };
         let Refusal::PsqlCommand { line, command, .. } = &refusal else { panic!("{refusal:?}") };
         assert_eq!((*line, command.as_str()), (2, "\\set ON_ERROR_STOP off"));
-        let why = refusal.to_string();
-        assert!(why.ends_with(":2: `\\set ON_ERROR_STOP off` is a psql command, not SQL: planrun sends statements to the server itself"), "{why}");
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            refusal.to_string(),
+            "meta.sql:2: `\\set ON_ERROR_STOP off` is a psql command, not SQL: planrun sends statements to the server itself"
+        );
+    }
+
+    #[test]
+    fn a_plan_checked_without_its_files_is_refused_not_read_again() {
+        let text = "plan p {\n    stack shop\n    migrate m {\n        postgres service=db\n        phase expand\n        file \"up.sql\"\n    }\n}\n";
+        let (plan, _) = crate::simulation::Simulation::plan(text);
+        let StepKind::Migrate(step) = &plan.steps[0].kind else { panic!("a migrate step") };
+        assert!(step.resolved.is_none(), "checked without its files");
+        let Err(refusal) = files(Path::new("."), step) else { panic!("refused") };
+        assert_eq!(refusal, Refusal::SqlNotRead { file: "up.sql".into() });
     }
 
     #[test]

@@ -71,24 +71,6 @@ pub enum Refusal {
         /// Its name on the swarm.
         name: String,
     },
-    /// A migration's SQL file cannot be read.
-    SqlFile {
-        /// Its path.
-        path: PathBuf,
-        /// Why.
-        error: IoError,
-    },
-    /// A migration's SQL file does not split into statements.
-    SqlSyntax {
-        /// The SQL file, as the plan names it.
-        file: String,
-        /// Where (1-based).
-        line: usize,
-        /// Where (1-based, in characters).
-        column: usize,
-        /// What is wrong.
-        message: String,
-    },
     /// A migration file holds a psql command (`\set`), which only psql understands.
     PsqlCommand {
         /// The SQL file, as the plan names it.
@@ -187,8 +169,6 @@ impl fmt::Display for Refusal {
                 "{object} `{name}` exists with other content, and Swarm {object}s cannot change: give the new \
                  content a new name in the compose file (`name: {name}_v2`), so services move to it"
             ),
-            Refusal::SqlFile { path, error } => write!(f, "cannot read {}: {error}", path.display()),
-            Refusal::SqlSyntax { file, line, column, message } => write!(f, "{file}:{line}:{column}: {message}"),
             Refusal::PsqlCommand { file, line, command } => write!(
                 f,
                 "{file}:{line}: `{command}` is a psql command, not SQL: planrun sends statements to the server itself"
