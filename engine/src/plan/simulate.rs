@@ -374,18 +374,50 @@ fn arrange(sim: &mut Simulation, plan: &Plan, failure: &Failure) {
     }
 }
 
+/// Why `--fail NAME` cannot be drilled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DrillError {
+    /// The plan has no step or gate of that name.
+    Unknown {
+        /// The name given.
+        name: String,
+        /// The steps and gates it has.
+        known: Vec<String>,
+    },
+    /// The step's kind cannot be made to fail (a timed pause).
+    CannotFail {
+        /// The step.
+        name: String,
+        /// Why, from the step's kind.
+        why: &'static str,
+    },
+}
+
+impl std::fmt::Display for DrillError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DrillError::Unknown { name, known } => {
+                write!(f, "--fail {name}: the plan has no step or gate `{name}` (it has: {})", known.join(", "))
+            }
+            DrillError::CannotFail { name, why } => write!(f, "--fail {name}: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for DrillError {}
+
 /// Whether `failure` names something the plan can make fail; why not otherwise.
-pub fn can_fail(plan: &Plan, name: &str) -> Result<Failure, String> {
+pub fn can_fail(plan: &Plan, name: &str) -> Result<Failure, DrillError> {
     if plan.gates.iter().any(|g| g.name.value == name) {
         return Ok(Failure::Gate(name.to_owned()));
     }
     let Some(step) = plan.steps.iter().find(|s| s.name.value == name) else {
-        let mut known: Vec<&str> = plan.steps.iter().map(|s| s.name.value.as_str()).collect();
-        known.extend(plan.gates.iter().map(|g| g.name.value.as_str()));
-        return Err(format!("--fail {name}: the plan has no step or gate `{name}` (it has: {})", known.join(", ")));
+        let steps = plan.steps.iter().map(|s| s.name.value.clone());
+        let known = steps.chain(plan.gates.iter().map(|g| g.name.value.clone())).collect();
+        return Err(DrillError::Unknown { name: name.to_owned(), known });
     };
     match crate::steps::behavior(&step.kind).drill() {
         Ok(()) => Ok(Failure::Step(name.to_owned())),
-        Err(why) => Err(format!("--fail {name}: {why}")),
+        Err(why) => Err(DrillError::CannotFail { name: name.to_owned(), why }),
     }
 }
