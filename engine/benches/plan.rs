@@ -76,7 +76,7 @@ fn measure(
             graph,
             file: name.to_owned(),
             plan_dir: dir,
-            live: Err("benchmark".into()),
+            live: Err(plan::Offline::Asked),
             knobs: Knobs::default(),
             knob_sources: Vec::new(),
             offline_replicas: 2,

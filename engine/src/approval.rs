@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::cause::IoError;
 use crate::cluster::{Cluster, ClusterError};
 use crate::lock::Holder;
 
@@ -41,18 +42,63 @@ pub struct Answer {
     pub by: String,
 }
 
+/// Why a person could not be asked, or did not answer in time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AskError {
+    /// The question cannot be kept in the swarm.
+    Swarm(ClusterError),
+    /// The answer typed at the terminal cannot be read.
+    Terminal(IoError),
+    /// The task that asked ended without an answer (it panicked or was cancelled).
+    Stopped {
+        /// What tokio said.
+        message: String,
+    },
+    /// Nobody answered before the step's deadline.
+    Deadline {
+        /// How long was left of the step's deadline when the question was asked.
+        left: Duration,
+    },
+    /// There is no one to ask.
+    Nobody,
+    /// Every approver failed, each for its reason.
+    Every(Vec<AskError>),
+}
+
+impl std::fmt::Display for AskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AskError::Swarm(e) => write!(f, "cannot keep the question in the swarm: {e}"),
+            AskError::Terminal(e) => write!(f, "cannot read the answer: {e}"),
+            AskError::Stopped { message } => f.write_str(message),
+            AskError::Deadline { left } => write!(
+                f,
+                "nobody answered before the step's deadline ({} left when asked)",
+                crate::clock::seconds(*left)
+            ),
+            AskError::Nobody => f.write_str("nobody can be asked"),
+            AskError::Every(errors) => {
+                let each: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                f.write_str(&each.join("; "))
+            }
+        }
+    }
+}
+
+impl std::error::Error for AskError {}
+
 /// Asks a person.
 #[async_trait]
 pub trait Approver: Send + Sync {
     /// Waits for an answer (for as long as it takes: the caller bounds the wait). An error
     /// means this approver cannot ask at all.
-    async fn ask(&self, question: &Question) -> Result<Answer, String>;
+    async fn ask(&self, question: &Question) -> Result<Answer, AskError>;
     /// How a person answers through this approver, for the progress view.
     fn how(&self, question: &Question) -> Option<String>;
     /// Puts the question where it can be answered, before anyone is told it is asked (an
     /// answer given the moment the progress view shows the question must find it). `ask`
     /// does it too if this was not called.
-    async fn post(&self, _question: &Question) -> Result<(), String> {
+    async fn post(&self, _question: &Question) -> Result<(), AskError> {
         Ok(())
     }
 }
@@ -121,8 +167,8 @@ impl Drop for Cleanup {
 
 #[async_trait]
 impl Approver for SwarmApprovals {
-    async fn post(&self, question: &Question) -> Result<(), String> {
-        let failed = |e: ClusterError| format!("cannot keep the question in the swarm: {e}");
+    async fn post(&self, question: &Question) -> Result<(), AskError> {
+        let failed = AskError::Swarm;
         let posted = self.cluster.config(&wait_name(&question.stack)).await.map_err(failed)?;
         let ours = |labels: &HashMap<String, String>| {
             labels.get(RUN_ID) == Some(&question.run_id) && labels.get(STEP) == Some(&question.step)
@@ -145,7 +191,7 @@ impl Approver for SwarmApprovals {
         Ok(())
     }
 
-    async fn ask(&self, question: &Question) -> Result<Answer, String> {
+    async fn ask(&self, question: &Question) -> Result<Answer, AskError> {
         self.post(question).await?;
         let _cleanup = Cleanup { cluster: self.cluster.clone(), stack: question.stack.clone() };
         loop {
@@ -230,8 +276,8 @@ pub struct FirstAnswer(pub Vec<Arc<dyn Approver>>);
 
 #[async_trait]
 impl Approver for FirstAnswer {
-    async fn ask(&self, question: &Question) -> Result<Answer, String> {
-        let mut asking: tokio::task::JoinSet<Result<Answer, String>> = tokio::task::JoinSet::new();
+    async fn ask(&self, question: &Question) -> Result<Answer, AskError> {
+        let mut asking: tokio::task::JoinSet<Result<Answer, AskError>> = tokio::task::JoinSet::new();
         for approver in &self.0 {
             let (approver, question) = (approver.clone(), question.clone());
             asking.spawn(async move { approver.ask(&question).await });
@@ -241,10 +287,10 @@ impl Approver for FirstAnswer {
             match joined {
                 Ok(Ok(answer)) => return Ok(answer),
                 Ok(Err(e)) => errors.push(e),
-                Err(e) => errors.push(e.to_string()),
+                Err(e) => errors.push(AskError::Stopped { message: e.to_string() }),
             }
         }
-        Err(if errors.is_empty() { "nobody can be asked".into() } else { errors.join("; ") })
+        Err(if errors.is_empty() { AskError::Nobody } else { AskError::Every(errors) })
     }
 
     fn how(&self, question: &Question) -> Option<String> {
@@ -252,7 +298,7 @@ impl Approver for FirstAnswer {
         (!ways.is_empty()).then(|| ways.join("; or "))
     }
 
-    async fn post(&self, question: &Question) -> Result<(), String> {
+    async fn post(&self, question: &Question) -> Result<(), AskError> {
         // One that cannot post is left out, as in `ask`.
         let mut errors = Vec::new();
         for approver in &self.0 {
@@ -260,7 +306,7 @@ impl Approver for FirstAnswer {
                 errors.push(e);
             }
         }
-        if errors.len() == self.0.len() && !errors.is_empty() { Err(errors.join("; ")) } else { Ok(()) }
+        if errors.len() == self.0.len() && !errors.is_empty() { Err(AskError::Every(errors)) } else { Ok(()) }
     }
 }
 
@@ -275,7 +321,7 @@ pub struct ScriptedApprover {
 
 #[async_trait]
 impl Approver for ScriptedApprover {
-    async fn ask(&self, _question: &Question) -> Result<Answer, String> {
+    async fn ask(&self, _question: &Question) -> Result<Answer, AskError> {
         tokio::time::sleep(self.after).await;
         Ok(Answer { approved: self.approved, by: "simulation".into() })
     }
@@ -348,6 +394,25 @@ mod tests {
         let fake = FakeCluster::new();
         let error = answer(&fake, "shop", true, &holder("alice@laptop")).await.unwrap_err();
         assert_eq!(error.to_string(), "no run of stack `shop` waits for approval");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_no_approver_nobody_can_be_asked() {
+        let error = FirstAnswer(Vec::new()).ask(&question()).await.unwrap_err();
+        assert_eq!(error, AskError::Nobody);
+        assert_eq!(error.to_string(), "nobody can be asked");
+    }
+
+    #[test]
+    fn every_approver_that_failed_is_named() {
+        let swarm = AskError::Swarm(ClusterError::Unavailable("no daemon".into()));
+        let deadline = AskError::Deadline { left: Duration::from_secs(90) };
+        let both = AskError::Every(vec![swarm, deadline]);
+        assert_eq!(
+            both.to_string(),
+            "cannot keep the question in the swarm: Docker is unavailable: no daemon; \
+             nobody answered before the step's deadline (90s left when asked)"
+        );
     }
 
     #[tokio::test(start_paused = true)]

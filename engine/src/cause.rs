@@ -2,6 +2,30 @@
 //! ("Connection refused") in a source several levels down and say only "error sending
 //! request" or "client error (Connect)" on top.
 
+/// An I/O error kept as a value: its kind, to match on, and its message, to show. Unlike
+/// `std::io::Error` it can be cloned and compared, as the errors that carry it are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IoError {
+    /// What kind of failure (`NotFound`, `PermissionDenied`).
+    pub kind: std::io::ErrorKind,
+    /// The system's words: `No such file or directory (os error 2)`.
+    pub message: String,
+}
+
+impl From<std::io::Error> for IoError {
+    fn from(e: std::io::Error) -> Self {
+        IoError { kind: e.kind(), message: e.to_string() }
+    }
+}
+
+impl std::fmt::Display for IoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for IoError {}
+
 /// The error and every cause below it, joined with `: `, without repeating text.
 pub fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

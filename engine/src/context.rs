@@ -11,7 +11,7 @@ use std::sync::Arc;
 use plans::model::Plan;
 use plans::spanned::Spanned;
 
-use crate::approval::{Answer, Approver, Question};
+use crate::approval::{Answer, Approver, AskError, Question};
 use crate::cluster::Cluster;
 use crate::commands::Commands;
 use crate::database::{Databases, Dump};
@@ -101,7 +101,7 @@ impl StepContext {
     }
 
     /// Asks a person `text`, saying in the progress view how to answer; waits for the answer.
-    pub async fn ask(&self, text: &str) -> Result<Answer, String> {
+    pub async fn ask(&self, text: &str) -> Result<Answer, AskError> {
         let question = Question {
             stack: self.run.stack.clone(),
             run_id: self.run.run_id.clone(),

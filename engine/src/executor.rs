@@ -471,7 +471,7 @@ plan two-branches {
              migrate b after=a {{\n        phase expand\n        file \"b.sql\"\n        transactional #false\n    }}\n}}\n",
             dir.join("backups").display()
         );
-        let (plan, graph) = Simulation::plan(&text);
+        let (plan, graph) = Simulation::plan_with_files(&text, &dir);
         let report = run.executor.run(&plan, &graph, &Arc::new(dir.clone())).await;
 
         assert_eq!(report.outcome, RunOutcome::RollbackFailed, "{report:?}");

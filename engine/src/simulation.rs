@@ -55,7 +55,17 @@ impl Simulation {
     /// A plan checked from KDL text, with its graph; panics with the diagnostics if it has
     /// errors (simulations and tests write their plans inline).
     pub fn plan(text: &str) -> (Arc<plans::model::Plan>, plans::PlanGraph) {
-        let checked = plans::check(plans::SourceFile::new("plan.kdl", text), &plans::Inputs::default());
+        Self::checked(text, &plans::Inputs::default())
+    }
+
+    /// [`Simulation::plan`], checked with the files it names in `dir` (its SQL files read and
+    /// split, as `planrun` checks a plan).
+    pub fn plan_with_files(text: &str, dir: &std::path::Path) -> (Arc<plans::model::Plan>, plans::PlanGraph) {
+        Self::checked(text, &plans::Inputs { files: Some(dir.to_path_buf()), ..plans::Inputs::default() })
+    }
+
+    fn checked(text: &str, inputs: &plans::Inputs) -> (Arc<plans::model::Plan>, plans::PlanGraph) {
+        let checked = plans::check(plans::SourceFile::new("plan.kdl", text), inputs);
         let errors: Vec<String> =
             checked.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.message.clone()).collect();
         match (checked.plan, checked.graph) {

@@ -72,7 +72,7 @@ pub fn check(file: SourceFile, inputs: &Inputs) -> Checked {
                 check::compose::resolve(plan, dir, &inputs.env, &mut diagnostics);
             }
             let graph = check::check_outlined(plan.as_ref(), &d.outline, &mut diagnostics);
-            if let (Some(plan), Some(dir)) = (&plan, &inputs.files) {
+            if let (Some(plan), Some(dir)) = (&mut plan, &inputs.files) {
                 check::files::check(plan, dir, &mut diagnostics);
             }
             (plan, graph, diagnostics)

@@ -129,7 +129,7 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
     let environment = loaded.environment.map(|(_, e)| e);
     let cluster = match connect(environment.as_ref()).await {
         Ok(c) => c,
-        Err(e) => return refuse(Refusal::DockerUnavailable, e, Vec::new()),
+        Err(e) => return refuse(Refusal::DockerUnavailable, e.to_string(), Vec::new()),
     };
     if let Some(saved) = &saved {
         let now = match live::read(&ReadOnly(cluster.clone()), &plan).await {

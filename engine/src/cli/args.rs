@@ -335,6 +335,8 @@ pub struct ShowArgs {
     pub inputs: PlanInputs,
 }
 
+/// Reads `--var NAME=VALUE`. The error stays a `String`: clap's `value_parser` takes any
+/// function returning an error it can display, and shows that text after its own words.
 fn parse_var(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),

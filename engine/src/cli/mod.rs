@@ -31,8 +31,8 @@ use clap::Parser;
 use plans::graph::render;
 use plans::project::Environment;
 
-use crate::cluster::Cluster;
 use crate::cluster::swarm::Swarm;
+use crate::cluster::{Cluster, ClusterError};
 use crate::events::Refusal;
 use crate::load::{self, LoadError, LoadOptions, Loaded};
 use args::{Cli, Command, GraphFormat, MessageFormat, PlanInputs};
@@ -91,7 +91,7 @@ pub(crate) fn run_async<T, F: std::future::Future<Output = T>>(future: F) -> T {
 }
 
 /// Connects to the Docker host of `environment` (planrun.toml), else as the docker CLI would.
-pub(crate) async fn connect(environment: Option<&Environment>) -> Result<Arc<dyn Cluster>, String> {
+pub(crate) async fn connect(environment: Option<&Environment>) -> Result<Arc<dyn Cluster>, ClusterError> {
     let swarm = match environment.and_then(|e| e.docker_host.as_deref().map(|h| (e, h))) {
         Some((env, host)) => {
             let tls = env.cert_path.as_deref().map(|p| (Path::new(p), env.tls_verify));
@@ -99,7 +99,7 @@ pub(crate) async fn connect(environment: Option<&Environment>) -> Result<Arc<dyn
         }
         None => Swarm::connect().await,
     };
-    swarm.map(|s| Arc::new(s) as Arc<dyn Cluster>).map_err(|e| e.to_string())
+    swarm.map(|s| Arc::new(s) as Arc<dyn Cluster>)
 }
 
 /// The environment `--env`/`--project` name for commands without a plan (rollback, unlock,

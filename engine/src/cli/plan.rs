@@ -12,7 +12,7 @@ use crate::load;
 use crate::plan::live::{self, LiveState, ReadOnly};
 use crate::plan::saved::{self, SavedPlan};
 use crate::plan::simulate::{self, Knobs};
-use crate::plan::{self as planning, Request, calibrate};
+use crate::plan::{self as planning, Offline, Request, calibrate};
 
 /// Runs `planrun plan`.
 pub fn plan(a: PlanArgs) -> ExitCode {
@@ -34,8 +34,8 @@ pub fn plan(a: PlanArgs) -> ExitCode {
         Some(Err(why)) => return crate::cli::fail(if a.detailed_exitcode { EXIT_INVALID } else { EXIT_USAGE }, why),
     };
     let environment = loaded.environment.as_ref().map(|(_, e)| e.clone());
-    let live: Result<LiveState, String> =
-        if a.offline { Err("--offline".into()) } else { read_live(environment.as_ref(), &plan) };
+    let live: Result<LiveState, Offline> =
+        if a.offline { Err(Offline::Asked) } else { read_live(environment.as_ref(), &plan) };
     if let Ok(state) = &live
         && !state.missing.is_empty()
     {
@@ -127,12 +127,12 @@ fn colour_for(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
 pub(crate) fn read_live(
     environment: Option<&plans::project::Environment>,
     plan: &plans::model::Plan,
-) -> Result<LiveState, String> {
+) -> Result<LiveState, Offline> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     runtime.block_on(async {
-        let cluster = connect(environment).await.map_err(|e| format!("Docker cannot be reached: {e}"))?;
+        let cluster = connect(environment).await.map_err(Offline::Docker)?;
         let read_only = ReadOnly(Arc::clone(&cluster));
-        live::read(&read_only, plan).await.map_err(|e| format!("cannot read the swarm: {e}"))
+        live::read(&read_only, plan).await.map_err(Offline::Swarm)
     })
 }
 

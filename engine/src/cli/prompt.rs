@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::approval::{Answer, Approver, Question};
+use crate::approval::{Answer, Approver, AskError, Question};
 use crate::lock::Holder;
 
 /// Asks on this terminal (only offered when stdin is one).
@@ -11,7 +11,7 @@ pub struct TerminalPrompt;
 
 #[async_trait]
 impl Approver for TerminalPrompt {
-    async fn ask(&self, question: &Question) -> Result<Answer, String> {
+    async fn ask(&self, question: &Question) -> Result<Answer, AskError> {
         let text = question.text.clone();
         let line = tokio::task::spawn_blocking(move || {
             eprint!("{text} [y/N] ");
@@ -19,8 +19,8 @@ impl Approver for TerminalPrompt {
             std::io::stdin().read_line(&mut line).map(|_| line)
         })
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("cannot read the answer: {e}"))?;
+        .map_err(|e| AskError::Stopped { message: e.to_string() })?
+        .map_err(|e| AskError::Terminal(e.into()))?;
         let by = format!("{} at the terminal", Holder::this_process(&question.run_id).holder);
         Ok(Answer { approved: matches!(line.trim(), "y" | "Y" | "yes"), by })
     }

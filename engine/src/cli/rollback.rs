@@ -36,7 +36,7 @@ async fn rollback_async(a: RollbackArgs) -> ExitCode {
     };
     let cluster = match connect(environment.as_ref()).await {
         Ok(c) => c,
-        Err(e) => return said(Refused::emit(Refusal::DockerUnavailable, e, Vec::new(), &output)),
+        Err(e) => return said(Refused::emit(Refusal::DockerUnavailable, e.to_string(), Vec::new(), &output)),
     };
     let seams = Seams::live(
         cluster,

@@ -134,7 +134,7 @@ impl Swarm {
                  or point DOCKER_HOST at a manager"
             )));
         }
-        let raw = RawApi::new(host, tls, &docker).map_err(unanswered)?;
+        let raw = RawApi::new(host, tls, &docker).map_err(|e| unanswered(e.to_string()))?;
         Ok(Swarm { docker, raw, host: host.to_string(), unhealthy: Arc::default(), changes: Arc::default() })
     }
 

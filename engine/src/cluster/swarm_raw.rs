@@ -9,9 +9,44 @@ use bollard::errors::Error as DockerError;
 use bollard::models::{Service, ServiceSpec};
 
 use super::ClusterError;
+use crate::cause::IoError;
 
 /// Seconds a request may take.
 pub const REQUEST_TIMEOUT_SECS: u64 = 120;
+
+/// Why the plain HTTP client to the daemon cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawApiError {
+    /// A file of `DOCKER_CERT_PATH` cannot be read.
+    CertFile {
+        /// `cert.pem`, `key.pem` or `ca.pem`.
+        file: &'static str,
+        /// Why.
+        error: IoError,
+    },
+    /// The client identity or the CA does not read as PEM, or the client cannot be built.
+    Client {
+        /// What reqwest said.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for RawApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RawApiError::CertFile { file, error } => write!(f, "cannot read {file}: {error}"),
+            RawApiError::Client { message } => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for RawApiError {}
+
+impl From<reqwest::Error> for RawApiError {
+    fn from(e: reqwest::Error) -> Self {
+        RawApiError::Client { message: e.to_string() }
+    }
+}
 
 /// Plain HTTP to the same daemon, for answers bollard's models would alter.
 #[derive(Clone)]
@@ -23,7 +58,7 @@ pub struct RawApi {
 
 impl RawApi {
     /// A client for `host` speaking the API version negotiated by `docker`.
-    pub fn new(host: &str, tls: Option<(&Path, bool)>, docker: &Docker) -> Result<RawApi, String> {
+    pub fn new(host: &str, tls: Option<(&Path, bool)>, docker: &Docker) -> Result<RawApi, RawApiError> {
         let version = docker.client_version();
         let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(REQUEST_TIMEOUT_SECS));
         let origin = if let Some(path) = host.strip_prefix("unix://") {
@@ -34,19 +69,20 @@ impl RawApi {
                 host.trim_start_matches("tcp://").trim_start_matches("https://").trim_start_matches("http://");
             match tls {
                 Some((dir, _)) => {
-                    let read =
-                        |file: &str| std::fs::read(dir.join(file)).map_err(|e| format!("cannot read {file}: {e}"));
+                    let read = |file: &'static str| {
+                        std::fs::read(dir.join(file)).map_err(|e| RawApiError::CertFile { file, error: e.into() })
+                    };
                     let mut identity = read("cert.pem")?;
                     identity.extend(read("key.pem")?);
-                    let identity = reqwest::Identity::from_pem(&identity).map_err(|e| e.to_string())?;
-                    let ca = reqwest::Certificate::from_pem(&read("ca.pem")?).map_err(|e| e.to_string())?;
+                    let identity = reqwest::Identity::from_pem(&identity)?;
+                    let ca = reqwest::Certificate::from_pem(&read("ca.pem")?)?;
                     builder = builder.identity(identity).add_root_certificate(ca).tls_built_in_root_certs(false);
                     format!("https://{address}")
                 }
                 None => format!("http://{address}"),
             }
         };
-        let client = builder.build().map_err(|e| e.to_string())?;
+        let client = builder.build()?;
         Ok(RawApi { client, base: format!("{origin}/v{}.{}", version.major_version, version.minor_version) })
     }
 

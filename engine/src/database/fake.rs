@@ -172,7 +172,7 @@ impl Databases for FakePostgres {
         Ok(Arc::new(self.clone()))
     }
 
-    fn target(&self, db: &Database) -> Result<super::Target, String> {
+    fn target(&self, db: &Database) -> Result<super::Target, super::TargetError> {
         let defaults = plans::project::DatabaseConfig { service: Some("fake".into()), ..Default::default() };
         super::Target::resolve(db, Some(&defaults))
     }

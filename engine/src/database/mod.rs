@@ -40,6 +40,56 @@ pub const LOCK_NOT_AVAILABLE: &str = "55P03";
 /// SQLSTATE of a statement cancelled by `statement_timeout`.
 pub const QUERY_CANCELED: &str = "57014";
 
+/// Why a step's `postgres` names no database planrun can use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetError {
+    /// The url's TLS settings are wrong.
+    Tls(tls::TlsError),
+    /// The url carries a password (shown redacted).
+    PasswordInUrl {
+        /// The url, its password hidden.
+        url: String,
+    },
+    /// The url does not parse as the driver reads it.
+    Unparsable {
+        /// The url, its password hidden.
+        url: String,
+        /// The driver's message.
+        message: String,
+    },
+    /// Both a service and a url.
+    ServiceAndUrl,
+    /// Neither the step nor the environment names a database.
+    NoDatabase,
+}
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetError::Tls(e) => e.fmt(f),
+            TargetError::PasswordInUrl { url } => write!(
+                f,
+                "the database url {url} carries a password: plans and planrun.toml are checked in, \
+                 so give it in PGPASSWORD instead and leave it out of the url"
+            ),
+            TargetError::Unparsable { url, message } => write!(f, "the database url {url} does not parse: {message}"),
+            TargetError::ServiceAndUrl => f.write_str("`postgres` names both a service and a url: keep one"),
+            TargetError::NoDatabase => f.write_str(
+                "no database: give the step `postgres service=..` or `postgres url=..`, \
+                 or the environment a `database` in planrun.toml",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TargetError {}
+
+impl From<tls::TlsError> for TargetError {
+    fn from(e: tls::TlsError) -> Self {
+        TargetError::Tls(e)
+    }
+}
+
 /// Which database, resolved: the step's `postgres` filled in from the environment's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Target {
@@ -63,7 +113,7 @@ pub enum Via {
 
 impl Target {
     /// The step's `postgres`, with what it leaves out taken from the environment's `database`.
-    pub fn resolve(db: &Database, defaults: Option<&DatabaseConfig>) -> Result<Target, String> {
+    pub fn resolve(db: &Database, defaults: Option<&DatabaseConfig>) -> Result<Target, TargetError> {
         let d = defaults.cloned().unwrap_or_default();
         // A step naming its own service or URL does not inherit the other one.
         let (service, url) = match (&db.service, &db.url) {
@@ -79,24 +129,14 @@ impl Target {
                 let (plain, _) = tls::split(&u)?;
                 match plain.parse::<tokio_postgres::Config>() {
                     Ok(c) if c.get_password().is_some() => {
-                        return Err(format!(
-                            "the database url {} carries a password: plans and planrun.toml are checked in, \
-                             so give it in PGPASSWORD instead and leave it out of the url",
-                            redact(&u)
-                        ));
+                        return Err(TargetError::PasswordInUrl { url: redact(&u) });
                     }
                     Ok(_) => Via::Url(u),
-                    Err(e) => return Err(format!("the database url {} does not parse: {e}", redact(&u))),
+                    Err(e) => return Err(TargetError::Unparsable { url: redact(&u), message: e.to_string() }),
                 }
             }
-            (Some(_), Some(_)) => {
-                return Err("`postgres` names both a service and a url: keep one".into());
-            }
-            (None, None) => {
-                return Err("no database: give the step `postgres service=..` or `postgres url=..`, \
-                            or the environment a `database` in planrun.toml"
-                    .into());
-            }
+            (Some(_), Some(_)) => return Err(TargetError::ServiceAndUrl),
+            (None, None) => return Err(TargetError::NoDatabase),
         };
         let url_part = |part: fn(&::url::Url) -> Option<String>| match &via {
             Via::Url(u) => ::url::Url::parse(u).ok().and_then(|u| part(&u)),
@@ -255,6 +295,10 @@ pub enum DbError {
     File(String),
     /// A dump that does not read back in full, or whose checksum differs.
     BadDump(String),
+    /// The step's `postgres` names no database planrun can use.
+    Target(TargetError),
+    /// The url's TLS settings cannot be used.
+    Tls(tls::TlsError),
 }
 
 impl fmt::Display for DbError {
@@ -266,6 +310,8 @@ impl fmt::Display for DbError {
             }
             DbError::File(why) => f.write_str(why),
             DbError::BadDump(why) => write!(f, "the dump is not usable: {why}"),
+            DbError::Target(e) => write!(f, "cannot reach the database: {e}"),
+            DbError::Tls(e) => write!(f, "cannot reach the database: {e}"),
         }
     }
 }
@@ -338,13 +384,13 @@ pub trait Postgres: Send + Sync {
 pub trait Databases: Send + Sync {
     /// The database a step names, filled in from the environment's; `run_id` names any jobs.
     async fn open(&self, db: &Database, run_id: &str) -> Result<Arc<dyn Postgres>, DbError> {
-        let target = self.target(db).map_err(DbError::Unreachable)?;
+        let target = self.target(db).map_err(DbError::Target)?;
         self.open_target(&target, run_id).await
     }
     /// A database already resolved.
     async fn open_target(&self, target: &Target, run_id: &str) -> Result<Arc<dyn Postgres>, DbError>;
     /// Which database a step names, resolved (without reaching it).
-    fn target(&self, db: &Database) -> Result<Target, String>;
+    fn target(&self, db: &Database) -> Result<Target, TargetError>;
 }
 
 /// The real databases: services on the swarm, URLs over the network.
@@ -367,7 +413,7 @@ impl Databases for RealDatabases {
         }
     }
 
-    fn target(&self, db: &Database) -> Result<Target, String> {
+    fn target(&self, db: &Database) -> Result<Target, TargetError> {
         Target::resolve(db, self.defaults.as_ref())
     }
 }
@@ -460,13 +506,15 @@ mod tests {
             ["postgres://app:secret@db/orders", "postgres://app@db/orders?password=secret", "host=db password=secret"]
         {
             let e = Target::resolve(&db(None, Some(hidden)), None).unwrap_err();
-            assert!(e.contains("PGPASSWORD") && !e.contains("secret"), "{e}");
+            assert!(matches!(&e, TargetError::PasswordInUrl { url } if !url.contains("secret")), "{e:?}");
+            assert!(e.to_string().contains("PGPASSWORD") && !e.to_string().contains("secret"), "{e}");
         }
         // A step's own url names its database; the environment's name does not replace it.
         let t = Target::resolve(&db(None, Some("postgres://app@db/orders")), Some(&env)).unwrap();
         assert_eq!(t.database, "orders");
         let e = Target::resolve(&db(None, None), None).unwrap_err();
-        assert!(e.contains("planrun.toml"), "{e}");
+        assert_eq!(e, TargetError::NoDatabase);
+        assert!(e.to_string().contains("planrun.toml"), "{e}");
     }
 
     #[test]

@@ -29,6 +29,45 @@ pub struct Tls {
     pub root: Option<PathBuf>,
 }
 
+/// Why a URL's TLS settings cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsError {
+    /// `sslmode` is not one of libpq's words.
+    SslMode {
+        /// What the URL says.
+        given: String,
+    },
+    /// The `sslrootcert` file cannot be read, or holds no certificate rustls takes.
+    RootCert {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong with it.
+        message: String,
+    },
+    /// rustls refused the verifier or the protocol versions.
+    Config {
+        /// What it refused (`certificate verifier`), if it says.
+        what: Option<&'static str>,
+        /// rustls's message.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TlsError::SslMode { given } => {
+                write!(f, "sslmode={given} is not one of disable, allow, prefer, require, verify-ca, verify-full")
+            }
+            TlsError::RootCert { path, message } => write!(f, "sslrootcert {}: {message}", path.display()),
+            TlsError::Config { what: Some(what), message } => write!(f, "{what}: {message}"),
+            TlsError::Config { what: None, message } => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {}
+
 /// libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -69,7 +108,7 @@ impl Mode {
 /// Takes `sslmode` and `sslrootcert` out of a URL: (the URL without them, what they said).
 /// A `key=value` connection string is left to the driver (which knows disable, prefer and
 /// require).
-pub fn split(url: &str) -> Result<(String, Tls), String> {
+pub fn split(url: &str) -> Result<(String, Tls), TlsError> {
     let Ok(mut parsed) = ::url::Url::parse(url) else {
         return Ok((url.to_owned(), Tls { mode: Mode::Prefer, root: None }));
     };
@@ -85,11 +124,7 @@ pub fn split(url: &str) -> Result<(String, Tls), String> {
                     "require" => Mode::Require,
                     "verify-ca" => Mode::VerifyCa,
                     "verify-full" => Mode::VerifyFull,
-                    other => {
-                        return Err(format!(
-                            "sslmode={other} is not one of disable, allow, prefer, require, verify-ca, verify-full"
-                        ));
-                    }
+                    other => return Err(TlsError::SslMode { given: other.to_owned() }),
                 }
             }
             "sslrootcert" => root = Some(PathBuf::from(v.as_ref())),
@@ -105,17 +140,19 @@ pub fn split(url: &str) -> Result<(String, Tls), String> {
 }
 
 /// The connector for `tls`.
-pub fn connector(tls: &Tls) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+pub fn connector(tls: &Tls) -> Result<tokio_postgres_rustls::MakeRustlsConnect, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let roots = match &tls.root {
         Some(path) => {
             let mut store = rustls::RootCertStore::empty();
+            let unusable =
+                |e: &dyn std::fmt::Display| TlsError::RootCert { path: path.clone(), message: e.to_string() };
             let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("sslrootcert {}: {e}", path.display()))?
+                .map_err(|e| unusable(&e))?
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
+                .map_err(|e| unusable(&e))?;
             for cert in certs {
-                store.add(cert).map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
+                store.add(cert).map_err(|e| unusable(&e))?;
             }
             store
         }
@@ -123,7 +160,7 @@ pub fn connector(tls: &Tls) -> Result<tokio_postgres_rustls::MakeRustlsConnect, 
     };
     let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
-        .map_err(|e| format!("certificate verifier: {e}"))?;
+        .map_err(|e| TlsError::Config { what: Some("certificate verifier"), message: e.to_string() })?;
     let check = match (tls.mode, &tls.root) {
         (Mode::VerifyFull, _) => Check::Full,
         (Mode::VerifyCa, _) | (Mode::Require, Some(_)) => Check::Chain,
@@ -132,7 +169,7 @@ pub fn connector(tls: &Tls) -> Result<tokio_postgres_rustls::MakeRustlsConnect, 
     let verifier = Arc::new(Verifier { webpki, check });
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| TlsError::Config { what: None, message: e.to_string() })?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
@@ -215,6 +252,8 @@ mod tests {
         let (url, tls) = split("postgresql://app@db/shop?sslmode=require").unwrap();
         assert_eq!((url.as_str(), tls.mode.driver()), ("postgresql://app@db/shop", SslMode::Require));
         assert_eq!(split("postgresql://db/shop").unwrap().1.mode, Mode::Prefer);
-        assert!(split("postgresql://db/shop?sslmode=sometimes").unwrap_err().contains("verify-full"));
+        let e = split("postgresql://db/shop?sslmode=sometimes").unwrap_err();
+        assert_eq!(e, TlsError::SslMode { given: "sometimes".into() });
+        assert!(e.to_string().contains("verify-full"), "{e}");
     }
 }

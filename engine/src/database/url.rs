@@ -26,7 +26,7 @@ impl UrlPostgres {
     /// Reads the URL; connects only when there is work.
     pub fn new(target: Target, run_id: &str) -> Result<UrlPostgres, DbError> {
         let Via::Url(url) = &target.via else { return Err(DbError::Unreachable("not a url".into())) };
-        let (url, tls) = super::tls::split(url).map_err(DbError::Unreachable)?;
+        let (url, tls) = super::tls::split(url).map_err(DbError::Tls)?;
         let mut config: Config = url
             .parse()
             .map_err(|e| DbError::Unreachable(format!("{}: not a PostgreSQL URL: {e}", super::redact(&url))))?;
@@ -56,7 +56,7 @@ impl UrlPostgres {
             tokio::spawn(connection);
             client
         } else {
-            let connector = super::tls::connector(&self.tls).map_err(DbError::Unreachable)?;
+            let connector = super::tls::connector(&self.tls).map_err(DbError::Tls)?;
             let (client, connection) = self.config.connect(connector).await.map_err(unreachable)?;
             tokio::spawn(connection);
             client

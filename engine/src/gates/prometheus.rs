@@ -160,60 +160,136 @@ struct Series {
     value: (serde_json::Value, String),
 }
 
-/// Reads an instant-query response (`status` is the HTTP status); the error says what is
-/// wrong in words a user can act on.
-pub fn parse(status: u16, body: &str) -> Result<Answer, String> {
+/// Why a Prometheus answer gives no value, in words a user can act on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryError {
+    /// An HTTP error whose body is not Prometheus's JSON.
+    Http {
+        /// The HTTP status.
+        status: u16,
+        /// The body's start.
+        body: String,
+    },
+    /// A 200 whose body is not a query response (another server answered).
+    NotAResponse {
+        /// What the JSON reader said.
+        message: String,
+        /// The body's start.
+        body: String,
+    },
+    /// Prometheus refused the query.
+    Refused {
+        /// Its `errorType` (`bad_data`, `timeout`).
+        kind: String,
+        /// Its `error`.
+        message: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// A success without `data`.
+    NoData,
+    /// A result of a known type that does not read as one.
+    Unreadable {
+        /// `vector` or `scalar`.
+        result_type: &'static str,
+        /// What the JSON reader said.
+        message: String,
+    },
+    /// More than one series, where a gate needs one value.
+    Series {
+        /// How many.
+        count: usize,
+        /// The labels of the first few.
+        first: Vec<String>,
+    },
+    /// A range vector (`[5m]` left in the query).
+    RangeVector,
+    /// A result of another type (`string`).
+    OtherType {
+        /// The `resultType`.
+        result_type: String,
+    },
+    /// A sample that is not a number.
+    NotANumber {
+        /// The sample as sent.
+        text: String,
+    },
+}
+
+impl std::fmt::Display for QueryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QueryError::Http { status, body } => write!(f, "HTTP {status}: {body}"),
+            QueryError::NotAResponse { message, body } => {
+                write!(f, "not a Prometheus query response ({message}): {body}")
+            }
+            QueryError::Refused { kind, message, status } => write!(f, "{kind}: {message} (HTTP {status})"),
+            QueryError::NoData => f.write_str("the response has no `data`"),
+            QueryError::Unreadable { result_type, message } => write!(f, "unreadable {result_type} result: {message}"),
+            QueryError::Series { count, first } => write!(
+                f,
+                "query returned {count} series; aggregate it to one, e.g. with sum() (first: {})",
+                first.join(", ")
+            ),
+            QueryError::RangeVector => f.write_str(
+                "query returned a range vector; a gate needs one instant value, \
+                 e.g. wrap it in avg_over_time(...) or drop the [range]",
+            ),
+            QueryError::OtherType { result_type } => write!(f, "query returned a {result_type}, not a number"),
+            QueryError::NotANumber { text } => write!(f, "`{text}` is not a number"),
+        }
+    }
+}
+
+impl std::error::Error for QueryError {}
+
+/// Reads an instant-query response (`status` is the HTTP status).
+pub fn parse(status: u16, body: &str) -> Result<Answer, QueryError> {
     let response: Response = match serde_json::from_str(body) {
         Ok(r) => r,
-        Err(_) if status != 200 => return Err(format!("HTTP {status}: {}", excerpt(body, 200))),
-        Err(e) => return Err(format!("not a Prometheus query response ({e}): {}", excerpt(body, 200))),
+        Err(_) if status != 200 => return Err(QueryError::Http { status, body: excerpt(body, 200) }),
+        Err(e) => return Err(QueryError::NotAResponse { message: e.to_string(), body: excerpt(body, 200) }),
     };
     if response.status != "success" || status >= 300 {
-        let kind = response.error_type.as_deref().unwrap_or("error");
-        let message = response.error.as_deref().unwrap_or("no message");
-        return Err(format!("{kind}: {message} (HTTP {status})"));
+        let kind = response.error_type.unwrap_or_else(|| "error".into());
+        let message = response.error.unwrap_or_else(|| "no message".into());
+        return Err(QueryError::Refused { kind, message, status });
     }
     let mut warnings = response.warnings;
     warnings.extend(response.infos);
-    let data = response.data.ok_or("the response has no `data`")?;
+    let data = response.data.ok_or(QueryError::NoData)?;
+    let unreadable = |result_type: &'static str| {
+        move |e: serde_json::Error| QueryError::Unreadable { result_type, message: e.to_string() }
+    };
     let sample = match data.result_type.as_str() {
         "vector" => {
-            let series: Vec<Series> =
-                serde_json::from_value(data.result).map_err(|e| format!("unreadable vector result: {e}"))?;
+            let series: Vec<Series> = serde_json::from_value(data.result).map_err(unreadable("vector"))?;
             match series.as_slice() {
                 [] => Sample::Empty,
                 [one] => value(&one.value.1)?,
                 many => {
-                    let shown: Vec<String> = many.iter().take(3).map(|s| labels(&s.metric)).collect();
-                    return Err(format!(
-                        "query returned {} series; aggregate it to one, e.g. with sum() (first: {})",
-                        many.len(),
-                        shown.join(", ")
-                    ));
+                    let first = many.iter().take(3).map(|s| labels(&s.metric)).collect();
+                    return Err(QueryError::Series { count: many.len(), first });
                 }
             }
         }
         "scalar" => {
             let (_, text): (serde_json::Value, String) =
-                serde_json::from_value(data.result).map_err(|e| format!("unreadable scalar result: {e}"))?;
+                serde_json::from_value(data.result).map_err(unreadable("scalar"))?;
             value(&text)?
         }
-        "matrix" => {
-            return Err("query returned a range vector; a gate needs one instant value, \
-                        e.g. wrap it in avg_over_time(...) or drop the [range]"
-                .into());
-        }
-        other => return Err(format!("query returned a {other}, not a number")),
+        "matrix" => return Err(QueryError::RangeVector),
+        other => return Err(QueryError::OtherType { result_type: other.to_owned() }),
     };
     Ok(Answer { sample, warnings })
 }
 
-fn value(text: &str) -> Result<Sample, String> {
+fn value(text: &str) -> Result<Sample, QueryError> {
     let number = match text {
         "NaN" => f64::NAN,
         "+Inf" => f64::INFINITY,
         "-Inf" => f64::NEG_INFINITY,
-        _ => text.parse().map_err(|_| format!("`{text}` is not a number"))?,
+        _ => text.parse().map_err(|_| QueryError::NotANumber { text: text.to_owned() })?,
     };
     Ok(Sample::Value { text: text.to_owned(), number })
 }
@@ -335,7 +411,8 @@ mod tests {
         assert!(matches!(number("+Inf"), Sample::Value { number, .. } if number == f64::INFINITY));
         assert!(matches!(number("-Inf"), Sample::Value { number, .. } if number == f64::NEG_INFINITY));
         assert!(matches!(number("1e-3"), Sample::Value { number, .. } if number == 0.001));
-        assert_eq!(value("abc").unwrap_err(), "`abc` is not a number");
+        assert_eq!(value("abc").unwrap_err(), QueryError::NotANumber { text: "abc".into() });
+        assert_eq!(value("abc").unwrap_err().to_string(), "`abc` is not a number");
     }
 
     #[test]
@@ -352,7 +429,7 @@ mod tests {
     #[test]
     fn several_series_are_an_error() {
         assert_eq!(
-            parse(200, &vector(&["1", "2"])).unwrap_err(),
+            parse(200, &vector(&["1", "2"])).unwrap_err().to_string(),
             r#"query returned 2 series; aggregate it to one, e.g. with sum() (first: {instance="a0"}, {instance="a1"})"#
         );
     }
@@ -360,21 +437,41 @@ mod tests {
     #[test]
     fn other_result_types_are_errors() {
         let matrix = r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
-        assert!(parse(200, matrix).unwrap_err().starts_with("query returned a range vector"));
+        assert_eq!(parse(200, matrix).unwrap_err(), QueryError::RangeVector);
+        assert!(parse(200, matrix).unwrap_err().to_string().starts_with("query returned a range vector"));
         let string = r#"{"status":"success","data":{"resultType":"string","result":[1,"x"]}}"#;
-        assert_eq!(parse(200, string).unwrap_err(), "query returned a string, not a number");
+        assert_eq!(parse(200, string).unwrap_err().to_string(), "query returned a string, not a number");
     }
 
     #[test]
     fn error_responses_carry_their_message() {
         let bad = r#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected end of input"}"#;
-        assert_eq!(parse(400, bad).unwrap_err(), "bad_data: 1:5: parse error: unexpected end of input (HTTP 400)");
+        assert_eq!(
+            parse(400, bad).unwrap_err().to_string(),
+            "bad_data: 1:5: parse error: unexpected end of input (HTTP 400)"
+        );
         let exec = r#"{"status":"error","errorType":"execution","error":"many-to-many matching not allowed"}"#;
-        assert_eq!(parse(422, exec).unwrap_err(), "execution: many-to-many matching not allowed (HTTP 422)");
+        assert_eq!(
+            parse(422, exec).unwrap_err().to_string(),
+            "execution: many-to-many matching not allowed (HTTP 422)"
+        );
         let timeout = r#"{"status":"error","errorType":"timeout","error":"query timed out in expression evaluation"}"#;
-        assert_eq!(parse(503, timeout).unwrap_err(), "timeout: query timed out in expression evaluation (HTTP 503)");
-        assert_eq!(parse(502, "<html>Bad Gateway</html>").unwrap_err(), "HTTP 502: <html>Bad Gateway</html>");
-        assert!(parse(200, "hello").unwrap_err().starts_with("not a Prometheus query response"));
+        assert_eq!(
+            parse(503, timeout).unwrap_err().to_string(),
+            "timeout: query timed out in expression evaluation (HTTP 503)"
+        );
+        assert_eq!(
+            parse(502, "<html>Bad Gateway</html>").unwrap_err().to_string(),
+            "HTTP 502: <html>Bad Gateway</html>"
+        );
+        assert!(matches!(parse(200, "hello").unwrap_err(), QueryError::NotAResponse { .. }));
+        assert!(parse(200, "hello").unwrap_err().to_string().starts_with("not a Prometheus query response"));
+        let refused = QueryError::Refused {
+            kind: "bad_data".into(),
+            message: "1:5: parse error: unexpected end of input".into(),
+            status: 400,
+        };
+        assert_eq!(parse(400, bad).unwrap_err(), refused);
     }
 
     #[test]

@@ -36,7 +36,8 @@ pub struct LiveState {
     pub lock: Option<Holder>,
     /// A run of the stack waiting for a person: (run, step, question).
     pub waiting: Option<(String, String, String)>,
-    /// Per blue-green step: its live colour (or why it cannot be told).
+    /// Per blue-green step: its live colour (or why it cannot be told, in words: a saved plan
+    /// keeps this state as JSON and compares it with the swarm's at apply).
     pub colours: BTreeMap<String, Result<String, String>>,
     /// Canaries still on the swarm: (canary service, the service it is a canary of, stage).
     pub canaries: Vec<(String, String, Option<String>)>,
@@ -225,7 +226,8 @@ pub async fn read(cluster: &dyn Cluster, plan: &Plan) -> Result<LiveState, Clust
         let facts = crate::steps::behavior(&step.kind).live(cluster).await?;
         networks.extend(facts.networks);
         if let Some(colour) = facts.colour {
-            state.colours.insert(step.name.value.clone(), colour);
+            // Kept as words: a saved plan stores what was live, and compares it at apply.
+            state.colours.insert(step.name.value.clone(), colour.map_err(|e| e.to_string()));
         }
         state.canaries.extend(facts.canaries);
         stack_objects |= facts.stack_objects;

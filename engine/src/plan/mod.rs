@@ -21,6 +21,7 @@ use plans::model::Plan;
 use plans::steps::StepKind;
 
 use crate::clock;
+use crate::cluster::ClusterError;
 use crate::events::{Event, Record};
 use live::LiveState;
 use report::{
@@ -39,7 +40,7 @@ pub struct Request<'a> {
     /// Its directory (SQL files are beside it).
     pub plan_dir: &'a Path,
     /// What is live, or why it was not read (`--offline`, no daemon).
-    pub live: Result<LiveState, String>,
+    pub live: Result<LiveState, Offline>,
     /// How long what the swarm cannot tell takes.
     pub knobs: Knobs,
     /// Where the knobs came from, in words.
@@ -49,6 +50,29 @@ pub struct Request<'a> {
     /// `--fail`: the step or gate to fail in a drill.
     pub fail: Option<Failure>,
 }
+
+/// Why `planrun plan` did not read what is live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Offline {
+    /// `--offline` said not to.
+    Asked,
+    /// No Docker daemon answers, or it is not a swarm manager.
+    Docker(ClusterError),
+    /// The swarm answered, then a read failed.
+    Swarm(ClusterError),
+}
+
+impl std::fmt::Display for Offline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Offline::Asked => f.write_str("--offline"),
+            Offline::Docker(e) => write!(f, "Docker cannot be reached: {e}"),
+            Offline::Swarm(e) => write!(f, "cannot read the swarm: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Offline {}
 
 /// The plan, simulated and compared with what is live.
 pub fn build(request: &Request) -> PlanReport {
@@ -239,11 +263,11 @@ pub fn offline_state(plan: &Plan, replicas: u64) -> LiveState {
     state
 }
 
-fn live_view(live: &Result<LiveState, String>) -> LiveView {
+fn live_view(live: &Result<LiveState, Offline>) -> LiveView {
     match live {
         Err(why) => LiveView {
             mode: "offline".into(),
-            offline_because: Some(why.clone()),
+            offline_because: Some(why.to_string()),
             read_at: None,
             lock: None,
             waiting: None,
@@ -674,6 +698,10 @@ plan shop {
         assert_eq!(simulate::can_fail(&plan, "api-ok"), Ok(Failure::Gate("api-ok".into())));
         assert_eq!(simulate::can_fail(&plan, "web"), Ok(Failure::Step("web".into())));
         let unknown = simulate::can_fail(&plan, "wbe").unwrap_err();
+        assert!(
+            matches!(&unknown, simulate::DrillError::Unknown { name, known } if name == "wbe" && known.contains(&"web".to_string()))
+        );
+        let unknown = unknown.to_string();
         assert!(unknown.contains("no step or gate `wbe`") && unknown.contains("web, warm-cache"), "{unknown}");
     }
 }

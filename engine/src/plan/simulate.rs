@@ -159,7 +159,7 @@ impl Sink for Arc<Snapshots> {
 }
 
 /// Runs `plan` against a fake swarm holding `live`, in virtual time, on a thread of its own
-/// (a paused clock needs a runtime of its own). `plan_dir` is where its SQL files are.
+/// (a paused clock needs a runtime of its own). `plan_dir` is where the files it names are.
 pub fn run(
     plan: &Plan,
     graph: &PlanGraph,
@@ -242,7 +242,7 @@ async fn simulate(
             backups = true;
         }
     }
-    arrange(&mut sim, &plan, &plan_dir, &failure);
+    arrange(&mut sim, &plan, &failure);
 
     let initial = specs(&sim.cluster);
     let memory = Arc::new(Memory::default());
@@ -330,7 +330,7 @@ fn failing_late(plan: &Plan, gate: &str) -> Vec<Outcome> {
 }
 
 /// Sets the world up so that `failure` happens.
-fn arrange(sim: &mut Simulation, plan: &Plan, plan_dir: &Path, failure: &Failure) {
+fn arrange(sim: &mut Simulation, plan: &Plan, failure: &Failure) {
     match failure {
         Failure::Nothing => {}
         Failure::Gate(gate) => sim.probe.script_judgement(gate, 0, &failing_late(plan, gate)),
@@ -364,27 +364,60 @@ fn arrange(sim: &mut Simulation, plan: &Plan, plan_dir: &Path, failure: &Failure
                 }
                 StepKind::Backup(_) => sim.database.bad_dumps(),
                 StepKind::Migrate(m) => {
-                    let text = std::fs::read_to_string(plan_dir.join(&m.file.value)).unwrap_or_default();
-                    let first = plans::sql::statements(&text).ok().and_then(|s| s.into_iter().next());
-                    sim.database.fail(first.map(|s| s.text).as_deref().unwrap_or(""), "XX000", 1);
+                    // Its first statement, as the checker split it; a step not resolved is
+                    // refused before it sends any.
+                    let first = m.resolved.as_ref().and_then(|r| r.file.statements.first());
+                    sim.database.fail(first.map_or("", |s| s.text.as_str()), "XX000", 1);
                 }
             }
         }
     }
 }
 
+/// Why `--fail NAME` cannot be drilled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DrillError {
+    /// The plan has no step or gate of that name.
+    Unknown {
+        /// The name given.
+        name: String,
+        /// The steps and gates it has.
+        known: Vec<String>,
+    },
+    /// The step's kind cannot be made to fail (a timed pause).
+    CannotFail {
+        /// The step.
+        name: String,
+        /// Why, from the step's kind.
+        why: &'static str,
+    },
+}
+
+impl std::fmt::Display for DrillError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DrillError::Unknown { name, known } => {
+                write!(f, "--fail {name}: the plan has no step or gate `{name}` (it has: {})", known.join(", "))
+            }
+            DrillError::CannotFail { name, why } => write!(f, "--fail {name}: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for DrillError {}
+
 /// Whether `failure` names something the plan can make fail; why not otherwise.
-pub fn can_fail(plan: &Plan, name: &str) -> Result<Failure, String> {
+pub fn can_fail(plan: &Plan, name: &str) -> Result<Failure, DrillError> {
     if plan.gates.iter().any(|g| g.name.value == name) {
         return Ok(Failure::Gate(name.to_owned()));
     }
     let Some(step) = plan.steps.iter().find(|s| s.name.value == name) else {
-        let mut known: Vec<&str> = plan.steps.iter().map(|s| s.name.value.as_str()).collect();
-        known.extend(plan.gates.iter().map(|g| g.name.value.as_str()));
-        return Err(format!("--fail {name}: the plan has no step or gate `{name}` (it has: {})", known.join(", ")));
+        let steps = plan.steps.iter().map(|s| s.name.value.clone());
+        let known = steps.chain(plan.gates.iter().map(|g| g.name.value.clone())).collect();
+        return Err(DrillError::Unknown { name: name.to_owned(), known });
     };
     match crate::steps::behavior(&step.kind).drill() {
         Ok(()) => Ok(Failure::Step(name.to_owned())),
-        Err(why) => Err(format!("--fail {name}: {why}")),
+        Err(why) => Err(DrillError::CannotFail { name: name.to_owned(), why }),
     }
 }

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use plans::steps::Backup;
 
 use super::LiveFacts;
-use super::{Behavior, Findings, StepError};
+use super::{Behavior, Findings, Refusal, StepError};
 use crate::cluster::Cluster;
 use crate::cluster::ClusterError;
 use crate::context::StepContext;
@@ -25,11 +25,11 @@ impl Behavior for Backup {
     async fn preflight(&self, ctx: &StepContext) -> Findings {
         let mut findings = Findings::default();
         if let Err(why) = ctx.run.databases.target(&self.database) {
-            findings.problems.push(why);
+            findings.problems.push(why.to_string());
         }
         let dir = directory(ctx, &self.to.value);
         if let Err(e) = std::fs::create_dir_all(&dir) {
-            findings.problems.push(format!("cannot create the backup directory {}: {e}", dir.display()));
+            findings.problems.push(Refusal::BackupDirectory { dir: dir.clone(), error: e.into() }.to_string());
         } else if std::fs::metadata(&dir).is_ok_and(|m| m.permissions().readonly()) {
             findings.problems.push(format!("the backup directory {} is read-only", dir.display()));
         }
@@ -38,11 +38,11 @@ impl Behavior for Backup {
 
     async fn apply(&self, ctx: &StepContext) -> Result<(), StepError> {
         let db = ctx.run.databases.open(&self.database, &ctx.run.run_id).await?;
-        let target = ctx.run.databases.target(&self.database).map_err(StepError::Refused)?;
+        let target = ctx.run.databases.target(&self.database).map_err(Refusal::Database)?;
         let dir = directory(ctx, &self.to.value);
         tokio::fs::create_dir_all(&dir)
             .await
-            .map_err(|e| StepError::Refused(format!("cannot create the backup directory {}: {e}", dir.display())))?;
+            .map_err(|e| Refusal::BackupDirectory { dir: dir.clone(), error: e.into() })?;
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)

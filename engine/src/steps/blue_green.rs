@@ -22,9 +22,9 @@ use bollard::models::Service;
 use plans::steps::BlueGreen;
 
 use super::LiveFacts;
-use super::switch::{self, DRAIN};
+use super::switch::{self, ColourError, DRAIN};
 pub use super::switch::{Colours, STACK};
-use super::{Behavior, Findings, StepError, rolling};
+use super::{Behavior, Findings, Refusal, StepError, rolling};
 use crate::cluster::Cluster;
 use crate::cluster::ClusterError;
 use crate::context::{RunContext, StepContext};
@@ -37,7 +37,7 @@ use crate::undo::{BlueGreenUndo, RollingUndo, Undo};
 pub const RETIRE_AFTER: &str = "planrun.retire-after";
 
 /// A step's live colour, as the swarm says.
-pub async fn colours(cluster: &dyn Cluster, step: &BlueGreen) -> Result<Colours, String> {
+pub async fn colours(cluster: &dyn Cluster, step: &BlueGreen) -> Result<Colours, ColourError> {
     let (blue, green) = (step.blue.value.as_str(), step.green.value.as_str());
     let pick = |live: &str, because: String| {
         let idle = if live == blue { green } else { blue };
@@ -45,7 +45,7 @@ pub async fn colours(cluster: &dyn Cluster, step: &BlueGreen) -> Result<Colours,
     };
     let inspect = |name: &str| {
         let name = name.to_owned();
-        async move { cluster.service(&name).await.map_err(|e| format!("cannot inspect service `{name}`: {e}")) }
+        async move { cluster.service(&name).await.map_err(|error| ColourError::Inspect { service: name, error }) }
     };
     let (blue_service, green_service) = (inspect(blue).await?, inspect(green).await?);
     if let Some((live, because)) =
@@ -57,24 +57,18 @@ pub async fn colours(cluster: &dyn Cluster, step: &BlueGreen) -> Result<Colours,
     match (running(&blue_service), running(&green_service)) {
         (true, false) => pick(blue, "neither colour is marked live and only it runs tasks".into()),
         (false, true) => pick(green, "neither colour is marked live and only it runs tasks".into()),
-        (both, _) => Err(format!(
-            "cannot tell whether `{blue}` or `{green}` is live: the switch names neither, and {}; scale the idle one to 0 \
-             replicas and apply again",
-            if both { "both run tasks" } else { "neither runs tasks" }
-        )),
+        (both_run, _) => Err(ColourError::Undecided { blue: blue.to_owned(), green: green.to_owned(), both_run }),
     }
 }
 
 /// Why a global service cannot be a colour, if it is one. The router may be global: it is
 /// only rolled, never sized.
-fn global_colour(service: &Service) -> Option<String> {
-    service.spec.as_ref().is_some_and(spec::is_global).then(|| {
-        format!(
-            "`{}` is a global service (one task on every node that may run it): a colour must be replicated, \
-             to run at the live colour's size and be scaled to 0 when it retires; use a rolling step",
-            services::name_of(service)
-        )
-    })
+fn global_colour(service: &Service) -> Option<Refusal> {
+    service
+        .spec
+        .as_ref()
+        .is_some_and(spec::is_global)
+        .then(|| Refusal::GlobalColour { service: services::name_of(service) })
 }
 
 fn network_targets(service: &Service) -> HashSet<String> {
@@ -90,7 +84,7 @@ impl Behavior for BlueGreen {
         findings.problems.extend(more.problems);
         for colour in [&blue, &green].into_iter().flatten() {
             if let Some(problem) = global_colour(colour) {
-                findings.problems.push(problem);
+                findings.problems.push(problem.to_string());
             }
         }
         if let (Some(blue), Some(green)) = (&blue, &green)
@@ -106,20 +100,20 @@ impl Behavior for BlueGreen {
         if findings.problems.is_empty()
             && let Err(why) = colours(ctx.cluster(), self).await
         {
-            findings.problems.push(why);
+            findings.problems.push(why.to_string());
         }
         findings
     }
 
     async fn apply(&self, ctx: &StepContext) -> Result<(), StepError> {
         let cluster = ctx.cluster();
-        let colours = colours(cluster, self).await.map_err(StepError::Refused)?;
+        let colours = colours(cluster, self).await.map_err(Refusal::Colours)?;
         ctx.progress(format!("{} is live ({}); deploying to {}", colours.live, colours.because, colours.idle));
         let deadline_ms = self.deadline.as_millis();
         let live = services::inspect(cluster, &colours.live).await?;
         let idle = services::inspect(cluster, &colours.idle).await?;
         if let Some(problem) = global_colour(&live).or_else(|| global_colour(&idle)) {
-            return Err(StepError::Refused(problem));
+            return Err(problem.into());
         }
         let switch = switch::behavior(&self.switch);
         let router = switch.router(cluster).await?;

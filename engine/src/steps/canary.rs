@@ -27,7 +27,8 @@ use plans::steps::pause::Wait;
 use std::collections::HashMap;
 
 use super::LiveFacts;
-use super::{Behavior, Findings, StepError, rolling};
+use super::{Behavior, Findings, Refusal, StepError, rolling};
+use crate::approval::AskError;
 use crate::clock;
 use crate::cluster::Cluster;
 use crate::cluster::ClusterError;
@@ -56,12 +57,10 @@ pub fn canary_name(stable: &str) -> String {
 }
 
 /// How many canary replicas a stage runs beside `stable` stable ones.
-pub fn stage_size(weight: Weight, stable: u64) -> Result<u64, String> {
+pub fn stage_size(weight: Weight, stable: u64) -> Result<u64, Refusal> {
     match weight {
         Weight::Replicas(n) => Ok(n.max(1)),
-        Weight::Traffic(p) if p.value() >= 100.0 => Err(format!(
-            "traffic=\"{p}\" cannot be reached beside a stable service that keeps running: promote instead"
-        )),
+        Weight::Traffic(p) if p.value() >= 100.0 => Err(Refusal::UnreachableTraffic { traffic: p }),
         Weight::Traffic(p) => {
             let share = p.value() / 100.0;
             Ok(((share * stable as f64) / (1.0 - share)).round().max(1.0) as u64)
@@ -113,7 +112,7 @@ impl Behavior for Canary {
         let Some(service) = service else { return findings };
         let live = service.spec.clone().unwrap_or_default();
         if spec::is_global(&live) {
-            findings.problems.push(global_refused(name));
+            findings.problems.push(Refusal::GlobalCanary { service: name.to_owned() }.to_string());
             return findings;
         }
         let stable = spec::replicas(&live).unwrap_or(0);
@@ -140,7 +139,7 @@ impl Behavior for Canary {
         }
         for stage in &self.stages {
             if let Err(why) = stage_size(stage.weight, stable.max(1)) {
-                findings.problems.push(why);
+                findings.problems.push(why.to_string());
             }
         }
         match ctx.cluster().services(&format!("{CANARY_OF}={name}")).await {
@@ -169,7 +168,7 @@ impl Behavior for Canary {
         let service_id = service.id.clone().unwrap_or_default();
         let previous = service.spec.clone().unwrap_or_default();
         if spec::is_global(&previous) {
-            return Err(StepError::Refused(global_refused(name)));
+            return Err(Refusal::GlobalCanary { service: name.to_owned() }.into());
         }
         let stable = spec::replicas(&previous).unwrap_or(1).max(1);
         // The deadline bounds each wait on its own (the canary converging, a person answering),
@@ -183,12 +182,7 @@ impl Behavior for Canary {
         };
         ctx.record(Undo::Canary(Box::new(record.clone())));
 
-        let sizes: Vec<u64> = self
-            .stages
-            .iter()
-            .map(|s| stage_size(s.weight, stable))
-            .collect::<Result<_, _>>()
-            .map_err(StepError::Refused)?;
+        let sizes: Vec<u64> = self.stages.iter().map(|s| stage_size(s.weight, stable)).collect::<Result<_, _>>()?;
         let stages = self.stages.len();
         let first = sizes.first().copied().unwrap_or(1);
         let stage_label = |k: usize| format!("{k}/{stages}");
@@ -271,15 +265,6 @@ impl Behavior for Canary {
     }
 }
 
-/// Why a canary of a global service is refused.
-fn global_refused(name: &str) -> String {
-    format!(
-        "service `{name}` is global (one task on every node that may run it): a canary of it would have no share \
-         to take, since a canary's share of the traffic is its replicas against the stable service's and a global \
-         service has no replica count; use a rolling step"
-    )
-}
-
 /// Follows the canary until its tasks all run, watching them (a canary task that fails fails
 /// the step); the watch goes on while the stage's gates are judged.
 async fn follow_canary(ctx: &StepContext, canary_id: &str, deadline: tokio::time::Instant) -> Result<Watch, StepError> {
@@ -305,11 +290,8 @@ async fn pause(ctx: &StepContext, wait: Wait, question: &str, deadline: tokio::t
         Wait::Manual => {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match tokio::time::timeout(left, ctx.ask(question)).await {
-                Err(_) => Err(StepError::CannotAsk(format!(
-                    "nobody answered before the step's deadline ({} left when asked)",
-                    clock::seconds(left)
-                ))),
-                Ok(answer) => match answer.map_err(StepError::CannotAsk)? {
+                Err(_) => Err(AskError::Deadline { left }.into()),
+                Ok(answer) => match answer? {
                     answer if answer.approved => Ok(()),
                     answer => Err(StepError::NotApproved { by: answer.by }),
                 },
@@ -399,7 +381,15 @@ mod tests {
         assert_eq!(stage_size(traffic("50%"), 3), Ok(3), "3 of 6 tasks");
         assert_eq!(stage_size(traffic("25%"), 3), Ok(1), "1 of 4 tasks");
         assert_eq!(stage_size(traffic("1%"), 3), Ok(1), "at least one");
-        assert!(stage_size(traffic("100%"), 3).is_err());
+        assert_eq!(
+            stage_size(traffic("100%"), 3),
+            Err(Refusal::UnreachableTraffic { traffic: Percentage::parse("100%").unwrap() })
+        );
+        let refused = stage_size(traffic("100%"), 3).unwrap_err().to_string();
+        assert_eq!(
+            refused,
+            "traffic=\"100%\" cannot be reached beside a stable service that keeps running: promote instead"
+        );
         assert_eq!(share(1, 3), "25%");
         assert_eq!(share(2, 4), "33.3%");
     }

@@ -16,7 +16,7 @@ use plans::steps::Compose;
 use plans::steps::compose::Resolved;
 
 use super::LiveFacts;
-use super::{Behavior, Findings, StepError};
+use super::{Behavior, Findings, Refusal, StepError, SwarmObject};
 use crate::cluster::{Cluster, ClusterError};
 use crate::context::{RunContext, StepContext};
 use crate::events::StepOutcome;
@@ -94,12 +94,9 @@ fn sha256(data: &[u8]) -> String {
 
 /// The compose file as the plan's checker read it: a run never reads or parses it again.
 fn read(step: &Compose) -> Result<&Resolved, StepError> {
-    step.resolved.as_deref().ok_or_else(|| {
-        StepError::Refused(format!(
-            "the compose file `{}` was not read when the plan was checked (the plan was checked without its files)",
-            step.file.value
-        ))
-    })
+    step.resolved
+        .as_deref()
+        .ok_or_else(|| StepError::Refused(Refusal::ComposeNotRead { file: step.file.value.clone() }))
 }
 
 /// Reads the swarm and works out what to create and what to update.
@@ -113,9 +110,7 @@ async fn changes(ctx: &StepContext, desired: &Resolved) -> Result<Changes, StepE
                 c.ids.networks.insert(name, n.id);
             }
             None if def.external => {
-                return Err(StepError::Refused(format!(
-                    "network `{name}` is external in the compose file but does not exist: create it first"
-                )));
+                return Err(Refusal::ExternalMissing { object: SwarmObject::Network, name }.into());
             }
             None => c.networks.push((name, def)),
         }
@@ -123,7 +118,7 @@ async fn changes(ctx: &StepContext, desired: &Resolved) -> Result<Changes, StepE
     // Every config and secret the file declares, used or not, as `docker stack deploy` makes
     // them; an external one must exist when a service uses it.
     for (objects, is_config) in [(&desired.file.configs, true), (&desired.file.secrets, false)] {
-        let kind = if is_config { "config" } else { "secret" };
+        let object = if is_config { SwarmObject::Config } else { SwarmObject::Secret };
         for o in objects {
             let used = desired.file.services.iter().any(|s| {
                 let refs = if is_config { &s.configs } else { &s.secrets };
@@ -136,7 +131,7 @@ async fn changes(ctx: &StepContext, desired: &Resolved) -> Result<Changes, StepE
             let name = stack::scoped(stack, &o.key, o.name.as_deref());
             let data = match &o.file {
                 Some(f) if !o.external && o.driver.is_none() => std::fs::read(desired.dir.join(f)).map_err(|e| {
-                    StepError::Refused(format!("cannot read the file of {kind} `{}` ({f}): {e}", o.key))
+                    Refusal::ObjectFile { object, key: o.key.clone(), file: f.clone(), error: e.into() }
                 })?,
                 _ => Vec::new(),
             };
@@ -159,10 +154,7 @@ async fn changes(ctx: &StepContext, desired: &Resolved) -> Result<Changes, StepE
                 (live.map(|l| l.id), same)
             };
             if !same {
-                return Err(StepError::Refused(format!(
-                    "{kind} `{name}` exists with other content, and Swarm {kind}s cannot change: give the new \
-                         content a new name in the compose file (`name: {name}_v2`), so services move to it"
-                )));
+                return Err(Refusal::ObjectChanged { object, name }.into());
             }
             match id {
                 Some(id) if is_config => {
@@ -172,9 +164,7 @@ async fn changes(ctx: &StepContext, desired: &Resolved) -> Result<Changes, StepE
                     c.ids.secrets.insert(name, id);
                 }
                 None if o.external => {
-                    return Err(StepError::Refused(format!(
-                        "{kind} `{name}` is external in the compose file but does not exist: create it first"
-                    )));
+                    return Err(Refusal::ExternalMissing { object, name }.into());
                 }
                 None if is_config => c.configs.push((name, o.clone(), data)),
                 None => c.secrets.push((name, o.clone(), data)),

@@ -13,15 +13,17 @@
 //! - A statement the server refuses is reported at its file, line and column with SQLSTATE and
 //!   message.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use plans::spanned::Spanned;
 use plans::sql::{self, Statement};
 use plans::steps::Migrate;
+use plans::steps::migrate::SqlFile as ResolvedFile;
 
 use super::LiveFacts;
-use super::{Behavior, Findings, StepError};
+use super::{Behavior, Findings, Refusal, StepError};
 use crate::cluster::Cluster;
 use crate::cluster::ClusterError;
 use crate::context::{RunContext, StepContext};
@@ -38,32 +40,45 @@ pub const LOCK_RETRIES: usize = 5;
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
-/// A SQL file, read and split.
-struct SqlFile {
+/// A SQL file as the plan's checker read and split it, with where it is.
+struct SqlFile<'a> {
     name: String,
     path: PathBuf,
-    text: String,
-    statements: Vec<Statement>,
+    text: &'a str,
+    statements: &'a [Statement],
     sha256: String,
 }
 
-fn read(ctx: &StepContext, name: &str) -> Result<SqlFile, StepError> {
-    let path = ctx.plan_dir.join(name);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| StepError::Refused(format!("cannot read {}: {e}", path.display())))?;
-    let statements = sql::statements(&text).map_err(|e| {
-        let (line, column) = line_column(&text, e.offset);
-        StepError::Refused(format!("{name}:{line}:{column}: {}", e.message))
-    })?;
-    if let Some(meta) = statements.iter().find(|s| s.text.starts_with('\\')) {
-        return Err(StepError::Refused(format!(
-            "{name}:{}: `{}` is a psql command, not SQL: planrun sends statements to the server itself",
-            meta.line,
-            meta.text.lines().next().unwrap_or("")
-        )));
+/// The step's files, `up` and `down`, as the plan's checker read and split them: a run never
+/// reads or splits them again. A plan checked without its files is refused.
+fn files<'a>(plan_dir: &Path, step: &'a Migrate) -> Result<(SqlFile<'a>, Option<SqlFile<'a>>), Refusal> {
+    let not_read = |name: &Spanned<String>| Refusal::SqlNotRead { file: name.value.clone() };
+    let resolved = step.resolved.as_deref().ok_or_else(|| not_read(&step.file))?;
+    let up = sql_file(plan_dir, &step.file.value, &resolved.file)?;
+    let down = match (&step.down, &resolved.down) {
+        (Some(name), Some(file)) => Some(sql_file(plan_dir, &name.value, file)?),
+        (Some(name), None) => return Err(not_read(name)),
+        (None, _) => None,
+    };
+    Ok((up, down))
+}
+
+/// One file, refused when it holds a psql command (`\set`), which the server does not know.
+fn sql_file<'a>(plan_dir: &Path, name: &str, file: &'a ResolvedFile) -> Result<SqlFile<'a>, Refusal> {
+    if let Some(meta) = file.statements.iter().find(|s| s.text.starts_with('\\')) {
+        return Err(Refusal::PsqlCommand {
+            file: name.to_owned(),
+            line: meta.line,
+            command: meta.text.lines().next().unwrap_or("").to_owned(),
+        });
     }
-    let sha256 = crate::database::sha256_hex(text.as_bytes());
-    Ok(SqlFile { name: name.to_owned(), path, text, statements, sha256 })
+    Ok(SqlFile {
+        name: name.to_owned(),
+        path: plan_dir.join(name),
+        text: &file.text,
+        statements: &file.statements,
+        sha256: crate::database::sha256_hex(file.text.as_bytes()),
+    })
 }
 
 #[async_trait]
@@ -71,45 +86,34 @@ impl Behavior for Migrate {
     async fn preflight(&self, ctx: &StepContext) -> Findings {
         let mut findings = Findings::default();
         if let Err(why) = ctx.run.databases.target(&self.database) {
-            findings.problems.push(why);
+            findings.problems.push(why.to_string());
         }
-        for name in std::iter::once(&self.file).chain(self.down.as_ref()) {
-            if let Err(e) = read(ctx, &name.value) {
-                findings.problems.push(e.to_string());
-            }
+        if let Err(e) = files(&ctx.plan_dir, self) {
+            findings.problems.push(e.to_string());
         }
         findings
     }
 
     async fn apply(&self, ctx: &StepContext) -> Result<(), StepError> {
-        let target = ctx.run.databases.target(&self.database).map_err(StepError::Refused)?;
+        let target = ctx.run.databases.target(&self.database).map_err(Refusal::Database)?;
         let newest_dump = {
             let backups = ctx.run.backups.lock().expect("backups lock");
             backups.iter().rev().find(|(db, _)| *db == target.describe()).map(|(_, d)| d.path.display().to_string())
         };
         if self.require_backup && newest_dump.is_none() {
-            return Err(StepError::Refused(format!(
-                "no backup of {} verified earlier in this run: add a `backup` step this one comes after, \
-                 or say `require-backup #false` in the step",
-                target.describe()
-            )));
+            return Err(Refusal::NoBackup { database: target.describe() }.into());
         }
-        let up = read(ctx, &self.file.value)?;
-        let down = self.down.as_ref().map(|d| read(ctx, &d.value)).transpose()?;
+        let (up, down) = files(&ctx.plan_dir, self)?;
         let db = ctx.run.databases.open(&self.database, &ctx.run.run_id).await?;
         let applied = db.applied(&up.name).await?;
         let already = match applied {
             Some(a) if a.sha256 != up.sha256 => {
-                return Err(StepError::Refused(format!(
-                    "{} changed since run {} applied it{}: write a new migration file instead of editing an applied one",
-                    up.name,
-                    a.run_id,
-                    if a.complete() {
-                        String::new()
-                    } else {
-                        format!(" ({} of {} statements)", a.completed, a.statements)
-                    }
-                )));
+                return Err(Refusal::AppliedFileChanged {
+                    file: up.name,
+                    partial: (!a.complete()).then_some((a.completed, a.statements)),
+                    run_id: a.run_id,
+                }
+                .into());
             }
             Some(a) if a.complete() => {
                 ctx.progress(format!("{} is already applied (run {}): nothing to do", up.name, a.run_id));
@@ -131,7 +135,7 @@ impl Behavior for Migrate {
             file: up.name.clone(),
             down: down.map(|d| DownFile {
                 file: d.name,
-                statements: d.statements.into_iter().map(|s| s.text).collect(),
+                statements: d.statements.iter().map(|s| s.text.clone()).collect(),
                 transactional: self.transactional,
             }),
             restore_from: newest_dump,
@@ -244,14 +248,14 @@ async fn run_with_retries(
 /// diagnostic (no colour: it goes into the journal too).
 fn sql_error(file: &SqlFile, statement: &Statement, e: &SqlError) -> StepError {
     let offset = e.position.map(|p| sql::position_to_offset(statement, p)).unwrap_or(statement.span.start);
-    let (line, column) = line_column(&file.text, offset);
+    let (line, column) = line_column(file.text, offset);
     let word = file.text[offset..].find(|c: char| c.is_whitespace() || c == ';').unwrap_or(file.text.len() - offset);
     let label = if e.position.is_some() { "the server stopped here" } else { "in this statement" };
     let diagnostic = miette::MietteDiagnostic::new(e.message.clone())
         .with_code(format!("SQLSTATE {}", e.sqlstate))
         .with_label(miette::LabeledSpan::at(offset..offset + word.max(1), label));
     let report = miette::Report::new(diagnostic)
-        .with_source_code(miette::NamedSource::new(file.path.display().to_string(), file.text.clone()));
+        .with_source_code(miette::NamedSource::new(file.path.display().to_string(), file.text.to_owned()));
     let mut excerpt = String::new();
     let renderer = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
         .with_links(false)
@@ -281,6 +285,31 @@ fn phase_word(phase: plans::steps::migrate::Phase) -> &'static str {
     }
 }
 
+/// A migration without a `down` file, met by a rollback: planrun cannot undo it, so the
+/// rollback stops there and says how to restore the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Irreversible {
+    /// The migration's SQL file.
+    pub file: String,
+    /// The database, described.
+    pub database: String,
+    /// The dump this run took before the migration, if it took one.
+    pub dump: Option<String>,
+    /// The stack, for the restore command.
+    pub stack: String,
+}
+
+impl std::fmt::Display for Irreversible {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Irreversible { file, database, dump, stack } = self;
+        write!(f, "{file} has no down file, so planrun cannot undo it on {database} and stops the rollback here: ")?;
+        match dump {
+            Some(dump) => write!(f, "restore the dump this run took: planrun restore {dump} --stack {stack}"),
+            None => f.write_str("restore it from your own backup (this run took none)"),
+        }
+    }
+}
+
 /// Runs the recorded `down` statements and forgets the migration in the ledger; without a
 /// `down`, stops the rollback here with the restore command.
 pub async fn undo(step: &str, record: &MigrateUndo, ctx: &RunContext) -> Result<(), StepError> {
@@ -293,14 +322,12 @@ pub async fn undo(step: &str, record: &MigrateUndo, ctx: &RunContext) -> Result<
         return Ok(());
     }
     let Some(down) = &record.down else {
-        let restore = match &record.restore_from {
-            Some(dump) => format!("restore the dump this run took: planrun restore {dump} --stack {}", ctx.stack),
-            None => "restore it from your own backup (this run took none)".into(),
-        };
-        return Err(StepError::Irreversible(format!(
-            "{} has no down file, so planrun cannot undo it on {} and stops the rollback here: {restore}",
-            record.file, record.database_name
-        )));
+        return Err(StepError::Irreversible(Irreversible {
+            file: record.file.clone(),
+            database: record.database_name.clone(),
+            dump: record.restore_from.clone(),
+            stack: ctx.stack.clone(),
+        }));
     };
     let batch = Batch {
         statements: down.statements.clone(),
@@ -322,6 +349,8 @@ pub async fn undo(step: &str, record: &MigrateUndo, ctx: &RunContext) -> Result<
 
 #[cfg(test)]
 mod tests {
+    use plans::steps::StepKind;
+
     use super::*;
 
     #[test]
@@ -331,8 +360,8 @@ mod tests {
         let file = SqlFile {
             name: "two.sql".into(),
             path: "migrations/two.sql".into(),
-            text: text.into(),
-            statements: statements.clone(),
+            text,
+            statements: &statements,
             sha256: String::new(),
         };
         // PostgreSQL's position: 1-based characters into the statement as sent.
@@ -353,17 +382,42 @@ mod tests {
 
     #[test]
     fn a_psql_command_in_a_migration_file_is_refused_naming_its_line() {
-        let dir = std::env::temp_dir().join(format!("planrun-meta-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("meta.sql");
-        std::fs::write(&file, "ALTER TABLE t ADD a int;\n\\set ON_ERROR_STOP off\nALTER TABLE t ADD b int;\n").unwrap();
-        let sim = crate::simulation::Simulation::new();
-        let ctx = sim.context("shop", "r-1", Vec::new());
-        let (plan, _) = crate::simulation::Simulation::plan("plan p {\n    stack shop\n    pause a \"1s\"\n}\n");
-        let step = sim.step(&ctx, &plan, "a");
-        let Err(StepError::Refused(why)) = read(&step, file.to_str().unwrap()) else { panic!("refused") };
-        assert!(why.ends_with(":2: `\\set ON_ERROR_STOP off` is a psql command, not SQL: planrun sends statements to the server itself"), "{why}");
-        std::fs::remove_dir_all(&dir).unwrap();
+        let text = "ALTER TABLE t ADD a int;\n\\set ON_ERROR_STOP off\nALTER TABLE t ADD b int;\n";
+        let file = ResolvedFile { text: text.into(), statements: sql::statements(text).unwrap() };
+        let Err(refusal) = sql_file(Path::new("."), "meta.sql", &file) else { panic!("refused") };
+        let Refusal::PsqlCommand { line, command, .. } = &refusal else { panic!("{refusal:?}") };
+        assert_eq!((*line, command.as_str()), (2, "\\set ON_ERROR_STOP off"));
+        assert_eq!(
+            refusal.to_string(),
+            "meta.sql:2: `\\set ON_ERROR_STOP off` is a psql command, not SQL: planrun sends statements to the server itself"
+        );
+    }
+
+    #[test]
+    fn a_plan_checked_without_its_files_is_refused_not_read_again() {
+        let text = "plan p {\n    stack shop\n    migrate m {\n        postgres service=db\n        phase expand\n        file \"up.sql\"\n    }\n}\n";
+        let (plan, _) = crate::simulation::Simulation::plan(text);
+        let StepKind::Migrate(step) = &plan.steps[0].kind else { panic!("a migrate step") };
+        assert!(step.resolved.is_none(), "checked without its files");
+        let Err(refusal) = files(Path::new("."), step) else { panic!("refused") };
+        assert_eq!(refusal, Refusal::SqlNotRead { file: "up.sql".into() });
+    }
+
+    #[test]
+    fn an_irreversible_migration_says_how_to_restore() {
+        let mut irreversible = Irreversible {
+            file: "contract.sql".into(),
+            database: "shop_postgres/shop".into(),
+            dump: Some("backups/db.dump".into()),
+            stack: "shop".into(),
+        };
+        assert_eq!(
+            irreversible.to_string(),
+            "contract.sql has no down file, so planrun cannot undo it on shop_postgres/shop and stops the rollback \
+             here: restore the dump this run took: planrun restore backups/db.dump --stack shop"
+        );
+        irreversible.dump = None;
+        assert!(irreversible.to_string().ends_with("here: restore it from your own backup (this run took none)"));
     }
 
     #[test]

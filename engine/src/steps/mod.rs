@@ -17,6 +17,7 @@ pub mod check;
 pub mod compose;
 pub mod migrate;
 pub mod pause;
+pub mod refusal;
 pub mod rolling;
 pub mod run;
 pub mod switch;
@@ -26,6 +27,7 @@ use std::fmt;
 use async_trait::async_trait;
 use plans::steps::StepKind;
 
+use crate::approval::AskError;
 use crate::cluster::{Cluster, ClusterError};
 use crate::commands::CommandError;
 use crate::context::{RunContext, StepContext};
@@ -36,6 +38,8 @@ use crate::services::ServiceError;
 use crate::services::failure::Failure;
 use crate::services::job::JobError;
 use crate::undo::Undo;
+pub use migrate::Irreversible;
+pub use refusal::{Refusal, SwarmObject};
 
 /// What preflight found about one step, before anything changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,7 +56,7 @@ pub struct LiveFacts {
     /// Networks the step names (an alias switch's network).
     pub networks: Vec<String>,
     /// A blue-green step's live colour, or why it cannot be told.
-    pub colour: Option<Result<String, String>>,
+    pub colour: Option<Result<String, switch::ColourError>>,
     /// Canaries of the step's service still on the swarm: (canary service, stable service, stage).
     pub canaries: Vec<(String, String, Option<String>)>,
     /// Whether the step makes the stack's configs and secrets (a compose step): every one the
@@ -137,8 +141,8 @@ pub enum StepError {
         /// Who.
         by: String,
     },
-    /// Nobody could be asked.
-    CannotAsk(String),
+    /// Nobody could be asked, or nobody answered in time.
+    CannotAsk(AskError),
     /// A database could not be reached, or its tools failed.
     Database(DbError),
     /// The server refused a statement of a migration.
@@ -153,7 +157,7 @@ pub enum StepError {
         excerpt: String,
     },
     /// A step refused to start: what is wrong and what to do.
-    Refused(String),
+    Refused(Refusal),
     /// The change would take from running services what the plan does not allow.
     Removes {
         /// The step.
@@ -163,7 +167,7 @@ pub enum StepError {
     },
     /// An undo that cannot be done (a migration without `down`): the rollback stops here and
     /// leaves this step and every older one as they are, for a person.
-    Irreversible(String),
+    Irreversible(Irreversible),
 }
 
 impl fmt::Display for StepError {
@@ -193,7 +197,8 @@ impl fmt::Display for StepError {
                 }
                 Ok(())
             }
-            StepError::Refused(why) | StepError::Irreversible(why) => f.write_str(why),
+            StepError::Refused(why) => why.fmt(f),
+            StepError::Irreversible(why) => why.fmt(f),
             StepError::Removes { step, removals } => f.write_str(&crate::services::removal::refusal(removals, step)),
         }
     }
@@ -232,6 +237,18 @@ impl From<CommandError> for StepError {
 impl From<DbError> for StepError {
     fn from(e: DbError) -> Self {
         StepError::Database(e)
+    }
+}
+
+impl From<Refusal> for StepError {
+    fn from(e: Refusal) -> Self {
+        StepError::Refused(e)
+    }
+}
+
+impl From<AskError> for StepError {
+    fn from(e: AskError) -> Self {
+        StepError::CannotAsk(e)
     }
 }
 

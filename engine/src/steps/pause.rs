@@ -29,7 +29,7 @@ impl Behavior for Pause {
             }
             Wait::Manual => {
                 let answer = ctx.ask(&format!("step `{}` waits for approval: go on?", ctx.step)).await;
-                match answer.map_err(StepError::CannotAsk)? {
+                match answer? {
                     answer if answer.approved => Ok(()),
                     answer => Err(StepError::NotApproved { by: answer.by }),
                 }

@@ -13,7 +13,7 @@ use plans::steps::Rolling;
 use plans::steps::allow_removing::Removable;
 
 use super::LiveFacts;
-use super::{Behavior, Findings, StepError};
+use super::{Behavior, Findings, Refusal, StepError};
 use crate::clock;
 use crate::cluster::Cluster;
 use crate::cluster::ClusterError;
@@ -36,7 +36,7 @@ impl Behavior for Rolling {
         let (service, mut findings) = check_service(ctx, &self.service.value, self.update.monitor.to_std()).await;
         let live = service.and_then(|s| s.spec).unwrap_or_default();
         if let Some(problem) = replicas_of_global(&live, self) {
-            findings.problems.push(problem);
+            findings.problems.push(problem.to_string());
         }
         if let Err(e) = keeps(ctx, &self.service.value, &live, &updated_spec(&live, self), &self.allow_removing).await {
             findings.problems.push(e.to_string());
@@ -51,7 +51,7 @@ impl Behavior for Rolling {
         let service_id = service.id.clone().unwrap_or_default();
         let previous = service.spec.clone().unwrap_or_default();
         if let Some(problem) = replicas_of_global(&previous, self) {
-            return Err(StepError::Refused(problem));
+            return Err(problem.into());
         }
         let spec = updated_spec(&previous, self);
         // A service planrun cannot follow, or a change that takes what the plan does not allow,
@@ -81,15 +81,10 @@ impl Behavior for Rolling {
 }
 
 /// Why the step's `replicas` cannot apply to the service `live` describes, if it is global.
-fn replicas_of_global(live: &ServiceSpec, rolling: &Rolling) -> Option<String> {
+fn replicas_of_global(live: &ServiceSpec, rolling: &Rolling) -> Option<Refusal> {
     let replicas = rolling.replicas.as_ref()?;
-    spec::is_global(live).then(|| {
-        format!(
-            "`replicas {}` cannot apply to `{}`: it is a global service (one task on every node that may run it), \
-             which has no replica count; remove `replicas` from the step",
-            replicas.value, rolling.service.value
-        )
-    })
+    spec::is_global(live)
+        .then(|| Refusal::ReplicasOfGlobal { replicas: replicas.value, service: rolling.service.value.clone() })
 }
 
 /// Checks that `name` exists, is a service planrun can follow (replicated or global, not a

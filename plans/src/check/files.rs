@@ -10,11 +10,12 @@ use crate::model::Plan;
 use crate::steps::StepKind;
 use crate::steps::switch::Switch;
 
-/// Checks every file the plan names, relative to `dir`.
-pub fn check(plan: &Plan, dir: &Path, out: &mut Vec<Diagnostic>) {
-    for step in &plan.steps {
-        if let StepKind::Migrate(m) = &step.kind {
-            super::sql_lint::check(m, dir, out);
+/// Checks every file the plan names, relative to `dir`; keeps a migrate step's SQL files,
+/// read and split, on the step.
+pub fn check(plan: &mut Plan, dir: &Path, out: &mut Vec<Diagnostic>) {
+    for step in &mut plan.steps {
+        if let StepKind::Migrate(m) = &mut step.kind {
+            m.resolved = super::sql_lint::check(m, dir, out).map(std::sync::Arc::new);
         }
         let StepKind::BlueGreen(b) = &step.kind else { continue };
         let (template, template_span) = match &b.switch {

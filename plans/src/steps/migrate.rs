@@ -34,6 +34,29 @@ pub struct Migrate {
     #[serde(skip)]
     #[schemars(skip)]
     pub phase_span: Span,
+    /// The SQL files as the checker read and split them, so a run never reads or splits them
+    /// again; `None` until the plan is checked with its files (`Inputs::files`).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub resolved: Option<std::sync::Arc<Resolved>>,
+}
+
+/// The SQL files of a migrate step, read and split with the plan.
+#[derive(Debug)]
+pub struct Resolved {
+    /// The file to apply.
+    pub file: SqlFile,
+    /// The file that undoes it, if the step names one.
+    pub down: Option<SqlFile>,
+}
+
+/// One SQL file, read and split into statements.
+#[derive(Debug)]
+pub struct SqlFile {
+    /// Its text, as read.
+    pub text: String,
+    /// Its statements, in order, as the engine sends them.
+    pub statements: Vec<crate::sql::Statement>,
 }
 
 /// The phases of a zero-downtime schema change.
@@ -81,6 +104,7 @@ impl Definition for Migrate {
             statement_timeout,
             require_backup,
             phase_span: phase.span,
+            resolved: None,
         })
     }
 

@@ -9,7 +9,7 @@ use bollard::models::{Service, ServiceSpec};
 use plans::steps::BlueGreen;
 use plans::steps::switch::Alias;
 
-use super::{Colours, DRAIN, SwitchBehavior, attachments};
+use super::{ColourError, Colours, DRAIN, SwitchBehavior, attachments};
 use crate::cluster::Cluster;
 use crate::context::StepContext;
 use crate::services::{self, ServiceError, spec};
@@ -23,9 +23,9 @@ impl SwitchBehavior for Alias {
         cluster: &dyn Cluster,
         blue: &Service,
         green: &Service,
-    ) -> Result<Option<(String, String)>, String> {
+    ) -> Result<Option<(String, String)>, ColourError> {
         let Alias { network, alias } = self;
-        let net = cluster.network(network).await.map_err(|e| e.to_string())?;
+        let net = cluster.network(network).await.map_err(ColourError::Cluster)?;
         let net_id = net.map(|n| n.id).unwrap_or_else(|| network.clone());
         let has_alias = |service: &Service| {
             attachments(service).iter().any(|a| {
@@ -37,7 +37,7 @@ impl SwitchBehavior for Alias {
         match (has_alias(blue), has_alias(green)) {
             (true, false) => Ok(Some((b, format!("it carries the alias `{alias}`")))),
             (false, true) => Ok(Some((g, format!("it carries the alias `{alias}`")))),
-            (true, true) => Err(format!("both `{b}` and `{g}` carry the alias `{alias}`")),
+            (true, true) => Err(ColourError::BothCarryAlias { blue: b, green: g, alias: alias.clone() }),
             (false, false) => Ok(None),
         }
     }

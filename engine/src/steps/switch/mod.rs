@@ -14,7 +14,7 @@ use plans::steps::switch::Switch;
 use plans::steps::update::{FailureAction, Order, UpdatePolicy};
 
 use super::StepError;
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, ClusterError};
 use crate::context::StepContext;
 use crate::services::ServiceError;
 use crate::undo::BlueGreenUndo;
@@ -22,6 +22,68 @@ use crate::undo::BlueGreenUndo;
 /// The label on what a blue-green step leaves behind (an old colour, a rendered config): the
 /// stack it belongs to.
 pub const STACK: &str = "planrun.stack";
+
+/// Why a blue-green step's live colour cannot be told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColourError {
+    /// A service (a colour, the router) cannot be inspected.
+    Inspect {
+        /// The service.
+        service: String,
+        /// Why.
+        error: ClusterError,
+    },
+    /// Another read of the swarm failed (the router's config, the alias's network).
+    Cluster(ClusterError),
+    /// The router mounts no config where the switch says it does.
+    NoRouterConfig {
+        /// The router service.
+        router: String,
+        /// Where the config should be.
+        target: String,
+    },
+    /// Both colours carry the alias.
+    BothCarryAlias {
+        /// The blue service.
+        blue: String,
+        /// The green service.
+        green: String,
+        /// The alias.
+        alias: String,
+    },
+    /// The switch names neither colour, and both run tasks, or neither does.
+    Undecided {
+        /// The blue service.
+        blue: String,
+        /// The green service.
+        green: String,
+        /// Whether both run tasks (else neither does).
+        both_run: bool,
+    },
+}
+
+impl std::fmt::Display for ColourError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ColourError::Inspect { service, error } => write!(f, "cannot inspect service `{service}`: {error}"),
+            ColourError::Cluster(e) => e.fmt(f),
+            ColourError::NoRouterConfig { router, target } => {
+                write!(f, "the router `{router}` mounts no config at {target}")
+            }
+            ColourError::BothCarryAlias { blue, green, alias } => {
+                write!(f, "both `{blue}` and `{green}` carry the alias `{alias}`")
+            }
+            ColourError::Undecided { blue, green, both_run } => write!(
+                f,
+                "cannot tell whether `{blue}` or `{green}` is live: the switch names neither, and {}; \
+                 scale the idle one to 0 replicas and apply again",
+                if *both_run { "both run tasks" } else { "neither runs tasks" }
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ColourError {}
 
 /// Which colour takes traffic, and which waits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +106,7 @@ pub trait SwitchBehavior: Sync {
         cluster: &dyn Cluster,
         blue: &Service,
         green: &Service,
-    ) -> Result<Option<(String, String)>, String>;
+    ) -> Result<Option<(String, String)>, ColourError>;
     /// Before the run: what stops the switch, given the colours that exist. Reads only.
     async fn preflight(&self, ctx: &StepContext, colours: &[&Service], monitor: std::time::Duration) -> Vec<String>;
     /// The service the switch will roll (a router), read before the step records its undo.

@@ -15,12 +15,12 @@ use bollard::models::{Service, ServiceSpec, TaskSpecContainerSpecConfigs};
 use plans::steps::BlueGreen;
 use plans::steps::switch::Nginx;
 
-use super::{Colours, DRAIN, SwitchBehavior};
+use super::{ColourError, Colours, DRAIN, SwitchBehavior};
 use crate::cluster::Cluster;
 use crate::context::StepContext;
 use crate::services::job::{self, Job};
 use crate::services::{self, ServiceError, spec};
-use crate::steps::{StepError, rolling};
+use crate::steps::{Refusal, StepError, rolling};
 use crate::undo::{BlueGreenUndo, Undo};
 
 /// The label on a config planrun rendered: the router it is for.
@@ -35,15 +35,15 @@ impl SwitchBehavior for Nginx {
         cluster: &dyn Cluster,
         blue: &Service,
         green: &Service,
-    ) -> Result<Option<(String, String)>, String> {
+    ) -> Result<Option<(String, String)>, ColourError> {
         let Nginx { router, target, .. } = self;
         let router_service =
-            cluster.service(router).await.map_err(|e| format!("cannot inspect service `{router}`: {e}"))?;
+            cluster.service(router).await.map_err(|error| ColourError::Inspect { service: router.clone(), error })?;
         let Some(config) = mounted_config(&router_service, target) else {
-            return Err(format!("the router `{router}` mounts no config at {target}"));
+            return Err(ColourError::NoRouterConfig { router: router.clone(), target: target.clone() });
         };
         let object =
-            cluster.config(&config.config_name.clone().unwrap_or_default()).await.map_err(|e| e.to_string())?;
+            cluster.config(&config.config_name.clone().unwrap_or_default()).await.map_err(ColourError::Cluster)?;
         let Some(object) = object else { return Ok(None) };
         let (blue, green) = (services::name_of(blue), services::name_of(green));
         if let Some(upstream) = object.labels.get(UPSTREAM).filter(|u| **u == blue || **u == green) {
@@ -152,7 +152,7 @@ async fn render_and_check(
     let router_name = services::name_of(router);
     let path = ctx.plan_dir.join(template);
     let text = std::fs::read_to_string(&path)
-        .map_err(|e| StepError::Refused(format!("cannot read the template {}: {e}", path.display())))?;
+        .map_err(|e| StepError::Refused(Refusal::Template { path: path.clone(), error: e.into() }))?;
     let rendered = render(&text, upstream);
     let name = config_name(&router_name, &rendered);
     let id = match cluster.config(&name).await {
@@ -193,10 +193,11 @@ async fn render_and_check(
     };
     if let Err(e) = job::run(ctx.run.cluster.clone(), &check).await {
         let _ = cluster.remove_config(&id).await;
-        return Err(StepError::Refused(format!(
-            "nginx rejects the config rendered from {} for {upstream}; the router stays as it was: {e}",
-            Path::new(template).display()
-        )));
+        return Err(StepError::Refused(Refusal::NginxRejects {
+            template: Path::new(template).display().to_string(),
+            upstream: upstream.to_owned(),
+            error: e,
+        }));
     }
     Ok((id, name))
 }

@@ -27,7 +27,7 @@ use crate::diagnostic::problem::{FileProblem, SqlProblem};
 use crate::diagnostic::{Diagnostic, SourceFile};
 use crate::span::Span;
 use crate::sql::{self, NodeEnum, Statement, Token, TokenKind};
-use crate::steps::migrate::{Migrate, Phase};
+use crate::steps::migrate::{Migrate, Phase, Resolved, SqlFile};
 
 /// What a rule knows about the file and the statements before this one.
 pub(super) struct Context {
@@ -136,8 +136,9 @@ const RULES: &[Rule] = &[
 ];
 
 /// Lints the files of a migrate step, relative to `dir`. A file that cannot be read is an error
-/// at the setting that names it.
-pub fn check(step: &Migrate, dir: &Path, out: &mut Vec<Diagnostic>) {
+/// at the setting that names it. Returns the files read and split, when every one was.
+pub fn check(step: &Migrate, dir: &Path, out: &mut Vec<Diagnostic>) -> Option<Resolved> {
+    let mut read = Vec::new();
     let down = step.down.iter().map(|d| (d, true));
     for (named, is_down) in std::iter::once((&step.file, false)).chain(down) {
         let path = dir.join(&named.value);
@@ -159,9 +160,19 @@ pub fn check(step: &Migrate, dir: &Path, out: &mut Vec<Diagnostic>) {
                 for d in lint(&file.text, cx) {
                     out.push(d.in_named_file(file.clone(), named.span));
                 }
+                read.push(
+                    sql::statements(&file.text).ok().map(|statements| SqlFile { text: file.text.clone(), statements }),
+                );
             }
         }
     }
+    // A file that could not be read pushed nothing: then the step is not resolved.
+    let mut files = read.into_iter().collect::<Option<Vec<SqlFile>>>()?.into_iter();
+    if files.len() != 1 + usize::from(step.down.is_some()) {
+        return None;
+    }
+    let file = files.next()?;
+    Some(Resolved { file, down: files.next() })
 }
 
 /// Lints SQL `text` as a file of a step like `cx` describes; spans are in `text`.
