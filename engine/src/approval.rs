@@ -59,6 +59,11 @@ pub enum AskError {
         /// How long was left of the step's deadline when the question was asked.
         left: Duration,
     },
+    /// Nobody answered within a manual pause's `timeout`.
+    Timeout {
+        /// The timeout.
+        after: Duration,
+    },
     /// There is no one to ask.
     Nobody,
     /// Every approver failed, each for its reason.
@@ -71,6 +76,9 @@ impl std::fmt::Display for AskError {
             AskError::Swarm(e) => write!(f, "cannot keep the question in the swarm: {e}"),
             AskError::Terminal(e) => write!(f, "cannot read the answer: {e}"),
             AskError::Stopped { message } => f.write_str(message),
+            AskError::Timeout { after } => {
+                write!(f, "nobody answered within the pause's timeout ({})", humantime::format_duration(*after))
+            }
             AskError::Deadline { left } => write!(
                 f,
                 "nobody answered before the step's deadline ({} left when asked)",

@@ -10,12 +10,16 @@ use crate::duration::Duration;
 use crate::spanned::Spanned;
 use crate::steps::{Definition, Resource};
 
-/// A pause step: `pause soak "10m"` or `pause sign-off manual`.
+/// A pause step: `pause soak "10m"` or `pause sign-off manual timeout="4h"`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Pause {
     /// How long, or until whom.
     pub wait: Wait,
+    /// How long a manual pause waits for an answer before the step fails (and the run rolls
+    /// back, or pauses, as `on-failure` says); without it, until answered or interrupted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
 }
 
 /// A timed or manual wait.
@@ -48,8 +52,16 @@ impl Definition for Pause {
     /// Reads a pause step: its second argument is the wait.
     fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Pause> {
         let args = d.args(fields.node());
+        let timeout = d.duration(fields, "timeout");
         match args.get(1) {
-            Some(value) => Wait::from_value(d, "pause", *value).map(|wait| Pause { wait }),
+            Some(value) => {
+                let wait = Wait::from_value(d, "pause", *value)?;
+                if let (Wait::Duration(_), Some(timeout)) = (wait, &timeout) {
+                    d.push(Diagnostic::new(StepProblem::TimeoutOnTimedPause { what: fields.what() }, timeout.span));
+                    return None;
+                }
+                Some(Pause { wait, timeout: timeout.map(|t| t.value) })
+            }
             None if fields.is_defaults => None,
             None => {
                 d.push(Diagnostic::new(StepProblem::PauseWithoutDuration { what: fields.what() }, fields.name_span()));

@@ -27,6 +27,8 @@ pub enum StepProblem<'a> {
     PublishWithoutPort,
     /// A pause without a duration or `manual`.
     PauseWithoutDuration { what: &'a str },
+    /// `timeout` on a pause that waits a time, not for a person.
+    TimeoutOnTimedPause { what: &'a str },
     /// A run step without `command`.
     RunWithoutCommand { what: &'a str },
     /// `parallelism 0`.
@@ -75,6 +77,12 @@ impl StepProblem<'_> {
                 Words::error(Code::MissingField, format!("{what} does not say how long"), "no duration")
                     .help("write `pause NAME \"5m\"` or `pause NAME manual`")
             }
+            TimeoutOnTimedPause { what } => Words::error(
+                Code::BadValue,
+                format!("{what} waits a set time: `timeout` is only for a manual pause"),
+                "a timed pause ends by itself",
+            )
+            .help("drop `timeout`, or write `pause NAME manual timeout=\"4h\"`"),
             RunWithoutCommand { what } => {
                 Words::error(Code::MissingField, format!("{what} has no `command`"), "`command` missing")
                     .help("add `command \"sh\" \"-c\" \"...\"`")
