@@ -27,7 +27,7 @@ use tokio::time::Instant;
 
 use super::swarm_changes::Changes;
 use super::swarm_raw::{
-    REQUEST_TIMEOUT_SECS, RawApi, classify, percent_encode, service_from_raw, with_cluster_options,
+    REQUEST_TIMEOUT_SECS, RawApi, classify, config_object, percent_encode, service_from_raw, with_cluster_options,
 };
 use super::{
     Cluster, ClusterError, ConfigObject, Exec, ExecInput, ExecOutput, Executed, Network, NewNetwork, NewObject,
@@ -589,17 +589,4 @@ impl Cluster for Swarm {
 
 fn io_error(e: std::io::Error) -> ClusterError {
     ClusterError::Other(format!("local file: {e}"))
-}
-
-/// A config object as the daemon lists it, its data decoded.
-fn config_object(c: bollard::models::Config) -> Option<ConfigObject> {
-    let spec = c.spec?;
-    let data = spec.data.as_deref().and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok());
-    Some(ConfigObject {
-        id: c.id.unwrap_or_default(),
-        name: spec.name.unwrap_or_default(),
-        labels: spec.labels.unwrap_or_default(),
-        data: data.unwrap_or_default(),
-        version: c.version.and_then(|v| v.index).unwrap_or(0),
-    })
 }

@@ -1,6 +1,7 @@
 //! Plain HTTP to the Docker daemon, for what bollard's models would alter: a service read back
 //! as the daemon wrote it (`Healthcheck`, which bollard would drop), a spec with a `cluster`
-//! mount (`ClusterOptions`, which bollard has no field for); and how Docker's errors are sorted.
+//! mount (`ClusterOptions`, which bollard has no field for); a config object with its data and
+//! version; and how Docker's errors are sorted.
 
 use std::path::Path;
 
@@ -184,4 +185,18 @@ pub fn percent_encode(value: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// A config object as the daemon lists it, its data decoded.
+pub fn config_object(c: bollard::models::Config) -> Option<super::ConfigObject> {
+    let spec = c.spec?;
+    let data =
+        spec.data.as_deref().and_then(|d| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, d).ok());
+    Some(super::ConfigObject {
+        id: c.id.unwrap_or_default(),
+        name: spec.name.unwrap_or_default(),
+        labels: spec.labels.unwrap_or_default(),
+        data: data.unwrap_or_default(),
+        version: c.version.and_then(|v| v.index).unwrap_or(0),
+    })
 }
