@@ -74,13 +74,8 @@ pub fn read_text(path: &Path, shown: &Path) -> Result<Result<String, Box<Checked
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            let diagnostic = Diagnostic::error(
-                plans::Code::Syntax,
-                "the file is not valid UTF-8",
-                plans::span::Span::new(at, 1),
-                "invalid byte",
-            )
-            .with_help("KDL files are UTF-8: save the plan as UTF-8");
+            let diagnostic =
+                Diagnostic::new(plans::diagnostic::problem::InputProblem::NotUtf8, plans::span::Span::new(at, 1));
             let file = SourceFile::new(shown.display().to_string(), text);
             Ok(Err(Box::new(Checked { file, plan: None, graph: None, diagnostics: vec![diagnostic] })))
         }

@@ -194,7 +194,7 @@ impl Eq for NamedFile {}
 impl Diagnostic {
     /// An error with a primary label, worded here. The checker words nothing itself: it makes
     /// diagnostics with [`Diagnostic::new`] from a [`Problem`], whose words are in `problem/`.
-    pub fn error(code: Code, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
+    pub(crate) fn error(code: Code, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
         Diagnostic {
             code,
             severity: Severity::Error,
@@ -204,11 +204,6 @@ impl Diagnostic {
             fix: Vec::new(),
             named_file: None,
         }
-    }
-
-    /// A warning with a primary label.
-    pub fn warning(code: Code, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message, span, label) }
     }
 
     /// Adds a secondary label.

@@ -30,6 +30,8 @@ pub enum InputProblem<'a> {
     Undeclared { key: &'a str, setter: Setter<'a>, best: Option<&'a str>, declared: &'a [&'a str] },
     /// `planrun.toml` that does not parse, in the TOML parser's words.
     Project { file: &'a str, message: &'a str },
+    /// A plan file whose bytes are not UTF-8 (the span is the first bad byte).
+    NotUtf8,
 }
 
 impl InputProblem<'_> {
@@ -37,6 +39,8 @@ impl InputProblem<'_> {
     pub fn words(&self) -> Words {
         use InputProblem::*;
         match *self {
+            NotUtf8 => Words::error(Code::Syntax, "the file is not valid UTF-8", "invalid byte")
+                .help("KDL files are UTF-8: save the plan as UTF-8"),
             Syntax { message, label, help, related, kdl_v1 } => {
                 let mut words = if kdl_v1 {
                     Words::error(Code::KdlV1, format!("{message}; planrun reads KDL 2"), label).optional_help(
