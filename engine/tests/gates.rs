@@ -746,3 +746,75 @@ async fn prometheus_gates_against_a_real_server() {
     wait_for_sample(&client, &format!("planrun_gate_errors{sel} < 0.001")).await;
     assert_eq!(judge_one(&fails, "canary", &env).await, report("fails", Verdict::Passed, "1 of 1 measurements passed"));
 }
+
+/// A Prometheus of the test's own (its own port and directory), stopped on drop.
+struct OwnPrometheus {
+    dir: PathBuf,
+    port: u16,
+}
+
+impl OwnPrometheus {
+    async fn start() -> OwnPrometheus {
+        let port = closed_port().await;
+        let dir = std::env::temp_dir().join(format!("planrun-prom-stop-{}-{}", std::process::id(), unix_millis()));
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/env/prometheus-up");
+        let status = tokio::process::Command::new(&script)
+            .arg(&dir)
+            .env("PLANRUN_PROM_PORT", port.to_string())
+            .env("PLANRUN_PROM_TARGET_PORT", closed_port().await.to_string())
+            .status()
+            .await
+            .expect("run tests/env/prometheus-up");
+        assert!(status.success(), "tests/env/prometheus-up {} failed", dir.display());
+        OwnPrometheus { dir, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it (SIGKILL: a server that vanishes, not one that says goodbye).
+    fn kill(&self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("prometheus.pid")) {
+            let _ = std::process::Command::new("kill").args(["-KILL", pid.trim()]).status();
+        }
+    }
+}
+
+impl Drop for OwnPrometheus {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn a_prometheus_gate_whose_server_stops_mid_gate_never_passes() {
+    let prometheus = OwnPrometheus::start().await;
+    let (env, memory) = env(Some(prometheus.url()));
+    // `vector(0)` answers without any scrape: every measurement passes while the server lives.
+    let mut g = gate("error-rate", GateKind::Prometheus(promql("vector(0)".into(), Some("result < 0.01"), None)));
+    g.analysis.interval = Duration::from_secs(1);
+    g.analysis.timeout = Duration::from_secs(2);
+    g.analysis.sampling = Sampling::Count(5);
+    let judged = tokio::spawn(async move { judge_one(&g, "canary", &env).await });
+    // The server goes away once a measurement has passed.
+    let deadline = Instant::now() + StdDuration::from_secs(20);
+    while !measurements(&memory).iter().any(|m| matches!(m, Event::Measurement { verdict, .. } if verdict == "pass")) {
+        assert!(Instant::now() < deadline, "no measurement passed while Prometheus ran");
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    prometheus.kill();
+    let report = judged.await.unwrap();
+
+    let verdicts: Vec<String> = measurements(&memory)
+        .iter()
+        .filter_map(|m| match m {
+            Event::Measurement { verdict, .. } => Some(verdict.clone()),
+            _ => None,
+        })
+        .collect();
+    eprintln!("Prometheus killed mid-gate: {:?} ({verdicts:?}): {}", report.verdict, report.summary);
+    assert_ne!(report.verdict, Verdict::Passed, "a gate whose source died passed: {}", report.summary);
+    assert!(verdicts.iter().any(|v| v == "error"), "the measurements after the kill errored: {verdicts:?}");
+}

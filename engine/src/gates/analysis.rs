@@ -81,6 +81,9 @@ pub enum Rule {
     ErrorLimit,
     /// All measurements taken, none passed: the worst outcome seen decides (never Passed).
     NothingPassed,
+    /// All measurements taken, some passed, but the last errored: the source was not
+    /// answering when the gate ended, so it says nothing of the release now (never Passed).
+    EndedInError,
     /// All measurements taken, at least one passed and every limit held.
     WithinLimits,
 }
@@ -100,7 +103,8 @@ pub enum Decision {
 /// limit => Inconclusive; more consecutive errors than the limit => Error. Each of these stops
 /// the gate at once (as in Argo Rollouts). Once finished: with no passing measurement the
 /// verdict is Failed if any failed, else Inconclusive if any was inconclusive, else Error (all
-/// errored); otherwise Passed.
+/// errored); with the last measurement an error, Error (the source went away: errors within
+/// the limit are forgiven between answers, never at the end); otherwise Passed.
 pub fn decide(outcomes: &[Outcome], limits: &Limits, finished: bool) -> Decision {
     let t = Tally::of(outcomes);
     if t.failed > limits.failures {
@@ -124,6 +128,9 @@ pub fn decide(outcomes: &[Outcome], limits: &Limits, finished: bool) -> Decision
             Verdict::Error
         };
         return Decision::Stop(verdict, Rule::NothingPassed);
+    }
+    if outcomes.last() == Some(&Outcome::Error) {
+        return Decision::Stop(Verdict::Error, Rule::EndedInError);
     }
     Decision::Stop(Verdict::Passed, Rule::WithinLimits)
 }
@@ -202,6 +209,16 @@ pub fn summarize(taken: &[Measurement], limits: &Limits, planned: u64, rule: Rul
             let run = taken.iter().rev().take_while(|m| m.outcome == Outcome::Error).count();
             let errors = list(&taken[taken.len() - run..], taken.len() - run, |_| true);
             format!("{run} consecutive errors (limit {}): {errors}", limits.consecutive_errors)
+        }
+        Rule::EndedInError => {
+            let run = taken.iter().rev().take_while(|m| m.outcome == Outcome::Error).count();
+            let errors = list(&taken[taken.len() - run..], taken.len() - run, |_| true);
+            format!(
+                "{} of {} measurements passed, but the last {run} errored: the source stopped answering before \
+                 the gate ended: {errors}",
+                t.passed,
+                t.total()
+            )
         }
         Rule::NothingPassed if t.total() == t.errored => {
             format!("all {} measurements errored, none passed: {}", t.total(), of(Outcome::Error))
@@ -307,7 +324,11 @@ mod tests {
         assert_eq!(decide(&[E, E, E, E], &LIMITS, false), Decision::Continue);
         assert_eq!(decide(&[E, E, E, E, E], &LIMITS, false), stop(Verdict::Error, Rule::ErrorLimit));
         assert_eq!(decide(&[E, E, P, E, E, E], &limits(0, 0, 3), false), Decision::Continue);
-        assert_eq!(decide(&[E, E, P, E, E], &limits(0, 0, 3), true), stop(Verdict::Passed, Rule::WithinLimits));
+        // Errors within the limit are forgiven between answers, never at the end: a source that
+        // stopped answering says nothing of the release now.
+        assert_eq!(decide(&[E, E, P, E, P], &limits(0, 0, 3), true), stop(Verdict::Passed, Rule::WithinLimits));
+        assert_eq!(decide(&[E, E, P, E, E], &limits(0, 0, 3), true), stop(Verdict::Error, Rule::EndedInError));
+        assert_eq!(decide(&[P, E], &LIMITS, true), stop(Verdict::Error, Rule::EndedInError));
         assert_eq!(decide(&[E], &limits(0, 0, 0), false), stop(Verdict::Error, Rule::ErrorLimit));
     }
 
