@@ -32,15 +32,14 @@ pub const POLL: Duration = Duration::from_millis(250);
 /// exit code. `shutdown` is Swarm stopping a task on purpose (replaced, scaled down, rolled
 /// back) and is not a failure.
 pub fn failure_of(task: &Task) -> Option<String> {
+    if !ended_by_itself(task) {
+        return None;
+    }
     let status = task.status.as_ref()?;
-    let err = status.err.clone().unwrap_or_default();
-    if !err.is_empty() {
+    if let Some(err) = status.err.clone().filter(|e| !e.is_empty()) {
         return Some(err);
     }
     let state = status.state?;
-    if !matches!(state, TaskState::FAILED | TaskState::REJECTED | TaskState::COMPLETE | TaskState::ORPHANED) {
-        return None;
-    }
     let exit = status.container_status.as_ref().and_then(|c| c.exit_code);
     let message = status.message.clone().filter(|m| !m.is_empty());
     Some(match (message, exit) {
