@@ -540,3 +540,67 @@ fn rollback_after_a_check_only_run_undoes_the_earlier_deploy() {
     assert_eq!(web.spec(), before, "the deploy before the check-only run is undone");
     web.assert_converged(V1, 2);
 }
+
+#[test]
+fn rollback_from_another_machine_with_an_empty_state_dir_restores_the_release() {
+    let web = Service::create(&unique("web"), V1, 2);
+    let before = web.spec();
+    let stack = unique("stack");
+    let _guard = LockGuard(stack.clone());
+    let work = Workdir::new("emptystate");
+    let deploy = work.plan(&rolling_plan(&stack, &[("web", &web.name, V2, "")], false, ""));
+    assert_eq!(work.apply(&deploy, &[]).code, 0);
+    web.assert_converged(V2, 2);
+    // The machine that deployed is gone: another one has no journals at all.
+    std::fs::remove_dir_all(work.dir.join("state")).unwrap();
+    let elsewhere = Workdir::new("elsewhere");
+    let empty = elsewhere.dir.join("state");
+
+    let history = run(&["history", &stack]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    assert!(history.stdout.contains("succeeded at"), "{}", history.stdout);
+    assert!(history.stdout.contains(&format!("to undo: web: {} back to {V1}", web.name)), "{}", history.stdout);
+
+    let rolled = run(&["rollback", "--stack", &stack, "--state-dir", empty.to_str().unwrap()]);
+
+    assert_eq!(rolled.code, 0, "{}", rolled.stderr);
+    assert!(rolled.stderr.contains("from the state the swarm keeps"), "{}", rolled.stderr);
+    assert_eq!(web.spec(), before, "the spec is exactly as before the run");
+    web.assert_converged(V1, 2);
+    let history = run(&["history", &stack, "--output", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    assert_eq!(rows[0]["outcome"], "rolled-back", "{rows}");
+    assert_eq!(rows[0]["left"], serde_json::json!([]), "{rows}");
+    let again = run(&["rollback", "--stack", &stack, "--state-dir", empty.to_str().unwrap()]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stderr.contains("nothing to roll back"), "{}", again.stderr);
+    assert!(!lock_exists(&stack));
+}
+
+#[test]
+fn rollback_leaves_a_service_changed_since_alone_naming_it_and_keeps_the_lock() {
+    let web = Service::create(&unique("web"), V1, 1);
+    let stack = unique("stack");
+    let _guard = LockGuard(stack.clone());
+    let work = Workdir::new("changedsince");
+    let deploy = work.plan(&rolling_plan(&stack, &[("web", &web.name, V2, "")], false, ""));
+    assert_eq!(work.apply(&deploy, &[]).code, 0);
+    // Someone releases by hand after planrun did.
+    support::docker(&["service", "update", "--detach", "--env-add", "HOTFIX=1", &web.name]);
+    let changed = web.spec();
+
+    let rolled = run(&["rollback", "--stack", &stack, "--state-dir", work.dir.join("state").to_str().unwrap()]);
+
+    assert_eq!(rolled.code, 1, "{}", rolled.stderr);
+    assert!(
+        rolled.stderr.contains(&format!("service `{}` was changed since this run changed it", web.name)),
+        "{}",
+        rolled.stderr
+    );
+    assert_eq!(web.spec(), changed, "the change made since is kept");
+    assert!(lock_exists(&stack), "a failed rollback keeps the lock until a person looks");
+    let status = run(&["status", &stack]);
+    assert!(status.stdout.contains("lock: held by"), "{}", status.stdout);
+    let applied = work.apply(&deploy, &[]);
+    assert_eq!(applied.code, 1, "a new apply is refused while the lock is kept: {}", applied.stderr);
+}

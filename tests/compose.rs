@@ -42,6 +42,7 @@ fn apply(work: &Workdir, plan: &Path, env: &[(&str, &str)]) -> support::Run {
         code: out.status.code().unwrap_or(-1),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         events: stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect(),
+        stdout: stdout.clone().into_owned(),
     };
     eprintln!("planrun apply {env:?} -> exit {}\n{}", r.code, r.stderr);
     r

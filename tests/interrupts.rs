@@ -288,3 +288,58 @@ fn planrun_abort_from_another_process_rolls_a_waiting_run_back() {
     assert_eq!(web.image(), V1);
     web.assert_converged(V1, 2);
 }
+
+/// A CI runner dies (SIGKILL) while a canary takes its first share, after a rolling step: the
+/// canary would keep serving with nobody judging it. `planrun rollback` on another machine
+/// (an empty state directory) undoes both steps from what the swarm keeps, takes the dead
+/// run's lock over, and the next `apply` goes on.
+#[test]
+fn a_killed_run_is_undone_from_another_machine_with_an_empty_state_dir() {
+    let api = Service::create(&unique("api"), V1, 1);
+    let web = Service::create(&unique("web"), V1, 2);
+    let (api_before, web_before) = (api.spec(), web.spec());
+    let stack = unique("stack");
+    let _guard = LockGuard(stack.clone());
+    let work = Workdir::new("killedcanary");
+    let canary = format!("{}-canary", web.name);
+    let text = rolling_plan(&stack, &[("api", &api.name, V2, "")], false, "").replace(
+        "}\n}\n",
+        &format!(
+            "}}\n    canary web {{\n        service {}\n        image \"{V2}\"\n        after api\n        \
+             stage replicas=1 {{ pause \"60s\"; }}\n        deadline \"2m\"\n    }}\n}}\n",
+            web.name
+        ),
+    );
+    let plan = work.plan(&text);
+    let mut apply = Background::apply(&work, &plan, &[]);
+    apply.wait_for("step-started", "web");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !support::docker(&["service", "ls", "--filter", &format!("name={canary}"), "--format", "{{.Replicas}}"])
+        .contains("1/1")
+    {
+        assert!(Instant::now() < deadline, "the canary never ran");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    apply.signal("KILL");
+    apply.finish();
+    std::fs::remove_dir_all(work.dir.join("state")).unwrap();
+    let elsewhere = Workdir::new("elsewhere");
+    let empty = elsewhere.dir.join("state");
+    let rolled = run(&["rollback", "--stack", &stack, "--state-dir", empty.to_str().unwrap()]);
+
+    assert_eq!(rolled.code, 0, "{}", rolled.stderr);
+    assert!(
+        std::process::Command::new("docker").args(["service", "inspect", &canary]).output().unwrap().status.code()
+            != Some(0),
+        "the canary is removed"
+    );
+    assert_eq!(web.spec(), web_before, "the stable service was never touched");
+    assert_eq!(api.spec(), api_before, "the rolling step is undone exactly");
+    api.assert_converged(V1, 1);
+    assert!(!lock_exists(&stack), "the dead run's lock was taken over and released");
+    let next = elsewhere.plan(&rolling_plan(&stack, &[("api", &api.name, V2, "")], false, ""));
+    let applied = elsewhere.apply(&next, &[]);
+    assert_eq!(applied.code, 0, "the next apply is not refused: {}", applied.stderr);
+    api.assert_converged(V2, 1);
+}

@@ -357,6 +357,7 @@ mod tests {
             started: "now".into(),
             beat: "now".into(),
             lease_secs: 60,
+            undoing: None,
         }
     }
 

@@ -17,6 +17,7 @@ use crate::commands::Commands;
 use crate::database::{Databases, Dump};
 use crate::events::{Event, Events};
 use crate::gates::{self, GateReport, Probe, Verdict};
+use crate::run_state::{Entry, RunState, StateError};
 use crate::services::progress::Progress;
 use crate::undo::{Recorded, Undo};
 
@@ -43,6 +44,8 @@ pub struct RunContext {
     pub databases: Arc<dyn Databases>,
     /// Dumps this run took and verified, by database (`Target::describe`).
     pub backups: Arc<std::sync::Mutex<Vec<(String, Dump)>>>,
+    /// Where the run's undo records are kept in the swarm (none in a simulation).
+    pub state: Option<Arc<RunState>>,
 }
 
 impl RunContext {
@@ -72,10 +75,17 @@ impl StepContext {
         self.run.cluster.as_ref()
     }
 
-    /// Records how to undo this step. Call it before changing anything.
-    pub fn record(&self, undo: Undo) {
+    /// Records how to undo this step: in the swarm first (so any machine can undo it), then in
+    /// the journal. Call it before changing anything; when the swarm cannot keep the record, the
+    /// step must not change anything either.
+    pub async fn record(&self, undo: Undo) -> Result<(), StateError> {
+        if let Some(state) = &self.run.state {
+            let entry = Entry::Recorded { step: self.step.clone(), undo: undo.clone() };
+            state.write(&entry).await?;
+        }
         self.run.recorded.push(&self.step, undo.clone());
         self.run.events.emit(Event::StepRecorded { step: self.step.clone(), undo });
+        Ok(())
     }
 
     /// Reports progress.

@@ -248,7 +248,10 @@ impl Executor {
             };
             self.ctx.events.emit(Event::StepUndone { step: step.clone(), outcome, reason, took_ms });
             match result {
-                Ok(()) => self.ctx.recorded.remove(step),
+                Ok(()) => {
+                    self.ctx.recorded.remove(step);
+                    self.remember_undone(step).await;
+                }
                 Err(e @ steps::StepError::Irreversible(_)) => {
                     failed.push((step.clone(), e.to_string()));
                     return Undone { failed, stopped: false, left: self.ctx.recorded.newest_first() };
@@ -258,6 +261,17 @@ impl Executor {
         }
         let left = self.ctx.recorded.newest_first();
         Undone { failed, stopped: false, left }
+    }
+
+    /// Tells the swarm `step` is undone. Failing to is a warning: the undo happened, and a later
+    /// rollback that undoes it again finds the service already as recorded.
+    async fn remember_undone(&self, step: &str) {
+        let Some(state) = &self.ctx.state else { return };
+        let entry = crate::run_state::Entry::Undone { step: step.to_owned(), by_run: self.ctx.run_id.clone() };
+        if let Err(e) = state.write(&entry).await {
+            let message = format!("cannot record in the swarm that `{step}` is undone: {e}");
+            self.ctx.events.emit(Event::Warning { problem: crate::events::Problem { step: None, at: None, message } });
+        }
     }
 }
 

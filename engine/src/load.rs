@@ -28,6 +28,8 @@ pub struct Loaded {
     pub environment: Option<(String, Environment)>,
     /// The project file's `[simulation]` (for `planrun plan`).
     pub simulation: plans::project::Simulation,
+    /// The project file's `[runs]`.
+    pub runs: plans::project::Runs,
 }
 
 /// A failure to load that is not a diagnostic in the plan: an unreadable file, a bad project file.
@@ -90,7 +92,14 @@ pub fn load_as(path: &Path, stdin_filename: Option<&Path>, options: &LoadOptions
     let shown = shown_name(path, stdin_filename);
     let text = match read_text(path, &shown).map_err(LoadError::Io)? {
         Ok(text) => text,
-        Err(checked) => return Ok(Loaded { checked: *checked, environment: None, simulation: Default::default() }),
+        Err(checked) => {
+            return Ok(Loaded {
+                checked: *checked,
+                environment: None,
+                simulation: Default::default(),
+                runs: Default::default(),
+            });
+        }
     };
     check_text(shown, from_stdin && stdin_filename.is_none(), text, options)
 }
@@ -111,12 +120,14 @@ fn check_text(shown: PathBuf, bare_stdin: bool, text: String, options: &LoadOpti
     });
     let mut environment = None;
     let mut simulation = plans::project::Simulation::default();
+    let mut runs = plans::project::Runs::default();
     if let Some(pp) = project_path {
         let ptext =
             std::fs::read_to_string(&pp).map_err(|e| LoadError::Io(format!("cannot read {}: {e}", pp.display())))?;
         let pfile = SourceFile::new(pp.display().to_string(), ptext);
         let project = Project::parse(&pfile).map_err(|d| LoadError::Project(Box::new((pfile.clone(), d))))?;
         simulation = project.simulation.clone();
+        runs = project.runs.clone();
         environment = project
             .environment(options.env.as_deref())
             .map_err(|e| LoadError::Io(format!("{}: {e}", pp.display())))?
@@ -139,5 +150,5 @@ fn check_text(shown: PathBuf, bare_stdin: bool, text: String, options: &LoadOpti
             .unwrap_or_else(|| PathBuf::from(".")),
     );
     let checked = plans::check(SourceFile::new(shown.display().to_string(), text), &inputs);
-    Ok(Loaded { checked, environment, simulation })
+    Ok(Loaded { checked, environment, simulation, runs })
 }

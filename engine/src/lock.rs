@@ -44,6 +44,10 @@ pub struct Holder {
     /// How long after its last beat the lock expires, in seconds.
     #[serde(default = "lease_secs")]
     pub lease_secs: u64,
+    /// The run a rollback holding the lock undoes: a rollback of that run that comes later
+    /// may take over the lock once this one is gone (a rollback that failed keeps the lock).
+    #[serde(default)]
+    pub undoing: Option<String>,
 }
 
 fn lease_secs() -> u64 {
@@ -69,6 +73,7 @@ impl Holder {
             started: now.clone(),
             beat: now,
             lease_secs: LEASE.as_secs(),
+            undoing: None,
         }
     }
 
@@ -97,7 +102,7 @@ impl Holder {
     }
 
     fn labels(&self) -> HashMap<String, String> {
-        HashMap::from([
+        let mut labels = HashMap::from([
             ("planrun.lock.holder".into(), self.holder.clone()),
             ("planrun.lock.host".into(), self.host.clone()),
             ("planrun.lock.run-id".into(), self.run_id.clone()),
@@ -105,7 +110,11 @@ impl Holder {
             ("planrun.lock.started".into(), self.started.clone()),
             ("planrun.lock.beat".into(), self.beat.clone()),
             ("planrun.lock.lease".into(), self.lease_secs.to_string()),
-        ])
+        ]);
+        if let Some(run) = &self.undoing {
+            labels.insert("planrun.lock.undoing".into(), run.clone());
+        }
+        labels
     }
 
     fn from_labels(labels: &HashMap<String, String>) -> Holder {
@@ -118,6 +127,7 @@ impl Holder {
             started: get("planrun.lock.started"),
             beat: labels.get("planrun.lock.beat").cloned().unwrap_or_else(|| get("planrun.lock.started")),
             lease_secs: labels.get("planrun.lock.lease").and_then(|s| s.parse().ok()).unwrap_or(LEASE.as_secs()),
+            undoing: labels.get("planrun.lock.undoing").cloned(),
         }
     }
 }
@@ -293,10 +303,10 @@ impl Lock {
     ) -> Result<Lock, LockError> {
         match Lock::acquire(cluster.clone(), stack, holder.clone()).await {
             Err(LockError::Held { holder: held, .. })
-                if held.run_id == stale_run
+                if (held.run_id == stale_run || held.undoing.as_deref() == Some(stale_run))
                     && ((held.host == holder.host && gone(held.pid)) || held.expired(SystemTime::now()).is_some()) =>
             {
-                force_unlock(cluster.as_ref(), stack, stale_run).await?;
+                force_unlock(cluster.as_ref(), stack, &held.run_id).await?;
                 Lock::acquire(cluster, stack, holder).await
             }
             other => other,
@@ -452,6 +462,15 @@ mod tests {
         let taken = Lock::acquire_or_take_over(cluster.clone(), "shop", holder("r-rb", 1), "r-stopped").await.unwrap();
         assert_eq!(current(cluster.as_ref(), "shop").await.unwrap().unwrap().1.run_id, "r-rb");
         taken.release().await.unwrap();
+
+        // A failed rollback keeps the lock; a later rollback of the same run takes it over.
+        let failed = Holder { undoing: Some("r-stopped".into()), ..holder("r-rb1", dead_pid()) };
+        let _kept = Lock::acquire(cluster.clone(), "shop", failed).await.unwrap();
+        let other = Lock::acquire_or_take_over(cluster.clone(), "shop", holder("r-rb2", 1), "r-other").await;
+        assert!(matches!(other, Err(LockError::Held { .. })), "{:?}", other.err());
+        let again = Lock::acquire_or_take_over(cluster.clone(), "shop", holder("r-rb2", 1), "r-stopped").await.unwrap();
+        assert_eq!(current(cluster.as_ref(), "shop").await.unwrap().unwrap().1.run_id, "r-rb2");
+        again.release().await.unwrap();
     }
 
     /// A holder whose last beat was `ago` before now, on another machine.

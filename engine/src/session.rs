@@ -22,6 +22,7 @@ use crate::executor::{self, Executor, Interrupts};
 use crate::gates::{LiveProbe, Probe};
 use crate::journal::{self, Journal};
 use crate::lock::{Holder, Lock, LockError};
+use crate::run_state::{self, Entry, RunState};
 use crate::undo::{Recorded, Undo};
 use crate::{clock, history, preflight};
 
@@ -63,8 +64,8 @@ impl Seams {
         Seams { cluster, probe: Arc::new(probe), commands, approver: Arc::new(FirstAnswer(approvers)), databases }
     }
 
-    /// A run context over these seams.
-    pub fn context(&self, events: Events, stack: &str, run_id: &str) -> Arc<RunContext> {
+    /// A run context over these seams, keeping its undo records in `state`.
+    pub fn context(&self, events: Events, stack: &str, run_id: &str, state: Option<Arc<RunState>>) -> Arc<RunContext> {
         Arc::new(RunContext {
             cluster: self.cluster.clone(),
             events,
@@ -76,6 +77,7 @@ impl Seams {
             recorded: Arc::new(Recorded::default()),
             databases: self.databases.clone(),
             backups: Arc::default(),
+            state,
         })
     }
 }
@@ -135,6 +137,8 @@ pub struct ApplyRequest {
     pub state_dir: PathBuf,
     /// Steps running at once, at most.
     pub parallelism: usize,
+    /// How many runs of the stack the swarm keeps the state of (`[runs] keep`).
+    pub keep_runs: usize,
 }
 
 /// A run id that sorts by time: `r-20261126T120000Z-12345`.
@@ -181,7 +185,8 @@ pub async fn apply(
         on_failure: format!("{:?}", plan.on_failure).to_lowercase(),
     });
     let fenced = fence(&mut lock, &events, &interrupts);
-    let ctx = seams.context(events.clone(), &stack, &run_id);
+    let state = Arc::new(RunState::new(seams.cluster.clone(), &stack, &run_id, 0));
+    let ctx = seams.context(events.clone(), &stack, &run_id, Some(state.clone()));
     let plan_dir = Arc::new(request.plan_dir.clone());
     let step_ctx =
         StepContext { run: ctx.clone(), plan: plan.clone(), plan_dir: plan_dir.clone(), step: String::new() };
@@ -221,6 +226,17 @@ pub async fn apply(
         },
         steps: plan.steps.clone(),
     };
+    // Before anything changes, the swarm knows the run: its undo records follow.
+    if let Err(e) = state.write(&Entry::Started { summary: last.run.clone() }).await {
+        let message = format!("cannot keep the run's state in the swarm ({e}): nothing was changed");
+        let refused = Refused::emit(Refusal::DockerUnavailable, message, Vec::new(), &events);
+        fenced.abort();
+        let _ = lock.release().await;
+        return Err(refused);
+    }
+    if let Err(e) = run_state::collect(seams.cluster.as_ref(), &stack, request.keep_runs, &run_id).await {
+        warn(&events, format!("could not collect the state of old runs of `{stack}`: {e}"));
+    }
     if let Err(e) = history::save(seams.cluster.as_ref(), &stack, &last).await {
         events.emit(Event::Warning {
             problem: Problem { step: None, at: None, message: format!("cannot record the run in the swarm: {e}") },
@@ -235,12 +251,21 @@ pub async fn apply(
     last.run.finished = Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
     last.run.outcome = Some(report.outcome);
     last.run.reason = report.reason.clone();
+    let finished = Entry::Finished {
+        outcome: report.outcome,
+        reason: report.reason.clone(),
+        at: last.run.finished.clone().unwrap_or_default(),
+    };
+    if let Err(e) = state.write(&finished).await {
+        warn(&events, format!("cannot record in the swarm how the run ended: {e}"));
+    }
     if let Err(e) = history::save(seams.cluster.as_ref(), &stack, &last).await {
         warn(&events, format!("cannot record the run's outcome in the swarm: {e}"));
     }
-    // A run stopped halfway keeps the stack locked: its `planrun rollback` takes the lock over.
+    // A run stopped halfway, or whose rollback failed, keeps the stack locked until a person
+    // looks: its `planrun rollback` takes the lock over.
     let lost_lock = lock.is_lost();
-    let lock_error = if report.outcome == RunOutcome::Stopped {
+    let lock_error = if matches!(report.outcome, RunOutcome::Stopped | RunOutcome::RollbackFailed) {
         drop(lock);
         None
     } else {
@@ -310,7 +335,7 @@ fn append_deployment_log(
 pub struct RollbackRequest {
     /// The stack.
     pub stack: String,
-    /// A journal to undo, instead of the stack's newest with changes left.
+    /// A journal to undo, instead of the stack's newest run with changes left.
     pub journal: Option<PathBuf>,
     /// Where journals are kept.
     pub state_dir: PathBuf,
@@ -319,8 +344,8 @@ pub struct RollbackRequest {
 /// What a rollback did.
 #[derive(Debug)]
 pub struct RolledBack {
-    /// The journal undone.
-    pub journal: PathBuf,
+    /// The journal its undos were added to, if this machine has the run's journal.
+    pub journal: Option<PathBuf>,
     /// The run it undid.
     pub run_id: String,
     /// How it ended.
@@ -333,31 +358,36 @@ pub struct RolledBack {
     pub lost_lock: bool,
 }
 
-/// Finds the journal `rollback` would undo and what is pending in it (no swarm needed).
-pub fn rollback_target(request: &RollbackRequest, output: &Events) -> Result<(PathBuf, Vec<Record>), Refused> {
-    let found = match &request.journal {
-        Some(path) => journal::read(path).map(|r| Some((path.clone(), r))),
-        None => journal::latest_with_changes(&request.state_dir, &request.stack),
+/// The run a rollback undoes and what is left of it.
+struct Target {
+    /// The run.
+    run_id: String,
+    /// Its journal on this machine, if there is one.
+    journal: Option<PathBuf>,
+    /// What the swarm keeps of it, if anything (then it says what is pending).
+    stored: Option<run_state::StoredRun>,
+    /// What is left to undo, newest first.
+    pending: Vec<(String, Undo)>,
+}
+
+/// Finds the run `rollback` undoes. The swarm's record of the stack's runs comes first (any
+/// machine has it); a journal named with `--journal`, or, for runs the swarm has no record of
+/// (made by a planrun before it kept one), the newest local journal with changes left.
+async fn rollback_target(request: &RollbackRequest, cluster: &dyn Cluster) -> Result<Target, (Refusal, String)> {
+    let runs = run_state::runs(cluster, &request.stack)
+        .await
+        .map_err(|e| (Refusal::DockerUnavailable, format!("cannot read the stack's runs from the swarm: {e}")))?;
+    let journal_of = |run_id: &str| {
+        let path = journal::stack_dir(&request.state_dir, &request.stack).join(format!("{run_id}.jsonl"));
+        path.is_file().then_some(path)
     };
-    match found {
-        Err(e) => {
-            Err(Refused::emit(Refusal::Journal, format!("cannot read the run journals: {e}"), Vec::new(), output))
-        }
-        Ok(None) => Err(Refused::emit(
-            Refusal::NothingToDo,
-            format!(
-                "nothing to roll back: no run of stack `{}` under {} left changes that are not undone",
-                request.stack,
-                request.state_dir.display()
-            ),
-            Vec::new(),
-            output,
-        )),
+    if let Some(path) = &request.journal {
+        let records =
+            journal::read(path).map_err(|e| (Refusal::Journal, format!("cannot read {}: {e}", path.display())))?;
         // Undoing another stack's run under this stack's lock would change what that lock
         // does not guard.
-        Ok(Some((path, records))) if journal::stack(&records).is_some_and(|stack| stack != request.stack) => {
-            let stack = journal::stack(&records).unwrap_or_default();
-            Err(Refused::emit(
+        if let Some(stack) = journal::stack(&records).filter(|stack| *stack != request.stack) {
+            return Err((
                 Refusal::Usage,
                 format!(
                     "{} is a journal of stack `{stack}`, not `{}`: nothing was changed\n\
@@ -366,67 +396,106 @@ pub fn rollback_target(request: &RollbackRequest, output: &Events) -> Result<(Pa
                     request.stack,
                     path.display()
                 ),
-                Vec::new(),
-                output,
-            ))
+            ));
         }
-        Ok(Some((path, records))) if journal::pending_undo(&records).is_empty() => Err(Refused::emit(
+        let run_id = journal::run_id(&records).unwrap_or_default();
+        let stored = runs.into_iter().find(|r| r.run_id == run_id);
+        let pending = match &stored {
+            Some(run) => run.pending(),
+            None => journal::pending_undo(&records),
+        };
+        return Ok(Target { run_id, journal: Some(path.clone()), stored, pending });
+    }
+    if runs.is_empty() {
+        let found = journal::latest_with_changes(&request.state_dir, &request.stack)
+            .map_err(|e| (Refusal::Journal, format!("cannot read the run journals: {e}")))?;
+        let Some((path, records)) = found else {
+            return Err((
+                Refusal::NothingToDo,
+                format!(
+                    "nothing to roll back: the swarm keeps no run of stack `{}`, and no journal under {} has changes left",
+                    request.stack,
+                    request.state_dir.display()
+                ),
+            ));
+        };
+        let run_id = journal::run_id(&records).unwrap_or_default();
+        return Ok(Target { run_id, journal: Some(path), stored: None, pending: journal::pending_undo(&records) });
+    }
+    match runs.into_iter().find(|r| !r.pending().is_empty()) {
+        Some(run) => Ok(Target {
+            run_id: run.run_id.clone(),
+            journal: journal_of(&run.run_id),
+            pending: run.pending(),
+            stored: Some(run),
+        }),
+        None => Err((
             Refusal::NothingToDo,
-            format!("nothing to roll back: every change recorded in {} is already undone", path.display()),
-            Vec::new(),
-            output,
+            format!("nothing to roll back: no run of stack `{}` left changes that are not undone", request.stack),
         )),
-        Ok(Some(found)) => Ok(found),
     }
 }
 
-/// Undoes what a run left changed, newest first, recording each undo in that run's journal.
+/// Undoes what a run left changed, newest first, recording each undo in the swarm and in the
+/// run's journal when this machine has it.
 pub async fn rollback(
     request: RollbackRequest,
     seams: Seams,
     output: Events,
     interrupts: Interrupts,
 ) -> Result<RolledBack, Refused> {
-    let (path, records) = rollback_target(&request, &output)?;
-    let undone_run = journal::run_id(&records).unwrap_or_default();
+    let refuse = |(refusal, message): (Refusal, String)| Refused::emit(refusal, message, Vec::new(), &output);
+    let first = rollback_target(&request, seams.cluster.as_ref()).await.map_err(refuse)?;
+    if first.pending.is_empty() {
+        let message = format!("nothing to roll back: every change run {} recorded is already undone", first.run_id);
+        return Err(refuse((Refusal::NothingToDo, message)));
+    }
+    let undone_run = first.run_id.clone();
     let run_id = new_run_id();
-    let holder = Holder::this_process(&run_id);
+    let holder = Holder { undoing: Some(undone_run.clone()), ..Holder::this_process(&run_id) };
     let mut lock = match Lock::acquire_or_take_over(seams.cluster.clone(), &request.stack, holder, &undone_run).await {
         Ok(lock) => lock,
-        Err(e @ LockError::Held { .. }) => {
-            return Err(Refused::emit(Refusal::Locked, e.to_string(), Vec::new(), &output));
-        }
-        Err(e) => return Err(Refused::emit(Refusal::DockerUnavailable, e.to_string(), Vec::new(), &output)),
+        Err(e @ LockError::Held { .. }) => return Err(refuse((Refusal::Locked, e.to_string()))),
+        Err(e) => return Err(refuse((Refusal::DockerUnavailable, e.to_string()))),
     };
     // What is left to undo, read again under the lock: a rollback that ran meanwhile (it held
-    // the lock then) has recorded its undos in this journal.
-    let pending = match journal::read(&path) {
-        Ok(records) => journal::pending_undo(&records),
+    // the lock then) has recorded its undos.
+    let target = match rollback_target(&request, seams.cluster.as_ref()).await {
+        Ok(target) if target.run_id == undone_run && !target.pending.is_empty() => target,
+        Ok(_) => {
+            let _ = lock.release().await;
+            let message = format!("nothing to roll back: another rollback undid run {undone_run} meanwhile");
+            return Err(refuse((Refusal::NothingToDo, message)));
+        }
         Err(e) => {
             let _ = lock.release().await;
-            let message = format!("cannot read the run journal {}: {e}", path.display());
-            return Err(Refused::emit(Refusal::Journal, message, Vec::new(), &output));
+            return Err(refuse(e));
         }
     };
-    if pending.is_empty() {
-        let _ = lock.release().await;
-        let message = format!("nothing to roll back: every change recorded in {} is already undone", path.display());
-        return Err(Refused::emit(Refusal::NothingToDo, message, Vec::new(), &output));
-    }
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    let unjournalled = match Journal::append(&path) {
-        Ok(journal) => {
+    let unjournalled = match target.journal.as_deref().map(Journal::append) {
+        Some(Ok(journal)) => {
             sinks.push(Box::new(journal.warning_to(output.clone())));
             None
         }
-        Err(e) => Some(format!("cannot append to {}: {e}; this rollback is not journalled", path.display())),
+        Some(Err(e)) => Some(format!(
+            "cannot append to {}: {e}; this rollback is recorded in the swarm only",
+            target.journal.as_deref().unwrap_or(Path::new("")).display()
+        )),
+        None => None,
     };
     sinks.push(Box::new(output));
     let events = Events::new(sinks);
     if let Some(message) = unjournalled {
         warn(&events, message);
     }
-    let ctx = seams.context(events.clone(), &request.stack, &run_id);
+    // Undos are recorded with the run they undo, so any machine sees what is left of it.
+    let state = target
+        .stored
+        .as_ref()
+        .map(|stored| Arc::new(RunState::new(seams.cluster.clone(), &request.stack, &undone_run, stored.next_seq)));
+    let ctx = seams.context(events.clone(), &request.stack, &run_id, state.clone());
+    let pending = target.pending;
     for (step, undo) in pending.iter().rev() {
         ctx.recorded.push(step, undo.clone());
     }
@@ -446,22 +515,30 @@ pub async fn rollback(
         (RunOutcome::RolledBack, None)
     };
     events.emit(Event::RunFinished { outcome, reason: reason.clone() });
+    let finished = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let by_rollback = format!(
+        "undone by planrun rollback (run {run_id}){}",
+        reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+    );
+    if let Some(state) = &state {
+        let entry = Entry::Finished { outcome, reason: Some(by_rollback.clone()), at: finished.clone() };
+        if let Err(e) = state.write(&entry).await {
+            warn(&events, format!("cannot record in the swarm how the rollback ended: {e}"));
+        }
+    }
     if let Ok(Some(mut last)) = history::load(seams.cluster.as_ref(), &request.stack).await
         && last.run.run_id == undone_run
     {
-        last.run.finished = Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
+        last.run.finished = Some(finished);
         last.run.outcome = Some(outcome);
-        last.run.reason = Some(format!(
-            "undone by planrun rollback (run {run_id}){}",
-            reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
-        ));
+        last.run.reason = Some(by_rollback);
         let _ = history::save(seams.cluster.as_ref(), &request.stack, &last).await;
     }
     let lost_lock = lock.is_lost();
-    if outcome == RunOutcome::Stopped {
+    if matches!(outcome, RunOutcome::Stopped | RunOutcome::RollbackFailed) {
         drop(lock);
     } else if let Err(e) = lock.release().await {
         warn(&events, format!("could not release the deploy lock: {e}"));
     }
-    Ok(RolledBack { journal: path, run_id: undone_run, outcome, left: undone.left, reason, lost_lock })
+    Ok(RolledBack { journal: target.journal, run_id: undone_run, outcome, left: undone.left, reason, lost_lock })
 }

@@ -97,6 +97,7 @@ impl Simulation {
             recorded: Arc::new(Recorded::default()),
             databases: Arc::new(self.database.clone()) as Arc<dyn Databases>,
             backups: Arc::default(),
+            state: None,
         })
     }
 }

@@ -87,6 +87,11 @@ pub struct RollingUndo {
     pub version: u64,
     /// How long undo may take to converge, in milliseconds (the step's update deadline).
     pub deadline_ms: u64,
+    /// The spec the step writes, recorded before it writes it: undo finds the service on it
+    /// (or on the recorded spec) unless someone changed it since, and then leaves it alone.
+    /// None where the step does not say (records of older planruns: not checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<ServiceSpec>,
 }
 
 impl RollingUndo {
@@ -102,7 +107,14 @@ impl RollingUndo {
             previous_spec: service.spec.clone().unwrap_or_default(),
             version: service.version.as_ref().and_then(|v| v.index).unwrap_or(0),
             deadline_ms,
+            written: None,
         }
+    }
+
+    /// This record, saying the step writes `spec`.
+    pub fn writing(mut self, spec: &ServiceSpec) -> RollingUndo {
+        self.written = Some(spec.clone());
+        self
     }
 
     /// The image of the recorded spec.

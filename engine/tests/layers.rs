@@ -29,6 +29,7 @@ const LAYERS: &[&str] = &[
     "events",
     "journal",
     "history",
+    "run_state",
     // the other seams (a command gate runs through `commands`)
     "commands",
     "approval",

@@ -127,7 +127,7 @@ fn step(service: &str, image: &str, monitor_secs: u64) -> Rolling {
 fn context(swarm: &Swarm) -> (StepContext, Arc<Memory>) {
     let memory = Arc::new(Memory::default());
     let seams = Seams::live(Arc::new(swarm.clone()), None, None, None);
-    let run = seams.context(Events::new(vec![Box::new(memory.clone())]), "planrun-t", "r-swarm-test");
+    let run = seams.context(Events::new(vec![Box::new(memory.clone())]), "planrun-t", "r-swarm-test", None);
     let (plan, _) = Simulation::plan("plan t {\n    stack planrun-t\n    pause p \"1s\"\n}\n");
     let step = StepContext { run, plan, plan_dir: Arc::new(".".into()), step: "release".into() };
     (step, memory)

@@ -21,6 +21,19 @@ pub struct Project {
     /// How `planrun plan` estimates what the swarm cannot tell it.
     #[serde(default)]
     pub simulation: Simulation,
+    /// What the swarm keeps of past runs.
+    #[serde(default)]
+    pub runs: Runs,
+}
+
+/// `[runs]`: how many runs of a stack the swarm keeps the state of (their undo records, for
+/// `rollback` and `history` from any machine).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Runs {
+    /// The newest runs kept per stack (default 20); older runs' state is removed when a run
+    /// starts. At least 1.
+    pub keep: Option<std::num::NonZeroUsize>,
 }
 
 /// `[simulation]`: timings `planrun plan` cannot read from the swarm (`--calibrate-from RUN`

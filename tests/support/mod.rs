@@ -203,6 +203,9 @@ pub fn healthy_containers(service: &str) -> usize {
 pub struct Workdir {
     /// The directory.
     pub dir: PathBuf,
+    /// The stacks of the plans written here: what the swarm keeps of their runs is removed
+    /// with the directory.
+    stacks: std::sync::Mutex<Vec<String>>,
 }
 
 impl Workdir {
@@ -210,13 +213,16 @@ impl Workdir {
     pub fn new(name: &str) -> Workdir {
         let dir = std::env::temp_dir().join(unique(name));
         std::fs::create_dir_all(&dir).unwrap();
-        Workdir { dir }
+        Workdir { dir, stacks: std::sync::Mutex::default() }
     }
 
     /// Writes `plan.kdl` and returns its path.
     pub fn plan(&self, text: &str) -> PathBuf {
         let path = self.dir.join("plan.kdl");
         std::fs::write(&path, text).unwrap();
+        if let Some(stack) = text.lines().find_map(|l| l.trim().strip_prefix("stack ")) {
+            self.stacks.lock().unwrap().push(stack.trim().to_owned());
+        }
         path
     }
 
@@ -233,7 +239,32 @@ impl Workdir {
 impl Drop for Workdir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        for stack in self.stacks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {
+            forget_stack(stack);
+        }
     }
+}
+
+/// Removes what the swarm keeps of a stack's runs: its state objects and its last-run record
+/// (not its lock: a test that leaves one says so with [`LockGuard`]).
+pub fn forget_stack(stack: &str) {
+    let listed = std::process::Command::new("docker")
+        .args(["config", "ls", "-q", "--filter", &format!("label=planrun.state.stack={stack}")])
+        .output();
+    let mut names: Vec<String> = listed
+        .map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    names.push(format!("planrun-run-{stack}"));
+    let _ = std::process::Command::new("docker").args(["config", "rm"]).args(&names).output();
+}
+
+/// The number of state objects the swarm keeps of a stack's runs.
+pub fn state_objects(stack: &str) -> usize {
+    std::process::Command::new("docker")
+        .args(["config", "ls", "-q", "--filter", &format!("label=planrun.state.stack={stack}")])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().count())
+        .unwrap_or(0)
 }
 
 /// The planrun binary.
@@ -251,6 +282,8 @@ pub struct Run {
     pub stderr: String,
     /// Events printed with `--output json`.
     pub events: Vec<serde_json::Value>,
+    /// stdout as printed (empty where only events were kept).
+    pub stdout: String,
 }
 
 /// Runs planrun with `args` and collects its output.
@@ -262,6 +295,7 @@ pub fn run(args: &[&str]) -> Run {
         code: out.status.code().unwrap_or(-1),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         events,
+        stdout: stdout.into_owned(),
     };
     eprintln!("planrun {} -> exit {}\n{}", args.join(" "), run.code, run.stderr);
     run
@@ -288,9 +322,9 @@ pub struct LockGuard(pub String);
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        for name in [format!("planrun-lock-{}", self.0), format!("planrun-run-{}", self.0)] {
-            let _ = std::process::Command::new("docker").args(["config", "rm", &name]).output();
-        }
+        let _ =
+            std::process::Command::new("docker").args(["config", "rm", &format!("planrun-lock-{}", self.0)]).output();
+        forget_stack(&self.0);
     }
 }
 
@@ -376,7 +410,7 @@ impl Background {
         let mut stderr = String::new();
         std::io::Read::read_to_string(&mut self.child.stderr.take().unwrap(), &mut stderr).unwrap();
         eprintln!("planrun apply (background) -> exit {:?}\n{stderr}", status.code());
-        Run { code: status.code().unwrap_or(-1), stderr, events: self.seen }
+        Run { code: status.code().unwrap_or(-1), stderr, events: self.seen, stdout: String::new() }
     }
 }
 

@@ -127,6 +127,7 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
         return refuse(Refusal::InvalidPlan, message, problems);
     };
     let environment = loaded.environment.map(|(_, e)| e);
+    let runs = loaded.runs;
     let cluster = match connect(environment.as_ref()).await {
         Ok(c) => c,
         Err(e) => return refuse(Refusal::DockerUnavailable, e.to_string(), Vec::new()),
@@ -169,6 +170,7 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
         },
         state_dir: a.state_dir.clone(),
         parallelism: usize::from(a.parallelism),
+        keep_runs: runs.keep.map_or(crate::run_state::KEEP_RUNS, usize::from),
     };
     let ran = match session::apply(request, seams, output, interrupts).await {
         Ok(ran) => ran,

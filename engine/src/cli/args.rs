@@ -71,10 +71,12 @@ pub enum Command {
     /// state directory, or when Docker cannot be reached; 130 when a second interrupt stopped
     /// it with changes left in place.
     Apply(ApplyArgs),
-    /// Undo what a stack's last run left changed, from its journal.
+    /// Undo what a stack's last run left changed, from the state the swarm keeps of it.
     ///
     /// Takes the newest run of the stack that left changes not yet undone (a run that changed
-    /// nothing, or was rolled back already, is skipped). Exits 0 when everything is undone or
+    /// nothing, or was rolled back already, is skipped). Works from any machine that reaches
+    /// a manager, with an empty state directory; `--journal FILE` undoes the run of that
+    /// journal instead. A service changed since the run changed it is left alone, by name. Exits 0 when everything is undone or
     /// there was nothing to undo, 1 when an undo failed or the stack is locked, 2 for usage
     /// errors or when Docker cannot be reached, 130 when a second interrupt stopped it.
     Rollback(RollbackArgs),
@@ -85,6 +87,9 @@ pub enum Command {
     /// Show what is live on a stack: services, blue-green colours, canaries, a run waiting for
     /// approval, the deploy lock and the last run. Reads the swarm only.
     Status(StatusArgs),
+    /// List a stack's last runs as the swarm keeps them: who ran which plan when, how each
+    /// ended, and what each left to undo. Reads the swarm only.
+    History(StatusArgs),
     /// Scale a stack's old blue-green colours whose keep-old has passed to zero (the next
     /// `apply` on the stack does it too).
     Finish(AnswerArgs),

@@ -62,6 +62,7 @@ pub fn main() -> ExitCode {
         Command::Promote(a) => answer::answer(a, true),
         Command::Abort(a) => answer::answer(a, false),
         Command::Status(a) => status::status(a),
+        Command::History(a) => status::history(a),
         Command::Finish(a) => status::finish(a),
         Command::Unlock(a) => unlock::unlock(a),
         Command::Restore(a) => restore::restore(a),

@@ -1,4 +1,5 @@
-//! `planrun rollback`: undo what a stack's last run left changed, from its journal.
+//! `planrun rollback`: undo what a stack's last run left changed, from the state the swarm
+//! keeps of it (or a journal).
 
 use std::process::ExitCode;
 
@@ -25,11 +26,6 @@ async fn rollback_async(a: RollbackArgs) -> ExitCode {
     };
     let request =
         RollbackRequest { stack: a.stack.clone(), journal: a.journal.clone(), state_dir: a.state_dir.clone() };
-    // Say "nothing to roll back" without needing the swarm.
-    if let Err(refused) = session::rollback_target(&request, &Events::new(Vec::new())) {
-        let refused = Refused::emit(refused.refusal, refused.message, refused.problems, &output);
-        return said(refused);
-    }
     let environment = match project_environment(a.env.as_deref(), a.project.as_deref()) {
         Ok(e) => e,
         Err(e) => return said(Refused::emit(Refusal::Usage, e, Vec::new(), &output)),
@@ -50,7 +46,11 @@ async fn rollback_async(a: RollbackArgs) -> ExitCode {
         Ok(done) => done,
         Err(refused) => return said(refused),
     };
-    eprintln!("undid run {} (journal {})", done.run_id, done.journal.display());
+    let did = if done.outcome == RunOutcome::RolledBack { "undid" } else { "tried to undo" };
+    match &done.journal {
+        Some(journal) => eprintln!("{did} run {} (journal {})", done.run_id, journal.display()),
+        None => eprintln!("{did} run {} (from the state the swarm keeps; no journal of it here)", done.run_id),
+    }
     let report = Report { outcome: done.outcome, reason: done.reason.clone(), left: done.left.clone() };
     let again = rollback_command(&a.stack, &a.state_dir, a.env.as_deref(), a.project.as_deref());
     if let Some(next) = summary::next_steps(&report, &a.stack, &again, done.lost_lock) {

@@ -1,9 +1,10 @@
-//! `planrun status STACK` and `planrun finish STACK`.
+//! `planrun status STACK`, `planrun history STACK` and `planrun finish STACK`.
 
 use std::process::ExitCode;
 
 use crate::cli::args::{AnswerArgs, OutputFormat, StatusArgs};
 use crate::cli::{EXIT_USAGE, fail, run_async, swarm_of};
+use crate::run_state;
 use crate::status::{self, Status};
 use crate::steps::blue_green;
 
@@ -70,6 +71,92 @@ pub fn render(s: &Status) -> String {
                 "    {:<width$}  {}  {}/{} running{update}{role}\n",
                 v.name, v.image, v.running, v.desired
             ));
+        }
+    }
+    out
+}
+
+/// Runs `planrun history`.
+pub fn history(a: StatusArgs) -> ExitCode {
+    run_async(async move {
+        let cluster = match swarm_of(a.env.as_deref(), a.project.as_deref()).await {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        let runs = match run_state::runs(cluster.as_ref(), &a.stack).await {
+            Ok(runs) => runs,
+            Err(e) => return fail(EXIT_USAGE, format!("cannot read the runs of `{}`: {e}", a.stack)),
+        };
+        let rows: Vec<HistoryRow> = runs.iter().map(HistoryRow::of).collect();
+        match a.output {
+            OutputFormat::Json => match serde_json::to_string(&rows) {
+                Ok(json) => println!("{json}"),
+                Err(e) => return fail(EXIT_USAGE, e),
+            },
+            OutputFormat::Auto | OutputFormat::Plain => print!("{}", render_history(&a.stack, &rows)),
+        }
+        ExitCode::SUCCESS
+    })
+}
+
+/// One run in `planrun history`.
+#[derive(Debug, serde::Serialize)]
+pub struct HistoryRow {
+    /// The run.
+    pub run_id: String,
+    /// The plan, who ran it and when, if the swarm still has its start.
+    pub plan: Option<String>,
+    /// `user@host`.
+    pub by: Option<String>,
+    /// When it started.
+    pub started: Option<String>,
+    /// How it (or the last rollback of it) ended; none while it runs or if it died.
+    pub outcome: Option<crate::events::RunOutcome>,
+    /// When.
+    pub finished: Option<String>,
+    /// Why, when it did not succeed.
+    pub reason: Option<String>,
+    /// What is left to undo, newest first: `step: what undoing does`.
+    pub left: Vec<String>,
+}
+
+impl HistoryRow {
+    fn of(run: &run_state::StoredRun) -> HistoryRow {
+        let summary = run.summary.as_ref();
+        HistoryRow {
+            run_id: run.run_id.clone(),
+            plan: summary.map(|s| s.plan.clone()),
+            by: summary.map(|s| s.by.clone()),
+            started: summary.map(|s| s.started.clone()),
+            outcome: run.finished.as_ref().map(|f| f.0),
+            finished: run.finished.as_ref().map(|f| f.2.clone()),
+            reason: run.finished.as_ref().and_then(|f| f.1.clone()),
+            left: run.pending().iter().map(|(step, undo)| format!("{step}: {}", undo.describe())).collect(),
+        }
+    }
+}
+
+/// The history for people, newest run first.
+pub fn render_history(stack: &str, rows: &[HistoryRow]) -> String {
+    if rows.is_empty() {
+        return format!("stack {stack}: the swarm keeps no runs of it\n");
+    }
+    let mut out = format!("stack {stack}: {} run(s), newest first\n", rows.len());
+    for row in rows {
+        let how = match (&row.outcome, &row.finished) {
+            (Some(o), Some(at)) => format!("{o} at {at}"),
+            _ => "no outcome recorded (running, or it died)".into(),
+        };
+        let who = match (&row.plan, &row.by, &row.started) {
+            (Some(plan), Some(by), Some(started)) => format!(" plan `{plan}` by {by}, started {started}:"),
+            _ => String::new(),
+        };
+        out.push_str(&format!("  {}{who} {how}\n", row.run_id));
+        if let Some(reason) = &row.reason {
+            out.push_str(&format!("    cause: {reason}\n"));
+        }
+        for left in &row.left {
+            out.push_str(&format!("    to undo: {left}\n"));
         }
     }
     out

@@ -121,7 +121,10 @@ pub fn next_steps(report: &Report, stack: &str, rollback: &str, lost_lock: bool)
         )),
         RunOutcome::RollbackFailed => Some(format!(
             "rollback failed: these changes may still be in place (newest first; each line says what undoing does):\n{}\
-             Fix the cause, then run:\n  {rollback}\n",
+             The deploy lock on `{stack}` is kept, so nobody deploys over a half-undone stack. Fix the cause, then \
+             run (it takes the lock over):\n  {rollback}\n\
+             Or, once a person has put the stack right by hand: planrun unlock {stack} --force RUN \
+             (`planrun status {stack}` names RUN)\n",
             left()
         )),
         RunOutcome::Stopped if lost_lock => Some(format!(

@@ -124,7 +124,7 @@ impl Behavior for BlueGreen {
             config: None,
             switched: false,
         };
-        ctx.record(Undo::BlueGreen(Box::new(record.clone())));
+        ctx.record(Undo::BlueGreen(Box::new(record.clone()))).await?;
 
         // The idle colour: the new image, the live colour's size; nobody sees it yet.
         let previous = idle.spec.clone().unwrap_or_default();

@@ -180,7 +180,7 @@ impl Behavior for Canary {
             canary_name: canary_name(name),
             promoted: false,
         };
-        ctx.record(Undo::Canary(Box::new(record.clone())));
+        ctx.record(Undo::Canary(Box::new(record.clone()))).await?;
 
         let sizes: Vec<u64> = self.stages.iter().map(|s| stage_size(s.weight, stable)).collect::<Result<_, _>>()?;
         let stages = self.stages.len();
@@ -230,12 +230,13 @@ impl Behavior for Canary {
                 format!("promote {} to {} on all {stable} replicas of {name}?", record.canary_name, self.image.value);
             pause(ctx, Wait::Manual, &question, deadline()).await?;
         }
-        record.promoted = true;
-        ctx.record(Undo::Canary(Box::new(record.clone())));
-        let service = services::inspect(cluster, &service_id).await?;
         let mut promoted = previous.clone();
         spec::set_image(&mut promoted, &self.image.value);
         spec::set_update_policy(&mut promoted, &self.update);
+        record.promoted = true;
+        record.stable.written = Some(promoted.clone());
+        ctx.record(Undo::Canary(Box::new(record.clone()))).await?;
+        let service = services::inspect(cluster, &service_id).await?;
         ctx.progress(format!("promoting: {name} rolls to {}", self.image.value));
         rolling::roll_out(ctx, service, &promoted, &previous, &self.update, &self.gates, &[]).await?;
         ctx.progress(format!("removing canary {}", record.canary_name));

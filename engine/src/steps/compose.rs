@@ -286,7 +286,8 @@ impl Behavior for Compose {
             created_networks: changes.networks.iter().map(|(n, _)| n.clone()).collect(),
             created_configs: changes.configs.iter().map(|(n, _, _)| n.clone()).collect(),
             created_secrets: changes.secrets.iter().map(|(n, _, _)| n.clone()).collect(),
-        })));
+        })))
+        .await?;
         for name in &changes.unchanged {
             ctx.progress(format!("{name} unchanged"));
         }

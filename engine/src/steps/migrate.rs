@@ -141,7 +141,8 @@ impl Behavior for Migrate {
             restore_from: newest_dump,
             lock_timeout_ms: self.lock_timeout.as_millis(),
             statement_timeout_ms: self.statement_timeout.as_millis(),
-        })));
+        })))
+        .await?;
         let entry = Entry {
             file: up.name.clone(),
             sha256: up.sha256.clone(),

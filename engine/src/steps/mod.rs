@@ -168,6 +168,8 @@ pub enum StepError {
     /// An undo that cannot be done (a migration without `down`): the rollback stops here and
     /// leaves this step and every older one as they are, for a person.
     Irreversible(Irreversible),
+    /// The swarm could not keep the step's undo record, so the step changed nothing.
+    NotRecorded(crate::run_state::StateError),
 }
 
 impl fmt::Display for StepError {
@@ -199,6 +201,9 @@ impl fmt::Display for StepError {
             }
             StepError::Refused(why) => why.fmt(f),
             StepError::Irreversible(why) => why.fmt(f),
+            StepError::NotRecorded(why) => {
+                write!(f, "cannot record how to undo this step in the swarm ({why}): nothing was changed")
+            }
             StepError::Removes { step, removals } => f.write_str(&crate::services::removal::refusal(removals, step)),
         }
     }
@@ -249,6 +254,12 @@ impl From<Refusal> for StepError {
 impl From<AskError> for StepError {
     fn from(e: AskError) -> Self {
         StepError::CannotAsk(e)
+    }
+}
+
+impl From<crate::run_state::StateError> for StepError {
+    fn from(e: crate::run_state::StateError) -> Self {
+        StepError::NotRecorded(e)
     }
 }
 

@@ -144,11 +144,26 @@ pub enum Refusal {
         /// The service.
         service: String,
     },
+    /// Undo found a service changed since the run changed it (by a person, or a later run):
+    /// writing the recorded spec would throw that change away.
+    ChangedSince {
+        /// The service.
+        service: String,
+        /// The image it runs now.
+        image: String,
+    },
 }
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Refusal::ChangedSince { service, image } => write!(
+                f,
+                "service `{service}` was changed since this run changed it (it runs {image} now, with a spec \
+                 that is neither the one the run wrote nor the one before): undoing would throw that change \
+                 away, so it is left as it is; look at `docker service inspect {service}`, and put it back by \
+                 hand if the change was a mistake"
+            ),
             Refusal::ComposeNotRead { file } => write!(
                 f,
                 "the compose file `{file}` was not read when the plan was checked \

@@ -22,6 +22,7 @@ use crate::events::StepOutcome;
 use crate::events::UndoOutcome;
 use crate::services::convergence::{self, Settings};
 use crate::services::removal;
+use crate::services::stack::same_spec_at;
 use crate::services::target::{Baseline, Mode, Target};
 use crate::services::watch::Watch;
 use crate::services::{self, spec};
@@ -58,7 +59,8 @@ impl Behavior for Rolling {
         // is refused before anything is recorded or changed.
         Target::of(&service_id, &spec)?;
         keeps(ctx, name, &previous, &spec, &self.allow_removing).await?;
-        ctx.record(Undo::Rolling(Box::new(RollingUndo::of(&service, self.update.deadline.as_millis()))));
+        ctx.record(Undo::Rolling(Box::new(RollingUndo::of(&service, self.update.deadline.as_millis()).writing(&spec))))
+            .await?;
 
         roll_out(ctx, service, &spec, &previous, &self.update, &self.gates, &self.allow_removing).await
     }
@@ -204,6 +206,14 @@ pub async fn undo(step: &str, record: &RollingUndo, ctx: &RunContext) -> Result<
     let target = Target::of(&record.service_id, &record.previous_spec)?;
     let deadline = if record.deadline_ms == 0 { UNDO_DEADLINE } else { Duration::from_millis(record.deadline_ms) };
     let current = service.spec.clone().unwrap_or_default();
+    if let Some(written) = &record.written {
+        let api = cluster.api_version().await;
+        let ours = [&record.previous_spec, written, &spec::transition(&record.previous_spec, written)];
+        if !ours.into_iter().any(|spec| same_spec_at(spec, &current, api)) {
+            let image = spec::image(&current).to_owned();
+            return Err(Refusal::ChangedSince { service: name.to_owned(), image }.into());
+        }
+    }
     if current == record.previous_spec {
         // Swarm's own rollback already restored it: writing it again would change nothing.
         // Only verify; never force-redeploy a healthy old release.
@@ -217,7 +227,8 @@ pub async fn undo(step: &str, record: &RollingUndo, ctx: &RunContext) -> Result<
     // avoided. Then the exact old spec is written; it differs only in update settings, so
     // Swarm replaces no task.
     let transition = spec::transition(&record.previous_spec, &current);
-    let baseline = services::replace_spec(cluster, service, &transition, None).await?;
+    // Written only over the spec just judged ours: a change made meanwhile stops the undo.
+    let baseline = services::replace_spec(cluster, service, &transition, Some(&current)).await?;
     restore_to(ctx, step, &target, &baseline, deadline).await?;
     if transition != record.previous_spec {
         let service = services::inspect(cluster, &record.service_id).await?;

@@ -38,7 +38,8 @@ impl Behavior for Run {
             ctx.record(Undo::Run(RunUndo {
                 command: self.undo.iter().map(|a| a.value.clone()).collect(),
                 timeout_ms: self.timeout.as_millis(),
-            }));
+            }))
+            .await?;
         }
         let argv: Vec<String> = self.command.iter().map(|a| a.value.clone()).collect();
         exec(ctx.run.commands.as_ref(), Command { argv, timeout: self.timeout.to_std() }).await

@@ -78,7 +78,7 @@ impl SwitchBehavior for Alias {
         let Alias { network, alias } = self;
         let cluster = ctx.cluster();
         record.switched = true;
-        ctx.record(Undo::BlueGreen(Box::new(record.clone())));
+        ctx.record(Undo::BlueGreen(Box::new(record.clone()))).await?;
         let net = cluster
             .network(network)
             .await

@@ -97,7 +97,7 @@ impl SwitchBehavior for Nginx {
         let router = router.unwrap_or_default();
         let config = render_and_check(ctx, &router, template, target, &colours.idle, record).await?;
         record.switched = true;
-        ctx.record(Undo::BlueGreen(Box::new(record.clone())));
+        ctx.record(Undo::BlueGreen(Box::new(record.clone()))).await?;
         ctx.progress(format!("switching {name} to {} (config {})", colours.idle, config.1));
         let previous = router.spec.clone().unwrap_or_default();
         let mut next = with_config(&previous, target, &config.0, &config.1);
@@ -159,7 +159,7 @@ async fn render_and_check(
         Ok(Some(existing)) => existing.id,
         _ => {
             record.config = Some(name.clone());
-            ctx.record(Undo::BlueGreen(Box::new(record.clone())));
+            ctx.record(Undo::BlueGreen(Box::new(record.clone()))).await?;
             let labels = HashMap::from([
                 (ROUTER.to_string(), router_name.clone()),
                 (UPSTREAM.to_string(), upstream.to_owned()),
