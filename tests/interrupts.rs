@@ -289,20 +289,12 @@ fn planrun_abort_from_another_process_rolls_a_waiting_run_back() {
     web.assert_converged(V1, 2);
 }
 
-/// A CI runner dies (SIGKILL) while a canary takes its first share, after a rolling step: the
-/// canary would keep serving with nobody judging it. `planrun rollback` on another machine
-/// (an empty state directory) undoes both steps from what the swarm keeps, takes the dead
-/// run's lock over, and the next `apply` goes on.
-#[test]
-fn a_killed_run_is_undone_from_another_machine_with_an_empty_state_dir() {
-    let api = Service::create(&unique("api"), V1, 1);
-    let web = Service::create(&unique("web"), V1, 2);
-    let (api_before, web_before) = (api.spec(), web.spec());
-    let stack = unique("stack");
-    let _guard = LockGuard(stack.clone());
-    let work = Workdir::new("killedcanary");
+/// A run of a rolling step on `api` and then a canary of `web`, killed (SIGKILL, as a CI
+/// runner dies) while the canary takes its first share; the canary keeps serving with nobody
+/// judging it. Returns the killed run's id.
+fn killed_mid_canary(work: &Workdir, stack: &str, api: &Service, web: &Service) -> String {
     let canary = format!("{}-canary", web.name);
-    let text = rolling_plan(&stack, &[("api", &api.name, V2, "")], false, "").replace(
+    let text = rolling_plan(stack, &[("api", &api.name, V2, "")], false, "").replace(
         "}\n}\n",
         &format!(
             "}}\n    canary web {{\n        service {}\n        image \"{V2}\"\n        after api\n        \
@@ -311,7 +303,7 @@ fn a_killed_run_is_undone_from_another_machine_with_an_empty_state_dir() {
         ),
     );
     let plan = work.plan(&text);
-    let mut apply = Background::apply(&work, &plan, &[]);
+    let mut apply = Background::apply(work, &plan, &[]);
     apply.wait_for("step-started", "web");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !support::docker(&["service", "ls", "--filter", &format!("name={canary}"), "--format", "{{.Replicas}}"])
@@ -320,20 +312,35 @@ fn a_killed_run_is_undone_from_another_machine_with_an_empty_state_dir() {
         assert!(Instant::now() < deadline, "the canary never ran");
         std::thread::sleep(Duration::from_millis(300));
     }
-
     apply.signal("KILL");
-    apply.finish();
+    let killed = apply.finish();
     std::fs::remove_dir_all(work.dir.join("state")).unwrap();
+    killed.events_of("run-started")[0]["run_id"].as_str().expect("a run id").to_owned()
+}
+
+fn service_exists(name: &str) -> bool {
+    std::process::Command::new("docker").args(["service", "inspect", name]).output().unwrap().status.success()
+}
+
+/// `planrun rollback` on another machine (an empty state directory) undoes both steps of a
+/// killed run from what the swarm keeps, takes the dead run's lock over, and the next `apply`
+/// goes on.
+#[test]
+fn a_killed_run_is_undone_from_another_machine_with_an_empty_state_dir() {
+    let api = Service::create(&unique("api"), V1, 1);
+    let web = Service::create(&unique("web"), V1, 2);
+    let (api_before, web_before) = (api.spec(), web.spec());
+    let stack = unique("stack");
+    let _guard = LockGuard(stack.clone());
+    let work = Workdir::new("killedcanary");
+    killed_mid_canary(&work, &stack, &api, &web);
     let elsewhere = Workdir::new("elsewhere");
     let empty = elsewhere.dir.join("state");
+
     let rolled = run(&["rollback", "--stack", &stack, "--state-dir", empty.to_str().unwrap()]);
 
     assert_eq!(rolled.code, 0, "{}", rolled.stderr);
-    assert!(
-        std::process::Command::new("docker").args(["service", "inspect", &canary]).output().unwrap().status.code()
-            != Some(0),
-        "the canary is removed"
-    );
+    assert!(!service_exists(&format!("{}-canary", web.name)), "the canary is removed");
     assert_eq!(web.spec(), web_before, "the stable service was never touched");
     assert_eq!(api.spec(), api_before, "the rolling step is undone exactly");
     api.assert_converged(V1, 1);
@@ -342,4 +349,58 @@ fn a_killed_run_is_undone_from_another_machine_with_an_empty_state_dir() {
     let applied = elsewhere.apply(&next, &[]);
     assert_eq!(applied.code, 0, "the next apply is not refused: {}", applied.stderr);
     api.assert_converged(V2, 1);
+}
+
+/// `planrun repair` finds what the killed run left (its changes, its lock, a job service of
+/// it) and finishes it; `--dry-run` only says so.
+#[test]
+fn repair_finishes_what_a_killed_run_left() {
+    let api = Service::create(&unique("api"), V1, 1);
+    let web = Service::create(&unique("web"), V1, 2);
+    let (api_before, web_before) = (api.spec(), web.spec());
+    let stack = unique("stack");
+    let _guard = LockGuard(stack.clone());
+    let work = Workdir::new("repair");
+    let run_id = killed_mid_canary(&work, &stack, &api, &web);
+    let canary = format!("{}-canary", web.name);
+    // A one-off job the dead run had started (a backup job, say).
+    let job = Service::create_with(
+        &unique("job"),
+        V1,
+        1,
+        &["--label", "planrun.job=dump", "--label", &format!("planrun.job.run-id={run_id}")],
+    );
+    let elsewhere = Workdir::new("elsewhere");
+    let empty = elsewhere.dir.join("state");
+    let refused =
+        elsewhere.apply(&elsewhere.plan(&rolling_plan(&stack, &[("api", &api.name, V2, "")], false, "")), &[]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains(&format!("planrun repair {stack}")), "{}", refused.stderr);
+
+    let dry = run(&["repair", &stack, "--dry-run", "--state-dir", empty.to_str().unwrap()]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(
+        dry.stderr.contains(&format!("run {run_id} died (no end recorded) with changes in place")),
+        "{}",
+        dry.stderr
+    );
+    assert!(dry.stderr.contains("would undo them"), "{}", dry.stderr);
+    assert!(service_exists(&canary) && lock_exists(&stack), "a dry run changes nothing");
+
+    let repaired = run(&["repair", &stack, "--state-dir", empty.to_str().unwrap()]);
+
+    assert_eq!(repaired.code, 0, "{}", repaired.stderr);
+    assert!(
+        repaired.stderr.contains(&format!("job service {} of run {run_id}, which is over: removed", job.name)),
+        "{}",
+        repaired.stderr
+    );
+    assert!(!service_exists(&canary), "the canary is removed");
+    assert!(!service_exists(&job.name), "the job service is removed");
+    assert_eq!(web.spec(), web_before);
+    assert_eq!(api.spec(), api_before);
+    assert!(!lock_exists(&stack));
+    let again = run(&["repair", &stack, "--state-dir", empty.to_str().unwrap()]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stderr.contains("nothing left by a dead or stopped run"), "{}", again.stderr);
 }

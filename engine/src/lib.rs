@@ -23,6 +23,7 @@ pub mod load;
 pub mod lock;
 pub mod plan;
 pub mod preflight;
+pub mod repair;
 pub mod run_state;
 pub mod services;
 pub mod session;

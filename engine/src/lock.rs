@@ -86,6 +86,12 @@ impl Holder {
         (age > Duration::from_secs(self.lease_secs)).then_some(age)
     }
 
+    /// Whether the holder's run is over: its lease expired, or its process on this machine is
+    /// gone.
+    pub fn is_dead(&self, now: SystemTime) -> bool {
+        self.expired(now).is_some() || (self.host == hostname() && gone(self.pid))
+    }
+
     /// `ci@runner-7 (run r-1, pid 42 on runner-7) since 2026-11-26T10:00:00Z`, and the age of
     /// the last beat when the lock expired.
     pub fn describe(&self, now: SystemTime) -> String {
@@ -204,7 +210,8 @@ impl std::fmt::Display for LockError {
             LockError::Held { stack, holder } => write!(
                 f,
                 "stack `{stack}` is locked by {}\n\
-                 if that run is no longer alive, clear the lock with: planrun unlock {stack} --force {}",
+                 if that run is no longer alive, `planrun repair {stack}` undoes what it left and clears the lock \
+                 (or clear only the lock: planrun unlock {stack} --force {})",
                 holder.describe(SystemTime::now()),
                 holder.run_id
             ),

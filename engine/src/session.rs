@@ -337,6 +337,8 @@ pub struct RollbackRequest {
     pub stack: String,
     /// A journal to undo, instead of the stack's newest run with changes left.
     pub journal: Option<PathBuf>,
+    /// A run to undo (its id), instead of the stack's newest run with changes left.
+    pub run: Option<String>,
     /// Where journals are kept.
     pub state_dir: PathBuf,
 }
@@ -405,6 +407,30 @@ async fn rollback_target(request: &RollbackRequest, cluster: &dyn Cluster) -> Re
             None => journal::pending_undo(&records),
         };
         return Ok(Target { run_id, journal: Some(path.clone()), stored, pending });
+    }
+    if let Some(run_id) = &request.run {
+        if let Some(run) = runs.into_iter().find(|r| r.run_id == *run_id) {
+            return Ok(Target {
+                run_id: run_id.clone(),
+                journal: journal_of(run_id),
+                pending: run.pending(),
+                stored: Some(run),
+            });
+        }
+        let Some(path) = journal_of(run_id) else {
+            return Err((
+                Refusal::NothingToDo,
+                format!(
+                    "nothing to roll back: neither the swarm nor {} keeps run {run_id} of stack `{}`",
+                    request.state_dir.display(),
+                    request.stack
+                ),
+            ));
+        };
+        let records =
+            journal::read(&path).map_err(|e| (Refusal::Journal, format!("cannot read {}: {e}", path.display())))?;
+        let pending = journal::pending_undo(&records);
+        return Ok(Target { run_id: run_id.clone(), journal: Some(path), stored: None, pending });
     }
     if runs.is_empty() {
         let found = journal::latest_with_changes(&request.state_dir, &request.stack)

@@ -42,6 +42,7 @@ const LAYERS: &[&str] = &[
     "simulation",
     "session",
     "status",
+    "repair",
     // planrun plan, then the command line
     "plan",
     "cli",

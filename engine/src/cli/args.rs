@@ -95,6 +95,15 @@ pub enum Command {
     Finish(AnswerArgs),
     /// Remove a stack's deploy lock left by a run that died.
     Unlock(UnlockArgs),
+    /// Finish what runs that died or were stopped left on a stack, from the swarm alone.
+    ///
+    /// Undoes the changes of a run that died (a lost CI runner) or was stopped, takes over its
+    /// lock, removes the job services, SQL configs and canaries such runs left, and scales old
+    /// blue-green colours whose keep-old passed to 0. A paused run or a failed rollback is named
+    /// with the command that resolves it. Refused while the lock's holder is alive. Exits 0 when
+    /// nothing is left for a person, 1 when something is (or the stack is busy), 2 for usage
+    /// errors or when Docker cannot be reached.
+    Repair(RepairArgs),
     /// Restore a dump a backup step of STACK took, into the database it came from.
     ///
     /// Finds the dump in the stack's journals, checks its SHA-256 against the one journalled
@@ -386,12 +395,38 @@ pub struct RollbackArgs {
     #[arg(long, value_name = "STACK")]
     pub stack: String,
     /// Undo this journal instead of the stack's newest.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "run")]
     pub journal: Option<PathBuf>,
+    /// Undo this run (an id `planrun history` lists) instead of the stack's newest.
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
     /// How to report progress.
     #[arg(long, value_enum, default_value_t = OutputFormat::Auto)]
     pub output: OutputFormat,
     /// Where run journals are kept.
+    #[arg(long, value_name = "DIR", default_value = ".planrun")]
+    pub state_dir: PathBuf,
+    /// Use this environment's Docker host from the project file.
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+    /// The project file (default: planrun.toml in the current directory, if any).
+    #[arg(long = "project", value_name = "FILE")]
+    pub project: Option<PathBuf>,
+}
+
+/// `planrun repair`.
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// The stack.
+    #[arg(value_name = "STACK")]
+    pub stack: String,
+    /// Only say what would be done.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How to report progress (`json`: events, then one `repair` object).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Auto)]
+    pub output: OutputFormat,
+    /// Where run journals are kept (an undo is added to a run's journal when it is here).
     #[arg(long, value_name = "DIR", default_value = ".planrun")]
     pub state_dir: PathBuf,
     /// Use this environment's Docker host from the project file.

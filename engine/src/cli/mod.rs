@@ -14,6 +14,7 @@ pub mod plan;
 pub mod plan_render;
 pub mod progress;
 pub mod prompt;
+pub mod repair;
 pub mod report;
 pub mod restore;
 pub mod rollback;
@@ -65,6 +66,7 @@ pub fn main() -> ExitCode {
         Command::History(a) => status::history(a),
         Command::Finish(a) => status::finish(a),
         Command::Unlock(a) => unlock::unlock(a),
+        Command::Repair(a) => repair::repair(a),
         Command::Restore(a) => restore::restore(a),
         Command::Explain(a) => explain::explain(a),
         Command::Completions(a) => install::completions(a),

@@ -24,8 +24,12 @@ async fn rollback_async(a: RollbackArgs) -> ExitCode {
         }
         ExitCode::from(refusal_code(refused.refusal))
     };
-    let request =
-        RollbackRequest { stack: a.stack.clone(), journal: a.journal.clone(), state_dir: a.state_dir.clone() };
+    let request = RollbackRequest {
+        stack: a.stack.clone(),
+        journal: a.journal.clone(),
+        run: a.run.clone(),
+        state_dir: a.state_dir.clone(),
+    };
     let environment = match project_environment(a.env.as_deref(), a.project.as_deref()) {
         Ok(e) => e,
         Err(e) => return said(Refused::emit(Refusal::Usage, e, Vec::new(), &output)),

@@ -132,7 +132,10 @@ impl ServicePostgres {
             command: vec!["sh".into(), "-c".into(), format!("{password}{tag}{script}")],
             env: Vec::new(),
             networks: self.networks.clone(),
-            labels: HashMap::from([("planrun.job".to_string(), what.to_string())]),
+            labels: HashMap::from([
+                ("planrun.job".to_string(), what.to_string()),
+                (JOB_RUN.to_string(), self.run_id.clone()),
+            ]),
             configs,
             secrets: self.password_file.iter().map(|(_, s)| s.clone()).collect(),
             output_to,
@@ -255,7 +258,7 @@ impl Postgres for ServicePostgres {
                     .cluster
                     .create_config(crate::cluster::NewObject::new(
                         &name,
-                        HashMap::from([("planrun.job".into(), "sql".into())]),
+                        HashMap::from([("planrun.job".into(), "sql".into()), (JOB_RUN.into(), self.run_id.clone())]),
                         script.as_bytes(),
                     ))
                     .await;
@@ -375,6 +378,10 @@ async fn decode(encoded: &Path, file: &Path) -> Result<String, DbError> {
 }
 
 /// A job or config name no other job of this or another run takes: `planrun-dump-r20261201t181530z-4711-3`.
+/// The label naming the run a job service or its script config belongs to (`planrun repair`
+/// removes those a dead run left).
+pub const JOB_RUN: &str = "planrun.job.run-id";
+
 fn unique_name(what: &str, run_id: &str) -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
