@@ -652,3 +652,84 @@ fn sslmode_means_what_it_means_to_libpq() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.to_lowercase().contains("certificate"), "{}", run.stderr);
 }
+
+#[test]
+fn a_concurrent_index_left_invalid_by_a_stopped_run_is_dropped_and_built_again_on_resume() {
+    with_password();
+    let db = LoopbackDatabase::create("dbcic");
+    let stack = unique("stack");
+    let _lock = LockGuard(stack.clone());
+    let work = Workdir::new("db-cic");
+    std::fs::write(work.dir.join("one.sql"), "SELECT 1;\n").unwrap();
+    std::fs::write(work.dir.join("one_down.sql"), "SELECT 1;\n").unwrap();
+    // The unique index fails on the duplicate the first time, and PostgreSQL leaves it INVALID.
+    std::fs::write(
+        work.dir.join("two.sql"),
+        "CREATE TABLE codes (x int);\nINSERT INTO codes VALUES (1), (1);\nCREATE UNIQUE INDEX CONCURRENTLY codes_x ON codes (x);\n",
+    )
+    .unwrap();
+    let plan = work.plan(&url_plan(&stack, &db.name, "two.sql", "pause", false));
+    let paused = work.apply(&plan, &[]);
+    assert_eq!(paused.outcome(), "paused", "{}", paused.stderr);
+    assert!(paused.stderr.contains("ERROR 23505"), "{}", paused.stderr);
+    assert_eq!(db.psql("SELECT indisvalid FROM pg_index WHERE indexrelid = 'codes_x'::regclass").trim(), "f");
+    assert_eq!(db.psql("SELECT completed FROM planrun.migrations WHERE file = 'two.sql'").trim(), "2");
+
+    db.psql("DELETE FROM codes; INSERT INTO codes VALUES (1)");
+    let resumed = work.apply(&plan, &[]);
+
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let said = resumed
+        .events_of("step-progress")
+        .iter()
+        .any(|e| e["message"].as_str().unwrap_or("").contains("index \"codes_x\" was left INVALID by the stopped run"));
+    assert!(said, "{}", resumed.stderr);
+    assert_eq!(db.psql("SELECT indisvalid FROM pg_index WHERE indexrelid = 'codes_x'::regclass").trim(), "t");
+    assert_eq!(db.psql("SELECT completed, statements FROM planrun.migrations WHERE file = 'two.sql'").trim(), "3|3");
+}
+
+/// planrun's session-level advisory lock on the database (key `planrun` in bytes): another
+/// holder of it (a run of another stack sharing the database) makes a migration wait, and no
+/// statement of it runs before the lock is released.
+#[test]
+fn a_migration_waits_for_another_runs_migration_lock_on_the_same_database() {
+    with_password();
+    let db = LoopbackDatabase::create("dbadvisory");
+    db.psql("CREATE TABLE released (at timestamptz); CREATE TABLE ran (at timestamptz);");
+    let stack = unique("stack");
+    let _lock = LockGuard(stack.clone());
+    let work = Workdir::new("db-advisory");
+    std::fs::write(work.dir.join("mark.sql"), "INSERT INTO ran VALUES (clock_timestamp());\n").unwrap();
+    let plan = work.plan(&format!(
+        "plan e2e {{\n    stack {stack}\n    migrate mark {{\n        postgres url=\"postgresql://postgres@127.0.0.1:15432/{}\"\n        \
+         phase expand\n        file \"mark.sql\"\n        require-backup #false\n    }}\n}}\n",
+        db.name
+    ));
+    let url = db.url();
+    let holder = std::thread::spawn(move || {
+        std::process::Command::new("psql")
+            .args([
+                &url,
+                "-c",
+                "SELECT pg_advisory_lock(31644363112215918)",
+                "-c",
+                "SELECT pg_sleep(2)",
+                "-c",
+                "INSERT INTO released VALUES (clock_timestamp())",
+                "-c",
+                "SELECT pg_advisory_unlock(31644363112215918)",
+            ])
+            .output()
+            .unwrap()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let applied = work.apply(&plan, &[]);
+    assert!(holder.join().unwrap().status.success());
+
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    assert_eq!(
+        db.psql("SELECT (SELECT at FROM ran) >= (SELECT at FROM released)").trim(),
+        "t",
+        "the migration's statement ran only once the other holder released the lock"
+    );
+}

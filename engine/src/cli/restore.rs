@@ -4,7 +4,8 @@
 //! Only a dump the stack's journals know is restored, and only when its SHA-256 is still the
 //! one journalled when it was taken: a dump that changed on disk (cut short, a flipped bit) is
 //! refused before anything touches the database. The restore runs under the stack's deploy
-//! lock, in one transaction with `--exit-on-error`.
+//! lock (taken over from the run that took the dump, once it is gone), in one transaction with
+//! `--exit-on-error`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,8 +24,10 @@ pub struct Known {
     pub target: Target,
     /// Its SHA-256 when taken.
     pub sha256: String,
-    /// The run that took it.
+    /// The journal of the run that took it.
     pub run: PathBuf,
+    /// That run's id.
+    pub run_id: String,
 }
 
 /// Finds `file` among the dumps the stack's runs took.
@@ -33,11 +36,12 @@ pub fn find(state_dir: &Path, stack: &str, file: &Path) -> Result<Option<Known>,
     let journals = journal::all(state_dir, stack).map_err(|e| format!("cannot read the journals: {e}"))?;
     for path in journals {
         let records = journal::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let run_id = journal::run_id(&records).unwrap_or_default();
         for r in records {
             if let Event::BackupTaken { path: dump, target, sha256, .. } = r.event
                 && std::fs::canonicalize(&dump).is_ok_and(|d| d == wanted)
             {
-                return Ok(Some(Known { target, sha256, run: path.clone() }));
+                return Ok(Some(Known { target, sha256, run: path.clone(), run_id }));
             }
         }
     }
@@ -88,7 +92,11 @@ pub fn restore(a: RestoreArgs) -> ExitCode {
             Err(e) => return fail(EXIT_USAGE, e),
         };
         let run_id = format!("restore-{}", std::process::id());
-        let lock = match Lock::acquire(cluster.clone(), &a.stack, Holder::this_process(&run_id)).await {
+        // The run that took the dump may have kept the lock (its rollback stopped at a
+        // migration without `down`): a restore is what that run asked for, so it takes the
+        // lock over once that run is gone.
+        let holder = Holder { undoing: Some(known.run_id.clone()), ..Holder::this_process(&run_id) };
+        let lock = match Lock::acquire_or_take_over(cluster.clone(), &a.stack, holder, &known.run_id).await {
             Ok(l) => l,
             Err(e) => return fail(EXIT_INVALID, e),
         };

@@ -6,6 +6,24 @@
 //! The record is written in the same transaction as a transactional migration, and after each
 //! statement of one that is not, so it never says more than the database holds.
 
+/// The key of planrun's session-level advisory lock on a database it migrates
+/// (`pg_advisory_lock`): the bytes of `planrun`.
+pub const LOCK: i64 = 0x70_6c61_6e72_756e;
+
+/// Takes [`LOCK`], waiting at most `wait_ms`, then goes back to `lock_timeout_ms` (a DO block,
+/// so psql prints nothing; a session-level lock outlives the block's transaction).
+pub fn take_lock(wait_ms: u128, lock_timeout_ms: u128) -> String {
+    format!(
+        "SET lock_timeout = '{}ms'; DO $$ BEGIN PERFORM pg_advisory_lock({LOCK}); END $$; SET lock_timeout = '{}ms'",
+        wait_ms.max(1),
+        lock_timeout_ms.max(1)
+    )
+}
+
+/// The SQLSTATE of a batch that found, under the migration lock, that another run got there
+/// first ([`super::LedgerWrite::guard`]).
+pub const MOVED_ON: &str = "PRL01";
+
 /// Creates the schema and table when missing.
 pub const ENSURE: &str = "CREATE SCHEMA IF NOT EXISTS planrun; \
 CREATE TABLE IF NOT EXISTS planrun.migrations (\

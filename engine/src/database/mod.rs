@@ -212,6 +212,46 @@ pub struct Batch {
     pub statement_timeout: Duration,
     /// What to write in planrun's ledger as statements complete.
     pub ledger: Option<LedgerWrite>,
+    /// Outside one transaction, how each statement and its ledger write go together.
+    pub pairing: Pairing,
+    /// Whether the session first takes planrun's migration lock ([`ledger::LOCK`]), so two
+    /// runs (of two stacks sharing the database, say) never migrate it at once. It waits at
+    /// most `statement_timeout`, and is released when the session ends.
+    pub migration_lock: bool,
+}
+
+/// Outside one transaction, how each statement and its ledger write go together.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Pairing {
+    /// Each statement and its ledger write in a transaction of their own, except the statements
+    /// listed (PostgreSQL refuses them in a transaction block: `CREATE INDEX CONCURRENTLY`),
+    /// so a crash between the two cannot make a re-run repeat a statement.
+    Paired {
+        /// The statements that run alone, by index.
+        alone: Vec<usize>,
+    },
+    /// Statement, then ledger write, each on its own (the file manages its own transactions).
+    #[default]
+    Unpaired,
+}
+
+impl Pairing {
+    /// For `statements`, as PostgreSQL will take them.
+    pub fn of(statements: &[String]) -> Pairing {
+        if statements.iter().any(|s| plans::sql::controls_transaction(s)) {
+            return Pairing::Unpaired;
+        }
+        let alone = (0..statements.len()).filter(|&i| plans::sql::refuses_transaction_block(&statements[i])).collect();
+        Pairing::Paired { alone }
+    }
+
+    /// Whether statement `i` and its ledger write share a transaction.
+    pub fn paired(&self, i: usize) -> bool {
+        match self {
+            Pairing::Paired { alone } => !alone.contains(&i),
+            Pairing::Unpaired => false,
+        }
+    }
 }
 
 /// What a batch writes in the ledger ([`ledger`]).
@@ -236,6 +276,32 @@ impl LedgerWrite {
             LedgerWrite::Progress { entry, already } => Some(entry.upsert(already + i + 1)),
             LedgerWrite::Forget(file) => (i + 1 == total).then(|| ledger::forget(file)),
         }
+    }
+
+    /// Run under the migration lock, before the first statement: fails with
+    /// [`ledger::MOVED_ON`] when another run changed the file's ledger entry since this batch
+    /// was planned (it waited for the lock while that run migrated), so nothing runs twice.
+    pub fn guard(&self) -> String {
+        let (condition, what) = match self {
+            LedgerWrite::Progress { entry, already } => (
+                format!(
+                    "coalesce((SELECT completed FROM planrun.migrations WHERE file = {} AND sha256 = {}), 0) <> {already}",
+                    ledger::literal(&entry.file),
+                    ledger::literal(&entry.sha256)
+                ),
+                format!("applied {}", entry.file),
+            ),
+            LedgerWrite::Forget(file) => (
+                format!("NOT EXISTS (SELECT 1 FROM planrun.migrations WHERE file = {})", ledger::literal(file)),
+                format!("undid {file}"),
+            ),
+        };
+        format!(
+            "DO $$ BEGIN IF {condition} THEN RAISE EXCEPTION USING ERRCODE = '{}', MESSAGE = {}; END IF; END $$",
+            ledger::MOVED_ON,
+            ledger::literal(&format!("another run {what} while this one waited for the migration lock"))
+        )
+        .replace("$$", "$planrun$")
     }
 
     /// The ledger statement at the end of a transaction.
@@ -348,6 +414,8 @@ pub trait Postgres: Send + Sync {
             lock_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(30),
             ledger: None,
+            pairing: Pairing::Unpaired,
+            migration_lock: false,
         };
         self.run(&end).await?;
         for _ in 0..50 {
@@ -367,6 +435,8 @@ pub trait Postgres: Send + Sync {
             lock_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(60),
             ledger: None,
+            pairing: Pairing::Unpaired,
+            migration_lock: false,
         };
         if let Some(e) = self.run(&ensure).await?.error {
             return Err(DbError::Tool {

@@ -6,7 +6,7 @@
 //! `psql:<stdin>:12: ERROR:  55P03: canceling statement due to lock timeout`, followed by
 //! `LINE 1: ...` and a caret under the position the server gave.
 
-use super::{Batch, Ran, SqlError};
+use super::{Batch, Ran, SqlError, ledger};
 
 /// What a completed statement's marker starts with.
 const DONE: &str = "planrun-done ";
@@ -39,18 +39,36 @@ pub fn script(batch: &Batch) -> String {
     let mut s = String::new();
     s.push_str(&format!("SET lock_timeout = '{}ms';\n", batch.lock_timeout.as_millis().max(1)));
     s.push_str(&format!("SET statement_timeout = '{}ms';\n", batch.statement_timeout.as_millis().max(1)));
+    if batch.migration_lock {
+        s.push_str(&ledger::take_lock(batch.statement_timeout.as_millis(), batch.lock_timeout.as_millis()));
+        s.push_str(";\n");
+        if let Some(ledger) = &batch.ledger {
+            s.push_str(&ledger.guard());
+            s.push_str(";\n");
+        }
+    }
     if batch.transactional {
         s.push_str("BEGIN;\n");
     }
     for (i, statement) in batch.statements.iter().enumerate() {
+        let write = if batch.transactional {
+            None
+        } else {
+            batch.ledger.as_ref().and_then(|l| l.after(i, batch.statements.len()))
+        };
+        let paired = write.is_some() && batch.pairing.paired(i);
+        if paired {
+            s.push_str("BEGIN;\n");
+        }
         s.push_str(statement.trim_end());
         // A statement ending in a `--` comment would swallow the `;` on its own line.
         s.push_str("\n;\n");
-        if !batch.transactional
-            && let Some(write) = batch.ledger.as_ref().and_then(|l| l.after(i, batch.statements.len()))
-        {
+        if let Some(write) = write {
             s.push_str(&write);
             s.push_str(";\n");
+        }
+        if paired {
+            s.push_str("COMMIT;\n");
         }
         s.push_str(&format!("\\echo {DONE}{i}\n"));
     }
@@ -136,7 +154,38 @@ mod tests {
             lock_timeout: Duration::from_millis(500),
             statement_timeout: Duration::from_secs(60),
             ledger: None,
+            pairing: super::super::Pairing::Unpaired,
+            migration_lock: false,
         }
+    }
+
+    #[test]
+    fn one_by_one_each_statement_shares_a_transaction_with_its_ledger_write_unless_it_cannot() {
+        use super::super::{LedgerWrite, Pairing, ledger::Entry};
+        let statements: Vec<String> =
+            ["ALTER TABLE a ADD b int", "CREATE INDEX CONCURRENTLY i ON a (b)"].iter().map(|s| s.to_string()).collect();
+        let entry = Entry {
+            file: "f.sql".into(),
+            sha256: "x".into(),
+            phase: "expand".into(),
+            run_id: "r".into(),
+            statements: 2,
+        };
+        let b = Batch {
+            pairing: Pairing::of(&statements),
+            statements,
+            ledger: Some(LedgerWrite::Progress { entry: entry.clone(), already: 0 }),
+            migration_lock: true,
+            ..batch(&[], false)
+        };
+        let s = script(&b);
+        let lock = s.find("pg_advisory_lock").unwrap();
+        let first =
+            format!("BEGIN;\nALTER TABLE a ADD b int\n;\n{};\nCOMMIT;\n\\echo planrun-done 0\n", entry.upsert(1));
+        let second = format!("CREATE INDEX CONCURRENTLY i ON a (b)\n;\n{};\n\\echo planrun-done 1\n", entry.upsert(2));
+        assert!(lock < s.find(&first).unwrap(), "{s}");
+        assert!(s.contains(&second), "the concurrent index runs alone: {s}");
+        assert_eq!(Pairing::of(&["BEGIN".to_string(), "SELECT 1".to_string()]), Pairing::Unpaired);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, Config, SimpleQueryMessage};
 
-use super::{Batch, DbError, Dump, Postgres, Ran, SqlError, Target, Via, sha256_of};
+use super::{Batch, DbError, Dump, Postgres, Ran, SqlError, Target, Via, ledger, sha256_of};
 
 /// A database at a URL.
 pub struct UrlPostgres {
@@ -153,10 +153,32 @@ impl Postgres for UrlPostgres {
             batch.statement_timeout.as_millis().max(1)
         );
         client.batch_execute(&settings).await.map_err(|e| DbError::Unreachable(e.to_string()))?;
+        if batch.migration_lock {
+            let lock = ledger::take_lock(batch.statement_timeout.as_millis(), batch.lock_timeout.as_millis());
+            let guard = batch.ledger.as_ref().map(|l| l.guard());
+            for statement in std::iter::once(lock).chain(guard) {
+                if let Err(e) = client.batch_execute(&statement).await {
+                    let Some(db) = e.as_db_error() else { return Err(DbError::Unreachable(e.to_string())) };
+                    let error = SqlError {
+                        index: 0,
+                        sqlstate: db.code().code().to_owned(),
+                        message: db.message().to_owned(),
+                        position: None,
+                    };
+                    return Ok(Ran { completed: 0, error: Some(error) });
+                }
+            }
+        }
         if batch.transactional {
             client.batch_execute("BEGIN").await.map_err(|e| DbError::Unreachable(e.to_string()))?;
         }
         for (index, statement) in batch.statements.iter().enumerate() {
+            let paired = !batch.transactional
+                && batch.pairing.paired(index)
+                && batch.ledger.as_ref().and_then(|l| l.after(index, batch.statements.len())).is_some();
+            if paired {
+                client.batch_execute("BEGIN").await.map_err(|e| DbError::Unreachable(e.to_string()))?;
+            }
             if let Err(e) = client.simple_query(statement).await {
                 let Some(db) = e.as_db_error() else {
                     return Err(DbError::Unreachable(format!("{}: {e}", self.target.describe())));
@@ -165,7 +187,7 @@ impl Postgres for UrlPostgres {
                     Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p as usize),
                     _ => None,
                 };
-                if batch.transactional {
+                if batch.transactional || paired {
                     let _ = client.batch_execute("ROLLBACK").await;
                 }
                 let error = SqlError {
@@ -183,6 +205,9 @@ impl Postgres for UrlPostgres {
                     .batch_execute(&write)
                     .await
                     .map_err(|e| DbError::Unreachable(format!("planrun.migrations: {e}")))?;
+            }
+            if paired {
+                client.batch_execute("COMMIT").await.map_err(|e| DbError::Unreachable(format!("commit: {e}")))?;
             }
         }
         if batch.transactional {

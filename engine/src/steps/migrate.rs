@@ -28,7 +28,7 @@ use crate::cluster::Cluster;
 use crate::cluster::ClusterError;
 use crate::context::{RunContext, StepContext};
 use crate::database::ledger::Entry;
-use crate::database::{Batch, LedgerWrite, Postgres, Ran, SqlError};
+use crate::database::{Batch, LedgerWrite, Pairing, Postgres, Ran, SqlError};
 use crate::events::Event;
 use crate::events::StepOutcome;
 use crate::events::UndoOutcome;
@@ -150,12 +150,18 @@ impl Behavior for Migrate {
             run_id: ctx.run.run_id.clone(),
             statements: up.statements.len(),
         };
+        let mut statements: Vec<String> = up.statements[already..].iter().map(|s| s.text.clone()).collect();
+        if already > 0 && !self.transactional {
+            resume_concurrent_index(ctx, db.as_ref(), &mut statements, self.lock_timeout.to_std()).await?;
+        }
         let batch = Batch {
-            statements: up.statements[already..].iter().map(|s| s.text.clone()).collect(),
+            pairing: Pairing::of(&statements),
+            statements,
             transactional: self.transactional,
             lock_timeout: self.lock_timeout.to_std(),
             statement_timeout: self.statement_timeout.to_std(),
             ledger: Some(LedgerWrite::Progress { entry, already }),
+            migration_lock: true,
         };
         ctx.progress(format!(
             "applying {} ({} statements{}) to {}",
@@ -167,6 +173,12 @@ impl Behavior for Migrate {
         let error = run_with_retries(ctx.run.as_ref(), &ctx.step, db.as_ref(), batch).await?;
         match error {
             None => Ok(()),
+            Some((e, _)) if e.sqlstate == crate::database::ledger::MOVED_ON => Err(StepError::Sql {
+                at: up.name.clone(),
+                sqlstate: e.sqlstate,
+                message: format!("{}: nothing ran; `planrun apply` again finds what it applied", e.message),
+                excerpt: String::new(),
+            }),
             Some((e, offset)) => Err(sql_error(&up, &up.statements[already + offset + e.index], &e)),
         }
     }
@@ -194,6 +206,51 @@ impl Behavior for Migrate {
         };
         Some((self.database.key(), state))
     }
+}
+
+/// A run that stopped (crashed) during a `CREATE INDEX CONCURRENTLY` leaves the index behind,
+/// INVALID: running the statement again would fail ("already exists"), and with `IF NOT
+/// EXISTS` would keep the broken index. So when a resumed migration starts with one, an
+/// INVALID index of that name is dropped first, and a VALID one (the build finished, only the
+/// ledger write was lost) counts the statement as done.
+async fn resume_concurrent_index(
+    ctx: &StepContext,
+    db: &dyn crate::database::Postgres,
+    statements: &mut [String],
+    lock_timeout: Duration,
+) -> Result<(), StepError> {
+    let Some(index) = statements.first().and_then(|s| plans::sql::concurrent_index(s)) else { return Ok(()) };
+    let literal = crate::database::ledger::literal(&index);
+    let rows = db.query(&format!("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass({literal})")).await?;
+    match rows.first().and_then(|r| r.first().cloned().flatten()).as_deref() {
+        Some("t") => {
+            ctx.progress(format!("index {index} was built by the stopped run: its statement counts as done"));
+            statements[0] = format!("SELECT 'index {} already built'", index.replace('\'', "''"));
+        }
+        Some(_) => {
+            ctx.progress(format!("index {index} was left INVALID by the stopped run: dropping it to build it again"));
+            let drop = vec![format!("DROP INDEX CONCURRENTLY IF EXISTS {index}")];
+            let batch = Batch {
+                pairing: Pairing::of(&drop),
+                statements: drop,
+                transactional: false,
+                lock_timeout,
+                statement_timeout: Duration::from_secs(600),
+                ledger: None,
+                migration_lock: false,
+            };
+            if let Some(e) = db.run(&batch).await?.error {
+                return Err(StepError::Sql {
+                    at: format!("dropping the INVALID index {index}"),
+                    sqlstate: e.sqlstate,
+                    message: e.message,
+                    excerpt: String::new(),
+                });
+            }
+        }
+        None => {}
+    }
+    Ok(())
 }
 
 /// Runs `batch`, retrying lock timeouts with backoff; the final error, if any, with the number
@@ -335,7 +392,9 @@ pub async fn undo(step: &str, record: &MigrateUndo, ctx: &RunContext) -> Result<
         transactional: down.transactional,
         lock_timeout: Duration::from_millis(record.lock_timeout_ms.max(1)),
         statement_timeout: Duration::from_millis(record.statement_timeout_ms.max(1)),
+        pairing: Pairing::of(&down.statements),
         ledger: Some(LedgerWrite::Forget(record.file.clone())),
+        migration_lock: true,
     };
     match run_with_retries(ctx, step, db.as_ref(), batch).await? {
         None => Ok(()),

@@ -3,7 +3,9 @@
 
 mod parse;
 mod split;
+mod transaction;
 
 pub use parse::{NodeEnum, NodeRef, parse, protobuf};
 pub use split::{SqlSyntaxError, Statement, position_to_offset, statements};
 pub(crate) use split::{Token, TokenKind, scan, tokens};
+pub use transaction::{concurrent_index, controls_transaction, refuses_transaction_block};
