@@ -32,6 +32,7 @@ use clap::Parser;
 use plans::graph::render;
 use plans::project::Environment;
 
+use crate::cluster::retry::Retrying;
 use crate::cluster::swarm::Swarm;
 use crate::cluster::{Cluster, ClusterError};
 use crate::events::Refusal;
@@ -102,7 +103,8 @@ pub(crate) async fn connect(environment: Option<&Environment>) -> Result<Arc<dyn
         }
         None => Swarm::connect().await,
     };
-    swarm.map(|s| Arc::new(s) as Arc<dyn Cluster>)
+    // Transient faults (a dockerd restarting, a leader election) are waited out, not failures.
+    swarm.map(|s| Arc::new(Retrying::new(Arc::new(s), crate::cluster::retry::BUDGET)) as Arc<dyn Cluster>)
 }
 
 /// The environment `--env`/`--project` name for commands without a plan (rollback, unlock,

@@ -6,6 +6,7 @@
 //! sleep, so the same code can run in virtual time.
 
 pub mod fake;
+pub mod retry;
 pub mod swarm;
 mod swarm_changes;
 pub mod swarm_raw;
