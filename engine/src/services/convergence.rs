@@ -102,11 +102,17 @@ struct Poll {
     converged: bool,
     /// Every slot (node) runs the target, but Swarm still says `updating`.
     settled: bool,
+    /// Every slot runs the target and an old task still wants to run beside one, while Swarm
+    /// says `updating`: Swarm's updater may be stuck.
+    stalled: bool,
     on_target_running: u64,
     /// How many tasks should run: the replica count, or the daemon's count for a global service.
     expected: u64,
     progress: String,
 }
+
+/// How long, past the monitor window, a stalled update is given before planrun calls it stuck.
+pub const STALL_GRACE: Duration = Duration::from_secs(20);
 
 /// Follows the service until it converges to `target`, or fails naming why. `baseline` is
 /// what the service looked like just before the write whose effect is followed; `watch`
@@ -124,6 +130,7 @@ pub async fn follow(
     let mut last_reported: Option<(u64, u64)> = None;
     let mut progress = "nothing seen yet".to_string();
     let mut settled_since: Option<Instant> = None;
+    let mut stalled_since: Option<Instant> = None;
     let mut pace = Pace::new(&[&target.service_id], settings.poll);
     loop {
         pace.look(cluster).await;
@@ -150,6 +157,21 @@ pub async fn follow(
                     }
                 } else {
                     settled_since = None;
+                }
+                // A start-first slot keeps its old task only until Swarm stops it, a moment
+                // after the new one runs: standing so past the monitor window and a grace is
+                // Swarm's updater stuck, which no wait ends.
+                if seen.stalled {
+                    let since = *stalled_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= target.monitor + STALL_GRACE {
+                        return Err(Failure::Stalled {
+                            service: target.service_name.clone(),
+                            stood: since.elapsed(),
+                            progress: seen.progress,
+                        });
+                    }
+                } else {
+                    stalled_since = None;
                 }
                 progress = seen.progress;
             }
@@ -182,8 +204,9 @@ pub async fn follow(
         }
         // A look that failed is tried again at the next tick, whatever was heard.
         let window_end = settled_since.map(|s| s + target.monitor).filter(|end| *end > now);
+        let stall_end = stalled_since.map(|s| s + target.monitor + STALL_GRACE).filter(|end| *end > now);
         let next_tick = failed.then_some(now + settings.poll);
-        let until = [Some(deadline), window_end, next_tick].into_iter().flatten().min();
+        let until = [Some(deadline), window_end, stall_end, next_tick].into_iter().flatten().min();
         pace.next(cluster, until).await;
     }
 }
@@ -256,6 +279,7 @@ async fn poll(
     Ok(Ok(Poll {
         converged: seen.done && !updating,
         settled,
+        stalled: seen.stalled && state == Some(State::UPDATING),
         on_target_running: seen.on_target_running,
         expected: seen.expected,
         progress,
@@ -267,6 +291,8 @@ async fn poll(
 struct Tasks {
     /// Every slot (node) runs one task of the target, and nothing else wants to run.
     done: bool,
+    /// Every slot runs a task of the target, and an old task still wants to run beside one.
+    stalled: bool,
     on_target_running: u64,
     expected: u64,
     progress: String,
@@ -325,7 +351,8 @@ fn replicated(
     } else if wanted as u64 != replicas {
         progress.push_str(&format!(", {wanted} tasks want to run"));
     }
-    Tasks { done, on_target_running, expected: replicas, progress }
+    let stalled = slots.len() as u64 == replicas && on_target_running == replicas && old > 0;
+    Tasks { done, stalled, on_target_running, expected: replicas, progress }
 }
 
 /// Whether a task is meant to run now or soon: desired `running`, or `ready` while it waits
@@ -406,7 +433,7 @@ fn global(target: &Target, template: &TaskSpec, tasks: &[Arc<Task>], desired: u6
     } else if !nobody && (wanted != desired || nodes != desired) {
         progress.push_str(&format!(", {wanted} tasks want to run on {nodes} nodes"));
     }
-    Tasks { done, on_target_running, expected: desired, progress }
+    Tasks { done, stalled: false, on_target_running, expected: desired, progress }
 }
 
 #[cfg(test)]
@@ -503,6 +530,32 @@ mod tests {
         let took = follow(&fake, &|_| {}, &target, &baseline, &mut watch, settings).await.unwrap();
 
         assert!(took < Duration::from_secs(1), "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_update_swarm_left_stuck_with_an_old_task_beside_a_new_one_fails_past_monitor_and_grace() {
+        let fake = FakeCluster::new();
+        let mut spec = global_spec("web", "app:v2");
+        spec.mode = Some(ServiceSpecMode {
+            replicated: Some(ServiceSpecModeReplicated { replicas: Some(5) }),
+            ..Default::default()
+        });
+        fake.add_service(spec);
+        let service = fake.service("web").await.unwrap();
+        let id = service.id.clone().unwrap();
+        let target = Target::of(&id, service.spec.as_ref().unwrap()).unwrap();
+        let baseline = Baseline::take(&fake, &service).await.unwrap();
+        fake.stall_update("web", 4, "app:v1");
+        let mut watch = Watch::new(&target, &baseline, u64::MAX);
+        let started = tokio::time::Instant::now();
+
+        let failure = follow(&fake, &|_| {}, &target, &baseline, &mut watch, Settings::new(Duration::from_secs(240)))
+            .await
+            .unwrap_err();
+
+        assert!(matches!(failure, Failure::Stalled { .. }), "{failure}");
+        assert_eq!(started.elapsed(), target.monitor + STALL_GRACE, "not the 240 s deadline");
+        assert!(failure.to_string().contains("5 of 5 tasks running on image app:v2, 1 old still serving"), "{failure}");
     }
 
     #[tokio::test(start_paused = true)]

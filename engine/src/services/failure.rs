@@ -45,6 +45,17 @@ pub enum Failure {
         /// The tasks' own errors.
         task_errors: TaskErrors,
     },
+    /// Swarm's update stopped moving: every slot runs the new release, yet Swarm keeps an old
+    /// task running beside one and stays `updating` (dockerd 20.10 after a node is lost
+    /// mid-update: its updater waits for the lost task for good).
+    Stalled {
+        /// Service name.
+        service: String,
+        /// How long it stood so.
+        stood: Duration,
+        /// What was last seen.
+        progress: String,
+    },
     /// The service is gone or its spec was changed by someone else.
     Changed(String),
     /// The service is of a kind this cannot follow.
@@ -74,6 +85,13 @@ impl fmt::Display for Failure {
                 "{service} did not converge in {}: {progress}{}",
                 clock::seconds(*waited),
                 task_errors.suffix()
+            ),
+            Failure::Stalled { service, stood, progress } => write!(
+                f,
+                "Swarm's update of {service} stalled: {progress}, unchanged for {}. Every slot runs the new \
+                 release, but Swarm keeps an old task beside one and never finishes (dockerd 20.10 does this \
+                 after a node is lost mid-update); planrun stops waiting",
+                clock::seconds(*stood)
             ),
             Failure::Changed(why) | Failure::Unsupported(why) => f.write_str(why),
         }

@@ -319,6 +319,22 @@ impl FakeCluster {
         self.duplicate(service, Place::Slot(slot));
     }
 
+    /// Swarm's updater stuck as seen after a node loss (dockerd 20.10): slot `slot` keeps an
+    /// extra running task of `old_image` beside its task of the current spec, and the update
+    /// state stays `updating`, for good.
+    pub fn stall_update(&self, service: &str, slot: i64, old_image: &str) {
+        self.duplicate(service, Place::Slot(slot));
+        let mut state = self.lock();
+        let s = state.find_mut(service).expect("the service exists");
+        let tasks = Arc::make_mut(&mut s.tasks);
+        let last = Arc::make_mut(tasks.last_mut().expect("the task just added"));
+        if let Some(c) = last.spec.as_mut().and_then(|t| t.container_spec.as_mut()) {
+            c.image = Some(old_image.to_owned());
+        }
+        let id = s.service.id.clone().unwrap_or_default();
+        set_status(&mut state, &id, ServiceUpdateStatusStateEnum::UPDATING, "update in progress");
+    }
+
     /// A second running task of a global service on `node`, on its current spec.
     pub fn duplicate_on_node(&self, service: &str, node: &str) {
         self.duplicate(service, Place::Node(node.to_owned()));
