@@ -102,9 +102,9 @@ struct Poll {
     converged: bool,
     /// Every slot (node) runs the target, but Swarm still says `updating`.
     settled: bool,
-    /// Every slot runs the target and an old task still wants to run beside one, while Swarm
-    /// says `updating`: Swarm's updater may be stuck.
-    stalled: bool,
+    /// While Swarm says `updating`, the slots where a running task of the target has another
+    /// task beside it that wants to run: standing so, Swarm's updater is stuck.
+    doubled: Vec<i64>,
     on_target_running: u64,
     /// How many tasks should run: the replica count, or the daemon's count for a global service.
     expected: u64,
@@ -130,7 +130,7 @@ pub async fn follow(
     let mut last_reported: Option<(u64, u64)> = None;
     let mut progress = "nothing seen yet".to_string();
     let mut settled_since: Option<Instant> = None;
-    let mut stalled_since: Option<Instant> = None;
+    let mut stalled_since: Option<(Instant, Vec<i64>)> = None;
     let mut pace = Pace::new(&[&target.service_id], settings.poll);
     loop {
         pace.look(cluster).await;
@@ -159,19 +159,23 @@ pub async fn follow(
                     settled_since = None;
                 }
                 // A start-first slot keeps its old task only until Swarm stops it, a moment
-                // after the new one runs: standing so past the monitor window and a grace is
-                // Swarm's updater stuck, which no wait ends.
-                if seen.stalled {
-                    let since = *stalled_since.get_or_insert_with(Instant::now);
+                // after the new one runs: the same slots standing so past the monitor window
+                // and a grace is Swarm's updater stuck, which no wait ends.
+                if seen.doubled.is_empty() {
+                    stalled_since = None;
+                } else {
+                    if stalled_since.as_ref().is_none_or(|(_, slots)| *slots != seen.doubled) {
+                        stalled_since = Some((Instant::now(), seen.doubled.clone()));
+                    }
+                    let since = stalled_since.as_ref().map_or_else(Instant::now, |(at, _)| *at);
                     if since.elapsed() >= target.monitor + STALL_GRACE {
                         return Err(Failure::Stalled {
                             service: target.service_name.clone(),
                             stood: since.elapsed(),
+                            slots: seen.doubled,
                             progress: seen.progress,
                         });
                     }
-                } else {
-                    stalled_since = None;
                 }
                 progress = seen.progress;
             }
@@ -204,7 +208,7 @@ pub async fn follow(
         }
         // A look that failed is tried again at the next tick, whatever was heard.
         let window_end = settled_since.map(|s| s + target.monitor).filter(|end| *end > now);
-        let stall_end = stalled_since.map(|s| s + target.monitor + STALL_GRACE).filter(|end| *end > now);
+        let stall_end = stalled_since.as_ref().map(|(s, _)| *s + target.monitor + STALL_GRACE).filter(|end| *end > now);
         let next_tick = failed.then_some(now + settings.poll);
         let until = [Some(deadline), window_end, stall_end, next_tick].into_iter().flatten().min();
         pace.next(cluster, until).await;
@@ -279,7 +283,7 @@ async fn poll(
     Ok(Ok(Poll {
         converged: seen.done && !updating,
         settled,
-        stalled: seen.stalled && state == Some(State::UPDATING),
+        doubled: if state == Some(State::UPDATING) { seen.doubled } else { Vec::new() },
         on_target_running: seen.on_target_running,
         expected: seen.expected,
         progress,
@@ -291,8 +295,9 @@ async fn poll(
 struct Tasks {
     /// Every slot (node) runs one task of the target, and nothing else wants to run.
     done: bool,
-    /// Every slot runs a task of the target, and an old task still wants to run beside one.
-    stalled: bool,
+    /// The slots where a running task of the target has another task beside it that still
+    /// wants to run (start-first keeps that up for a moment only).
+    doubled: Vec<i64>,
     on_target_running: u64,
     expected: u64,
     progress: String,
@@ -316,16 +321,23 @@ fn replicated(
     // compared with the template once.
     let (mut wanted, mut on_target_running, mut old) = (0usize, 0u64, 0usize);
     let mut slots: Vec<i64> = Vec::with_capacity(tasks.len());
+    let mut serving: Vec<i64> = Vec::new();
     for task in tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING)) {
         wanted += 1;
         match target.runs_template(task, template) {
-            true if is_running(task) => on_target_running += 1,
+            true if is_running(task) => {
+                on_target_running += 1;
+                serving.extend(task.slot);
+            }
             true => {}
             false => old += 1,
         }
         slots.extend(task.slot);
     }
     slots.sort_unstable();
+    let mut doubled: Vec<i64> = slots.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    doubled.dedup();
+    doubled.retain(|slot| serving.contains(slot));
     slots.dedup();
     let mut done = wanted as u64 == replicas && slots.len() as u64 == replicas && on_target_running == replicas;
     // Swarm sometimes leaves a second task in a slot (swarmkit#2242), and keeps it: seen after
@@ -351,8 +363,7 @@ fn replicated(
     } else if wanted as u64 != replicas {
         progress.push_str(&format!(", {wanted} tasks want to run"));
     }
-    let stalled = slots.len() as u64 == replicas && on_target_running == replicas && old > 0;
-    Tasks { done, stalled, on_target_running, expected: replicas, progress }
+    Tasks { done, doubled, on_target_running, expected: replicas, progress }
 }
 
 /// Whether a task is meant to run now or soon: desired `running`, or `ready` while it waits
@@ -433,7 +444,7 @@ fn global(target: &Target, template: &TaskSpec, tasks: &[Arc<Task>], desired: u6
     } else if !nobody && (wanted != desired || nodes != desired) {
         progress.push_str(&format!(", {wanted} tasks want to run on {nodes} nodes"));
     }
-    Tasks { done, stalled: false, on_target_running, expected: desired, progress }
+    Tasks { done, doubled: Vec::new(), on_target_running, expected: desired, progress }
 }
 
 #[cfg(test)]
@@ -556,6 +567,7 @@ mod tests {
         assert!(matches!(failure, Failure::Stalled { .. }), "{failure}");
         assert_eq!(started.elapsed(), target.monitor + STALL_GRACE, "not the 240 s deadline");
         assert!(failure.to_string().contains("5 of 5 tasks running on image app:v2, 1 old still serving"), "{failure}");
+        assert!(matches!(&failure, Failure::Stalled { slots, .. } if *slots == [4]), "{failure:?}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -45,14 +45,16 @@ pub enum Failure {
         /// The tasks' own errors.
         task_errors: TaskErrors,
     },
-    /// Swarm's update stopped moving: every slot runs the new release, yet Swarm keeps an old
-    /// task running beside one and stays `updating` (dockerd 20.10 after a node is lost
-    /// mid-update: its updater waits for the lost task for good).
+    /// Swarm's update stopped moving: a slot keeps a second task beside a running one of the
+    /// new release and Swarm stays `updating` (dockerd 20.10 after a node is lost mid-update:
+    /// its updater waits for the lost task for good).
     Stalled {
         /// Service name.
         service: String,
         /// How long it stood so.
         stood: Duration,
+        /// The slots with a task of the new release and another one beside it.
+        slots: Vec<i64>,
         /// What was last seen.
         progress: String,
     },
@@ -86,11 +88,12 @@ impl fmt::Display for Failure {
                 clock::seconds(*waited),
                 task_errors.suffix()
             ),
-            Failure::Stalled { service, stood, progress } => write!(
+            Failure::Stalled { service, stood, slots, progress } => write!(
                 f,
-                "Swarm's update of {service} stalled: {progress}, unchanged for {}. Every slot runs the new \
-                 release, but Swarm keeps an old task beside one and never finishes (dockerd 20.10 does this \
-                 after a node is lost mid-update); planrun stops waiting",
+                "Swarm's update of {service} stalled: {progress}; slot {} has a task of the new release \
+                 running and another beside it, unchanged for {}. Swarm's updater waits for good there \
+                 (dockerd 20.10 does this after a node is lost mid-update); planrun stops waiting",
+                slots.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
                 clock::seconds(*stood)
             ),
             Failure::Changed(why) | Failure::Unsupported(why) => f.write_str(why),
