@@ -134,7 +134,7 @@ impl RunState {
             why: e.to_string(),
         })?;
         let parts: Vec<&[u8]> = if data.is_empty() { vec![&data[..]] } else { data.chunks(PART_BYTES).collect() };
-        loop {
+        'numbers: loop {
             let seq = self.next.fetch_add(1, Ordering::SeqCst);
             let head = format!("{}.{seq}", object_prefix(&self.stack, &self.run_id));
             // Parts after the first go first, so a head is never there without them.
@@ -143,8 +143,8 @@ impl RunState {
                 labels.insert(PART.into(), k.to_string());
                 match self.cluster.create_config(NewObject::new(&format!("{head}.{k}"), labels, part)).await {
                     Ok(_) => {}
-                    // A part of a head that was never written (a crash): reuse the name's next number.
-                    Err(ClusterError::Conflict(_)) => {}
+                    // Another writer has this number: its parts are not ours.
+                    Err(ClusterError::Conflict(_)) => continue 'numbers,
                     Err(e) => return Err(e.into()),
                 }
             }
