@@ -60,13 +60,13 @@ fn the_workflow_validates_plans_comments_the_plan_and_applies_on_merge() {
     let workflow = std::fs::read_to_string(support::repo().join("examples/ci/github-actions.yml")).unwrap();
     let web = Service::create(&unique("ciweb"), V1, 2);
     let work = Workdir::new("ci");
+    let stack = unique("ci");
+    let _forget = support::LockGuard(stack.clone());
     std::fs::create_dir_all(work.dir.join("deploy")).unwrap();
     let plan = format!(
         "plan ci {{\n    stack {}\n    on-failure rollback\n    gate healthy {{\n        swarm {}\n        count 1\n    }}\n    \
          rolling web {{\n        service {}\n        image \"{V2}\"\n        order start-first\n        monitor \"2s\"\n        gates healthy\n    }}\n}}\n",
-        unique("ci"),
-        web.name,
-        web.name
+        stack, web.name, web.name
     );
     std::fs::write(work.dir.join("deploy/plan.kdl"), &plan).unwrap();
     std::fs::write(

@@ -44,6 +44,7 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         let _ = Command::new("docker").args(["stack", "rm", &self.name]).output();
+        support::forget_stack(&self.name);
     }
 }
 
@@ -140,6 +141,7 @@ fn a_stack_without_services_is_named_with_how_to_find_the_right_one() {
 #[test]
 fn the_quickstart_stack_becomes_a_plan_that_validates_and_applies_without_changing_a_task() {
     let stack = unique("quickstart");
+    let _forget = support::LockGuard(stack.clone());
     let name = format!("{stack}_web");
     let script = std::fs::read_to_string(support::repo().join("examples/quickstart-run")).unwrap();
     assert!(script.contains("--label com.docker.stack.namespace=quickstart"), "the quickstart labels its stack");

@@ -169,6 +169,7 @@ fn the_simulated_time_is_within_a_fifth_of_the_real_one_and_drills_roll_back_in_
 
     // The quickstart's shape: one service of three replicas, a swarm gate and a command gate.
     let stack = unique("acc1");
+    let _forget = support::LockGuard(stack.clone());
     let web = Service::create(&unique("web"), V1, 3);
     let quick = work.dir.join("quick.kdl");
     let gates = format!(
@@ -190,6 +191,7 @@ fn the_simulated_time_is_within_a_fifth_of_the_real_one_and_drills_roll_back_in_
 
     // Two branches: two services at once, a command after one, a check after both.
     let stack = unique("acc2");
+    let _forget = support::LockGuard(stack.clone());
     let (front, api) = (Service::create(&unique("front"), V1, 2), Service::create(&unique("api"), V1, 2));
     let two = work.dir.join("two.kdl");
     let two_text = format!(
@@ -205,6 +207,7 @@ fn the_simulated_time_is_within_a_fifth_of_the_real_one_and_drills_roll_back_in_
 
     // A canary: one canary replica, a stage at half the traffic, promotion.
     let stack = unique("acc3");
+    let _forget = support::LockGuard(stack.clone());
     let shop = Service::create(&unique("shop"), V1, 2);
     let canary = work.dir.join("canary.kdl");
     std::fs::write(
@@ -226,11 +229,13 @@ fn the_simulated_time_is_within_a_fifth_of_the_real_one_and_drills_roll_back_in_
     let bad = work.dir.join("bad");
     std::fs::write(&bad, "1").unwrap();
     let drill = work.dir.join("drill.kdl");
+    let drill_stack = unique("drill");
+    let _forget = support::LockGuard(drill_stack.clone());
     std::fs::write(
         &drill,
         format!(
             "plan e2e {{\n    stack {}\n    on-failure rollback\n{}{}    pause wait \"2s\"\n{}    run warm after=front {{\n        command \"true\"\n        undo \"true\"\n    }}\n    check final {{\n        after warm api\n        gates bad\n    }}\n}}\n",
-            unique("drill"),
+            drill_stack,
             file_gate("bad", &bad, 1),
             rolling("front", &front.name, V2, "", ""),
             rolling("api", &api.name, V2, " after=wait", ""),

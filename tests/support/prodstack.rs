@@ -143,6 +143,7 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         let _ = Command::new(self.dir.join("down")).env("STACK", &self.name).output();
+        super::forget_stack(&self.name);
     }
 }
 
