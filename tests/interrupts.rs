@@ -404,3 +404,28 @@ fn repair_finishes_what_a_killed_run_left() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stderr.contains("nothing left by a dead or stopped run"), "{}", again.stderr);
 }
+
+/// `planrun repair` on a stack whose run is alive refuses, naming the run, and changes nothing.
+#[test]
+fn repair_refuses_a_stack_whose_run_is_alive() {
+    let web = Service::create(&unique("web"), V1, 1);
+    let stack = unique("stack");
+    let _guard = LockGuard(stack.clone());
+    let work = Workdir::new("repairbusy");
+    let plan = work.plan(&plan(&stack, &web.name, "", "    pause hold \"60s\" after=web\n"));
+    let mut apply = Background::apply(&work, &plan, &[]);
+    let started = apply.wait_for("run-started", "");
+    let run_id = started["run_id"].as_str().expect("a run id").to_owned();
+    apply.wait_for("step-started", "hold");
+
+    let refused = run(&["repair", &stack]);
+
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains(&format!("run {run_id}")), "{}", refused.stderr);
+    assert!(refused.stderr.contains("which is alive: nothing to repair while it runs"), "{}", refused.stderr);
+    assert_eq!(web.image(), V2, "the live run's release is left as it is");
+    apply.signal("KILL");
+    apply.finish();
+    let forced = run(&["unlock", &stack, "--force", &run_id]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+}

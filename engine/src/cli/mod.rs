@@ -107,6 +107,29 @@ pub(crate) async fn connect(environment: Option<&Environment>) -> Result<Arc<dyn
     swarm.map(|s| Arc::new(Retrying::new(Arc::new(s), crate::cluster::retry::BUDGET)) as Arc<dyn Cluster>)
 }
 
+/// The real world for a command without a plan that changes the swarm (rollback, repair):
+/// the environment `--env`/`--project` name, its swarm, Prometheus and database, no prompt.
+/// A refusal is emitted to `output`.
+pub(crate) async fn seams_without_a_plan(
+    env: Option<&str>,
+    project: Option<&Path>,
+    output: &crate::events::Events,
+) -> Result<crate::session::Seams, crate::session::Refused> {
+    use crate::events::Refusal;
+    use crate::session::{Refused, Seams};
+    let environment =
+        project_environment(env, project).map_err(|e| Refused::emit(Refusal::Usage, e, Vec::new(), output))?;
+    let cluster = connect(environment.as_ref())
+        .await
+        .map_err(|e| Refused::emit(Refusal::DockerUnavailable, e.to_string(), Vec::new(), output))?;
+    Ok(Seams::live(
+        cluster,
+        environment.as_ref().and_then(|e| e.prometheus.clone()),
+        environment.as_ref().and_then(|e| e.database.clone()),
+        None,
+    ))
+}
+
 /// The environment `--env`/`--project` name for commands without a plan (rollback, unlock,
 /// promote, abort): the project file given, or planrun.toml in the current directory.
 pub(crate) fn project_environment(env: Option<&str>, project: Option<&Path>) -> Result<Option<Environment>, String> {

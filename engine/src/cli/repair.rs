@@ -4,11 +4,11 @@ use std::process::ExitCode;
 
 use crate::cli::apply::output_sinks;
 use crate::cli::args::{OutputFormat, RepairArgs};
-use crate::cli::{EXIT_INVALID, connect, project_environment, refusal_code, run_async, signals};
-use crate::events::{Events, Refusal};
+use crate::cli::{EXIT_INVALID, refusal_code, run_async, seams_without_a_plan, signals};
+use crate::events::Events;
 use crate::executor::Interrupts;
 use crate::repair::{self, RepairRequest};
-use crate::session::{Refused, Seams};
+use crate::session::Refused;
 
 /// Runs `planrun repair`.
 pub fn repair(a: RepairArgs) -> ExitCode {
@@ -23,20 +23,10 @@ async fn repair_async(a: RepairArgs) -> ExitCode {
         }
         ExitCode::from(refusal_code(refused.refusal))
     };
-    let environment = match project_environment(a.env.as_deref(), a.project.as_deref()) {
-        Ok(e) => e,
-        Err(e) => return said(Refused::emit(Refusal::Usage, e, Vec::new(), &output)),
+    let seams = match seams_without_a_plan(a.env.as_deref(), a.project.as_deref(), &output).await {
+        Ok(seams) => seams,
+        Err(refused) => return said(refused),
     };
-    let cluster = match connect(environment.as_ref()).await {
-        Ok(c) => c,
-        Err(e) => return said(Refused::emit(Refusal::DockerUnavailable, e.to_string(), Vec::new(), &output)),
-    };
-    let seams = Seams::live(
-        cluster,
-        environment.as_ref().and_then(|e| e.prometheus.clone()),
-        environment.as_ref().and_then(|e| e.database.clone()),
-        None,
-    );
     let interrupts = Interrupts::default();
     signals::watch(interrupts.clone());
     let request = RepairRequest { stack: a.stack.clone(), state_dir: a.state_dir.clone(), dry_run: a.dry_run };

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use crate::cli::apply::{output_sinks, rollback_command};
 use crate::cli::args::{OutputFormat, RollbackArgs};
-use crate::cli::{EXIT_INVALID, EXIT_STOPPED, connect, project_environment, refusal_code, run_async, signals, summary};
+use crate::cli::{EXIT_INVALID, EXIT_STOPPED, refusal_code, run_async, seams_without_a_plan, signals, summary};
 use crate::events::{Events, Refusal, RunOutcome};
 use crate::executor::{Interrupts, Report};
-use crate::session::{self, Refused, RollbackRequest, Seams};
+use crate::session::{self, Refused, RollbackRequest};
 
 /// Runs `planrun rollback`.
 pub fn rollback(a: RollbackArgs) -> ExitCode {
@@ -30,20 +30,10 @@ async fn rollback_async(a: RollbackArgs) -> ExitCode {
         run: a.run.clone(),
         state_dir: a.state_dir.clone(),
     };
-    let environment = match project_environment(a.env.as_deref(), a.project.as_deref()) {
-        Ok(e) => e,
-        Err(e) => return said(Refused::emit(Refusal::Usage, e, Vec::new(), &output)),
+    let seams = match seams_without_a_plan(a.env.as_deref(), a.project.as_deref(), &output).await {
+        Ok(seams) => seams,
+        Err(refused) => return said(refused),
     };
-    let cluster = match connect(environment.as_ref()).await {
-        Ok(c) => c,
-        Err(e) => return said(Refused::emit(Refusal::DockerUnavailable, e.to_string(), Vec::new(), &output)),
-    };
-    let seams = Seams::live(
-        cluster,
-        environment.as_ref().and_then(|e| e.prometheus.clone()),
-        environment.as_ref().and_then(|e| e.database.clone()),
-        None,
-    );
     let interrupts = Interrupts::default();
     signals::watch(interrupts.clone());
     let done = match session::rollback(request, seams, output, interrupts).await {
