@@ -303,6 +303,40 @@ pub enum Event {
 }
 
 impl Event {
+    /// This event as planrun may write it anywhere (`crate::redact`): env values in undo
+    /// records, URL credentials and queries in every text, a database URL's password.
+    pub fn redacted(mut self) -> Event {
+        use crate::redact::{scrub, scrub_opt};
+        match &mut self {
+            Event::StepRecorded { undo, .. } => undo.redact(),
+            Event::RunRefused { message, problems, .. } => {
+                scrub(message);
+                for p in problems {
+                    scrub(&mut p.message);
+                }
+            }
+            Event::Warning { problem } => scrub(&mut problem.message),
+            Event::StepProgress { message, .. } => scrub(message),
+            Event::BackupTaken { target, .. } => target.redact(),
+            Event::Measurement { target, value, detail, .. } => {
+                scrub(target);
+                scrub_opt(value);
+                scrub_opt(detail);
+            }
+            Event::GateFinished { summary, .. } => scrub(summary),
+            Event::AwaitingApproval { question, .. } => scrub(question),
+            Event::StepFinished { reason, .. }
+            | Event::StepUndone { reason, .. }
+            | Event::RunFinished { reason, .. } => scrub_opt(reason),
+            Event::RollbackStarted { reason } => scrub(reason),
+            Event::RunStarted { .. }
+            | Event::StepStarted { .. }
+            | Event::Answered { .. }
+            | Event::Interrupted { .. } => {}
+        }
+        self
+    }
+
     /// The step this event is about, if any.
     pub fn step(&self) -> Option<&str> {
         match self {
@@ -350,7 +384,8 @@ impl Events {
         let record = Record {
             at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
             elapsed_ms: self.started.elapsed().as_millis() as u64,
-            event,
+            // Redacted once here, so no sink (journal, stdout, a notification) can forget.
+            event: event.redacted(),
         };
         self.forward(&record);
     }

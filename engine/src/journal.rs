@@ -27,9 +27,9 @@ impl Journal {
     /// Creates `<state_dir>/runs/<stack>/<run_id>.jsonl`.
     pub fn create(state_dir: &Path, stack: &str, run_id: &str) -> std::io::Result<Journal> {
         let dir = stack_dir(state_dir, stack);
-        std::fs::create_dir_all(&dir)?;
+        crate::private::create_dir_all(&dir)?;
         let path = dir.join(format!("{run_id}.jsonl"));
-        let file = OpenOptions::new().create_new(true).append(true).open(&path)?;
+        let file = crate::private::create_new(&path)?;
         Ok(Journal { path, file: Mutex::new(file), warnings: None })
     }
 

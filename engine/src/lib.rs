@@ -23,6 +23,8 @@ pub mod load;
 pub mod lock;
 pub mod plan;
 pub mod preflight;
+pub mod private;
+pub mod redact;
 pub mod repair;
 pub mod run_state;
 pub mod services;

@@ -328,7 +328,7 @@ fn append_deployment_log(
     if let Some(reason) = &report.reason {
         line.push_str(&format!(" ({reason})"));
     }
-    std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| writeln!(f, "{line}"))
+    crate::private::append(path).and_then(|mut f| writeln!(f, "{line}"))
 }
 
 /// What `rollback` needs.
@@ -372,6 +372,22 @@ struct Target {
     pending: Vec<(String, Undo)>,
 }
 
+/// A journal whose records rollback undoes (and whose commands it runs) must be this user's
+/// alone: one another user could write is refused, naming why.
+fn trusted(path: &Path) -> Result<(), (Refusal, String)> {
+    match crate::private::not_trusted(path) {
+        None => Ok(()),
+        Some(why) => Err((
+            Refusal::Journal,
+            format!(
+                "{} is not trusted: {why}; rollback runs what a journal records, so it reads only journals no other \
+                 user can write: nothing was changed",
+                path.display()
+            ),
+        )),
+    }
+}
+
 /// Finds the run `rollback` undoes. The swarm's record of the stack's runs comes first (any
 /// machine has it); a journal named with `--journal`, or, for runs the swarm has no record of
 /// (made by a planrun before it kept one), the newest local journal with changes left.
@@ -404,7 +420,7 @@ async fn rollback_target(request: &RollbackRequest, cluster: &dyn Cluster) -> Re
         let stored = runs.into_iter().find(|r| r.run_id == run_id);
         let pending = match &stored {
             Some(run) => run.pending(),
-            None => journal::pending_undo(&records),
+            None => trusted(path).map(|()| journal::pending_undo(&records))?,
         };
         return Ok(Target { run_id, journal: Some(path.clone()), stored, pending });
     }
@@ -429,6 +445,7 @@ async fn rollback_target(request: &RollbackRequest, cluster: &dyn Cluster) -> Re
         };
         let records =
             journal::read(&path).map_err(|e| (Refusal::Journal, format!("cannot read {}: {e}", path.display())))?;
+        trusted(&path)?;
         let pending = journal::pending_undo(&records);
         return Ok(Target { run_id: run_id.clone(), journal: Some(path), stored: None, pending });
     }
@@ -445,6 +462,7 @@ async fn rollback_target(request: &RollbackRequest, cluster: &dyn Cluster) -> Re
                 ),
             ));
         };
+        trusted(&path)?;
         let run_id = journal::run_id(&records).unwrap_or_default();
         return Ok(Target { run_id, journal: Some(path), stored: None, pending: journal::pending_undo(&records) });
     }
@@ -460,6 +478,53 @@ async fn rollback_target(request: &RollbackRequest, cluster: &dyn Cluster) -> Re
             format!("nothing to roll back: no run of stack `{}` left changes that are not undone", request.stack),
         )),
     }
+}
+
+/// Puts back what a journal's records lost to redaction (`crate::redact`): each env value
+/// from the service's spec in the swarm whose value the marker stands for.
+/// What the swarm no longer holds is an error naming it, before anything is undone.
+async fn unredact(pending: &mut [(String, Undo)], cluster: &dyn Cluster) -> Result<(), String> {
+    let mut missing = Vec::new();
+    for (step, undo) in pending.iter_mut() {
+        if let Undo::Run(r) = undo
+            && r.command.iter().any(|a| a.contains(crate::redact::OPEN))
+        {
+            missing.push(format!(
+                "step `{step}`: its undo command held a URL's credentials, which a journal keeps only as a hash"
+            ));
+        }
+        for record in undo.services_mut() {
+            if !crate::redact::is_redacted(&record.previous_spec)
+                && !record.written.as_ref().is_some_and(crate::redact::is_redacted)
+            {
+                continue;
+            }
+            let live = cluster.service(&record.service_id).await;
+            let live = match live {
+                Ok(s) => s,
+                Err(_) => cluster.service(&record.service_name).await.map_err(|e| {
+                    format!("cannot read service {} to put back its env values: {e}", record.service_name)
+                })?,
+            };
+            // Docker's API answers the spec before the last update too, but bollard's model
+            // drops it: the current spec is the source.
+            let sources: Vec<&bollard::models::ServiceSpec> = live.spec.iter().collect();
+            let mut lost = crate::redact::restore_env(&mut record.previous_spec, &sources);
+            if let Some(w) = record.written.as_mut() {
+                lost.extend(crate::redact::restore_env(w, &sources));
+            }
+            let mut keys: Vec<String> = lost.into_iter().map(|u| u.key).collect();
+            keys.dedup();
+            if !keys.is_empty() {
+                missing.push(format!(
+                    "service {}: the swarm no longer holds the value of {} (a journal keeps env values only as hashes)",
+                    record.service_name,
+                    keys.join(", ")
+                ));
+            }
+        }
+    }
+    if missing.is_empty() { Ok(()) } else { Err(missing.join("; ")) }
 }
 
 /// Undoes what a run left changed, newest first, recording each undo in the swarm and in the
@@ -498,6 +563,14 @@ pub async fn rollback(
             return Err(refuse(e));
         }
     };
+    let mut target = target;
+    if target.stored.is_none()
+        && let Err(why) = unredact(&mut target.pending, seams.cluster.as_ref()).await
+    {
+        let _ = lock.release().await;
+        let journal = target.journal.as_deref().unwrap_or(Path::new("the journal")).display().to_string();
+        return Err(refuse((Refusal::Journal, format!("{journal}: {why}: nothing was changed"))));
+    }
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     let unjournalled = match target.journal.as_deref().map(Journal::append) {
         Some(Ok(journal)) => {

@@ -7,6 +7,8 @@
 use bollard::models::ServiceSpec;
 use serde::{Deserialize, Serialize};
 
+use crate::redact;
+
 /// What a step needs to be undone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -26,6 +28,64 @@ pub enum Undo {
 }
 
 impl Undo {
+    /// This record as planrun may write it (journal, JSON events): every spec's env values and
+    /// every URL's credentials redacted (`crate::redact`). The run state in the swarm keeps
+    /// the whole record.
+    pub fn redact(&mut self) {
+        match self {
+            Undo::Rolling(r) => r.redact(),
+            Undo::Run(r) => {
+                for arg in r.command.iter_mut() {
+                    redact::scrub(arg);
+                }
+            }
+            Undo::Canary(c) => c.stable.redact(),
+            Undo::BlueGreen(b) => {
+                b.live.redact();
+                b.idle.redact();
+                if let Some(router) = b.router.as_mut() {
+                    router.redact();
+                }
+            }
+            Undo::Migrate(m) => m.target.redact(),
+            Undo::Compose(c) => {
+                for u in c.updated.iter_mut() {
+                    u.redact();
+                }
+            }
+        }
+    }
+
+    /// The service records in it (a rolling step's, a promoted canary's stable service, both
+    /// colours and the router, a compose step's updated services).
+    pub fn services_mut(&mut self) -> Vec<&mut RollingUndo> {
+        match self {
+            Undo::Rolling(r) => vec![r.as_mut()],
+            Undo::Canary(c) => vec![&mut c.stable],
+            Undo::BlueGreen(b) => {
+                let mut out = vec![&mut b.live, &mut b.idle];
+                out.extend(b.router.as_mut());
+                out
+            }
+            Undo::Compose(c) => c.updated.iter_mut().collect(),
+            Undo::Run(_) | Undo::Migrate(_) => Vec::new(),
+        }
+    }
+
+    /// Whether this record lost something to redaction that undoing it needs (a record read
+    /// from a journal): an env value, a URL's password in a command.
+    pub fn is_redacted(&self) -> bool {
+        let rolling = |r: &RollingUndo| redact::is_redacted(&r.previous_spec);
+        match self {
+            Undo::Rolling(r) => rolling(r),
+            Undo::Run(r) => r.command.iter().any(|a| a.contains(redact::OPEN)),
+            Undo::Canary(c) => c.promoted && rolling(&c.stable),
+            Undo::BlueGreen(b) => rolling(&b.live) || rolling(&b.idle) || b.router.as_ref().is_some_and(rolling),
+            Undo::Migrate(_) => false,
+            Undo::Compose(c) => c.updated.iter().any(rolling),
+        }
+    }
+
     /// What undoing it puts back, in a few words: `shop_web back to app:v1`.
     pub fn describe(&self) -> String {
         match self {
@@ -108,6 +168,14 @@ impl RollingUndo {
             version: service.version.as_ref().and_then(|v| v.index).unwrap_or(0),
             deadline_ms,
             written: None,
+        }
+    }
+
+    /// Redacts both specs' env values.
+    pub fn redact(&mut self) {
+        redact::spec_in_place(&mut self.previous_spec);
+        if let Some(w) = self.written.as_mut() {
+            redact::spec_in_place(w);
         }
     }
 

@@ -18,6 +18,8 @@ const LAYERS: &[&str] = &[
     "cause",
     "clock",
     "load",
+    "redact",
+    "private",
     // the seam to a swarm
     "cluster",
     "lock",

@@ -176,7 +176,8 @@ fn bad_calibration_runs_and_saved_plans_are_refused_with_what_to_do() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("not a saved plan planrun can read"), "{stderr}");
 
-    // A saved plan carries its own variables: --var with one is refused before anything is read.
+    // A saved plan keeps a hash of each --var: one it was not planned with is refused before
+    // anything is read.
     let saved = dir.join("release.plan");
     let live = r#"{"read_at":"x","services":{},"missing":[],"networks":[],"configs":[],"lock":null,"waiting":null,"colours":{},"canaries":[]}"#;
     std::fs::write(
@@ -191,8 +192,5 @@ fn bad_calibration_runs_and_saved_plans_are_refused_with_what_to_do() {
         run(&["apply", saved.to_str().unwrap(), "--var", "image=x", "--state-dir", state.to_str().unwrap()]);
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("is a saved plan: it carries the variables and environment it was planned with"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("--var image: the plan was reviewed without it; plan again to add it"), "{stderr}");
 }

@@ -19,7 +19,7 @@ use bollard::models::{
 use engine::cluster::Cluster;
 use engine::cluster::swarm::Swarm;
 use engine::context::StepContext;
-use engine::events::{Event, Events, Memory};
+use engine::events::{Events, Memory};
 use engine::services::convergence::{self, Settings};
 use engine::services::job::{self, Job};
 use engine::services::target::{Baseline, Target};
@@ -154,16 +154,15 @@ fn inspected(id: &str) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// The undo record the step emitted before changing anything.
-fn recorded(memory: &Memory) -> RollingUndo {
-    memory
-        .events()
+/// The undo record the step made before changing anything (the run's own copy: the event
+/// carries it with env values redacted).
+fn recorded(ctx: &StepContext) -> RollingUndo {
+    ctx.run
+        .recorded
+        .newest_first()
         .into_iter()
-        .find_map(|e| match e {
-            Event::StepRecorded { undo: Undo::Rolling(r), .. } => Some(*r),
-            _ => None,
-        })
-        .expect("a StepRecorded event")
+        .find_map(|(_, u)| if let Undo::Rolling(r) = u { Some(*r) } else { None })
+        .expect("a recorded undo")
 }
 
 /// Applies a failing image, checks the cause, undoes, and checks the exact previous spec runs.
@@ -172,7 +171,7 @@ async fn fails_and_is_undone(what: &str, image: &str, env_vars: &[&str], monitor
     let name = unique_name(what);
     let (id, _removed) = create(&swarm, v1_spec(&name, env_vars)).await;
     let before = inspected(&id);
-    let (ctx, memory) = context(&swarm);
+    let (ctx, _) = context(&swarm);
 
     let started = tokio::time::Instant::now();
     let error = step(&name, image, monitor_secs).apply(&ctx).await.unwrap_err().to_string();
@@ -181,7 +180,7 @@ async fn fails_and_is_undone(what: &str, image: &str, env_vars: &[&str], monitor
         assert!(error.contains(part), "{what}: `{error}` does not contain `{part}`");
     }
 
-    let record = recorded(&memory);
+    let record = recorded(&ctx);
     let started = tokio::time::Instant::now();
     rolling::undo("release", &record, &ctx.run).await.unwrap();
     let undone_after = started.elapsed();
@@ -221,12 +220,12 @@ async fn a_good_image_rolls_out_with_the_plans_update_config() {
     let Some(swarm) = swarm().await else { return };
     let name = unique_name("good");
     let (id, _removed) = create(&swarm, v1_spec(&name, &[])).await;
-    let (ctx, memory) = context(&swarm);
+    let (ctx, _) = context(&swarm);
     let before = inspected(&id);
     let started = tokio::time::Instant::now();
     step(&name, "planrun-test/app:v2", 2).apply(&ctx).await.unwrap();
     eprintln!("good: v1 -> v2 converged after {:.1?}", started.elapsed());
-    let record = recorded(&memory);
+    let record = recorded(&ctx);
 
     let spec = inspected(&id);
     assert_eq!(spec["TaskTemplate"]["ContainerSpec"]["Image"], "planrun-test/app:v2");

@@ -80,9 +80,9 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
         Ok(s) => s,
         Err(message) => return refuse(Refusal::Usage, message, Vec::new()),
     };
-    if saved.is_some() && (!a.inputs.vars.is_empty() || a.inputs.env.is_some()) {
+    if saved.is_some() && a.inputs.env.is_some() {
         let message = format!(
-            "{} is a saved plan: it carries the variables and environment it was planned with; plan again to change them",
+            "{} is a saved plan: it carries the environment it was planned with; plan again to change it",
             a.plan.display()
         );
         return refuse(Refusal::Usage, message, Vec::new());
@@ -90,8 +90,11 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
     let loading = match &saved {
         Some(s) => {
             let name = Path::new(&s.file).file_name().map(Path::new).unwrap_or(Path::new("plan.kdl"));
-            let opts =
-                load::LoadOptions { vars: s.vars.clone(), env: s.env.clone(), project: a.inputs.project.clone() };
+            let vars = match s.vars_from(&a.inputs.vars) {
+                Ok(v) => v,
+                Err(why) => return refuse(Refusal::Usage, format!("{}: {why}", a.plan.display()), Vec::new()),
+            };
+            let opts = load::LoadOptions { vars, env: s.env.clone(), project: a.inputs.project.clone() };
             load::load_text(&Path::new(&s.dir).join(name), s.text.clone(), &opts)
         }
         None => load::load_as(&a.plan, stdin_filename, &options(&a.inputs)),

@@ -10,7 +10,7 @@ use crate::cli::args::{PlanArgs, PlanFormat};
 use crate::cli::{EXIT_INVALID, EXIT_USAGE, connect, load_valid, plan_render, report};
 use crate::load;
 use crate::plan::live::{self, LiveState, ReadOnly};
-use crate::plan::saved::{self, SavedPlan};
+use crate::plan::saved::SavedPlan;
 use crate::plan::simulate::{self, Knobs};
 use crate::plan::{self as planning, Offline, Request, calibrate};
 
@@ -89,17 +89,16 @@ pub fn plan(a: PlanArgs) -> ExitCode {
     };
     report::write(report::Stream::Stdout, &text);
     if let (Some(out), Ok(state)) = (&a.out, &live) {
-        let saved = SavedPlan {
-            format: saved::FORMAT.into(),
-            file: loaded.checked.file.name.clone(),
-            dir: std::path::absolute(&plan_dir).unwrap_or(plan_dir.clone()).display().to_string(),
-            text: loaded.checked.file.text.to_string(),
-            vars: a.inputs.vars.clone(),
-            env: a.inputs.env.clone(),
-            live: state.clone(),
-        };
+        let saved = SavedPlan::new(
+            loaded.checked.file.name.clone(),
+            std::path::absolute(&plan_dir).unwrap_or(plan_dir.clone()).display().to_string(),
+            loaded.checked.file.text.to_string(),
+            &a.inputs.vars,
+            a.inputs.env.clone(),
+            state,
+        );
         let json = serde_json::to_string_pretty(&saved).expect("a saved plan serializes");
-        if let Err(e) = std::fs::write(out, json + "\n") {
+        if let Err(e) = crate::private::write(out, (json + "\n").as_bytes()) {
             return crate::cli::fail(
                 if a.detailed_exitcode { EXIT_INVALID } else { EXIT_USAGE },
                 format!("cannot write {}: {e}", out.display()),

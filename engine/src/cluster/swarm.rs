@@ -535,7 +535,7 @@ impl Cluster for Swarm {
             let mut stderr = Vec::new();
             let mut written = 0u64;
             let mut file = match &exec.stdout {
-                ExecOutput::File(path) => Some(tokio::fs::File::create(path).await.map_err(io_error)?),
+                ExecOutput::File(path) => Some(crate::private::create_async(path).await.map_err(io_error)?),
                 ExecOutput::Capture => None,
             };
             while let Some(chunk) = output.next().await {
@@ -575,7 +575,7 @@ impl Cluster for Swarm {
         use tokio::io::AsyncWriteExt;
         let options = LogsOptions { stdout: true, stderr: false, tail: "all".into(), ..Default::default() };
         let mut stream = self.docker.service_logs(service_id, Some(options));
-        let mut file = tokio::fs::File::create(to).await.map_err(io_error)?;
+        let mut file = crate::private::create_async(to).await.map_err(io_error)?;
         let mut written = 0u64;
         while let Some(chunk) = stream.next().await {
             let bytes = chunk.map_err(classify)?.into_bytes();

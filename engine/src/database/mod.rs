@@ -156,6 +156,14 @@ impl Target {
         Ok(Target { via, database, user })
     }
 
+    /// This target as planrun may write it (journals, events): a URL's password redacted
+    /// (`crate::redact::database_url`).
+    pub fn redact(&mut self) {
+        if let Via::Url(u) = &mut self.via {
+            *u = crate::redact::database_url(u);
+        }
+    }
+
     /// `shop_postgres/shop` or `postgres://db.internal:5432/shop`, never with a password.
     pub fn describe(&self) -> String {
         match &self.via {

@@ -269,18 +269,18 @@ impl Postgres for ServicePostgres {
                 argv.extend(args);
                 // The whole output, not the job's last lines: a statement that prints many
                 // notices must not push the markers of completed statements out of sight.
-                let out = tempfile_path("sql");
+                let out = crate::private::temp_file("planrun-sql-").map_err(|e| DbError::File(e.to_string()))?;
                 let result = self
                     .job(
                         "sql",
                         format!("{} 2>&1", shell_words(&argv)),
                         vec![(id.clone(), name, "/planrun/script.sql".into())],
-                        Some(out.clone()),
+                        Some(out.to_path_buf()),
                     )
                     .await;
                 let _ = self.cluster.remove_config(&id).await;
                 let whole = tokio::fs::read_to_string(&out).await.unwrap_or_default();
-                let _ = tokio::fs::remove_file(&out).await;
+                drop(out);
                 match result {
                     Ok(_) => whole,
                     Err(JobError::Failed { logs, name, error }) => {
@@ -317,10 +317,10 @@ impl Postgres for ServicePostgres {
                 Ok(psql::rows(&String::from_utf8_lossy(&done.stdout)))
             }
             Route::Job => {
-                let out = tempfile_path("query");
-                let result = self.job("query", shell_words(&argv), Vec::new(), Some(out.clone())).await;
+                let out = crate::private::temp_file("planrun-query-").map_err(|e| DbError::File(e.to_string()))?;
+                let result = self.job("query", shell_words(&argv), Vec::new(), Some(out.to_path_buf())).await;
                 let text = tokio::fs::read_to_string(&out).await.unwrap_or_default();
-                let _ = tokio::fs::remove_file(&out).await;
+                drop(out);
                 result.map_err(job_error("psql"))?;
                 Ok(psql::rows(&text))
             }
@@ -348,7 +348,8 @@ async fn decode(encoded: &Path, file: &Path) -> Result<String, DbError> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let input =
         tokio::fs::File::open(encoded).await.map_err(|e| DbError::File(format!("{}: {e}", encoded.display())))?;
-    let mut out = tokio::fs::File::create(file).await.map_err(|e| DbError::File(format!("{}: {e}", file.display())))?;
+    let mut out =
+        crate::private::create_async(file).await.map_err(|e| DbError::File(format!("{}: {e}", file.display())))?;
     let mut lines = BufReader::new(input).lines();
     let mut pending = String::new();
     let mut sha = None;
@@ -402,15 +403,6 @@ fn tail(text: &str) -> String {
 /// Quotes arguments for `sh -c`.
 fn shell_words(argv: &[String]) -> String {
     argv.iter().map(|a| format!("'{}'", a.replace('\'', "'\\''"))).collect::<Vec<_>>().join(" ")
-}
-
-fn tempfile_path(what: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("planrun-{what}-{}-{}", std::process::id(), rand_suffix()))
-}
-
-fn rand_suffix() -> u64 {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -31,7 +31,10 @@ impl UrlPostgres {
             .parse()
             .map_err(|e| DbError::Unreachable(format!("{}: not a PostgreSQL URL: {e}", super::redact(&url))))?;
         config.dbname(&target.database).user(&target.user).ssl_mode(tls.mode.driver());
-        if config.get_password().is_none()
+        // A password redacted in a journal is no password: PGPASSWORD then applies.
+        let redacted =
+            config.get_password().is_some_and(|p| crate::redact::hash_of(&String::from_utf8_lossy(p)).is_some());
+        if (config.get_password().is_none() || redacted)
             && let Ok(p) = std::env::var("PGPASSWORD")
         {
             config.password(p);
@@ -129,6 +132,8 @@ impl Postgres for UrlPostgres {
 
     async fn dump(&self, file: &Path) -> Result<Dump, DbError> {
         let path = file.to_string_lossy();
+        // Made 0600 first: pg_dump writes into it and keeps its mode, whatever the umask.
+        crate::private::create(file).map_err(|e| DbError::File(format!("{}: {e}", file.display())))?;
         tool("pg_dump", &["-Fc", "-f", &path], &self.tool_env(), "pg_dump -Fc").await?;
         let (bytes, sha256) = sha256_of(file).await?;
         Ok(Dump { path: file.to_owned(), bytes, sha256 })

@@ -54,14 +54,15 @@ pub fn fields(s: &ServiceSpec, networks: &BTreeMap<String, String>) -> BTreeMap<
     let template = s.task_template.clone().unwrap_or_default();
     let container = template.container_spec.clone().unwrap_or_default();
     for e in container.env.iter().flatten() {
+        // Values never: a marker with a short hash still shows that one changed.
         let (k, v) = e.split_once('=').unwrap_or((e, ""));
-        out.insert(format!("env.{k}"), v.to_owned());
+        out.insert(format!("env.{k}"), crate::redact::value(v));
     }
     if let Some(args) = &container.args {
-        out.insert("args".into(), args.join(" "));
+        out.insert("args".into(), crate::redact::text(&args.join(" ")).into_owned());
     }
     if let Some(command) = &container.command {
-        out.insert("command".into(), command.join(" "));
+        out.insert("command".into(), crate::redact::text(&command.join(" ")).into_owned());
     }
     let mut nets: BTreeSet<String> = BTreeSet::new();
     for n in template.networks.iter().flatten() {
@@ -173,6 +174,7 @@ mod tests {
 
     #[test]
     fn image_first_then_fields_in_order_swarm_defaults_filled_and_planrun_labels_left_out() {
+        use crate::redact;
         let before = spec("app:v1@sha256:aaa", &["A=1", "B=2"]);
         let mut after = spec("app:v2", &["A=1", "B=3", "C=4"]);
         after.update_config = Some(ServiceSpecUpdateConfig { parallelism: Some(2), ..Default::default() });
@@ -185,8 +187,9 @@ mod tests {
             vec![
                 ("image".into(), s("app:v1"), s("app:v2")),
                 ("image.digest".into(), s("sha256:aaa"), None),
-                ("env.B".into(), s("2"), s("3")),
-                ("env.C".into(), None, s("4")),
+                // Env values only as markers: that B changed shows, 2 and 3 never do.
+                ("env.B".into(), s(&redact::value("2")), s(&redact::value("3"))),
+                ("env.C".into(), None, s(&redact::value("4"))),
                 ("update.failure-action".into(), s("pause"), None),
                 ("update.monitor".into(), s("5s"), None),
                 ("update.order".into(), s("stop-first"), None),

@@ -92,6 +92,20 @@ pub struct LiveConfig {
     pub data: String,
 }
 
+impl LiveState {
+    /// What was live, as planrun may write it: service env values and config contents redacted.
+    pub fn redacted(&self) -> LiveState {
+        let mut out = self.clone();
+        for s in out.services.values_mut() {
+            crate::redact::spec_in_place(&mut s.spec);
+        }
+        for c in out.configs.iter_mut() {
+            c.data = crate::redact::value(&c.data);
+        }
+        out
+    }
+}
+
 impl From<LiveNetwork> for Network {
     fn from(n: LiveNetwork) -> Network {
         Network { id: n.id, name: n.name }

@@ -24,7 +24,8 @@ pub struct SavedPlan {
     pub dir: String,
     /// Its text, exactly.
     pub text: String,
-    /// `--var` values.
+    /// `--var` names, each with a marker of its value (`crate::redact`): apply takes the values
+    /// again and checks them against these.
     pub vars: Vec<(String, String)>,
     /// `--env`.
     pub env: Option<String>,
@@ -33,6 +34,45 @@ pub struct SavedPlan {
 }
 
 impl SavedPlan {
+    /// A saved plan of `text`, as planrun may write it: `--var` values and what was live
+    /// redacted (env values, config contents).
+    pub fn new(
+        file: String,
+        dir: String,
+        text: String,
+        vars: &[(String, String)],
+        env: Option<String>,
+        live: &LiveState,
+    ) -> SavedPlan {
+        let vars = vars.iter().map(|(k, v)| (k.clone(), crate::redact::value(v))).collect();
+        SavedPlan { format: FORMAT.into(), file, dir, text, vars, env, live: live.redacted() }
+    }
+
+    /// The `--var` values to apply this plan with: `given` again, each the value reviewed.
+    /// Saved plans of older planruns kept the values themselves, and need none given.
+    pub fn vars_from(&self, given: &[(String, String)]) -> Result<Vec<(String, String)>, String> {
+        let mut out = Vec::new();
+        let mut problems = Vec::new();
+        for (name, saved) in &self.vars {
+            let again = given.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v);
+            match (crate::redact::hash_of(saved), again) {
+                (None, None) => out.push((name.clone(), saved.clone())),
+                (None, Some(v)) if v == saved => out.push((name.clone(), v.clone())),
+                (Some(_), Some(v)) if crate::redact::stands_for(saved, v) => out.push((name.clone(), v.clone())),
+                (_, None) => problems.push(format!(
+                    "--var {name}: the plan was reviewed with a value of `{name}` the saved plan keeps only a hash of; give the same `--var {name}=...` again"
+                )),
+                (_, Some(_)) => problems.push(format!(
+                    "--var {name}: not the value the plan was reviewed with; plan again to change it"
+                )),
+            }
+        }
+        for (name, _) in given.iter().filter(|(k, _)| !self.vars.iter().any(|(s, _)| s == k)) {
+            problems.push(format!("--var {name}: the plan was reviewed without it; plan again to add it"));
+        }
+        if problems.is_empty() { Ok(out) } else { Err(problems.join("; ")) }
+    }
+
     /// Whether `text` is a saved plan (JSON with this format) rather than KDL.
     pub fn sniff(text: &str) -> bool {
         text.trim_start().starts_with('{') && text.contains(FORMAT)
@@ -130,6 +170,26 @@ mod tests {
     }
 
     #[test]
+    fn a_saved_plan_keeps_no_value_and_takes_them_again() {
+        let vars = [("version".to_owned(), "v2".to_owned()), ("token".to_owned(), "s3cret".to_owned())];
+        let saved =
+            SavedPlan::new("plan.kdl".into(), "/x".into(), "plan x {}".into(), &vars, None, &state(7, &["K=s3cret"]));
+        let json = serde_json::to_string(&saved).unwrap();
+        assert!(!json.contains("s3cret") && !json.contains("\"v2\""), "{json}");
+        assert_eq!(saved.vars_from(&vars), Ok(vars.to_vec()));
+        let missing = saved.vars_from(&vars[..1]).unwrap_err();
+        assert!(missing.contains("--var token") && missing.contains("give the same"), "{missing}");
+        let other = saved.vars_from(&[vars[0].clone(), ("token".into(), "guess".into())]).unwrap_err();
+        assert!(other.contains("not the value the plan was reviewed with"), "{other}");
+        let extra = saved.vars_from(&[vars[0].clone(), vars[1].clone(), ("x".into(), "1".into())]).unwrap_err();
+        assert!(extra.contains("--var x: the plan was reviewed without it"), "{extra}");
+        // What was live compares with the swarm through the same markers.
+        assert!(moved_on(&saved.live, &state(7, &["K=s3cret"])).is_empty());
+        let changed = moved_on(&saved.live, &state(8, &["K=other"]));
+        assert!(changed[0].contains("env.K <redacted:") && !changed[0].contains("other"), "{changed:?}");
+    }
+
+    #[test]
     fn nothing_moved_is_nothing_to_say() {
         assert!(moved_on(&state(7, &[]), &state(7, &[])).is_empty());
     }
@@ -137,7 +197,12 @@ mod tests {
     #[test]
     fn a_service_written_since_is_named_with_what_changed() {
         let said = moved_on(&state(7, &[]), &state(9, &["X=1"]));
-        assert_eq!(said, ["service `shop_web` changed since the plan was saved (version 7 -> 9): env.X (unset) -> 1"]);
+        assert_eq!(
+            said,
+            [
+                "service `shop_web` changed since the plan was saved (version 7 -> 9): env.X (unset) -> <redacted:7cf97d97>"
+            ]
+        );
         let same_fields = moved_on(&state(7, &[]), &state(8, &[]));
         assert!(same_fields[0].contains("its spec was rewritten"), "{same_fields:?}");
     }

@@ -234,7 +234,12 @@ async fn simulate(
         }
     }
     // Dumps go to a directory of their own, removed at the end: planning writes nothing.
-    let dumps = std::env::temp_dir().join(format!("planrun-plan-{}-{}", std::process::id(), next_id()));
+    // A fresh directory no one else can have made (0700, O_EXCL); without one, no backup runs.
+    let temp = crate::private::temp_dir("planrun-plan-").ok();
+    let dumps = match &temp {
+        Some(t) => t.path().to_path_buf(),
+        None => std::env::temp_dir().join(format!("planrun-plan-unmade-{}", std::process::id())),
+    };
     let mut backups = false;
     for step in &mut plan.steps {
         if let StepKind::Backup(b) = &mut step.kind {
@@ -269,7 +274,7 @@ async fn simulate(
     let plan = Arc::new(plan);
     let report = executor.run(&plan, &graph, &Arc::new(plan_dir)).await;
     let total_ms = started.elapsed().as_millis() as u64;
-    let _ = std::fs::remove_dir_all(&dumps);
+    drop(temp);
     let steps = snapshots.steps.lock().expect("snapshots poisoned").clone();
     let (mut records, mut report) = (memory.records(), report);
     if backups {
@@ -310,12 +315,6 @@ fn scrub_dumps(text: &str, dir: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-fn next_id() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The outcomes that make one judgement of a gate fail on its last planned measurement: it

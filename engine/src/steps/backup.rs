@@ -28,7 +28,7 @@ impl Behavior for Backup {
             findings.problems.push(why.to_string());
         }
         let dir = directory(ctx, &self.to.value);
-        if let Err(e) = std::fs::create_dir_all(&dir) {
+        if let Err(e) = crate::private::create_dir_all(&dir) {
             findings.problems.push(Refusal::BackupDirectory { dir: dir.clone(), error: e.into() }.to_string());
         } else if std::fs::metadata(&dir).is_ok_and(|m| m.permissions().readonly()) {
             findings.problems.push(format!("the backup directory {} is read-only", dir.display()));
@@ -40,8 +40,7 @@ impl Behavior for Backup {
         let db = ctx.run.databases.open(&self.database, &ctx.run.run_id).await?;
         let target = ctx.run.databases.target(&self.database).map_err(Refusal::Database)?;
         let dir = directory(ctx, &self.to.value);
-        tokio::fs::create_dir_all(&dir)
-            .await
+        crate::private::create_dir_all(&dir)
             .map_err(|e| Refusal::BackupDirectory { dir: dir.clone(), error: e.into() })?;
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

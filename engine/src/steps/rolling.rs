@@ -399,14 +399,13 @@ mod tests {
         (sim.step(&ctx, &plan, "web"), memory)
     }
 
-    fn recorded(memory: &Memory) -> RollingUndo {
-        memory
-            .events()
+    /// What the step recorded (the run's own copy: the event carries it redacted).
+    fn recorded(ctx: &StepContext) -> RollingUndo {
+        ctx.run
+            .recorded
+            .newest_first()
             .into_iter()
-            .find_map(|e| match e {
-                Event::StepRecorded { undo: Undo::Rolling(r), .. } => Some(*r),
-                _ => None,
-            })
+            .find_map(|(_, u)| if let Undo::Rolling(r) = u { Some(*r) } else { None })
             .expect("the step recorded its undo")
     }
 
@@ -422,7 +421,7 @@ mod tests {
         step.apply(&ctx).await.unwrap();
 
         assert_eq!(fake.spec("shop_web").unwrap(), updated_spec(&before, &step));
-        assert_eq!(recorded(&memory).previous_spec, before);
+        assert_eq!(recorded(&ctx).previous_spec, before);
         let events = memory.events();
         assert!(matches!(&events[0], Event::StepRecorded { step, .. } if step == "web"), "recorded first");
         assert!(events.iter().any(|e| matches!(e, Event::StepProgress { updated: Some((3, 3)), .. })));
@@ -439,7 +438,7 @@ mod tests {
         fake.behave("app:exit", Behavior::Crash(3));
         let before = spec("shop_web", "app:v1");
         fake.add_service(before.clone());
-        let (ctx, memory) = context(&fake);
+        let (ctx, _) = context(&fake);
         let started = tokio::time::Instant::now();
 
         let error = rolling("shop_web", "app:exit", FailureAction::Rollback, 600).apply(&ctx).await.unwrap_err();
@@ -449,7 +448,7 @@ mod tests {
             "1 task of shop_web on app:exit failed after starting: task: non-zero exit (3) (shop_web.1)"
         );
         assert!(started.elapsed() <= Duration::from_millis(1_100), "failed at once: {:?}", started.elapsed());
-        undo("web", &recorded(&memory), &ctx.run).await.unwrap();
+        undo("web", &recorded(&ctx), &ctx.run).await.unwrap();
         assert_eq!(fake.spec("shop_web").unwrap(), before);
         let counts = fake.counts("shop_web").await.unwrap();
         assert_eq!((counts.running, counts.desired), (3, 3));
@@ -468,7 +467,7 @@ mod tests {
         fake.duplicate_slot("shop_web", 1);
 
         let started = tokio::time::Instant::now();
-        undo("web", &recorded(&memory), &ctx.run).await.unwrap();
+        undo("web", &recorded(&ctx), &ctx.run).await.unwrap();
         assert!(started.elapsed() < Duration::from_secs(30), "not waited out: {:?}", started.elapsed());
         assert_eq!(fake.spec("shop_web").unwrap(), before);
         let said = memory.records().iter().any(|r| match &r.event {
@@ -484,14 +483,14 @@ mod tests {
         fake.behave("app:exit", Behavior::Crash(3));
         let before = spec("shop_web", "app:v1");
         fake.add_service(before.clone());
-        let (ctx, memory) = context(&fake);
+        let (ctx, _) = context(&fake);
 
         let error = rolling("shop_web", "app:exit", FailureAction::Pause, 600).apply(&ctx).await.unwrap_err();
         assert!(error.to_string().contains("task: non-zero exit (3)"), "{error}");
         // Let the slot crash-loop a few times before undoing.
         tokio::time::sleep(Duration::from_secs(10)).await;
 
-        undo("web", &recorded(&memory), &ctx.run).await.unwrap();
+        undo("web", &recorded(&ctx), &ctx.run).await.unwrap();
         assert_eq!(fake.spec("shop_web").unwrap(), before);
         let counts = fake.counts("shop_web").await.unwrap();
         assert_eq!((counts.running, counts.desired), (3, 3));
@@ -704,7 +703,7 @@ mod tests {
         fake.behave("app:exit", Behavior::Crash(3));
         let before = global("shop_agent", "app:v1");
         fake.add_service(before.clone());
-        let (ctx, memory) = context(&fake);
+        let (ctx, _) = context(&fake);
 
         let error = rolling("shop_agent", "app:exit", FailureAction::Rollback, 600).apply(&ctx).await.unwrap_err();
 
@@ -712,7 +711,7 @@ mod tests {
             error.to_string(),
             "1 task of shop_agent on app:exit failed after starting: task: non-zero exit (3) (shop_agent.n1)"
         );
-        undo("web", &recorded(&memory), &ctx.run).await.unwrap();
+        undo("web", &recorded(&ctx), &ctx.run).await.unwrap();
         assert_eq!(fake.spec("shop_agent").unwrap(), before);
         assert_eq!(running_by_node(&fake, "shop_agent").await, every_node("app:v1"));
     }

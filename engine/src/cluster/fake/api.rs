@@ -362,7 +362,7 @@ impl Cluster for FakeCluster {
 
     async fn logs_to(&self, service_id: &str, to: &std::path::Path) -> Result<u64, ClusterError> {
         let text = self.logs(service_id, usize::MAX).await?;
-        std::fs::write(to, text.as_bytes()).map_err(|e| ClusterError::Other(format!("local file: {e}")))?;
+        crate::private::write(to, text.as_bytes()).map_err(|e| ClusterError::Other(format!("local file: {e}")))?;
         Ok(text.len() as u64)
     }
 }
