@@ -170,3 +170,43 @@ fn a_secret_in_a_service_env_is_never_printed_nor_written_and_rollback_puts_it_b
         assert_eq!(mode, 0o700, "{} (mode {mode:o})", dir.display());
     }
 }
+
+/// A journal planted where rollback looks, by a user other than the one rolling back (here: a
+/// file anyone may write): rollback refuses it, naming why, and runs none of its commands.
+#[test]
+fn a_journal_others_can_write_is_refused_and_none_of_its_commands_runs() {
+    let stack = unique("forged");
+    let work = Workdir::new("forged");
+    let state = work.dir.join("state");
+    let runs = state.join("runs").join(&stack);
+    std::fs::create_dir_all(&runs).unwrap();
+    let witness = work.dir.join("ran");
+    let line = |event: serde_json::Value| {
+        let mut record = serde_json::json!({ "at": "2026-12-06T00:00:00.000Z", "elapsed_ms": 0 });
+        record.as_object_mut().unwrap().extend(event.as_object().unwrap().clone());
+        record.to_string()
+    };
+    let text = [
+        line(serde_json::json!({ "event": "run-started", "run_id": "r-20261206T000000Z-1", "plan": "p",
+            "stack": stack, "file": "plan.kdl", "on_failure": "rollback" })),
+        line(serde_json::json!({ "event": "step-recorded", "step": "evil",
+            "undo": { "kind": "run", "command": ["touch", witness.to_str().unwrap()], "timeout_ms": 5000 } })),
+    ]
+    .join("\n")
+        + "\n";
+    let journal = runs.join("r-20261206T000000Z-1.jsonl");
+    std::fs::write(&journal, text).unwrap();
+    std::fs::set_permissions(&journal, std::fs::Permissions::from_mode(0o666)).unwrap();
+
+    let refused = run(&["rollback", "--stack", &stack, "--state-dir", state.to_str().unwrap()]);
+
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(refused.stderr.contains("is not trusted"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("writable by everyone (mode 666)"), "{}", refused.stderr);
+    assert!(!witness.exists(), "the journal's command ran");
+    // Named explicitly, the same.
+    let named = run(&["rollback", "--stack", &stack, "--journal", journal.to_str().unwrap()]);
+    assert_ne!(named.code, 0, "{}", named.stderr);
+    assert!(named.stderr.contains("is not trusted"), "{}", named.stderr);
+    assert!(!witness.exists(), "the journal's command ran");
+}

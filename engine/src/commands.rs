@@ -50,10 +50,32 @@ pub struct Finished {
     pub code: Option<i32>,
     /// The signal that killed it, if one did.
     pub signal: Option<i32>,
-    /// What it wrote to stdout.
+    /// The last [`KEPT`] bytes it wrote to stdout (only the tail is ever shown).
     pub stdout: Vec<u8>,
-    /// What it wrote to stderr.
+    /// The same of stderr.
     pub stderr: Vec<u8>,
+}
+
+/// How much of each of a command's streams planrun keeps: the end, where a failure says why.
+/// A command printing gigabytes costs planrun at most this much memory per stream.
+pub const KEPT: usize = 64 * 1024;
+
+/// Reads `stream` to its end, keeping only its last [`KEPT`] bytes.
+async fn keep_tail(stream: Option<impl tokio::io::AsyncRead + Unpin>) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let Some(mut stream) = stream else { return Ok(Vec::new()) };
+    let mut kept = Vec::with_capacity(KEPT);
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(kept);
+        }
+        kept.extend_from_slice(&chunk[..n]);
+        if kept.len() > 2 * KEPT {
+            kept.drain(..kept.len() - KEPT);
+        }
+    }
 }
 
 impl Finished {
@@ -77,8 +99,10 @@ impl Finished {
         let tail = |bytes: &[u8]| {
             let text = String::from_utf8_lossy(bytes);
             let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-            let text = lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n");
-            crate::cause::excerpt(&text, 500)
+            // Each line cut short, so one endless line cannot hide the last one.
+            let last: Vec<String> =
+                lines[lines.len().saturating_sub(TAIL_LINES)..].iter().map(|l| crate::cause::excerpt(l, 200)).collect();
+            crate::cause::excerpt(&last.join("\n"), 500)
         };
         let parts: Vec<String> = [("stderr", tail(&self.stderr)), ("stdout", tail(&self.stdout))]
             .into_iter()
@@ -157,10 +181,20 @@ impl Commands for LocalCommands {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .process_group(0);
-        let child =
+        let mut child =
             process.spawn().map_err(|e| CommandError::CannotStart { command: shown.clone(), why: e.to_string() })?;
         let mut group = GroupKiller(child.id());
-        let output = match tokio::time::timeout(command.timeout, child.wait_with_output()).await {
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let whole = async {
+            let (out, err) = tokio::try_join!(keep_tail(stdout), keep_tail(stderr))?;
+            let status = child.wait().await?;
+            let tail = |mut v: Vec<u8>| {
+                v.drain(..v.len().saturating_sub(KEPT));
+                v
+            };
+            Ok::<_, std::io::Error>(std::process::Output { status, stdout: tail(out), stderr: tail(err) })
+        };
+        let output = match tokio::time::timeout(command.timeout, whole).await {
             Ok(Ok(output)) => output,
             Ok(Err(e)) => return Err(CommandError::Wait { command: shown, why: e.to_string() }),
             // Dropping the wait kills the child; the guard kills the rest of its group.
@@ -278,6 +312,28 @@ mod tests {
 
     fn cmd(argv: &[&str], timeout_ms: u64) -> Command {
         Command { argv: argv.iter().map(|a| a.to_string()).collect(), timeout: Duration::from_millis(timeout_ms) }
+    }
+
+    #[tokio::test]
+    async fn a_command_printing_gigabytes_costs_a_bounded_tail() {
+        // 2 GiB through the pipe; planrun keeps the last 64 KiB of it.
+        let argv = ["sh", "-c", "head -c 2147483648 /dev/zero; echo; echo the end"];
+        let before = peak_memory_kib();
+        let finished = LocalCommands.run(&cmd(&argv, 120_000)).await.unwrap();
+        let grew = peak_memory_kib().saturating_sub(before);
+        assert!(finished.success());
+        assert_eq!(finished.stdout.len(), KEPT);
+        assert!(finished.stdout.ends_with(b"\nthe end\n"));
+        assert!(finished.output_tail().contains("the end"));
+        eprintln!("2 GiB of output: peak memory grew by {grew} KiB");
+        assert!(grew < 16 * 1024, "peak memory grew by {grew} KiB");
+    }
+
+    /// This process's peak resident memory (VmHWM), in KiB.
+    fn peak_memory_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
     #[test]

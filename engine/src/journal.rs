@@ -66,11 +66,24 @@ impl Sink for Journal {
     }
 }
 
+/// The largest journal [`read`] reads.
+pub const MAX_BYTES: u64 = 64 << 20;
+
 /// Reads a journal. Only its last line may be torn (a crash while writing it); any other line
 /// that does not parse is an error, not something to skip: skipping an undo record would
 /// silently leave a change in place.
 pub fn read(path: &Path) -> std::io::Result<Vec<Record>> {
     let file = File::open(path)?;
+    // A run writes kilobytes; a file far bigger is not a journal planrun wrote, and is not
+    // read into memory.
+    let bytes = file.metadata()?.len();
+    if bytes > MAX_BYTES {
+        return Err(std::io::Error::other(format!(
+            "{} is {bytes} bytes, more than a journal planrun reads ({} MiB): not a run journal",
+            path.display(),
+            MAX_BYTES >> 20
+        )));
+    }
     let lines: Vec<String> = BufReader::new(file).lines().collect::<Result<_, _>>()?;
     let mut records = Vec::with_capacity(lines.len());
     for (n, line) in lines.iter().enumerate() {
@@ -213,6 +226,18 @@ mod tests {
         assert_eq!(path, deployed);
         assert!(latest_with_changes(&dir, "other").unwrap().is_none());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_file_too_big_to_be_a_journal_is_not_read() {
+        let dir = tempdir("big");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("r-big.jsonl");
+        // Sparse: 65 MiB that take no disk and would take 65 MiB of memory to read.
+        std::fs::File::create(&path).unwrap().set_len(MAX_BYTES + 1).unwrap();
+        let error = read(&path).unwrap_err().to_string();
+        assert!(error.ends_with("bytes, more than a journal planrun reads (64 MiB): not a run journal"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

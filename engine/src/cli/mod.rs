@@ -103,8 +103,25 @@ pub(crate) async fn connect(environment: Option<&Environment>) -> Result<Arc<dyn
         }
         None => Swarm::connect().await,
     };
+    if let Some(host) = plain_docker(environment) {
+        eprintln!(
+            "warning: Docker at {host} is reached without TLS: anyone between can read and change what planrun \
+             sends (service specs, env values); use tcp:// with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH \
+             (or tls-verify and cert-path in planrun.toml), or an ssh tunnel to the daemon's unix socket"
+        );
+    }
     // Transient faults (a dockerd restarting, a leader election) are waited out, not failures.
     swarm.map(|s| Arc::new(Retrying::new(Arc::new(s), crate::cluster::retry::BUDGET)) as Arc<dyn Cluster>)
+}
+
+/// The Docker host, when planrun would reach it over plain TCP (no TLS).
+fn plain_docker(environment: Option<&Environment>) -> Option<String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (host, tls) = match environment.and_then(|e| e.docker_host.clone().map(|h| (e, h))) {
+        Some((env, host)) => (host, env.cert_path.is_some()),
+        None => (var("DOCKER_HOST")?, var("DOCKER_CERT_PATH").is_some() || var("DOCKER_TLS_VERIFY").is_some()),
+    };
+    ((host.starts_with("tcp://") || host.starts_with("http://")) && !tls).then_some(host)
 }
 
 /// The real world for a command without a plan that changes the swarm (rollback, repair):
@@ -246,5 +263,22 @@ fn show(a: args::ShowArgs) -> ExitCode {
             eprintln!("error: cannot print the plan as JSON: {e}");
             ExitCode::from(EXIT_USAGE)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_tcp_to_docker_is_named_and_tls_is_not() {
+        let env = |host: &str, cert: Option<&str>| Environment {
+            docker_host: Some(host.into()),
+            cert_path: cert.map(Into::into),
+            ..Environment::default()
+        };
+        assert_eq!(plain_docker(Some(&env("tcp://10.0.0.5:2375", None))).as_deref(), Some("tcp://10.0.0.5:2375"));
+        assert_eq!(plain_docker(Some(&env("tcp://10.0.0.5:2376", Some("/certs")))), None);
+        assert_eq!(plain_docker(Some(&env("unix:///var/run/docker.sock", None))), None);
     }
 }

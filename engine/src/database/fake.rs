@@ -30,6 +30,8 @@ struct State {
     dumps: usize,
     /// Whether dumps come out cut short.
     bad_dumps: bool,
+    /// How long a dump takes.
+    dump_time: Duration,
 }
 
 impl FakePostgres {
@@ -46,6 +48,11 @@ impl FakePostgres {
     /// A statement containing `text` fails with `sqlstate` the next `times` times.
     pub fn fail(&self, text: &str, sqlstate: &str, times: usize) {
         self.state.lock().unwrap().failures.push((text.into(), sqlstate.into(), times));
+    }
+
+    /// Each dump takes this long.
+    pub fn dump_time(&self, takes: Duration) {
+        self.state.lock().unwrap().dump_time = takes;
     }
 
     /// Dumps come out unreadable.
@@ -93,12 +100,15 @@ impl Postgres for FakePostgres {
     }
 
     async fn dump(&self, file: &Path) -> Result<Dump, DbError> {
-        let bad = {
+        let (bad, takes) = {
             let mut state = self.state.lock().unwrap();
             state.dumps += 1;
-            state.bad_dumps
+            (state.bad_dumps, state.dump_time)
         };
         let body: &[u8] = if bad { b"PGDMP-cut" } else { b"PGDMP-fake-dump-complete" };
+        // Written at once and finished after `takes`, as pg_dump fills its file as it goes.
+        tokio::fs::write(file, &body[..4]).await.map_err(|e| DbError::File(e.to_string()))?;
+        tokio::time::sleep(takes).await;
         tokio::fs::write(file, body).await.map_err(|e| DbError::File(e.to_string()))?;
         let (bytes, sha256) = sha256_of(file).await?;
         Ok(Dump { path: file.to_owned(), bytes, sha256 })

@@ -164,6 +164,19 @@ impl Target {
         }
     }
 
+    /// A warning when the connection to this database is not verified (a URL whose sslmode
+    /// does not check the server's certificate), with the fix. A service is reached inside the
+    /// swarm and nothing crosses a network from planrun.
+    pub fn unverified(&self) -> Option<String> {
+        let Via::Url(url) = &self.via else { return None };
+        let (_, tls) = tls::split(url).ok()?;
+        let why = tls::unverified(&tls)?;
+        Some(format!(
+            "database {}: {why}; add `sslmode=verify-full` (and `sslrootcert=FILE` for a private CA) to the URL",
+            self.describe()
+        ))
+    }
+
     /// `shop_postgres/shop` or `postgres://db.internal:5432/shop`, never with a password.
     pub fn describe(&self) -> String {
         match &self.via {
@@ -373,6 +386,13 @@ pub enum DbError {
     Target(TargetError),
     /// The url's TLS settings cannot be used.
     Tls(tls::TlsError),
+    /// A dump, or reading it back, took longer than the step allows.
+    TimedOut {
+        /// What: `pg_dump -Fc`, `reading the dump back`.
+        what: String,
+        /// The allowance.
+        after: std::time::Duration,
+    },
 }
 
 impl fmt::Display for DbError {
@@ -386,6 +406,11 @@ impl fmt::Display for DbError {
             DbError::BadDump(why) => write!(f, "the dump is not usable: {why}"),
             DbError::Target(e) => write!(f, "cannot reach the database: {e}"),
             DbError::Tls(e) => write!(f, "cannot reach the database: {e}"),
+            DbError::TimedOut { what, after } => write!(
+                f,
+                "{what} took longer than {} and was stopped; raise the step's `timeout` if the database needs longer",
+                crate::clock::seconds(*after)
+            ),
         }
     }
 }

@@ -105,6 +105,22 @@ impl Mode {
     }
 }
 
+/// What is not checked on a connection made with `tls`, as a warning, or `None` when the
+/// server's certificate is checked (verify-full, verify-ca, or require with a root certificate).
+pub fn unverified(tls: &Tls) -> Option<&'static str> {
+    match (tls.mode, &tls.root) {
+        (Mode::VerifyFull | Mode::VerifyCa, _) | (Mode::Require, Some(_)) => None,
+        (Mode::Disable, _) => Some("sslmode=disable: the connection, password included, is not encrypted"),
+        (Mode::Prefer, _) => Some(
+            "sslmode=prefer (the default): encrypted only if the server offers it, and the server's certificate is \
+             not checked, so anyone between can read the connection",
+        ),
+        (Mode::Require, None) => Some(
+            "sslmode=require: encrypted, but the server's certificate is not checked, so anyone between can read it",
+        ),
+    }
+}
+
 /// Takes `sslmode` and `sslrootcert` out of a URL: (the URL without them, what they said).
 /// A `key=value` connection string is left to the driver (which knows disable, prefer and
 /// require).
@@ -241,6 +257,17 @@ impl ServerCertVerifier for Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_checked_certificate_goes_without_a_warning() {
+        let said = |url: &str| unverified(&split(url).unwrap().1);
+        assert_eq!(said("postgres://db/shop?sslmode=verify-full"), None);
+        assert_eq!(said("postgres://db/shop?sslmode=verify-ca"), None);
+        assert_eq!(said("postgres://db/shop?sslmode=require&sslrootcert=/etc/ca.pem"), None);
+        assert!(said("postgres://db/shop").unwrap().starts_with("sslmode=prefer (the default)"));
+        assert!(said("postgres://db/shop?sslmode=require").unwrap().contains("certificate is not checked"));
+        assert!(said("postgres://db/shop?sslmode=disable").unwrap().contains("not encrypted"));
+    }
 
     #[test]
     fn sslmode_and_sslrootcert_come_out_of_the_url_and_the_rest_stays() {

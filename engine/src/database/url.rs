@@ -15,6 +15,9 @@ use tokio_postgres::{Client, Config, SimpleQueryMessage};
 
 use super::{Batch, DbError, Dump, Postgres, Ran, SqlError, Target, Via, ledger, sha256_of};
 
+/// How long a connection may take unless the URL says (`connect_timeout=`).
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A database at a URL.
 pub struct UrlPostgres {
     target: Target,
@@ -40,6 +43,10 @@ impl UrlPostgres {
             config.password(p);
         }
         config.application_name(super::session_tag(run_id));
+        // A database that does not answer fails the step in seconds, not at the OS's TCP timeout.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
         Ok(UrlPostgres { target, config, tls })
     }
 
@@ -84,6 +91,9 @@ impl UrlPostgres {
             env.push(("PGAPPNAME".into(), name.to_owned()));
         }
         env.push(("PGSSLMODE".into(), self.tls.mode.word().into()));
+        if std::env::var_os("PGCONNECT_TIMEOUT").is_none() {
+            env.push(("PGCONNECT_TIMEOUT".into(), CONNECT_TIMEOUT.as_secs().to_string()));
+        }
         if let Some(root) = &self.tls.root {
             env.push(("PGSSLROOTCERT".into(), root.display().to_string()));
         }

@@ -15,7 +15,7 @@ use super::{Behavior, Findings, Refusal, StepError};
 use crate::cluster::Cluster;
 use crate::cluster::ClusterError;
 use crate::context::StepContext;
-use crate::database;
+use crate::database::{self, DbError};
 use crate::events::Event;
 use crate::events::StepOutcome;
 use crate::events::UndoOutcome;
@@ -24,8 +24,9 @@ use crate::events::UndoOutcome;
 impl Behavior for Backup {
     async fn preflight(&self, ctx: &StepContext) -> Findings {
         let mut findings = Findings::default();
-        if let Err(why) = ctx.run.databases.target(&self.database) {
-            findings.problems.push(why.to_string());
+        match ctx.run.databases.target(&self.database) {
+            Err(why) => findings.problems.push(why.to_string()),
+            Ok(target) => findings.warnings.extend(target.unverified()),
         }
         let dir = directory(ctx, &self.to.value);
         if let Err(e) = crate::private::create_dir_all(&dir) {
@@ -51,10 +52,22 @@ impl Behavior for Backup {
         // along with the schema.
         db.applied("").await?;
         ctx.progress(format!("dumping {} to {}", db.describe(), file.display()));
-        let dump = db.dump(&file).await?;
+        // Bounded: a dump stuck behind a lock must not hold the deploy (and its lock) forever.
+        // Dropping the dump stops it (pg_dump is killed, an exec or job stream is dropped).
+        let after = self.timeout.to_std();
+        let dump = match tokio::time::timeout(after, db.dump(&file)).await {
+            Ok(dump) => dump,
+            Err(_) => {
+                let _ = tokio::fs::remove_file(&file).await;
+                Err(DbError::TimedOut { what: "pg_dump -Fc".into(), after })
+            }
+        }?;
         if self.verify {
             ctx.progress(format!("reading {} back in full ({} bytes)", file.display(), dump.bytes));
-            db.verify(&file).await?;
+            match tokio::time::timeout(after, db.verify(&file)).await {
+                Ok(read) => read?,
+                Err(_) => return Err(DbError::TimedOut { what: "reading the dump back".into(), after }.into()),
+            }
         }
         ctx.run.events.emit(Event::BackupTaken {
             step: ctx.step.clone(),
@@ -96,4 +109,43 @@ fn directory(ctx: &StepContext, to: &str) -> PathBuf {
     let to = PathBuf::from(to);
     let dir = if to.is_absolute() { to } else { ctx.plan_dir.join(to) };
     std::path::absolute(&dir).unwrap_or(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::events::{Event, Memory};
+    use crate::simulation::Simulation;
+    use crate::steps::Behavior;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dump_that_takes_longer_than_the_timeout_is_stopped_and_its_file_removed() {
+        let dir = crate::private::temp_dir("planrun-backup-test-").unwrap();
+        let plan = format!(
+            "plan t {{\n    stack s\n    backup db {{\n        postgres service=s_db\n        to \"{}\"\n        timeout \"5s\"\n    }}\n}}\n",
+            dir.path().join("dumps").display()
+        );
+        let sim = Simulation::new();
+        sim.database.dump_time(Duration::from_secs(600));
+        let memory = std::sync::Arc::new(Memory::default());
+        let ctx = sim.context("s", "r-test", vec![Box::new(memory.clone())]);
+        let (plan, _) = Simulation::plan(&plan);
+        let step = sim.step(&ctx, &plan, "db");
+        let plans::steps::StepKind::Backup(backup) = &plan.steps[0].kind else { panic!("a backup step") };
+        let started = tokio::time::Instant::now();
+
+        let error = backup.apply(&step).await.unwrap_err().to_string();
+
+        assert_eq!(
+            error,
+            "pg_dump -Fc took longer than 5s and was stopped; raise the step's `timeout` if the database needs longer"
+        );
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+        let dumps = dir.path().join("dumps");
+        assert_eq!(std::fs::read_dir(&dumps).unwrap().count(), 0, "the partial dump is removed");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&dumps).unwrap().permissions().mode() & 0o777, 0o700);
+        assert!(!memory.events().iter().any(|e| matches!(e, Event::BackupTaken { .. })));
+    }
 }

@@ -85,8 +85,9 @@ fn sql_file<'a>(plan_dir: &Path, name: &str, file: &'a ResolvedFile) -> Result<S
 impl Behavior for Migrate {
     async fn preflight(&self, ctx: &StepContext) -> Findings {
         let mut findings = Findings::default();
-        if let Err(why) = ctx.run.databases.target(&self.database) {
-            findings.problems.push(why.to_string());
+        match ctx.run.databases.target(&self.database) {
+            Err(why) => findings.problems.push(why.to_string()),
+            Ok(target) => findings.warnings.extend(target.unverified()),
         }
         if let Err(e) = files(&ctx.plan_dir, self) {
             findings.problems.push(e.to_string());

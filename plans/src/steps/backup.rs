@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::database::Database;
 use crate::decoder::{Decoder, Fields};
+use crate::duration::Duration;
 use crate::spanned::Spanned;
 use crate::steps::{Definition, Resource};
 
@@ -18,6 +19,8 @@ pub struct Backup {
     pub to: Spanned<String>,
     /// Read the whole dump back before going on (`pg_restore -f /dev/null`).
     pub verify: bool,
+    /// How long the dump, and then reading it back, may each take.
+    pub timeout: Duration,
 }
 
 impl Definition for Backup {
@@ -32,7 +35,8 @@ impl Definition for Backup {
         let database = Database::decode(d, fields);
         let to = d.string(fields, "to", true);
         let verify = d.boolean(fields, "verify").map(|v| v.value).unwrap_or(true);
-        Some(Backup { database, to: to?, verify })
+        let timeout = d.duration(fields, "timeout").map(|v| v.value).unwrap_or(Duration::from_secs(3600));
+        Some(Backup { database, to: to?, verify, timeout })
     }
 
     fn gates(&self) -> Vec<&Spanned<String>> {
