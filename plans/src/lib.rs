@@ -25,6 +25,7 @@ pub mod source_file;
 pub mod span;
 pub mod spanned;
 pub mod sql;
+pub mod stack_name;
 pub mod steps;
 pub mod suggest;
 pub mod syntax;

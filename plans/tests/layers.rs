@@ -24,6 +24,7 @@ const LAYERS: &[&str] = &[
     "duration",
     "percentage",
     "condition",
+    "stack_name",
     // reading settings
     "keywords",
     "outline",
