@@ -21,6 +21,7 @@ pub mod outline;
 pub mod percentage;
 pub mod plan_decoder;
 pub mod project;
+pub mod shell;
 pub mod source_file;
 pub mod span;
 pub mod spanned;

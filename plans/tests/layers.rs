@@ -25,6 +25,7 @@ const LAYERS: &[&str] = &[
     "percentage",
     "condition",
     "stack_name",
+    "shell",
     // reading settings
     "keywords",
     "outline",
