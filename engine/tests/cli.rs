@@ -235,6 +235,50 @@ fn unlock_with_an_environment_needs_a_project_file() {
     assert!(out.contains("unknown environment `nowhere`"), "{out}");
 }
 
+/// A stack named on the command line becomes a directory under the state directory and a part of
+/// Swarm object names: one Docker would refuse, or a path, is a usage error before anything.
+#[test]
+fn a_stack_name_docker_would_refuse_is_refused_before_any_path_or_swarm() {
+    let state = std::env::temp_dir().join(format!("planrun-stack-name-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    std::fs::create_dir_all(&state).unwrap();
+    let state_dir = state.to_str().unwrap();
+    // (`-x` is refused too, but clap reads it as a flag first.)
+    for stack in ["../x", "a/b", "", ".x", "a b", "shop.prod", "x_", &"x".repeat(50)] {
+        let commands: Vec<Vec<&str>> = vec![
+            vec!["status", stack],
+            vec!["history", stack],
+            vec!["rollback", "--stack", stack, "--state-dir", state_dir],
+            vec!["repair", stack, "--state-dir", state_dir],
+            vec!["unlock", stack, "--force", "r-1"],
+            vec!["promote", stack],
+            vec!["abort", stack],
+            vec!["finish", stack],
+            vec!["restore", "dump.pgdump", "--stack", stack, "--state-dir", state_dir],
+            vec!["init", "--stack", stack],
+        ];
+        for args in commands {
+            // No daemon at all: a command that got past the name would say Docker is unavailable.
+            let output =
+                planrun().args(&args).env("DOCKER_HOST", "unix:///nonexistent/planrun-docker.sock").output().unwrap();
+            let (code, out) = describe(&args, output);
+            assert_eq!(code, 2, "{out}");
+            assert!(out.contains(&format!("invalid value '{stack}'")), "names the value: {out}");
+            assert!(
+                out.contains("a stack name is 1 to 49 ASCII letters, digits, `-` and `_`"),
+                "names the rule: {out}"
+            );
+            assert!(!out.contains("Docker is unavailable"), "refused before reaching for a swarm: {out}");
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(&state).unwrap().collect();
+    let _ = std::fs::remove_dir_all(&state);
+    assert!(left.is_empty(), "nothing was written under the state directory: {left:?}");
+    let (code, out) = run(&["history", "../x"]);
+    assert_eq!(code, 2);
+    insta::assert_snapshot!("usage__stack_name", out);
+}
+
 #[test]
 fn a_plan_that_is_not_utf8_is_a_syntax_error_at_the_bad_byte() {
     let path = std::env::temp_dir().join(format!("planrun-not-utf8-{}.kdl", std::process::id()));

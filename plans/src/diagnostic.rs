@@ -99,6 +99,8 @@ codes! {
     CanaryPercentage = "canary-percentage",
     /// Warning: start-first on a service with a host-mode published port hangs.
     StartFirstHostPort = "start-first-host-port",
+    /// Warning: `${name}` interpolated into the script a shell runs (`sh -c "... ${name} ..."`).
+    ShellInjection = "shell-injection",
     /// A file the plan names (an nginx template) cannot be read or lacks what it must have.
     Template = "template",
     /// A migration's SQL file cannot be read.

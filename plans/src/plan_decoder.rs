@@ -12,6 +12,7 @@ use crate::model::{OnFailure, Plan};
 use crate::outline::{AfterSite, Declared, StepLayout};
 use crate::span::Span;
 use crate::spanned::Spanned;
+use crate::stack_name;
 use crate::steps::{self, StepKeyword};
 use crate::variables::{self, Inputs};
 
@@ -76,6 +77,12 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
     }
 
     let stack = header.get("stack").and_then(|n| single_string(d, n));
+    if let Some(stack) = &stack
+        && let Err(why) = stack_name::check(&stack.value)
+    {
+        let problem = PlanProblem::BadStackName { name: &stack.value, fault: &why.fault(), rule: stack_name::RULE };
+        d.push(Diagnostic::new(problem, stack.span));
+    }
     let on_failure = header.get("on-failure").and_then(|n| {
         let f = d.fields(n, "`on-failure`");
         d.no_more_args(&f, 1);

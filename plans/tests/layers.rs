@@ -24,6 +24,8 @@ const LAYERS: &[&str] = &[
     "duration",
     "percentage",
     "condition",
+    "stack_name",
+    "shell",
     // reading settings
     "keywords",
     "outline",

@@ -144,7 +144,7 @@ pub struct RestoreArgs {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// The stack whose run took it.
-    #[arg(long, value_name = "STACK")]
+    #[arg(long, value_name = "STACK", value_parser = parse_stack)]
     pub stack: String,
     /// Where run journals are kept.
     #[arg(long, value_name = "DIR", default_value = ".planrun")]
@@ -161,7 +161,7 @@ pub struct RestoreArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// The stack.
-    #[arg(value_name = "STACK")]
+    #[arg(value_name = "STACK", value_parser = parse_stack)]
     pub stack: String,
     /// `auto` and `plain` print for people; `json` prints one JSON object on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Auto)]
@@ -233,7 +233,7 @@ pub struct InitArgs {
     pub compose: Option<PathBuf>,
     /// With --compose, the stack's name (default: the compose file's directory name); alone,
     /// the live stack to write the plan from.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = parse_stack)]
     pub stack: Option<String>,
     /// With --compose: a rolling step per service instead of one compose step (the services
     /// must exist already).
@@ -358,6 +358,12 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// Reads a stack name, refusing one Docker would refuse (and `../x`) before any command names a
+/// file, a directory or a Swarm object after it; clap shows the error's words after its own.
+fn parse_stack(s: &str) -> Result<String, plans::stack_name::StackNameError> {
+    plans::stack_name::check(s).map(|()| s.to_owned())
+}
+
 /// How a run reports progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -392,7 +398,7 @@ pub struct ApplyArgs {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// The stack whose last run to undo.
-    #[arg(long, value_name = "STACK")]
+    #[arg(long, value_name = "STACK", value_parser = parse_stack)]
     pub stack: String,
     /// Undo this journal instead of the stack's newest.
     #[arg(long, value_name = "FILE", conflicts_with = "run")]
@@ -418,7 +424,7 @@ pub struct RollbackArgs {
 #[derive(Debug, Args)]
 pub struct RepairArgs {
     /// The stack.
-    #[arg(value_name = "STACK")]
+    #[arg(value_name = "STACK", value_parser = parse_stack)]
     pub stack: String,
     /// Only say what would be done.
     #[arg(long)]
@@ -441,7 +447,7 @@ pub struct RepairArgs {
 #[derive(Debug, Args)]
 pub struct AnswerArgs {
     /// The stack.
-    #[arg(value_name = "STACK")]
+    #[arg(value_name = "STACK", value_parser = parse_stack)]
     pub stack: String,
     /// Use this environment's Docker host from the project file.
     #[arg(long = "env", value_name = "NAME")]
@@ -455,7 +461,7 @@ pub struct AnswerArgs {
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
     /// The stack whose deploy lock to remove.
-    #[arg(value_name = "STACK")]
+    #[arg(value_name = "STACK", value_parser = parse_stack)]
     pub stack: String,
     /// Required: remove the lock if run RUN holds it (the run id that `planrun status` and
     /// the refusal of a second apply show), and nothing if another run took it since.

@@ -172,7 +172,7 @@ fn from_compose_file(file: &Path, stack: Option<&str>, rolling: bool, out: Optio
         Some(s) => s.to_owned(),
         None => {
             let folder = absolute.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned());
-            match folder.as_deref().map(sanitize).filter(|s| !s.is_empty()) {
+            match folder.as_deref().map(sanitize).filter(|s| plans::stack_name::check(s).is_ok()) {
                 Some(s) => s,
                 None => {
                     return Err(fail(

@@ -15,36 +15,20 @@ impl Decoder<'_> {
             return text.to_owned();
         }
         let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(i) = rest.find('$') {
-            out.push_str(&rest[..i]);
-            let tail = &rest[i..];
-            if let Some(after) = tail.strip_prefix("$${") {
-                out.push_str("${");
-                rest = after;
-            } else if let Some(after) = tail.strip_prefix("${") {
-                match after.find('}') {
-                    Some(end) => {
-                        let name = &after[..end];
-                        match self.vars.get(name) {
-                            Some(v) => out.push_str(v),
-                            None if self.outline.valueless_variables.contains(name) => {}
-                            None => self.unknown_variable(name, span),
-                        }
-                        rest = &after[end + 1..];
-                    }
-                    None => {
-                        self.push(Diagnostic::new(SettingProblem::UnclosedInterpolation, self.locate("${", span)));
-                        out.push_str(tail);
-                        rest = "";
-                    }
+        for piece in Pieces::new(text) {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Variable { name, .. } => match self.vars.get(name) {
+                    Some(v) => out.push_str(v),
+                    None if self.outline.valueless_variables.contains(name) => {}
+                    None => self.unknown_variable(name, span),
+                },
+                Piece::Unclosed(rest) => {
+                    self.push(Diagnostic::new(SettingProblem::UnclosedInterpolation, self.locate("${", span)));
+                    out.push_str(rest);
                 }
-            } else {
-                out.push('$');
-                rest = &tail[1..];
             }
         }
-        out.push_str(rest);
         out
     }
 
@@ -63,10 +47,114 @@ impl Decoder<'_> {
     }
 
     /// The span of `needle` inside the source at `span`, or `span` itself.
-    fn locate(&self, needle: &str, span: Span) -> Span {
+    pub(super) fn locate(&self, needle: &str, span: Span) -> Span {
         match self.text(span).find(needle) {
             Some(i) => Span::new(span.offset + i, needle.len()),
             None => span,
         }
+    }
+}
+
+/// Every `${name}` in `text` with its byte offset, as [`Decoder::interpolate`] reads them: a
+/// `$${` is no variable, a `${` without `}` ends the search.
+pub(super) fn variables(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    Pieces::new(text).filter_map(|p| match p {
+        Piece::Variable { name, at } => Some((at, name)),
+        Piece::Text(_) | Piece::Unclosed(_) => None,
+    })
+}
+
+/// A part of a string as interpolation reads it.
+#[derive(Debug, PartialEq, Eq)]
+enum Piece<'t> {
+    /// Text as it stands (`$${` gives its `${`).
+    Text(&'t str),
+    /// `${name}`, starting at byte `at` of the text.
+    Variable { name: &'t str, at: usize },
+    /// A `${` without its `}`, and the rest of the text from it.
+    Unclosed(&'t str),
+}
+
+/// The pieces of a string, in order; the one grammar of `${name}` and `$${`.
+struct Pieces<'t> {
+    text: &'t str,
+    at: usize,
+}
+
+impl<'t> Pieces<'t> {
+    fn new(text: &'t str) -> Self {
+        Pieces { text, at: 0 }
+    }
+}
+
+impl<'t> Iterator for Pieces<'t> {
+    type Item = Piece<'t>;
+
+    fn next(&mut self) -> Option<Piece<'t>> {
+        let rest = &self.text[self.at..];
+        let start = self.at;
+        match rest.find('$') {
+            None if rest.is_empty() => None,
+            None => {
+                self.at = self.text.len();
+                Some(Piece::Text(rest))
+            }
+            Some(i) if i > 0 => {
+                self.at += i;
+                Some(Piece::Text(&rest[..i]))
+            }
+            Some(_) if rest.starts_with("$${") => {
+                self.at += 3;
+                Some(Piece::Text(&rest[1..3]))
+            }
+            Some(_) => match rest.strip_prefix("${") {
+                Some(after) => match after.find('}') {
+                    Some(end) => {
+                        self.at += end + 3;
+                        Some(Piece::Variable { name: &after[..end], at: start })
+                    }
+                    None => {
+                        self.at = self.text.len();
+                        Some(Piece::Unclosed(rest))
+                    }
+                },
+                None => {
+                    self.at += 1;
+                    Some(Piece::Text("$"))
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_follow_the_interpolation_grammar() {
+        let pieces: Vec<Piece<'_>> = Pieces::new("a ${x} $${y} $1 $$${z} ${").collect();
+        assert_eq!(
+            pieces,
+            [
+                Piece::Text("a "),
+                Piece::Variable { name: "x", at: 2 },
+                Piece::Text(" "),
+                Piece::Text("${"),
+                Piece::Text("y} "),
+                Piece::Text("$"),
+                Piece::Text("1 "),
+                Piece::Text("$"),
+                Piece::Text("${"),
+                Piece::Text("z} "),
+                Piece::Unclosed("${"),
+            ]
+        );
+    }
+
+    #[test]
+    fn variables_are_the_interpolated_names_only() {
+        let found: Vec<(usize, &str)> = variables("echo ${a} $${b} $c ${d}x $$${e}").collect();
+        assert_eq!(found, [(5, "a"), (19, "d")]);
     }
 }

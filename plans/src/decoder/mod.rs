@@ -7,9 +7,10 @@
 //!
 //! `Decoder`'s methods are split by what they read: `fields.rs` (a node's settings, taken once, the
 //! unknown ones reported), `values.rs` (typed getters), `names.rs` (a node's name and arguments,
-//! lists of names and words) and `interpolate.rs` (`${name}`); this file holds the state and how
-//! diagnostics are recorded.
+//! lists of names and words), `command.rs` (a command's program and arguments) and
+//! `interpolate.rs` (`${name}`); this file holds the state and how diagnostics are recorded.
 
+mod command;
 mod fields;
 mod interpolate;
 mod names;

@@ -54,7 +54,7 @@ impl Decoder<'_> {
     }
 
     /// The values of a list setting, at least one (or an error saying it names nothing).
-    fn listed<'n>(&mut self, fields: &mut Fields<'n>, key: &'static str) -> Vec<Arg<'n>> {
+    pub(super) fn listed<'n>(&mut self, fields: &mut Fields<'n>, key: &'static str) -> Vec<Arg<'n>> {
         let Some(f) = self.take(fields, key) else { return Vec::new() };
         let values = self.values(&f, &fields.what);
         let what = &fields.what;

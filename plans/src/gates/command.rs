@@ -26,7 +26,7 @@ impl super::Definition for CommandGate {
             d.push(Diagnostic::new(GateProblem::CommandWithoutProgram, f.name_span()));
             return None;
         }
-        let argv: Vec<String> = args.into_iter().filter_map(|v| d.as_string("command", v).map(|s| s.value)).collect();
+        let argv: Vec<String> = d.argv("command", &args).into_iter().map(|s| s.value).collect();
         Some(CommandGate { argv })
     }
 }

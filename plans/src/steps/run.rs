@@ -31,8 +31,8 @@ impl Definition for Run {
 
     /// Reads a run step's settings.
     fn decode(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<Run> {
-        let command = d.names(fields, "command");
-        let undo = d.names(fields, "undo");
+        let command = d.command(fields, "command");
+        let undo = d.command(fields, "undo");
         let timeout = d.duration(fields, "timeout").map(|v| v.value).unwrap_or(Duration::from_secs(600));
         if command.is_empty() && !fields.is_defaults {
             d.push(Diagnostic::new(StepProblem::RunWithoutCommand { what: fields.what() }, fields.name_span()));

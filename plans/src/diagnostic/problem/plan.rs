@@ -23,6 +23,9 @@ pub enum PlanProblem<'a> {
     UnknownInPlan { node: &'a str, known: &'a [&'a str] },
     /// A plan without `stack`.
     NoStack { plan: &'a str },
+    /// A `stack` that Docker would refuse to name services after, or that is no safe path
+    /// component: `fault` says what is wrong, `rule` what is allowed.
+    BadStackName { name: &'a str, fault: &'a str, rule: &'a str },
     /// A header setting without a value.
     HeaderWithoutValue { keyword: &'a str },
     /// A property on `defaults`.
@@ -66,6 +69,12 @@ impl PlanProblem<'_> {
                 Words::error(Code::MissingField, format!("plan `{plan}` has no `stack`"), "`stack` missing")
                     .help("add `stack NAME`: the Swarm stack this plan deploys, which names its deploy lock")
             }
+            BadStackName { name, fault, rule } => Words::error(
+                Code::BadValue,
+                format!("`{}` is not a stack name: {fault}", name.escape_debug()),
+                "not a stack name",
+            )
+            .help(format!("a stack name is {rule}")),
             HeaderWithoutValue { keyword } => {
                 Words::error(Code::MissingField, format!("`{keyword}` has no value"), "value missing")
                     .help(format!("write `{keyword} VALUE`"))

@@ -43,6 +43,8 @@ pub enum SafetyProblem<'a> {
     CanaryInexactShare { percent: &'a str, stable: u64, exact: f64 },
     /// A gate that no step uses.
     UnusedGate { gate: &'a str },
+    /// `${name}` interpolated into the script a shell runs (`shell -c SCRIPT`).
+    InterpolatedShellScript { name: &'a str, shell: &'a str },
 }
 
 impl SafetyProblem<'_> {
@@ -115,6 +117,20 @@ impl SafetyProblem<'_> {
             UnusedGate { gate } => {
                 Words::warning(Code::UnusedGate, format!("gate `{gate}` is never used"), "declared here")
                     .help("name it in a step's `gates`, or remove it")
+            }
+            InterpolatedShellScript { name, shell } => {
+                let env: String =
+                    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+                Words::warning(
+                    Code::ShellInjection,
+                    format!("`${{{name}}}` is pasted into the script `{shell}` runs"),
+                    "runs as shell code",
+                )
+                .help(format!(
+                    "a value holding `;`, `$(...)` or a quote would run as a command: pass it as an argument \
+                     after the script, `\"{shell}\" \"-c\" \"... \\\"$1\\\" ...\" \"{shell}\" \"${{{name}}}\"`, \
+                     or in the environment, `\"env\" \"{env}=${{{name}}}\" \"{shell}\" \"-c\" \"... \\\"${env}\\\" ...\"`"
+                ))
             }
         }
     }
