@@ -364,6 +364,8 @@ async fn services_are_created_listed_by_label_logged_and_removed() {
 async fn a_one_off_job_runs_on_the_swarm_and_returns_its_output() {
     let Some(swarm) = swarm().await else { return };
     let cluster: Arc<dyn Cluster> = Arc::new(swarm.clone());
+    let here = cluster.node_taking_tasks_here().await;
+    assert!(here.is_some(), "this single-node swarm's node takes tasks");
     let job = |name: &str, script: &str| Job {
         name: unique_name(name),
         image: "planrun-test/app:v1".into(),
@@ -375,6 +377,7 @@ async fn a_one_off_job_runs_on_the_swarm_and_returns_its_output() {
         secrets: Vec::new(),
         output_to: None,
         deadline: Duration::from_secs(60),
+        node: here.clone(),
     };
     let ok = job("job-ok", "echo \"$GREETING\";exit 0");
     let output = job::run(cluster.clone(), &ok).await.unwrap();
@@ -388,6 +391,10 @@ async fn a_one_off_job_runs_on_the_swarm_and_returns_its_output() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     for j in [&ok, &bad] {
         assert!(swarm.service(&j.name).await.is_err(), "job {} is removed", j.name);
+        // Placed here, its exited container (and the output in its log) is removed too.
+        let filter = format!("label=com.docker.swarm.service.name={}", j.name);
+        let left = docker_cli().args(["ps", "-aq", "--filter", &filter]).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&left.stdout).trim(), "", "the container of job {} is left", j.name);
     }
 }
 

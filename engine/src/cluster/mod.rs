@@ -249,6 +249,12 @@ pub trait Cluster: Send + Sync + 'static {
     async fn only_node_is_here(&self) -> bool {
         false
     }
+    /// The id of the node planrun talks to, when that node takes tasks (its availability is
+    /// `active`): a job placed there ends where planrun can remove its container, and the
+    /// container's log with it. `None` when it does not, or when unsure.
+    async fn node_taking_tasks_here(&self) -> Option<String> {
+        None
+    }
     /// The Engine API version spoken (the daemon's, negotiated): newer fields of a spec are
     /// not kept by an older daemon. `None` when every field is kept (the fake).
     async fn api_version(&self) -> Option<(u32, u32)> {

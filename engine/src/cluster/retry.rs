@@ -214,6 +214,9 @@ impl Cluster for Retrying {
     async fn api_version(&self) -> Option<(u32, u32)> {
         self.inner.api_version().await
     }
+    async fn node_taking_tasks_here(&self) -> Option<String> {
+        self.inner.node_taking_tasks_here().await
+    }
     async fn secrets(&self, label: &str) -> Result<Vec<SecretObject>, ClusterError> {
         self.retry(|| self.inner.secrets(label)).await
     }

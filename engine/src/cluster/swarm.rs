@@ -466,6 +466,15 @@ impl Cluster for Swarm {
         local && nodes == Some(1)
     }
 
+    async fn node_taking_tasks_here(&self) -> Option<String> {
+        let info = self.docker.info().await.ok()?;
+        let node = info.swarm.and_then(|s| s.node_id).filter(|n| !n.is_empty())?;
+        let inspected = self.docker.inspect_node(&node).await.ok()?;
+        let active =
+            inspected.spec.and_then(|s| s.availability) == Some(bollard::models::NodeSpecAvailabilityEnum::ACTIVE);
+        active.then_some(node)
+    }
+
     async fn local_container(&self, service_id: &str) -> Result<Option<String>, ClusterError> {
         let info = self.docker.info().await.map_err(classify)?;
         let Some(node) = info.swarm.and_then(|s| s.node_id).filter(|n| !n.is_empty()) else {

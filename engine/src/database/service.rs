@@ -40,6 +40,8 @@ pub struct ServicePostgres {
     networks: Vec<String>,
     password_file: Option<(String, TaskSpecContainerSpecSecrets)>,
     run_id: String,
+    /// Where jobs run: the node planrun talks to when it takes tasks.
+    job_node: Option<String>,
 }
 
 /// How the tools are reached.
@@ -78,6 +80,13 @@ impl ServicePostgres {
             }
             _ => Route::Job,
         };
+        // A job's output (a dump) passes through its container's log, and dockerd 20.10 keeps
+        // the exited container of a removed job: on this node planrun removes it, elsewhere
+        // it would stay. So jobs run here when this node takes tasks.
+        let job_node = match route {
+            Route::Job => cluster.node_taking_tasks_here().await,
+            Route::Exec(_) => None,
+        };
         Ok(ServicePostgres {
             cluster,
             service: name.clone(),
@@ -87,6 +96,7 @@ impl ServicePostgres {
             networks,
             password_file,
             run_id: run_id.to_owned(),
+            job_node,
         })
     }
 
@@ -140,6 +150,7 @@ impl ServicePostgres {
             secrets: self.password_file.iter().map(|(_, s)| s.clone()).collect(),
             output_to,
             deadline: JOB_DEADLINE,
+            node: self.job_node.clone(),
         };
         job::run(self.cluster.clone(), &job).await.map(|o| o.logs)
     }
@@ -158,7 +169,12 @@ impl Postgres for ServicePostgres {
     fn describe(&self) -> String {
         match &self.route {
             Route::Exec(_) => format!("{} by exec on this node", self.target.describe()),
-            Route::Job => format!("{} by Swarm job", self.target.describe()),
+            Route::Job if self.job_node.is_some() => format!("{} by Swarm job on this node", self.target.describe()),
+            Route::Job => format!(
+                "{} by Swarm job (this node takes no tasks: the job's exited container keeps its output in its \
+                 log on the node that ran it; `docker container prune` there removes it)",
+                self.target.describe()
+            ),
         }
     }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bollard::models::{
     NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicatedJob, TaskSpec,
     TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile1, TaskSpecContainerSpecSecrets,
-    TaskSpecLogDriver, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
+    TaskSpecLogDriver, TaskSpecPlacement, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
 };
 use tokio::time::Instant;
 
@@ -50,6 +50,8 @@ pub struct Job {
     pub output_to: Option<std::path::PathBuf>,
     /// Give up after this long.
     pub deadline: Duration,
+    /// The node to run on (`node.id==`), if any.
+    pub node: Option<String>,
 }
 
 /// What a job that exited 0 left.
@@ -150,6 +152,10 @@ pub fn spec(job: &Job) -> ServiceSpec {
             }),
             restart_policy: Some(TaskSpecRestartPolicy {
                 condition: Some(TaskSpecRestartPolicyConditionEnum::NONE),
+                ..Default::default()
+            }),
+            placement: job.node.as_ref().map(|node| TaskSpecPlacement {
+                constraints: Some(vec![format!("node.id=={node}")]),
                 ..Default::default()
             }),
             networks: Some(
@@ -259,6 +265,7 @@ mod tests {
             secrets: Vec::new(),
             output_to: None,
             deadline: Duration::from_secs(60),
+            node: Some("node-1".into()),
         }
     }
 

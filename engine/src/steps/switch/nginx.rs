@@ -190,6 +190,8 @@ async fn render_and_check(
         secrets: Vec::new(),
         output_to: None,
         deadline: std::time::Duration::from_secs(60),
+        // A config check leaves nothing worth keeping in its log: any node will do.
+        node: None,
     };
     if let Err(e) = job::run(ctx.run.cluster.clone(), &check).await {
         let _ = cluster.remove_config(&id).await;
