@@ -15,6 +15,26 @@ use crate::cause::IoError;
 /// Seconds a request may take.
 pub const REQUEST_TIMEOUT_SECS: u64 = 120;
 
+/// The largest answer read from the daemon: a list of a thousand services with their specs is
+/// tens of megabytes; an answer far bigger is not read into memory.
+pub const MAX_ANSWER_BYTES: usize = 256 << 20;
+
+/// Reads `response`'s body, at most `limit` bytes: a longer one is an error naming the limit,
+/// and no more than the limit and one chunk is ever held.
+pub async fn read_bounded(mut response: reqwest::Response, limit: usize, what: &str) -> Result<Vec<u8>, ClusterError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| ClusterError::Unavailable(format!("{what}: {e}")))? {
+        if body.len() + chunk.len() > limit {
+            return Err(ClusterError::Other(format!(
+                "{what}: the daemon's answer is larger than {} MiB, more than planrun reads",
+                limit >> 20
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Why the plain HTTP client to the daemon cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RawApiError {
@@ -98,7 +118,8 @@ impl RawApi {
             .await
             .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
         let status = response.status().as_u16();
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        let bytes = read_bounded(response, MAX_ANSWER_BYTES, &format!("POST {path}")).await?;
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
         if status >= 400 {
             let message = body["message"].as_str().unwrap_or_default().to_string();
             return Err(classify(DockerError::DockerResponseServerError { status_code: status, message }));
@@ -115,8 +136,9 @@ impl RawApi {
             .await
             .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
         let status = response.status().as_u16();
-        let body: serde_json::Value =
-            response.json().await.map_err(|e| ClusterError::Other(format!("unreadable answer to GET {path}: {e}")))?;
+        let bytes = read_bounded(response, MAX_ANSWER_BYTES, &format!("GET {path}")).await?;
+        let body: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ClusterError::Other(format!("unreadable answer to GET {path}: {e}")))?;
         if status >= 400 {
             let message = body["message"].as_str().unwrap_or_default().to_string();
             return Err(classify(DockerError::DockerResponseServerError { status_code: status, message }));
@@ -199,4 +221,42 @@ pub fn config_object(c: bollard::models::Config) -> Option<super::ConfigObject> 
         data: data.unwrap_or_default(),
         version: c.version.and_then(|v| v.index).unwrap_or(0),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    /// A server on 127.0.0.1 that answers one request with `bytes` zeros, written until the
+    /// client stops reading.
+    fn endless(bytes: u64) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ =
+                write!(stream, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {bytes}\r\n\r\n");
+            let chunk = vec![b'0'; 64 * 1024];
+            let mut sent = 0u64;
+            while sent < bytes && stream.write_all(&chunk).is_ok() {
+                sent += chunk.len() as u64;
+            }
+        });
+        format!("http://{address}/services")
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_limit_is_an_error_naming_it_and_is_not_held() {
+        let url = endless(1 << 30);
+        let response = reqwest::get(&url).await.unwrap();
+        let error = read_bounded(response, 1 << 20, "GET /services").await.unwrap_err().to_string();
+        assert!(
+            error.ends_with("GET /services: the daemon's answer is larger than 1 MiB, more than planrun reads"),
+            "{error}"
+        );
+    }
 }
