@@ -96,7 +96,10 @@ pub struct Refused {
 impl Refused {
     /// A refusal, emitted to `output` as a `run-refused` event.
     pub fn emit(refusal: Refusal, message: impl Into<String>, problems: Vec<Problem>, output: &Events) -> Refused {
-        let refused = Refused { refusal, message: message.into(), problems };
+        // Redacted as the event is, since the command line prints the message too.
+        let mut message = message.into();
+        crate::redact::scrub(&mut message);
+        let refused = Refused { refusal, message, problems };
         output.emit(Event::RunRefused {
             refusal: refused.refusal,
             message: refused.message.clone(),
@@ -326,7 +329,7 @@ fn append_deployment_log(
         clock::millis(total)
     );
     if let Some(reason) = &report.reason {
-        line.push_str(&format!(" ({reason})"));
+        line.push_str(&format!(" ({})", crate::redact::text(reason)));
     }
     crate::private::append(path).and_then(|mut f| writeln!(f, "{line}"))
 }

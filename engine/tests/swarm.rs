@@ -407,3 +407,26 @@ async fn a_missing_daemon_is_named_with_what_to_do() {
     assert!(error.contains("no Docker daemon answers at unix:///nonexistent/planrun-test.sock: "), "{error}");
     assert!(error.ends_with("(start dockerd, or set DOCKER_HOST)"), "{error}");
 }
+
+/// An exec whose stdout is kept in memory (psql's answers) and that prints more than planrun
+/// keeps is an error naming the limit, not a process that grows without bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exec_printing_more_than_planrun_keeps_is_an_error_naming_the_limit() {
+    use engine::cluster::{Exec, ExecInput, ExecOutput};
+    let Some(swarm) = swarm().await else { return };
+    let (id, _removed) = create(&swarm, v1_spec(&unique_name("exec-flood"), &[])).await;
+    let container = swarm.local_container(&id).await.unwrap().expect("a task runs on this node");
+    let exec = |bytes: usize| Exec {
+        container: container.clone(),
+        argv: vec!["sh".into(), "-c".into(), format!("head -c {bytes} /dev/zero; echo; echo the end >&2")],
+        env: Vec::new(),
+        user: None,
+        stdin: ExecInput::Nothing,
+        stdout: ExecOutput::Capture,
+    };
+    let within = swarm.exec(exec(1 << 20)).await.unwrap();
+    assert_eq!((within.exit_code, within.stdout.len()), (0, (1 << 20) + 1));
+    assert!(String::from_utf8_lossy(&within.stderr).contains("the end"));
+    let error = swarm.exec(exec(engine::cluster::swarm::MAX_CAPTURED + 1)).await.unwrap_err().to_string();
+    assert!(error.contains("`sh` printed more than 64 MiB, more than planrun keeps in memory"), "{error}");
+}

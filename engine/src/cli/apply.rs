@@ -185,7 +185,9 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
         }
     };
     let stack = &plan.stack.value;
+    // The report's reason is a step's error, worded before any sink redacted it.
     let text = summary::render(&plan, &ran.records, &ran.report, &ran.run_id, &ran.journal);
+    let text = crate::redact::text(&text);
     eprint!("{}{text}", if a.output == OutputFormat::Json { "" } else { "\n" });
     if let Some(e) = &ran.lock_error {
         eprintln!(

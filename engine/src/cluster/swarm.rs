@@ -37,6 +37,12 @@ use super::{
 /// Where Docker listens when DOCKER_HOST is not set.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
+/// The most of an exec's stdout kept in memory (psql's answers to a migration or a query; a
+/// dump goes to a file instead).
+pub const MAX_CAPTURED: usize = 64 << 20;
+/// How much of an exec's stderr is kept: its end, where a failure says why.
+const STDERR_KEPT: usize = 64 << 10;
+
 /// A connection to a Docker Engine that is a swarm manager.
 #[derive(Clone)]
 pub struct Swarm {
@@ -496,10 +502,13 @@ impl Cluster for Swarm {
         Ok(container(TaskState::RUNNING).or_else(|| container(TaskState::STARTING)))
     }
 
+    /// Output kept in memory is bounded: stdout captured (not streamed to a file) up to
+    /// [`MAX_CAPTURED`], then an error; stderr, only its end.
     async fn exec(&self, exec: Exec) -> Result<Executed, ClusterError> {
         use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
         use tokio::io::AsyncWriteExt;
 
+        let shown = exec.argv.first().cloned().unwrap_or_default();
         let options = CreateExecOptions {
             attach_stdin: Some(exec.stdin != ExecInput::Nothing),
             attach_stdout: Some(true),
@@ -553,10 +562,23 @@ impl Cluster for Swarm {
                         written += message.len() as u64;
                         match file.as_mut() {
                             Some(f) => f.write_all(&message).await.map_err(io_error)?,
+                            None if stdout.len() + message.len() > MAX_CAPTURED => {
+                                return Err(ClusterError::Other(format!(
+                                    "`{}` printed more than {} MiB, more than planrun keeps in memory",
+                                    shown,
+                                    MAX_CAPTURED >> 20
+                                )));
+                            }
                             None => stdout.extend_from_slice(&message),
                         }
                     }
-                    bollard::container::LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
+                    bollard::container::LogOutput::StdErr { message } => {
+                        // Only the end of stderr is ever shown.
+                        stderr.extend_from_slice(&message);
+                        if stderr.len() > 2 * STDERR_KEPT {
+                            stderr.drain(..stderr.len() - STDERR_KEPT);
+                        }
+                    }
                     _ => {}
                 }
             }
