@@ -83,17 +83,12 @@ fn a_secret_in_a_service_env_is_never_printed_nor_written_and_rollback_puts_it_b
     assert!(refused.stderr.contains("give the same `--var image=...` again"), "{}", refused.stderr);
     printed.push(refused);
 
-    // The release, from the saved plan.
-    let released = run(&[
-        "apply",
-        saved.to_str().unwrap(),
-        "--var",
-        &format!("image={V2}"),
-        "--output",
-        "json",
-        "--state-dir",
-        state_s,
-    ]);
+    // The release, from the saved plan, given the --var it was reviewed with.
+    let apply_saved = || {
+        let var = format!("image={V2}");
+        run(&["apply", saved.to_str().unwrap(), "--var", &var, "--output", "json", "--state-dir", state_s])
+    };
+    let released = apply_saved();
     assert_eq!(released.code, 0, "{}", released.stderr);
     assert_eq!(released.outcome(), "succeeded");
     assert_eq!(web.image(), V2);
@@ -129,16 +124,7 @@ fn a_secret_in_a_service_env_is_never_printed_nor_written_and_rollback_puts_it_b
     assert_eq!(p.code, 0, "{}", p.stderr);
     printed.push(p);
     support::docker(&["service", "update", "--detach", "--env-add", &format!("API_KEY={later}"), &web.name]);
-    let moved = run(&[
-        "apply",
-        saved.to_str().unwrap(),
-        "--var",
-        &format!("image={V2}"),
-        "--output",
-        "json",
-        "--state-dir",
-        state_s,
-    ]);
+    let moved = apply_saved();
     assert_eq!(moved.code, 1, "{}", moved.stderr);
     assert!(moved.stdout.contains("env.API_KEY <redacted:"), "the change is named: {}", moved.stdout);
     printed.push(moved);
