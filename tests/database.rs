@@ -95,6 +95,11 @@ fn backup_expand_deploy_backfill_contract_through_exec_keeps_every_row() {
     assert!(path.starts_with(work.dir.join("backups").to_str().unwrap()), "{path}");
     assert_eq!(backup[0]["sha256"].as_str().unwrap(), sha256(path), "the journalled SHA-256 is the file's");
     assert_eq!(backup[0]["verified"], true);
+    // The dump is its owner's alone, and so is the directory planrun made for it.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(Path::new(path)), 0o600, "{path}");
+    assert_eq!(mode(&work.dir.join("backups")), 0o700);
     let restore_check = std::process::Command::new("pg_restore").args(["-l", path]).output().unwrap();
     assert!(String::from_utf8_lossy(&restore_check.stdout).contains("TABLE DATA public invoices"));
 
