@@ -155,6 +155,9 @@ pub struct RestoreArgs {
     /// The project file (default: planrun.toml in the current directory, if any).
     #[arg(long = "project", value_name = "FILE")]
     pub project: Option<PathBuf>,
+    /// Stop the restore after this long (it is one transaction: nothing is restored then).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 /// `planrun status`.

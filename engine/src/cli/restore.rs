@@ -103,7 +103,15 @@ pub fn restore(a: RestoreArgs) -> ExitCode {
         let databases = RealDatabases { cluster, defaults: environment.and_then(|e| e.database) };
         eprintln!("restoring {} ({bytes} bytes, SHA-256 {sha256}) into {}", a.file.display(), known.target.describe());
         let result = match databases.open_target(&known.target, &run_id).await {
-            Ok(db) => db.restore(&a.file).await,
+            // Dropping the restore stops pg_restore, whose one transaction then rolls back.
+            Ok(db) => match tokio::time::timeout(a.timeout, db.restore(&a.file)).await {
+                Ok(restored) => restored,
+                Err(_) => Err(crate::database::DbError::TimedOut {
+                    what: "pg_restore".into(),
+                    after: a.timeout,
+                    fix: "give `--timeout` more time if the database needs longer",
+                }),
+            },
             Err(e) => Err(e),
         };
         let _ = lock.release().await;

@@ -392,6 +392,8 @@ pub enum DbError {
         what: String,
         /// The allowance.
         after: std::time::Duration,
+        /// How to allow more.
+        fix: &'static str,
     },
 }
 
@@ -406,11 +408,9 @@ impl fmt::Display for DbError {
             DbError::BadDump(why) => write!(f, "the dump is not usable: {why}"),
             DbError::Target(e) => write!(f, "cannot reach the database: {e}"),
             DbError::Tls(e) => write!(f, "cannot reach the database: {e}"),
-            DbError::TimedOut { what, after } => write!(
-                f,
-                "{what} took longer than {} and was stopped; raise the step's `timeout` if the database needs longer",
-                crate::clock::seconds(*after)
-            ),
+            DbError::TimedOut { what, after, fix } => {
+                write!(f, "{what} took longer than {} and was stopped; {fix}", crate::clock::seconds(*after))
+            }
         }
     }
 }

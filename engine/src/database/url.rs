@@ -18,6 +18,25 @@ use super::{Batch, DbError, Dump, Postgres, Ran, SqlError, Target, Via, ledger, 
 /// How long a connection may take unless the URL says (`connect_timeout=`).
 pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// `url` without a password a journal redacted (`crate::redact::database_url`): a target read
+/// back from a journal has no password, and `PGPASSWORD` applies as for a URL without one.
+fn without_redacted_password(url: &str) -> String {
+    let redacted = |p: &str| {
+        let decoded: String = ::url::form_urlencoded::parse(format!("p={p}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        crate::redact::hash_of(&decoded).is_some()
+    };
+    match ::url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some_and(redacted) => {
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// A database at a URL.
 pub struct UrlPostgres {
     target: Target,
@@ -29,15 +48,12 @@ impl UrlPostgres {
     /// Reads the URL; connects only when there is work.
     pub fn new(target: Target, run_id: &str) -> Result<UrlPostgres, DbError> {
         let Via::Url(url) = &target.via else { return Err(DbError::Unreachable("not a url".into())) };
-        let (url, tls) = super::tls::split(url).map_err(DbError::Tls)?;
+        let (url, tls) = super::tls::split(&without_redacted_password(url)).map_err(DbError::Tls)?;
         let mut config: Config = url
             .parse()
             .map_err(|e| DbError::Unreachable(format!("{}: not a PostgreSQL URL: {e}", super::redact(&url))))?;
         config.dbname(&target.database).user(&target.user).ssl_mode(tls.mode.driver());
-        // A password redacted in a journal is no password: PGPASSWORD then applies.
-        let redacted =
-            config.get_password().is_some_and(|p| crate::redact::hash_of(&String::from_utf8_lossy(p)).is_some());
-        if (config.get_password().is_none() || redacted)
+        if config.get_password().is_none()
             && let Ok(p) = std::env::var("PGPASSWORD")
         {
             config.password(p);
@@ -258,5 +274,18 @@ impl Postgres for UrlPostgres {
                 _ => None,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_a_journal_redacted_is_no_password() {
+        let redacted = crate::redact::database_url("postgres://app:hunter2@db:5432/shop?sslmode=require");
+        assert_eq!(without_redacted_password(&redacted), "postgres://app@db:5432/shop?sslmode=require");
+        let real = "postgres://app:hunter2@db:5432/shop";
+        assert_eq!(without_redacted_password(real), real, "a real password stays");
     }
 }

@@ -20,6 +20,9 @@ use crate::events::Event;
 use crate::events::StepOutcome;
 use crate::events::UndoOutcome;
 
+/// How to let a dump take longer.
+const RAISE: &str = "raise the step's `timeout` if the database needs longer";
+
 #[async_trait]
 impl Behavior for Backup {
     async fn preflight(&self, ctx: &StepContext) -> Findings {
@@ -59,14 +62,16 @@ impl Behavior for Backup {
             Ok(dump) => dump,
             Err(_) => {
                 let _ = tokio::fs::remove_file(&file).await;
-                Err(DbError::TimedOut { what: "pg_dump -Fc".into(), after })
+                Err(DbError::TimedOut { what: "pg_dump -Fc".into(), after, fix: RAISE })
             }
         }?;
         if self.verify {
             ctx.progress(format!("reading {} back in full ({} bytes)", file.display(), dump.bytes));
             match tokio::time::timeout(after, db.verify(&file)).await {
                 Ok(read) => read?,
-                Err(_) => return Err(DbError::TimedOut { what: "reading the dump back".into(), after }.into()),
+                Err(_) => {
+                    return Err(DbError::TimedOut { what: "reading the dump back".into(), after, fix: RAISE }.into());
+                }
             }
         }
         ctx.run.events.emit(Event::BackupTaken {
