@@ -31,12 +31,7 @@ struct Env {
 
 fn env(prometheus: Option<String>) -> (Env, Arc<Memory>) {
     let memory = Arc::new(Memory::default());
-    let probe = LiveProbe {
-        cluster: Arc::new(FakeCluster::new()),
-        http: reqwest::Client::new(),
-        prometheus,
-        commands: Arc::new(LocalCommands),
-    };
+    let probe = LiveProbe::new(Arc::new(FakeCluster::new()), prometheus, Arc::new(LocalCommands));
     (Env { probe, events: Events::new(vec![Box::new(memory.clone())]) }, memory)
 }
 

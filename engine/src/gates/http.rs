@@ -5,6 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use plans::gates::{HttpGate, Outcome};
 
+use super::client::{self, End};
 use super::probe::{GateBehavior, LiveProbe};
 use super::{Measurement, Meter, excerpt};
 use crate::cause::chain as error_chain;
@@ -17,7 +18,7 @@ pub struct HttpMeter {
     pub gate: HttpGate,
     /// The client.
     pub client: reqwest::Client,
-    /// Time allowed for one request.
+    /// Time allowed for one request, its body included.
     pub timeout: Duration,
 }
 
@@ -36,8 +37,9 @@ impl Meter for HttpMeter {
     }
 }
 
-/// At most this much of the body is read: a health endpoint answers with a few bytes.
-const BODY_LIMIT: usize = 1 << 20;
+/// At most this much of the body is read: a health endpoint answers with a few bytes, and the
+/// body only ever decides whether it contains a text.
+pub const BODY_LIMIT: usize = 1 << 20;
 
 /// What is measured, as shown in events: `GET http://app:8080/health`.
 pub fn target(gate: &HttpGate) -> String {
@@ -52,9 +54,10 @@ pub fn condition(gate: &HttpGate) -> String {
     }
 }
 
-/// Sends one request. Passes when the status is the expected one and the body contains
-/// `body` (if given); a request that gets no response is an error. A body cut short still
-/// counts when the status alone decides (a 500 fails whatever its body).
+/// Sends one request. Passes when the status is the expected one and the body contains `body`
+/// (if given); a request that gets no response is an error. A body cut short or longer than
+/// [`BODY_LIMIT`] still counts when the status alone decides (a 500 fails whatever its body),
+/// or when the text is in what was read.
 pub async fn measure(gate: &HttpGate, client: &reqwest::Client, timeout: Duration) -> Measurement {
     let target = target(gate);
     let condition = condition(gate);
@@ -67,15 +70,26 @@ pub async fn measure(gate: &HttpGate, client: &reqwest::Client, timeout: Duratio
         Err(e) => return Measurement::error(target, condition, error_chain(&e)),
     };
     let status = response.status().as_u16();
-    let (body, cut) = read_body(response).await;
+    let read = client::read(response, BODY_LIMIT).await;
+    let body = String::from_utf8_lossy(&read.bytes);
     let value = Some(status.to_string());
-    if let Some(why) = cut
+    if let Some(wanted) = &gate.body
         && status == gate.status
-        && gate.body.is_some()
     {
         // Only the body can decide, and it did not arrive whole.
-        let detail = Some(format!("status {status}, but the body was cut short: {why}"));
-        return Measurement { outcome: Outcome::Error, target, value, condition, detail };
+        let detail = match &read.end {
+            End::Cut(why) => Some(format!("status {status}, but the body was cut short: {why}")),
+            End::OverLimit if !body.contains(wanted.as_str()) => Some(format!(
+                "status {status}, but the body is larger than {} and {wanted:?} is not in its first {}, \
+                 which is all planrun reads of a gate's answer",
+                client::size(BODY_LIMIT),
+                client::size(BODY_LIMIT)
+            )),
+            End::OverLimit | End::Whole => None,
+        };
+        if detail.is_some() {
+            return Measurement { outcome: Outcome::Error, target, value, condition, detail };
+        }
     }
     let (outcome, detail) = judge(gate, status, &body);
     Measurement { outcome, target, value, condition, detail }
@@ -96,29 +110,6 @@ pub fn judge(gate: &HttpGate, status: u16, body: &str) -> (Outcome, Option<Strin
         }
         _ => (Outcome::Pass, None),
     }
-}
-
-/// The body as far as it arrived, and why it stopped early if it did.
-async fn read_body(mut response: reqwest::Response) -> (String, Option<String>) {
-    let mut bytes = Vec::new();
-    let mut cut = None;
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                bytes.extend_from_slice(&chunk);
-                if bytes.len() >= BODY_LIMIT {
-                    bytes.truncate(BODY_LIMIT);
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                cut = Some(error_chain(&e));
-                break;
-            }
-        }
-    }
-    (String::from_utf8_lossy(&bytes).into_owned(), cut)
 }
 
 /// The `http` kind at run time.

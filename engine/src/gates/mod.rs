@@ -1,11 +1,13 @@
 //! Gates at run time: the analysis loop (`analysis.rs`), the probe seam that takes
-//! measurements (`probe.rs`), and one file per kind with its meter.
+//! measurements (`probe.rs`), and one file per kind with its meter; `http` and `prometheus`
+//! share their client and bounded reads (`client.rs`).
 //!
 //! Invariant: judging a gate never fails with an error value; everything that goes wrong
 //! becomes an `Error` measurement and, in the end, a verdict. A gate passes only when at
 //! least one measurement passed.
 
 pub mod analysis;
+pub mod client;
 pub mod command;
 pub mod http;
 pub mod probe;

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use plans::gates::{GateKind, Outcome};
 use plans::model::Gate;
 
-use super::Measurement;
+use super::{Measurement, client};
 use crate::cluster::Cluster;
 use crate::commands::Commands;
 
@@ -50,6 +50,13 @@ pub struct LiveProbe {
     pub prometheus: Option<String>,
     /// Runs `command` gates.
     pub commands: Arc<dyn Commands>,
+}
+
+impl LiveProbe {
+    /// A probe with the gates' HTTP client (`client.rs`).
+    pub fn new(cluster: Arc<dyn Cluster>, prometheus: Option<String>, commands: Arc<dyn Commands>) -> LiveProbe {
+        LiveProbe { cluster, http: client::client(), prometheus, commands }
+    }
 }
 
 /// What a gate kind does at run time: one implementation per kind, in `gates/<kind>.rs`, and

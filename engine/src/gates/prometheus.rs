@@ -8,11 +8,17 @@ use plans::condition::{Comparison, Condition};
 use plans::gates::{Outcome, PrometheusGate};
 use serde::Deserialize;
 
+use super::client::{self, End};
 use super::probe::{GateBehavior, LiveProbe};
 use super::{Measurement, Meter, excerpt, outcome_word};
 use crate::cause::chain as error_chain;
 use crate::cluster::Cluster;
 use std::sync::Arc;
+
+/// At most this much of an answer is read. A gate's query returns one sample, a few hundred
+/// bytes; even a query that wrongly returns every series of a large server stays well below,
+/// and its error names the series.
+pub const ANSWER_LIMIT: usize = 16 << 20;
 
 /// Measures a `prometheus` gate.
 pub struct PrometheusMeter {
@@ -22,7 +28,7 @@ pub struct PrometheusMeter {
     pub server: Option<String>,
     /// The client.
     pub client: reqwest::Client,
-    /// Time allowed for one query.
+    /// Time allowed for one query, its answer included.
     pub timeout: Duration,
 }
 
@@ -89,7 +95,8 @@ pub fn condition(gate: &PrometheusGate) -> String {
     }
 }
 
-/// Runs the query once against `server` (the gate's, else the project's) and judges it.
+/// Runs the query once against `server` (the gate's, else the project's) and judges it. An
+/// answer larger than [`ANSWER_LIMIT`] is an error.
 pub async fn measure(
     gate: &PrometheusGate,
     server: Option<&str>,
@@ -108,12 +115,20 @@ pub async fn measure(
         }
     };
     let status = response.status().as_u16();
-    let body = match response.text().await {
-        Ok(b) => b,
-        Err(e) => {
-            return Measurement::error(&gate.query, condition, format!("Prometheus at {server}: {}", error_chain(&e)));
+    let read = client::read(response, ANSWER_LIMIT).await;
+    match read.end {
+        End::Whole => {}
+        End::OverLimit => {
+            let why = format!(
+                "Prometheus at {server} answered more than {}, which is all planrun reads of an answer \
+                 (HTTP {status}); a gate's query returns one sample: aggregate it, with sum() for example",
+                client::size(ANSWER_LIMIT)
+            );
+            return Measurement::error(&gate.query, condition, why);
         }
-    };
+        End::Cut(why) => return Measurement::error(&gate.query, condition, format!("Prometheus at {server}: {why}")),
+    }
+    let body = String::from_utf8_lossy(&read.bytes);
     let answer = match parse(status, &body) {
         Ok(a) => a,
         Err(why) => return Measurement::error(&gate.query, condition, format!("Prometheus at {server}: {why}")),
