@@ -117,6 +117,7 @@ fn http(port: u16, body: Option<&str>) -> GateKind {
         method: "GET".into(),
         status: 200,
         body: body.map(Into::into),
+        credentials: Default::default(),
     })
 }
 
@@ -154,6 +155,7 @@ fn an_endless_prometheus_answer_ends_the_measurement_at_sixteen_mib_with_an_erro
             fail: None,
             on_empty: Outcome::Error,
             on_nan: Outcome::Error,
+            credentials: Default::default(),
         })
     };
     let (report, took, growth) = measured(judge_endless(

@@ -149,7 +149,13 @@ async fn closed_port() -> u16 {
 // http
 
 fn http(url: String, status: u16, body: Option<&str>) -> GateKind {
-    GateKind::Http(HttpGate { url, method: "GET".into(), status, body: body.map(Into::into) })
+    GateKind::Http(HttpGate {
+        url,
+        method: "GET".into(),
+        status,
+        body: body.map(Into::into),
+        credentials: Default::default(),
+    })
 }
 
 #[tokio::test]
@@ -208,12 +214,14 @@ async fn http_gate_sends_the_method() {
         method: "POST".into(),
         status: 200,
         body: Some("method POST".into()),
+        credentials: Default::default(),
     });
     let head = GateKind::Http(HttpGate {
         url: format!("http://127.0.0.1:{port}/status/204"),
         method: "HEAD".into(),
         status: 204,
         body: None,
+        credentials: Default::default(),
     });
     let reports = judge_each(&[&gate("post", post), &gate("head", head)], "deploy", &env).await;
     assert_eq!(reports.iter().map(|r| r.verdict).collect::<Vec<_>>(), [Verdict::Passed, Verdict::Passed]);
@@ -585,6 +593,7 @@ fn promql(query: String, pass: Option<&str>, fail: Option<&str>) -> PrometheusGa
         fail: fail.map(|c| Condition::parse(c).unwrap()),
         on_empty: Outcome::Error,
         on_nan: Outcome::Error,
+        credentials: Default::default(),
     }
 }
 

@@ -138,7 +138,13 @@ mod tests {
     use super::*;
 
     fn gate(status: u16, body: Option<&str>) -> HttpGate {
-        HttpGate { url: "http://127.0.0.1:1/health".into(), method: "GET".into(), status, body: body.map(Into::into) }
+        HttpGate {
+            url: "http://127.0.0.1:1/health".into(),
+            method: "GET".into(),
+            status,
+            body: body.map(Into::into),
+            credentials: Default::default(),
+        }
     }
 
     #[test]

@@ -396,6 +396,7 @@ mod tests {
             fail: fail.map(|c| Condition::parse(c).unwrap()),
             on_empty: Outcome::Error,
             on_nan: Outcome::Error,
+            credentials: Default::default(),
         }
     }
 
