@@ -4,6 +4,7 @@
 //! (`VmHWM` in /proc/self/status, reset before each case through /proc/self/clear_refs) must
 //! grow by far less than the body. The cases run one at a time: the peak is the whole process's.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
@@ -108,7 +109,7 @@ async fn judge_endless(kind: impl FnOnce(u16) -> GateKind, start: &'static str, 
     let port = serve_endless(start, repeat).await;
     let probe = LiveProbe::new(Arc::new(FakeCluster::new()), None, Arc::new(LocalCommands));
     let events = Events::new(vec![Box::new(Arc::new(Memory::default()))]);
-    judge(&gate(kind(port)), "deploy", &probe, &events).await
+    judge(&gate(kind(port)), "deploy", Path::new("."), &probe, &events).await
 }
 
 fn http(port: u16, body: Option<&str>) -> GateKind {

@@ -10,9 +10,40 @@ use crate::cause::chain as error_chain;
 /// its body included, is bounded by the gate's `timeout` besides.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The client gates measure with: [`CONNECT_TIMEOUT`].
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT).build().unwrap_or_else(|_| reqwest::Client::new())
+/// How far a redirect may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redirects {
+    /// Anywhere, as reqwest does by default (at most 10): for requests without credentials.
+    Anywhere,
+    /// Only to the same scheme, host and port: for requests with credentials. reqwest drops
+    /// `Authorization` on a redirect to another host, but not a header the plan names
+    /// (`X-Api-Key`): a server must not be able to send that one elsewhere.
+    SameOrigin,
+}
+
+/// The client gates measure with: [`CONNECT_TIMEOUT`], and redirects as `redirects` says.
+pub fn client(redirects: Redirects) -> reqwest::Client {
+    let policy = match redirects {
+        Redirects::Anywhere => reqwest::redirect::Policy::default(),
+        Redirects::SameOrigin => reqwest::redirect::Policy::custom(|attempt| {
+            let origin =
+                |u: &reqwest::Url| (u.scheme().to_owned(), u.host_str().map(str::to_owned), u.port_or_known_default());
+            let first = attempt.previous().first().map(origin);
+            if attempt.previous().len() > 10 {
+                attempt.error("more than 10 redirects")
+            } else if first.is_some_and(|f| f == origin(attempt.url())) {
+                attempt.follow()
+            } else {
+                // Answered as the 3xx it is: the gate judges that status.
+                attempt.stop()
+            }
+        }),
+    };
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .redirect(policy)
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
 }
 
 /// A body as far as it was read.

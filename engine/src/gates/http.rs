@@ -1,11 +1,13 @@
 //! `http` gates: one request; the status (and optionally a text in the body) decides.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use plans::gates::{HttpGate, Outcome};
 
 use super::client::{self, End};
+use super::credentials::{self, Sent};
 use super::probe::{GateBehavior, LiveProbe};
 use super::{Measurement, Meter, excerpt};
 use crate::cause::chain as error_chain;
@@ -20,6 +22,8 @@ pub struct HttpMeter {
     pub client: reqwest::Client,
     /// Time allowed for one request, its body included.
     pub timeout: Duration,
+    /// The plan's directory (a `bearer-token-file` is relative to it).
+    pub dir: PathBuf,
 }
 
 #[async_trait]
@@ -33,7 +37,7 @@ impl Meter for HttpMeter {
     }
 
     async fn measure(&mut self) -> Measurement {
-        measure(&self.gate, &self.client, self.timeout).await
+        measure(&self.gate, &self.client, self.timeout, &self.dir).await
     }
 }
 
@@ -54,18 +58,29 @@ pub fn condition(gate: &HttpGate) -> String {
     }
 }
 
-/// Sends one request. Passes when the status is the expected one and the body contains `body`
-/// (if given); a request that gets no response is an error. A body cut short or longer than
-/// [`BODY_LIMIT`] still counts when the status alone decides (a 500 fails whatever its body),
-/// or when the text is in what was read.
-pub async fn measure(gate: &HttpGate, client: &reqwest::Client, timeout: Duration) -> Measurement {
+/// Sends one request, with the gate's credentials read from `dir` and the environment.
+/// Passes when the status is the expected one and the body contains `body` (if given); a
+/// request that gets no response, or credentials that cannot be read, are an error. A body cut
+/// short or longer than [`BODY_LIMIT`] still counts when the status alone decides (a 500
+/// fails whatever its body), or when the text is in what was read. Every secret sent is
+/// scrubbed from what the measurement says.
+pub async fn measure(gate: &HttpGate, client: &reqwest::Client, timeout: Duration, dir: &Path) -> Measurement {
+    let sent = match credentials::read(&gate.credentials, dir).await {
+        Ok(sent) => sent,
+        Err(e) => return Measurement::error(target(gate), condition(gate), e.to_string()),
+    };
+    sent.scrubbed(exchange(gate, client, timeout, &sent).await)
+}
+
+async fn exchange(gate: &HttpGate, client: &reqwest::Client, timeout: Duration, sent: &Sent) -> Measurement {
     let target = target(gate);
     let condition = condition(gate);
     let method = match reqwest::Method::from_bytes(gate.method.as_bytes()) {
         Ok(m) => m,
         Err(_) => return Measurement::error(target, condition, format!("`{}` is not an HTTP method", gate.method)),
     };
-    let response = match client.request(method, &gate.url).timeout(timeout).send().await {
+    let request = sent.apply(client.request(method, &gate.url).timeout(timeout));
+    let response = match request.send().await {
         Ok(r) => r,
         Err(e) => return Measurement::error(target, condition, error_chain(&e)),
     };
@@ -91,7 +106,15 @@ pub async fn measure(gate: &HttpGate, client: &reqwest::Client, timeout: Duratio
             return Measurement { outcome: Outcome::Error, target, value, condition, detail };
         }
     }
-    let (outcome, detail) = judge(gate, status, &body);
+    let (outcome, mut detail) = judge(gate, status, &body);
+    if status == 401 && gate.status != 401 && !sent.is_empty() {
+        let settings: Vec<String> = gate.credentials.secrets().into_iter().map(|(s, _)| s).collect();
+        let refused = format!("the server refused the credentials sent ({})", settings.join(", "));
+        detail = Some(match detail {
+            Some(d) => format!("{d} ({refused})"),
+            None => refused,
+        });
+    }
     Measurement { outcome, target, value, condition, detail }
 }
 
@@ -115,13 +138,15 @@ pub fn judge(gate: &HttpGate, status: u16, body: &str) -> (Outcome, Option<Strin
 /// The `http` kind at run time.
 #[async_trait]
 impl GateBehavior for HttpGate {
-    fn meter(&self, probe: &LiveProbe, timeout: Duration) -> Box<dyn Meter> {
-        Box::new(HttpMeter { gate: self.clone(), client: probe.http.clone(), timeout })
+    fn meter(&self, probe: &LiveProbe, timeout: Duration, dir: &Path) -> Box<dyn Meter> {
+        let client = probe.client_for(&self.credentials);
+        Box::new(HttpMeter { gate: self.clone(), client, timeout, dir: dir.to_path_buf() })
     }
 
-    async fn preflight(&self, _probe: &LiveProbe) -> Option<String> {
+    async fn preflight(&self, _probe: &LiveProbe, dir: &Path) -> Option<String> {
         // The URL often names what the plan is about to deploy: it may rightly not answer yet.
-        None
+        // Its credentials are this machine's, and must be here before anything changes.
+        credentials::preflight(&self.credentials, dir).await
     }
 
     fn simulated(&self, _cluster: &Arc<dyn Cluster>) -> Option<Box<dyn Meter>> {
