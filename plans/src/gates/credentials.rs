@@ -109,20 +109,16 @@ impl Secret {
     }
 }
 
-/// An authentication the checker found, and where.
-struct Scheme {
-    span: Span,
-}
-
 /// Reads the credentials of an `http` or `prometheus` node; `url` is the URL it requests (for
 /// `http`) or its server (for `prometheus`), checked for credentials written into it.
 pub fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>, url: Option<&Spanned<String>>) -> Credentials {
-    let mut schemes: Vec<Scheme> = Vec::new();
+    // Where each way to authenticate is written.
+    let mut ways: Vec<Span> = Vec::new();
     if let Some(url) = url {
         let found = in_url(&url.value);
         if found.userinfo {
             // reqwest sends a URL's `user:password@` as basic authentication.
-            schemes.push(Scheme { span: url.span });
+            ways.push(url.span);
         }
         if found.userinfo || found.query.is_some() {
             let problem = GateProblem::CredentialsInUrl { userinfo: found.userinfo, query: found.query.as_deref() };
@@ -132,17 +128,17 @@ pub fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>, url: Option<&Spanned<Stri
     let mut auth = None;
     for (key, kind) in [("bearer-token-file", SecretKind::File), ("bearer-token-env", SecretKind::Env)] {
         if let Some(value) = d.string(f, key, false) {
-            schemes.push(Scheme { span: value.span });
+            ways.push(value.span);
             auth = secret(d, kind, &value).map(Auth::Bearer);
         }
     }
     if let Some(node) = d.child(f, "basic-auth") {
-        schemes.push(Scheme { span: node.name().span() });
+        ways.push(node.name().span());
         auth = basic(d, node);
     }
-    let headers = headers(d, f, &mut schemes);
-    if let [first, second, ..] = schemes.as_slice() {
-        d.push(Diagnostic::new(GateProblem::TwoAuthentications { what: f.what(), first: first.span }, second.span));
+    let headers = headers(d, f, &mut ways);
+    if let [first, second, ..] = ways.as_slice() {
+        d.push(Diagnostic::new(GateProblem::TwoAuthentications { what: f.what(), first: *first }, *second));
     }
     Credentials { auth, headers }
 }
@@ -230,8 +226,8 @@ fn basic(d: &mut Decoder<'_>, node: &Node) -> Option<Auth> {
 }
 
 /// Every `header "NAME" value-env="VAR"` (or `value-file`, or `value`); an `Authorization`
-/// header is a way to authenticate, counted in `schemes`.
-fn headers(d: &mut Decoder<'_>, f: &mut Fields<'_>, schemes: &mut Vec<Scheme>) -> Vec<Header> {
+/// header is a way to authenticate, added to `ways`.
+fn headers(d: &mut Decoder<'_>, f: &mut Fields<'_>, ways: &mut Vec<Span>) -> Vec<Header> {
     let mut out: Vec<Header> = Vec::new();
     let mut seen: Vec<(String, Span)> = Vec::new();
     for node in d.children(f, "header") {
@@ -258,7 +254,7 @@ fn headers(d: &mut Decoder<'_>, f: &mut Fields<'_>, schemes: &mut Vec<Scheme>) -
         }
         seen.push((lower.clone(), name.span));
         if lower == "authorization" {
-            schemes.push(Scheme { span: name.span });
+            ways.push(name.span);
         }
         let value = match value {
             Some(Source::Secret(secret)) => HeaderValue::Secret(secret),

@@ -213,15 +213,14 @@ impl GateProblem<'_> {
                     .help(format!("write `{key} \"result < 0.001\"`; operators: <, <=, >, >=, ==, !="))
             }
             CredentialsInUrl { userinfo, query } => {
-                let what = match (userinfo, query) {
-                    (true, Some(q)) => format!("a user and password (`user:password@`) and a `{q}` parameter"),
-                    (true, None) => "a user and password (`user:password@`)".to_owned(),
-                    (false, Some(q)) => format!("a `{q}` parameter"),
-                    (false, None) => "nothing secret".to_owned(),
-                };
+                let mut found = Vec::new();
+                if userinfo {
+                    found.push("a user and password (`user:password@`)".to_owned());
+                }
+                found.extend(query.map(|q| format!("a `{q}` parameter")));
                 Words::warning(
                     Code::CredentialsInPlan,
-                    format!("this URL carries credentials: {what}"),
+                    format!("this URL carries credentials: {}", found.join(" and ")),
                     "credentials in the URL",
                 )
                 .help(
