@@ -104,8 +104,14 @@ impl StepContext {
         if declared.is_empty() {
             return Ok(());
         }
-        let reports =
-            gates::judge_until_failure(&declared, &self.step, self.run.probe.as_ref(), &self.run.events).await;
+        let reports = gates::judge_until_failure(
+            &declared,
+            &self.step,
+            &self.plan_dir,
+            self.run.probe.as_ref(),
+            &self.run.events,
+        )
+        .await;
         let bad: Vec<GateReport> = reports.into_iter().filter(|r| r.verdict != Verdict::Passed).collect();
         if bad.is_empty() { Ok(()) } else { Err(bad) }
     }

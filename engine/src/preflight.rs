@@ -4,7 +4,8 @@
 //!
 //! Each step kind checks its own needs (`steps::Behavior::preflight`: a rolling step's service
 //! exists, is replicated, has no update in progress or paused); every gate a step uses is
-//! checked by the probe (its service exists, its Prometheus answers, its program can start).
+//! checked by the probe (its service exists, its Prometheus answers, its program can start, its
+//! token file and variables can be read).
 
 use plans::SourceFile;
 use plans::span::Span;
@@ -62,11 +63,11 @@ pub async fn check(ctx: &StepContext, file: &SourceFile) -> Report {
         .filter(|g| !matches!(&g.kind, plans::gates::GateKind::Swarm(s) if created.contains(&&s.service)))
         .collect();
     for (k, gate) in used.into_iter().enumerate() {
-        let (gate, probe) = (gate.clone(), ctx.run.probe.clone());
+        let (gate, probe, dir) = (gate.clone(), ctx.run.probe.clone(), ctx.plan_dir.clone());
         let at = at(file, gate.name.span);
         let order = plan.steps.len() + k;
         checks.spawn(async move {
-            let problem = probe.preflight(&gate).await;
+            let problem = probe.preflight(&gate, &dir).await;
             problem
                 .map(|m| {
                     let message = format!("gate `{}`: {m}", gate.name.value);

@@ -52,12 +52,7 @@ impl Seams {
         prompt: Option<Arc<dyn Approver>>,
     ) -> Seams {
         let commands: Arc<dyn Commands> = Arc::new(LocalCommands);
-        let probe = LiveProbe {
-            cluster: cluster.clone(),
-            http: reqwest::Client::new(),
-            prometheus,
-            commands: commands.clone(),
-        };
+        let probe = LiveProbe::new(cluster.clone(), prometheus, commands.clone());
         let mut approvers: Vec<Arc<dyn Approver>> = vec![Arc::new(SwarmApprovals::new(cluster.clone()))];
         approvers.extend(prompt);
         let databases = Arc::new(RealDatabases { cluster: cluster.clone(), defaults: database });

@@ -2,7 +2,7 @@
 //! Prometheus on 127.0.0.1:19090 (`tests/env/prometheus-up`) scraping a target this test
 //! serves, and real processes for command gates.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
@@ -31,21 +31,16 @@ struct Env {
 
 fn env(prometheus: Option<String>) -> (Env, Arc<Memory>) {
     let memory = Arc::new(Memory::default());
-    let probe = LiveProbe {
-        cluster: Arc::new(FakeCluster::new()),
-        http: reqwest::Client::new(),
-        prometheus,
-        commands: Arc::new(LocalCommands),
-    };
+    let probe = LiveProbe::new(Arc::new(FakeCluster::new()), prometheus, Arc::new(LocalCommands));
     (Env { probe, events: Events::new(vec![Box::new(memory.clone())]) }, memory)
 }
 
 async fn judge_one(g: &Gate, step: &str, env: &Env) -> GateReport {
-    judge(g, step, &env.probe, &env.events).await
+    judge(g, step, Path::new("."), &env.probe, &env.events).await
 }
 
 async fn judge_each(gates: &[&Gate], step: &str, env: &Env) -> Vec<GateReport> {
-    judge_all(gates, step, &env.probe, &env.events).await
+    judge_all(gates, step, Path::new("."), &env.probe, &env.events).await
 }
 
 fn gate(name: &str, kind: GateKind) -> Gate {
@@ -154,7 +149,13 @@ async fn closed_port() -> u16 {
 // http
 
 fn http(url: String, status: u16, body: Option<&str>) -> GateKind {
-    GateKind::Http(HttpGate { url, method: "GET".into(), status, body: body.map(Into::into) })
+    GateKind::Http(HttpGate {
+        url,
+        method: "GET".into(),
+        status,
+        body: body.map(Into::into),
+        credentials: Default::default(),
+    })
 }
 
 #[tokio::test]
@@ -213,12 +214,14 @@ async fn http_gate_sends_the_method() {
         method: "POST".into(),
         status: 200,
         body: Some("method POST".into()),
+        credentials: Default::default(),
     });
     let head = GateKind::Http(HttpGate {
         url: format!("http://127.0.0.1:{port}/status/204"),
         method: "HEAD".into(),
         status: 204,
         body: None,
+        credentials: Default::default(),
     });
     let reports = judge_each(&[&gate("post", post), &gate("head", head)], "deploy", &env).await;
     assert_eq!(reports.iter().map(|r| r.verdict).collect::<Vec<_>>(), [Verdict::Passed, Verdict::Passed]);
@@ -289,15 +292,25 @@ async fn preflight_names_gates_that_cannot_be_measured() {
     let unreachable = gate("u", GateKind::Prometheus(unreachable));
     let health = gate("h", http(format!("http://127.0.0.1:{port}/"), 200, None));
     assert_eq!(
-        env.probe.preflight(&missing_program).await.as_deref(),
+        env.probe.preflight(&missing_program, Path::new(".")).await.as_deref(),
         Some("`planrun-no-such-check` is not an executable file or a program on PATH")
     );
-    assert_eq!(env.probe.preflight(&missing_service).await.as_deref(), Some("no service named `shop_nope`"));
-    assert_eq!(env.probe.preflight(&no_server).await.as_deref(), Some(engine::gates::prometheus::NO_SERVER));
-    let why = env.probe.preflight(&unreachable).await.unwrap();
+    assert_eq!(
+        env.probe.preflight(&missing_service, Path::new(".")).await.as_deref(),
+        Some("no service named `shop_nope`")
+    );
+    assert_eq!(
+        env.probe.preflight(&no_server, Path::new(".")).await.as_deref(),
+        Some(engine::gates::prometheus::NO_SERVER)
+    );
+    let why = env.probe.preflight(&unreachable, Path::new(".")).await.unwrap();
     assert!(why.starts_with(&format!("Prometheus at http://127.0.0.1:{port} does not answer: ")), "{why}");
     assert!(why.contains("Connection refused"), "{why}");
-    assert_eq!(env.probe.preflight(&health).await, None, "an HTTP gate may name what is about to be deployed");
+    assert_eq!(
+        env.probe.preflight(&health, Path::new(".")).await,
+        None,
+        "an HTTP gate may name what is about to be deployed"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -590,6 +603,7 @@ fn promql(query: String, pass: Option<&str>, fail: Option<&str>) -> PrometheusGa
         fail: fail.map(|c| Condition::parse(c).unwrap()),
         on_empty: Outcome::Error,
         on_nan: Outcome::Error,
+        credentials: Default::default(),
     }
 }
 

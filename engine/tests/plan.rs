@@ -194,3 +194,65 @@ fn bad_calibration_runs_and_saved_plans_are_refused_with_what_to_do() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--var image: the plan was reviewed without it; plan again to add it"), "{stderr}");
 }
+
+/// Reviewing a plan needs none of its gates' secrets: `validate`, `show` and `plan` run where
+/// the token file does not exist and the variables are not set, and `show` names where each
+/// secret is, never a value.
+#[test]
+fn a_plan_whose_gates_read_secrets_is_reviewed_without_them() {
+    let dir = std::env::temp_dir().join(format!("planrun-plan-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plan = dir.join("plan.kdl");
+    std::fs::write(
+        &plan,
+        r#"plan secrets {
+    stack secrets
+    gate api {
+        http "https://api.example.com/health" {
+            bearer-token-file "secrets/absent-token"
+        }
+    }
+    gate latency {
+        prometheus "http://prometheus:9090" {
+            query "up"
+            pass "result > 0"
+            basic-auth user="monitor" password-env=PLANRUN_TEST_UNSET_PASSWORD
+            header "X-Scope-OrgID" value-env=PLANRUN_TEST_UNSET_ORG
+        }
+    }
+    rolling web {
+        service secrets_web
+        image "app:v2"
+        gates api latency
+    }
+}
+"#,
+    )
+    .unwrap();
+    let plan = plan.to_str().unwrap();
+    let unset = |args: &[&str]| {
+        let out = planrun()
+            .args(args)
+            .env_remove("PLANRUN_TEST_UNSET_PASSWORD")
+            .env_remove("PLANRUN_TEST_UNSET_ORG")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, stderr) = unset(&["validate", plan, "--deny-warnings"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, shown, stderr) = unset(&["show", plan, "--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(shown.contains(r#""file": "secrets/absent-token""#), "{shown}");
+    assert!(shown.contains(r#""env": "PLANRUN_TEST_UNSET_PASSWORD""#), "{shown}");
+    for format in ["human", "json"] {
+        let (code, out, stderr) = unset(&["plan", plan, "--offline", "--format", format]);
+        assert_eq!(code, Some(0), "{format}: {stderr}");
+        assert!(out.contains("api") && out.contains("latency"), "{format}: the gates are planned: {out}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -133,6 +133,8 @@ codes! {
     ComposeUnsupported = "compose-unsupported",
     /// Warning: a gate that no step uses.
     UnusedGate = "unused-gate",
+    /// Warning: a gate URL or header value holds a credential written in the plan.
+    CredentialsInPlan = "credentials-in-plan",
     /// Warning: the selected `planrun.toml` environment sets a variable the plan does not declare.
     UnusedProjectVariable = "unused-project-variable",
 }

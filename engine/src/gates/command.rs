@@ -4,6 +4,7 @@
 //! measurement is abandoned (the analysis timeout drops it), so `sh -c 'sleep 60'` leaves no
 //! `sleep` behind.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,11 +76,11 @@ pub fn preflight(gate: &CommandGate, commands: &dyn Commands) -> Option<String> 
 /// The `command` kind at run time.
 #[async_trait]
 impl GateBehavior for CommandGate {
-    fn meter(&self, probe: &LiveProbe, timeout: Duration) -> Box<dyn Meter> {
+    fn meter(&self, probe: &LiveProbe, timeout: Duration, _dir: &Path) -> Box<dyn Meter> {
         Box::new(CommandMeter { gate: self.clone(), commands: probe.commands.clone(), timeout })
     }
 
-    async fn preflight(&self, probe: &LiveProbe) -> Option<String> {
+    async fn preflight(&self, probe: &LiveProbe, _dir: &Path) -> Option<String> {
         preflight(self, probe.commands.as_ref())
     }
 

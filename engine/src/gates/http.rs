@@ -1,10 +1,13 @@
 //! `http` gates: one request; the status (and optionally a text in the body) decides.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use plans::gates::{HttpGate, Outcome};
 
+use super::client::{self, End};
+use super::credentials::{self, Sent};
 use super::probe::{GateBehavior, LiveProbe};
 use super::{Measurement, Meter, excerpt};
 use crate::cause::chain as error_chain;
@@ -17,8 +20,10 @@ pub struct HttpMeter {
     pub gate: HttpGate,
     /// The client.
     pub client: reqwest::Client,
-    /// Time allowed for one request.
+    /// Time allowed for one request, its body included.
     pub timeout: Duration,
+    /// The plan's directory (a `bearer-token-file` is relative to it).
+    pub dir: PathBuf,
 }
 
 #[async_trait]
@@ -32,12 +37,13 @@ impl Meter for HttpMeter {
     }
 
     async fn measure(&mut self) -> Measurement {
-        measure(&self.gate, &self.client, self.timeout).await
+        measure(&self.gate, &self.client, self.timeout, &self.dir).await
     }
 }
 
-/// At most this much of the body is read: a health endpoint answers with a few bytes.
-const BODY_LIMIT: usize = 1 << 20;
+/// At most this much of the body is read: a health endpoint answers with a few bytes, and the
+/// body only ever decides whether it contains a text.
+pub const BODY_LIMIT: usize = 1 << 20;
 
 /// What is measured, as shown in events: `GET http://app:8080/health`.
 pub fn target(gate: &HttpGate) -> String {
@@ -52,32 +58,63 @@ pub fn condition(gate: &HttpGate) -> String {
     }
 }
 
-/// Sends one request. Passes when the status is the expected one and the body contains
-/// `body` (if given); a request that gets no response is an error. A body cut short still
-/// counts when the status alone decides (a 500 fails whatever its body).
-pub async fn measure(gate: &HttpGate, client: &reqwest::Client, timeout: Duration) -> Measurement {
+/// Sends one request, with the gate's credentials read from `dir` and the environment.
+/// Passes when the status is the expected one and the body contains `body` (if given); a
+/// request that gets no response, or credentials that cannot be read, are an error. A body cut
+/// short or longer than [`BODY_LIMIT`] still counts when the status alone decides (a 500
+/// fails whatever its body), or when the text is in what was read. Every secret sent is
+/// scrubbed from what the measurement says.
+pub async fn measure(gate: &HttpGate, client: &reqwest::Client, timeout: Duration, dir: &Path) -> Measurement {
+    let sent = match credentials::read(&gate.credentials, dir).await {
+        Ok(sent) => sent,
+        Err(e) => return Measurement::error(target(gate), condition(gate), e.to_string()),
+    };
+    sent.scrubbed(exchange(gate, client, timeout, &sent).await)
+}
+
+async fn exchange(gate: &HttpGate, client: &reqwest::Client, timeout: Duration, sent: &Sent) -> Measurement {
     let target = target(gate);
     let condition = condition(gate);
     let method = match reqwest::Method::from_bytes(gate.method.as_bytes()) {
         Ok(m) => m,
         Err(_) => return Measurement::error(target, condition, format!("`{}` is not an HTTP method", gate.method)),
     };
-    let response = match client.request(method, &gate.url).timeout(timeout).send().await {
+    let request = sent.apply(client.request(method, &gate.url).timeout(timeout));
+    let response = match request.send().await {
         Ok(r) => r,
         Err(e) => return Measurement::error(target, condition, error_chain(&e)),
     };
     let status = response.status().as_u16();
-    let (body, cut) = read_body(response).await;
+    let read = client::read(response, BODY_LIMIT).await;
+    let body = String::from_utf8_lossy(&read.bytes);
     let value = Some(status.to_string());
-    if let Some(why) = cut
+    if let Some(wanted) = &gate.body
         && status == gate.status
-        && gate.body.is_some()
     {
         // Only the body can decide, and it did not arrive whole.
-        let detail = Some(format!("status {status}, but the body was cut short: {why}"));
-        return Measurement { outcome: Outcome::Error, target, value, condition, detail };
+        let detail = match &read.end {
+            End::Cut(why) => Some(format!("status {status}, but the body was cut short: {why}")),
+            End::OverLimit if !body.contains(wanted.as_str()) => Some(format!(
+                "status {status}, but the body is larger than {} and {wanted:?} is not in its first {}, \
+                 which is all planrun reads of a gate's answer",
+                client::size(BODY_LIMIT),
+                client::size(BODY_LIMIT)
+            )),
+            End::OverLimit | End::Whole => None,
+        };
+        if detail.is_some() {
+            return Measurement { outcome: Outcome::Error, target, value, condition, detail };
+        }
     }
-    let (outcome, detail) = judge(gate, status, &body);
+    let (outcome, mut detail) = judge(gate, status, &body);
+    if status == 401 && gate.status != 401 && !sent.is_empty() {
+        let settings: Vec<String> = gate.credentials.secrets().into_iter().map(|(s, _)| s).collect();
+        let refused = format!("the server refused the credentials sent ({})", settings.join(", "));
+        detail = Some(match detail {
+            Some(d) => format!("{d} ({refused})"),
+            None => refused,
+        });
+    }
     Measurement { outcome, target, value, condition, detail }
 }
 
@@ -98,39 +135,18 @@ pub fn judge(gate: &HttpGate, status: u16, body: &str) -> (Outcome, Option<Strin
     }
 }
 
-/// The body as far as it arrived, and why it stopped early if it did.
-async fn read_body(mut response: reqwest::Response) -> (String, Option<String>) {
-    let mut bytes = Vec::new();
-    let mut cut = None;
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                bytes.extend_from_slice(&chunk);
-                if bytes.len() >= BODY_LIMIT {
-                    bytes.truncate(BODY_LIMIT);
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                cut = Some(error_chain(&e));
-                break;
-            }
-        }
-    }
-    (String::from_utf8_lossy(&bytes).into_owned(), cut)
-}
-
 /// The `http` kind at run time.
 #[async_trait]
 impl GateBehavior for HttpGate {
-    fn meter(&self, probe: &LiveProbe, timeout: Duration) -> Box<dyn Meter> {
-        Box::new(HttpMeter { gate: self.clone(), client: probe.http.clone(), timeout })
+    fn meter(&self, probe: &LiveProbe, timeout: Duration, dir: &Path) -> Box<dyn Meter> {
+        let client = probe.client_for(&self.credentials);
+        Box::new(HttpMeter { gate: self.clone(), client, timeout, dir: dir.to_path_buf() })
     }
 
-    async fn preflight(&self, _probe: &LiveProbe) -> Option<String> {
+    async fn preflight(&self, _probe: &LiveProbe, dir: &Path) -> Option<String> {
         // The URL often names what the plan is about to deploy: it may rightly not answer yet.
-        None
+        // Its credentials are this machine's, and must be here before anything changes.
+        credentials::preflight(&self.credentials, dir).await
     }
 
     fn simulated(&self, _cluster: &Arc<dyn Cluster>) -> Option<Box<dyn Meter>> {
@@ -147,7 +163,13 @@ mod tests {
     use super::*;
 
     fn gate(status: u16, body: Option<&str>) -> HttpGate {
-        HttpGate { url: "http://127.0.0.1:1/health".into(), method: "GET".into(), status, body: body.map(Into::into) }
+        HttpGate {
+            url: "http://127.0.0.1:1/health".into(),
+            method: "GET".into(),
+            status,
+            body: body.map(Into::into),
+            credentials: Default::default(),
+        }
     }
 
     #[test]

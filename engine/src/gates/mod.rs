@@ -1,17 +1,21 @@
 //! Gates at run time: the analysis loop (`analysis.rs`), the probe seam that takes
-//! measurements (`probe.rs`), and one file per kind with its meter.
+//! measurements (`probe.rs`), and one file per kind with its meter; `http` and `prometheus`
+//! share their client and bounded reads (`client.rs`) and credentials (`credentials.rs`).
 //!
 //! Invariant: judging a gate never fails with an error value; everything that goes wrong
 //! becomes an `Error` measurement and, in the end, a verdict. A gate passes only when at
 //! least one measurement passed.
 
 pub mod analysis;
+pub mod client;
 pub mod command;
+pub mod credentials;
 pub mod http;
 pub mod probe;
 pub mod prometheus;
 pub mod swarm;
 
+use std::path::Path;
 use std::pin::Pin;
 use std::task::Poll;
 
@@ -102,34 +106,41 @@ pub fn outcome_word(outcome: Outcome) -> &'static str {
 }
 
 /// Takes the gate's measurements for `step` with `probe` and returns its verdict; every
-/// measurement and the verdict are emitted as events.
-pub async fn judge(gate: &Gate, step: &str, probe: &dyn Probe, events: &Events) -> GateReport {
-    let mut meter = probe.meter(gate);
+/// measurement and the verdict are emitted as events. `dir` is the plan's directory.
+pub async fn judge(gate: &Gate, step: &str, dir: &Path, probe: &dyn Probe, events: &Events) -> GateReport {
+    let mut meter = probe.meter(gate, dir);
     analysis::run(gate, step, events, meter.as_mut()).await
 }
 
 /// Judges several gates concurrently, each to its verdict; the reports come back in the order
 /// of `gates`.
-pub async fn judge_all(gates: &[&Gate], step: &str, probe: &dyn Probe, events: &Events) -> Vec<GateReport> {
-    judge_together(gates, step, probe, events, false).await
+pub async fn judge_all(gates: &[&Gate], step: &str, dir: &Path, probe: &dyn Probe, events: &Events) -> Vec<GateReport> {
+    judge_together(gates, step, dir, probe, events, false).await
 }
 
 /// Judges several gates concurrently until one does not pass: the judgements still running are
 /// stopped there (a failed release is not kept running while the other gates finish their
 /// windows). Returns the finished reports, in the order of `gates`; every one passed when all
 /// of them are there.
-pub async fn judge_until_failure(gates: &[&Gate], step: &str, probe: &dyn Probe, events: &Events) -> Vec<GateReport> {
-    judge_together(gates, step, probe, events, true).await
+pub async fn judge_until_failure(
+    gates: &[&Gate],
+    step: &str,
+    dir: &Path,
+    probe: &dyn Probe,
+    events: &Events,
+) -> Vec<GateReport> {
+    judge_together(gates, step, dir, probe, events, true).await
 }
 
 async fn judge_together(
     gates: &[&Gate],
     step: &str,
+    dir: &Path,
     probe: &dyn Probe,
     events: &Events,
     stop_at_failure: bool,
 ) -> Vec<GateReport> {
-    let mut running: Vec<Pin<Box<_>>> = gates.iter().map(|g| Box::pin(judge(g, step, probe, events))).collect();
+    let mut running: Vec<Pin<Box<_>>> = gates.iter().map(|g| Box::pin(judge(g, step, dir, probe, events))).collect();
     let mut reports: Vec<Option<GateReport>> = vec![None; gates.len()];
     // A tiny join_all: poll every unfinished judgement on each wake-up (a handful of gates).
     std::future::poll_fn(|cx| {
@@ -170,7 +181,7 @@ mod tests {
         probe.script("bad", &[Outcome::Pass, Outcome::Fail]);
         let gates: Vec<&Gate> = plan.gates.iter().collect();
         let started = tokio::time::Instant::now();
-        let reports = judge_until_failure(&gates, "c", &probe, &Events::new(Vec::new())).await;
+        let reports = judge_until_failure(&gates, "c", Path::new("."), &probe, &Events::new(Vec::new())).await;
         assert_eq!(started.elapsed(), std::time::Duration::from_secs(1), "stopped at bad's second measurement");
         assert_eq!(reports.len(), 1);
         assert_eq!((reports[0].gate.as_str(), reports[0].verdict), ("bad", Verdict::Failed));

@@ -7,6 +7,7 @@
 //! task that dies between two measurements fails the gate).
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use plans::gates::{GateKind, Outcome};
 use plans::model::Gate;
 
 use super::Measurement;
+use super::client::{self, Redirects};
 use crate::cluster::Cluster;
 use crate::commands::Commands;
 
@@ -32,11 +34,12 @@ pub trait Meter: Send {
 /// Measures gates.
 #[async_trait]
 pub trait Probe: Send + Sync {
-    /// A meter for one judgement of `gate`.
-    fn meter(&self, gate: &Gate) -> Box<dyn Meter>;
+    /// A meter for one judgement of `gate`, of the plan in `dir` (the files it names, such as
+    /// a `bearer-token-file`, are relative to it).
+    fn meter(&self, gate: &Gate, dir: &Path) -> Box<dyn Meter>;
     /// Before a run: why `gate` could not be measured at all (its service is missing, its
-    /// server does not answer), if so.
-    async fn preflight(&self, gate: &Gate) -> Option<String>;
+    /// server does not answer, its token file cannot be read), if so.
+    async fn preflight(&self, gate: &Gate, dir: &Path) -> Option<String>;
 }
 
 /// Measures for real.
@@ -44,22 +47,43 @@ pub trait Probe: Send + Sync {
 pub struct LiveProbe {
     /// The swarm, for `swarm` gates.
     pub cluster: Arc<dyn Cluster>,
-    /// The HTTP client for `http` and `prometheus` gates.
+    /// The HTTP client for `http` and `prometheus` gates that send no credentials.
     pub http: reqwest::Client,
+    /// The HTTP client for those that do: it follows a redirect only to the same origin.
+    pub http_with_credentials: reqwest::Client,
     /// The default Prometheus server (`prometheus` in `planrun.toml`).
     pub prometheus: Option<String>,
     /// Runs `command` gates.
     pub commands: Arc<dyn Commands>,
 }
 
+impl LiveProbe {
+    /// A probe with the gates' HTTP clients (`client.rs`).
+    pub fn new(cluster: Arc<dyn Cluster>, prometheus: Option<String>, commands: Arc<dyn Commands>) -> LiveProbe {
+        LiveProbe {
+            cluster,
+            http: client::client(Redirects::Anywhere),
+            http_with_credentials: client::client(Redirects::SameOrigin),
+            prometheus,
+            commands,
+        }
+    }
+
+    /// The client for a request with `credentials`.
+    pub fn client_for(&self, credentials: &plans::gates::Credentials) -> reqwest::Client {
+        if credentials.is_empty() { self.http.clone() } else { self.http_with_credentials.clone() }
+    }
+}
+
 /// What a gate kind does at run time: one implementation per kind, in `gates/<kind>.rs`, and
 /// [`kind`] the one match from a plan's `GateKind` to it. No method has a default.
 #[async_trait]
 pub trait GateBehavior: Sync {
-    /// A meter for one judgement against the real world, each measurement within `timeout`.
-    fn meter(&self, probe: &LiveProbe, timeout: Duration) -> Box<dyn Meter>;
+    /// A meter for one judgement against the real world, each measurement within `timeout`;
+    /// `dir` is the plan's directory.
+    fn meter(&self, probe: &LiveProbe, timeout: Duration, dir: &Path) -> Box<dyn Meter>;
     /// Before a run: why the gate could not be measured at all, if so.
-    async fn preflight(&self, probe: &LiveProbe) -> Option<String>;
+    async fn preflight(&self, probe: &LiveProbe, dir: &Path) -> Option<String>;
     /// In a simulation: a meter that measures the simulated swarm itself, for kinds that read
     /// the swarm; `None` for kinds whose answers are scripted.
     fn simulated(&self, cluster: &Arc<dyn Cluster>) -> Option<Box<dyn Meter>>;
@@ -79,12 +103,12 @@ pub fn kind(gate: &GateKind) -> &dyn GateBehavior {
 
 #[async_trait]
 impl Probe for LiveProbe {
-    fn meter(&self, gate: &Gate) -> Box<dyn Meter> {
-        kind(&gate.kind).meter(self, gate.analysis.timeout.to_std())
+    fn meter(&self, gate: &Gate, dir: &Path) -> Box<dyn Meter> {
+        kind(&gate.kind).meter(self, gate.analysis.timeout.to_std(), dir)
     }
 
-    async fn preflight(&self, gate: &Gate) -> Option<String> {
-        kind(&gate.kind).preflight(self).await
+    async fn preflight(&self, gate: &Gate, dir: &Path) -> Option<String> {
+        kind(&gate.kind).preflight(self, dir).await
     }
 }
 
@@ -177,7 +201,9 @@ impl Meter for ScriptedMeter {
 
 #[async_trait]
 impl Probe for ScriptedProbe {
-    fn meter(&self, gate: &Gate) -> Box<dyn Meter> {
+    // Scripted answers need no secret: a plan is simulated without its token files and
+    // variables.
+    fn meter(&self, gate: &Gate, _dir: &Path) -> Box<dyn Meter> {
         let name = &gate.name.value;
         let k = {
             let mut judged = self.judged.lock().expect("judged poisoned");
@@ -199,7 +225,7 @@ impl Probe for ScriptedProbe {
             .unwrap_or_else(|| Box::new(ScriptedMeter { scripts: self.scripts.clone(), latency, target: name.clone() }))
     }
 
-    async fn preflight(&self, gate: &Gate) -> Option<String> {
+    async fn preflight(&self, gate: &Gate, _dir: &Path) -> Option<String> {
         let cluster = self.cluster.as_ref()?;
         kind(&gate.kind).simulated_preflight(cluster.as_ref()).await
     }

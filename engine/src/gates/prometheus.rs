@@ -1,18 +1,26 @@
 //! `prometheus` gates: one instant query whose single value is judged against `pass` and
 //! `fail`. Only this file knows the Prometheus HTTP API.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use plans::condition::{Comparison, Condition};
-use plans::gates::{Outcome, PrometheusGate};
+use plans::gates::{Credentials, Outcome, PrometheusGate};
 use serde::Deserialize;
 
+use super::client::{self, End};
+use super::credentials::{self, Sent};
 use super::probe::{GateBehavior, LiveProbe};
 use super::{Measurement, Meter, excerpt, outcome_word};
 use crate::cause::chain as error_chain;
 use crate::cluster::Cluster;
 use std::sync::Arc;
+
+/// At most this much of an answer is read. A gate's query returns one sample, a few hundred
+/// bytes; even a query that wrongly returns every series of a large server stays well below,
+/// and its error names the series.
+pub const ANSWER_LIMIT: usize = 16 << 20;
 
 /// Measures a `prometheus` gate.
 pub struct PrometheusMeter {
@@ -22,8 +30,10 @@ pub struct PrometheusMeter {
     pub server: Option<String>,
     /// The client.
     pub client: reqwest::Client,
-    /// Time allowed for one query.
+    /// Time allowed for one query, its answer included.
     pub timeout: Duration,
+    /// The plan's directory (a `bearer-token-file` is relative to it).
+    pub dir: PathBuf,
 }
 
 #[async_trait]
@@ -37,19 +47,40 @@ impl Meter for PrometheusMeter {
     }
 
     async fn measure(&mut self) -> Measurement {
-        measure(&self.gate, self.server.as_deref(), &self.client, self.timeout).await
+        measure(&self.gate, self.server.as_deref(), &self.client, self.timeout, &self.dir).await
     }
 }
 
-/// Before a run: whether the server is set and answers (its build-info endpoint).
-pub async fn preflight(server: Option<&str>, client: &reqwest::Client) -> Option<String> {
+/// Before a run: whether the server is set, the gate's credentials can be read (from `dir`
+/// and the environment), and the server answers them (its build-info endpoint).
+pub async fn preflight(
+    server: Option<&str>,
+    client: &reqwest::Client,
+    credentials: &Credentials,
+    dir: &Path,
+) -> Option<String> {
     let Some(server) = server else { return Some(NO_SERVER.to_owned()) };
+    let sent = match credentials::read(credentials, dir).await {
+        Ok(sent) => sent,
+        Err(e) => return Some(e.to_string()),
+    };
     let url = format!("{}/api/v1/status/buildinfo", server.trim_end_matches('/'));
-    match client.get(&url).timeout(Duration::from_secs(5)).send().await {
-        Ok(r) if r.status().is_success() => None,
-        Ok(r) => Some(format!("Prometheus at {server} answers HTTP {} to {url}", r.status().as_u16())),
-        Err(e) => Some(format!("Prometheus at {server} does not answer: {}", error_chain(&e))),
-    }
+    let mut why = match sent.apply(client.get(&url).timeout(Duration::from_secs(5))).send().await {
+        Ok(r) if r.status().is_success() => return None,
+        Ok(r) if r.status().as_u16() == 401 && !sent.is_empty() => format!(
+            "Prometheus at {server} answers HTTP 401 to {url}: it refused the credentials sent ({})",
+            settings(credentials)
+        ),
+        Ok(r) => format!("Prometheus at {server} answers HTTP {} to {url}", r.status().as_u16()),
+        Err(e) => format!("Prometheus at {server} does not answer: {}", error_chain(&e)),
+    };
+    sent.scrub(&mut why);
+    Some(why)
+}
+
+/// The settings that name the gate's secrets, for messages: `bearer-token-env`.
+fn settings(credentials: &Credentials) -> String {
+    credentials.secrets().into_iter().map(|(s, _)| s).collect::<Vec<_>>().join(", ")
 }
 
 /// The detail of a gate with no server to ask.
@@ -89,33 +120,66 @@ pub fn condition(gate: &PrometheusGate) -> String {
     }
 }
 
-/// Runs the query once against `server` (the gate's, else the project's) and judges it.
+/// Runs the query once against `server` (the gate's, else the project's), with the gate's
+/// credentials read from `dir` and the environment, and judges it. An answer larger than
+/// [`ANSWER_LIMIT`] is an error. Every secret sent is scrubbed from what the measurement says.
 pub async fn measure(
     gate: &PrometheusGate,
     server: Option<&str>,
     client: &reqwest::Client,
     timeout: Duration,
+    dir: &Path,
+) -> Measurement {
+    let Some(server) = server else {
+        return Measurement::error(&gate.query, condition(gate), NO_SERVER);
+    };
+    let sent = match credentials::read(&gate.credentials, dir).await {
+        Ok(sent) => sent,
+        Err(e) => return Measurement::error(&gate.query, condition(gate), e.to_string()),
+    };
+    sent.scrubbed(query(gate, server, client, timeout, &sent).await)
+}
+
+async fn query(
+    gate: &PrometheusGate,
+    server: &str,
+    client: &reqwest::Client,
+    timeout: Duration,
+    sent: &Sent,
 ) -> Measurement {
     let condition = condition(gate);
-    let Some(server) = server else {
-        return Measurement::error(&gate.query, condition, NO_SERVER);
-    };
     let url = format!("{}/api/v1/query", server.trim_end_matches('/'));
-    let response = match client.get(&url).query(&[("query", &gate.query)]).timeout(timeout).send().await {
+    let request = sent.apply(client.get(&url).query(&[("query", &gate.query)]).timeout(timeout));
+    let response = match request.send().await {
         Ok(r) => r,
         Err(e) => {
             return Measurement::error(&gate.query, condition, format!("Prometheus at {server}: {}", error_chain(&e)));
         }
     };
     let status = response.status().as_u16();
-    let body = match response.text().await {
-        Ok(b) => b,
-        Err(e) => {
-            return Measurement::error(&gate.query, condition, format!("Prometheus at {server}: {}", error_chain(&e)));
+    let read = client::read(response, ANSWER_LIMIT).await;
+    match read.end {
+        End::Whole => {}
+        End::OverLimit => {
+            let why = format!(
+                "Prometheus at {server} answered more than {}, which is all planrun reads of an answer \
+                 (HTTP {status}); a gate's query returns one sample: aggregate it, with sum() for example",
+                client::size(ANSWER_LIMIT)
+            );
+            return Measurement::error(&gate.query, condition, why);
         }
-    };
+        End::Cut(why) => return Measurement::error(&gate.query, condition, format!("Prometheus at {server}: {why}")),
+    }
+    let body = String::from_utf8_lossy(&read.bytes);
     let answer = match parse(status, &body) {
         Ok(a) => a,
+        Err(QueryError::Http { status: 401, body }) if !sent.is_empty() => {
+            let why = format!(
+                "Prometheus at {server}: HTTP 401: it refused the credentials sent ({}): {body}",
+                settings(&gate.credentials)
+            );
+            return Measurement::error(&gate.query, condition, why);
+        }
         Err(why) => return Measurement::error(&gate.query, condition, format!("Prometheus at {server}: {why}")),
     };
     let (outcome, mut detail) = judge(gate, &answer.sample);
@@ -346,18 +410,19 @@ fn negated(c: Condition, text: &str) -> String {
 /// The `prometheus` kind at run time.
 #[async_trait]
 impl GateBehavior for PrometheusGate {
-    fn meter(&self, probe: &LiveProbe, timeout: Duration) -> Box<dyn Meter> {
+    fn meter(&self, probe: &LiveProbe, timeout: Duration, dir: &Path) -> Box<dyn Meter> {
         Box::new(PrometheusMeter {
             gate: self.clone(),
             server: self.server.clone().or_else(|| probe.prometheus.clone()),
-            client: probe.http.clone(),
+            client: probe.client_for(&self.credentials),
             timeout,
+            dir: dir.to_path_buf(),
         })
     }
 
-    async fn preflight(&self, probe: &LiveProbe) -> Option<String> {
+    async fn preflight(&self, probe: &LiveProbe, dir: &Path) -> Option<String> {
         let server = self.server.clone().or_else(|| probe.prometheus.clone());
-        preflight(server.as_deref(), &probe.http).await
+        preflight(server.as_deref(), &probe.client_for(&self.credentials), &self.credentials, dir).await
     }
 
     fn simulated(&self, _cluster: &Arc<dyn Cluster>) -> Option<Box<dyn Meter>> {
@@ -381,6 +446,7 @@ mod tests {
             fail: fail.map(|c| Condition::parse(c).unwrap()),
             on_empty: Outcome::Error,
             on_nan: Outcome::Error,
+            credentials: Default::default(),
         }
     }
 

@@ -12,6 +12,7 @@
 //! API's task list carries no health field to look at directly.
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -312,11 +313,11 @@ fn differing(old: &serde_json::Value, new: &serde_json::Value, prefix: &str, out
 /// The `swarm` kind at run time.
 #[async_trait]
 impl GateBehavior for SwarmGate {
-    fn meter(&self, probe: &LiveProbe, _timeout: Duration) -> Box<dyn Meter> {
+    fn meter(&self, probe: &LiveProbe, _timeout: Duration, _dir: &Path) -> Box<dyn Meter> {
         Box::new(SwarmMeter::new(self.clone(), probe.cluster.clone()))
     }
 
-    async fn preflight(&self, probe: &LiveProbe) -> Option<String> {
+    async fn preflight(&self, probe: &LiveProbe, _dir: &Path) -> Option<String> {
         preflight(self, probe.cluster.as_ref()).await
     }
 

@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::credentials::{self, Credentials};
 use crate::decoder::{Decoder, Fields};
 use crate::diagnostic::Diagnostic;
 use crate::diagnostic::problem::GateProblem;
@@ -19,6 +20,9 @@ pub struct HttpGate {
     pub status: u16,
     /// Text the body must contain.
     pub body: Option<String>,
+    /// How the request authenticates, and its extra headers.
+    #[serde(default, skip_serializing_if = "Credentials::is_empty")]
+    pub credentials: Credentials,
 }
 
 impl super::Definition for HttpGate {
@@ -51,6 +55,13 @@ impl super::Definition for HttpGate {
             .map_or("GET", |m| m.value)
             .to_owned();
         let body = d.string(f, "body", false).map(|b| b.value);
-        Some(HttpGate { url: url?.value, method, status: status.map(|s| s.value as u16).unwrap_or(200), body })
+        let credentials = credentials::decode(d, f, url.as_ref());
+        Some(HttpGate {
+            url: url?.value,
+            method,
+            status: status.map(|s| s.value as u16).unwrap_or(200),
+            body,
+            credentials,
+        })
     }
 }

@@ -1,8 +1,9 @@
 //! Gate kinds: one file per kind, named as users write them; `analysis.rs` holds the settings
-//! they share.
+//! they share, `credentials.rs` what `http` and `prometheus` send to authenticate.
 
 pub mod analysis;
 pub mod command;
+pub mod credentials;
 pub mod http;
 pub mod prometheus;
 pub mod swarm;
@@ -19,6 +20,7 @@ use crate::spanned::Spanned;
 use analysis::Analysis;
 
 pub use command::CommandGate;
+pub use credentials::{Auth, Credentials, Header, HeaderValue, Secret};
 pub use http::HttpGate;
 pub use prometheus::{Outcome, PrometheusGate};
 pub use swarm::SwarmGate;

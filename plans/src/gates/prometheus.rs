@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::credentials::{self, Credentials};
 use crate::condition::Condition;
 use crate::decoder::{Decoder, Fields};
 use crate::diagnostic::Diagnostic;
@@ -25,6 +26,10 @@ pub struct PrometheusGate {
     pub on_empty: Outcome,
     /// What a NaN result means.
     pub on_nan: Outcome,
+    /// How queries authenticate (to the gate's server or the environment's), and their extra
+    /// headers.
+    #[serde(default, skip_serializing_if = "Credentials::is_empty")]
+    pub credentials: Credentials,
 }
 
 /// The verdict of one measurement.
@@ -66,6 +71,7 @@ impl super::Definition for PrometheusGate {
         let fail = condition(d, f, "fail");
         let on_empty = outcome(d, f, "on-empty");
         let on_nan = outcome(d, f, "on-nan");
+        let credentials = credentials::decode(d, f, server.as_ref());
         // A condition that was written but does not parse has its own error already.
         if pass.is_none() && fail.is_none() && !f.is_defaults && !f.sets("pass") && !f.sets("fail") {
             d.push(Diagnostic::new(GateProblem::NoCondition, f.name_span()));
@@ -77,6 +83,7 @@ impl super::Definition for PrometheusGate {
             fail: fail.map(|c| c.value),
             on_empty,
             on_nan,
+            credentials,
         })
     }
 }

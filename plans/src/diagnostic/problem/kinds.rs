@@ -130,6 +130,31 @@ pub enum GateProblem<'a> {
     NoCondition,
     /// A condition that does not parse, and why.
     BadCondition { key: &'a str, text: &'a str, why: &'a str },
+    /// A gate URL holding `user:password@` (`userinfo`) or a query parameter named like a
+    /// credential (`query`); the values are never quoted.
+    CredentialsInUrl { userinfo: bool, query: Option<&'a str> },
+    /// A header named like a credential with its value written in the plan.
+    SecretHeaderInPlan { name: &'a str },
+    /// Two ways to authenticate on one gate; the first is at `first`.
+    TwoAuthentications { what: &'a str, first: Span },
+    /// A `*-file` setting with an empty path.
+    EmptyPath,
+    /// A `*-env` setting that is not an environment variable name.
+    NotAnEnvName { name: &'a str },
+    /// `basic-auth` or `header` without its value; `keys` are the settings that give one.
+    NoSecret { what: &'a str, keys: &'a [&'a str] },
+    /// Two of `keys` where one gives the value; the first is at `first`.
+    TwoSources { what: &'a str, keys: &'a [&'a str], first: Span },
+    /// A `basic-auth` user holding `:`.
+    UserWithColon,
+    /// A `header` without its name.
+    HeaderWithoutName,
+    /// A header name that is not an HTTP token.
+    NotAHeaderName { name: &'a str },
+    /// The same header twice; the first is at `first`.
+    HeaderTwice { name: &'a str, first: Span },
+    /// A literal header value holding a control character (a newline).
+    NotAHeaderValue,
 }
 
 impl GateProblem<'_> {
@@ -187,6 +212,79 @@ impl GateProblem<'_> {
                 Words::error(Code::BadCondition, format!("`{text}` is not a condition"), why)
                     .help(format!("write `{key} \"result < 0.001\"`; operators: <, <=, >, >=, ==, !="))
             }
+            CredentialsInUrl { userinfo, query } => {
+                let mut found = Vec::new();
+                if userinfo {
+                    found.push("a user and password (`user:password@`)".to_owned());
+                }
+                found.extend(query.map(|q| format!("a `{q}` parameter")));
+                Words::warning(
+                    Code::CredentialsInPlan,
+                    format!("this URL carries credentials: {}", found.join(" and ")),
+                    "credentials in the URL",
+                )
+                .help(
+                    "a secret in a URL is in the plan file, its saved copies and `planrun show`: take it out of \
+                     the URL and use `bearer-token-file`, `bearer-token-env`, `basic-auth` or \
+                     `header \"NAME\" value-env=VAR` instead",
+                )
+            }
+            SecretHeaderInPlan { name } => Words::warning(
+                Code::CredentialsInPlan,
+                format!("header `{name}` looks like a credential, and its value is written in the plan"),
+                "a secret in the plan",
+            )
+            .help(format!(
+                "read it when the gate is measured: `header \"{name}\" value-env=VAR` or `value-file=\"PATH\"`"
+            )),
+            TwoAuthentications { what, first } => {
+                Words::error(Code::DuplicateField, format!("{what} authenticates more than one way"), "second way")
+                    .note(first, "first way")
+                    .help(
+                        "keep one of `bearer-token-file`, `bearer-token-env`, `basic-auth`, an `Authorization` \
+                         header and `user:password@` in the URL",
+                    )
+            }
+            EmptyPath => Words::error(Code::BadValue, "the path is empty", "no file")
+                .help("name the file, relative to the plan's directory: `bearer-token-file \"secrets/token\"`"),
+            NotAnEnvName { name } => Words::error(
+                Code::BadValue,
+                format!("`{name}` is not an environment variable name"),
+                "not a name",
+            )
+            .help("write the variable's name, letters, digits and `_`, without `$`: `bearer-token-env PROM_TOKEN`"),
+            NoSecret { what, keys } => Words::error(
+                Code::MissingField,
+                format!("{what} does not say where its value is"),
+                format!("no {}", suggest::either(keys)),
+            )
+            .help(format!("add one of {}", keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "))),
+            TwoSources { what, keys, first } => Words::error(
+                Code::DuplicateField,
+                format!("{what} takes its value from more than one place"),
+                "second value",
+            )
+            .note(first, "first value")
+            .help(format!("keep one of {}", keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "))),
+            UserWithColon => Words::error(Code::BadValue, "a basic-auth user cannot hold `:`", "`:` in the user")
+                .help("basic authentication sends `user:password`, so the user ends at the first `:`"),
+            HeaderWithoutName => Words::error(Code::MissingField, "`header` has no name", "name missing")
+                .help("write `header \"X-Api-Key\" value-env=API_KEY`"),
+            NotAHeaderName { name } => {
+                Words::error(Code::BadValue, format!("`{name}` is not an HTTP header name"), "not a header name")
+                    .help("a header name is letters, digits and `-` (no spaces or `:`), such as `X-Api-Key`")
+            }
+            HeaderTwice { name, first } => {
+                Words::error(Code::DuplicateField, format!("header `{name}` is set twice"), "second time")
+                    .note(first, "first time")
+                    .help("set each header once (names are compared without case)")
+            }
+            NotAHeaderValue => Words::error(
+                Code::BadValue,
+                "a header value cannot hold a newline or another control character",
+                "control character",
+            )
+            .help("write the value on one line"),
         }
     }
 }
