@@ -4,6 +4,8 @@
 //! fake Prometheus answering the query API only with the right bearer token. Every secret is a
 //! unique marker, looked for in every event, summary and error afterwards.
 
+mod loopback;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -18,7 +20,7 @@ use plans::gates::{Auth, Credentials, GateKind, Header, HeaderValue, HttpGate, O
 use plans::model::{Analysis, Gate, Sampling};
 use plans::span::Span;
 use plans::spanned::Spanned;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 // ---------------------------------------------------------------------------------------------
@@ -53,15 +55,8 @@ async fn serve(accepts: Accepts) -> u16 {
             let Ok((mut stream, _)) = listener.accept().await else { return };
             let accepts = accepts.clone();
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 * 1024 {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&request).into_owned();
+                let Some(request) = loopback::read_head(&mut stream).await else { return };
+                let head = request;
                 accepts.heads.lock().unwrap().push(head.clone());
                 let header = |name: &str| {
                     head.lines()

@@ -4,6 +4,8 @@
 //! (`VmHWM` in /proc/self/status, reset before each case through /proc/self/clear_refs) must
 //! grow by far less than the body. The cases run one at a time: the peak is the whole process's.
 
+mod loopback;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
@@ -18,7 +20,7 @@ use plans::gates::{GateKind, HttpGate, Outcome, PrometheusGate};
 use plans::model::{Analysis, Gate, Sampling};
 use plans::span::Span;
 use plans::spanned::Spanned;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 /// The body the server sends, at most: far more than any limit, never held in memory.
@@ -41,14 +43,7 @@ async fn serve_endless(start: &'static str, repeat: &'static str) -> u16 {
             let Ok((mut stream, _)) = listener.accept().await else { return };
             let chunk = chunk.clone();
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 * 1024 {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
+                let Some(_) = loopback::read_head(&mut stream).await else { return };
                 let head = format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n{start}");
                 if stream.write_all(head.as_bytes()).await.is_err() {
                     return;

@@ -2,6 +2,8 @@
 //! Prometheus on 127.0.0.1:19090 (`tests/env/prometheus-up`) scraping a target this test
 //! serves, and real processes for command gates.
 
+mod loopback;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
@@ -16,7 +18,7 @@ use plans::gates::{CommandGate, GateKind, HttpGate, Outcome, PrometheusGate, Swa
 use plans::model::{Analysis, Gate, Sampling};
 use plans::span::Span;
 use plans::spanned::Spanned;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
@@ -94,15 +96,8 @@ async fn serve(metrics: Arc<Mutex<String>>) -> u16 {
             let Ok((mut stream, _)) = listener.accept().await else { return };
             let metrics = metrics.clone();
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 * 1024 {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&request);
+                let Some(request) = loopback::read_head(&mut stream).await else { return };
+                let head = request;
                 let mut words = head.split_whitespace();
                 let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
                 let (status, body) = match path {
