@@ -6,21 +6,23 @@
 //! `planrun promote` from another process), the frontend's blue-green switch, contract, check.
 //!
 //! Each release runs on a copy of the example under a unique stack name (`support::prodstack`),
-//! which `examples/prodstack/down` removes. Both releases run in one test, one after the
-//! other: the machine has 2 cores, and each stack has 15 to 20 containers with load on them.
+//! which `examples/prodstack/down` removes. Both releases, and the runs killed inside each
+//! kind of step, run in one test, one after the other: the machine has 2 cores, and each stack
+//! has 15 to 20 containers with load on them.
 
 mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use support::prodstack::{Stack, finish_promoting, sha256};
+use support::prodstack::{Stack, finish_promoting, kill_at, sha256};
 use support::{Probe, Workdir, docker};
 
 #[test]
-fn prodstack_releases_2_0_and_rolls_back_a_broken_2_0() {
+fn prodstack_releases_2_0_rolls_back_a_broken_2_0_and_survives_a_killed_runner() {
     release_2_0();
     broken_release_rolls_back();
+    killed_inside_each_step_kind_is_rolled_back_from_an_empty_state_dir();
 }
 
 /// The good release: every step, real metrics, zero failed requests, the data kept.
@@ -163,4 +165,59 @@ fn broken_release_rolls_back() {
     assert_eq!(stack.orders_columns(), columns);
     assert_eq!(stack.psql("SELECT count(*) FROM orders"), "5000");
     assert_eq!(front.failed, 0, "the frontend was never touched: {:?}", front.failures);
+}
+
+/// SIGKILL inside each kind of step of the release (a migration, a rolling update, a canary, a
+/// blue-green switch, the contract migration), right after the step recorded how to undo
+/// itself, as a CI runner dies; then `planrun rollback` from another machine (an empty state
+/// directory) puts everything back: every service on 1.0, no canary, the frontend's traffic
+/// on blue, the schema as `pg_dump --schema-only` showed it, every order, no lock.
+///
+/// About 30 s a kill point (160 s in all with the stack's start, 2026-12-06).
+fn killed_inside_each_step_kind_is_rolled_back_from_an_empty_state_dir() {
+    let stack = Stack::up(Workdir::new("prodstack-kills"));
+    let schema = stack.schema_dump();
+    assert!(schema.contains("CREATE TABLE public.orders"), "{schema}");
+    let project = stack.dir.join("planrun.toml");
+    for (kind, step) in [
+        ("step-recorded", "expand"),
+        ("step-recorded", "backend"),
+        ("step-recorded", "worker"),
+        ("step-recorded", "frontend"),
+        ("step-started", "contract"),
+    ] {
+        eprintln!("=== SIGKILL at {kind} of {step}");
+        // The load the Prometheus gates measure, as in the release above.
+        let load = [stack.probe("/api/v1/orders"), stack.probe("/jobs/run")];
+        let killed = kill_at(&stack, stack.apply(&[]), kind, step);
+        drop(load);
+        assert_ne!(killed.code, 0, "killed at {kind} of {step}");
+        let elsewhere = Workdir::new("elsewhere");
+        let empty = elsewhere.dir.join("state");
+        let rolled = support::run(&[
+            "rollback",
+            "--stack",
+            &stack.name,
+            "--state-dir",
+            empty.to_str().unwrap(),
+            "--env",
+            "local",
+            "--project",
+            project.to_str().unwrap(),
+        ]);
+        assert_eq!(rolled.code, 0, "rollback after a kill at {kind} of {step}: {}", rolled.stderr);
+        assert_eq!(stack.image("backend"), "prodstack-demo/backend:v1", "after {step}");
+        assert_eq!(stack.replicas("backend"), "3/3", "after {step}");
+        assert_eq!(stack.image("worker"), "prodstack-demo/worker:v1", "after {step}");
+        assert_eq!(stack.replicas("worker"), "4/4", "after {step}");
+        let canary = format!("name={}-canary", stack.service("worker"));
+        assert!(docker(&["service", "ls", "-q", "--filter", &canary]).trim().is_empty(), "canary left after {step}");
+        assert_eq!(stack.replicas("frontend_green"), "0/0", "after {step}");
+        let front = Command::new("curl").args(["-fsS", &format!("http://127.0.0.1:{}/", stack.edge)]).output().unwrap();
+        let front = String::from_utf8_lossy(&front.stdout);
+        assert!(front.contains("role=frontend version=v1"), "traffic on blue after {step}: {front}");
+        assert_eq!(stack.schema_dump(), schema, "the schema after a kill at {kind} of {step}");
+        assert_eq!(stack.psql("SELECT count(*) FROM orders"), "5000");
+        assert!(!support::lock_exists(&stack.name), "the lock is left after {step}");
+    }
 }

@@ -184,3 +184,49 @@ pub fn sha256(path: &Path) -> String {
     let out = Command::new("sha256sum").arg(path).output().unwrap();
     String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_owned()
 }
+
+/// Lets the run go on, answering each manual pause with `planrun promote`, until an event of
+/// `kind` about `step` arrives; then kills it (SIGKILL, as a CI runner dies). The killed run.
+pub fn kill_at(stack: &Stack, mut apply: Background, kind: &str, step: &str) -> Run {
+    while let Some(Ok(line)) = apply.lines.next() {
+        let e: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        apply.seen.push(e.clone());
+        if e["event"] == "awaiting-approval" {
+            let promoted = planrun().args(["promote", &stack.name]).output().unwrap();
+            assert!(promoted.status.success(), "promote: {}", String::from_utf8_lossy(&promoted.stderr));
+        }
+        if e["event"] == kind && e["step"] == step {
+            apply.signal("KILL");
+            return apply.finish();
+        }
+    }
+    panic!("the run ended before `{kind}` of `{step}`: {:#?}", apply.seen);
+}
+
+impl Stack {
+    /// `pg_dump --schema-only` of the database, planrun's own ledger schema left out.
+    pub fn schema_dump(&self) -> String {
+        let task = docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.swarm.service.name={}", self.service("postgres")),
+        ]);
+        let task = task.lines().next().expect("a postgres container").to_owned();
+        let dump = docker(&[
+            "exec",
+            &task,
+            "pg_dump",
+            "--schema-only",
+            "--exclude-schema=planrun",
+            "-U",
+            "postgres",
+            "prodstack",
+        ]);
+        // pg_dump 15.14 and later fence the dump with a random key each time.
+        dump.lines()
+            .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
