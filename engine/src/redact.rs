@@ -51,13 +51,6 @@ pub fn env_entry(entry: &str) -> String {
     }
 }
 
-/// `spec` with its env values redacted.
-pub fn spec(spec: &ServiceSpec) -> ServiceSpec {
-    let mut out = spec.clone();
-    spec_in_place(&mut out);
-    out
-}
-
 /// Redacts `spec`'s env values in place.
 pub fn spec_in_place(spec: &mut ServiceSpec) {
     let env = spec.task_template.as_mut().and_then(|t| t.container_spec.as_mut()).and_then(|c| c.env.as_mut());
@@ -237,6 +230,12 @@ mod tests {
     use bollard::models::{TaskSpec, TaskSpecContainerSpec};
 
     use super::*;
+
+    fn spec(spec: &ServiceSpec) -> ServiceSpec {
+        let mut out = spec.clone();
+        spec_in_place(&mut out);
+        out
+    }
 
     fn with_env(env: &[&str]) -> ServiceSpec {
         ServiceSpec {

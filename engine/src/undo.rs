@@ -72,20 +72,6 @@ impl Undo {
         }
     }
 
-    /// Whether this record lost something to redaction that undoing it needs (a record read
-    /// from a journal): an env value, a URL's password in a command.
-    pub fn is_redacted(&self) -> bool {
-        let rolling = |r: &RollingUndo| redact::is_redacted(&r.previous_spec);
-        match self {
-            Undo::Rolling(r) => rolling(r),
-            Undo::Run(r) => r.command.iter().any(|a| a.contains(redact::OPEN)),
-            Undo::Canary(c) => c.promoted && rolling(&c.stable),
-            Undo::BlueGreen(b) => rolling(&b.live) || rolling(&b.idle) || b.router.as_ref().is_some_and(rolling),
-            Undo::Migrate(_) => false,
-            Undo::Compose(c) => c.updated.iter().any(rolling),
-        }
-    }
-
     /// What undoing it puts back, in a few words: `shop_web back to app:v1`.
     pub fn describe(&self) -> String {
         match self {

@@ -72,13 +72,7 @@ impl Stack {
     }
 
     pub fn psql(&self, sql: &str) -> String {
-        let task = docker(&[
-            "ps",
-            "-q",
-            "--filter",
-            &format!("label=com.docker.swarm.service.name={}", self.service("postgres")),
-        ]);
-        let task = task.lines().next().expect("a postgres container").to_owned();
+        let task = self.postgres_container();
         docker(&["exec", &task, "psql", "-At", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", "prodstack", "-c", sql])
             .trim()
             .to_owned()
@@ -204,15 +198,15 @@ pub fn kill_at(stack: &Stack, mut apply: Background, kind: &str, step: &str) -> 
 }
 
 impl Stack {
+    /// A container of the stack's PostgreSQL service on this node.
+    fn postgres_container(&self) -> String {
+        let filter = format!("label=com.docker.swarm.service.name={}", self.service("postgres"));
+        docker(&["ps", "-q", "--filter", &filter]).lines().next().expect("a postgres container").to_owned()
+    }
+
     /// `pg_dump --schema-only` of the database, planrun's own ledger schema left out.
     pub fn schema_dump(&self) -> String {
-        let task = docker(&[
-            "ps",
-            "-q",
-            "--filter",
-            &format!("label=com.docker.swarm.service.name={}", self.service("postgres")),
-        ]);
-        let task = task.lines().next().expect("a postgres container").to_owned();
+        let task = self.postgres_container();
         let dump = docker(&[
             "exec",
             &task,

@@ -21,10 +21,11 @@ pub fn status(a: StatusArgs) -> ExitCode {
         };
         match a.output {
             OutputFormat::Json => match serde_json::to_string(&found) {
-                Ok(json) => println!("{json}"),
+                Ok(json) => println!("{}", crate::redact::text(&json)),
                 Err(e) => return fail(EXIT_USAGE, e),
             },
-            OutputFormat::Auto | OutputFormat::Plain => print!("{}", render(&found)),
+            // Reasons come from the swarm as a step worded them: redacted as events are.
+            OutputFormat::Auto | OutputFormat::Plain => print!("{}", crate::redact::text(&render(&found))),
         }
         ExitCode::SUCCESS
     })
@@ -90,10 +91,12 @@ pub fn history(a: StatusArgs) -> ExitCode {
         let rows: Vec<HistoryRow> = runs.iter().map(HistoryRow::of).collect();
         match a.output {
             OutputFormat::Json => match serde_json::to_string(&rows) {
-                Ok(json) => println!("{json}"),
+                Ok(json) => println!("{}", crate::redact::text(&json)),
                 Err(e) => return fail(EXIT_USAGE, e),
             },
-            OutputFormat::Auto | OutputFormat::Plain => print!("{}", render_history(&a.stack, &rows)),
+            OutputFormat::Auto | OutputFormat::Plain => {
+                print!("{}", crate::redact::text(&render_history(&a.stack, &rows)))
+            }
         }
         ExitCode::SUCCESS
     })
