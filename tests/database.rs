@@ -474,6 +474,7 @@ fn a_truncated_or_bit_flipped_dump_is_caught_and_the_migration_after_it_never_ru
 fn a_dump_through_a_swarm_job_arrives_whole_and_verified() {
     let pg = PostgresService::create("pgjob");
     let (_stack, _lock, work, plan) = events_and_backup_plan(&pg, 20_000, "db-job");
+    let since = support::docker(&["system", "info", "--format", "{{.SystemTime}}"]);
     // As when no task of the database runs on the node planrun talks to.
     let out = support::planrun()
         .args(["apply", plan.to_str().unwrap(), "--output", "json", "--state-dir"])
@@ -498,6 +499,24 @@ fn a_dump_through_a_swarm_job_arrives_whole_and_verified() {
     assert_eq!(jobs, "", "no job service is left");
     let configs = support::docker(&["config", "ls", "--filter", "label=planrun.job", "--format", "{{.Name}}"]);
     assert_eq!(configs, "", "no script config is left");
+    // pg_dump ran by exec in a job container that kept no log (the dump, a copy of the
+    // database, passed through no log driver), and that container is gone.
+    let until = support::docker(&["system", "info", "--format", "{{.SystemTime}}"]);
+    let events = support::docker(&[
+        "events",
+        "--since",
+        since.trim(),
+        "--until",
+        until.trim(),
+        "--filter",
+        "type=container",
+        "--format",
+        "{{.Action}} {{index .Actor.Attributes \"name\"}} {{.Actor.ID}}",
+    ]);
+    let dumps: Vec<&str> = events.lines().filter(|l| l.starts_with("exec_start") && l.contains("pg_dump")).collect();
+    assert_eq!(dumps.len(), 1, "{events}");
+    let container = dumps[0].rsplit(' ').next().unwrap();
+    assert!(events.lines().any(|l| l.starts_with("destroy") && l.ends_with(container)), "{events}");
 }
 
 #[test]

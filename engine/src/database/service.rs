@@ -3,10 +3,12 @@
 //! When a task of the service runs on the node planrun talks to, the tools run in it by
 //! `exec`, streaming a dump straight into a file here and a dump to verify straight out of
 //! one. Otherwise each piece of work is a one-off Swarm job with the service's image on the
-//! service's networks, connecting to it by name: a dump comes back base64-encoded through the
-//! job's logs with its SHA-256 computed in the job, so what arrives is checked against what
-//! left. A job cannot read a file from here, so verifying and restoring a dump taken that way
-//! use the `pg_restore` installed beside planrun.
+//! service's networks, connecting to it by name. A dump runs in an attended job on the node
+//! planrun talks to (`job::attended`): the job's container has no log driver and only waits,
+//! and pg_dump runs in it by `exec`, streaming into a file here, so no copy of the database
+//! stays in a container log; when that node takes no tasks, a dump by job is refused. A job
+//! cannot read a file from here, so verifying and restoring a dump taken that way use the
+//! `pg_restore` installed beside planrun.
 //!
 //! The password: `PGPASSWORD` in planrun's environment goes to `exec` (never into a spec);
 //! a job mounts the secret the service's own `POSTGRES_PASSWORD_FILE` names.
@@ -17,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use bollard::models::TaskSpecContainerSpecSecrets;
 
 use super::{Batch, DbError, Dump, Postgres, Ran, Target, Via, psql, sha256_of};
@@ -26,9 +27,6 @@ use crate::services::job::{self, Job, JobError};
 
 /// How long a job may take.
 const JOB_DEADLINE: Duration = Duration::from_secs(3600);
-
-/// The marker before the SHA-256 a dump job prints after the dump.
-const SHA_MARKER: &str = "planrun-sha256 ";
 
 /// A database service, reached by exec or by job.
 pub struct ServicePostgres {
@@ -131,28 +129,60 @@ impl ServicePostgres {
         configs: Vec<(String, String, String)>,
         output_to: Option<PathBuf>,
     ) -> Result<String, JobError> {
+        let job = Job { output_to, configs, ..self.job_of(what, self.job_script(script)) };
+        job::run(self.cluster.clone(), &job).await.map(|o| o.logs)
+    }
+
+    /// Runs `work` by exec in an attended job on this node: what it reads passes through no
+    /// container log.
+    async fn attended_job<T, F, Fut>(&self, what: &str, work: F) -> Result<T, JobError>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, JobError>>,
+    {
+        job::attended(self.cluster.clone(), &self.job_of(what, String::new()), work).await
+    }
+
+    /// `script` with the password (read from the secret the service mounts) and the session
+    /// tag in its environment.
+    fn job_script(&self, script: String) -> String {
         let password = match &self.password_file {
             Some((path, _)) => format!("PGPASSWORD=$(cat {}) ", shell_words(std::slice::from_ref(path))),
             None => String::new(),
         };
         let tag = format!("PGAPPNAME={} ", shell_words(&[super::session_tag(&self.run_id)]));
-        let job = Job {
+        format!("{password}{tag}{script}")
+    }
+
+    /// A job with the service's image, networks and password secret, running `script`.
+    fn job_of(&self, what: &str, script: String) -> Job {
+        Job {
             name: unique_name(what, &self.run_id),
             image: self.image.clone(),
-            command: vec!["sh".into(), "-c".into(), format!("{password}{tag}{script}")],
+            command: vec!["sh".into(), "-c".into(), script],
             env: Vec::new(),
             networks: self.networks.clone(),
             labels: HashMap::from([
                 ("planrun.job".to_string(), what.to_string()),
                 (JOB_RUN.to_string(), self.run_id.clone()),
             ]),
-            configs,
+            configs: Vec::new(),
             secrets: self.password_file.iter().map(|(_, s)| s.clone()).collect(),
-            output_to,
+            output_to: None,
             deadline: JOB_DEADLINE,
             node: self.job_node.clone(),
-        };
-        job::run(self.cluster.clone(), &job).await.map(|o| o.logs)
+        }
+    }
+
+    /// Why a dump cannot be taken by job: the node planrun talks to takes no tasks.
+    fn no_dump_here(service: &str) -> String {
+        format!(
+            "no task of {service} runs on the node planrun talks to, and that node takes no tasks (it is drained), \
+             so a dump job would have to run elsewhere and its output (a copy of the database) would stay in \
+             that node's container log: make this node active for the backup \
+             (`docker node update --availability active NODE`), run planrun against a manager that takes tasks, \
+             or give the step a `url` this machine reaches, so pg_dump runs here"
+        )
     }
 
     fn tool_error(tool: &str, e: &Executed) -> DbError {
@@ -170,11 +200,7 @@ impl Postgres for ServicePostgres {
         match &self.route {
             Route::Exec(_) => format!("{} by exec on this node", self.target.describe()),
             Route::Job if self.job_node.is_some() => format!("{} by Swarm job on this node", self.target.describe()),
-            Route::Job => format!(
-                "{} by Swarm job (this node takes no tasks: the job's exited container keeps its output in its \
-                 log on the node that ran it; `docker container prune` there removes it)",
-                self.target.describe()
-            ),
+            Route::Job => format!("{} by Swarm job on another node (this node takes no tasks)", self.target.describe()),
         }
     }
 
@@ -191,22 +217,35 @@ impl Postgres for ServicePostgres {
                 Ok(Dump { path: file.to_owned(), bytes, sha256 })
             }
             Route::Job => {
-                let encoded = file.with_extension("b64");
-                let script = format!(
-                    "{} -f /tmp/planrun.dump && base64 /tmp/planrun.dump && echo && echo \"{SHA_MARKER}$(sha256sum /tmp/planrun.dump | cut -d' ' -f1)\"",
-                    shell_words(&argv)
-                );
-                self.job("dump", script, Vec::new(), Some(encoded.clone())).await.map_err(job_error("pg_dump -Fc"))?;
-                let sent = decode(&encoded, file).await;
-                let _ = tokio::fs::remove_file(&encoded).await;
-                let sent = sent?;
-                let (bytes, sha256) = sha256_of(file).await?;
-                if sha256 != sent {
-                    return Err(DbError::BadDump(format!(
-                        "{} arrived with SHA-256 {sha256}, the job sent {sent}",
-                        file.display()
-                    )));
+                if self.job_node.is_none() {
+                    return Err(DbError::Unreachable(Self::no_dump_here(&self.service)));
                 }
+                let script = self.job_script(shell_words(&argv));
+                let cluster = self.cluster.clone();
+                let to = file.to_owned();
+                let dumped = self
+                    .attended_job("dump", |container| async move {
+                        let exec = Exec {
+                            container,
+                            argv: vec!["sh".into(), "-c".into(), script],
+                            env: Vec::new(),
+                            user: None,
+                            stdin: ExecInput::Nothing,
+                            stdout: ExecOutput::File(to),
+                        };
+                        cluster.exec(exec).await.map_err(|error| {
+                            JobError::Service(crate::services::ServiceError::Cluster {
+                                doing: "run pg_dump in the dump job".into(),
+                                error,
+                            })
+                        })
+                    })
+                    .await
+                    .map_err(job_error("pg_dump -Fc"))?;
+                if dumped.exit_code != 0 {
+                    return Err(Self::tool_error("pg_dump -Fc", &dumped));
+                }
+                let (bytes, sha256) = sha256_of(file).await?;
                 Ok(Dump { path: file.to_owned(), bytes, sha256 })
             }
         }
@@ -358,42 +397,6 @@ fn job_error(tool: &'static str) -> impl Fn(JobError) -> DbError {
     }
 }
 
-/// Decodes a dump job's output (base64 lines, a blank line, the SHA-256 marker) into `file`;
-/// returns the SHA-256 the job computed.
-async fn decode(encoded: &Path, file: &Path) -> Result<String, DbError> {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let input =
-        tokio::fs::File::open(encoded).await.map_err(|e| DbError::File(format!("{}: {e}", encoded.display())))?;
-    let mut out =
-        crate::private::create_async(file).await.map_err(|e| DbError::File(format!("{}: {e}", file.display())))?;
-    let mut lines = BufReader::new(input).lines();
-    let mut pending = String::new();
-    let mut sha = None;
-    while let Some(line) = lines.next_line().await.map_err(|e| DbError::File(e.to_string()))? {
-        let line = line.trim();
-        if let Some(s) = line.strip_prefix(SHA_MARKER) {
-            sha = Some(s.trim().to_owned());
-            break;
-        }
-        pending.push_str(line);
-        // Decode whole 4-character groups as they come; keep the rest for the next line.
-        let whole = pending.len() / 4 * 4;
-        if whole >= 1 << 16 {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(&pending[..whole])
-                .map_err(|e| DbError::BadDump(format!("the job's output is not base64: {e}")))?;
-            out.write_all(&bytes).await.map_err(|e| DbError::File(e.to_string()))?;
-            pending.drain(..whole);
-        }
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(&pending)
-        .map_err(|e| DbError::BadDump(format!("the job's output is not base64: {e}")))?;
-    out.write_all(&bytes).await.map_err(|e| DbError::File(e.to_string()))?;
-    out.sync_all().await.map_err(|e| DbError::File(e.to_string()))?;
-    sha.ok_or_else(|| DbError::BadDump("the job's output ended before its SHA-256: the dump is cut short".into()))
-}
-
 /// A job or config name no other job of this or another run takes: `planrun-dump-r20261201t181530z-4711-3`.
 /// The label naming the run a job service or its script config belongs to (`planrun repair`
 /// removes those a dead run left).
@@ -425,22 +428,35 @@ fn shell_words(argv: &[String]) -> String {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_dump_job_output_decodes_and_a_cut_one_is_caught() {
-        let dir = std::env::temp_dir().join(format!("planrun-decode-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
-        let lines: Vec<&str> = b64.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect();
-        let whole = format!("{}\n\n{SHA_MARKER}abc\n", lines.join("\n"));
-        std::fs::write(dir.join("in"), &whole).unwrap();
-        assert_eq!(decode(&dir.join("in"), &dir.join("out")).await.unwrap(), "abc");
-        assert_eq!(std::fs::read(dir.join("out")).unwrap(), data);
-        let cut = &whole[..whole.len() / 2];
-        std::fs::write(dir.join("in"), cut).unwrap();
-        let e = decode(&dir.join("in"), &dir.join("out")).await.unwrap_err();
-        assert!(matches!(e, DbError::BadDump(_)), "{e}");
-        std::fs::remove_dir_all(&dir).unwrap();
+    #[tokio::test(start_paused = true)]
+    async fn a_dump_by_job_is_refused_when_this_node_takes_no_tasks() {
+        use crate::cluster::fake::FakeCluster;
+        let fake = FakeCluster::new();
+        fake.add_service(bollard::models::ServiceSpec {
+            name: Some("shop_db".into()),
+            task_template: Some(bollard::models::TaskSpec {
+                container_spec: Some(bollard::models::TaskSpecContainerSpec {
+                    image: Some("postgres:15".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let target = Target { via: Via::Service("shop_db".into()), database: "shop".into(), user: "postgres".into() };
+        // The fake has no containers (the job route) and its node takes no tasks.
+        let pg = ServicePostgres::open(Arc::new(fake.clone()), target, "r1").await.unwrap();
+        assert_eq!(pg.describe(), "shop_db/shop by Swarm job on another node (this node takes no tasks)");
+        let error = pg.dump(Path::new("/nonexistent/shop.dump")).await.unwrap_err();
+        assert!(
+            error.to_string().contains(
+                "no task of shop_db runs on the node planrun talks to, and that node takes no tasks (it is drained), \
+                 so a dump job would have to run elsewhere and its output (a copy of the database) would stay in \
+                 that node's container log: make this node active for the backup"
+            ),
+            "{error}"
+        );
+        assert_eq!(fake.service_names(), ["shop_db"], "no job was created");
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //!
 //! The job service is removed when the job ends, however it ends (also when the caller stops
 //! waiting); its output is read from the service's logs first.
+//!
+//! Work whose output must not be kept anywhere (a dump: a copy of the database) runs in an
+//! *attended* job instead: its container only waits, on the node planrun talks to, with no log
+//! driver, while planrun runs the work in it by `exec` and streams the output here.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +30,12 @@ const POLL: Duration = Duration::from_millis(200);
 
 /// Lines of output kept from a job.
 const LOG_LINES: usize = 200;
+
+/// The file whose existence tells an attended job's container to end.
+const DONE: &str = "/tmp/planrun.done";
+
+/// How long an attended job's container may take to end once told to.
+const ENDING: Duration = Duration::from_secs(30);
 
 /// A one-off job.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,6 +180,95 @@ pub fn spec(job: &Job) -> ServiceSpec {
     }
 }
 
+/// The spec of an attended job: `job`'s command is replaced by a wait (at most its deadline)
+/// for [`DONE`], and its container has no log driver, so nothing it prints is kept.
+pub fn attended_spec(job: &Job) -> ServiceSpec {
+    let mut spec = spec(job);
+    let wait = format!(
+        "i=0; while [ ! -e {DONE} ] && [ $i -lt {} ]; do sleep 1; i=$((i+1)); done",
+        job.deadline.as_secs().max(1)
+    );
+    if let Some(template) = spec.task_template.as_mut() {
+        if let Some(container) = template.container_spec.as_mut() {
+            container.command = Some(vec!["sh".into(), "-c".into(), wait]);
+        }
+        template.log_driver = Some(TaskSpecLogDriver { name: Some("none".into()), options: None });
+    }
+    spec
+}
+
+/// Runs `work` by `exec` in an attended job's container on `job.node` (which must be the node
+/// planrun talks to: exec reaches no other), then lets the container end and removes the job.
+/// What `work` reads never passes through a container log.
+pub async fn attended<T, F, Fut>(cluster: Arc<dyn Cluster>, job: &Job, work: F) -> Result<T, JobError>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<T, JobError>>,
+{
+    let started = Instant::now();
+    let id = services::create(cluster.as_ref(), attended_spec(job)).await?;
+    let removal = Removal { cluster: cluster.clone(), id: id.clone(), done: false };
+    let list = |id: String| {
+        let cluster = cluster.clone();
+        let name = job.name.clone();
+        async move {
+            cluster
+                .tasks(&id)
+                .await
+                .map_err(|error| ServiceError::Cluster { doing: format!("list the tasks of job {name}"), error })
+        }
+    };
+    let container = loop {
+        let tasks = list(id.clone()).await?;
+        if let Some(error) = tasks.iter().find_map(failure_of_job) {
+            return Err(JobError::Failed { name: job.name.clone(), error, logs: String::new() });
+        }
+        let running = tasks.iter().find_map(|t| {
+            let status = t.status.as_ref()?;
+            let here = job.node.is_none() || t.node_id == job.node;
+            (here && status.state == Some(TaskState::RUNNING)).then_some(())?;
+            status.container_status.as_ref()?.container_id.clone()
+        });
+        if let Some(container) = running {
+            break container;
+        }
+        if started.elapsed() >= job.deadline {
+            return Err(JobError::Deadline { name: job.name.clone(), waited: started.elapsed(), logs: String::new() });
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    let result = work(container.clone()).await;
+    // Told to end, the container exits 0 within a second; removing the job then also removes
+    // the ended container (dockerd keeps it otherwise). A container that does not end is
+    // stopped by the removal.
+    let done = crate::cluster::Exec {
+        container,
+        argv: vec!["touch".into(), DONE.into()],
+        env: Vec::new(),
+        user: None,
+        stdin: crate::cluster::ExecInput::Nothing,
+        stdout: crate::cluster::ExecOutput::Capture,
+    };
+    if cluster.exec(done).await.is_ok() {
+        let until = Instant::now() + ENDING;
+        while Instant::now() < until {
+            let tasks = list(id.clone()).await.unwrap_or_default();
+            let ended = |t: &bollard::models::Task| {
+                matches!(
+                    t.status.as_ref().and_then(|s| s.state),
+                    Some(TaskState::COMPLETE | TaskState::FAILED | TaskState::SHUTDOWN)
+                )
+            };
+            if !tasks.is_empty() && tasks.iter().all(ended) {
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+    removal.now().await;
+    result
+}
+
 /// Removes the job service when dropped (the run may stop waiting at any await); on the
 /// normal path `now` removes it before returning, so a process that exits right after does
 /// not leave it behind.
@@ -277,6 +376,20 @@ mod tests {
         assert_eq!(output.logs, "COPY 3\n");
         tokio::task::yield_now().await;
         assert!(fake.service("planrun-job-test").await.is_err(), "the job service is removed");
+    }
+
+    #[test]
+    fn an_attended_job_only_waits_and_keeps_no_log() {
+        let spec = attended_spec(&job("pg:15"));
+        let template = spec.task_template.unwrap();
+        assert_eq!(template.log_driver.unwrap().name.as_deref(), Some("none"));
+        let command = template.container_spec.unwrap().command.unwrap();
+        assert_eq!(command[..2], ["sh", "-c"]);
+        assert_eq!(
+            command[2], "i=0; while [ ! -e /tmp/planrun.done ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done",
+            "the work (pg_dump) is not in the job's command: it runs by exec"
+        );
+        assert_eq!(template.placement.unwrap().constraints.unwrap(), ["node.id==node-1"]);
     }
 
     #[tokio::test(start_paused = true)]
