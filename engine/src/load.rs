@@ -56,21 +56,37 @@ pub fn shown_name(path: &Path, stdin_filename: Option<&Path>) -> PathBuf {
     }
 }
 
+/// The most planrun reads of a plan or project file: a plan is kilobytes (the benchmark plan
+/// of 1,000 canary steps of 10 stages each is 0.9 MiB); a file far bigger is not one, and
+/// reading and checking it would take the memory and time of its size.
+pub const MAX_PLAN_BYTES: u64 = 16 << 20;
+
+/// Reads at most [`MAX_PLAN_BYTES`] from `input`, or says that `what` is larger.
+fn read_bounded(input: impl Read, what: &str) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    input.take(MAX_PLAN_BYTES + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read {what}: {e}"))?;
+    if bytes.len() as u64 > MAX_PLAN_BYTES {
+        return Err(format!(
+            "{what} is larger than {} MiB, the most planrun reads of a plan or project file: not a plan \
+             (a plan is kilobytes; split a generated one into several stacks)",
+            MAX_PLAN_BYTES >> 20
+        ));
+    }
+    Ok(bytes)
+}
+
 /// The text of the plan at `path` (standard input for `-`). Bytes that are not UTF-8 are a
 /// problem in the plan, reported like any other (exit 1, not an I/O error): the file `shown`,
 /// checked, with that one diagnostic. Fails with why the file cannot be read.
 pub fn read_text(path: &Path, shown: &Path) -> Result<Result<String, Box<Checked>>, String> {
     let from_stdin = path.as_os_str() == "-";
-    let read = if from_stdin {
-        let mut bytes = Vec::new();
-        std::io::stdin().read_to_end(&mut bytes).map(|_| bytes)
+    let bytes = if from_stdin {
+        read_bounded(std::io::stdin(), "standard input")?
     } else {
-        std::fs::read(path)
+        let what = path.display().to_string();
+        let file = std::fs::File::open(path).map_err(|e| format!("cannot read {what}: {e}"))?;
+        read_bounded(file, &what)?
     };
-    let bytes = read.map_err(|e| {
-        let what = if from_stdin { "standard input".into() } else { path.display().to_string() };
-        format!("cannot read {what}: {e}")
-    })?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Ok(text)),
         Err(e) => {
@@ -122,8 +138,12 @@ fn check_text(shown: PathBuf, bare_stdin: bool, text: String, options: &LoadOpti
     let mut simulation = plans::project::Simulation::default();
     let mut runs = plans::project::Runs::default();
     if let Some(pp) = project_path {
-        let ptext =
-            std::fs::read_to_string(&pp).map_err(|e| LoadError::Io(format!("cannot read {}: {e}", pp.display())))?;
+        let what = pp.display().to_string();
+        let ptext = std::fs::File::open(&pp)
+            .map_err(|e| format!("cannot read {what}: {e}"))
+            .and_then(|f| read_bounded(f, &what))
+            .and_then(|b| String::from_utf8(b).map_err(|e| format!("{what} is not UTF-8: {e}")))
+            .map_err(LoadError::Io)?;
         let pfile = SourceFile::new(pp.display().to_string(), ptext);
         let project = Project::parse(&pfile).map_err(|d| LoadError::Project(Box::new((pfile.clone(), d))))?;
         simulation = project.simulation.clone();

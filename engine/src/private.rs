@@ -1,4 +1,4 @@
-//! Files only their owner reads. What planrun writes (journals, dumps and their transit files,
+//! Files only their owner reads. What planrun writes (journals, dumps, job outputs,
 //! saved plans, the deployment log, job output) may hold a copy of the database or a record of
 //! the swarm, so each is created mode 0600, in directories planrun creates mode 0700, whatever
 //! the umask. Temporary files and directories get names no one can guess, created with
