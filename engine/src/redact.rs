@@ -170,9 +170,15 @@ pub fn scrub_opt(s: &mut Option<String>) {
 
 /// A PostgreSQL connection URL or `key=value` string with its password redacted, and only
 /// that: the rest (`sslmode`, the host) is what reaching the database again needs. Reached
-/// again from a journal, a redacted password counts as none (`PGPASSWORD` then applies).
+/// again from a journal, a redacted password counts as none (`PGPASSWORD` then applies). A
+/// URL that does not parse is redacted whole: where its password is cannot be told. Messages
+/// show a database URL this way too (`database::Target::describe`).
 pub fn database_url(text: &str) -> String {
-    if let Ok(mut u) = ::url::Url::parse(text) {
+    let parsed = ::url::Url::parse(text);
+    if parsed.is_err() && text.contains("://") {
+        return value(text);
+    }
+    if let Ok(mut u) = parsed {
         if let Some(p) = u.password().map(str::to_owned) {
             let marker = value(&p);
             let _ = u.set_password(Some(&marker));
@@ -301,6 +307,8 @@ mod tests {
         let q = database_url("postgres://db/shop?user=app&password=hunter2");
         assert!(!q.contains("hunter2") && q.contains("user=app"), "{q}");
         assert_eq!(database_url("postgres://db/shop"), "postgres://db/shop");
+        let broken = database_url("postgres://app:hunter2@db:99999/shop");
+        assert!(broken.starts_with("<redacted:") && !broken.contains("hunter2"), "{broken}");
         let kv = database_url("host=db password=hunter2 dbname=shop");
         assert!(kv.starts_with("host=db password=<redacted:") && kv.ends_with(" dbname=shop"), "{kv}");
     }

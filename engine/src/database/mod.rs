@@ -129,10 +129,15 @@ impl Target {
                 let (plain, _) = tls::split(&u)?;
                 match plain.parse::<tokio_postgres::Config>() {
                     Ok(c) if c.get_password().is_some() => {
-                        return Err(TargetError::PasswordInUrl { url: redact(&u) });
+                        return Err(TargetError::PasswordInUrl { url: crate::redact::database_url(&u) });
                     }
                     Ok(_) => Via::Url(u),
-                    Err(e) => return Err(TargetError::Unparsable { url: redact(&u), message: e.to_string() }),
+                    Err(e) => {
+                        return Err(TargetError::Unparsable {
+                            url: crate::redact::database_url(&u),
+                            message: e.to_string(),
+                        });
+                    }
                 }
             }
             (Some(_), Some(_)) => return Err(TargetError::ServiceAndUrl),
@@ -181,24 +186,8 @@ impl Target {
     pub fn describe(&self) -> String {
         match &self.via {
             Via::Service(s) => format!("{s}/{}", self.database),
-            Via::Url(u) => redact(u),
+            Via::Url(u) => crate::redact::database_url(u),
         }
-    }
-}
-
-/// A URL as it may be shown: scheme, user, host, port and database; never a password, nor the
-/// query (which may carry one).
-pub fn redact(url: &str) -> String {
-    match ::url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            u.set_query(None);
-            u.set_fragment(None);
-            u.to_string()
-        }
-        Err(_) => "(a connection string)".into(),
     }
 }
 
@@ -624,7 +613,11 @@ mod tests {
     fn a_url_gives_database_and_user_when_nothing_else_does() {
         let t = Target::resolve(&db(None, Some("postgres://app@db:5432/orders")), None).unwrap();
         assert_eq!((t.database.as_str(), t.user.as_str()), ("orders", "app"));
-        assert_eq!(redact("postgres://app:pw@db:5432/orders"), "postgres://app:***@db:5432/orders");
+        let shown = Target { via: Via::Url("postgres://app:pw@db:5432/orders?sslmode=require".into()), ..t }.describe();
+        assert!(
+            shown.starts_with("postgres://app:%3Credacted%3A") && shown.ends_with("@db:5432/orders?sslmode=require"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -49,9 +49,9 @@ impl UrlPostgres {
     pub fn new(target: Target, run_id: &str) -> Result<UrlPostgres, DbError> {
         let Via::Url(url) = &target.via else { return Err(DbError::Unreachable("not a url".into())) };
         let (url, tls) = super::tls::split(&without_redacted_password(url)).map_err(DbError::Tls)?;
-        let mut config: Config = url
-            .parse()
-            .map_err(|e| DbError::Unreachable(format!("{}: not a PostgreSQL URL: {e}", super::redact(&url))))?;
+        let mut config: Config = url.parse().map_err(|e| {
+            DbError::Unreachable(format!("{}: not a PostgreSQL URL: {e}", crate::redact::database_url(&url)))
+        })?;
         config.dbname(&target.database).user(&target.user).ssl_mode(tls.mode.driver());
         if config.get_password().is_none()
             && let Ok(p) = std::env::var("PGPASSWORD")
