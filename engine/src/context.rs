@@ -52,7 +52,13 @@ impl RunContext {
     /// Reports, as `step`'s progress, how following a service goes.
     pub fn followed(&self, step: &str, progress: Progress) {
         let Progress { message, updated } = progress;
-        self.events.emit(Event::StepProgress { step: step.to_owned(), message, updated: Some(updated) });
+        self.events.emit(Event::StepProgress { step: step.to_owned(), message, updated: Some(updated), wait_ms: None });
+    }
+
+    /// Reports `step`'s progress (an undo's, which has no step context).
+    pub fn progress(&self, step: &str, message: impl Into<String>) {
+        let message = message.into();
+        self.events.emit(Event::StepProgress { step: step.to_owned(), message, updated: None, wait_ms: None });
     }
 }
 
@@ -90,7 +96,13 @@ impl StepContext {
 
     /// Reports progress.
     pub fn progress(&self, message: impl Into<String>) {
-        self.run.events.emit(Event::StepProgress { step: self.step.clone(), message: message.into(), updated: None });
+        self.run.progress(&self.step, message);
+    }
+
+    /// Reports that the step now waits `wait` (a live view counts it down).
+    pub fn waiting(&self, message: impl Into<String>, wait: std::time::Duration) {
+        let (step, message, wait_ms) = (self.step.clone(), message.into(), Some(wait.as_millis() as u64));
+        self.run.events.emit(Event::StepProgress { step, message, updated: None, wait_ms });
     }
 
     /// Reports how following a service goes (tasks on the target of those expected).

@@ -192,6 +192,9 @@ pub enum Event {
         message: String,
         /// Tasks on the new spec and running, out of the desired count.
         updated: Option<(u64, u64)>,
+        /// How long the step now waits (a timed pause), so a live view can count down.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait_ms: Option<u64>,
     },
     /// A backup step wrote a dump (and read it back in full, when `verified`).
     BackupTaken {
@@ -231,6 +234,12 @@ pub enum Event {
         /// Milliseconds the measurement took (absent in journals written before it was kept).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         took_ms: Option<u64>,
+        /// How many measurements the gate plans (it may stop sooner, once its verdict is certain).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        of: Option<u64>,
+        /// Milliseconds until the next measurement; absent after the last.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_in_ms: Option<u64>,
     },
     /// A gate reached its verdict.
     GateFinished {

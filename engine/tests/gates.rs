@@ -75,6 +75,8 @@ fn measurements(memory: &Memory) -> Vec<Event> {
                     verdict,
                     detail,
                     took_ms: None,
+                    of: None,
+                    next_in_ms: None,
                 })
             }
             _ => None,
@@ -174,6 +176,8 @@ async fn http_gate_passes_on_the_expected_status_and_body() {
             verdict: "pass".into(),
             detail: None,
             took_ms: None,
+            of: None,
+            next_in_ms: None,
         }
     );
 }
@@ -662,6 +666,8 @@ async fn prometheus_gates_against_a_real_server() {
             verdict: "fail".into(),
             detail: Some("0.034 >= 0.001".into()),
             took_ms: None,
+            of: None,
+            next_in_ms: None,
         })
     );
 

@@ -24,7 +24,7 @@ pub fn output_sinks(output: OutputFormat) -> Vec<Box<dyn Sink>> {
     match output {
         OutputFormat::Json => vec![Box::new(JsonLines)],
         OutputFormat::Plain => vec![Box::new(Lines::plain())],
-        OutputFormat::Auto if std::io::stderr().is_terminal() => vec![Box::new(Lines::live())],
+        OutputFormat::Auto if std::io::stderr().is_terminal() => vec![Box::new(super::live::Live::stderr())],
         OutputFormat::Auto => vec![Box::new(Lines::plain())],
     }
 }

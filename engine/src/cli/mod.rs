@@ -10,6 +10,7 @@ pub mod explain;
 pub mod fmt;
 pub mod init;
 pub mod install;
+pub mod live;
 pub mod plan;
 pub mod plan_render;
 pub mod progress;

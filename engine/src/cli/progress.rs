@@ -1,8 +1,7 @@
-//! Run output for people and machines: a live view on a terminal, plain timestamped lines
-//! otherwise, or one JSON event per line.
+//! Run output for people and machines: how each event reads, plain timestamped lines (off a
+//! terminal), or one JSON event per line. The live view on a terminal is `live.rs`.
 
 use std::io::Write;
-use std::sync::Mutex;
 
 use crate::clock;
 use crate::events::{Event, Record, Sink};
@@ -20,21 +19,14 @@ impl Sink for JsonLines {
     }
 }
 
-/// Human-readable lines on stderr. `live` rewrites a step's progress line in place (terminals).
-pub struct Lines {
-    live: bool,
-    last_progress: Mutex<Option<String>>,
-}
+/// Timestamped lines on stderr, one per event (logs, CI, and any stderr that is not a
+/// terminal; a terminal gets `live::Live`).
+pub struct Lines;
 
 impl Lines {
-    /// Plain timestamped lines (logs, CI).
+    /// Plain timestamped lines.
     pub fn plain() -> Self {
-        Lines { live: false, last_progress: Mutex::new(None) }
-    }
-
-    /// A live view for a terminal.
-    pub fn live() -> Self {
-        Lines { live: true, last_progress: Mutex::new(None) }
+        Lines
     }
 }
 
@@ -54,7 +46,7 @@ pub fn describe(event: &Event) -> Option<String> {
         Event::Warning { problem } => format!("warning: {problem}"),
         Event::StepStarted { step, kind } => format!("{step}: {kind} started"),
         Event::StepRecorded { step, undo } => format!("{step}: recorded how to undo ({})", undo.describe()),
-        Event::StepProgress { step, message, updated } => match updated {
+        Event::StepProgress { step, message, updated, .. } => match updated {
             Some((done, of)) => format!("{step}: {done}/{of} tasks on the new spec - {message}"),
             None => format!("{step}: {message}"),
         },
@@ -74,7 +66,7 @@ pub fn describe(event: &Event) -> Option<String> {
         }
         Event::StepFinished { step, outcome, reason, took_ms } => {
             let reason = reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
-            format!("{step}: {outcome} in {}{reason}", clock::millis(*took_ms))
+            format!("{step}: {outcome} in {}{reason}", clock::span(*took_ms))
         }
         Event::Interrupted { second: false } => {
             "interrupted: stopping the running steps and undoing what the run changed \
@@ -85,7 +77,7 @@ pub fn describe(event: &Event) -> Option<String> {
         Event::RollbackStarted { reason } => format!("rolling back: {reason}"),
         Event::StepUndone { step, outcome, reason, took_ms } => {
             let reason = reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
-            format!("{step}: undo {outcome} in {}{reason}", clock::millis(*took_ms))
+            format!("{step}: undo {outcome} in {}{reason}", clock::span(*took_ms))
         }
         Event::RunFinished { outcome, reason } => match reason {
             Some(r) => format!("run {outcome}: {r}"),
@@ -98,29 +90,7 @@ impl Sink for Lines {
     fn record(&self, record: &Record) {
         let Some(text) = describe(&record.event) else { return };
         let mut err = std::io::stderr().lock();
-        if !self.live {
-            let time = record.at.get(11..19).unwrap_or(&record.at);
-            let _ = writeln!(err, "{time} +{:>7} {text}", clock::millis(record.elapsed_ms));
-            return;
-        }
-        let mut last = self.last_progress.lock().expect("progress lock poisoned");
-        let is_progress = matches!(record.event, Event::StepProgress { .. });
-        let step = record.event.step().map(str::to_owned);
-        // Consecutive progress lines of one step overwrite each other; anything else starts a new line.
-        if last.is_some() {
-            if is_progress && *last == step {
-                let _ = write!(err, "\r\x1b[K");
-            } else {
-                let _ = writeln!(err);
-            }
-        }
-        let _ = write!(err, "[{:>6}] {text}", clock::millis(record.elapsed_ms));
-        if is_progress {
-            *last = step;
-        } else {
-            let _ = writeln!(err);
-            *last = None;
-        }
-        let _ = err.flush();
+        let time = record.at.get(11..19).unwrap_or(&record.at);
+        let _ = writeln!(err, "{time} +{:>7} {text}", clock::millis(record.elapsed_ms));
     }
 }

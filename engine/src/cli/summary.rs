@@ -16,20 +16,18 @@ use crate::undo::Undo;
 pub fn render(plan: &Plan, records: &[Record], report: &Report, run_id: &str, journal: &Path) -> String {
     let mut out = String::new();
     let total = records.last().map(|r| r.elapsed_ms).unwrap_or(0);
-    out.push_str(&format!("Summary: run {run_id} {} in {}\n", report.outcome, clock::millis(total)));
+    out.push_str(&format!("Summary: run {run_id} {} in {}\n", report.outcome, clock::span(total)));
     if let Some(reason) = &report.reason {
         out.push_str(&format!("  cause: {reason}\n"));
     }
     for r in records {
         match &r.event {
             Event::StepFinished { step, outcome, took_ms, .. } => {
-                out.push_str(&format!("  {step:<24} {:<16} {:>8}\n", outcome.to_string(), clock::millis(*took_ms)))
+                out.push_str(&format!("  {step:<24} {:<16} {:>8}\n", outcome.to_string(), clock::span(*took_ms)))
             }
-            Event::StepUndone { step, outcome, took_ms, .. } => out.push_str(&format!(
-                "  {step:<24} {:<16} {:>8}\n",
-                format!("undo {outcome}"),
-                clock::millis(*took_ms)
-            )),
+            Event::StepUndone { step, outcome, took_ms, .. } => {
+                out.push_str(&format!("  {step:<24} {:<16} {:>8}\n", format!("undo {outcome}"), clock::span(*took_ms)))
+            }
             _ => {}
         }
     }

@@ -165,6 +165,11 @@ pub async fn run(gate: &Gate, step: &str, events: &Events, meter: &mut dyn Meter
                 Measurement::error(meter.target(), meter.condition(), format!("no result within {}", analysis.timeout))
             }
         };
+        outcomes.push(m.outcome);
+        let decided = decide(&outcomes, &limits, number >= planned);
+        // A fixed rate from the first measurement: a slow measurement does not shift the rest.
+        let next = start + analysis.interval.to_std() * number as u32;
+        let next_in = matches!(decided, Decision::Continue).then(|| next.saturating_duration_since(Instant::now()));
         events.emit(Event::Measurement {
             step: step.to_owned(),
             gate: gate.name.value.clone(),
@@ -175,14 +180,14 @@ pub async fn run(gate: &Gate, step: &str, events: &Events, meter: &mut dyn Meter
             verdict: outcome_word(m.outcome).to_owned(),
             detail: m.detail.clone(),
             took_ms: Some(measuring.elapsed().as_millis() as u64),
+            of: Some(planned),
+            next_in_ms: next_in.map(|d| d.as_millis() as u64),
         });
-        outcomes.push(m.outcome);
         taken.push(m);
-        if let Decision::Stop(verdict, rule) = decide(&outcomes, &limits, number >= planned) {
+        if let Decision::Stop(verdict, rule) = decided {
             break (verdict, rule);
         }
-        // A fixed rate from the first measurement: a slow measurement does not shift the rest.
-        tokio::time::sleep_until(start + analysis.interval.to_std() * number as u32).await;
+        tokio::time::sleep_until(next).await;
     };
     let summary = summarize(&taken, &limits, planned, rule);
     events.emit(Event::GateFinished {
@@ -510,9 +515,13 @@ mod tests {
                 verdict: "pass".into(),
                 detail: None,
                 took_ms: Some(2000),
+                of: Some(3),
+                next_in_ms: Some(8000),
             }
         );
         assert_eq!(records[1].elapsed_ms, 17_000);
+        let Event::Measurement { next_in_ms, .. } = &records[2].event else { panic!("{:?}", records[2]) };
+        assert_eq!(*next_in_ms, None, "the last measurement has no next");
         assert_eq!(
             records[3].event,
             Event::GateFinished {

@@ -318,11 +318,7 @@ pub async fn undo(step: &str, record: &CanaryUndo, ctx: &RunContext) -> Result<(
     if record.promoted {
         rolling::undo(step, &record.stable, ctx).await?;
     }
-    ctx.events.emit(crate::events::Event::StepProgress {
-        step: step.to_owned(),
-        message: format!("removing canary {}", record.canary_name),
-        updated: None,
-    });
+    ctx.progress(step, format!("removing canary {}", record.canary_name));
     remove_canary(ctx, &record.canary_name).await
 }
 

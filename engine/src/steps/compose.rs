@@ -402,11 +402,7 @@ pub async fn undo(step: &str, record: &ComposeUndo, ctx: &RunContext) -> Result<
     for name in &record.created_services {
         if let Ok(service) = cluster.service(name).await {
             let id = service.id.unwrap_or_default();
-            ctx.events.emit(crate::events::Event::StepProgress {
-                step: step.to_string(),
-                message: format!("removing {name}"),
-                updated: None,
-            });
+            ctx.progress(step, format!("removing {name}"));
             if let Err(e) = services::remove(cluster, &id).await {
                 first_error.get_or_insert(e.into());
             }

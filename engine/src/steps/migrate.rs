@@ -29,7 +29,6 @@ use crate::cluster::ClusterError;
 use crate::context::{RunContext, StepContext};
 use crate::database::ledger::Entry;
 use crate::database::{Batch, LedgerWrite, Pairing, Postgres, Ran, SqlError};
-use crate::events::Event;
 use crate::events::StepOutcome;
 use crate::events::UndoOutcome;
 use crate::undo::{DownFile, MigrateUndo, Undo};
@@ -287,16 +286,15 @@ async fn run_with_retries(
                 *already += completed;
             }
         }
-        run.events.emit(Event::StepProgress {
-            step: step.to_owned(),
-            message: format!(
+        run.progress(
+            step,
+            format!(
                 "lock timeout ({}): retry {} of {LOCK_RETRIES} in {}",
                 error.message,
                 attempt + 1,
                 crate::clock::seconds(backoff)
             ),
-            updated: None,
-        });
+        );
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }

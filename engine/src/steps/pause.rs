@@ -23,7 +23,7 @@ impl Behavior for Pause {
     async fn apply(&self, ctx: &StepContext) -> Result<(), StepError> {
         match self.wait {
             Wait::Duration(d) => {
-                ctx.progress(format!("pausing for {}", clock::seconds(d.to_std())));
+                ctx.waiting(format!("pausing for {}", clock::seconds(d.to_std())), d.to_std());
                 tokio::time::sleep(d.to_std()).await;
                 Ok(())
             }

@@ -288,11 +288,7 @@ async fn restore_to(
     baseline: &Baseline,
     deadline: Duration,
 ) -> Result<(), StepError> {
-    ctx.events.emit(crate::events::Event::StepProgress {
-        step: step.to_string(),
-        message: format!("restoring {} to {}", target.service_name, target.image),
-        updated: None,
-    });
+    ctx.progress(step, format!("restoring {} to {}", target.service_name, target.image));
     // Failures of the old release's tasks are named if it does not come back, not counted.
     let mut watch = Watch::new(target, baseline, u64::MAX);
     convergence::follow(
