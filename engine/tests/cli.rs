@@ -661,3 +661,66 @@ fn fmt_reads_standard_input_and_writes_standard_output() {
     planrun().args(["fmt", "missing.kdl"]).assert().code(2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn validate_fix_applies_the_fixes_the_json_offers_and_checks_again() {
+    let typos = "plan p {\n    stack s\n    pause soak manual {\n        tiemout \"5m\"\n    }\n    \
+                 run web {\n        command \"true\"\n        timout \"1m\"\n    }\n}\n";
+    let dir = scratch("fix", typos);
+    let json = planrun().current_dir(&dir).args(["validate", "--format", "json", "plan.kdl"]).output().unwrap();
+    let offered = String::from_utf8(json.stdout).unwrap();
+    assert_eq!(offered.matches("\"replacement\":\"timeout\"").count(), 2, "{offered}");
+    let (code, out) = run_in(&dir, &["validate", "--fix", "plan.kdl"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("plan.kdl: applied 2 fixes"), "{out}");
+    assert!(out.contains("plan.kdl: valid (0 errors, 0 warnings)"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("plan.kdl")).unwrap(),
+        typos.replace("tiemout", "timeout").replace("timout", "timeout")
+    );
+    // Nothing left to fix: the file is not written again.
+    let (code, out) = run_in(&dir, &["validate", "--fix", "plan.kdl"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("applied"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn validate_and_fmt_take_directories_and_one_format_flag() {
+    let dir = scratch("dirs", UNFORMATTED);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::create_dir_all(dir.join(".hidden")).unwrap();
+    std::fs::write(dir.join("sub/b.kdl"), "plan b {\n    stack b\n    run x command=\"true\"\n}\n").unwrap();
+    std::fs::write(dir.join(".hidden/c.kdl"), "not a plan {").unwrap();
+    std::fs::write(dir.join("notes.txt"), "not a plan {").unwrap();
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+
+    let (code, out) = run_in(&dir, &["validate", "."]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("./plan.kdl: valid") && out.contains("./sub/b.kdl: valid"), "{out}");
+    assert!(!out.contains("c.kdl") && !out.contains("notes.txt"), "{out}");
+    let (code, out) = run_in(&dir, &["validate", "empty"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("empty holds no plan file (`*.kdl`)"), "{out}");
+
+    let (code, out) = run_in(&dir, &["fmt", "--check", "."]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("./plan.kdl (formatted)") && !out.contains("b.kdl (formatted)"), "{out}");
+    planrun().current_dir(&dir).args(["fmt", "."]).assert().code(0);
+    planrun().current_dir(&dir).args(["fmt", "--check", "."]).assert().code(0);
+    let left: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(!left.iter().any(|n| n.starts_with(".planrun-fmt-")), "no temporary file is left: {left:?}");
+
+    // `--format` everywhere; the older spellings still work.
+    for flag in ["--format", "--message-format"] {
+        let out = planrun().current_dir(&dir).args(["validate", flag, "json", "empty"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let line = String::from_utf8(out.stdout).unwrap();
+        assert!(line.contains("\"code\":\"planrun::io\""), "{flag}: {line}");
+    }
+    let help = planrun().args(["apply", "--help"]).output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("--format <FORMAT>") && !help.contains("--output <"), "{help}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -167,7 +167,7 @@ pub struct StatusArgs {
     #[arg(value_name = "STACK", value_parser = parse_stack)]
     pub stack: String,
     /// `auto` and `plain` print for people; `json` prints one JSON object on stdout.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Auto)]
+    #[arg(long = "format", alias = "output", value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Auto)]
     pub output: OutputFormat,
     /// Use this environment's Docker host from the project file.
     #[arg(long = "env", value_name = "NAME")]
@@ -198,14 +198,19 @@ pub struct PlanInputs {
 /// `planrun validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Plan files to check; `-` reads one plan from standard input (see --stdin-filename).
+    /// Plan files to check, or directories (every `*.kdl` under them); `-` reads one plan from
+    /// standard input (see --stdin-filename).
     #[arg(required = true, value_name = "PLAN")]
     pub plans: Vec<PathBuf>,
     /// Treat warnings as errors (exit 1).
     #[arg(long)]
     pub deny_warnings: bool,
-    /// How to print diagnostics.
-    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    /// Apply the fixes the diagnostics offer (the edits `--format json` lists) to the files,
+    /// then check them again.
+    #[arg(long)]
+    pub fix: bool,
+    /// How to print diagnostics (`--message-format` is an older spelling).
+    #[arg(long = "format", alias = "message-format", value_name = "FORMAT", value_enum, default_value_t = MessageFormat::Human)]
     pub message_format: MessageFormat,
     #[command(flatten)]
     pub inputs: PlanInputs,
@@ -214,14 +219,15 @@ pub struct ValidateArgs {
 /// `planrun fmt`.
 #[derive(Debug, Args)]
 pub struct FmtArgs {
-    /// Plan files to format in place; `-` formats standard input to standard output.
+    /// Plan files to format in place, or directories (every `*.kdl` under them); `-` formats
+    /// standard input to standard output.
     #[arg(required = true, value_name = "PLAN")]
     pub plans: Vec<PathBuf>,
     /// Write nothing: print a unified diff for each file that would change, and exit 1 if any.
     #[arg(long)]
     pub check: bool,
-    /// How to print syntax errors.
-    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    /// How to print syntax errors (`--message-format` is an older spelling).
+    #[arg(long = "format", alias = "message-format", value_name = "FORMAT", value_enum, default_value_t = MessageFormat::Human)]
     pub message_format: MessageFormat,
     /// With `-` as the plan: the path to name in messages and diffs.
     #[arg(long = "stdin-filename", value_name = "PATH")]
@@ -387,8 +393,8 @@ pub struct ApplyArgs {
     /// Steps running at once, at most.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallelism: u16,
-    /// How to report progress.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Auto)]
+    /// How to report progress (`--output` is an older spelling).
+    #[arg(long = "format", alias = "output", value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Auto)]
     pub output: OutputFormat,
     /// Where run journals are kept.
     #[arg(long, value_name = "DIR", default_value = ".planrun")]
@@ -409,8 +415,8 @@ pub struct RollbackArgs {
     /// Undo this run (an id `planrun history` lists) instead of the stack's newest.
     #[arg(long, value_name = "RUN")]
     pub run: Option<String>,
-    /// How to report progress.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Auto)]
+    /// How to report progress (`--output` is an older spelling).
+    #[arg(long = "format", alias = "output", value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Auto)]
     pub output: OutputFormat,
     /// Where run journals are kept.
     #[arg(long, value_name = "DIR", default_value = ".planrun")]
@@ -433,7 +439,7 @@ pub struct RepairArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// How to report progress (`json`: events, then one `repair` object).
-    #[arg(long, value_enum, default_value_t = OutputFormat::Auto)]
+    #[arg(long = "format", alias = "output", value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Auto)]
     pub output: OutputFormat,
     /// Where run journals are kept (an undo is added to a run's journal when it is here).
     #[arg(long, value_name = "DIR", default_value = ".planrun")]

@@ -2,7 +2,7 @@
 //! `--check` a unified diff of what would change.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use plans::SourceFile;
@@ -25,8 +25,15 @@ pub fn fmt(a: FmtArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_USAGE);
     }
+    let plans = match super::plan_files(&a.plans) {
+        Ok(plans) => plans,
+        Err(message) => {
+            report::print_failure(None, "planrun::io", &message, None, a.message_format);
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let mut worst = 0;
-    for path in &a.plans {
+    for path in &plans {
         worst = worst.max(fmt_one(path, &a));
     }
     ExitCode::from(worst)
@@ -102,22 +109,16 @@ fn diff(before: &str, after: &str, name: &str) -> String {
         .to_string()
 }
 
-/// Replaces the file at `path` with `text` at once: written beside it under another name, with its
-/// permissions, then renamed over it, so a reader never sees half a file.
-fn replace(path: &Path, text: &str) -> std::io::Result<()> {
+/// Replaces the file at `path` with `text` at once: written beside it in a new file (an
+/// unguessable name, created `O_EXCL` by tempfile), given the file's permissions, then renamed
+/// over it, so a reader never sees half a file.
+pub(crate) fn replace(path: &Path, text: &str) -> std::io::Result<()> {
     let permissions = std::fs::metadata(path)?.permissions();
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp: PathBuf = dir.join(format!(".{file_name}.planrun-fmt-{}", std::process::id()));
-    let written = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::set_permissions(&temp, permissions)?;
-        std::fs::rename(&temp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written
+    let mut temp = tempfile::Builder::new().prefix(".planrun-fmt-").tempfile_in(dir)?;
+    temp.write_all(text.as_bytes())?;
+    temp.as_file().sync_all()?;
+    std::fs::set_permissions(temp.path(), permissions)?;
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

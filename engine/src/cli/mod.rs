@@ -201,6 +201,42 @@ pub(crate) fn load_or_report(path: &std::path::Path, inputs: &PlanInputs, format
     }
 }
 
+/// The plan files `paths` name: a file as it is, a directory as every `*.kdl` file under it
+/// (sorted; hidden entries and symbolic links to directories skipped). A directory holding
+/// none is an error naming it.
+pub(crate) fn plan_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                walk(&path, out)?;
+            } else if path.extension().is_some_and(|e| e == "kdl") {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    for path in paths {
+        if path.as_os_str() != "-" && path.is_dir() {
+            let before = files.len();
+            walk(path, &mut files).map_err(|e| format!("cannot read directory {}: {e}", path.display()))?;
+            if files.len() == before {
+                return Err(format!("{} holds no plan file (`*.kdl`)", path.display()));
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
 /// Loads a plan that must be valid; prints diagnostics (errors and warnings) to stderr.
 pub(crate) fn load_valid(path: &std::path::Path, inputs: &PlanInputs) -> Result<Loaded, ExitCode> {
     let loaded = load_or_report(path, inputs, MessageFormat::Human).map_err(ExitCode::from)?;

@@ -210,7 +210,7 @@ fn escape_property(s: &str) -> String {
 /// Diagnostics of one file shown with a snippet in human output; the rest get one line each
 /// (`file:line:col: error[code]: message`). Nobody reads ten thousand snippets, and rendering
 /// them would make a plan with an error in every step several times slower to check than a
-/// valid one; `--message-format json` has every detail of every diagnostic.
+/// valid one; `--format json` has every detail of every diagnostic.
 pub const FULL_SNIPPETS: usize = 100;
 
 /// How one diagnostic is written.
@@ -248,7 +248,7 @@ pub fn print_all(diagnostics: &[Diagnostic], file: &SourceFile, format: MessageF
     if !rest.is_empty() && format == MessageFormat::Human {
         let note = format!(
             "({} more diagnostics shown on one line each: the first {FULL_SNIPPETS} have snippets; \
-             --message-format json gives every detail)\n",
+             --format json gives every detail)\n",
             rest.len()
         );
         write(stream, &note);
@@ -377,13 +377,15 @@ pub fn usage_error(e: clap::Error) -> std::process::ExitCode {
     std::process::ExitCode::from(crate::cli::EXIT_USAGE)
 }
 
-/// The `--message-format` a command line asks for, read before clap accepts it.
+/// The `--format` (or `--message-format`) a command line asks for, read before clap accepts it.
 fn requested_format(args: impl Iterator<Item = String>) -> MessageFormat {
     let args: Vec<String> = args.collect();
-    let value = args.iter().enumerate().find_map(|(i, a)| match a.strip_prefix("--message-format") {
-        Some(v) if v.starts_with('=') => Some(v[1..].to_owned()),
-        Some("") => args.get(i + 1).cloned(),
-        _ => None,
+    let value = args.iter().enumerate().find_map(|(i, a)| {
+        match a.strip_prefix("--message-format").or_else(|| a.strip_prefix("--format")) {
+            Some(v) if v.starts_with('=') => Some(v[1..].to_owned()),
+            Some("") => args.get(i + 1).cloned(),
+            _ => None,
+        }
     });
     match value.as_deref() {
         Some("json") => MessageFormat::Json,
