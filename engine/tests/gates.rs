@@ -599,6 +599,7 @@ fn promql(query: String, pass: Option<&str>, fail: Option<&str>) -> PrometheusGa
         on_empty: Outcome::Error,
         on_nan: Outcome::Error,
         credentials: Default::default(),
+        baseline: None,
     }
 }
 

@@ -154,7 +154,7 @@ pub async fn run(gate: &Gate, step: &str, events: &Events, meter: &mut dyn Meter
     let start = Instant::now();
     let mut taken: Vec<Measurement> = Vec::new();
     let mut outcomes: Vec<Outcome> = Vec::new();
-    let (verdict, rule) = loop {
+    let (mut verdict, rule) = loop {
         let number = taken.len() as u64 + 1;
         // Meters that bound their own work (a command killed with its process group, a request
         // with its own timeout) say what happened themselves; this bound is the backstop.
@@ -184,12 +184,20 @@ pub async fn run(gate: &Gate, step: &str, events: &Events, meter: &mut dyn Meter
         // A fixed rate from the first measurement: a slow measurement does not shift the rest.
         tokio::time::sleep_until(start + analysis.interval.to_std() * number as u32).await;
     };
-    let summary = summarize(&taken, &limits, planned, rule);
+    let mut summary = summarize(&taken, &limits, planned, rule);
+    // A gate that compares with a baseline is judged on its whole series, once it is taken.
+    let mut comparison = None;
+    if verdict == Verdict::Passed
+        && let Some(c) = meter.conclude()
+    {
+        (verdict, summary, comparison) = (c.verdict, c.summary, Some(Box::new(c.comparison)));
+    }
     events.emit(Event::GateFinished {
         step: step.to_owned(),
         gate: gate.name.value.clone(),
         verdict: verdict.as_str().to_owned(),
         summary: summary.clone(),
+        comparison,
     });
     GateReport { gate: gate.name.value.clone(), verdict, summary }
 }
@@ -520,6 +528,7 @@ mod tests {
                 gate: "errors".into(),
                 verdict: "passed".into(),
                 summary: "3 of 3 measurements passed".into(),
+                comparison: None,
             }
         );
     }
