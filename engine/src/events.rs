@@ -141,7 +141,6 @@ pub enum Refusal {
 
 /// How a gate that compares with a baseline (`gates::compare`) judged the two series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
 pub struct Comparison {
     /// `mann-whitney` (enough samples on each side) or `medians`.
     pub method: String,

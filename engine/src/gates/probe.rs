@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use plans::gates::{GateKind, Outcome};
 use plans::model::Gate;
 
-use super::{Conclusion, Measurement};
 use super::client::{self, Redirects};
+use super::{Conclusion, Measurement};
 use crate::cluster::Cluster;
 use crate::commands::Commands;
 
