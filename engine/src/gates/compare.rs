@@ -392,4 +392,134 @@ mod tests {
         assert_eq!(p_value(0.5), "0.5000");
         assert_eq!(p_value(7.77e-5), "7.77e-5");
     }
+
+    // The measurement loop with a meter that compares, in virtual time.
+
+    use std::sync::Arc;
+
+    use plans::duration::Duration;
+    use plans::gates::{GateKind, Outcome, PrometheusGate};
+    use plans::model::{Analysis, Gate, Sampling};
+    use plans::span::Span;
+    use plans::spanned::Spanned;
+
+    use crate::events::{Event, Events, Memory};
+    use crate::gates::{Measurement, Meter, analysis};
+
+    /// Pairs of (new, baseline) values in turn, each measured after `took`; `None` errors.
+    struct Pairs {
+        values: Vec<Option<(f64, f64)>>,
+        measured: usize,
+        taken: Vec<(f64, f64)>,
+        baseline: Baseline,
+    }
+
+    #[async_trait::async_trait]
+    impl Meter for Pairs {
+        fn target(&self) -> String {
+            "p95".into()
+        }
+
+        fn condition(&self) -> String {
+            "no worse".into()
+        }
+
+        async fn measure(&mut self) -> Measurement {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            self.measured += 1;
+            match self.values.get(self.measured - 1).copied().flatten() {
+                Some(pair) => {
+                    self.taken.push(pair);
+                    Measurement {
+                        outcome: Outcome::Pass,
+                        target: "p95".into(),
+                        value: Some(pair.0.to_string()),
+                        condition: "no worse".into(),
+                        detail: Some(format!("baseline {}", pair.1)),
+                    }
+                }
+                None => Measurement::error("p95", "no worse", "Prometheus at http://127.0.0.1:1: connection refused"),
+            }
+        }
+
+        fn conclude(&mut self) -> Option<Conclusion> {
+            Some(conclude(&self.taken, &self.baseline))
+        }
+    }
+
+    fn gate(count: u64) -> Gate {
+        let kind = GateKind::Prometheus(PrometheusGate {
+            server: None,
+            query: "p95".into(),
+            pass: None,
+            fail: None,
+            on_empty: Outcome::Error,
+            on_nan: Outcome::Error,
+            credentials: Default::default(),
+            baseline: Some(baseline("10%", Better::Lower)),
+        });
+        let analysis = Analysis {
+            initial_delay: Duration::from_secs(30),
+            interval: Duration::from_secs(10),
+            sampling: Sampling::Count(count),
+            error_limit: 1,
+            ..Analysis::default()
+        };
+        Gate { name: Spanned::new("p95".into(), Span::default()), kind, analysis }
+    }
+
+    async fn judged(values: Vec<Option<(f64, f64)>>) -> (crate::gates::GateReport, Vec<Event>, std::time::Duration) {
+        let memory = Arc::new(Memory::default());
+        let events = Events::new(vec![Box::new(memory.clone())]);
+        let mut meter = Pairs { values, measured: 0, taken: Vec::new(), baseline: baseline("10%", Better::Lower) };
+        let started = tokio::time::Instant::now();
+        let g = gate(10);
+        let report = analysis::run(&g, "canary", &events, &mut meter).await;
+        (report, memory.events(), started.elapsed())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_comparing_gate_is_judged_on_its_whole_series_at_the_end() {
+        let worse: Vec<Option<(f64, f64)>> =
+            series(1.2, 10).into_iter().zip(series(1.0, 10)).map(Some).collect();
+        let (report, events, took) = judged(worse).await;
+        // 30 s of initial delay, then 10 measurements 10 s apart, the last taking 0.2 s.
+        assert_eq!(took, std::time::Duration::from_millis(120_200));
+        assert_eq!(report.verdict, Verdict::Failed, "{}", report.summary);
+        assert!(report.summary.starts_with("worse than the baseline by more than the margin: median 0.24"));
+        let measured = events.iter().filter(|e| matches!(e, Event::Measurement { verdict, .. } if verdict == "pass"));
+        assert_eq!(measured.count(), 10, "every measurement is a pair taken, judged at the end");
+        let Some(Event::GateFinished { verdict, summary, comparison: Some(c), .. }) = events.last() else {
+            panic!("{events:#?}")
+        };
+        assert_eq!((verdict.as_str(), summary), ("failed", &report.summary));
+        assert_eq!((c.method.as_str(), c.verdict.as_str(), c.u), ("mann-whitney", "worse", Some(100.0)));
+        assert_eq!((c.new.len(), c.baseline.len()), (10, 10));
+        assert_eq!((c.new_median, c.baseline_median), (Some(0.24), Some(0.2)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_comparing_gate_that_errors_is_not_compared() {
+        let mut values: Vec<Option<(f64, f64)>> = vec![Some((0.2, 0.2)); 3];
+        values.extend([None, None]);
+        let (report, events, _) = judged(values).await;
+        assert_eq!(report.verdict, Verdict::Error);
+        assert_eq!(
+            report.summary,
+            "2 consecutive errors (limit 1): Prometheus at http://127.0.0.1:1: connection refused at #4, #5"
+        );
+        let Some(Event::GateFinished { comparison, .. }) = events.last() else { panic!("{events:#?}") };
+        assert_eq!(comparison, &None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_equal_series_passes_with_errors_within_the_limit_left_out() {
+        let mut values: Vec<Option<(f64, f64)>> = vec![Some((0.2, 0.2)); 10];
+        values[4] = None;
+        let (report, events, _) = judged(values).await;
+        assert_eq!(report.verdict, Verdict::Passed, "{}", report.summary);
+        let Some(Event::GateFinished { comparison: Some(c), .. }) = events.last() else { panic!("{events:#?}") };
+        assert_eq!((c.new.len(), c.verdict.as_str()), (9, "no-worse"));
+        assert!(report.summary.ends_with("Mann-Whitney U=0, p=1.0000 on 9 and 9 samples (worse when p < 0.05)"));
+    }
 }
