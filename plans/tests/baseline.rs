@@ -38,16 +38,22 @@ fn said(settings: &str) -> Vec<String> {
         .diagnostics
         .iter()
         .map(|d| {
-            let labels: Vec<String> = d
-                .labels
-                .iter()
-                .map(|l| format!("{}@{}", l.text, file.line_col(l.span.offset).0))
-                .collect();
-            let mut out = format!("{}: {} [{}] help: {}", d.code, d.message, labels.join(", "), d.help.clone().unwrap_or_default());
+            let labels: Vec<String> =
+                d.labels.iter().map(|l| format!("{}@{}", l.text, file.line_col(l.span.offset).0)).collect();
+            let mut out = format!(
+                "{}: {} [{}] help: {}",
+                d.code,
+                d.message,
+                labels.join(", "),
+                d.help.clone().unwrap_or_default()
+            );
             for edit in &d.fix {
                 let mut fixed = text.clone();
                 fixed.replace_range(edit.span.offset..edit.span.offset + edit.span.len, &edit.replacement);
-                out.push_str(&format!(" fix: {}", fixed.lines().nth(file.line_col(edit.span.offset).0 - 1).unwrap().trim()));
+                out.push_str(&format!(
+                    " fix: {}",
+                    fixed.lines().nth(file.line_col(edit.span.offset).0 - 1).unwrap().trim()
+                ));
             }
             out
         })

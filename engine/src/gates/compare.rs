@@ -480,8 +480,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_comparing_gate_is_judged_on_its_whole_series_at_the_end() {
-        let worse: Vec<Option<(f64, f64)>> =
-            series(1.2, 10).into_iter().zip(series(1.0, 10)).map(Some).collect();
+        let worse: Vec<Option<(f64, f64)>> = series(1.2, 10).into_iter().zip(series(1.0, 10)).map(Some).collect();
         let (report, events, took) = judged(worse).await;
         // 30 s of initial delay, then 10 measurements 10 s apart, the last taking 0.2 s.
         assert_eq!(took, std::time::Duration::from_millis(120_200));
