@@ -680,6 +680,24 @@ async fn a_baseline_query_gate_compares_a_canary_with_the_stable_service_on_a_re
     assert_eq!(r.verdict, Verdict::Error);
     assert!(r.summary.starts_with("all 1 measurements errored, none passed: the baseline (at 20"), "{}", r.summary);
     assert!(r.summary.ends_with("query returned no series (on-empty error) at #1"), "{}", r.summary);
+    // A query Prometheus refuses says which side it is and what Prometheus said.
+    let mut g = promql("sum(".into(), None, None);
+    g.baseline = Some(plans::gates::Baseline {
+        against: plans::gates::Against::Query(q("stable")),
+        margin: plans::percentage::Percentage::parse("10%").unwrap(),
+        better: plans::gates::Better::Lower,
+    });
+    let refused = gate("refused", GateKind::Prometheus(g));
+    let r = judge_one(&refused, "canary", &env).await;
+    assert_eq!(r.verdict, Verdict::Error);
+    assert!(
+        r.summary.starts_with(&format!(
+            "all 1 measurements errored, none passed: the new query: Prometheus at {}: bad_data: ",
+            prometheus_url()
+        )),
+        "{}",
+        r.summary
+    );
 }
 
 #[tokio::test]

@@ -124,7 +124,7 @@ fn side(
     which: &str,
     warnings: &mut Vec<String>,
 ) -> Result<(String, f64), (Outcome, String)> {
-    let answer = answer.map_err(|why| (Outcome::Error, why))?;
+    let answer = answer.map_err(|why| (Outcome::Error, format!("the {which} query: {why}")))?;
     warnings.extend(answer.warnings);
     match answer.sample {
         Sample::Empty => Err((
