@@ -139,6 +139,31 @@ pub enum Refusal {
     StalePlan,
 }
 
+/// How a gate that compares with a baseline (`gates::compare`) judged the two series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// `mann-whitney` (enough samples on each side) or `medians`.
+    pub method: String,
+    /// The new release's values, in the order measured.
+    pub new: Vec<f64>,
+    /// The baseline's values, each measured with the new value at the same place.
+    pub baseline: Vec<f64>,
+    /// The median of `new`.
+    pub new_median: Option<f64>,
+    /// The median of `baseline`.
+    pub baseline_median: Option<f64>,
+    /// How much worse the new release may be (`10%`).
+    pub margin: String,
+    /// Which way is better: `lower` or `higher`.
+    pub better: String,
+    /// Mann-Whitney U of the new series against the baseline moved by the margin.
+    pub u: Option<f64>,
+    /// The test's one-sided p-value: how likely a U this far towards worse is by chance.
+    pub p_value: Option<f64>,
+    /// `worse`, `no-worse`, or `error` (nothing to compare).
+    pub verdict: String,
+}
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -251,6 +276,9 @@ pub enum Event {
         verdict: String,
         /// Counts and reason.
         summary: String,
+        /// For a gate that compares with a baseline: both series and how they compared.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comparison: Option<Box<Comparison>>,
     },
     /// A step waits for a person.
     AwaitingApproval {

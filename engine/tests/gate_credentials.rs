@@ -359,6 +359,7 @@ fn promql(server: Option<String>, credentials: Credentials) -> GateKind {
         on_empty: Outcome::Error,
         on_nan: Outcome::Error,
         credentials,
+        baseline: None,
     })
 }
 

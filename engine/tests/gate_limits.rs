@@ -152,6 +152,7 @@ fn an_endless_prometheus_answer_ends_the_measurement_at_sixteen_mib_with_an_erro
             on_empty: Outcome::Error,
             on_nan: Outcome::Error,
             credentials: Default::default(),
+            baseline: None,
         })
     };
     let (report, took, growth) = measured(judge_endless(

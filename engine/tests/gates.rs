@@ -603,7 +603,105 @@ fn promql(query: String, pass: Option<&str>, fail: Option<&str>) -> PrometheusGa
         on_empty: Outcome::Error,
         on_nan: Outcome::Error,
         credentials: Default::default(),
+        baseline: None,
     }
+}
+
+/// A canary's p95 beside the stable service's, both from the real Prometheus at the same
+/// instants (`baseline-query`): equal passes, 20% worse fails; 3 measurements compare medians.
+#[tokio::test]
+async fn a_baseline_query_gate_compares_a_canary_with_the_stable_service_on_a_real_server() {
+    let client = reqwest::Client::new();
+    prometheus_up(&client).await;
+    let label = format!("baseline-{}-{}", std::process::id(), unix_millis());
+    let metrics = Arc::new(Mutex::new(
+        "planrun_gate_p95{track=\"stable\"} 0.25\n\
+         planrun_gate_p95{track=\"canary\"} 0.25\n\
+         planrun_gate_p95{track=\"slow\"} 0.3\n"
+            .to_owned(),
+    ));
+    let port = serve(metrics.clone()).await;
+    let _target = ScrapeTarget::add(port, &label);
+    let q = |track: &str| format!("max(planrun_gate_p95{{gatetest=\"{label}\",track=\"{track}\"}})");
+    wait_for_sample(&client, &q("slow")).await;
+
+    let (env, memory) = env(Some(prometheus_url()));
+    let compared = |name: &str, track: &str| {
+        let mut g = promql(q(track), None, None);
+        g.baseline = Some(plans::gates::Baseline {
+            against: plans::gates::Against::Query(q("stable")),
+            margin: plans::percentage::Percentage::parse("10%").unwrap(),
+            better: plans::gates::Better::Lower,
+        });
+        let mut g = gate(name, GateKind::Prometheus(g));
+        g.analysis.sampling = Sampling::Count(3);
+        g
+    };
+    let reports = judge_each(&[&compared("equal", "canary"), &compared("slower", "slow")], "canary", &env).await;
+    assert_eq!(
+        reports,
+        [
+            report(
+                "equal",
+                Verdict::Passed,
+                "no worse than the baseline: median 0.25 against 0.25 (+0.0%, margin 10%, lower is better); medians \
+                 compared: 3 samples on each side, fewer than the 8 a Mann-Whitney test needs"
+            ),
+            report(
+                "slower",
+                Verdict::Failed,
+                "worse than the baseline by more than the margin: median 0.3 against 0.25 (+20.0%, margin 10%, lower \
+                 is better); medians compared: 3 samples on each side, fewer than the 8 a Mann-Whitney test needs"
+            ),
+        ]
+    );
+    let slower: Vec<Event> = measurements(&memory)
+        .into_iter()
+        .filter(|e| matches!(e, Event::Measurement { gate, .. } if gate == "slower"))
+        .collect();
+    assert_eq!(slower.len(), 3);
+    let Event::Measurement { value, detail, condition, verdict, .. } = &slower[0] else { unreachable!() };
+    assert_eq!((value.as_deref(), verdict.as_str()), (Some("0.3"), "pass"));
+    assert_eq!(condition, &format!("no worse than `{}` by more than 10%, lower is better", q("stable")));
+    assert!(detail.as_deref().unwrap().starts_with("baseline 0.25 at 20"), "{detail:?}");
+    let finished = memory.events().into_iter().find_map(|e| match e {
+        Event::GateFinished { gate, comparison, .. } if gate == "slower" => comparison,
+        _ => None,
+    });
+    let c = finished.expect("the comparison is in the gate's event");
+    assert_eq!((c.new, c.baseline), (vec![0.3; 3], vec![0.25; 3]));
+    assert_eq!((c.method.as_str(), c.verdict.as_str(), c.u, c.p_value), ("medians", "worse", None, None));
+
+    // A baseline query with no series is an error measurement that says which side.
+    let mut g = promql(q("canary"), None, None);
+    g.baseline = Some(plans::gates::Baseline {
+        against: plans::gates::Against::Query(q("absent")),
+        margin: plans::percentage::Percentage::parse("10%").unwrap(),
+        better: plans::gates::Better::Lower,
+    });
+    let absent = gate("absent", GateKind::Prometheus(g));
+    let r = judge_one(&absent, "canary", &env).await;
+    assert_eq!(r.verdict, Verdict::Error);
+    assert!(r.summary.starts_with("all 1 measurements errored, none passed: the baseline (at 20"), "{}", r.summary);
+    assert!(r.summary.ends_with("query returned no series (on-empty error) at #1"), "{}", r.summary);
+    // A query Prometheus refuses says which side it is and what Prometheus said.
+    let mut g = promql("sum(".into(), None, None);
+    g.baseline = Some(plans::gates::Baseline {
+        against: plans::gates::Against::Query(q("stable")),
+        margin: plans::percentage::Percentage::parse("10%").unwrap(),
+        better: plans::gates::Better::Lower,
+    });
+    let refused = gate("refused", GateKind::Prometheus(g));
+    let r = judge_one(&refused, "canary", &env).await;
+    assert_eq!(r.verdict, Verdict::Error);
+    assert!(
+        r.summary.starts_with(&format!(
+            "all 1 measurements errored, none passed: the new query: Prometheus at {}: bad_data: ",
+            prometheus_url()
+        )),
+        "{}",
+        r.summary
+    );
 }
 
 #[tokio::test]

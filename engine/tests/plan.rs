@@ -256,3 +256,59 @@ fn a_plan_whose_gates_read_secrets_is_reviewed_without_them() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `planrun plan` simulates gates that compare with a baseline like any other gate: no
+/// Prometheus is asked, the review shows them judged, and a drill can fail them.
+#[test]
+fn a_plan_whose_gates_compare_with_a_baseline_is_simulated_without_prometheus() {
+    let dir = std::env::temp_dir().join(format!("planrun-plan-baseline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plan = dir.join("plan.kdl");
+    std::fs::write(
+        &plan,
+        r##"plan baseline {
+    stack baseline
+    gate p95-no-worse {
+        prometheus "http://prometheus.invalid:9090" {
+            query #"histogram_quantile(0.95, sum by (le) (rate(latency_bucket{track="canary"}[1m])))"#
+            baseline-query #"histogram_quantile(0.95, sum by (le) (rate(latency_bucket{track="stable"}[1m])))"#
+            margin "10%"
+            better lower
+        }
+        interval "30s"
+        count 10
+    }
+    gate errors-no-worse {
+        prometheus "http://prometheus.invalid:9090" {
+            query "sum(rate(errors_total[1m]))"
+            baseline before
+            margin "5%"
+            better lower
+        }
+        interval "30s"
+        count 8
+    }
+    rolling web {
+        service baseline_web
+        image "app:v2"
+        gates p95-no-worse errors-no-worse
+    }
+}
+"##,
+    )
+    .unwrap();
+    let plan = plan.to_str().unwrap();
+    let (code, out, stderr) = run(&["plan", plan, "--offline", "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let text = report.to_string();
+    assert!(text.contains("p95-no-worse") && text.contains("errors-no-worse"), "the gates are planned: {text}");
+    let (code, human, stderr) = run(&["plan", plan, "--offline"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(human.contains("gates decide: errors-no-worse, p95-no-worse"), "{human}");
+    let (code, drilled, stderr) = run(&["plan", plan, "--offline", "--fail", "p95-no-worse"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(drilled.contains("gate `p95-no-worse` failed (step `web`)"), "{drilled}");
+    assert!(drilled.contains("run rolled-back"), "{drilled}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -59,7 +59,7 @@ pub fn describe(event: &Event) -> Option<String> {
             let detail = detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
             format!("{step}: gate {gate} #{number}: {target} = {value}; {condition} -> {verdict}{detail}")
         }
-        Event::GateFinished { step, gate, verdict, summary } => format!("{step}: gate {gate} {verdict}: {summary}"),
+        Event::GateFinished { step, gate, verdict, summary, .. } => format!("{step}: gate {gate} {verdict}: {summary}"),
         Event::AwaitingApproval { step, question, how } => format!("{step}: {question} (waiting; {how})"),
         Event::Answered { step, approved, by } => {
             format!("{step}: {} by {by}", if *approved { "approved" } else { "aborted" })

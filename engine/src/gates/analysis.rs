@@ -154,7 +154,7 @@ pub async fn run(gate: &Gate, step: &str, events: &Events, meter: &mut dyn Meter
     let start = Instant::now();
     let mut taken: Vec<Measurement> = Vec::new();
     let mut outcomes: Vec<Outcome> = Vec::new();
-    let (verdict, rule) = loop {
+    let (mut verdict, rule) = loop {
         let number = taken.len() as u64 + 1;
         // Meters that bound their own work (a command killed with its process group, a request
         // with its own timeout) say what happened themselves; this bound is the backstop.
@@ -189,12 +189,20 @@ pub async fn run(gate: &Gate, step: &str, events: &Events, meter: &mut dyn Meter
         }
         tokio::time::sleep_until(next).await;
     };
-    let summary = summarize(&taken, &limits, planned, rule);
+    let mut summary = summarize(&taken, &limits, planned, rule);
+    // A gate that compares with a baseline is judged on its whole series, once it is taken.
+    let mut comparison = None;
+    if verdict == Verdict::Passed
+        && let Some(c) = meter.conclude()
+    {
+        (verdict, summary, comparison) = (c.verdict, c.summary, Some(Box::new(c.comparison)));
+    }
     events.emit(Event::GateFinished {
         step: step.to_owned(),
         gate: gate.name.value.clone(),
         verdict: verdict.as_str().to_owned(),
         summary: summary.clone(),
+        comparison,
     });
     GateReport { gate: gate.name.value.clone(), verdict, summary }
 }
@@ -529,6 +537,7 @@ mod tests {
                 gate: "errors".into(),
                 verdict: "passed".into(),
                 summary: "3 of 3 measurements passed".into(),
+                comparison: None,
             }
         );
     }

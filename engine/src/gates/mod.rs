@@ -9,6 +9,7 @@
 pub mod analysis;
 pub mod client;
 pub mod command;
+pub mod compare;
 pub mod credentials;
 pub mod http;
 pub mod probe;
@@ -22,7 +23,7 @@ use std::task::Poll;
 use plans::gates::Outcome;
 use plans::model::Gate;
 
-use crate::events::Events;
+use crate::events::{Comparison, Events};
 pub use probe::{LiveProbe, Meter, Probe, ScriptedProbe};
 
 /// A gate's verdict after all its measurements.
@@ -65,6 +66,17 @@ pub struct GateReport {
     pub verdict: Verdict,
     /// Counts and the reason, e.g. `2 failed (limit 1): 0.034 >= 0.001 at #2, ...`.
     pub summary: String,
+}
+
+/// The verdict a meter gives over a whole series (a gate that compares with a baseline).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conclusion {
+    /// Passed, failed, or error when there was nothing to compare.
+    pub verdict: Verdict,
+    /// The medians, the margin and the test, in one line.
+    pub summary: String,
+    /// The numbers, for the journal.
+    pub comparison: Comparison,
 }
 
 /// One measurement of a gate.

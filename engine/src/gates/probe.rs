@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use plans::gates::{GateKind, Outcome};
 use plans::model::Gate;
 
-use super::Measurement;
 use super::client::{self, Redirects};
+use super::{Conclusion, Measurement};
 use crate::cluster::Cluster;
 use crate::commands::Commands;
 
@@ -29,6 +29,12 @@ pub trait Meter: Send {
     fn condition(&self) -> String;
     /// Takes one measurement. Never fails: what goes wrong is an `Error` measurement.
     async fn measure(&mut self) -> Measurement;
+    /// After the last measurement, when every limit held: a verdict over the whole series, for
+    /// meters that compare with a baseline; `None` (every other meter) keeps the verdict the
+    /// measurements gave.
+    fn conclude(&mut self) -> Option<Conclusion> {
+        None
+    }
 }
 
 /// Measures gates.
@@ -55,6 +61,9 @@ pub struct LiveProbe {
     pub prometheus: Option<String>,
     /// Runs `command` gates.
     pub commands: Arc<dyn Commands>,
+    /// When the probe was made, before the run changed anything: where the window of a
+    /// `baseline before` gate ends.
+    pub started: std::time::SystemTime,
 }
 
 impl LiveProbe {
@@ -66,6 +75,7 @@ impl LiveProbe {
             http_with_credentials: client::client(Redirects::SameOrigin),
             prometheus,
             commands,
+            started: std::time::SystemTime::now(),
         }
     }
 

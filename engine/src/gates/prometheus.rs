@@ -1,18 +1,19 @@
 //! `prometheus` gates: one instant query whose single value is judged against `pass` and
-//! `fail`. Only this file knows the Prometheus HTTP API.
+//! `fail`, or, with a `baseline`, paired with a baseline value at each measurement and the two
+//! series judged at the end (`compare.rs`). Only this file knows the Prometheus HTTP API.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use plans::condition::{Comparison, Condition};
-use plans::gates::{Credentials, Outcome, PrometheusGate};
+use plans::gates::{Against, Credentials, Outcome, PrometheusGate};
 use serde::Deserialize;
 
 use super::client::{self, End};
 use super::credentials::{self, Sent};
 use super::probe::{GateBehavior, LiveProbe};
-use super::{Measurement, Meter, excerpt, outcome_word};
+use super::{Conclusion, Measurement, Meter, compare, excerpt, outcome_word};
 use crate::cause::chain as error_chain;
 use crate::cluster::Cluster;
 use std::sync::Arc;
@@ -34,6 +35,12 @@ pub struct PrometheusMeter {
     pub timeout: Duration,
     /// The plan's directory (a `bearer-token-file` is relative to it).
     pub dir: PathBuf,
+    /// For `baseline before`: when the run started; the baseline window ends there.
+    pub started: SystemTime,
+    /// With a baseline: when the first measurement was taken.
+    pub first: Option<SystemTime>,
+    /// With a baseline: the new and the baseline value of each measurement that had both.
+    pub pairs: Vec<(f64, f64)>,
 }
 
 #[async_trait]
@@ -47,7 +54,87 @@ impl Meter for PrometheusMeter {
     }
 
     async fn measure(&mut self) -> Measurement {
-        measure(&self.gate, self.server.as_deref(), &self.client, self.timeout, &self.dir).await
+        if self.gate.baseline.is_none() {
+            return measure(&self.gate, self.server.as_deref(), &self.client, self.timeout, &self.dir).await;
+        }
+        let now = SystemTime::now();
+        let first = *self.first.get_or_insert(now);
+        // `baseline before` mirrors the gate's window back from the run's start: the first
+        // measurement pairs with the run's start, each later one with as much earlier.
+        let before = self.started - now.duration_since(first).unwrap_or_default();
+        let (m, pair) = measure_pair(self, now, before).await;
+        self.pairs.extend(pair);
+        m
+    }
+
+    fn conclude(&mut self) -> Option<Conclusion> {
+        let baseline = self.gate.baseline.as_ref()?;
+        Some(compare::conclude(&self.pairs, baseline))
+    }
+}
+
+/// One measurement of a gate with a baseline: the query at `now`, and the baseline (the same
+/// query at `before`, or the baseline query at `now`); the measurement and, when both are
+/// numbers, the pair. An empty or NaN value on either side takes `on-empty` or `on-nan` and
+/// gives no pair.
+async fn measure_pair(
+    meter: &PrometheusMeter,
+    now: SystemTime,
+    before: SystemTime,
+) -> (Measurement, Option<(f64, f64)>) {
+    let gate = &meter.gate;
+    let condition = condition(gate);
+    let Some(server) = meter.server.as_deref() else {
+        return (Measurement::error(&gate.query, condition, NO_SERVER), None);
+    };
+    let sent = match credentials::read(&gate.credentials, &meter.dir).await {
+        Ok(sent) => sent,
+        Err(e) => return (Measurement::error(&gate.query, condition, e.to_string()), None),
+    };
+    let (old_query, old_at) = match gate.baseline.as_ref().map(|b| &b.against) {
+        Some(Against::Query(q)) => (q.as_str(), now),
+        Some(Against::Before) | None => (gate.query.as_str(), before),
+    };
+    let (new, old) = tokio::join!(
+        ask(server, &meter.client, meter.timeout, &sent, &gate.credentials, &gate.query, Some(now)),
+        ask(server, &meter.client, meter.timeout, &sent, &gate.credentials, old_query, Some(old_at)),
+    );
+    let when = humantime::format_rfc3339_millis(old_at).to_string();
+    let mut warnings = Vec::new();
+    let new = side(gate, new, "new", &mut warnings);
+    let old = side(gate, old, &format!("baseline (at {when})"), &mut warnings);
+    let value = new.as_ref().ok().map(|(text, _)| text.clone());
+    let (outcome, mut detail, pair) = match (new, old) {
+        (Ok((_, new)), Ok((old_text, old))) => {
+            (Outcome::Pass, format!("baseline {old_text} at {when}"), Some((new, old)))
+        }
+        (Err((outcome, why)), _) | (Ok(_), Err((outcome, why))) => (outcome, why, None),
+    };
+    if !warnings.is_empty() {
+        detail = format!("{detail} (Prometheus warns: {})", warnings.join("; "));
+    }
+    let m = Measurement { outcome, target: gate.query.clone(), value, condition, detail: Some(detail) };
+    (sent.scrubbed(m), pair)
+}
+
+/// One side of a measurement with a baseline: its value, or the outcome and why there is none.
+fn side(
+    gate: &PrometheusGate,
+    answer: Result<Answer, String>,
+    which: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(String, f64), (Outcome, String)> {
+    let answer = answer.map_err(|why| (Outcome::Error, format!("the {which} query: {why}")))?;
+    warnings.extend(answer.warnings);
+    match answer.sample {
+        Sample::Empty => Err((
+            gate.on_empty,
+            format!("the {which} query returned no series (on-empty {})", outcome_word(gate.on_empty)),
+        )),
+        Sample::Value { number, .. } if number.is_nan() => {
+            Err((gate.on_nan, format!("the {which} value is NaN (on-nan {})", outcome_word(gate.on_nan))))
+        }
+        Sample::Value { text, number } => Ok((text, number)),
     }
 }
 
@@ -110,8 +197,16 @@ pub struct Answer {
     pub warnings: Vec<String>,
 }
 
-/// The condition as shown in events: `result < 0.001`, or both conditions.
+/// The condition as shown in events: `result < 0.001`, both conditions, or the comparison
+/// (`no worse than before the run by more than 10%, lower is better`).
 pub fn condition(gate: &PrometheusGate) -> String {
+    if let Some(b) = &gate.baseline {
+        let against = match &b.against {
+            Against::Before => "before the run".to_owned(),
+            Against::Query(q) => format!("`{q}`"),
+        };
+        return format!("no worse than {against} by more than {}, {} is better", b.margin, b.better.word());
+    }
     match (&gate.pass, &gate.fail) {
         (Some(p), None) => p.to_string(),
         (None, Some(f)) => format!("fail if {f}"),
@@ -148,39 +243,9 @@ async fn query(
     sent: &Sent,
 ) -> Measurement {
     let condition = condition(gate);
-    let url = format!("{}/api/v1/query", server.trim_end_matches('/'));
-    let request = sent.apply(client.get(&url).query(&[("query", &gate.query)]).timeout(timeout));
-    let response = match request.send().await {
-        Ok(r) => r,
-        Err(e) => {
-            return Measurement::error(&gate.query, condition, format!("Prometheus at {server}: {}", error_chain(&e)));
-        }
-    };
-    let status = response.status().as_u16();
-    let read = client::read(response, ANSWER_LIMIT).await;
-    match read.end {
-        End::Whole => {}
-        End::OverLimit => {
-            let why = format!(
-                "Prometheus at {server} answered more than {}, which is all planrun reads of an answer \
-                 (HTTP {status}); a gate's query returns one sample: aggregate it, with sum() for example",
-                client::size(ANSWER_LIMIT)
-            );
-            return Measurement::error(&gate.query, condition, why);
-        }
-        End::Cut(why) => return Measurement::error(&gate.query, condition, format!("Prometheus at {server}: {why}")),
-    }
-    let body = String::from_utf8_lossy(&read.bytes);
-    let answer = match parse(status, &body) {
+    let answer = match ask(server, client, timeout, sent, &gate.credentials, &gate.query, None).await {
         Ok(a) => a,
-        Err(QueryError::Http { status: 401, body }) if !sent.is_empty() => {
-            let why = format!(
-                "Prometheus at {server}: HTTP 401: it refused the credentials sent ({}): {body}",
-                settings(&gate.credentials)
-            );
-            return Measurement::error(&gate.query, condition, why);
-        }
-        Err(why) => return Measurement::error(&gate.query, condition, format!("Prometheus at {server}: {why}")),
+        Err(why) => return Measurement::error(&gate.query, condition, why),
     };
     let (outcome, mut detail) = judge(gate, &answer.sample);
     if !answer.warnings.is_empty() {
@@ -195,6 +260,49 @@ async fn query(
         Sample::Empty => None,
     };
     Measurement { outcome, target: gate.query.clone(), value, condition, detail }
+}
+
+/// Runs `query` once against `server`, at `time` (Prometheus's now when `None`), sending
+/// `sent`: the answer, or why there is none (unscrubbed: the caller scrubs what it reports).
+async fn ask(
+    server: &str,
+    client: &reqwest::Client,
+    timeout: Duration,
+    sent: &Sent,
+    credentials: &Credentials,
+    query: &str,
+    time: Option<SystemTime>,
+) -> Result<Answer, String> {
+    let url = format!("{}/api/v1/query", server.trim_end_matches('/'));
+    let mut params = vec![("query", query.to_owned())];
+    if let Some(time) = time {
+        let seconds = time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+        params.push(("time", format!("{seconds:.3}")));
+    }
+    let request = sent.apply(client.get(&url).query(&params).timeout(timeout));
+    let response = request.send().await.map_err(|e| format!("Prometheus at {server}: {}", error_chain(&e)))?;
+    let status = response.status().as_u16();
+    let read = client::read(response, ANSWER_LIMIT).await;
+    match read.end {
+        End::Whole => {}
+        End::OverLimit => {
+            return Err(format!(
+                "Prometheus at {server} answered more than {}, which is all planrun reads of an answer \
+                 (HTTP {status}); a gate's query returns one sample: aggregate it, with sum() for example",
+                client::size(ANSWER_LIMIT)
+            ));
+        }
+        End::Cut(why) => return Err(format!("Prometheus at {server}: {why}")),
+    }
+    let body = String::from_utf8_lossy(&read.bytes);
+    match parse(status, &body) {
+        Ok(a) => Ok(a),
+        Err(QueryError::Http { status: 401, body }) if !sent.is_empty() => Err(format!(
+            "Prometheus at {server}: HTTP 401: it refused the credentials sent ({}): {body}",
+            settings(credentials)
+        )),
+        Err(why) => Err(format!("Prometheus at {server}: {why}")),
+    }
 }
 
 #[derive(Deserialize)]
@@ -417,6 +525,9 @@ impl GateBehavior for PrometheusGate {
             client: probe.client_for(&self.credentials),
             timeout,
             dir: dir.to_path_buf(),
+            started: probe.started,
+            first: None,
+            pairs: Vec::new(),
         })
     }
 
@@ -447,6 +558,7 @@ mod tests {
             on_empty: Outcome::Error,
             on_nan: Outcome::Error,
             credentials: Default::default(),
+            baseline: None,
         }
     }
 

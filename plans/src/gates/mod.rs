@@ -2,6 +2,7 @@
 //! they share, `credentials.rs` what `http` and `prometheus` send to authenticate.
 
 pub mod analysis;
+pub mod baseline;
 pub mod command;
 pub mod credentials;
 pub mod http;
@@ -19,6 +20,7 @@ use crate::kdl_fast::Node;
 use crate::spanned::Spanned;
 use analysis::Analysis;
 
+pub use baseline::{Against, Baseline, Better};
 pub use command::CommandGate;
 pub use credentials::{Auth, Credentials, Header, HeaderValue, Secret};
 pub use http::HttpGate;

@@ -1,8 +1,10 @@
-//! `prometheus`: an instant query and a condition on its value.
+//! `prometheus`: an instant query and a condition on its value, or a comparison of its series
+//! with a baseline (`baseline.rs`).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::baseline::{self, Baseline};
 use super::credentials::{self, Credentials};
 use crate::condition::Condition;
 use crate::decoder::{Decoder, Fields};
@@ -10,7 +12,8 @@ use crate::diagnostic::Diagnostic;
 use crate::diagnostic::problem::GateProblem;
 use crate::spanned::Spanned;
 
-/// A Prometheus check: a query whose single value must meet `pass` (and not meet `fail`).
+/// A Prometheus check: a query whose single value must meet `pass` (and not meet `fail`), or
+/// whose series must be no worse than a baseline's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct PrometheusGate {
@@ -30,6 +33,9 @@ pub struct PrometheusGate {
     /// headers.
     #[serde(default, skip_serializing_if = "Credentials::is_empty")]
     pub credentials: Credentials,
+    /// Instead of `pass` and `fail`: the series it is compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Baseline>,
 }
 
 /// The verdict of one measurement.
@@ -72,8 +78,11 @@ impl super::Definition for PrometheusGate {
         let on_empty = outcome(d, f, "on-empty");
         let on_nan = outcome(d, f, "on-nan");
         let credentials = credentials::decode(d, f, server.as_ref());
-        // A condition that was written but does not parse has its own error already.
-        if pass.is_none() && fail.is_none() && !f.is_defaults && !f.sets("pass") && !f.sets("fail") {
+        let threshold = pass.as_ref().or(fail.as_ref()).map(|c| c.span);
+        let baseline = baseline::decode(d, f, threshold);
+        // A condition or baseline that was written but does not read has its own error already.
+        let written = ["pass", "fail"].iter().chain(baseline::SETTINGS).any(|k| f.sets(k));
+        if pass.is_none() && fail.is_none() && !f.is_defaults && !written {
             d.push(Diagnostic::new(GateProblem::NoCondition, f.name_span()));
         }
         Some(PrometheusGate {
@@ -84,6 +93,7 @@ impl super::Definition for PrometheusGate {
             on_empty,
             on_nan,
             credentials,
+            baseline: baseline?,
         })
     }
 }

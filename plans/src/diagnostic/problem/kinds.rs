@@ -155,6 +155,14 @@ pub enum GateProblem<'a> {
     HeaderTwice { name: &'a str, first: Span },
     /// A literal header value holding a control character (a newline).
     NotAHeaderValue,
+    /// `baseline` and `baseline-query` on one gate; the first is at `first`.
+    TwoBaselines { first: Span },
+    /// `margin` or `better` (`key`) on a gate that compares with no baseline.
+    WithoutBaseline { key: &'a str },
+    /// A `pass` or `fail` threshold on a gate that compares with a baseline, which is at `baseline`.
+    ThresholdAndBaseline { baseline: Span },
+    /// A baseline without `better`.
+    NoBetter,
 }
 
 impl GateProblem<'_> {
@@ -204,10 +212,15 @@ impl GateProblem<'_> {
                 Words::error(Code::BadValue, format!("`{url}` is not an http or https URL"), "not a URL")
                     .help("write the server's URL: `prometheus \"http://prometheus:9090\"`")
             }
-            NoCondition => {
-                Words::error(Code::MissingField, "this prometheus gate has no condition", "no `pass` or `fail`")
-                    .help("add `pass \"result < 0.001\"` (and optionally `fail \"result > 0.01\"`)")
-            }
+            NoCondition => Words::error(
+                Code::MissingField,
+                "this prometheus gate has no condition",
+                "no `pass`, `fail` or `baseline`",
+            )
+            .help(
+                "add `pass \"result < 0.001\"` (and optionally `fail \"result > 0.01\"`), or compare with the old \
+                 release: `baseline before` and `better lower`",
+            ),
             BadCondition { key, text, why } => {
                 Words::error(Code::BadCondition, format!("`{text}` is not a condition"), why)
                     .help(format!("write `{key} \"result < 0.001\"`; operators: <, <=, >, >=, ==, !="))
@@ -285,6 +298,31 @@ impl GateProblem<'_> {
                 "control character",
             )
             .help("write the value on one line"),
+            TwoBaselines { first } => Words::error(
+                Code::DuplicateField,
+                "a gate compares with `baseline before` or with a `baseline-query`, not both",
+                "second baseline",
+            )
+            .note(first, "first baseline")
+            .help(
+                "`baseline before` compares with the same query before the run; `baseline-query \"PROMQL\"` with \
+                 another series (the stable service beside a canary) at the same instants: keep one",
+            ),
+            WithoutBaseline { key } => Words::error(
+                Code::BadValue,
+                format!("`{key}` only means something on a gate that compares with a baseline"),
+                "no baseline to compare with",
+            )
+            .help("add `baseline before` (or `baseline-query \"PROMQL\"`), or remove it"),
+            ThresholdAndBaseline { baseline } => Words::error(
+                Code::DuplicateField,
+                "a prometheus gate judges against a threshold or against a baseline, not both",
+                "threshold",
+            )
+            .note(baseline, "baseline")
+            .help("declare two gates, one with the threshold and one with the baseline, and list both where they are used"),
+            NoBetter => Words::error(Code::MissingField, "a gate that compares with a baseline must say which way is better", "no `better`")
+                .help("add `better lower` (latency, error rate) or `better higher` (throughput, success ratio)"),
         }
     }
 }
