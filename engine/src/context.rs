@@ -133,7 +133,8 @@ impl StepContext {
     pub fn batch_gates(&self, gates: &[Spanned<String>]) -> (Vec<Spanned<String>>, Vec<Spanned<String>>) {
         let declared = gates.iter().filter_map(|g| self.plan.gate(&g.value).map(|d| (g, d)));
         let (during, after): (Vec<_>, Vec<_>) = declared.partition(|(_, d)| judges_batches(&d.kind));
-        let names = |list: Vec<(&Spanned<String>, &plans::model::Gate)>| list.into_iter().map(|(g, _)| g.clone()).collect();
+        let names =
+            |list: Vec<(&Spanned<String>, &plans::model::Gate)>| list.into_iter().map(|(g, _)| g.clone()).collect();
         (names(during), names(after))
     }
 

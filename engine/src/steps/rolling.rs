@@ -194,7 +194,8 @@ pub async fn roll_out(
     };
     let mut analysis = std::pin::pin!(judge_batches(ctx, &during, seen));
     let analysed = {
-        let mut follow = std::pin::pin!(convergence::follow(cluster, &report, &target, &baseline, &mut watch, settings));
+        let mut follow =
+            std::pin::pin!(convergence::follow(cluster, &report, &target, &baseline, &mut watch, settings));
         tokio::select! {
             judged = analysis.as_mut() => {
                 judged.map_err(StepError::Gates)?;
@@ -211,9 +212,7 @@ pub async fn roll_out(
     // Converged: the judgement of the whole release goes on (unless it is over), and the gates
     // that judge convergence itself begin; the new tasks are watched until the last has passed.
     let rest = async {
-        let batches = async {
-            if analysed { Ok(()) } else { analysis.await }
-        };
+        let batches = async { if analysed { Ok(()) } else { analysis.await } };
         tokio::try_join!(batches, ctx.judge(&after)).map(|_| ())
     };
     watch.during(cluster, rest).await?.map_err(StepError::Gates)
@@ -516,15 +515,19 @@ mod tests {
 
     /// `rolling` with gate `g`.
     fn gated(service: &str, image: &str) -> Rolling {
-        Rolling { gates: vec![Spanned::new("g".into(), Span::default())], ..rolling(service, image, FailureAction::Rollback, 600) }
+        Rolling {
+            gates: vec![Spanned::new("g".into(), Span::default())],
+            ..rolling(service, image, FailureAction::Rollback, 600)
+        }
     }
 
     /// (image, running) of every task of `name` that wants to run; and how many tasks of
     /// `image` were ever created.
     async fn images(fake: &FakeCluster, name: &str, image: &str) -> (Vec<String>, usize) {
         let tasks = fake.tasks(name).await.unwrap();
-        let image_of =
-            |t: &bollard::models::Task| spec::image(&ServiceSpec { task_template: t.spec.clone(), ..Default::default() }).to_owned();
+        let image_of = |t: &bollard::models::Task| {
+            spec::image(&ServiceSpec { task_template: t.spec.clone(), ..Default::default() }).to_owned()
+        };
         let mut running: Vec<String> = tasks
             .iter()
             .filter(|t| t.desired_state == Some(bollard::models::TaskState::RUNNING))
@@ -574,7 +577,10 @@ mod tests {
         // next batch would start at 3 s.
         about(started.elapsed(), 2);
         assert_eq!(judgements(&memory).1, ["judging g with 1 of 3 tasks on the new release"]);
-        assert_eq!(images(&fake, "shop_web", "app:v2").await, (vec!["app:v1".into(), "app:v1".into(), "app:v2".into()], 1));
+        assert_eq!(
+            images(&fake, "shop_web", "app:v2").await,
+            (vec!["app:v1".into(), "app:v1".into(), "app:v2".into()], 1)
+        );
 
         let undoing = tokio::time::Instant::now();
         undo("web", &recorded(&ctx), &ctx.run).await.unwrap();
@@ -617,10 +623,7 @@ mod tests {
 
         let (verdicts, batches) = judgements(&memory);
         assert_eq!(verdicts, ["passed"; 3]);
-        assert_eq!(
-            batches,
-            [1, 2, 3].map(|n| format!("judging g with {n} of 3 tasks on the new release")),
-        );
+        assert_eq!(batches, [1, 2, 3].map(|n| format!("judging g with {n} of 3 tasks on the new release")),);
         // Not before the update converged (the third task up at 8 s, then a monitor window).
         about(started.elapsed(), 10);
         assert_eq!(images(&fake, "shop_web", "app:v2").await.0, vec!["app:v2".to_string(); 3]);
