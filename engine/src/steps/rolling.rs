@@ -30,6 +30,10 @@ use crate::services::watch::Watch;
 use crate::services::{self, spec};
 use crate::undo::{RollingUndo, Undo};
 
+/// How the progress message that a judgement of a batch begins starts (`planrun plan`'s
+/// drills show these).
+pub const JUDGING: &str = "judging ";
+
 /// How long an undo may take when its record does not say.
 const UNDO_DEADLINE: Duration = Duration::from_secs(600);
 
@@ -244,7 +248,7 @@ async fn judge_batches(
     let begin = |now: Rollout| -> Judgement<'_> {
         let names: Vec<&str> = gates.iter().map(|g| g.value.as_str()).collect();
         ctx.progress(format!(
-            "judging {} with {} of {} tasks on the new release",
+            "{JUDGING}{} with {} of {} tasks on the new release",
             names.join(", "),
             now.on_new,
             now.expected
