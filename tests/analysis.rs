@@ -37,10 +37,13 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// What this test's probe saw: (time, status) of every answer, every 50 ms.
+/// When a probe asked, and the status it got (none: no answer).
+type Answer = (Instant, Option<u16>);
+
+/// What this test's probe saw: every answer, every 50 ms.
 struct Probe {
     stop: Arc<AtomicBool>,
-    seen: Arc<Mutex<Vec<(Instant, Option<u16>)>>>,
+    seen: Arc<Mutex<Vec<Answer>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -63,7 +66,7 @@ impl Probe {
         Probe { stop, seen, thread: Some(thread) }
     }
 
-    fn stop(mut self) -> Vec<(Instant, Option<u16>)> {
+    fn stop(mut self) -> Vec<Answer> {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             t.join().unwrap();
