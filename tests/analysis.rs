@@ -123,6 +123,7 @@ fn a_release_answering_500_is_stopped_on_its_first_batch_and_undone_to_the_exact
     for n in 1..=RUNS {
         let earlier = tasks_of(&web.name, ERRORS);
         let probe = Probe::start(port);
+        let started = Instant::now();
         let mut apply = Background::apply(&work, &plan, &[]);
         apply.wait_for("rollback-started", "");
         let undo_started = Instant::now();
@@ -161,12 +162,43 @@ fn a_release_answering_500_is_stopped_on_its_first_batch_and_undone_to_the_exact
         let took = undo_started.saturating_duration_since(first_bad);
         let bad = seen.iter().filter(|(_, s)| *s != Some(200)).count();
         eprintln!(
-            "run {n}: first 500 to undo start {} ms; {bad} of {} probe answers not 200; {created} of 3 replicas replaced",
+            "run {n}: first 500 to undo start {} ms ({} ms into the run); {bad} of {} probe answers not 200; {created} of 3 replicas replaced",
             took.as_millis(),
+            undo_started.saturating_duration_since(started).as_millis(),
             seen.len()
         );
         assert!(took <= Duration::from_secs(5), "run {n}: the undo started {took:?} after the first 500");
         figures.push(took.as_millis());
     }
     eprintln!("first 500 to undo start, ms: {figures:?}");
+
+    // The same release judged only after the update (planrun before issue 22): every replica
+    // answers 500 before the gate's first measurement.
+    let after = work.plan(
+        &std::fs::read_to_string(&plan)
+            .unwrap()
+            .replace("        gates answers\n", "        analysis after\n        gates answers\n"),
+    );
+    let earlier = tasks_of(&web.name, ERRORS);
+    let probe = Probe::start(port);
+    let started = Instant::now();
+    let mut apply = Background::apply(&work, &after, &[]);
+    apply.wait_for("rollback-started", "");
+    let undo_started = Instant::now();
+    let run = apply.finish();
+    let seen = probe.stop();
+    assert_eq!(run.outcome(), "rolled-back", "{}", run.stderr);
+    assert!(run.events_of("step-progress").iter().all(|e| !e["message"].as_str().unwrap_or("").starts_with("judging")));
+    let created = tasks_of(&web.name, ERRORS).difference(&earlier).count();
+    assert_eq!(created, 3, "with analysis after, every replica was replaced first");
+    assert_eq!(web.spec(), before);
+    web.assert_converged(V1, 3);
+    let first_bad = seen.iter().find(|(_, s)| *s == Some(500)).map(|(at, _)| *at).expect("the probe saw a 500");
+    let bad = seen.iter().filter(|(_, s)| *s != Some(200)).count();
+    eprintln!(
+        "analysis after: first 500 to undo start {} ms ({} ms into the run); {bad} of {} probe answers not 200; {created} of 3 replicas replaced",
+        undo_started.saturating_duration_since(first_bad).as_millis(),
+        undo_started.saturating_duration_since(started).as_millis(),
+        seen.len()
+    );
 }
