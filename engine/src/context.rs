@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use plans::gates::GateKind;
 use plans::model::Plan;
 use plans::spanned::Spanned;
 
@@ -59,6 +60,17 @@ impl RunContext {
     pub fn progress(&self, step: &str, message: impl Into<String>) {
         let message = message.into();
         self.events.emit(Event::StepProgress { step: step.to_owned(), message, updated: None, wait_ms: None });
+    }
+}
+
+/// Whether a gate of this kind can judge a release while Swarm is still rolling it out: those
+/// that measure what the new tasks do (their answers, their metrics, a command's verdict) can;
+/// a `swarm` gate judges the end of the rollout itself (every task on the new spec) and would
+/// fail every batch but the last, so it is judged once the update has converged.
+pub fn judges_batches(kind: &GateKind) -> bool {
+    match kind {
+        GateKind::Http(_) | GateKind::Prometheus(_) | GateKind::Command(_) => true,
+        GateKind::Swarm(_) => false,
     }
 }
 
@@ -126,6 +138,16 @@ impl StepContext {
         .await;
         let bad: Vec<GateReport> = reports.into_iter().filter(|r| r.verdict != Verdict::Passed).collect();
         if bad.is_empty() { Ok(()) } else { Err(bad) }
+    }
+
+    /// Splits `gates` into those that judge each batch of a rollout and those judged once it
+    /// has converged ([`judges_batches`]); names the plan does not declare are left out.
+    pub fn batch_gates(&self, gates: &[Spanned<String>]) -> (Vec<Spanned<String>>, Vec<Spanned<String>>) {
+        let declared = gates.iter().filter_map(|g| self.plan.gate(&g.value).map(|d| (g, d)));
+        let (during, after): (Vec<_>, Vec<_>) = declared.partition(|(_, d)| judges_batches(&d.kind));
+        let names =
+            |list: Vec<(&Spanned<String>, &plans::model::Gate)>| list.into_iter().map(|(g, _)| g.clone()).collect();
+        (names(during), names(after))
     }
 
     /// Asks a person `text`, saying in the progress view how to answer; waits for the answer.

@@ -413,7 +413,13 @@ fn step_plans(
                 records.retain(|u| u.step != *step);
                 records.push(UndoEntry { step: step.clone(), undo: undo.describe(), recorded_ms: r.elapsed_ms })
             }
-            Event::GateFinished { step, gate, .. } => gates.entry(step.as_str()).or_default().push(gate.clone()),
+            // Each gate once, though a step judges it batch by batch or stage by stage.
+            Event::GateFinished { step, gate, .. } => {
+                let named = gates.entry(step.as_str()).or_default();
+                if !named.contains(gate) {
+                    named.push(gate.clone());
+                }
+            }
             Event::StepFinished { step, .. } => {
                 undone_at_end.insert(step.as_str(), records.len());
             }
@@ -547,6 +553,10 @@ pub fn story(records: &[Record]) -> Vec<Moment> {
                     Some(why) => format!("`{step}` {outcome}: {why}"),
                     None => format!("`{step}` {outcome}"),
                 },
+                // Analysis during a rollout: when each batch's judgement began.
+                Event::StepProgress { step, message, .. } if message.starts_with(crate::steps::rolling::JUDGING) => {
+                    format!("`{step}` {message}")
+                }
                 Event::GateFinished { step, gate, verdict, .. } if verdict != "passed" => {
                     format!("gate `{gate}` {verdict} (step `{step}`)")
                 }

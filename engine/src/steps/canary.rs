@@ -519,9 +519,16 @@ plan p {
             "pausing for 60s",
             "stage 2/2: canary to 3 of 6 tasks (50%)",
             "promoting: shop_web rolls to app:v2",
+            // The promotion is judged batch by batch (`analysis per-batch`, the default); the
+            // second batch came up while the first was judged, the third began the judgement
+            // of the whole release.
+            "judging errors with 1 of 3 tasks on the new release",
+            "judging errors with 3 of 3 tasks on the new release",
             "removing canary shop_web-canary",
         ];
-        for (message, wanted) in said.iter().filter(|m| !m.starts_with("updating")).zip(expected) {
+        let shown: Vec<&String> = said.iter().filter(|m| !m.starts_with("updating")).collect();
+        assert_eq!(shown.len(), expected.len(), "{said:#?}");
+        for (message, wanted) in shown.into_iter().zip(expected) {
             assert_eq!(message, wanted, "{said:#?}");
         }
     }

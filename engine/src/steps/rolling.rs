@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use bollard::models::ServiceSpec;
 use plans::steps::Rolling;
 use plans::steps::allow_removing::Removable;
+use plans::steps::update::AnalysisMode;
 
 use super::LiveFacts;
 use super::{Behavior, Findings, Refusal, StepError};
@@ -20,6 +21,7 @@ use crate::cluster::ClusterError;
 use crate::context::{RunContext, StepContext};
 use crate::events::StepOutcome;
 use crate::events::UndoOutcome;
+use crate::gates::GateReport;
 use crate::services::convergence::{self, Settings};
 use crate::services::removal;
 use crate::services::stack::same_spec_at;
@@ -27,6 +29,10 @@ use crate::services::target::{Baseline, Mode, Target};
 use crate::services::watch::Watch;
 use crate::services::{self, spec};
 use crate::undo::{RollingUndo, Undo};
+
+/// How the progress message that a judgement of a batch begins starts (`planrun plan`'s
+/// drills show these).
+pub const JUDGING: &str = "judging ";
 
 /// How long an undo may take when its record does not say.
 const UNDO_DEADLINE: Duration = Duration::from_secs(600);
@@ -175,9 +181,109 @@ pub async fn roll_out(
     let allowed = Watch::allowance(policy.max_failure_ratio, tasks);
     let mut watch = Watch::new(&target, &baseline, allowed);
     let settings = Settings::new(policy.deadline.to_std());
-    convergence::follow(cluster, &|p| ctx.followed(p), &target, &baseline, &mut watch, settings).await?;
-    // The release must stay healthy until its last gate has passed.
-    watch.during(cluster, ctx.judge(gates)).await?.map_err(StepError::Gates)
+    let (during, after) = ctx.batch_gates(gates);
+    if policy.analysis == AnalysisMode::After || during.is_empty() {
+        convergence::follow(cluster, &|p| ctx.followed(p), &target, &baseline, &mut watch, settings).await?;
+        // The release must stay healthy until its last gate has passed.
+        return watch.during(cluster, ctx.judge(gates)).await?.map_err(StepError::Gates);
+    }
+    // Per batch: the follow says how many tasks run the new release; the gates judge each
+    // batch as it runs, beside the follow, and a failing verdict ends the step at once (its
+    // undo then writes the old spec over the update Swarm is still making).
+    let (batches, seen) = tokio::sync::watch::channel(Rollout::default());
+    let report = |p: crate::services::progress::Progress| {
+        let (on_new, expected) = p.updated;
+        batches.send_modify(|r| (r.on_new, r.expected) = (on_new, expected));
+        ctx.followed(p);
+    };
+    let mut analysis = std::pin::pin!(judge_batches(ctx, &during, seen));
+    let analysed = {
+        let mut follow =
+            std::pin::pin!(convergence::follow(cluster, &report, &target, &baseline, &mut watch, settings));
+        tokio::select! {
+            judged = analysis.as_mut() => {
+                judged.map_err(StepError::Gates)?;
+                follow.as_mut().await?;
+                true
+            }
+            followed = follow.as_mut() => {
+                followed?;
+                false
+            }
+        }
+    };
+    batches.send_modify(|r| r.converged = true);
+    // Converged: the judgement of the whole release goes on (unless it is over), and the gates
+    // that judge convergence itself begin; the new tasks are watched until the last has passed.
+    let rest = async {
+        let batches = async { if analysed { Ok(()) } else { analysis.await } };
+        tokio::try_join!(batches, ctx.judge(&after)).map(|_| ())
+    };
+    watch.during(cluster, rest).await?.map_err(StepError::Gates)
+}
+
+/// How far Swarm's update has come, as the follow last saw it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Rollout {
+    /// Tasks running the new release.
+    on_new: u64,
+    /// Tasks the service should run.
+    expected: u64,
+    /// The update has converged.
+    converged: bool,
+}
+
+/// Judges `gates` batch by batch as the rollout `seen` goes on. A judgement begins as soon as
+/// more tasks run the new release than when the last one began; one of a partial rollout at a
+/// time (a batch that comes up meanwhile waits for it to end). Once every task runs the new
+/// release (or the update converged), the judgement of the whole release begins at once,
+/// beside a partial one still under way; both must pass. The first verdict that is not a pass
+/// ends it.
+async fn judge_batches(
+    ctx: &StepContext,
+    gates: &[plans::spanned::Spanned<String>],
+    mut seen: tokio::sync::watch::Receiver<Rollout>,
+) -> Result<(), Vec<crate::gates::GateReport>> {
+    type Judgement<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Vec<GateReport>>> + Send + 'a>>;
+    let begin = |now: Rollout| -> Judgement<'_> {
+        let names: Vec<&str> = gates.iter().map(|g| g.value.as_str()).collect();
+        ctx.progress(format!(
+            "{JUDGING}{} with {} of {} tasks on the new release",
+            names.join(", "),
+            now.on_new,
+            now.expected
+        ));
+        Box::pin(ctx.judge(gates))
+    };
+    let mut partial: Option<Judgement<'_>> = None;
+    let mut judged = 0;
+    loop {
+        let now = *seen.borrow_and_update();
+        if now.converged || (now.expected > 0 && now.on_new >= now.expected) {
+            let whole = begin(now);
+            return match partial {
+                Some(partial) => tokio::try_join!(partial, whole).map(|_| ()),
+                None => whole.await,
+            };
+        }
+        if partial.is_none() && now.on_new > judged {
+            judged = now.on_new;
+            partial = Some(begin(now));
+        }
+        let under_way = partial.is_some();
+        tokio::select! {
+            verdict = async { partial.as_mut().expect("a judgement under way").await }, if under_way => {
+                verdict?;
+                partial = None;
+            }
+            changed = seen.changed() => {
+                // The sender lives as long as the step: this waits until the step ends.
+                if changed.is_err() {
+                    return std::future::pending().await;
+                }
+            }
+        }
+    }
 }
 
 /// Why an update or rollback already under way (or paused by an earlier run) stands in the
@@ -340,6 +446,7 @@ mod tests {
     use crate::events::{Event, Memory};
     use crate::simulation::Simulation;
     use crate::steps::Behavior as _;
+    use plans::gates::Outcome;
 
     fn spec(name: &str, image: &str) -> ServiceSpec {
         ServiceSpec {
@@ -393,6 +500,171 @@ mod tests {
         let ctx = sim.context("s", "r-test", vec![Box::new(memory.clone())]);
         let (plan, _) = Simulation::plan("plan t {\n    stack s\n    check c { gates g }\n    gate g { swarm x }\n}\n");
         (sim.step(&ctx, &plan, "web"), memory)
+    }
+
+    /// A step context named `web` over `fake` whose plan declares gate `g` (`gate` is its
+    /// body), its events kept in memory, and the probe that answers for the gate.
+    fn context_with_gate(fake: &FakeCluster, gate: &str) -> (StepContext, Arc<Memory>, crate::gates::ScriptedProbe) {
+        let sim = Simulation { cluster: fake.clone(), ..Simulation::new() };
+        let memory = Arc::new(Memory::default());
+        let ctx = sim.context("s", "r-test", vec![Box::new(memory.clone())]);
+        let text = format!("plan t {{\n    stack s\n    check c {{ gates g }}\n    gate g {{\n{gate}\n    }}\n}}\n");
+        let (plan, _) = Simulation::plan(&text);
+        (sim.step(&ctx, &plan, "web"), memory, sim.probe.clone())
+    }
+
+    /// `rolling` with gate `g`.
+    fn gated(service: &str, image: &str) -> Rolling {
+        Rolling {
+            gates: vec![Spanned::new("g".into(), Span::default())],
+            ..rolling(service, image, FailureAction::Rollback, 600)
+        }
+    }
+
+    /// (image, running) of every task of `name` that wants to run; and how many tasks of
+    /// `image` were ever created.
+    async fn images(fake: &FakeCluster, name: &str, image: &str) -> (Vec<String>, usize) {
+        let tasks = fake.tasks(name).await.unwrap();
+        let image_of = |t: &bollard::models::Task| {
+            spec::image(&ServiceSpec { task_template: t.spec.clone(), ..Default::default() }).to_owned()
+        };
+        let mut running: Vec<String> = tasks
+            .iter()
+            .filter(|t| t.desired_state == Some(bollard::models::TaskState::RUNNING))
+            .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(bollard::models::TaskState::RUNNING))
+            .map(image_of)
+            .collect();
+        running.sort();
+        (running, tasks.iter().filter(|t| image_of(t) == image).count())
+    }
+
+    /// `took` is `secs`, give or take the follow's 100 ms poll.
+    fn about(took: Duration, secs: u64) {
+        let at = Duration::from_secs(secs);
+        assert!(took >= at && took <= at + Duration::from_millis(100), "took {took:?}, not about {secs} s");
+    }
+
+    /// The verdicts of `g`, in order, and the batches they judged.
+    fn judgements(memory: &Memory) -> (Vec<String>, Vec<String>) {
+        let events = memory.events();
+        let verdicts = events
+            .iter()
+            .filter_map(|e| if let Event::GateFinished { verdict, .. } = e { Some(verdict.clone()) } else { None })
+            .collect();
+        let batches = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::StepProgress { message, .. } if message.starts_with("judging") => Some(message.clone()),
+                _ => None,
+            })
+            .collect();
+        (verdicts, batches)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gate_failing_on_the_first_batch_stops_the_step_before_the_later_batches_are_replaced() {
+        let fake = FakeCluster::new();
+        let before = spec("shop_web", "app:v1");
+        fake.add_service(before.clone());
+        let (ctx, memory, probe) = context_with_gate(&fake, "        http \"http://x/\"\n        interval \"1s\"");
+        probe.script("g", &[Outcome::Fail]);
+        let started = tokio::time::Instant::now();
+
+        let error = gated("shop_web", "app:v2").apply(&ctx).await.unwrap_err();
+
+        assert_eq!(error.to_string(), "gate `g` failed: 1 failed (limit 0): scripted fail at #1");
+        // The first new task is up at 2 s (1 s start, 1 s to its first health check); the
+        // next batch would start at 3 s.
+        about(started.elapsed(), 2);
+        assert_eq!(judgements(&memory).1, ["judging g with 1 of 3 tasks on the new release"]);
+        assert_eq!(
+            images(&fake, "shop_web", "app:v2").await,
+            (vec!["app:v1".into(), "app:v1".into(), "app:v2".into()], 1)
+        );
+
+        let undoing = tokio::time::Instant::now();
+        undo("web", &recorded(&ctx), &ctx.run).await.unwrap();
+        // Only the one new slot goes back (2 s), then Swarm's delay (1 s) and monitor window
+        // (2 s): not three slots' worth.
+        about(undoing.elapsed(), 5);
+        assert_eq!(fake.spec("shop_web").unwrap(), before, "the exact previous spec");
+        let (running, ever) = images(&fake, "shop_web", "app:v2").await;
+        assert_eq!((running, ever), (vec!["app:v1".to_string(); 3], 1), "no later batch was ever replaced");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gate_failing_on_the_second_batch_stops_the_step_before_the_third() {
+        let fake = FakeCluster::new();
+        let before = spec("shop_web", "app:v1");
+        fake.add_service(before.clone());
+        let (ctx, memory, probe) = context_with_gate(&fake, "        http \"http://x/\"\n        interval \"1s\"");
+        probe.script_judgement("g", 1, &[Outcome::Fail]);
+        let started = tokio::time::Instant::now();
+
+        gated("shop_web", "app:v2").apply(&ctx).await.unwrap_err();
+
+        // Batch 2 is up at 5 s (3 s + 2 s); batch 3 would start at 6 s.
+        about(started.elapsed(), 5);
+        assert_eq!(judgements(&memory).0, ["passed", "failed"]);
+        assert_eq!(images(&fake, "shop_web", "app:v2").await.1, 2);
+        undo("web", &recorded(&ctx), &ctx.run).await.unwrap();
+        assert_eq!(fake.spec("shop_web").unwrap(), before);
+        assert_eq!(images(&fake, "shop_web", "app:v2").await, (vec!["app:v1".to_string(); 3], 2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_passing_release_is_judged_batch_by_batch_through_to_convergence() {
+        let fake = FakeCluster::new();
+        fake.add_service(spec("shop_web", "app:v1"));
+        let (ctx, memory, _) = context_with_gate(&fake, "        http \"http://x/\"\n        interval \"1s\"");
+        let started = tokio::time::Instant::now();
+
+        gated("shop_web", "app:v2").apply(&ctx).await.unwrap();
+
+        let (verdicts, batches) = judgements(&memory);
+        assert_eq!(verdicts, ["passed"; 3]);
+        assert_eq!(batches, [1, 2, 3].map(|n| format!("judging g with {n} of 3 tasks on the new release")),);
+        // Not before the update converged (the third task up at 8 s, then a monitor window).
+        about(started.elapsed(), 10);
+        assert_eq!(images(&fake, "shop_web", "app:v2").await.0, vec!["app:v2".to_string(); 3]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_judgement_longer_than_a_batch_is_followed_by_one_of_the_batches_that_came_up_meanwhile() {
+        let fake = FakeCluster::new();
+        fake.add_service(spec("shop_web", "app:v1"));
+        // 4 s per judgement: longer than the 3 s between batches.
+        let (ctx, memory, _) =
+            context_with_gate(&fake, "        http \"http://x/\"\n        interval \"1s\"\n        count 5");
+        let started = tokio::time::Instant::now();
+
+        gated("shop_web", "app:v2").apply(&ctx).await.unwrap();
+
+        // 2 s to 6 s with 1 new task; 6 s to 10 s with 2 (the second was up at 5 s, and
+        // waited); the whole release from 8 s (the third up) to 12 s, beside it: the update
+        // converged at 10 s, the step ends at 12 s.
+        assert_eq!(
+            judgements(&memory).1,
+            [1, 2, 3].map(|n| format!("judging g with {n} of 3 tasks on the new release")),
+        );
+        about(started.elapsed(), 12);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn analysis_after_judges_once_the_update_has_converged() {
+        let fake = FakeCluster::new();
+        fake.add_service(spec("shop_web", "app:v1"));
+        let (ctx, memory, probe) = context_with_gate(&fake, "        http \"http://x/\"\n        interval \"1s\"");
+        probe.script("g", &[Outcome::Fail]);
+        let mut step = gated("shop_web", "app:v2");
+        step.update.analysis = AnalysisMode::After;
+        let started = tokio::time::Instant::now();
+
+        step.apply(&ctx).await.unwrap_err();
+
+        about(started.elapsed(), 10); // every task replaced first
+        assert_eq!(judgements(&memory), (vec!["failed".to_string()], Vec::new()));
+        assert_eq!(images(&fake, "shop_web", "app:v2").await.0, vec!["app:v2".to_string(); 3]);
     }
 
     /// What the step recorded (the run's own copy: the event carries it redacted).

@@ -31,6 +31,19 @@ pub enum FailureAction {
     Continue,
 }
 
+/// When a step's gates are judged against a release Swarm is rolling out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnalysisMode {
+    /// From the first new task on: a judgement begins as each batch of new tasks runs, and the
+    /// first failing verdict stops the step (its undo starts) while later batches still run
+    /// the old release. The step ends once the update has converged and a judgement begun
+    /// with every task on the new release has passed.
+    PerBatch,
+    /// Only once the update has converged (every task replaced): planrun before issue 22.
+    After,
+}
+
 /// The update config planrun applies to the service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -49,6 +62,8 @@ pub struct UpdatePolicy {
     pub max_failure_ratio: f64,
     /// The step fails when the update has not converged in this time.
     pub deadline: Duration,
+    /// When the step's gates are judged: batch by batch during the update, or after it.
+    pub analysis: AnalysisMode,
     /// Where `order` was written, for warnings.
     #[serde(skip)]
     #[schemars(skip)]
@@ -71,6 +86,7 @@ impl Default for UpdatePolicy {
             monitor: Duration::from_secs(5),
             max_failure_ratio: 0.0,
             deadline: Duration::from_secs(600),
+            analysis: AnalysisMode::PerBatch,
             order_span: None,
             written: Vec::new(),
         }
@@ -149,6 +165,10 @@ impl UpdatePolicy {
         }
         if let Some(v) = d.duration(fields, "deadline") {
             p.deadline = v.value;
+        }
+        let modes = [("per-batch", AnalysisMode::PerBatch), ("after", AnalysisMode::After)];
+        if let Some(v) = d.choice(fields, "analysis", &modes) {
+            p.analysis = v.value;
         }
         p
     }

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use bollard::models::Service;
 use plans::steps::BlueGreen;
 use plans::steps::switch::Switch;
-use plans::steps::update::{FailureAction, Order, UpdatePolicy};
+use plans::steps::update::{AnalysisMode, FailureAction, Order, UpdatePolicy};
 
 use super::StepError;
 use crate::cluster::{Cluster, ClusterError};
@@ -143,6 +143,8 @@ pub fn policy(deadline: plans::duration::Duration, monitor: plans::duration::Dur
         monitor,
         max_failure_ratio: 0.0,
         deadline,
+        // Nobody sees what a switch rolls until the switch: its gates are judged after it.
+        analysis: AnalysisMode::After,
         order_span: None,
         written: Vec::new(),
     }

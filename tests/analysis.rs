@@ -1,0 +1,204 @@
+//! Analysis during the rollout (issue 22) on the real local swarm: a rolling step whose new
+//! image answers 500 while its health checks pass is caught by its gate on the first batch,
+//! and its undo starts while the later replicas still run the old release.
+//!
+//! The backend (3 replicas, dnsrr) sits behind the test nginx router, published on a host port
+//! of 127.0.0.1; the step's `http` gate and this test's own probe both ask the router, which
+//! sends each request to one of the backend's tasks. Every service is named uniquely and
+//! removed at the end, pass or fail.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use support::{Background, LockGuard, Router, Service, Workdir, docker, unique};
+
+const V1: &str = "planrun-test/app:v1";
+/// Answers 500 on `/` while `/health` (its health check) passes.
+const ERRORS: &str = "planrun-test/app:5xx";
+const RUNS: usize = 3;
+
+/// The status of `GET /` on 127.0.0.1:`port`, if it answered (each request bounded to 2 s).
+fn status(port: u16) -> Option<u16> {
+    let mut stream = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream.write_all(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// A free port on 127.0.0.1 (the router publishes it in host mode).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// When a probe asked, and the status it got (none: no answer).
+type Answer = (Instant, Option<u16>);
+
+/// What this test's probe saw: every answer, every 50 ms.
+struct Probe {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<Answer>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Probe {
+    /// Asks 127.0.0.1:`port` every 50 ms, for at most 180 s, until stopped.
+    fn start(port: u16) -> Probe {
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let thread = std::thread::spawn({
+            let (stop, seen) = (stop.clone(), seen.clone());
+            move || {
+                let until = Instant::now() + Duration::from_secs(180);
+                while !stop.load(Ordering::SeqCst) && Instant::now() < until {
+                    let answer = status(port);
+                    seen.lock().unwrap().push((Instant::now(), answer));
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        });
+        Probe { stop, seen, thread: Some(thread) }
+    }
+
+    fn stop(mut self) -> Vec<Answer> {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The ids of the tasks of `image` the swarm lists for `service` (its history included).
+fn tasks_of(service: &str, image: &str) -> std::collections::BTreeSet<String> {
+    docker(&["service", "ps", "--no-trunc", "--format", "{{.ID}} {{.Image}}", service])
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(_, i)| i.split('@').next() == Some(image))
+        .map(|(id, _)| id.to_owned())
+        .collect()
+}
+
+#[test]
+fn a_release_answering_500_is_stopped_on_its_first_batch_and_undone_to_the_exact_previous_spec() {
+    let web = Service::create(&unique("web"), V1, 3);
+    let router = Router::create(&unique("rt"), &web.name);
+    let port = free_port();
+    // One router task on a host port of this machine (never updated by the test).
+    #[rustfmt::skip]
+    docker(&[
+        "service", "update", "--quiet", "--detach=false", "--replicas", "1",
+        "--publish-add", &format!("mode=host,published={port},target=8080"), &router.name,
+    ]);
+    let until = Instant::now() + Duration::from_secs(60);
+    while status(port) != Some(200) {
+        assert!(Instant::now() < until, "the router on 127.0.0.1:{port} never answered 200");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let before = web.spec();
+    let stack = unique("stack");
+    let _lock = LockGuard(stack.clone());
+    let work = Workdir::new("analysis");
+    let plan = work.plan(&format!(
+        "plan analysis {{\n    stack {stack}\n    on-failure rollback\n    gate answers {{\n        \
+         http \"http://127.0.0.1:{port}/\" status=200 timeout=\"2s\"\n        interval \"250ms\"\n        count 80\n    }}\n    \
+         rolling web {{\n        service {}\n        image \"{ERRORS}\"\n        parallelism 1\n        delay \"2s\"\n        \
+         order start-first\n        monitor \"3s\"\n        deadline \"90s\"\n        gates answers\n    }}\n}}\n",
+        web.name
+    ));
+
+    let mut figures = Vec::new();
+    for n in 1..=RUNS {
+        let earlier = tasks_of(&web.name, ERRORS);
+        let probe = Probe::start(port);
+        let started = Instant::now();
+        let mut apply = Background::apply(&work, &plan, &[]);
+        apply.wait_for("rollback-started", "");
+        let undo_started = Instant::now();
+        let run = apply.finish();
+        let seen = probe.stop();
+
+        assert_eq!(run.code, 1, "run {n}: {}", run.stderr);
+        assert_eq!(run.outcome(), "rolled-back", "run {n}");
+        assert!(
+            run.stderr.contains("cause: step `web` failed: gate `answers` failed: 1 failed (limit 0): status 500"),
+            "run {n}: {}",
+            run.stderr
+        );
+        let judged: Vec<String> = run
+            .events_of("step-progress")
+            .iter()
+            .filter_map(|e| e["message"].as_str().filter(|m| m.starts_with("judging")).map(str::to_owned))
+            .collect();
+        assert_eq!(judged.first().map(String::as_str), Some("judging answers with 1 of 3 tasks on the new release"));
+        // The undo began before Swarm replaced every replica: the new release never ran on all
+        // three, and at most two tasks of it were ever created.
+        let most = run
+            .events_of("step-progress")
+            .iter()
+            .filter(|e| e["step"] == "web" && e["message"].as_str().is_some_and(|m| m.contains(ERRORS)))
+            .filter_map(|e| e["updated"][0].as_u64())
+            .max()
+            .unwrap_or(0);
+        assert!(most < 3, "run {n}: {most} tasks ran {ERRORS} before the undo");
+        let created = tasks_of(&web.name, ERRORS).difference(&earlier).count();
+        assert!((1..3).contains(&created), "run {n}: {created} tasks of {ERRORS} were created");
+        assert_eq!(web.spec(), before, "run {n}: the service is back on its exact previous spec");
+        web.assert_converged(V1, 3);
+
+        let first_bad = seen.iter().find(|(_, s)| *s == Some(500)).map(|(at, _)| *at).expect("the probe saw a 500");
+        let took = undo_started.saturating_duration_since(first_bad);
+        let bad = seen.iter().filter(|(_, s)| *s != Some(200)).count();
+        eprintln!(
+            "run {n}: first 500 to undo start {} ms ({} ms into the run); {bad} of {} probe answers not 200; {created} of 3 replicas replaced",
+            took.as_millis(),
+            undo_started.saturating_duration_since(started).as_millis(),
+            seen.len()
+        );
+        assert!(took <= Duration::from_secs(5), "run {n}: the undo started {took:?} after the first 500");
+        figures.push(took.as_millis());
+    }
+    eprintln!("first 500 to undo start, ms: {figures:?}");
+
+    // The same release judged only after the update (planrun before issue 22): every replica
+    // answers 500 before the gate's first measurement.
+    let after = work.plan(
+        &std::fs::read_to_string(&plan)
+            .unwrap()
+            .replace("        gates answers\n", "        analysis after\n        gates answers\n"),
+    );
+    let earlier = tasks_of(&web.name, ERRORS);
+    let probe = Probe::start(port);
+    let started = Instant::now();
+    let mut apply = Background::apply(&work, &after, &[]);
+    apply.wait_for("rollback-started", "");
+    let undo_started = Instant::now();
+    let run = apply.finish();
+    let seen = probe.stop();
+    assert_eq!(run.outcome(), "rolled-back", "{}", run.stderr);
+    assert!(run.events_of("step-progress").iter().all(|e| !e["message"].as_str().unwrap_or("").starts_with("judging")));
+    let created = tasks_of(&web.name, ERRORS).difference(&earlier).count();
+    assert_eq!(created, 3, "with analysis after, every replica was replaced first");
+    assert_eq!(web.spec(), before);
+    web.assert_converged(V1, 3);
+    let first_bad = seen.iter().find(|(_, s)| *s == Some(500)).map(|(at, _)| *at).expect("the probe saw a 500");
+    let bad = seen.iter().filter(|(_, s)| *s != Some(200)).count();
+    eprintln!(
+        "analysis after: first 500 to undo start {} ms ({} ms into the run); {bad} of {} probe answers not 200; {created} of 3 replicas replaced",
+        undo_started.saturating_duration_since(first_bad).as_millis(),
+        undo_started.saturating_duration_since(started).as_millis(),
+        seen.len()
+    );
+}
