@@ -400,7 +400,14 @@ fn every_example_against_a_prepared_live_swarm_in_every_format() {
                         }
                     }
                     if step["kind"] == "blue-green" {
-                        let blue = format!("{prefix}{}", if *example == "blue-green.kdl" { "shop_storefront_blue" } else { "prodstack_frontend_blue" });
+                        let blue = format!(
+                            "{prefix}{}",
+                            if *example == "blue-green.kdl" {
+                                "shop_storefront_blue"
+                            } else {
+                                "prodstack_frontend_blue"
+                            }
+                        );
                         assert_eq!(step["switch"]["from"], blue.as_str(), "{example}: {step}");
                         assert_eq!(step["switch"]["to"], blue.replace("_blue", "_green").as_str(), "{example}: {step}");
                     }

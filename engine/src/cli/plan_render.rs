@@ -157,7 +157,9 @@ fn switch_line(s: &SwitchPlan) -> String {
 fn if_it_fails(s: &StepPlan) -> String {
     let f = &s.on_failure;
     let Some(outcome) = &f.outcome else {
-        return format!("cannot drill: {}", f.not_drilled.as_deref().unwrap_or("not drilled"));
+        // Its first clause: the rest is advice for `--fail`.
+        let why = f.not_drilled.as_deref().unwrap_or("not drilled");
+        return if why.starts_with("not drilled") { why.to_owned() } else { first_clause(why).to_owned() };
     };
     let mut parts = Vec::new();
     if !f.stopped.is_empty() {
@@ -185,6 +187,10 @@ fn names(steps: &[String]) -> String {
     shown.join(", then ")
 }
 
+fn first_clause(text: &str) -> &str {
+    text.split(';').next().unwrap_or(text)
+}
+
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
 }
@@ -194,10 +200,14 @@ fn worst_line(r: &PlanReport) -> String {
     let t = &r.timeline;
     match &t.worst_failing {
         Some(what) => format!(
-            "worst case: {} ({what} fails{}, then {} of rollback)",
+            "worst case: {} ({what} fails{}, {})",
             span(t.worst_ms),
             if what.starts_with("gate") { " after using its whole allowance" } else { "" },
-            span(t.worst_rollback_ms)
+            if t.worst_outcome == "paused" {
+                "and the run pauses for a person".to_owned()
+            } else {
+                format!("then {} of rollback", span(t.worst_rollback_ms))
+            }
         ),
         None if r.steps.iter().any(|s| s.on_failure.outcome.is_some()) => {
             format!("worst case: {} (as the best: every failure drilled ends the run sooner)", span(t.worst_ms))
@@ -515,6 +525,10 @@ pub fn markdown(r: &PlanReport, limit: usize) -> String {
             md_cell(&if_it_fails(s))
         )
     }));
+    if !r.rollback.is_empty() {
+        order.push("\nUndo records, newest first (as recorded when all goes well):\n\n".into());
+        order.extend(r.rollback.iter().map(|u| md_item(&format!("`{}`: ", md(&u.step)), &u.undo)));
+    }
     let mut drill = Vec::new();
     if let Some(d) = &r.drill {
         drill.push(format!(
@@ -536,7 +550,7 @@ pub fn markdown(r: &PlanReport, limit: usize) -> String {
     let changes_text = section("Changes", &changes, left * 6 / 10, "steps");
     left = left.saturating_sub(changes_text.len());
     out.push_str(&changes_text);
-    let order_text = section("Order, timeline and rollback", &order, left * 6 / 10, "steps");
+    let order_text = section("Order, timeline and rollback", &order, left * 6 / 10, "rows");
     left = left.saturating_sub(order_text.len());
     out.push_str(&order_text);
     let pictures_text = section("Graph and timeline", &pictures(r), left * 5 / 10, "pictures");
@@ -591,6 +605,14 @@ mod tests {
             drill: None,
             assumptions: Vec::new(),
         }
+    }
+
+    #[test]
+    fn text_of_several_lines_is_a_list_item_with_the_rest_fenced_longer_than_its_backticks() {
+        assert_eq!(md_item("0s ", "one <line> | x"), "- 0s one &lt;line&gt; | x\n");
+        let item = md_item("", "failed: `a`\n ╭─[f.sql]\n ``` │ x");
+        assert_eq!(item, "- failed: `a`\n\n  ````text\n   ╭─[f.sql]\n   ``` │ x\n  ````\n\n");
+        assert_eq!(md_cell("a | b\nc"), "a \\| b c");
     }
 
     #[test]
