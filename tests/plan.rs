@@ -389,6 +389,30 @@ fn every_example_against_a_prepared_live_swarm_in_every_format() {
             assert!(out.status.success(), "{example} {format}: {stderr}");
             let stdout = String::from_utf8_lossy(&out.stdout);
             assert!(stdout.contains("live") && !stdout.contains("offline ("), "{example} {format} was planned live");
+            if format == "json" {
+                // Live, what runs now is known: no field's before is unknown, and a blue-green
+                // switch names the colour traffic leaves and the one it moves to.
+                let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+                for step in report["steps"].as_array().unwrap() {
+                    for change in step["changes"].as_array().unwrap() {
+                        for field in change["fields"].as_array().unwrap() {
+                            assert_eq!(field["before_unknown"], false, "{example}: {field}");
+                        }
+                    }
+                    if step["kind"] == "blue-green" {
+                        let blue = format!(
+                            "{prefix}{}",
+                            if *example == "blue-green.kdl" {
+                                "shop_storefront_blue"
+                            } else {
+                                "prodstack_frontend_blue"
+                            }
+                        );
+                        assert_eq!(step["switch"]["from"], blue.as_str(), "{example}: {step}");
+                        assert_eq!(step["switch"]["to"], blue.replace("_blue", "_green").as_str(), "{example}: {step}");
+                    }
+                }
+            }
             let name = example.trim_end_matches(".kdl").replace('/', "-");
             insta::assert_snapshot!(format!("live-{name}-{format}"), normalized(&stdout, &prefix));
         }

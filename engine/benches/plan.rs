@@ -81,6 +81,7 @@ fn measure(
             knob_sources: Vec::new(),
             offline_replicas: 2,
             fail: fail.map(|f| plan::simulate::can_fail(plan, f).expect("a failable step or gate")),
+            environment: None,
         };
         let started = Instant::now();
         report = Some(plan::build(&request));

@@ -1,6 +1,8 @@
 //! `planrun plan` without a swarm (`--offline`): every example in the three formats, as
 //! snapshots, the exit codes review tools rely on, the markdown size bound, and the JSON
-//! schema. The live swarm side is in tests/plan.rs (the end-to-end crate).
+//! schema; that each step's rollback row is its drill, the worst case never under the best,
+//! no simulator wording in any format, and that the markdown renders on GitHub (through comrak,
+//! a GFM renderer). The live swarm side is in tests/plan.rs (the end-to-end crate).
 //!
 //! Update the snapshots with `INSTA_UPDATE=always cargo test -p planrun-engine --test plan`.
 
@@ -14,7 +16,7 @@ fn root() -> PathBuf {
 
 fn planrun() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_planrun"));
-    cmd.current_dir(root()).env("COLUMNS", "100").env("NO_COLOR", "1").env_remove("VERSION");
+    cmd.current_dir(root()).env("COLUMNS", "100").env("NO_COLOR", "1").env_remove("VERSION").env_remove("CI");
     // Offline means offline even when a daemon is there: no DOCKER_HOST is needed.
     cmd
 }
@@ -37,6 +39,238 @@ const EXAMPLES: &[&str] = &[
     "examples/prodstack/plan.kdl",
     "examples/compose.kdl",
 ];
+
+/// Every plan under examples/, in its subdirectories too.
+fn every_example() -> Vec<String> {
+    fn walk(dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "kdl") {
+                out.push(path.strip_prefix(root()).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root().join("examples"), &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn the_snapshot_list_is_every_example() {
+    let mut listed: Vec<String> = EXAMPLES.iter().map(|e| e.to_string()).collect();
+    listed.sort();
+    assert_eq!(listed, every_example());
+}
+
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let (code, stdout, stderr) = run(args);
+    assert_eq!(code, 0, "{args:?}: {stderr}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+fn steps_of(report: &serde_json::Value) -> Vec<serde_json::Value> {
+    report["steps"].as_array().unwrap().clone()
+}
+
+/// The rollback table is not computed apart from the drill: for every step of every example,
+/// what its row says is what `--fail STEP` does.
+#[test]
+fn each_steps_rollback_row_is_its_drill_in_every_example() {
+    for example in every_example() {
+        let report = json_of(&["plan", &example, "--offline", "--format", "json"]);
+        for step in steps_of(&report) {
+            let name = step["step"].as_str().unwrap();
+            let row = &step["on_failure"];
+            if row["outcome"].is_null() {
+                let (code, _, stderr) = run(&["plan", &example, "--offline", "--fail", name]);
+                assert_eq!(code, 2, "{example}: `{name}` has no drill, so --fail refuses it: {stderr}");
+                assert!(stderr.contains(row["not_drilled"].as_str().unwrap()), "{stderr}");
+                continue;
+            }
+            let drilled = json_of(&["plan", &example, "--offline", "--format", "json", "--fail", name]);
+            let drill = &drilled["drill"];
+            assert_eq!(row["undone"], drill["rollback_order"], "{example}: `{name}` fails");
+            assert_eq!(row["outcome"], drill["outcome"], "{example}: `{name}` fails");
+            for stopped in row["stopped"].as_array().unwrap() {
+                let line = format!("`{}` cancelled", stopped.as_str().unwrap());
+                assert!(drill["story"].to_string().contains(&line), "{example}: `{name}`: {line}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_worst_case_is_never_shorter_than_the_best_in_every_example() {
+    for example in every_example() {
+        let report = json_of(&["plan", &example, "--offline", "--format", "json"]);
+        let t = &report["timeline"];
+        assert!(t["best_ms"].as_u64() <= t["worst_ms"].as_u64(), "{example}: {t}");
+    }
+    let (_, human, _) = run(&["plan", "examples/migrations.kdl", "--offline"]);
+    assert!(human.contains("best case: 17.9s") && human.contains("worst case: 17.9s"), "{human}");
+}
+
+/// Words of the simulator's stand-ins (the fake swarm, scripted gates, the fake database, the
+/// offline stand-in state) that must never reach a review.
+const SIMULATOR_WORDS: &[&str] = &[
+    "scripted",
+    "fake",
+    "XX000",
+    "SQLSTATE",
+    "planrun-offline",
+    "(live image)",
+    "r-plan",
+    "simulation said",
+    "run rolled-back",
+    "run paused",
+    "run rollback-failed",
+];
+
+#[test]
+fn no_simulator_wording_in_any_format_or_drill_of_any_example() {
+    for example in every_example() {
+        let report = json_of(&["plan", &example, "--offline", "--format", "json"]);
+        let mut runs: Vec<Vec<String>> = Vec::new();
+        for format in ["human", "markdown", "json"] {
+            runs.push(vec![format.to_owned()]);
+            for step in steps_of(&report) {
+                if step["on_failure"]["outcome"].is_string() {
+                    runs.push(vec![format.to_owned(), "--fail".into(), step["step"].as_str().unwrap().to_owned()]);
+                }
+            }
+        }
+        for extra in runs {
+            let mut args = vec!["plan", &example, "--offline", "--format"];
+            args.extend(extra.iter().map(String::as_str));
+            let (code, stdout, stderr) = run(&args);
+            assert_eq!(code, 0, "{args:?}: {stderr}");
+            for word in SIMULATOR_WORDS {
+                assert!(!stdout.contains(word), "{args:?} says `{word}`:\n{stdout}");
+            }
+        }
+    }
+}
+
+#[test]
+fn offline_json_invents_no_before_value() {
+    for example in every_example() {
+        let report = json_of(&["plan", &example, "--offline", "--format", "json"]);
+        assert_eq!(report["live"]["mode"], "offline");
+        for step in steps_of(&report) {
+            for change in step["changes"].as_array().unwrap() {
+                let action = change["action"].as_str().unwrap();
+                assert!(["create", "update", "remove"].contains(&action), "{example}: {change}");
+                for field in change["fields"].as_array().unwrap() {
+                    assert!(field["before"].is_null(), "{example}: {field}");
+                    assert_eq!(field["before_unknown"], true, "{example}: {field}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn canary_stages_switches_the_environment_and_irreversible_steps_are_in_every_format() {
+    let example = "examples/prodstack/plan.kdl";
+    let json = json_of(&["plan", example, "--offline", "--format", "json"]);
+    assert_eq!(json["environment"], "staging");
+    let steps = steps_of(&json);
+    let step = |n: &str| steps.iter().find(|s| s["step"] == n).unwrap().clone();
+    assert_eq!(step("worker")["canary"]["stages"][0]["share"], "1 replica");
+    assert_eq!(step("worker")["canary"]["stages"][1]["pause"], "manual");
+    assert_eq!(step("frontend")["switch"]["from"], serde_json::Value::Null, "offline: the live colour is unknown");
+    assert_eq!(step("frontend")["switch"]["keep_old"], "10m");
+    assert_eq!(json["irreversible"][0]["step"], "contract");
+    let (_, human, _) = run(&["plan", example, "--offline"]);
+    let (_, markdown, _) = run(&["plan", example, "--offline", "--format", "markdown"]);
+    for text in [&human, &markdown] {
+        assert!(text.contains("environment `staging` of planrun.toml"), "{text}");
+        assert!(text.contains("stage 2: canary `prodstack_worker-canary` takes 50%, gates worker-errors, then waits for a person to approve"), "{text}");
+        assert!(
+            text.contains(
+                "traffic moves from the live colour (unknown) to the other one by nginx router `prodstack_nginx`"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("the old colour keeps running 10m after the switch"), "{text}");
+        assert!(
+            text.contains(
+                "migrations/contract.sql has no down file: a rollback stops here and leaves it applied; restore needed"
+            ),
+            "{text}"
+        );
+    }
+    assert!(markdown.contains("> [!WARNING]\n> A rollback cannot undo these steps:"), "{markdown}");
+}
+
+/// The markdown as GitHub renders it: CommonMark with GFM's tables, strikethrough, autolinks,
+/// task lists, alerts and its HTML tag filter, raw HTML kept (`<details>`).
+fn github_html(markdown: &str) -> String {
+    let mut options = comrak::Options::default();
+    options.extension.table = true;
+    options.extension.strikethrough = true;
+    options.extension.autolink = true;
+    options.extension.tasklist = true;
+    options.extension.tagfilter = true;
+    options.extension.alerts = true;
+    options.render.unsafe_ = true;
+    comrak::markdown_to_html(markdown, &options)
+}
+
+/// The HTML without what is inside `<pre>` and `<code>` elements.
+fn outside_code(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    loop {
+        let next = ["<pre", "<code"].iter().filter_map(|t| rest.find(t).map(|at| (at, *t))).min();
+        let Some((at, tag)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..at]);
+        let close = if tag == "<pre" { "</pre>" } else { "</code>" };
+        let end = rest[at..].find(close).map_or(rest.len(), |e| at + e + close.len());
+        rest = &rest[end..];
+    }
+}
+
+fn box_drawing(c: char) -> bool {
+    ('\u{2500}'..='\u{259F}').contains(&c)
+}
+
+#[test]
+fn the_markdown_of_every_example_and_drill_renders_on_github() {
+    for example in every_example() {
+        let report = json_of(&["plan", &example, "--offline", "--format", "json"]);
+        let mut cases: Vec<Vec<String>> = vec![vec![]];
+        for step in steps_of(&report) {
+            if step["on_failure"]["outcome"].is_string() {
+                cases.push(vec!["--fail".into(), step["step"].as_str().unwrap().to_owned()]);
+            }
+        }
+        for extra in cases {
+            let mut args = vec!["plan", &example, "--offline", "--format", "markdown"];
+            args.extend(extra.iter().map(String::as_str));
+            let (code, markdown, stderr) = run(&args);
+            assert_eq!(code, 0, "{args:?}: {stderr}");
+            assert!(markdown.chars().count() < 65_535, "{args:?}: {} characters", markdown.chars().count());
+            let html = github_html(&markdown);
+            let stray: String = outside_code(&html).chars().filter(|c| box_drawing(*c)).collect();
+            assert!(stray.is_empty(), "{args:?}: `{stray}` outside code blocks:\n{html}");
+            // The rollback table is a table, and the pictures are mermaid blocks GitHub draws.
+            assert!(html.contains("<table>") && html.contains("<th>if it fails (its drill)</th>"), "{args:?}: {html}");
+            assert!(html.contains("language-mermaid"), "{args:?}: {html}");
+            assert_eq!(html.matches("<details>").count(), html.matches("</details>").count(), "{args:?}");
+        }
+    }
+    // The warning of a migration without a down file renders as GitHub's alert.
+    let (_, markdown, _) = run(&["plan", "examples/migrations.kdl", "--offline", "--format", "markdown"]);
+    let html = github_html(&markdown);
+    assert!(html.contains("markdown-alert-warning") && html.contains("contract.sql has no down file"), "{html}");
+}
 
 fn name(example: &str) -> String {
     example.trim_start_matches("examples/").trim_end_matches(".kdl").replace('/', "-")
@@ -122,6 +356,66 @@ fn markdown_of_a_huge_plan_stays_under_the_comment_limit_and_says_what_it_left_o
     assert!(stdout.chars().count() < 65_535, "{} characters", stdout.chars().count());
     assert!(stdout.contains("left out to keep this comment under GitHub's limit"), "says what it left out");
     assert!(stdout.contains("2000 to change"), "the summary counts everything");
+    assert!(stdout.contains("2000 steps are more than a picture can show"), "no picture of 2000 steps");
+    assert!(
+        stdout.contains("not drilled: the plan has more than 64 steps; `planrun plan --fail web-0` drills it"),
+        "the rollback table says how to drill a step of a plan too large to drill step by step"
+    );
+    let html = github_html(&stdout);
+    assert!(outside_code(&html).chars().all(|c| !box_drawing(c)));
+}
+
+/// A plan on an unreachable swarm: planning offline is a choice, not what CI does quietly.
+#[test]
+fn an_unreachable_swarm_is_an_error_with_require_live_or_in_ci() {
+    let dir = std::env::temp_dir().join(format!("planrun-plan-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plan = dir.join("plan.kdl");
+    std::fs::write(
+        &plan,
+        "plan p {\n    stack p\n    rolling web {\n        service p_web\n        image \"app:v2\"\n    }\n}\n",
+    )
+    .unwrap();
+    let plan = plan.to_str().unwrap();
+    let socket = format!("unix://{}/no-docker.sock", dir.display());
+    let with = |args: &[&str], ci: Option<&str>| {
+        let mut cmd = planrun();
+        cmd.args(args).env("DOCKER_HOST", &socket);
+        if let Some(ci) = ci {
+            cmd.env("CI", ci);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = with(&["plan", plan, "--require-live"], None);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty(), "no plan of nothing: {stdout}");
+    assert!(
+        stderr.contains(
+            "cannot plan: the swarm (DOCKER_HOST, or the local Docker socket) cannot be read: Docker cannot be reached"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--require-live, and a plan from the file alone would review nothing live"), "{stderr}");
+    assert!(stderr.contains("Fix: make the swarm reachable from here"), "{stderr}");
+    let (code, _, stderr) = with(&["plan", plan, "--detailed-exitcode"], Some("true"));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("CI is set, so --require-live is the default"), "{stderr}");
+    // Offline on purpose, or allowed: a plan from the file, which says so.
+    for (args, ci) in [
+        (vec!["plan", plan, "--offline"], Some("true")),
+        (vec!["plan", plan, "--allow-offline"], Some("true")),
+        (vec!["plan", plan], None),
+    ] {
+        let (code, stdout, stderr) = with(&args, ci);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        assert!(stdout.contains("offline ("), "{args:?}: {stdout}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -131,10 +425,12 @@ fn json_report_has_every_field_the_schema_names_and_no_other() {
     let (_, json, _) =
         run(&["plan", "examples/prodstack/plan.kdl", "--offline", "--format", "json", "--fail", "contract"]);
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let named: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
-    let printed: Vec<&String> = report.as_object().unwrap().keys().collect();
+    let mut named: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+    let mut printed: Vec<&String> = report.as_object().unwrap().keys().collect();
+    named.sort();
+    printed.sort();
     assert_eq!(named, printed);
-    assert_eq!(report["format"], "planrun-plan/1");
+    assert_eq!(report["format"], "planrun-plan/2");
 }
 
 #[test]
@@ -309,6 +605,6 @@ fn a_plan_whose_gates_compare_with_a_baseline_is_simulated_without_prometheus() 
     let (code, drilled, stderr) = run(&["plan", plan, "--offline", "--fail", "p95-no-worse"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(drilled.contains("gate `p95-no-worse` failed (step `web`)"), "{drilled}");
-    assert!(drilled.contains("run rolled-back"), "{drilled}");
+    assert!(drilled.contains("the release ends rolled back"), "{drilled}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

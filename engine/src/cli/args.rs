@@ -279,10 +279,18 @@ pub struct PlanArgs {
     /// The plan file; `-` reads it from standard input.
     #[arg(value_name = "PLAN")]
     pub plan: PathBuf,
-    /// Do not read the swarm: plan from the plan file alone (also what happens when Docker
-    /// cannot be reached).
-    #[arg(long)]
+    /// Do not read the swarm: plan from the plan file alone.
+    #[arg(long, conflicts_with = "require_live")]
     pub offline: bool,
+    /// Refuse to plan when the swarm cannot be reached, instead of planning from the file
+    /// alone. The default when the `CI` environment variable is set (to anything but `false`
+    /// or `0`): in CI, a plan of nothing is an error, not a review.
+    #[arg(long, conflicts_with = "allow_offline")]
+    pub require_live: bool,
+    /// Plan from the file alone when the swarm cannot be reached, even in CI (a pull request
+    /// from a fork has no credentials).
+    #[arg(long)]
+    pub allow_offline: bool,
     /// A failure drill: simulate with this step or gate failing and show what is rolled back
     /// and how every service and database ends.
     #[arg(long, value_name = "STEP_OR_GATE")]

@@ -36,6 +36,15 @@ pub fn plan(a: PlanArgs) -> ExitCode {
     let environment = loaded.environment.as_ref().map(|(_, e)| e.clone());
     let live: Result<LiveState, Offline> =
         if a.offline { Err(Offline::Asked) } else { read_live(environment.as_ref(), &plan) };
+    if let Err(why) = &live
+        && *why != Offline::Asked
+        && require_live(a.require_live, a.allow_offline, std::env::var_os("CI"))
+    {
+        return crate::cli::fail(
+            if a.detailed_exitcode { EXIT_INVALID } else { EXIT_USAGE },
+            unreachable(why, loaded.environment.as_ref().map(|(n, _)| n.as_str()), a.require_live),
+        );
+    }
     if let Ok(state) = &live
         && !state.missing.is_empty()
     {
@@ -80,6 +89,7 @@ pub fn plan(a: PlanArgs) -> ExitCode {
         knob_sources: sources,
         offline_replicas: loaded.simulation.replicas.unwrap_or(2),
         fail: failure,
+        environment: loaded.environment.as_ref().map(|(n, _)| n.clone()),
     };
     let built = planning::build(&request);
     let text = match a.format {
@@ -110,6 +120,27 @@ pub fn plan(a: PlanArgs) -> ExitCode {
         (true, true) => ExitCode::from(2),
         _ => ExitCode::SUCCESS,
     }
+}
+
+/// Whether an unreachable swarm is an error: `--require-live`, or in CI (`CI` set to anything
+/// but `false`, `0` or nothing) unless `--allow-offline`.
+fn require_live(flag: bool, allow_offline: bool, ci: Option<std::ffi::OsString>) -> bool {
+    let in_ci = ci.is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
+    flag || (in_ci && !allow_offline)
+}
+
+/// The error when the swarm cannot be read and a plan needs it: what, why, and the fix.
+fn unreachable(why: &Offline, environment: Option<&str>, asked: bool) -> String {
+    let from = match environment {
+        Some(env) => format!("the swarm of environment `{env}` (planrun.toml's docker-host)"),
+        None => "the swarm (DOCKER_HOST, or the local Docker socket)".to_owned(),
+    };
+    let because = if asked { "--require-live" } else { "CI is set, so --require-live is the default" };
+    format!(
+        "cannot plan: {from} cannot be read: {why}; {because}, and a plan from the file alone would review nothing live. \
+         Fix: make the swarm reachable from here (docker-host, TLS certificates), or pass --offline (or --allow-offline) \
+         to plan from the file alone"
+    )
 }
 
 /// Colour for people on a terminal, unless NO_COLOR says otherwise.
@@ -184,6 +215,18 @@ fn journal_of(state_dir: &Path, stack: &str, run: &str) -> Result<Vec<crate::eve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreachable_swarm_is_an_error_when_asked_or_in_ci_unless_offline_is_allowed() {
+        assert!(require_live(true, false, None));
+        assert!(!require_live(false, false, None));
+        assert!(require_live(false, false, Some("true".into())));
+        assert!(require_live(false, false, Some("1".into())));
+        assert!(!require_live(false, false, Some("false".into())));
+        assert!(!require_live(false, false, Some("0".into())));
+        assert!(!require_live(false, false, Some("".into())));
+        assert!(!require_live(false, true, Some("true".into())));
+    }
 
     #[test]
     fn colour_only_on_a_terminal_and_never_with_no_color() {

@@ -4,7 +4,8 @@
 use std::fmt::Write;
 
 use crate::clock::span;
-use crate::plan::report::{PlanReport, StepPlan};
+use crate::plan::diff::FieldChange;
+use crate::plan::report::{CanaryPlan, PlanReport, StepPlan, SwitchPlan, UNKNOWN};
 
 /// GitHub refuses comments over 65,536 characters; this leaves room for a bot's own header.
 pub const COMMENT_LIMIT: usize = 65_000;
@@ -27,8 +28,22 @@ impl Paint {
     }
 }
 
-fn or_unset(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or("(unset)")
+/// A field's value before, in words: unset, or unknown (offline).
+fn before(f: &FieldChange) -> &str {
+    if f.before_unknown { UNKNOWN } else { f.before.as_deref().unwrap_or("(unset)") }
+}
+
+fn after(f: &FieldChange) -> &str {
+    f.after.as_deref().unwrap_or("(unset)")
+}
+
+/// The symbol of a service change: `+` create, `~` update, `-` remove.
+fn symbol(action: &str) -> &'static str {
+    match action {
+        "create" => "+",
+        "remove" => "-",
+        _ => "~",
+    }
 }
 
 fn summary_line(r: &PlanReport) -> String {
@@ -45,12 +60,22 @@ fn summary_line(r: &PlanReport) -> String {
     line
 }
 
+/// The plan file, its stack and environment, in one line.
+fn where_line(r: &PlanReport) -> String {
+    match &r.environment {
+        Some(env) => format!("{}, environment `{env}` of planrun.toml", r.file),
+        None => format!("{}, no planrun.toml environment", r.file),
+    }
+}
+
 fn live_lines(r: &PlanReport) -> Vec<String> {
     let l = &r.live;
     let mut out = Vec::new();
     match (&l.mode[..], &l.offline_because) {
-        ("offline", Some(why)) => out.push(format!("offline ({why}): from the plan alone; nothing live was read")),
-        _ => out.push(format!("live: read from the swarm at {}", l.read_at.as_deref().unwrap_or("?"))),
+        ("offline", Some(why)) => out.push(format!(
+            "offline ({why}): from the plan alone; nothing live was read, so what runs now is {UNKNOWN}"
+        )),
+        _ => out.push(format!("live: read from the swarm at {}", l.read_at.as_deref().unwrap_or(UNKNOWN))),
     }
     if l.mode == "live" {
         out.push(match &l.lock {
@@ -82,11 +107,11 @@ fn step_header(s: &StepPlan) -> String {
         "!"
     } else if s.unchanged {
         "="
-    } else if s.changes.iter().any(|c| c.action == "~") {
+    } else if s.changes.iter().any(|c| c.action == "update") {
         "~"
-    } else if s.changes.iter().any(|c| c.action == "+") {
+    } else if s.changes.iter().any(|c| c.action == "create") {
         "+"
-    } else if s.changes.iter().any(|c| c.action == "-") {
+    } else if s.changes.iter().any(|c| c.action == "remove") {
         "-"
     } else {
         "·"
@@ -95,13 +120,116 @@ fn step_header(s: &StepPlan) -> String {
     format!("{mark} {} `{}`{after}", s.kind, s.step)
 }
 
+/// A canary's stages and promotion, a line each.
+fn canary_lines(c: &CanaryPlan) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, stage) in c.stages.iter().enumerate() {
+        let mut line = format!("stage {}: canary `{}` takes {}", i + 1, c.canary, stage.share);
+        if !stage.gates.is_empty() {
+            let _ = write!(line, ", gates {}", stage.gates.join(", "));
+        }
+        match stage.pause.as_deref() {
+            Some("manual") => line.push_str(", then waits for a person to approve"),
+            Some(p) => {
+                let _ = write!(line, ", then waits {p}");
+            }
+            None => {}
+        }
+        out.push(line);
+    }
+    out.push(match c.promote.as_str() {
+        "manual" => "then promoted to every replica when a person approves".into(),
+        _ => "then promoted to every replica when the last stage passes".into(),
+    });
+    out
+}
+
+/// A blue-green switch, in a line.
+fn switch_line(s: &SwitchPlan) -> String {
+    let colours = match (&s.from, &s.to) {
+        (Some(from), Some(to)) => format!("traffic moves from `{from}` to `{to}`"),
+        _ => format!("traffic moves from the live colour {UNKNOWN} to the other one"),
+    };
+    format!("{colours} by {}; the old colour keeps running {} after the switch", s.how, s.keep_old)
+}
+
+/// What happens if step `s` fails, from its drill.
+fn if_it_fails(s: &StepPlan) -> String {
+    let f = &s.on_failure;
+    let Some(outcome) = &f.outcome else {
+        // Its first clause: the rest is advice for `--fail`.
+        let why = f.not_drilled.as_deref().unwrap_or("not drilled");
+        return if why.starts_with("not drilled") { why.to_owned() } else { first_clause(why).to_owned() };
+    };
+    let mut parts = Vec::new();
+    if !f.stopped.is_empty() {
+        parts.push(format!("stops {}", names(&f.stopped)));
+    }
+    if !f.undone.is_empty() {
+        parts.push(format!("undo {}", names(&f.undone)));
+    } else if outcome != "paused" {
+        parts.push("nothing to undo".into());
+    }
+    parts.push(format!("ends {}", outcome.replace('-', " ")));
+    let mut text = parts.join("; ");
+    if let Some(why) = &f.reason {
+        let _ = write!(text, ": {}", first_line(why));
+    }
+    text
+}
+
+/// Step names in backticks, joined with "then" (eight at most, then a count).
+fn names(steps: &[String]) -> String {
+    let mut shown: Vec<String> = steps.iter().take(8).map(|n| format!("`{n}`")).collect();
+    if steps.len() > 8 {
+        shown.push(format!("{} more", steps.len() - 8));
+    }
+    shown.join(", then ")
+}
+
+fn first_clause(text: &str) -> &str {
+    text.split(';').next().unwrap_or(text)
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
+
+/// The worst case, in a sentence.
+fn worst_line(r: &PlanReport) -> String {
+    let t = &r.timeline;
+    match &t.worst_failing {
+        Some(what) => format!(
+            "worst case: {} ({what} fails{}, {})",
+            span(t.worst_ms),
+            if what.starts_with("gate") { " after using its whole allowance" } else { "" },
+            if t.worst_outcome == "paused" {
+                "and the run pauses for a person".to_owned()
+            } else {
+                format!("then {} of rollback", span(t.worst_rollback_ms))
+            }
+        ),
+        None if r.steps.iter().any(|s| s.on_failure.outcome.is_some()) => {
+            format!("worst case: {} (as the best: every failure drilled ends the run sooner)", span(t.worst_ms))
+        }
+        None => format!("worst case: {} (nothing in the plan can fail it)", span(t.worst_ms)),
+    }
+}
+
 /// The report for a terminal.
 pub fn human(r: &PlanReport, colour: bool) -> String {
     let p = Paint(colour);
     let mut o = String::new();
-    let _ = writeln!(o, "{}", p.bold(&format!("planrun plan: `{}` on stack `{}` ({})", r.plan, r.stack, r.file)));
+    let _ = writeln!(o, "{}", p.bold(&format!("planrun plan: `{}` on stack `{}`", r.plan, r.stack)));
+    let _ = writeln!(o, "  {}", where_line(r));
     for line in live_lines(r) {
         let _ = writeln!(o, "  {line}");
+    }
+    if !r.irreversible.is_empty() {
+        let _ = writeln!(o, "\n{}", p.bold("Irreversible (a rollback cannot undo these)"));
+        for i in &r.irreversible {
+            let _ = writeln!(o, "  {}", p.action("-", &format!("`{}`: {}", i.step, i.why)));
+        }
     }
     let _ = writeln!(o, "\n{}", p.bold("Changes"));
     for s in &r.steps {
@@ -117,10 +245,19 @@ pub fn human(r: &PlanReport, colour: bool) -> String {
             let _ = writeln!(o, "      what it would change if allowed:");
         }
         for c in &s.changes {
-            let _ = writeln!(o, "      {}", p.action(&c.action, &format!("{} {}", c.action, c.service)));
+            let sym = symbol(&c.action);
+            let _ = writeln!(o, "      {}", p.action(sym, &format!("{sym} {}", c.service)));
             for f in &c.fields {
-                let _ = writeln!(o, "          {}: {} -> {}", f.field, or_unset(&f.before), or_unset(&f.after));
+                let _ = writeln!(o, "          {}: {} -> {}", f.field, before(f), after(f));
             }
+        }
+        if let Some(c) = &s.canary {
+            for line in canary_lines(c) {
+                let _ = writeln!(o, "      {line}");
+            }
+        }
+        if let Some(sw) = &s.switch {
+            let _ = writeln!(o, "      {}", switch_line(sw));
         }
         for a in &s.actions {
             let _ = writeln!(o, "      {a}");
@@ -135,9 +272,9 @@ pub fn human(r: &PlanReport, colour: bool) -> String {
         let together = if wave.len() > 1 { " (together)" } else { "" };
         let _ = writeln!(o, "  {}. {}{together}", i + 1, wave.join(", "));
     }
-    let _ = writeln!(o, "\n{}", p.bold("Rollback (if a step fails, what is undone, in this order)"));
+    let _ = writeln!(o, "\n{}", p.bold("Rollback (each step's drill: what happens if it fails)"));
     for s in &r.steps {
-        let _ = writeln!(o, "  `{}` fails: {}", s.step, undone(r, s));
+        let _ = writeln!(o, "  `{}` fails: {}", s.step, if_it_fails(s));
     }
     if !r.rollback.is_empty() {
         let _ = writeln!(o, "  undo records, newest first:");
@@ -149,7 +286,7 @@ pub fn human(r: &PlanReport, colour: bool) -> String {
     let width = r.steps.iter().map(|s| s.step.len()).max().unwrap_or(0);
     let total = r.timeline.best_ms.max(1);
     for s in &r.steps {
-        let from = (s.start_ms * 40 / total) as usize;
+        let from = ((s.start_ms * 40 / total) as usize).min(39);
         let to = ((s.end_ms * 40).div_ceil(total) as usize).max(from + 1).min(40);
         let bar = format!("{}{}", " ".repeat(from), "█".repeat(to.saturating_sub(from)));
         let _ = writeln!(o, "  {:width$}  {:>8} → {:<8} {bar}", s.step, span(s.start_ms), span(s.end_ms));
@@ -169,25 +306,10 @@ pub fn human(r: &PlanReport, colour: bool) -> String {
             );
         }
     }
-    match &r.timeline.worst_failing {
-        Some(what) => {
-            let _ = writeln!(
-                o,
-                "  worst case: {} ({what} uses its whole allowance and fails, then {} of rollback)",
-                span(r.timeline.worst_ms),
-                span(r.timeline.worst_rollback_ms)
-            );
-            if let Some(why) = &r.timeline.worst_reason {
-                let _ = writeln!(
-                    o,
-                    "  {}",
-                    p.action("-", &format!("and then the run ends {}: {why}", r.timeline.worst_outcome))
-                );
-            }
-        }
-        None => {
-            let _ = writeln!(o, "  worst case: {} (nothing in the plan can fail it)", span(r.timeline.worst_ms));
-        }
+    let _ = writeln!(o, "  {}", worst_line(r));
+    if let Some(why) = &r.timeline.worst_reason {
+        let _ =
+            writeln!(o, "  {}", p.action("-", &format!("and then the run ends {}: {why}", r.timeline.worst_outcome)));
     }
     if let Some(d) = &r.drill {
         let _ = writeln!(o, "\n{}", p.bold(&format!("Drill: {} fails", d.failing)));
@@ -208,28 +330,38 @@ pub fn human(r: &PlanReport, colour: bool) -> String {
     o
 }
 
-/// What is undone if step `s` fails: the last `on_failure_undoes` records of the rollback, by
-/// step, in order (eight at most, then a count).
-fn undone(r: &PlanReport, s: &StepPlan) -> String {
-    let n = s.on_failure_undoes.min(r.rollback.len());
-    let records = &r.rollback[r.rollback.len() - n..];
-    if records.is_empty() {
-        return "nothing to undo".into();
-    }
-    let mut names: Vec<String> = records.iter().take(8).map(|u| format!("`{}`", u.step)).collect();
-    if records.len() > 8 {
-        names.push(format!("{} more", records.len() - 8));
-    }
-    format!("undo {}", names.join(", then "))
-}
-
 fn list(names: &[String]) -> String {
     if names.is_empty() { "nothing undone".into() } else { names.join(", ") }
 }
 
-/// Escapes text for a markdown table cell or line.
+/// Escapes text for a markdown line: no HTML, and on one line.
 fn md(text: &str) -> String {
-    text.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('<', "&lt;").replace('>', "&gt;").replace('\n', " ")
+}
+
+/// Escapes text for a markdown table cell.
+fn md_cell(text: &str) -> String {
+    md(text).replace('|', "\\|")
+}
+
+/// Text that may span lines, as a list item: its first line, and the rest in a fenced block
+/// under it (a fence longer than any run of backticks in it), so nothing in it is read as
+/// markdown.
+fn md_item(prefix: &str, text: &str) -> String {
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("");
+    let rest: Vec<&str> = lines.collect();
+    let mut out = format!("- {prefix}{}\n", md(first));
+    if !rest.iter().all(|l| l.trim().is_empty()) {
+        let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+        let fence = "`".repeat(longest.max(2) + 1);
+        let _ = writeln!(out, "\n  {fence}text");
+        for l in rest {
+            let _ = writeln!(out, "  {l}");
+        }
+        let _ = writeln!(out, "  {fence}\n");
+    }
+    out
 }
 
 /// Sections, each cut to fit: blocks are added while they fit in `budget`; the rest is
@@ -254,17 +386,60 @@ fn section(title: &str, blocks: &[String], budget: usize, what: &str) -> String 
     format!("<details><summary>{title}</summary>\n\n{body}\n</details>\n\n")
 }
 
+/// Plans of more steps than this get no picture: mermaid draws at most 500 edges, and a
+/// picture of hundreds of steps shows nothing.
+const PICTURE_LIMIT: usize = 60;
+
+/// A name as a mermaid label: no quotes, colons, semicolons or hashes.
+fn mermaid_text(text: &str) -> String {
+    text.chars().map(|c| if matches!(c, '"' | ':' | ';' | '#' | '`' | '<' | '>') { '-' } else { c }).collect()
+}
+
+/// The graph of steps and the best case's timeline, as mermaid (GitHub draws it).
+fn pictures(r: &PlanReport) -> Vec<String> {
+    if r.steps.len() > PICTURE_LIMIT {
+        return vec![format!(
+            "_{} steps are more than a picture can show; `planrun graph` draws the graph._\n",
+            r.steps.len()
+        )];
+    }
+    let id: std::collections::BTreeMap<&str, usize> =
+        r.steps.iter().enumerate().map(|(i, s)| (s.step.as_str(), i)).collect();
+    let mut graph = String::from("```mermaid\ngraph LR\n");
+    for (i, s) in r.steps.iter().enumerate() {
+        let _ = writeln!(graph, "  s{i}[\"{} {}\"]", mermaid_text(&s.kind), mermaid_text(&s.step));
+    }
+    for (i, s) in r.steps.iter().enumerate() {
+        for a in &s.after {
+            if let Some(j) = id.get(a.as_str()) {
+                let _ = writeln!(graph, "  s{j} --> s{i}");
+            }
+        }
+    }
+    graph.push_str("```\n\n");
+    let mut gantt = String::from(
+        "```mermaid\ngantt\n  title Best case, simulated\n  dateFormat x\n  axisFormat %M:%S\n  section steps\n",
+    );
+    for (i, s) in r.steps.iter().enumerate() {
+        let _ = writeln!(gantt, "  {} :s{i}, {}, {}", mermaid_text(&s.step), s.start_ms, s.end_ms.max(s.start_ms + 1));
+    }
+    gantt.push_str("```\n\n");
+    vec![graph, gantt]
+}
+
 /// The report as a pull-request comment, at most `limit` characters whatever the plan's size.
 pub fn markdown(r: &PlanReport, limit: usize) -> String {
     let mut head = String::new();
     let _ = writeln!(head, "### planrun plan: `{}` → stack `{}`\n", md(&r.plan), md(&r.stack));
-    let _ = writeln!(
-        head,
-        "**{}** · best case {} · worst case {}\n",
-        summary_line(r),
-        span(r.timeline.best_ms),
-        span(r.timeline.worst_ms)
-    );
+    let _ =
+        writeln!(head, "**{}** · best case {} · {}\n", summary_line(r), span(r.timeline.best_ms), md(&worst_line(r)));
+    if !r.irreversible.is_empty() {
+        head.push_str("> [!WARNING]\n> A rollback cannot undo these steps:\n");
+        for i in &r.irreversible {
+            let _ = writeln!(head, "> - `{}`: {}", md(&i.step), md(&i.why));
+        }
+        head.push('\n');
+    }
     if let Some(why) = &r.timeline.worst_reason {
         let _ = writeln!(
             head,
@@ -281,6 +456,7 @@ pub fn markdown(r: &PlanReport, limit: usize) -> String {
             md(why)
         );
     }
+    let _ = writeln!(head, "- {}", md(&where_line(r)));
     for line in live_lines(r) {
         let _ = writeln!(head, "- {}", md(&line));
     }
@@ -294,31 +470,41 @@ pub fn markdown(r: &PlanReport, limit: usize) -> String {
             if s.unchanged {
                 b.push_str(": no changes");
             }
-            b.push('\n');
+            b.push_str("\n\n");
             if let Some(why) = &s.refused {
                 let _ = writeln!(
                     b,
-                    "\n> [!CAUTION]\n> apply refuses this step: {}\n\nWhat it would change if allowed:",
+                    "> [!CAUTION]\n> apply refuses this step: {}\n\nWhat it would change if allowed:\n",
                     md(why)
                 );
             }
             if !s.changes.is_empty() {
                 b.push_str("```diff\n");
                 for c in &s.changes {
-                    let _ = writeln!(b, "{} {}", if c.action == "~" { "!" } else { &c.action }, c.service);
+                    let _ = writeln!(b, "{} {}", if c.action == "update" { "!" } else { symbol(&c.action) }, c.service);
                     for f in &c.fields {
-                        if let Some(before) = &f.before {
-                            let _ = writeln!(b, "-   {}: {before}", f.field);
+                        if f.before_unknown {
+                            let _ = writeln!(b, "-   {}: {UNKNOWN}", f.field);
+                        } else if let Some(before) = &f.before {
+                            let _ = writeln!(b, "-   {}: {}", f.field, first_line(before));
                         }
                         if let Some(after) = &f.after {
-                            let _ = writeln!(b, "+   {}: {after}", f.field);
+                            let _ = writeln!(b, "+   {}: {}", f.field, first_line(after));
                         }
                     }
                 }
-                b.push_str("```\n");
+                b.push_str("```\n\n");
+            }
+            if let Some(c) = &s.canary {
+                for line in canary_lines(c) {
+                    b.push_str(&md_item("", &line));
+                }
+            }
+            if let Some(sw) = &s.switch {
+                b.push_str(&md_item("", &switch_line(sw)));
             }
             for a in &s.actions {
-                let _ = writeln!(b, "- {}", md(a));
+                b.push_str(&md_item("", a));
             }
             if !s.gates.is_empty() {
                 let _ = writeln!(b, "- gates decide: {}", md(&s.gates.join(", ")));
@@ -327,17 +513,22 @@ pub fn markdown(r: &PlanReport, limit: usize) -> String {
             b
         })
         .collect();
-    let mut order = vec!["| step | waits for | start | end | if it fails, undo |\n|---|---|---|---|---|\n".to_owned()];
+    let mut order =
+        vec!["| step | waits for | start | end | if it fails (its drill) |\n|---|---|---|---|---|\n".to_owned()];
     order.extend(r.steps.iter().map(|s| {
         format!(
             "| `{}` | {} | {} | {} | {} |\n",
-            md(&s.step),
-            md(&s.after.join(", ")),
+            md_cell(&s.step),
+            md_cell(&s.after.join(", ")),
             span(s.start_ms),
             span(s.end_ms),
-            md(&undone(r, s))
+            md_cell(&if_it_fails(s))
         )
     }));
+    if !r.rollback.is_empty() {
+        order.push("\nUndo records, newest first (as recorded when all goes well):\n\n".into());
+        order.extend(r.rollback.iter().map(|u| md_item(&format!("`{}`: ", md(&u.step)), &u.undo)));
+    }
     let mut drill = Vec::new();
     if let Some(d) = &r.drill {
         drill.push(format!(
@@ -346,22 +537,25 @@ pub fn markdown(r: &PlanReport, limit: usize) -> String {
             span(d.total_ms),
             md(&list(&d.rollback_order))
         ));
-        drill.extend(d.story.iter().map(|m| format!("- {} {}\n", span(m.at_ms), md(&m.what))));
+        drill.extend(d.story.iter().map(|m| md_item(&format!("{} ", span(m.at_ms)), &m.what)));
         drill.push("\nThen:\n\n".into());
-        drill.extend(d.final_state.iter().map(|f| format!("- {}: {}\n", md(&f.name), md(&f.state))));
+        drill.extend(d.final_state.iter().map(|f| md_item(&format!("{}: ", md(&f.name)), &f.state)));
     }
-    let assumptions: Vec<String> = r.assumptions.iter().map(|a| format!("- {}\n", md(a))).collect();
+    let assumptions: Vec<String> = r.assumptions.iter().map(|a| md_item("", a)).collect();
 
     // The header and the section frames always fit; what is left is shared, changes first.
-    let frames = 600;
+    let frames = 800;
     let mut left = limit.saturating_sub(head.len() + frames);
     let mut out = head;
     let changes_text = section("Changes", &changes, left * 6 / 10, "steps");
     left = left.saturating_sub(changes_text.len());
     out.push_str(&changes_text);
-    let order_text = section("Order, timeline and rollback", &order, left * 6 / 10, "steps");
+    let order_text = section("Order, timeline and rollback", &order, left * 6 / 10, "rows");
     left = left.saturating_sub(order_text.len());
     out.push_str(&order_text);
+    let pictures_text = section("Graph and timeline", &pictures(r), left * 5 / 10, "pictures");
+    left = left.saturating_sub(pictures_text.len());
+    out.push_str(&pictures_text);
     if let Some(d) = &r.drill {
         let t = section(&format!("Drill: {} fails", md(&d.failing)), &drill, left * 8 / 10, "lines");
         left = left.saturating_sub(t.len());
@@ -382,6 +576,8 @@ mod tests {
             plan: "p".into(),
             stack: "s".into(),
             file: "plan.kdl".into(),
+            environment: None,
+            irreversible: Vec::new(),
             live: LiveView {
                 mode: "offline".into(),
                 offline_because: Some("--offline".into()),
@@ -409,6 +605,14 @@ mod tests {
             drill: None,
             assumptions: Vec::new(),
         }
+    }
+
+    #[test]
+    fn text_of_several_lines_is_a_list_item_with_the_rest_fenced_longer_than_its_backticks() {
+        assert_eq!(md_item("0s ", "one <line> | x"), "- 0s one &lt;line&gt; | x\n");
+        let item = md_item("", "failed: `a`\n ╭─[f.sql]\n ``` │ x");
+        assert_eq!(item, "- failed: `a`\n\n  ````text\n   ╭─[f.sql]\n   ``` │ x\n  ````\n\n");
+        assert_eq!(md_cell("a | b\nc"), "a \\| b c");
     }
 
     #[test]

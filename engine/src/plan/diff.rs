@@ -15,8 +15,10 @@ use crate::services::spec;
 pub struct FieldChange {
     /// The field: `image`, `replicas`, `update.parallelism`, `env.LOG_LEVEL`, `networks`, ...
     pub field: String,
-    /// Before (`None`: not set).
+    /// Before (`None`: not set, or unknown when `before_unknown`).
     pub before: Option<String>,
+    /// Whether the value before is unknown: planning offline reads nothing live.
+    pub before_unknown: bool,
     /// After (`None`: removed).
     pub after: Option<String>,
 }
@@ -139,7 +141,12 @@ pub fn changes(before: &ServiceSpec, after: &ServiceSpec, networks: &BTreeMap<St
     let mut out: Vec<FieldChange> = keys
         .into_iter()
         .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| FieldChange { field: k.clone(), before: a.get(k).cloned(), after: b.get(k).cloned() })
+        .map(|k| FieldChange {
+            field: k.clone(),
+            before: a.get(k).cloned(),
+            after: b.get(k).cloned(),
+            before_unknown: false,
+        })
         .collect();
     // The image first: it is what a reviewer looks for.
     out.sort_by_key(|c| (!c.field.starts_with("image"), c.field.clone()));

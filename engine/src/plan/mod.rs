@@ -25,7 +25,8 @@ use crate::cluster::ClusterError;
 use crate::events::{Event, Record};
 use live::LiveState;
 use report::{
-    Colour, Drill, FinalState, LiveView, Moment, PlanReport, ServiceChange, StepPlan, Summary, Timeline, UndoEntry,
+    CanaryPlan, CanaryStage, Colour, Drill, FinalState, Irreversible, LiveView, Moment, OnFailure, PlanReport,
+    ServiceChange, StepPlan, Summary, SwitchPlan, Timeline, UNKNOWN, UndoEntry,
 };
 use simulate::{Failure, Knobs, Simulated};
 
@@ -49,6 +50,8 @@ pub struct Request<'a> {
     pub offline_replicas: u64,
     /// `--fail`: the step or gate to fail in a drill.
     pub fail: Option<Failure>,
+    /// The environment of planrun.toml it was read with.
+    pub environment: Option<String>,
 }
 
 /// Why `planrun plan` did not read what is live.
@@ -74,18 +77,54 @@ impl std::fmt::Display for Offline {
 
 impl std::error::Error for Offline {}
 
+/// Plans of more steps than this are not drilled step by step (each drill is a whole run):
+/// their steps' `on_failure` says how to drill one.
+pub const DRILL_LIMIT: usize = 64;
+
 /// The plan, simulated and compared with what is live.
 pub fn build(request: &Request) -> PlanReport {
     let plan = request.plan;
+    let offline = request.live.is_err();
     let live = match &request.live {
         Ok(state) => state.clone(),
         Err(_) => offline_state(plan, request.offline_replicas),
     };
     let run = |failure: &Failure| simulate::run(plan, request.graph, request.plan_dir, &live, &request.knobs, failure);
     let best = run(&Failure::Nothing);
+    // Every step's own drill: what `--fail STEP` shows is what its row of the rollback table
+    // says, because it is the same run.
+    let drillable: Vec<(String, Result<Failure, String>)> = plan
+        .steps
+        .iter()
+        .map(|s| {
+            let name = s.name.value.clone();
+            let failure = if plan.steps.len() > DRILL_LIMIT {
+                Err(format!(
+                    "not drilled: the plan has more than {DRILL_LIMIT} steps; `planrun plan --fail {name}` drills it"
+                ))
+            } else {
+                simulate::can_fail(plan, &name).map_err(|e| match e {
+                    simulate::DrillError::CannotFail { why, .. } => why.to_owned(),
+                    simulate::DrillError::Unknown { .. } => e.to_string(),
+                })
+            };
+            (name, failure)
+        })
+        .collect();
     let worst_failure = worst_case(plan, &best);
-    let worst = worst_failure.as_ref().map(run);
-    let drill = request.fail.as_ref().map(|f| drill(plan, &live, &run(f), f));
+    let mut failures: Vec<Failure> =
+        drillable.iter().filter_map(|(_, f)| f.clone().ok()).map(|f| simulate::pinned(plan, &best, f)).collect();
+    failures.extend(worst_failure.clone());
+    let mut runs = run_all(&failures, &run).into_iter();
+    let step_drills: BTreeMap<String, Result<Simulated, String>> = drillable
+        .into_iter()
+        .map(|(name, failure)| (name, failure.map(|_| runs.next().expect("a run per failure"))))
+        .collect();
+    let gate_worst = worst_failure.as_ref().map(|_| runs.next().expect("a run per failure"));
+    let drill = request.fail.clone().map(|f| {
+        let f = simulate::pinned(plan, &best, f);
+        drill(plan, &live, &run(&f), &f)
+    });
     let networks: BTreeMap<String, String> = live.networks.iter().map(|n| (n.id.clone(), n.name.clone())).collect();
     // A step refused for what it would remove changes nothing; what it would change, were it
     // allowed, comes from a run that allows it.
@@ -104,11 +143,11 @@ pub fn build(request: &Request) -> PlanReport {
         }
         refused.extend(more);
     }
-    let (mut steps, rollback) = step_plans(plan, request.graph, &best, &networks);
+    let (mut steps, rollback) = step_plans(plan, request.graph, &best, &networks, offline);
     if let Some(allowed) = &allowed {
         // Every step's changes as they would be once allowed (those after a refused one never
         // started in the refused run).
-        let (would, _) = step_plans(plan, request.graph, allowed, &networks);
+        let (would, _) = step_plans(plan, request.graph, allowed, &networks, offline);
         for s in &mut steps {
             s.refused = refused.get(&s.step).cloned();
             if let Some(w) = would.iter().find(|w| w.step == s.step) {
@@ -117,6 +156,20 @@ pub fn build(request: &Request) -> PlanReport {
             }
         }
     }
+    for s in &mut steps {
+        s.on_failure = match step_drills.get(&s.step) {
+            Some(Ok(sim)) => on_failure(sim, &s.step),
+            Some(Err(why)) => OnFailure {
+                outcome: None,
+                stopped: Vec::new(),
+                undone: Vec::new(),
+                reason: None,
+                not_drilled: Some(why.clone()),
+            },
+            None => s.on_failure.clone(),
+        };
+        s.switch = switch_plan(plan, &s.step, &request.live);
+    }
     let summary = summarize(plan, &steps);
     let order = request
         .graph
@@ -124,25 +177,46 @@ pub fn build(request: &Request) -> PlanReport {
         .into_iter()
         .map(|layer| layer.into_iter().map(|i| plan.steps[i].name.value.clone()).collect())
         .collect();
+    // The worst case is the longest of the runs where something fails: the last gate judged
+    // failing late, and each step's drill. None is shorter than all going well: when every
+    // failure ends the run sooner, the worst case is the best.
+    let mut scenarios: Vec<(String, &Simulated)> = Vec::new();
+    if let (Some(f), Some(sim)) = (&worst_failure, &gate_worst) {
+        scenarios.push((describe_failure(f), sim));
+    }
+    for (name, sim) in &step_drills {
+        if let Ok(sim) = sim {
+            scenarios.push((format!("step `{name}`"), sim));
+        }
+    }
+    // The longest; among equals, the gate's (listed first), then the first step in name order.
+    let worst = scenarios
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, (_, sim))| (sim.total_ms, std::cmp::Reverse(*i)))
+        .map(|(_, w)| w)
+        .filter(|(_, sim)| sim.total_ms >= best.total_ms);
     let timeline = Timeline {
         best_outcome: best.report.outcome.to_string(),
         best_failure: best.report.reason.clone(),
         best_ms: best.total_ms,
-        worst_ms: worst.as_ref().map_or(best.total_ms, |w| w.total_ms),
-        worst_failing: worst_failure.as_ref().map(describe_failure),
-        worst_rollback_ms: worst.as_ref().map_or(0, rollback_ms),
-        worst_outcome: worst.as_ref().unwrap_or(&best).report.outcome.to_string(),
+        worst_ms: worst.map_or(best.total_ms, |(_, w)| w.total_ms),
+        worst_failing: worst.map(|(what, _)| what.clone()),
+        worst_rollback_ms: worst.map_or(0, |(_, w)| rollback_ms(w)),
+        worst_outcome: worst.map_or(&best, |(_, w)| w).report.outcome.to_string(),
         worst_reason: worst
-            .as_ref()
-            .filter(|w| w.report.outcome != crate::events::RunOutcome::RolledBack)
-            .and_then(|w| w.report.reason.clone()),
+            .filter(|(_, w)| w.report.outcome != crate::events::RunOutcome::RolledBack)
+            .and_then(|(_, w)| w.report.reason.clone()),
     };
     let mut assumptions = request.knob_sources.clone();
-    if request.live.is_err() {
+    if offline {
         assumptions.push(format!(
             "offline: every service is assumed to have {} replicas and no health check; images and settings live now are unknown",
             request.offline_replicas
         ));
+        if plan.steps.iter().any(|s| matches!(s.kind, StepKind::BlueGreen(_))) {
+            assumptions.push("offline: blue-green steps are simulated with their blue colour live".into());
+        }
     } else {
         assumptions.push("task start and health-check timing from the live services' specs".into());
     }
@@ -154,15 +228,132 @@ pub fn build(request: &Request) -> PlanReport {
         plan: plan.name.value.clone(),
         stack: plan.stack.value.clone(),
         file: request.file.clone(),
+        environment: request.environment.clone(),
         live: live_view(&request.live),
         steps,
         summary,
         order,
         rollback,
+        irreversible: irreversible(plan),
         timeline,
         drill,
         assumptions,
     }
+}
+
+/// Runs each failure's simulation, several at once (each is a thread of its own).
+fn run_all(failures: &[Failure], run: &(dyn Fn(&Failure) -> Simulated + Sync)) -> Vec<Simulated> {
+    let width = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+    let mut out = Vec::with_capacity(failures.len());
+    for chunk in failures.chunks(width) {
+        let done: Vec<Simulated> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunk.iter().map(|f| scope.spawn(move || run(f))).collect();
+            handles.into_iter().map(|h| h.join().expect("a simulation panicked")).collect()
+        });
+        out.extend(done);
+    }
+    out
+}
+
+/// What a step's drill did: the steps it stopped, those it undid, how the run ended.
+fn on_failure(sim: &Simulated, step: &str) -> OnFailure {
+    let mut stopped = Vec::new();
+    let mut undone = Vec::new();
+    for r in &sim.records {
+        match &r.event {
+            Event::StepFinished { step: s, outcome: crate::events::StepOutcome::Cancelled, .. } if s != step => {
+                stopped.push(s.clone())
+            }
+            Event::StepUndone { step: s, .. } => undone.push(s.clone()),
+            _ => {}
+        }
+    }
+    use crate::events::RunOutcome;
+    let reason = match sim.report.outcome {
+        RunOutcome::Succeeded | RunOutcome::RolledBack => None,
+        RunOutcome::Stopped => sim.report.reason.clone(),
+        // The undo that stopped the rollback says why, and what a person does.
+        RunOutcome::RollbackFailed => sim
+            .records
+            .iter()
+            .find_map(|r| match &r.event {
+                Event::StepUndone { step, outcome: crate::events::UndoOutcome::Failed, reason, .. } => {
+                    Some(format!("undo of `{step}` failed: {}", reason.as_deref().unwrap_or("")))
+                }
+                _ => None,
+            })
+            .or_else(|| sim.report.reason.clone()),
+        RunOutcome::Paused => {
+            Some("on-failure pause: nothing is undone until a person runs `planrun rollback`".to_owned())
+        }
+    };
+    OnFailure { outcome: Some(sim.report.outcome.to_string()), stopped, undone, reason, not_drilled: None }
+}
+
+/// A blue-green step's switch: how, from which colour to which (unknown offline, or when the
+/// swarm cannot tell), and how long the old colour is kept.
+fn switch_plan(plan: &Plan, step: &str, live: &Result<LiveState, Offline>) -> Option<SwitchPlan> {
+    let s = plan.steps.iter().find(|s| s.name.value == step)?;
+    let StepKind::BlueGreen(b) = &s.kind else { return None };
+    let how = match &b.switch {
+        plans::steps::switch::Switch::Alias(a) => format!("alias `{}` on network `{}`", a.alias, a.network),
+        plans::steps::switch::Switch::Nginx(n) => format!("nginx router `{}` ({})", n.router, n.target),
+    };
+    let from = live.as_ref().ok().and_then(|l| l.colours.get(step)).and_then(|c| c.as_ref().ok()).cloned();
+    let to = from.as_ref().map(|f| if *f == b.blue.value { b.green.value.clone() } else { b.blue.value.clone() });
+    Some(SwitchPlan { how, from, to, keep_old: b.keep_old.to_string() })
+}
+
+/// A canary step's stages.
+fn canary_plan(kind: &StepKind) -> Option<CanaryPlan> {
+    let StepKind::Canary(c) = kind else { return None };
+    let stages = c
+        .stages
+        .iter()
+        .map(|stage| CanaryStage {
+            share: match stage.weight {
+                plans::steps::canary::Weight::Replicas(n) => {
+                    format!("{n} replica{}", if n == 1 { "" } else { "s" })
+                }
+                plans::steps::canary::Weight::Traffic(p) => p.to_string(),
+            },
+            pause: stage.pause.as_ref().map(|w| match w {
+                plans::steps::pause::Wait::Duration(d) => d.to_string(),
+                plans::steps::pause::Wait::Manual => "manual".into(),
+            }),
+            gates: stage.gates.iter().map(|g| g.value.clone()).collect(),
+        })
+        .collect();
+    let promote = match c.promote {
+        plans::steps::canary::Promote::Auto => "auto",
+        plans::steps::canary::Promote::Manual => "manual",
+    };
+    Some(CanaryPlan { canary: crate::steps::canary::canary_name(&c.service.value), stages, promote: promote.into() })
+}
+
+/// The steps a rollback cannot undo, with what is left and what to do.
+fn irreversible(plan: &Plan) -> Vec<Irreversible> {
+    plan.steps
+        .iter()
+        .filter_map(|s| {
+            let why = if let StepKind::Migrate(m) = &s.kind
+                && m.down.is_none()
+            {
+                format!(
+                    "{} has no down file: a rollback stops here and leaves it applied; restore needed (`planrun restore`)",
+                    m.file.value
+                )
+            } else if let StepKind::Run(r) = &s.kind
+                && r.undo.is_empty()
+            {
+                let argv: Vec<String> = r.command.iter().map(|a| a.value.clone()).collect();
+                format!("runs `{}` with no `undo`: a rollback leaves it done", crate::commands::display(&argv))
+            } else {
+                return None;
+            };
+            Some(Irreversible { step: s.name.value.clone(), why })
+        })
+        .collect()
 }
 
 /// A swarm made from the plan alone: each service it names, at `replicas` replicas (a step's
@@ -200,10 +391,7 @@ pub fn offline_state(plan: &Plan, replicas: u64) -> LiveState {
                 ..Default::default()
             }),
             task_template: Some(TaskSpec {
-                container_spec: Some(TaskSpecContainerSpec {
-                    image: Some("(live image)".into()),
-                    ..Default::default()
-                }),
+                container_spec: Some(TaskSpecContainerSpec { image: Some(UNKNOWN.into()), ..Default::default() }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -231,7 +419,7 @@ pub fn offline_state(plan: &Plan, replicas: u64) -> LiveState {
                 }
             }
             plans::steps::switch::Switch::Nginx(plans::steps::switch::Nginx { router, template, target, .. }) => {
-                let name = format!("planrun-offline-{router}");
+                let name = format!("{UNKNOWN} config of {router}");
                 state.configs.push(live::LiveConfig {
                     id: name.clone(),
                     name: name.clone(),
@@ -355,7 +543,7 @@ fn describe_failure(failure: &Failure) -> String {
     match failure {
         Failure::Nothing => "nothing".into(),
         Failure::Gate(g) | Failure::GateAt(g, _) => format!("gate `{g}`"),
-        Failure::Step(s) => format!("step `{s}`"),
+        Failure::Step(s) | Failure::Judgements(s, _) => format!("step `{s}`"),
     }
 }
 
@@ -397,14 +585,13 @@ fn step_plans(
     graph: &PlanGraph,
     best: &Simulated,
     networks: &BTreeMap<String, String>,
+    offline: bool,
 ) -> (Vec<StepPlan>, Vec<UndoEntry>) {
     let index: BTreeMap<&str, usize> = plan.steps.iter().enumerate().map(|(i, s)| (s.name.value.as_str(), i)).collect();
     let ran: BTreeMap<&str, &simulate::StepRun> = best.steps.iter().map(|s| (s.step.as_str(), s)).collect();
     // Undo records in the order they were made, and the gates each step judged, in one pass.
     let mut records: Vec<UndoEntry> = Vec::new();
     let mut gates: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    // Per step, how many undo records exist when it ends (what its failure would undo).
-    let mut undone_at_end: BTreeMap<&str, usize> = BTreeMap::new();
     for r in &best.records {
         match &r.event {
             // A step's newer record replaces its earlier one and becomes the newest, as in
@@ -419,9 +606,6 @@ fn step_plans(
                 if !named.contains(gate) {
                     named.push(gate.clone());
                 }
-            }
-            Event::StepFinished { step, .. } => {
-                undone_at_end.insert(step.as_str(), records.len());
             }
             _ => {}
         }
@@ -444,16 +628,28 @@ fn step_plans(
             let names: BTreeSet<&String> = ran.before.keys().chain(ran.after.keys()).collect();
             for service in names {
                 match (ran.before.get(service), ran.after.get(service)) {
-                    (None, Some(_)) => {
-                        changes.push(ServiceChange { service: service.clone(), action: "+".into(), fields: Vec::new() })
-                    }
-                    (Some(_), None) => {
-                        changes.push(ServiceChange { service: service.clone(), action: "-".into(), fields: Vec::new() })
-                    }
+                    (None, Some(_)) => changes.push(ServiceChange {
+                        service: service.clone(),
+                        action: "create".into(),
+                        fields: Vec::new(),
+                    }),
+                    (Some(_), None) => changes.push(ServiceChange {
+                        service: service.clone(),
+                        action: "remove".into(),
+                        fields: Vec::new(),
+                    }),
                     (Some(a), Some(b)) => {
-                        let fields = diff::changes(a, b, networks);
+                        let mut fields = diff::changes(a, b, networks);
+                        // Offline, what a service runs now was not read: the fields the step sets
+                        // are known, what they were is not.
+                        if offline && ran.before.get(service).is_some_and(|_| live_now(&best.initial, service)) {
+                            for f in &mut fields {
+                                f.before = None;
+                                f.before_unknown = true;
+                            }
+                        }
                         if !fields.is_empty() {
-                            changes.push(ServiceChange { service: service.clone(), action: "~".into(), fields });
+                            changes.push(ServiceChange { service: service.clone(), action: "update".into(), fields });
                         }
                     }
                     (None, None) => {}
@@ -469,9 +665,17 @@ fn step_plans(
             unchanged: step.kind.is_deployment() && changes.is_empty(),
             refused: None,
             changes,
+            canary: canary_plan(&step.kind),
+            switch: None,
             actions: crate::steps::behavior(&step.kind).preview(),
             undo: records.iter().filter(|r| r.step == name).map(|r| r.undo.clone()).collect(),
-            on_failure_undoes: undone_at_end.get(name).copied().unwrap_or(records.len()),
+            on_failure: OnFailure {
+                outcome: None,
+                stopped: Vec::new(),
+                undone: Vec::new(),
+                reason: None,
+                not_drilled: Some("not drilled".into()),
+            },
             start_ms: ran.map_or(best.total_ms, |r| r.started_ms),
             end_ms: finished,
         });
@@ -480,10 +684,16 @@ fn step_plans(
     (out, records)
 }
 
+/// Whether `service` was on the swarm when the run began (offline: made up from the plan, so
+/// unknown), not made by an earlier step.
+fn live_now(initial: &BTreeMap<String, ServiceSpec>, service: &str) -> bool {
+    initial.contains_key(service)
+}
+
 fn summarize(plan: &Plan, steps: &[StepPlan]) -> Summary {
     let count = |a: &str| steps.iter().flat_map(|s| &s.changes).filter(|c| c.action == a).count();
     let other_changes = plan.steps.iter().any(|s| s.kind.changes_elsewhere());
-    let (create, change, remove) = (count("+"), count("~"), count("-"));
+    let (create, change, remove) = (count("create"), count("update"), count("remove"));
     Summary {
         create,
         change,
@@ -512,11 +722,12 @@ fn drill(plan: &Plan, live: &LiveState, sim: &Simulated, failure: &Failure) -> D
             (Some(a), Some(b)) => {
                 let image = live::image_parts(b).0;
                 let changed = diff::changes(a, b, &networks);
-                if changed.is_empty() {
-                    format!("{image} (as before)")
-                } else {
-                    let fields: Vec<&str> = changed.iter().map(|c| c.field.as_str()).collect();
-                    format!("{image} (changed: {})", fields.join(", "))
+                let fields: Vec<&str> = changed.iter().map(|c| c.field.as_str()).collect();
+                match (image == UNKNOWN, changed.is_empty()) {
+                    (true, true) => "as before".into(),
+                    (false, true) => format!("{image} (as before)"),
+                    (true, false) => format!("changed: {}", fields.join(", ")),
+                    (false, false) => format!("{image} (changed: {})", fields.join(", ")),
                 }
             }
             (None, Some(b)) => format!("{} (created)", live::image_parts(b).0),
@@ -542,6 +753,11 @@ fn drill(plan: &Plan, live: &LiveState, sim: &Simulated, failure: &Failure) -> D
     Drill { failing: describe_failure(failure), outcome, story, rollback_order, final_state, total_ms: sim.total_ms }
 }
 
+/// How a run ends, in words.
+fn ends(outcome: crate::events::RunOutcome) -> String {
+    outcome.to_string().replace('-', " ")
+}
+
 /// The events that say what a run did, in words.
 pub fn story(records: &[Record]) -> Vec<Moment> {
     records
@@ -565,7 +781,7 @@ pub fn story(records: &[Record]) -> Vec<Moment> {
                     Some(why) => format!("undo of `{step}` {outcome}: {why}"),
                     None => format!("undo of `{step}` {outcome}"),
                 },
-                Event::RunFinished { outcome, .. } => format!("run {outcome}"),
+                Event::RunFinished { outcome, .. } => format!("the release ends {}", ends(*outcome)),
                 _ => return None,
             };
             Some(Moment { at_ms: r.elapsed_ms, what })
@@ -641,6 +857,7 @@ plan shop {
             knob_sources: Vec::new(),
             offline_replicas: 3,
             fail,
+            environment: None,
         }
     }
 
@@ -660,10 +877,15 @@ plan shop {
             report.order,
             vec![vec!["web".to_owned(), "api".to_owned()], vec!["warm-cache".to_owned()], vec!["final".to_owned()]]
         );
-        // If `final` fails, everything recorded is undone, newest first.
+        // If `final` fails, everything recorded is undone, newest first: its drill says so.
         let undone: Vec<&str> = report.rollback.iter().map(|u| u.step.as_str()).collect();
         assert_eq!(undone, ["warm-cache", "api", "web"]);
-        assert_eq!(step("final").on_failure_undoes, 3);
+        assert_eq!(step("final").on_failure.undone, ["warm-cache", "api", "web"]);
+        assert_eq!(step("final").on_failure.outcome.as_deref(), Some("rolled-back"));
+        // `web` fails after `api`, beside it, finished: `api` is undone before `web`, and
+        // `warm-cache`, after `web`, never ran.
+        assert!(step("web").on_failure.stopped.is_empty());
+        assert_eq!(step("web").on_failure.undone, ["api", "web"]);
         assert_eq!(report.timeline.best_failure, None);
     }
 
@@ -682,6 +904,54 @@ plan shop {
     }
 
     #[test]
+    fn every_steps_row_is_its_drill_and_the_worst_case_is_never_shorter_than_the_best() {
+        let (plan, graph) = Simulation::plan(PLAN);
+        let report = build(&request(&plan, &graph, None));
+        for s in &report.steps {
+            let drilled = build(&request(&plan, &graph, Some(Failure::Step(s.step.clone())))).drill.unwrap();
+            assert_eq!(s.on_failure.undone, drilled.rollback_order, "step {}", s.step);
+            assert_eq!(s.on_failure.outcome.as_deref(), Some(drilled.outcome.as_str()), "step {}", s.step);
+        }
+        assert!(report.timeline.worst_ms >= report.timeline.best_ms);
+    }
+
+    #[test]
+    fn a_failing_check_fails_its_own_judgement_not_an_earlier_steps() {
+        // `web` judges `web-ok` first; the check `final` judges it again: failing `final` must
+        // let `web` pass.
+        let text = PLAN.replace("gates api-ok\n    }\n}", "gates web-ok\n    }\n}");
+        let (plan, graph) = Simulation::plan(&text);
+        let report = build(&request(&plan, &graph, Some(Failure::Step("final".into()))));
+        let drill = report.drill.unwrap();
+        assert!(drill.story.iter().any(|m| m.what == "`web` succeeded"), "{:?}", drill.story);
+        assert!(drill.story.iter().any(|m| m.what == "gate `web-ok` failed (step `final`)"), "{:?}", drill.story);
+        assert_eq!(drill.rollback_order, ["warm-cache", "api", "web"]);
+    }
+
+    #[test]
+    fn offline_every_before_is_unknown_and_no_stand_in_reaches_the_report() {
+        let (plan, graph) = Simulation::plan(PLAN);
+        let mut req = request(&plan, &graph, Some(Failure::Step("web".into())));
+        req.live = Err(Offline::Asked);
+        let report = build(&req);
+        let web = report.steps.iter().find(|s| s.step == "web").unwrap();
+        assert_eq!(web.changes[0].action, "update");
+        for f in &web.changes[0].fields {
+            assert!(f.before.is_none() && f.before_unknown, "{f:?}");
+        }
+        let json = serde_json::to_string(&report).unwrap();
+        for word in ["scripted", "fake", "(live image)", "planrun-offline", "XX000"] {
+            assert!(!json.contains(word), "`{word}` in {json}");
+        }
+        let drill = report.drill.unwrap();
+        assert!(
+            drill.story.iter().any(|m| m.what.contains("its health check fails (made to fail)")),
+            "{:?}",
+            drill.story
+        );
+    }
+
+    #[test]
     fn a_drill_of_a_gate_rolls_back_newest_first_and_leaves_every_service_as_before() {
         let (plan, graph) = Simulation::plan(PLAN);
         let report = build(&request(&plan, &graph, Some(Failure::Gate("web-ok".into()))));
@@ -689,7 +959,7 @@ plan shop {
         assert_eq!(drill.outcome, "rolled-back");
         assert_eq!(drill.rollback_order, ["api", "web"], "warm-cache never ran");
         let state: Vec<(&str, &str)> = drill.final_state.iter().map(|f| (f.name.as_str(), f.state.as_str())).collect();
-        assert_eq!(state, [("shop_api", "api:v1 (as before)"), ("shop_web", "(live image) (as before)")]);
+        assert_eq!(state, [("shop_api", "api:v1 (as before)"), ("shop_web", "as before")]);
         assert!(drill.story.iter().any(|m| m.what == "gate `web-ok` failed (step `web`)"), "{:?}", drill.story);
     }
 

@@ -8,12 +8,18 @@ use serde::{Deserialize, Serialize};
 use super::diff::FieldChange;
 
 /// The version of the JSON format; a change that removes or renames a field bumps it.
-pub const FORMAT: &str = "planrun-plan/1";
+/// `/2`: `action` is a word, `on_failure` (each step's own drill) replaces `on_failure_undoes`,
+/// offline `before` values are `null` with `before_unknown`, and the report names its
+/// environment, irreversible steps, canary stages and traffic switches.
+pub const FORMAT: &str = "planrun-plan/2";
+
+/// How text says a value planrun could not read (offline): JSON says `null`.
+pub const UNKNOWN: &str = "(unknown)";
 
 /// The plan, for review.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PlanReport {
-    /// `planrun-plan/1`.
+    /// `planrun-plan/2`.
     pub format: String,
     /// The plan's name.
     pub plan: String,
@@ -21,6 +27,9 @@ pub struct PlanReport {
     pub stack: String,
     /// The plan file.
     pub file: String,
+    /// The environment of planrun.toml the plan was read with (`--env`, or its
+    /// `default-environment`); `null` without one.
+    pub environment: Option<String>,
     /// What was live, or why nothing live was read.
     pub live: LiveView,
     /// Every step, in the order it starts when all goes well.
@@ -29,10 +38,12 @@ pub struct PlanReport {
     pub summary: Summary,
     /// Steps that may run together, wave by wave: a step waits for the waves before it.
     pub order: Vec<Vec<String>>,
-    /// Every step's undo record (its newest), newest first: the order of the rollback if the
-    /// last step fails. A step that fails earlier undoes the last `on_failure_undoes` of them
-    /// (exact unless a step still running re-records later, as canary and blue-green steps do).
+    /// Every step's undo record (its newest), newest first, as recorded when all goes well.
+    /// What a failure of each step undoes is that step's `on_failure`.
     pub rollback: Vec<UndoEntry>,
+    /// Steps a rollback cannot undo (a migration without a down file, a command without an
+    /// undo), in plan order.
+    pub irreversible: Vec<Irreversible>,
     /// How long it takes, simulated.
     pub timeline: Timeline,
     /// The failure drill asked for with `--fail`.
@@ -92,14 +103,18 @@ pub struct StepPlan {
     pub actions: Vec<String>,
     /// Whether it changes nothing live.
     pub unchanged: bool,
+    /// A canary step's stages and promotion.
+    pub canary: Option<CanaryPlan>,
+    /// A blue-green step's traffic switch.
+    pub switch: Option<SwitchPlan>,
     /// Why apply refuses the step before anything changes: it would take from running services
     /// what the plan does not allow. `changes` then shows what it would change if allowed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
     /// What its undo puts back (its newest record).
     pub undo: Vec<String>,
-    /// If it fails: how many of the last entries of `rollback` are undone (in its order).
-    pub on_failure_undoes: usize,
+    /// If it fails: what `planrun plan --fail STEP` shows, from the same drill.
+    pub on_failure: OnFailure,
     /// Simulated start, milliseconds from the start of the run (all going well).
     pub start_ms: u64,
     /// Simulated end.
@@ -122,7 +137,7 @@ pub struct UndoEntry {
 pub struct ServiceChange {
     /// The service.
     pub service: String,
-    /// `+` create, `~` change, `-` remove.
+    /// `create`, `update` or `remove`.
     pub action: String,
     /// The fields that differ (for a change).
     pub fields: Vec<FieldChange>,
@@ -199,4 +214,66 @@ pub struct FinalState {
     pub name: String,
     /// How it is: `app:v1 (as before)`, `app:v2 (changed)`.
     pub state: String,
+}
+
+/// What happens when one step fails: the drill `planrun plan --fail STEP` runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OnFailure {
+    /// How the run ends: `rolled-back`, `paused`, `rollback-failed`; `null` when not drilled.
+    pub outcome: Option<String>,
+    /// Steps running beside it that are stopped, in the order they stop.
+    pub stopped: Vec<String>,
+    /// The steps undone, in order (the drill's rollback order).
+    pub undone: Vec<String>,
+    /// Why the run does not end rolled back, when it does not (a rollback stopped at a migration
+    /// without a down file; a plan that pauses on failure).
+    pub reason: Option<String>,
+    /// Why there is no drill: a step that cannot be made to fail, or a plan too large to drill
+    /// step by step.
+    pub not_drilled: Option<String>,
+}
+
+/// A step a rollback cannot undo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Irreversible {
+    /// The step.
+    pub step: String,
+    /// What is left done and what a person does about it.
+    pub why: String,
+}
+
+/// A canary step, stage by stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CanaryPlan {
+    /// The canary service planrun creates beside the service.
+    pub canary: String,
+    /// Its stages, in order.
+    pub stages: Vec<CanaryStage>,
+    /// `auto` (when the last stage passes) or `manual` (a person approves).
+    pub promote: String,
+}
+
+/// One stage of a canary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CanaryStage {
+    /// The canary's share: `10%` of the traffic or `2 replicas`.
+    pub share: String,
+    /// The wait after it: `5m`, `manual`; `null` without one.
+    pub pause: Option<String>,
+    /// The gates judged at this stage.
+    pub gates: Vec<String>,
+}
+
+/// A blue-green step's traffic switch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SwitchPlan {
+    /// How traffic moves: `alias app on network shop`, `nginx router shop_nginx`.
+    pub how: String,
+    /// The colour live now, which traffic leaves; `null` when unknown (offline, or the swarm
+    /// cannot tell).
+    pub from: Option<String>,
+    /// The colour the step deploys and traffic moves to; `null` when unknown.
+    pub to: Option<String>,
+    /// How long the old colour is kept running after the switch (`keep-old`).
+    pub keep_old: String,
 }

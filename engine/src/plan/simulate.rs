@@ -63,6 +63,9 @@ pub enum Failure {
     /// The gate fails its judgement number `k` (from 0, in the order judgements begin, in
     /// every step that judges it), after using its whole allowance; the others pass.
     GateAt(String, u64),
+    /// The check step fails at its own judgements: each (gate, judgement number) it makes when
+    /// all goes well fails, after using its whole allowance (`pinned` makes it from `Step`).
+    Judgements(String, Vec<(String, u64)>),
     /// The step fails: a service step's new tasks never turn healthy; a run step's command
     /// exits 1; a check step's gates fail; a manual pause is refused; a backup's dump is
     /// unreadable; a migration's first statement fails.
@@ -291,6 +294,17 @@ async fn simulate(
         }
         report.reason = report.reason.as_deref().map(scrub);
     }
+    // What the simulated swarm, gates and database say of the failures a scenario arranges is
+    // put in the words of a review: nothing there failed for real.
+    for r in &mut records {
+        if let Ok(mut json) = serde_json::to_value(&r.event) {
+            reword_json(&mut json);
+            if let Ok(event) = serde_json::from_value(json) {
+                r.event = event;
+            }
+        }
+    }
+    report.reason = report.reason.as_deref().map(reword);
     Simulated {
         records,
         report,
@@ -317,6 +331,53 @@ fn scrub_dumps(text: &str, dir: &str) -> String {
     out
 }
 
+/// Every string in `value`, reworded.
+fn reword_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => *text = reword(text),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(reword_json),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(reword_json),
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {}
+    }
+}
+
+/// What the simulation's stand-ins say when a scenario makes something fail, in a reviewer's
+/// words: a task's health check, a gate's measurement, a SQL statement (whose error would
+/// otherwise read like a server's, with its source excerpt).
+pub fn reword(text: &str) -> String {
+    const SQL: &str = "ERROR XX000: fake failure";
+    let mut out = text.replace(crate::cluster::fake::UNHEALTHY, "its health check fails (made to fail)");
+    for (scripted, words) in [
+        ("scripted fail", "made to fail"),
+        ("scripted inconclusive", "made inconclusive"),
+        ("scripted error", "made to error"),
+        ("not approved (simulation said no)", "not approved (made to refuse)"),
+    ] {
+        out = out.replace(scripted, words);
+    }
+    if let Some(at) = out.find(SQL) {
+        let rest = &out[at + SQL.len()..];
+        // The SQLSTATE line and the excerpt of the file, down to the excerpt's closing line.
+        let mut cut = 0;
+        let mut offset = 0;
+        for line in rest.split_inclusive('\n') {
+            offset += line.len();
+            let t = line.trim();
+            if t.starts_with("SQLSTATE ") {
+                cut = offset;
+            }
+            if t.starts_with('╰') && t.chars().skip(1).all(|c| c == '─') {
+                cut = offset;
+                break;
+            }
+        }
+        let rest = rest[cut..].trim_start_matches('\n');
+        let joined = if rest.is_empty() { String::new() } else { format!("; {rest}") };
+        out = format!("{}the statement is made to fail{joined}", &out[..at]);
+    }
+    out
+}
+
 /// The outcomes that make one judgement of a gate fail on its last planned measurement: it
 /// uses its whole allowance (every measurement it may take) before failing.
 fn failing_late(plan: &Plan, gate: &str) -> Vec<Outcome> {
@@ -328,12 +389,41 @@ fn failing_late(plan: &Plan, gate: &str) -> Vec<Outcome> {
     out
 }
 
+/// `failure` made exact with the run where all goes well: a check step fails at its own
+/// judgements of its gates, not at those of earlier steps that judge the same gates.
+pub fn pinned(plan: &Plan, best: &Simulated, failure: Failure) -> Failure {
+    let Failure::Step(name) = &failure else { return failure };
+    let Some(step) = plan.steps.iter().find(|s| s.name.value == *name) else { return failure };
+    if !matches!(step.kind, StepKind::Check(_)) {
+        return failure;
+    }
+    // Judgements of each gate, numbered in the order they began (their first measurement).
+    let mut count: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut own = Vec::new();
+    for r in &best.records {
+        if let Event::Measurement { step, gate, number: 1, .. } = &r.event {
+            let k = count.entry(gate).or_default();
+            if step == name {
+                own.push((gate.clone(), *k));
+            }
+            *k += 1;
+        }
+    }
+    // A check the best run never reached keeps failing every judgement of its gates.
+    if own.is_empty() { failure } else { Failure::Judgements(name.clone(), own) }
+}
+
 /// Sets the world up so that `failure` happens.
 fn arrange(sim: &mut Simulation, plan: &Plan, failure: &Failure) {
     match failure {
         Failure::Nothing => {}
         Failure::Gate(gate) => sim.probe.script_judgement(gate, 0, &failing_late(plan, gate)),
         Failure::GateAt(gate, k) => sim.probe.script_judgement(gate, *k, &failing_late(plan, gate)),
+        Failure::Judgements(_, judgements) => {
+            for (gate, k) in judgements {
+                sim.probe.script_judgement(gate, *k, &failing_late(plan, gate));
+            }
+        }
         Failure::Step(name) => {
             let Some(step) = plan.steps.iter().find(|s| s.name.value == *name) else { return };
             match &step.kind {
@@ -347,7 +437,8 @@ fn arrange(sim: &mut Simulation, plan: &Plan, failure: &Failure) {
                 }
                 StepKind::Run(r) => {
                     let argv: Vec<String> = r.command.iter().map(|a| a.value.clone()).collect();
-                    sim.commands.script(&crate::commands::display(&argv), Script::fails(Duration::ZERO, 1, "drill"));
+                    sim.commands
+                        .script(&crate::commands::display(&argv), Script::fails(Duration::ZERO, 1, "made to fail"));
                 }
                 StepKind::Check(c) => {
                     for gate in &c.gates {
@@ -418,5 +509,24 @@ pub fn can_fail(plan: &Plan, name: &str) -> Result<Failure, DrillError> {
     match crate::steps::behavior(&step.kind).drill() {
         Ok(()) => Ok(Failure::Step(name.to_owned())),
         Err(why) => Err(DrillError::CannotFail { name: name.to_owned(), why }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reword;
+
+    #[test]
+    fn a_stand_ins_words_become_a_reviewers() {
+        assert_eq!(
+            reword("gate `g` failed: 1 failed (limit 0): scripted fail at #3"),
+            "gate `g` failed: 1 failed (limit 0): made to fail at #3"
+        );
+        let sql = "f.sql:5:1: ERROR XX000: fake failure\nSQLSTATE XX000\n\n  × fake failure\n   ╭─[f.sql:5:1]\n 5 │ ALTER TABLE t;\n   · ──┬──\n   ·   ╰── the server stopped here\n   ╰────\nthen more";
+        assert_eq!(reword(sql), "f.sql:5:1: the statement is made to fail; then more");
+        assert_eq!(
+            reword(&format!("1 task failed: {}", crate::cluster::fake::UNHEALTHY)),
+            "1 task failed: its health check fails (made to fail)"
+        );
     }
 }
