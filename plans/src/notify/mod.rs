@@ -214,8 +214,10 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node) -> Option<Notify> {
 fn url(d: &mut Decoder<'_>, f: &mut Fields<'_>) -> Option<Secret> {
     if let Some(written) = d.string(f, "url", false) {
         d.push(Diagnostic::new(NotifyProblem::UrlInPlan { what: f.what() }, written.span));
-        // Read the others so they are not reported as unknown.
-        let _ = one_source(d, f, ["url-file", "url-env"], None);
+        // Read the others so they are not reported as unknown; the one error is enough.
+        for key in ["url-file", "url-env"] {
+            d.string(f, key, false);
+        }
         return None;
     }
     match one_source(d, f, ["url-file", "url-env"], None)? {
