@@ -388,27 +388,29 @@ impl Sink for Notifier {
     }
 }
 
-/// The text of a message as one block: its title, the reason and the command, each on its
-/// own line (Slack and Teams show it as is).
+/// The text of a message as one block: its title, the reason and what to run next, each on
+/// its own line (Slack and Teams show it as is).
 pub fn plain(message: &Message) -> String {
-    let mut out = message.title.clone();
-    if let Some(reason) = &message.reason {
-        out.push_str(&format!("\n{reason}"));
-    }
-    if let Some(command) = &message.command {
-        match message.event {
-            NotifyEvent::Approval => {
-                let abort = command.replacen("planrun promote", "planrun abort", 1);
-                out.push_str(&format!("\nTo go on, run: `{command}`\nTo stop and roll back: `{abort}`"));
-            }
-            NotifyEvent::Started
-            | NotifyEvent::Succeeded
-            | NotifyEvent::Failed
-            | NotifyEvent::RolledBack
-            | NotifyEvent::RollbackFailed => out.push_str(&format!("\nTo undo what is left, run: `{command}`")),
+    let mut lines = vec![message.title.clone()];
+    lines.extend(message.reason.clone());
+    lines.extend(next_steps(message));
+    lines.join("\n")
+}
+
+/// What a person runs next, one line each: `To go on, run: `planrun promote ...``.
+pub fn next_steps(message: &Message) -> Vec<String> {
+    let Some(command) = &message.command else { return Vec::new() };
+    match message.event {
+        NotifyEvent::Approval => {
+            let abort = command.replacen("planrun promote", "planrun abort", 1);
+            vec![format!("To go on, run: `{command}`"), format!("To stop and roll back: `{abort}`")]
         }
+        NotifyEvent::Started
+        | NotifyEvent::Succeeded
+        | NotifyEvent::Failed
+        | NotifyEvent::RolledBack
+        | NotifyEvent::RollbackFailed => vec![format!("To undo what is left, run: `{command}`")],
     }
-    out
 }
 
 #[cfg(test)]
