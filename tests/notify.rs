@@ -165,8 +165,13 @@ fn a_receiver_that_fails_or_hangs_slows_apply_by_no_more_than_the_bound_and_its_
     let problem = refusal["problems"][0]["message"].as_str().unwrap();
     assert!(problem.starts_with("notify `hook`: url-env: "), "{problem}");
     assert!(problem.contains("PLANRUN_E2E_HOOK_URL"), "{problem}");
-    // Neither validate nor plan needs it.
+    // Neither validate nor plan needs it; plan says who apply would tell.
     assert_eq!(run(&["validate", plan.to_str().unwrap()]).code, 0);
+    let planned = run(&["plan", plan.to_str().unwrap()]);
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    let line = "notify `hook`: webhook, its URL from url-env `PLANRUN_E2E_HOOK_URL`; on started, approval, succeeded, \
+                failed, rolled-back, rollback-failed";
+    assert!(planned.stdout.contains(line), "{}", planned.stdout);
 
     let (baseline, base) = apply_with_env(&work, &bare, &[]);
     assert_eq!(baseline.code, 0, "{}", baseline.stderr);

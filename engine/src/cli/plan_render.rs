@@ -201,6 +201,12 @@ pub fn human(r: &PlanReport, colour: bool) -> String {
             let _ = writeln!(o, "    {}: {}", f.name, f.state);
         }
     }
+    if !r.notifications.is_empty() {
+        let _ = writeln!(o, "\n{}", p.bold("Notifications (apply sends them; plan sends none)"));
+        for n in &r.notifications {
+            let _ = writeln!(o, "  {n}");
+        }
+    }
     let _ = writeln!(o, "\n{}", p.bold("Assumptions"));
     for a in &r.assumptions {
         let _ = writeln!(o, "  {a}");
@@ -351,6 +357,7 @@ pub fn markdown(r: &PlanReport, limit: usize) -> String {
         drill.extend(d.final_state.iter().map(|f| format!("- {}: {}\n", md(&f.name), md(&f.state))));
     }
     let assumptions: Vec<String> = r.assumptions.iter().map(|a| format!("- {}\n", md(a))).collect();
+    let notifications: Vec<String> = r.notifications.iter().map(|n| format!("- {}\n", md(n))).collect();
 
     // The header and the section frames always fit; what is left is shared, changes first.
     let frames = 600;
@@ -364,6 +371,11 @@ pub fn markdown(r: &PlanReport, limit: usize) -> String {
     out.push_str(&order_text);
     if let Some(d) = &r.drill {
         let t = section(&format!("Drill: {} fails", md(&d.failing)), &drill, left * 8 / 10, "lines");
+        left = left.saturating_sub(t.len());
+        out.push_str(&t);
+    }
+    if !notifications.is_empty() {
+        let t = section("Notifications (apply sends them)", &notifications, left / 2, "notifications");
         left = left.saturating_sub(t.len());
         out.push_str(&t);
     }
@@ -408,7 +420,26 @@ mod tests {
             },
             drill: None,
             assumptions: Vec::new(),
+            notifications: Vec::new(),
         }
+    }
+
+    #[test]
+    fn notifications_are_listed_only_when_the_plan_has_some() {
+        assert!(!human(&report(), false).contains("Notifications"));
+        assert!(!markdown(&report(), 60_000).contains("Notifications"));
+        let mut r = report();
+        r.notifications = vec!["notify `team`: slack, its URL from url-env `SLACK_URL`; on started, failed".into()];
+        let text = human(&r, false);
+        assert!(
+            text.contains(
+                "Notifications (apply sends them; plan sends none)\n  notify `team`: slack, its URL from url-env `SLACK_URL`; on started, failed\n"
+            ),
+            "{text}"
+        );
+        let md = markdown(&r, 60_000);
+        assert!(md.contains("Notifications (apply sends them)"), "{md}");
+        assert!(md.contains("- notify `team`: slack"), "{md}");
     }
 
     #[test]

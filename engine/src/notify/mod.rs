@@ -148,6 +148,30 @@ pub async fn resolve(notify: &[Notify], dir: &Path) -> Result<Vec<Target>, Vec<S
     if problems.is_empty() { Ok(targets) } else { Err(problems) }
 }
 
+/// What `planrun plan` says of a `notify`: `notify `team`: slack, its URL from url-env
+/// `SLACK_WEBHOOK_URL`; on started, approval, failed` (where the URL is, never the URL).
+pub fn describe(n: &Notify) -> String {
+    let url = n.target.url();
+    let place = match url {
+        plans::gates::Secret::Env(var) => var,
+        plans::gates::Secret::File(path) => path,
+    };
+    let signed = match &n.target {
+        NotifyKind::Webhook(plans::notify::Webhook { secret: Some(s), .. }) => {
+            format!(", signed ({})", s.setting("secret"))
+        }
+        NotifyKind::Webhook(_) | NotifyKind::Slack(_) | NotifyKind::Teams(_) => String::new(),
+    };
+    let on: Vec<&str> = n.on.iter().map(|e| e.word()).collect();
+    format!(
+        "notify `{}`: {}, its URL from {} `{place}`{signed}; on {}",
+        n.name.value,
+        n.target.kind().keyword(),
+        url.setting("url"),
+        on.join(", ")
+    )
+}
+
 /// How messages leave this machine.
 #[async_trait]
 pub trait Transport: Send + Sync {
@@ -721,6 +745,22 @@ mod tests {
             .collect();
         assert_eq!(events, ["started", "rolled-back"], "the webhook's, in order");
         assert_eq!(posts.len(), 6, "two to the webhook, four to slack, none to teams");
+    }
+
+    #[test]
+    fn plan_describes_where_the_url_is_never_the_url() {
+        let n = Notify {
+            name: plans::spanned::Spanned::new("hook".into(), Default::default()),
+            target: NotifyKind::Webhook(Webhook {
+                url: Secret::File("secrets/url".into()),
+                secret: Some(Secret::Env("KEY".into())),
+            }),
+            on: vec![NotifyEvent::Started, NotifyEvent::RollbackFailed],
+        };
+        assert_eq!(
+            describe(&n),
+            "notify `hook`: webhook, its URL from url-file `secrets/url`, signed (secret-env); on started, rollback-failed"
+        );
     }
 
     #[tokio::test]

@@ -39,6 +39,9 @@ pub struct PlanReport {
     pub drill: Option<Drill>,
     /// What the estimate assumed.
     pub assumptions: Vec<String>,
+    /// Who `apply` tells, about what (the plan's `notify`); `planrun plan` sends nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<String>,
 }
 
 /// What is live.
