@@ -40,7 +40,7 @@ pub struct PlanReport {
     /// What the estimate assumed.
     pub assumptions: Vec<String>,
     /// Who `apply` tells, about what (the plan's `notify`); `planrun plan` sends nothing.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub notifications: Vec<String>,
 }
 
