@@ -1,8 +1,9 @@
 //! Secrets never leave the swarm (issue 21), against the real local swarm: a service whose env
 //! holds a marker secret goes through `plan` in every format, a saved plan, a release, a release
 //! that fails and is rolled back, a rollback from a journal alone, and a saved plan refused
-//! because the env changed since. Every byte planrun printed and every file it wrote is then
-//! searched for the secret: none holds it, what planrun wrote is its owner's alone, and each
+//! because the env changed since, with notifications (a webhook and Slack) on a loopback
+//! receiver. Every byte planrun printed, every file it wrote and every notification it sent is
+//! then searched for the secret: none holds it, what planrun wrote is its owner's alone, and each
 //! rollback put the exact env back.
 
 mod support;
@@ -10,6 +11,7 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use support::receiver::{Answer, Receiver};
 use support::{LockGuard, Run, Service, Workdir, forget_stack, run, unique};
 
 const V1: &str = "planrun-test/app:v1";
@@ -56,7 +58,17 @@ fn a_secret_in_a_service_env_is_never_printed_nor_written_and_rollback_puts_it_b
     let stack = unique("secrets");
     let _lock = LockGuard(stack.clone());
     let work = Workdir::new("secrets");
-    let gate = format!("    var image\n    gate once {{ swarm {} }}\n    log \"DEPLOYMENT_LOG.md\"\n", web.name);
+    // The notification path (issue 23): a webhook and a Slack target on a loopback receiver.
+    let receiver = Receiver::start(Answer::Ok);
+    for (file, text) in
+        [("hook-url", format!("{}/hook", receiver.base)), ("slack-url", format!("{}/slack", receiver.base))]
+    {
+        std::fs::write(work.dir.join(file), text).unwrap();
+        std::fs::set_permissions(work.dir.join(file), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let notify = "    notify hook {\n        webhook url-file=\"hook-url\"\n    }\n    notify team {\n        slack url-file=\"slack-url\"\n    }\n";
+    let gate =
+        format!("    var image\n    gate once {{ swarm {} }}\n    log \"DEPLOYMENT_LOG.md\"\n{notify}", web.name);
     let plan = work.plan(&support::rolling_plan(
         &stack,
         &[("web", &web.name, "${image}", "        gates once\n")],
@@ -128,6 +140,20 @@ fn a_secret_in_a_service_env_is_never_printed_nor_written_and_rollback_puts_it_b
     assert_eq!(moved.code, 1, "{}", moved.stderr);
     assert!(moved.stdout.contains("env.API_KEY <redacted:"), "the change is named: {}", moved.stdout);
     printed.push(moved);
+
+    // The notifications of the release and of the failed release, the failure with its step.
+    let hook: Vec<serde_json::Value> =
+        receiver.received().iter().filter(|r| r.path == "/hook").map(|r| r.json()).collect();
+    let events: Vec<&str> = hook.iter().map(|m| m["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["started", "succeeded", "started", "failed", "rolled-back"]);
+    assert_eq!(hook[3]["step"], "web");
+    assert!(hook[3]["reason"].as_str().unwrap().contains(NEVER_HEALTHY), "{}", hook[3]);
+    assert_eq!(receiver.received().iter().filter(|r| r.path == "/slack").count(), 5);
+    for r in receiver.received() {
+        for value in [&secret, &later] {
+            assert!(!r.text().contains(value.as_str()), "a notification to {} holds a secret: {}", r.path, r.text());
+        }
+    }
 
     // Nothing printed holds either secret.
     for (n, r) in printed.iter().enumerate() {

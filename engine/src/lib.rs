@@ -21,6 +21,7 @@ pub mod history;
 pub mod journal;
 pub mod load;
 pub mod lock;
+pub mod notify;
 pub mod plan;
 pub mod preflight;
 pub mod private;

@@ -15,7 +15,18 @@ use source::rust_files;
 use syn::visit::Visit;
 
 /// The enums whose variants are kinds.
-const KIND_ENUMS: &[&str] = &["StepKind", "StepKeyword", "GateKind", "GateKeyword", "Undo", "Switch", "SwitchKind"];
+const KIND_ENUMS: &[&str] = &[
+    "StepKind",
+    "StepKeyword",
+    "GateKind",
+    "GateKeyword",
+    "Undo",
+    "Switch",
+    "SwitchKind",
+    "NotifyKind",
+    "NotifyKeyword",
+    "NotifyEvent",
+];
 
 /// The kind enums a pattern names (`StepKind::Rolling(_)` names `StepKind`).
 fn kinds_named(pat: &syn::Pat, out: &mut Vec<String>) {

@@ -36,6 +36,8 @@ const LAYERS: &[&str] = &[
     "commands",
     "approval",
     "gates",
+    // telling the team (an event sink that reads gate-style secrets)
+    "notify",
     // running steps
     "context",
     "steps",

@@ -17,6 +17,7 @@ pub mod graph;
 pub mod kdl_fast;
 mod keywords;
 pub mod model;
+pub mod notify;
 pub mod outline;
 pub mod percentage;
 pub mod plan_decoder;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::gates::Gate;
 pub use crate::gates::analysis::{Analysis, Sampling};
+pub use crate::notify::Notify;
 use crate::spanned::Spanned;
 pub use crate::steps::Step;
 
@@ -26,6 +27,9 @@ pub struct Plan {
     pub gates: Vec<Gate>,
     /// Steps in file order.
     pub steps: Vec<Step>,
+    /// Where to tell the team what a run does (`notify`), in file order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<Notify>,
 }
 
 /// What happens when a step or gate fails.

@@ -6,9 +6,10 @@ use crate::kdl_fast::{Document, Node};
 
 use crate::decoder::Decoder;
 use crate::diagnostic::Diagnostic;
-use crate::diagnostic::problem::PlanProblem;
+use crate::diagnostic::problem::{NotifyProblem, PlanProblem};
 use crate::gates;
 use crate::model::{OnFailure, Plan};
+use crate::notify;
 use crate::outline::{AfterSite, Declared, StepLayout};
 use crate::span::Span;
 use crate::spanned::Spanned;
@@ -16,7 +17,7 @@ use crate::stack_name;
 use crate::steps::{self, StepKeyword};
 use crate::variables::{self, Inputs};
 
-const HEADER: &[&str] = &["stack", "on-failure", "log", "var", "defaults", "gate"];
+const HEADER: &[&str] = &["stack", "on-failure", "log", "var", "defaults", "gate", "notify"];
 /// What `defaults` may set: the step kinds that say so, and gates.
 fn defaults_keywords() -> Vec<&'static str> {
     StepKeyword::ALL.iter().filter(|k| k.takes_defaults()).map(|k| k.keyword()).chain(["gate"]).collect()
@@ -56,12 +57,14 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
     let mut defaults: HashMap<&str, &Node> = HashMap::default();
     let mut gate_nodes = Vec::new();
     let mut step_nodes = Vec::new();
+    let mut notify_nodes = Vec::new();
     for child in &children {
         let keyword = child.name().value();
         let span = child.name().span();
         match keyword {
             "var" => {}
             "gate" => gate_nodes.push(*child),
+            "notify" => notify_nodes.push(*child),
             "defaults" => decode_defaults(d, child, &mut defaults),
             "stack" | "on-failure" | "log" => {
                 if let Some(first) = header.insert(keyword, child) {
@@ -113,6 +116,8 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
         steps.extend(step);
     }
 
+    let notify = decode_notify(d, &notify_nodes);
+
     let name = name?;
     let stack = match stack {
         Some(s) => s,
@@ -122,7 +127,7 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
         }
         None => return None,
     };
-    Some(Plan { name, stack, on_failure, log, variables, gates, steps })
+    Some(Plan { name, stack, on_failure, log, variables, gates, steps, notify })
 }
 
 /// A step or gate as the outline records it: its decoded name, or the name as written when it did
@@ -174,6 +179,21 @@ fn layout(d: &Decoder<'_>, node: &Node, name: &Spanned<String>) -> StepLayout {
         }
     });
     StepLayout { after, child_line, name_end: name.span.end(), node_end: node.span().end() }
+}
+
+/// Every `notify`, each name once.
+fn decode_notify(d: &mut Decoder<'_>, nodes: &[&Node]) -> Vec<notify::Notify> {
+    let mut out: Vec<notify::Notify> = Vec::new();
+    for n in nodes {
+        let Some(decoded) = notify::decode(d, n) else { continue };
+        if let Some(first) = out.iter().find(|o| o.name.value == decoded.name.value) {
+            let problem = NotifyProblem::Duplicate { name: &decoded.name.value, first: first.name.span };
+            d.push(Diagnostic::new(problem, decoded.name.span));
+            continue;
+        }
+        out.push(decoded);
+    }
+    out
 }
 
 fn single_string(d: &mut Decoder<'_>, node: &Node) -> Option<Spanned<String>> {

@@ -70,3 +70,16 @@ fn a_gate_or_switch_without_a_kind_names_every_kind() {
         "{all}"
     );
 }
+
+#[test]
+fn every_notification_target_kind_has_its_section() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/language.md")).unwrap();
+    let notifications = section(&doc, "## Notifications");
+    for k in plans::notify::NotifyKeyword::ALL {
+        assert!(
+            notifications.contains(&format!("\n### {}\n", k.keyword())),
+            "docs/language.md has no `### {}` under `## Notifications`",
+            k.keyword()
+        );
+    }
+}

@@ -34,6 +34,7 @@ const LAYERS: &[&str] = &[
     // one file per kind: its model and its decoder
     "steps",
     "gates",
+    "notify",
     // the plan
     "model",
     "variables",

@@ -7,6 +7,7 @@ pub mod compose;
 pub mod docker_proxy;
 pub mod postgres;
 pub mod prodstack;
+pub mod receiver;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -15,6 +15,7 @@ use crate::commands;
 use crate::events::{Events, Problem, Refusal, RunOutcome, Sink};
 use crate::executor::Interrupts;
 use crate::load::{self, LoadError};
+use crate::notify;
 use crate::plan::live::{self, ReadOnly};
 use crate::plan::saved::{self, SavedPlan};
 use crate::session::{self, ApplyRequest, Refused, Seams};
@@ -36,6 +37,19 @@ pub fn rollback_command(stack: &str, state_dir: &Path, env: Option<&str>, projec
     if state_dir != Path::new(".planrun") {
         argv.extend(["--state-dir".into(), state_dir.display().to_string()]);
     }
+    if let Some(env) = env {
+        argv.extend(["--env".into(), env.to_owned()]);
+    }
+    if let Some(project) = project {
+        argv.extend(["--project".into(), project.display().to_string()]);
+    }
+    commands::display(&argv)
+}
+
+/// The exact `planrun promote STACK` (or `abort`) that answers a run of `stack` waiting for
+/// approval, with the flags that reach the same Docker host.
+pub fn answer_command(verb: &str, stack: &str, env: Option<&str>, project: Option<&Path>) -> String {
+    let mut argv = vec!["planrun".to_string(), verb.to_owned(), stack.to_owned()];
     if let Some(env) = env {
         argv.extend(["--env".into(), env.to_owned()]);
     }
@@ -131,6 +145,20 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
     };
     let environment = loaded.environment.map(|(_, e)| e);
     let runs = loaded.runs;
+    // Files the plan names are relative to it (to where --stdin-filename says it is).
+    let plan_dir = match &saved {
+        Some(s) => Path::new(&s.dir).to_path_buf(),
+        None => load::shown_name(&a.plan, stdin_filename).parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    // Notifications: their URLs and keys are read now, so a missing one refuses the run.
+    let targets = match notify::resolve(&plan.notify, &plan_dir).await {
+        Ok(t) => t,
+        Err(found) => {
+            let problems = found.into_iter().map(|message| Problem { step: None, at: None, message }).collect();
+            let message = "preflight found problems with the plan's notifications: nothing was changed".to_owned();
+            return refuse(Refusal::Preflight, message, problems);
+        }
+    };
     let cluster = match connect(environment.as_ref()).await {
         Ok(c) => c,
         Err(e) => return refuse(Refusal::DockerUnavailable, e.to_string(), Vec::new()),
@@ -161,21 +189,37 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
     );
     let interrupts = Interrupts::default();
     signals::watch(interrupts.clone());
+    let stack = plan.stack.value.clone();
+    let rollback = rollback_command(&stack, &a.state_dir, a.inputs.env.as_deref(), a.inputs.project.as_deref());
+    let notifier = (!targets.is_empty()).then(|| {
+        let commands = notify::Commands {
+            promote: answer_command("promote", &stack, a.inputs.env.as_deref(), a.inputs.project.as_deref()),
+            rollback: rollback.clone(),
+        };
+        notify::Notifier::start(targets, Arc::new(notify::Http::new()), commands)
+    });
+    let output = match &notifier {
+        Some(n) => Events::new(vec![Box::new(output), Box::new(n.clone())]),
+        None => output,
+    };
     let plan = Arc::new(plan);
     let request = ApplyRequest {
         plan: plan.clone(),
         graph,
         file: checked.file,
-        // Files the plan names are relative to it (to where --stdin-filename says it is).
-        plan_dir: match &saved {
-            Some(s) => Path::new(&s.dir).to_path_buf(),
-            None => load::shown_name(&a.plan, stdin_filename).parent().map(Path::to_path_buf).unwrap_or_default(),
-        },
+        plan_dir,
         state_dir: a.state_dir.clone(),
         parallelism: usize::from(a.parallelism),
         keep_runs: runs.keep.map_or(crate::run_state::KEEP_RUNS, usize::from),
     };
-    let ran = match session::apply(request, seams, output, interrupts).await {
+    let ran = session::apply(request, seams, output, interrupts).await;
+    // Messages still queued get at most notify::FINISH_BOUND; a failed one is a warning only.
+    if let Some(n) = &notifier {
+        for warning in n.finish(notify::FINISH_BOUND).await {
+            eprintln!("warning: {}", crate::redact::text(&warning));
+        }
+    }
+    let ran = match ran {
         Ok(ran) => ran,
         Err(refused) => {
             if a.output == OutputFormat::Json {
@@ -195,7 +239,6 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
             ran.run_id
         );
     }
-    let rollback = rollback_command(stack, &a.state_dir, a.inputs.env.as_deref(), a.inputs.project.as_deref());
     if let Some(next) = summary::next_steps(&ran.report, stack, &rollback, ran.lost_lock) {
         eprint!("{next}");
     }
@@ -227,6 +270,16 @@ mod tests {
         let argv: Vec<&str> = line.split(' ').collect();
         let parsed = crate::cli::args::Cli::try_parse_from(argv);
         assert!(parsed.is_ok(), "{line}: {:?}", parsed.err());
+    }
+
+    #[test]
+    fn the_promote_command_parses_and_reaches_the_same_swarm() {
+        use clap::Parser;
+        let line = answer_command("promote", "shop", Some("prod"), Some(Path::new("ops/planrun.toml")));
+        assert_eq!(line, "planrun promote shop --env prod --project ops/planrun.toml");
+        let parsed = crate::cli::args::Cli::try_parse_from(line.split(' '));
+        assert!(parsed.is_ok(), "{line}: {:?}", parsed.err());
+        assert_eq!(answer_command("promote", "shop", None, None), "planrun promote shop");
     }
 
     #[test]

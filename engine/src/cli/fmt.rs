@@ -1,7 +1,6 @@
 //! `planrun fmt`: plan files in the canonical layout (`plans::fmt`), written in place, or with
 //! `--check` a unified diff of what would change.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -79,7 +78,7 @@ fn fmt_one(path: &Path, a: &FmtArgs) -> u8 {
     if formatted == text {
         return 0;
     }
-    match replace(path, &formatted) {
+    match super::replace_file(path, &formatted) {
         Ok(()) => 0,
         Err(e) => {
             let message = format!("cannot write {}: {e}", path.display());
@@ -107,18 +106,4 @@ fn diff(before: &str, after: &str, name: &str) -> String {
         .context_radius(3)
         .header(name, &format!("{name} (formatted)"))
         .to_string()
-}
-
-/// Replaces the file at `path` with `text` at once: written beside it in a new file (an
-/// unguessable name, created `O_EXCL` by tempfile), given the file's permissions, then renamed
-/// over it, so a reader never sees half a file.
-pub(crate) fn replace(path: &Path, text: &str) -> std::io::Result<()> {
-    let permissions = std::fs::metadata(path)?.permissions();
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new().prefix(".planrun-fmt-").tempfile_in(dir)?;
-    temp.write_all(text.as_bytes())?;
-    temp.as_file().sync_all()?;
-    std::fs::set_permissions(temp.path(), permissions)?;
-    temp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

@@ -303,6 +303,20 @@ fn show(a: args::ShowArgs) -> ExitCode {
     }
 }
 
+/// Replaces the file at `path` with `text` at once: written beside it in a new file (an
+/// unguessable name, created `O_EXCL` by tempfile), given the file's permissions, then renamed
+/// over it, so a reader never sees half a file.
+pub(crate) fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
+    let permissions = std::fs::metadata(path)?.permissions();
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new().prefix(".planrun-fmt-").tempfile_in(dir)?;
+    std::io::Write::write_all(&mut temp, text.as_bytes())?;
+    temp.as_file().sync_all()?;
+    std::fs::set_permissions(temp.path(), permissions)?;
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -323,6 +323,12 @@ pub fn human(r: &PlanReport, colour: bool) -> String {
             let _ = writeln!(o, "    {}: {}", f.name, f.state);
         }
     }
+    if !r.notifications.is_empty() {
+        let _ = writeln!(o, "\n{}", p.bold("Notifications (apply sends them; plan sends none)"));
+        for n in &r.notifications {
+            let _ = writeln!(o, "  {n}");
+        }
+    }
     let _ = writeln!(o, "\n{}", p.bold("Assumptions"));
     for a in &r.assumptions {
         let _ = writeln!(o, "  {a}");
@@ -542,6 +548,7 @@ pub fn markdown(r: &PlanReport, limit: usize) -> String {
         drill.extend(d.final_state.iter().map(|f| md_item(&format!("{}: ", md(&f.name)), &f.state)));
     }
     let assumptions: Vec<String> = r.assumptions.iter().map(|a| md_item("", a)).collect();
+    let notifications: Vec<String> = r.notifications.iter().map(|n| md_item("", n)).collect();
 
     // The header and the section frames always fit; what is left is shared, changes first.
     let frames = 800;
@@ -558,6 +565,11 @@ pub fn markdown(r: &PlanReport, limit: usize) -> String {
     out.push_str(&pictures_text);
     if let Some(d) = &r.drill {
         let t = section(&format!("Drill: {} fails", md(&d.failing)), &drill, left * 8 / 10, "lines");
+        left = left.saturating_sub(t.len());
+        out.push_str(&t);
+    }
+    if !notifications.is_empty() {
+        let t = section("Notifications (apply sends them)", &notifications, left / 2, "notifications");
         left = left.saturating_sub(t.len());
         out.push_str(&t);
     }
@@ -604,6 +616,7 @@ mod tests {
             },
             drill: None,
             assumptions: Vec::new(),
+            notifications: Vec::new(),
         }
     }
 
@@ -613,6 +626,24 @@ mod tests {
         let item = md_item("", "failed: `a`\n ╭─[f.sql]\n ``` │ x");
         assert_eq!(item, "- failed: `a`\n\n  ````text\n   ╭─[f.sql]\n   ``` │ x\n  ````\n\n");
         assert_eq!(md_cell("a | b\nc"), "a \\| b c");
+    }
+
+    #[test]
+    fn notifications_are_listed_only_when_the_plan_has_some() {
+        assert!(!human(&report(), false).contains("Notifications"));
+        assert!(!markdown(&report(), 60_000).contains("Notifications"));
+        let mut r = report();
+        r.notifications = vec!["notify `team`: slack, its URL from url-env `SLACK_URL`; on started, failed".into()];
+        let text = human(&r, false);
+        assert!(
+            text.contains(
+                "Notifications (apply sends them; plan sends none)\n  notify `team`: slack, its URL from url-env `SLACK_URL`; on started, failed\n"
+            ),
+            "{text}"
+        );
+        let md = markdown(&r, 60_000);
+        assert!(md.contains("Notifications (apply sends them)"), "{md}");
+        assert!(md.contains("- notify `team`: slack"), "{md}");
     }
 
     #[test]

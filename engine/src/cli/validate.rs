@@ -103,7 +103,7 @@ fn fix(path: &std::path::Path, a: &args::ValidateArgs) -> Result<usize, String> 
             break;
         }
         let fixed = plans::fix::apply(text, &edits);
-        super::fmt::replace(path, &fixed).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        super::replace_file(path, &fixed).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(applied)
 }

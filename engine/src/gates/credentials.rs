@@ -203,6 +203,12 @@ pub async fn read(credentials: &Credentials, dir: &Path) -> Result<Sent, Credent
     Ok(sent)
 }
 
+/// One secret's value, trimmed (a notification's URL or signing key); `setting` names it in
+/// errors, which never hold the value.
+pub async fn secret(secret: &Secret, setting: &str, dir: &Path) -> Result<String, CredentialError> {
+    value_of(secret, setting, dir).await.map(|v| v.0)
+}
+
 /// Before a run: whether every secret can be read (the values are read and dropped).
 pub async fn preflight(credentials: &Credentials, dir: &Path) -> Option<String> {
     read(credentials, dir).await.err().map(|e| e.to_string())

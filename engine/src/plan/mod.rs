@@ -238,6 +238,7 @@ pub fn build(request: &Request) -> PlanReport {
         timeline,
         drill,
         assumptions,
+        notifications: plan.notify.iter().map(crate::notify::describe).collect(),
     }
 }
 

@@ -50,6 +50,9 @@ pub struct PlanReport {
     pub drill: Option<Drill>,
     /// What the estimate assumed.
     pub assumptions: Vec<String>,
+    /// Who `apply` tells, about what (the plan's `notify`); `planrun plan` sends nothing.
+    #[serde(default)]
+    pub notifications: Vec<String>,
 }
 
 /// What is live.

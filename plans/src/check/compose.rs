@@ -356,6 +356,7 @@ mod tests {
             variables: Vec::new(),
             gates: Vec::new(),
             steps: Vec::new(),
+            notify: Vec::new(),
         };
         let named = Spanned::new("docker-compose.yml".to_string(), Span::default());
         let read = super::read(&plan, &named, &dir, &std::collections::HashMap::new());

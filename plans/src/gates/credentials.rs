@@ -166,7 +166,7 @@ fn secret(d: &mut Decoder<'_>, kind: SecretKind, value: &Spanned<String>) -> Opt
 }
 
 /// Where a header's or a password's value comes from, as written.
-enum Source {
+pub(crate) enum Source {
     /// From a file or a variable.
     Secret(Secret),
     /// Written in the plan (`value="..."`).
@@ -175,7 +175,7 @@ enum Source {
 
 /// Reads exactly one of `keys[0]` (a file), `keys[1]` (a variable) and `literal` (a value
 /// written in the plan), reporting none or two.
-fn one_source(
+pub(crate) fn one_source(
     d: &mut Decoder<'_>,
     f: &mut Fields<'_>,
     keys: [&'static str; 2],

@@ -12,6 +12,7 @@ mod compose_service;
 mod files;
 mod inputs;
 mod kinds;
+mod notify;
 mod plan;
 mod references;
 mod safety;
@@ -24,6 +25,7 @@ pub use compose_service::ComposeServiceProblem;
 pub use files::FileProblem;
 pub use inputs::{InputProblem, Setter};
 pub use kinds::{GateProblem, StepProblem};
+pub use notify::NotifyProblem;
 pub use plan::PlanProblem;
 pub use references::ReferenceProblem;
 pub use safety::{AddAfter, SafetyProblem};
@@ -117,6 +119,8 @@ areas! {
     Step(StepProblem<'a>),
     /// What one gate kind needs.
     Gate(GateProblem<'a>),
+    /// Where a `notify` sends and what.
+    Notify(NotifyProblem<'a>),
     /// The names a plan declares and refers to, and the order they make.
     Reference(ReferenceProblem<'a>),
     /// The text, the variables and the project file.
