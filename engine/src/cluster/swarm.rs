@@ -19,8 +19,8 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ConfigSpec, HealthStatusEnum, LocalNodeState, Service, ServiceSpec, Task, TaskState};
 use bollard::query_parameters::{
-    InspectContainerOptions, InspectNetworkOptions, ListConfigsOptions, ListContainersOptions, ListServicesOptions,
-    ListTasksOptions, LogsOptions, RemoveContainerOptions, UpdateServiceOptions,
+    InspectContainerOptions, InspectNetworkOptions, ListConfigsOptions, ListContainersOptions, LogsOptions,
+    RemoveContainerOptions, UpdateServiceOptions,
 };
 use futures_util::StreamExt;
 use tokio::time::Instant;
@@ -236,8 +236,12 @@ impl Cluster for Swarm {
     }
 
     async fn tasks(&self, service_id: &str) -> Result<Vec<Task>, ClusterError> {
-        let options = ListTasksOptions { filters: Some(filter("service", service_id)) };
-        let tasks = self.docker.list_tasks(Some(options)).await.map_err(classify)?;
+        // Through the raw client, whose answers are bounded (a service's task history on a
+        // large swarm is the largest answer planrun reads often); bollard reads whole bodies.
+        let filters = serde_json::json!({ "service": [service_id] }).to_string();
+        let raw = self.raw.get(&format!("/tasks?filters={}", percent_encode(&filters))).await?;
+        let tasks: Vec<Task> = serde_json::from_value(raw)
+            .map_err(|e| ClusterError::Other(format!("unreadable task list of service {service_id}: {e}")))?;
         // The service filter also matches by name prefix: keep this service's tasks only.
         let mut tasks: Vec<Task> = tasks.into_iter().filter(|t| t.service_id.as_deref() == Some(service_id)).collect();
         for task in &mut tasks {
@@ -263,8 +267,10 @@ impl Cluster for Swarm {
     }
 
     async fn counts(&self, service_id: &str) -> Result<ServiceCounts, ClusterError> {
-        let options = ListServicesOptions { filters: Some(filter("id", service_id)), status: Some(true) };
-        let services = self.docker.list_services(Some(options)).await.map_err(classify)?;
+        let filters = serde_json::json!({ "id": [service_id] }).to_string();
+        let raw = self.raw.get(&format!("/services?status=true&filters={}", percent_encode(&filters))).await?;
+        let services: Vec<Service> =
+            raw.as_array().cloned().unwrap_or_default().into_iter().map(service_from_raw).collect::<Result<_, _>>()?;
         let service = services
             .into_iter()
             .find(|s| s.id.as_deref() == Some(service_id))
