@@ -586,7 +586,7 @@ fn rollback_leaves_a_service_changed_since_alone_naming_it_and_keeps_the_lock() 
     let deploy = work.plan(&rolling_plan(&stack, &[("web", &web.name, V2, "")], false, ""));
     assert_eq!(work.apply(&deploy, &[]).code, 0);
     // Someone releases by hand after planrun did.
-    support::docker(&["service", "update", "--detach", "--env-add", "HOTFIX=1", &web.name]);
+    support::docker_by_hand(&["service", "update", "--detach", "--env-add", "HOTFIX=1", &web.name]);
     let changed = web.spec();
 
     let rolled = run(&["rollback", "--stack", &stack, "--state-dir", work.dir.join("state").to_str().unwrap()]);

@@ -135,7 +135,7 @@ fn a_secret_in_a_service_env_is_never_printed_nor_written_and_rollback_puts_it_b
     let p = run(&["plan", plan_s, "--var", &format!("image={V2}"), "-o", saved.to_str().unwrap()]);
     assert_eq!(p.code, 0, "{}", p.stderr);
     printed.push(p);
-    support::docker(&["service", "update", "--detach", "--env-add", &format!("API_KEY={later}"), &web.name]);
+    support::docker_by_hand(&["service", "update", "--detach", "--env-add", &format!("API_KEY={later}"), &web.name]);
     let moved = apply_saved();
     assert_eq!(moved.code, 1, "{}", moved.stderr);
     assert!(moved.stdout.contains("env.API_KEY <redacted:"), "the change is named: {}", moved.stdout);

@@ -37,6 +37,24 @@ pub fn unique(name: &str) -> String {
     format!("pr{}{:x}{}-{name}", std::process::id(), nanos % 0xffff, N.fetch_add(1, Ordering::SeqCst))
 }
 
+/// `docker ARGS` for a change a person makes by hand, tried again (at most 20 times, 0.5 s
+/// apart) while the daemon answers "update out of sequence": Swarm itself writes the service
+/// (its update status) a moment after an update ends, and the docker CLI's read-then-write
+/// of the service loses that race on a busy machine, as it would for a person.
+pub fn docker_by_hand(args: &[&str]) -> String {
+    for _ in 0..20 {
+        let out = Command::new("docker").args(args).output().expect("docker runs");
+        if out.status.success() {
+            return String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        }
+        if !String::from_utf8_lossy(&out.stderr).contains("update out of sequence") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    docker(args)
+}
+
 /// `docker ARGS`, panicking with its stderr when it fails.
 pub fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().expect("docker runs");
