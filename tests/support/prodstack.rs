@@ -159,9 +159,9 @@ fn copy_renamed(from: &Path, to: &Path, name: &str) {
     }
 }
 
-/// Lets the run finish, answering each manual pause with `planrun promote STACK` from another
-/// process, as a person would.
-pub fn finish_promoting(stack: &Stack, mut apply: Background) -> Run {
+/// Reads the run's events, answering each manual pause with `planrun promote STACK` from
+/// another process, as a person would, until `stop` holds for one (true) or the run ends (false).
+fn promoting_until(stack: &Stack, apply: &mut Background, stop: impl Fn(&serde_json::Value) -> bool) -> bool {
     while let Some(Ok(line)) = apply.lines.next() {
         let e: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
         apply.seen.push(e.clone());
@@ -169,7 +169,16 @@ pub fn finish_promoting(stack: &Stack, mut apply: Background) -> Run {
             let promoted = planrun().args(["promote", &stack.name]).output().unwrap();
             assert!(promoted.status.success(), "promote: {}", String::from_utf8_lossy(&promoted.stderr));
         }
+        if stop(&e) {
+            return true;
+        }
     }
+    false
+}
+
+/// Lets the run finish, answering each manual pause with `planrun promote STACK`.
+pub fn finish_promoting(stack: &Stack, mut apply: Background) -> Run {
+    promoting_until(stack, &mut apply, |_| false);
     apply.finish()
 }
 
@@ -182,17 +191,9 @@ pub fn sha256(path: &Path) -> String {
 /// Lets the run go on, answering each manual pause with `planrun promote`, until an event of
 /// `kind` about `step` arrives; then kills it (SIGKILL, as a CI runner dies). The killed run.
 pub fn kill_at(stack: &Stack, mut apply: Background, kind: &str, step: &str) -> Run {
-    while let Some(Ok(line)) = apply.lines.next() {
-        let e: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        apply.seen.push(e.clone());
-        if e["event"] == "awaiting-approval" {
-            let promoted = planrun().args(["promote", &stack.name]).output().unwrap();
-            assert!(promoted.status.success(), "promote: {}", String::from_utf8_lossy(&promoted.stderr));
-        }
-        if e["event"] == kind && e["step"] == step {
-            apply.signal("KILL");
-            return apply.finish();
-        }
+    if promoting_until(stack, &mut apply, |e| e["event"] == kind && e["step"] == step) {
+        apply.signal("KILL");
+        return apply.finish();
     }
     panic!("the run ended before `{kind}` of `{step}`: {:#?}", apply.seen);
 }
