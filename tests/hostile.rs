@@ -39,10 +39,11 @@ struct Measured {
 /// Runs planrun with `args` and waits for it with `wait4`, which reports the child's own peak
 /// resident memory.
 #[allow(clippy::zombie_processes, reason = "the child is reaped by wait4, which std's Child does not know")]
-fn measured(args: &[&str], dir: &Path) -> Measured {
+fn measured(args: &[&str], dir: &Path, env: &[(&str, String)]) -> Measured {
     let started = Instant::now();
     let mut child = planrun()
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -113,6 +114,50 @@ fn endless_prometheus() -> u16 {
     port
 }
 
+/// A loopback Docker daemon: its API version, then for anything else an answer that starts
+/// like a JSON object and never ends (1 GiB, generated as it goes).
+fn endless_docker() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+                    if stream.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                if String::from_utf8_lossy(&head).starts_with("GET /version ") {
+                    let body = r#"{"ApiVersion":"1.41","Version":"20.10.24"}"#;
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    return;
+                }
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{{\"ID\":\""
+                );
+                let chunk = vec![b'x'; 64 * 1024];
+                let mut sent = 0u64;
+                while sent < 1 << 30 {
+                    if stream.write_all(&chunk).is_err() {
+                        return;
+                    }
+                    sent += chunk.len() as u64;
+                }
+            });
+        }
+    });
+    port
+}
+
 /// A journal line as planrun writes one.
 fn journal_line(event: serde_json::Value) -> String {
     let mut record = serde_json::json!({ "at": "2026-12-06T00:00:00.000Z", "elapsed_ms": 0 });
@@ -147,6 +192,7 @@ fn hostile_input_gets_a_clear_error_runs_nothing_unsaid_and_stays_within_its_mem
     let stack = unique("hostile");
     let _lock = LockGuard(stack.clone());
     let prometheus = endless_prometheus();
+    let docker = endless_docker();
 
     let gate_plan = work.plan(&format!(
         "plan hostile {{\n    stack {stack}\n    gate answer {{\n        prometheus \"http://127.0.0.1:{prometheus}\" {{\n            \
@@ -195,6 +241,7 @@ fn hostile_input_gets_a_clear_error_runs_nothing_unsaid_and_stays_within_its_mem
     let s = |p: &Path| p.to_str().unwrap().to_owned();
     let (gate_plan, loud, evil, binary, huge_plan) = (s(&gate_plan), s(&loud), s(&evil), s(&binary), s(&huge_plan));
     let (forged, state, forged_journal) = (s(&forged), s(&state), s(&forged_journal));
+    let endless_daemon = vec![("DOCKER_HOST", format!("tcp://127.0.0.1:{docker}"))];
     let cases: Vec<(&str, Vec<&str>, Expect)> = vec![
         (
             "stack name that is a path",
@@ -218,6 +265,15 @@ fn hostile_input_gets_a_clear_error_runs_nothing_unsaid_and_stays_within_its_mem
                 code: 1,
                 says: &["answered more than 16 MiB, which is all planrun reads of an answer", "rolled-back"],
                 peak_mib: 96,
+            },
+        ),
+        (
+            "1 GiB Docker answer",
+            vec!["status", &stack],
+            Expect {
+                code: 2,
+                says: &["GET /info: the daemon's answer is larger than 16 MiB, more than planrun reads"],
+                peak_mib: 64,
             },
         ),
         (
@@ -263,7 +319,8 @@ fn hostile_input_gets_a_clear_error_runs_nothing_unsaid_and_stays_within_its_mem
     let mut table = Vec::new();
     let mut failures = Vec::new();
     for (name, args, expect) in &cases {
-        let m = measured(args, &dir);
+        let env = if *name == "1 GiB Docker answer" { &endless_daemon[..] } else { &[] };
+        let m = measured(args, &dir, env);
         table.push(format!(
             "| {name} | {} | {:.1} MiB | {:.1} s |",
             m.code,

@@ -9,6 +9,7 @@ pub mod fake;
 pub mod retry;
 pub mod swarm;
 mod swarm_changes;
+mod swarm_exec;
 pub mod swarm_raw;
 
 use std::collections::HashMap;
@@ -229,7 +230,8 @@ pub trait Cluster: Send + Sync + 'static {
     /// The services carrying `label` (`KEY` or `KEY=VALUE`), such as a stack's
     /// (`com.docker.stack.namespace=shop`).
     async fn services(&self, label: &str) -> Result<Vec<Service>, ClusterError>;
-    /// The last `tail` lines the service's tasks wrote, stdout and stderr interleaved.
+    /// The last `tail` lines the service's tasks wrote, stdout and stderr interleaved; on the
+    /// real swarm at most their last MiB.
     async fn logs(&self, service_id: &str, tail: usize) -> Result<String, ClusterError>;
     /// The service's tasks whose containers their health check calls unhealthy right now, with
     /// the check's last output: (task id, why). Swarm keeps reporting such a task `running`
@@ -242,7 +244,8 @@ pub trait Cluster: Send + Sync + 'static {
     /// Runs a program in a container on this node and waits for it to end.
     async fn exec(&self, exec: Exec) -> Result<Executed, ClusterError>;
     /// Everything the service's tasks wrote to stdout, raw (no timestamps), into `to`;
-    /// returns the number of bytes written.
+    /// returns the number of bytes written. On the real swarm more than 64 MiB (what an exec's
+    /// captured output may hold) is an error.
     async fn logs_to(&self, service_id: &str, to: &std::path::Path) -> Result<u64, ClusterError>;
     /// Whether every task runs on this machine: the daemon planrun talks to is local and the
     /// swarm's only node, so a path on this machine is a path on the node. `false` when unsure.

@@ -17,31 +17,31 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
-use bollard::models::{ConfigSpec, HealthStatusEnum, LocalNodeState, Service, ServiceSpec, Task, TaskState};
-use bollard::query_parameters::{
-    InspectContainerOptions, InspectNetworkOptions, ListConfigsOptions, ListContainersOptions, LogsOptions,
-    RemoveContainerOptions, UpdateServiceOptions,
+use bollard::models::{
+    Config, ConfigSpec, ContainerInspectResponse, HealthStatusEnum, LocalNodeState, Service, ServiceSpec, SystemInfo,
+    Task, TaskState,
 };
+use bollard::query_parameters::{LogsOptions, RemoveContainerOptions, UpdateServiceOptions};
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
 use super::swarm_changes::Changes;
+use super::swarm_exec::io_error;
 use super::swarm_raw::{
-    REQUEST_TIMEOUT_SECS, RawApi, classify, config_object, percent_encode, service_from_raw, with_cluster_options,
+    MAX_ANSWER_BYTES, MAX_OBJECT_BYTES, REQUEST_TIMEOUT_SECS, RawApi, classify, config_object, percent_encode,
+    service_from_raw, with_cluster_options,
 };
 use super::{
-    Cluster, ClusterError, ConfigObject, Exec, ExecInput, ExecOutput, Executed, Network, NewNetwork, NewObject,
-    Revision, SecretObject, ServiceCounts,
+    Cluster, ClusterError, ConfigObject, Exec, Executed, Network, NewNetwork, NewObject, Revision, SecretObject,
+    ServiceCounts,
 };
 
 /// Where Docker listens when DOCKER_HOST is not set.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
-/// The most of an exec's stdout kept in memory (psql's answers to a migration or a query; a
-/// dump goes to a file instead).
-pub const MAX_CAPTURED: usize = 64 << 20;
-/// How much of an exec's stderr is kept: its end, where a failure says why.
-const STDERR_KEPT: usize = 64 << 10;
+pub use super::swarm_exec::MAX_CAPTURED;
+/// How much of a service's last log lines is kept: their end.
+pub const LOGS_KEPT: usize = 1 << 20;
 
 /// A connection to a Docker Engine that is a swarm manager.
 #[derive(Clone)]
@@ -96,7 +96,17 @@ impl Swarm {
                 crate::cause::chain(&e)
             }
         };
-        let version = bollard::API_DEFAULT_VERSION;
+        // The version is asked through the raw client, whose reads are bounded; bollard's own
+        // negotiation would read the answer whole.
+        let mut raw = RawApi::new(host, tls).map_err(|e| unanswered(e.to_string()))?;
+        let refused = |e: ClusterError| match e {
+            ClusterError::Unavailable(why) if why.contains("Connection refused") => {
+                unanswered(format!("connection refused at {host}"))
+            }
+            ClusterError::Unavailable(why) => unanswered(why),
+            other => other,
+        };
+        let version = &raw.negotiate(bollard::API_DEFAULT_VERSION).await.map_err(refused)?;
         let docker = match tls {
             _ if host.starts_with("unix://") => Docker::connect_with_unix(host, REQUEST_TIMEOUT_SECS, version),
             Some((_, false)) => {
@@ -125,8 +135,7 @@ impl Swarm {
             }
         }
         .map_err(|e| unanswered(cause(e)))?;
-        let docker = docker.negotiate_version().await.map_err(|e| unanswered(cause(e)))?;
-        let info = docker.info().await.map_err(|e| unanswered(cause(e)))?;
+        let info: SystemInfo = raw.get_as("/info", MAX_OBJECT_BYTES).await.map_err(refused)?;
         let swarm = info.swarm.unwrap_or_default();
         let state = swarm.local_node_state.unwrap_or(LocalNodeState::INACTIVE);
         if state != LocalNodeState::ACTIVE || swarm.control_available != Some(true) {
@@ -140,14 +149,13 @@ impl Swarm {
                  or point DOCKER_HOST at a manager"
             )));
         }
-        let raw = RawApi::new(host, tls, &docker).map_err(|e| unanswered(e.to_string()))?;
         Ok(Swarm { docker, raw, host: host.to_string(), unhealthy: Arc::default(), changes: Arc::default() })
     }
 
     /// The secrets a list filter (`name`, `label`) matches.
     async fn secrets_by(&self, key: &str, value: &str) -> Result<Vec<SecretObject>, ClusterError> {
-        let options = bollard::query_parameters::ListSecretsOptions { filters: Some(filter(key, value)) };
-        let secrets = self.docker.list_secrets(Some(options)).await.map_err(classify)?;
+        let secrets: Vec<bollard::models::Secret> =
+            self.raw.get_as(&list_path("/secrets", key, value), MAX_ANSWER_BYTES).await?;
         Ok(secrets
             .into_iter()
             .filter_map(|s| {
@@ -167,9 +175,20 @@ impl Swarm {
         &self.host
     }
 
+    /// A container on this node, inspected.
+    async fn container(&self, id: &str) -> Result<ContainerInspectResponse, ClusterError> {
+        self.raw.get_as(&format!("/containers/{}/json", percent_encode(id)), MAX_OBJECT_BYTES).await
+    }
+
+    /// This node's swarm node id, when it is in a swarm.
+    async fn node_here(&self) -> Result<Option<String>, ClusterError> {
+        let info: SystemInfo = self.raw.get_as("/info", MAX_OBJECT_BYTES).await?;
+        Ok(info.swarm.and_then(|s| s.node_id).filter(|n| !n.is_empty()))
+    }
+
     /// The last health check's exit code and output of a container, as a failure message.
     async fn health_output(&self, container: &str) -> Option<String> {
-        let inspect = self.docker.inspect_container(container, None::<InspectContainerOptions>).await.ok()?;
+        let inspect = self.container(container).await.ok()?;
         let health = inspect.state.and_then(|s| s.health)?;
         let last = health.log.unwrap_or_default().pop().unwrap_or_default();
         let output = last.output.unwrap_or_default();
@@ -193,7 +212,7 @@ impl Swarm {
             return known.clone();
         }
         let container = status.container_status.as_ref()?.container_id.clone()?;
-        let inspect = self.docker.inspect_container(&container, None::<InspectContainerOptions>).await.ok()?;
+        let inspect = self.container(&container).await.ok()?;
         let unhealthy =
             inspect.state.and_then(|s| s.health).is_some_and(|h| h.status == Some(HealthStatusEnum::UNHEALTHY));
         let why = if unhealthy { self.health_output(&container).await } else { None };
@@ -209,8 +228,10 @@ fn default_cert_dir() -> Result<PathBuf, ClusterError> {
     })
 }
 
-fn filter(key: &str, value: &str) -> HashMap<String, Vec<String>> {
-    HashMap::from([(key.to_string(), vec![value.to_string()])])
+/// `path` with a list filter `key=value`, as the Engine API takes it.
+fn list_path(path: &str, key: &str, value: &str) -> String {
+    let filters = serde_json::json!({ key: [value] }).to_string();
+    format!("{path}?filters={}", percent_encode(&filters))
 }
 
 #[async_trait]
@@ -295,20 +316,19 @@ impl Cluster for Swarm {
     }
 
     async fn config(&self, name: &str) -> Result<Option<ConfigObject>, ClusterError> {
-        let options = ListConfigsOptions { filters: Some(filter("name", name)) };
-        let configs = self.docker.list_configs(Some(options)).await.map_err(classify)?;
+        let configs: Vec<Config> = self.raw.get_as(&list_path("/configs", "name", name), MAX_ANSWER_BYTES).await?;
         // The name filter matches prefixes too: keep the exact name.
         Ok(configs.into_iter().filter_map(config_object).find(|c| c.name == name))
     }
 
     async fn configs(&self, label: &str) -> Result<Vec<ConfigObject>, ClusterError> {
-        let options = ListConfigsOptions { filters: Some(filter("label", label)) };
-        let configs = self.docker.list_configs(Some(options)).await.map_err(classify)?;
+        let configs: Vec<Config> = self.raw.get_as(&list_path("/configs", "label", label), MAX_ANSWER_BYTES).await?;
         Ok(configs.into_iter().filter_map(config_object).collect())
     }
 
     async fn network(&self, name_or_id: &str) -> Result<Option<Network>, ClusterError> {
-        match self.docker.inspect_network(name_or_id, None::<InspectNetworkOptions>).await.map_err(classify) {
+        let path = format!("/networks/{}", percent_encode(name_or_id));
+        match self.raw.get_as::<bollard::models::NetworkInspect>(&path, MAX_OBJECT_BYTES).await {
             Ok(n) => Ok(Some(Network { id: n.id.unwrap_or_default(), name: n.name.unwrap_or_default() })),
             Err(ClusterError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
@@ -326,7 +346,7 @@ impl Cluster for Swarm {
         labels: HashMap<String, String>,
     ) -> Result<(), ClusterError> {
         // Swarm takes the whole spec back with only the labels changed.
-        let config = self.docker.inspect_config(id).await.map_err(classify)?;
+        let config: Config = self.raw.get_as(&format!("/configs/{}", percent_encode(id)), MAX_OBJECT_BYTES).await?;
         let spec = config.spec.unwrap_or_default();
         let spec = ConfigSpec { labels: Some(labels), ..spec };
         let options = bollard::query_parameters::UpdateConfigOptions { version: version as i64 };
@@ -437,12 +457,13 @@ impl Cluster for Swarm {
     }
 
     async fn unhealthy(&self, service_id: &str) -> Result<Vec<(String, String)>, ClusterError> {
-        let filters = HashMap::from([
-            ("label".to_string(), vec![format!("com.docker.swarm.service.id={service_id}")]),
-            ("health".to_string(), vec!["unhealthy".to_string()]),
-        ]);
-        let options = ListContainersOptions { filters: Some(filters), ..Default::default() };
-        let containers = self.docker.list_containers(Some(options)).await.map_err(classify)?;
+        let filters = serde_json::json!({
+            "label": [format!("com.docker.swarm.service.id={service_id}")],
+            "health": ["unhealthy"],
+        })
+        .to_string();
+        let path = format!("/containers/json?filters={}", percent_encode(&filters));
+        let containers: Vec<bollard::models::ContainerSummary> = self.raw.get_as(&path, MAX_ANSWER_BYTES).await?;
         let mut found = Vec::new();
         for container in containers {
             let task = container.labels.as_ref().and_then(|l| l.get("com.docker.swarm.task.id")).cloned();
@@ -456,11 +477,16 @@ impl Cluster for Swarm {
     async fn logs(&self, service_id: &str, tail: usize) -> Result<String, ClusterError> {
         let options = LogsOptions { stdout: true, stderr: true, tail: tail.to_string(), ..Default::default() };
         let mut stream = self.docker.service_logs(service_id, Some(options));
-        let mut text = String::new();
+        // Only the end is kept: `tail` counts lines, and a line can be of any length.
+        let mut text = Vec::new();
         while let Some(chunk) = stream.next().await {
-            text.push_str(&chunk.map_err(classify)?.to_string());
+            text.extend_from_slice(&chunk.map_err(classify)?.into_bytes());
+            if text.len() > 2 * LOGS_KEPT {
+                text.drain(..text.len() - LOGS_KEPT);
+            }
         }
-        Ok(text)
+        let text = String::from_utf8_lossy(&text[text.len().saturating_sub(LOGS_KEPT)..]);
+        Ok(text.into_owned())
     }
 
     async fn api_version(&self) -> Option<(u32, u32)> {
@@ -474,22 +500,22 @@ impl Cluster for Swarm {
 
     async fn only_node_is_here(&self) -> bool {
         let local = self.host.starts_with("unix://");
-        let nodes = self.docker.info().await.ok().and_then(|i| i.swarm).and_then(|s| s.nodes);
+        let info = self.raw.get_as::<SystemInfo>("/info", MAX_OBJECT_BYTES).await;
+        let nodes = info.ok().and_then(|i| i.swarm).and_then(|s| s.nodes);
         local && nodes == Some(1)
     }
 
     async fn node_taking_tasks_here(&self) -> Option<String> {
-        let info = self.docker.info().await.ok()?;
-        let node = info.swarm.and_then(|s| s.node_id).filter(|n| !n.is_empty())?;
-        let inspected = self.docker.inspect_node(&node).await.ok()?;
+        let node = self.node_here().await.ok()??;
+        let path = format!("/nodes/{}", percent_encode(&node));
+        let inspected: bollard::models::Node = self.raw.get_as(&path, MAX_OBJECT_BYTES).await.ok()?;
         let active =
             inspected.spec.and_then(|s| s.availability) == Some(bollard::models::NodeSpecAvailabilityEnum::ACTIVE);
         active.then_some(node)
     }
 
     async fn local_container(&self, service_id: &str) -> Result<Option<String>, ClusterError> {
-        let info = self.docker.info().await.map_err(classify)?;
-        let Some(node) = info.swarm.and_then(|s| s.node_id).filter(|n| !n.is_empty()) else {
+        let Some(node) = self.node_here().await? else {
             return Ok(None);
         };
         // A task whose container passed its health check a moment ago may still read
@@ -508,104 +534,8 @@ impl Cluster for Swarm {
         Ok(container(TaskState::RUNNING).or_else(|| container(TaskState::STARTING)))
     }
 
-    /// Output kept in memory is bounded: stdout captured (not streamed to a file) up to
-    /// [`MAX_CAPTURED`], then an error; stderr, only its end.
     async fn exec(&self, exec: Exec) -> Result<Executed, ClusterError> {
-        use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-        use tokio::io::AsyncWriteExt;
-
-        let shown = exec.argv.first().cloned().unwrap_or_default();
-        let options = CreateExecOptions {
-            attach_stdin: Some(exec.stdin != ExecInput::Nothing),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            cmd: Some(exec.argv.clone()),
-            env: Some(exec.env.clone()),
-            user: exec.user.clone(),
-            ..Default::default()
-        };
-        let id = self.docker.create_exec(&exec.container, options).await.map_err(classify)?.id;
-        let start = StartExecOptions { detach: false, tty: false, output_capacity: None };
-        let StartExecResults::Attached { mut output, mut input } =
-            self.docker.start_exec(&id, Some(start)).await.map_err(classify)?
-        else {
-            return Err(ClusterError::Other("the daemon started the exec detached".into()));
-        };
-        // Feed stdin while reading the output: a program that writes before it has read all
-        // its input would otherwise block on a full pipe.
-        let feed = async move {
-            let fed = async {
-                match exec.stdin {
-                    ExecInput::Nothing => {}
-                    ExecInput::Bytes(bytes) => input.write_all(&bytes).await?,
-                    ExecInput::File(path) => {
-                        // 1 MiB reads: with tokio's 8 KiB default, verifying a 485 MB dump through
-                        // exec took 5.2 s against 3.9 s for the same pg_restore reading the file here.
-                        let file = tokio::fs::File::open(&path).await?;
-                        let mut reader = tokio::io::BufReader::with_capacity(1 << 20, file);
-                        tokio::io::copy_buf(&mut reader, &mut input).await?;
-                    }
-                }
-                Ok::<(), std::io::Error>(())
-            }
-            .await;
-            // Closed whatever happened: a program waiting for the rest of its input would
-            // otherwise wait forever.
-            let closed = input.shutdown().await;
-            fed.and(closed)
-        };
-        let read = async {
-            let mut stdout = Vec::new();
-            let mut stderr = Vec::new();
-            let mut written = 0u64;
-            let mut file = match &exec.stdout {
-                ExecOutput::File(path) => Some(crate::private::create_async(path).await.map_err(io_error)?),
-                ExecOutput::Capture => None,
-            };
-            while let Some(chunk) = output.next().await {
-                match chunk.map_err(classify)? {
-                    bollard::container::LogOutput::StdOut { message } => {
-                        written += message.len() as u64;
-                        match file.as_mut() {
-                            Some(f) => f.write_all(&message).await.map_err(io_error)?,
-                            None if stdout.len() + message.len() > MAX_CAPTURED => {
-                                return Err(ClusterError::Other(format!(
-                                    "`{}` printed more than {} MiB, more than planrun keeps in memory",
-                                    shown,
-                                    MAX_CAPTURED >> 20
-                                )));
-                            }
-                            None => stdout.extend_from_slice(&message),
-                        }
-                    }
-                    bollard::container::LogOutput::StdErr { message } => {
-                        // Only the end of stderr is ever shown.
-                        stderr.extend_from_slice(&message);
-                        if stderr.len() > 2 * STDERR_KEPT {
-                            stderr.drain(..stderr.len() - STDERR_KEPT);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(mut f) = file {
-                f.flush().await.map_err(io_error)?;
-                f.sync_all().await.map_err(io_error)?;
-            }
-            Ok::<_, ClusterError>((stdout, stderr, written))
-        };
-        let (fed, read) = tokio::join!(feed, read);
-        let (stdout, stderr, stdout_bytes) = read?;
-        // A program that exits without reading all its input closes the pipe: not an error
-        // of ours, its exit code says what happened.
-        if let Err(e) = fed
-            && e.kind() != std::io::ErrorKind::BrokenPipe
-        {
-            return Err(io_error(e));
-        }
-        let inspect = self.docker.inspect_exec(&id).await.map_err(classify)?;
-        let exit_code = inspect.exit_code.unwrap_or(-1);
-        Ok(Executed { exit_code, stdout, stdout_bytes, stderr })
+        super::swarm_exec::exec(&self.docker, &self.raw, exec).await
     }
 
     async fn logs_to(&self, service_id: &str, to: &Path) -> Result<u64, ClusterError> {
@@ -617,13 +547,15 @@ impl Cluster for Swarm {
         while let Some(chunk) = stream.next().await {
             let bytes = chunk.map_err(classify)?.into_bytes();
             written += bytes.len() as u64;
+            if written > MAX_CAPTURED as u64 {
+                return Err(ClusterError::Other(format!(
+                    "service {service_id} printed more than {} MiB, more than planrun reads of a job's output",
+                    MAX_CAPTURED >> 20
+                )));
+            }
             file.write_all(&bytes).await.map_err(io_error)?;
         }
         file.flush().await.map_err(io_error)?;
         Ok(written)
     }
-}
-
-fn io_error(e: std::io::Error) -> ClusterError {
-    ClusterError::Other(format!("local file: {e}"))
 }

@@ -1,11 +1,12 @@
-//! Plain HTTP to the Docker daemon, for what bollard's models would alter: a service read back
-//! as the daemon wrote it (`Healthcheck`, which bollard would drop), a spec with a `cluster`
-//! mount (`ClusterOptions`, which bollard has no field for); a config object with its data and
+//! Plain HTTP to the Docker daemon: every read, each bounded in bytes (bollard reads whole
+//! bodies into memory) and read into bollard's models; a service read back as the daemon wrote
+//! it (`Healthcheck`, which bollard would drop); a spec with a `cluster` mount
+//! (`ClusterOptions`, which bollard has no field for); a config object with its data and
 //! version; and how Docker's errors are sorted.
 
 use std::path::Path;
 
-use bollard::Docker;
+use bollard::ClientVersion;
 use bollard::errors::Error as DockerError;
 use bollard::models::{Service, ServiceSpec};
 
@@ -15,9 +16,15 @@ use crate::cause::IoError;
 /// Seconds a request may take.
 pub const REQUEST_TIMEOUT_SECS: u64 = 120;
 
-/// The largest answer read from the daemon: a list of a thousand services with their specs is
-/// tens of megabytes; an answer far bigger is not read into memory.
+/// The largest list read from the daemon: a list of a thousand services with their specs is
+/// tens of megabytes, and a stack's configs carry their data (up to 500 KiB each); an answer
+/// far bigger is not read into memory.
 pub const MAX_ANSWER_BYTES: usize = 256 << 20;
+
+/// The largest single object read from the daemon (its version and info, one service, node,
+/// network, config, container or exec): each is a few kilobytes, a service with a large
+/// environment some hundreds.
+pub const MAX_OBJECT_BYTES: usize = 16 << 20;
 
 /// Reads `response`'s body, at most `limit` bytes: a longer one is an error naming the limit,
 /// and no more than the limit and one chunk is ever held.
@@ -69,18 +76,20 @@ impl From<reqwest::Error> for RawApiError {
     }
 }
 
-/// Plain HTTP to the same daemon, for answers bollard's models would alter.
+/// Plain HTTP to the same daemon: every read, so that each answer is bounded (bollard reads
+/// whole bodies), and the writes bollard's models would alter.
 #[derive(Clone)]
 pub struct RawApi {
     client: reqwest::Client,
-    /// Such as `http://docker/v1.41`.
+    /// Such as `http://docker`.
+    origin: String,
+    /// Such as `http://docker/v1.41`; the origin until [`RawApi::negotiate`].
     base: String,
 }
 
 impl RawApi {
-    /// A client for `host` speaking the API version negotiated by `docker`.
-    pub fn new(host: &str, tls: Option<(&Path, bool)>, docker: &Docker) -> Result<RawApi, RawApiError> {
-        let version = docker.client_version();
+    /// A client for `host`, not yet speaking a version: [`RawApi::negotiate`] picks it.
+    pub fn new(host: &str, tls: Option<(&Path, bool)>) -> Result<RawApi, RawApiError> {
         let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(REQUEST_TIMEOUT_SECS));
         let origin = if let Some(path) = host.strip_prefix("unix://") {
             builder = builder.unix_socket(path);
@@ -104,21 +113,34 @@ impl RawApi {
             }
         };
         let client = builder.build()?;
-        Ok(RawApi { client, base: format!("{origin}/v{}.{}", version.major_version, version.minor_version) })
+        Ok(RawApi { client, base: origin.clone(), origin })
+    }
+
+    /// Asks the daemon its API version (a bounded read) and speaks the lower of it and
+    /// `highest`, as the docker CLI does; returns the version spoken.
+    pub async fn negotiate(&mut self, highest: &ClientVersion) -> Result<ClientVersion, ClusterError> {
+        let answer: bollard::models::SystemVersion = self.get_as("/version", MAX_OBJECT_BYTES).await?;
+        let daemon = answer.api_version.as_deref().and_then(|v| {
+            let (major, minor) = v.split_once('.')?;
+            Some(ClientVersion { major_version: major.parse().ok()?, minor_version: minor.parse().ok()? })
+        });
+        let Some(daemon) = daemon else {
+            return Err(ClusterError::Other(format!(
+                "the daemon's API version {:?} does not read as MAJOR.MINOR",
+                answer.api_version.unwrap_or_default()
+            )));
+        };
+        let spoken = if daemon < *highest { daemon } else { *highest };
+        self.base = format!("{}/v{}.{}", self.origin, spoken.major_version, spoken.minor_version);
+        Ok(spoken)
     }
 
     /// POSTs `body` to `path`, for what bollard's models cannot say; HTTP errors are sorted like
     /// bollard's.
     pub async fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, ClusterError> {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
+        let response = self.client.post(format!("{}{path}", self.base)).json(body).send().await.map_err(unanswered)?;
         let status = response.status().as_u16();
-        let bytes = read_bounded(response, MAX_ANSWER_BYTES, &format!("POST {path}")).await?;
+        let bytes = read_bounded(response, MAX_OBJECT_BYTES, &format!("POST {path}")).await?;
         let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
         if status >= 400 {
             let message = body["message"].as_str().unwrap_or_default().to_string();
@@ -127,24 +149,31 @@ impl RawApi {
         Ok(body)
     }
 
-    /// GETs `path` as JSON; HTTP errors are sorted like bollard's.
+    /// GETs a list at `path` as JSON, at most [`MAX_ANSWER_BYTES`]; HTTP errors are sorted like
+    /// bollard's.
     pub async fn get(&self, path: &str) -> Result<serde_json::Value, ClusterError> {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
+        self.get_as(path, MAX_ANSWER_BYTES).await
+    }
+
+    /// GETs `path` and reads it as `T`, at most `limit` bytes (an error naming the limit
+    /// beyond); HTTP errors are sorted like bollard's.
+    pub async fn get_as<T: serde::de::DeserializeOwned>(&self, path: &str, limit: usize) -> Result<T, ClusterError> {
+        let response = self.client.get(format!("{}{path}", self.base)).send().await.map_err(unanswered)?;
         let status = response.status().as_u16();
-        let bytes = read_bounded(response, MAX_ANSWER_BYTES, &format!("GET {path}")).await?;
-        let body: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ClusterError::Other(format!("unreadable answer to GET {path}: {e}")))?;
+        let bytes = read_bounded(response, limit, &format!("GET {path}")).await?;
         if status >= 400 {
+            let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
             let message = body["message"].as_str().unwrap_or_default().to_string();
             return Err(classify(DockerError::DockerResponseServerError { status_code: status, message }));
         }
-        Ok(body)
+        serde_json::from_slice(&bytes).map_err(|e| ClusterError::Other(format!("unreadable answer to GET {path}: {e}")))
     }
+}
+
+/// A request the daemon did not answer, with the cause (such as `Connection refused`) that
+/// reqwest's own message leaves out.
+fn unanswered(e: reqwest::Error) -> ClusterError {
+    ClusterError::Unavailable(crate::cause::chain(&e))
 }
 
 /// Reads a service as the daemon wrote it, fixing the health check's spelling first.
