@@ -399,6 +399,40 @@ async fn a_one_off_job_runs_on_the_swarm_and_returns_its_output() {
 }
 
 #[tokio::test]
+async fn a_jobs_output_is_read_within_its_bounds() {
+    let Some(swarm) = swarm().await else { return };
+    let cluster: Arc<dyn Cluster> = Arc::new(swarm.clone());
+    let here = cluster.node_taking_tasks_here().await;
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let job = |name: &str, script: String, output_to: Option<std::path::PathBuf>| Job {
+        name: unique_name(name),
+        image: "planrun-test/app:v1".into(),
+        command: vec!["sh".into(), "-c".into(), script],
+        env: Vec::new(),
+        networks: vec!["planrun-test".into()],
+        labels: HashMap::from([("planrun-test".to_string(), "1".to_string())]),
+        configs: Vec::new(),
+        secrets: Vec::new(),
+        output_to,
+        deadline: Duration::from_secs(120),
+        node: here.clone(),
+    };
+    // One line of 3 MiB, then a short one: the last lines keep only their last MiB.
+    let long = job("job-long-line", "head -c 3145728 /dev/zero | tr '\\000' x; echo; echo the end".into(), None);
+    let output = job::run(cluster.clone(), &long).await.unwrap();
+    assert!(output.logs.ends_with("the end\n"), "{}", &output.logs[output.logs.len().saturating_sub(80)..]);
+    assert!(output.logs.len() <= engine::cluster::swarm::LOGS_KEPT, "{} bytes kept", output.logs.len());
+    // The whole output into a file: more than 64 MiB is refused, not written on.
+    let flood =
+        format!("head -c {} /dev/zero | tr '\\000' x | fold -w 4096", engine::cluster::swarm::MAX_CAPTURED + (1 << 20));
+    let flood = job("job-flood", flood, Some(out.path().to_owned()));
+    let error = job::run(cluster.clone(), &flood).await.unwrap_err().to_string();
+    assert!(error.contains("printed more than 64 MiB, more than planrun reads of a job's output"), "{error}");
+    let written = std::fs::metadata(out.path()).unwrap().len();
+    assert!(written <= engine::cluster::swarm::MAX_CAPTURED as u64, "{written} bytes written");
+}
+
+#[tokio::test]
 async fn a_missing_daemon_is_named_with_what_to_do() {
     let error = match Swarm::connect_to("unix:///nonexistent/planrun-test.sock", None).await {
         Ok(_) => panic!("connected to a socket that does not exist"),
