@@ -302,6 +302,12 @@ mod tests {
         net: String,
     }
 
+    impl Drop for World {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
     /// Blue runs v1 and has the traffic; green is scaled to 0.
     async fn world(switch: &str) -> World {
         let sim = Simulation::new();
@@ -309,7 +315,7 @@ mod tests {
         let alias = if switch == "alias" { vec!["front"] } else { vec![] };
         sim.cluster.add_service(service("shop_blue", "front:v1", 3, &net, &alias));
         sim.cluster.add_service(service("shop_green", "front:v1", 0, &net, &[]));
-        let dir = std::env::temp_dir().join(format!("planrun-bg-{}-{switch}", std::process::id()));
+        let dir = unique_dir(switch);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("nginx.conf.template"), "upstream: ${upstream}\n").unwrap();
         if switch == "nginx" {
@@ -354,6 +360,14 @@ mod tests {
     fn aliases(fake: &FakeCluster, service: &str) -> Vec<String> {
         let spec = fake.spec(service).unwrap();
         spec.task_template.unwrap().networks.unwrap()[0].aliases.clone().unwrap_or_default()
+    }
+
+    /// A directory of this test's own: tests run at once in one process, and one rewriting a
+    /// template another is reading made it read an empty file.
+    fn unique_dir(what: &str) -> std::path::PathBuf {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::env::temp_dir().join(format!("planrun-bg-{}-{what}-{n}", std::process::id()))
     }
 
     #[tokio::test(start_paused = true)]
@@ -430,7 +444,7 @@ mod tests {
             .await
             .unwrap();
         sim.cluster.add_service(global(router(&net, &id, "router-blue")));
-        let dir = std::env::temp_dir().join(format!("planrun-bg-{}-global", std::process::id()));
+        let dir = unique_dir("global");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("nginx.conf.template"), "upstream: ${upstream}\n").unwrap();
         let w = World { sim, dir, net };
