@@ -241,7 +241,7 @@ fn hostile_input_gets_a_clear_error_runs_nothing_unsaid_and_stays_within_its_mem
     let s = |p: &Path| p.to_str().unwrap().to_owned();
     let (gate_plan, loud, evil, binary, huge_plan) = (s(&gate_plan), s(&loud), s(&evil), s(&binary), s(&huge_plan));
     let (forged, state, forged_journal) = (s(&forged), s(&state), s(&forged_journal));
-    let endless_daemon = vec![("DOCKER_HOST", format!("tcp://127.0.0.1:{docker}"))];
+    let endless_daemon = [("DOCKER_HOST", format!("tcp://127.0.0.1:{docker}"))];
     let cases: Vec<(&str, Vec<&str>, Expect)> = vec![
         (
             "stack name that is a path",

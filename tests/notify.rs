@@ -3,7 +3,9 @@
 //! that fails and is rolled back: the messages, their order, the exact `planrun promote`
 //! command, the webhook's signature, and no secret in any of them. Then receivers that answer
 //! 500 or never answer: the run succeeds, says so in a warning that holds no URL, and is slowed
-//! by no more than the stated bound (5 s).
+//! by no more than the stated bound (5 s), and the journal keeps what was not delivered.
+//! Targets in planrun.toml's environment: used by apply (replacing a plan's target of the
+//! same name) and by `planrun rollback`, which has no plan.
 
 mod support;
 
@@ -194,6 +196,18 @@ fn a_receiver_that_fails_or_hangs_slows_apply_by_no_more_than_the_bound_and_its_
             }
             Answer::Error => {
                 assert_eq!(got.len(), 6, "each of two messages tried 3 times: {got:?}");
+                // The run's journal keeps what was not delivered.
+                let run_id = ran.events_of("run-started")[0]["run_id"].as_str().unwrap().to_owned();
+                let journal = work.dir.join("state/runs").join(&stack).join(format!("{run_id}.jsonl"));
+                let journal = std::fs::read_to_string(&journal).unwrap();
+                let last = journal.lines().last().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap());
+                let last = last.expect("a journal line");
+                assert_eq!(last["event"], "warning", "{journal}");
+                assert!(
+                    last["problem"]["message"].as_str().unwrap().contains("message was not delivered"),
+                    "{journal}"
+                );
+                assert!(!journal.contains("T0KEN"), "the URL is in the journal");
                 for event in ["started", "succeeded"] {
                     let line = format!(
                         "warning: notify `hook` (webhook): the `{event}` message was not delivered: the receiver \
@@ -222,4 +236,67 @@ fn a_receiver_that_fails_or_hangs_slows_apply_by_no_more_than_the_bound_and_its_
         assert!(extra < Duration::from_secs(6), "{answer:?}: apply took {took:?}, {extra:?} more than without");
     }
     eprintln!("apply durations: {figures:?}");
+}
+
+#[test]
+fn an_environments_targets_hear_apply_and_rollback() {
+    let web = Service::create(&unique("web"), V1, 1);
+    let stack = unique("notifyenv");
+    let _lock = LockGuard(stack.clone());
+    let work = Workdir::new("notifyenv");
+    let receiver = Receiver::start(Answer::Ok);
+    let project = work.dir.join("planrun.toml");
+    std::fs::write(
+        &project,
+        "[environments.staging.notify.hook]\nkind = \"webhook\"\nurl-env = \"PLANRUN_E2E_ENV_HOOK\"\n\
+         on = [\"started\", \"failed\", \"rolled-back\"]\n",
+    )
+    .unwrap();
+    // The plan's own `hook` reads a variable nobody sets: the environment's replaces it.
+    let plan = work.plan(&format!(
+        "plan e2e {{\n    stack {stack}\n    on-failure pause\n    notify hook {{\n        \
+         webhook url-env=\"PLANRUN_E2E_NEVER_SET\"\n    }}\n    rolling web {{\n        service {svc}\n        \
+         image \"{V2}\"\n        monitor \"1s\"\n    }}\n    run broken after=web {{\n        command \"false\"\n    }}\n}}\n",
+        svc = web.name
+    ));
+    let url = format!("{}/env-hook", receiver.base);
+    let state = work.dir.join("state");
+    let state = state.to_str().unwrap();
+    let with_hook = |args: &[&str]| {
+        let out = planrun().args(args).env("PLANRUN_E2E_ENV_HOOK", &url).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let events = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        Run { code: out.status.code().unwrap_or(-1), stderr, events, stdout }
+    };
+    let paused =
+        with_hook(&["apply", plan.to_str().unwrap(), "--env", "staging", "--output", "json", "--state-dir", state]);
+    assert_eq!(paused.outcome(), "paused", "{}", paused.stderr);
+    assert_eq!(web.image(), V2);
+    let run_id = paused.events_of("run-started")[0]["run_id"].as_str().unwrap().to_owned();
+
+    let project = project.to_str().unwrap();
+    let undone =
+        with_hook(&["rollback", "--stack", &stack, "--env", "staging", "--project", project, "--state-dir", state]);
+    assert_eq!(undone.code, 0, "{}", undone.stderr);
+    assert_eq!(web.image(), V1);
+
+    let got = wait_for(&receiver, "/env-hook", 3);
+    let said: Vec<(String, String)> = got
+        .iter()
+        .map(|r| (r.json()["event"].as_str().unwrap().to_owned(), r.json()["run_id"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected = [("started", &run_id), ("failed", &run_id), ("rolled-back", &run_id)];
+    assert_eq!(said, expected.map(|(e, r)| (e.to_owned(), r.clone())), "only the events the environment asks for");
+    assert_eq!(got[2].json()["title"], format!("`{stack}`: release rolled back: every change was undone"));
+    assert_eq!(got[2].json()["plan"], "planrun rollback");
+
+    // A target of the environment whose variable is not set refuses rollback before any change.
+    let refused = run(&["rollback", "--stack", &stack, "--env", "staging", "--project", project, "--state-dir", state]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("environment `staging` of planrun.toml: notify `hook`: url-env: "),
+        "{}",
+        refused.stderr
+    );
 }

@@ -318,6 +318,9 @@ pub enum Event {
     RollbackStarted {
         /// Why.
         reason: String,
+        /// The run being undone, when it is another one (`planrun rollback`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        undoing: Option<String>,
     },
     /// A step's undo finished.
     StepUndone {
@@ -365,7 +368,7 @@ impl Event {
             Event::StepFinished { reason, .. }
             | Event::StepUndone { reason, .. }
             | Event::RunFinished { reason, .. } => scrub_opt(reason),
-            Event::RollbackStarted { reason } => scrub(reason),
+            Event::RollbackStarted { reason, .. } => scrub(reason),
             Event::RunStarted { .. }
             | Event::StepStarted { .. }
             | Event::Answered { .. }

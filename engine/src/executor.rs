@@ -94,7 +94,7 @@ impl Executor {
                 left: self.ctx.recorded.newest_first(),
             },
             Some(reason) => {
-                self.ctx.events.emit(Event::RollbackStarted { reason: reason.clone() });
+                self.ctx.events.emit(Event::RollbackStarted { reason: reason.clone(), undoing: None });
                 let undone = self.undo_all(self.ctx.recorded.newest_first()).await;
                 if undone.stopped {
                     Report {

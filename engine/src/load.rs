@@ -30,6 +30,8 @@ pub struct Loaded {
     pub simulation: plans::project::Simulation,
     /// The project file's `[runs]`.
     pub runs: plans::project::Runs,
+    /// The directory of the project file, when there is one (its files are relative to it).
+    pub project_dir: Option<PathBuf>,
 }
 
 /// A failure to load that is not a diagnostic in the plan: an unreadable file, a bad project file.
@@ -114,6 +116,7 @@ pub fn load_as(path: &Path, stdin_filename: Option<&Path>, options: &LoadOptions
                 environment: None,
                 simulation: Default::default(),
                 runs: Default::default(),
+                project_dir: None,
             });
         }
     };
@@ -137,6 +140,7 @@ fn check_text(shown: PathBuf, bare_stdin: bool, text: String, options: &LoadOpti
     let mut environment = None;
     let mut simulation = plans::project::Simulation::default();
     let mut runs = plans::project::Runs::default();
+    let project_dir = project_path.as_deref().map(directory_of);
     if let Some(pp) = project_path {
         let what = pp.display().to_string();
         let ptext = std::fs::File::open(&pp)
@@ -170,5 +174,10 @@ fn check_text(shown: PathBuf, bare_stdin: bool, text: String, options: &LoadOpti
             .unwrap_or_else(|| PathBuf::from(".")),
     );
     let checked = plans::check(SourceFile::new(shown.display().to_string(), text), &inputs);
-    Ok(Loaded { checked, environment, simulation, runs })
+    Ok(Loaded { checked, environment, simulation, runs, project_dir })
+}
+
+/// The directory `file` is in (`.` for a bare file name).
+pub fn directory_of(file: &Path) -> PathBuf {
+    file.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }

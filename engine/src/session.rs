@@ -596,7 +596,10 @@ pub async fn rollback(
     for (step, undo) in pending.iter().rev() {
         ctx.recorded.push(step, undo.clone());
     }
-    events.emit(Event::RollbackStarted { reason: format!("planrun rollback of run {undone_run}") });
+    events.emit(Event::RollbackStarted {
+        reason: format!("planrun rollback of run {undone_run}"),
+        undoing: Some(undone_run.clone()),
+    });
     let fenced = fence(&mut lock, &events, &interrupts);
     let executor = Executor { ctx, parallelism: 1, interrupts };
     let undone = executor.undo_all(pending).await;

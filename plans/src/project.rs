@@ -77,6 +77,10 @@ pub struct Environment {
     /// Variable values for this environment (below `--var` and `env=`, above `default=`).
     #[serde(default)]
     pub vars: HashMap<String, String>,
+    /// Where to tell the team, by target name: added to the plan's `notify` targets by
+    /// `apply` (replacing one of the same name), and the only ones `rollback` has.
+    #[serde(default)]
+    pub notify: BTreeMap<String, crate::notify::config::NotifyConfig>,
 }
 
 /// A database connection in `planrun.toml`.

@@ -143,6 +143,7 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
             format!("{} is invalid; run `planrun validate {}` for details", checked.file.name, checked.file.name);
         return refuse(Refusal::InvalidPlan, message, problems);
     };
+    let environment_name = loaded.environment.as_ref().map(|(n, _)| n.clone());
     let environment = loaded.environment.map(|(_, e)| e);
     let runs = loaded.runs;
     // Files the plan names are relative to it (to where --stdin-filename says it is).
@@ -151,7 +152,9 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
         None => load::shown_name(&a.plan, stdin_filename).parent().map(Path::to_path_buf).unwrap_or_default(),
     };
     // Notifications: their URLs and keys are read now, so a missing one refuses the run.
-    let targets = match notify::resolve(&plan.notify, &plan_dir).await {
+    let project_dir = loaded.project_dir.unwrap_or_default();
+    let env_notify = environment_name.as_deref().zip(environment.as_ref()).map(|(n, e)| (n, &e.notify, &*project_dir));
+    let targets = match notify::resolve_with_environment(&plan.notify, &plan_dir, env_notify).await {
         Ok(t) => t,
         Err(found) => {
             let problems = found.into_iter().map(|message| Problem { step: None, at: None, message }).collect();
@@ -213,12 +216,9 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
         keep_runs: runs.keep.map_or(crate::run_state::KEEP_RUNS, usize::from),
     };
     let ran = session::apply(request, seams, output, interrupts).await;
-    // Messages still queued get at most notify::FINISH_BOUND; a failed one is a warning only.
-    if let Some(n) = &notifier {
-        for warning in n.finish(notify::FINISH_BOUND).await {
-            eprintln!("warning: {}", crate::redact::text(&warning));
-        }
-    }
+    // Messages still queued get at most notify::FINISH_BOUND; a failed one is a warning only,
+    // also written to the run's journal.
+    finish_notifying(notifier.as_deref(), ran.as_ref().ok().map(|r| r.journal.as_path())).await;
     let ran = match ran {
         Ok(ran) => ran,
         Err(refused) => {
@@ -247,6 +247,30 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
         RunOutcome::Stopped => ExitCode::from(EXIT_STOPPED),
         RunOutcome::RolledBack | RunOutcome::RollbackFailed | RunOutcome::Paused => ExitCode::from(EXIT_INVALID),
     }
+}
+
+/// Waits (at most [`notify::FINISH_BOUND`]) for the messages still queued, prints a warning for
+/// each one not delivered and adds it to `journal` when there is one. Returns the warnings.
+pub(crate) async fn finish_notifying(notifier: Option<&notify::Notifier>, journal: Option<&Path>) -> Vec<String> {
+    let Some(n) = notifier else { return Vec::new() };
+    let warnings: Vec<String> =
+        n.finish(notify::FINISH_BOUND).await.iter().map(|w| crate::redact::text(w).into_owned()).collect();
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    if let Some(path) = journal.filter(|_| !warnings.is_empty()) {
+        match crate::journal::Journal::append(path) {
+            Ok(journal) => {
+                let events = Events::new(vec![Box::new(journal)]);
+                for message in &warnings {
+                    let problem = crate::events::Problem { step: None, at: None, message: message.clone() };
+                    events.emit(crate::events::Event::Warning { problem });
+                }
+            }
+            Err(e) => eprintln!("warning: cannot add the undelivered notifications to {}: {e}", path.display()),
+        }
+    }
+    warnings
 }
 
 #[cfg(test)]

@@ -151,6 +151,15 @@ pub(crate) async fn seams_without_a_plan(
 /// The environment `--env`/`--project` name for commands without a plan (rollback, unlock,
 /// promote, abort): the project file given, or planrun.toml in the current directory.
 pub(crate) fn project_environment(env: Option<&str>, project: Option<&Path>) -> Result<Option<Environment>, String> {
+    Ok(project_environment_at(env, project)?.map(|(_, e, _)| e))
+}
+
+/// [`project_environment`], with its name and the directory of the project file (its files are
+/// relative to it).
+pub(crate) fn project_environment_at(
+    env: Option<&str>,
+    project: Option<&Path>,
+) -> Result<Option<(String, Environment, PathBuf)>, String> {
     let path = match project {
         Some(p) => p.to_path_buf(),
         None if Path::new("planrun.toml").is_file() => PathBuf::from("planrun.toml"),
@@ -163,7 +172,7 @@ pub(crate) fn project_environment(env: Option<&str>, project: Option<&Path>) -> 
     let file = plans::SourceFile::new(path.display().to_string(), text);
     let project = plans::project::Project::parse(&file).map_err(|d| d.message)?;
     let chosen = project.environment(env).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(chosen.map(|(_, e)| e.clone()))
+    Ok(chosen.map(|(n, e)| (n.to_owned(), e.clone(), crate::load::directory_of(&path))))
 }
 
 /// For commands without a plan (promote, abort, status, finish, unlock): the swarm that `--env`

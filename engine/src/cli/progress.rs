@@ -74,7 +74,7 @@ pub fn describe(event: &Event) -> Option<String> {
                 .into()
         }
         Event::Interrupted { second: true } => "interrupted again: stopping at once".into(),
-        Event::RollbackStarted { reason } => format!("rolling back: {reason}"),
+        Event::RollbackStarted { reason, .. } => format!("rolling back: {reason}"),
         Event::StepUndone { step, outcome, reason, took_ms } => {
             let reason = reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
             format!("{step}: undo {outcome} in {}{reason}", clock::span(*took_ms))

@@ -3,11 +3,14 @@
 
 use std::process::ExitCode;
 
-use crate::cli::apply::{output_sinks, rollback_command};
+use std::sync::Arc;
+
+use crate::cli::apply::{finish_notifying, output_sinks, rollback_command};
 use crate::cli::args::{OutputFormat, RollbackArgs};
 use crate::cli::{EXIT_INVALID, EXIT_STOPPED, refusal_code, run_async, seams_without_a_plan, signals, summary};
 use crate::events::{Events, Refusal, RunOutcome};
 use crate::executor::{Interrupts, Report};
+use crate::notify;
 use crate::session::{self, Refused, RollbackRequest};
 
 /// Runs `planrun rollback`.
@@ -34,9 +37,26 @@ async fn rollback_async(a: RollbackArgs) -> ExitCode {
         Ok(seams) => seams,
         Err(refused) => return said(refused),
     };
+    // Notifications: `rollback` has no plan, so only the targets of planrun.toml's environment.
+    let notifier = match notifier(&a).await {
+        Ok(n) => n,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("error: {p}");
+            }
+            eprintln!("error: preflight found problems with the environment's notifications: nothing was changed");
+            return ExitCode::from(refusal_code(Refusal::Preflight));
+        }
+    };
+    let output = match &notifier {
+        Some(n) => Events::new(vec![Box::new(output), Box::new(n.clone())]),
+        None => output,
+    };
     let interrupts = Interrupts::default();
     signals::watch(interrupts.clone());
-    let done = match session::rollback(request, seams, output, interrupts).await {
+    let done = session::rollback(request, seams, output, interrupts).await;
+    finish_notifying(notifier.as_deref(), done.as_ref().ok().and_then(|d| d.journal.as_deref())).await;
+    let done = match done {
         Ok(done) => done,
         Err(refused) => return said(refused),
     };
@@ -55,4 +75,24 @@ async fn rollback_async(a: RollbackArgs) -> ExitCode {
         RunOutcome::Stopped => ExitCode::from(EXIT_STOPPED),
         RunOutcome::RollbackFailed | RunOutcome::Paused => ExitCode::from(EXIT_INVALID),
     }
+}
+
+/// The notifier for the targets of planrun.toml's environment, if it names any.
+async fn notifier(a: &RollbackArgs) -> Result<Option<Arc<notify::Notifier>>, Vec<String>> {
+    let Some((name, environment, dir)) =
+        crate::cli::project_environment_at(a.env.as_deref(), a.project.as_deref()).map_err(|e| vec![e])?
+    else {
+        return Ok(None);
+    };
+    if environment.notify.is_empty() {
+        return Ok(None);
+    }
+    let targets = notify::resolve_with_environment(&[], &dir, Some((&name, &environment.notify, &dir))).await?;
+    let commands = notify::Commands {
+        promote: String::new(),
+        rollback: rollback_command(&a.stack, &a.state_dir, a.env.as_deref(), a.project.as_deref()),
+    };
+    let notifier = notify::Notifier::start(targets, Arc::new(notify::Http::new()), commands);
+    notifier.about(&a.stack, "planrun rollback");
+    Ok(Some(notifier))
 }

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use plans::model::Notify;
+use plans::notify::config::NotifyConfig;
 use plans::notify::{NotifyEvent, NotifyKind};
 use tokio::sync::mpsc;
 
@@ -148,6 +149,41 @@ pub async fn resolve(notify: &[Notify], dir: &Path) -> Result<Vec<Target>, Vec<S
     if problems.is_empty() { Ok(targets) } else { Err(problems) }
 }
 
+/// The plan's targets (files relative to `plan_dir`) and those of the environment `env` of
+/// planrun.toml (files relative to `project_dir`), an environment's replacing a plan's of the
+/// same name (so staging can send a plan's messages elsewhere). Every problem is returned.
+pub async fn resolve_with_environment(
+    plan: &[Notify],
+    plan_dir: &Path,
+    env: Option<(&str, &std::collections::BTreeMap<String, NotifyConfig>, &Path)>,
+) -> Result<Vec<Target>, Vec<String>> {
+    let (env_notify, env_problems) = match env {
+        Some((name, targets, dir)) => {
+            let notify: Vec<Notify> = targets.iter().map(|(n, c)| c.to_notify(n)).collect();
+            match resolve(&notify, dir).await {
+                Ok(t) => (t, Vec::new()),
+                Err(problems) => {
+                    let named = |p: String| format!("environment `{name}` of planrun.toml: {p}");
+                    (Vec::new(), problems.into_iter().map(named).collect())
+                }
+            }
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let replaced = |n: &Notify| env.is_some_and(|(_, targets, _)| targets.contains_key(&n.name.value));
+    let own: Vec<Notify> = plan.iter().filter(|n| !replaced(n)).cloned().collect();
+    let mut problems = env_problems;
+    let mut targets = match resolve(&own, plan_dir).await {
+        Ok(t) => t,
+        Err(p) => {
+            problems.extend(p);
+            Vec::new()
+        }
+    };
+    targets.extend(env_notify);
+    if problems.is_empty() { Ok(targets) } else { Err(problems) }
+}
+
 /// What `planrun plan` says of a `notify`: `notify `team`: slack, its URL from url-env
 /// `SLACK_WEBHOOK_URL`; on started, approval, failed` (where the URL is, never the URL).
 pub fn describe(n: &Notify) -> String {
@@ -271,6 +307,13 @@ impl Watch {
                 let title = format!("`{stack}`: release started (plan `{plan}`, run `{run_id}`)");
                 (NotifyEvent::Started, None, title, None, None)
             }
+            Event::RollbackStarted { undoing: Some(run), .. } => {
+                // `planrun rollback`: the run it undoes is known now.
+                if let Some((_, _, run_id)) = self.started.as_mut() {
+                    *run_id = run.clone();
+                }
+                return None;
+            }
             Event::AwaitingApproval { step, question, .. } => {
                 let (stack, ..) = self.started.as_ref()?;
                 let title = format!("`{stack}`: step `{step}` waits for approval: {}", text(question));
@@ -370,6 +413,14 @@ impl Notifier {
             })
             .collect();
         Arc::new(Notifier { watch: Mutex::default(), commands, queues: Mutex::new(queues) })
+    }
+
+    /// Tells the notifier which stack the events that follow are about, for a run that emits
+    /// no `run-started` of its own (`planrun rollback`, whose `rollback-started` names the run
+    /// it undoes).
+    pub fn about(&self, stack: &str, plan: &str) {
+        let mut watch = self.watch.lock().expect("notify watch poisoned");
+        watch.started = Some((stack.to_owned(), plan.to_owned(), String::new()));
     }
 
     /// Waits at most `bound` for every queued message, then gives up on the rest. Returns a
@@ -584,7 +635,7 @@ mod tests {
                 reason: Some("second failure".into()),
                 took_ms: 5,
             }),
-            record(Event::RollbackStarted { reason: "step `web` failed".into() }),
+            record(Event::RollbackStarted { reason: "step `web` failed".into(), undoing: None }),
             record(Event::RunFinished { outcome, reason: Some("step `web` failed".into()) }),
         ]
     }

@@ -5,6 +5,7 @@
 //! (`url-env`, `url-file`), never the URL. The checker reads neither: like gate credentials,
 //! they belong to the machine that deploys and are checked by `planrun apply`'s preflight.
 
+pub mod config;
 pub mod slack;
 pub mod teams;
 pub mod webhook;
