@@ -167,22 +167,27 @@ fn broken_release_rolls_back() {
     assert_eq!(front.failed, 0, "the frontend was never touched: {:?}", front.failures);
 }
 
-/// SIGKILL inside each kind of step of the release (a migration, a rolling update, a canary, a
-/// blue-green switch, the contract migration), right after the step recorded how to undo
-/// itself, as a CI runner dies; then `planrun rollback` from another machine (an empty state
+/// SIGKILL inside each kind of step of the release (the backup as its dump starts, a migration,
+/// a rolling update, a canary, a blue-green switch, the contract migration), right after the
+/// step recorded how to undo itself, and at two step boundaries, as a CI runner dies; then `planrun rollback` from another machine (an empty state
 /// directory) puts everything back: every service on 1.0, no canary, the frontend's traffic
 /// on blue, the schema as `pg_dump --schema-only` showed it, every order, no lock.
 ///
-/// About 30 s a kill point (160 s in all with the stack's start, 2026-12-06).
+/// About 30 s a kill point.
 fn killed_inside_each_step_kind_is_rolled_back_from_an_empty_state_dir() {
     let stack = Stack::up(Workdir::new("prodstack-kills"));
     let schema = stack.schema_dump();
     assert!(schema.contains("CREATE TABLE public.orders"), "{schema}");
     let project = stack.dir.join("planrun.toml");
     for (kind, step) in [
+        // Inside the backup, as the dump starts: nothing changed yet.
+        ("step-progress", "db"),
         ("step-recorded", "expand"),
+        // Between steps: the expand migration done, nothing else started or just started.
+        ("step-finished", "expand"),
         ("step-recorded", "backend"),
         ("step-recorded", "worker"),
+        ("step-finished", "worker"),
         ("step-recorded", "frontend"),
         ("step-started", "contract"),
     ] {
@@ -218,6 +223,16 @@ fn killed_inside_each_step_kind_is_rolled_back_from_an_empty_state_dir() {
         assert!(front.contains("role=frontend version=v1"), "traffic on blue after {step}: {front}");
         assert_eq!(stack.schema_dump(), schema, "the schema after a kill at {kind} of {step}");
         assert_eq!(stack.psql("SELECT count(*) FROM orders"), "5000");
-        assert!(!support::lock_exists(&stack.name), "the lock is left after {step}");
+        assert!(!support::lock_exists(&stack.name), "the lock is left after {kind} of {step}");
+        // A dump cut short is named NAME.partial; anything named as a dump is whole.
+        for entry in std::fs::read_dir(stack.dir.join("backups")).into_iter().flatten() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "dump") {
+                let listed = Command::new("pg_restore").args(["-l"]).arg(&path).output().unwrap();
+                assert!(listed.status.success(), "{} is named as a dump but is not whole", path.display());
+            } else {
+                assert!(path.to_string_lossy().ends_with(".dump.partial"), "{}", path.display());
+            }
+        }
     }
 }

@@ -525,6 +525,18 @@ async fn unredact(pending: &mut [(String, Undo)], cluster: &dyn Cluster) -> Resu
     if missing.is_empty() { Ok(()) } else { Err(missing.join("; ")) }
 }
 
+/// When there is nothing to roll back: the lock a run that died before it changed anything
+/// left (its process gone from this machine, or its lease expired), released as a rollback of
+/// that run would have taken it over; says so. A lock a live run holds is left alone.
+async fn release_left_lock(cluster: Arc<dyn Cluster>, stack: &str) -> Option<String> {
+    let (_, held) = crate::lock::current(cluster.as_ref(), stack).await.ok()??;
+    let run_id = held.run_id;
+    let holder = Holder { undoing: Some(run_id.clone()), ..Holder::this_process(&new_run_id()) };
+    let lock = Lock::acquire_or_take_over(cluster, stack, holder, &run_id).await.ok()?;
+    lock.release().await.ok()?;
+    Some(format!("released the deploy lock run {run_id} left (its process no longer runs)"))
+}
+
 /// Undoes what a run left changed, newest first, recording each undo in the swarm and in the
 /// run's journal when this machine has it.
 pub async fn rollback(
@@ -534,11 +546,23 @@ pub async fn rollback(
     interrupts: Interrupts,
 ) -> Result<RolledBack, Refused> {
     let refuse = |(refusal, message): (Refusal, String)| Refused::emit(refusal, message, Vec::new(), &output);
-    let first = rollback_target(&request, seams.cluster.as_ref()).await.map_err(refuse)?;
-    if first.pending.is_empty() {
-        let message = format!("nothing to roll back: every change run {} recorded is already undone", first.run_id);
-        return Err(refuse((Refusal::NothingToDo, message)));
-    }
+    let first = match rollback_target(&request, seams.cluster.as_ref()).await {
+        Ok(first) if first.pending.is_empty() => {
+            let message = format!("nothing to roll back: every change run {} recorded is already undone", first.run_id);
+            Err((Refusal::NothingToDo, message))
+        }
+        other => other,
+    };
+    let first = match first {
+        Ok(first) => first,
+        Err((Refusal::NothingToDo, mut message)) => {
+            if let Some(released) = release_left_lock(seams.cluster.clone(), &request.stack).await {
+                message.push_str(&format!("; {released}"));
+            }
+            return Err(refuse((Refusal::NothingToDo, message)));
+        }
+        Err(other) => return Err(refuse(other)),
+    };
     let undone_run = first.run_id.clone();
     let run_id = new_run_id();
     let holder = Holder { undoing: Some(undone_run.clone()), ..Holder::this_process(&run_id) };

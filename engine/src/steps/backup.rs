@@ -5,7 +5,7 @@
 //! A backup changes nothing, so it records no undo; its dump is what a full restore uses
 //! (`planrun restore FILE --stack S`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use plans::steps::Backup;
@@ -15,7 +15,7 @@ use super::{Behavior, Findings, Refusal, StepError};
 use crate::cluster::Cluster;
 use crate::cluster::ClusterError;
 use crate::context::StepContext;
-use crate::database::{self, DbError};
+use crate::database::{self, DbError, Postgres};
 use crate::events::Event;
 use crate::events::StepOutcome;
 use crate::events::UndoOutcome;
@@ -51,29 +51,26 @@ impl Behavior for Backup {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
         let file = dir.join(database::dump_name(&ctx.step, &target, now_ms));
+        // Written as NAME.partial and renamed when whole (and read back): a run killed in the
+        // middle leaves a file that says it is partial, never one that looks like a backup.
+        let partial = partial_name(&file);
         // planrun's ledger goes into every dump, so a restore puts back what was applied then
         // along with the schema.
         db.applied("").await?;
         ctx.progress(format!("dumping {} to {}", db.describe(), file.display()));
-        // Bounded: a dump stuck behind a lock must not hold the deploy (and its lock) forever.
-        // Dropping the dump stops it (pg_dump is killed, an exec or job stream is dropped).
-        let after = self.timeout.to_std();
-        let dump = match tokio::time::timeout(after, db.dump(&file)).await {
+        let dumped = dump_and_verify(self, ctx, db.as_ref(), &partial).await;
+        let mut dump = match dumped {
             Ok(dump) => dump,
-            Err(_) => {
-                let _ = tokio::fs::remove_file(&file).await;
-                Err(DbError::TimedOut { what: "pg_dump -Fc".into(), after, fix: RAISE })
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&partial).await;
+                return Err(e);
             }
-        }?;
-        if self.verify {
-            ctx.progress(format!("reading {} back in full ({} bytes)", file.display(), dump.bytes));
-            match tokio::time::timeout(after, db.verify(&file)).await {
-                Ok(read) => read?,
-                Err(_) => {
-                    return Err(DbError::TimedOut { what: "reading the dump back".into(), after, fix: RAISE }.into());
-                }
-            }
+        };
+        if let Err(e) = tokio::fs::rename(&partial, &file).await {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(DbError::File(format!("rename {} to {}: {e}", partial.display(), file.display())).into());
         }
+        dump.path = file.clone();
         ctx.run.events.emit(Event::BackupTaken {
             step: ctx.step.clone(),
             database: target.describe(),
@@ -110,6 +107,39 @@ impl Behavior for Backup {
 
 /// The backup directory: as written when absolute, else beside the plan; always absolute, so
 /// the journal names the dump wherever `planrun restore` is run from.
+/// `NAME.dump.partial`: where a dump is written until it is whole.
+pub fn partial_name(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".partial");
+    PathBuf::from(name)
+}
+
+/// Dumps into `into`, each part bounded by the step's timeout, and reads it back when the step
+/// verifies. Dropping the dump stops it (pg_dump is killed, an exec or job stream is dropped):
+/// a dump stuck behind a lock must not hold the deploy (and its lock) forever.
+async fn dump_and_verify(
+    step: &Backup,
+    ctx: &StepContext,
+    db: &dyn Postgres,
+    into: &Path,
+) -> Result<database::Dump, StepError> {
+    let after = step.timeout.to_std();
+    let dump = match tokio::time::timeout(after, db.dump(into)).await {
+        Ok(dump) => dump?,
+        Err(_) => return Err(DbError::TimedOut { what: "pg_dump -Fc".into(), after, fix: RAISE }.into()),
+    };
+    if step.verify {
+        ctx.progress(format!("reading {} back in full ({} bytes)", into.display(), dump.bytes));
+        match tokio::time::timeout(after, db.verify(into)).await {
+            Ok(read) => read?,
+            Err(_) => {
+                return Err(DbError::TimedOut { what: "reading the dump back".into(), after, fix: RAISE }.into());
+            }
+        }
+    }
+    Ok(dump)
+}
+
 fn directory(ctx: &StepContext, to: &str) -> PathBuf {
     let to = PathBuf::from(to);
     let dir = if to.is_absolute() { to } else { ctx.plan_dir.join(to) };
