@@ -101,10 +101,8 @@ fn backup_expand_deploy_backfill_contract_through_exec_keeps_every_row() {
     assert_eq!(mode(Path::new(path)), 0o600, "{path}");
     assert_eq!(mode(&work.dir.join("backups")), 0o700);
     // Written as NAME.partial and renamed once whole and read back: only the dump is left.
-    let files: Vec<String> = std::fs::read_dir(work.dir.join("backups"))
-        .unwrap()
-        .map(|e| e.unwrap().path().display().to_string())
-        .collect();
+    let files: Vec<String> =
+        std::fs::read_dir(work.dir.join("backups")).unwrap().map(|e| e.unwrap().path().display().to_string()).collect();
     assert_eq!(files, [path], "the backup directory holds the dump alone");
     let restore_check = std::process::Command::new("pg_restore").args(["-l", path]).output().unwrap();
     assert!(String::from_utf8_lossy(&restore_check.stdout).contains("TABLE DATA public invoices"));

@@ -79,7 +79,13 @@ pub fn apply(a: ApplyArgs) -> ExitCode {
 }
 
 async fn apply_async(a: ApplyArgs) -> ExitCode {
-    let output = Events::new(output_sinks(a.output));
+    // On a terminal, the live view, which also shows how long is left by the plan's estimate.
+    let live_view = (a.output == OutputFormat::Auto && std::io::stderr().is_terminal())
+        .then(|| Arc::new(super::live::Live::stderr()));
+    let output = match &live_view {
+        Some(view) => Events::new(vec![Box::new(view.clone())]),
+        None => Events::new(output_sinks(a.output)),
+    };
     let refuse = |refusal: Refusal, message: String, problems: Vec<Problem>| {
         let refused = Refused::emit(refusal, message, problems, &output);
         if a.output == OutputFormat::Json {
@@ -146,6 +152,7 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
     let environment_name = loaded.environment.as_ref().map(|(n, _)| n.clone());
     let environment = loaded.environment.map(|(_, e)| e);
     let runs = loaded.runs;
+    let simulation = loaded.simulation;
     // Files the plan names are relative to it (to where --stdin-filename says it is).
     let plan_dir = match &saved {
         Some(s) => Path::new(&s.dir).to_path_buf(),
@@ -206,6 +213,9 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
         None => output,
     };
     let plan = Arc::new(plan);
+    if let Some(view) = live_view {
+        estimate_for(view, seams.cluster.clone(), plan.clone(), graph.clone(), plan_dir.clone(), &simulation);
+    }
     let request = ApplyRequest {
         plan: plan.clone(),
         graph,
@@ -247,6 +257,30 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
         RunOutcome::Stopped => ExitCode::from(EXIT_STOPPED),
         RunOutcome::RolledBack | RunOutcome::RollbackFailed | RunOutcome::Paused => ExitCode::from(EXIT_INVALID),
     }
+}
+
+/// Simulates the plan against the swarm as it is, in the background (a read of the swarm, then
+/// the simulator on a blocking thread), and gives the live view its estimate when done. The run
+/// does not wait for it; an estimate that cannot be made is simply not shown.
+fn estimate_for(
+    view: Arc<super::live::Live>,
+    cluster: Arc<dyn crate::cluster::Cluster>,
+    plan: Arc<plans::model::Plan>,
+    graph: plans::graph::PlanGraph,
+    plan_dir: std::path::PathBuf,
+    simulation: &plans::project::Simulation,
+) {
+    let (knobs, _) = super::plan::knobs_of(simulation);
+    tokio::spawn(async move {
+        let Ok(now) = live::read(&ReadOnly(cluster), &plan).await else { return };
+        let simulated = tokio::task::spawn_blocking(move || {
+            crate::plan::simulate::run(&plan, &graph, &plan_dir, &now, &knobs, &crate::plan::simulate::Failure::Nothing)
+        })
+        .await;
+        if let Ok(simulated) = simulated {
+            view.expect(super::live::Estimate::of(&simulated));
+        }
+    });
 }
 
 /// Waits (at most [`notify::FINISH_BOUND`]) for the messages still queued, prints a warning for

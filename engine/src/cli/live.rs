@@ -22,6 +22,59 @@ const TICK: Duration = Duration::from_millis(200);
 pub struct Live {
     multi: MultiProgress,
     running: Mutex<HashMap<String, ProgressBar>>,
+    /// What the simulator expects, and where the run is against it.
+    plan: Mutex<Against>,
+}
+
+/// What `planrun plan`'s simulator expects of this run: when each step starts and ends, in
+/// milliseconds from the run's start, and when the run ends.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Estimate {
+    /// Per step, its simulated start and end.
+    pub steps: HashMap<String, (u64, u64)>,
+    /// The simulated run's length.
+    pub total_ms: u64,
+}
+
+impl Estimate {
+    /// From a simulated run where nothing fails.
+    pub fn of(simulated: &crate::plan::simulate::Simulated) -> Estimate {
+        let steps = simulated
+            .steps
+            .iter()
+            .map(|s| (s.step.clone(), (s.started_ms, s.finished_ms.unwrap_or(simulated.total_ms))))
+            .collect();
+        Estimate { steps, total_ms: simulated.total_ms }
+    }
+
+    /// How much of the simulated run is left, when the steps in `started` began at those real
+    /// times (ms from the run's start), those in `finished` are done, and it is now `now_ms`:
+    /// the furthest point any step has reached on the simulated timeline (a running step
+    /// advances with the clock up to its simulated end), from the simulated end.
+    pub fn left(&self, started: &HashMap<String, u64>, finished: &[String], now_ms: u64) -> u64 {
+        let reached = started
+            .iter()
+            .filter_map(|(step, real_start)| {
+                let (start, end) = *self.steps.get(step)?;
+                Some(if finished.contains(step) { end } else { (start + now_ms.saturating_sub(*real_start)).min(end) })
+            })
+            .max()
+            .unwrap_or(0);
+        self.total_ms.saturating_sub(reached)
+    }
+}
+
+/// The run against the estimate: when each step started (real ms from the run's start), which
+/// ended, and the line that shows what is left.
+#[derive(Default)]
+struct Against {
+    estimate: Option<Estimate>,
+    started: HashMap<String, u64>,
+    finished: Vec<String>,
+    line: Option<ProgressBar>,
+    /// The last record's time, and when it came (the countdown runs from there).
+    last_ms: u64,
+    at: Option<std::time::Instant>,
 }
 
 impl Live {
@@ -32,7 +85,47 @@ impl Live {
 
     /// Drawn on `target` (a test's in-memory terminal).
     pub fn on(target: ProgressDrawTarget) -> Live {
-        Live { multi: MultiProgress::with_draw_target(target), running: Mutex::new(HashMap::new()) }
+        Live {
+            multi: MultiProgress::with_draw_target(target),
+            running: Mutex::new(HashMap::new()),
+            plan: Mutex::new(Against::default()),
+        }
+    }
+
+    /// Shows, below the running steps, how long the run has left by the simulator's estimate
+    /// (it arrives once the simulation ran, a moment after the run started).
+    pub fn expect(&self, estimate: Estimate) {
+        let mut plan = self.plan.lock().unwrap_or_else(|e| e.into_inner());
+        let line = self.multi.add(ProgressBar::new_spinner());
+        line.enable_steady_tick(TICK);
+        plan.line = Some(line);
+        plan.estimate = Some(estimate);
+        // Between records the clock moves on: the time since the last one counts.
+        let now = plan.last_ms + plan.at.map_or(0, |at| at.elapsed().as_millis() as u64);
+        update_left(&mut plan, now);
+    }
+
+    /// Follows the run against the estimate.
+    fn against(&self, record: &Record) {
+        let mut plan = self.plan.lock().unwrap_or_else(|e| e.into_inner());
+        plan.last_ms = record.elapsed_ms;
+        plan.at = Some(std::time::Instant::now());
+        match &record.event {
+            Event::StepStarted { step, .. } => {
+                plan.started.entry(step.clone()).or_insert(record.elapsed_ms);
+            }
+            Event::StepFinished { step, .. } => plan.finished.push(step.clone()),
+            Event::RunFinished { .. } => {
+                if let Some(line) = plan.line.take() {
+                    line.finish_and_clear();
+                    self.multi.remove(&line);
+                }
+                plan.estimate = None;
+                return;
+            }
+            _ => {}
+        }
+        update_left(&mut plan, record.elapsed_ms);
     }
 
     /// The line of a running step, made when it has none yet (an undo's progress).
@@ -40,7 +133,12 @@ impl Live {
         running
             .entry(step.to_owned())
             .or_insert_with(|| {
-                let bar = self.multi.add(ProgressBar::new_spinner());
+                // Above the estimate's line, which stays at the bottom.
+                let plan = self.plan.lock().unwrap_or_else(|e| e.into_inner());
+                let bar = match &plan.line {
+                    Some(last) => self.multi.insert_before(last, ProgressBar::new_spinner()),
+                    None => self.multi.add(ProgressBar::new_spinner()),
+                };
                 bar.set_style(spinner());
                 bar.set_prefix(step.to_owned());
                 bar.enable_steady_tick(TICK);
@@ -53,6 +151,25 @@ impl Live {
     fn stays(&self, elapsed_ms: u64, text: &str) {
         let _ = self.multi.println(format!("[{:>7}] {text}", clock::span(elapsed_ms)));
     }
+}
+
+/// Sets the estimate's line to count down from what is left at `now_ms`.
+fn update_left(plan: &mut Against, now_ms: u64) {
+    let (Some(estimate), Some(line)) = (&plan.estimate, &plan.line) else { return };
+    let left = estimate.left(&plan.started, &plan.finished, now_ms);
+    line.set_style(countdown("{spinner} {left} the plan's estimate of {msg}").with_key(
+        "left",
+        |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let left = state.len().unwrap_or(0).saturating_sub(state.elapsed().as_millis() as u64);
+            let _ = match left {
+                0 => w.write_str("running past"),
+                _ => write!(w, "about {} left, by", clock::span(left.div_ceil(1000) * 1000)),
+            };
+        },
+    ));
+    line.set_length(left);
+    line.reset_elapsed();
+    line.set_message(clock::span(estimate.total_ms.div_ceil(1000) * 1000));
 }
 
 /// A running step: spinner, name, what it does.
@@ -82,10 +199,13 @@ fn countdown(template: &str) -> ProgressStyle {
 
 impl Sink for Live {
     fn record(&self, record: &Record) {
+        self.against(record);
         let Some(text) = describe(&record.event) else { return };
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         match &record.event {
             Event::StepStarted { step, .. } => {
+                // The line starts with the step's name already.
+                let text = text.strip_prefix(&format!("{step}: ")).map_or(text.clone(), str::to_owned);
                 self.line(&mut running, step).set_message(text);
             }
             Event::StepProgress { step, message, updated, wait_ms } => {
@@ -223,5 +343,52 @@ mod tests {
         assert!(shown.contains("[   2.5s] soak: succeeded in 2m 05s"), "a finished step stays as a line: {shown}");
         assert!(!shown.contains("left"), "its countdown is gone: {shown}");
         assert!(shown.contains("backend: gate errors"), "{shown}");
+    }
+
+    #[test]
+    fn what_is_left_follows_the_furthest_step_on_the_simulated_timeline() {
+        // backend 0-60 s, then frontend 60-100 s; the run 100 s.
+        let estimate = Estimate {
+            steps: HashMap::from([("backend".into(), (0, 60_000)), ("frontend".into(), (60_000, 100_000))]),
+            total_ms: 100_000,
+        };
+        let mut started = HashMap::new();
+        assert_eq!(estimate.left(&started, &[], 0), 100_000, "nothing started");
+        started.insert("backend".to_string(), 0);
+        assert_eq!(estimate.left(&started, &[], 20_000), 80_000, "a running step moves with the clock");
+        assert_eq!(estimate.left(&started, &[], 90_000), 40_000, "slower than planned: no further than its end");
+        started.insert("frontend".to_string(), 30_000);
+        let finished = vec!["backend".to_string()];
+        assert_eq!(estimate.left(&started, &finished, 40_000), 30_000, "faster than planned: the next step counts");
+        assert_eq!(estimate.left(&started, &["backend".into(), "frontend".into()], 41_000), 0);
+    }
+
+    #[test]
+    fn the_estimate_stays_below_the_running_steps_and_counts_down() {
+        let term = InMemoryTerm::new(20, 100);
+        let live = Live::on(ProgressDrawTarget::term_like(Box::new(term.clone())));
+        live.record(&record(0, Event::StepStarted { step: "backend".into(), kind: "rolling".into() }));
+        live.expect(Estimate { steps: HashMap::from([("backend".into(), (0, 90_000))]), total_ms: 90_000 });
+        live.record(&record(30_000, Event::StepStarted { step: "soak".into(), kind: "pause".into() }));
+        let shown = screen(&term);
+        let lines: Vec<&str> = shown.lines().collect();
+        let last = lines.last().copied().unwrap_or_default();
+        assert!(last.contains("about 60s left, by the plan's estimate of 90s"), "{shown}");
+        assert!(lines.iter().any(|l| l.contains("soak:")), "a step started later is drawn above: {shown}");
+        live.record(&record(
+            31_000,
+            Event::RunFinished { outcome: crate::events::RunOutcome::Succeeded, reason: None },
+        ));
+        let shown = screen(&term);
+        assert!(!shown.contains("estimate"), "gone when the run ends: {shown}");
+
+        // A run slower than the estimate says so instead of counting below zero.
+        let term = InMemoryTerm::new(20, 100);
+        let live = Live::on(ProgressDrawTarget::term_like(Box::new(term.clone())));
+        live.record(&record(0, Event::StepStarted { step: "backend".into(), kind: "rolling".into() }));
+        live.record(&record(95_000, progress("backend", "updating", Some((2, 3)), None)));
+        live.expect(Estimate { steps: HashMap::from([("backend".into(), (0, 90_000))]), total_ms: 90_000 });
+        let shown = screen(&term);
+        assert!(shown.contains("running past the plan's estimate of 90s"), "{shown}");
     }
 }
