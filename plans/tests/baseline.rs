@@ -64,7 +64,13 @@ fn said(settings: &str) -> Vec<String> {
 fn a_baseline_before_reads_with_its_margin_and_direction() {
     assert_eq!(
         baseline("            baseline before\n            margin \"10%\"\n            better lower\n"),
-        Some(Baseline { against: Against::Before, margin: Percentage::parse("10%").unwrap(), better: Better::Lower })
+        Some(Baseline {
+            against: Against::Before,
+            margin: Percentage::parse("10%").unwrap(),
+            better: Better::Lower,
+            significance: 0.05,
+            min_samples: 8
+        })
     );
     // Without a margin the new release may not be worse at all.
     assert_eq!(
@@ -72,8 +78,47 @@ fn a_baseline_before_reads_with_its_margin_and_direction() {
         Some(Baseline {
             against: Against::Query("sum(rate(x{track=\"stable\"}[1m]))".into()),
             margin: Percentage::parse("0%").unwrap(),
-            better: Better::Higher
+            better: Better::Higher,
+            significance: 0.05,
+            min_samples: 8
         })
+    );
+    // The test's level and its sample minimum can be set.
+    assert_eq!(
+        baseline(
+            "            baseline before
+            better lower
+            significance 0.01
+            min-samples 12
+"
+        ),
+        Some(Baseline {
+            against: Against::Before,
+            margin: Percentage::parse("0%").unwrap(),
+            better: Better::Lower,
+            significance: 0.01,
+            min_samples: 12
+        })
+    );
+}
+
+#[test]
+fn a_significance_or_sample_minimum_a_test_cannot_use_is_an_error_with_the_fix() {
+    assert_eq!(
+        said(
+            "            baseline before
+            better lower
+            significance 0.5
+            min-samples 2
+"
+        ),
+        [
+            "planrun::bad-value: a significance of 0.5 is not a level a test can use [not between 0 and 0.5@8] \
+             help: write the p-value under which the new release counts as worse, such as `significance 0.05` (the \
+             default) or `0.01` for fewer false alarms",
+            "planrun::bad-value: 2 samples on each side are too few for a Mann-Whitney test [under 3@9] help: write \
+             at least 3 (with 3 and 3, p cannot go under 0.05); the default, 8, can tell a worse release at p = 0.0001"
+        ]
     );
 }
 

@@ -1,24 +1,17 @@
 //! Comparing the new release's series with a baseline's (a `prometheus` gate with `baseline`):
-//! with fewer than [`MIN_SAMPLES`] on either side, their medians; with enough, a one-sided
-//! Mann-Whitney U test, as Kayenta judges a canary against its baseline.
+//! with fewer than the gate's `min-samples` (default 8) on either side, their medians; with
+//! enough, a one-sided Mann-Whitney U test, as Kayenta judges a canary against its baseline.
 //!
 //! The margin moves the baseline first (each baseline value `y` becomes `y + |y|·margin` when
 //! lower is better, `y − |y|·margin` when higher is), so the test asks "is the new series worse
 //! than the baseline by more than the margin?" and the gate fails only when the answer is yes
-//! at [`SIGNIFICANCE`]. A release equal to the old one passes; one worse by more than the margin
+//! at the gate's `significance` (default 0.05). A release equal to the old one passes; one worse by more than the margin
 //! fails once there are enough samples to tell it from noise.
 
 use plans::gates::{Baseline, Better};
 
 use super::{Conclusion, Verdict};
 use crate::events::Comparison;
-
-/// Samples needed on each side for the U test; with fewer, the medians are compared. With 8
-/// and 8, a one-sided test can reach p = 1/12870 when every new value is worse.
-pub const MIN_SAMPLES: usize = 8;
-
-/// The new series is worse when the test's p-value is below this.
-pub const SIGNIFICANCE: f64 = 0.05;
 
 /// The exact distribution of U is used (no ties) up to this many samples in all; above it, the
 /// normal approximation with tie and continuity corrections (as scipy's `asymptotic`).
@@ -170,13 +163,14 @@ pub fn conclude(pairs: &[(f64, f64)], baseline: &Baseline) -> Conclusion {
         baseline.margin,
         better.word()
     );
-    let (worse, how) = if pairs.len() < MIN_SAMPLES {
+    let (significance, min_samples) = (baseline.significance, baseline.min_samples);
+    let (worse, how) = if (pairs.len() as u64) < min_samples {
         let worse = match better {
             Better::Lower => new_median > allowed(old_median, margin, better),
             Better::Higher => new_median < allowed(old_median, margin, better),
         };
         let how = format!(
-            "medians compared: {} samples on each side, fewer than the {MIN_SAMPLES} a Mann-Whitney test needs",
+            "medians compared: {} samples on each side, fewer than the {min_samples} a Mann-Whitney test needs",
             pairs.len()
         );
         (worse, how)
@@ -190,13 +184,13 @@ pub fn conclude(pairs: &[(f64, f64)], baseline: &Baseline) -> Conclusion {
         comparison.u = Some(test.u);
         comparison.p_value = Some(test.p);
         let how = format!(
-            "Mann-Whitney U={}, p={} on {} and {} samples (worse when p < {SIGNIFICANCE})",
+            "Mann-Whitney U={}, p={} on {} and {} samples (worse when p < {significance})",
             number(test.u),
             p_value(test.p),
             new.len(),
             old.len()
         );
-        (test.p < SIGNIFICANCE, how)
+        (test.p < significance, how)
     };
     let (verdict, word) = if worse { (Verdict::Failed, "worse") } else { (Verdict::Passed, "no-worse") };
     comparison.verdict = word.into();
@@ -308,7 +302,13 @@ mod tests {
     }
 
     fn baseline(margin: &str, better: Better) -> Baseline {
-        Baseline { against: Against::Before, margin: Percentage::parse(margin).unwrap(), better }
+        Baseline {
+            against: Against::Before,
+            margin: Percentage::parse(margin).unwrap(),
+            better,
+            significance: plans::gates::baseline::SIGNIFICANCE,
+            min_samples: plans::gates::baseline::MIN_SAMPLES,
+        }
     }
 
     fn pairs(new: &[f64], old: &[f64]) -> Vec<(f64, f64)> {
@@ -374,6 +374,26 @@ mod tests {
         let higher = baseline("0%", Better::Higher);
         assert_eq!(conclude(&pairs(&[99.0], &[100.0]), &higher).verdict, Verdict::Failed);
         assert_eq!(conclude(&pairs(&[100.0], &[100.0]), &higher).verdict, Verdict::Passed);
+    }
+
+    #[test]
+    fn the_gate_sets_the_tests_level_and_its_sample_minimum() {
+        // Four worse values against four: U=16, p=1/70 (0.0143).
+        let (new, old) = ([0.30, 0.31, 0.32, 0.33], [0.20, 0.21, 0.22, 0.23]);
+        let loose = Baseline { min_samples: 4, ..baseline("0%", Better::Lower) };
+        let judged = conclude(&pairs(&new, &old), &loose);
+        assert_eq!((judged.verdict, judged.comparison.u), (Verdict::Failed, Some(16.0)), "{}", judged.summary);
+        assert!(judged.summary.ends_with("on 4 and 4 samples (worse when p < 0.05)"), "{}", judged.summary);
+        // The same at 0.01 is not enough to call it worse.
+        let strict = Baseline { significance: 0.01, ..loose };
+        let judged = conclude(&pairs(&new, &old), &strict);
+        assert_eq!(judged.verdict, Verdict::Passed, "{}", judged.summary);
+        assert!(judged.summary.ends_with("on 4 and 4 samples (worse when p < 0.01)"), "{}", judged.summary);
+        // A minimum of 12 compares 10 pairs by their medians.
+        let many = Baseline { min_samples: 12, ..baseline("0%", Better::Lower) };
+        let judged = conclude(&pairs(&series(1.2, 10), &series(1.0, 10)), &many);
+        assert_eq!(judged.comparison.method, "medians");
+        assert!(judged.summary.ends_with("fewer than the 12 a Mann-Whitney test needs"), "{}", judged.summary);
     }
 
     #[test]

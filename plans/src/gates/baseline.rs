@@ -22,6 +22,27 @@ pub struct Baseline {
     pub margin: Percentage,
     /// Which way is better.
     pub better: Better,
+    /// The new release is worse when the U test's p-value is below this (default 0.05).
+    #[serde(default = "default_significance")]
+    pub significance: f64,
+    /// Samples needed on each side for the U test; with fewer, the medians are compared
+    /// (default 8).
+    #[serde(default = "default_min_samples")]
+    pub min_samples: u64,
+}
+
+/// The default `significance`.
+pub const SIGNIFICANCE: f64 = 0.05;
+/// The default `min-samples`: with 8 and 8, a one-sided test can reach p = 1/12870 when every
+/// new value is worse.
+pub const MIN_SAMPLES: u64 = 8;
+
+fn default_significance() -> f64 {
+    SIGNIFICANCE
+}
+
+fn default_min_samples() -> u64 {
+    MIN_SAMPLES
 }
 
 /// Where the baseline series comes from.
@@ -56,7 +77,7 @@ impl Better {
 }
 
 /// The settings that only mean something with a baseline.
-pub const SETTINGS: &[&str] = &["baseline", "baseline-query", "margin", "better"];
+pub const SETTINGS: &[&str] = &["baseline", "baseline-query", "margin", "better", "significance", "min-samples"];
 
 const BEFORE: &[(&str, ())] = &[("before", ())];
 const BETTER: &[(&str, Better)] = &[("lower", Better::Lower), ("higher", Better::Higher)];
@@ -69,6 +90,21 @@ pub fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>, condition: Option<Span>) 
     let query = d.string(f, "baseline-query", false);
     let margin = d.value(f, "margin", false).and_then(|value| d.as_percentage("margin", value));
     let better = d.choice(f, "better", BETTER);
+    let significance = d.number(f, "significance");
+    let min_samples = d.count(f, "min-samples", false);
+    let mut bad = false;
+    if let Some(s) = &significance
+        && !(s.value > 0.0 && s.value < 0.5)
+    {
+        d.push(Diagnostic::new(GateProblem::BadSignificance { value: s.value }, s.span));
+        bad = true;
+    }
+    if let Some(m) = &min_samples
+        && m.value < 3
+    {
+        d.push(Diagnostic::new(GateProblem::FewSamples { value: m.value }, m.span));
+        bad = true;
+    }
     let against = match (before, query) {
         (Some(b), Some(q)) => {
             d.push(Diagnostic::new(GateProblem::TwoBaselines { first: b.span }, q.span));
@@ -79,8 +115,14 @@ pub fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>, condition: Option<Span>) 
         (None, None) => None,
     };
     let Some((against, span)) = against else {
-        // `margin` and `better` without a baseline: the gate would ignore them.
-        for (key, at) in [("margin", margin.map(|m| m.span)), ("better", better.map(|b| b.span))] {
+        // `margin`, `better` and the test's settings without a baseline: the gate would ignore them.
+        let settings = [
+            ("margin", margin.map(|m| m.span)),
+            ("better", better.map(|b| b.span)),
+            ("significance", significance.map(|s| s.span)),
+            ("min-samples", min_samples.map(|m| m.span)),
+        ];
+        for (key, at) in settings {
             if let Some(at) = at {
                 d.push(Diagnostic::new(GateProblem::WithoutBaseline { key }, at));
             }
@@ -95,6 +137,15 @@ pub fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>, condition: Option<Span>) 
         d.push(Diagnostic::new(GateProblem::NoBetter, span));
         return None;
     };
+    if bad {
+        return None;
+    }
     let margin = margin.map_or(Percentage::parse("0%").expect("0% is a percentage"), |m| m.value);
-    Some(Some(Baseline { against, margin, better: better.value }))
+    Some(Some(Baseline {
+        against,
+        margin,
+        better: better.value,
+        significance: significance.map_or(SIGNIFICANCE, |s| s.value),
+        min_samples: min_samples.map_or(MIN_SAMPLES, |m| m.value),
+    }))
 }

@@ -163,6 +163,10 @@ pub enum GateProblem<'a> {
     ThresholdAndBaseline { baseline: Span },
     /// A baseline without `better`.
     NoBetter,
+    /// A baseline's `significance` outside (0, 0.5).
+    BadSignificance { value: f64 },
+    /// A baseline's `min-samples` under 3 (a U test on fewer cannot reach any usual level).
+    FewSamples { value: u64 },
 }
 
 impl GateProblem<'_> {
@@ -323,6 +327,18 @@ impl GateProblem<'_> {
             .help("declare two gates, one with the threshold and one with the baseline, and list both where they are used"),
             NoBetter => Words::error(Code::MissingField, "a gate that compares with a baseline must say which way is better", "no `better`")
                 .help("add `better lower` (latency, error rate) or `better higher` (throughput, success ratio)"),
+            BadSignificance { value } => Words::error(
+                Code::BadValue,
+                format!("a significance of {value} is not a level a test can use"),
+                "not between 0 and 0.5",
+            )
+            .help("write the p-value under which the new release counts as worse, such as `significance 0.05` (the default) or `0.01` for fewer false alarms"),
+            FewSamples { value } => Words::error(
+                Code::BadValue,
+                format!("{value} samples on each side are too few for a Mann-Whitney test"),
+                "under 3",
+            )
+            .help("write at least 3 (with 3 and 3, p cannot go under 0.05); the default, 8, can tell a worse release at p = 0.0001"),
         }
     }
 }
