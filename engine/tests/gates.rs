@@ -632,6 +632,8 @@ async fn a_baseline_query_gate_compares_a_canary_with_the_stable_service_on_a_re
             against: plans::gates::Against::Query(q("stable")),
             margin: plans::percentage::Percentage::parse("10%").unwrap(),
             better: plans::gates::Better::Lower,
+            significance: plans::gates::baseline::SIGNIFICANCE,
+            min_samples: plans::gates::baseline::MIN_SAMPLES,
         });
         let mut g = gate(name, GateKind::Prometheus(g));
         g.analysis.sampling = Sampling::Count(3);
@@ -678,6 +680,8 @@ async fn a_baseline_query_gate_compares_a_canary_with_the_stable_service_on_a_re
         against: plans::gates::Against::Query(q("absent")),
         margin: plans::percentage::Percentage::parse("10%").unwrap(),
         better: plans::gates::Better::Lower,
+        significance: plans::gates::baseline::SIGNIFICANCE,
+        min_samples: plans::gates::baseline::MIN_SAMPLES,
     });
     let absent = gate("absent", GateKind::Prometheus(g));
     let r = judge_one(&absent, "canary", &env).await;
@@ -690,6 +694,8 @@ async fn a_baseline_query_gate_compares_a_canary_with_the_stable_service_on_a_re
         against: plans::gates::Against::Query(q("stable")),
         margin: plans::percentage::Percentage::parse("10%").unwrap(),
         better: plans::gates::Better::Lower,
+        significance: plans::gates::baseline::SIGNIFICANCE,
+        min_samples: plans::gates::baseline::MIN_SAMPLES,
     });
     let refused = gate("refused", GateKind::Prometheus(g));
     let r = judge_one(&refused, "canary", &env).await;
