@@ -103,6 +103,11 @@ impl Swarm {
             ClusterError::Unavailable(why) if why.contains("Connection refused") => {
                 unanswered(format!("connection refused at {host}"))
             }
+            ClusterError::Unavailable(why)
+                if why.contains("No such file or directory") && host.starts_with("unix://") =>
+            {
+                unanswered(format!("Socket not found: {}", host.trim_start_matches("unix://")))
+            }
             ClusterError::Unavailable(why) => unanswered(why),
             other => other,
         };
