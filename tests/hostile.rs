@@ -67,6 +67,19 @@ fn measured(args: &[&str], dir: &Path, env: &[(&str, String)]) -> Measured {
     Measured { code, stderr: reader.join().unwrap(), peak_kib: usage.ru_maxrss as u64, took: started.elapsed() }
 }
 
+/// A request's head (up to its blank line, at most 64 KiB), or `None` when the client left.
+fn read_head(stream: &mut std::net::TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+        if stream.read(&mut byte).unwrap_or(0) == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    Some(head)
+}
+
 /// A loopback Prometheus: build information for the preflight, and for a query an answer that
 /// starts like Prometheus's and never ends (1 GiB, generated as it goes).
 fn endless_prometheus() -> u16 {
@@ -76,14 +89,7 @@ fn endless_prometheus() -> u16 {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
             std::thread::spawn(move || {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
-                    if stream.read(&mut byte).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
+                let Some(head) = read_head(&mut stream) else { return };
                 let head = String::from_utf8_lossy(&head);
                 if head.contains("/api/v1/status/buildinfo") {
                     let body = r#"{"status":"success","data":{"version":"2.45.3"}}"#;
@@ -123,14 +129,7 @@ fn endless_docker() -> u16 {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
             std::thread::spawn(move || {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
-                    if stream.read(&mut byte).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
+                let Some(head) = read_head(&mut stream) else { return };
                 if String::from_utf8_lossy(&head).starts_with("GET /version ") {
                     let body = r#"{"ApiVersion":"1.41","Version":"20.10.24"}"#;
                     let _ = write!(
