@@ -430,6 +430,8 @@ async fn a_jobs_output_is_read_within_its_bounds() {
     assert!(error.contains("printed more than 64 MiB, more than planrun reads of a job's output"), "{error}");
     let written = std::fs::metadata(out.path()).unwrap().len();
     assert!(written <= engine::cluster::swarm::MAX_CAPTURED as u64, "{written} bytes written");
+    // Removed before the error came back, not by a removal spawned for later.
+    assert!(swarm.service(&flood.name).await.is_err(), "the refused job {} is left", flood.name);
 }
 
 #[tokio::test]

@@ -297,14 +297,23 @@ impl Drop for Removal {
     }
 }
 
-/// Runs `job` to its end and returns its output; the job service is removed afterwards.
+/// Runs `job` to its end and returns its output; the job service is removed afterwards,
+/// whatever happened (awaited here: a guard's removal is only spawned, and a process that
+/// ends right after would leave the job behind; the guard is for a run dropped midway).
 pub async fn run(cluster: Arc<dyn Cluster>, job: &Job) -> Result<JobOutput, JobError> {
     let started = Instant::now();
     let id = services::create(cluster.as_ref(), spec(job)).await?;
     let removal = Removal { cluster: cluster.clone(), id: id.clone(), done: false };
+    let result = follow(cluster.as_ref(), job, &id, started).await;
+    removal.now().await;
+    result
+}
+
+/// Waits for job service `id` to end and reads its output.
+async fn follow(cluster: &dyn Cluster, job: &Job, id: &str, started: Instant) -> Result<JobOutput, JobError> {
     let outcome = loop {
         let tasks = cluster
-            .tasks(&id)
+            .tasks(id)
             .await
             .map_err(|error| ServiceError::Cluster { doing: format!("list the tasks of job {}", job.name), error })?;
         let state = |t: &bollard::models::Task| t.status.as_ref().and_then(|s| s.state);
@@ -315,19 +324,18 @@ pub async fn run(cluster: Arc<dyn Cluster>, job: &Job) -> Result<JobOutput, JobE
             break Err(error);
         }
         if started.elapsed() >= job.deadline {
-            let logs = services::logs(cluster.as_ref(), &id, LOG_LINES).await.unwrap_or_default();
+            let logs = services::logs(cluster, id, LOG_LINES).await.unwrap_or_default();
             return Err(JobError::Deadline { name: job.name.clone(), waited: started.elapsed(), logs });
         }
         tokio::time::sleep(POLL).await;
     };
-    let logs = services::logs(cluster.as_ref(), &id, LOG_LINES).await.unwrap_or_default();
+    let logs = services::logs(cluster, id, LOG_LINES).await.unwrap_or_default();
     if let Some(path) = &job.output_to {
-        cluster.logs_to(&id, path).await.map_err(|error| ServiceError::Cluster {
+        cluster.logs_to(id, path).await.map_err(|error| ServiceError::Cluster {
             doing: format!("read the output of job {} into {}", job.name, path.display()),
             error,
         })?;
     }
-    removal.now().await;
     match outcome {
         Ok(()) => Ok(JobOutput { logs }),
         Err(error) => Err(JobError::Failed { name: job.name.clone(), error, logs }),
