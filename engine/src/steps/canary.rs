@@ -222,7 +222,8 @@ impl Behavior for Canary {
                 )
                 .await?;
             }
-            watch.during(cluster, ctx.judge(&stage.gates)).await?.map_err(StepError::Gates)?;
+            let judged = watch.during(cluster, ctx.judge(&stage.gates)).await.map_err(StepError::from);
+            super::reported(cluster, &[&watch], judged).await?.map_err(StepError::Gates)?;
         }
 
         if self.promote == Promote::Manual {
@@ -275,7 +276,11 @@ async fn follow_canary(ctx: &StepContext, canary_id: &str, deadline: tokio::time
     let baseline = Baseline::default();
     let mut watch = Watch::new(&target, &baseline, 0);
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-    convergence::follow(cluster, &|p| ctx.followed(p), &target, &baseline, &mut watch, Settings::new(left)).await?;
+    let followed =
+        convergence::follow(cluster, &|p| ctx.followed(p), &target, &baseline, &mut watch, Settings::new(left))
+            .await
+            .map_err(StepError::from);
+    super::reported(cluster, &[&watch], followed).await?;
     Ok(watch)
 }
 

@@ -360,14 +360,16 @@ impl Behavior for Compose {
         let follows = followed.iter().zip(watches.iter_mut()).map(|((target, baseline, _, _), watch)| {
             convergence::follow(cluster, &report, target, baseline, watch, settings)
         });
-        for result in futures_util::future::join_all(follows).await {
-            result?;
-        }
+        let converged: Result<Vec<_>, _> = futures_util::future::join_all(follows).await.into_iter().collect();
+        let all: Vec<&Watch> = watches.iter().collect();
+        super::reported(cluster, &all, converged.map_err(StepError::from)).await?;
         if followed.is_empty() {
             ctx.progress(format!("stack {stack}: nothing to change"));
         }
         // Every new release must stay healthy until the last gate has passed.
-        Watch::during_all(cluster, &mut watches, ctx.judge(&self.gates)).await?.map_err(StepError::Gates)
+        let judged = Watch::during_all(cluster, &mut watches, ctx.judge(&self.gates)).await.map_err(StepError::from);
+        let all: Vec<&Watch> = watches.iter().collect();
+        super::reported(cluster, &all, judged).await?.map_err(StepError::Gates)
     }
 
     fn preview(&self) -> Vec<String> {
