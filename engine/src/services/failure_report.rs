@@ -114,7 +114,7 @@ impl FailureReport {
     /// Redacts every text in it as free text is (`redact::text`: URL credentials and queries).
     pub fn scrub(&mut self) {
         for task in &mut self.tasks {
-            task.each_text(|t| crate::redact::scrub(t));
+            task.each_text(crate::redact::scrub);
         }
     }
 }
@@ -165,13 +165,22 @@ impl TaskReport {
                  node, where planrun cannot read Docker's OOMKilled flag"
             ),
             (Oom::Likely, None) => format!("killed ({exit})"),
-            (Oom::No | Oom::Unknown, _) => match (self.state.as_str(), self.exit_code) {
-                ("starting" | "running" | "pending" | "assigned" | "accepted" | "preparing" | "ready", _) => {
-                    format!("{}, not running yet", self.state)
+            (Oom::No | Oom::Unknown, _) => {
+                // planrun words the error of a task stopped for its health check so (`watch.rs`).
+                let stopped_unhealthy = self.error.as_deref().is_some_and(|e| e.starts_with("container unhealthy"));
+                let failing_check = self.health_check.as_ref().is_some_and(|c| c.exit_code != 0);
+                match (self.state.as_str(), self.exit_code) {
+                    ("starting" | "running", _) if failing_check || stopped_unhealthy => {
+                        format!("unhealthy: its health check fails (Swarm still says {})", self.state)
+                    }
+                    ("starting" | "pending" | "assigned" | "accepted" | "preparing" | "ready", _) => {
+                        format!("{}, not running yet", self.state)
+                    }
+                    (_, _) if stopped_unhealthy => format!("stopped as unhealthy: its health check failed ({exit})"),
+                    (_, Some(_)) => format!("{} ({exit})", self.state),
+                    (_, None) => self.state.clone(),
                 }
-                (_, Some(_)) => format!("{} ({exit})", self.state),
-                (_, None) => self.state.clone(),
-            },
+            }
         }
     }
 
@@ -418,6 +427,12 @@ mod tests {
         assert!(unread.clone().render_text().contains("  log: not read: Docker sent no log within 3s\n"));
         let starting = TaskReport { state: "starting".into(), exit_code: None, oom: Oom::Unknown, ..oom_task() };
         assert_eq!(starting.verdict(), "starting, not running yet");
+        let failing = HealthCheck { exit_code: 1, output: "no answer".into() };
+        let sick = TaskReport { health_check: Some(failing), ..starting };
+        assert_eq!(sick.verdict(), "unhealthy: its health check fails (Swarm still says starting)");
+        let error = Some("container unhealthy: health check exited 1: no answer".into());
+        let stopped = TaskReport { state: "complete".into(), exit_code: Some(0), error, ..sick };
+        assert_eq!(stopped.verdict(), "stopped as unhealthy: its health check failed (exit 0)");
     }
 
     impl TaskReport {
