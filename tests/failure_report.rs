@@ -34,10 +34,30 @@ const CRASH_MESSAGE: &str = "failrep: FATAL: the payment gateway refused token";
 /// What the health check of the health-check case prints when it fails.
 const CHECK_MESSAGE: &str = "failrep-check: the order queue is not reachable";
 
-/// Builds the test images once per process.
+/// Builds the test images once per process, unless they are there already from the same
+/// busybox, scripts and commands (a hash of them is kept in each image's env, as swarm-up does).
 fn images() {
     static BUILT: Once = Once::new();
     BUILT.call_once(|| {
+        let oom = format!("echo '{OOM_MESSAGE}' >&2; exec tail /dev/zero");
+        let crash = format!("/app/serve & sleep 3; echo \"{CRASH_MESSAGE} $PAYMENT_TOKEN\" >&2; exit 3");
+        let hash = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            for file in ["/bin/busybox", "tests/env/app/serve", "tests/env/app/handle"] {
+                let path = if file.starts_with('/') { PathBuf::from(file) } else { repo().join(file) };
+                std::fs::read(path).unwrap_or_default().hash(&mut h);
+            }
+            (&oom, &crash).hash(&mut h);
+            format!("{:016x}", h.finish())
+        };
+        let current = [OOM, CRASH_LATE].iter().all(|tag| {
+            let env = Command::new("docker").args(["image", "inspect", "-f", "{{json .Config.Env}}", tag]).output();
+            env.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("PLANRUN_FAILREP_HASH={hash}")))
+        });
+        if current {
+            return;
+        }
         let root = std::env::temp_dir().join(unique("failrep-rootfs"));
         for dir in ["bin", "app", "etc", "tmp", "proc", "sys", "dev", "root"] {
             std::fs::create_dir_all(root.join(dir)).unwrap();
@@ -53,16 +73,14 @@ fn images() {
             std::fs::copy(repo().join("tests/env/app").join(script), root.join("app").join(script)).unwrap();
         }
         std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-        let oom = format!("echo '{OOM_MESSAGE}' >&2; exec tail /dev/zero");
-        let crash = format!("/app/serve & sleep 3; echo \"{CRASH_MESSAGE} $PAYMENT_TOKEN\" >&2; exit 3");
-        import(&root, OOM, &oom);
-        import(&root, CRASH_LATE, &crash);
+        import(&root, OOM, &oom, &hash);
+        import(&root, CRASH_LATE, &crash, &hash);
         let _ = std::fs::remove_dir_all(&root);
     });
 }
 
-/// `docker import`s `root` as `tag`, running `script` with sh.
-fn import(root: &Path, tag: &str, script: &str) {
+/// `docker import`s `root` as `tag`, running `script` with sh, `hash` in its env.
+fn import(root: &Path, tag: &str, script: &str, hash: &str) {
     let cmd = serde_json::json!(["/bin/sh", "-c", script]).to_string();
     let mut tar = Command::new("tar")
         .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
@@ -72,7 +90,8 @@ fn import(root: &Path, tag: &str, script: &str) {
         .spawn()
         .unwrap();
     let imported = Command::new("docker")
-        .args(["import", "--change", "ENV PATH=/bin", "--change", &format!("CMD {cmd}"), "-", tag])
+        .args(["import", "--change", "ENV PATH=/bin", "--change", &format!("ENV PLANRUN_FAILREP_HASH={hash}")])
+        .args(["--change", &format!("CMD {cmd}"), "-", tag])
         .stdin(tar.stdout.take().unwrap())
         .output()
         .unwrap();
