@@ -136,6 +136,9 @@ fn report_of(run: &Run, web: &Service) -> serde_json::Value {
         .expect("the journal has the failed step");
     assert_eq!(from_journal["report"], report, "the journal keeps the same report");
     assert!(run.stderr.contains("  what the failed tasks of `web` said:\n"), "{}", run.stderr);
+    let took = report["took_ms"].as_u64().unwrap();
+    eprintln!("the failure report of {} took {took} ms to gather", report["tasks"][0]["image"]);
+    assert!(took <= 5_000, "gathering is bounded by 5 s: {took} ms");
     report
 }
 

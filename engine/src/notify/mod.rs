@@ -530,6 +530,7 @@ mod tests {
                 ..TaskReport::default()
             }],
             more: 0,
+            took_ms: 12,
         })
     }
 

@@ -38,6 +38,9 @@ pub struct FailureReport {
     pub tasks: Vec<TaskReport>,
     /// Failed tasks seen but not shown (older ones, most often the same failure again).
     pub more: u64,
+    /// Milliseconds gathering it took (the rollback waited that long for it).
+    #[serde(default)]
+    pub took_ms: u64,
 }
 
 /// One failed task.
@@ -224,7 +227,8 @@ struct Candidate {
 /// none did, those of the release that are not running), the newest [`TASKS_SHOWN`]. `None`
 /// when there is no such task. Takes at most [`BOUND`].
 pub async fn gather(cluster: &dyn Cluster, watches: &[&Watch]) -> Option<FailureReport> {
-    let deadline = Instant::now() + BOUND;
+    let started = Instant::now();
+    let deadline = started + BOUND;
     let mut failed = Vec::new();
     let mut stuck = Vec::new();
     for watch in watches {
@@ -270,7 +274,7 @@ pub async fn gather(cluster: &dyn Cluster, watches: &[&Watch]) -> Option<Failure
     });
     let ends = futures_util::future::join_all(ends).await;
     let tasks = picked.iter().zip(ends).map(|(c, end)| task_report(&c.service, &c.task, c.why.clone(), end)).collect();
-    Some(FailureReport { tasks, more })
+    Some(FailureReport { tasks, more, took_ms: started.elapsed().as_millis() as u64 })
 }
 
 /// Which of `order` (newest first) to show: the newest task of each distinct error, at most
@@ -379,7 +383,7 @@ mod tests {
 
     #[test]
     fn a_task_killed_for_memory_names_it_with_its_limit_and_its_log() {
-        let report = FailureReport { tasks: vec![oom_task()], more: 2 };
+        let report = FailureReport { tasks: vec![oom_task()], more: 2, took_ms: 0 };
         assert_eq!(
             report.render(20),
             "shop_web.1 on vm (task s3frn4mtizir, app:oom): out of memory: killed by the kernel at its 32 MiB \
@@ -414,7 +418,7 @@ mod tests {
             logs: (1..=20).map(|n| format!("line {n}")).collect(),
             ..oom_task()
         };
-        let text = FailureReport { tasks: vec![task], more: 0 }.render(2);
+        let text = FailureReport { tasks: vec![task], more: 0, took_ms: 0 }.render(2);
         assert_eq!(
             text,
             "shop_web.1 on vm (task s3frn4mtizir, app:oom): failed (exit 4)\n  \
@@ -437,7 +441,7 @@ mod tests {
 
     impl TaskReport {
         fn render_text(self) -> String {
-            FailureReport { tasks: vec![self], more: 0 }.render(20)
+            FailureReport { tasks: vec![self], more: 0, took_ms: 0 }.render(20)
         }
     }
 
