@@ -164,8 +164,8 @@ impl TaskReport {
                  node ran short"
             ),
             (Oom::Likely, Some(limit)) => format!(
-                "probably out of memory: killed ({exit}) under a {limit} memory limit; its container is on another \
-                 node, where planrun cannot read Docker's OOMKilled flag"
+                "probably out of memory: killed ({exit}) under a {limit} memory limit; planrun cannot read Docker's \
+                 OOMKilled flag (its container is on another node, or gone)"
             ),
             (Oom::Likely, None) => format!("killed ({exit})"),
             (Oom::No | Oom::Unknown, _) => {
@@ -396,8 +396,8 @@ mod tests {
         inferred.oom = Oom::Likely;
         assert_eq!(
             inferred.verdict(),
-            "probably out of memory: killed (exit 137) under a 32 MiB memory limit; its container is on another \
-             node, where planrun cannot read Docker's OOMKilled flag"
+            "probably out of memory: killed (exit 137) under a 32 MiB memory limit; planrun cannot read Docker's \
+             OOMKilled flag (its container is on another node, or gone)"
         );
         let mut unlimited = oom_task();
         unlimited.memory_limit_bytes = None;
