@@ -577,6 +577,30 @@ plan p {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_canary_whose_tasks_crash_fails_with_a_report_of_them() {
+        let sim = Simulation::new();
+        sim.cluster.add_service(stable_spec());
+        sim.cluster.behave("app:v2", crate::cluster::fake::Behavior::Crash(2));
+        sim.cluster.ends_as("app:v2", None, &["panic: no config"]);
+        let memory = Arc::new(Memory::default());
+        let ctx = sim.context("shop", "r-canary", vec![Box::new(memory.clone())]);
+        let (plan, graph) = Simulation::plan(&PLAN.replace("PROMOTE", "promote auto"));
+        let executor = Executor { ctx, parallelism: 1, interrupts: Interrupts::default() };
+
+        let report = executor.run(&plan, &graph, &Arc::new(".".into())).await;
+
+        assert_eq!(report.outcome, RunOutcome::RolledBack, "{report:?}");
+        let failed = memory.events().into_iter().find_map(|e| match e {
+            Event::StepFinished { report: Some(report), .. } => Some(report),
+            _ => None,
+        });
+        let failed = failed.expect("the canary's failure carries a report");
+        assert_eq!(failed.tasks[0].task, "shop_web-canary.1", "{failed:#?}");
+        assert_eq!(failed.tasks[0].error.as_deref(), Some("task: non-zero exit (2)"));
+        assert_eq!(failed.tasks[0].logs, ["panic: no config"]);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn nobody_answering_before_the_deadline_fails_the_step() {
         let never = ScriptedApprover { after: Duration::from_secs(100_000), approved: true };
         let run = run("promote manual", &[], Some(never)).await;
