@@ -92,7 +92,45 @@ async fn task_log(raw: &RawApi, task: &str, lines: usize) -> Result<LogTail, Str
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+
     use super::*;
+
+    /// A daemon on 127.0.0.1 that answers each request with `head` (when `Some`) and then
+    /// holds the connection open for 10 s, sending nothing more.
+    fn stalling(head: Option<&'static [u8]>) -> RawApi {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(2) {
+                let Ok(mut stream) = stream else { continue };
+                std::thread::spawn(move || {
+                    let mut request = [0u8; 4096];
+                    let _ = stream.read(&mut request);
+                    if let Some(head) = head {
+                        let _ = stream.write_all(head);
+                    }
+                    std::thread::sleep(std::time::Duration::from_secs(10));
+                });
+            }
+        });
+        let host = format!("tcp://{address}");
+        let docker = bollard::Docker::connect_with_http(&host, 5, bollard::API_DEFAULT_VERSION).unwrap();
+        RawApi::new(&host, None, &docker).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_log_that_stalls_is_given_up_after_its_bound_keeping_what_came() {
+        // One frame (stdout, 12 bytes) of a chunked answer, then nothing.
+        const FRAME: &[u8] =
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n14\r\n\x01\0\0\0\0\0\0\x0cfirst words\n\r\n";
+        let (started, partial, silent) = (Instant::now(), stalling(Some(FRAME)), stalling(None));
+        let (partial, silent) = tokio::join!(task_log(&partial, "t1", 20), task_log(&silent, "t2", 20));
+        let took = started.elapsed();
+        assert!(took >= LOG_WAIT && took < LOG_WAIT + std::time::Duration::from_secs(2), "{took:?}");
+        assert_eq!(partial, Ok(LogTail { lines: vec!["first words".into()], cut: true }));
+        assert_eq!(silent, Err("Docker did not answer within 3s".into()));
+    }
 
     #[test]
     fn a_container_killed_for_memory_and_its_last_health_check_are_read_from_its_inspect() {
