@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::services::failure_report::FailureReport;
 use crate::undo::Undo;
 
 /// One thing that happened, with when.
@@ -306,6 +307,11 @@ pub enum Event {
         outcome: StepOutcome,
         /// Why it failed or was cancelled.
         reason: Option<String>,
+        /// When a release's tasks failed: what the swarm says of them (their errors, killed
+        /// for memory or not and the limit, the health check's last output, their last log
+        /// lines), redacted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        report: Option<Box<FailureReport>>,
         /// Milliseconds it took.
         took_ms: u64,
     },
@@ -365,9 +371,13 @@ impl Event {
             }
             Event::GateFinished { summary, .. } => scrub(summary),
             Event::AwaitingApproval { question, .. } => scrub(question),
-            Event::StepFinished { reason, .. }
-            | Event::StepUndone { reason, .. }
-            | Event::RunFinished { reason, .. } => scrub_opt(reason),
+            Event::StepFinished { reason, report, .. } => {
+                scrub_opt(reason);
+                if let Some(report) = report {
+                    report.scrub();
+                }
+            }
+            Event::StepUndone { reason, .. } | Event::RunFinished { reason, .. } => scrub_opt(reason),
             Event::RollbackStarted { reason, .. } => scrub(reason),
             Event::RunStarted { .. }
             | Event::StepStarted { .. }

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context::{RunContext, StepContext};
 use crate::events::{Event, RunOutcome, StepOutcome, UndoOutcome};
+use crate::services::failure_report::FailureReport;
 use crate::steps::{self, StepError};
 use crate::undo::Undo;
 
@@ -191,7 +192,7 @@ impl Executor {
             let step = plan.steps[i].name.value.clone();
             match ended {
                 Ended::Done(Ok(())) => {
-                    self.finished(&step, StepOutcome::Succeeded, None, took_ms);
+                    self.finished(&step, StepOutcome::Succeeded, None, None, took_ms);
                     for dep in graph.graph.neighbors(graph.nodes[i]) {
                         let j = graph.graph[dep];
                         waiting_on[j] -= 1;
@@ -202,7 +203,8 @@ impl Executor {
                 }
                 Ended::Done(Err(e)) => {
                     let why = e.to_string();
-                    self.finished(&step, StepOutcome::Failed, Some(why.clone()), took_ms);
+                    let report = e.report().cloned().map(Box::new);
+                    self.finished(&step, StepOutcome::Failed, Some(why.clone()), report, took_ms);
                     if failure.is_none() {
                         failure = Some(format!("step `{step}` failed: {why}"));
                         stopped_because = format!("step `{step}` failed");
@@ -214,15 +216,23 @@ impl Executor {
                     }
                 }
                 Ended::Stopped => {
-                    self.finished(&step, StepOutcome::Cancelled, Some(format!("stopped: {stopped_because}")), took_ms)
+                    let why = format!("stopped: {stopped_because}");
+                    self.finished(&step, StepOutcome::Cancelled, Some(why), None, took_ms)
                 }
             }
         }
         Forward { failure }
     }
 
-    fn finished(&self, step: &str, outcome: StepOutcome, reason: Option<String>, took_ms: u64) {
-        self.ctx.events.emit(Event::StepFinished { step: step.to_owned(), outcome, reason, took_ms });
+    fn finished(
+        &self,
+        step: &str,
+        outcome: StepOutcome,
+        reason: Option<String>,
+        report: Option<Box<FailureReport>>,
+        took_ms: u64,
+    ) {
+        self.ctx.events.emit(Event::StepFinished { step: step.to_owned(), outcome, reason, report, took_ms });
     }
 
     /// Undoes `pending` in order (newest first). A failed undo does not stop the rest: a

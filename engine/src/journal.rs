@@ -216,8 +216,13 @@ mod tests {
     fn the_latest_run_with_changes_skips_runs_that_changed_nothing_or_were_undone() {
         let dir = tempdir("latest");
         let deployed = journal(&dir, "s", "r-20261201T100000Z-1", &[recorded("web", "undo-web")]);
-        let check_only =
-            Event::StepFinished { step: "c".into(), outcome: StepOutcome::Succeeded, reason: None, took_ms: 1 };
+        let check_only = Event::StepFinished {
+            step: "c".into(),
+            outcome: StepOutcome::Succeeded,
+            reason: None,
+            report: None,
+            took_ms: 1,
+        };
         journal(&dir, "s", "r-20261201T110000Z-2", &[check_only]);
         let undone = Event::StepUndone { step: "x".into(), outcome: UndoOutcome::Succeeded, reason: None, took_ms: 1 };
         journal(&dir, "s", "r-20261201T120000Z-3", &[recorded("x", "undo-x"), undone]);

@@ -154,6 +154,32 @@ pub fn url(text: &str) -> Cow<'_, str> {
     if changed { Cow::Owned(out) } else { Cow::Borrowed(text) }
 }
 
+/// The shortest env value [`text_with_env`] replaces in free text: shorter ones (`1`, `ok`,
+/// `v2`) are too common in a log line to stand for a value, and replacing them would garble it.
+pub const SHORTEST_IN_TEXT: usize = 4;
+
+/// Free text written by a service's tasks (a log line, a health check's output, a task's
+/// error) with every value of the service's `env` (`KEY=value` entries) that appears in it
+/// replaced by its marker, longest first, then every URL redacted as [`text`] does. An app
+/// that prints its configuration prints its secrets: they never reach a journal this way.
+/// Values shorter than [`SHORTEST_IN_TEXT`] characters are left.
+pub fn text_with_env(text: &str, env: &[String]) -> String {
+    let mut values: Vec<&str> = env
+        .iter()
+        .filter_map(|e| e.split_once('=').map(|(_, v)| v))
+        .filter(|v| v.chars().count() >= SHORTEST_IN_TEXT && hash_of(v).is_none())
+        .collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values.dedup();
+    let mut out = text.to_owned();
+    for v in values {
+        if out.contains(v) {
+            out = out.replace(v, &value(v));
+        }
+    }
+    self::text(&out).into_owned()
+}
+
 /// `s` with every URL in it redacted, in place ([`text`]).
 pub fn scrub(s: &mut String) {
     if let Cow::Owned(clean) = text(s) {
@@ -311,6 +337,25 @@ mod tests {
         assert!(broken.starts_with("<redacted:") && !broken.contains("hunter2"), "{broken}");
         let kv = database_url("host=db password=hunter2 dbname=shop");
         assert!(kv.starts_with("host=db password=<redacted:") && kv.ends_with(" dbname=shop"), "{kv}");
+    }
+
+    #[test]
+    fn a_services_env_values_in_its_log_lines_become_markers() {
+        let env: Vec<String> =
+            ["API_TOKEN=tok-hunter2", "DB=postgres://app:pw@db/shop", "MODE=ok", "LONG=tok-hunter2-x"]
+                .iter()
+                .map(|e| (*e).to_owned())
+                .collect();
+        let line = text_with_env(
+            "starting mode=ok with token tok-hunter2-x and tok-hunter2, db postgres://app:pw@db/shop",
+            &env,
+        );
+        assert!(!line.contains("hunter2") && !line.contains(":pw@"), "{line}");
+        assert!(line.starts_with("starting mode=ok with token <redacted:"), "short values stay: {line}");
+        assert!(line.contains(&format!("token {} and {},", value("tok-hunter2-x"), value("tok-hunter2"))), "{line}");
+        assert!(line.contains(&format!("db {}", value("postgres://app:pw@db/shop"))), "{line}");
+        assert_eq!(text_with_env("GET http://u:p4ss@h/x", &[]), text("GET http://u:p4ss@h/x"), "URLs as `text` does");
+        assert_eq!(text_with_env("nothing to hide", &env), "nothing to hide");
     }
 
     #[test]

@@ -336,6 +336,7 @@ mod tests {
                 step: "soak".into(),
                 outcome: crate::events::StepOutcome::Succeeded,
                 reason: None,
+                report: None,
                 took_ms: 125_000,
             },
         ));

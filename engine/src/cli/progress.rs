@@ -64,7 +64,7 @@ pub fn describe(event: &Event) -> Option<String> {
         Event::Answered { step, approved, by } => {
             format!("{step}: {} by {by}", if *approved { "approved" } else { "aborted" })
         }
-        Event::StepFinished { step, outcome, reason, took_ms } => {
+        Event::StepFinished { step, outcome, reason, took_ms, .. } => {
             let reason = reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
             format!("{step}: {outcome} in {}{reason}", clock::span(*took_ms))
         }

@@ -1,6 +1,7 @@
-//! The end-of-run summary for people: each step's outcome and time, what the run changed and
-//! whether that was undone, and, when the run did not end cleanly, the exact command to
-//! finish it.
+//! The end-of-run summary for people: each step's outcome and time, what the failed tasks of a
+//! failed step said (the failure report: errors, memory, health check, last log lines), what
+//! the run changed and whether that was undone, and, when the run did not end cleanly, the
+//! exact command to finish it.
 
 use std::path::Path;
 
@@ -10,6 +11,7 @@ use plans::steps::StepKind;
 use crate::clock;
 use crate::events::{Event, Record, RunOutcome, UndoOutcome};
 use crate::executor::Report;
+use crate::services::failure_report::LOG_LINES;
 use crate::undo::Undo;
 
 /// The summary of a run.
@@ -31,8 +33,23 @@ pub fn render(plan: &Plan, records: &[Record], report: &Report, run_id: &str, jo
             _ => {}
         }
     }
+    out.push_str(&reports(records));
     out.push_str(&changes(plan, records));
     out.push_str(&format!("  journal: {}\n", journal.display()));
+    out
+}
+
+/// What the failed tasks of each failed step said (`services::failure_report`), indented under
+/// the step's name.
+fn reports(records: &[Record]) -> String {
+    let mut out = String::new();
+    for r in records {
+        let Event::StepFinished { step, report: Some(report), .. } = &r.event else { continue };
+        out.push_str(&format!("  what the failed tasks of `{step}` said:\n"));
+        for line in report.render(LOG_LINES).lines() {
+            out.push_str(&format!("    {line}\n"));
+        }
+    }
     out
 }
 
@@ -142,11 +159,88 @@ pub fn next_steps(report: &Report, stack: &str, rollback: &str, lost_lock: bool)
 
 #[cfg(test)]
 mod tests {
-    use super::moved;
+    use std::sync::Arc;
+
+    use bollard::models::{
+        Limit, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpec, TaskSpecContainerSpec,
+        TaskSpecResources,
+    };
+
+    use super::*;
+    use crate::cluster::fake::Behavior;
+    use crate::cluster::post_mortem::ContainerEnd;
+    use crate::events::{Event, Memory};
+    use crate::executor::{Executor, Interrupts};
+    use crate::simulation::Simulation;
 
     #[test]
     fn an_image_move_shows_both_images_and_a_kept_image_says_so() {
         assert_eq!(moved("web", "app:v1", "app:v2"), "web: app:v1 -> app:v2");
         assert_eq!(moved("web", "app:v2@sha256:abc", "app:v2"), "web: app:v2 (image unchanged, spec updated)");
+    }
+
+    /// A plan rolling `shop_web` (2 replicas of app:v1, 64 MiB, a token in its env) to an image
+    /// killed for memory, run to its end on the fake swarm.
+    #[tokio::test(start_paused = true)]
+    async fn a_release_killed_for_memory_is_named_with_its_limit_and_its_log_in_the_summary_and_the_event() {
+        let sim = Simulation::new();
+        sim.cluster.add_service(ServiceSpec {
+            name: Some("shop_web".into()),
+            mode: Some(ServiceSpecMode {
+                replicated: Some(ServiceSpecModeReplicated { replicas: Some(2) }),
+                ..Default::default()
+            }),
+            task_template: Some(TaskSpec {
+                container_spec: Some(TaskSpecContainerSpec {
+                    image: Some("app:v1".into()),
+                    env: Some(vec!["API_TOKEN=tok-0123456789".into()]),
+                    ..Default::default()
+                }),
+                resources: Some(TaskSpecResources {
+                    limits: Some(Limit { memory_bytes: Some(64 << 20), ..Default::default() }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        sim.cluster.behave("app:oom", Behavior::Crash(137));
+        let end = ContainerEnd { oom_killed: true, exit_code: Some(137), health: None };
+        sim.cluster.ends_as("app:oom", Some(end), &["loading cache with tok-0123456789", "allocating 80 MiB"]);
+        let memory = Arc::new(Memory::default());
+        let ctx = sim.context("shop", "r-oom", vec![Box::new(memory.clone())]);
+        let executor = Executor { ctx, parallelism: 1, interrupts: Interrupts::default() };
+        let (plan, graph) = Simulation::plan(
+            "plan release {\n    stack shop\n    rolling web {\n        service shop_web\n        \
+             image \"app:oom\"\n    }\n}\n",
+        );
+
+        let report = executor.run(&plan, &graph, &Arc::new(".".into())).await;
+
+        assert_eq!(report.outcome, RunOutcome::RolledBack, "{report:?}");
+        let records = memory.records();
+        let failed = records
+            .iter()
+            .find_map(|r| match &r.event {
+                Event::StepFinished { report: Some(report), .. } => Some(report.clone()),
+                _ => None,
+            })
+            .expect("the failed step's event carries the report");
+        assert_eq!(failed.tasks[0].oom, crate::services::failure_report::Oom::Killed);
+        let text = render(&plan, &records, &report, "r-oom", Path::new("journal.jsonl"));
+        assert!(
+            text.contains(
+                "  what the failed tasks of `web` said:\n    shop_web.1 on fake-node (task task0004, app:oom): out of \
+                 memory: killed by the kernel at its 64 MiB memory limit (Docker: OOMKilled; exit 137)\n      \
+                 error: task: non-zero exit (137)\n      last 2 log lines:\n        \
+                 | loading cache with <redacted:"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("        | allocating 80 MiB\n"), "{text}");
+        assert!(!text.contains("tok-0123456789"), "{text}");
+        let json = serde_json::to_string(&records).unwrap();
+        assert!(json.contains("\"oom\":\"killed\"") && json.contains("\"memory_limit_bytes\":67108864"), "{json}");
+        assert!(!json.contains("tok-0123456789"), "{json}");
     }
 }

@@ -6,10 +6,12 @@
 //! sleep, so the same code can run in virtual time.
 
 pub mod fake;
+pub mod post_mortem;
 pub mod retry;
 pub mod swarm;
 mod swarm_changes;
 mod swarm_exec;
+mod swarm_post_mortem;
 pub mod swarm_raw;
 
 use std::collections::HashMap;
@@ -20,6 +22,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bollard::models::{Service, ServiceSpec, Task};
 use tokio::time::Instant;
+
+pub use post_mortem::PostMortem;
 
 /// What went wrong talking to the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,6 +242,13 @@ pub trait Cluster: Send + Sync + 'static {
     /// for a couple of seconds until it has stopped it. Only containers on the node planrun
     /// talks to can be seen; elsewhere the task is seen when Swarm stops it.
     async fn unhealthy(&self, service_id: &str) -> Result<Vec<(String, String)>, ClusterError>;
+    /// How `task` ended, as far as this cluster can tell (see `post_mortem.rs`): its node's
+    /// name, its container as Docker last saw it (only on the node planrun talks to), and its
+    /// last `log_lines` log lines (from any node). Bounded in bytes and time; what cannot be
+    /// read is said in the answer, never an error. The default knows nothing.
+    async fn post_mortem(&self, _task: &Task, _log_lines: usize) -> PostMortem {
+        PostMortem::unknown()
+    }
     /// The container of a running task of the service on the node planrun talks to, if any:
     /// `exec` reaches only those.
     async fn local_container(&self, service_id: &str) -> Result<Option<String>, ClusterError>;

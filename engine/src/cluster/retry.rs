@@ -208,6 +208,10 @@ impl Cluster for Retrying {
     async fn logs_to(&self, service_id: &str, to: &std::path::Path) -> Result<u64, ClusterError> {
         self.inner.logs_to(service_id, to).await
     }
+    // Not retried: it is bounded in time, and what it cannot read it says.
+    async fn post_mortem(&self, task: &Task, log_lines: usize) -> super::PostMortem {
+        self.inner.post_mortem(task, log_lines).await
+    }
     async fn only_node_is_here(&self) -> bool {
         self.inner.only_node_is_here().await
     }

@@ -479,6 +479,10 @@ impl Cluster for Swarm {
         Ok(found)
     }
 
+    async fn post_mortem(&self, task: &Task, log_lines: usize) -> super::PostMortem {
+        super::swarm_post_mortem::post_mortem(&self.raw, task, log_lines).await
+    }
+
     async fn logs(&self, service_id: &str, tail: usize) -> Result<String, ClusterError> {
         let options = LogsOptions { stdout: true, stderr: true, tail: tail.to_string(), ..Default::default() };
         let mut stream = self.docker.service_logs(service_id, Some(options));

@@ -149,6 +149,20 @@ impl RawApi {
         Ok(body)
     }
 
+    /// GETs `path` and hands back the answer unread, for a caller that reads it within its own
+    /// bounds (a log); HTTP errors are sorted like bollard's.
+    pub async fn get_unread(&self, path: &str) -> Result<reqwest::Response, ClusterError> {
+        let response = self.client.get(format!("{}{path}", self.base)).send().await.map_err(unanswered)?;
+        let status = response.status().as_u16();
+        if status >= 400 {
+            let bytes = read_bounded(response, 1 << 20, &format!("GET {path}")).await?;
+            let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            let message = body["message"].as_str().unwrap_or_default().to_string();
+            return Err(classify(DockerError::DockerResponseServerError { status_code: status, message }));
+        }
+        Ok(response)
+    }
+
     /// GETs a list at `path` as JSON, at most [`MAX_ANSWER_BYTES`]; HTTP errors are sorted like
     /// bollard's.
     pub async fn get(&self, path: &str) -> Result<serde_json::Value, ClusterError> {

@@ -27,6 +27,7 @@ use plans::notify::{NotifyEvent, NotifyKind};
 use tokio::sync::mpsc;
 
 use crate::events::{Event, Record, RunOutcome, Sink, StepOutcome};
+use crate::services::failure_report::FailureReport;
 
 /// How long one attempt to deliver a message may take.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -38,6 +39,10 @@ pub const BACKOFF: Duration = Duration::from_millis(500);
 pub const FINISH_BOUND: Duration = Duration::from_secs(5);
 /// The longest failure reason a message carries (a gate's detail can be long).
 const REASON_LIMIT: usize = 1500;
+/// The log lines of each failed task a message carries (the journal keeps more).
+pub const REPORT_LOG_LINES: usize = 10;
+/// The longest failure report a message carries, as text.
+const REPORT_LIMIT: usize = 4000;
 
 /// What one notification says, before a target kind words it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +66,9 @@ pub struct Message {
     /// The exact command a person runs next: `planrun promote ...` for an approval,
     /// `planrun rollback ...` when a rollback failed.
     pub command: Option<String>,
+    /// What the swarm said of the failed tasks of the step that failed (a failure, a rollback),
+    /// when its release's tasks failed (redacted).
+    pub report: Option<Box<FailureReport>>,
 }
 
 /// A request to a target, as its kind words it.
@@ -276,6 +284,8 @@ pub async fn deliver(transport: &dyn Transport, url: &str, post: &Post) -> Resul
 struct Watch {
     started: Option<(String, String, String)>,
     failed_sent: bool,
+    /// The failure report of the first step that failed, for the messages that follow.
+    report: Option<Box<FailureReport>>,
 }
 
 /// What the run's messages need besides its events: the commands a person runs next.
@@ -289,18 +299,7 @@ pub struct Commands {
 
 impl Watch {
     fn message(&mut self, record: &Record, commands: &Commands) -> Option<Message> {
-        let text = |s: &str| {
-            let mut clean = crate::redact::text(s).into_owned();
-            if clean.len() > REASON_LIMIT {
-                let mut end = REASON_LIMIT;
-                while !clean.is_char_boundary(end) {
-                    end -= 1;
-                }
-                clean.truncate(end);
-                clean.push_str(" …");
-            }
-            clean
-        };
+        let text = |s: &str| cut(crate::redact::text(s).into_owned(), REASON_LIMIT);
         let (event, step, title, reason, command) = match &record.event {
             Event::RunStarted { run_id, plan, stack, .. } => {
                 self.started = Some((stack.clone(), plan.clone(), run_id.clone()));
@@ -319,9 +318,10 @@ impl Watch {
                 let title = format!("`{stack}`: step `{step}` waits for approval: {}", text(question));
                 (NotifyEvent::Approval, Some(step.clone()), title, None, Some(commands.promote.clone()))
             }
-            Event::StepFinished { step, outcome: StepOutcome::Failed, reason, .. } if !self.failed_sent => {
+            Event::StepFinished { step, outcome: StepOutcome::Failed, reason, report, .. } if !self.failed_sent => {
                 let (stack, ..) = self.started.as_ref()?;
                 self.failed_sent = true;
+                self.report = report.clone();
                 let title = format!("`{stack}`: step `{step}` failed");
                 (NotifyEvent::Failed, Some(step.clone()), title, reason.as_deref().map(text), None)
             }
@@ -361,8 +361,26 @@ impl Watch {
             _ => return None,
         };
         let (stack, plan, run_id) = self.started.clone()?;
-        Some(Message { event, stack, plan, run_id, at: record.at.clone(), step, title, reason, command })
+        // A failure, and how the run ended after it, carry what the failed tasks said.
+        let report = match event {
+            NotifyEvent::Failed | NotifyEvent::RolledBack | NotifyEvent::RollbackFailed => self.report.clone(),
+            NotifyEvent::Started | NotifyEvent::Approval | NotifyEvent::Succeeded => None,
+        };
+        Some(Message { event, stack, plan, run_id, at: record.at.clone(), step, title, reason, command, report })
     }
+}
+
+/// `text` cut to at most `limit` bytes (at a character's boundary), ending with ` …` if cut.
+fn cut(mut text: String, limit: usize) -> String {
+    if text.len() > limit {
+        let mut end = limit;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str(" …");
+    }
+    text
 }
 
 /// One target's queue and what became of its messages.
@@ -463,13 +481,24 @@ impl Sink for Notifier {
     }
 }
 
-/// The text of a message as one block: its title, the reason and what to run next, each on
-/// its own line (Slack and Teams show it as is).
+/// The text of a message as one block: its title, the reason, the failure report and what to
+/// run next, each on its own line (Slack and Teams show it as is).
 pub fn plain(message: &Message) -> String {
     let mut lines = vec![message.title.clone()];
     lines.extend(message.reason.clone());
+    if let Some(report) = report_text(message) {
+        lines.push(format!("What the failed tasks said:\n{report}"));
+    }
     lines.extend(next_steps(message));
     lines.join("\n")
+}
+
+/// The failure report as a message carries it: the last [`REPORT_LOG_LINES`] of each log, at
+/// most [`REPORT_LIMIT`] bytes, without its last newline.
+pub fn report_text(message: &Message) -> Option<String> {
+    let report = message.report.as_ref()?;
+    let text = cut(report.render(REPORT_LOG_LINES), REPORT_LIMIT);
+    Some(text.trim_end().to_owned())
 }
 
 /// What a person runs next, one line each: `To go on, run: `planrun promote ...``.
@@ -508,6 +537,7 @@ mod tests {
             title: "`shop`: step `web` waits for approval: promote the canary?".into(),
             reason: None,
             command: Some("planrun promote shop --env prod".into()),
+            report: None,
         }
     }
 
@@ -524,9 +554,105 @@ mod tests {
         assert!(text.contains("To stop and roll back: `planrun abort shop --env prod`"), "{text}");
         assert_eq!(body["blocks"][0]["type"], "section");
         assert_eq!(body["blocks"][0]["text"]["type"], "mrkdwn");
-        assert_eq!(body["blocks"][1]["type"], "context");
-        assert!(body["blocks"][1]["elements"][0]["text"].as_str().unwrap().contains("run `r-1`"));
+        assert_eq!(body["blocks"][1]["type"], "section");
+        assert!(body["blocks"][1]["text"]["text"].as_str().unwrap().starts_with("To go on, run: `planrun promote"));
+        assert_eq!(body["blocks"][2]["type"], "context");
+        assert!(body["blocks"][2]["elements"][0]["text"].as_str().unwrap().contains("run `r-1`"));
         assert!(post.headers.is_empty());
+    }
+
+    /// A report of a task killed for memory, with `lines` log lines, the last one `boom`.
+    fn report(lines: usize) -> Box<FailureReport> {
+        use crate::services::failure_report::{Oom, TaskReport};
+        let mut logs: Vec<String> = (1..lines).map(|n| format!("allocating *chunk* {n}")).collect();
+        logs.push("boom ```".into());
+        Box::new(FailureReport {
+            tasks: vec![TaskReport {
+                task: "shop_web.1".into(),
+                id: "s3frn4mtizirtk1x835ygraz1".into(),
+                image: "app:oom".into(),
+                node: Some("vm".into()),
+                state: "failed".into(),
+                error: Some("task: non-zero exit (137)".into()),
+                exit_code: Some(137),
+                oom: Oom::Killed,
+                memory_limit_bytes: Some(32 << 20),
+                logs,
+                ..TaskReport::default()
+            }],
+            more: 0,
+            took_ms: 12,
+        })
+    }
+
+    #[test]
+    fn a_failure_carries_the_report_with_the_last_lines_of_each_log_in_every_format() {
+        let mut m = message(NotifyEvent::Failed);
+        m.title = "`shop`: step `web` failed".into();
+        m.reason = Some("1 task of shop_web on app:oom failed after starting".into());
+        m.command = None;
+        m.report = Some(report(20));
+        let text = plain(&m);
+        assert!(
+            text.starts_with(
+                "`shop`: step `web` failed\n1 task of shop_web on app:oom failed after starting\n\
+                 What the failed tasks said:\nshop_web.1 on vm (task s3frn4mtizir, app:oom): out of memory: killed by \
+                 the kernel at its 32 MiB memory limit (Docker: OOMKilled; exit 137)\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("  last 10 log lines, earlier ones left out:\n    | allocating *chunk* 11\n"), "{text}");
+        assert!(text.ends_with("    | boom ```"), "{text}");
+        assert!(!text.contains("chunk* 10\n"), "only the last 10 lines: {text}");
+
+        let slack = json(&slack::Slack.post(&m, None, 0));
+        let block = slack["blocks"][1]["text"]["text"].as_str().unwrap();
+        assert!(block.starts_with("What the failed tasks said:\n```shop_web.1 on vm"), "{block}");
+        assert!(block.ends_with("| boom '''```"), "a code block nothing in a log can end early: {block}");
+        assert_eq!(slack["blocks"][2]["type"], "context");
+
+        let teams = json(&teams::Teams.post(&m, None, 0));
+        let card = &teams["attachments"][0]["content"]["body"];
+        assert_eq!(card[2]["text"], "What the failed tasks said:");
+        assert_eq!(card[3]["fontType"], "monospace");
+        assert!(card[3]["text"].as_str().unwrap().contains("\n\n    | boom ```"), "{}", card[3]["text"]);
+
+        let hook = json(&webhook::Webhook.post(&m, None, 0));
+        assert_eq!(hook["failure_report"]["tasks"][0]["oom"], "killed");
+        assert_eq!(hook["failure_report"]["tasks"][0]["memory_limit_bytes"], 32 << 20);
+        assert_eq!(hook["failure_report"]["tasks"][0]["logs"].as_array().unwrap().len(), 20, "all the journal has");
+    }
+
+    #[test]
+    fn a_huge_report_is_cut_to_its_limit_and_slack_sections_stay_under_slacks() {
+        let mut m = message(NotifyEvent::Failed);
+        let mut big = report(20);
+        big.tasks[0].logs = vec!["x".repeat(300); 20];
+        big.tasks = vec![big.tasks[0].clone(); 3];
+        m.report = Some(big);
+        let text = report_text(&m).unwrap();
+        assert!(text.len() <= REPORT_LIMIT + " …".len() && text.ends_with(" …"), "{}", text.len());
+        let slack = json(&slack::Slack.post(&m, None, 0));
+        for block in slack["blocks"].as_array().unwrap() {
+            let chars = block["text"]["text"].as_str().map_or(0, |t| t.chars().count());
+            assert!(chars <= 3000, "a section of {chars} characters");
+        }
+    }
+
+    #[test]
+    fn the_rollback_that_follows_a_failure_carries_its_report_too() {
+        let mut events = run_events(RunOutcome::RolledBack);
+        let Event::StepFinished { report: r, .. } = &mut events[3].event else { panic!("{:?}", events[3]) };
+        *r = Some(report(3));
+        let mut watch = Watch::default();
+        let messages: Vec<Message> = events.iter().filter_map(|r| watch.message(r, &commands())).collect();
+        let with: Vec<NotifyEvent> = messages.iter().filter(|m| m.report.is_some()).map(|m| m.event).collect();
+        assert_eq!(with, [NotifyEvent::Failed, NotifyEvent::RolledBack]);
+        assert!(
+            plain(&messages[3]).contains("What the failed tasks said:\nshop_web.1 on vm"),
+            "{}",
+            plain(&messages[3])
+        );
     }
 
     #[test]
@@ -568,7 +694,20 @@ mod tests {
         let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["at", "command", "event", "plan", "reason", "run_id", "stack", "step", "text", "title", "version"]
+            [
+                "at",
+                "command",
+                "event",
+                "failure_report",
+                "plan",
+                "reason",
+                "run_id",
+                "stack",
+                "step",
+                "text",
+                "title",
+                "version"
+            ]
         );
         assert_eq!(body["version"], 1);
         assert_eq!(body["event"], "failed");
@@ -627,12 +766,14 @@ mod tests {
                 step: "web".into(),
                 outcome: StepOutcome::Failed,
                 reason: Some("gate `db` failed: postgres://app:hunter2@db/shop?sslmode=require refused".into()),
+                report: None,
                 took_ms: 5,
             }),
             record(Event::StepFinished {
                 step: "api".into(),
                 outcome: StepOutcome::Failed,
                 reason: Some("second failure".into()),
+                report: None,
                 took_ms: 5,
             }),
             record(Event::RollbackStarted { reason: "step `web` failed".into(), undoing: None }),

@@ -23,12 +23,16 @@ impl TargetBehavior for Teams {
         if let Some(reason) = &message.reason {
             body.push(json!({ "type": "TextBlock", "text": reason, "wrap": true }));
         }
-        let plain = super::plain(message);
-        if let Some(rest) = plain.split_once('\n').map(|(_, r)| r)
-            && message.command.is_some()
-        {
-            // The command lines, as the plain text has them (after the reason).
-            let commands: Vec<&str> = rest.lines().filter(|l| l.starts_with("To ")).collect();
+        if let Some(report) = super::report_text(message) {
+            body.push(json!({ "type": "TextBlock", "text": "What the failed tasks said:", "wrap": true }));
+            // Lines of a TextBlock need a blank line between them to stay lines.
+            let lines: Vec<&str> = report.lines().collect();
+            body.push(
+                json!({ "type": "TextBlock", "text": lines.join("\n\n"), "wrap": true, "fontType": "monospace" }),
+            );
+        }
+        let commands = super::next_steps(message);
+        if !commands.is_empty() {
             body.push(
                 json!({ "type": "TextBlock", "text": commands.join("\n\n"), "wrap": true, "fontType": "monospace" }),
             );

@@ -32,6 +32,7 @@ impl TargetBehavior for Webhook {
             "title": message.title,
             "reason": message.reason,
             "command": message.command,
+            "failure_report": message.report,
             "text": super::plain(message),
         })
         .to_string()

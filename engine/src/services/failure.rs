@@ -103,6 +103,22 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+impl Failure {
+    /// Whether the release's tasks are what failed (or did not come up): then a failure
+    /// report of them says more (`failure_report.rs`). Not for a service removed or changed by
+    /// someone else, nor one planrun cannot follow.
+    pub fn is_of_tasks(&self) -> bool {
+        match self {
+            Failure::Paused { .. }
+            | Failure::RolledBack { .. }
+            | Failure::TasksFailed { .. }
+            | Failure::Deadline { .. }
+            | Failure::Stalled { .. } => true,
+            Failure::Changed(_) | Failure::Unsupported(_) => false,
+        }
+    }
+}
+
 fn or_none(message: &str) -> &str {
     if message.is_empty() { "(no message)" } else { message }
 }

@@ -8,6 +8,7 @@
 
 pub mod convergence;
 pub mod failure;
+pub mod failure_report;
 pub mod job;
 pub mod pace;
 pub mod progress;

@@ -98,6 +98,17 @@ impl Watch {
         }
     }
 
+    /// The release watched.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Whether the task with this id was created after the watch's baseline (a task of this
+    /// step's write, or of Swarm's work since).
+    pub fn is_new(&self, task_id: &str) -> bool {
+        !self.before.contains(task_id)
+    }
+
     /// Failures the plan's `max-failure-ratio` tolerates for `replicas` tasks.
     pub fn allowance(max_failure_ratio: f64, replicas: u64) -> u64 {
         (max_failure_ratio * replicas as f64).floor().max(0.0) as u64

@@ -151,7 +151,8 @@ impl Behavior for BlueGreen {
             &crate::services::target::Baseline::default(),
             0,
         );
-        watch.during(cluster, ctx.judge(&self.gates)).await?.map_err(StepError::Gates)?;
+        let judged = watch.during(cluster, ctx.judge(&self.gates)).await.map_err(StepError::from);
+        super::reported(cluster, &[&watch], judged).await?.map_err(StepError::Gates)?;
 
         // The old colour waits `keep-old` for a switch back, then retires.
         let keep = self.keep_old.to_std();

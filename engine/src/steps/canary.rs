@@ -222,7 +222,8 @@ impl Behavior for Canary {
                 )
                 .await?;
             }
-            watch.during(cluster, ctx.judge(&stage.gates)).await?.map_err(StepError::Gates)?;
+            let judged = watch.during(cluster, ctx.judge(&stage.gates)).await.map_err(StepError::from);
+            super::reported(cluster, &[&watch], judged).await?.map_err(StepError::Gates)?;
         }
 
         if self.promote == Promote::Manual {
@@ -275,7 +276,11 @@ async fn follow_canary(ctx: &StepContext, canary_id: &str, deadline: tokio::time
     let baseline = Baseline::default();
     let mut watch = Watch::new(&target, &baseline, 0);
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-    convergence::follow(cluster, &|p| ctx.followed(p), &target, &baseline, &mut watch, Settings::new(left)).await?;
+    let followed =
+        convergence::follow(cluster, &|p| ctx.followed(p), &target, &baseline, &mut watch, Settings::new(left))
+            .await
+            .map_err(StepError::from);
+    super::reported(cluster, &[&watch], followed).await?;
     Ok(watch)
 }
 
@@ -569,6 +574,30 @@ plan p {
         assert!(run.report.reason.as_deref().unwrap().contains("not approved (simulation said no)"));
         assert_eq!(run.sim.cluster.spec("shop_web").unwrap(), stable_spec());
         assert!(run.sim.cluster.spec("shop_web-canary").is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_canary_whose_tasks_crash_fails_with_a_report_of_them() {
+        let sim = Simulation::new();
+        sim.cluster.add_service(stable_spec());
+        sim.cluster.behave("app:v2", crate::cluster::fake::Behavior::Crash(2));
+        sim.cluster.ends_as("app:v2", None, &["panic: no config"]);
+        let memory = Arc::new(Memory::default());
+        let ctx = sim.context("shop", "r-canary", vec![Box::new(memory.clone())]);
+        let (plan, graph) = Simulation::plan(&PLAN.replace("PROMOTE", "promote auto"));
+        let executor = Executor { ctx, parallelism: 1, interrupts: Interrupts::default() };
+
+        let report = executor.run(&plan, &graph, &Arc::new(".".into())).await;
+
+        assert_eq!(report.outcome, RunOutcome::RolledBack, "{report:?}");
+        let failed = memory.events().into_iter().find_map(|e| match e {
+            Event::StepFinished { report: Some(report), .. } => Some(report),
+            _ => None,
+        });
+        let failed = failed.expect("the canary's failure carries a report");
+        assert_eq!(failed.tasks[0].task, "shop_web-canary.1", "{failed:#?}");
+        assert_eq!(failed.tasks[0].error.as_deref(), Some("task: non-zero exit (2)"));
+        assert_eq!(failed.tasks[0].logs, ["panic: no config"]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -360,14 +360,16 @@ impl Behavior for Compose {
         let follows = followed.iter().zip(watches.iter_mut()).map(|((target, baseline, _, _), watch)| {
             convergence::follow(cluster, &report, target, baseline, watch, settings)
         });
-        for result in futures_util::future::join_all(follows).await {
-            result?;
-        }
+        let converged: Result<Vec<_>, _> = futures_util::future::join_all(follows).await.into_iter().collect();
+        let all: Vec<&Watch> = watches.iter().collect();
+        super::reported(cluster, &all, converged.map_err(StepError::from)).await?;
         if followed.is_empty() {
             ctx.progress(format!("stack {stack}: nothing to change"));
         }
         // Every new release must stay healthy until the last gate has passed.
-        Watch::during_all(cluster, &mut watches, ctx.judge(&self.gates)).await?.map_err(StepError::Gates)
+        let judged = Watch::during_all(cluster, &mut watches, ctx.judge(&self.gates)).await.map_err(StepError::from);
+        let all: Vec<&Watch> = watches.iter().collect();
+        super::reported(cluster, &all, judged).await?.map_err(StepError::Gates)
     }
 
     fn preview(&self) -> Vec<String> {
@@ -583,9 +585,16 @@ secrets:
 
         // A new network for api, web to v2, api to a release that never turns healthy.
         let vars = "    var WEB_TAG default=v2\n    var API_TAG default=broken\n";
-        let (report, _) = apply(&sim, &dir(true), vars).await;
+        let (report, memory) = apply(&sim, &dir(true), vars).await;
 
         assert_eq!(report.outcome, RunOutcome::RolledBack, "{report:?}");
+        let failed = memory.events().into_iter().find_map(|e| match e {
+            crate::events::Event::StepFinished { report: Some(report), .. } => Some(report),
+            _ => None,
+        });
+        let failed = failed.expect("the step's failure carries a report");
+        assert!(failed.tasks.iter().all(|t| t.task.starts_with("shop_api.")), "only api's tasks failed: {failed:#?}");
+        assert_eq!(failed.tasks[0].error.as_deref(), Some(crate::cluster::fake::UNHEALTHY));
         let after: Vec<ServiceSpec> =
             ["shop_web", "shop_api", "shop_agent"].iter().map(|n| sim.cluster.spec(n).unwrap()).collect();
         assert_eq!(after, before, "every service is back on its previous spec");

@@ -36,7 +36,9 @@ use crate::events::{StepOutcome, UndoOutcome};
 use crate::gates::GateReport;
 use crate::services::ServiceError;
 use crate::services::failure::Failure;
+use crate::services::failure_report::{self, FailureReport};
 use crate::services::job::JobError;
+use crate::services::watch::Watch;
 use crate::undo::Undo;
 pub use migrate::Irreversible;
 pub use refusal::{Refusal, SwarmObject};
@@ -119,8 +121,9 @@ pub async fn undo(step: &str, record: &Undo, ctx: &RunContext) -> Result<(), Ste
 pub enum StepError {
     /// Reading or changing a service failed.
     Service(ServiceError),
-    /// The service did not converge, or its new tasks failed.
-    Converge(Failure),
+    /// The service did not converge, or its new tasks failed; with what the swarm says of
+    /// those tasks, when it was asked ([`reported`]).
+    Converge(Failure, Option<Box<FailureReport>>),
     /// Gates did not pass.
     Gates(Vec<GateReport>),
     /// A command could not run or ran too long.
@@ -176,7 +179,8 @@ impl fmt::Display for StepError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StepError::Service(e) => e.fmt(f),
-            StepError::Converge(e) => e.fmt(f),
+            // The report is shown on its own (the summary, the event's `report`), not in the reason.
+            StepError::Converge(e, _) => e.fmt(f),
             StepError::Gates(reports) => {
                 let bad: Vec<String> = reports
                     .iter()
@@ -209,6 +213,33 @@ impl fmt::Display for StepError {
     }
 }
 
+impl StepError {
+    /// What the swarm said of the failed tasks, if this is a release whose tasks failed and it
+    /// was asked.
+    pub fn report(&self) -> Option<&FailureReport> {
+        match self {
+            StepError::Converge(_, report) => report.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// `result`, with a failure report of the tasks `watches` follow added when the release's tasks
+/// failed or did not come up (`services::failure_report`; it takes at most a few seconds).
+pub async fn reported<T>(
+    cluster: &dyn Cluster,
+    watches: &[&Watch],
+    result: Result<T, StepError>,
+) -> Result<T, StepError> {
+    match result {
+        Err(StepError::Converge(failure, None)) if failure.is_of_tasks() => {
+            let report = failure_report::gather(cluster, watches).await.map(Box::new);
+            Err(StepError::Converge(failure, report))
+        }
+        other => other,
+    }
+}
+
 fn verdict_words(v: crate::gates::Verdict) -> &'static str {
     use crate::gates::Verdict;
     match v {
@@ -229,7 +260,7 @@ impl From<ServiceError> for StepError {
 
 impl From<Failure> for StepError {
     fn from(e: Failure) -> Self {
-        StepError::Converge(e)
+        StepError::Converge(e, None)
     }
 }
 

@@ -180,10 +180,25 @@ pub async fn roll_out(
     ctx.progress(format!("updating {} to {}", target.service_name, target.image));
     let allowed = Watch::allowance(policy.max_failure_ratio, tasks);
     let mut watch = Watch::new(&target, &baseline, allowed);
+    let followed = follow_and_judge(ctx, &target, &baseline, &mut watch, policy, gates).await;
+    super::reported(cluster, &[&watch], followed).await
+}
+
+/// Follows the release `roll_out` wrote until it converges and judges `gates` (batch by batch
+/// with `analysis per-batch`), watching every new task until the last gate has passed.
+async fn follow_and_judge(
+    ctx: &StepContext,
+    target: &Target,
+    baseline: &Baseline,
+    watch: &mut Watch,
+    policy: &plans::steps::UpdatePolicy,
+    gates: &[plans::spanned::Spanned<String>],
+) -> Result<(), StepError> {
+    let cluster = ctx.cluster();
     let settings = Settings::new(policy.deadline.to_std());
     let (during, after) = ctx.batch_gates(gates);
     if policy.analysis == AnalysisMode::After || during.is_empty() {
-        convergence::follow(cluster, &|p| ctx.followed(p), &target, &baseline, &mut watch, settings).await?;
+        convergence::follow(cluster, &|p| ctx.followed(p), target, baseline, watch, settings).await?;
         // The release must stay healthy until its last gate has passed.
         return watch.during(cluster, ctx.judge(gates)).await?.map_err(StepError::Gates);
     }
@@ -198,8 +213,7 @@ pub async fn roll_out(
     };
     let mut analysis = std::pin::pin!(judge_batches(ctx, &during, seen));
     let analysed = {
-        let mut follow =
-            std::pin::pin!(convergence::follow(cluster, &report, &target, &baseline, &mut watch, settings));
+        let mut follow = std::pin::pin!(convergence::follow(cluster, &report, target, baseline, watch, settings));
         tokio::select! {
             judged = analysis.as_mut() => {
                 judged.map_err(StepError::Gates)?;
@@ -407,7 +421,7 @@ async fn restore_to(
     )
     .await
     .map(|_| ())
-    .map_err(StepError::Converge)
+    .map_err(StepError::from)
 }
 
 /// The spec a rolling step writes: `previous` with the plan's image, replicas, published ports
@@ -775,7 +789,7 @@ mod tests {
         let error = rolling("shop_web", "app:exit", FailureAction::Continue, 30).apply(&ctx).await.unwrap_err();
 
         assert!(started.elapsed() <= Duration::from_millis(1_100), "{:?}", started.elapsed());
-        assert!(matches!(error, StepError::Converge(crate::services::failure::Failure::TasksFailed { .. })));
+        assert!(matches!(error, StepError::Converge(crate::services::failure::Failure::TasksFailed { .. }, _)));
     }
 
     #[tokio::test(start_paused = true)]

@@ -348,6 +348,18 @@ impl Cluster for FakeCluster {
         Ok(s.logs[from..].iter().map(|l| format!("{l}\n")).collect())
     }
 
+    async fn post_mortem(&self, task: &Task, log_lines: usize) -> crate::cluster::PostMortem {
+        let image = task.spec.as_ref().map(image_of).unwrap_or_default();
+        let (container, log) = self.lock().ends.get(&image).cloned().unwrap_or_default();
+        let from = log.len().saturating_sub(log_lines);
+        let lines = log[from..].to_vec();
+        crate::cluster::PostMortem {
+            node: task.node_id.clone(),
+            container,
+            logs: Ok(crate::cluster::post_mortem::LogTail { lines, cut: from > 0 }),
+        }
+    }
+
     async fn local_container(&self, service_id: &str) -> Result<Option<String>, ClusterError> {
         // The fake's tasks have no containers: database work goes through jobs here, and
         // steps are tested with the fake database (crate::database::fake).

@@ -32,6 +32,7 @@ use bollard::models::{
     TaskSpec, TaskState, TaskStatus,
 };
 
+use super::post_mortem::ContainerEnd;
 use super::{ConfigObject, Network, SecretObject};
 
 pub use timing::{Behavior, Health, Timing};
@@ -58,6 +59,8 @@ struct State {
     behaviors: HashMap<String, Behavior>,
     job_behaviors: HashMap<String, Behavior>,
     outputs: HashMap<String, String>,
+    /// What ended tasks running an image leave behind: their container, their log.
+    ends: HashMap<String, (Option<ContainerEnd>, Vec<String>)>,
     timing: Timing,
     interfere: u32,
     updates: u32,
@@ -282,6 +285,14 @@ impl FakeCluster {
     /// Sets what a job running `image` writes to its logs.
     pub fn job_output(&self, image: &str, output: &str) {
         self.lock().outputs.insert(image.to_string(), output.to_string());
+    }
+
+    /// Sets what tasks running `image` leave behind ([`crate::cluster::Cluster::post_mortem`]):
+    /// their container as Docker saw it (`None`, the default: on a node planrun cannot
+    /// inspect) and their log's lines (default: none).
+    pub fn ends_as(&self, image: &str, container: Option<ContainerEnd>, log: &[&str]) {
+        let log = log.iter().map(|l| (*l).to_owned()).collect();
+        self.lock().ends.insert(image.to_owned(), (container, log));
     }
 
     /// Sets how long things take.
