@@ -130,3 +130,23 @@ fn the_readme_has_one_short_line_per_command_and_the_docs_the_details() {
         assert!(headings.iter().any(named), "no `### planrun {name}` section in docs/commands.md");
     }
 }
+
+/// The code block after `marker`.
+fn block_after<'a>(text: &'a str, marker: &str) -> &'a str {
+    let start = text.find(marker).unwrap_or_else(|| panic!("no `{marker}`")) + marker.len();
+    let body = text[start..].strip_prefix("\n```text\n").expect("a text block after the marker");
+    &body[..body.find("```\n").unwrap()]
+}
+
+#[test]
+fn the_readme_shows_the_quickstart_transcript_the_e2e_test_keeps() {
+    // tests/transcripts.rs runs the quickstart and compares it with the doc; the README shows
+    // the same run.
+    let (readme, doc) = (read("README.md"), read("docs/transcripts/quickstart.md"));
+    let (readme, doc) = (block_after(&readme, "<!-- transcript: quickstart -->"), block_after(&doc, "<!-- transcript -->"));
+    assert_eq!(readme, doc);
+    assert!(doc.starts_with("$ planrun apply examples/quickstart.kdl") && doc.contains("\nSummary: run r-"), "{doc}");
+    let prodstack = read("docs/transcripts/prodstack.md");
+    let prodstack = block_after(&prodstack, "<!-- transcript -->");
+    assert!(prodstack.contains("worker: approved by ") && prodstack.contains("run succeeded\n"), "{prodstack}");
+}
