@@ -581,10 +581,47 @@ fn bash_completion_completes_a_subcommand_and_the_man_page_renders() {
     for section in ["NAME", "SYNOPSIS", "SUBCOMMANDS"] {
         assert!(text.contains(section), "{section} in\n{text}");
     }
-    for command in ["planrun-apply", "planrun-restore", "planrun-explain"] {
+    for command in ["planrun-apply(1)", "planrun-restore(1)", "planrun-explain(1)"] {
         assert!(text.contains(command), "{command} in\n{text}");
     }
+
+    // Every page planrun(1) names is written by `planrun man --dir` and renders, with the
+    // command's examples and where to read on.
+    let pages = dir.join("man1");
+    let written = planrun().args(["man", "--dir"]).arg(&pages).output().unwrap();
+    assert!(written.status.success(), "{}", String::from_utf8_lossy(&written.stderr));
+    let listed = String::from_utf8_lossy(&written.stdout);
+    for line in text.lines().map(str::trim).filter(|l| l.starts_with("planrun-") && l.ends_with("(1)")) {
+        let file = pages.join(format!("{}.1", line.trim_end_matches("(1)")));
+        assert!(listed.contains(&file.display().to_string()), "{line}: no {} in\n{listed}", file.display());
+        let rendered = std::process::Command::new("groff").args(["-man", "-Tutf8", "-P-cbou"]).arg(&file).output().unwrap();
+        assert!(rendered.status.success() && rendered.stderr.is_empty(), "{}", String::from_utf8_lossy(&rendered.stderr));
+        let page = String::from_utf8_lossy(&rendered.stdout);
+        let command = line.trim_end_matches("(1)").replacen('-', " ", 1);
+        for part in ["NAME", "SYNOPSIS", "EXAMPLES", "SEE ALSO", "planrun(1)", &command] {
+            assert!(page.contains(part), "{part} in {line}:\n{page}");
+        }
+    }
+    let (code, apply) = run(&["man", "apply"]);
+    assert_eq!((code, std::fs::read_to_string(pages.join("planrun-apply.1")).unwrap()), (0, apply[apply.find(".ie").unwrap()..].to_owned()));
+    let (code, out) = run(&["man", "aply"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("error: no command `aply` has a man page; the commands are: validate, fmt,"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn every_commands_help_ends_with_examples() {
+    let (code, out) = run(&["plan", "--help"]);
+    assert_eq!(code, 0, "{out}");
+    let examples = &out[out.find("\nExamples:\n").expect("an Examples section") + 1..];
+    assert!(
+        examples.contains("\n  # A drill: what is rolled back, and how everything ends, if the step backend fails\n  planrun plan deploy/plan.kdl --fail backend\n"),
+        "{examples}"
+    );
+    // The short help (-h) shows them too: they are what a newcomer looks for.
+    let (_, short) = run(&["apply", "-h"]);
+    assert!(short.contains("Examples:\n  # Deploy to the swarm of the production environment of planrun.toml\n"), "{short}");
 }
 
 // ---------------------------------------------------------------- planrun fmt

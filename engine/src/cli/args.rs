@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::cli::examples;
+
 /// Declarative zero-downtime deployments to Docker Swarm.
 #[derive(Debug, Parser)]
 #[command(name = "planrun", version, about, long_about = None, max_term_width = 100)]
@@ -21,6 +23,7 @@ pub enum Command {
     /// Exits 0 when every plan is valid (warnings allowed unless --deny-warnings),
     /// 1 when a plan has errors, 2 for usage or I/O errors (reported in the --message-format
     /// too), 141 when its output is closed early (`| head`).
+    #[command(after_help = examples::help(examples::VALIDATE))]
     Validate(ValidateArgs),
     /// Rewrite plan files in the canonical layout, keeping every comment.
     ///
@@ -32,6 +35,7 @@ pub enum Command {
     ///
     /// Exits 0 when every file is formatted (or now is); 1 when --check found a file to change or
     /// a file has syntax errors; 2 for usage or I/O errors.
+    #[command(after_help = examples::help(examples::FMT))]
     Fmt(FmtArgs),
     /// Write a starting plan from a compose file or from a live stack.
     ///
@@ -46,10 +50,13 @@ pub enum Command {
     /// Exits 0 when written; 1 when the compose file has errors (each printed at its line) or the
     /// stack has no services; 2 for usage or I/O errors, an existing -o file without --force, or
     /// when Docker cannot be reached.
+    #[command(after_help = examples::help(examples::INIT))]
     Init(InitArgs),
     /// Print the dependency graph of a plan's steps.
+    #[command(after_help = examples::help(examples::GRAPH))]
     Graph(GraphArgs),
     /// Print the resolved plan (variables substituted, defaults applied).
+    #[command(after_help = examples::help(examples::SHOW))]
     Show(ShowArgs),
     /// Show what applying a plan would do: what changes against the live swarm, in which
     /// order, how long it takes (simulated by the executor that deploys, best and worst case)
@@ -57,6 +64,7 @@ pub enum Command {
     ///
     /// Exits 0 when planned, 1 when the plan is invalid or names services that do not exist,
     /// 2 for usage errors; with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.
+    #[command(after_help = examples::help(examples::PLAN))]
     Plan(PlanArgs),
     /// Deploy a plan to the swarm; on failure, undo every change (or pause, as the plan says).
     ///
@@ -70,6 +78,7 @@ pub enum Command {
     /// cannot run yet, deploy lock held, preflight problems); 2 for usage errors, an unwritable
     /// state directory, or when Docker cannot be reached; 130 when a second interrupt stopped
     /// it with changes left in place.
+    #[command(after_help = examples::help(examples::APPLY))]
     Apply(ApplyArgs),
     /// Undo what a stack's last run left changed, from the state the swarm keeps of it.
     ///
@@ -79,21 +88,28 @@ pub enum Command {
     /// journal instead. A service changed since the run changed it is left alone, by name. Exits 0 when everything is undone or
     /// there was nothing to undo, 1 when an undo failed or the stack is locked, 2 for usage
     /// errors or when Docker cannot be reached, 130 when a second interrupt stopped it.
+    #[command(after_help = examples::help(examples::ROLLBACK))]
     Rollback(RollbackArgs),
     /// Approve the step a run of STACK waits on (`pause NAME manual`), from any machine.
+    #[command(after_help = examples::help(examples::PROMOTE))]
     Promote(AnswerArgs),
     /// Refuse the step a run of STACK waits on: that run fails and rolls back.
+    #[command(after_help = examples::help(examples::ABORT))]
     Abort(AnswerArgs),
     /// Show what is live on a stack: services, blue-green colours, canaries, a run waiting for
     /// approval, the deploy lock and the last run. Reads the swarm only.
+    #[command(after_help = examples::help(examples::STATUS))]
     Status(StatusArgs),
     /// List a stack's last runs as the swarm keeps them: who ran which plan when, how each
     /// ended, and what each left to undo. Reads the swarm only.
+    #[command(after_help = examples::help(examples::HISTORY))]
     History(StatusArgs),
     /// Scale a stack's old blue-green colours whose keep-old has passed to zero (the next
     /// `apply` on the stack does it too).
+    #[command(after_help = examples::help(examples::FINISH))]
     Finish(AnswerArgs),
     /// Remove a stack's deploy lock left by a run that died.
+    #[command(after_help = examples::help(examples::UNLOCK))]
     Unlock(UnlockArgs),
     /// Finish what runs that died or were stopped left on a stack, from the swarm alone.
     ///
@@ -103,6 +119,7 @@ pub enum Command {
     /// with the command that resolves it. Refused while the lock's holder is alive. Exits 0 when
     /// nothing is left for a person, 1 when something is (or the stack is busy), 2 for usage
     /// errors or when Docker cannot be reached.
+    #[command(after_help = examples::help(examples::REPAIR))]
     Repair(RepairArgs),
     /// Restore a dump a backup step of STACK took, into the database it came from.
     ///
@@ -111,14 +128,21 @@ pub enum Command {
     /// --if-exists --exit-on-error --single-transaction` (all or nothing). Exits 0 when
     /// restored; 1 when the dump is unknown, changed or the restore failed (nothing restored),
     /// or the stack is locked; 2 for usage errors or when Docker cannot be reached.
+    #[command(after_help = examples::help(examples::RESTORE))]
     Restore(RestoreArgs),
     /// Print the long explanation of a diagnostic code (`planrun explain unknown-property`),
     /// the same text as its section in docs/language.md.
+    #[command(after_help = examples::help(examples::EXPLAIN))]
     Explain(ExplainArgs),
     /// Print a shell completion script: `planrun completions bash > /etc/bash_completion.d/planrun`.
+    #[command(after_help = examples::help(examples::COMPLETIONS))]
     Completions(CompletionsArgs),
-    /// Print the man page (roff): `planrun man > /usr/local/share/man/man1/planrun.1`.
-    Man,
+    /// Print a man page (roff), or write them all: `planrun man --dir /usr/local/share/man/man1`.
+    ///
+    /// One page for planrun and one per command (planrun-apply(1), ...), from the same
+    /// definitions as --help, examples included.
+    #[command(after_help = examples::help(examples::MAN))]
+    Man(ManArgs),
 }
 
 /// `planrun explain`.
@@ -127,6 +151,19 @@ pub struct ExplainArgs {
     /// The code, with or without `planrun::`.
     #[arg(value_name = "CODE")]
     pub code: String,
+}
+
+/// `planrun man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print (`planrun man apply` prints planrun-apply(1)); without
+    /// it, planrun(1).
+    #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+    pub command: Option<String>,
+    /// Write every page (planrun.1, planrun-COMMAND.1) into DIR, created if missing, and print
+    /// their paths.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// `planrun completions`.

@@ -6,6 +6,7 @@
 pub mod answer;
 pub mod apply;
 pub mod args;
+pub mod examples;
 pub mod explain;
 pub mod fmt;
 pub mod init;
@@ -72,7 +73,7 @@ pub fn main() -> ExitCode {
         Command::Restore(a) => restore::restore(a),
         Command::Explain(a) => explain::explain(a),
         Command::Completions(a) => install::completions(a),
-        Command::Man => install::man(),
+        Command::Man(a) => install::man(a),
     }
 }
 
