@@ -529,7 +529,17 @@ fn an_undeclared_var_is_reported_the_same_by_graph_and_validate() {
 fn explain_prints_a_codes_section_and_suggests_for_a_typo() {
     let (code, out) = run(&["explain", "planrun::unknown-property"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("### planrun::unknown-property\n"), "{out}");
+    // Rendered, not markdown: the wrong and the fixed example, indented, under their labels.
+    assert!(out.contains("--- stdout\nplanrun::unknown-property\n\nA property this node does not take"), "{out}");
+    assert!(out.contains("\nWrong:\n    gate g { swarm s_web }\n    rolling web service=s_web image=\"app:v2\" paralelism=2"), "{out}");
+    assert!(out.contains("\nFixed:\n    gate g { swarm s_web }\n    rolling web service=s_web image=\"app:v2\" parallelism=2"), "{out}");
+    assert!(!out.contains("```") && !out.contains("###") && !out.contains('\x1b'), "{out}");
+    // Colour only when asked (CLICOLOR_FORCE: stdout is a pipe here), never with NO_COLOR.
+    let forced = planrun().args(["explain", "cycle"]).env_remove("NO_COLOR").env("CLICOLOR_FORCE", "1").output().unwrap();
+    let forced = String::from_utf8_lossy(&forced.stdout);
+    assert!(forced.starts_with("\x1b[1m\x1b[4mplanrun::cycle\x1b[0m\n") && forced.contains("\x1b[1m\x1b[32mFixed:"), "{forced:?}");
+    let refused = planrun().args(["explain", "cycle"]).env("CLICOLOR_FORCE", "1").output().unwrap();
+    assert!(!refused.stdout.contains(&0x1b), "NO_COLOR wins: {}", String::from_utf8_lossy(&refused.stdout));
     let (same, bare) = run(&["explain", "unknown-property"]);
     assert_eq!((same, bare.lines().skip(2).collect::<Vec<_>>()), (0, out.lines().skip(2).collect::<Vec<_>>()));
     let (code, out) = run(&["explain", "unknown-propery"]);

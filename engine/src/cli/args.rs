@@ -130,8 +130,10 @@ pub enum Command {
     /// or the stack is locked; 2 for usage errors or when Docker cannot be reached.
     #[command(after_help = examples::help(examples::RESTORE))]
     Restore(RestoreArgs),
-    /// Print the long explanation of a diagnostic code (`planrun explain unknown-property`),
-    /// the same text as its section in docs/language.md.
+    /// Explain a diagnostic code: what is wrong, an example with the problem and the same
+    /// example fixed (its section of docs/language.md, rendered for a terminal).
+    ///
+    /// Colour on a terminal, unless NO_COLOR is set; CLICOLOR_FORCE=1 forces it.
     #[command(after_help = examples::help(examples::EXPLAIN))]
     Explain(ExplainArgs),
     /// Print a shell completion script: `planrun completions bash > /etc/bash_completion.d/planrun`.

@@ -144,7 +144,7 @@ planrun restore backups/db-shop-20261206T162319.042Z.dump --stack shop
 planrun restore backups/db-shop-20261206T162319.042Z.dump --stack shop --timeout 4h";
 
 pub const EXPLAIN: &str = "\
-# What a diagnostic code means, with an example
+# What a diagnostic code means, with a wrong and a fixed example
 planrun explain unknown-property
 # The code as `planrun validate` prints it works too
 planrun explain planrun::cycle";
