@@ -40,8 +40,8 @@ pub enum Command {
     /// Write a starting plan from a compose file or from a live stack.
     ///
     /// From a compose file (--compose): a compose step that deploys the whole file as the stack
-    /// (named --stack, default the file's directory), or with --rolling one rolling step per
-    /// service taking its image and replicas from the file. From a live stack (--stack alone): one
+    /// (named STACK, default the file's directory), or with --rolling one rolling step per
+    /// service taking its image and replicas from the file. From a live stack (STACK alone): one
     /// rolling step per service with the image, replicas and update settings it runs now (one-off
     /// jobs commented out: rolling steps update services, not jobs). Either
     /// way a swarm gate per service. The plan is in the canonical layout and validates as it is;
@@ -179,12 +179,22 @@ pub struct CompletionsArgs {
 /// `planrun restore`.
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
+    /// The stack whose run took the dump.
+    #[arg(value_name = "STACK", required = true)]
+    first: Option<String>,
     /// The dump, as the backup step wrote it.
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
-    /// The stack whose run took it.
-    #[arg(long, value_name = "STACK", value_parser = parse_stack)]
+    #[arg(value_name = "FILE", required = true)]
+    second: Option<PathBuf>,
+    /// The older spelling, `restore FILE --stack STACK` (it stands in for FILE's place: clap
+    /// lets a required argument be missing when one that conflicts with it is given).
+    #[arg(long = "stack", value_name = "STACK", value_parser = parse_stack, hide = true, conflicts_with = "second")]
+    stack_flag: Option<String>,
+    /// The stack, as [`Cli::settle`] reads it from either spelling.
+    #[arg(skip)]
     pub stack: String,
+    /// The dump, as [`Cli::settle`] reads it from either spelling.
+    #[arg(skip)]
+    pub file: PathBuf,
     /// Where run journals are kept.
     #[arg(long, value_name = "DIR", default_value = ".planrun")]
     pub state_dir: PathBuf,
@@ -276,13 +286,16 @@ pub struct FmtArgs {
 /// `planrun init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// The compose file to write the plan from (the format `docker stack deploy` reads).
-    #[arg(long, value_name = "FILE", required_unless_present = "stack")]
-    pub compose: Option<PathBuf>,
     /// With --compose, the stack's name (default: the compose file's directory name); alone,
     /// the live stack to write the plan from.
-    #[arg(long, value_name = "NAME", value_parser = parse_stack)]
-    pub stack: Option<String>,
+    #[arg(value_name = "STACK", value_parser = parse_stack)]
+    stack: Option<String>,
+    /// The older spelling, `--stack STACK`.
+    #[arg(long = "stack", value_name = "STACK", value_parser = parse_stack, hide = true, conflicts_with = "stack")]
+    stack_flag: Option<String>,
+    /// The compose file to write the plan from (the format `docker stack deploy` reads).
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["stack", "stack_flag"])]
+    pub compose: Option<PathBuf>,
     /// With --compose: a rolling step per service instead of one compose step (the services
     /// must exist already).
     #[arg(long, requires = "compose")]
@@ -293,12 +306,19 @@ pub struct InitArgs {
     /// Replace PLAN if it exists.
     #[arg(long, requires = "out")]
     pub force: bool,
-    /// With --stack alone: use this environment's Docker host from the project file.
+    /// With STACK alone: use this environment's Docker host from the project file.
     #[arg(long = "env", value_name = "NAME", conflicts_with = "compose")]
     pub env: Option<String>,
-    /// With --stack alone: the project file (default: planrun.toml in the current directory, if any).
+    /// With STACK alone: the project file (default: planrun.toml in the current directory, if any).
     #[arg(long = "project", value_name = "FILE", conflicts_with = "compose")]
     pub project: Option<PathBuf>,
+}
+
+impl InitArgs {
+    /// The stack named, in either spelling.
+    pub fn stack(&self) -> Option<&str> {
+        self.stack.as_deref().or(self.stack_flag.as_deref())
+    }
 }
 
 /// How diagnostics are printed.
@@ -405,6 +425,49 @@ pub struct ShowArgs {
     pub inputs: PlanInputs,
 }
 
+// ---- Consistent stack arguments
+//
+// Every command names its stack as its first argument (`planrun rollback shop`), as `docker
+// stack rm shop` does; seven commands always did. `rollback`, `restore` and `init` took
+// `--stack STACK`, which they still take (hidden) so scripts keep working.
+
+impl Cli {
+    /// Parses the command line, then settles what clap cannot: `restore`'s two spellings
+    /// (`restore STACK FILE`, and the older `restore FILE --stack STACK`).
+    pub fn parse_settled() -> Result<Cli, clap::Error> {
+        Cli::try_parse()?.settle()
+    }
+
+    /// [`Cli::parse_settled`] of the given words (the first is the program).
+    pub fn parse_settled_from<I: IntoIterator<Item = T>, T: Into<std::ffi::OsString> + Clone>(
+        words: I,
+    ) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(words)?.settle()
+    }
+
+    fn settle(mut self) -> Result<Cli, clap::Error> {
+        if let Command::Restore(a) = &mut self.command {
+            let error = |message: String| {
+                let mut command = <Cli as clap::CommandFactory>::command();
+                command.build();
+                let mut restore = command.find_subcommand("restore").expect("restore is a command").clone();
+                restore.error(clap::error::ErrorKind::InvalidValue, message)
+            };
+            let (stack, file) = match (a.first.take(), a.second.take(), a.stack_flag.take()) {
+                (Some(file), None, Some(stack)) => (stack, PathBuf::from(file)),
+                (Some(stack), Some(file), None) => {
+                    parse_stack(&stack).map_err(|e| error(format!("invalid value '{stack}' for '<STACK>': {e}")))?;
+                    (stack, file)
+                }
+                // clap refuses the rest (STACK and FILE are required, --stack conflicts with FILE).
+                _ => return Err(error("`planrun restore STACK FILE` names the stack and the dump".into())),
+            };
+            (a.stack, a.file) = (stack, file);
+        }
+        Ok(self)
+    }
+}
+
 /// Reads `--var NAME=VALUE`. The error stays a `String`: clap's `value_parser` takes any
 /// function returning an error it can display, and shows that text after its own words.
 fn parse_var(s: &str) -> Result<(String, String), String> {
@@ -454,8 +517,12 @@ pub struct ApplyArgs {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// The stack whose last run to undo.
-    #[arg(long, value_name = "STACK", value_parser = parse_stack)]
-    pub stack: String,
+    #[arg(value_name = "STACK", value_parser = parse_stack, required = true)]
+    stack: Option<String>,
+    /// The older spelling, `--stack STACK` (clap lets STACK be missing when it is given, as
+    /// they conflict).
+    #[arg(long = "stack", value_name = "STACK", value_parser = parse_stack, hide = true, conflicts_with = "stack")]
+    stack_flag: Option<String>,
     /// Undo this journal instead of the stack's newest.
     #[arg(long, value_name = "FILE", conflicts_with = "run")]
     pub journal: Option<PathBuf>,
@@ -474,6 +541,13 @@ pub struct RollbackArgs {
     /// The project file (default: planrun.toml in the current directory, if any).
     #[arg(long = "project", value_name = "FILE")]
     pub project: Option<PathBuf>,
+}
+
+impl RollbackArgs {
+    /// The stack, in either spelling (clap requires one).
+    pub fn stack(&self) -> &str {
+        self.stack.as_deref().or(self.stack_flag.as_deref()).unwrap_or_default()
+    }
 }
 
 /// `planrun repair`.
@@ -529,4 +603,73 @@ pub struct UnlockArgs {
     /// The project file (default: planrun.toml in the current directory, if any).
     #[arg(long = "project", value_name = "FILE")]
     pub project: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// The stack each spelling of a command line names.
+    fn stack_of(words: &[&str]) -> String {
+        let cli = Cli::parse_settled_from(words).unwrap_or_else(|e| panic!("{}: {e}", words.join(" ")));
+        match cli.command {
+            Command::Rollback(a) => a.stack().to_owned(),
+            Command::Restore(a) => format!("{} {}", a.stack, a.file.display()),
+            Command::Init(a) => a.stack().unwrap_or_default().to_owned(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_stack_is_the_first_argument_and_the_older_stack_flag_still_works() {
+        for (new, old, stack) in [
+            (&["planrun", "rollback", "shop"][..], &["planrun", "rollback", "--stack", "shop"][..], "shop"),
+            (&["planrun", "restore", "shop", "db.dump"], &["planrun", "restore", "db.dump", "--stack", "shop"], "shop db.dump"),
+            (&["planrun", "restore", "shop", "db.dump"], &["planrun", "restore", "--stack=shop", "db.dump"], "shop db.dump"),
+            (&["planrun", "init", "shop"], &["planrun", "init", "--stack", "shop"], "shop"),
+            (&["planrun", "init", "shop", "--compose", "c.yml"], &["planrun", "init", "--compose", "c.yml", "--stack", "shop"], "shop"),
+        ] {
+            assert_eq!(stack_of(new), stack, "{new:?}");
+            assert_eq!(stack_of(old), stack, "{old:?}");
+        }
+        // Named twice, or not at all, is a usage error.
+        for words in [
+            &["planrun", "rollback", "shop", "--stack", "shop"][..],
+            &["planrun", "rollback"],
+            &["planrun", "restore", "shop", "db.dump", "--stack", "shop"],
+            &["planrun", "restore", "db.dump"],
+            &["planrun", "init", "shop", "--stack", "shop"],
+        ] {
+            assert!(Cli::parse_settled_from(words).is_err(), "{words:?}");
+        }
+        // `restore STACK FILE` checks the name as every command does.
+        let e = Cli::parse_settled_from(["planrun", "restore", "../x", "db.dump"]).unwrap_err().to_string();
+        assert!(e.contains("invalid value '../x' for '<STACK>': it holds '.'"), "{e}");
+    }
+
+    #[test]
+    fn every_command_that_names_a_stack_takes_it_first_and_hides_the_flag() {
+        let mut cli = Cli::command();
+        cli.build();
+        let mut named = Vec::new();
+        for sub in cli.get_subcommands() {
+            for arg in sub.get_arguments().filter(|a| a.get_value_names().is_some_and(|v| v == ["STACK"])) {
+                match arg.get_long() {
+                    Some(long) => assert!(arg.is_hide_set(), "`planrun {} --{long}` is not hidden", sub.get_name()),
+                    None => {
+                        assert_eq!(arg.get_index(), Some(1), "{}: STACK comes first", sub.get_name());
+                        named.push(sub.get_name().to_owned());
+                    }
+                }
+            }
+        }
+        let expected = [
+            "rollback", "promote", "abort", "status", "history", "finish", "unlock", "repair", "restore", "init",
+        ];
+        for name in expected {
+            assert!(named.contains(&name.to_owned()), "{name} does not take STACK first: {named:?}");
+        }
+    }
 }

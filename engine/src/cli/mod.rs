@@ -30,7 +30,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
 use plans::graph::render;
 use plans::project::Environment;
 
@@ -50,7 +49,7 @@ pub const EXIT_STOPPED: u8 = 130;
 
 /// Runs the command line.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_settled() {
         Ok(cli) => cli,
         Err(e) => return report::usage_error(e),
     };

@@ -25,7 +25,7 @@ async fn rollback_async(a: RollbackArgs) -> ExitCode {
         ExitCode::from(refusal_code(refused.refusal))
     };
     let request = RollbackRequest {
-        stack: a.stack.clone(),
+        stack: a.stack().to_owned(),
         journal: a.journal.clone(),
         run: a.run.clone(),
         state_dir: a.state_dir.clone(),
@@ -46,8 +46,8 @@ async fn rollback_async(a: RollbackArgs) -> ExitCode {
         None => eprintln!("{did} run {} (from the state the swarm keeps; no journal of it here)", done.run_id),
     }
     let report = Report { outcome: done.outcome, reason: done.reason.clone(), left: done.left.clone() };
-    let again = rollback_command(&a.stack, &a.state_dir, a.env.as_deref(), a.project.as_deref());
-    if let Some(next) = summary::next_steps(&report, &a.stack, &again, done.lost_lock) {
+    let again = rollback_command(a.stack(), &a.state_dir, a.env.as_deref(), a.project.as_deref());
+    if let Some(next) = summary::next_steps(&report, a.stack(), &again, done.lost_lock) {
         eprint!("{next}");
     }
     match done.outcome {
