@@ -551,6 +551,34 @@ fn explain_prints_a_codes_section_and_suggests_for_a_typo() {
 }
 
 #[test]
+fn colour_follows_no_color_and_clicolor_force_in_every_human_output() {
+    // One rule for every output for people (cli::terminal, anstream's): a pipe is plain unless
+    // CLICOLOR_FORCE is set; NO_COLOR wins; an empty NO_COLOR does not count.
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let outputs = |env: &[(&str, &str)]| {
+        let mut plan = planrun();
+        plan.current_dir(&examples).args(["plan", "--offline", "quickstart.kdl"]).env_remove("NO_COLOR").env_remove("CI");
+        let mut validate = planrun();
+        validate.args(["validate", "unknown-property.kdl"]).env_remove("NO_COLOR");
+        let mut explain = planrun();
+        explain.args(["explain", "cycle"]).env_remove("NO_COLOR");
+        let mut out = Vec::new();
+        for (command, stdout) in [(&mut plan, true), (&mut validate, false), (&mut explain, true)] {
+            for (k, v) in env {
+                command.env(k, v);
+            }
+            let o = command.output().unwrap();
+            out.push(if stdout { o.stdout } else { o.stderr }.contains(&0x1b));
+        }
+        out
+    };
+    assert_eq!(outputs(&[]), [false, false, false], "a pipe is plain");
+    assert_eq!(outputs(&[("CLICOLOR_FORCE", "1")]), [true, true, true]);
+    assert_eq!(outputs(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]), [false, false, false]);
+    assert_eq!(outputs(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "")]), [true, true, true]);
+}
+
+#[test]
 fn bash_completion_completes_a_subcommand_and_the_man_page_renders() {
     let script = planrun().args(["completions", "bash"]).output().unwrap();
     assert!(script.status.success());

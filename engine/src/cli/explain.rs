@@ -12,7 +12,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anstream::ColorChoice;
 use anstyle::{AnsiColor, Style};
 use plans::Code;
 
@@ -219,16 +218,10 @@ pub fn render(code: &str, colour: bool) -> Option<String> {
     Some(out)
 }
 
-/// Whether standard output gets colour (anstream's rules: a terminal, `NO_COLOR`,
-/// `CLICOLOR_FORCE`, `CLICOLOR`, `TERM=dumb`).
-fn colour_on_stdout() -> bool {
-    !matches!(anstream::AutoStream::choice(&std::io::stdout()), ColorChoice::Never)
-}
-
 /// Runs `planrun explain`.
 pub fn explain(a: ExplainArgs) -> ExitCode {
     let code = a.code.trim().trim_start_matches("planrun::");
-    if let Some(text) = Code::ALL.iter().find(|c| c.name() == code).and_then(|c| render(c.name(), colour_on_stdout())) {
+    if let Some(text) = Code::ALL.iter().find(|c| c.name() == code).and_then(|c| render(c.name(), crate::cli::terminal::colour_on_stdout())) {
         let mut stdout = std::io::stdout().lock();
         return match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
             Ok(()) => ExitCode::SUCCESS,

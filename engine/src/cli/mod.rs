@@ -23,6 +23,7 @@ pub mod rollback;
 pub mod signals;
 pub mod status;
 pub mod summary;
+pub mod terminal;
 pub mod unlock;
 pub mod validate;
 
