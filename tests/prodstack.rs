@@ -129,7 +129,8 @@ fn release_2_0() -> Result<(), String> {
         ],
     );
     assert!(!transcript.contains(&work), "{transcript}");
-    let transcript = transcript::check("prodstack", "planrun apply examples/prodstack/plan.kdl --env local", &transcript);
+    let transcript =
+        transcript::check("prodstack", "planrun apply examples/prodstack/plan.kdl --env local", &transcript);
 
     // `up` again puts the services back on 1.0 and keeps the released database as it is.
     stack.deploy();

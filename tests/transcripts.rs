@@ -19,7 +19,9 @@ fn the_quickstart_prints_what_its_transcript_shows() {
     let script = std::fs::read_to_string(repo().join("examples/quickstart-run")).unwrap();
     // The service as the script makes it: its flags are the tests' (support::HEALTH, dnsrr, the
     // test network), with the stack's label.
-    for flag in ["--replicas 3", "--network planrun-test --endpoint-mode dnsrr", "--health-interval 1s", "planrun-test/app:v1"] {
+    for flag in
+        ["--replicas 3", "--network planrun-test --endpoint-mode dnsrr", "--health-interval 1s", "planrun-test/app:v1"]
+    {
         assert!(script.contains(flag), "examples/quickstart-run no longer says `{flag}`: make this test do as it does");
     }
     assert!(script.contains("exec target/release/planrun apply examples/quickstart.kdl --var \"image=$next\""));

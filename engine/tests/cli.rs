@@ -534,13 +534,27 @@ fn explain_prints_a_codes_section_and_suggests_for_a_typo() {
     assert_eq!(code, 0, "{out}");
     // Rendered, not markdown: the wrong and the fixed example, indented, under their labels.
     assert!(out.contains("--- stdout\nplanrun::unknown-property\n\nA property this node does not take"), "{out}");
-    assert!(out.contains("\nWrong:\n    gate g { swarm s_web }\n    rolling web service=s_web image=\"app:v2\" paralelism=2"), "{out}");
-    assert!(out.contains("\nFixed:\n    gate g { swarm s_web }\n    rolling web service=s_web image=\"app:v2\" parallelism=2"), "{out}");
+    assert!(
+        out.contains(
+            "\nWrong:\n    gate g { swarm s_web }\n    rolling web service=s_web image=\"app:v2\" paralelism=2"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "\nFixed:\n    gate g { swarm s_web }\n    rolling web service=s_web image=\"app:v2\" parallelism=2"
+        ),
+        "{out}"
+    );
     assert!(!out.contains("```") && !out.contains("###") && !out.contains('\x1b'), "{out}");
     // Colour only when asked (CLICOLOR_FORCE: stdout is a pipe here), never with NO_COLOR.
-    let forced = planrun().args(["explain", "cycle"]).env_remove("NO_COLOR").env("CLICOLOR_FORCE", "1").output().unwrap();
+    let forced =
+        planrun().args(["explain", "cycle"]).env_remove("NO_COLOR").env("CLICOLOR_FORCE", "1").output().unwrap();
     let forced = String::from_utf8_lossy(&forced.stdout);
-    assert!(forced.starts_with("\x1b[1m\x1b[4mplanrun::cycle\x1b[0m\n") && forced.contains("\x1b[1m\x1b[32mFixed:"), "{forced:?}");
+    assert!(
+        forced.starts_with("\x1b[1m\x1b[4mplanrun::cycle\x1b[0m\n") && forced.contains("\x1b[1m\x1b[32mFixed:"),
+        "{forced:?}"
+    );
     let refused = planrun().args(["explain", "cycle"]).env("CLICOLOR_FORCE", "1").output().unwrap();
     assert!(!refused.stdout.contains(&0x1b), "NO_COLOR wins: {}", String::from_utf8_lossy(&refused.stdout));
     let (same, bare) = run(&["explain", "unknown-property"]);
@@ -557,7 +571,10 @@ fn colour_follows_no_color_and_clicolor_force_in_every_human_output() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
     let outputs = |env: &[(&str, &str)]| {
         let mut plan = planrun();
-        plan.current_dir(&examples).args(["plan", "--offline", "quickstart.kdl"]).env_remove("NO_COLOR").env_remove("CI");
+        plan.current_dir(&examples)
+            .args(["plan", "--offline", "quickstart.kdl"])
+            .env_remove("NO_COLOR")
+            .env_remove("CI");
         let mut validate = planrun();
         validate.args(["validate", "unknown-property.kdl"]).env_remove("NO_COLOR");
         let mut explain = planrun();
@@ -636,8 +653,13 @@ fn bash_completion_completes_a_subcommand_and_the_man_page_renders() {
     for line in text.lines().map(str::trim).filter(|l| l.starts_with("planrun-") && l.ends_with("(1)")) {
         let file = pages.join(format!("{}.1", line.trim_end_matches("(1)")));
         assert!(listed.contains(&file.display().to_string()), "{line}: no {} in\n{listed}", file.display());
-        let rendered = std::process::Command::new("groff").args(["-man", "-Tutf8", "-P-cbou"]).arg(&file).output().unwrap();
-        assert!(rendered.status.success() && rendered.stderr.is_empty(), "{}", String::from_utf8_lossy(&rendered.stderr));
+        let rendered =
+            std::process::Command::new("groff").args(["-man", "-Tutf8", "-P-cbou"]).arg(&file).output().unwrap();
+        assert!(
+            rendered.status.success() && rendered.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&rendered.stderr)
+        );
         let page = String::from_utf8_lossy(&rendered.stdout);
         let command = line.trim_end_matches("(1)").replacen('-', " ", 1);
         for part in ["NAME", "SYNOPSIS", "EXAMPLES", "SEE ALSO", "planrun(1)", &command] {
@@ -645,7 +667,10 @@ fn bash_completion_completes_a_subcommand_and_the_man_page_renders() {
         }
     }
     let (code, apply) = run(&["man", "apply"]);
-    assert_eq!((code, std::fs::read_to_string(pages.join("planrun-apply.1")).unwrap()), (0, apply[apply.find(".ie").unwrap()..].to_owned()));
+    assert_eq!(
+        (code, std::fs::read_to_string(pages.join("planrun-apply.1")).unwrap()),
+        (0, apply[apply.find(".ie").unwrap()..].to_owned())
+    );
     let (code, out) = run(&["man", "aply"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("error: no command `aply` has a man page; the commands are: validate, fmt,"), "{out}");
@@ -663,7 +688,10 @@ fn every_commands_help_ends_with_examples() {
     );
     // The short help (-h) shows them too: they are what a newcomer looks for.
     let (_, short) = run(&["apply", "-h"]);
-    assert!(short.contains("Examples:\n  # Deploy to the swarm of the production environment of planrun.toml\n"), "{short}");
+    assert!(
+        short.contains("Examples:\n  # Deploy to the swarm of the production environment of planrun.toml\n"),
+        "{short}"
+    );
 }
 
 // ---------------------------------------------------------------- planrun fmt

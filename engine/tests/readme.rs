@@ -125,7 +125,8 @@ fn the_readme_has_one_short_line_per_command_and_the_docs_the_details() {
     let commands = read("docs/commands.md");
     let headings: Vec<&str> = commands.lines().filter(|l| l.starts_with("### `planrun ")).collect();
     for name in subcommands() {
-        let named = |line: &&str| line.contains(&format!("`planrun {name}")) || line.contains(&format!(", `planrun {name}"));
+        let named =
+            |line: &&str| line.contains(&format!("`planrun {name}")) || line.contains(&format!(", `planrun {name}"));
         assert!(rows.iter().any(named), "no line for `planrun {name}` in the README's command table");
         assert!(headings.iter().any(named), "no `### planrun {name}` section in docs/commands.md");
     }
@@ -143,7 +144,8 @@ fn the_readme_shows_the_quickstart_transcript_the_e2e_test_keeps() {
     // tests/transcripts.rs runs the quickstart and compares it with the doc; the README shows
     // the same run.
     let (readme, doc) = (read("README.md"), read("docs/transcripts/quickstart.md"));
-    let (readme, doc) = (block_after(&readme, "<!-- transcript: quickstart -->"), block_after(&doc, "<!-- transcript -->"));
+    let (readme, doc) =
+        (block_after(&readme, "<!-- transcript: quickstart -->"), block_after(&doc, "<!-- transcript -->"));
     assert_eq!(readme, doc);
     assert!(doc.starts_with("$ planrun apply examples/quickstart.kdl") && doc.contains("\nSummary: run r-"), "{doc}");
     let prodstack = read("docs/transcripts/prodstack.md");

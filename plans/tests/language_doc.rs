@@ -25,7 +25,9 @@ fn check_block(b: &Block, files: &Path) -> Result<Option<String>, String> {
     if b.lang == "toml" {
         let result = Project::parse(&SourceFile::new("planrun.toml", b.text.clone()));
         if let Some(code) = &b.fixes {
-            return result.map(|_| None).map_err(|d| format!("the fixed example of {code} does not parse: {}", d.message));
+            return result
+                .map(|_| None)
+                .map_err(|d| format!("the fixed example of {code} does not parse: {}", d.message));
         }
         return match (&b.fails, result) {
             (None, Ok(_)) => Ok(None),

@@ -89,7 +89,8 @@ pub fn block<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
 
 fn replace_block(path: &PathBuf, marker: &str, body: &str) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let start = text.find(marker).unwrap_or_else(|| panic!("{}: no `{}`", path.display(), marker.trim())) + marker.len();
+    let start =
+        text.find(marker).unwrap_or_else(|| panic!("{}: no `{}`", path.display(), marker.trim())) + marker.len();
     let end = start + text[start..].find("```\n").expect("a closed block");
     let text = format!("{}{body}\n{}", &text[..start], &text[end..]);
     std::fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -112,11 +113,12 @@ fn line_shape(line: &str) -> String {
     }
     // A measurement: `gate NAME #N: TARGET = VALUE; CONDITION -> VERDICT (detail)`.
     let mut owned = line.to_owned();
-    if owned.contains(": gate ") && owned.contains(" #") {
-        if let (Some(eq), Some(arrow)) = (owned.find(" = "), owned.rfind(" -> ")) {
-            let condition = owned[eq..arrow].split_once("; ").map_or("", |(_, c)| c).to_owned();
-            owned = format!("{} = V; {condition} -> V", &owned[..eq]);
-        }
+    if owned.contains(": gate ")
+        && owned.contains(" #")
+        && let (Some(eq), Some(arrow)) = (owned.find(" = "), owned.rfind(" -> "))
+    {
+        let condition = owned[eq..arrow].split_once("; ").map_or("", |(_, c)| c).to_owned();
+        owned = format!("{} = V; {condition} -> V", &owned[..eq]);
     }
     // A rollout's progress: how many tasks run the new spec is the line; what Swarm says of the
     // rest depends on when it was asked.

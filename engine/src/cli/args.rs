@@ -626,10 +626,22 @@ mod tests {
     fn the_stack_is_the_first_argument_and_the_older_stack_flag_still_works() {
         for (new, old, stack) in [
             (&["planrun", "rollback", "shop"][..], &["planrun", "rollback", "--stack", "shop"][..], "shop"),
-            (&["planrun", "restore", "shop", "db.dump"], &["planrun", "restore", "db.dump", "--stack", "shop"], "shop db.dump"),
-            (&["planrun", "restore", "shop", "db.dump"], &["planrun", "restore", "--stack=shop", "db.dump"], "shop db.dump"),
+            (
+                &["planrun", "restore", "shop", "db.dump"],
+                &["planrun", "restore", "db.dump", "--stack", "shop"],
+                "shop db.dump",
+            ),
+            (
+                &["planrun", "restore", "shop", "db.dump"],
+                &["planrun", "restore", "--stack=shop", "db.dump"],
+                "shop db.dump",
+            ),
             (&["planrun", "init", "shop"], &["planrun", "init", "--stack", "shop"], "shop"),
-            (&["planrun", "init", "shop", "--compose", "c.yml"], &["planrun", "init", "--compose", "c.yml", "--stack", "shop"], "shop"),
+            (
+                &["planrun", "init", "shop", "--compose", "c.yml"],
+                &["planrun", "init", "--compose", "c.yml", "--stack", "shop"],
+                "shop",
+            ),
         ] {
             assert_eq!(stack_of(new), stack, "{new:?}");
             assert_eq!(stack_of(old), stack, "{old:?}");
@@ -665,9 +677,8 @@ mod tests {
                 }
             }
         }
-        let expected = [
-            "rollback", "promote", "abort", "status", "history", "finish", "unlock", "repair", "restore", "init",
-        ];
+        let expected =
+            ["rollback", "promote", "abort", "status", "history", "finish", "unlock", "repair", "restore", "init"];
         for name in expected {
             assert!(named.contains(&name.to_owned()), "{name} does not take STACK first: {named:?}");
         }

@@ -221,7 +221,11 @@ pub fn render(code: &str, colour: bool) -> Option<String> {
 /// Runs `planrun explain`.
 pub fn explain(a: ExplainArgs) -> ExitCode {
     let code = a.code.trim().trim_start_matches("planrun::");
-    if let Some(text) = Code::ALL.iter().find(|c| c.name() == code).and_then(|c| render(c.name(), crate::cli::terminal::colour_on_stdout())) {
+    if let Some(text) = Code::ALL
+        .iter()
+        .find(|c| c.name() == code)
+        .and_then(|c| render(c.name(), crate::cli::terminal::colour_on_stdout()))
+    {
         let mut stdout = std::io::stdout().lock();
         return match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
             Ok(()) => ExitCode::SUCCESS,
@@ -293,7 +297,10 @@ mod tests {
         let text = render("unknown-property", true).unwrap();
         assert!(text.starts_with("\x1b[1m\x1b[4mplanrun::unknown-property\x1b[0m\n"), "{text:?}");
         assert!(text.contains("(settings are \x1b[36mkey=value\x1b[0m or child"), "{text:?}");
-        assert!(text.contains("\x1b[1m\x1b[31mWrong:\x1b[0m") && text.contains("\x1b[1m\x1b[32mFixed:\x1b[0m"), "{text:?}");
+        assert!(
+            text.contains("\x1b[1m\x1b[31mWrong:\x1b[0m") && text.contains("\x1b[1m\x1b[32mFixed:\x1b[0m"),
+            "{text:?}"
+        );
         let plain = anstream::adapter::strip_str(&text).to_string();
         assert_eq!(plain, render("unknown-property", false).unwrap().replace("`key=value`", "key=value"));
     }

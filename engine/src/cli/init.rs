@@ -177,7 +177,9 @@ fn from_compose_file(file: &Path, stack: Option<&str>, rolling: bool, out: Optio
                 None => {
                     return Err(fail(
                         EXIT_USAGE,
-                        format!("cannot name the stack after the directory of {shown}: give the stack's name: planrun init STACK --compose FILE"),
+                        format!(
+                            "cannot name the stack after the directory of {shown}: give the stack's name: planrun init STACK --compose FILE"
+                        ),
                     ));
                 }
             }

@@ -77,7 +77,12 @@ fn page(command: clap::Command, see_also: &[String]) -> Result<String, std::io::
         for line in lines {
             match line.strip_prefix("# ") {
                 Some(comment) => extra.control("PP", NONE).text([roman(comment)]),
-                None => extra.control("RS", ["4"]).control("nf", NONE).text([bold(line)]).control("fi", NONE).control("RE", NONE),
+                None => extra
+                    .control("RS", ["4"])
+                    .control("nf", NONE)
+                    .text([bold(line)])
+                    .control("fi", NONE)
+                    .control("RE", NONE),
             };
         }
     }
@@ -117,7 +122,10 @@ pub fn man(a: ManArgs) -> ExitCode {
         let names: Vec<&str> =
             pages.iter().filter_map(|(n, _)| n.strip_prefix("planrun-")?.strip_suffix(".1")).collect();
         let command = a.command.as_deref().unwrap_or_default();
-        return fail(EXIT_USAGE, format!("no command `{command}` has a man page; the commands are: {}", names.join(", ")));
+        return fail(
+            EXIT_USAGE,
+            format!("no command `{command}` has a man page; the commands are: {}", names.join(", ")),
+        );
     };
     crate::cli::report::write(crate::cli::report::Stream::Stdout, text);
     ExitCode::SUCCESS
@@ -164,7 +172,10 @@ mod tests {
         let mut references = 0;
         for (file, text) in &pages {
             for name in named(text) {
-                assert!(files.contains(&format!("{name}.1").as_str()), "{file} names {name}(1), which is not generated");
+                assert!(
+                    files.contains(&format!("{name}.1").as_str()),
+                    "{file} names {name}(1), which is not generated"
+                );
                 references += 1;
             }
         }
