@@ -508,7 +508,7 @@ fn rollback_refuses_the_journal_of_another_stack() {
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(refused.stderr.contains(&format!("is a journal of stack `{stack}`, not `{other}`")), "{}", refused.stderr);
     assert!(
-        refused.stderr.contains(&format!("planrun rollback --stack {stack} --journal {}", journal.display())),
+        refused.stderr.contains(&format!("planrun rollback {stack} --journal {}", journal.display())),
         "{}",
         refused.stderr
     );

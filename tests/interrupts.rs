@@ -232,7 +232,7 @@ fn paused_run_is_undone_later_by_the_printed_rollback_command() {
     assert_eq!(web.image(), V2, "pause leaves the new release in place");
     let state = work.dir.join("state");
     assert!(
-        paused.stderr.contains(&format!("  planrun rollback --stack {stack} --state-dir {}", state.display())),
+        paused.stderr.contains(&format!("  planrun rollback {stack} --state-dir {}", state.display())),
         "{}",
         paused.stderr
     );

@@ -68,7 +68,7 @@ pub async fn repair(
     }
     let runs = run_state::runs(cluster.as_ref(), stack).await.map_err(|e| unavailable(&e))?;
     let mut findings = Vec::new();
-    let rollback = |run: &str| format!("planrun rollback --stack {stack} --run {run}");
+    let rollback = |run: &str| format!("planrun rollback {stack} --run {run}");
 
     // Runs that ended mid-way with changes in place: undone now, newest first.
     let (to_undo, for_a_person): (Vec<&StoredRun>, Vec<&StoredRun>) = runs

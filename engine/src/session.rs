@@ -407,7 +407,7 @@ async fn rollback_target(request: &RollbackRequest, cluster: &dyn Cluster) -> Re
                 Refusal::Usage,
                 format!(
                     "{} is a journal of stack `{stack}`, not `{}`: nothing was changed\n\
-                     to undo that run, name its stack: planrun rollback --stack {stack} --journal {}",
+                     to undo that run, name its stack: planrun rollback {stack} --journal {}",
                     path.display(),
                     request.stack,
                     path.display()

@@ -248,13 +248,16 @@ fn a_stack_name_docker_would_refuse_is_refused_before_any_path_or_swarm() {
         let commands: Vec<Vec<&str>> = vec![
             vec!["status", stack],
             vec!["history", stack],
+            vec!["rollback", stack, "--state-dir", state_dir],
             vec!["rollback", "--stack", stack, "--state-dir", state_dir],
             vec!["repair", stack, "--state-dir", state_dir],
             vec!["unlock", stack, "--force", "r-1"],
             vec!["promote", stack],
             vec!["abort", stack],
             vec!["finish", stack],
+            vec!["restore", stack, "dump.pgdump", "--state-dir", state_dir],
             vec!["restore", "dump.pgdump", "--stack", stack, "--state-dir", state_dir],
+            vec!["init", stack],
             vec!["init", "--stack", stack],
         ];
         for args in commands {
@@ -529,12 +532,67 @@ fn an_undeclared_var_is_reported_the_same_by_graph_and_validate() {
 fn explain_prints_a_codes_section_and_suggests_for_a_typo() {
     let (code, out) = run(&["explain", "planrun::unknown-property"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("### planrun::unknown-property\n"), "{out}");
+    // Rendered, not markdown: the wrong and the fixed example, indented, under their labels.
+    assert!(out.contains("--- stdout\nplanrun::unknown-property\n\nA property this node does not take"), "{out}");
+    assert!(
+        out.contains(
+            "\nWrong:\n    gate g { swarm s_web }\n    rolling web service=s_web image=\"app:v2\" paralelism=2"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "\nFixed:\n    gate g { swarm s_web }\n    rolling web service=s_web image=\"app:v2\" parallelism=2"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("```") && !out.contains("###") && !out.contains('\x1b'), "{out}");
+    // Colour only when asked (CLICOLOR_FORCE: stdout is a pipe here), never with NO_COLOR.
+    let forced =
+        planrun().args(["explain", "cycle"]).env_remove("NO_COLOR").env("CLICOLOR_FORCE", "1").output().unwrap();
+    let forced = String::from_utf8_lossy(&forced.stdout);
+    assert!(
+        forced.starts_with("\x1b[1m\x1b[4mplanrun::cycle\x1b[0m\n") && forced.contains("\x1b[1m\x1b[32mFixed:"),
+        "{forced:?}"
+    );
+    let refused = planrun().args(["explain", "cycle"]).env("CLICOLOR_FORCE", "1").output().unwrap();
+    assert!(!refused.stdout.contains(&0x1b), "NO_COLOR wins: {}", String::from_utf8_lossy(&refused.stdout));
     let (same, bare) = run(&["explain", "unknown-property"]);
     assert_eq!((same, bare.lines().skip(2).collect::<Vec<_>>()), (0, out.lines().skip(2).collect::<Vec<_>>()));
     let (code, out) = run(&["explain", "unknown-propery"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("did you mean `unknown-property`?"), "{out}");
+}
+
+#[test]
+fn colour_follows_no_color_and_clicolor_force_in_every_human_output() {
+    // One rule for every output for people (cli::terminal, anstream's): a pipe is plain unless
+    // CLICOLOR_FORCE is set; NO_COLOR wins; an empty NO_COLOR does not count.
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let outputs = |env: &[(&str, &str)]| {
+        let mut plan = planrun();
+        plan.current_dir(&examples)
+            .args(["plan", "--offline", "quickstart.kdl"])
+            .env_remove("NO_COLOR")
+            .env_remove("CI");
+        let mut validate = planrun();
+        validate.args(["validate", "unknown-property.kdl"]).env_remove("NO_COLOR");
+        let mut explain = planrun();
+        explain.args(["explain", "cycle"]).env_remove("NO_COLOR");
+        let mut out = Vec::new();
+        for (command, stdout) in [(&mut plan, true), (&mut validate, false), (&mut explain, true)] {
+            for (k, v) in env {
+                command.env(k, v);
+            }
+            let o = command.output().unwrap();
+            out.push(if stdout { o.stdout } else { o.stderr }.contains(&0x1b));
+        }
+        out
+    };
+    assert_eq!(outputs(&[]), [false, false, false], "a pipe is plain");
+    assert_eq!(outputs(&[("CLICOLOR_FORCE", "1")]), [true, true, true]);
+    assert_eq!(outputs(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]), [false, false, false]);
+    assert_eq!(outputs(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "")]), [true, true, true]);
 }
 
 #[test]
@@ -561,7 +619,8 @@ fn bash_completion_completes_a_subcommand_and_the_man_page_renders() {
     };
     assert_eq!(complete("planrun va"), "validate");
     assert_eq!(complete("planrun res"), "restore");
-    assert!(complete("planrun restore --st").contains("--stack"), "{}", complete("planrun restore --st"));
+    // (clap_complete's bash script offers the older, hidden `--stack` too.)
+    assert!(complete("planrun restore --st").contains("--state-dir"), "{}", complete("planrun restore --st"));
     for shell in ["zsh", "fish"] {
         let out = planrun().args(["completions", shell]).output().unwrap();
         assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("restore"), "{shell}");
@@ -581,10 +640,58 @@ fn bash_completion_completes_a_subcommand_and_the_man_page_renders() {
     for section in ["NAME", "SYNOPSIS", "SUBCOMMANDS"] {
         assert!(text.contains(section), "{section} in\n{text}");
     }
-    for command in ["planrun-apply", "planrun-restore", "planrun-explain"] {
+    for command in ["planrun-apply(1)", "planrun-restore(1)", "planrun-explain(1)"] {
         assert!(text.contains(command), "{command} in\n{text}");
     }
+
+    // Every page planrun(1) names is written by `planrun man --dir` and renders, with the
+    // command's examples and where to read on.
+    let pages = dir.join("man1");
+    let written = planrun().args(["man", "--dir"]).arg(&pages).output().unwrap();
+    assert!(written.status.success(), "{}", String::from_utf8_lossy(&written.stderr));
+    let listed = String::from_utf8_lossy(&written.stdout);
+    for line in text.lines().map(str::trim).filter(|l| l.starts_with("planrun-") && l.ends_with("(1)")) {
+        let file = pages.join(format!("{}.1", line.trim_end_matches("(1)")));
+        assert!(listed.contains(&file.display().to_string()), "{line}: no {} in\n{listed}", file.display());
+        let rendered =
+            std::process::Command::new("groff").args(["-man", "-Tutf8", "-P-cbou"]).arg(&file).output().unwrap();
+        assert!(
+            rendered.status.success() && rendered.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&rendered.stderr)
+        );
+        let page = String::from_utf8_lossy(&rendered.stdout);
+        let command = line.trim_end_matches("(1)").replacen('-', " ", 1);
+        for part in ["NAME", "SYNOPSIS", "EXAMPLES", "SEE ALSO", "planrun(1)", &command] {
+            assert!(page.contains(part), "{part} in {line}:\n{page}");
+        }
+    }
+    let (code, apply) = run(&["man", "apply"]);
+    assert_eq!(
+        (code, std::fs::read_to_string(pages.join("planrun-apply.1")).unwrap()),
+        (0, apply[apply.find(".ie").unwrap()..].to_owned())
+    );
+    let (code, out) = run(&["man", "aply"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("error: no command `aply` has a man page; the commands are: validate, fmt,"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn every_commands_help_ends_with_examples() {
+    let (code, out) = run(&["plan", "--help"]);
+    assert_eq!(code, 0, "{out}");
+    let examples = &out[out.find("\nExamples:\n").expect("an Examples section") + 1..];
+    assert!(
+        examples.contains("\n  # A drill: what is rolled back, and how everything ends, if the step backend fails\n  planrun plan deploy/plan.kdl --fail backend\n"),
+        "{examples}"
+    );
+    // The short help (-h) shows them too: they are what a newcomer looks for.
+    let (_, short) = run(&["apply", "-h"]);
+    assert!(
+        short.contains("Examples:\n  # Deploy to the swarm of the production environment of planrun.toml\n"),
+        "{short}"
+    );
 }
 
 // ---------------------------------------------------------------- planrun fmt

@@ -1,6 +1,6 @@
 //! The Debian package as a user gets it: `packaging/deb/build` packages this test's `planrun`,
 //! the package says what it is and holds exactly the expected files, root-owned with Debian's
-//! modes; then `dpkg -i` installs it, `/usr/bin/planrun --version` runs, the man page renders
+//! modes; then `dpkg -i` installs it, `/usr/bin/planrun --version` runs, the man pages render
 //! from where it was installed and bash-completion loads the completion from where it looks.
 //! `dpkg --purge` removes it again, whether or not an assertion failed.
 //!
@@ -12,16 +12,32 @@ use std::process::Command;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The package's files and their modes, besides its directories (all `drwxr-xr-x`).
+/// The package's files and their modes, besides its directories (all `drwxr-xr-x`) and its
+/// man pages ([`files`]).
 const FILES: &[(&str, &str)] = &[
     ("./usr/bin/planrun", "-rwxr-xr-x"),
-    ("./usr/share/man/man1/planrun.1.gz", "-rw-r--r--"),
     ("./usr/share/bash-completion/completions/planrun", "-rw-r--r--"),
     ("./usr/share/zsh/vendor-completions/_planrun", "-rw-r--r--"),
     ("./usr/share/fish/vendor_completions.d/planrun.fish", "-rw-r--r--"),
     ("./usr/share/doc/planrun/copyright", "-rw-r--r--"),
     ("./usr/share/doc/planrun/README.md.gz", "-rw-r--r--"),
 ];
+
+/// Every file of the package with its mode: [`FILES`] and a man page for planrun and for each
+/// of its commands, as `planrun man --dir` writes them.
+fn files() -> Vec<(String, &'static str)> {
+    let mut files: Vec<(String, &str)> = FILES.iter().map(|(p, m)| (p.to_string(), *m)).collect();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("package-man");
+    let _ = std::fs::remove_dir_all(&dir);
+    let listed = stdout(Command::new(env!("CARGO_BIN_EXE_planrun")).arg("man").arg("--dir").arg(&dir));
+    for page in listed.lines() {
+        let name = Path::new(page).file_name().unwrap().to_string_lossy().into_owned();
+        files.push((format!("./usr/share/man/man1/{name}.gz"), "-rw-r--r--"));
+    }
+    assert!(files.iter().any(|(p, _)| p == "./usr/share/man/man1/planrun-apply.1.gz"), "{files:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    files
+}
 
 /// Runs a command to success and returns its standard output.
 fn stdout(command: &mut Command) -> String {
@@ -61,6 +77,7 @@ fn the_debian_package_installs_runs_its_man_page_and_completion_and_purges() {
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("package");
     let _ = std::fs::remove_dir_all(&out);
     let deb = build_package(&out);
+    let files_expected = files();
     let arch = stdout(Command::new("dpkg").arg("--print-architecture")).trim().to_owned();
     assert_eq!(deb, out.join(format!("planrun_{VERSION}_{arch}.deb")));
 
@@ -84,8 +101,9 @@ fn the_debian_package_installs_runs_its_man_page_and_completion_and_purges() {
         }
     }
     files.sort();
-    let mut expected = FILES.to_vec();
+    let mut expected = files_expected.clone();
     expected.sort();
+    let files: Vec<(String, &str)> = files.into_iter().map(|(p, m)| (p.to_owned(), m)).collect();
     assert_eq!(files, expected, "{listing}");
 
     if unsafe { libc::geteuid() } != 0 {
@@ -114,8 +132,17 @@ fn the_debian_package_installs_runs_its_man_page_and_completion_and_purges() {
         std::fs::remove_file(&roff).unwrap();
         rendered
     };
-    for part in ["NAME", "SYNOPSIS", "SUBCOMMANDS", "planrun-apply", VERSION] {
+    for part in ["NAME", "SYNOPSIS", "SUBCOMMANDS", "planrun-apply(1)", VERSION] {
         assert!(page.contains(part), "{part} in the man page:\n{page}");
+    }
+    // A command's own page, with its examples, found by its name as planrun(1) gives it.
+    if Path::new("/usr/bin/man").exists() {
+        let apply = stdout(
+            Command::new("man").args(["-P", "cat", "planrun-apply"]).env("MANWIDTH", "100").env("LC_ALL", "C.UTF-8"),
+        );
+        for part in ["planrun-apply", "EXAMPLES", "planrun apply deploy/plan.kdl --env production", "SEE ALSO"] {
+            assert!(apply.contains(part), "{part} in planrun-apply(1):\n{apply}");
+        }
     }
 
     // bash-completion's loader looks for a command's completion in the share/bash-completion/
@@ -148,7 +175,7 @@ fn the_debian_package_installs_runs_its_man_page_and_completion_and_purges() {
     let after = Command::new("dpkg-query").args(["-W", "-f=${db:Status-Status}", "planrun"]).output().unwrap();
     let status = String::from_utf8_lossy(&after.stdout);
     assert!(!after.status.success() || status == "not-installed", "after the purge: {status}");
-    for (path, _) in FILES {
+    for (path, _) in &files_expected {
         let installed_path = Path::new(&path[1..]);
         assert!(!installed_path.exists(), "{} is left after the purge", installed_path.display());
     }

@@ -24,6 +24,11 @@ fn code_name(code: Code) -> String {
 fn check_block(b: &Block, files: &Path) -> Result<Option<String>, String> {
     if b.lang == "toml" {
         let result = Project::parse(&SourceFile::new("planrun.toml", b.text.clone()));
+        if let Some(code) = &b.fixes {
+            return result
+                .map(|_| None)
+                .map_err(|d| format!("the fixed example of {code} does not parse: {}", d.message));
+        }
         return match (&b.fails, result) {
             (None, Ok(_)) => Ok(None),
             (None, Err(d)) => Err(format!("planrun.toml does not parse: {}", d.message)),
@@ -53,6 +58,12 @@ fn check_block(b: &Block, files: &Path) -> Result<Option<String>, String> {
     }
     if !errors.is_empty() {
         return Err(format!("expected no errors, got: {}", describe(&errors)));
+    }
+    if let Some(code) = &b.fixes {
+        if !warnings.is_empty() {
+            return Err(format!("the fixed example of {code} has warnings: {}", describe(&warnings)));
+        }
+        return Ok(None);
     }
     if let Some(code) = &b.warns {
         if warnings.is_empty() || warnings.iter().any(|d| code_name(d.code) != *code) {
@@ -108,6 +119,20 @@ fn every_example_in_the_language_reference_checks_as_stated() {
     assert!(checked.len() >= 40, "expected the reference's examples, found {} blocks", checked.len());
     let mut failures = Vec::new();
     let mut demonstrated = BTreeSet::new();
+    // A fixed example follows an example of its code (what `planrun explain` shows together).
+    let mut fixed = BTreeSet::new();
+    let mut shown: Option<&str> = None;
+    for b in &checked {
+        if let Some(code) = b.fails.as_deref().or(b.warns.as_deref()) {
+            shown = Some(code);
+        }
+        if let Some(code) = &b.fixes {
+            if shown != Some(code.as_str()) {
+                failures.push(format!("docs/language.md:{}: a fixed {code} after no example of it", b.line));
+            }
+            fixed.insert(code.clone());
+        }
+    }
     for b in checked {
         match check_block(b, &files) {
             Ok(Some(code)) => {
@@ -129,6 +154,9 @@ fn every_example_in_the_language_reference_checks_as_stated() {
         let name = code_name(*code);
         if !demonstrated.contains(&name) {
             failures.push(format!("{name} has no `fails:` or `warns:` example in docs/language.md"));
+        }
+        if !fixed.contains(&name) {
+            failures.push(format!("{name} has no `fixes:` example in docs/language.md"));
         }
         if !doc.contains(&format!("### {name}\n")) {
             failures.push(format!("{name} has no `### {name}` section in docs/language.md"));

@@ -8,6 +8,7 @@ pub mod docker_proxy;
 pub mod postgres;
 pub mod prodstack;
 pub mod receiver;
+pub mod transcript;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -33,7 +33,7 @@ pub fn output_sinks(output: OutputFormat) -> Vec<Box<dyn Sink>> {
 /// The exact command that undoes what a run of `stack` left, with the flags that reach the
 /// same journals and Docker host.
 pub fn rollback_command(stack: &str, state_dir: &Path, env: Option<&str>, project: Option<&Path>) -> String {
-    let mut argv = vec!["planrun".to_string(), "rollback".into(), "--stack".into(), stack.to_owned()];
+    let mut argv = vec!["planrun".to_string(), "rollback".into(), stack.to_owned()];
     if state_dir != Path::new(".planrun") {
         argv.extend(["--state-dir".into(), state_dir.display().to_string()]);
     }
@@ -314,10 +314,10 @@ mod tests {
 
     #[test]
     fn the_rollback_command_carries_the_flags_that_reach_the_same_run() {
-        assert_eq!(rollback_command("shop", Path::new(".planrun"), None, None), "planrun rollback --stack shop");
+        assert_eq!(rollback_command("shop", Path::new(".planrun"), None, None), "planrun rollback shop");
         assert_eq!(
             rollback_command("shop", Path::new("/tmp/my state"), Some("prod"), Some(Path::new("ops/planrun.toml"))),
-            "planrun rollback --stack shop --state-dir '/tmp/my state' --env prod --project ops/planrun.toml"
+            "planrun rollback shop --state-dir '/tmp/my state' --env prod --project ops/planrun.toml"
         );
     }
 

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::cli::examples;
+
 /// Declarative zero-downtime deployments to Docker Swarm.
 #[derive(Debug, Parser)]
 #[command(name = "planrun", version, about, long_about = None, max_term_width = 100)]
@@ -21,6 +23,7 @@ pub enum Command {
     /// Exits 0 when every plan is valid (warnings allowed unless --deny-warnings),
     /// 1 when a plan has errors, 2 for usage or I/O errors (reported in the --message-format
     /// too), 141 when its output is closed early (`| head`).
+    #[command(after_help = examples::help(examples::VALIDATE))]
     Validate(ValidateArgs),
     /// Rewrite plan files in the canonical layout, keeping every comment.
     ///
@@ -32,12 +35,13 @@ pub enum Command {
     ///
     /// Exits 0 when every file is formatted (or now is); 1 when --check found a file to change or
     /// a file has syntax errors; 2 for usage or I/O errors.
+    #[command(after_help = examples::help(examples::FMT))]
     Fmt(FmtArgs),
     /// Write a starting plan from a compose file or from a live stack.
     ///
     /// From a compose file (--compose): a compose step that deploys the whole file as the stack
-    /// (named --stack, default the file's directory), or with --rolling one rolling step per
-    /// service taking its image and replicas from the file. From a live stack (--stack alone): one
+    /// (named STACK, default the file's directory), or with --rolling one rolling step per
+    /// service taking its image and replicas from the file. From a live stack (STACK alone): one
     /// rolling step per service with the image, replicas and update settings it runs now (one-off
     /// jobs commented out: rolling steps update services, not jobs). Either
     /// way a swarm gate per service. The plan is in the canonical layout and validates as it is;
@@ -46,10 +50,13 @@ pub enum Command {
     /// Exits 0 when written; 1 when the compose file has errors (each printed at its line) or the
     /// stack has no services; 2 for usage or I/O errors, an existing -o file without --force, or
     /// when Docker cannot be reached.
+    #[command(after_help = examples::help(examples::INIT))]
     Init(InitArgs),
     /// Print the dependency graph of a plan's steps.
+    #[command(after_help = examples::help(examples::GRAPH))]
     Graph(GraphArgs),
     /// Print the resolved plan (variables substituted, defaults applied).
+    #[command(after_help = examples::help(examples::SHOW))]
     Show(ShowArgs),
     /// Show what applying a plan would do: what changes against the live swarm, in which
     /// order, how long it takes (simulated by the executor that deploys, best and worst case)
@@ -57,6 +64,7 @@ pub enum Command {
     ///
     /// Exits 0 when planned, 1 when the plan is invalid or names services that do not exist,
     /// 2 for usage errors; with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.
+    #[command(after_help = examples::help(examples::PLAN))]
     Plan(PlanArgs),
     /// Deploy a plan to the swarm; on failure, undo every change (or pause, as the plan says).
     ///
@@ -70,6 +78,7 @@ pub enum Command {
     /// cannot run yet, deploy lock held, preflight problems); 2 for usage errors, an unwritable
     /// state directory, or when Docker cannot be reached; 130 when a second interrupt stopped
     /// it with changes left in place.
+    #[command(after_help = examples::help(examples::APPLY))]
     Apply(ApplyArgs),
     /// Undo what a stack's last run left changed, from the state the swarm keeps of it.
     ///
@@ -79,21 +88,28 @@ pub enum Command {
     /// journal instead. A service changed since the run changed it is left alone, by name. Exits 0 when everything is undone or
     /// there was nothing to undo, 1 when an undo failed or the stack is locked, 2 for usage
     /// errors or when Docker cannot be reached, 130 when a second interrupt stopped it.
+    #[command(after_help = examples::help(examples::ROLLBACK))]
     Rollback(RollbackArgs),
     /// Approve the step a run of STACK waits on (`pause NAME manual`), from any machine.
+    #[command(after_help = examples::help(examples::PROMOTE))]
     Promote(AnswerArgs),
     /// Refuse the step a run of STACK waits on: that run fails and rolls back.
+    #[command(after_help = examples::help(examples::ABORT))]
     Abort(AnswerArgs),
     /// Show what is live on a stack: services, blue-green colours, canaries, a run waiting for
     /// approval, the deploy lock and the last run. Reads the swarm only.
+    #[command(after_help = examples::help(examples::STATUS))]
     Status(StatusArgs),
     /// List a stack's last runs as the swarm keeps them: who ran which plan when, how each
     /// ended, and what each left to undo. Reads the swarm only.
+    #[command(after_help = examples::help(examples::HISTORY))]
     History(StatusArgs),
     /// Scale a stack's old blue-green colours whose keep-old has passed to zero (the next
     /// `apply` on the stack does it too).
+    #[command(after_help = examples::help(examples::FINISH))]
     Finish(AnswerArgs),
     /// Remove a stack's deploy lock left by a run that died.
+    #[command(after_help = examples::help(examples::UNLOCK))]
     Unlock(UnlockArgs),
     /// Finish what runs that died or were stopped left on a stack, from the swarm alone.
     ///
@@ -103,6 +119,7 @@ pub enum Command {
     /// with the command that resolves it. Refused while the lock's holder is alive. Exits 0 when
     /// nothing is left for a person, 1 when something is (or the stack is busy), 2 for usage
     /// errors or when Docker cannot be reached.
+    #[command(after_help = examples::help(examples::REPAIR))]
     Repair(RepairArgs),
     /// Restore a dump a backup step of STACK took, into the database it came from.
     ///
@@ -111,14 +128,23 @@ pub enum Command {
     /// --if-exists --exit-on-error --single-transaction` (all or nothing). Exits 0 when
     /// restored; 1 when the dump is unknown, changed or the restore failed (nothing restored),
     /// or the stack is locked; 2 for usage errors or when Docker cannot be reached.
+    #[command(after_help = examples::help(examples::RESTORE))]
     Restore(RestoreArgs),
-    /// Print the long explanation of a diagnostic code (`planrun explain unknown-property`),
-    /// the same text as its section in docs/language.md.
+    /// Explain a diagnostic code: what is wrong, an example with the problem and the same
+    /// example fixed (its section of docs/language.md, rendered for a terminal).
+    ///
+    /// Colour on a terminal, unless NO_COLOR is set; CLICOLOR_FORCE=1 forces it.
+    #[command(after_help = examples::help(examples::EXPLAIN))]
     Explain(ExplainArgs),
     /// Print a shell completion script: `planrun completions bash > /etc/bash_completion.d/planrun`.
+    #[command(after_help = examples::help(examples::COMPLETIONS))]
     Completions(CompletionsArgs),
-    /// Print the man page (roff): `planrun man > /usr/local/share/man/man1/planrun.1`.
-    Man,
+    /// Print a man page (roff), or write them all: `planrun man --dir /usr/local/share/man/man1`.
+    ///
+    /// One page for planrun and one per command (planrun-apply(1), ...), from the same
+    /// definitions as --help, examples included.
+    #[command(after_help = examples::help(examples::MAN))]
+    Man(ManArgs),
 }
 
 /// `planrun explain`.
@@ -127,6 +153,19 @@ pub struct ExplainArgs {
     /// The code, with or without `planrun::`.
     #[arg(value_name = "CODE")]
     pub code: String,
+}
+
+/// `planrun man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print (`planrun man apply` prints planrun-apply(1)); without
+    /// it, planrun(1).
+    #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+    pub command: Option<String>,
+    /// Write every page (planrun.1, planrun-COMMAND.1) into DIR, created if missing, and print
+    /// their paths.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// `planrun completions`.
@@ -140,12 +179,22 @@ pub struct CompletionsArgs {
 /// `planrun restore`.
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
+    /// The stack whose run took the dump.
+    #[arg(value_name = "STACK", required = true)]
+    first: Option<String>,
     /// The dump, as the backup step wrote it.
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
-    /// The stack whose run took it.
-    #[arg(long, value_name = "STACK", value_parser = parse_stack)]
+    #[arg(value_name = "FILE", required = true)]
+    second: Option<PathBuf>,
+    /// The older spelling, `restore FILE --stack STACK` (it stands in for FILE's place: clap
+    /// lets a required argument be missing when one that conflicts with it is given).
+    #[arg(long = "stack", value_name = "STACK", value_parser = parse_stack, hide = true, conflicts_with = "second")]
+    stack_flag: Option<String>,
+    /// The stack, as [`Cli::settle`] reads it from either spelling.
+    #[arg(skip)]
     pub stack: String,
+    /// The dump, as [`Cli::settle`] reads it from either spelling.
+    #[arg(skip)]
+    pub file: PathBuf,
     /// Where run journals are kept.
     #[arg(long, value_name = "DIR", default_value = ".planrun")]
     pub state_dir: PathBuf,
@@ -237,13 +286,16 @@ pub struct FmtArgs {
 /// `planrun init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// The compose file to write the plan from (the format `docker stack deploy` reads).
-    #[arg(long, value_name = "FILE", required_unless_present = "stack")]
-    pub compose: Option<PathBuf>,
     /// With --compose, the stack's name (default: the compose file's directory name); alone,
     /// the live stack to write the plan from.
-    #[arg(long, value_name = "NAME", value_parser = parse_stack)]
-    pub stack: Option<String>,
+    #[arg(value_name = "STACK", value_parser = parse_stack)]
+    stack: Option<String>,
+    /// The older spelling, `--stack STACK`.
+    #[arg(long = "stack", value_name = "STACK", value_parser = parse_stack, hide = true, conflicts_with = "stack")]
+    stack_flag: Option<String>,
+    /// The compose file to write the plan from (the format `docker stack deploy` reads).
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["stack", "stack_flag"])]
+    pub compose: Option<PathBuf>,
     /// With --compose: a rolling step per service instead of one compose step (the services
     /// must exist already).
     #[arg(long, requires = "compose")]
@@ -254,12 +306,19 @@ pub struct InitArgs {
     /// Replace PLAN if it exists.
     #[arg(long, requires = "out")]
     pub force: bool,
-    /// With --stack alone: use this environment's Docker host from the project file.
+    /// With STACK alone: use this environment's Docker host from the project file.
     #[arg(long = "env", value_name = "NAME", conflicts_with = "compose")]
     pub env: Option<String>,
-    /// With --stack alone: the project file (default: planrun.toml in the current directory, if any).
+    /// With STACK alone: the project file (default: planrun.toml in the current directory, if any).
     #[arg(long = "project", value_name = "FILE", conflicts_with = "compose")]
     pub project: Option<PathBuf>,
+}
+
+impl InitArgs {
+    /// The stack named, in either spelling.
+    pub fn stack(&self) -> Option<&str> {
+        self.stack.as_deref().or(self.stack_flag.as_deref())
+    }
 }
 
 /// How diagnostics are printed.
@@ -366,6 +425,49 @@ pub struct ShowArgs {
     pub inputs: PlanInputs,
 }
 
+// ---- Consistent stack arguments
+//
+// Every command names its stack as its first argument (`planrun rollback shop`), as `docker
+// stack rm shop` does; seven commands always did. `rollback`, `restore` and `init` took
+// `--stack STACK`, which they still take (hidden) so scripts keep working.
+
+impl Cli {
+    /// Parses the command line, then settles what clap cannot: `restore`'s two spellings
+    /// (`restore STACK FILE`, and the older `restore FILE --stack STACK`).
+    pub fn parse_settled() -> Result<Cli, clap::Error> {
+        Cli::try_parse()?.settle()
+    }
+
+    /// [`Cli::parse_settled`] of the given words (the first is the program).
+    pub fn parse_settled_from<I: IntoIterator<Item = T>, T: Into<std::ffi::OsString> + Clone>(
+        words: I,
+    ) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(words)?.settle()
+    }
+
+    fn settle(mut self) -> Result<Cli, clap::Error> {
+        if let Command::Restore(a) = &mut self.command {
+            let error = |message: String| {
+                let mut command = <Cli as clap::CommandFactory>::command();
+                command.build();
+                let mut restore = command.find_subcommand("restore").expect("restore is a command").clone();
+                restore.error(clap::error::ErrorKind::InvalidValue, message)
+            };
+            let (stack, file) = match (a.first.take(), a.second.take(), a.stack_flag.take()) {
+                (Some(file), None, Some(stack)) => (stack, PathBuf::from(file)),
+                (Some(stack), Some(file), None) => {
+                    parse_stack(&stack).map_err(|e| error(format!("invalid value '{stack}' for '<STACK>': {e}")))?;
+                    (stack, file)
+                }
+                // clap refuses the rest (STACK and FILE are required, --stack conflicts with FILE).
+                _ => return Err(error("`planrun restore STACK FILE` names the stack and the dump".into())),
+            };
+            (a.stack, a.file) = (stack, file);
+        }
+        Ok(self)
+    }
+}
+
 /// Reads `--var NAME=VALUE`. The error stays a `String`: clap's `value_parser` takes any
 /// function returning an error it can display, and shows that text after its own words.
 fn parse_var(s: &str) -> Result<(String, String), String> {
@@ -415,8 +517,12 @@ pub struct ApplyArgs {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// The stack whose last run to undo.
-    #[arg(long, value_name = "STACK", value_parser = parse_stack)]
-    pub stack: String,
+    #[arg(value_name = "STACK", value_parser = parse_stack, required = true)]
+    stack: Option<String>,
+    /// The older spelling, `--stack STACK` (clap lets STACK be missing when it is given, as
+    /// they conflict).
+    #[arg(long = "stack", value_name = "STACK", value_parser = parse_stack, hide = true, conflicts_with = "stack")]
+    stack_flag: Option<String>,
     /// Undo this journal instead of the stack's newest.
     #[arg(long, value_name = "FILE", conflicts_with = "run")]
     pub journal: Option<PathBuf>,
@@ -435,6 +541,13 @@ pub struct RollbackArgs {
     /// The project file (default: planrun.toml in the current directory, if any).
     #[arg(long = "project", value_name = "FILE")]
     pub project: Option<PathBuf>,
+}
+
+impl RollbackArgs {
+    /// The stack, in either spelling (clap requires one).
+    pub fn stack(&self) -> &str {
+        self.stack.as_deref().or(self.stack_flag.as_deref()).unwrap_or_default()
+    }
 }
 
 /// `planrun repair`.
@@ -490,4 +603,84 @@ pub struct UnlockArgs {
     /// The project file (default: planrun.toml in the current directory, if any).
     #[arg(long = "project", value_name = "FILE")]
     pub project: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// The stack each spelling of a command line names.
+    fn stack_of(words: &[&str]) -> String {
+        let cli = Cli::parse_settled_from(words).unwrap_or_else(|e| panic!("{}: {e}", words.join(" ")));
+        match cli.command {
+            Command::Rollback(a) => a.stack().to_owned(),
+            Command::Restore(a) => format!("{} {}", a.stack, a.file.display()),
+            Command::Init(a) => a.stack().unwrap_or_default().to_owned(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_stack_is_the_first_argument_and_the_older_stack_flag_still_works() {
+        for (new, old, stack) in [
+            (&["planrun", "rollback", "shop"][..], &["planrun", "rollback", "--stack", "shop"][..], "shop"),
+            (
+                &["planrun", "restore", "shop", "db.dump"],
+                &["planrun", "restore", "db.dump", "--stack", "shop"],
+                "shop db.dump",
+            ),
+            (
+                &["planrun", "restore", "shop", "db.dump"],
+                &["planrun", "restore", "--stack=shop", "db.dump"],
+                "shop db.dump",
+            ),
+            (&["planrun", "init", "shop"], &["planrun", "init", "--stack", "shop"], "shop"),
+            (
+                &["planrun", "init", "shop", "--compose", "c.yml"],
+                &["planrun", "init", "--compose", "c.yml", "--stack", "shop"],
+                "shop",
+            ),
+        ] {
+            assert_eq!(stack_of(new), stack, "{new:?}");
+            assert_eq!(stack_of(old), stack, "{old:?}");
+        }
+        // Named twice, or not at all, is a usage error.
+        for words in [
+            &["planrun", "rollback", "shop", "--stack", "shop"][..],
+            &["planrun", "rollback"],
+            &["planrun", "restore", "shop", "db.dump", "--stack", "shop"],
+            &["planrun", "restore", "db.dump"],
+            &["planrun", "init", "shop", "--stack", "shop"],
+        ] {
+            assert!(Cli::parse_settled_from(words).is_err(), "{words:?}");
+        }
+        // `restore STACK FILE` checks the name as every command does.
+        let e = Cli::parse_settled_from(["planrun", "restore", "../x", "db.dump"]).unwrap_err().to_string();
+        assert!(e.contains("invalid value '../x' for '<STACK>': it holds '.'"), "{e}");
+    }
+
+    #[test]
+    fn every_command_that_names_a_stack_takes_it_first_and_hides_the_flag() {
+        let mut cli = Cli::command();
+        cli.build();
+        let mut named = Vec::new();
+        for sub in cli.get_subcommands() {
+            for arg in sub.get_arguments().filter(|a| a.get_value_names().is_some_and(|v| v == ["STACK"])) {
+                match arg.get_long() {
+                    Some(long) => assert!(arg.is_hide_set(), "`planrun {} --{long}` is not hidden", sub.get_name()),
+                    None => {
+                        assert_eq!(arg.get_index(), Some(1), "{}: STACK comes first", sub.get_name());
+                        named.push(sub.get_name().to_owned());
+                    }
+                }
+            }
+        }
+        let expected =
+            ["rollback", "promote", "abort", "status", "history", "finish", "unlock", "repair", "restore", "init"];
+        for name in expected {
+            assert!(named.contains(&name.to_owned()), "{name} does not take STACK first: {named:?}");
+        }
+    }
 }

@@ -30,8 +30,8 @@ pub fn init(a: InitArgs) -> ExitCode {
     {
         return exists(out);
     }
-    let draft = match (&a.compose, &a.stack) {
-        (Some(file), _) => from_compose_file(file, a.stack.as_deref(), a.rolling, a.out.as_deref()),
+    let draft = match (&a.compose, a.stack()) {
+        (Some(file), _) => from_compose_file(file, a.stack(), a.rolling, a.out.as_deref()),
         (None, Some(stack)) => run_async(async {
             let cluster = match swarm_of(a.env.as_deref(), a.project.as_deref()).await {
                 Ok(c) => c,
@@ -50,7 +50,7 @@ pub fn init(a: InitArgs) -> ExitCode {
             }
             Ok(from_live(stack, &live))
         }),
-        (None, None) => return fail(EXIT_USAGE, "give --compose FILE or --stack NAME"),
+        (None, None) => return fail(EXIT_USAGE, "give a STACK or --compose FILE"),
     };
     let draft = match draft {
         Ok(d) => d,
@@ -177,7 +177,9 @@ fn from_compose_file(file: &Path, stack: Option<&str>, rolling: bool, out: Optio
                 None => {
                     return Err(fail(
                         EXIT_USAGE,
-                        format!("cannot name the stack after the directory of {shown}: give --stack NAME"),
+                        format!(
+                            "cannot name the stack after the directory of {shown}: give the stack's name: planrun init STACK --compose FILE"
+                        ),
                     ));
                 }
             }
@@ -483,7 +485,7 @@ impl Draft {
                  rollback)."
             ),
             Source::Live => format!(
-                "Written by `planrun init --stack {stack}` from the live stack. A rolling step per service \
+                "Written by `planrun init {stack}` from the live stack. A rolling step per service \
                  sets the image, replicas and update settings it runs now (Swarm's defaults where it has \
                  none), then judges its swarm gate. Change an image and apply the plan to release it."
             ),

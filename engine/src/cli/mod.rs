@@ -6,6 +6,7 @@
 pub mod answer;
 pub mod apply;
 pub mod args;
+pub mod examples;
 pub mod explain;
 pub mod fmt;
 pub mod init;
@@ -22,6 +23,7 @@ pub mod rollback;
 pub mod signals;
 pub mod status;
 pub mod summary;
+pub mod terminal;
 pub mod unlock;
 pub mod validate;
 
@@ -29,7 +31,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
 use plans::graph::render;
 use plans::project::Environment;
 
@@ -49,7 +50,7 @@ pub const EXIT_STOPPED: u8 = 130;
 
 /// Runs the command line.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_settled() {
         Ok(cli) => cli,
         Err(e) => return report::usage_error(e),
     };
@@ -72,7 +73,7 @@ pub fn main() -> ExitCode {
         Command::Restore(a) => restore::restore(a),
         Command::Explain(a) => explain::explain(a),
         Command::Completions(a) => install::completions(a),
-        Command::Man => install::man(),
+        Command::Man(a) => install::man(a),
     }
 }
 

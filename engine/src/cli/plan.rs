@@ -1,7 +1,6 @@
 //! `planrun plan`: load the plan, read what is live (read-only), simulate, render the report
 //! (`plan_render`), save it with `-o`, and exit as review tools expect.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -93,7 +92,7 @@ pub fn plan(a: PlanArgs) -> ExitCode {
     };
     let built = planning::build(&request);
     let text = match a.format {
-        PlanFormat::Human => plan_render::human(&built, colour()),
+        PlanFormat::Human => plan_render::human(&built, crate::cli::terminal::colour_on_stdout()),
         PlanFormat::Markdown => plan_render::markdown(&built, plan_render::COMMENT_LIMIT),
         PlanFormat::Json => serde_json::to_string_pretty(&built).expect("a report serializes") + "\n",
     };
@@ -141,16 +140,6 @@ fn unreachable(why: &Offline, environment: Option<&str>, asked: bool) -> String 
          Fix: make the swarm reachable from here (docker-host, TLS certificates), or pass --offline (or --allow-offline) \
          to plan from the file alone"
     )
-}
-
-/// Colour for people on a terminal, unless NO_COLOR says otherwise.
-fn colour() -> bool {
-    colour_for(std::io::stdout().is_terminal(), std::env::var_os("NO_COLOR"))
-}
-
-/// Whether to colour: on a terminal, unless NO_COLOR is set to something (no-color.org).
-fn colour_for(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
-    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Reads what is live, through a swarm that refuses writes; why not, when it cannot.
@@ -226,13 +215,5 @@ mod tests {
         assert!(!require_live(false, false, Some("0".into())));
         assert!(!require_live(false, false, Some("".into())));
         assert!(!require_live(false, true, Some("true".into())));
-    }
-
-    #[test]
-    fn colour_only_on_a_terminal_and_never_with_no_color() {
-        assert!(colour_for(true, None));
-        assert!(colour_for(true, Some("".into())), "an empty NO_COLOR does not count");
-        assert!(!colour_for(true, Some("1".into())));
-        assert!(!colour_for(false, None));
     }
 }

@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+use anstyle::{AnsiColor, Style};
+
 use crate::clock::span;
 use crate::plan::diff::FieldChange;
 use crate::plan::report::{CanaryPlan, PlanReport, StepPlan, SwitchPlan, UNKNOWN};
@@ -10,21 +12,22 @@ use crate::plan::report::{CanaryPlan, PlanReport, StepPlan, SwitchPlan, UNKNOWN}
 /// GitHub refuses comments over 65,536 characters; this leaves room for a bot's own header.
 pub const COMMENT_LIMIT: usize = 65_000;
 
+/// Colours a text with anstyle's styles, or leaves it plain.
 struct Paint(bool);
 
 impl Paint {
-    fn code(&self, code: &str, text: &str) -> String {
-        if self.0 { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+    fn style(&self, style: Style, text: &str) -> String {
+        if self.0 { format!("{style}{text}{style:#}") } else { text.to_owned() }
     }
     fn action(&self, action: &str, text: &str) -> String {
         match action {
-            "+" => self.code("32", text),
-            "-" => self.code("31", text),
-            _ => self.code("33", text),
+            "+" => self.style(AnsiColor::Green.on_default(), text),
+            "-" => self.style(AnsiColor::Red.on_default(), text),
+            _ => self.style(AnsiColor::Yellow.on_default(), text),
         }
     }
     fn bold(&self, text: &str) -> String {
-        self.code("1", text)
+        self.style(Style::new().bold(), text)
     }
 }
 

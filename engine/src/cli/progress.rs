@@ -86,11 +86,18 @@ pub fn describe(event: &Event) -> Option<String> {
     })
 }
 
+/// The plain line of one record (`16:23:19 +   3.0s web: ...`), or `None` for events not worth
+/// a line. The transcripts in docs/transcripts/ are these lines, rebuilt from a run's JSON.
+pub fn line(record: &Record) -> Option<String> {
+    let text = describe(&record.event)?;
+    let time = record.at.get(11..19).unwrap_or(&record.at);
+    Some(format!("{time} +{:>7} {text}", clock::millis(record.elapsed_ms)))
+}
+
 impl Sink for Lines {
     fn record(&self, record: &Record) {
-        let Some(text) = describe(&record.event) else { return };
+        let Some(line) = line(record) else { return };
         let mut err = std::io::stderr().lock();
-        let time = record.at.get(11..19).unwrap_or(&record.at);
-        let _ = writeln!(err, "{time} +{:>7} {text}", clock::millis(record.elapsed_ms));
+        let _ = writeln!(err, "{line}");
     }
 }

@@ -5,7 +5,7 @@
 //! Output that cannot be written because the reader went away (`planrun validate ... | head`)
 //! ends the process quietly with [`EXIT_CLOSED`], as a process killed by SIGPIPE would.
 
-use std::io::{ErrorKind, IsTerminal, Write};
+use std::io::{ErrorKind, Write};
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
 use plans::diagnostic::MAX_SHOWN_LABELS;
@@ -45,9 +45,9 @@ pub fn write(stream: Stream, text: &str) {
     }
 }
 
-/// The renderer for people: colour only on a terminal without NO_COLOR, `COLUMNS` wide.
+/// The renderer for people: colour as `cli::terminal` says for stderr, `COLUMNS` wide.
 pub fn human_renderer() -> GraphicalReportHandler {
-    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let colour = crate::cli::terminal::colour_on_stderr();
     let theme = if colour { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100);
     // Lines wrap at spaces: Unicode line breaking costs more than the rest of the rendering, and

@@ -1,4 +1,4 @@
-//! `planrun restore FILE --stack S`: put back a dump a backup step took, for the full-rollback
+//! `planrun restore STACK FILE`: put back a dump a backup step took, for the full-rollback
 //! path (a contract that went wrong, a migration without `down`).
 //!
 //! Only a dump the stack's journals know is restored, and only when its SHA-256 is still the
@@ -58,7 +58,7 @@ pub fn restore(a: RestoreArgs) -> ExitCode {
                     EXIT_INVALID,
                     format!(
                         "{} is not a dump a run of `{}` took (no backup-taken event for it in {}): \
-                         planrun restores only dumps whose SHA-256 it journalled; check --state-dir and --stack",
+                         planrun restores only dumps whose SHA-256 it journalled; check --state-dir and the stack",
                         a.file.display(),
                         a.stack,
                         journal::stack_dir(&a.state_dir, &a.stack).display()

@@ -28,7 +28,7 @@ async fn rollback_async(a: RollbackArgs) -> ExitCode {
         ExitCode::from(refusal_code(refused.refusal))
     };
     let request = RollbackRequest {
-        stack: a.stack.clone(),
+        stack: a.stack().to_owned(),
         journal: a.journal.clone(),
         run: a.run.clone(),
         state_dir: a.state_dir.clone(),
@@ -66,8 +66,8 @@ async fn rollback_async(a: RollbackArgs) -> ExitCode {
         None => eprintln!("{did} run {} (from the state the swarm keeps; no journal of it here)", done.run_id),
     }
     let report = Report { outcome: done.outcome, reason: done.reason.clone(), left: done.left.clone() };
-    let again = rollback_command(&a.stack, &a.state_dir, a.env.as_deref(), a.project.as_deref());
-    if let Some(next) = summary::next_steps(&report, &a.stack, &again, done.lost_lock) {
+    let again = rollback_command(a.stack(), &a.state_dir, a.env.as_deref(), a.project.as_deref());
+    if let Some(next) = summary::next_steps(&report, a.stack(), &again, done.lost_lock) {
         eprint!("{next}");
     }
     match done.outcome {
@@ -90,9 +90,9 @@ async fn notifier(a: &RollbackArgs) -> Result<Option<Arc<notify::Notifier>>, Vec
     let targets = notify::resolve_with_environment(&[], &dir, Some((&name, &environment.notify, &dir))).await?;
     let commands = notify::Commands {
         promote: String::new(),
-        rollback: rollback_command(&a.stack, &a.state_dir, a.env.as_deref(), a.project.as_deref()),
+        rollback: rollback_command(a.stack(), &a.state_dir, a.env.as_deref(), a.project.as_deref()),
     };
     let notifier = notify::Notifier::start(targets, Arc::new(notify::Http::new()), commands);
-    notifier.about(&a.stack, "planrun rollback");
+    notifier.about(a.stack(), "planrun rollback");
     Ok(Some(notifier))
 }

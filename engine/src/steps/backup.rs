@@ -3,7 +3,7 @@
 //! `migrate` of the same database starts only after such a dump.
 //!
 //! A backup changes nothing, so it records no undo; its dump is what a full restore uses
-//! (`planrun restore FILE --stack S`).
+//! (`planrun restore STACK FILE`).
 
 use std::path::{Path, PathBuf};
 

@@ -148,7 +148,7 @@ impl Behavior for Canary {
                 let run = left[0].spec.as_ref().and_then(|s| s.labels.as_ref()).and_then(|l| l.get(RUN_ID)).cloned();
                 findings.problems.push(format!(
                     "a canary of `{name}` is still there ({}, from run {}): undo that run with `planrun rollback \
-                     --stack {}`, or remove it with `docker service rm {}`",
+                     {}`, or remove it with `docker service rm {}`",
                     names.join(", "),
                     run.unwrap_or_else(|| "?".into()),
                     ctx.run.stack,

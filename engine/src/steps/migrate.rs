@@ -361,7 +361,7 @@ impl std::fmt::Display for Irreversible {
         let Irreversible { file, database, dump, stack } = self;
         write!(f, "{file} has no down file, so planrun cannot undo it on {database} and stops the rollback here: ")?;
         match dump {
-            Some(dump) => write!(f, "restore the dump this run took: planrun restore {dump} --stack {stack}"),
+            Some(dump) => write!(f, "restore the dump this run took: planrun restore {stack} {dump}"),
             None => f.write_str("restore it from your own backup (this run took none)"),
         }
     }
@@ -473,7 +473,7 @@ mod tests {
         assert_eq!(
             irreversible.to_string(),
             "contract.sql has no down file, so planrun cannot undo it on shop_postgres/shop and stops the rollback \
-             here: restore the dump this run took: planrun restore backups/db.dump --stack shop"
+             here: restore the dump this run took: planrun restore shop backups/db.dump"
         );
         irreversible.dump = None;
         assert!(irreversible.to_string().ends_with("here: restore it from your own backup (this run took none)"));

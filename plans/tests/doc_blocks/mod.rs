@@ -14,6 +14,8 @@ pub struct Block {
     pub fragment: bool,
     pub fails: Option<String>,
     pub warns: Option<String>,
+    /// The code whose example (a `fails:` or `warns:` block) this block is, fixed.
+    pub fixes: Option<String>,
     pub vars: Vec<(String, String)>,
     pub project_vars: Vec<(String, String)>,
     /// For a `sql` block: the file it is.
@@ -41,6 +43,7 @@ pub fn blocks(doc: &str) -> Vec<Block> {
             fragment: false,
             fails: None,
             warns: None,
+            fixes: None,
             vars: Vec::new(),
             project_vars: Vec::new(),
             file: None,
@@ -53,6 +56,7 @@ pub fn blocks(doc: &str) -> Vec<Block> {
                     Some(("file", path)) => block.file = Some(path.to_owned()),
                     Some(("fails", code)) => block.fails = Some(code.to_owned()),
                     Some(("warns", code)) => block.warns = Some(code.to_owned()),
+                    Some(("fixes", code)) => block.fixes = Some(code.to_owned()),
                     Some(("var", kv)) => {
                         let (k, v) = kv.split_once('=').unwrap_or_else(|| panic!("line {}: `var: NAME=VALUE`", i));
                         block.vars.push((k.to_owned(), v.to_owned()));
