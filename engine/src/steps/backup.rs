@@ -58,7 +58,7 @@ impl Behavior for Backup {
         // along with the schema.
         db.applied("").await?;
         ctx.progress(format!("dumping {} to {}", db.describe(), file.display()));
-        let dumped = dump_and_verify(self, ctx, db.as_ref(), &partial).await;
+        let dumped = dump_and_verify(self, ctx, db.as_ref(), &partial, &file).await;
         let mut dump = match dumped {
             Ok(dump) => dump,
             Err(e) => {
@@ -115,13 +115,14 @@ pub fn partial_name(file: &Path) -> PathBuf {
 }
 
 /// Dumps into `into`, each part bounded by the step's timeout, and reads it back when the step
-/// verifies. Dropping the dump stops it (pg_dump is killed, an exec or job stream is dropped):
+/// verifies (messages name the dump as `shown`, the name it gets once whole). Dropping the dump stops it (pg_dump is killed, an exec or job stream is dropped):
 /// a dump stuck behind a lock must not hold the deploy (and its lock) forever.
 async fn dump_and_verify(
     step: &Backup,
     ctx: &StepContext,
     db: &dyn Postgres,
     into: &Path,
+    shown: &Path,
 ) -> Result<database::Dump, StepError> {
     let after = step.timeout.to_std();
     let dump = match tokio::time::timeout(after, db.dump(into)).await {
@@ -129,7 +130,7 @@ async fn dump_and_verify(
         Err(_) => return Err(DbError::TimedOut { what: "pg_dump -Fc".into(), after, fix: RAISE }.into()),
     };
     if step.verify {
-        ctx.progress(format!("reading {} back in full ({} bytes)", into.display(), dump.bytes));
+        ctx.progress(format!("reading {} back in full ({} bytes)", shown.display(), dump.bytes));
         match tokio::time::timeout(after, db.verify(into)).await {
             Ok(read) => read?,
             Err(_) => {
