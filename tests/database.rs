@@ -284,7 +284,10 @@ fn a_migration_without_down_stops_the_rollback_with_the_restore_command() {
     assert_eq!(db.psql("SELECT count(*) FROM information_schema.tables WHERE table_name = 'audit'").trim(), "1");
     assert_eq!(db.psql("SELECT count(*) FROM information_schema.columns WHERE column_name = 'email'").trim(), "1");
     let restore = failed.stderr.find("planrun restore ").map(|at| &failed.stderr[at..]).expect("the restore command");
-    let dump = restore.split_whitespace().nth(2).unwrap();
+    // `planrun restore STACK FILE`, as the command prints it.
+    let printed: Vec<&str> = restore.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(printed[2], stack, "the command names the stack first: {}", failed.stderr);
+    let dump = printed[3];
     assert!(dump.contains("/backups/"), "the command names this run's dump: {}", failed.stderr);
 
     // The restore it names puts the database back as the dump has it, ledger included.

@@ -292,6 +292,18 @@ mod tests {
         term.contents()
     }
 
+    /// What the terminal shows once it shows `wanted` (indicatif draws at its own pace, later
+    /// on a loaded machine), or after 5 s.
+    fn screen_showing(term: &InMemoryTerm, wanted: &str) -> String {
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let shown = screen(term);
+            if shown.contains(wanted) || std::time::Instant::now() > until {
+                return shown;
+            }
+        }
+    }
+
     #[test]
     fn each_running_step_has_its_own_line_with_tasks_countdowns_and_gate_measurements() {
         let term = InMemoryTerm::new(20, 100);
@@ -371,7 +383,7 @@ mod tests {
         live.record(&record(0, Event::StepStarted { step: "backend".into(), kind: "rolling".into() }));
         live.expect(Estimate { steps: HashMap::from([("backend".into(), (0, 90_000))]), total_ms: 90_000 });
         live.record(&record(30_000, Event::StepStarted { step: "soak".into(), kind: "pause".into() }));
-        let shown = screen(&term);
+        let shown = screen_showing(&term, "estimate of 90s");
         let lines: Vec<&str> = shown.lines().collect();
         let last = lines.last().copied().unwrap_or_default();
         assert!(last.contains("about 60s left, by the plan's estimate of 90s"), "{shown}");
@@ -389,7 +401,7 @@ mod tests {
         live.record(&record(0, Event::StepStarted { step: "backend".into(), kind: "rolling".into() }));
         live.record(&record(95_000, progress("backend", "updating", Some((2, 3)), None)));
         live.expect(Estimate { steps: HashMap::from([("backend".into(), (0, 90_000))]), total_ms: 90_000 });
-        let shown = screen(&term);
+        let shown = screen_showing(&term, "running past");
         assert!(shown.contains("running past the plan's estimate of 90s"), "{shown}");
     }
 }
