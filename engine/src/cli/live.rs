@@ -292,13 +292,13 @@ mod tests {
         term.contents()
     }
 
-    /// What the terminal shows once it shows `wanted` (indicatif draws at its own pace, later
+    /// What the terminal shows once it shows all of `wanted` (indicatif draws at its own pace, later
     /// on a loaded machine), or after 5 s.
-    fn screen_showing(term: &InMemoryTerm, wanted: &str) -> String {
+    fn screen_showing(term: &InMemoryTerm, wanted: &[&str]) -> String {
         let until = std::time::Instant::now() + Duration::from_secs(5);
         loop {
             let shown = screen(term);
-            if shown.contains(wanted) || std::time::Instant::now() > until {
+            if wanted.iter().all(|w| shown.contains(w)) || std::time::Instant::now() > until {
                 return shown;
             }
         }
@@ -312,7 +312,8 @@ mod tests {
         live.record(&record(0, Event::StepStarted { step: "soak".into(), kind: "pause".into() }));
         live.record(&record(100, progress("backend", "updating shop_backend to app:v2", Some((1, 3)), None)));
         live.record(&record(100, progress("soak", "pausing for 5m", None, Some(300_000))));
-        let shown = screen(&term);
+        let shown =
+            screen_showing(&term, &["backend: [======>             ] 1/3 tasks", "soak: pausing for 5m, 5m 00s left"]);
         assert!(
             shown.contains("backend: [======>             ] 1/3 tasks - updating shop_backend to app:v2"),
             "{shown}"
@@ -335,7 +336,7 @@ mod tests {
                 next_in_ms: Some(12_000),
             },
         ));
-        let shown = screen(&term);
+        let shown = screen_showing(&term, &["backend: gate errors: 3 of 10", "soak: pausing for 5m, "]);
         assert!(
             shown.contains("backend: gate errors: 3 of 10 measurements, last 0.001 -> pass, next in 12s"),
             "{shown}"
@@ -352,7 +353,7 @@ mod tests {
                 took_ms: 125_000,
             },
         ));
-        let shown = screen(&term);
+        let shown = screen_showing(&term, &["[   2.5s] soak: succeeded in 2m 05s", "backend: gate errors"]);
         assert!(shown.contains("[   2.5s] soak: succeeded in 2m 05s"), "a finished step stays as a line: {shown}");
         assert!(!shown.contains("left"), "its countdown is gone: {shown}");
         assert!(shown.contains("backend: gate errors"), "{shown}");
@@ -383,7 +384,7 @@ mod tests {
         live.record(&record(0, Event::StepStarted { step: "backend".into(), kind: "rolling".into() }));
         live.expect(Estimate { steps: HashMap::from([("backend".into(), (0, 90_000))]), total_ms: 90_000 });
         live.record(&record(30_000, Event::StepStarted { step: "soak".into(), kind: "pause".into() }));
-        let shown = screen_showing(&term, "estimate of 90s");
+        let shown = screen_showing(&term, &["estimate of 90s", "soak:"]);
         let lines: Vec<&str> = shown.lines().collect();
         let last = lines.last().copied().unwrap_or_default();
         assert!(last.contains("about 60s left, by the plan's estimate of 90s"), "{shown}");
@@ -401,7 +402,7 @@ mod tests {
         live.record(&record(0, Event::StepStarted { step: "backend".into(), kind: "rolling".into() }));
         live.record(&record(95_000, progress("backend", "updating", Some((2, 3)), None)));
         live.expect(Estimate { steps: HashMap::from([("backend".into(), (0, 90_000))]), total_ms: 90_000 });
-        let shown = screen_showing(&term, "running past");
+        let shown = screen_showing(&term, &["running past"]);
         assert!(shown.contains("running past the plan's estimate of 90s"), "{shown}");
     }
 }
