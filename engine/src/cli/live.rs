@@ -393,7 +393,7 @@ mod tests {
             31_000,
             Event::RunFinished { outcome: crate::events::RunOutcome::Succeeded, reason: None },
         ));
-        let shown = screen(&term);
+        let shown = screen_showing(&term, &["run succeeded"]);
         assert!(!shown.contains("estimate"), "gone when the run ends: {shown}");
 
         // A run slower than the estimate says so instead of counting below zero.
