@@ -139,7 +139,13 @@ pub struct ScriptedProbe {
     judged: Arc<Mutex<HashMap<String, u64>>>,
     /// Per (gate, judgement number from 0), that judgement's own outcomes.
     judgements: Arc<Mutex<Judgements>>,
+    /// Asked, when a judgement begins that `judgements` does not script, for its own outcomes
+    /// (it may block until it knows): a worst case that runs beside the run it depends on.
+    decider: Option<Decider>,
 }
+
+/// Given a gate's name and a judgement's number, that judgement's own outcomes, if any.
+pub type Decider = Arc<dyn Fn(&str, u64) -> Option<Vec<Outcome>> + Send + Sync>;
 
 impl ScriptedProbe {
     /// Every gate passes at once, until scripted otherwise.
@@ -161,6 +167,11 @@ impl ScriptedProbe {
     /// `gate` measure `outcomes` in turn; its other judgements are as scripted otherwise.
     pub fn script_judgement(&self, gate: &str, k: u64, outcomes: &[Outcome]) {
         self.judgements.lock().expect("judgements poisoned").insert((gate.to_owned(), k), outcomes.to_vec());
+    }
+
+    /// Asks `decider` for the outcomes of each judgement not scripted by `script_judgement`.
+    pub fn decide_judgements(&mut self, decider: Decider) {
+        self.decider = Some(decider);
     }
 
     /// Makes each measurement of the gate named `gate` take `takes`.
@@ -222,7 +233,8 @@ impl Probe for ScriptedProbe {
             *n - 1
         };
         let latency = self.latencies.lock().expect("latencies poisoned").get(name).copied().unwrap_or(self.latency);
-        if let Some(outcomes) = self.judgements.lock().expect("judgements poisoned").remove(&(name.clone(), k)) {
+        let own = self.judgements.lock().expect("judgements poisoned").remove(&(name.clone(), k));
+        if let Some(outcomes) = own.or_else(|| self.decider.as_ref().and_then(|decide| decide(name, k))) {
             let own: Scripts = Arc::new(Mutex::new([(name.clone(), (outcomes, 0))].into()));
             return Box::new(ScriptedMeter { scripts: own, latency, target: name.clone() });
         }

@@ -11,6 +11,7 @@ pub mod live;
 pub mod report;
 pub mod saved;
 pub mod simulate;
+mod worst;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -90,7 +91,7 @@ pub fn build(request: &Request) -> PlanReport {
         Err(_) => offline_state(plan, request.offline_replicas),
     };
     let run = |failure: &Failure| simulate::run(plan, request.graph, request.plan_dir, &live, &request.knobs, failure);
-    let best = run(&Failure::Nothing);
+    let (best, beside) = best_and_worst(plan, request, &live);
     // Every step's own drill: what `--fail STEP` shows is what its row of the rollback table
     // says, because it is the same run.
     let drillable: Vec<(String, Result<Failure, String>)> = plan
@@ -112,15 +113,23 @@ pub fn build(request: &Request) -> PlanReport {
         })
         .collect();
     let worst_failure = worst_case(plan, &best);
+    // The worst case that ran beside the best is that failure's run when it failed that
+    // judgement; otherwise it runs now with the drills.
+    let beside = beside.filter(
+        |(failed, _)| matches!(&worst_failure, Some(Failure::GateAt(gate, k)) if failed == &(gate.clone(), *k)),
+    );
     let mut failures: Vec<Failure> =
         drillable.iter().filter_map(|(_, f)| f.clone().ok()).map(|f| simulate::pinned(plan, &best, f)).collect();
-    failures.extend(worst_failure.clone());
+    failures.extend(worst_failure.clone().filter(|_| beside.is_none()));
     let mut runs = run_all(&failures, &run).into_iter();
     let step_drills: BTreeMap<String, Result<Simulated, String>> = drillable
         .into_iter()
         .map(|(name, failure)| (name, failure.map(|_| runs.next().expect("a run per failure"))))
         .collect();
-    let gate_worst = worst_failure.as_ref().map(|_| runs.next().expect("a run per failure"));
+    let gate_worst = match beside {
+        Some((_, sim)) => Some(sim),
+        None => worst_failure.as_ref().map(|_| runs.next().expect("a run per failure")),
+    };
     let drill = request.fail.clone().map(|f| {
         let f = simulate::pinned(plan, &best, f);
         drill(plan, &live, &run(&f), &f)
@@ -240,6 +249,30 @@ pub fn build(request: &Request) -> PlanReport {
         assumptions,
         notifications: plan.notify.iter().map(crate::notify::describe).collect(),
     }
+}
+
+/// The run where all goes well and, on a thread beside it, the worst case where the last
+/// judgement it finishes fails (`worst.rs`): with the judgement that failed, when one did.
+fn best_and_worst(plan: &Plan, request: &Request, live: &LiveState) -> (Simulated, Option<((String, u64), Simulated)>) {
+    let failing =
+        plan.gates.iter().map(|g| (g.name.value.clone(), simulate::failing_late(plan, &g.name.value))).collect();
+    let follower = worst::Follower::new(failing);
+    let simulate = |failure: &Failure, beside: simulate::Beside| {
+        simulate::run_beside(plan, request.graph, request.plan_dir, live, &request.knobs, failure, beside)
+    };
+    std::thread::scope(|scope| {
+        let worst = scope.spawn(|| {
+            let beside = simulate::Beside { sink: None, decider: Some(follower.decider()) };
+            simulate(&Failure::Nothing, beside)
+        });
+        let best = {
+            // Ended also if the best run panics: the worst case's thread never waits for it.
+            let _ended = worst::Ended(follower.clone());
+            simulate(&Failure::Nothing, simulate::Beside { sink: Some(follower.clone()), decider: None })
+        };
+        let worst = worst.join().expect("the worst case's simulation panicked");
+        (best, follower.failed().map(|failed| (failed, worst)))
+    })
 }
 
 /// Runs each failure's simulation, several at once (each is a thread of its own).
@@ -888,6 +921,50 @@ plan shop {
         assert!(step("web").on_failure.stopped.is_empty());
         assert_eq!(step("web").on_failure.undone, ["api", "web"]);
         assert_eq!(report.timeline.best_failure, None);
+    }
+
+    /// The events of a run as a review sees them: without the wall clock.
+    fn timeline(sim: &Simulated) -> Vec<(u64, String)> {
+        sim.records.iter().map(|r| (r.elapsed_ms, serde_json::to_string(&r.event).unwrap())).collect()
+    }
+
+    #[test]
+    fn the_worst_case_beside_the_best_is_the_run_its_failure_makes_alone() {
+        let (plan, graph) = Simulation::plan(PLAN);
+        let request = request(&plan, &graph, None);
+        let live = live(&plan);
+        let (best, beside) = best_and_worst(&plan, &request, &live);
+        let alone = simulate::run(&plan, &graph, Path::new("."), &live, &Knobs::default(), &Failure::Nothing);
+        assert_eq!(timeline(&best), timeline(&alone), "the best run is the same as run alone");
+        let Some(Failure::GateAt(gate, k)) = worst_case(&plan, &best) else { panic!("a gate judged last") };
+        let (failed, worst) = beside.expect("the worst case failed a judgement beside the best");
+        assert_eq!(failed, (gate.clone(), k));
+        let alone = simulate::run(&plan, &graph, Path::new("."), &live, &Knobs::default(), &Failure::GateAt(gate, k));
+        assert_eq!(timeline(&worst), timeline(&alone));
+        assert_eq!((worst.total_ms, &worst.report.outcome), (alone.total_ms, &alone.report.outcome));
+        assert_eq!(worst.report.outcome, crate::events::RunOutcome::RolledBack);
+    }
+
+    #[test]
+    fn a_plan_without_gates_has_no_worst_case_beside_the_best() {
+        let (plan, graph) = Simulation::plan(
+            "plan p {\n    stack s\n    rolling web {\n        service s_web\n        image \"app:v2\"\n    }\n}\n",
+        );
+        let request = Request {
+            plan: &plan,
+            graph: &graph,
+            file: "plan.kdl".into(),
+            plan_dir: Path::new("."),
+            live: Err(Offline::Asked),
+            knobs: Knobs::default(),
+            knob_sources: Vec::new(),
+            offline_replicas: 2,
+            fail: None,
+            environment: None,
+        };
+        let (best, beside) = best_and_worst(&plan, &request, &offline_state(&plan, 2));
+        assert!(beside.is_none());
+        assert_eq!(worst_case(&plan, &best), Some(Failure::Step("web".into())));
     }
 
     #[test]
