@@ -251,9 +251,12 @@ pub fn build(request: &Request) -> PlanReport {
     }
 }
 
+/// The worst case run beside the best: the judgement (gate, number) it failed, and the run.
+type WorstBeside = ((String, u64), Simulated);
+
 /// The run where all goes well and, on a thread beside it, the worst case where the last
 /// judgement it finishes fails (`worst.rs`): with the judgement that failed, when one did.
-fn best_and_worst(plan: &Plan, request: &Request, live: &LiveState) -> (Simulated, Option<((String, u64), Simulated)>) {
+fn best_and_worst(plan: &Plan, request: &Request, live: &LiveState) -> (Simulated, Option<WorstBeside>) {
     let failing =
         plan.gates.iter().map(|g| (g.name.value.clone(), simulate::failing_late(plan, &g.name.value))).collect();
     let follower = worst::Follower::new(failing);
