@@ -619,8 +619,9 @@ fn bash_completion_completes_a_subcommand_and_the_man_page_renders() {
     };
     assert_eq!(complete("planrun va"), "validate");
     assert_eq!(complete("planrun res"), "restore");
-    // (clap_complete's bash script offers the older, hidden `--stack` too.)
-    assert!(complete("planrun restore --st").contains("--state-dir"), "{}", complete("planrun restore --st"));
+    // Not the older, hidden `--stack` (clap_complete alone would offer it).
+    assert_eq!(complete("planrun restore --st"), "--state-dir");
+    assert_eq!(complete("planrun rollback --st"), "--state-dir");
     for shell in ["zsh", "fish"] {
         let out = planrun().args(["completions", shell]).output().unwrap();
         assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("restore"), "{shell}");
@@ -830,4 +831,25 @@ fn validate_and_fmt_take_directories_and_one_format_flag() {
     let help = String::from_utf8(help.stdout).unwrap();
     assert!(help.contains("--format <FORMAT>") && !help.contains("--output <"), "{help}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `planrun rollback` of a stack without runs says so once, in every output, and exits 0.
+/// Needs the swarm of this machine (tests/env/swarm-up); PLANRUN_SKIP_SWARM=1 skips it.
+#[test]
+fn nothing_to_roll_back_is_said_once() {
+    if std::env::var("PLANRUN_SKIP_SWARM").as_deref() == Ok("1") {
+        eprintln!("skipped: PLANRUN_SKIP_SWARM=1 (this test needs dockerd as a swarm manager)");
+        return;
+    }
+    let state = std::env::temp_dir().join(format!("planrun-nothing-to-roll-back-{}", std::process::id()));
+    let stack = format!("nothing-to-roll-back-{}", std::process::id());
+    for output in ["plain", "json"] {
+        let args = ["rollback", &stack, "--state-dir", state.to_str().unwrap(), "--output", output];
+        let (code, out) = run(&args);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(out.matches("nothing to roll back").count(), 1 + usize::from(output == "json"), "{out}");
+        let stderr = out.split("--- stderr\n").nth(1).unwrap_or_default();
+        assert_eq!(stderr.matches("nothing to roll back").count(), 1, "{out}");
+    }
+    let _ = std::fs::remove_dir_all(&state);
 }

@@ -15,9 +15,63 @@ use crate::cli::{EXIT_INVALID, EXIT_USAGE, fail};
 
 /// Prints the completion script for a shell.
 pub fn completions(a: CompletionsArgs) -> ExitCode {
-    let mut command = Cli::command();
-    clap_complete::generate(a.shell, &mut command, "planrun", &mut std::io::stdout());
+    crate::cli::report::write(crate::cli::report::Stream::Stdout, &completion_script(a.shell));
     ExitCode::SUCCESS
+}
+
+/// The completion script for a shell: the commands and flags `--help` shows, nothing hidden.
+pub fn completion_script(shell: clap_complete::Shell) -> String {
+    let mut built = Cli::command();
+    built.build();
+    let mut command = offered(&Cli::command(), &built);
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut command, "planrun", &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `command` as completion scripts should offer it: without its hidden flags and commands.
+/// clap_complete's generators offer every flag and command, hidden or not (clap#1335, #3951),
+/// and clap cannot remove an argument, so the command is rebuilt from what it shows. Where a
+/// hidden flag is left out, the relations that may name it (requires, required unless, the
+/// derived groups) go, and the conflicts between shown flags are put back as clap resolved
+/// them in `built` (zsh stops offering a flag that conflicts with one typed). Parsing never
+/// uses this command.
+fn offered(command: &clap::Command, built: &clap::Command) -> clap::Command {
+    use clap::builder::Resettable::Reset;
+    let hides_a_flag = command.get_arguments().any(clap::Arg::is_hide_set);
+    let args = command.get_arguments().filter(|a| !a.is_hide_set()).map(|a| {
+        if !hides_a_flag {
+            return a.clone();
+        }
+        let resolved = built.get_arguments().find(|b| b.get_id() == a.get_id()).expect("built from the same command");
+        let conflicts = built.get_arg_conflicts_with(resolved).into_iter().filter(|c| !c.is_hide_set());
+        a.clone()
+            .conflicts_with(Reset)
+            .requires(Reset)
+            .required_unless_present(Reset)
+            .conflicts_with_all(conflicts.map(|c| c.get_id().clone()))
+    });
+    let subcommands = command
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .map(|sub| offered(sub, built.find_subcommand(sub.get_name()).expect("built from the same command")));
+    let mut shown = clap::Command::new(command.get_name().to_owned())
+        .visible_aliases(command.get_visible_aliases().map(str::to_owned))
+        .args(args)
+        .subcommands(subcommands);
+    if let Some(about) = command.get_about() {
+        shown = shown.about(about.clone());
+    }
+    if let Some(about) = command.get_long_about() {
+        shown = shown.long_about(about.clone());
+    }
+    if let Some(version) = command.get_version() {
+        shown = shown.version(version.to_owned());
+    }
+    if !hides_a_flag {
+        shown = shown.groups(command.get_groups().cloned());
+    }
+    shown
 }
 
 /// The commands each command's page sends a reader on to, besides planrun(1).
@@ -183,6 +237,49 @@ mod tests {
         assert!(references >= 2 * commands.len() + commands.len(), "{references}");
         let main = &pages[0].1;
         assert!(named(main).contains(&"planrun-apply".to_owned()) && !main.contains("planrun\\-help"), "{main}");
+    }
+
+    /// The words bash completion offers after `planrun COMMAND`.
+    fn bash_offers<'a>(script: &'a str, command: &str) -> Vec<&'a str> {
+        let case = format!("planrun__subcmd__{command})");
+        let at = script.find(&case).unwrap_or_else(|| panic!("no `{case}` in\n{script}"));
+        let opts = script[at..].lines().find_map(|l| l.trim().strip_prefix("opts=\"")).unwrap();
+        opts.trim_end_matches('"').split_whitespace().collect()
+    }
+
+    #[test]
+    fn completions_offer_every_shown_flag_and_no_hidden_one() {
+        let bash = completion_script(clap_complete::Shell::Bash);
+        let mut cli = Cli::command();
+        cli.build();
+        let mut hidden = 0;
+        for sub in cli.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+            let offered = bash_offers(&bash, sub.get_name());
+            for arg in sub.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                let flag = format!("--{long}");
+                assert_eq!(offered.contains(&flag.as_str()), !arg.is_hide_set(), "planrun {} {flag}", sub.get_name());
+                hidden += usize::from(arg.is_hide_set());
+                let visible = arg.get_visible_aliases().unwrap_or_default();
+                for alias in arg.get_all_aliases().unwrap_or_default() {
+                    let offers = offered.contains(&format!("--{alias}").as_str());
+                    assert_eq!(offers, visible.contains(&alias), "planrun {} --{alias}", sub.get_name());
+                }
+            }
+        }
+        // The older `--stack` spelling of init, restore and rollback.
+        assert_eq!(hidden, 3);
+        assert!(!bash.contains("--stack"), "{bash}");
+        let rollback = bash_offers(&bash, "rollback");
+        for flag in ["--state-dir", "--journal", "--run", "--env", "--project", "--help"] {
+            assert!(rollback.contains(&flag), "{rollback:?}");
+        }
+        // Conflicts between shown flags stay: zsh stops offering --journal once --run is typed.
+        assert!(completion_script(clap_complete::Shell::Zsh).contains("'(--run)--journal=["));
+        for shell in [clap_complete::Shell::Zsh, clap_complete::Shell::Fish, clap_complete::Shell::Elvish] {
+            let script = completion_script(shell);
+            assert!(script.contains("state-dir") && !script.contains("The older spelling"), "{shell}:\n{script}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod answer;
 pub mod apply;
 pub mod args;
+pub mod columns;
 pub mod examples;
 pub mod explain;
 pub mod fmt;

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use anstyle::{AnsiColor, Style};
 
+use crate::cli::columns;
 use crate::clock::span;
 use crate::plan::diff::FieldChange;
 use crate::plan::report::{CanaryPlan, PlanReport, StepPlan, SwitchPlan, UNKNOWN};
@@ -286,14 +287,16 @@ pub fn human(r: &PlanReport, colour: bool) -> String {
         }
     }
     let _ = writeln!(o, "\n{}", p.bold("Timeline (simulated by the executor on a virtual clock)"));
-    let width = r.steps.iter().map(|s| s.step.len()).max().unwrap_or(0);
     let total = r.timeline.best_ms.max(1);
+    // Start times right-aligned in their cell (tabwriter aligns every column left).
+    let mut rows = String::new();
     for s in &r.steps {
         let from = ((s.start_ms * 40 / total) as usize).min(39);
         let to = ((s.end_ms * 40).div_ceil(total) as usize).max(from + 1).min(40);
         let bar = format!("{}{}", " ".repeat(from), "█".repeat(to.saturating_sub(from)));
-        let _ = writeln!(o, "  {:width$}  {:>8} → {:<8} {bar}", s.step, span(s.start_ms), span(s.end_ms));
+        let _ = writeln!(rows, "  {}\t{:>8} → {}\t{bar}", s.step, span(s.start_ms), span(s.end_ms));
     }
+    o.push_str(&columns::aligned(&rows));
     match &r.timeline.best_failure {
         None => {
             let _ = writeln!(o, "  best case: {} (every gate passes the first time)", span(r.timeline.best_ms));

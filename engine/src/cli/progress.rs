@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use crate::clock;
-use crate::events::{Event, Record, Sink};
+use crate::events::{Event, Record, Refusal, Sink};
 
 /// One JSON record per line on stdout.
 pub struct JsonLines;
@@ -36,6 +36,8 @@ pub fn describe(event: &Event) -> Option<String> {
         Event::RunStarted { run_id, plan, stack, file, on_failure } => {
             format!("run {run_id}: plan `{plan}` ({file}) on stack `{stack}`, on failure: {on_failure}")
         }
+        // Nothing to do is an answer, not a refusal (exit 0).
+        Event::RunRefused { refusal: Refusal::NothingToDo, message, .. } => message.clone(),
         Event::RunRefused { message, problems, .. } => {
             let mut text = format!("refused: {message}");
             for p in problems {

@@ -7,6 +7,20 @@ use crate::approval::{Answer, Approver, AskError, Question};
 use crate::lock::Holder;
 
 /// Asks on this terminal (only offered when stdin is one).
+///
+/// The question is answered by a line read from stdin in the terminal's own (cooked) mode, not
+/// by `dialoguer::Confirm` (checked on dialoguer 0.12.0 with console 0.16.6): `Confirm`'s
+/// `interact_on` reads every key with `console::Term::read_key`, with or without
+/// `wait_for_newline(true)` (which only waits for Enter before deciding), and on Unix that is
+/// `console::unix_term::read_single_key`, which switches the terminal to raw mode (`cfmakeraw`
+/// through `tcsetattr`: no echo, no line editing, no signals from the keyboard) and switches it
+/// back only once a key arrives; `Confirm` also hides the cursor until it has its answer. This
+/// prompt races the swarm route: when `planrun promote`/`abort` answers first, the thread
+/// blocked in `spawn_blocking` cannot be cancelled and is left waiting. With `Confirm` the
+/// terminal would then stay raw, its cursor hidden, while indicatif keeps drawing, and after
+/// planrun exits (measured under a pty with a program that leaves a `Confirm` waiting and
+/// exits: `-isig -icanon -echo` still set after it ended). A cooked-mode `read_line` changes
+/// nothing on the terminal, so an abandoned one leaves nothing to restore.
 pub struct TerminalPrompt;
 
 #[async_trait]

@@ -22,7 +22,8 @@ async fn rollback_async(a: RollbackArgs) -> ExitCode {
     let output = Events::new(output_sinks(a.output));
     let said = |refused: Refused| {
         // Under --output json the event is on stdout; people reading stderr still get it.
-        if a.output == OutputFormat::Json || refused.refusal == Refusal::NothingToDo {
+        // The other outputs have said it already, from the refusal event.
+        if a.output == OutputFormat::Json {
             eprintln!("{}{}", if refused.refusal == Refusal::NothingToDo { "" } else { "error: " }, refused.message);
         }
         ExitCode::from(refusal_code(refused.refusal))

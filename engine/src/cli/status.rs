@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::cli::args::{AnswerArgs, OutputFormat, StatusArgs};
-use crate::cli::{EXIT_USAGE, fail, run_async, swarm_of};
+use crate::cli::{EXIT_USAGE, columns, fail, run_async, swarm_of};
 use crate::run_state;
 use crate::status::{self, Status};
 use crate::steps::blue_green;
@@ -64,15 +64,13 @@ pub fn render(s: &Status) -> String {
         out.push_str("  services: none found\n");
     } else {
         out.push_str("  services:\n");
-        let width = s.services.iter().map(|v| v.name.len()).max().unwrap_or(0);
+        let mut rows = String::new();
         for v in &s.services {
             let update = v.update.as_deref().map(|u| format!("  update {u}")).unwrap_or_default();
             let role = v.role.as_deref().map(|r| format!("  ({r})")).unwrap_or_default();
-            out.push_str(&format!(
-                "    {:<width$}  {}  {}/{} running{update}{role}\n",
-                v.name, v.image, v.running, v.desired
-            ));
+            rows.push_str(&format!("    {}\t{}\t{}/{} running{update}{role}\n", v.name, v.image, v.running, v.desired));
         }
+        out.push_str(&columns::aligned(&rows));
     }
     out
 }

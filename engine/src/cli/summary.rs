@@ -8,6 +8,7 @@ use std::path::Path;
 use plans::model::Plan;
 use plans::steps::StepKind;
 
+use crate::cli::columns;
 use crate::clock;
 use crate::events::{Event, Record, RunOutcome, UndoOutcome};
 use crate::executor::Report;
@@ -22,17 +23,20 @@ pub fn render(plan: &Plan, records: &[Record], report: &Report, run_id: &str, jo
     if let Some(reason) = &report.reason {
         out.push_str(&format!("  cause: {reason}\n"));
     }
+    // Times right-aligned in their cell (tabwriter aligns every column left).
+    let mut steps = String::new();
     for r in records {
         match &r.event {
             Event::StepFinished { step, outcome, took_ms, .. } => {
-                out.push_str(&format!("  {step:<24} {:<16} {:>8}\n", outcome.to_string(), clock::span(*took_ms)))
+                steps.push_str(&format!("  {step}\t{outcome}\t{:>8}\n", clock::span(*took_ms)))
             }
             Event::StepUndone { step, outcome, took_ms, .. } => {
-                out.push_str(&format!("  {step:<24} {:<16} {:>8}\n", format!("undo {outcome}"), clock::span(*took_ms)))
+                steps.push_str(&format!("  {step}\tundo {outcome}\t{:>8}\n", clock::span(*took_ms)))
             }
             _ => {}
         }
     }
+    out.push_str(&columns::aligned(&steps));
     out.push_str(&reports(records));
     out.push_str(&changes(plan, records));
     out.push_str(&format!("  journal: {}\n", journal.display()));
@@ -169,7 +173,7 @@ mod tests {
     use super::*;
     use crate::cluster::fake::Behavior;
     use crate::cluster::post_mortem::ContainerEnd;
-    use crate::events::{Event, Memory};
+    use crate::events::{Event, Memory, StepOutcome};
     use crate::executor::{Executor, Interrupts};
     use crate::simulation::Simulation;
 
@@ -242,5 +246,54 @@ mod tests {
         let json = serde_json::to_string(&records).unwrap();
         assert!(json.contains("\"oom\":\"killed\"") && json.contains("\"memory_limit_bytes\":67108864"), "{json}");
         assert!(!json.contains("tok-0123456789"), "{json}");
+    }
+
+    /// A step name longer than the old fixed 24-character column still lines up its outcome and
+    /// time with the other steps', undone ones included.
+    #[test]
+    fn a_long_step_name_keeps_the_columns_in_line() {
+        let (plan, _) = Simulation::plan("plan release {\n    stack shop\n}\n");
+        let long = "migrate-the-orders-table-to-v2";
+        assert!(long.len() > 24);
+        let record = |elapsed_ms, event| Record { at: String::new(), elapsed_ms, event };
+        let finished = |step: &str, outcome, took_ms| Event::StepFinished {
+            step: step.into(),
+            outcome,
+            reason: None,
+            report: None,
+            took_ms,
+        };
+        let records = vec![
+            record(500, finished("db", StepOutcome::Succeeded, 500)),
+            record(90_500, finished(long, StepOutcome::Succeeded, 90_000)),
+            record(91_000, finished("web", StepOutcome::Failed, 500)),
+            record(
+                92_000,
+                Event::StepUndone { step: long.into(), outcome: UndoOutcome::Succeeded, reason: None, took_ms: 1_000 },
+            ),
+        ];
+        let report = Report { outcome: RunOutcome::RolledBack, reason: None, left: Vec::new() };
+
+        let text = render(&plan, &records, &report, "r-1", Path::new("j.jsonl"));
+
+        let rows: Vec<&str> = text.lines().filter(|l| l.contains("succeeded") || l.contains("failed")).collect();
+        assert_eq!(rows.len(), 4, "{text}");
+        // Where the outcome starts: after the step name (no spaces in it) and its padding.
+        let outcome = |row: &str| {
+            let name_end = 2 + row[2..].find(' ').unwrap();
+            name_end + row[name_end..].find(|c| c != ' ').unwrap()
+        };
+        assert!(rows.iter().all(|r| outcome(r) == outcome(rows[0])), "outcomes in one column:\n{text}");
+        assert!(rows.iter().all(|r| r.len() == rows[0].len()), "times end in one column:\n{text}");
+        assert_eq!(
+            rows,
+            [
+                "  db                              succeeded           0.5s",
+                "  migrate-the-orders-table-to-v2  succeeded            90s",
+                "  web                             failed              0.5s",
+                "  migrate-the-orders-table-to-v2  undo succeeded        1s",
+            ],
+            "{text}"
+        );
     }
 }
