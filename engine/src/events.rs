@@ -465,6 +465,11 @@ impl Memory {
         self.0.lock().expect("memory sink poisoned").clone()
     }
 
+    /// Every record so far, taken out: the memory is left empty.
+    pub fn take(&self) -> Vec<Record> {
+        std::mem::take(&mut *self.0.lock().expect("memory sink poisoned"))
+    }
+
     /// Every event so far.
     pub fn events(&self) -> Vec<Event> {
         self.0.lock().expect("memory sink poisoned").iter().map(|r| r.event.clone()).collect()
