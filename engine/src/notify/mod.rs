@@ -293,7 +293,7 @@ struct Watch {
 pub struct Commands {
     /// `planrun promote STACK ...`, with the flags that reach the same swarm.
     pub promote: String,
-    /// `planrun rollback --stack STACK ...`.
+    /// `planrun rollback STACK ...`.
     pub rollback: String,
 }
 
@@ -668,7 +668,7 @@ mod tests {
     fn teams_gets_one_adaptive_card_in_a_message() {
         let mut m = message(NotifyEvent::RollbackFailed);
         m.reason = Some("undoing `web` failed: the swarm refused".into());
-        m.command = Some("planrun rollback --stack shop".into());
+        m.command = Some("planrun rollback shop".into());
         let body = json(&teams::Teams.post(&m, None, 0));
         assert_eq!(body["type"], "message");
         let attachment = &body["attachments"][0];
@@ -679,7 +679,7 @@ mod tests {
         assert_eq!(card["body"][0]["type"], "TextBlock");
         assert_eq!(card["body"][0]["color"], "attention");
         assert_eq!(card["body"][1]["text"], "undoing `web` failed: the swarm refused");
-        assert_eq!(card["body"][2]["text"], "To undo what is left, run: `planrun rollback --stack shop`");
+        assert_eq!(card["body"][2]["text"], "To undo what is left, run: `planrun rollback shop`");
         assert_eq!(card["body"][3]["type"], "FactSet");
         assert_eq!(card["body"][3]["facts"][0]["value"], "shop");
     }
@@ -782,7 +782,7 @@ mod tests {
     }
 
     fn commands() -> Commands {
-        Commands { promote: "planrun promote shop".into(), rollback: "planrun rollback --stack shop".into() }
+        Commands { promote: "planrun promote shop".into(), rollback: "planrun rollback shop".into() }
     }
 
     #[test]
@@ -809,8 +809,8 @@ mod tests {
         let last = run_events(RunOutcome::RollbackFailed).iter().filter_map(|r| watch.message(r, &commands())).last();
         let last = last.unwrap();
         assert_eq!(last.event, NotifyEvent::RollbackFailed);
-        assert_eq!(last.command.as_deref(), Some("planrun rollback --stack shop"));
-        assert!(plain(&last).ends_with("To undo what is left, run: `planrun rollback --stack shop`"));
+        assert_eq!(last.command.as_deref(), Some("planrun rollback shop"));
+        assert!(plain(&last).ends_with("To undo what is left, run: `planrun rollback shop`"));
         let mut watch = Watch::default();
         let started = watch.message(&run_events(RunOutcome::Succeeded)[0], &commands());
         assert!(started.is_some());
