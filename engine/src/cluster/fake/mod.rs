@@ -390,8 +390,9 @@ impl FakeCluster {
     pub fn add_service(&self, spec: ServiceSpec) -> String {
         let mut state = self.lock();
         let id = insert_service(&mut state, spec.clone());
+        let template = template(&spec);
         for place in state.places(&spec) {
-            let task = state.start_task(&id, &place, &template(&spec));
+            let task = state.start_task(&id, &place, &template);
             if let Some(t) = state.task_mut(&id, &task) {
                 set_state(t, TaskState::RUNNING, "started", None, None);
             }
