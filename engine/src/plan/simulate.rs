@@ -144,8 +144,9 @@ impl Sink for Arc<Snapshots> {
                     step: step.clone(),
                     started_ms: record.elapsed_ms,
                     finished_ms: None,
-                    before: now.clone(),
-                    after: now,
+                    before: now,
+                    // Set when it ends; one that never ends keeps `before` (see `simulate`).
+                    after: BTreeMap::new(),
                 });
             }
             Event::StepFinished { step, .. } => {
@@ -306,7 +307,10 @@ async fn simulate(
     let report = executor.run(&plan, &graph, &Arc::new(plan_dir)).await;
     let total_ms = started.elapsed().as_millis() as u64;
     drop(temp);
-    let steps = snapshots.steps.lock().expect("snapshots poisoned").clone();
+    let mut steps = std::mem::take(&mut *snapshots.steps.lock().expect("snapshots poisoned"));
+    for s in steps.iter_mut().filter(|s| s.finished_ms.is_none()) {
+        s.after = s.before.clone();
+    }
     let (mut records, mut report) = (memory.take(), report);
     if backups {
         // Dumps named in messages are in the throwaway directory, with the wall clock in
