@@ -71,6 +71,9 @@ struct Against {
     estimate: Option<Estimate>,
     started: HashMap<String, u64>,
     finished: Vec<String>,
+    /// Steps waiting for a person: the simulator counts no time for answers, so the countdown
+    /// stops while one waits.
+    waiting: Vec<String>,
     line: Option<ProgressBar>,
     /// The last record's time, and when it came (the countdown runs from there).
     last_ms: u64,
@@ -114,7 +117,12 @@ impl Live {
             Event::StepStarted { step, .. } => {
                 plan.started.entry(step.clone()).or_insert(record.elapsed_ms);
             }
-            Event::StepFinished { step, .. } => plan.finished.push(step.clone()),
+            Event::StepFinished { step, .. } => {
+                plan.waiting.retain(|w| w != step);
+                plan.finished.push(step.clone());
+            }
+            Event::AwaitingApproval { step, .. } => plan.waiting.push(step.clone()),
+            Event::Answered { step, .. } => plan.waiting.retain(|w| w != step),
             Event::RunFinished { .. } => {
                 if let Some(line) = plan.line.take() {
                     line.finish_and_clear();
@@ -157,6 +165,15 @@ impl Live {
 fn update_left(plan: &mut Against, now_ms: u64) {
     let (Some(estimate), Some(line)) = (&plan.estimate, &plan.line) else { return };
     let left = estimate.left(&plan.started, &plan.finished, now_ms);
+    let total = clock::span(estimate.total_ms.div_ceil(1000) * 1000);
+    if !plan.waiting.is_empty() {
+        line.set_style(spinner_only());
+        line.set_message(format!(
+            "waiting for a person; then about {} left, by the plan's estimate of {total} (it counts no time for answers)",
+            clock::span(left.div_ceil(1000) * 1000)
+        ));
+        return;
+    }
     line.set_style(countdown("{spinner} {left} the plan's estimate of {msg}").with_key(
         "left",
         |state: &ProgressState, w: &mut dyn std::fmt::Write| {
@@ -169,7 +186,12 @@ fn update_left(plan: &mut Against, now_ms: u64) {
     ));
     line.set_length(left);
     line.reset_elapsed();
-    line.set_message(clock::span(estimate.total_ms.div_ceil(1000) * 1000));
+    line.set_message(total);
+}
+
+/// A line of its own: spinner and message.
+fn spinner_only() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
 
 /// A running step: spinner, name, what it does.
@@ -375,6 +397,32 @@ mod tests {
         let finished = vec!["backend".to_string()];
         assert_eq!(estimate.left(&started, &finished, 40_000), 30_000, "faster than planned: the next step counts");
         assert_eq!(estimate.left(&started, &["backend".into(), "frontend".into()], 41_000), 0);
+    }
+
+    #[test]
+    fn the_estimate_stops_counting_while_a_person_is_asked() {
+        let term = InMemoryTerm::new(20, 140);
+        let live = Live::on(ProgressDrawTarget::term_like(Box::new(term.clone())));
+        live.record(&record(0, Event::StepStarted { step: "sign-off".into(), kind: "pause".into() }));
+        live.expect(Estimate {
+            steps: HashMap::from([("sign-off".into(), (0, 0)), ("backend".into(), (0, 30_000))]),
+            total_ms: 30_000,
+        });
+        live.record(&record(
+            0,
+            Event::AwaitingApproval { step: "sign-off".into(), question: "go on?".into(), how: String::new() },
+        ));
+        let shown = screen_showing(&term, &["waiting for a person"]);
+        let last = shown.lines().last().unwrap_or_default();
+        assert!(last.contains("waiting for a person; then about 30s left, by the plan's estimate of 30s"), "{shown}");
+        assert!(!shown.contains("running past"), "{shown}");
+        live.record(&record(
+            90_000,
+            Event::Answered { step: "sign-off".into(), approved: true, by: "root at the terminal".into() },
+        ));
+        live.record(&record(90_000, Event::StepStarted { step: "backend".into(), kind: "rolling".into() }));
+        let shown = screen_showing(&term, &["about 30s left, by"]);
+        assert!(!shown.contains("waiting for a person"), "counting again once answered: {shown}");
     }
 
     #[test]
