@@ -108,13 +108,16 @@ fn a_release_answering_500_is_stopped_on_its_first_batch_and_undone_to_the_exact
         std::thread::sleep(Duration::from_millis(200));
     }
     let before = web.spec();
+    // `delay "5s"` between batches: the first 500 reaches the gate only once the router has
+    // resolved the new task (Swarm's DNS, then nginx once a second), which took up to 5.75 s of
+    // judging on a loaded CI machine; with 2 s Swarm had created the third task by then.
     let stack = unique("stack");
     let _lock = LockGuard(stack.clone());
     let work = Workdir::new("analysis");
     let plan = work.plan(&format!(
         "plan analysis {{\n    stack {stack}\n    on-failure rollback\n    gate answers {{\n        \
          http \"http://127.0.0.1:{port}/\" status=200 timeout=\"2s\"\n        interval \"250ms\"\n        count 80\n    }}\n    \
-         rolling web {{\n        service {}\n        image \"{ERRORS}\"\n        parallelism 1\n        delay \"2s\"\n        \
+         rolling web {{\n        service {}\n        image \"{ERRORS}\"\n        parallelism 1\n        delay \"5s\"\n        \
          order start-first\n        monitor \"3s\"\n        deadline \"90s\"\n        gates answers\n    }}\n}}\n",
         web.name
     ));
