@@ -545,26 +545,12 @@ fn live_view(live: &Result<LiveState, Offline>) -> LiveView {
 /// The worst case: the last gate judged when all goes well fails on its last measurement; a
 /// plan without gates fails at its last service step (its new tasks never turn healthy).
 fn worst_case(plan: &Plan, best: &Simulated) -> Option<Failure> {
-    // Judgements of a gate in the order they began (their first measurement), and which of
-    // them finished last.
-    let mut begun: BTreeMap<(&str, &str), Vec<u64>> = BTreeMap::new();
-    let mut count: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut last: Option<(&str, u64)> = None;
-    for r in &best.records {
-        match &r.event {
-            Event::Measurement { step, gate, number: 1, .. } => {
-                let k = count.entry(gate).or_default();
-                begun.entry((step, gate)).or_default().push(*k);
-                *k += 1;
-            }
-            Event::GateFinished { step, gate, .. } => {
-                let k =
-                    begun.get_mut(&(step.as_str(), gate.as_str())).and_then(|v| (!v.is_empty()).then(|| v.remove(0)));
-                last = Some((gate, k.unwrap_or(0)));
-            }
-            _ => {}
-        }
-    }
+    // The judgement of a gate that finished last.
+    let mut numbering = worst::Numbering::default();
+    let last = best.records.iter().fold(None, |last, r| match numbering.see(&r.event) {
+        Some(worst::Judged::Finished { gate, k }) => Some((gate, k)),
+        _ => last,
+    });
     if let Some((gate, k)) = last {
         return Some(Failure::GateAt(gate.to_owned(), k));
     }

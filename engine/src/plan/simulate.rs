@@ -331,11 +331,10 @@ async fn simulate(
     // Most records carry none of those words: they are looked for in the record's JSON text
     // first (one pass for all words), as a round trip through a JSON value per record was a
     // tenth of a large plan's time.
-    let words = stand_in_words();
     let mut text = Vec::new();
     for r in &mut records {
         text.clear();
-        if serde_json::to_writer(&mut text, &r.event).is_err() || !words.is_match(&text) {
+        if serde_json::to_writer(&mut text, &r.event).is_err() || !STAND_IN.is_match(&text) {
             continue;
         }
         if let Ok(mut json) = serde_json::to_value(&r.event) {
@@ -393,24 +392,17 @@ const STAND_IN_WORDS: [(&str, &str); 4] = [
     ("not approved (simulation said no)", "not approved (made to refuse)"),
 ];
 
-/// Finds any of the words `reword` replaces (none of them needs escaping in JSON).
-fn stand_in_words() -> aho_corasick::AhoCorasick {
+/// Finds any of the words `reword` replaces, in one pass (none of them needs escaping in JSON).
+static STAND_IN: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
     let words = [crate::cluster::fake::UNHEALTHY, SQL].into_iter().chain(STAND_IN_WORDS.iter().map(|(w, _)| *w));
     aho_corasick::AhoCorasick::new(words).expect("a handful of short words")
-}
-
-/// Whether `text` holds any of the words `reword` replaces.
-fn simulator_words(text: &str) -> bool {
-    text.contains(crate::cluster::fake::UNHEALTHY)
-        || text.contains(SQL)
-        || STAND_IN_WORDS.iter().any(|(scripted, _)| text.contains(scripted))
-}
+});
 
 /// What the simulation's stand-ins say when a scenario makes something fail, in a reviewer's
 /// words: a task's health check, a gate's measurement, a SQL statement (whose error would
 /// otherwise read like a server's, with its source excerpt).
 pub fn reword(text: &str) -> String {
-    if !simulator_words(text) {
+    if !STAND_IN.is_match(text) {
         return text.to_owned();
     }
     let mut out = text.replace(crate::cluster::fake::UNHEALTHY, "its health check fails (made to fail)");
@@ -459,16 +451,14 @@ pub fn pinned(plan: &Plan, best: &Simulated, failure: Failure) -> Failure {
     if !matches!(step.kind, StepKind::Check(_)) {
         return failure;
     }
-    // Judgements of each gate, numbered in the order they began (their first measurement).
-    let mut count: BTreeMap<&str, u64> = BTreeMap::new();
+    // Its own judgements of each gate, numbered as the probe numbers them.
+    let mut numbering = super::worst::Numbering::default();
     let mut own = Vec::new();
     for r in &best.records {
-        if let Event::Measurement { step, gate, number: 1, .. } = &r.event {
-            let k = count.entry(gate).or_default();
-            if step == name {
-                own.push((gate.clone(), *k));
-            }
-            *k += 1;
+        if let Some(super::worst::Judged::Began { step, gate, k }) = numbering.see(&r.event)
+            && step == name
+        {
+            own.push((gate.to_owned(), k));
         }
     }
     // A check the best run never reached keeps failing every judgement of its gates.

@@ -16,14 +16,55 @@ use plans::gates::Outcome;
 use crate::events::{Event, Record, Sink};
 use crate::gates::probe::Decider;
 
-/// What the best run has done so far.
+/// Numbers the judgements of a run as the scripted probe does: per gate, from 0, in the order
+/// they begin (their first measurement). `plan::worst_case`, `simulate::pinned` and the
+/// [`Follower`] all number them with this, so they name the same judgements.
 #[derive(Default)]
-struct Progress {
-    /// Per gate, how many judgements of it began (their first measurement).
+pub(super) struct Numbering {
+    /// Per gate, how many judgements of it began.
     count: BTreeMap<String, u64>,
     /// Per (step, gate), the numbers of its judgements that began and did not finish, oldest
     /// first.
     begun: BTreeMap<(String, String), Vec<u64>>,
+}
+
+/// What an event was to a judgement.
+pub(super) enum Judged<'a> {
+    /// Judgement `k` of `gate` began, for `step`.
+    Began { step: &'a str, gate: &'a str, k: u64 },
+    /// Judgement `k` of `gate` finished.
+    Finished { gate: &'a str, k: u64 },
+}
+
+impl Numbering {
+    /// Counts `event`, and says which judgement it began or finished, if any.
+    pub(super) fn see<'a>(&mut self, event: &'a Event) -> Option<Judged<'a>> {
+        match event {
+            Event::Measurement { step, gate, number: 1, .. } => {
+                let n = self.count.entry(gate.clone()).or_default();
+                let k = *n;
+                *n += 1;
+                self.begun.entry((step.clone(), gate.clone())).or_default().push(k);
+                Some(Judged::Began { step, gate, k })
+            }
+            Event::GateFinished { step, gate, .. } => {
+                let k = self
+                    .begun
+                    .get_mut(&(step.clone(), gate.clone()))
+                    .and_then(|v| (!v.is_empty()).then(|| v.remove(0)))
+                    .unwrap_or(0);
+                Some(Judged::Finished { gate, k })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What the best run has done so far.
+#[derive(Default)]
+struct Progress {
+    /// Numbers its judgements.
+    numbering: Numbering,
     /// Judgements (gate, number) in the order they finished.
     finished: Vec<(String, u64)>,
     /// Per judgement, where it is in `finished`.
@@ -92,32 +133,14 @@ impl Follower {
 }
 
 impl Sink for Follower {
-    // The same numbering as `plan::worst_case` gives the best run's records afterwards.
     fn record(&self, record: &Record) {
-        match &record.event {
-            Event::Measurement { step, gate, number: 1, .. } => {
-                let mut p = self.progress();
-                let k = {
-                    let n = p.count.entry(gate.clone()).or_default();
-                    *n += 1;
-                    *n - 1
-                };
-                p.begun.entry((step.clone(), gate.clone())).or_default().push(k);
-            }
-            Event::GateFinished { step, gate, .. } => {
-                let mut p = self.progress();
-                let k = p
-                    .begun
-                    .get_mut(&(step.clone(), gate.clone()))
-                    .and_then(|v| (!v.is_empty()).then(|| v.remove(0)))
-                    .unwrap_or(0);
-                let at = p.finished.len();
-                p.finished.push((gate.clone(), k));
-                p.at.insert((gate.clone(), k), at);
-                drop(p);
-                self.moved.notify_all();
-            }
-            _ => {}
+        let mut p = self.progress();
+        if let Some(Judged::Finished { gate, k }) = p.numbering.see(&record.event) {
+            let at = p.finished.len();
+            p.finished.push((gate.to_owned(), k));
+            p.at.insert((gate.to_owned(), k), at);
+            drop(p);
+            self.moved.notify_all();
         }
     }
 }
