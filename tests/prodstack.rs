@@ -15,7 +15,7 @@ mod support;
 use std::path::PathBuf;
 use std::process::Command;
 
-use support::prodstack::{Stack, finish_promoting, kill_at, sha256};
+use support::prodstack::{KillPoint, Stack, finish_promoting, kill_at, sha256};
 use support::{Probe, Workdir, docker, transcript};
 
 #[test]
@@ -195,31 +195,68 @@ fn broken_release_rolls_back() {
 /// directory) puts everything back: every service on 1.0, no canary, the frontend's traffic
 /// on blue, the schema as `pg_dump --schema-only` showed it, every order, no lock.
 ///
-/// About 30 s a kill point.
+/// About 30 s a kill point. CI runs ten of them; `PLANRUN_KILL_POINTS=all` runs all seventeen
+/// (docs/reliability.md).
 fn killed_inside_each_step_kind_is_rolled_back_from_an_empty_state_dir() {
     let stack = Stack::up(Workdir::new("prodstack-kills"));
     let schema = stack.schema_dump();
     assert!(schema.contains("CREATE TABLE public.orders"), "{schema}");
     let project = stack.dir.join("planrun.toml");
-    for (kind, step) in [
+    let all = std::env::var("PLANRUN_KILL_POINTS").is_ok_and(|v| v == "all");
+    let at = KillPoint::at;
+    let secs = std::time::Duration::from_secs;
+    // (the point, whether CI runs it)
+    let points = [
         // Inside the backup, as the dump starts: nothing changed yet.
-        ("step-progress", "db"),
-        ("step-recorded", "expand"),
+        (at("step-progress", "db"), true),
+        (at("step-finished", "db"), false),
+        (at("step-recorded", "expand"), true),
+        // In the middle of the expand migration's transaction: its statements ran and it sleeps
+        // before committing (below), so the killed run's psql is still in it.
+        (KillPoint { message: Some("applying"), after: secs(3), ..at("step-progress", "expand") }, true),
         // Between steps: the expand migration done, nothing else started or just started.
-        ("step-finished", "expand"),
-        ("step-recorded", "backend"),
-        ("step-recorded", "worker"),
-        ("step-finished", "worker"),
-        ("step-recorded", "frontend"),
-        ("step-started", "contract"),
-    ] {
-        eprintln!("=== SIGKILL at {kind} of {step}");
+        (at("step-finished", "expand"), true),
+        (at("step-recorded", "backend"), true),
+        // The backend's rolling update with one of three replicas replaced.
+        (KillPoint { updated: Some(1), ..at("step-progress", "backend") }, false),
+        (at("step-finished", "backend"), false),
+        (at("step-recorded", "worker"), true),
+        // The worker's canary taking traffic, in its timed soak, then at its manual pause.
+        (KillPoint { message: Some("pausing for"), ..at("step-progress", "worker") }, false),
+        (at("awaiting-approval", "worker"), false),
+        (at("step-finished", "worker"), true),
+        (at("step-recorded", "frontend"), true),
+        // In the middle of the nginx switch: the router's update written, not yet converged.
+        (KillPoint { message: Some("switching"), after: secs(1), ..at("step-progress", "frontend") }, true),
+        // Switched, its gates judging the new colour.
+        (KillPoint { gate: Some("api-health"), ..at("measurement", "frontend") }, false),
+        (at("step-finished", "frontend"), false),
+        (at("step-started", "contract"), true),
+    ];
+    let expand = stack.dir.join("migrations/expand.sql");
+    let expand_text = std::fs::read_to_string(&expand).unwrap();
+    for (point, in_ci) in points {
+        if !(in_ci || all) {
+            continue;
+        }
+        // A transaction that outlives the kill by far, so that it is still open when
+        // `rollback` comes: it must end it (the transaction rolls back), not wait for it.
+        let slow = point.step == "expand" && point.kind == "step-progress";
+        let text = if slow { format!("{expand_text}\nSELECT pg_sleep(60);\n") } else { expand_text.clone() };
+        std::fs::write(&expand, text).unwrap();
+        let kind = point.to_string();
+        eprintln!("=== SIGKILL at {kind}");
         // The load the Prometheus gates measure, as in the release above.
         let load = [stack.probe("/api/v1/orders"), stack.probe("/jobs/run")];
-        let killed = kill_at(&stack, stack.apply(&[]), kind, step);
+        let killed = kill_at(&stack, stack.apply(&[]), point);
         drop(load);
-        assert_ne!(killed.code, 0, "killed at {kind} of {step}");
+        assert_ne!(killed.code, 0, "killed at {kind}");
+        let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()";
+        if slow {
+            assert_eq!(stack.psql(sleeping), "1", "the killed run's transaction is still open");
+        }
         let elsewhere = Workdir::new("elsewhere");
+        let rollback_started = std::time::Instant::now();
         let empty = elsewhere.dir.join("state");
         let rolled = support::run(&[
             "rollback",
@@ -232,20 +269,25 @@ fn killed_inside_each_step_kind_is_rolled_back_from_an_empty_state_dir() {
             "--project",
             project.to_str().unwrap(),
         ]);
-        assert_eq!(rolled.code, 0, "rollback after a kill at {kind} of {step}: {}", rolled.stderr);
-        assert_eq!(stack.image("backend"), "prodstack-demo/backend:v1", "after {step}");
-        assert_eq!(stack.replicas("backend"), "3/3", "after {step}");
-        assert_eq!(stack.image("worker"), "prodstack-demo/worker:v1", "after {step}");
-        assert_eq!(stack.replicas("worker"), "4/4", "after {step}");
+        assert_eq!(rolled.code, 0, "rollback after a kill at {kind}: {}", rolled.stderr);
+        if slow {
+            // Ended, not waited for: the transaction would sleep for a minute.
+            assert_eq!(stack.psql(sleeping), "0", "the killed run's transaction is left open");
+            assert!(rollback_started.elapsed() < secs(50), "rollback waited for the killed run's transaction");
+        }
+        assert_eq!(stack.image("backend"), "prodstack-demo/backend:v1", "after {kind}");
+        assert_eq!(stack.replicas("backend"), "3/3", "after {kind}");
+        assert_eq!(stack.image("worker"), "prodstack-demo/worker:v1", "after {kind}");
+        assert_eq!(stack.replicas("worker"), "4/4", "after {kind}");
         let canary = format!("name={}-canary", stack.service("worker"));
-        assert!(docker(&["service", "ls", "-q", "--filter", &canary]).trim().is_empty(), "canary left after {step}");
-        assert_eq!(stack.replicas("frontend_green"), "0/0", "after {step}");
+        assert!(docker(&["service", "ls", "-q", "--filter", &canary]).trim().is_empty(), "canary left after {kind}");
+        assert_eq!(stack.replicas("frontend_green"), "0/0", "after {kind}");
         let front = Command::new("curl").args(["-fsS", &format!("http://127.0.0.1:{}/", stack.edge)]).output().unwrap();
         let front = String::from_utf8_lossy(&front.stdout);
-        assert!(front.contains("role=frontend version=v1"), "traffic on blue after {step}: {front}");
-        assert_eq!(stack.schema_dump(), schema, "the schema after a kill at {kind} of {step}");
+        assert!(front.contains("role=frontend version=v1"), "traffic on blue after {kind}: {front}");
+        assert_eq!(stack.schema_dump(), schema, "the schema after a kill at {kind}");
         assert_eq!(stack.psql("SELECT count(*) FROM orders"), "5000");
-        assert!(!support::lock_exists(&stack.name), "the lock is left after {kind} of {step}");
+        assert!(!support::lock_exists(&stack.name), "the lock is left after {kind}");
         // A dump cut short is named NAME.partial; anything named as a dump is whole.
         for entry in std::fs::read_dir(stack.dir.join("backups")).into_iter().flatten() {
             let path = entry.unwrap().path();

@@ -161,16 +161,17 @@ fn copy_renamed(from: &Path, to: &Path, name: &str) {
 
 /// Reads the run's events, answering each manual pause with `planrun promote STACK` from
 /// another process, as a person would, until `stop` holds for one (true) or the run ends (false).
+/// A question `stop` holds for is left unanswered.
 fn promoting_until(stack: &Stack, apply: &mut Background, stop: impl Fn(&serde_json::Value) -> bool) -> bool {
     while let Some(Ok(line)) = apply.lines.next() {
         let e: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
         apply.seen.push(e.clone());
+        if stop(&e) {
+            return true;
+        }
         if e["event"] == "awaiting-approval" {
             let promoted = planrun().args(["promote", &stack.name]).output().unwrap();
             assert!(promoted.status.success(), "promote: {}", String::from_utf8_lossy(&promoted.stderr));
-        }
-        if stop(&e) {
-            return true;
         }
     }
     false
@@ -188,14 +189,61 @@ pub fn sha256(path: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_owned()
 }
 
-/// Lets the run go on, answering each manual pause with `planrun promote`, until an event of
-/// `kind` about `step` arrives; then kills it (SIGKILL, as a CI runner dies). The killed run.
-pub fn kill_at(stack: &Stack, mut apply: Background, kind: &str, step: &str) -> Run {
-    if promoting_until(stack, &mut apply, |e| e["event"] == kind && e["step"] == step) {
+/// Where a run is killed: the first event of `kind` about `step` (whose message starts with
+/// `message`, when given, or whose update reached `updated` new tasks), and how long after it.
+#[derive(Debug, Clone, Copy)]
+pub struct KillPoint {
+    pub kind: &'static str,
+    pub step: &'static str,
+    pub message: Option<&'static str>,
+    pub updated: Option<u64>,
+    pub gate: Option<&'static str>,
+    pub after: std::time::Duration,
+}
+
+impl KillPoint {
+    /// At the first event of `kind` about `step`, at once.
+    pub const fn at(kind: &'static str, step: &'static str) -> KillPoint {
+        KillPoint { kind, step, message: None, updated: None, gate: None, after: std::time::Duration::ZERO }
+    }
+
+    fn matches(&self, e: &serde_json::Value) -> bool {
+        e["event"] == self.kind
+            && e["step"] == self.step
+            && self.message.is_none_or(|m| e["message"].as_str().is_some_and(|t| t.starts_with(m)))
+            && self.updated.is_none_or(|n| e["updated"][0].as_u64().is_some_and(|u| u >= n))
+            && self.gate.is_none_or(|g| e["gate"] == g)
+    }
+}
+
+impl std::fmt::Display for KillPoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} of {}", self.kind, self.step)?;
+        if let Some(m) = self.message {
+            write!(f, " (\"{m}…\")")?;
+        }
+        if let Some(g) = self.gate {
+            write!(f, " of gate {g}")?;
+        }
+        if let Some(n) = self.updated {
+            write!(f, " ({n} new task running)")?;
+        }
+        if !self.after.is_zero() {
+            write!(f, " + {:?}", self.after)?;
+        }
+        Ok(())
+    }
+}
+
+/// Lets the run go on, answering each manual pause with `planrun promote`, until `point`;
+/// then kills it (SIGKILL, as a CI runner dies). The killed run.
+pub fn kill_at(stack: &Stack, mut apply: Background, point: KillPoint) -> Run {
+    if promoting_until(stack, &mut apply, |e| point.matches(e)) {
+        std::thread::sleep(point.after);
         apply.signal("KILL");
         return apply.finish();
     }
-    panic!("the run ended before `{kind}` of `{step}`: {:#?}", apply.seen);
+    panic!("the run ended before {point}: {:#?}", apply.seen);
 }
 
 impl Stack {
