@@ -251,7 +251,8 @@ fn killed_inside_each_step_kind_is_rolled_back_from_an_empty_state_dir() {
         let killed = kill_at(&stack, stack.apply(&[]), point);
         drop(load);
         assert_ne!(killed.code, 0, "killed at {kind}");
-        let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()";
+        let sleeping =
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()";
         if slow {
             assert_eq!(stack.psql(sleeping), "1", "the killed run's transaction is still open");
         }
@@ -288,6 +289,7 @@ fn killed_inside_each_step_kind_is_rolled_back_from_an_empty_state_dir() {
         assert_eq!(stack.schema_dump(), schema, "the schema after a kill at {kind}");
         assert_eq!(stack.psql("SELECT count(*) FROM orders"), "5000");
         assert!(!support::lock_exists(&stack.name), "the lock is left after {kind}");
+        assert!(!support::question_left(&stack.name), "a question is left after {kind}");
         // A dump cut short is named NAME.partial; anything named as a dump is whole.
         for entry in std::fs::read_dir(stack.dir.join("backups")).into_iter().flatten() {
             let path = entry.unwrap().path();

@@ -185,6 +185,7 @@ fn manual_promotion_is_answered_from_another_process() {
     assert_eq!(aborted.code, 1, "{}", aborted.stderr);
     assert!(!service_exists(&canary));
     assert_eq!(web.spec(), before);
+    assert!(!support::question_left(&stack), "the question and its answer go with the run");
 
     // Promoted.
     let mut apply = Background::apply(&work, &plan, &[]);
@@ -194,6 +195,7 @@ fn manual_promotion_is_answered_from_another_process() {
     assert_eq!(promoted.code, 0, "{}", promoted.stderr);
     assert!(!service_exists(&canary));
     assert_eq!(web.image(), V2);
+    assert!(!support::question_left(&stack), "the question and its answer go with the run");
 }
 
 #[test]
@@ -224,6 +226,9 @@ fn rollback_after_a_sigkill_mid_canary_removes_the_canary() {
     assert_eq!(rolled.code, 0, "the rollback takes the dead run's lock over: {}", rolled.stderr);
     assert!(!service_exists(&canary));
     assert_eq!(web.spec(), before);
+    // Nobody can answer the dead run's question any more.
+    assert!(!support::question_left(&stack), "the killed run's question is left in the swarm");
+    assert_ne!(run(&["promote", &stack]).code, 0, "promote answers a run that is gone");
 }
 
 /// blue (v1, 3 replicas) live behind the router; green idle at 0 replicas.

@@ -247,6 +247,24 @@ impl std::fmt::Display for AnswerError {
 
 impl std::error::Error for AnswerError {}
 
+/// Removes the question run `run_id` left in the swarm, and its answer, if they are still
+/// there (a question and answer of another run are left alone). A run calls it as it ends, and
+/// `planrun rollback` for the run it undoes: a run killed while it waited leaves its question,
+/// which `planrun promote` would otherwise answer.
+pub async fn withdraw(cluster: &dyn Cluster, stack: &str, run_id: &str) -> Result<(), ClusterError> {
+    for name in [answer_name(stack), wait_name(stack)] {
+        if let Some(c) = cluster.config(&name).await?
+            && c.labels.get(RUN_ID).map(String::as_str) == Some(run_id)
+        {
+            match cluster.remove_config(&c.id).await {
+                Ok(()) | Err(ClusterError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Who waits on a stack: (run id, step, question).
 pub async fn waiting(cluster: &dyn Cluster, stack: &str) -> Result<Option<(String, String, String)>, ClusterError> {
     Ok(cluster.config(&wait_name(stack)).await?.map(|c| {
@@ -396,6 +414,26 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(waiting(cluster.as_ref(), "shop").await.unwrap(), None, "the wait marker is removed");
         assert_eq!(cluster.config(&answer_name("shop")).await.unwrap(), None, "the answer is removed");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_withdraws_its_own_question_and_answer_and_leaves_another_runs_alone() {
+        let fake = FakeCluster::new();
+        let cluster: Arc<dyn Cluster> = Arc::new(fake.clone());
+        // A question of run r-1, answered, whose waiting run is gone (killed).
+        SwarmApprovals::new(cluster.clone()).post(&question()).await.unwrap();
+        answer(cluster.as_ref(), "shop", true, &holder("alice@laptop")).await.unwrap();
+
+        withdraw(cluster.as_ref(), "shop", "r-2").await.unwrap();
+        assert!(waiting(cluster.as_ref(), "shop").await.unwrap().is_some(), "another run's question stays");
+        assert!(cluster.config(&answer_name("shop")).await.unwrap().is_some(), "and its answer");
+
+        withdraw(cluster.as_ref(), "shop", "r-1").await.unwrap();
+        assert_eq!(waiting(cluster.as_ref(), "shop").await.unwrap(), None);
+        assert_eq!(cluster.config(&answer_name("shop")).await.unwrap(), None);
+        let error = answer(cluster.as_ref(), "shop", true, &holder("bob@ci")).await.unwrap_err();
+        assert_eq!(error, AnswerError::NothingWaits("shop".into()));
+        withdraw(cluster.as_ref(), "shop", "r-1").await.expect("nothing left is no error");
     }
 
     #[tokio::test(start_paused = true)]

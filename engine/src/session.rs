@@ -243,6 +243,10 @@ pub async fn apply(
     let executor = Executor { ctx, parallelism: request.parallelism, interrupts };
     let mut report = executor.run(&plan, &request.graph, &plan_dir).await;
     fenced.abort();
+    // A question answered on the terminal (or left by a step that failed) goes with the run.
+    if let Err(e) = crate::approval::withdraw(seams.cluster.as_ref(), &stack, &run_id).await {
+        warn(&events, format!("cannot remove this run's question from the swarm: {e}"));
+    }
     if let Some(lost) = lost_lock(&lock) {
         report.reason = Some(lost);
     }
@@ -532,7 +536,9 @@ async fn release_left_lock(cluster: Arc<dyn Cluster>, stack: &str) -> Option<Str
     let (_, held) = crate::lock::current(cluster.as_ref(), stack).await.ok()??;
     let run_id = held.run_id;
     let holder = Holder { undoing: Some(run_id.clone()), ..Holder::this_process(&new_run_id()) };
-    let lock = Lock::acquire_or_take_over(cluster, stack, holder, &run_id).await.ok()?;
+    let lock = Lock::acquire_or_take_over(cluster.clone(), stack, holder, &run_id).await.ok()?;
+    // Its question too, if it died waiting for a person.
+    let _ = crate::approval::withdraw(cluster.as_ref(), stack, &run_id).await;
     lock.release().await.ok()?;
     Some(format!("released the deploy lock run {run_id} left (its process no longer runs)"))
 }
@@ -624,6 +630,10 @@ pub async fn rollback(
         reason: format!("planrun rollback of run {undone_run}"),
         undoing: Some(undone_run.clone()),
     });
+    // A run killed while it waited for a person leaves its question: nobody is asked now.
+    if let Err(e) = crate::approval::withdraw(seams.cluster.as_ref(), &request.stack, &undone_run).await {
+        warn(&events, format!("cannot remove the question run {undone_run} left in the swarm: {e}"));
+    }
     let fenced = fence(&mut lock, &events, &interrupts);
     let executor = Executor { ctx, parallelism: 1, interrupts };
     let undone = executor.undo_all(pending).await;

@@ -278,6 +278,17 @@ pub fn forget_stack(stack: &str) {
     let _ = std::process::Command::new("docker").args(["config", "rm"]).args(&names).output();
 }
 
+/// Whether the swarm holds a question (`planrun-wait-STACK`) or an answer of a run of `stack`.
+pub fn question_left(stack: &str) -> bool {
+    [format!("planrun-wait-{stack}"), format!("planrun-answer-{stack}")].iter().any(|name| {
+        std::process::Command::new("docker")
+            .args(["config", "inspect", name])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    })
+}
+
 /// The number of state objects the swarm keeps of a stack's runs.
 pub fn state_objects(stack: &str) -> usize {
     std::process::Command::new("docker")
