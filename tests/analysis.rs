@@ -205,3 +205,86 @@ fn a_release_answering_500_is_stopped_on_its_first_batch_and_undone_to_the_exact
         seen.len()
     );
 }
+
+/// A compose step's release judged batch by batch (issue 22): the stack's `web` (3 replicas,
+/// one replaced every 5 s) behind the test router; its new image answers 500.
+#[test]
+fn a_compose_release_answering_500_is_stopped_on_its_first_batch_and_the_stack_put_back() {
+    let stack = unique("cmp");
+    let _stack = support::compose::StackGuard(stack.clone());
+    let _lock = LockGuard(stack.clone());
+    let work = Workdir::new("analysis-compose");
+    std::fs::write(
+        work.dir.join("compose.yml"),
+        "services:\n  web:\n    image: planrun-test/app:${TAG}\n    networks: [shared]\n    healthcheck:\n      \
+         test: [\"CMD-SHELL\", \"timeout 2 wget -q -O- http://127.0.0.1:8080/health\"]\n      interval: 1s\n      \
+         timeout: 3s\n      retries: 1\n    deploy:\n      replicas: 3\n      endpoint_mode: dnsrr\n      \
+         update_config: {parallelism: 1, delay: 5s, order: start-first, monitor: 3s}\nnetworks:\n  shared:\n    \
+         external: true\n    name: planrun-test\n",
+    )
+    .unwrap();
+    let plan = |tag: &str, gates: &str| {
+        work.plan(&format!(
+            "plan analysis {{\n    stack {stack}\n    on-failure rollback\n    var TAG default=\"{tag}\"\n{gates}    \
+             compose stack {{\n        file \"compose.yml\"\n        deadline \"90s\"\n{}    }}\n}}\n",
+            if gates.is_empty() { "" } else { "        gates answers\n" }
+        ))
+    };
+    let first = work.apply(&plan("v1", ""), &[]);
+    assert_eq!(first.code, 0, "the stack comes up: {}", first.stderr);
+    // The stack's service, removed with the stack (this handle only reads it).
+    let web = std::mem::ManuallyDrop::new(Service { name: format!("{stack}_web") });
+    web.assert_converged(V1, 3);
+    let router = Router::create(&unique("rt"), &web.name);
+    let port = free_port();
+    #[rustfmt::skip]
+    docker(&[
+        "service", "update", "--quiet", "--detach=false", "--replicas", "1",
+        "--publish-add", &format!("mode=host,published={port},target=8080"), &router.name,
+    ]);
+    let until = Instant::now() + Duration::from_secs(60);
+    while status(port) != Some(200) {
+        assert!(Instant::now() < until, "the router on 127.0.0.1:{port} never answered 200");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let before = web.spec();
+    let gate = format!(
+        "    gate answers {{\n        http \"http://127.0.0.1:{port}/\" status=200 timeout=\"2s\"\n        \
+         interval \"250ms\"\n        count 80\n    }}\n"
+    );
+    let bad = plan("5xx", &gate);
+
+    let probe = Probe::start(port);
+    let mut apply = Background::apply(&work, &bad, &[]);
+    apply.wait_for("rollback-started", "");
+    let undo_started = Instant::now();
+    let run = apply.finish();
+    let seen = probe.stop();
+
+    assert_eq!(run.outcome(), "rolled-back", "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cause: step `stack` failed: gate `answers` failed: 1 failed (limit 0): status 500"),
+        "{}",
+        run.stderr
+    );
+    let judged: Vec<String> = run
+        .events_of("step-progress")
+        .iter()
+        .filter_map(|e| e["message"].as_str().filter(|m| m.starts_with("judging")).map(str::to_owned))
+        .collect();
+    assert_eq!(judged.first().map(String::as_str), Some("judging answers with 1 of 3 tasks on the new release"));
+    let created = tasks_of(&web.name, ERRORS).len();
+    assert!((1..3).contains(&created), "{created} tasks of {ERRORS} were created");
+    assert_eq!(web.spec(), before, "the service is back on its exact previous spec");
+    web.assert_converged(V1, 3);
+    let first_bad = seen.iter().find(|(_, s)| *s == Some(500)).map(|(at, _)| *at).expect("the probe saw a 500");
+    let took = undo_started.saturating_duration_since(first_bad);
+    let not_ok = seen.iter().filter(|(_, s)| *s != Some(200)).count();
+    eprintln!(
+        "compose: first 500 to undo start {} ms; {not_ok} of {} probe answers not 200; {created} of 3 replicas replaced",
+        took.as_millis(),
+        seen.len()
+    );
+    assert!(took <= Duration::from_secs(5), "the undo started {took:?} after the first 500");
+    drop(router);
+}

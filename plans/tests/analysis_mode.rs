@@ -1,4 +1,4 @@
-//! `analysis`: when a rolling or canary step's gates are judged (issue 22).
+//! `analysis`: when a rolling, canary or compose step's gates are judged (issue 22).
 
 use plans::{Code, Inputs, SourceFile};
 
@@ -33,4 +33,30 @@ fn another_word_is_a_bad_value_naming_both() {
     assert_eq!(codes, [Code::BadValue]);
     let said = format!("{:?}", checked.diagnostics[0]);
     assert!(said.contains("per-batch") && said.contains("after"), "{said}");
+}
+
+#[test]
+fn a_compose_step_takes_it_too_per_batch_by_default() {
+    let text = r#"
+plan p {
+    stack s
+    gate g { http "http://x/" }
+    compose a { file "a.yml"; gates g }
+    compose b { file "b.yml"; gates g; analysis after }
+}"#;
+    let checked = checked(text);
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+    let json = serde_json::to_value(checked.plan.unwrap()).unwrap();
+    assert_eq!(json["steps"][0]["analysis"], "per-batch");
+    assert_eq!(json["steps"][1]["analysis"], "after");
+    let bad = checked_bad(r#"plan p { stack s; compose a { file "a.yml"; analysis always } }"#);
+    assert!(bad.contains("per-batch") && bad.contains("after"), "{bad}");
+}
+
+/// The one diagnostic of `text`, which must be a bad value.
+fn checked_bad(text: &str) -> String {
+    let checked = checked(text);
+    let codes: Vec<Code> = checked.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, [Code::BadValue]);
+    format!("{:?}", checked.diagnostics[0])
 }

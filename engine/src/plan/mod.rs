@@ -793,7 +793,7 @@ pub fn story(records: &[Record]) -> Vec<Moment> {
                     None => format!("`{step}` {outcome}"),
                 },
                 // Analysis during a rollout: when each batch's judgement began.
-                Event::StepProgress { step, message, .. } if message.starts_with(crate::steps::rolling::JUDGING) => {
+                Event::StepProgress { step, message, .. } if message.starts_with(crate::steps::batches::JUDGING) => {
                     format!("`{step}` {message}")
                 }
                 Event::GateFinished { step, gate, verdict, .. } if verdict != "passed" => {

@@ -14,14 +14,17 @@ use async_trait::async_trait;
 use bollard::models::{Service, ServiceSpec};
 use plans::steps::Compose;
 use plans::steps::compose::Resolved;
+use plans::steps::update::AnalysisMode;
 
 use super::LiveFacts;
+use super::batches::{self, Batches};
 use super::{Behavior, Findings, Refusal, StepError, SwarmObject};
 use crate::cluster::{Cluster, ClusterError};
 use crate::context::{RunContext, StepContext};
 use crate::events::StepOutcome;
 use crate::events::UndoOutcome;
 use crate::services::convergence::{self, Settings};
+use crate::services::progress::Progress;
 use crate::services::removal::{self, Removal};
 use crate::services::stack::{self, Ids};
 use crate::services::target::{Baseline, Mode, Target};
@@ -347,6 +350,7 @@ impl Behavior for Compose {
         }
         let settings = Settings::new(self.deadline.to_std());
         let mut watches: Vec<Watch> = Vec::new();
+        let mut expected = Vec::new();
         for (target, baseline, spec, _) in &followed {
             let ratio = spec.update_config.as_ref().and_then(|u| u.max_failure_ratio).unwrap_or(0.0);
             // A global service has as many tasks as nodes run it (none tolerated if unknown).
@@ -354,22 +358,16 @@ impl Behavior for Compose {
                 Mode::Replicated(n) => n,
                 Mode::Global => cluster.counts(&target.service_id).await.map(|c| c.desired).unwrap_or(0),
             };
+            expected.push(tasks);
             watches.push(Watch::new(target, baseline, Watch::allowance(ratio, tasks)));
         }
-        let report = |p| ctx.followed(p);
-        let follows = followed.iter().zip(watches.iter_mut()).map(|((target, baseline, _, _), watch)| {
-            convergence::follow(cluster, &report, target, baseline, watch, settings)
-        });
-        let converged: Result<Vec<_>, _> = futures_util::future::join_all(follows).await.into_iter().collect();
-        let all: Vec<&Watch> = watches.iter().collect();
-        super::reported(cluster, &all, converged.map_err(StepError::from)).await?;
         if followed.is_empty() {
             ctx.progress(format!("stack {stack}: nothing to change"));
         }
-        // Every new release must stay healthy until the last gate has passed.
-        let judged = Watch::during_all(cluster, &mut watches, ctx.judge(&self.gates)).await.map_err(StepError::from);
+        let targets: Vec<(&Target, &Baseline)> = followed.iter().map(|(t, b, _, _)| (t, b)).collect();
+        let judged = follow_and_judge(ctx, &targets, &mut watches, &expected, settings, self).await;
         let all: Vec<&Watch> = watches.iter().collect();
-        super::reported(cluster, &all, judged).await?.map_err(StepError::Gates)
+        super::reported(cluster, &all, judged).await
     }
 
     fn preview(&self) -> Vec<String> {
@@ -387,6 +385,67 @@ impl Behavior for Compose {
     fn drilled(&self, _finished: Option<StepOutcome>, _undone: Option<UndoOutcome>) -> Option<(String, String)> {
         None
     }
+}
+
+/// Follows every service the step changed until each has converged, and judges the step's
+/// gates: batch by batch while Swarm replaces their tasks (`analysis per-batch`, the tasks of
+/// all the services counted together), or once all have converged (`analysis after`). Every
+/// new release is watched until the last gate has passed.
+async fn follow_and_judge(
+    ctx: &StepContext,
+    targets: &[(&Target, &Baseline)],
+    watches: &mut [Watch],
+    expected: &[u64],
+    settings: Settings,
+    step: &Compose,
+) -> Result<(), StepError> {
+    let cluster = ctx.cluster();
+    let (during, after) = ctx.batch_gates(&step.gates);
+    if step.analysis == AnalysisMode::After || during.is_empty() || targets.is_empty() {
+        let report = |p| ctx.followed(p);
+        let follows = targets.iter().zip(watches.iter_mut()).map(|((target, baseline), watch)| {
+            convergence::follow(cluster, &report, target, baseline, watch, settings)
+        });
+        futures_util::future::join_all(follows).await.into_iter().collect::<Result<Vec<_>, _>>()?;
+        // Every new release must stay healthy until the last gate has passed.
+        return Watch::during_all(cluster, watches, ctx.judge(&step.gates)).await?.map_err(StepError::Gates);
+    }
+    let (batches, seen) = Batches::new(expected);
+    let reports: Vec<_> = (0..targets.len())
+        .map(|part| {
+            let batches = &batches;
+            move |p: Progress| {
+                batches.update(part, p.updated);
+                ctx.followed(p);
+            }
+        })
+        .collect();
+    let mut analysis = std::pin::pin!(batches::judge(ctx, &during, seen));
+    let analysed = {
+        let follows =
+            targets.iter().zip(watches.iter_mut()).zip(&reports).map(|(((target, baseline), watch), report)| {
+                convergence::follow(cluster, report, target, baseline, watch, settings)
+            });
+        let all = async { futures_util::future::join_all(follows).await.into_iter().collect::<Result<Vec<_>, _>>() };
+        let mut follow = std::pin::pin!(all);
+        tokio::select! {
+            judged = analysis.as_mut() => {
+                judged.map_err(StepError::Gates)?;
+                follow.as_mut().await?;
+                true
+            }
+            followed = follow.as_mut() => {
+                followed?;
+                false
+            }
+        }
+    };
+    batches.converged();
+    let rest = async {
+        let batches = async { if analysed { Ok(()) } else { analysis.await } };
+        tokio::try_join!(batches, ctx.judge(&after)).map(|_| ())
+    };
+    Watch::during_all(cluster, watches, rest).await?.map_err(StepError::Gates)
 }
 
 /// Puts the stack back: every updated service to its recorded spec (all at once, each the way
@@ -475,6 +534,7 @@ mod tests {
     use crate::events::{Memory, RunOutcome};
     use crate::executor::{Executor, Interrupts, Report};
     use crate::simulation::Simulation;
+    use plans::gates::Outcome;
 
     const COMPOSE: &str = "\
 services:
@@ -530,6 +590,10 @@ secrets:
         let text = format!(
             "plan t {{\n    stack shop\n{vars}    gate g {{ swarm shop_web }}\n    compose stack {{\n        file \"docker-compose.yml\"\n        gates g\n{settings}    }}\n}}\n"
         );
+        run_plan(sim, dir, text).await
+    }
+
+    async fn run_plan(sim: &Simulation, dir: &std::path::Path, text: String) -> (Report, Arc<Memory>) {
         let inputs = plans::Inputs { files: Some(dir.to_path_buf()), ..plans::Inputs::default() };
         let checked = plans::check(plans::SourceFile::new("plan.kdl", text), &inputs);
         assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
@@ -538,6 +602,102 @@ secrets:
         let ctx = sim.context("shop", "r-compose", vec![Box::new(memory.clone())]);
         let executor = Executor { ctx, parallelism: 4, interrupts: Interrupts::default() };
         (executor.run(&plan, &graph, &Arc::new(dir.to_path_buf())).await, memory)
+    }
+
+    /// Two services of 3 replicas each, updated one task at a time 5 s apart.
+    const BATCHED: &str = "\
+services:
+  web:
+    image: app:${TAG:-v1}
+    deploy:
+      replicas: 3
+      update_config: {parallelism: 1, delay: 5s, order: start-first, failure_action: rollback}
+  api:
+    image: app:${TAG:-v1}
+    deploy:
+      replicas: 3
+      update_config: {parallelism: 1, delay: 5s}
+";
+
+    /// The stack of [`BATCHED`] on `tag`, its step judging gate `h` (an http gate measuring
+    /// every second) with `settings`.
+    async fn release(sim: &Simulation, tag: &str, settings: &str) -> (Report, Arc<Memory>) {
+        let dir = std::env::temp_dir().join(format!("planrun-compose-batched-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("docker-compose.yml"), BATCHED).unwrap();
+        let text = format!(
+            "plan t {{\n    stack shop\n    var TAG default={tag}\n    gate h {{\n        http \"http://x/\"\n        interval \"1s\"\n    }}\n    compose stack {{\n        file \"docker-compose.yml\"\n        gates h\n{settings}    }}\n}}\n"
+        );
+        let ran = run_plan(sim, &dir, text).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        ran
+    }
+
+    /// How many tasks of `image` `service` ever had.
+    async fn ever(sim: &Simulation, service: &str, image: &str) -> usize {
+        let tasks = sim.cluster.tasks(service).await.unwrap();
+        tasks
+            .iter()
+            .filter(|t| {
+                let spec = ServiceSpec { task_template: t.spec.clone(), ..Default::default() };
+                crate::services::spec::image(&spec) == image
+            })
+            .count()
+    }
+
+    fn judging(memory: &Memory) -> Vec<String> {
+        memory
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                crate::events::Event::StepProgress { message, .. } if message.starts_with(batches::JUDGING) => {
+                    Some(message)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_verdict_on_the_first_new_tasks_puts_the_stack_back_before_the_rest_is_replaced() {
+        let sim = Simulation::new();
+        let (first, _) = release(&sim, "v1", "").await;
+        assert_eq!(first.outcome, RunOutcome::Succeeded, "{first:?}");
+        let before: Vec<ServiceSpec> = ["shop_web", "shop_api"].iter().map(|n| sim.cluster.spec(n).unwrap()).collect();
+        sim.probe.script("h", &[Outcome::Fail]);
+
+        let (report, memory) = release(&sim, "v2", "").await;
+
+        assert_eq!(report.outcome, RunOutcome::RolledBack, "{report:?}");
+        // Both services replace one task at a time: the first judgement begins with the first
+        // new task of each, 2 of the 6, and fails before either starts its second.
+        assert_eq!(judging(&memory), ["judging h with 2 of 6 tasks on the new release"]);
+        assert_eq!(ever(&sim, "shop_web", "app:v2").await, 1);
+        assert_eq!(ever(&sim, "shop_api", "app:v2").await, 1);
+        let after: Vec<ServiceSpec> = ["shop_web", "shop_api"].iter().map(|n| sim.cluster.spec(n).unwrap()).collect();
+        assert_eq!(after, before, "the exact previous specs");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_good_release_is_judged_batch_by_batch_and_after_waits_for_every_service() {
+        let sim = Simulation::new();
+        assert_eq!(release(&sim, "v1", "").await.0.outcome, RunOutcome::Succeeded);
+
+        let (report, memory) = release(&sim, "v2", "").await;
+        assert_eq!(report.outcome, RunOutcome::Succeeded, "{report:?}");
+        let said = judging(&memory);
+        assert_eq!(said.first().map(String::as_str), Some("judging h with 2 of 6 tasks on the new release"));
+        assert_eq!(said.last().map(String::as_str), Some("judging h with 6 of 6 tasks on the new release"));
+
+        // Back to v1, then v3 with `analysis after`: one judgement, once both have converged.
+        assert_eq!(release(&sim, "v1", "").await.0.outcome, RunOutcome::Succeeded);
+        sim.probe.script("h", &[Outcome::Fail]);
+        let (report, memory) = release(&sim, "v3", "        analysis after\n").await;
+        assert_eq!(report.outcome, RunOutcome::RolledBack, "{report:?}");
+        assert!(judging(&memory).is_empty(), "{:?}", judging(&memory));
+        // Every task of both services was replaced before the gate's first measurement.
+        assert_eq!(ever(&sim, "shop_web", "app:v3").await, 3);
+        assert_eq!(ever(&sim, "shop_api", "app:v3").await, 3);
     }
 
     fn labels(spec: &ServiceSpec) -> HashMap<String, String> {

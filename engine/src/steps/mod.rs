@@ -11,6 +11,7 @@
 //! run from its journal without the plan.
 
 pub mod backup;
+pub mod batches;
 pub mod blue_green;
 pub mod canary;
 pub mod check;

@@ -14,6 +14,7 @@ use plans::steps::allow_removing::Removable;
 use plans::steps::update::AnalysisMode;
 
 use super::LiveFacts;
+use super::batches::{self, Batches};
 use super::{Behavior, Findings, Refusal, StepError};
 use crate::clock;
 use crate::cluster::Cluster;
@@ -21,7 +22,6 @@ use crate::cluster::ClusterError;
 use crate::context::{RunContext, StepContext};
 use crate::events::StepOutcome;
 use crate::events::UndoOutcome;
-use crate::gates::GateReport;
 use crate::services::convergence::{self, Settings};
 use crate::services::removal;
 use crate::services::stack::same_spec_at;
@@ -29,10 +29,6 @@ use crate::services::target::{Baseline, Mode, Target};
 use crate::services::watch::Watch;
 use crate::services::{self, spec};
 use crate::undo::{RollingUndo, Undo};
-
-/// How the progress message that a judgement of a batch begins starts (`planrun plan`'s
-/// drills show these).
-pub const JUDGING: &str = "judging ";
 
 /// How long an undo may take when its record does not say.
 const UNDO_DEADLINE: Duration = Duration::from_secs(600);
@@ -205,13 +201,12 @@ async fn follow_and_judge(
     // Per batch: the follow says how many tasks run the new release; the gates judge each
     // batch as it runs, beside the follow, and a failing verdict ends the step at once (its
     // undo then writes the old spec over the update Swarm is still making).
-    let (batches, seen) = tokio::sync::watch::channel(Rollout::default());
+    let (batches, seen) = Batches::new(&[0]);
     let report = |p: crate::services::progress::Progress| {
-        let (on_new, expected) = p.updated;
-        batches.send_modify(|r| (r.on_new, r.expected) = (on_new, expected));
+        batches.update(0, p.updated);
         ctx.followed(p);
     };
-    let mut analysis = std::pin::pin!(judge_batches(ctx, &during, seen));
+    let mut analysis = std::pin::pin!(batches::judge(ctx, &during, seen));
     let analysed = {
         let mut follow = std::pin::pin!(convergence::follow(cluster, &report, target, baseline, watch, settings));
         tokio::select! {
@@ -226,7 +221,7 @@ async fn follow_and_judge(
             }
         }
     };
-    batches.send_modify(|r| r.converged = true);
+    batches.converged();
     // Converged: the judgement of the whole release goes on (unless it is over), and the gates
     // that judge convergence itself begin; the new tasks are watched until the last has passed.
     let rest = async {
@@ -234,70 +229,6 @@ async fn follow_and_judge(
         tokio::try_join!(batches, ctx.judge(&after)).map(|_| ())
     };
     watch.during(cluster, rest).await?.map_err(StepError::Gates)
-}
-
-/// How far Swarm's update has come, as the follow last saw it.
-#[derive(Debug, Clone, Copy, Default)]
-struct Rollout {
-    /// Tasks running the new release.
-    on_new: u64,
-    /// Tasks the service should run.
-    expected: u64,
-    /// The update has converged.
-    converged: bool,
-}
-
-/// Judges `gates` batch by batch as the rollout `seen` goes on. A judgement begins as soon as
-/// more tasks run the new release than when the last one began; one of a partial rollout at a
-/// time (a batch that comes up meanwhile waits for it to end). Once every task runs the new
-/// release (or the update converged), the judgement of the whole release begins at once,
-/// beside a partial one still under way; both must pass. The first verdict that is not a pass
-/// ends it.
-async fn judge_batches(
-    ctx: &StepContext,
-    gates: &[plans::spanned::Spanned<String>],
-    mut seen: tokio::sync::watch::Receiver<Rollout>,
-) -> Result<(), Vec<crate::gates::GateReport>> {
-    type Judgement<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Vec<GateReport>>> + Send + 'a>>;
-    let begin = |now: Rollout| -> Judgement<'_> {
-        let names: Vec<&str> = gates.iter().map(|g| g.value.as_str()).collect();
-        ctx.progress(format!(
-            "{JUDGING}{} with {} of {} tasks on the new release",
-            names.join(", "),
-            now.on_new,
-            now.expected
-        ));
-        Box::pin(ctx.judge(gates))
-    };
-    let mut partial: Option<Judgement<'_>> = None;
-    let mut judged = 0;
-    loop {
-        let now = *seen.borrow_and_update();
-        if now.converged || (now.expected > 0 && now.on_new >= now.expected) {
-            let whole = begin(now);
-            return match partial {
-                Some(partial) => tokio::try_join!(partial, whole).map(|_| ()),
-                None => whole.await,
-            };
-        }
-        if partial.is_none() && now.on_new > judged {
-            judged = now.on_new;
-            partial = Some(begin(now));
-        }
-        let under_way = partial.is_some();
-        tokio::select! {
-            verdict = async { partial.as_mut().expect("a judgement under way").await }, if under_way => {
-                verdict?;
-                partial = None;
-            }
-            changed = seen.changed() => {
-                // The sender lives as long as the step: this waits until the step ends.
-                if changed.is_err() {
-                    return std::future::pending().await;
-                }
-            }
-        }
-    }
 }
 
 /// Why an update or rollback already under way (or paused by an earlier run) stands in the

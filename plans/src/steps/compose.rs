@@ -18,8 +18,12 @@ use crate::steps::{Definition, Resource};
 pub struct Compose {
     /// The compose file, relative to the plan's directory.
     pub file: Spanned<String>,
-    /// Gates judged once every changed service has converged.
+    /// Gates judged while Swarm replaces the changed services' tasks (`analysis per-batch`,
+    /// the default), or once every changed service has converged (`analysis after`).
     pub gates: Vec<Spanned<String>>,
+    /// When the gates are judged.
+    #[serde(default = "per_batch")]
+    pub analysis: crate::steps::update::AnalysisMode,
     /// The step fails when the stack has not converged in this time.
     pub deadline: Duration,
     /// The Swarm services the file defines (`STACK_NAME`), filled in when the file is read.
@@ -35,6 +39,10 @@ pub struct Compose {
     #[serde(skip)]
     #[schemars(skip)]
     pub resolved: Option<std::sync::Arc<Resolved>>,
+}
+
+fn per_batch() -> crate::steps::update::AnalysisMode {
+    crate::steps::update::AnalysisMode::PerBatch
 }
 
 /// A compose file read and checked with the plan.
@@ -61,7 +69,8 @@ impl Definition for Compose {
         let gates = d.gate_names(fields, "gates");
         let deadline = d.duration(fields, "deadline").map(|v| v.value).unwrap_or(Duration::from_secs(600));
         let allow_removing = crate::steps::allow_removing::decode(d, fields);
-        Some(Compose { file: file?, gates, deadline, services: Vec::new(), allow_removing, resolved: None })
+        let analysis = crate::steps::update::decode_analysis(d, fields).map(|v| v.value).unwrap_or_else(per_batch);
+        Some(Compose { file: file?, gates, analysis, deadline, services: Vec::new(), allow_removing, resolved: None })
     }
 
     fn gates(&self) -> Vec<&Spanned<String>> {

@@ -44,6 +44,12 @@ pub enum AnalysisMode {
     After,
 }
 
+/// Reads `analysis per-batch|after`, when the step sets it.
+pub fn decode_analysis(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<crate::spanned::Spanned<AnalysisMode>> {
+    let modes = [("per-batch", AnalysisMode::PerBatch), ("after", AnalysisMode::After)];
+    d.choice(fields, "analysis", &modes)
+}
+
 /// The update config planrun applies to the service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -166,8 +172,7 @@ impl UpdatePolicy {
         if let Some(v) = d.duration(fields, "deadline") {
             p.deadline = v.value;
         }
-        let modes = [("per-batch", AnalysisMode::PerBatch), ("after", AnalysisMode::After)];
-        if let Some(v) = d.choice(fields, "analysis", &modes) {
+        if let Some(v) = decode_analysis(d, fields) {
             p.analysis = v.value;
         }
         p
