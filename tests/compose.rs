@@ -144,6 +144,81 @@ fn a_new_stack_that_fails_leaves_nothing_behind() {
     }
 }
 
+/// A run killed (SIGKILL, as a CI runner dies) in the middle of a compose step is undone by
+/// `planrun rollback` from another machine (an empty state directory): first while it updates a
+/// stack (one new task up), which goes back to its exact previous specs; then while it creates
+/// one, which leaves nothing behind.
+#[test]
+fn a_run_killed_inside_a_compose_step_is_undone_from_an_empty_state_dir() {
+    let stack = unique("shop");
+    let _guard = Stack(stack.clone());
+    let (work, plan) = example(&stack);
+    let first = apply(&work, &plan, &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let names = ["web", "api", "agent"].map(|s| format!("{stack}_{s}"));
+    let before: Vec<serde_json::Value> = names.iter().map(|n| spec(n)).collect();
+    let rollback = |stack: &str| {
+        let elsewhere = Workdir::new("compose-elsewhere");
+        let empty = elsewhere.dir.join("state");
+        support::run(&["rollback", stack, "--state-dir", empty.to_str().unwrap()])
+    };
+    let text = std::fs::read_to_string(&plan).unwrap();
+
+    // Every service to v2 (the plan's own variables win over the environment's).
+    let v2 = work.plan(&text.replace(
+        "    on-failure rollback\n",
+        "    on-failure rollback\n    var WEB_TAG default=v2\n    var API_TAG default=v2\n    var AGENT_TAG default=v2\n",
+    ));
+    let mut run = support::Background::apply(&work, &v2, &[]);
+    let at = run.wait_until("a new task of the update running", |e| {
+        e["event"] == "step-progress" && e["step"] == "shop" && e["updated"][0].as_u64().is_some_and(|n| n >= 1)
+    });
+    run.signal("KILL");
+    let killed = run.finish();
+    assert_ne!(killed.code, 0);
+    eprintln!("killed at: {at}");
+    assert!(names.iter().zip(&before).any(|(n, b)| &spec(n) != b), "the kill came after the update was written");
+    let rolled = rollback(&stack);
+    assert_eq!(rolled.code, 0, "{}", rolled.stderr);
+    for (name, before) in names.iter().zip(&before) {
+        assert_eq!(&spec(name), before, "{name} is back on its exact previous spec");
+    }
+    for name in &names[..2] {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !running_images(name).iter().all(|i| i == "planrun-test/app:v1") {
+            assert!(std::time::Instant::now() < until, "{name} runs v1 again: {:?}", running_images(name));
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    }
+    assert!(!support::lock_exists(&stack), "the dead run's lock is released");
+
+    // A stack being created: everything it made is removed.
+    let new = unique("shop");
+    let _new_guard = Stack(new.clone());
+    let created = work.plan(
+        &text
+            .replace(&format!("stack {stack}"), &format!("stack {new}"))
+            .replace(&format!("swarm {stack}_"), &format!("swarm {new}_")),
+    );
+    let mut run = support::Background::apply(&work, &created, &[]);
+    run.wait_until("the first service created", |e| {
+        e["event"] == "step-progress"
+            && e["message"].as_str().is_some_and(|m| m.starts_with("creating") && m.contains("_api"))
+    });
+    run.signal("KILL");
+    let _ = run.finish();
+    assert!(labelled("service", &new) > 0, "the kill came after a service was created");
+    let rolled = rollback(&new);
+    assert_eq!(rolled.code, 0, "{}", rolled.stderr);
+    for kind in ["service", "network", "config", "secret"] {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while labelled(kind, &new) != 0 {
+            assert!(std::time::Instant::now() < until, "a {kind} of the stack is left");
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    }
+}
+
 /// `docker stack deploy` and planrun make the same service specs from the same file, as the
 /// daemon keeps them (not through `docker service inspect`, which fills Swarm's defaults in). The only
 /// differences allowed are the stack's own name (in names and the namespace label) and the ids

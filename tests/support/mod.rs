@@ -424,6 +424,18 @@ impl Background {
         panic!("planrun ended before `{kind}` of `{step}`: {:#?}", self.seen);
     }
 
+    /// Reads events until one that `wanted` holds for arrives; returns it.
+    pub fn wait_until(&mut self, what: &str, wanted: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        for line in self.lines.by_ref() {
+            let e: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap_or_default();
+            self.seen.push(e.clone());
+            if wanted(&e) {
+                return e;
+            }
+        }
+        panic!("planrun ended before {what}: {:#?}", self.seen);
+    }
+
     /// Sends `signal` (`INT`, `TERM`, `KILL`) to it.
     pub fn signal(&self, signal: &str) {
         let sent = Command::new("kill").args([&format!("-{signal}"), &self.child.id().to_string()]).status().unwrap();
