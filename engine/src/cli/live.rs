@@ -97,7 +97,12 @@ impl Live {
 
     /// Shows, below the running steps, how long the run has left by the simulator's estimate
     /// (it arrives once the simulation ran, a moment after the run started).
+    /// An estimate under a second (a plan that only waits for people, whose answers the
+    /// simulator counts no time for) has nothing to count down, and is not shown.
     pub fn expect(&self, estimate: Estimate) {
+        if estimate.total_ms < 1_000 {
+            return;
+        }
         let mut plan = self.plan.lock().unwrap_or_else(|e| e.into_inner());
         let line = self.multi.add(ProgressBar::new_spinner());
         line.enable_steady_tick(TICK);
@@ -423,6 +428,18 @@ mod tests {
         live.record(&record(90_000, Event::StepStarted { step: "backend".into(), kind: "rolling".into() }));
         let shown = screen_showing(&term, &["about 30s left, by"]);
         assert!(!shown.contains("waiting for a person"), "counting again once answered: {shown}");
+    }
+
+    #[test]
+    fn an_estimate_under_a_second_is_not_shown() {
+        let term = InMemoryTerm::new(20, 140);
+        let live = Live::on(ProgressDrawTarget::term_like(Box::new(term.clone())));
+        live.record(&record(0, Event::StepStarted { step: "sign-off".into(), kind: "pause".into() }));
+        live.expect(Estimate { steps: HashMap::from([("sign-off".into(), (0, 0))]), total_ms: 0 });
+        live.record(&record(5_000, progress("sign-off", "waiting", None, None)));
+        let shown = screen_showing(&term, &["sign-off: waiting"]);
+        assert!(!shown.contains("estimate"), "{shown}");
+        assert!(!shown.contains("running past"), "{shown}");
     }
 
     #[test]
