@@ -429,3 +429,56 @@ fn repair_refuses_a_stack_whose_run_is_alive() {
     let forced = run(&["unlock", &stack, "--force", &run_id]);
     assert_eq!(forced.code, 0, "{}", forced.stderr);
 }
+
+/// A run killed (SIGKILL) inside a `run` step, then one killed inside a `check` step, each
+/// after a rolling step: `planrun rollback` from another machine (an empty state directory)
+/// runs the `run` step's undo command and puts the service back on its exact previous spec.
+/// (The killed run's own command, and the check's, run on to their end, 20 s: nothing kills a
+/// process group whose planrun was killed.)
+#[test]
+fn a_run_killed_inside_a_run_or_a_check_step_is_undone_from_another_machine() {
+    let web = Service::create(&unique("web"), V1, 1);
+    let before = web.spec();
+    let stack = unique("stack");
+    let _guard = LockGuard(stack.clone());
+    let work = Workdir::new("killedrun");
+    let said = work.dir.join("said");
+    let said_text = || std::fs::read_to_string(&said).unwrap_or_default();
+    let steps = |command: &str, check_waits: u64| {
+        let said = said.display();
+        format!(
+            "    gate slow {{\n        command \"sh\" \"-c\" \"sleep {check_waits}\" timeout=\"60s\"\n        count 1\n    }}\n    \
+             run hook after=web {{\n        command \"sh\" \"-c\" \"echo started >> {said}; {command}\"\n        \
+             undo \"sh\" \"-c\" \"echo undone >> {said}\"\n        timeout \"2m\"\n    }}\n    \
+             check final after=hook {{ gates slow; }}\n"
+        )
+    };
+    let elsewhere = Workdir::new("elsewhere");
+    for (inside, plan) in [
+        ("run", work.plan(&plan(&stack, &web.name, "", &steps("sleep 20", 0)))),
+        ("check", work.plan(&plan(&stack, &web.name, "", &steps("true", 20)))),
+    ] {
+        std::fs::write(&said, "").unwrap();
+        let mut apply = Background::apply(&work, &plan, &[]);
+        let step = if inside == "run" { "hook" } else { "final" };
+        apply.wait_for("step-started", step);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !said_text().contains("started") {
+            assert!(Instant::now() < deadline, "the run step's command never started");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        apply.signal("KILL");
+        let _ = apply.finish();
+        assert_ne!(web.spec(), before, "killed inside `{inside}` after the rolling step changed the service");
+        let empty = elsewhere.dir.join(format!("state-{inside}"));
+
+        let rolled = run(&["rollback", &stack, "--state-dir", empty.to_str().unwrap()]);
+
+        assert_eq!(rolled.code, 0, "killed inside `{inside}`: {}", rolled.stderr);
+        assert!(said_text().contains("undone"), "killed inside `{inside}`: the undo command ran: {:?}", said_text());
+        assert_eq!(web.spec(), before, "killed inside `{inside}`: the exact previous spec");
+        web.assert_converged(V1, 1);
+        assert!(!lock_exists(&stack), "killed inside `{inside}`: the lock is released");
+    }
+}
