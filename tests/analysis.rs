@@ -37,6 +37,37 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// The test router in front of `upstream`: one task on a free host port of 127.0.0.1 (never
+/// updated by the tests), answering 200.
+fn router_to(upstream: &str) -> (Router, u16) {
+    let router = Router::create(&unique("rt"), upstream);
+    let port = free_port();
+    #[rustfmt::skip]
+    docker(&[
+        "service", "update", "--quiet", "--detach=false", "--replicas", "1",
+        "--publish-add", &format!("mode=host,published={port},target=8080"), &router.name,
+    ]);
+    let until = Instant::now() + Duration::from_secs(60);
+    while status(port) != Some(200) {
+        assert!(Instant::now() < until, "the router on 127.0.0.1:{port} never answered 200");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    (router, port)
+}
+
+/// `run`'s step `step` failed on the 500 its gate `answers` saw, in a judgement begun with the
+/// first new task.
+fn stopped_on_the_first_batch(run: &support::Run, step: &str) {
+    let cause = format!("cause: step `{step}` failed: gate `answers` failed: 1 failed (limit 0): status 500");
+    assert!(run.stderr.contains(&cause), "{}", run.stderr);
+    let judged: Vec<String> = run
+        .events_of("step-progress")
+        .iter()
+        .filter_map(|e| e["message"].as_str().filter(|m| m.starts_with("judging")).map(str::to_owned))
+        .collect();
+    assert_eq!(judged.first().map(String::as_str), Some("judging answers with 1 of 3 tasks on the new release"));
+}
+
 /// When a probe asked, and the status it got (none: no answer).
 type Answer = (Instant, Option<u16>);
 
@@ -94,19 +125,7 @@ fn tasks_of(service: &str, image: &str) -> std::collections::BTreeSet<String> {
 #[test]
 fn a_release_answering_500_is_stopped_on_its_first_batch_and_undone_to_the_exact_previous_spec() {
     let web = Service::create(&unique("web"), V1, 3);
-    let router = Router::create(&unique("rt"), &web.name);
-    let port = free_port();
-    // One router task on a host port of this machine (never updated by the test).
-    #[rustfmt::skip]
-    docker(&[
-        "service", "update", "--quiet", "--detach=false", "--replicas", "1",
-        "--publish-add", &format!("mode=host,published={port},target=8080"), &router.name,
-    ]);
-    let until = Instant::now() + Duration::from_secs(60);
-    while status(port) != Some(200) {
-        assert!(Instant::now() < until, "the router on 127.0.0.1:{port} never answered 200");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let (_router, port) = router_to(&web.name);
     let before = web.spec();
     // `delay "5s"` between batches: the first 500 reaches the gate only once the router has
     // resolved the new task (Swarm's DNS, then nginx once a second), which took up to 5.75 s of
@@ -135,17 +154,7 @@ fn a_release_answering_500_is_stopped_on_its_first_batch_and_undone_to_the_exact
 
         assert_eq!(run.code, 1, "run {n}: {}", run.stderr);
         assert_eq!(run.outcome(), "rolled-back", "run {n}");
-        assert!(
-            run.stderr.contains("cause: step `web` failed: gate `answers` failed: 1 failed (limit 0): status 500"),
-            "run {n}: {}",
-            run.stderr
-        );
-        let judged: Vec<String> = run
-            .events_of("step-progress")
-            .iter()
-            .filter_map(|e| e["message"].as_str().filter(|m| m.starts_with("judging")).map(str::to_owned))
-            .collect();
-        assert_eq!(judged.first().map(String::as_str), Some("judging answers with 1 of 3 tasks on the new release"));
+        stopped_on_the_first_batch(&run, "web");
         // The undo began before Swarm replaced every replica: the new release never ran on all
         // three, and at most two tasks of it were ever created.
         let most = run
@@ -235,18 +244,7 @@ fn a_compose_release_answering_500_is_stopped_on_its_first_batch_and_the_stack_p
     // The stack's service, removed with the stack (this handle only reads it).
     let web = std::mem::ManuallyDrop::new(Service { name: format!("{stack}_web") });
     web.assert_converged(V1, 3);
-    let router = Router::create(&unique("rt"), &web.name);
-    let port = free_port();
-    #[rustfmt::skip]
-    docker(&[
-        "service", "update", "--quiet", "--detach=false", "--replicas", "1",
-        "--publish-add", &format!("mode=host,published={port},target=8080"), &router.name,
-    ]);
-    let until = Instant::now() + Duration::from_secs(60);
-    while status(port) != Some(200) {
-        assert!(Instant::now() < until, "the router on 127.0.0.1:{port} never answered 200");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let (router, port) = router_to(&web.name);
     let before = web.spec();
     let gate = format!(
         "    gate answers {{\n        http \"http://127.0.0.1:{port}/\" status=200 timeout=\"2s\"\n        \
@@ -262,17 +260,7 @@ fn a_compose_release_answering_500_is_stopped_on_its_first_batch_and_the_stack_p
     let seen = probe.stop();
 
     assert_eq!(run.outcome(), "rolled-back", "{}", run.stderr);
-    assert!(
-        run.stderr.contains("cause: step `stack` failed: gate `answers` failed: 1 failed (limit 0): status 500"),
-        "{}",
-        run.stderr
-    );
-    let judged: Vec<String> = run
-        .events_of("step-progress")
-        .iter()
-        .filter_map(|e| e["message"].as_str().filter(|m| m.starts_with("judging")).map(str::to_owned))
-        .collect();
-    assert_eq!(judged.first().map(String::as_str), Some("judging answers with 1 of 3 tasks on the new release"));
+    stopped_on_the_first_batch(&run, "stack");
     let created = tasks_of(&web.name, ERRORS).len();
     assert!((1..3).contains(&created), "{created} tasks of {ERRORS} were created");
     assert_eq!(web.spec(), before, "the service is back on its exact previous spec");

@@ -4,10 +4,55 @@
 //! judgement of the step's gates each time more do, and the first verdict that is not a pass
 //! ends the step while Swarm is still updating.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 
+use plans::spanned::Spanned;
+
+use super::StepError;
 use crate::context::StepContext;
 use crate::gates::GateReport;
+
+/// The judgements still to end once the rollout has converged.
+pub type Rest<'a> = Pin<Box<dyn Future<Output = Result<(), Vec<GateReport>>> + Send + 'a>>;
+
+/// Runs `follow` (the follows of the step's services, which report to `batches`) while
+/// `during` judges each batch; the first verdict that is not a pass ends the step there. Once
+/// the follow has converged, returns what is left to judge: the judgement of the whole release
+/// (unless it is over) and `after`, the gates that judge convergence itself. The step watches
+/// the new tasks until that has passed.
+pub async fn follow_judging<'a, T, E>(
+    ctx: &'a StepContext,
+    during: &'a [Spanned<String>],
+    after: &'a [Spanned<String>],
+    (batches, seen): (&Batches, tokio::sync::watch::Receiver<Rollout>),
+    follow: impl Future<Output = Result<T, E>>,
+) -> Result<Rest<'a>, StepError>
+where
+    StepError: From<E>,
+{
+    let mut analysis = Box::pin(judge(ctx, during, seen));
+    let analysed = {
+        let mut follow = std::pin::pin!(follow);
+        tokio::select! {
+            judged = analysis.as_mut() => {
+                judged.map_err(StepError::Gates)?;
+                follow.as_mut().await?;
+                true
+            }
+            followed = follow.as_mut() => {
+                followed?;
+                false
+            }
+        }
+    };
+    batches.converged();
+    Ok(Box::pin(async move {
+        let whole = async { if analysed { Ok(()) } else { analysis.await } };
+        tokio::try_join!(whole, ctx.judge(after)).map(|_| ())
+    }))
+}
 
 /// How the progress message that a judgement of a batch begins starts (`planrun plan`'s
 /// drills show these).
@@ -72,7 +117,7 @@ pub struct Rollout {
 /// ends it.
 pub async fn judge(
     ctx: &StepContext,
-    gates: &[plans::spanned::Spanned<String>],
+    gates: &[Spanned<String>],
     mut seen: tokio::sync::watch::Receiver<Rollout>,
 ) -> Result<(), Vec<GateReport>> {
     type Judgement<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Vec<GateReport>>> + Send + 'a>>;

@@ -420,31 +420,11 @@ async fn follow_and_judge(
             }
         })
         .collect();
-    let mut analysis = std::pin::pin!(batches::judge(ctx, &during, seen));
-    let analysed = {
-        let follows =
-            targets.iter().zip(watches.iter_mut()).zip(&reports).map(|(((target, baseline), watch), report)| {
-                convergence::follow(cluster, report, target, baseline, watch, settings)
-            });
-        let all = async { futures_util::future::join_all(follows).await.into_iter().collect::<Result<Vec<_>, _>>() };
-        let mut follow = std::pin::pin!(all);
-        tokio::select! {
-            judged = analysis.as_mut() => {
-                judged.map_err(StepError::Gates)?;
-                follow.as_mut().await?;
-                true
-            }
-            followed = follow.as_mut() => {
-                followed?;
-                false
-            }
-        }
-    };
-    batches.converged();
-    let rest = async {
-        let batches = async { if analysed { Ok(()) } else { analysis.await } };
-        tokio::try_join!(batches, ctx.judge(&after)).map(|_| ())
-    };
+    let follows = targets.iter().zip(watches.iter_mut()).zip(&reports).map(|(((target, baseline), watch), report)| {
+        convergence::follow(cluster, report, target, baseline, watch, settings)
+    });
+    let all = async { futures_util::future::join_all(follows).await.into_iter().collect::<Result<Vec<_>, _>>() };
+    let rest = batches::follow_judging(ctx, &during, &after, (&batches, seen), all).await?;
     Watch::during_all(cluster, watches, rest).await?.map_err(StepError::Gates)
 }
 

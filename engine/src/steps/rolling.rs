@@ -206,28 +206,10 @@ async fn follow_and_judge(
         batches.update(0, p.updated);
         ctx.followed(p);
     };
-    let mut analysis = std::pin::pin!(batches::judge(ctx, &during, seen));
-    let analysed = {
-        let mut follow = std::pin::pin!(convergence::follow(cluster, &report, target, baseline, watch, settings));
-        tokio::select! {
-            judged = analysis.as_mut() => {
-                judged.map_err(StepError::Gates)?;
-                follow.as_mut().await?;
-                true
-            }
-            followed = follow.as_mut() => {
-                followed?;
-                false
-            }
-        }
-    };
-    batches.converged();
+    let follow = convergence::follow(cluster, &report, target, baseline, watch, settings);
+    let rest = batches::follow_judging(ctx, &during, &after, (&batches, seen), follow).await?;
     // Converged: the judgement of the whole release goes on (unless it is over), and the gates
     // that judge convergence itself begin; the new tasks are watched until the last has passed.
-    let rest = async {
-        let batches = async { if analysed { Ok(()) } else { analysis.await } };
-        tokio::try_join!(batches, ctx.judge(&after)).map(|_| ())
-    };
     watch.during(cluster, rest).await?.map_err(StepError::Gates)
 }
 
