@@ -201,9 +201,13 @@ fn a_run_killed_inside_a_compose_step_is_undone_from_an_empty_state_dir() {
             .replace(&format!("swarm {stack}_"), &format!("swarm {new}_")),
     );
     let mut run = support::Background::apply(&work, &created, &[]);
-    run.wait_until("the first service created", |e| {
-        e["event"] == "step-progress"
-            && e["message"].as_str().is_some_and(|m| m.starts_with("creating") && m.contains("_api"))
+    // "creating NAME (IMAGE)" comes before each service's create: at the second, one exists.
+    let services_begun = std::cell::Cell::new(0);
+    run.wait_until("a second service begun", |e| {
+        let service = e["event"] == "step-progress"
+            && e["message"].as_str().is_some_and(|m| m.starts_with("creating ") && m.ends_with(')'));
+        services_begun.set(services_begun.get() + usize::from(service));
+        services_begun.get() == 2
     });
     run.signal("KILL");
     let _ = run.finish();
