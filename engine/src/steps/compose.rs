@@ -400,16 +400,6 @@ async fn follow_and_judge(
     step: &Compose,
 ) -> Result<(), StepError> {
     let cluster = ctx.cluster();
-    let (during, after) = ctx.batch_gates(&step.gates);
-    if step.analysis == AnalysisMode::After || during.is_empty() || targets.is_empty() {
-        let report = |p| ctx.followed(p);
-        let follows = targets.iter().zip(watches.iter_mut()).map(|((target, baseline), watch)| {
-            convergence::follow(cluster, &report, target, baseline, watch, settings)
-        });
-        futures_util::future::join_all(follows).await.into_iter().collect::<Result<Vec<_>, _>>()?;
-        // Every new release must stay healthy until the last gate has passed.
-        return Watch::during_all(cluster, watches, ctx.judge(&step.gates)).await?.map_err(StepError::Gates);
-    }
     let (batches, seen) = Batches::new(expected);
     let reports: Vec<_> = (0..targets.len())
         .map(|part| {
@@ -424,6 +414,12 @@ async fn follow_and_judge(
         convergence::follow(cluster, report, target, baseline, watch, settings)
     });
     let all = async { futures_util::future::join_all(follows).await.into_iter().collect::<Result<Vec<_>, _>>() };
+    let (during, after) = ctx.batch_gates(&step.gates);
+    if step.analysis == AnalysisMode::After || during.is_empty() || targets.is_empty() {
+        all.await?;
+        // Every new release must stay healthy until the last gate has passed.
+        return Watch::during_all(cluster, watches, ctx.judge(&step.gates)).await?.map_err(StepError::Gates);
+    }
     let rest = batches::follow_judging(ctx, &during, &after, (&batches, seen), all).await?;
     Watch::during_all(cluster, watches, rest).await?.map_err(StepError::Gates)
 }

@@ -22,7 +22,7 @@ pub struct Compose {
     /// the default), or once every changed service has converged (`analysis after`).
     pub gates: Vec<Spanned<String>>,
     /// When the gates are judged.
-    #[serde(default = "per_batch")]
+    #[serde(default)]
     pub analysis: crate::steps::update::AnalysisMode,
     /// The step fails when the stack has not converged in this time.
     pub deadline: Duration,
@@ -39,10 +39,6 @@ pub struct Compose {
     #[serde(skip)]
     #[schemars(skip)]
     pub resolved: Option<std::sync::Arc<Resolved>>,
-}
-
-fn per_batch() -> crate::steps::update::AnalysisMode {
-    crate::steps::update::AnalysisMode::PerBatch
 }
 
 /// A compose file read and checked with the plan.
@@ -69,7 +65,7 @@ impl Definition for Compose {
         let gates = d.gate_names(fields, "gates");
         let deadline = d.duration(fields, "deadline").map(|v| v.value).unwrap_or(Duration::from_secs(600));
         let allow_removing = crate::steps::allow_removing::decode(d, fields);
-        let analysis = crate::steps::update::decode_analysis(d, fields).map(|v| v.value).unwrap_or_else(per_batch);
+        let analysis = crate::steps::update::decode_analysis(d, fields).map(|v| v.value).unwrap_or_default();
         Some(Compose { file: file?, gates, analysis, deadline, services: Vec::new(), allow_removing, resolved: None })
     }
 

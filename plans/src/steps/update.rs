@@ -32,13 +32,14 @@ pub enum FailureAction {
 }
 
 /// When a step's gates are judged against a release Swarm is rolling out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AnalysisMode {
     /// From the first new task on: a judgement begins as each batch of new tasks runs, and the
     /// first failing verdict stops the step (its undo starts) while later batches still run
     /// the old release. The step ends once the update has converged and a judgement begun
-    /// with every task on the new release has passed.
+    /// with every task on the new release has passed. The default: the safe one.
+    #[default]
     PerBatch,
     /// Only once the update has converged (every task replaced): planrun before issue 22.
     After,
@@ -92,7 +93,7 @@ impl Default for UpdatePolicy {
             monitor: Duration::from_secs(5),
             max_failure_ratio: 0.0,
             deadline: Duration::from_secs(600),
-            analysis: AnalysisMode::PerBatch,
+            analysis: AnalysisMode::default(),
             order_span: None,
             written: Vec::new(),
         }
