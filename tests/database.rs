@@ -764,3 +764,79 @@ fn a_migration_waits_for_another_runs_migration_lock_on_the_same_database() {
         "the migration's statement ran only once the other holder released the lock"
     );
 }
+
+/// SIGKILL of planrun in the middle of a statement-by-statement (`transactional #false`)
+/// migration, on a database reached by URL and on one that is a Swarm service (reached by
+/// `exec`): the first statement is done and recorded, the second still runs in the killed
+/// run's session. `planrun rollback` from another machine (an empty state directory) ends that
+/// session, so the third statement never runs, runs the `down` file and forgets the migration;
+/// the next `apply` runs it whole.
+#[test]
+fn a_run_killed_inside_a_statement_by_statement_migration_is_undone_from_another_machine() {
+    with_password();
+    let loopback = LoopbackDatabase::create("dbkillnt");
+    let pg = PostgresService::create("pgkillnt");
+    let by_url = |sql: &str| loopback.psql(sql);
+    let by_exec = |sql: &str| pg.exec_psql(sql);
+    let url = format!("postgres url=\"postgresql://postgres@127.0.0.1:15432/{}\"", loopback.name);
+    let service = format!("postgres service={} database=postgres user=postgres", pg.name);
+    let routes: [(&str, &str, &dyn Fn(&str) -> String); 2] = [("url", &url, &by_url), ("exec", &service, &by_exec)];
+    let work = Workdir::new("db-killnt");
+    // The second statement sleeps while the table `slow_flag` exists.
+    std::fs::write(
+        work.dir.join("slow.sql"),
+        "CREATE TABLE audit (id bigserial PRIMARY KEY);\n\
+         SELECT pg_sleep(CASE WHEN EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'slow_flag') THEN 60 ELSE 0 END);\n\
+         ALTER TABLE accounts ADD COLUMN email text;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        work.dir.join("slow_down.sql"),
+        "ALTER TABLE accounts DROP COLUMN IF EXISTS email;\nDROP TABLE IF EXISTS audit;\n",
+    )
+    .unwrap();
+    let columns = "SELECT string_agg(table_name || '.' || column_name, ',' ORDER BY table_name, column_name) \
+                   FROM information_schema.columns WHERE table_schema = 'public'";
+    let sessions = "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'planrun-%'";
+    for (route, database, psql) in routes {
+        psql("CREATE TABLE accounts (id serial PRIMARY KEY, name text); CREATE TABLE slow_flag (x int);");
+        let before = psql(columns);
+        let stack = unique("stack");
+        let _lock = LockGuard(stack.clone());
+        let plan = work.plan(&format!(
+            "plan e2e {{\n    stack {stack}\n    migrate slow {{\n        {database}\n        phase expand\n        \
+             file \"slow.sql\"\n        down \"slow_down.sql\"\n        transactional #false\n        \
+             require-backup #false\n    }}\n}}\n"
+        ));
+        let apply = support::Background::apply(&work, &plan, &[]);
+        let waiting = std::time::Instant::now();
+        while psql(&format!("{sessions} AND query LIKE '%pg_sleep%' AND state = 'active'")).trim() != "1" {
+            assert!(waiting.elapsed() < std::time::Duration::from_secs(60), "{route}: the second statement never ran");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        apply.signal("KILL");
+        let _ = apply.finish();
+        assert_eq!(psql("SELECT completed, statements FROM planrun.migrations WHERE file = 'slow.sql'").trim(), "1|3");
+        assert_ne!(psql(sessions).trim(), "0", "{route}: the killed run's statement still runs");
+
+        let empty = work.dir.join(format!("elsewhere-{route}"));
+        let started = std::time::Instant::now();
+        let rolled = support::run(&["rollback", &stack, "--state-dir", empty.to_str().unwrap()]);
+
+        assert_eq!(rolled.code, 0, "{route}: {}", rolled.stderr);
+        eprintln!("{route}: the rollback took {:?}", started.elapsed());
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{route}: the sleep was not waited out");
+        assert_eq!(psql(sessions).trim(), "0", "{route}: no session of the killed run is left");
+        assert_eq!(psql(columns), before, "{route}: the schema as before the run");
+        assert_eq!(psql("SELECT count(*) FROM pg_tables WHERE tablename = 'audit'").trim(), "0", "{route}");
+        assert_eq!(psql("SELECT count(*) FROM planrun.migrations WHERE file = 'slow.sql'").trim(), "0", "{route}");
+        assert!(!support::lock_exists(&stack), "{route}: the lock is released");
+
+        psql("DROP TABLE slow_flag");
+        let again = work.apply(&plan, &[]);
+        assert_eq!(again.code, 0, "{route}: {}", again.stderr);
+        assert_eq!(psql("SELECT completed, statements FROM planrun.migrations WHERE file = 'slow.sql'").trim(), "3|3");
+        assert_eq!(psql("SELECT count(*) FROM information_schema.columns WHERE column_name = 'email'").trim(), "1");
+        support::forget_stack(&stack);
+    }
+}

@@ -433,8 +433,8 @@ fn repair_refuses_a_stack_whose_run_is_alive() {
 /// A run killed (SIGKILL) inside a `run` step, then one killed inside a `check` step, each
 /// after a rolling step: `planrun rollback` from another machine (an empty state directory)
 /// runs the `run` step's undo command and puts the service back on its exact previous spec.
-/// (The killed run's own command, and the check's, run on to their end, 20 s: nothing kills a
-/// process group whose planrun was killed.)
+/// The killed run's own command, and the check's, die with it (within a second): they never run
+/// on behind the rollback's back.
 #[test]
 fn a_run_killed_inside_a_run_or_a_check_step_is_undone_from_another_machine() {
     let web = Service::create(&unique("web"), V1, 1);
@@ -444,19 +444,47 @@ fn a_run_killed_inside_a_run_or_a_check_step_is_undone_from_another_machine() {
     let work = Workdir::new("killedrun");
     let said = work.dir.join("said");
     let said_text = || std::fs::read_to_string(&said).unwrap_or_default();
-    let steps = |command: &str, check_waits: u64| {
+    let steps = |command: &str, check: &str| {
+        let (command, check) =
+            (command.replace("SAID", &said.to_string_lossy()), check.replace("SAID", &said.to_string_lossy()));
         let said = said.display();
         format!(
-            "    gate slow {{\n        command \"sh\" \"-c\" \"sleep {check_waits}\" timeout=\"60s\"\n        count 1\n    }}\n    \
+            "    gate slow {{\n        command \"sh\" \"-c\" \"{check}\" timeout=\"60s\"\n        count 1\n    }}\n    \
              run hook after=web {{\n        command \"sh\" \"-c\" \"echo started >> {said}; {command}\"\n        \
              undo \"sh\" \"-c\" \"echo undone >> {said}\"\n        timeout \"2m\"\n    }}\n    \
              check final after=hook {{ gates slow; }}\n"
         )
     };
+    // A process's state and process group, from /proc/PID/stat: `pid (comm) state ppid pgrp ...`.
+    let stat_of = |process: &std::path::Path| {
+        let stat = std::fs::read_to_string(process.join("stat")).ok()?;
+        let fields: Vec<String> = stat.rsplit_once(')')?.1.split_whitespace().map(str::to_owned).collect();
+        Some((fields.first()?.clone(), fields.get(2)?.clone()))
+    };
+    let live = |process: &std::path::Path| stat_of(process).filter(|(state, _)| state != "Z");
+    // The process groups of the killed run's commands (each names `said` in its command line).
+    let command_groups = || -> std::collections::BTreeSet<String> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|p| {
+                String::from_utf8_lossy(&std::fs::read(p.path().join("cmdline")).unwrap_or_default())
+                    .contains(&*said.to_string_lossy())
+            })
+            .filter_map(|p| live(&p.path()).map(|(_, group)| group))
+            .collect()
+    };
+    let in_groups = |groups: &std::collections::BTreeSet<String>| {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|p| live(&p.path()).is_some_and(|(_, g)| groups.contains(&g)))
+            .count()
+    };
     let elsewhere = Workdir::new("elsewhere");
     for (inside, plan) in [
-        ("run", work.plan(&plan(&stack, &web.name, "", &steps("sleep 20", 0)))),
-        ("check", work.plan(&plan(&stack, &web.name, "", &steps("true", 20)))),
+        ("run", work.plan(&plan(&stack, &web.name, "", &steps("sleep 20; echo finished >> SAID", "true")))),
+        ("check", work.plan(&plan(&stack, &web.name, "", &steps("true", "sleep 20; echo checked >> SAID")))),
     ] {
         std::fs::write(&said, "").unwrap();
         let mut apply = Background::apply(&work, &plan, &[]);
@@ -468,8 +496,19 @@ fn a_run_killed_inside_a_run_or_a_check_step_is_undone_from_another_machine() {
             std::thread::sleep(Duration::from_millis(100));
         }
         std::thread::sleep(Duration::from_millis(500));
+        let groups = command_groups();
+        // The command's watch, its sh and the sleep.
+        assert_eq!(in_groups(&groups), 3, "killed inside `{inside}`: the command runs ({groups:?})");
         apply.signal("KILL");
         let _ = apply.finish();
+        let killed = Instant::now();
+        while in_groups(&groups) > 0 {
+            assert!(
+                killed.elapsed() < Duration::from_secs(3),
+                "killed inside `{inside}`: its command outlived planrun"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         assert_ne!(web.spec(), before, "killed inside `{inside}` after the rolling step changed the service");
         let empty = elsewhere.dir.join(format!("state-{inside}"));
 

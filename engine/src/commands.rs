@@ -4,7 +4,10 @@
 //!
 //! The real runner starts each program in its own process group and kills the whole group when
 //! the command times out or its caller stops waiting (Ctrl-C, a gate's timeout), so
-//! `sh -c 'sleep 60'` leaves no `sleep` behind.
+//! `sh -c 'sleep 60'` leaves no `sleep` behind. A planrun killed outright (SIGKILL, the OOM
+//! killer, a CI runner torn down) runs no code at all, so each group also holds a small watch
+//! (see [`watch_over_group`]) that kills it within a second of planrun's death: a `run` step's
+//! command never goes on behind the back of the rollback that undoes it.
 
 use std::collections::HashMap;
 use std::os::unix::process::ExitStatusExt;
@@ -181,6 +184,12 @@ impl Commands for LocalCommands {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .process_group(0);
+        let planrun = libc::pid_t::try_from(std::process::id()).unwrap_or(0);
+        // SAFETY: the closure runs in the forked child before exec and makes only
+        // async-signal-safe calls without allocating (see `watch_over_group`).
+        unsafe {
+            process.pre_exec(move || watch_over_group(planrun));
+        }
         let mut child =
             process.spawn().map_err(|e| CommandError::CannotStart { command: shown.clone(), why: e.to_string() })?;
         let mut group = GroupKiller(child.id());
@@ -222,6 +231,61 @@ impl Commands for LocalCommands {
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Runs in the child between fork and exec (the process group already made): forks again.
+/// The grandchild returns, and goes on to exec the command. The child stays as the group's
+/// watch, the process planrun waits for: it closes every file it inherited (so it holds no
+/// pipe of planrun's open), waits for the command and exits as it did (the same code, or
+/// killed by the same signal), and if planrun dies first (the kernel's parent-death signal,
+/// or a parent that is no longer planrun, checked every second) kills the whole group.
+///
+/// Only async-signal-safe calls, no allocation: the parent may have had other threads
+/// holding locks at the fork.
+fn watch_over_group(planrun: libc::pid_t) -> std::io::Result<()> {
+    // SAFETY: plain system calls on this process's own state; the buffers are on the stack.
+    unsafe {
+        if libc::getppid() != planrun {
+            // planrun died between its fork and this check.
+            return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        let command = libc::fork();
+        if command < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if command == 0 {
+            return Ok(());
+        }
+        if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
+            for fd in 0..4096 {
+                libc::close(fd);
+            }
+        }
+        let mut woken: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut woken);
+        libc::sigaddset(&mut woken, libc::SIGCHLD);
+        libc::sigaddset(&mut woken, libc::SIGTERM);
+        libc::sigprocmask(libc::SIG_BLOCK, &woken, std::ptr::null_mut());
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong, 0, 0, 0);
+        loop {
+            let mut status = 0;
+            if libc::waitpid(command, &mut status, libc::WNOHANG) == command {
+                if libc::WIFSIGNALED(status) {
+                    let signal = libc::WTERMSIG(status);
+                    libc::signal(signal, libc::SIG_DFL);
+                    libc::sigprocmask(libc::SIG_UNBLOCK, &woken, std::ptr::null_mut());
+                    libc::kill(libc::getpid(), signal);
+                }
+                libc::_exit(if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 });
+            }
+            if libc::getppid() != planrun {
+                libc::kill(0, libc::SIGKILL);
+                libc::_exit(137);
+            }
+            let second = libc::timespec { tv_sec: 1, tv_nsec: 0 };
+            libc::sigtimedwait(&woken, std::ptr::null_mut(), &second);
+        }
+    }
 }
 
 /// Kills the process group on drop unless disarmed (`.0 = None`) after a normal exit.
@@ -354,6 +418,81 @@ mod tests {
             .map(str::to_owned)
             .collect();
         assert!(left.is_empty(), "left behind: {left:?}");
+    }
+
+    /// Not a test by itself: `a_command_dies_with_planrun_killed_outright` runs the test binary
+    /// again with only this, and kills that process with SIGKILL while the command runs.
+    #[tokio::test]
+    #[ignore = "run by a_command_dies_with_planrun_killed_outright"]
+    async fn a_command_in_a_process_killed_later() {
+        let marker = std::env::var("PLANRUN_TEST_KILLED_PARENT").expect("run by its test");
+        let script = format!("echo $$ > {marker}.pid; sleep 30; echo late > {marker}.late");
+        let _ = LocalCommands.run(&cmd(&["sh", "-c", &script], 60_000)).await;
+    }
+
+    /// The live (not zombie) processes of process group `group`.
+    fn alive_in_group(group: &str) -> Vec<String> {
+        let mut alive = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+            // pid (comm) state ppid pgrp ...
+            let Some((_, after)) = stat.rsplit_once(')') else { continue };
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            if fields.get(2) == Some(&group) && fields.first() != Some(&"Z") {
+                alive.push(stat);
+            }
+        }
+        alive
+    }
+
+    #[test]
+    fn a_command_dies_with_planrun_killed_outright() {
+        let marker = std::env::temp_dir().join(format!("planrun-orphan-{}", std::process::id()));
+        let mut killed = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "commands::tests::a_command_in_a_process_killed_later", "--ignored", "--test-threads=1"])
+            .env("PLANRUN_TEST_KILLED_PARENT", &marker)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid_file = marker.with_extension("pid");
+        let started = std::time::Instant::now();
+        let pid = loop {
+            match std::fs::read_to_string(&pid_file) {
+                Ok(pid) if pid.ends_with('\n') => break pid.trim().to_owned(),
+                _ => {}
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "the command never started");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let group = stat.rsplit_once(')').unwrap().1.split_whitespace().nth(2).unwrap().to_owned();
+        assert_eq!(alive_in_group(&group).len(), 3, "the watch, sh and its sleep: {:?}", alive_in_group(&group));
+
+        killed.kill().unwrap();
+        killed.wait().unwrap();
+
+        let killed_at = std::time::Instant::now();
+        while !alive_in_group(&group).is_empty() {
+            assert!(
+                killed_at.elapsed() < Duration::from_secs(3),
+                "the command outlived the process that ran it: {:?}",
+                alive_in_group(&group)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("the command's group was gone {:?} after its planrun was killed", killed_at.elapsed());
+        let _ = std::fs::remove_file(pid_file);
+        assert!(!marker.with_extension("late").exists(), "the command ran on to its end");
+    }
+
+    #[tokio::test]
+    async fn a_command_killed_by_a_signal_is_reported_so_and_a_missing_program_cannot_start() {
+        let finished = LocalCommands.run(&cmd(&["sh", "-c", "kill -TERM $$"], 5000)).await.unwrap();
+        assert_eq!((finished.code, finished.signal), (None, Some(libc::SIGTERM)));
+        assert_eq!(finished.status(), "killed by signal 15");
+        let missing = LocalCommands.run(&cmd(&["planrun-no-such-program"], 5000)).await.unwrap_err();
+        assert!(missing.to_string().contains("No such file"), "{missing}");
     }
 
     #[test]
