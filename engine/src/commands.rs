@@ -177,19 +177,8 @@ impl Commands for LocalCommands {
             return Err(CommandError::CannotStart { command: shown, why: "the command is empty".into() });
         };
         let mut process = tokio::process::Command::new(program);
-        process
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .process_group(0);
-        let planrun = libc::pid_t::try_from(std::process::id()).unwrap_or(0);
-        // SAFETY: the closure runs in the forked child before exec and makes only
-        // async-signal-safe calls without allocating (see `watch_over_group`).
-        unsafe {
-            process.pre_exec(move || watch_over_group(planrun));
-        }
+        process.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        dies_with_planrun(&mut process);
         let mut child =
             process.spawn().map_err(|e| CommandError::CannotStart { command: shown.clone(), why: e.to_string() })?;
         let mut group = GroupKiller(child.id());
@@ -231,6 +220,18 @@ impl Commands for LocalCommands {
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Starts `process` in a process group of its own, watched (see [`watch_over_group`]): the
+/// whole group is killed when planrun dies, however it dies.
+pub fn dies_with_planrun(process: &mut tokio::process::Command) {
+    process.process_group(0);
+    let planrun = libc::pid_t::try_from(std::process::id()).unwrap_or(0);
+    // SAFETY: the closure runs in the forked child before exec and makes only async-signal-safe
+    // calls without allocating (see `watch_over_group`).
+    unsafe {
+        process.pre_exec(move || watch_over_group(planrun));
+    }
 }
 
 /// Runs in the child between fork and exec (the process group already made): forks again.

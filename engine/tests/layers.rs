@@ -20,6 +20,8 @@ const LAYERS: &[&str] = &[
     "load",
     "redact",
     "private",
+    // programs run on this machine (`run` steps, `command` gates, the database tools)
+    "commands",
     // the seam to a swarm
     "cluster",
     "lock",
@@ -32,8 +34,7 @@ const LAYERS: &[&str] = &[
     "journal",
     "history",
     "run_state",
-    // the other seams (a command gate runs through `commands`)
-    "commands",
+    // the other seam: approvals
     "approval",
     "gates",
     // telling the team (an event sink that reads gate-style secrets)

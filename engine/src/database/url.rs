@@ -121,6 +121,8 @@ impl UrlPostgres {
 async fn tool(program: &str, args: &[&str], env: &[(String, String)], what: &str) -> Result<(), DbError> {
     let mut command = tokio::process::Command::new(program);
     command.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+    // A dump or restore stops with the run that started it, even a killed one.
+    crate::commands::dies_with_planrun(&mut command);
     for (k, v) in env {
         command.env(k, v);
     }
