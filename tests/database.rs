@@ -780,7 +780,8 @@ fn a_run_killed_inside_a_statement_by_statement_migration_is_undone_from_another
     let by_exec = |sql: &str| pg.exec_psql(sql);
     let url = format!("postgres url=\"postgresql://postgres@127.0.0.1:15432/{}\"", loopback.name);
     let service = format!("postgres service={} database=postgres user=postgres", pg.name);
-    let routes: [(&str, &str, &dyn Fn(&str) -> String); 2] = [("url", &url, &by_url), ("exec", &service, &by_exec)];
+    type Psql<'a> = &'a dyn Fn(&str) -> String;
+    let routes: [(&str, &str, Psql); 2] = [("url", &url, &by_url), ("exec", &service, &by_exec)];
     let work = Workdir::new("db-killnt");
     // The second statement sleeps while the table `slow_flag` exists.
     std::fs::write(
