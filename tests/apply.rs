@@ -344,6 +344,78 @@ fn failing_prometheus_gate_rolls_back_that_step_and_every_earlier_step() {
     assert_eq!(web.spec(), web_before);
 }
 
+/// A Prometheus of this test's own (tests/env/prometheus-up in a directory of its own, on free
+/// ports), so stopping it disturbs no other test. Killed and removed on drop.
+struct OwnPrometheus {
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+impl OwnPrometheus {
+    fn start() -> OwnPrometheus {
+        let free = || TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (port, target) = (free(), free());
+        let dir = std::env::temp_dir().join(unique("planrun-prom-own"));
+        let script = support::repo().join("tests/env/prometheus-up");
+        let status = std::process::Command::new(&script)
+            .arg(&dir)
+            .env("PLANRUN_PROM_PORT", port.to_string())
+            .env("PLANRUN_PROM_TARGET_PORT", target.to_string())
+            .status()
+            .expect("run tests/env/prometheus-up");
+        assert!(status.success(), "tests/env/prometheus-up {} failed", dir.display());
+        OwnPrometheus { dir, port }
+    }
+
+    /// SIGKILL: a server that vanishes, not one that says goodbye.
+    fn kill(&self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("prometheus.pid")) {
+            let _ = std::process::Command::new("kill").args(["-KILL", pid.trim()]).status();
+        }
+    }
+}
+
+impl Drop for OwnPrometheus {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Prometheus killed under `planrun apply`, after the first passing measurement of a rolling
+/// step's gate (`vector(0)`, which passes without any scrape while the server lives): the gate
+/// errors instead of passing on what it saw before, and the step is undone.
+#[test]
+fn a_prometheus_killed_mid_gate_never_lets_the_release_pass() {
+    let prometheus = OwnPrometheus::start();
+    let web = Service::create(&unique("web"), V1, 2);
+    let before = web.spec();
+    let gate = format!(
+        "    gate error-rate {{\n        prometheus \"http://127.0.0.1:{}\" {{\n            query \"vector(0)\"\n            \
+         pass \"result < 0.01\"\n        }}\n        interval \"1s\"\n        count 6\n    }}\n",
+        prometheus.port
+    );
+    let work = Workdir::new("promkilled");
+    let stack = unique("stack");
+    let _guard = LockGuard(stack.clone());
+    let plan = work.plan(&rolling_plan(&stack, &[("web", &web.name, V2, "        gates error-rate\n")], true, &gate));
+    let mut apply = support::Background::apply(&work, &plan, &[]);
+    apply.wait_until("a passing measurement", |e| e["event"] == "measurement" && e["verdict"] == "pass");
+    prometheus.kill();
+
+    let run = apply.finish();
+
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.outcome(), "rolled-back", "{}", run.stderr);
+    assert!(run.stderr.contains("gate `error-rate` errored"), "{}", run.stderr);
+    assert!(run.stderr.contains("Connection refused"), "the cause is named: {}", run.stderr);
+    let verdicts: Vec<&str> = run.events_of("measurement").iter().filter_map(|m| m["verdict"].as_str()).collect();
+    assert!(verdicts.ends_with(&["error"]), "the measurements after the kill errored: {verdicts:?}");
+    assert!(!verdicts.contains(&"fail"), "nothing measured a failure: {verdicts:?}");
+    assert_eq!(web.spec(), before, "the exact previous spec");
+    web.assert_converged(V1, 2);
+}
+
 #[test]
 fn independent_services_update_concurrently() {
     let a = Service::create(&unique("a"), V1, 2);
