@@ -276,6 +276,11 @@ pub trait Cluster: Send + Sync + 'static {
     }
     /// The secrets with this label (`key=value` or `key`).
     async fn secrets(&self, label: &str) -> Result<Vec<SecretObject>, ClusterError>;
+    /// The nodes Swarm reports `down` or `disconnected`, as (id, hostname). Empty when it cannot
+    /// tell: only ever used to say more about a failure.
+    async fn nodes_down(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// A program to run in a container (`docker exec`).

@@ -224,6 +224,9 @@ impl Cluster for Retrying {
     async fn secrets(&self, label: &str) -> Result<Vec<SecretObject>, ClusterError> {
         self.retry(|| self.inner.secrets(label)).await
     }
+    async fn nodes_down(&self) -> Vec<(String, String)> {
+        self.inner.nodes_down().await
+    }
 }
 
 #[cfg(test)]

@@ -523,6 +523,22 @@ impl Cluster for Swarm {
         active.then_some(node)
     }
 
+    async fn nodes_down(&self) -> Vec<(String, String)> {
+        use bollard::models::NodeState;
+        let nodes: Vec<bollard::models::Node> = self.raw.get_as("/nodes", MAX_ANSWER_BYTES).await.unwrap_or_default();
+        nodes
+            .into_iter()
+            .filter(|n| {
+                matches!(n.status.as_ref().and_then(|s| s.state), Some(NodeState::DOWN | NodeState::DISCONNECTED))
+            })
+            .filter_map(|n| {
+                let id = n.id?;
+                let host = n.description.and_then(|d| d.hostname).unwrap_or_else(|| id.clone());
+                Some((id, host))
+            })
+            .collect()
+    }
+
     async fn local_container(&self, service_id: &str) -> Result<Option<String>, ClusterError> {
         let Some(node) = self.node_here().await? else {
             return Ok(None);

@@ -54,7 +54,7 @@ use bollard::models::{ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState};
 use tokio::time::Instant;
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::services::failure::{Failure, TaskErrors};
+use crate::services::failure::{DownNodes, Failure, TaskErrors};
 use crate::services::pace::Pace;
 use crate::services::progress::{Progress, Report};
 use crate::services::target::{Baseline, Mode, Target};
@@ -174,6 +174,7 @@ pub async fn follow(
                             stood: since.elapsed(),
                             slots: seen.doubled,
                             progress: seen.progress,
+                            down: down_nodes(cluster, &target.service_id).await,
                         });
                     }
                 }
@@ -204,6 +205,7 @@ pub async fn follow(
                 waited: now - started,
                 progress,
                 task_errors: watch.errors.clone(),
+                down: down_nodes(cluster, &target.service_id).await,
             });
         }
         // A look that failed is tried again at the next tick, whatever was heard.
@@ -213,6 +215,18 @@ pub async fn follow(
         let until = [Some(deadline), window_end, stall_end, next_tick].into_iter().flatten().min();
         pace.next(cluster, until).await;
     }
+}
+
+/// The nodes Swarm reports down that ran (or run) tasks of the service, by hostname: asked
+/// only once a rollout has failed, to say why.
+async fn down_nodes(cluster: &dyn Cluster, service_id: &str) -> DownNodes {
+    let down = cluster.nodes_down().await;
+    if down.is_empty() {
+        return DownNodes::default();
+    }
+    let tasks = cluster.shared_tasks(service_id).await.unwrap_or_default();
+    let ran_here = |id: &str| tasks.iter().any(|t| t.node_id.as_deref() == Some(id));
+    DownNodes(down.into_iter().filter(|(id, _)| ran_here(id)).map(|(_, host)| host).collect())
 }
 
 /// One look at the service; the outer error is the cluster's, the inner a verdict.
@@ -568,6 +582,40 @@ mod tests {
         assert_eq!(started.elapsed(), target.monitor + STALL_GRACE, "not the 240 s deadline");
         assert!(failure.to_string().contains("5 of 5 tasks running on image app:v2, 1 old still serving"), "{failure}");
         assert!(matches!(&failure, Failure::Stalled { slots, .. } if *slots == [4]), "{failure:?}");
+        assert!(!failure.to_string().contains("is down"), "no node is down: {failure}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_update_names_the_node_swarm_reports_down() {
+        let fake = FakeCluster::new();
+        fake.set_nodes(&["n1", "n2", "n3"]);
+        let mut spec = global_spec("web", "app:v2");
+        spec.mode = Some(ServiceSpecMode {
+            replicated: Some(ServiceSpecModeReplicated { replicas: Some(3) }),
+            ..Default::default()
+        });
+        fake.add_service(spec);
+        let service = fake.service("web").await.unwrap();
+        let id = service.id.clone().unwrap();
+        let target = Target::of(&id, service.spec.as_ref().unwrap()).unwrap();
+        let baseline = Baseline::take(&fake, &service).await.unwrap();
+        fake.stall_update("web", 2, "app:v1");
+        // n2 ran a task of web; n9, down too, ran none.
+        fake.node_down("n2");
+        fake.node_down("n9");
+        let mut watch = Watch::new(&target, &baseline, u64::MAX);
+
+        let failure = follow(&fake, &|_| {}, &target, &baseline, &mut watch, Settings::new(Duration::from_secs(240)))
+            .await
+            .unwrap_err();
+
+        assert!(matches!(&failure, Failure::Stalled { down, .. } if down.0 == ["n2.host"]), "{failure:?}");
+        assert!(
+            failure
+                .to_string()
+                .contains("unchanged for 25s; node n2.host, which ran tasks of web, is down (as Swarm reports it)"),
+            "{failure}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -44,6 +44,8 @@ pub enum Failure {
         progress: String,
         /// The tasks' own errors.
         task_errors: TaskErrors,
+        /// The nodes Swarm reports down that ran tasks of the service.
+        down: DownNodes,
     },
     /// Swarm's update stopped moving: a slot keeps a second task beside a running one of the
     /// new release and Swarm stays `updating` (dockerd 20.10 after a node is lost mid-update:
@@ -57,6 +59,8 @@ pub enum Failure {
         slots: Vec<i64>,
         /// What was last seen.
         progress: String,
+        /// The nodes Swarm reports down that ran tasks of the service.
+        down: DownNodes,
     },
     /// The service is gone or its spec was changed by someone else.
     Changed(String),
@@ -82,19 +86,21 @@ impl fmt::Display for Failure {
                 }
                 Ok(())
             }
-            Failure::Deadline { service, waited, progress, task_errors } => write!(
+            Failure::Deadline { service, waited, progress, task_errors, down } => write!(
                 f,
-                "{service} did not converge in {}: {progress}{}",
+                "{service} did not converge in {}: {progress}{}{}",
                 clock::seconds(*waited),
+                down.suffix(service),
                 task_errors.suffix()
             ),
-            Failure::Stalled { service, stood, slots, progress } => write!(
+            Failure::Stalled { service, stood, slots, progress, down } => write!(
                 f,
                 "Swarm's update of {service} stalled: {progress}; slot {} has a task of the new release \
-                 running and another beside it, unchanged for {}. Swarm's updater waits for good there \
+                 running and another beside it, unchanged for {}{}. Swarm's updater waits for good there \
                  (dockerd 20.10 does this after a node is lost mid-update); planrun stops waiting",
                 slots.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
-                clock::seconds(*stood)
+                clock::seconds(*stood),
+                down.suffix(service),
             ),
             Failure::Changed(why) | Failure::Unsupported(why) => f.write_str(why),
         }
@@ -121,6 +127,25 @@ impl Failure {
 
 fn or_none(message: &str) -> &str {
     if message.is_empty() { "(no message)" } else { message }
+}
+
+/// The hostnames of the nodes Swarm reports down (or disconnected) that ran tasks of a service,
+/// which a failure names: a lost node is the likeliest reason for a rollout that stalls or
+/// never ends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DownNodes(pub Vec<String>);
+
+impl DownNodes {
+    /// `; node planrun-n5, which ran tasks of web, is down (Swarm says so)`, or nothing.
+    fn suffix(&self, service: &str) -> String {
+        match self.0.as_slice() {
+            [] => String::new(),
+            [one] => format!("; node {one}, which ran tasks of {service}, is down (as Swarm reports it)"),
+            many => {
+                format!("; nodes {}, which ran tasks of {service}, are down (as Swarm reports them)", many.join(", "))
+            }
+        }
+    }
 }
 
 /// The failed tasks seen, grouped by their error: (error, task names), first seen first.

@@ -189,6 +189,10 @@ impl Cluster for FakeCluster {
         self.lock().api
     }
 
+    async fn nodes_down(&self) -> Vec<(String, String)> {
+        self.lock().down.iter().map(|n| (n.clone(), format!("{n}.host"))).collect()
+    }
+
     async fn secrets(&self, label: &str) -> Result<Vec<SecretObject>, ClusterError> {
         let matches = |labels: &HashMap<String, String>| match label.split_once('=') {
             Some((key, value)) => labels.get(key).map(String::as_str) == Some(value),

@@ -65,6 +65,8 @@ struct State {
     interfere: u32,
     updates: u32,
     nodes: Nodes,
+    /// The nodes Swarm reports down (their tasks stay as they were).
+    down: Vec<String>,
 }
 
 /// The node a fake swarm has unless a test gives it others.
@@ -322,6 +324,12 @@ impl FakeCluster {
         state.nodes = Nodes(nodes.iter().map(|n| (*n).to_owned()).collect());
         // A global service's desired count is the number of nodes.
         state.services.values().for_each(FakeService::touch);
+    }
+
+    /// Swarm reports `node` down from now on (its hostname is `NODE.host`). Nothing else
+    /// changes: Swarm replaces its tasks only when told (`stall_update`, a test's own steps).
+    pub fn node_down(&self, node: &str) {
+        self.lock().down.push(node.to_owned());
     }
 
     /// A second running task in `slot` of the service, on its current spec: what Swarm
