@@ -609,7 +609,7 @@ mod tests {
             .await
             .unwrap_err();
 
-        assert!(matches!(&failure, Failure::Stalled { down, .. } if down.0 == ["n2.host"]), "{failure:?}");
+        assert!(matches!(&failure, Failure::Stalled { down, .. } if *down.0 == ["n2.host".to_owned()]), "{failure:?}");
         assert!(
             failure
                 .to_string()

@@ -133,12 +133,12 @@ fn or_none(message: &str) -> &str {
 /// which a failure names: a lost node is the likeliest reason for a rollout that stalls or
 /// never ends.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DownNodes(pub Vec<String>);
+pub struct DownNodes(pub Box<[String]>);
 
 impl DownNodes {
     /// `; node planrun-n5, which ran tasks of web, is down (Swarm says so)`, or nothing.
     fn suffix(&self, service: &str) -> String {
-        match self.0.as_slice() {
+        match &*self.0 {
             [] => String::new(),
             [one] => format!("; node {one}, which ran tasks of {service}, is down (as Swarm reports it)"),
             many => {
