@@ -557,29 +557,36 @@ mod tests {
         assert!(took < Duration::from_secs(1), "{took:?}");
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn an_update_swarm_left_stuck_with_an_old_task_beside_a_new_one_fails_past_monitor_and_grace() {
-        let fake = FakeCluster::new();
+    /// Follows `web` (`replicas` of app:v2) whose update Swarm left stuck at `slot`, with an
+    /// old task beside the new one, until planrun calls it stalled.
+    async fn follow_a_stalled_update(fake: &FakeCluster, replicas: i64, slot: i64) -> (Failure, Duration, Target) {
         let mut spec = global_spec("web", "app:v2");
         spec.mode = Some(ServiceSpecMode {
-            replicated: Some(ServiceSpecModeReplicated { replicas: Some(5) }),
+            replicated: Some(ServiceSpecModeReplicated { replicas: Some(replicas) }),
             ..Default::default()
         });
         fake.add_service(spec);
         let service = fake.service("web").await.unwrap();
         let id = service.id.clone().unwrap();
         let target = Target::of(&id, service.spec.as_ref().unwrap()).unwrap();
-        let baseline = Baseline::take(&fake, &service).await.unwrap();
-        fake.stall_update("web", 4, "app:v1");
+        let baseline = Baseline::take(fake, &service).await.unwrap();
+        fake.stall_update("web", slot, "app:v1");
         let mut watch = Watch::new(&target, &baseline, u64::MAX);
         let started = tokio::time::Instant::now();
-
-        let failure = follow(&fake, &|_| {}, &target, &baseline, &mut watch, Settings::new(Duration::from_secs(240)))
+        let failure = follow(fake, &|_| {}, &target, &baseline, &mut watch, Settings::new(Duration::from_secs(240)))
             .await
             .unwrap_err();
+        (failure, started.elapsed(), target)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_update_swarm_left_stuck_with_an_old_task_beside_a_new_one_fails_past_monitor_and_grace() {
+        let fake = FakeCluster::new();
+
+        let (failure, took, target) = follow_a_stalled_update(&fake, 5, 4).await;
 
         assert!(matches!(failure, Failure::Stalled { .. }), "{failure}");
-        assert_eq!(started.elapsed(), target.monitor + STALL_GRACE, "not the 240 s deadline");
+        assert_eq!(took, target.monitor + STALL_GRACE, "not the 240 s deadline");
         assert!(failure.to_string().contains("5 of 5 tasks running on image app:v2, 1 old still serving"), "{failure}");
         assert!(matches!(&failure, Failure::Stalled { slots, .. } if *slots == [4]), "{failure:?}");
         assert!(!failure.to_string().contains("is down"), "no node is down: {failure}");
@@ -589,25 +596,11 @@ mod tests {
     async fn a_stalled_update_names_the_node_swarm_reports_down() {
         let fake = FakeCluster::new();
         fake.set_nodes(&["n1", "n2", "n3"]);
-        let mut spec = global_spec("web", "app:v2");
-        spec.mode = Some(ServiceSpecMode {
-            replicated: Some(ServiceSpecModeReplicated { replicas: Some(3) }),
-            ..Default::default()
-        });
-        fake.add_service(spec);
-        let service = fake.service("web").await.unwrap();
-        let id = service.id.clone().unwrap();
-        let target = Target::of(&id, service.spec.as_ref().unwrap()).unwrap();
-        let baseline = Baseline::take(&fake, &service).await.unwrap();
-        fake.stall_update("web", 2, "app:v1");
         // n2 ran a task of web; n9, down too, ran none.
         fake.node_down("n2");
         fake.node_down("n9");
-        let mut watch = Watch::new(&target, &baseline, u64::MAX);
 
-        let failure = follow(&fake, &|_| {}, &target, &baseline, &mut watch, Settings::new(Duration::from_secs(240)))
-            .await
-            .unwrap_err();
+        let (failure, _, _) = follow_a_stalled_update(&fake, 3, 2).await;
 
         assert!(matches!(&failure, Failure::Stalled { down, .. } if *down.0 == ["n2.host".to_owned()]), "{failure:?}");
         assert!(
