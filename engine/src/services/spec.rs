@@ -148,6 +148,20 @@ pub fn transition(previous: &ServiceSpec, current: &ServiceSpec) -> ServiceSpec 
     spec
 }
 
+/// `spec` with update settings that take the tasks off their template out first: stop-first,
+/// all at once, no delay (its monitor window and failure action kept). The undo of a rollout
+/// stopped half way writes it while the old release still serves beside the new: a release
+/// being undone is not trusted with more requests while its replacements start, and the old
+/// tasks left (which run the template already) carry the traffic.
+pub fn out_first(spec: &ServiceSpec) -> ServiceSpec {
+    let mut spec = spec.clone();
+    let update = spec.update_config.get_or_insert_with(Default::default);
+    update.order = Some(ServiceSpecUpdateConfigOrderEnum::STOP_FIRST);
+    update.parallelism = Some(0);
+    update.delay = Some(0);
+    spec
+}
+
 /// How long the service's health check needs to call a task unhealthy: start period, then
 /// `retries` failed checks `interval` apart, each allowed `timeout` (Docker's defaults
 /// 30 s, 3 and 30 s where unset).

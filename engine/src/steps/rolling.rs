@@ -241,7 +241,8 @@ pub async fn undo(step: &str, record: &RollingUndo, ctx: &RunContext) -> Result<
     let current = service.spec.clone().unwrap_or_default();
     if let Some(written) = &record.written {
         let api = cluster.api_version().await;
-        let ours = [&record.previous_spec, written, &spec::transition(&record.previous_spec, written)];
+        let transition = spec::transition(&record.previous_spec, written);
+        let ours = [&record.previous_spec, written, &transition, &spec::out_first(&transition)];
         if !ours.into_iter().any(|spec| same_spec_at(spec, &current, api)) {
             let image = spec::image(&current).to_owned();
             return Err(Refusal::ChangedSince { service: name.to_owned(), image }.into());
@@ -259,7 +260,24 @@ pub async fn undo(step: &str, record: &RollingUndo, ctx: &RunContext) -> Result<
     // say), not the old spec's own: a rollback must not cause the downtime the rollout
     // avoided. Then the exact old spec is written; it differs only in update settings, so
     // Swarm replaces no task.
-    let transition = spec::transition(&record.previous_spec, &current);
+    let mut transition = spec::transition(&record.previous_spec, &current);
+    // Stopped half way (a failed judgement of the first batches, a later step's failure): the
+    // new tasks go first, while the old ones serve.
+    let tasks = cluster
+        .tasks(&record.service_id)
+        .await
+        .map_err(|error| services::ServiceError::Cluster { doing: format!("list the tasks of {name}"), error })?;
+    if let Some((old, new)) = old_beside_new(&target, &record.previous_spec, &tasks) {
+        ctx.progress(
+            step,
+            format!(
+                "{old} task{} of the previous release still serve{}: the {new} of the new release stop first",
+                if old == 1 { "" } else { "s" },
+                if old == 1 { "s" } else { "" }
+            ),
+        );
+        transition = spec::out_first(&transition);
+    }
     // Written only over the spec just judged ours: a change made meanwhile stops the undo.
     let baseline = services::replace_spec(cluster, service, &transition, Some(&current)).await?;
     restore_to(ctx, step, &target, &baseline, deadline).await?;
@@ -269,6 +287,23 @@ pub async fn undo(step: &str, record: &RollingUndo, ctx: &RunContext) -> Result<
         restore_to(ctx, step, &target, &baseline, deadline).await?;
     }
     Ok(())
+}
+
+/// (old, new): how many tasks of the previous spec run, and how many others want to run,
+/// when there are both; `None` otherwise (all new, all old, or nothing running).
+fn old_beside_new(target: &Target, previous: &ServiceSpec, tasks: &[bollard::models::Task]) -> Option<(usize, usize)> {
+    use bollard::models::TaskState;
+    let template = previous.task_template.as_ref()?;
+    let wanted = tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING));
+    let (mut old, mut new) = (0, 0);
+    for task in wanted {
+        if !target.runs_template(task, template) {
+            new += 1;
+        } else if task.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING) {
+            old += 1;
+        }
+    }
+    (old > 0 && new > 0).then_some((old, new))
 }
 
 /// How long undo lets Swarm decide on its own rollback of a release whose tasks are failing.
@@ -510,13 +545,46 @@ mod tests {
         );
 
         let undoing = tokio::time::Instant::now();
-        undo("web", &recorded(&ctx), &ctx.run).await.unwrap();
-        // Only the one new slot goes back (2 s), then Swarm's delay (1 s) and monitor window
-        // (2 s): not three slots' worth.
-        about(undoing.elapsed(), 5);
+        let record = recorded(&ctx);
+        let (undone, half_a_second_in) = tokio::join!(undo("web", &record, &ctx.run), async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            images(&fake, "shop_web", "app:v2").await.0
+        });
+        undone.unwrap();
+        // The bad task is out at once (stop-first) while the two old ones serve; its
+        // replacement is up 2 s later, then the monitor window (2 s): not three slots' worth.
+        assert_eq!(half_a_second_in, ["app:v1", "app:v1"], "the new task stops before its replacement starts");
+        about(undoing.elapsed(), 4);
+        let said = memory.events().iter().any(|e| {
+            matches!(e, Event::StepProgress { message, .. }
+                if message == "2 tasks of the previous release still serve: the 1 of the new release stop first")
+        });
+        assert!(said, "the undo says why it stops the new task first");
         assert_eq!(fake.spec("shop_web").unwrap(), before, "the exact previous spec");
         let (running, ever) = images(&fake, "shop_web", "app:v2").await;
         assert_eq!((running, ever), (vec!["app:v1".to_string(); 3], 1), "no later batch was ever replaced");
+    }
+
+    /// A rollback that died after writing the stop-first transition (the undo's own write) is
+    /// finished by the next rollback, which knows that spec for its own.
+    #[tokio::test(start_paused = true)]
+    async fn an_undo_killed_after_its_stop_first_write_is_finished_by_the_next() {
+        let fake = FakeCluster::new();
+        let before = spec("shop_web", "app:v1");
+        fake.add_service(before.clone());
+        let (ctx, _memory, probe) = context_with_gate(&fake, "        http \"http://x/\"\n        interval \"1s\"");
+        probe.script("g", &[Outcome::Fail]);
+        gated("shop_web", "app:v2").apply(&ctx).await.unwrap_err();
+        let record = recorded(&ctx);
+        let written = record.written.clone().expect("the step wrote its spec");
+        let service = fake.service("shop_web").await.unwrap();
+        let half_undone = spec::out_first(&spec::transition(&record.previous_spec, &written));
+        services::replace_spec(&fake, service, &half_undone, None).await.unwrap();
+
+        undo("web", &record, &ctx.run).await.unwrap();
+
+        assert_eq!(fake.spec("shop_web").unwrap(), before, "the exact previous spec");
+        assert_eq!(images(&fake, "shop_web", "app:v2").await.0, vec!["app:v1".to_string(); 3]);
     }
 
     #[tokio::test(start_paused = true)]
