@@ -64,7 +64,7 @@ impl Seams {
         Arc::new(RunContext {
             cluster: self.cluster.clone(),
             events,
-            probe: self.probe.clone(),
+            probe: self.probe.for_run(run_id),
             commands: self.commands.clone(),
             approver: self.approver.clone(),
             stack: stack.to_owned(),

@@ -205,68 +205,95 @@ where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = Result<T, JobError>>,
 {
-    let started = Instant::now();
-    let id = services::create(cluster.as_ref(), attended_spec(job)).await?;
-    let removal = Removal { cluster: cluster.clone(), id: id.clone(), done: false };
-    let list = |id: String| {
-        let cluster = cluster.clone();
-        let name = job.name.clone();
-        async move {
-            cluster
-                .tasks(&id)
-                .await
-                .map_err(|error| ServiceError::Cluster { doing: format!("list the tasks of job {name}"), error })
-        }
-    };
-    let container = loop {
-        let tasks = list(id.clone()).await?;
-        if let Some(error) = tasks.iter().find_map(failure_of_job) {
-            return Err(JobError::Failed { name: job.name.clone(), error, logs: String::new() });
-        }
-        let running = tasks.iter().find_map(|t| {
-            let status = t.status.as_ref()?;
-            let here = job.node.is_none() || t.node_id == job.node;
-            (here && status.state == Some(TaskState::RUNNING)).then_some(())?;
-            status.container_status.as_ref()?.container_id.clone()
-        });
-        if let Some(container) = running {
-            break container;
-        }
-        if started.elapsed() >= job.deadline {
-            return Err(JobError::Deadline { name: job.name.clone(), waited: started.elapsed(), logs: String::new() });
-        }
-        tokio::time::sleep(POLL).await;
-    };
-    let result = work(container.clone()).await;
-    // Told to end, the container exits 0 within a second; removing the job then also removes
-    // the ended container (dockerd keeps it otherwise). A container that does not end is
-    // stopped by the removal.
-    let done = crate::cluster::Exec {
-        container,
-        argv: vec!["touch".into(), DONE.into()],
-        env: Vec::new(),
-        user: None,
-        stdin: crate::cluster::ExecInput::Nothing,
-        stdout: crate::cluster::ExecOutput::Capture,
-    };
-    if cluster.exec(done).await.is_ok() {
-        let until = Instant::now() + ENDING;
-        while Instant::now() < until {
-            let tasks = list(id.clone()).await.unwrap_or_default();
-            let ended = |t: &bollard::models::Task| {
-                matches!(
-                    t.status.as_ref().and_then(|s| s.state),
-                    Some(TaskState::COMPLETE | TaskState::FAILED | TaskState::SHUTDOWN)
-                )
-            };
-            if !tasks.is_empty() && tasks.iter().all(ended) {
-                break;
+    let running = Attended::start(cluster, job, job.deadline).await?;
+    let result = work(running.container.clone()).await;
+    running.end().await;
+    result
+}
+
+/// An attended job whose container runs: work runs in it by `exec` until [`Attended::end`]. The
+/// job service is removed when it ends, or when this is dropped (the removal then only
+/// spawned: call `end` where the process may exit right after).
+pub struct Attended {
+    /// The running container, on `job.node`.
+    pub container: String,
+    /// The job service's id.
+    pub id: String,
+    /// The job service's name.
+    pub name: String,
+    removal: Removal,
+}
+
+impl Attended {
+    /// Creates the attended job and waits, at most `starting`, until its container runs on
+    /// `job.node`; a job that fails or does not start in time is removed.
+    pub async fn start(cluster: Arc<dyn Cluster>, job: &Job, starting: Duration) -> Result<Attended, JobError> {
+        let started = Instant::now();
+        let id = services::create(cluster.as_ref(), attended_spec(job)).await?;
+        let removal = Removal { cluster: cluster.clone(), id: id.clone(), done: false };
+        let container = loop {
+            let tasks = list(cluster.as_ref(), &job.name, &id).await?;
+            if let Some(error) = tasks.iter().find_map(failure_of_job) {
+                return Err(JobError::Failed { name: job.name.clone(), error, logs: String::new() });
+            }
+            let running = tasks.iter().find_map(|t| {
+                let status = t.status.as_ref()?;
+                let here = job.node.is_none() || t.node_id == job.node;
+                (here && status.state == Some(TaskState::RUNNING)).then_some(())?;
+                status.container_status.as_ref()?.container_id.clone()
+            });
+            if let Some(container) = running {
+                break container;
+            }
+            if started.elapsed() >= starting {
+                let waited = started.elapsed();
+                return Err(JobError::Deadline { name: job.name.clone(), waited, logs: String::new() });
             }
             tokio::time::sleep(POLL).await;
-        }
+        };
+        Ok(Attended { container, id, name: job.name.clone(), removal })
     }
-    removal.now().await;
-    result
+
+    /// Lets the container end and removes the job service.
+    pub async fn end(self) {
+        let cluster = self.removal.cluster.clone();
+        // Told to end, the container exits 0 within a second; removing the job then also removes
+        // the ended container (dockerd keeps it otherwise). A container that does not end is
+        // stopped by the removal.
+        let done = crate::cluster::Exec {
+            container: self.container.clone(),
+            argv: vec!["touch".into(), DONE.into()],
+            env: Vec::new(),
+            user: None,
+            stdin: crate::cluster::ExecInput::Nothing,
+            stdout: crate::cluster::ExecOutput::Capture,
+        };
+        if cluster.exec(done).await.is_ok() {
+            let until = Instant::now() + ENDING;
+            while Instant::now() < until {
+                let tasks = list(cluster.as_ref(), &self.name, &self.id).await.unwrap_or_default();
+                let ended = |t: &bollard::models::Task| {
+                    matches!(
+                        t.status.as_ref().and_then(|s| s.state),
+                        Some(TaskState::COMPLETE | TaskState::FAILED | TaskState::SHUTDOWN)
+                    )
+                };
+                if !tasks.is_empty() && tasks.iter().all(ended) {
+                    break;
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        }
+        self.removal.now().await;
+    }
+}
+
+/// The tasks of job service `id`, named `name` in an error.
+async fn list(cluster: &dyn Cluster, name: &str, id: &str) -> Result<Vec<bollard::models::Task>, ServiceError> {
+    cluster
+        .tasks(id)
+        .await
+        .map_err(|error| ServiceError::Cluster { doing: format!("list the tasks of job {name}"), error })
 }
 
 /// Removes the job service when dropped (the run may stop waiting at any await); on the
