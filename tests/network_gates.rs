@@ -1,7 +1,7 @@
 //! `http` gates measured from inside a Swarm network (issue 22) on the real local swarm: the
 //! service is on an overlay network of the test's own that is not attachable and publishes no
-//! port, so only a Swarm task on that network reaches `http://SERVICE:8080/`. The gate passes
-//! on a healthy service, fails a release that answers 500 (the run rolls back, the status in
+//! port, so only a Swarm task on that network reaches `http://SERVICE:8080/`. `planrun plan`
+//! simulates the gate; it passes on a healthy service, fails a release that answers 500 (the run rolls back, the status in
 //! the measurement), and errors, naming the network, when the network does not exist. No
 //! probe job service is left after any run. Also: what one measurement costs beside the
 //! request itself (the exec round trip), printed for docs/benchmarks.md.
@@ -103,6 +103,11 @@ fn a_gate_inside_the_network_passes_on_a_healthy_service() {
         "plan e2e {{\n    stack {stack}\n{}    check probe {{ gates inside; }}\n}}\n",
         gate(&url, &network.0)
     ));
+
+    // Simulated first, as every http gate is: no probe container, no request.
+    let planned = support::run(&["plan", plan.to_str().unwrap()]);
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    assert!(planned.stdout.contains("inside"), "{}", planned.stdout);
 
     let run = work.apply(&plan, &[]);
 
