@@ -19,7 +19,8 @@ fn said(gate: &str) -> Vec<String> {
         .diagnostics
         .iter()
         .map(|d| {
-            let at = d.labels.iter().find(|l| l.primary).map_or("", |l| &text[l.span.offset..l.span.offset + l.span.len]);
+            let at =
+                d.labels.iter().find(|l| l.primary).map_or("", |l| &text[l.span.offset..l.span.offset + l.span.len]);
             format!("{}: {} @ {at}", d.code, d.message)
         })
         .collect()
@@ -51,14 +52,14 @@ fn network_and_image_read_as_where_the_request_is_sent_from() {
 fn a_network_needs_an_image_and_an_image_a_network() {
     assert_eq!(
         said(r#"http "http://shop_api:8080/health" network="shop_backend""#),
-        [
-            "planrun::missing-field: an `http` gate measured from network `shop_backend` needs the image its probe \
-             runs @ \"shop_backend\""
-        ]
+        ["planrun::missing-field: an `http` gate measured from network `shop_backend` needs the image its probe \
+             runs @ \"shop_backend\""]
     );
     assert_eq!(
         said(r#"http "http://shop_api:8080/health" image="busybox:1.36""#),
-        ["planrun::bad-value: `image` only means something on an `http` gate measured from a network @ \"busybox:1.36\""]
+        [
+            "planrun::bad-value: `image` only means something on an `http` gate measured from a network @ \"busybox:1.36\""
+        ]
     );
 }
 
@@ -102,5 +103,8 @@ fn head_is_not_sent_from_a_network() {
         said(r#"http "http://shop_api:8080/health" method=HEAD network="n" image="i""#),
         ["planrun::bad-value: an `http` gate measured from a network sends GET or POST, not HEAD @ HEAD"]
     );
-    assert_eq!(from(r#"http "http://shop_api:8080/" method=POST network="n" image="i""#).map(|f| f.network), Some("n".into()));
+    assert_eq!(
+        from(r#"http "http://shop_api:8080/" method=POST network="n" image="i""#).map(|f| f.network),
+        Some("n".into())
+    );
 }

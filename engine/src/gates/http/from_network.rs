@@ -273,7 +273,8 @@ mod tests {
     async fn a_missing_network_is_an_error_naming_it_and_nothing_is_created() {
         let fake = FakeCluster::new();
         let (gate, from) = gate();
-        let mut meter = NetworkMeter::new(gate, from, Arc::new(fake.clone()), Duration::from_secs(5), Some("r1".into()));
+        let mut meter =
+            NetworkMeter::new(gate, from, Arc::new(fake.clone()), Duration::from_secs(5), Some("r1".into()));
         let m = meter.measure().await;
         assert_eq!(m.outcome, Outcome::Error);
         assert_eq!(m.target, "GET http://shop_api:8080/health from network shop_backend");
