@@ -93,6 +93,8 @@ fn no_credential_is_sent_from_a_network() {
         userinfo.contains(&format!("{} @ \"http://u:p@shop_api:8080/health\"", refused("user:password@"))),
         "{userinfo:#?}"
     );
+    let query = said(r#"http "http://shop_api:8080/health?token=abc" network="n" image="i""#);
+    assert!(query.contains(&format!("{} @ \"http://shop_api:8080/health?token=abc\"", refused("token"))), "{query:#?}");
     // From this machine, the same credentials are fine.
     assert_eq!(said(r#"http "http://shop_api:8080/health" bearer-token-env=TOKEN"#), Vec::<String>::new());
 }

@@ -118,9 +118,16 @@ fn from_network(
         (Some(_), _) | (None, None) => {}
     }
     let network = network?;
-    let userinfo = url.filter(|u| credentials::in_url(&u.value).userinfo).map(|u| ("user:password@", u.span));
+    let in_url = url.map(|u| (credentials::in_url(&u.value), u.span));
+    let userinfo = in_url.as_ref().filter(|(found, _)| found.userinfo).map(|(_, span)| ("user:password@", *span));
     if let Some((setting, span)) = credential.or(userinfo) {
         d.push(Diagnostic::new(GateProblem::CredentialsFromNetwork { setting }, span));
+    }
+    // The URL itself goes into the exec's command line: a credential in its query too.
+    if let Some((found, span)) = &in_url
+        && let Some(query) = &found.query
+    {
+        d.push(Diagnostic::new(GateProblem::CredentialsFromNetwork { setting: query }, *span));
     }
     if let Some(span) = head {
         d.push(Diagnostic::new(GateProblem::HeadFromNetwork, span));
