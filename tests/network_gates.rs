@@ -3,7 +3,7 @@
 //! port, so only a Swarm task on that network reaches `http://SERVICE:8080/`. `planrun plan`
 //! simulates the gate; it passes on a healthy service, fails a release that answers 500 (the run rolls back, the status in
 //! the measurement), and errors, naming the network, when the network does not exist. No
-//! probe job service is left after any run. Also: what one measurement costs beside the
+//! probe job service is left after any run, nor after a run interrupted mid-gate. Also: what one measurement costs beside the
 //! request itself (the exec round trip), printed for docs/benchmarks.md.
 //!
 //! Every network and service is named uniquely and removed at the end, pass or fail.
@@ -168,6 +168,31 @@ fn a_network_that_does_not_exist_is_an_error_naming_it() {
     let detail = measured[0]["detail"].as_str().unwrap_or_default();
     assert_eq!(detail, format!("network `{missing}` does not exist on this swarm"));
     assert_eq!(probes_left(&run), Vec::<String>::new());
+}
+
+#[test]
+fn a_run_interrupted_while_the_gate_measures_removes_its_probe() {
+    let network = Network::create();
+    let api = service_on(&network, V1);
+    let work = Workdir::new("netgate-int");
+    let stack = unique("stack");
+    let _lock = support::LockGuard(stack.clone());
+    let url = format!("http://{}:8080/", api.name);
+    let long = gate(&url, &network.0).replace("count 3", "count 60");
+    let plan = work.plan(&format!("plan e2e {{\n    stack {stack}\n{long}    check probe {{ gates inside; }}\n}}\n"));
+
+    let mut apply = support::Background::apply(&work, &plan, &[]);
+    let started = apply.wait_for("run-started", "");
+    let run_id = started["run_id"].as_str().expect("a run id").to_owned();
+    apply.wait_for("measurement", "probe");
+    let label = format!("label=planrun.job.run-id={run_id}");
+    let running = docker(&["service", "ls", "--format", "{{.Name}} {{.Mode}}", "--filter", &label]);
+    assert!(running.starts_with("planrun-gate-") && running.ends_with("replicated job"), "{running}");
+    apply.signal("INT");
+    let run = apply.finish();
+
+    assert_ne!(run.outcome(), "succeeded", "{}", run.stderr);
+    assert_eq!(probes_left(&run), Vec::<String>::new(), "the probe job is removed when the run stops");
 }
 
 /// What one measurement costs beside the request: the exec round trip through planrun's
