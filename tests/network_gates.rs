@@ -36,7 +36,7 @@ impl Network {
 impl Drop for Network {
     fn drop(&mut self) {
         // The services on it are removed first (declared after it); their tasks take a moment.
-        for _ in 0..20 {
+        for _ in 0..60 {
             let out = Command::new("docker").args(["network", "rm", &self.0]).output();
             if out.is_ok_and(|o| o.status.success()) {
                 return;
@@ -80,12 +80,25 @@ fn gate(url: &str, network: &str) -> String {
     )
 }
 
-/// The probe job services of run `run_id` still on the swarm.
+/// The probe job services of the run still on the swarm, and their containers still on this
+/// node (running or exited), once their removal has had 5 s to reach the node.
 fn probes_left(run: &support::Run) -> Vec<String> {
     let run_id = run.events_of("run-started").first().and_then(|e| e["run_id"].as_str()).expect("a run id").to_owned();
-    let listed =
-        docker(&["service", "ls", "--format", "{{.Name}}", "--filter", &format!("label=planrun.job.run-id={run_id}")]);
-    listed.lines().map(str::to_owned).collect()
+    let short: String = run_id.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase();
+    let short = &short[short.len().saturating_sub(24)..];
+    let mut left = Vec::new();
+    for _ in 0..10 {
+        let label = format!("label=planrun.job.run-id={run_id}");
+        let services = docker(&["service", "ls", "--format", "{{.Name}}", "--filter", &label]);
+        let name = format!("name=planrun-gate-{short}-");
+        let containers = docker(&["ps", "-a", "--format", "container {{.Names}} {{.Status}}", "--filter", &name]);
+        left = services.lines().chain(containers.lines()).map(str::to_owned).collect();
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    left
 }
 
 fn measurements(run: &support::Run) -> Vec<&serde_json::Value> {
