@@ -64,7 +64,7 @@ impl Seams {
         Arc::new(RunContext {
             cluster: self.cluster.clone(),
             events,
-            probe: self.probe.clone(),
+            probe: self.probe.for_run(run_id),
             commands: self.commands.clone(),
             approver: self.approver.clone(),
             stack: stack.to_owned(),
@@ -242,6 +242,8 @@ pub async fn apply(
     }
     let executor = Executor { ctx, parallelism: request.parallelism, interrupts };
     let mut report = executor.run(&plan, &request.graph, &plan_dir).await;
+    // What a stopped step dropped midway (a gate's probe container) is removed before the run ends.
+    crate::services::job::settle(std::time::Duration::from_secs(5)).await;
     fenced.abort();
     // A question answered on the terminal (or left by a step that failed) goes with the run.
     if let Err(e) = crate::approval::withdraw(seams.cluster.as_ref(), &stack, &run_id).await {

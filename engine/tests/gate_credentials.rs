@@ -126,7 +126,14 @@ fn gate(name: &str, kind: GateKind) -> Gate {
 }
 
 fn http(url: String, credentials: Credentials) -> GateKind {
-    GateKind::Http(HttpGate { url, method: "GET".into(), status: 200, body: Some("ok".into()), credentials })
+    GateKind::Http(HttpGate {
+        url,
+        method: "GET".into(),
+        status: 200,
+        body: Some("ok".into()),
+        credentials,
+        from: None,
+    })
 }
 
 fn bearer(secret: Secret) -> Credentials {

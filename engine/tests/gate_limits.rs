@@ -114,6 +114,7 @@ fn http(port: u16, body: Option<&str>) -> GateKind {
         status: 200,
         body: body.map(Into::into),
         credentials: Default::default(),
+        from: None,
     })
 }
 

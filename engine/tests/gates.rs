@@ -152,6 +152,7 @@ fn http(url: String, status: u16, body: Option<&str>) -> GateKind {
         status,
         body: body.map(Into::into),
         credentials: Default::default(),
+        from: None,
     })
 }
 
@@ -214,6 +215,7 @@ async fn http_gate_sends_the_method() {
         status: 200,
         body: Some("method POST".into()),
         credentials: Default::default(),
+        from: None,
     });
     let head = GateKind::Http(HttpGate {
         url: format!("http://127.0.0.1:{port}/status/204"),
@@ -221,6 +223,7 @@ async fn http_gate_sends_the_method() {
         status: 204,
         body: None,
         credentials: Default::default(),
+        from: None,
     });
     let reports = judge_each(&[&gate("post", post), &gate("head", head)], "deploy", &env).await;
     assert_eq!(reports.iter().map(|r| r.verdict).collect::<Vec<_>>(), [Verdict::Passed, Verdict::Passed]);

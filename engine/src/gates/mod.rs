@@ -121,7 +121,10 @@ pub fn outcome_word(outcome: Outcome) -> &'static str {
 /// measurement and the verdict are emitted as events. `dir` is the plan's directory.
 pub async fn judge(gate: &Gate, step: &str, dir: &Path, probe: &dyn Probe, events: &Events) -> GateReport {
     let mut meter = probe.meter(gate, dir);
-    analysis::run(gate, step, events, meter.as_mut()).await
+    meter.prepare(&gate.analysis).await;
+    let report = analysis::run(gate, step, events, meter.as_mut()).await;
+    meter.finish().await;
+    report
 }
 
 /// Judges several gates concurrently, each to its verdict; the reports come back in the order

@@ -27,8 +27,15 @@ pub trait Meter: Send {
     fn target(&self) -> String;
     /// The condition, as shown in events.
     fn condition(&self) -> String;
+    /// Before the first measurement, outside any measurement's timeout: sets up what the
+    /// measurements share (a probe container on a network), for a judgement under `analysis`.
+    /// What goes wrong is said by the measurements that follow. Most meters need nothing.
+    async fn prepare(&mut self, _analysis: &plans::model::Analysis) {}
     /// Takes one measurement. Never fails: what goes wrong is an `Error` measurement.
     async fn measure(&mut self) -> Measurement;
+    /// After the judgement, however it ended: takes down what `prepare` set up (a meter
+    /// dropped midway does so from its `Drop`, only spawned). Most meters need nothing.
+    async fn finish(&mut self) {}
     /// After the last measurement, when every limit held: a verdict over the whole series, for
     /// meters that compare with a baseline; `None` (every other meter) keeps the verdict the
     /// measurements gave.
@@ -46,6 +53,10 @@ pub trait Probe: Send + Sync {
     /// Before a run: why `gate` could not be measured at all (its service is missing, its
     /// server does not answer, its token file cannot be read), if so.
     async fn preflight(&self, gate: &Gate, dir: &Path) -> Option<String>;
+    /// This probe for the run `run_id`: what its meters leave on the swarm (the probe
+    /// container of a gate measured from a network) is labelled with the run, so
+    /// `planrun repair` finds what a run that died left.
+    fn for_run(&self, run_id: &str) -> Arc<dyn Probe>;
 }
 
 /// Measures for real.
@@ -64,6 +75,8 @@ pub struct LiveProbe {
     /// When the probe was made, before the run changed anything: where the window of a
     /// `baseline before` gate ends.
     pub started: std::time::SystemTime,
+    /// The run it measures for, once known (`Probe::for_run`): labels what it leaves.
+    pub run_id: Option<String>,
 }
 
 impl LiveProbe {
@@ -76,6 +89,7 @@ impl LiveProbe {
             prometheus,
             commands,
             started: std::time::SystemTime::now(),
+            run_id: None,
         }
     }
 
@@ -119,6 +133,10 @@ impl Probe for LiveProbe {
 
     async fn preflight(&self, gate: &Gate, dir: &Path) -> Option<String> {
         kind(&gate.kind).preflight(self, dir).await
+    }
+
+    fn for_run(&self, run_id: &str) -> Arc<dyn Probe> {
+        Arc::new(LiveProbe { run_id: Some(run_id.to_owned()), ..self.clone() })
     }
 }
 
@@ -250,5 +268,10 @@ impl Probe for ScriptedProbe {
     async fn preflight(&self, gate: &Gate, _dir: &Path) -> Option<String> {
         let cluster = self.cluster.as_ref()?;
         kind(&gate.kind).simulated_preflight(cluster.as_ref()).await
+    }
+
+    // The same scripts, counts and latencies: nothing a scripted meter makes is left behind.
+    fn for_run(&self, _run_id: &str) -> Arc<dyn Probe> {
+        Arc::new(self.clone())
     }
 }

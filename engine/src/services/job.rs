@@ -205,68 +205,155 @@ where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = Result<T, JobError>>,
 {
-    let started = Instant::now();
-    let id = services::create(cluster.as_ref(), attended_spec(job)).await?;
-    let removal = Removal { cluster: cluster.clone(), id: id.clone(), done: false };
-    let list = |id: String| {
-        let cluster = cluster.clone();
-        let name = job.name.clone();
-        async move {
-            cluster
-                .tasks(&id)
-                .await
-                .map_err(|error| ServiceError::Cluster { doing: format!("list the tasks of job {name}"), error })
+    let running = Attended::start(cluster, job, job.deadline).await?;
+    let result = work(running.container.clone()).await;
+    running.end().await;
+    result
+}
+
+/// An attended job whose container runs: work runs in it by `exec` until [`Attended::end`]. The
+/// job service is removed when it ends, or when this is dropped (then only spawned, and
+/// awaited by [`settle`]). Either way its container is told to end first: a job removed while
+/// its container runs leaves the container running (Swarm stops no task of a removed job
+/// here), and one removed at the same moment leaves it exited, with its network attachment.
+pub struct Attended {
+    /// The running container, on `job.node`.
+    pub container: String,
+    /// The job service's id.
+    pub id: String,
+    /// The job service's name.
+    pub name: String,
+    ending: Ending,
+}
+
+impl Attended {
+    /// Creates the attended job and waits, at most `starting`, until its container runs on
+    /// `job.node`; a job that fails, does not start in time or is dropped while starting is
+    /// ended and removed.
+    pub async fn start(cluster: Arc<dyn Cluster>, job: &Job, starting: Duration) -> Result<Attended, JobError> {
+        let started = Instant::now();
+        let id = services::create(cluster.as_ref(), attended_spec(job)).await?;
+        let ending = Ending { cluster: cluster.clone(), name: job.name.clone(), id: id.clone(), armed: true };
+        let container = loop {
+            let tasks = list(cluster.as_ref(), &job.name, &id).await?;
+            if let Some(error) = tasks.iter().find_map(failure_of_job) {
+                return Err(JobError::Failed { name: job.name.clone(), error, logs: String::new() });
+            }
+            let running = tasks.iter().find_map(|t| {
+                let status = t.status.as_ref()?;
+                let here = job.node.is_none() || t.node_id == job.node;
+                (here && status.state == Some(TaskState::RUNNING)).then_some(())?;
+                status.container_status.as_ref()?.container_id.clone()
+            });
+            if let Some(container) = running {
+                break container;
+            }
+            if started.elapsed() >= starting {
+                let waited = started.elapsed();
+                return Err(JobError::Deadline { name: job.name.clone(), waited, logs: String::new() });
+            }
+            tokio::time::sleep(POLL).await;
+        };
+        Ok(Attended { container, id, name: job.name.clone(), ending })
+    }
+
+    /// Lets the container end and removes the job service.
+    pub async fn end(mut self) {
+        self.ending.armed = false;
+        end_attended(self.ending.cluster.clone(), self.name.clone(), self.id.clone(), ENDING).await;
+    }
+}
+
+/// Ends and removes an attended job when dropped, unless disarmed.
+struct Ending {
+    cluster: Arc<dyn Cluster>,
+    name: String,
+    id: String,
+    armed: bool,
+}
+
+impl Drop for Ending {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
         }
-    };
-    let container = loop {
-        let tasks = list(id.clone()).await?;
-        if let Some(error) = tasks.iter().find_map(failure_of_job) {
-            return Err(JobError::Failed { name: job.name.clone(), error, logs: String::new() });
+        let (cluster, name, id) = (self.cluster.clone(), self.name.clone(), self.id.clone());
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let ending = handle.spawn(end_attended(cluster, name, id, DROPPED_ENDING));
+            ENDING_NOW.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(ending);
         }
-        let running = tasks.iter().find_map(|t| {
-            let status = t.status.as_ref()?;
-            let here = job.node.is_none() || t.node_id == job.node;
-            (here && status.state == Some(TaskState::RUNNING)).then_some(())?;
-            status.container_status.as_ref()?.container_id.clone()
-        });
-        if let Some(container) = running {
-            break container;
+    }
+}
+
+/// How long a dropped attended job's container may take to end before its job is removed
+/// anyway (it ends by itself within a second of being told).
+const DROPPED_ENDING: Duration = Duration::from_secs(3);
+
+/// The endings of dropped attended jobs still under way, for [`settle`].
+static ENDING_NOW: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>> = std::sync::Mutex::new(Vec::new());
+
+/// Waits, at most `limit` (tokio's clock), for the attended jobs dropped so far to be ended and
+/// removed: a run calls it before it ends, so a process that exits right after a run was
+/// stopped leaves no job behind.
+pub async fn settle(limit: Duration) {
+    let ending: Vec<_> = std::mem::take(&mut *ENDING_NOW.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    let _ = tokio::time::timeout(limit, futures_util::future::join_all(ending)).await;
+}
+
+/// Tells every running container of attended job `id` to end (as each comes to run), waits at
+/// most `ending` until no task of it is live, and removes the job service. Told to end, a
+/// container exits 0 within a second; removing the job then also removes it. A container that
+/// does not end is stopped by the removal.
+async fn end_attended(cluster: Arc<dyn Cluster>, name: String, id: String, ending: Duration) {
+    let until = Instant::now() + ending;
+    let mut told: Vec<String> = Vec::new();
+    while Instant::now() < until {
+        let Ok(tasks) = list(cluster.as_ref(), &name, &id).await else { break };
+        let mut live = false;
+        for task in &tasks {
+            let status = task.status.as_ref();
+            match status.and_then(|s| s.state) {
+                Some(TaskState::COMPLETE | TaskState::FAILED | TaskState::SHUTDOWN | TaskState::REJECTED)
+                | Some(TaskState::ORPHANED | TaskState::REMOVE) => {}
+                Some(TaskState::RUNNING) => {
+                    live = true;
+                    let container =
+                        status.and_then(|s| s.container_status.as_ref()).and_then(|c| c.container_id.clone());
+                    if let Some(container) = container.filter(|c| !told.contains(c)) {
+                        // A container that cannot be told (gone already) ends with the removal.
+                        let _ = cluster.exec(told_to_end(container.clone())).await;
+                        told.push(container);
+                    }
+                }
+                Some(_) | None => live = true,
+            }
         }
-        if started.elapsed() >= job.deadline {
-            return Err(JobError::Deadline { name: job.name.clone(), waited: started.elapsed(), logs: String::new() });
+        if !live {
+            break;
         }
         tokio::time::sleep(POLL).await;
-    };
-    let result = work(container.clone()).await;
-    // Told to end, the container exits 0 within a second; removing the job then also removes
-    // the ended container (dockerd keeps it otherwise). A container that does not end is
-    // stopped by the removal.
-    let done = crate::cluster::Exec {
+    }
+    let _ = services::remove(cluster.as_ref(), &id).await;
+}
+
+/// The exec that tells an attended job's container to end: it exits 0 within a second.
+fn told_to_end(container: String) -> crate::cluster::Exec {
+    crate::cluster::Exec {
         container,
         argv: vec!["touch".into(), DONE.into()],
         env: Vec::new(),
         user: None,
         stdin: crate::cluster::ExecInput::Nothing,
         stdout: crate::cluster::ExecOutput::Capture,
-    };
-    if cluster.exec(done).await.is_ok() {
-        let until = Instant::now() + ENDING;
-        while Instant::now() < until {
-            let tasks = list(id.clone()).await.unwrap_or_default();
-            let ended = |t: &bollard::models::Task| {
-                matches!(
-                    t.status.as_ref().and_then(|s| s.state),
-                    Some(TaskState::COMPLETE | TaskState::FAILED | TaskState::SHUTDOWN)
-                )
-            };
-            if !tasks.is_empty() && tasks.iter().all(ended) {
-                break;
-            }
-            tokio::time::sleep(POLL).await;
-        }
     }
-    removal.now().await;
-    result
+}
+
+/// The tasks of job service `id`, named `name` in an error.
+async fn list(cluster: &dyn Cluster, name: &str, id: &str) -> Result<Vec<bollard::models::Task>, ServiceError> {
+    cluster
+        .tasks(id)
+        .await
+        .map_err(|error| ServiceError::Cluster { doing: format!("list the tasks of job {name}"), error })
 }
 
 /// Removes the job service when dropped (the run may stop waiting at any await); on the

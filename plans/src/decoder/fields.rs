@@ -190,6 +190,11 @@ impl<'n> Fields<'n> {
         self.node.name().span()
     }
 
+    /// Where the node itself sets `key` (its first setting of it), if it does.
+    pub fn key_span(&self, key: &str) -> Option<Span> {
+        self.fields.iter().find(|f| f.key == key && !f.from_defaults).map(|f| f.key_span)
+    }
+
     /// Whether the node itself sets `key` (not only its `defaults`).
     pub fn sets(&self, key: &str) -> bool {
         self.fields.iter().any(|f| f.key == key && !f.from_defaults)

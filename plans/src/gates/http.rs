@@ -7,8 +7,12 @@ use super::credentials::{self, Credentials};
 use crate::decoder::{Decoder, Fields};
 use crate::diagnostic::Diagnostic;
 use crate::diagnostic::problem::GateProblem;
+use crate::span::Span;
+use crate::spanned::Spanned;
 
-/// An HTTP check: `http "http://app:8080/health" status=200 body="ok"`.
+/// An HTTP check: `http "http://app:8080/health" status=200 body="ok"`, sent from the machine
+/// running planrun, or from a probe container on a Swarm network
+/// (`network="shop_backend" image="busybox:1.36"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct HttpGate {
@@ -23,7 +27,25 @@ pub struct HttpGate {
     /// How the request authenticates, and its extra headers.
     #[serde(default, skip_serializing_if = "Credentials::is_empty")]
     pub credentials: Credentials,
+    /// Where the request is sent from when not from the machine running planrun: a probe
+    /// container on a Swarm network (`network="shop_backend" image="busybox:1.36"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<FromNetwork>,
 }
+
+/// A probe container on a Swarm network, from which an `http` gate sends its requests, so a
+/// URL can name `service:port` as the network's own services reach it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct FromNetwork {
+    /// The network's name or id, as `docker network ls` shows it (`shop_backend`).
+    pub network: String,
+    /// The probe container's image; it runs busybox's `wget`.
+    pub image: String,
+}
+
+/// The settings that make a request carry a credential: none is sent from a network.
+const CREDENTIAL_SETTINGS: [&str; 4] = ["bearer-token-file", "bearer-token-env", "basic-auth", "header"];
 
 impl super::Definition for HttpGate {
     const KEYWORD: &'static str = "http";
@@ -50,18 +72,65 @@ impl super::Definition for HttpGate {
         {
             d.push(Diagnostic::new(GateProblem::NotAStatus { status: s.value }, s.span));
         }
-        let method = d
-            .choice(f, "method", &[("GET", "GET"), ("HEAD", "HEAD"), ("POST", "POST")])
-            .map_or("GET", |m| m.value)
-            .to_owned();
+        let chosen = d.choice(f, "method", &[("GET", "GET"), ("HEAD", "HEAD"), ("POST", "POST")]);
+        let head = chosen.as_ref().filter(|m| m.value == "HEAD").map(|m| m.span);
+        let method = chosen.map_or("GET", |m| m.value).to_owned();
         let body = d.string(f, "body", false).map(|b| b.value);
+        let credential = CREDENTIAL_SETTINGS.iter().find_map(|k| f.key_span(k).map(|span| (*k, span)));
         let credentials = credentials::decode(d, f, url.as_ref());
+        let from = from_network(d, f, url.as_ref(), credential, head);
         Some(HttpGate {
             url: url?.value,
             method,
             status: status.map(|s| s.value as u16).unwrap_or(200),
             body,
             credentials,
+            from,
         })
     }
+}
+
+/// Reads `network` and `image`: both or neither. A gate measured from a network sends no
+/// credential (`credential`: the first credential setting and where it is written, or the
+/// URL's `user:password@`), nor a `HEAD` request (`head`: where `method=HEAD` is written), which
+/// busybox `wget` cannot send.
+fn from_network(
+    d: &mut Decoder<'_>,
+    f: &mut Fields<'_>,
+    url: Option<&Spanned<String>>,
+    credential: Option<(&'static str, Span)>,
+    head: Option<Span>,
+) -> Option<FromNetwork> {
+    let network = d.string(f, "network", false);
+    let image = d.string(f, "image", false);
+    for (key, value) in [("network", &network), ("image", &image)] {
+        if let Some(v) = value
+            && v.value.trim().is_empty()
+        {
+            d.push(Diagnostic::new(GateProblem::EmptyProbeSetting { key }, v.span));
+        }
+    }
+    match (&network, &image) {
+        (Some(n), None) if !n.value.trim().is_empty() => {
+            d.push(Diagnostic::new(GateProblem::NetworkWithoutImage { network: &n.value }, n.span));
+        }
+        (None, Some(i)) => d.push(Diagnostic::new(GateProblem::ImageWithoutNetwork, i.span)),
+        (Some(_), _) | (None, None) => {}
+    }
+    let network = network?;
+    let in_url = url.map(|u| (credentials::in_url(&u.value), u.span));
+    let userinfo = in_url.as_ref().filter(|(found, _)| found.userinfo).map(|(_, span)| ("user:password@", *span));
+    if let Some((setting, span)) = credential.or(userinfo) {
+        d.push(Diagnostic::new(GateProblem::CredentialsFromNetwork { setting }, span));
+    }
+    // The URL itself goes into the exec's command line: a credential in its query too.
+    if let Some((found, span)) = &in_url
+        && let Some(query) = &found.query
+    {
+        d.push(Diagnostic::new(GateProblem::CredentialsFromNetwork { setting: query }, *span));
+    }
+    if let Some(span) = head {
+        d.push(Diagnostic::new(GateProblem::HeadFromNetwork, span));
+    }
+    Some(FromNetwork { network: network.value, image: image?.value })
 }

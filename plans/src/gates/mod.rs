@@ -23,7 +23,7 @@ use analysis::Analysis;
 pub use baseline::{Against, Baseline, Better};
 pub use command::CommandGate;
 pub use credentials::{Auth, Credentials, Header, HeaderValue, Secret};
-pub use http::HttpGate;
+pub use http::{FromNetwork, HttpGate};
 pub use prometheus::{Outcome, PrometheusGate};
 pub use swarm::SwarmGate;
 

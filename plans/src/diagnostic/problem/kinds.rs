@@ -124,6 +124,16 @@ pub enum GateProblem<'a> {
     HttpNotAUrl { url: &'a str },
     /// A status outside 100 to 599.
     NotAStatus { status: u64 },
+    /// An `http` gate measured from `network` without the `image` its probe runs.
+    NetworkWithoutImage { network: &'a str },
+    /// An `http` gate's `image` without `network`.
+    ImageWithoutNetwork,
+    /// An `http` gate's `network` or `image` (`key`) that is empty.
+    EmptyProbeSetting { key: &'a str },
+    /// A credential (`setting`) on an `http` gate measured from a network, which sends none.
+    CredentialsFromNetwork { setting: &'a str },
+    /// `method=HEAD` on an `http` gate measured from a network: busybox `wget` sends GET or POST.
+    HeadFromNetwork,
     /// A `prometheus` server that is not an http or https URL.
     PrometheusNotAUrl { url: &'a str },
     /// A `prometheus` gate without `pass` or `fail`.
@@ -212,6 +222,46 @@ impl GateProblem<'_> {
                 Words::error(Code::BadValue, format!("{status} is not an HTTP status"), "not 100 to 599")
                     .help("write the status that passes, such as `status=200`")
             }
+            NetworkWithoutImage { network } => Words::error(
+                Code::MissingField,
+                format!("an `http` gate measured from network `{network}` needs the image its probe runs"),
+                "no `image`",
+            )
+            .help(
+                "add the image of the probe's container, one with busybox's `wget` that every node has or can \
+                 pull: `image=\"busybox:1.36\"`",
+            ),
+            ImageWithoutNetwork => Words::error(
+                Code::BadValue,
+                "`image` only means something on an `http` gate measured from a network",
+                "no `network`",
+            )
+            .help(
+                "add the Swarm network to measure from, such as `network=\"shop_backend\"`, or remove `image`: \
+                 without `network` the request is sent from the machine running planrun",
+            ),
+            EmptyProbeSetting { key } => Words::error(Code::BadValue, format!("`{key}` is empty"), "empty")
+                .help(match key {
+                    "network" => "name the Swarm network as `docker network ls` shows it; a stack's network `backend` \
+                                  is `STACK_backend`: `network=\"shop_backend\"`",
+                    _ => "name an image with busybox's `wget`: `image=\"busybox:1.36\"`",
+                }),
+            CredentialsFromNetwork { setting } => Words::error(
+                Code::BadValue,
+                format!("`{setting}` cannot be sent by an `http` gate measured from a network"),
+                "not sent from inside a network",
+            )
+            .help(
+                "the probe runs `wget` in a container by `docker exec`, and Docker keeps an exec's command line in \
+                 its event log, so planrun sends no credential that way: probe an endpoint that needs none, or \
+                 remove `network` and `image` to send the request from this machine",
+            ),
+            HeadFromNetwork => Words::error(
+                Code::BadValue,
+                "an `http` gate measured from a network sends GET or POST, not HEAD",
+                "not sent from inside a network",
+            )
+            .help("the probe sends its request with busybox `wget`, which has no HEAD: write `method=GET`"),
             PrometheusNotAUrl { url } => {
                 Words::error(Code::BadValue, format!("`{url}` is not an http or https URL"), "not a URL")
                     .help("write the server's URL: `prometheus \"http://prometheus:9090\"`")

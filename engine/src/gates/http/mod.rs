@@ -1,4 +1,9 @@
-//! `http` gates: one request; the status (and optionally a text in the body) decides.
+//! `http` gates: one request; the status (and optionally a text in the body) decides. Sent from
+//! this machine (reqwest), or from a probe container on a Swarm network (`from_network.rs`,
+//! busybox `wget` as `wget.rs` runs and reads it).
+
+pub mod from_network;
+pub mod wget;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -6,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use plans::gates::{HttpGate, Outcome};
 
+use self::from_network::NetworkMeter;
 use super::client::{self, End};
 use super::credentials::{self, Sent};
 use super::probe::{GateBehavior, LiveProbe};
@@ -139,16 +145,32 @@ pub fn judge(gate: &HttpGate, status: u16, body: &str) -> (Outcome, Option<Strin
 #[async_trait]
 impl GateBehavior for HttpGate {
     fn meter(&self, probe: &LiveProbe, timeout: Duration, dir: &Path) -> Box<dyn Meter> {
+        if let Some(from) = &self.from {
+            let cluster = probe.cluster.clone();
+            return Box::new(NetworkMeter::new(self.clone(), from.clone(), cluster, timeout, probe.run_id.clone()));
+        }
         let client = probe.client_for(&self.credentials);
         Box::new(HttpMeter { gate: self.clone(), client, timeout, dir: dir.to_path_buf() })
     }
 
-    async fn preflight(&self, _probe: &LiveProbe, dir: &Path) -> Option<String> {
-        // The URL often names what the plan is about to deploy: it may rightly not answer yet.
-        // Its credentials are this machine's, and must be here before anything changes.
+    async fn preflight(&self, probe: &LiveProbe, dir: &Path) -> Option<String> {
+        // The URL often names what the plan is about to deploy: it may rightly not answer yet,
+        // and a network it is measured from may be one the plan creates. The probe container
+        // runs on the node planrun talks to, which must take tasks. Credentials are this
+        // machine's, and must be here before anything changes.
+        if let Some(from) = &self.from
+            && probe.cluster.node_taking_tasks_here().await.is_none()
+        {
+            return Some(format!(
+                "the probe container for network `{}` runs on the node planrun talks to, which takes no tasks \
+                 (or cannot be read)",
+                from.network
+            ));
+        }
         credentials::preflight(&self.credentials, dir).await
     }
 
+    // Scripted, wherever it is measured from: the simulated swarm answers no request.
     fn simulated(&self, _cluster: &Arc<dyn Cluster>) -> Option<Box<dyn Meter>> {
         None
     }
@@ -169,6 +191,7 @@ mod tests {
             status,
             body: body.map(Into::into),
             credentials: Default::default(),
+            from: None,
         }
     }
 

@@ -1,0 +1,293 @@
+//! `http` gates measured from inside a Swarm network (`network=` and `image=`): the request is
+//! sent by busybox `wget` in a probe container on that network, so a URL names
+//! `service:port` as the network's own services reach it.
+//!
+//! The probe container is an attended Swarm job (`services::job::Attended`): a stack's overlay
+//! networks are not attachable, so a plain container cannot join them, but a service can. It
+//! runs on the node planrun talks to (exec reaches no other), is started once per judgement
+//! before its first measurement, serves all of its measurements, and is removed when the
+//! judgement ends, however it ends: by `finish`, or from `Drop` when the judgement is dropped
+//! (a run stopped, a failing gate beside it). It carries `planrun.job.run-id`, so
+//! `planrun repair` removes what a run that died left. Each measurement is one `exec` of
+//! [`wget::argv`]; no credential is sent this way (the checker refuses them: Docker keeps an
+//! exec's command line in its event log).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use plans::gates::{FromNetwork, HttpGate, Outcome};
+use plans::model::Analysis;
+use tokio::time::Instant;
+
+use super::{BODY_LIMIT, condition, judge, wget};
+use crate::cluster::{Cluster, Exec, ExecInput, ExecOutput};
+use crate::database::service::JOB_RUN;
+use crate::gates::analysis::planned_measurements;
+use crate::gates::{Measurement, Meter, excerpt};
+use crate::services::job::{Attended, Job};
+
+/// The value of `planrun.job` on a gate's probe container.
+pub const PROBE_JOB: &str = "http-gate";
+
+/// How long the probe container may take to run (a task start, an image the node has).
+const STARTING: Duration = Duration::from_secs(60);
+
+/// How much longer than the judgement's plan the probe container lives, if nobody ends it.
+const SPARE_LIFE: Duration = Duration::from_secs(300);
+
+/// The probe container's life when no judgement says how long (a meter measured unprepared).
+const DEFAULT_LIFE: Duration = Duration::from_secs(3600);
+
+/// How long one measurement took, two ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// From sending the exec to having its whole answer, on tokio's clock.
+    pub round_trip: Duration,
+    /// The request alone, inside the container (`/proc/uptime`, 10 ms steps), if read.
+    pub request: Option<Duration>,
+}
+
+/// Where the probe container is.
+enum Probe {
+    /// Not started yet.
+    Idle,
+    /// Running; measurements exec in it.
+    Running(Attended),
+    /// It could not start, and why: every measurement is an error saying so.
+    Broken(String),
+    /// Ended with the judgement.
+    Ended,
+}
+
+/// Measures an `http` gate from a probe container on a network.
+pub struct NetworkMeter {
+    gate: HttpGate,
+    from: FromNetwork,
+    cluster: Arc<dyn Cluster>,
+    timeout: Duration,
+    run_id: Option<String>,
+    probe: Probe,
+    last: Option<Timing>,
+}
+
+impl NetworkMeter {
+    /// A meter of `gate` sent from `from`, each measurement within `timeout`; the probe
+    /// container is labelled with `run_id` when there is one.
+    pub fn new(
+        gate: HttpGate,
+        from: FromNetwork,
+        cluster: Arc<dyn Cluster>,
+        timeout: Duration,
+        run_id: Option<String>,
+    ) -> NetworkMeter {
+        NetworkMeter { gate, from, cluster, timeout, run_id, probe: Probe::Idle, last: None }
+    }
+
+    /// How long the last measurement took, if one reached the container.
+    pub fn last_timing(&self) -> Option<Timing> {
+        self.last
+    }
+
+    /// The job service of the probe container, while it runs.
+    pub fn probe_service(&self) -> Option<&str> {
+        match &self.probe {
+            Probe::Running(a) => Some(&a.name),
+            Probe::Idle | Probe::Broken(_) | Probe::Ended => None,
+        }
+    }
+
+    /// Starts the probe container, to live `life` unless ended before.
+    async fn start(&mut self, life: Duration) {
+        self.probe = match self.started(life).await {
+            Ok(running) => Probe::Running(running),
+            Err(why) => Probe::Broken(why),
+        };
+    }
+
+    async fn started(&self, life: Duration) -> Result<Attended, String> {
+        let network = &self.from.network;
+        let found = match self.cluster.network(network).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return Err(format!("network `{network}` does not exist on this swarm")),
+            Err(e) => return Err(format!("cannot read network `{network}`: {e}")),
+        };
+        let Some(node) = self.cluster.node_taking_tasks_here().await else {
+            return Err(format!(
+                "the probe container for network `{network}` runs on the node planrun talks to (exec reaches no \
+                 other), and that node takes no tasks: make it active (`docker node update --availability active \
+                 NODE`) or run planrun against a manager that takes tasks"
+            ));
+        };
+        let mut labels = HashMap::from([("planrun.job".to_string(), PROBE_JOB.to_string())]);
+        labels.extend(self.run_id.iter().map(|r| (JOB_RUN.to_string(), r.clone())));
+        let job = Job {
+            name: probe_name(self.run_id.as_deref()),
+            image: self.from.image.clone(),
+            command: Vec::new(),
+            env: Vec::new(),
+            networks: vec![found.id],
+            labels,
+            configs: Vec::new(),
+            secrets: Vec::new(),
+            output_to: None,
+            deadline: life,
+            node: Some(node),
+        };
+        Attended::start(self.cluster.clone(), &job, STARTING).await.map_err(|e| {
+            format!("the probe container on network `{network}` (image {}) did not start: {e}", self.from.image)
+        })
+    }
+
+    /// One request by exec in `container`.
+    async fn request(&mut self, container: String) -> Measurement {
+        let target = Meter::target(self);
+        let condition = condition(&self.gate);
+        let network = &self.from.network;
+        let exec = Exec {
+            container,
+            argv: wget::argv(&self.gate.method, &self.gate.url, self.timeout, BODY_LIMIT),
+            env: Vec::new(),
+            user: None,
+            stdin: ExecInput::Nothing,
+            stdout: ExecOutput::Capture,
+        };
+        let sent = Instant::now();
+        let done = match tokio::time::timeout(self.timeout, self.cluster.exec(exec)).await {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => return Measurement::error(target, condition, format!("exec in the probe container: {e}")),
+            Err(_) => {
+                let why = format!("no answer within {} from network `{network}`", crate::clock::seconds(self.timeout));
+                return Measurement::error(target, condition, why);
+            }
+        };
+        let answer = wget::parse(&String::from_utf8_lossy(&done.stderr));
+        self.last = Some(Timing { round_trip: sent.elapsed(), request: answer.took });
+        let Some(status) = answer.status else {
+            let why = if answer.timed_out() {
+                format!("no answer within {} from network `{network}`", crate::clock::seconds(self.timeout))
+            } else if answer.complaints.is_empty() {
+                format!("wget in the probe container ended with exit code {} and no status", done.exit_code)
+            } else {
+                format!("from network `{network}`: {}", excerpt(&answer.complaints.join("; "), 300))
+            };
+            return Measurement::error(target, condition, why);
+        };
+        let over = done.stdout.len() > BODY_LIMIT;
+        let body = String::from_utf8_lossy(&done.stdout[..done.stdout.len().min(BODY_LIMIT)]);
+        let value = Some(status.to_string());
+        if let Some(wanted) = &self.gate.body
+            && status == self.gate.status
+            && over
+            && !body.contains(wanted.as_str())
+        {
+            let detail = Some(format!(
+                "status {status}, but the body is larger than {} and {wanted:?} is not in its first {}, \
+                 which is all planrun reads of a gate's answer",
+                crate::gates::client::size(BODY_LIMIT),
+                crate::gates::client::size(BODY_LIMIT)
+            ));
+            return Measurement { outcome: Outcome::Error, target, value, condition, detail };
+        }
+        let (outcome, detail) = judge(&self.gate, status, &body);
+        Measurement { outcome, target, value, condition, detail }
+    }
+}
+
+#[async_trait]
+impl Meter for NetworkMeter {
+    fn target(&self) -> String {
+        format!("{} {} from network {}", self.gate.method, self.gate.url, self.from.network)
+    }
+
+    fn condition(&self) -> String {
+        condition(&self.gate)
+    }
+
+    async fn prepare(&mut self, analysis: &Analysis) {
+        if matches!(self.probe, Probe::Idle) {
+            let planned = u32::try_from(planned_measurements(analysis)).unwrap_or(u32::MAX);
+            let life = analysis.initial_delay.to_std()
+                + analysis.interval.to_std().saturating_mul(planned)
+                + analysis.timeout.to_std()
+                + SPARE_LIFE;
+            self.start(life).await;
+        }
+    }
+
+    async fn measure(&mut self) -> Measurement {
+        if matches!(self.probe, Probe::Idle) {
+            self.start(DEFAULT_LIFE).await;
+        }
+        let container = match &self.probe {
+            Probe::Running(a) => a.container.clone(),
+            Probe::Broken(why) => return Measurement::error(Meter::target(self), self.condition(), why.clone()),
+            Probe::Idle | Probe::Ended => {
+                return Measurement::error(Meter::target(self), self.condition(), "the probe container has ended");
+            }
+        };
+        self.request(container).await
+    }
+
+    async fn finish(&mut self) {
+        if let Probe::Running(running) = std::mem::replace(&mut self.probe, Probe::Ended) {
+            running.end().await;
+        }
+    }
+}
+
+/// A job service name no other probe takes: `planrun-gate-r20261201t181530z4711-3`.
+fn probe_name(run_id: Option<&str>) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let run: String = run_id.unwrap_or("").chars().filter(char::is_ascii_alphanumeric).collect::<String>();
+    let run = run.to_lowercase();
+    let run = &run[run.len().saturating_sub(24)..];
+    match run {
+        "" => format!("planrun-gate-{}-{n}", std::process::id()),
+        run => format!("planrun-gate-{run}-{n}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::fake::FakeCluster;
+
+    fn gate() -> (HttpGate, FromNetwork) {
+        let from = FromNetwork { network: "shop_backend".into(), image: "busybox:1.36".into() };
+        let gate = HttpGate {
+            url: "http://shop_api:8080/health".into(),
+            method: "GET".into(),
+            status: 200,
+            body: None,
+            credentials: Default::default(),
+            from: Some(from.clone()),
+        };
+        (gate, from)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_missing_network_is_an_error_naming_it_and_nothing_is_created() {
+        let fake = FakeCluster::new();
+        let (gate, from) = gate();
+        let mut meter =
+            NetworkMeter::new(gate, from, Arc::new(fake.clone()), Duration::from_secs(5), Some("r1".into()));
+        let m = meter.measure().await;
+        assert_eq!(m.outcome, Outcome::Error);
+        assert_eq!(m.target, "GET http://shop_api:8080/health from network shop_backend");
+        assert_eq!(m.detail.as_deref(), Some("network `shop_backend` does not exist on this swarm"));
+        assert_eq!(meter.measure().await.outcome, Outcome::Error, "and so is every measurement after it");
+        assert!(fake.service_names().is_empty(), "no probe job was created");
+    }
+
+    #[test]
+    fn probe_names_are_unique_and_fit_a_service_name() {
+        let a = probe_name(Some("r20261201T181530Z-4711"));
+        let b = probe_name(Some("r20261201T181530Z-4711"));
+        assert_ne!(a, b);
+        assert!(a.starts_with("planrun-gate-r20261201t181530z4711-") && a.len() <= 63, "{a}");
+    }
+}

@@ -1,0 +1,112 @@
+//! `http` gates measured from inside a Swarm network (`network=` and `image=`), as the checker
+//! reads them: both settings or neither, neither empty, and no credential, each problem at the
+//! text that causes it.
+
+use plans::gates::{FromNetwork, GateKind};
+use plans::{Checked, Inputs, SourceFile};
+
+/// `gate` inside a plan whose one step uses it.
+fn check(gate: &str) -> Checked {
+    let text = format!("plan p {{\n    stack s\n    gate g {{ {gate}; }}\n    check c {{ gates g; }}\n}}\n");
+    plans::check(SourceFile::new("plan.kdl", text), &Inputs::default())
+}
+
+/// Each diagnostic as `code: message @ the text its primary label points at`.
+fn said(gate: &str) -> Vec<String> {
+    let checked = check(gate);
+    let text = checked.file.text.clone();
+    checked
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let at =
+                d.labels.iter().find(|l| l.primary).map_or("", |l| &text[l.span.offset..l.span.offset + l.span.len]);
+            format!("{}: {} @ {at}", d.code, d.message)
+        })
+        .collect()
+}
+
+fn from(gate: &str) -> Option<FromNetwork> {
+    let checked = check(gate);
+    let plan = checked.plan.unwrap_or_else(|| panic!("{:#?}", checked.diagnostics));
+    match &plan.gates[0].kind {
+        GateKind::Http(h) => h.from.clone(),
+        GateKind::Prometheus(_) | GateKind::Swarm(_) | GateKind::Command(_) => panic!("not an http gate"),
+    }
+}
+
+#[test]
+fn network_and_image_read_as_where_the_request_is_sent_from() {
+    assert_eq!(
+        from(r#"http "http://shop_api:8080/health" network="shop_backend" image="busybox:1.36""#),
+        Some(FromNetwork { network: "shop_backend".into(), image: "busybox:1.36".into() })
+    );
+    assert_eq!(
+        from("http \"http://shop_api:8080/health\" {\n network shop_backend\n image \"busybox:1.36\"\n }"),
+        Some(FromNetwork { network: "shop_backend".into(), image: "busybox:1.36".into() })
+    );
+    assert_eq!(from(r#"http "http://127.0.0.1:8080/health""#), None, "from this machine");
+}
+
+#[test]
+fn a_network_needs_an_image_and_an_image_a_network() {
+    assert_eq!(
+        said(r#"http "http://shop_api:8080/health" network="shop_backend""#),
+        ["planrun::missing-field: an `http` gate measured from network `shop_backend` needs the image its probe \
+             runs @ \"shop_backend\""]
+    );
+    assert_eq!(
+        said(r#"http "http://shop_api:8080/health" image="busybox:1.36""#),
+        [
+            "planrun::bad-value: `image` only means something on an `http` gate measured from a network @ \"busybox:1.36\""
+        ]
+    );
+}
+
+#[test]
+fn an_empty_network_or_image_is_named_at_its_value() {
+    assert_eq!(
+        said(r#"http "http://shop_api:8080/health" network="" image="busybox:1.36""#),
+        ["planrun::bad-value: `network` is empty @ \"\""]
+    );
+    assert_eq!(
+        said(r#"http "http://shop_api:8080/health" network=" " image="""#),
+        ["planrun::bad-value: `network` is empty @ \" \"", "planrun::bad-value: `image` is empty @ \"\""]
+    );
+}
+
+#[test]
+fn no_credential_is_sent_from_a_network() {
+    let refused = |setting: &str| {
+        format!("planrun::bad-value: `{setting}` cannot be sent by an `http` gate measured from a network")
+    };
+    assert_eq!(
+        said(r#"http "http://shop_api:8080/health" network="n" image="i" bearer-token-env=TOKEN"#),
+        [format!("{} @ bearer-token-env", refused("bearer-token-env"))]
+    );
+    assert_eq!(
+        said("http \"http://shop_api:8080/health\" network=n image=i {\n header \"Accept\" value=\"text/plain\"\n }"),
+        [format!("{} @ header", refused("header"))]
+    );
+    let userinfo = said(r#"http "http://u:p@shop_api:8080/health" network="n" image="i""#);
+    assert!(
+        userinfo.contains(&format!("{} @ \"http://u:p@shop_api:8080/health\"", refused("user:password@"))),
+        "{userinfo:#?}"
+    );
+    let query = said(r#"http "http://shop_api:8080/health?token=abc" network="n" image="i""#);
+    assert!(query.contains(&format!("{} @ \"http://shop_api:8080/health?token=abc\"", refused("token"))), "{query:#?}");
+    // From this machine, the same credentials are fine.
+    assert_eq!(said(r#"http "http://shop_api:8080/health" bearer-token-env=TOKEN"#), Vec::<String>::new());
+}
+
+#[test]
+fn head_is_not_sent_from_a_network() {
+    assert_eq!(
+        said(r#"http "http://shop_api:8080/health" method=HEAD network="n" image="i""#),
+        ["planrun::bad-value: an `http` gate measured from a network sends GET or POST, not HEAD @ HEAD"]
+    );
+    assert_eq!(
+        from(r#"http "http://shop_api:8080/" method=POST network="n" image="i""#).map(|f| f.network),
+        Some("n".into())
+    );
+}
