@@ -233,6 +233,20 @@ pub fn update_in_the_way(service: &bollard::models::Service, name: &str) -> Opti
 
 /// Puts the service back to the recorded spec and follows the old release until it runs again.
 pub async fn undo(step: &str, record: &RollingUndo, ctx: &RunContext) -> Result<(), StepError> {
+    // Swarm's own rollback (its failure action) may write the service between undo's look and
+    // its first write, which then finds the spec changed: look again. A change that is not
+    // Swarm's putting back (nor planrun's) is refused by the look itself.
+    const LOOKS: u32 = 3;
+    let mut look = 1;
+    loop {
+        match undo_once(step, record, ctx).await {
+            Err(StepError::Service(services::ServiceError::ChangedElsewhere { .. })) if look < LOOKS => look += 1,
+            done => return done,
+        }
+    }
+}
+
+async fn undo_once(step: &str, record: &RollingUndo, ctx: &RunContext) -> Result<(), StepError> {
     let cluster = ctx.cluster.as_ref();
     let name = record.service_name.as_str();
     let service = await_swarms_own_rollback(cluster, &record.service_id).await?;
@@ -582,6 +596,24 @@ mod tests {
         services::replace_spec(&fake, service, &half_undone, None).await.unwrap();
 
         undo("web", &record, &ctx.run).await.unwrap();
+
+        assert_eq!(fake.spec("shop_web").unwrap(), before, "the exact previous spec");
+        assert_eq!(images(&fake, "shop_web", "app:v2").await.0, vec!["app:v1".to_string(); 3]);
+    }
+
+    /// Swarm's own rollback writes the service between undo's look and its first write: undo
+    /// looks again, finds the previous spec, and only verifies.
+    #[tokio::test(start_paused = true)]
+    async fn swarms_own_rollback_between_undos_look_and_write_is_looked_at_again() {
+        let fake = FakeCluster::new();
+        let before = spec("shop_web", "app:v1");
+        fake.add_service(before.clone());
+        let (ctx, _memory, probe) = context_with_gate(&fake, "        http \"http://x/\"\n        interval \"1s\"");
+        probe.script("g", &[Outcome::Fail]);
+        gated("shop_web", "app:v2").apply(&ctx).await.unwrap_err();
+        fake.overwrite_before_next_update(before.clone());
+
+        undo("web", &recorded(&ctx), &ctx.run).await.unwrap();
 
         assert_eq!(fake.spec("shop_web").unwrap(), before, "the exact previous spec");
         assert_eq!(images(&fake, "shop_web", "app:v2").await.0, vec!["app:v1".to_string(); 3]);

@@ -24,6 +24,12 @@ impl Cluster for FakeCluster {
     }
 
     async fn update_service(&self, id: &str, version: u64, spec: ServiceSpec) -> Result<(), ClusterError> {
+        let overwrite = self.lock().overwrite.take();
+        if let Some(theirs) = overwrite {
+            let current = self.service(id).await?.version.and_then(|v| v.index).unwrap_or(0);
+            self.update_service(id, current, theirs).await?;
+            return Err(ClusterError::OutOfSequence);
+        }
         let (generation, rolling) = {
             let mut state = self.lock();
             state.updates += 1;

@@ -67,6 +67,8 @@ struct State {
     nodes: Nodes,
     /// The nodes Swarm reports down (their tasks stay as they were).
     down: Vec<String>,
+    /// A spec another writer (Swarm's own rollback) writes just before the next update.
+    overwrite: Option<ServiceSpec>,
 }
 
 /// The node a fake swarm has unless a test gives it others.
@@ -300,6 +302,13 @@ impl FakeCluster {
     /// Sets how long things take.
     pub fn set_timing(&self, timing: Timing) {
         self.lock().timing = timing;
+    }
+
+    /// Makes the next update find that another writer (Swarm's own rollback, say) wrote `spec`
+    /// just before it: that write goes through as any update does, and the caller's gets
+    /// `OutOfSequence`.
+    pub fn overwrite_before_next_update(&self, spec: ServiceSpec) {
+        self.lock().overwrite = Some(spec);
     }
 
     /// Makes the next `n` updates find that another writer bumped the version index first.
