@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{HEALTH, Service, Workdir, docker, unique};
+use support::{Service, Workdir, docker, unique};
 
 const V1: &str = "planrun-test/app:v1";
 /// Answers 500 on `/` while `/health` (its health check) passes.
@@ -48,28 +48,7 @@ impl Drop for Network {
 
 /// A converged dnsrr service of `image` on `network` only, publishing nothing.
 fn service_on(network: &Network, image: &str) -> Service {
-    let name = unique("api");
-    let mut args = vec![
-        "service",
-        "create",
-        "--quiet",
-        "--detach=false",
-        "--no-resolve-image",
-        "--name",
-        &name,
-        "--label",
-        "planrun-test=1",
-        "--replicas",
-        "2",
-        "--network",
-        &network.0,
-        "--endpoint-mode",
-        "dnsrr",
-    ];
-    args.extend_from_slice(HEALTH);
-    args.push(image);
-    docker(&args);
-    Service { name }
+    Service::create_on(&unique("api"), image, 2, &network.0)
 }
 
 /// The gate, measured from `network`.

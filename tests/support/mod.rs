@@ -82,15 +82,20 @@ impl Service {
 
     /// Like [`Service::create`], with more `docker service create` flags (such as `--env`).
     pub fn create_with(name: &str, image: &str, replicas: u32, extra: &[&str]) -> Service {
-        Service::create_in(name, image, &["--replicas", &replicas.to_string()], extra)
+        Service::create_in(name, image, &["--replicas", &replicas.to_string()], NETWORK, extra)
+    }
+
+    /// Like [`Service::create`], on `network` only (not the test network).
+    pub fn create_on(name: &str, image: &str, replicas: u32, network: &str) -> Service {
+        Service::create_in(name, image, &["--replicas", &replicas.to_string()], network, &[])
     }
 
     /// A global dnsrr service of a test image (one task on every node), converged; removed on drop.
     pub fn create_global(name: &str, image: &str, extra: &[&str]) -> Service {
-        Service::create_in(name, image, &["--mode", "global"], extra)
+        Service::create_in(name, image, &["--mode", "global"], NETWORK, extra)
     }
 
-    fn create_in(name: &str, image: &str, mode: &[&str], extra: &[&str]) -> Service {
+    fn create_in(name: &str, image: &str, mode: &[&str], network: &str, extra: &[&str]) -> Service {
         let service = Service { name: name.to_owned() };
         let mut args = vec![
             "service",
@@ -104,7 +109,7 @@ impl Service {
             "planrun-test=1",
         ];
         args.extend_from_slice(mode);
-        args.extend_from_slice(&["--network", NETWORK, "--endpoint-mode", "dnsrr"]);
+        args.extend_from_slice(&["--network", network, "--endpoint-mode", "dnsrr"]);
         args.extend_from_slice(HEALTH);
         args.extend_from_slice(extra);
         args.push(image);

@@ -579,16 +579,23 @@ mod tests {
         assert_eq!((running, ever), (vec!["app:v1".to_string(); 3], 1), "no later batch was ever replaced");
     }
 
+    /// `shop_web` (3 of app:v1) rolled to app:v2 by a step whose gate fails its first batch:
+    /// one new task beside two old ones. The spec before, and the step's context.
+    async fn stopped_at_its_first_batch(fake: &FakeCluster) -> (ServiceSpec, StepContext) {
+        let before = spec("shop_web", "app:v1");
+        fake.add_service(before.clone());
+        let (ctx, _memory, probe) = context_with_gate(fake, "        http \"http://x/\"\n        interval \"1s\"");
+        probe.script("g", &[Outcome::Fail]);
+        gated("shop_web", "app:v2").apply(&ctx).await.unwrap_err();
+        (before, ctx)
+    }
+
     /// A rollback that died after writing the stop-first transition (the undo's own write) is
     /// finished by the next rollback, which knows that spec for its own.
     #[tokio::test(start_paused = true)]
     async fn an_undo_killed_after_its_stop_first_write_is_finished_by_the_next() {
         let fake = FakeCluster::new();
-        let before = spec("shop_web", "app:v1");
-        fake.add_service(before.clone());
-        let (ctx, _memory, probe) = context_with_gate(&fake, "        http \"http://x/\"\n        interval \"1s\"");
-        probe.script("g", &[Outcome::Fail]);
-        gated("shop_web", "app:v2").apply(&ctx).await.unwrap_err();
+        let (before, ctx) = stopped_at_its_first_batch(&fake).await;
         let record = recorded(&ctx);
         let written = record.written.clone().expect("the step wrote its spec");
         let service = fake.service("shop_web").await.unwrap();
@@ -606,11 +613,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn swarms_own_rollback_between_undos_look_and_write_is_looked_at_again() {
         let fake = FakeCluster::new();
-        let before = spec("shop_web", "app:v1");
-        fake.add_service(before.clone());
-        let (ctx, _memory, probe) = context_with_gate(&fake, "        http \"http://x/\"\n        interval \"1s\"");
-        probe.script("g", &[Outcome::Fail]);
-        gated("shop_web", "app:v2").apply(&ctx).await.unwrap_err();
+        let (before, ctx) = stopped_at_its_first_batch(&fake).await;
         fake.overwrite_before_next_update(before.clone());
 
         undo("web", &recorded(&ctx), &ctx.run).await.unwrap();
