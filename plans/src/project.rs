@@ -45,6 +45,8 @@ pub struct Simulation {
     pub task_start: Option<crate::duration::Duration>,
     /// Each gate measurement (default 0.2s).
     pub measurement: Option<crate::duration::Duration>,
+    /// Each `run` step's command, unless `commands` names the step (default 1s).
+    pub command: Option<crate::duration::Duration>,
     /// Each SQL statement of a migration (default 0.1s).
     pub statement: Option<crate::duration::Duration>,
     /// How long a person takes to approve (default 0s: not counted).

@@ -171,6 +171,7 @@ pub(crate) fn knobs_of(s: &plans::project::Simulation) -> (Knobs, Vec<String>) {
     };
     set("task start", s.task_start, &mut k.task_start);
     set("gate measurement", s.measurement, &mut k.measurement);
+    set("run step command", s.command, &mut k.run_command);
     set("SQL statement", s.statement, &mut k.statement);
     set("approval", s.approval, &mut k.approval);
     for (gate, d) in &s.gates {

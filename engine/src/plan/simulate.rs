@@ -32,6 +32,8 @@ pub struct Knobs {
     pub measurement: Duration,
     /// Per gate, each measurement, where measured.
     pub gate_measurement: BTreeMap<String, Duration>,
+    /// Each `run` step's command, unless `command` has the step.
+    pub run_command: Duration,
     /// Per `run` step, its command.
     pub command: BTreeMap<String, Duration>,
     /// Each SQL statement of a migration.
@@ -46,6 +48,7 @@ impl Default for Knobs {
             task_start: Duration::from_secs(1),
             measurement: Duration::from_millis(200),
             gate_measurement: BTreeMap::new(),
+            run_command: Duration::from_secs(1),
             command: BTreeMap::new(),
             statement: Duration::from_millis(100),
             approval: Duration::ZERO,
@@ -259,7 +262,7 @@ async fn simulate(
     for step in &plan.steps {
         if let StepKind::Run(r) = &step.kind {
             let argv: Vec<String> = r.command.iter().map(|a| a.value.clone()).collect();
-            let takes = knobs.command.get(&step.name.value).copied().unwrap_or(Duration::ZERO);
+            let takes = knobs.command.get(&step.name.value).copied().unwrap_or(knobs.run_command);
             sim.commands.script(&crate::commands::display(&argv), Script::ok(takes));
         }
     }
@@ -277,7 +280,7 @@ async fn simulate(
             backups = true;
         }
     }
-    arrange(&mut sim, &plan, &failure);
+    arrange(&mut sim, &plan, &failure, &knobs);
 
     let initial = specs(&sim.cluster);
     let memory = Arc::new(Memory::default());
@@ -466,7 +469,7 @@ pub fn pinned(plan: &Plan, best: &Simulated, failure: Failure) -> Failure {
 }
 
 /// Sets the world up so that `failure` happens.
-fn arrange(sim: &mut Simulation, plan: &Plan, failure: &Failure) {
+fn arrange(sim: &mut Simulation, plan: &Plan, failure: &Failure, knobs: &Knobs) {
     match failure {
         Failure::Nothing => {}
         Failure::Gate(gate) => sim.probe.script_judgement(gate, 0, &failing_late(plan, gate)),
@@ -488,9 +491,10 @@ fn arrange(sim: &mut Simulation, plan: &Plan, failure: &Failure) {
                     }
                 }
                 StepKind::Run(r) => {
+                    // It fails at the end of the time it would take to pass.
                     let argv: Vec<String> = r.command.iter().map(|a| a.value.clone()).collect();
-                    sim.commands
-                        .script(&crate::commands::display(&argv), Script::fails(Duration::ZERO, 1, "made to fail"));
+                    let takes = knobs.command.get(name).copied().unwrap_or(knobs.run_command);
+                    sim.commands.script(&crate::commands::display(&argv), Script::fails(takes, 1, "made to fail"));
                 }
                 StepKind::Check(c) => {
                     for gate in &c.gates {
