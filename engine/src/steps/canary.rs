@@ -10,8 +10,9 @@
 //!
 //! A stage sets the canary's size (`replicas=N`, or `traffic="P%"`: as many canary replicas as
 //! make P% of all tasks behind the name, canary / (canary + stable)), waits until the canary runs
-//! (its tasks watched like a rolling release's), pauses (a duration, or until a person answers),
-//! then judges its gates while the canary is still watched. Promotion rolls the stable service to
+//! (its tasks watched like a rolling release's), then pauses (a duration, or until a person
+//! answers) while its gates are judged, one judgement after another, from the canary's start to
+//! the end of the pause (the canary is watched all the while). Promotion rolls the stable service to
 //! the new image like a `rolling` step, judges the step's gates, and only then removes the canary,
 //! so capacity never dips.
 //!
@@ -213,17 +214,9 @@ impl Behavior for Canary {
                 services::replace_spec(cluster, current, &next, expected.as_ref()).await?;
             }
             let mut watch = follow_canary(ctx, &canary_id, deadline()).await?;
-            if let Some(wait) = stage.pause {
-                pause(
-                    ctx,
-                    wait,
-                    &format!("stage {number}/{stages} of canary {}: go on?", record.canary_name),
-                    deadline(),
-                )
-                .await?;
-            }
-            let judged = watch.during(cluster, ctx.judge(&stage.gates)).await.map_err(StepError::from);
-            super::reported(cluster, &[&watch], judged).await?.map_err(StepError::Gates)?;
+            let question = format!("stage {number}/{stages} of canary {}: go on?", record.canary_name);
+            let soaked = watch.during(cluster, soak(ctx, stage.pause, &question, deadline(), &stage.gates)).await;
+            super::reported(cluster, &[&watch], soaked.map_err(StepError::from)).await??;
         }
 
         if self.promote == Promote::Manual {
@@ -282,6 +275,45 @@ async fn follow_canary(ctx: &StepContext, canary_id: &str, deadline: tokio::time
             .map_err(StepError::from);
     super::reported(cluster, &[&watch], followed).await?;
     Ok(watch)
+}
+
+/// A stage's pause with its gates judged all through it, from the moment the canary runs (as
+/// Argo Rollouts' background analysis): one judgement after another while the pause lasts. The
+/// stage goes on once the pause is over and the judgement under way then has passed; a verdict
+/// other than a pass fails the stage at once, in the middle of the pause too (a person asked is
+/// not waited for). Without a pause, the gates are judged once.
+async fn soak(
+    ctx: &StepContext,
+    wait: Option<Wait>,
+    question: &str,
+    deadline: tokio::time::Instant,
+    gates: &[plans::spanned::Spanned<String>],
+) -> Result<(), StepError> {
+    let Some(wait) = wait else { return ctx.judge(gates).await.map_err(StepError::Gates) };
+    if gates.is_empty() {
+        return pause(ctx, wait, question, deadline).await;
+    }
+    let mut paused = std::pin::pin!(pause(ctx, wait, question, deadline));
+    let mut over = false;
+    loop {
+        let mut judging = std::pin::pin!(ctx.judge(gates));
+        let verdict = loop {
+            // The pause first: a pause ending at the instant a judgement passes ends the stage
+            // with that judgement (not one more), the same in every run.
+            tokio::select! {
+                biased;
+                done = &mut paused, if !over => {
+                    done?;
+                    over = true;
+                }
+                verdict = &mut judging => break verdict,
+            }
+        };
+        verdict.map_err(StepError::Gates)?;
+        if over {
+            return Ok(());
+        }
+    }
 }
 
 /// Waits as a stage says: a duration on tokio's clock, or a person's answer, bounded by the
@@ -444,6 +476,11 @@ plan p {
     /// Runs the canary plan on a fake swarm where `shop_web` runs 3 replicas of v1; `probe` and
     /// `approver` set how the gates and the person answer.
     async fn run(promote: &str, script: &[Outcome], approver: Option<ScriptedApprover>) -> Run {
+        run_with("pause \"1m\"", promote, script, approver).await
+    }
+
+    /// [`run`] with stage 1's pause line replaced by `pause`.
+    async fn run_with(pause: &str, promote: &str, script: &[Outcome], approver: Option<ScriptedApprover>) -> Run {
         let mut sim = Simulation::new();
         sim.cluster.add_service(stable_spec());
         sim.probe.script("errors", script);
@@ -452,7 +489,7 @@ plan p {
         }
         let memory = Arc::new(Memory::default());
         let ctx = sim.context("shop", "r-canary", vec![Box::new(memory.clone())]);
-        let (plan, graph) = Simulation::plan(&PLAN.replace("PROMOTE", promote));
+        let (plan, graph) = Simulation::plan(&PLAN.replace("PROMOTE", promote).replace("pause \"1m\"", pause));
         let executor = Executor { ctx, parallelism: 4, interrupts: Interrupts::default() };
         let report = executor.run(&plan, &graph, &Arc::new(".".into())).await;
         Run { sim, memory, report }
@@ -538,10 +575,70 @@ plan p {
         }
     }
 
+    /// The progress messages and measurements in order, the measurements as `measured`.
+    fn story(memory: &Memory) -> Vec<String> {
+        memory
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::StepProgress { message, updated: None, .. } => Some(message),
+                Event::Measurement { .. } => Some("measured".into()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Measurements in stage 1 (before stage 2 began, or in all when it never did).
+    fn stage_one_measurements(memory: &Memory) -> usize {
+        story(memory).iter().take_while(|m| !m.starts_with("stage 2/2")).filter(|m| *m == "measured").count()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stage_is_judged_all_through_its_pause_from_the_canary_s_start() {
+        let run = run("promote auto", &[], None).await;
+        assert_eq!(run.report.outcome, RunOutcome::Succeeded, "{:?}", run.report);
+        let story = story(&run.memory);
+        let pausing = story.iter().position(|m| m == "pausing for 60s").expect("the pause");
+        assert_eq!(story.iter().position(|m| m == "measured"), Some(pausing + 1), "{story:#?}");
+        // A judgement is 3 measurements 10 s apart: a 60 s pause holds three of them, and the
+        // one under way when it ends must pass too.
+        assert!(stage_one_measurements(&run.memory) >= 9, "{story:#?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gate_failing_in_the_middle_of_a_pause_fails_the_stage_there() {
+        let start = tokio::time::Instant::now();
+        // The second judgement's first measurement, at about 20 s of the 60 s pause.
+        let run = run("promote auto", &[Outcome::Pass, Outcome::Pass, Outcome::Pass, Outcome::Fail], None).await;
+        assert_eq!(run.report.outcome, RunOutcome::RolledBack, "{:?}", run.report);
+        assert!(start.elapsed() < Duration::from_secs(60), "{:?}", start.elapsed());
+        assert_eq!(stage_one_measurements(&run.memory), 4);
+        assert!(!story(&run.memory).iter().any(|m| m.starts_with("stage 2/2")));
+        assert_eq!(run.sim.cluster.spec("shop_web").unwrap(), stable_spec());
+        assert!(run.sim.cluster.spec("shop_web-canary").is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gate_failing_while_a_person_is_asked_fails_the_stage_without_waiting_for_the_answer() {
+        let start = tokio::time::Instant::now();
+        let later = ScriptedApprover { after: Duration::from_secs(3600), approved: true };
+        let run = run_with("pause manual", "promote auto", &[Outcome::Pass, Outcome::Fail], Some(later)).await;
+        assert_eq!(run.report.outcome, RunOutcome::RolledBack, "{:?}", run.report);
+        assert!(start.elapsed() < Duration::from_secs(60), "{:?}", start.elapsed());
+        let answered = run.memory.events().into_iter().filter(|e| matches!(e, Event::Answered { .. })).count();
+        assert_eq!(answered, 0, "nobody's answer was waited for");
+        assert!(run.sim.cluster.spec("shop_web-canary").is_none());
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_gate_failing_at_stage_two_removes_the_canary_and_leaves_the_stable_spec_as_it_was() {
-        // Stage 1 takes three measurements; the first of stage 2 fails.
-        let run = run("promote auto", &[Outcome::Pass, Outcome::Pass, Outcome::Pass, Outcome::Fail], None).await;
+        // Stage 1's pause holds judgements of 3 measurements (see the test above); the first
+        // measurement of stage 2 fails.
+        let healthy = run("promote auto", &[], None).await;
+        let first = stage_one_measurements(&healthy.memory);
+        let script: Vec<Outcome> = std::iter::repeat_n(Outcome::Pass, first).chain([Outcome::Fail]).collect();
+        let run = run("promote auto", &script, None).await;
+        assert!(story(&run.memory).iter().any(|m| m.starts_with("stage 2/2")), "it failed in stage 2");
 
         assert_eq!(run.report.outcome, RunOutcome::RolledBack, "{:?}", run.report);
         assert_eq!(run.sim.cluster.spec("shop_web").unwrap(), stable_spec(), "the stable service was never touched");
@@ -551,9 +648,16 @@ plan p {
 
     #[tokio::test(start_paused = true)]
     async fn a_failure_after_promotion_rolls_the_stable_service_back() {
-        // Both stages pass (3 + 3 measurements); the step's own gates after promotion fail.
-        let script = [Outcome::Pass; 6].iter().copied().chain([Outcome::Fail]).collect::<Vec<_>>();
+        // Both stages pass (stage 1's pause, then 3 measurements); the step's own gates after
+        // promotion fail.
+        let healthy = run("promote auto", &[], None).await;
+        let first = stage_one_measurements(&healthy.memory) + 3;
+        let script: Vec<Outcome> = std::iter::repeat_n(Outcome::Pass, first).chain([Outcome::Fail]).collect();
         let run = run("promote auto", &script, None).await;
+        assert!(
+            story(&run.memory).iter().any(|m| m == "promoting: shop_web rolls to app:v2"),
+            "it failed after promotion"
+        );
 
         assert_eq!(run.report.outcome, RunOutcome::RolledBack, "{:?}", run.report);
         assert_eq!(run.sim.cluster.spec("shop_web").unwrap(), stable_spec());
