@@ -555,6 +555,21 @@ impl Probe {
         {
             std::thread::sleep(Duration::from_millis(200));
         }
+        self.collect()
+    }
+
+    /// Waits for a probe started with a fixed window (`max_seconds`) to end by itself (at most
+    /// two minutes more) and returns what it saw.
+    pub fn finish(mut self) -> Seen {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.child.as_mut().unwrap().try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        self.collect()
+    }
+
+    /// Stops the probe if it still runs, and reads its summary and log.
+    fn collect(&mut self) -> Seen {
         let _ = Command::new(repo().join("tests/env/probe")).args(["-s", &self.name]).status();
         let out = self.child.take().unwrap().wait_with_output().unwrap();
         let summary = String::from_utf8_lossy(&out.stdout).to_string();

@@ -71,6 +71,13 @@ impl Stack {
         Probe::start_on(&self.service("default"), &url, 600, 100)
     }
 
+    /// A probe through the edge for a fixed `seconds`, a request every ~`interval_ms` (plus the
+    /// request's own time); [`Probe::finish`] waits for its end.
+    pub fn probe_for(&self, path: &str, seconds: u32, interval_ms: u32) -> Probe {
+        let url = format!("http://{}:8080{path}", self.service("edge"));
+        Probe::start_on(&self.service("default"), &url, seconds, interval_ms)
+    }
+
     pub fn psql(&self, sql: &str) -> String {
         let task = self.postgres_container();
         docker(&["exec", &task, "psql", "-At", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", "prodstack", "-c", sql])
