@@ -226,6 +226,8 @@ fn the_exec_round_trip_of_one_measurement() {
             requests.extend(t.request);
         }
         meter.finish().await;
+        // A finished judgement keeps its probe for the next one; the run's end removes it.
+        engine::services::job::settle(Duration::from_secs(10)).await;
         trips.sort();
         requests.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;

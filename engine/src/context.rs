@@ -122,6 +122,14 @@ impl StepContext {
         self.run.followed(&self.step, progress);
     }
 
+    /// Before a rollout, beside the caller: readies what the first judgement of `gates` would
+    /// otherwise wait for (an `http` gate's probe container on a network).
+    pub fn warm(&self, gates: &[Spanned<String>]) {
+        for gate in gates.iter().filter_map(|g| self.plan.gate(&g.value)) {
+            self.run.probe.warm(gate);
+        }
+    }
+
     /// Judges the named gates at once; the reports of those that did not pass, if any.
     pub async fn judge(&self, gates: &[Spanned<String>]) -> Result<(), Vec<GateReport>> {
         let declared: Vec<&plans::model::Gate> = gates.iter().filter_map(|g| self.plan.gate(&g.value)).collect();

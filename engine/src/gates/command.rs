@@ -91,4 +91,7 @@ impl GateBehavior for CommandGate {
     async fn simulated_preflight(&self, _cluster: &dyn Cluster) -> Option<String> {
         None
     }
+
+    /// Nothing to prepare: a measurement needs no container.
+    fn warm(&self, _probe: &LiveProbe, _analysis: &plans::model::Analysis) {}
 }

@@ -57,6 +57,9 @@ pub trait Probe: Send + Sync {
     /// container of a gate measured from a network) is labelled with the run, so
     /// `planrun repair` finds what a run that died left.
     fn for_run(&self, run_id: &str) -> Arc<dyn Probe>;
+    /// Before a step's rollout, beside the caller: what `gate`'s first judgement would
+    /// otherwise wait for ([`GateBehavior::warm`]).
+    fn warm(&self, gate: &Gate);
 }
 
 /// Measures for real.
@@ -113,6 +116,9 @@ pub trait GateBehavior: Sync {
     fn simulated(&self, cluster: &Arc<dyn Cluster>) -> Option<Box<dyn Meter>>;
     /// In a simulation: why the gate could not be measured on the simulated swarm, if so.
     async fn simulated_preflight(&self, cluster: &dyn Cluster) -> Option<String>;
+    /// Before a step's rollout: prepares, beside the caller, what the first judgement would
+    /// otherwise wait for (an `http` gate's probe container on a network), if anything.
+    fn warm(&self, probe: &LiveProbe, analysis: &plans::model::Analysis);
 }
 
 /// The run-time behaviour of a gate kind.
@@ -129,6 +135,10 @@ pub fn kind(gate: &GateKind) -> &dyn GateBehavior {
 impl Probe for LiveProbe {
     fn meter(&self, gate: &Gate, dir: &Path) -> Box<dyn Meter> {
         kind(&gate.kind).meter(self, gate.analysis.timeout.to_std(), dir)
+    }
+
+    fn warm(&self, gate: &Gate) {
+        kind(&gate.kind).warm(self, &gate.analysis);
     }
 
     async fn preflight(&self, gate: &Gate, dir: &Path) -> Option<String> {
@@ -240,6 +250,9 @@ impl Meter for ScriptedMeter {
 
 #[async_trait]
 impl Probe for ScriptedProbe {
+    /// A scripted meter is ready at once.
+    fn warm(&self, _gate: &Gate) {}
+
     // Scripted answers need no secret: a plan is simulated without its token files and
     // variables.
     fn meter(&self, gate: &Gate, _dir: &Path) -> Box<dyn Meter> {

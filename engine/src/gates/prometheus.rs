@@ -543,6 +543,9 @@ impl GateBehavior for PrometheusGate {
     async fn simulated_preflight(&self, _cluster: &dyn Cluster) -> Option<String> {
         None
     }
+
+    /// Nothing to prepare: a measurement needs no container.
+    fn warm(&self, _probe: &LiveProbe, _analysis: &plans::model::Analysis) {}
 }
 
 #[cfg(test)]

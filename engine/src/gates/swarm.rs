@@ -328,6 +328,9 @@ impl GateBehavior for SwarmGate {
     async fn simulated_preflight(&self, cluster: &dyn Cluster) -> Option<String> {
         preflight(self, cluster).await
     }
+
+    /// Nothing to prepare: a measurement needs no container.
+    fn warm(&self, _probe: &LiveProbe, _analysis: &plans::model::Analysis) {}
 }
 
 #[cfg(test)]

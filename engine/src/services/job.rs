@@ -262,6 +262,13 @@ impl Attended {
         self.ending.armed = false;
         end_attended(self.ending.cluster.clone(), self.name.clone(), self.id.clone(), ENDING).await;
     }
+
+    /// Ends and removes it beside whatever the caller does next, as a dropped one is: a failed
+    /// judgement must not wait the second its probe takes to end before its step fails.
+    /// [`settle`] waits for it before the run ends.
+    pub fn end_later(self) {
+        drop(self);
+    }
 }
 
 /// Ends and removes an attended job when dropped, unless disarmed.
@@ -280,7 +287,7 @@ impl Drop for Ending {
         let (cluster, name, id) = (self.cluster.clone(), self.name.clone(), self.id.clone());
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let ending = handle.spawn(end_attended(cluster, name, id, DROPPED_ENDING));
-            ENDING_NOW.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(ending);
+            lock(&ENDING_NOW).push(ending);
         }
     }
 }
@@ -294,10 +301,66 @@ static ENDING_NOW: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>> = std::syn
 
 /// Waits, at most `limit` (tokio's clock), for the attended jobs dropped so far to be ended and
 /// removed: a run calls it before it ends, so a process that exits right after a run was
-/// stopped leaves no job behind.
+/// stopped leaves no job behind. Jobs still starting to be kept ([`starting_to_keep`]) are
+/// waited for first, then every kept job ([`keep`]) is ended too.
 pub async fn settle(limit: Duration) {
-    let ending: Vec<_> = std::mem::take(&mut *ENDING_NOW.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-    let _ = tokio::time::timeout(limit, futures_util::future::join_all(ending)).await;
+    let until = Instant::now() + limit;
+    let starting: Vec<_> = std::mem::take(&mut *lock(&STARTING_TO_KEEP));
+    let _ = tokio::time::timeout_at(until, futures_util::future::join_all(starting)).await;
+    let kept: Vec<Kept> = std::mem::take(&mut *lock(&KEPT));
+    drop(kept);
+    let ending: Vec<_> = std::mem::take(&mut *lock(&ENDING_NOW));
+    let _ = tokio::time::timeout_at(until, futures_util::future::join_all(ending)).await;
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// An attended job kept for its next use, and when it ends by itself.
+struct Kept {
+    key: String,
+    job: Attended,
+    ends: Instant,
+}
+
+/// Attended jobs kept between uses: a gate's probe container, from a step's start (ready for
+/// its first judgement) or from one judgement to the next, so none waits a second for its
+/// container. [`settle`] ends them.
+static KEPT: std::sync::Mutex<Vec<Kept>> = std::sync::Mutex::new(Vec::new());
+
+/// Jobs being started to be kept, for [`settle`].
+static STARTING_TO_KEEP: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps `job` (which ends by itself at `ends`) for the next [`take_kept`] of `key`.
+pub fn keep(key: String, job: Attended, ends: Instant) {
+    lock(&KEPT).push(Kept { key, job, ends });
+}
+
+/// A kept job of `key` that lives at least until `until`, and when it ends; a kept job of
+/// `key` that ends sooner is ended now.
+pub fn take_kept(key: &str, until: Instant) -> Option<(Attended, Instant)> {
+    let mut kept = lock(&KEPT);
+    let mut found = None;
+    let mut k = 0;
+    while k < kept.len() {
+        if kept[k].key != key {
+            k += 1;
+        } else if kept[k].ends >= until && found.is_none() {
+            let Kept { job, ends, .. } = kept.remove(k);
+            found = Some((job, ends));
+        } else if kept[k].ends < until {
+            drop(kept.remove(k));
+        } else {
+            k += 1;
+        }
+    }
+    found
+}
+
+/// Starts `start` (a job to [`keep`]) beside the caller; [`settle`] waits for it.
+pub fn starting_to_keep(start: impl std::future::Future<Output = ()> + Send + 'static) {
+    lock(&STARTING_TO_KEEP).push(tokio::spawn(start));
 }
 
 /// Tells every running container of attended job `id` to end (as each comes to run), waits at

@@ -196,6 +196,9 @@ impl Behavior for Canary {
             first + stable,
             share(first, stable)
         ));
+        if let Some(stage) = self.stages.first() {
+            ctx.warm(&stage.gates);
+        }
         let canary_id = services::create(cluster, canary.clone()).await?;
 
         for (k, (stage, size)) in self.stages.iter().zip(&sizes).enumerate() {

@@ -166,6 +166,9 @@ pub async fn roll_out(
     let service_id = service.id.clone().unwrap_or_default();
     let target = Target::of(&service_id, spec)?;
     keeps(ctx, &target.service_name, previous, spec, allow).await?;
+    if policy.analysis == AnalysisMode::PerBatch {
+        ctx.warm(gates);
+    }
     // A global service has as many tasks as nodes run it: the daemon's count before the write
     // (if it cannot be read, no failure is tolerated).
     let tasks = match target.mode {

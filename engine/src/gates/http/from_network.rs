@@ -7,7 +7,10 @@
 //! runs on the node planrun talks to (exec reaches no other), is started once per judgement
 //! before its first measurement, serves all of its measurements, and is removed when the
 //! judgement ends, however it ends: by `finish`, or from `Drop` when the judgement is dropped
-//! (a run stopped, a failing gate beside it). It carries `planrun.job.run-id`, so
+//! (a run stopped, a failing gate beside it). `finish` keeps it for the next judgement of the
+//! same run, network and image (`services::job::keep`), and a step may start one ahead of its
+//! first judgement ([`warm`]): a judgement then finds its probe ready. The run ends every kept
+//! one before it ends (`services::job::settle`); a dropped one is removed beside the run. It carries `planrun.job.run-id`, so
 //! `planrun repair` removes what a run that died left. Each measurement is one `exec` of
 //! [`wget::argv`]; no credential is sent this way (the checker refuses them: Docker keeps an
 //! exec's command line in its event log).
@@ -27,7 +30,7 @@ use crate::cluster::{Cluster, Exec, ExecInput, ExecOutput};
 use crate::database::service::JOB_RUN;
 use crate::gates::analysis::planned_measurements;
 use crate::gates::{Measurement, Meter, excerpt};
-use crate::services::job::{Attended, Job};
+use crate::services::job::{self, Attended, Job};
 
 /// The value of `planrun.job` on a gate's probe container.
 pub const PROBE_JOB: &str = "http-gate";
@@ -70,6 +73,8 @@ pub struct NetworkMeter {
     timeout: Duration,
     run_id: Option<String>,
     probe: Probe,
+    /// When the running probe container ends by itself.
+    ends: Option<Instant>,
     last: Option<Timing>,
 }
 
@@ -83,7 +88,7 @@ impl NetworkMeter {
         timeout: Duration,
         run_id: Option<String>,
     ) -> NetworkMeter {
-        NetworkMeter { gate, from, cluster, timeout, run_id, probe: Probe::Idle, last: None }
+        NetworkMeter { gate, from, cluster, timeout, run_id, probe: Probe::Idle, ends: None, last: None }
     }
 
     /// How long the last measurement took, if one reached the container.
@@ -99,22 +104,77 @@ impl NetworkMeter {
         }
     }
 
-    /// Starts the probe container, to live `life` unless ended before.
+    /// Takes a kept probe container that lives long enough for `life`'s planned part, or
+    /// starts one to live `life` unless ended before.
     async fn start(&mut self, life: Duration) {
-        self.probe = match self.started(life).await {
-            Ok(running) => Probe::Running(running),
+        let key = kept_key(self.run_id.as_deref(), &self.from);
+        let planned = life.saturating_sub(SPARE_LIFE) + KEPT_MARGIN;
+        if let Some((running, ends)) = job::take_kept(&key, Instant::now() + planned) {
+            self.probe = Probe::Running(running);
+            self.ends = Some(ends);
+            return;
+        }
+        let ends = Instant::now() + life;
+        self.probe = match started(&self.cluster, self.run_id.as_deref(), &self.from, life).await {
+            Ok(running) => {
+                self.ends = Some(ends);
+                Probe::Running(running)
+            }
             Err(why) => Probe::Broken(why),
         };
     }
+}
 
-    async fn started(&self, life: Duration) -> Result<Attended, String> {
-        let network = &self.from.network;
-        let found = match self.cluster.network(network).await {
+/// How much longer than a judgement's planned measurements a kept probe container must live to
+/// serve it.
+const KEPT_MARGIN: Duration = Duration::from_secs(30);
+
+/// Which kept probe containers a meter may take: those of its run, network and image.
+fn kept_key(run_id: Option<&str>, from: &FromNetwork) -> String {
+    format!("http-gate {} {} {}", run_id.unwrap_or("-"), from.network, from.image)
+}
+
+/// Starts a probe container for `gate` ahead of its first judgement, beside the caller, and
+/// keeps it for that judgement (a step calls this before its rollout begins, so the judgement
+/// that starts with the first new task does not wait about a second for its probe). One that
+/// cannot start is left: the judgement then starts its own and says why it could not.
+pub fn warm(cluster: Arc<dyn Cluster>, run_id: Option<String>, from: FromNetwork, analysis: &Analysis) {
+    let life = life_of(analysis) + WARM_LIFE;
+    job::starting_to_keep(async move {
+        let ends = Instant::now() + life;
+        if let Ok(running) = started(&cluster, run_id.as_deref(), &from, life).await {
+            job::keep(kept_key(run_id.as_deref(), &from), running, ends);
+        }
+    });
+}
+
+/// How much longer a probe container started ahead lives than one started by its judgement:
+/// the rollout before the first judgement.
+const WARM_LIFE: Duration = Duration::from_secs(600);
+
+/// How long a probe container for a judgement of `analysis` lives unless ended before.
+fn life_of(analysis: &Analysis) -> Duration {
+    let planned = u32::try_from(planned_measurements(analysis)).unwrap_or(u32::MAX);
+    analysis.initial_delay.to_std()
+        + analysis.interval.to_std().saturating_mul(planned)
+        + analysis.timeout.to_std()
+        + SPARE_LIFE
+}
+
+async fn started(
+    cluster: &Arc<dyn Cluster>,
+    run_id: Option<&str>,
+    from: &FromNetwork,
+    life: Duration,
+) -> Result<Attended, String> {
+    {
+        let network = &from.network;
+        let found = match cluster.network(network).await {
             Ok(Some(found)) => found,
             Ok(None) => return Err(format!("network `{network}` does not exist on this swarm")),
             Err(e) => return Err(format!("cannot read network `{network}`: {e}")),
         };
-        let Some(node) = self.cluster.node_taking_tasks_here().await else {
+        let Some(node) = cluster.node_taking_tasks_here().await else {
             return Err(format!(
                 "the probe container for network `{network}` runs on the node planrun talks to (exec reaches no \
                  other), and that node takes no tasks: make it active (`docker node update --availability active \
@@ -122,10 +182,10 @@ impl NetworkMeter {
             ));
         };
         let mut labels = HashMap::from([("planrun.job".to_string(), PROBE_JOB.to_string())]);
-        labels.extend(self.run_id.iter().map(|r| (JOB_RUN.to_string(), r.clone())));
+        labels.extend(run_id.iter().map(|r| (JOB_RUN.to_string(), (*r).to_owned())));
         let job = Job {
-            name: probe_name(self.run_id.as_deref()),
-            image: self.from.image.clone(),
+            name: probe_name(run_id),
+            image: from.image.clone(),
             command: Vec::new(),
             env: Vec::new(),
             networks: vec![found.id],
@@ -136,11 +196,13 @@ impl NetworkMeter {
             deadline: life,
             node: Some(node),
         };
-        Attended::start(self.cluster.clone(), &job, STARTING).await.map_err(|e| {
-            format!("the probe container on network `{network}` (image {}) did not start: {e}", self.from.image)
+        Attended::start(cluster.clone(), &job, STARTING).await.map_err(|e| {
+            format!("the probe container on network `{network}` (image {}) did not start: {e}", from.image)
         })
     }
+}
 
+impl NetworkMeter {
     /// One request by exec in `container`.
     async fn request(&mut self, container: String) -> Measurement {
         let target = Meter::target(self);
@@ -208,12 +270,7 @@ impl Meter for NetworkMeter {
 
     async fn prepare(&mut self, analysis: &Analysis) {
         if matches!(self.probe, Probe::Idle) {
-            let planned = u32::try_from(planned_measurements(analysis)).unwrap_or(u32::MAX);
-            let life = analysis.initial_delay.to_std()
-                + analysis.interval.to_std().saturating_mul(planned)
-                + analysis.timeout.to_std()
-                + SPARE_LIFE;
-            self.start(life).await;
+            self.start(life_of(analysis)).await;
         }
     }
 
@@ -233,7 +290,10 @@ impl Meter for NetworkMeter {
 
     async fn finish(&mut self) {
         if let Probe::Running(running) = std::mem::replace(&mut self.probe, Probe::Ended) {
-            running.end().await;
+            match self.ends {
+                Some(ends) => job::keep(kept_key(self.run_id.as_deref(), &self.from), running, ends),
+                None => running.end_later(),
+            }
         }
     }
 }

@@ -178,6 +178,13 @@ impl GateBehavior for HttpGate {
     async fn simulated_preflight(&self, _cluster: &dyn Cluster) -> Option<String> {
         None
     }
+
+    /// From a network: the probe container, started ahead and kept for the first judgement.
+    fn warm(&self, probe: &LiveProbe, analysis: &plans::model::Analysis) {
+        if let Some(from) = &self.from {
+            from_network::warm(probe.cluster.clone(), probe.run_id.clone(), from.clone(), analysis);
+        }
+    }
 }
 
 #[cfg(test)]
