@@ -298,8 +298,10 @@ async fn simulate(
         })
         .collect();
     let snapshots = Arc::new(Snapshots { cluster: sim.cluster.clone(), touches, steps: Mutex::new(Vec::new()) });
-    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(memory.clone()), Box::new(snapshots.clone())];
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(snapshots.clone())];
     sinks.extend(beside.sink.map(|s| Box::new(s) as Box<dyn Sink>));
+    // Last: it keeps each record as it is handed over, without a copy (`Sink::keep`).
+    sinks.push(Box::new(memory.clone()));
     let ctx = sim.context(&plan.stack.value, "r-plan", sinks);
     let executor = Executor { ctx, parallelism: usize::MAX, interrupts: Interrupts::default() };
     let started = tokio::time::Instant::now();
