@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bollard::models::{ObjectVersion, Service, ServiceSpec, ServiceUpdateStatusStateEnum, Task, TaskState};
+use bollard::models::{ObjectVersion, Service, ServiceSpec, ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState};
 use tokio::time::Instant;
 
 use super::*;
@@ -46,19 +46,22 @@ impl Cluster for FakeCluster {
             if version != current {
                 return Err(ClusterError::OutOfSequence);
             }
-            let old = s.service.spec.clone().unwrap_or_default();
-            let template_changed = template(&old) != template(&spec);
-            let scaled = replicas(&old) != replicas(&spec);
-            // Tasks an interrupted update left on an older template: Swarm's updater replaces
-            // them on any later write, with the new spec's update config.
-            let new_template = template(&spec);
-            let dirty = s
-                .tasks
-                .iter()
-                .any(|t| t.desired_state == Some(TaskState::RUNNING) && t.spec.as_ref() != Some(&new_template));
-            s.previous = Some(old);
+            let (template_changed, scaled, dirty) = {
+                let unset_spec = ServiceSpec::default();
+                let old = s.service.spec.as_ref().unwrap_or(&unset_spec);
+                let unset = TaskSpec::default();
+                let new_template = spec.task_template.as_ref().unwrap_or(&unset);
+                // Tasks an interrupted update left on an older template: Swarm's updater
+                // replaces them on any later write, with the new spec's update config.
+                let dirty = s
+                    .tasks
+                    .iter()
+                    .any(|t| t.desired_state == Some(TaskState::RUNNING) && t.spec.as_deref() != Some(new_template));
+                let old_template = old.task_template.as_ref().unwrap_or(&unset);
+                (old_template != new_template, replicas(old) != replicas(&spec), dirty)
+            };
             let service = Arc::make_mut(&mut s.service);
-            service.spec = Some(spec);
+            s.previous = Some(service.spec.replace(spec).unwrap_or_default());
             service.version = Some(ObjectVersion { index: Some(index) });
             // Swarm resets the update status on every update; only a new task template starts one.
             service.update_status = None;
@@ -309,7 +312,7 @@ impl Cluster for FakeCluster {
         if job {
             tokio::spawn(self.clone().run_job(id.clone(), 0));
         } else {
-            let target = template(&spec);
+            let target = Arc::new(template(&spec));
             let places = self.lock().places(&spec);
             for place in places {
                 let (task, start) = self.start_in(&id, 0, &place, &target, Duration::ZERO);
