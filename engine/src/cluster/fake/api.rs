@@ -135,6 +135,11 @@ impl Cluster for FakeCluster {
             tokio::time::sleep_until(until).await;
             return;
         }
+        // Most loops follow one service: its change alone, without a list of boxed waits.
+        if let [wait] = waits.as_mut_slice() {
+            let _ = tokio::time::timeout_at(until, wait.changed()).await;
+            return;
+        }
         let changes = waits.iter_mut().map(|w| Box::pin(w.changed()));
         let any = futures_util::future::select_all(changes);
         // A service removed meanwhile ends its channel: a change too.

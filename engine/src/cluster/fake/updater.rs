@@ -109,13 +109,15 @@ impl FakeCluster {
 
     /// Replaces tasks until every slot (node) runs the current spec, like Swarm's updater.
     pub(super) async fn rollout(self, service_id: String, generation: u64, rolling_back: bool) {
-        let (spec, places, target) = {
+        let (policy, places, target) = {
             let mut state = self.lock();
-            let Some(spec) = state.services.get(&service_id).and_then(|s| s.service.spec.clone()) else { return };
-            let all = state.places(&spec);
+            // The service as it is now, shared (its spec is read, not copied).
+            let Some(service) = state.services.get(&service_id).map(|s| s.service.clone()) else { return };
+            let Some(spec) = service.spec.as_ref() else { return };
+            let all = state.places(spec);
             let Some(s) = state.service_mut(&service_id) else { return };
             // One spec for every task this rollout starts, shared with them.
-            let target = Arc::new(template(&spec));
+            let target = Arc::new(template(spec));
             // Scale down first: slots beyond the replica count (nodes the fake no longer has) stop.
             for task in Arc::make_mut(&mut s.tasks).iter_mut().filter(|t| !all.contains(&Place::of(t))) {
                 if task.desired_state == Some(TaskState::RUNNING) {
@@ -141,9 +143,8 @@ impl FakeCluster {
                 .into_iter()
                 .filter(|place| !s.tasks.iter().any(|t| place.holds(t) && running(t) && on_spec(t, &target)))
                 .collect();
-            (spec, places, target)
+            (Policy::of(spec, rolling_back), places, target)
         };
-        let policy = Policy::of(&spec, rolling_back);
         let batch = if policy.parallelism == 0 { places.len().max(1) } else { policy.parallelism };
         for chunk in places.chunks(batch) {
             let mut started = Vec::new();
