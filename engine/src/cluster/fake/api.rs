@@ -53,10 +53,14 @@ impl Cluster for FakeCluster {
                 let new_template = spec.task_template.as_ref().unwrap_or(&unset);
                 // Tasks an interrupted update left on an older template: Swarm's updater
                 // replaces them on any later write, with the new spec's update config.
-                let dirty = s
-                    .tasks
-                    .iter()
-                    .any(|t| t.desired_state == Some(TaskState::RUNNING) && t.spec.as_deref() != Some(new_template));
+                // A task sharing the spec the last tasks started with runs the new template when
+                // that spec is it: compared once, not per task.
+                let shared = s.template.as_ref().filter(|shared| ***shared == *new_template);
+                let on_new = |t: &SeenTask| match (&t.spec, shared) {
+                    (Some(own), Some(shared)) if Arc::ptr_eq(own, shared) => true,
+                    (own, _) => own.as_deref() == Some(new_template),
+                };
+                let dirty = s.tasks.iter().any(|t| t.desired_state == Some(TaskState::RUNNING) && !on_new(t));
                 let old_template = old.task_template.as_ref().unwrap_or(&unset);
                 (old_template != new_template, replicas(old) != replicas(&spec), dirty)
             };
@@ -317,8 +321,11 @@ impl Cluster for FakeCluster {
         if job {
             tokio::spawn(self.clone().run_job(id.clone(), 0));
         } else {
-            let target = Arc::new(template(&spec));
-            let places = self.lock().places(&spec);
+            let (target, places) = {
+                let mut state = self.lock();
+                let target = state.services.get_mut(&id).map(|s| s.template_for(&spec)).unwrap_or_default();
+                (target, state.places(&spec))
+            };
             for place in places {
                 let (task, start) = self.start_in(&id, 0, &place, &target, Duration::ZERO);
                 let (fake, id, target) = (self.clone(), id.clone(), target.clone());

@@ -113,6 +113,8 @@ struct FakeService {
     /// reader still holds it. Tasks started from one template share its spec.
     tasks: Arc<Vec<Arc<SeenTask>>>,
     logs: Vec<String>,
+    /// The spec the tasks it started last share (see [`FakeService::template_for`]).
+    template: Option<Arc<TaskSpec>>,
     /// Bumped on every change of spec: work started for an older generation stops.
     generation: u64,
     /// Counts every change of the service or its tasks, and wakes whoever waits for one
@@ -124,6 +126,22 @@ impl FakeService {
     /// Counts a change (a look at the service may now see something else).
     fn touch(&self) {
         self.revision.send_modify(|r| *r += 1);
+    }
+
+    /// The shared spec for new tasks of `spec`'s template: the one the last tasks started
+    /// with while the template is the same, so tasks of one template share one spec (and
+    /// are seen to run it by pointer, without comparing whole specs).
+    fn template_for(&mut self, spec: &ServiceSpec) -> Arc<TaskSpec> {
+        let unset = TaskSpec::default();
+        let wanted = spec.task_template.as_ref().unwrap_or(&unset);
+        match &self.template {
+            Some(shared) if **shared == *wanted => shared.clone(),
+            _ => {
+                let shared = Arc::new(wanted.clone());
+                self.template = Some(shared.clone());
+                shared
+            }
+        }
     }
 }
 
@@ -413,7 +431,7 @@ impl FakeCluster {
     pub fn add_service(&self, spec: ServiceSpec) -> String {
         let mut state = self.lock();
         let id = insert_service(&mut state, spec.clone());
-        let template = Arc::new(template(&spec));
+        let Some(template) = state.services.get_mut(&id).map(|s| s.template_for(&spec)) else { return id };
         for place in state.places(&spec) {
             let task = state.start_task(&id, &place, &template);
             if let Some(t) = state.task_mut(&id, &task) {
@@ -498,6 +516,7 @@ fn insert_service(state: &mut State, spec: ServiceSpec) -> String {
             previous: None,
             tasks: Arc::default(),
             logs: Vec::new(),
+            template: None,
             generation: 0,
             revision: tokio::sync::watch::Sender::new(0),
         },

@@ -117,7 +117,7 @@ impl FakeCluster {
             let all = state.places(spec);
             let Some(s) = state.service_mut(&service_id) else { return };
             // One spec for every task this rollout starts, shared with them.
-            let target = Arc::new(template(spec));
+            let target = s.template_for(spec);
             // Scale down first: slots beyond the replica count (nodes the fake no longer has) stop.
             for task in Arc::make_mut(&mut s.tasks).iter_mut().filter(|t| !all.contains(&Place::of(t))) {
                 if task.desired_state == Some(TaskState::RUNNING) {
