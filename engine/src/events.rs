@@ -414,6 +414,12 @@ impl Event {
 pub trait Sink: Send + Sync {
     /// Receives one record.
     fn record(&self, record: &Record);
+
+    /// Receives one record to own: the last sink of [`Events`] gets each record this way, so a
+    /// sink that keeps records ([`Memory`]) takes it without a copy.
+    fn keep(&self, record: Record) {
+        self.record(&record);
+    }
 }
 
 /// Stamps events with the time and hands them to every sink.
@@ -437,7 +443,7 @@ impl Events {
             // Redacted once here, so no sink (journal, stdout, a notification) can forget.
             event: event.redacted(),
         };
-        self.forward(&record);
+        self.hand_over(record);
     }
 
     /// Hands an already stamped record to every sink.
@@ -446,12 +452,25 @@ impl Events {
             sink.record(record);
         }
     }
+
+    /// Hands a record to every sink, the last one taking it (see [`Sink::keep`]).
+    fn hand_over(&self, record: Record) {
+        let Some((last, others)) = self.sinks.split_last() else { return };
+        for sink in others {
+            sink.record(&record);
+        }
+        last.keep(record);
+    }
 }
 
 /// Events inside other events: a run's events carry the command line's output sinks this way.
 impl Sink for Events {
     fn record(&self, record: &Record) {
         self.forward(record);
+    }
+
+    fn keep(&self, record: Record) {
+        self.hand_over(record);
     }
 }
 
@@ -478,12 +497,20 @@ impl Memory {
 
 impl Sink for Memory {
     fn record(&self, record: &Record) {
-        self.0.lock().expect("memory sink poisoned").push(record.clone());
+        self.keep(record.clone());
+    }
+
+    fn keep(&self, record: Record) {
+        self.0.lock().expect("memory sink poisoned").push(record);
     }
 }
 
 impl<S: Sink + ?Sized> Sink for std::sync::Arc<S> {
     fn record(&self, record: &Record) {
         self.as_ref().record(record)
+    }
+
+    fn keep(&self, record: Record) {
+        self.as_ref().keep(record)
     }
 }

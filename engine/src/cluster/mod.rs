@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bollard::models::{Service, ServiceSpec, Task};
+use bollard::models::{ObjectVersion, Service, ServiceSpec, Task, TaskSpec, TaskState, TaskStatus};
 use tokio::time::Instant;
 
 pub use post_mortem::PostMortem;
@@ -156,7 +156,163 @@ pub type Revision = u64;
 /// A service's tasks as shared values: one list, handed out again and again without a copy until
 /// something changes (a cluster that keeps its tasks in memory copies the list only while a
 /// reader still holds it).
-pub type SharedTasks = Arc<Vec<Arc<Task>>>;
+pub type SharedTasks = Arc<Vec<Arc<SeenTask>>>;
+
+/// A task as following and watching a service read it ([`Cluster::shared_tasks`]): the
+/// Engine's task without what those never read, its spec shared. An Engine `Task` holds its
+/// spec inline (1.4 of its 1.9 KB); a cluster in memory gives every task it starts from one
+/// template the same spec, so a swarm of 100,000 simulated tasks holds a few specs, not 100,000.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeenTask {
+    /// The task's id.
+    pub id: Option<String>,
+    /// Its version (the index grows with each change of its state).
+    pub version: Option<ObjectVersion>,
+    /// Its service's id.
+    pub service_id: Option<String>,
+    /// Its slot (a replicated service's).
+    pub slot: Option<i64>,
+    /// Its node.
+    pub node_id: Option<String>,
+    /// Its status.
+    pub status: Option<TaskStatus>,
+    /// The state Swarm wants it in.
+    pub desired_state: Option<TaskState>,
+    /// Its spec, shared.
+    pub spec: Option<Arc<TaskSpec>>,
+}
+
+impl From<Task> for SeenTask {
+    fn from(task: Task) -> SeenTask {
+        SeenTask {
+            id: task.id,
+            version: task.version,
+            service_id: task.service_id,
+            slot: task.slot,
+            node_id: task.node_id,
+            status: task.status,
+            desired_state: task.desired_state,
+            spec: task.spec.map(Arc::new),
+        }
+    }
+}
+
+impl SeenTask {
+    /// The task as the Engine API shows it (for what takes one: a post-mortem, a report).
+    pub fn to_task(&self) -> Task {
+        Task {
+            id: self.id.clone(),
+            version: self.version.clone(),
+            service_id: self.service_id.clone(),
+            slot: self.slot,
+            node_id: self.node_id.clone(),
+            status: self.status.clone(),
+            desired_state: self.desired_state,
+            spec: self.spec.as_deref().cloned(),
+            ..Default::default()
+        }
+    }
+}
+
+/// What the checks of a task read, from an Engine `Task` or a [`SeenTask`].
+pub trait TaskFacts {
+    /// The task's id.
+    fn id(&self) -> Option<&str>;
+    /// Its slot.
+    fn slot(&self) -> Option<i64>;
+    /// Its node.
+    fn node_id(&self) -> Option<&str>;
+    /// Its status.
+    fn status(&self) -> Option<&TaskStatus>;
+    /// The state Swarm wants it in.
+    fn desired_state(&self) -> Option<TaskState>;
+    /// Its spec.
+    fn spec(&self) -> Option<&TaskSpec>;
+}
+
+impl<T: TaskFacts + ?Sized> TaskFacts for &T {
+    fn id(&self) -> Option<&str> {
+        (**self).id()
+    }
+    fn slot(&self) -> Option<i64> {
+        (**self).slot()
+    }
+    fn node_id(&self) -> Option<&str> {
+        (**self).node_id()
+    }
+    fn status(&self) -> Option<&TaskStatus> {
+        (**self).status()
+    }
+    fn desired_state(&self) -> Option<TaskState> {
+        (**self).desired_state()
+    }
+    fn spec(&self) -> Option<&TaskSpec> {
+        (**self).spec()
+    }
+}
+
+impl<T: TaskFacts + ?Sized> TaskFacts for Arc<T> {
+    fn id(&self) -> Option<&str> {
+        (**self).id()
+    }
+    fn slot(&self) -> Option<i64> {
+        (**self).slot()
+    }
+    fn node_id(&self) -> Option<&str> {
+        (**self).node_id()
+    }
+    fn status(&self) -> Option<&TaskStatus> {
+        (**self).status()
+    }
+    fn desired_state(&self) -> Option<TaskState> {
+        (**self).desired_state()
+    }
+    fn spec(&self) -> Option<&TaskSpec> {
+        (**self).spec()
+    }
+}
+
+impl TaskFacts for Task {
+    fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+    fn slot(&self) -> Option<i64> {
+        self.slot
+    }
+    fn node_id(&self) -> Option<&str> {
+        self.node_id.as_deref()
+    }
+    fn status(&self) -> Option<&TaskStatus> {
+        self.status.as_ref()
+    }
+    fn desired_state(&self) -> Option<TaskState> {
+        self.desired_state
+    }
+    fn spec(&self) -> Option<&TaskSpec> {
+        self.spec.as_ref()
+    }
+}
+
+impl TaskFacts for SeenTask {
+    fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+    fn slot(&self) -> Option<i64> {
+        self.slot
+    }
+    fn node_id(&self) -> Option<&str> {
+        self.node_id.as_deref()
+    }
+    fn status(&self) -> Option<&TaskStatus> {
+        self.status.as_ref()
+    }
+    fn desired_state(&self) -> Option<TaskState> {
+        self.desired_state
+    }
+    fn spec(&self) -> Option<&TaskSpec> {
+        self.spec.as_deref()
+    }
+}
 
 /// The operations planrun needs from a swarm.
 #[async_trait]
@@ -176,7 +332,7 @@ pub trait Cluster: Send + Sync + 'static {
     /// (following and watching a release): a cluster that keeps its tasks in memory hands
     /// them out without copying every task's spec.
     async fn shared_tasks(&self, service_id: &str) -> Result<SharedTasks, ClusterError> {
-        Ok(Arc::new(self.tasks(service_id).await?.into_iter().map(Arc::new).collect()))
+        Ok(Arc::new(self.tasks(service_id).await?.into_iter().map(|t| Arc::new(SeenTask::from(t))).collect()))
     }
     /// The service's [`Revision`] now. Read it before a look, and wait with [`Cluster::changed`]
     /// for the next change after it.

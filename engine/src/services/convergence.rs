@@ -50,10 +50,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::models::{ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState};
+use bollard::models::{ServiceUpdateStatusStateEnum, TaskSpec, TaskState};
 use tokio::time::Instant;
 
-use crate::cluster::{Cluster, ClusterError};
+use crate::cluster::{Cluster, ClusterError, SeenTask, TaskFacts};
 use crate::services::failure::{DownNodes, Failure, TaskErrors};
 use crate::services::pace::Pace;
 use crate::services::progress::{Progress, Report};
@@ -317,8 +317,8 @@ struct Tasks {
     progress: String,
 }
 
-fn is_running(task: &Task) -> bool {
-    task.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING)
+fn is_running(task: &impl TaskFacts) -> bool {
+    task.status().and_then(|s| s.state) == Some(TaskState::RUNNING)
 }
 
 /// (2) for a replicated service: exactly `replicas` tasks want to run, one per slot, all
@@ -326,7 +326,7 @@ fn is_running(task: &Task) -> bool {
 fn replicated(
     target: &Target,
     template: &TaskSpec,
-    tasks: &[Arc<Task>],
+    tasks: &[Arc<SeenTask>],
     replicas: u64,
     direction: Direction,
     updating: bool,
@@ -382,10 +382,10 @@ fn replicated(
 
 /// Whether a task is meant to run now or soon: desired `running`, or `ready` while it waits
 /// to start (stop-first, a restart delay). Swarm's own test is "desired state up to running".
-pub fn meant_to_run(task: &Task) -> bool {
+pub fn meant_to_run(task: &impl TaskFacts) -> bool {
     use TaskState as S;
     matches!(
-        task.desired_state,
+        task.desired_state(),
         Some(
             S::NEW
                 | S::ALLOCATED
@@ -410,10 +410,10 @@ fn short_node(node: &str) -> String {
 /// task of the target spec was created since the write (no node takes the service). Unlike a
 /// slot, a node with two tasks of the target is never accepted, restoring or not: that is what
 /// one task per node rules out, and Swarm's global orchestrator shuts such extras down itself.
-fn global(target: &Target, template: &TaskSpec, tasks: &[Arc<Task>], desired: u64, baseline: &Baseline) -> Tasks {
-    let on_target = |t: &Task| target.runs_template(t, template);
-    let mut by_node: BTreeMap<&str, Vec<&Task>> = BTreeMap::new();
-    for task in tasks.iter().map(|t| &**t).filter(|t| meant_to_run(t)) {
+fn global(target: &Target, template: &TaskSpec, tasks: &[Arc<SeenTask>], desired: u64, baseline: &Baseline) -> Tasks {
+    let on_target = |t: &SeenTask| target.runs_template(t, template);
+    let mut by_node: BTreeMap<&str, Vec<&SeenTask>> = BTreeMap::new();
+    for task in tasks.iter().map(|t| &**t).filter(meant_to_run) {
         by_node.entry(task.node_id.as_deref().unwrap_or_default()).or_default().push(task);
     }
     let wanted = tasks.iter().map(|t| &**t).filter(|t| t.desired_state == Some(TaskState::RUNNING)).count() as u64;
@@ -422,7 +422,7 @@ fn global(target: &Target, template: &TaskSpec, tasks: &[Arc<Task>], desired: u6
         .map(|t| &**t)
         .filter(|t| t.desired_state == Some(TaskState::RUNNING) && is_running(t) && on_target(t))
         .count() as u64;
-    let good = |t: &&Task| t.desired_state == Some(TaskState::RUNNING) && is_running(t) && on_target(t);
+    let good = |t: &&SeenTask| t.desired_state == Some(TaskState::RUNNING) && is_running(t) && on_target(t);
     let nodes_done = by_node.values().filter(|ts| ts.len() == 1 && good(&ts[0])).count() as u64;
     let crowded: Vec<(&str, usize)> =
         by_node.iter().filter(|(_, ts)| ts.len() > 1).map(|(node, ts)| (*node, ts.len())).collect();
@@ -445,7 +445,7 @@ fn global(target: &Target, template: &TaskSpec, tasks: &[Arc<Task>], desired: u6
         format!("{on_target_running} of {desired} tasks running on image {} (one per node)", target.image)
     };
     let old = by_node.values().flatten().filter(|t| !on_target(t)).count();
-    let all_on_target = |ts: &Vec<&Task>| ts.iter().all(|t| on_target(t));
+    let all_on_target = |ts: &Vec<&SeenTask>| ts.iter().all(|t| on_target(t));
     if let Some((node, n)) = crowded.iter().find(|(node, _)| by_node.get(node).is_some_and(all_on_target)) {
         // Not a start-first replacement: every task there runs the target.
         progress.push_str(&format!(", node {} has {n} tasks of it", short_node(node)));
@@ -642,16 +642,16 @@ mod tests {
         assert!(took >= Duration::from_secs(7) && took <= Duration::from_millis(7_100), "{took:?}");
     }
 
-    fn task(id: &str, node: &str, image: &str, desired: TaskState, state: TaskState) -> Task {
-        Task {
+    fn task(id: &str, node: &str, image: &str, desired: TaskState, state: TaskState) -> SeenTask {
+        SeenTask {
             id: Some(id.into()),
             node_id: Some(node.into()),
             desired_state: Some(desired),
             status: Some(TaskStatus { state: Some(state), ..Default::default() }),
-            spec: Some(TaskSpec {
+            spec: Some(Arc::new(TaskSpec {
                 container_spec: Some(TaskSpecContainerSpec { image: Some(image.into()), ..Default::default() }),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         }
     }

@@ -21,7 +21,7 @@ use bollard::models::{Task, TaskState};
 use serde::{Deserialize, Serialize};
 use tokio::time::{Instant, timeout_at};
 
-use crate::cluster::{Cluster, PostMortem};
+use crate::cluster::{Cluster, PostMortem, SeenTask};
 use crate::services::watch::{Watch, failure_of, task_name};
 
 /// The most failed tasks a report shows.
@@ -219,7 +219,7 @@ pub fn bytes(n: u64) -> String {
 /// A task worth reporting: its service's name, the task, and why it counts against the release.
 struct Candidate {
     service: String,
-    task: Arc<Task>,
+    task: Arc<SeenTask>,
     why: Option<String>,
 }
 
@@ -263,8 +263,9 @@ pub async fn gather(cluster: &dyn Cluster, watches: &[&Watch]) -> Option<Failure
     let chosen = choose(&order, |i| pool[i].why.clone());
     let more = (pool.len() - chosen.len()) as u64;
     let picked: Vec<&Candidate> = chosen.iter().map(|&i| &pool[i]).collect();
-    let ends = picked.iter().map(|c| async {
-        match timeout_at(deadline, cluster.post_mortem(&c.task, LOG_LINES)).await {
+    let picked: Vec<(&Candidate, Task)> = picked.into_iter().map(|c| (c, c.task.to_task())).collect();
+    let ends = picked.iter().map(|(_, task)| async {
+        match timeout_at(deadline, cluster.post_mortem(task, LOG_LINES)).await {
             Ok(end) => end,
             Err(_) => PostMortem {
                 logs: Err(format!("not read within {}", crate::clock::seconds(BOUND))),
@@ -273,7 +274,8 @@ pub async fn gather(cluster: &dyn Cluster, watches: &[&Watch]) -> Option<Failure
         }
     });
     let ends = futures_util::future::join_all(ends).await;
-    let tasks = picked.iter().zip(ends).map(|(c, end)| task_report(&c.service, &c.task, c.why.clone(), end)).collect();
+    let tasks =
+        picked.iter().zip(ends).map(|((c, task), end)| task_report(&c.service, task, c.why.clone(), end)).collect();
     Some(FailureReport { tasks, more, took_ms: started.elapsed().as_millis() as u64 })
 }
 
@@ -293,7 +295,7 @@ fn choose(order: &[usize], why: impl Fn(usize) -> Option<String>) -> Vec<usize> 
 }
 
 /// Whether a task wants to run and does not yet.
-fn waits_to_run(task: &Task) -> bool {
+fn waits_to_run(task: &SeenTask) -> bool {
     task.desired_state == Some(TaskState::RUNNING)
         && task.status.as_ref().and_then(|s| s.state) != Some(TaskState::RUNNING)
 }

@@ -5,9 +5,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use bollard::models::{Service, ServiceSpec, ServiceUpdateStatus, Task, TaskSpec, TaskSpecContainerSpec};
+use bollard::models::{Service, ServiceSpec, ServiceUpdateStatus, TaskSpec, TaskSpecContainerSpec};
 
-use crate::cluster::{Cluster, ClusterError};
+use crate::cluster::{Cluster, ClusterError, TaskFacts};
 use crate::services::failure::Failure;
 
 /// What the service must converge to.
@@ -77,8 +77,8 @@ impl Target {
     }
 
     /// Whether a task's own spec has the target image and force counter.
-    pub fn runs_on(&self, task: &Task) -> bool {
-        let spec = task.spec.as_ref();
+    pub fn runs_on(&self, task: &impl TaskFacts) -> bool {
+        let spec = task.spec();
         let image = spec.and_then(|s| s.container_spec.as_ref()).and_then(|c| c.image.as_deref());
         let force = spec.and_then(|s| s.force_update).unwrap_or(0);
         image == Some(self.image.as_str()) && force == self.force_update
@@ -88,8 +88,8 @@ impl Target {
     /// force counter, and everything else a release or a switch changes. Not the health
     /// check: tasks are read through bollard, which drops the daemon's `Healthcheck` key (see
     /// cluster/swarm.rs), so a task never seems to have one.
-    pub fn runs_template(&self, task: &Task, template: &TaskSpec) -> bool {
-        let Some(spec) = task.spec.as_ref() else { return false };
+    pub fn runs_template(&self, task: &impl TaskFacts, template: &TaskSpec) -> bool {
+        let Some(spec) = task.spec() else { return false };
         let (ours, theirs) = (spec.container_spec.as_ref(), template.container_spec.as_ref());
         // A field of a missing container spec is a field left unset.
         fn same<T: PartialEq>(

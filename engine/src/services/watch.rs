@@ -18,9 +18,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::models::{Task, TaskState};
+use bollard::models::TaskState;
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, SeenTask, TaskFacts};
 use crate::services::failure::{Failure, TaskErrors};
 use crate::services::pace::Pace;
 use crate::services::target::{Baseline, Target};
@@ -31,11 +31,11 @@ pub const POLL: Duration = Duration::from_millis(250);
 /// A task's failure in its own words, if it ended by itself: its error, else its state and
 /// exit code. `shutdown` is Swarm stopping a task on purpose (replaced, scaled down, rolled
 /// back) and is not a failure.
-pub fn failure_of(task: &Task) -> Option<String> {
+pub fn failure_of(task: &impl TaskFacts) -> Option<String> {
     if !ended_by_itself(task) {
         return None;
     }
-    let status = task.status.as_ref()?;
+    let status = task.status()?;
     if let Some(err) = status.err.clone().filter(|e| !e.is_empty()) {
         return Some(err);
     }
@@ -51,8 +51,8 @@ pub fn failure_of(task: &Task) -> Option<String> {
 }
 
 /// Whether [`failure_of`] has something to say about `task`, without its words.
-fn ended_by_itself(task: &Task) -> bool {
-    let Some(status) = task.status.as_ref() else { return false };
+fn ended_by_itself(task: &impl TaskFacts) -> bool {
+    let Some(status) = task.status() else { return false };
     status.err.as_deref().is_some_and(|e| !e.is_empty())
         || matches!(
             status.state,
@@ -62,8 +62,8 @@ fn ended_by_itself(task: &Task) -> bool {
 
 /// `web.2` for a replicated task, `agent.NODE` for a global one (as `docker service ps` names
 /// them), else its short id.
-pub fn task_name(service: &str, task: &Task) -> String {
-    match (task.slot, task.node_id.as_deref().filter(|n| !n.is_empty()), task.id.as_deref()) {
+pub fn task_name(service: &str, task: &impl TaskFacts) -> String {
+    match (task.slot(), task.node_id().filter(|n| !n.is_empty()), task.id()) {
         (Some(slot), _, _) if slot > 0 => format!("{service}.{slot}"),
         (_, Some(node), _) => format!("{service}.{node}"),
         (_, _, Some(id)) => format!("{service} task {}", id.chars().take(12).collect::<String>()),
@@ -116,7 +116,7 @@ impl Watch {
 
     /// Takes in one task list and the tasks whose containers are unhealthy right now (task id,
     /// why); fails once more target tasks failed than allowed.
-    pub fn observe(&mut self, tasks: &[Arc<Task>], unhealthy: &[(String, String)]) -> Result<(), Failure> {
+    pub fn observe(&mut self, tasks: &[Arc<SeenTask>], unhealthy: &[(String, String)]) -> Result<(), Failure> {
         for task in tasks {
             let id = task.id.as_deref().unwrap_or_default();
             // Most tasks at most looks have not failed: that is cheaper to see than whether

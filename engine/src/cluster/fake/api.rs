@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bollard::models::{ObjectVersion, Service, ServiceSpec, ServiceUpdateStatusStateEnum, Task, TaskState};
+use bollard::models::{ObjectVersion, Service, ServiceSpec, ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState};
 use tokio::time::Instant;
 
 use super::*;
@@ -46,19 +46,26 @@ impl Cluster for FakeCluster {
             if version != current {
                 return Err(ClusterError::OutOfSequence);
             }
-            let old = s.service.spec.clone().unwrap_or_default();
-            let template_changed = template(&old) != template(&spec);
-            let scaled = replicas(&old) != replicas(&spec);
-            // Tasks an interrupted update left on an older template: Swarm's updater replaces
-            // them on any later write, with the new spec's update config.
-            let new_template = template(&spec);
-            let dirty = s
-                .tasks
-                .iter()
-                .any(|t| t.desired_state == Some(TaskState::RUNNING) && t.spec.as_ref() != Some(&new_template));
-            s.previous = Some(old);
+            let (template_changed, scaled, dirty) = {
+                let unset_spec = ServiceSpec::default();
+                let old = s.service.spec.as_ref().unwrap_or(&unset_spec);
+                let unset = TaskSpec::default();
+                let new_template = spec.task_template.as_ref().unwrap_or(&unset);
+                // Tasks an interrupted update left on an older template: Swarm's updater
+                // replaces them on any later write, with the new spec's update config.
+                // A task sharing the spec the last tasks started with runs the new template when
+                // that spec is it: compared once, not per task.
+                let shared = s.template.as_ref().filter(|shared| ***shared == *new_template);
+                let on_new = |t: &SeenTask| match (&t.spec, shared) {
+                    (Some(own), Some(shared)) if Arc::ptr_eq(own, shared) => true,
+                    (own, _) => own.as_deref() == Some(new_template),
+                };
+                let dirty = s.tasks.iter().any(|t| t.desired_state == Some(TaskState::RUNNING) && !on_new(t));
+                let old_template = old.task_template.as_ref().unwrap_or(&unset);
+                (old_template != new_template, replicas(old) != replicas(&spec), dirty)
+            };
             let service = Arc::make_mut(&mut s.service);
-            service.spec = Some(spec);
+            s.previous = Some(service.spec.replace(spec).unwrap_or_default());
             service.version = Some(ObjectVersion { index: Some(index) });
             // Swarm resets the update status on every update; only a new task template starts one.
             service.update_status = None;
@@ -130,6 +137,11 @@ impl Cluster for FakeCluster {
         }
         if waits.is_empty() {
             tokio::time::sleep_until(until).await;
+            return;
+        }
+        // Most loops follow one service: its change alone, without a list of boxed waits.
+        if let [wait] = waits.as_mut_slice() {
+            let _ = tokio::time::timeout_at(until, wait.changed()).await;
             return;
         }
         let changes = waits.iter_mut().map(|w| Box::pin(w.changed()));
@@ -309,8 +321,11 @@ impl Cluster for FakeCluster {
         if job {
             tokio::spawn(self.clone().run_job(id.clone(), 0));
         } else {
-            let target = template(&spec);
-            let places = self.lock().places(&spec);
+            let (target, places) = {
+                let mut state = self.lock();
+                let target = state.services.get_mut(&id).map(|s| s.template_for(&spec)).unwrap_or_default();
+                (target, state.places(&spec))
+            };
             for place in places {
                 let (task, start) = self.start_in(&id, 0, &place, &target, Duration::ZERO);
                 let (fake, id, target) = (self.clone(), id.clone(), target.clone());

@@ -33,7 +33,7 @@ use bollard::models::{
 };
 
 use super::post_mortem::ContainerEnd;
-use super::{ConfigObject, Network, SecretObject};
+use super::{ConfigObject, Network, SecretObject, SeenTask};
 
 pub use timing::{Behavior, Health, Timing};
 
@@ -93,14 +93,14 @@ enum Place {
 
 impl Place {
     /// Where `task` is.
-    fn of(task: &Task) -> Place {
+    fn of(task: &SeenTask) -> Place {
         match task.slot {
             Some(slot) => Place::Slot(slot),
             None => Place::Node(task.node_id.clone().unwrap_or_default()),
         }
     }
 
-    fn holds(&self, task: &Task) -> bool {
+    fn holds(&self, task: &SeenTask) -> bool {
         Place::of(task) == *self
     }
 }
@@ -110,9 +110,11 @@ struct FakeService {
     service: Arc<Service>,
     previous: Option<ServiceSpec>,
     /// Shared with readers (`Cluster::shared_tasks`): a change copies a task only while a
-    /// reader still holds it.
-    tasks: Arc<Vec<Arc<Task>>>,
+    /// reader still holds it. Tasks started from one template share its spec.
+    tasks: Arc<Vec<Arc<SeenTask>>>,
     logs: Vec<String>,
+    /// The spec the tasks it started last share (see [`FakeService::template_for`]).
+    template: Option<Arc<TaskSpec>>,
     /// Bumped on every change of spec: work started for an older generation stops.
     generation: u64,
     /// Counts every change of the service or its tasks, and wakes whoever waits for one
@@ -124,6 +126,22 @@ impl FakeService {
     /// Counts a change (a look at the service may now see something else).
     fn touch(&self) {
         self.revision.send_modify(|r| *r += 1);
+    }
+
+    /// The shared spec for new tasks of `spec`'s template: the one the last tasks started
+    /// with while the template is the same, so tasks of one template share one spec (and
+    /// are seen to run it by pointer, without comparing whole specs).
+    fn template_for(&mut self, spec: &ServiceSpec) -> Arc<TaskSpec> {
+        let unset = TaskSpec::default();
+        let wanted = spec.task_template.as_ref().unwrap_or(&unset);
+        match &self.template {
+            Some(shared) if **shared == *wanted => shared.clone(),
+            _ => {
+                let shared = Arc::new(wanted.clone());
+                self.template = Some(shared.clone());
+                shared
+            }
+        }
     }
 }
 
@@ -162,7 +180,8 @@ impl State {
     }
 
     fn behavior(&self, template: &TaskSpec) -> Behavior {
-        self.behaviors.get(&image_of(template)).copied().unwrap_or(Behavior::Healthy)
+        let image = template.container_spec.as_ref().and_then(|c| c.image.as_deref()).unwrap_or_default();
+        self.behaviors.get(image).copied().unwrap_or(Behavior::Healthy)
     }
 
     fn generation(&self, service_id: &str) -> Option<u64> {
@@ -178,8 +197,9 @@ impl State {
         }
     }
 
-    /// A new task in `place`, starting. Slots are spread over the nodes in turn.
-    fn start_task(&mut self, service_id: &str, place: &Place, template: &TaskSpec) -> String {
+    /// A new task in `place`, starting. Slots are spread over the nodes in turn. The task
+    /// shares `template` (its spec) with the others started from it.
+    fn start_task(&mut self, service_id: &str, place: &Place, template: &Arc<TaskSpec>) -> String {
         let id = self.new_id("task");
         let index = self.next_index();
         let (slot, node) = match place {
@@ -190,7 +210,7 @@ impl State {
             }
             Place::Node(node) => (None, Some(node.clone())),
         };
-        let task = Task {
+        let task = SeenTask {
             id: Some(id.clone()),
             version: Some(ObjectVersion { index: Some(index) }),
             spec: Some(template.clone()),
@@ -203,7 +223,6 @@ impl State {
                 ..Default::default()
             }),
             desired_state: Some(TaskState::RUNNING),
-            ..Default::default()
         };
         if let Some(s) = self.service_mut(service_id) {
             Arc::make_mut(&mut s.tasks).push(Arc::new(task));
@@ -211,12 +230,12 @@ impl State {
         id
     }
 
-    fn task(&self, service_id: &str, task_id: &str) -> Option<&Task> {
+    fn task(&self, service_id: &str, task_id: &str) -> Option<&SeenTask> {
         self.services.get(service_id)?.tasks.iter().find(|t| t.id.as_deref() == Some(task_id)).map(|t| &**t)
     }
 
     /// A task, to change: counts as a change of its service.
-    fn task_mut(&mut self, service_id: &str, task_id: &str) -> Option<&mut Task> {
+    fn task_mut(&mut self, service_id: &str, task_id: &str) -> Option<&mut SeenTask> {
         let task = Arc::make_mut(&mut self.service_mut(service_id)?.tasks)
             .iter_mut()
             .find(|t| t.id.as_deref() == Some(task_id))?;
@@ -232,7 +251,7 @@ fn image_of(template: &TaskSpec) -> String {
     template.container_spec.as_ref().and_then(|c| c.image.clone()).unwrap_or_default()
 }
 
-fn set_state(task: &mut Task, state: TaskState, message: &str, err: Option<String>, exit: Option<i64>) {
+fn set_state(task: &mut SeenTask, state: TaskState, message: &str, err: Option<String>, exit: Option<i64>) {
     let status = task.status.get_or_insert_with(Default::default);
     status.state = Some(state);
     status.message = Some(message.to_string());
@@ -245,7 +264,7 @@ fn set_state(task: &mut Task, state: TaskState, message: &str, err: Option<Strin
     }
 }
 
-fn running(task: &Task) -> bool {
+fn running(task: &SeenTask) -> bool {
     task.desired_state == Some(TaskState::RUNNING)
         && task.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING)
 }
@@ -264,6 +283,11 @@ fn is_job(spec: &ServiceSpec) -> bool {
 
 fn template(spec: &ServiceSpec) -> TaskSpec {
     spec.task_template.clone().unwrap_or_default()
+}
+
+/// Whether `task` runs `spec`: the same shared spec, or an equal one.
+fn on_spec(task: &SeenTask, spec: &Arc<TaskSpec>) -> bool {
+    task.spec.as_ref().is_some_and(|own| Arc::ptr_eq(own, spec) || **own == **spec)
 }
 
 impl FakeCluster {
@@ -356,7 +380,7 @@ impl FakeCluster {
         let s = state.find_mut(service).expect("the service exists");
         let tasks = Arc::make_mut(&mut s.tasks);
         let last = Arc::make_mut(tasks.last_mut().expect("the task just added"));
-        if let Some(c) = last.spec.as_mut().and_then(|t| t.container_spec.as_mut()) {
+        if let Some(c) = last.spec.as_mut().and_then(|t| Arc::make_mut(t).container_spec.as_mut()) {
             c.image = Some(old_image.to_owned());
         }
         let id = s.service.id.clone().unwrap_or_default();
@@ -376,9 +400,9 @@ impl FakeCluster {
             .tasks
             .iter()
             .find(|t| place.holds(t) && t.desired_state == Some(TaskState::RUNNING))
-            .map(|t| Task::clone(t))
+            .map(|t| SeenTask::clone(t))
             .expect("a task there");
-        Arc::make_mut(&mut s.tasks).push(Arc::new(Task { id: Some(id), ..task }));
+        Arc::make_mut(&mut s.tasks).push(Arc::new(SeenTask { id: Some(id), ..task }));
     }
 
     /// The running task of a global service on `node` dies (exit 137, as if killed), and is
@@ -407,7 +431,7 @@ impl FakeCluster {
     pub fn add_service(&self, spec: ServiceSpec) -> String {
         let mut state = self.lock();
         let id = insert_service(&mut state, spec.clone());
-        let template = template(&spec);
+        let Some(template) = state.services.get_mut(&id).map(|s| s.template_for(&spec)) else { return id };
         for place in state.places(&spec) {
             let task = state.start_task(&id, &place, &template);
             if let Some(t) = state.task_mut(&id, &task) {
@@ -492,6 +516,7 @@ fn insert_service(state: &mut State, spec: ServiceSpec) -> String {
             previous: None,
             tasks: Arc::default(),
             logs: Vec::new(),
+            template: None,
             generation: 0,
             revision: tokio::sync::watch::Sender::new(0),
         },
@@ -559,8 +584,8 @@ fn has_label(spec: &ServiceSpec, label: &str) -> bool {
 /// A task as planrun reads it from a real daemon: dockerd 20.10 leaves the restart policy and
 /// stop grace period out of a task's spec, and bollard drops its health check (the daemon
 /// writes `Healthcheck`, bollard reads `HealthCheck`).
-fn as_read(task: &Task) -> Task {
-    let mut task = task.clone();
+fn as_read(task: &SeenTask) -> Task {
+    let mut task = task.to_task();
     if let Some(spec) = task.spec.as_mut() {
         spec.restart_policy = None;
         if let Some(c) = spec.container_spec.as_mut() {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::models::{ObjectVersion, ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState};
+use bollard::models::{ObjectVersion, ServiceUpdateStatusStateEnum, TaskSpec, TaskState};
 
 use super::timing::{Behavior, OnFailure, Policy, Start, Timing, restart_delay, start_of};
 use super::*;
@@ -19,7 +19,7 @@ impl FakeCluster {
         service_id: &str,
         generation: u64,
         place: &Place,
-        template: &TaskSpec,
+        template: &Arc<TaskSpec>,
         monitored: Duration,
     ) -> (String, Start) {
         let (task, start, dies, timing) = {
@@ -56,7 +56,7 @@ impl FakeCluster {
         service_id: String,
         generation: u64,
         place: Place,
-        template: TaskSpec,
+        template: Arc<TaskSpec>,
         timing: Timing,
     ) {
         let fake = self.clone();
@@ -77,7 +77,7 @@ impl FakeCluster {
         generation: u64,
         task: &str,
         start: Start,
-        template: &TaskSpec,
+        template: &Arc<TaskSpec>,
     ) {
         let (Start::Up(after) | Start::Failed(after)) = start;
         tokio::time::sleep(after).await;
@@ -109,12 +109,15 @@ impl FakeCluster {
 
     /// Replaces tasks until every slot (node) runs the current spec, like Swarm's updater.
     pub(super) async fn rollout(self, service_id: String, generation: u64, rolling_back: bool) {
-        let (spec, places) = {
+        let (policy, places, target) = {
             let mut state = self.lock();
-            let Some(spec) = state.services.get(&service_id).and_then(|s| s.service.spec.clone()) else { return };
-            let all = state.places(&spec);
+            // The service as it is now, shared (its spec is read, not copied).
+            let Some(service) = state.services.get(&service_id).map(|s| s.service.clone()) else { return };
+            let Some(spec) = service.spec.as_ref() else { return };
+            let all = state.places(spec);
             let Some(s) = state.service_mut(&service_id) else { return };
-            let target = template(&spec);
+            // One spec for every task this rollout starts, shared with them.
+            let target = s.template_for(spec);
             // Scale down first: slots beyond the replica count (nodes the fake no longer has) stop.
             for task in Arc::make_mut(&mut s.tasks).iter_mut().filter(|t| !all.contains(&Place::of(t))) {
                 if task.desired_state == Some(TaskState::RUNNING) {
@@ -124,7 +127,7 @@ impl FakeCluster {
             // A place already running the target keeps that task alone: a replacement an
             // abandoned update was still starting there is shut down, as Swarm's reconciler does.
             for place in &all {
-                let on_target = |t: &Task| place.holds(t) && running(t) && t.spec.as_ref() == Some(&target);
+                let on_target = |t: &SeenTask| place.holds(t) && running(t) && on_spec(t, &target);
                 if let Some(keep) = s.tasks.iter().find(|t| on_target(t)).and_then(|t| t.id.clone()) {
                     for task in Arc::make_mut(&mut s.tasks)
                         .iter_mut()
@@ -138,14 +141,10 @@ impl FakeCluster {
             }
             let places: Vec<Place> = all
                 .into_iter()
-                .filter(|place| {
-                    !s.tasks.iter().any(|t| place.holds(t) && running(t) && t.spec.as_ref() == Some(&target))
-                })
+                .filter(|place| !s.tasks.iter().any(|t| place.holds(t) && running(t) && on_spec(t, &target)))
                 .collect();
-            (spec, places)
+            (Policy::of(spec, rolling_back), places, target)
         };
-        let target = template(&spec);
-        let policy = Policy::of(&spec, rolling_back);
         let batch = if policy.parallelism == 0 { places.len().max(1) } else { policy.parallelism };
         for chunk in places.chunks(batch) {
             let mut started = Vec::new();
@@ -315,7 +314,7 @@ impl FakeCluster {
                 .and_then(|j| j.total_completions)
                 .unwrap_or(1)
                 .max(1);
-            let template = template(&spec);
+            let template = Arc::new(template(&spec));
             let image = image_of(&template);
             let behavior = state.job_behaviors.get(&image).copied().unwrap_or_else(|| state.behavior(&template));
             let output = state.outputs.get(&image).cloned().unwrap_or_default();
