@@ -60,6 +60,23 @@ pub fn render(s: &Status) -> String {
         }
         None => out.push_str("  last run: none recorded\n"),
     }
+    if let Some(w) = &s.watch {
+        out.push_str(&format!(
+            "  watch: run {} until {}, gates {}, on regression {} (planrun watch {} --stop)\n",
+            w.run_id,
+            w.until,
+            w.gates.join(" "),
+            w.on_regression,
+            s.stack
+        ));
+        match &w.last {
+            Some(last) => out.push_str(&format!(
+                "    last verdict: {} at {} after {} rounds: {}\n",
+                last.verdict, last.at, last.rounds, last.summary
+            )),
+            None => out.push_str("    last verdict: none yet\n"),
+        }
+    }
     if s.services.is_empty() {
         out.push_str("  services: none found\n");
     } else {
