@@ -81,3 +81,39 @@ pub fn spec(w: &Watcher<'_>) -> ServiceSpec {
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watch_runs_once_on_a_manager_with_the_socket_on_the_host_network_and_says_what_it_watches() {
+        let spec = spec(&Watcher {
+            stack: "shop",
+            run_id: "r-1",
+            until: "2026-12-07T08:00:00Z",
+            gates: "a b",
+            on_regression: "rollback",
+            image: "planrun/planrun:0.1.0-abc",
+            host_network: "host-id",
+        });
+        assert_eq!(spec.name.as_deref(), Some("planrun-watch-shop"));
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json["Mode"]["Replicated"]["Replicas"], 1);
+        let task = &json["TaskTemplate"];
+        assert_eq!(task["RestartPolicy"]["Condition"], "on-failure");
+        assert_eq!(task["Placement"]["Constraints"], serde_json::json!(["node.role==manager"]));
+        assert_eq!(task["Networks"][0]["Target"], "host-id");
+        let container = &task["ContainerSpec"];
+        assert_eq!(
+            container["Command"],
+            serde_json::json!(["/usr/local/bin/planrun", "watch", "shop", "--run", "r-1"])
+        );
+        assert_eq!(container["Mounts"][0]["Source"], "/var/run/docker.sock");
+        assert_eq!(container["Mounts"][0]["Type"], "bind");
+        let labels = &json["Labels"];
+        assert_eq!(labels["planrun.watch.until"], "2026-12-07T08:00:00Z");
+        assert_eq!(labels["planrun.watch.gates"], "a b");
+        assert_eq!(labels["planrun.watch.run-id"], "r-1");
+    }
+}
