@@ -1,6 +1,7 @@
 //! The watch after a release (issue 22) on the real local swarm: a release that passes its gate
 //! and turns bad later is undone by the watch service inside the swarm, after the `planrun
-//! apply` that released it has exited; and `planrun watch STACK --stop` ends a watch.
+//! apply` that released it has exited; `planrun rollback` of the watched run and `planrun watch
+//! STACK --stop` end a watch.
 //!
 //! The app (`planrun-test/app:unhealthy-later`, `UNHEALTHY_AFTER` seconds from its start)
 //! answers 200 on `/health`, then 500: a release that turns bad 30 s after it started (the
@@ -212,7 +213,7 @@ fn a_release_that_turns_bad_after_success_is_rolled_back_by_the_watch_inside_the
 }
 
 #[test]
-fn planrun_watch_stop_removes_a_running_watch_and_says_so_when_there_is_none() {
+fn a_rollback_or_planrun_watch_stop_ends_a_running_watch_and_stop_says_so_when_there_is_none() {
     let service = app();
     let (_router, port) = router_to(&service.name);
     let work = Workdir::new("watch-stop");
@@ -220,6 +221,18 @@ fn planrun_watch_stop_removes_a_running_watch_and_says_so_when_there_is_none() {
     let _lock = LockGuard(stack.clone());
     let _watch = WatchGuard(stack.clone());
     let path = work.plan(&plan(&stack, &service.name, port, "10m"));
+    let state = work.dir.join("state");
+
+    // A rollback of the watched run ends its watch.
+    let run = work.apply(&path, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(watch_service(&stack));
+    let undone = support::run(&["rollback", &stack, "--state-dir", state.to_str().unwrap()]);
+    assert_eq!(undone.code, 0, "{}", undone.stderr);
+    assert!(undone.stderr.contains("stopped the watch of run"), "{}", undone.stderr);
+    assert!(!watch_service(&stack), "the watch of an undone run is gone");
+    assert_eq!(service.image(), V1);
+
     let run = work.apply(&path, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(watch_service(&stack));
