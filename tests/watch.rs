@@ -210,6 +210,8 @@ fn a_release_that_turns_bad_after_success_is_rolled_back_by_the_watch_inside_the
         regression_at - first_bad
     );
     assert!(!watch_service(&stack), "the watch service is gone");
+    let history = support::run(&["history", &stack]);
+    assert!(history.stdout.contains("    watch: rolled-back at "), "{}", history.stdout);
 }
 
 #[test]
