@@ -73,9 +73,11 @@ pub enum Command {
     /// once. Ctrl-C (or SIGTERM) stops the running steps at once and rolls back; a second one
     /// stops the rollback too, keeps the deploy lock and prints the command that finishes it.
     ///
+    /// A plan's `watch` starts after a successful run, as a Swarm service (`planrun watch`).
+    ///
     /// Exits 0 when every step and gate succeeded; 1 when the run failed (rolled back, paused,
     /// rollback failed) or was refused before changing anything (invalid plan, steps apply
-    /// cannot run yet, deploy lock held, preflight problems); 2 for usage errors, an unwritable
+    /// cannot run yet, deploy lock held, preflight problems), or its watch could not start; 2 for usage errors, an unwritable
     /// state directory, or when Docker cannot be reached; 130 when a second interrupt stopped
     /// it with changes left in place.
     #[command(after_help = examples::help(examples::APPLY))]
