@@ -34,3 +34,4 @@ pub mod simulation;
 pub mod status;
 pub mod steps;
 pub mod undo;
+pub mod watch;

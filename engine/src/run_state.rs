@@ -62,6 +62,28 @@ pub enum Entry {
         /// By which run (the run itself, or a `planrun rollback`).
         by_run: String,
     },
+    /// A watch of the release started (the plan's `watch`): what the watch service reads.
+    Watching {
+        /// When the window ends, RFC 3339.
+        until: String,
+        /// The gates it judges, as the plan declared them.
+        gates: Gates,
+        /// What a gate that does not pass does.
+        on_regression: plans::model::OnRegression,
+        /// The default Prometheus server of the environment the release used.
+        prometheus: Option<String>,
+    },
+    /// The watch ended.
+    Watched {
+        /// How.
+        end: WatchEnd,
+        /// Why, when a gate did not pass.
+        reason: Option<String>,
+        /// When the regression was seen (the rollback started then), RFC 3339 with milliseconds.
+        regression_at: Option<String>,
+        /// When, RFC 3339.
+        at: String,
+    },
     /// The run ended, or a rollback of it did.
     Finished {
         /// How.
@@ -71,6 +93,43 @@ pub enum Entry {
         /// When, RFC 3339.
         at: String,
     },
+}
+
+/// Gates as a plan declared them, compared by what they serialize to (a gate has no `==`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Gates(pub Vec<plans::model::Gate>);
+
+impl PartialEq for Gates {
+    fn eq(&self, other: &Gates) -> bool {
+        serde_json::to_value(&self.0).ok() == serde_json::to_value(&other.0).ok()
+    }
+}
+
+/// How a watch after a release ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WatchEnd {
+    /// Every gate kept passing until the window ended.
+    Passed,
+    /// A gate did not pass and the release was undone.
+    RolledBack,
+    /// A gate did not pass and undoing the release failed (or was refused).
+    RollbackFailed,
+    /// A gate did not pass; the plan said `on-regression notify`, so nothing was changed.
+    Regressed,
+}
+
+impl WatchEnd {
+    /// The word shown and recorded.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WatchEnd::Passed => "passed",
+            WatchEnd::RolledBack => "rolled-back",
+            WatchEnd::RollbackFailed => "rollback-failed",
+            WatchEnd::Regressed => "regressed",
+        }
+    }
 }
 
 /// Why an entry could not be written or read.

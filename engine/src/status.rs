@@ -28,6 +28,8 @@ pub struct Status {
     pub last_run: Option<RunSummary>,
     /// The stack's services.
     pub services: Vec<ServiceStatus>,
+    /// The watch a release left running (`watch` in its plan), if one runs.
+    pub watch: Option<crate::watch::Running>,
 }
 
 /// A run waiting for approval.
@@ -138,5 +140,6 @@ pub async fn of(cluster: &dyn Cluster, stack: &str) -> Result<Status, ClusterErr
         });
     }
     let last_run = last.map(|r: LastRun| r.run);
-    Ok(Status { stack: stack.to_owned(), lock, waiting, last_run, services })
+    let watch = crate::watch::running(cluster, stack).await?;
+    Ok(Status { stack: stack.to_owned(), lock, waiting, last_run, services, watch })
 }

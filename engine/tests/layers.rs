@@ -46,6 +46,8 @@ const LAYERS: &[&str] = &[
     "executor",
     "simulation",
     "session",
+    // the watch after a release (it undoes as `rollback` does)
+    "watch",
     "status",
     "repair",
     // planrun plan, then the command line

@@ -32,6 +32,7 @@ pub mod steps;
 pub mod suggest;
 pub mod syntax;
 pub mod variables;
+pub mod watch;
 
 pub use diagnostic::{Code, Diagnostic, Severity, SourceFile};
 pub use graph::PlanGraph;

@@ -8,6 +8,7 @@ pub use crate::gates::analysis::{Analysis, Sampling};
 pub use crate::notify::Notify;
 use crate::spanned::Spanned;
 pub use crate::steps::Step;
+pub use crate::watch::{OnRegression, Watch};
 
 /// A checked plan with every variable resolved.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -30,6 +31,9 @@ pub struct Plan {
     /// Where to tell the team what a run does (`notify`), in file order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<Notify>,
+    /// How long to keep judging gates after the release succeeded (`watch`), if at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<Watch>,
 }
 
 /// What happens when a step or gate fails.

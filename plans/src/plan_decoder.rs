@@ -16,8 +16,9 @@ use crate::spanned::Spanned;
 use crate::stack_name;
 use crate::steps::{self, StepKeyword};
 use crate::variables::{self, Inputs};
+use crate::watch;
 
-const HEADER: &[&str] = &["stack", "on-failure", "log", "var", "defaults", "gate", "notify"];
+const HEADER: &[&str] = &["stack", "on-failure", "log", "var", "defaults", "gate", "notify", "watch"];
 /// What `defaults` may set: the step kinds that say so, and gates.
 fn defaults_keywords() -> Vec<&'static str> {
     StepKeyword::ALL.iter().filter(|k| k.takes_defaults()).map(|k| k.keyword()).chain(["gate"]).collect()
@@ -66,7 +67,7 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
             "gate" => gate_nodes.push(*child),
             "notify" => notify_nodes.push(*child),
             "defaults" => decode_defaults(d, child, &mut defaults),
-            "stack" | "on-failure" | "log" => {
+            "stack" | "on-failure" | "log" | "watch" => {
                 if let Some(first) = header.insert(keyword, child) {
                     d.push(Diagnostic::new(PlanProblem::HeaderTwice { keyword, first: first.name().span() }, span));
                 }
@@ -117,6 +118,7 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
     }
 
     let notify = decode_notify(d, &notify_nodes);
+    let watch = header.get("watch").and_then(|n| watch::decode(d, n, gate_nodes.len()));
 
     let name = name?;
     let stack = match stack {
@@ -127,7 +129,7 @@ pub fn decode(d: &mut Decoder<'_>, doc: &Document, inputs: &Inputs) -> Option<Pl
         }
         None => return None,
     };
-    Some(Plan { name, stack, on_failure, log, variables, gates, steps, notify })
+    Some(Plan { name, stack, on_failure, log, variables, gates, steps, notify, watch })
 }
 
 /// A step or gate as the outline records it: its decoded name, or the name as written when it did

@@ -35,6 +35,7 @@ const LAYERS: &[&str] = &[
     "steps",
     "gates",
     "notify",
+    "watch",
     // the plan
     "model",
     "variables",

@@ -191,6 +191,13 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
     }
     let prompt: Option<Arc<dyn Approver>> =
         std::io::stdin().is_terminal().then(|| Arc::new(TerminalPrompt) as Arc<dyn Approver>);
+    // A release replaces the watch an earlier release of the stack left running.
+    match crate::watch::stop(cluster.as_ref(), &plan.stack.value).await {
+        Ok(Some(run)) => eprintln!("stopped the watch of run {run}: this release replaces it"),
+        Ok(None) => {}
+        Err(e) => return refuse(Refusal::DockerUnavailable, format!("cannot stop the earlier watch: {e}"), Vec::new()),
+    }
+    let watch_from = (cluster.clone(), environment.as_ref().and_then(|e| e.prometheus.clone()));
     let seams = Seams::live(
         cluster,
         environment.as_ref().and_then(|e| e.prometheus.clone()),
@@ -251,6 +258,24 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
     }
     if let Some(next) = summary::next_steps(&ran.report, stack, &rollback, ran.lost_lock) {
         eprint!("{next}");
+    }
+    if ran.report.outcome == RunOutcome::Succeeded
+        && let Some(watch) = &plan.watch
+    {
+        let (cluster, prometheus) = watch_from;
+        match crate::watch::start(cluster, &plan, &ran.run_id, prometheus).await {
+            Ok(started) => eprintln!(
+                "watching {stack} until {} (gates {}; on regression {}) in service {}; `planrun watch {stack} --stop` ends it",
+                started.until,
+                watch.gates.iter().map(|g| g.value.as_str()).collect::<Vec<_>>().join(" "),
+                watch.on_regression.word(),
+                started.service,
+            ),
+            Err(e) => {
+                eprintln!("error: the release succeeded, but its watch could not start: {e}");
+                return ExitCode::from(EXIT_INVALID);
+            }
+        }
     }
     match ran.report.outcome {
         RunOutcome::Succeeded => ExitCode::SUCCESS,

@@ -73,9 +73,11 @@ pub enum Command {
     /// once. Ctrl-C (or SIGTERM) stops the running steps at once and rolls back; a second one
     /// stops the rollback too, keeps the deploy lock and prints the command that finishes it.
     ///
+    /// A plan's `watch` starts after a successful run, as a Swarm service (`planrun watch`).
+    ///
     /// Exits 0 when every step and gate succeeded; 1 when the run failed (rolled back, paused,
     /// rollback failed) or was refused before changing anything (invalid plan, steps apply
-    /// cannot run yet, deploy lock held, preflight problems); 2 for usage errors, an unwritable
+    /// cannot run yet, deploy lock held, preflight problems), or its watch could not start; 2 for usage errors, an unwritable
     /// state directory, or when Docker cannot be reached; 130 when a second interrupt stopped
     /// it with changes left in place.
     #[command(after_help = examples::help(examples::APPLY))]
@@ -108,6 +110,14 @@ pub enum Command {
     /// `apply` on the stack does it too).
     #[command(after_help = examples::help(examples::FINISH))]
     Finish(AnswerArgs),
+    /// End the watch a release left running on STACK (`--stop`), or be that watch (`--run
+    /// RUN`, what the `planrun-watch-STACK` service runs).
+    ///
+    /// A plan's `watch "2h" { gates ... }` keeps judging gates after a successful release, in
+    /// a Swarm service, and undoes the release when one fails. `--stop` removes that service;
+    /// with none running it says so and exits 0. Exits 2 when Docker cannot be reached.
+    #[command(after_help = examples::help(examples::WATCH))]
+    Watch(WatchArgs),
     /// Remove a stack's deploy lock left by a run that died.
     #[command(after_help = examples::help(examples::UNLOCK))]
     Unlock(UnlockArgs),
@@ -587,6 +597,26 @@ pub struct AnswerArgs {
     pub project: Option<PathBuf>,
 }
 
+/// `planrun watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The stack whose watch to end, or to be.
+    #[arg(value_name = "STACK", value_parser = parse_stack)]
+    pub stack: String,
+    /// Remove the watch running on STACK.
+    #[arg(long, conflicts_with = "run", required_unless_present = "run")]
+    pub stop: bool,
+    /// Be the watch of run RUN of STACK (what the watch service runs).
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
+    /// Use this environment's Docker host from the project file.
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+    /// The project file (default: planrun.toml in the current directory, if any).
+    #[arg(long = "project", value_name = "FILE")]
+    pub project: Option<PathBuf>,
+}
+
 /// `planrun unlock`.
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
@@ -677,8 +707,10 @@ mod tests {
                 }
             }
         }
-        let expected =
-            ["rollback", "promote", "abort", "status", "history", "finish", "unlock", "repair", "restore", "init"];
+        let expected = [
+            "rollback", "promote", "abort", "status", "history", "finish", "unlock", "repair", "restore", "init",
+            "watch",
+        ];
         for name in expected {
             assert!(named.contains(&name.to_owned()), "{name} does not take STACK first: {named:?}");
         }

@@ -127,6 +127,10 @@ pub const FINISH: &str = "\
 # Scale the old blue-green colours of the stack shop to 0 once their keep-old has passed
 planrun finish shop";
 
+pub const WATCH: &str = "\
+# End the watch the last release of the stack shop left running (its gates are judged no more)
+planrun watch shop --stop";
+
 pub const UNLOCK: &str = "\
 # Remove the lock the run that died left on the stack shop (`planrun status shop` names it)
 planrun unlock shop --force r-20261206T162319Z-31780";

@@ -89,6 +89,7 @@ const SEE_ALSO: &[(&str, &[&str])] = &[
     ("status", &["history", "unlock"]),
     ("history", &["status", "rollback"]),
     ("finish", &["status"]),
+    ("watch", &["status", "rollback"]),
     ("unlock", &["status", "repair"]),
     ("repair", &["rollback", "unlock"]),
     ("restore", &["history"]),

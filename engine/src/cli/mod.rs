@@ -27,6 +27,7 @@ pub mod summary;
 pub mod terminal;
 pub mod unlock;
 pub mod validate;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -69,6 +70,7 @@ pub fn main() -> ExitCode {
         Command::Status(a) => status::status(a),
         Command::History(a) => status::history(a),
         Command::Finish(a) => status::finish(a),
+        Command::Watch(a) => watch::watch(a),
         Command::Unlock(a) => unlock::unlock(a),
         Command::Repair(a) => repair::repair(a),
         Command::Restore(a) => restore::restore(a),

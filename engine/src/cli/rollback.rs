@@ -55,12 +55,23 @@ async fn rollback_async(a: RollbackArgs) -> ExitCode {
     };
     let interrupts = Interrupts::default();
     signals::watch(interrupts.clone());
+    let cluster = seams.cluster.clone();
     let done = session::rollback(request, seams, output, interrupts).await;
     finish_notifying(notifier.as_deref(), done.as_ref().ok().and_then(|d| d.journal.as_deref())).await;
     let done = match done {
         Ok(done) => done,
         Err(refused) => return said(refused),
     };
+    // A watch of the run just undone has nothing left to watch.
+    if done.outcome == RunOutcome::RolledBack
+        && let Ok(Some(watch)) = crate::watch::running(cluster.as_ref(), a.stack()).await
+        && watch.run_id == done.run_id
+    {
+        match crate::watch::stop(cluster.as_ref(), a.stack()).await {
+            Ok(_) => eprintln!("stopped the watch of run {}: the run is undone", done.run_id),
+            Err(e) => eprintln!("warning: cannot stop the watch of run {}: {e}", done.run_id),
+        }
+    }
     let did = if done.outcome == RunOutcome::RolledBack { "undid" } else { "tried to undo" };
     match &done.journal {
         Some(journal) => eprintln!("{did} run {} (journal {})", done.run_id, journal.display()),

@@ -60,6 +60,23 @@ pub fn render(s: &Status) -> String {
         }
         None => out.push_str("  last run: none recorded\n"),
     }
+    if let Some(w) = &s.watch {
+        out.push_str(&format!(
+            "  watch: run {} until {}, gates {}, on regression {} (planrun watch {} --stop)\n",
+            w.run_id,
+            w.until,
+            w.gates.join(" "),
+            w.on_regression,
+            s.stack
+        ));
+        match &w.last {
+            Some(last) => out.push_str(&format!(
+                "    last verdict: {} at {} after {} rounds: {}\n",
+                last.verdict, last.at, last.rounds, last.summary
+            )),
+            None => out.push_str("    last verdict: none yet\n"),
+        }
+    }
     if s.services.is_empty() {
         out.push_str("  services: none found\n");
     } else {
@@ -119,6 +136,9 @@ pub struct HistoryRow {
     pub reason: Option<String>,
     /// What is left to undo, newest first: `step: what undoing does`.
     pub left: Vec<String>,
+    /// The watch after the release, if the plan had one: `until TIME`, or how it ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<String>,
 }
 
 impl HistoryRow {
@@ -133,8 +153,25 @@ impl HistoryRow {
             finished: run.finished.as_ref().map(|f| f.2.clone()),
             reason: run.finished.as_ref().and_then(|f| f.1.clone()),
             left: run.pending().iter().map(|(step, undo)| format!("{step}: {}", undo.describe())).collect(),
+            watch: watch_of(run),
         }
     }
+}
+
+/// How the run's watch went, from its entries: `until TIME` while none ended it.
+fn watch_of(run: &run_state::StoredRun) -> Option<String> {
+    let ended = run.entries.iter().rev().find_map(|e| match e {
+        run_state::Entry::Watched { end, reason, at, .. } => {
+            Some(format!("{} at {at}{}", end.as_str(), reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()))
+        }
+        _ => None,
+    });
+    ended.or_else(|| {
+        run.entries.iter().rev().find_map(|e| match e {
+            run_state::Entry::Watching { until, .. } => Some(format!("until {until} (or ended without a record)")),
+            _ => None,
+        })
+    })
 }
 
 /// The history for people, newest run first.
@@ -155,6 +192,9 @@ pub fn render_history(stack: &str, rows: &[HistoryRow]) -> String {
         out.push_str(&format!("  {}{who} {how}\n", row.run_id));
         if let Some(reason) = &row.reason {
             out.push_str(&format!("    cause: {reason}\n"));
+        }
+        if let Some(watch) = &row.watch {
+            out.push_str(&format!("    watch: {watch}\n"));
         }
         for left in &row.left {
             out.push_str(&format!("    to undo: {left}\n"));

@@ -437,6 +437,16 @@ pub trait Cluster: Send + Sync + 'static {
     async fn nodes_down(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+    /// Whether the daemon planrun talks to has the image `reference` (`NAME:TAG`). The fake
+    /// has every image.
+    async fn has_image(&self, _reference: &str) -> Result<bool, ClusterError> {
+        Ok(true)
+    }
+    /// Makes the image `reference` from a root file system, a tar (`docker import`), on the
+    /// daemon planrun talks to only.
+    async fn import_image(&self, _reference: &str, _rootfs: Vec<u8>) -> Result<(), ClusterError> {
+        Ok(())
+    }
 }
 
 /// A program to run in a container (`docker exec`).

@@ -227,6 +227,14 @@ impl Cluster for Retrying {
     async fn nodes_down(&self) -> Vec<(String, String)> {
         self.inner.nodes_down().await
     }
+    async fn has_image(&self, reference: &str) -> Result<bool, ClusterError> {
+        self.retry(|| self.inner.has_image(reference)).await
+    }
+    // Not retried: a second upload of hundreds of megabytes after a lost answer is worse than
+    // saying so; the next apply imports it again if it is missing.
+    async fn import_image(&self, reference: &str, rootfs: Vec<u8>) -> Result<(), ClusterError> {
+        self.inner.import_image(reference, rootfs).await
+    }
 }
 
 #[cfg(test)]

@@ -435,6 +435,20 @@ impl Cluster for Swarm {
         created.id.ok_or_else(|| ClusterError::Other(format!("the daemon created service {name} without an id")))
     }
 
+    async fn has_image(&self, reference: &str) -> Result<bool, ClusterError> {
+        match self.docker.inspect_image(reference).await.map_err(classify) {
+            Ok(_) => Ok(true),
+            Err(ClusterError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn import_image(&self, reference: &str, rootfs: Vec<u8>) -> Result<(), ClusterError> {
+        let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+        let path = format!("/images/create?fromSrc=-&repo={}&tag={}", percent_encode(repo), percent_encode(tag));
+        self.raw.post_tar(&path, rootfs).await
+    }
+
     async fn remove_service(&self, id: &str) -> Result<(), ClusterError> {
         let tasks = self.tasks(id).await.unwrap_or_default();
         self.docker.delete_service(id).await.map_err(classify)?;

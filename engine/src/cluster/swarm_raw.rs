@@ -149,6 +149,26 @@ impl RawApi {
         Ok(body)
     }
 
+    /// POSTs a tar to `path` (`/images/create?fromSrc=-`) and reads the progress it answers
+    /// with; an `errorDetail` in it is an error, as are HTTP errors (sorted like bollard's).
+    pub async fn post_tar(&self, path: &str, tar: Vec<u8>) -> Result<(), ClusterError> {
+        let request = self.client.post(format!("{}{path}", self.base)).header("Content-Type", "application/x-tar");
+        // A big root file system takes a while to unpack; the client's own timeout is per request.
+        let response = request.body(tar).send().await.map_err(unanswered)?;
+        let status = response.status().as_u16();
+        let bytes = read_bounded(response, MAX_OBJECT_BYTES, &format!("POST {path}")).await?;
+        let text = String::from_utf8_lossy(&bytes);
+        let failed = text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find_map(|v| {
+            let detail = v["errorDetail"]["message"].as_str();
+            detail.or(if status >= 400 { v["message"].as_str() } else { None }).map(str::to_owned)
+        });
+        if status >= 400 || failed.is_some() {
+            let message = failed.unwrap_or_else(|| text.trim().to_owned());
+            return Err(classify(DockerError::DockerResponseServerError { status_code: status.max(500), message }));
+        }
+        Ok(())
+    }
+
     /// GETs `path` and hands back the answer unread, for a caller that reads it within its own
     /// bounds (a log); HTTP errors are sorted like bollard's.
     pub async fn get_unread(&self, path: &str) -> Result<reqwest::Response, ClusterError> {

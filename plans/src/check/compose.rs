@@ -357,6 +357,7 @@ mod tests {
             gates: Vec::new(),
             steps: Vec::new(),
             notify: Vec::new(),
+            watch: None,
         };
         let named = Spanned::new("docker-compose.yml".to_string(), Span::default());
         let read = super::read(&plan, &named, &dir, &std::collections::HashMap::new());

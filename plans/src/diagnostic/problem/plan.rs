@@ -34,6 +34,12 @@ pub enum PlanProblem<'a> {
     NoDefaultsFor { keyword: &'a str, allowed: &'a [&'a str] },
     /// Defaults for the same kind given twice.
     DefaultsTwice { keyword: &'a str, first: Span },
+    /// A `watch` without its window (`watch "2h" { ... }`).
+    WatchWithoutWindow,
+    /// A `watch` of `"0s"`.
+    WatchOfNothing,
+    /// A `watch` that names no gates; `declared` is how many the plan declares.
+    WatchWithoutGates { declared: usize },
 }
 
 impl PlanProblem<'_> {
@@ -92,6 +98,17 @@ impl PlanProblem<'_> {
                     .note(*first, "first set here")
                     .help("merge the two into one line")
             }
+            WatchWithoutWindow => Words::error(Code::MissingField, "`watch` has no window", "how long?")
+                .help("write how long to keep watching after the release: `watch \"2h\" { gates NAME }`"),
+            WatchOfNothing => Words::error(Code::BadValue, "a watch of no time watches nothing", "zero").help(
+                "give the time to keep judging the gates after the release, such as `\"30m\"`, or remove `watch`",
+            ),
+            WatchWithoutGates { declared: 0 } => {
+                Words::error(Code::MissingField, "`watch` names no gates, and this plan declares none", "no gates")
+                    .help("declare a gate (`gate NAME { ... }`) and name it here: `watch \"2h\" { gates NAME }`")
+            }
+            WatchWithoutGates { .. } => Words::error(Code::MissingField, "`watch` names no gates", "no gates")
+                .help("name the gates to keep judging after the release: `watch \"2h\" { gates NAME... }`"),
         }
     }
 }
