@@ -118,6 +118,8 @@ pub async fn watch_with(
         say(format!("round {rounds}: every gate passed"));
         tokio::time::sleep_until((started + ROUND_GAP).min(deadline)).await;
     };
+    // A gate measured from a network keeps its probe container from round to round: end it.
+    crate::services::job::settle(std::time::Duration::from_secs(5)).await;
 
     let (ended, regression_at) = match regression {
         None => {
