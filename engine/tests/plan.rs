@@ -188,7 +188,7 @@ fn canary_stages_switches_the_environment_and_irreversible_steps_are_in_every_fo
     let (_, markdown, _) = run(&["plan", example, "--offline", "--format", "markdown"]);
     for text in [&human, &markdown] {
         assert!(text.contains("environment `staging` of planrun.toml"), "{text}");
-        assert!(text.contains("stage 2: canary `prodstack_worker-canary` takes 50%, gates worker-errors, then waits for a person to approve"), "{text}");
+        assert!(text.contains("stage 2: canary `prodstack_worker-canary` takes 50% until a person approves, gates canary-answers, worker-errors judging it all the while"), "{text}");
         assert!(
             text.contains(
                 "traffic moves from the live colour (unknown) to the other one by nginx router `prodstack_nginx`"

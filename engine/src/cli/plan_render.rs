@@ -129,15 +129,22 @@ fn canary_lines(c: &CanaryPlan) -> Vec<String> {
     let mut out = Vec::new();
     for (i, stage) in c.stages.iter().enumerate() {
         let mut line = format!("stage {}: canary `{}` takes {}", i + 1, c.canary, stage.share);
-        if !stage.gates.is_empty() {
-            let _ = write!(line, ", gates {}", stage.gates.join(", "));
-        }
         match stage.pause.as_deref() {
-            Some("manual") => line.push_str(", then waits for a person to approve"),
+            Some("manual") => line.push_str(" until a person approves"),
             Some(p) => {
-                let _ = write!(line, ", then waits {p}");
+                let _ = write!(line, " for {p}");
             }
             None => {}
+        }
+        // A stage's gates judge the canary from its start, all through the pause.
+        match (stage.gates.is_empty(), stage.pause.is_some()) {
+            (true, _) => {}
+            (false, true) => {
+                let _ = write!(line, ", gates {} judging it all the while", stage.gates.join(", "));
+            }
+            (false, false) => {
+                let _ = write!(line, ", gates {}", stage.gates.join(", "));
+            }
         }
         out.push(line);
     }
