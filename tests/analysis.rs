@@ -9,8 +9,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,24 +22,14 @@ const RUNS: usize = 3;
 
 /// The status of `GET /` on 127.0.0.1:`port`, if it answered (each request bounded to 2 s).
 fn status(port: u16) -> Option<u16> {
-    let mut stream = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    stream.write_all(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
-}
-
-/// A free port on 127.0.0.1 (the router publishes it in host mode).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    support::local_status(port, "/")
 }
 
 /// The test router in front of `upstream`: one task on a free host port of 127.0.0.1 (never
 /// updated by the tests), answering 200.
 fn router_to(upstream: &str) -> (Router, u16) {
     let router = Router::create(&unique("rt"), upstream);
-    let port = free_port();
+    let port = support::free_port();
     #[rustfmt::skip]
     docker(&[
         "service", "update", "--quiet", "--detach=false", "--replicas", "1",

@@ -12,8 +12,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -27,16 +25,7 @@ const BAD_AFTER: u64 = 30;
 
 /// The status of `GET /health` on 127.0.0.1:`port`, if it answered (bounded to 2 s).
 fn health(port: u16) -> Option<u16> {
-    let mut stream = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    stream.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    support::local_status(port, "/health")
 }
 
 /// One replica of v1 (dnsrr on the test network), without a health check: the app's `/health`
@@ -56,7 +45,7 @@ fn app() -> Service {
 /// updated by the test), through which `/health` answers 200.
 fn router_to(upstream: &str) -> (Router, u16) {
     let router = Router::create(&unique("wr"), upstream);
-    let port = free_port();
+    let port = support::free_port();
     #[rustfmt::skip]
     docker(&[
         "service", "update", "--quiet", "--detach=false", "--replicas", "1",

@@ -272,47 +272,35 @@ impl<T: TaskFacts + ?Sized> TaskFacts for Arc<T> {
     }
 }
 
-impl TaskFacts for Task {
-    fn id(&self) -> Option<&str> {
-        self.id.as_deref()
-    }
-    fn slot(&self) -> Option<i64> {
-        self.slot
-    }
-    fn node_id(&self) -> Option<&str> {
-        self.node_id.as_deref()
-    }
-    fn status(&self) -> Option<&TaskStatus> {
-        self.status.as_ref()
-    }
-    fn desired_state(&self) -> Option<TaskState> {
-        self.desired_state
-    }
-    fn spec(&self) -> Option<&TaskSpec> {
-        self.spec.as_ref()
-    }
+/// `TaskFacts` for a task type whose fields are named as bollard's `Task`'s; `$spec` reads its
+/// spec (an `Option<TaskSpec>` or an `Option<Arc<TaskSpec>>`).
+macro_rules! task_facts {
+    ($task:ty, $spec:ident) => {
+        impl TaskFacts for $task {
+            fn id(&self) -> Option<&str> {
+                self.id.as_deref()
+            }
+            fn slot(&self) -> Option<i64> {
+                self.slot
+            }
+            fn node_id(&self) -> Option<&str> {
+                self.node_id.as_deref()
+            }
+            fn status(&self) -> Option<&TaskStatus> {
+                self.status.as_ref()
+            }
+            fn desired_state(&self) -> Option<TaskState> {
+                self.desired_state
+            }
+            fn spec(&self) -> Option<&TaskSpec> {
+                self.spec.$spec()
+            }
+        }
+    };
 }
 
-impl TaskFacts for SeenTask {
-    fn id(&self) -> Option<&str> {
-        self.id.as_deref()
-    }
-    fn slot(&self) -> Option<i64> {
-        self.slot
-    }
-    fn node_id(&self) -> Option<&str> {
-        self.node_id.as_deref()
-    }
-    fn status(&self) -> Option<&TaskStatus> {
-        self.status.as_ref()
-    }
-    fn desired_state(&self) -> Option<TaskState> {
-        self.desired_state
-    }
-    fn spec(&self) -> Option<&TaskSpec> {
-        self.spec.as_deref()
-    }
-}
+task_facts!(Task, as_ref);
+task_facts!(SeenTask, as_deref);
 
 /// The operations planrun needs from a swarm.
 #[async_trait]
