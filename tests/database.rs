@@ -501,10 +501,13 @@ fn a_dump_through_a_swarm_job_arrives_whole_and_verified() {
     let listed = std::process::Command::new("pg_restore").args(["-f", "/dev/null", path]).output().unwrap();
     assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
     assert_eq!(pg.exec_psql("SELECT count(*) FROM information_schema.columns WHERE column_name = 'kind'").trim(), "1");
-    // The jobs and the scripts' configs are gone (only this test uses the job route).
-    let jobs = support::docker(&["service", "ls", "--filter", "label=planrun.job", "--format", "{{.Name}}"]);
+    // This run's jobs and its scripts' configs are gone (a run killed in another test may
+    // have left its gates' probe jobs, which `planrun repair` removes: not this run's).
+    let run_id = events.iter().find(|e| e["event"] == "run-started").and_then(|e| e["run_id"].as_str()).unwrap();
+    let label = format!("label=planrun.job.run-id={run_id}");
+    let jobs = support::docker(&["service", "ls", "--filter", &label, "--format", "{{.Name}}"]);
     assert_eq!(jobs, "", "no job service is left");
-    let configs = support::docker(&["config", "ls", "--filter", "label=planrun.job", "--format", "{{.Name}}"]);
+    let configs = support::docker(&["config", "ls", "--filter", &label, "--format", "{{.Name}}"]);
     assert_eq!(configs, "", "no script config is left");
     // pg_dump ran by exec in a job container that kept no log (the dump, a copy of the
     // database, passed through no log driver), and that container is gone.
