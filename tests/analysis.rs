@@ -25,24 +25,6 @@ fn status(port: u16) -> Option<u16> {
     support::local_status(port, "/")
 }
 
-/// The test router in front of `upstream`: one task on a free host port of 127.0.0.1 (never
-/// updated by the tests), answering 200.
-fn router_to(upstream: &str) -> (Router, u16) {
-    let router = Router::create(&unique("rt"), upstream);
-    let port = support::free_port();
-    #[rustfmt::skip]
-    docker(&[
-        "service", "update", "--quiet", "--detach=false", "--replicas", "1",
-        "--publish-add", &format!("mode=host,published={port},target=8080"), &router.name,
-    ]);
-    let until = Instant::now() + Duration::from_secs(60);
-    while status(port) != Some(200) {
-        assert!(Instant::now() < until, "the router on 127.0.0.1:{port} never answered 200");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    (router, port)
-}
-
 /// `run`'s step `step` failed on the 500 its gate `answers` saw, in a judgement begun with the
 /// first new task.
 fn stopped_on_the_first_batch(run: &support::Run, step: &str) {
@@ -113,7 +95,7 @@ fn tasks_of(service: &str, image: &str) -> std::collections::BTreeSet<String> {
 #[test]
 fn a_release_answering_500_is_stopped_on_its_first_batch_and_undone_to_the_exact_previous_spec() {
     let web = Service::create(&unique("web"), V1, 3);
-    let (_router, port) = router_to(&web.name);
+    let (_router, port) = Router::on_host_port("rt", &web.name, "/");
     let before = web.spec();
     // `delay "5s"` between batches: the first 500 reaches the gate only once the router has
     // resolved the new task (Swarm's DNS, then nginx once a second), which took up to 5.75 s of
@@ -232,7 +214,7 @@ fn a_compose_release_answering_500_is_stopped_on_its_first_batch_and_the_stack_p
     // The stack's service, removed with the stack (this handle only reads it).
     let web = std::mem::ManuallyDrop::new(Service { name: format!("{stack}_web") });
     web.assert_converged(V1, 3);
-    let (router, port) = router_to(&web.name);
+    let (router, port) = Router::on_host_port("rt", &web.name, "/");
     let before = web.spec();
     let gate = format!(
         "    gate answers {{\n        http \"http://127.0.0.1:{port}/\" status=200 timeout=\"2s\"\n        \

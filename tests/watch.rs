@@ -41,24 +41,6 @@ fn app() -> Service {
     Service { name }
 }
 
-/// The test router in front of `upstream`: one task on a free host port of 127.0.0.1 (never
-/// updated by the test), through which `/health` answers 200.
-fn router_to(upstream: &str) -> (Router, u16) {
-    let router = Router::create(&unique("wr"), upstream);
-    let port = support::free_port();
-    #[rustfmt::skip]
-    docker(&[
-        "service", "update", "--quiet", "--detach=false", "--replicas", "1",
-        "--publish-add", &format!("mode=host,published={port},target=8080"), &router.name,
-    ]);
-    let until = Instant::now() + Duration::from_secs(60);
-    while health(port) != Some(200) {
-        assert!(Instant::now() < until, "v1 through the router on 127.0.0.1:{port} never answered 200");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    (router, port)
-}
-
 fn plan(stack: &str, service: &str, port: u16, window: &str) -> String {
     format!(
         "plan watched {{\n    stack {stack}\n    gate health {{\n        http \"http://127.0.0.1:{port}/health\"\n        \
@@ -119,7 +101,7 @@ fn seconds(rfc3339: &str) -> f64 {
 #[test]
 fn a_release_that_turns_bad_after_success_is_rolled_back_by_the_watch_inside_the_swarm() {
     let service = app();
-    let (_router, port) = router_to(&service.name);
+    let (_router, port) = Router::on_host_port("wr", &service.name, "/health");
     let before = service.spec();
     let work = Workdir::new("watch");
     let stack = unique("w");
@@ -206,7 +188,7 @@ fn a_release_that_turns_bad_after_success_is_rolled_back_by_the_watch_inside_the
 #[test]
 fn a_rollback_or_planrun_watch_stop_ends_a_running_watch_and_stop_says_so_when_there_is_none() {
     let service = app();
-    let (_router, port) = router_to(&service.name);
+    let (_router, port) = Router::on_host_port("wr", &service.name, "/health");
     let work = Workdir::new("watch-stop");
     let stack = unique("ws");
     let _lock = LockGuard(stack.clone());

@@ -620,6 +620,24 @@ pub struct Router {
 }
 
 impl Router {
+    /// A router (named from `prefix`) in front of `upstream` with one task on a free host port
+    /// of 127.0.0.1 (never updated by the test), once `GET path` through it answers 200.
+    pub fn on_host_port(prefix: &str, upstream: &str, path: &str) -> (Router, u16) {
+        let router = Router::create(&unique(prefix), upstream);
+        let port = free_port();
+        #[rustfmt::skip]
+        docker(&[
+            "service", "update", "--quiet", "--detach=false", "--replicas", "1",
+            "--publish-add", &format!("mode=host,published={port},target=8080"), &router.name,
+        ]);
+        let until = Instant::now() + Duration::from_secs(60);
+        while local_status(port, path) != Some(200) {
+            assert!(Instant::now() < until, "{upstream} through the router on 127.0.0.1:{port} never answered 200");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        (router, port)
+    }
+
     /// The template planrun renders for the router.
     pub fn template() -> String {
         std::fs::read_to_string(repo().join("tests/env/router/nginx.conf.template")).expect("the router template")

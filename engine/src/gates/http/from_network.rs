@@ -149,8 +149,9 @@ pub fn warm(cluster: Arc<dyn Cluster>, run_id: Option<String>, from: FromNetwork
 }
 
 /// How much longer a probe container started ahead lives than one started by its judgement:
-/// the rollout before the first judgement.
-const WARM_LIFE: Duration = Duration::from_secs(600);
+/// the rollout before the first judgement (one that ends too soon for it is not taken). Short,
+/// since a run killed outright leaves it until then (or until `planrun repair`).
+const WARM_LIFE: Duration = Duration::from_secs(120);
 
 /// How long a probe container for a judgement of `analysis` lives unless ended before.
 fn life_of(analysis: &Analysis) -> Duration {
