@@ -17,6 +17,7 @@ use std::time::Duration;
 use support::{Service, Workdir, docker, unique};
 
 const V1: &str = "planrun-test/app:v1";
+const V2: &str = "planrun-test/app:v2";
 /// Answers 500 on `/` while `/health` (its health check) passes.
 const ERRORS: &str = "planrun-test/app:5xx";
 /// The probe's image: any image with busybox's `wget` does.
@@ -185,6 +186,69 @@ fn a_run_interrupted_while_the_gate_measures_removes_its_probe() {
 
     assert_ne!(run.outcome(), "succeeded", "{}", run.stderr);
     assert_eq!(probes_left(&run), Vec::<String>::new(), "the probe job is removed when the run stops");
+}
+
+/// A run killed outright (SIGKILL) cannot end its probe job; the `planrun rollback` of that
+/// run, from another machine (an empty state directory), removes it with the run's changes.
+/// Twice: killed in a rolling step's gate (a change to undo), and in a `check` step's gate
+/// (nothing to undo: the rollback only releases the dead run's lock, and its jobs with it).
+#[test]
+fn the_rollback_of_a_run_killed_while_the_gate_measures_removes_its_probe() {
+    let network = Network::create();
+    let api = service_on(&network, V1);
+    let before = api.spec();
+    let url = format!("http://{}:8080/", api.name);
+    let long = gate(&url, &network.0).replace("count 3", "count 60");
+    let rolling = |stack: &str| {
+        support::rolling_plan(
+            stack,
+            &[(
+                "api",
+                &api.name,
+                V2,
+                "        gates inside
+",
+            )],
+            false,
+            &long,
+        )
+    };
+    let check =
+        |stack: &str| format!("plan e2e {{\n    stack {stack}\n{long}    check probe {{ gates inside; }}\n}}\n");
+    type PlanOf<'a> = &'a dyn Fn(&str) -> String;
+    let cases: [(&str, PlanOf, &str); 2] = [("rolling", &rolling, "api"), ("check", &check, "probe")];
+    for (case, plan_of, step) in cases {
+        let work = Workdir::new(&format!("netgate-kill-{case}"));
+        let stack = unique("stack");
+        let _lock = support::LockGuard(stack.clone());
+        let plan = work.plan(&plan_of(&stack));
+        let mut apply = support::Background::apply(&work, &plan, &[]);
+        let started = apply.wait_for("run-started", "");
+        let run_id = started["run_id"].as_str().expect("a run id").to_owned();
+        apply.wait_for("measurement", step);
+        let label = format!("label=planrun.job.run-id={run_id}");
+        let running = docker(&["service", "ls", "--format", "{{.Name}}", "--filter", &label]);
+        assert!(running.starts_with("planrun-gate-"), "{case}: the probe job runs: {running:?}");
+        apply.signal("KILL");
+        let killed = apply.finish();
+        std::thread::sleep(Duration::from_secs(2));
+        let still = docker(&["service", "ls", "--format", "{{.Name}}", "--filter", &label]);
+        assert_eq!(still, running, "{case}: a killed run leaves its probe job (nothing of it is left to end it)");
+
+        let elsewhere = Workdir::new(&format!("netgate-kill-{case}-elsewhere"));
+        let empty = elsewhere.dir.join("state");
+        let rolled = support::run(&["rollback", &stack, "--state-dir", empty.to_str().unwrap()]);
+
+        assert_eq!(rolled.code, 0, "{case}: {}", rolled.stderr);
+        assert!(
+            rolled.stderr.contains(&format!("job service {running}")),
+            "{case}: says what it removed: {}",
+            rolled.stderr
+        );
+        assert_eq!(probes_left(&killed), Vec::<String>::new(), "{case}: the probe job is removed by the rollback");
+        assert_eq!(api.spec(), before, "{case}: the exact previous spec");
+        assert!(!support::lock_exists(&stack), "{case}: the lock is released");
+    }
 }
 
 /// What one measurement costs beside the request: the exec round trip through planrun's

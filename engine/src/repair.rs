@@ -12,10 +12,11 @@
 //!
 //! A stack whose lock holder is alive is refused: it is not broken, it is busy.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::database::service::JOB_RUN;
+use crate::database::service::{LeftByRun, left_by};
 use crate::events::{Events, Refusal, RunOutcome};
 use crate::executor::Interrupts;
 use crate::lock::{self, Holder, Lock, LockError};
@@ -159,7 +160,7 @@ pub async fn repair(
         let done = if request.dry_run {
             "would remove it".to_owned()
         } else {
-            match leftover.remove(cluster.as_ref()).await {
+            match leftover.remove(cluster.clone()).await {
                 Ok(()) => "removed".to_owned(),
                 Err(e) => format!("could not remove it: {e}"),
             }
@@ -190,30 +191,22 @@ pub async fn repair(
 enum Leftover {
     /// A canary service of the stack whose run is over.
     Canary { name: String, id: String, run: String },
-    /// A one-off job service of a run of the stack.
-    Job { name: String, id: String, run: String },
-    /// The SQL script config of such a job.
-    Script { name: String, id: String, run: String },
+    /// A one-off job service of a run of the stack, or the SQL script config of one.
+    Job(LeftByRun),
 }
 
 impl Leftover {
     fn describe(&self) -> String {
         match self {
             Leftover::Canary { name, run, .. } => format!("canary {name} of run {run}, which is over"),
-            Leftover::Job { name, run, .. } => format!("job service {name} of run {run}, which is over"),
-            Leftover::Script { name, run, .. } => format!("SQL script config {name} of run {run}, which is over"),
+            Leftover::Job(job) => format!("{}, which is over", job.describe()),
         }
     }
 
-    async fn remove(&self, cluster: &dyn Cluster) -> Result<(), String> {
+    async fn remove(&self, cluster: Arc<dyn Cluster>) -> Result<(), String> {
         match self {
-            Leftover::Canary { id, .. } | Leftover::Job { id, .. } => {
-                services::remove(cluster, id).await.map_err(|e| e.to_string())
-            }
-            Leftover::Script { id, .. } => match cluster.remove_config(id).await {
-                Ok(()) | Err(ClusterError::NotFound(_)) => Ok(()),
-                Err(e) => Err(e.to_string()),
-            },
+            Leftover::Canary { id, .. } => services::remove(cluster.as_ref(), id).await.map_err(|e| e.to_string()),
+            Leftover::Job(job) => job.remove(cluster).await,
         }
     }
 }
@@ -232,20 +225,6 @@ async fn leftovers(cluster: &dyn Cluster, stack: &str, runs: &[&str]) -> Result<
             });
         }
     }
-    for service in cluster.services(JOB_RUN).await? {
-        let labels = service.spec.as_ref().and_then(|s| s.labels.clone()).unwrap_or_default();
-        if let Some(run) = labels.get(JOB_RUN).filter(|r| runs.contains(&r.as_str())) {
-            found.push(Leftover::Job {
-                name: services::name_of(&service),
-                id: service.id.clone().unwrap_or_default(),
-                run: run.clone(),
-            });
-        }
-    }
-    for config in cluster.configs(JOB_RUN).await? {
-        if let Some(run) = config.labels.get(JOB_RUN).filter(|r| runs.contains(&r.as_str())) {
-            found.push(Leftover::Script { name: config.name.clone(), id: config.id.clone(), run: run.clone() });
-        }
-    }
+    found.extend(left_by(cluster, runs).await?.into_iter().map(Leftover::Job));
     Ok(found)
 }

@@ -309,6 +309,20 @@ fn lost_lock(lock: &Lock) -> Option<String> {
 }
 
 /// A warning after the run, for the journal and the output.
+/// Removes the job services and script configs `run` left, saying what it removed.
+async fn remove_jobs_left(cluster: Arc<dyn Cluster>, run: &str, events: &Events) {
+    let left = match crate::database::service::left_by(cluster.as_ref(), &[run]).await {
+        Ok(left) => left,
+        Err(e) => return warn(events, format!("cannot look for the jobs run {run} left: {e}")),
+    };
+    for job in left {
+        match job.remove(cluster.clone()).await {
+            Ok(()) => warn(events, format!("removed {}, left when that run ended", job.describe())),
+            Err(e) => warn(events, format!("cannot remove {}: {e}; `planrun repair` removes it", job.describe())),
+        }
+    }
+}
+
 fn warn(events: &Events, message: String) {
     events.emit(Event::Warning { problem: Problem { step: None, at: None, message } });
 }
@@ -541,8 +555,16 @@ async fn release_left_lock(cluster: Arc<dyn Cluster>, stack: &str) -> Option<Str
     let lock = Lock::acquire_or_take_over(cluster.clone(), stack, holder, &run_id).await.ok()?;
     // Its question too, if it died waiting for a person.
     let _ = crate::approval::withdraw(cluster.as_ref(), stack, &run_id).await;
+    // And its one-off jobs (a gate's probe, say).
+    let mut removed = Vec::new();
+    for job in crate::database::service::left_by(cluster.as_ref(), &[&run_id]).await.unwrap_or_default() {
+        if job.remove(cluster.clone()).await.is_ok() {
+            removed.push(job.describe());
+        }
+    }
     lock.release().await.ok()?;
-    Some(format!("released the deploy lock run {run_id} left (its process no longer runs)"))
+    let jobs = if removed.is_empty() { String::new() } else { format!(", and removed its {}", removed.join(", ")) };
+    Some(format!("released the deploy lock run {run_id} left (its process no longer runs){jobs}"))
 }
 
 /// Undoes what a run left changed, newest first, recording each undo in the swarm and in the
@@ -636,6 +658,9 @@ pub async fn rollback(
     if let Err(e) = crate::approval::withdraw(seams.cluster.as_ref(), &request.stack, &undone_run).await {
         warn(&events, format!("cannot remove the question run {undone_run} left in the swarm: {e}"));
     }
+    // Its one-off jobs (a dump, a SQL script, a gate's probe) die with it: no process of it is
+    // left to end them (the lock is ours), and a SQL job ended here ends its transaction.
+    remove_jobs_left(seams.cluster.clone(), &undone_run, &events).await;
     let fenced = fence(&mut lock, &events, &interrupts);
     let executor = Executor { ctx, parallelism: 1, interrupts };
     let undone = executor.undo_all(pending).await;

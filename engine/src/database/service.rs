@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use bollard::models::TaskSpecContainerSpecSecrets;
 
 use super::{Batch, DbError, Dump, Postgres, Ran, Target, Via, psql, sha256_of};
-use crate::cluster::{Cluster, Exec, ExecInput, ExecOutput, Executed};
+use crate::cluster::{Cluster, ClusterError, Exec, ExecInput, ExecOutput, Executed};
 use crate::services::job::{self, Job, JobError};
 
 /// How long a job may take.
@@ -397,11 +397,73 @@ fn job_error(tool: &'static str) -> impl Fn(JobError) -> DbError {
     }
 }
 
-/// A job or config name no other job of this or another run takes: `planrun-dump-r20261201t181530z-4711-3`.
 /// The label naming the run a job service or its script config belongs to (`planrun repair`
-/// removes those a dead run left).
+/// and `planrun rollback` remove those a dead run left).
 pub const JOB_RUN: &str = "planrun.job.run-id";
 
+/// A one-off job service (a dump, a SQL script, a gate's probe) or a job's SQL script config
+/// that a run left behind: its run died before it could remove them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftByRun {
+    /// A service, or a config when false.
+    pub service: bool,
+    /// Its name.
+    pub name: String,
+    /// Its id.
+    pub id: String,
+    /// The run it belongs to.
+    pub run: String,
+}
+
+impl LeftByRun {
+    /// "job service NAME of run RUN" or "SQL script config NAME of run RUN".
+    pub fn describe(&self) -> String {
+        let what = if self.service { "job service" } else { "SQL script config" };
+        format!("{what} {} of run {}", self.name, self.run)
+    }
+
+    /// Ends and removes it; one already gone is removed. A job's container on this node is
+    /// told to end first (see [`job::end_left`]).
+    pub async fn remove(&self, cluster: Arc<dyn Cluster>) -> Result<(), String> {
+        if self.service {
+            return job::end_left(cluster, self.name.clone(), self.id.clone()).await.map_err(|e| e.to_string());
+        }
+        match cluster.remove_config(&self.id).await {
+            Ok(()) | Err(ClusterError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// The job services and script configs of `runs` in the swarm. Only for runs that are over
+/// (their lock is held by the caller): a live run's jobs are its own.
+pub async fn left_by(cluster: &dyn Cluster, runs: &[&str]) -> Result<Vec<LeftByRun>, ClusterError> {
+    let mut found = Vec::new();
+    for service in cluster.services(JOB_RUN).await? {
+        let labels = service.spec.as_ref().and_then(|s| s.labels.clone()).unwrap_or_default();
+        if let Some(run) = labels.get(JOB_RUN).filter(|r| runs.contains(&r.as_str())) {
+            found.push(LeftByRun {
+                service: true,
+                name: crate::services::name_of(&service),
+                id: service.id.clone().unwrap_or_default(),
+                run: run.clone(),
+            });
+        }
+    }
+    for config in cluster.configs(JOB_RUN).await? {
+        if let Some(run) = config.labels.get(JOB_RUN).filter(|r| runs.contains(&r.as_str())) {
+            found.push(LeftByRun {
+                service: false,
+                name: config.name.clone(),
+                id: config.id.clone(),
+                run: run.clone(),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// A job or config name no other job of this or another run takes: `planrun-dump-r20261201t181530z-4711-3`.
 fn unique_name(what: &str, run_id: &str) -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

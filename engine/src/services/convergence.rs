@@ -145,6 +145,7 @@ pub async fn follow(
                     });
                 }
                 if seen.converged {
+                    say_lost_nodes(cluster, report, target, &seen).await;
                     return Ok(started.elapsed());
                 }
                 // Every task on the target and running for a whole window as we saw it is
@@ -153,6 +154,7 @@ pub async fn follow(
                 if seen.settled {
                     let since = *settled_since.get_or_insert_with(Instant::now);
                     if since.elapsed() >= target.monitor {
+                        say_lost_nodes(cluster, report, target, &seen).await;
                         return Ok(started.elapsed());
                     }
                 } else {
@@ -217,8 +219,17 @@ pub async fn follow(
     }
 }
 
+/// A node lost on the way is said even when Swarm placed its tasks elsewhere and the rollout
+/// converged: the service runs on less than before the release.
+async fn say_lost_nodes(cluster: &dyn Cluster, report: Report<'_>, target: &Target, seen: &Poll) {
+    if let Some(lost) = down_nodes(cluster, &target.service_id).await.sentence(&target.service_name) {
+        let message = format!("converged, but {lost}: Swarm runs its tasks on the other nodes");
+        report(Progress { message, updated: (seen.on_target_running, seen.expected) });
+    }
+}
+
 /// The nodes Swarm reports down that ran (or run) tasks of the service, by hostname: asked
-/// only once a rollout has failed, to say why.
+/// once a rollout has ended, to say why it failed or what it runs on.
 async fn down_nodes(cluster: &dyn Cluster, service_id: &str) -> DownNodes {
     let down = cluster.nodes_down().await;
     if down.is_empty() {
@@ -530,6 +541,46 @@ mod tests {
         fake.add_service(global_spec("agent", "app:v1"));
         let took = follow_restore(&fake, "agent", Duration::from_secs(5)).await.unwrap();
         assert!(took < Duration::from_millis(100), "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rollout_that_converges_with_a_node_down_says_so() {
+        let fake = FakeCluster::new();
+        fake.set_nodes(&["n1", "n2", "n3"]);
+        fake.add_service(global_spec("agent", "app:v1"));
+        // n2 ran a task of agent; n9, down too, ran none.
+        fake.node_down("n2");
+        fake.node_down("n9");
+        let service = fake.service("agent").await.unwrap();
+        let target = Target::of(service.id.as_deref().unwrap(), service.spec.as_ref().unwrap()).unwrap();
+        let baseline = Baseline::take(&fake, &service).await.unwrap();
+        let mut watch = Watch::new(&target, &baseline, u64::MAX);
+        let said = std::sync::Mutex::new(Vec::new());
+        let report = |p: Progress| said.lock().unwrap().push(p.message);
+
+        follow(&fake, &report, &target, &baseline, &mut watch, Settings::new(Duration::from_secs(5))).await.unwrap();
+
+        let said = said.into_inner().unwrap();
+        let lost = "converged, but node n2.host, which ran tasks of agent, is down (as Swarm reports it): \
+                    Swarm runs its tasks on the other nodes";
+        assert_eq!(said.last().map(String::as_str), Some(lost), "{said:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rollout_that_converges_with_every_node_up_says_nothing_of_nodes() {
+        let fake = FakeCluster::new();
+        fake.set_nodes(&["n1", "n2", "n3"]);
+        fake.add_service(global_spec("agent", "app:v1"));
+        let service = fake.service("agent").await.unwrap();
+        let target = Target::of(service.id.as_deref().unwrap(), service.spec.as_ref().unwrap()).unwrap();
+        let baseline = Baseline::take(&fake, &service).await.unwrap();
+        let mut watch = Watch::new(&target, &baseline, u64::MAX);
+        let said = std::sync::Mutex::new(Vec::new());
+        let report = |p: Progress| said.lock().unwrap().push(p.message);
+
+        follow(&fake, &report, &target, &baseline, &mut watch, Settings::new(Duration::from_secs(5))).await.unwrap();
+
+        assert!(said.into_inner().unwrap().iter().all(|m| !m.contains("down")));
     }
 
     #[tokio::test(start_paused = true)]

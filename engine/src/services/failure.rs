@@ -136,14 +136,20 @@ fn or_none(message: &str) -> &str {
 pub struct DownNodes(pub Box<[String]>);
 
 impl DownNodes {
-    /// `; node planrun-n5, which ran tasks of web, is down (Swarm says so)`, or nothing.
+    /// `; node planrun-n5, which ran tasks of web, is down (as Swarm reports it)`, or nothing.
     fn suffix(&self, service: &str) -> String {
+        self.sentence(service).map(|s| format!("; {s}")).unwrap_or_default()
+    }
+
+    /// `node planrun-n5, which ran tasks of web, is down (as Swarm reports it)`, or none.
+    pub fn sentence(&self, service: &str) -> Option<String> {
         match &*self.0 {
-            [] => String::new(),
-            [one] => format!("; node {one}, which ran tasks of {service}, is down (as Swarm reports it)"),
-            many => {
-                format!("; nodes {}, which ran tasks of {service}, are down (as Swarm reports them)", many.join(", "))
-            }
+            [] => None,
+            [one] => Some(format!("node {one}, which ran tasks of {service}, is down (as Swarm reports it)")),
+            many => Some(format!(
+                "nodes {}, which ran tasks of {service}, are down (as Swarm reports them)",
+                many.join(", ")
+            )),
         }
     }
 }

@@ -260,7 +260,7 @@ impl Attended {
     /// Lets the container end and removes the job service.
     pub async fn end(mut self) {
         self.ending.armed = false;
-        end_attended(self.ending.cluster.clone(), self.name.clone(), self.id.clone(), ENDING).await;
+        let _ = end_attended(self.ending.cluster.clone(), self.name.clone(), self.id.clone(), ENDING).await;
     }
 
     /// Ends and removes it beside whatever the caller does next, as a dropped one is: a failed
@@ -286,7 +286,9 @@ impl Drop for Ending {
         }
         let (cluster, name, id) = (self.cluster.clone(), self.name.clone(), self.id.clone());
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let ending = handle.spawn(end_attended(cluster, name, id, DROPPED_ENDING));
+            let ending = handle.spawn(async move {
+                let _ = end_attended(cluster, name, id, DROPPED_ENDING).await;
+            });
             lock(&ENDING_NOW).push(ending);
         }
     }
@@ -367,7 +369,19 @@ pub fn starting_to_keep(start: impl std::future::Future<Output = ()> + Send + 's
 /// most `ending` until no task of it is live, and removes the job service. Told to end, a
 /// container exits 0 within a second; removing the job then also removes it. A container that
 /// does not end is stopped by the removal.
-async fn end_attended(cluster: Arc<dyn Cluster>, name: String, id: String, ending: Duration) {
+/// Ends and removes a job a run that is over left (its process cannot): an attended one's
+/// container on this node is told to end first, as a dropped one's is, since removing the job
+/// alone leaves that container running.
+pub async fn end_left(cluster: Arc<dyn Cluster>, name: String, id: String) -> Result<(), services::ServiceError> {
+    end_attended(cluster, name, id, DROPPED_ENDING).await
+}
+
+async fn end_attended(
+    cluster: Arc<dyn Cluster>,
+    name: String,
+    id: String,
+    ending: Duration,
+) -> Result<(), services::ServiceError> {
     let until = Instant::now() + ending;
     let mut told: Vec<String> = Vec::new();
     while Instant::now() < until {
@@ -396,7 +410,7 @@ async fn end_attended(cluster: Arc<dyn Cluster>, name: String, id: String, endin
         }
         tokio::time::sleep(POLL).await;
     }
-    let _ = services::remove(cluster.as_ref(), &id).await;
+    services::remove(cluster.as_ref(), &id).await
 }
 
 /// The exec that tells an attended job's container to end: it exits 0 within a second.
