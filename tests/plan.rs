@@ -243,15 +243,26 @@ fn the_simulated_time_is_within_a_fifth_of_the_real_one_and_drills_roll_back_in_
     )
     .unwrap();
     let report = plan_json(&drill, &["--fail", "final"]);
-    let simulated: Vec<String> =
-        report["drill"]["rollback_order"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect();
+    let simulated: Vec<Vec<String>> = serde_json::from_value(report["drill"]["rollback_turns"].clone()).unwrap();
     let real = work.apply(&drill, &[]);
     assert_eq!(real.outcome(), "rolled-back", "{}", real.stderr);
-    let real_order: Vec<String> =
-        real.events_of("step-undone").iter().map(|e| e["step"].as_str().unwrap().to_owned()).collect();
-    eprintln!("DRILL simulated rollback order {simulated:?}, real {real_order:?}");
-    assert_eq!(simulated, ["warm", "api", "front"]);
-    assert_eq!(simulated, real_order);
+    // Each real undo: (step, began, ended), in ms from the run's start.
+    let real_undos: Vec<(String, u64, u64)> = real
+        .events_of("step-undone")
+        .iter()
+        .map(|e| {
+            let ended = e["elapsed_ms"].as_u64().unwrap();
+            (e["step"].as_str().unwrap().to_owned(), ended - e["took_ms"].as_u64().unwrap(), ended)
+        })
+        .collect();
+    eprintln!("DRILL simulated rollback turns {simulated:?}, real undos (step, began, ended) {real_undos:?}");
+    // warm ran after front: undone before it. api is a branch of its own: undone beside them.
+    assert_eq!(simulated, [vec!["warm".to_owned(), "api".to_owned()], vec!["front".to_owned()]]);
+    let undo = |step: &str| real_undos.iter().find(|u| u.0 == step).cloned().unwrap_or_else(|| panic!("{step} undone"));
+    let (warm_undo, api_undo, front_undo) = (undo("warm"), undo("api"), undo("front"));
+    assert!(front_undo.1 >= warm_undo.2, "front's undo began after warm's ended: {real_undos:?}");
+    assert!(api_undo.1 < warm_undo.2 + 500, "api's undo began with warm's, not after front's: {real_undos:?}");
+    assert!(api_undo.1 < front_undo.2, "api and front were undone at once: {real_undos:?}");
     front.assert_converged(V1, 2);
     api.assert_converged(V1, 2);
 

@@ -1,6 +1,7 @@
 //! The executor: walks the plan's graph with tokio, running every step whose dependencies are
-//! done (at most `parallelism` at once), and undoes what the run changed, newest first, when a
-//! step fails and the plan says roll back.
+//! done (at most `parallelism` at once), and undoes what the run changed when a step fails and
+//! the plan says roll back: in the reverse of the plan's dependency order, independent branches
+//! at once, newest first among those ready.
 //!
 //! Stopping: when a step fails (and the plan says roll back) or on the first Ctrl-C/SIGTERM,
 //! the steps still running are stopped at once (their futures are dropped: gates, waits and
@@ -96,7 +97,7 @@ impl Executor {
             },
             Some(reason) => {
                 self.ctx.events.emit(Event::RollbackStarted { reason: reason.clone(), undoing: None });
-                let undone = self.undo_all(self.ctx.recorded.newest_first()).await;
+                let undone = self.undo_in_reverse(self.ctx.recorded.newest_first(), plan, graph).await;
                 if undone.stopped {
                     Report {
                         outcome: RunOutcome::Stopped,
@@ -235,28 +236,90 @@ impl Executor {
         self.ctx.events.emit(Event::StepFinished { step: step.to_owned(), outcome, reason, report, took_ms });
     }
 
-    /// Undoes `pending` in order (newest first). A failed undo does not stop the rest: a
+    /// Undoes `pending` in order (newest first), one at a time: what `planrun rollback` does,
+    /// which has the run's records but not its plan. A failed undo does not stop the rest: a
     /// partial rollback is better than none, and the journal says exactly which step still
     /// needs a person. An undo that cannot be done at all (`StepError::Irreversible`, a
     /// migration without `down`) stops the rollback there: undoing older steps under a schema
     /// that stays migrated could break what still runs. A second interrupt stops at once.
     pub async fn undo_all(&self, pending: Vec<(String, Undo)>) -> Undone {
+        let after: Vec<Vec<usize>> = (0..pending.len()).map(|k| k.checked_sub(1).into_iter().collect()).collect();
+        self.undo_ordered(pending, after, 1).await
+    }
+
+    /// Undoes `pending` (newest first) in the reverse of the plan's dependency order, as
+    /// Terraform destroys: a step's undo waits for the undos of the pending steps that depend on
+    /// it (directly or not); the undos of independent branches run at once, at most
+    /// `parallelism`, newest first among those ready. So a canary on one branch is removed
+    /// while a rolling update on another is being put back, not after it. Otherwise as
+    /// [`Executor::undo_all`]; an irreversible undo starts no more undos and lets the running
+    /// ones end.
+    pub async fn undo_in_reverse(&self, pending: Vec<(String, Undo)>, plan: &Plan, graph: &PlanGraph) -> Undone {
+        let index = |name: &str| plan.steps.iter().position(|s| s.name.value == name);
+        let after: Vec<Vec<usize>> = pending
+            .iter()
+            .enumerate()
+            .map(|(k, (step, _))| {
+                (0..pending.len())
+                    .filter(|&m| m != k)
+                    .filter(|&m| match (index(step), index(&pending[m].0)) {
+                        (Some(mine), Some(theirs)) => graph.runs_before(mine, theirs),
+                        // Not in the plan (cannot be, but then): the recorded order.
+                        _ => m < k,
+                    })
+                    .collect()
+            })
+            .collect();
+        self.undo_ordered(pending, after, self.parallelism).await
+    }
+
+    /// Undoes `pending`, entry `k` once every entry in `after[k]` has been undone (or failed),
+    /// at most `parallelism` at once, the lowest index first among those ready.
+    async fn undo_ordered(&self, pending: Vec<(String, Undo)>, after: Vec<Vec<usize>>, parallelism: usize) -> Undone {
+        use futures_util::StreamExt;
+        use futures_util::stream::FuturesUnordered;
+
+        let n = pending.len();
+        let mut waiting: Vec<usize> = after.iter().map(Vec::len).collect();
+        let mut then: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (k, before) in after.iter().enumerate() {
+            for &m in before {
+                then[m].push(k);
+            }
+        }
+        let mut ready: BTreeSet<usize> = (0..n).filter(|&k| waiting[k] == 0).collect();
+        let mut ended = vec![false; n];
         let mut failed = Vec::new();
-        for (k, (step, record)) in pending.iter().enumerate() {
-            let started = tokio::time::Instant::now();
-            let result = tokio::select! {
+        let mut irreversible = false;
+        let mut running = FuturesUnordered::new();
+        loop {
+            while !irreversible && running.len() < parallelism.max(1) {
+                let Some(k) = ready.pop_first() else { break };
+                let (step, record) = &pending[k];
+                running.push(async move {
+                    let started = tokio::time::Instant::now();
+                    let result = steps::undo(step, record, &self.ctx).await;
+                    (k, result, started.elapsed().as_millis() as u64)
+                });
+            }
+            let next = tokio::select! {
                 biased;
-                _ = self.interrupts.second.cancelled() => {
-                    return Undone { failed, stopped: true, left: pending[k..].to_vec() };
-                }
-                result = steps::undo(step, record, &self.ctx) => result,
+                _ = self.interrupts.second.cancelled() => None,
+                next = running.next() => Some(next),
             };
-            let took_ms = started.elapsed().as_millis() as u64;
+            let Some(next) = next else {
+                drop(running);
+                let left = (0..n).filter(|&k| !ended[k]).map(|k| pending[k].clone()).collect();
+                return Undone { failed, stopped: true, left };
+            };
+            let Some((k, result, took_ms)) = next else { break };
+            let step = &pending[k].0;
             let (outcome, reason) = match &result {
                 Ok(()) => (UndoOutcome::Succeeded, None),
                 Err(e) => (UndoOutcome::Failed, Some(e.to_string())),
             };
             self.ctx.events.emit(Event::StepUndone { step: step.clone(), outcome, reason, took_ms });
+            ended[k] = true;
             match result {
                 Ok(()) => {
                     self.ctx.recorded.remove(step);
@@ -264,13 +327,18 @@ impl Executor {
                 }
                 Err(e @ steps::StepError::Irreversible(_)) => {
                     failed.push((step.clone(), e.to_string()));
-                    return Undone { failed, stopped: false, left: self.ctx.recorded.newest_first() };
+                    irreversible = true;
                 }
                 Err(e) => failed.push((step.clone(), e.to_string())),
             }
+            for &t in &then[k] {
+                waiting[t] -= 1;
+                if waiting[t] == 0 {
+                    ready.insert(t);
+                }
+            }
         }
-        let left = self.ctx.recorded.newest_first();
-        Undone { failed, stopped: false, left }
+        Undone { failed, stopped: false, left: self.ctx.recorded.newest_first() }
     }
 
     /// Tells the swarm `step` is undone. Failing to is a warning: the undo happened, and a later
@@ -448,7 +516,7 @@ plan two-branches {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_failure_in_one_branch_stops_the_other_at_once_and_undoes_both_newest_first() {
+    async fn a_failure_in_one_branch_stops_the_other_at_once_and_undoes_both_at_once() {
         let sim = Simulation::new();
         let (web, api) = (spec("shop_web", "app:v1", 3, true), spec("shop_api", "api:v1", 2, false));
         sim.cluster.add_service(web.clone());
@@ -471,11 +539,60 @@ plan two-branches {
             ])[..],
             "web stops the moment api fails: {story:?}"
         );
-        let undone: Vec<&str> = story.iter().filter(|(_, e)| e.starts_with("undo")).map(|(_, e)| e.as_str()).collect();
-        assert_eq!(undone, ["undo succeeded api", "undo succeeded web"], "newest record first");
+        // Two independent branches: both undos start at the rollback, so web (the quicker) is
+        // back first, and the rollback takes as long as api's undo alone.
+        assert_eq!(
+            story[5..],
+            at(&[(3.2, "undo succeeded web"), (7.1, "undo succeeded api"), (7.1, "run rolled-back")])[..],
+            "{story:?}"
+        );
         assert_eq!(run.sim.cluster.spec("shop_web").unwrap(), web);
         assert_eq!(run.sim.cluster.spec("shop_api").unwrap(), api);
         assert_eq!(report.left, Vec::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_undo_of_a_step_waits_for_the_steps_after_it_and_other_branches_undo_beside() {
+        let sim = Simulation::new();
+        sim.commands.script("boom do", Script::fails(Duration::from_secs(1), 1, "no"));
+        sim.commands.script("a2 undo", Script::ok(Duration::from_secs(3)));
+        sim.commands.script("a1 undo", Script::ok(Duration::from_secs(1)));
+        sim.commands.script("b undo", Script::ok(Duration::from_secs(2)));
+        let run = run_on(sim, 4);
+        let step = |name: &str, after: &str| {
+            format!(
+                "    run {name}{after} {{\n        command \"{name}\" \"do\"\n        undo \"{name}\" \"undo\"\n    }}\n"
+            )
+        };
+        let text = format!(
+            "plan p {{\n    stack shop\n    on-failure rollback\n{}{}{}{}}}\n",
+            step("a1", ""),
+            step("a2", " after=a1"),
+            step("b", ""),
+            step("boom", "").replace("    run boom {", "    run boom {\n        after a2 b"),
+        );
+
+        let report = run.plan(&text).await;
+
+        assert_eq!(report.outcome, RunOutcome::RolledBack, "{report:?}");
+        let story = run.story();
+        let from: Vec<(f64, String)> = story.iter().skip_while(|(_, e)| e != "rollback").cloned().collect();
+        // b (its own branch) beside a2; a1 only once a2, which ran after it, is undone.
+        assert_eq!(
+            from,
+            at(&[
+                (1.0, "rollback"),
+                // boom records its undo before its command runs, as every step does.
+                (1.0, "undo succeeded boom"),
+                (3.0, "undo succeeded b"),
+                (4.0, "undo succeeded a2"),
+                (5.0, "undo succeeded a1"),
+                (5.0, "run rolled-back"),
+            ]),
+            "{story:?}"
+        );
+        let undos: Vec<String> = run.sim.commands.ran().into_iter().filter(|c| c.ends_with("undo")).collect();
+        assert_eq!(undos.last().map(String::as_str), Some("a1 undo"), "a1's undo starts last: {undos:?}");
     }
 
     #[tokio::test(start_paused = true)]

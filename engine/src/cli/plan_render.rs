@@ -177,7 +177,7 @@ fn if_it_fails(s: &StepPlan) -> String {
         parts.push(format!("stops {}", names(&f.stopped)));
     }
     if !f.undone.is_empty() {
-        parts.push(format!("undo {}", names(&f.undone)));
+        parts.push(format!("undo {}", turns(&f.undone_turns, "`")));
     } else if outcome != "paused" {
         parts.push("nothing to undo".into());
     }
@@ -330,7 +330,7 @@ pub fn human(r: &PlanReport, colour: bool) -> String {
             let _ = writeln!(o, "  {:>8}  {}", span(m.at_ms), m.what);
         }
         let _ =
-            writeln!(o, "  ends {} after {}; rollback order: {}", d.outcome, span(d.total_ms), list(&d.rollback_order));
+            writeln!(o, "  ends {} after {}; rollback order: {}", d.outcome, span(d.total_ms), list(&d.rollback_turns));
         let _ = writeln!(o, "  then:");
         for f in &d.final_state {
             let _ = writeln!(o, "    {}: {}", f.name, f.state);
@@ -349,8 +349,32 @@ pub fn human(r: &PlanReport, colour: bool) -> String {
     o
 }
 
-fn list(names: &[String]) -> String {
-    if names.is_empty() { "nothing undone".into() } else { names.join(", ") }
+fn list(names: &[Vec<String>]) -> String {
+    if names.is_empty() { "nothing undone".into() } else { turns(names, "") }
+}
+
+/// Undo turns in words: "`a`, then `b` and `c` at once, then `d`" (eight names at most, then
+/// a count), each name between `quote`s.
+fn turns(turns: &[Vec<String>], quote: &str) -> String {
+    let mut shown = Vec::new();
+    let mut left = 8usize;
+    let total: usize = turns.iter().map(Vec::len).sum();
+    for turn in turns {
+        if left == 0 {
+            break;
+        }
+        let names: Vec<String> = turn.iter().take(left).map(|n| format!("{quote}{n}{quote}")).collect();
+        left -= names.len();
+        shown.push(match names.as_slice() {
+            [one] => one.clone(),
+            [rest @ .., last] => format!("{} and {last} at once", rest.join(", ")),
+            [] => continue,
+        });
+    }
+    if total > 8 {
+        shown.push(format!("{} more", total - 8));
+    }
+    shown.join(", then ")
 }
 
 /// Escapes text for a markdown line: no HTML, and on one line.
@@ -554,7 +578,7 @@ pub fn markdown(r: &PlanReport, limit: usize) -> String {
             "Ends **{}** after {}; rollback order: {}\n\n",
             d.outcome,
             span(d.total_ms),
-            md(&list(&d.rollback_order))
+            md(&list(&d.rollback_turns))
         ));
         drill.extend(d.story.iter().map(|m| md_item(&format!("{} ", span(m.at_ms)), &m.what)));
         drill.push("\nThen:\n\n".into());
@@ -594,6 +618,18 @@ pub fn markdown(r: &PlanReport, limit: usize) -> String {
 mod tests {
     use super::*;
     use crate::plan::report::{LiveView, Summary, Timeline};
+
+    #[test]
+    fn undo_turns_read_as_at_once_and_then() {
+        let t = |turns: &[&[&str]]| turns.iter().map(|t| t.iter().map(|s| s.to_string()).collect()).collect::<Vec<_>>();
+        assert_eq!(turns(&t(&[&["a"]]), "`"), "`a`");
+        assert_eq!(turns(&t(&[&["a", "b"], &["c"]]), "`"), "`a` and `b` at once, then `c`");
+        assert_eq!(turns(&t(&[&["a"], &["b", "c", "d"]]), ""), "a, then b, c and d at once");
+        let many: Vec<String> = (0..10).map(|i| format!("s{i}")).collect();
+        let one_each: Vec<Vec<String>> = many.iter().map(|s| vec![s.clone()]).collect();
+        assert!(turns(&one_each, "").ends_with("then s7, then 2 more"), "{}", turns(&one_each, ""));
+        assert_eq!(list(&[]), "nothing undone");
+    }
 
     fn report() -> PlanReport {
         PlanReport {

@@ -132,7 +132,7 @@ pub fn build(request: &Request) -> PlanReport {
     };
     let drill = request.fail.clone().map(|f| {
         let f = simulate::pinned(plan, &best, f);
-        drill(plan, &live, &run(&f), &f)
+        drill(plan, request.graph, &live, &run(&f), &f)
     });
     let networks: BTreeMap<String, String> = live.networks.iter().map(|n| (n.id.clone(), n.name.clone())).collect();
     // A step refused for what it would remove changes nothing; what it would change, were it
@@ -167,11 +167,12 @@ pub fn build(request: &Request) -> PlanReport {
     }
     for s in &mut steps {
         s.on_failure = match step_drills.get(&s.step) {
-            Some(Ok(sim)) => on_failure(sim, &s.step),
+            Some(Ok(sim)) => on_failure(plan, request.graph, sim, &s.step),
             Some(Err(why)) => OnFailure {
                 outcome: None,
                 stopped: Vec::new(),
                 undone: Vec::new(),
+                undone_turns: Vec::new(),
                 reason: None,
                 not_drilled: Some(why.clone()),
             },
@@ -292,8 +293,39 @@ fn run_all(failures: &[Failure], run: &(dyn Fn(&Failure) -> Simulated + Sync)) -
     out
 }
 
+/// The undos of a simulation in turns, as the executor orders them: an undo waits for those of
+/// the undone steps that depend on it, so its turn is one past the latest of theirs (first
+/// turn: no undone step depends on it). Undos of one turn run at once (independent branches);
+/// within a turn, in the order they end.
+fn undo_turns(plan: &Plan, graph: &PlanGraph, records: &[crate::events::Record]) -> Vec<Vec<String>> {
+    let undone: Vec<&String> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::StepUndone { step, .. } => Some(step),
+            _ => None,
+        })
+        .collect();
+    let index = |name: &str| plan.steps.iter().position(|s| s.name.value == name);
+    let mut turn: Vec<usize> = vec![0; undone.len()];
+    // Dependents run after their dependencies, so they are undone (and end) first: one pass
+    // over the end order, latest first, sees every dependent's turn before its dependency's.
+    for k in 0..undone.len() {
+        let Some(mine) = index(undone[k]) else { continue };
+        let after = (0..k)
+            .filter(|&m| index(undone[m]).is_some_and(|theirs| graph.runs_before(mine, theirs)))
+            .map(|m| turn[m] + 1)
+            .max();
+        turn[k] = after.unwrap_or(0);
+    }
+    let mut turns: Vec<Vec<String>> = vec![Vec::new(); turn.iter().max().map_or(0, |t| t + 1)];
+    for (k, step) in undone.into_iter().enumerate() {
+        turns[turn[k]].push(step.clone());
+    }
+    turns
+}
+
 /// What a step's drill did: the steps it stopped, those it undid, how the run ended.
-fn on_failure(sim: &Simulated, step: &str) -> OnFailure {
+fn on_failure(plan: &Plan, graph: &PlanGraph, sim: &Simulated, step: &str) -> OnFailure {
     let mut stopped = Vec::new();
     let mut undone = Vec::new();
     for r in &sim.records {
@@ -324,7 +356,15 @@ fn on_failure(sim: &Simulated, step: &str) -> OnFailure {
             Some("on-failure pause: nothing is undone until a person runs `planrun rollback`".to_owned())
         }
     };
-    OnFailure { outcome: Some(sim.report.outcome.to_string()), stopped, undone, reason, not_drilled: None }
+    let undone_turns = undo_turns(plan, graph, &sim.records);
+    OnFailure {
+        outcome: Some(sim.report.outcome.to_string()),
+        stopped,
+        undone,
+        undone_turns,
+        reason,
+        not_drilled: None,
+    }
 }
 
 /// A blue-green step's switch: how, from which colour to which (unknown offline, or when the
@@ -696,6 +736,7 @@ fn step_plans(
                 outcome: None,
                 stopped: Vec::new(),
                 undone: Vec::new(),
+                undone_turns: Vec::new(),
                 reason: None,
                 not_drilled: Some("not drilled".into()),
             },
@@ -726,7 +767,7 @@ fn summarize(plan: &Plan, steps: &[StepPlan]) -> Summary {
     }
 }
 
-fn drill(plan: &Plan, live: &LiveState, sim: &Simulated, failure: &Failure) -> Drill {
+fn drill(plan: &Plan, graph: &PlanGraph, live: &LiveState, sim: &Simulated, failure: &Failure) -> Drill {
     let story = story(&sim.records);
     let rollback_order = sim
         .records
@@ -773,7 +814,16 @@ fn drill(plan: &Plan, live: &LiveState, sim: &Simulated, failure: &Failure) -> D
             final_state.push(FinalState { name: format!("{target} (step `{name}`)"), state });
         }
     }
-    Drill { failing: describe_failure(failure), outcome, story, rollback_order, final_state, total_ms: sim.total_ms }
+    let rollback_turns = undo_turns(plan, graph, &sim.records);
+    Drill {
+        failing: describe_failure(failure),
+        outcome,
+        story,
+        rollback_order,
+        rollback_turns,
+        final_state,
+        total_ms: sim.total_ms,
+    }
 }
 
 /// How a run ends, in words.
@@ -904,6 +954,11 @@ plan shop {
         let undone: Vec<&str> = report.rollback.iter().map(|u| u.step.as_str()).collect();
         assert_eq!(undone, ["warm-cache", "api", "web"]);
         assert_eq!(step("final").on_failure.undone, ["warm-cache", "api", "web"]);
+        // warm-cache (after web) and api (its own branch) are undone at once; web once
+        // warm-cache, which ran after it, is undone.
+        let turns =
+            |t: &[&[&str]]| t.iter().map(|t| t.iter().map(|s| s.to_string()).collect()).collect::<Vec<Vec<_>>>();
+        assert_eq!(step("final").on_failure.undone_turns, turns(&[&["warm-cache", "api"], &["web"]]));
         assert_eq!(step("final").on_failure.outcome.as_deref(), Some("rolled-back"));
         // `web` fails after `api`, beside it, finished: `api` is undone before `web`, and
         // `warm-cache`, after `web`, never ran.

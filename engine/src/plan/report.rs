@@ -193,8 +193,11 @@ pub struct Drill {
     pub outcome: String,
     /// What happens, in order.
     pub story: Vec<Moment>,
-    /// The steps undone, in order.
+    /// The steps undone, in the order their undos end.
     pub rollback_order: Vec<String>,
+    /// The same steps in turns: the undos of one turn run at once (independent branches),
+    /// each turn's start after the one before has ended.
+    pub rollback_turns: Vec<Vec<String>>,
     /// Every service and database at the end.
     pub final_state: Vec<FinalState>,
     /// Simulated time to the end.
@@ -226,8 +229,10 @@ pub struct OnFailure {
     pub outcome: Option<String>,
     /// Steps running beside it that are stopped, in the order they stop.
     pub stopped: Vec<String>,
-    /// The steps undone, in order (the drill's rollback order).
+    /// The steps undone, in the order their undos end (the drill's rollback order).
     pub undone: Vec<String>,
+    /// The same steps in turns: the undos of one turn run at once (independent branches).
+    pub undone_turns: Vec<Vec<String>>,
     /// Why the run does not end rolled back, when it does not (a rollback stopped at a migration
     /// without a down file; a plan that pauses on failure).
     pub reason: Option<String>,
