@@ -336,6 +336,10 @@ pub fn human(r: &PlanReport, colour: bool) -> String {
             let _ = writeln!(o, "    {}: {}", f.name, f.state);
         }
     }
+    if let Some(watch) = &r.watch {
+        let _ = writeln!(o, "\n{}", p.bold("After the release"));
+        let _ = writeln!(o, "  {watch}");
+    }
     if !r.notifications.is_empty() {
         let _ = writeln!(o, "\n{}", p.bold("Notifications (apply sends them; plan sends none)"));
         for n in &r.notifications {
@@ -605,6 +609,11 @@ pub fn markdown(r: &PlanReport, limit: usize) -> String {
         left = left.saturating_sub(t.len());
         out.push_str(&t);
     }
+    if let Some(watch) = &r.watch {
+        let t = section("After the release", &[md_item("", watch)], left / 2, "lines");
+        left = left.saturating_sub(t.len());
+        out.push_str(&t);
+    }
     if !notifications.is_empty() {
         let t = section("Notifications (apply sends them)", &notifications, left / 2, "notifications");
         left = left.saturating_sub(t.len());
@@ -666,6 +675,7 @@ mod tests {
             drill: None,
             assumptions: Vec::new(),
             notifications: Vec::new(),
+            watch: None,
         }
     }
 
@@ -693,6 +703,21 @@ mod tests {
         let md = markdown(&r, 60_000);
         assert!(md.contains("Notifications (apply sends them)"), "{md}");
         assert!(md.contains("- notify `team`: slack"), "{md}");
+    }
+
+    #[test]
+    fn the_watch_after_the_release_is_said_only_when_the_plan_has_one() {
+        assert!(!human(&report(), false).contains("After the release"));
+        let mut r = report();
+        r.watch = Some("after a successful apply, the service planrun-watch-s judges `health`".into());
+        let text = human(&r, false);
+        assert!(
+            text.contains("After the release\n  after a successful apply, the service planrun-watch-s judges `health`\n"),
+            "{text}"
+        );
+        let md = markdown(&r, 60_000);
+        assert!(md.contains("After the release"), "{md}");
+        assert!(md.contains("- after a successful apply, the service planrun-watch-s"), "{md}");
     }
 
     #[test]

@@ -249,7 +249,23 @@ pub fn build(request: &Request) -> PlanReport {
         drill,
         assumptions,
         notifications: plan.notify.iter().map(crate::notify::describe).collect(),
+        watch: plan.watch.as_ref().map(|w| describe_watch(&plan.stack.value, w)),
     }
+}
+
+/// The plan's watch in words: who judges what, for how long, and what a regression does.
+fn describe_watch(stack: &str, watch: &plans::watch::Watch) -> String {
+    let gates: Vec<String> = watch.gates.iter().map(|g| format!("`{}`", g.value)).collect();
+    let then = match watch.on_regression {
+        plans::watch::OnRegression::Rollback => format!("undoes the release (as `planrun rollback {stack}`)"),
+        plans::watch::OnRegression::Notify => "records the regression (shown by `planrun status`) and changes nothing".into(),
+    };
+    format!(
+        "after a successful apply, the service planrun-watch-{stack} (inside the swarm; apply exits as it starts) \
+         judges {} again and again for {}; the first that does not pass {then}. `planrun watch {stack} --stop` ends it",
+        gates.join(", "),
+        humantime::format_duration(watch.window.value.to_std())
+    )
 }
 
 /// The worst case run beside the best: the judgement (gate, number) it failed, and the run.
@@ -932,6 +948,27 @@ plan shop {
             fail,
             environment: None,
         }
+    }
+
+    #[test]
+    fn a_plan_with_a_watch_says_who_judges_what_after_the_release() {
+        let text = PLAN.replacen(
+            "    on-failure rollback\n",
+            "    on-failure rollback\n    watch \"2h\" {\n        gates web-ok\n        on-regression notify\n    }\n",
+            1,
+        );
+        let (plan, graph) = Simulation::plan(&text);
+        let with = build(&request(&plan, &graph, None));
+        assert_eq!(
+            with.watch.as_deref(),
+            Some(
+                "after a successful apply, the service planrun-watch-shop (inside the swarm; apply exits as it starts) \
+                 judges `web-ok` again and again for 2h; the first that does not pass records the regression (shown by \
+                 `planrun status`) and changes nothing. `planrun watch shop --stop` ends it"
+            )
+        );
+        let (plan, graph) = Simulation::plan(PLAN);
+        assert_eq!(build(&request(&plan, &graph, None)).watch, None);
     }
 
     #[test]

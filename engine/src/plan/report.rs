@@ -53,6 +53,10 @@ pub struct PlanReport {
     /// Who `apply` tells, about what (the plan's `notify`); `planrun plan` sends nothing.
     #[serde(default)]
     pub notifications: Vec<String>,
+    /// What watches the release after it succeeds (the plan's `watch`), in words; not part of
+    /// the timeline (`apply` exits as it starts).
+    #[serde(default)]
+    pub watch: Option<String>,
 }
 
 /// What is live.
