@@ -712,7 +712,9 @@ mod tests {
         r.watch = Some("after a successful apply, the service planrun-watch-s judges `health`".into());
         let text = human(&r, false);
         assert!(
-            text.contains("After the release\n  after a successful apply, the service planrun-watch-s judges `health`\n"),
+            text.contains(
+                "After the release\n  after a successful apply, the service planrun-watch-s judges `health`\n"
+            ),
             "{text}"
         );
         let md = markdown(&r, 60_000);

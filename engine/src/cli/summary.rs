@@ -141,10 +141,17 @@ pub fn next_steps(report: &Report, stack: &str, rollback: &str, lost_lock: bool)
         RunOutcome::RollbackFailed => Some(format!(
             "rollback failed: these changes may still be in place (newest first; each line says what undoing does):\n{}\
              The deploy lock on `{stack}` is kept, so nobody deploys over a half-undone stack. Fix the cause, then \
-             run (it takes the lock over):\n  {rollback}\n\
+             run (it takes the lock over):\n  {rollback}\n{}\
              Or, once a person has put the stack right by hand: planrun unlock {stack} --force RUN \
              (`planrun status {stack}` names RUN)\n",
-            left()
+            left(),
+            if report.reason.as_deref().is_some_and(|r| r.contains(crate::cluster::UNAVAILABLE)) {
+                "The Docker daemon this run talks to stopped answering. If that manager is gone, run it where \
+                 DOCKER_HOST reaches another manager of the swarm (it keeps what the rollback needs; an empty \
+                 --state-dir will do).\n"
+            } else {
+                ""
+            }
         )),
         RunOutcome::Stopped if lost_lock => Some(format!(
             "stopped at once: this run lost the deploy lock on `{stack}`, so the stack is someone else's now. \
@@ -176,6 +183,20 @@ mod tests {
     use crate::events::{Event, Memory, StepOutcome};
     use crate::executor::{Executor, Interrupts};
     use crate::simulation::Simulation;
+
+    #[test]
+    fn a_rollback_that_failed_for_a_silent_daemon_says_to_reach_another_manager() {
+        let report = |reason: &str| Report {
+            outcome: RunOutcome::RollbackFailed,
+            reason: Some(reason.to_owned()),
+            left: Vec::new(),
+        };
+        let gone = crate::cluster::ClusterError::Unavailable("connection refused".into());
+        let silent = next_steps(&report(&format!("undo of `web`: {gone}")), "shop", "planrun rollback shop", false);
+        assert!(silent.unwrap().contains("where DOCKER_HOST reaches another manager"));
+        let other = next_steps(&report("undo of `web`: changed since"), "shop", "planrun rollback shop", false);
+        assert!(!other.unwrap().contains("DOCKER_HOST"));
+    }
 
     #[test]
     fn an_image_move_shows_both_images_and_a_kept_image_says_so() {

@@ -25,6 +25,9 @@ use tokio::time::Instant;
 
 pub use post_mortem::PostMortem;
 
+/// How a [`ClusterError::Unavailable`] begins when shown (what the CLI looks for to say what to do).
+pub const UNAVAILABLE: &str = "Docker is unavailable";
+
 /// What went wrong talking to the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClusterError {
@@ -46,7 +49,7 @@ impl std::fmt::Display for ClusterError {
             ClusterError::NotFound(what) => write!(f, "not found: {what}"),
             ClusterError::OutOfSequence => f.write_str("update out of sequence"),
             ClusterError::Conflict(what) => write!(f, "already exists: {what}"),
-            ClusterError::Unavailable(why) => write!(f, "Docker is unavailable: {why}"),
+            ClusterError::Unavailable(why) => write!(f, "{UNAVAILABLE}: {why}"),
             ClusterError::Other(why) => f.write_str(why),
         }
     }

@@ -8,6 +8,11 @@
 //! and is answered with the object it made (found by name); a removal finds it gone, which
 //! callers already take as done. `exec` is never retried (it would run the program twice), nor
 //! `logs_to` (it streams into a file).
+//!
+//! A daemon that stayed unavailable for a whole budget is taken as gone (a manager lost for
+//! good): until a call goes through again, each call retries for [`WHILE_GONE`] only, so a run
+//! that cannot reach its manager ends (and says how to finish from another one) in about one
+//! budget, not one budget for every bookkeeping call that follows.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -26,6 +31,9 @@ use super::{
 /// The longest one call keeps retrying: a leader election or a dockerd restart takes seconds.
 pub const BUDGET: Duration = Duration::from_secs(30);
 
+/// How long a call retries once a whole budget has passed without an answer, until one comes.
+pub const WHILE_GONE: Duration = Duration::from_secs(2);
+
 /// The first wait; it doubles up to [`MAX_WAIT`].
 const FIRST_WAIT: Duration = Duration::from_millis(200);
 const MAX_WAIT: Duration = Duration::from_secs(4);
@@ -34,12 +42,25 @@ const MAX_WAIT: Duration = Duration::from_secs(4);
 pub struct Retrying {
     inner: Arc<dyn Cluster>,
     budget: Duration,
+    /// Whether a call ran out of its whole budget with no answer since.
+    gone: std::sync::atomic::AtomicBool,
 }
 
 impl Retrying {
     /// `inner`, retried for at most `budget` per call.
     pub fn new(inner: Arc<dyn Cluster>, budget: Duration) -> Retrying {
-        Retrying { inner, budget }
+        Retrying { inner, budget, gone: std::sync::atomic::AtomicBool::new(false) }
+    }
+
+    /// The budget of the next call: the whole one, or [`WHILE_GONE`] while the daemon is gone.
+    fn budget(&self) -> Duration {
+        if self.gone.load(std::sync::atomic::Ordering::Relaxed) { self.budget.min(WHILE_GONE) } else { self.budget }
+    }
+
+    /// Notes how a call ended: an answer (any but unavailable) means the daemon is there.
+    fn ended<T>(&self, result: &Result<T, ClusterError>) {
+        let gone = matches!(result, Err(ClusterError::Unavailable(_)));
+        self.gone.store(gone, std::sync::atomic::Ordering::Relaxed);
     }
 
     async fn retry<T, F, Fut>(&self, call: F) -> Result<T, ClusterError>
@@ -47,7 +68,7 @@ impl Retrying {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, ClusterError>>,
     {
-        let until = Instant::now() + self.budget;
+        let until = Instant::now() + self.budget();
         let mut wait = FIRST_WAIT;
         loop {
             match call().await {
@@ -55,7 +76,10 @@ impl Retrying {
                     tokio::time::sleep(wait.min(until - Instant::now())).await;
                     wait = (wait * 2).min(MAX_WAIT);
                 }
-                other => return other,
+                other => {
+                    self.ended(&other);
+                    return other;
+                }
             }
         }
     }
@@ -69,7 +93,7 @@ impl Retrying {
         L: Fn() -> LFut,
         LFut: Future<Output = Result<Option<String>, ClusterError>>,
     {
-        let until = Instant::now() + self.budget;
+        let until = Instant::now() + self.budget();
         let mut wait = FIRST_WAIT;
         let mut lost_answer = false;
         loop {
@@ -85,7 +109,10 @@ impl Retrying {
                         None => Err(ClusterError::Conflict(what)),
                     };
                 }
-                other => return other,
+                other => {
+                    self.ended(&other);
+                    return other;
+                }
             }
         }
     }
@@ -361,5 +388,24 @@ mod tests {
         let error = cluster.configs("any").await.unwrap_err();
         assert!(matches!(error, ClusterError::Unavailable(_)), "{error}");
         assert_eq!(started.elapsed(), Duration::from_secs(10), "the whole budget, and not a moment more");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn once_a_whole_budget_passed_without_an_answer_calls_retry_briefly_until_one_comes() {
+        let flaky = Arc::new(Flaky { inner: FakeCluster::new(), failures: AtomicUsize::new(1000) });
+        let cluster = Retrying::new(flaky.clone(), Duration::from_secs(10));
+        cluster.configs("any").await.unwrap_err();
+
+        let started = Instant::now();
+        cluster.configs("any").await.unwrap_err();
+        assert_eq!(started.elapsed(), WHILE_GONE, "gone: a short try");
+
+        // It answers again: the whole budget is back for the next fault.
+        flaky.failures.store(0, Ordering::SeqCst);
+        assert!(cluster.configs("any").await.is_ok());
+        flaky.failures.store(1000, Ordering::SeqCst);
+        let started = Instant::now();
+        cluster.configs("any").await.unwrap_err();
+        assert_eq!(started.elapsed(), Duration::from_secs(10));
     }
 }

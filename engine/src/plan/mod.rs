@@ -258,7 +258,9 @@ fn describe_watch(stack: &str, watch: &plans::watch::Watch) -> String {
     let gates: Vec<String> = watch.gates.iter().map(|g| format!("`{}`", g.value)).collect();
     let then = match watch.on_regression {
         plans::watch::OnRegression::Rollback => format!("undoes the release (as `planrun rollback {stack}`)"),
-        plans::watch::OnRegression::Notify => "records the regression (shown by `planrun status`) and changes nothing".into(),
+        plans::watch::OnRegression::Notify => {
+            "records the regression (shown by `planrun status`) and changes nothing".into()
+        }
     };
     format!(
         "after a successful apply, the service planrun-watch-{stack} (inside the swarm; apply exits as it starts) \
