@@ -308,7 +308,6 @@ fn lost_lock(lock: &Lock) -> Option<String> {
     Some(format!("this run lost the deploy lock of `{}`: {why}; it stopped at once and undid nothing", lock.stack))
 }
 
-/// A warning after the run, for the journal and the output.
 /// Removes the job services and script configs `run` left, saying what it removed.
 async fn remove_jobs_left(cluster: Arc<dyn Cluster>, run: &str, events: &Events) {
     let left = match crate::database::service::left_by(cluster.as_ref(), &[run]).await {
@@ -323,6 +322,7 @@ async fn remove_jobs_left(cluster: Arc<dyn Cluster>, run: &str, events: &Events)
     }
 }
 
+/// A warning after the run, for the journal and the output.
 fn warn(events: &Events, message: String) {
     events.emit(Event::Warning { problem: Problem { step: None, at: None, message } });
 }
