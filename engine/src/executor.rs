@@ -255,15 +255,16 @@ impl Executor {
     /// [`Executor::undo_all`]; an irreversible undo starts no more undos and lets the running
     /// ones end.
     pub async fn undo_in_reverse(&self, pending: Vec<(String, Undo)>, plan: &Plan, graph: &PlanGraph) -> Undone {
-        let index = |name: &str| plan.steps.iter().position(|s| s.name.value == name);
-        let after: Vec<Vec<usize>> = pending
-            .iter()
-            .enumerate()
-            .map(|(k, (step, _))| {
+        let index: std::collections::HashMap<&str, usize> =
+            plan.steps.iter().enumerate().map(|(i, s)| (s.name.value.as_str(), i)).collect();
+        let at: Vec<Option<usize>> = pending.iter().map(|(step, _)| index.get(step.as_str()).copied()).collect();
+        let after: Vec<Vec<usize>> = (0..pending.len())
+            .map(|k| {
+                let later = at[k].map(|mine| graph.runs_after(mine));
                 (0..pending.len())
                     .filter(|&m| m != k)
-                    .filter(|&m| match (index(step), index(&pending[m].0)) {
-                        (Some(mine), Some(theirs)) => graph.runs_before(mine, theirs),
+                    .filter(|&m| match (&later, at[m]) {
+                        (Some(later), Some(theirs)) => later[theirs],
                         // Not in the plan (cannot be, but then): the recorded order.
                         _ => m < k,
                     })
@@ -549,6 +550,23 @@ plan two-branches {
         assert_eq!(run.sim.cluster.spec("shop_web").unwrap(), web);
         assert_eq!(run.sim.cluster.spec("shop_api").unwrap(), api);
         assert_eq!(report.left, Vec::new());
+    }
+
+    #[test]
+    fn one_walk_of_the_graph_finds_the_steps_that_run_after_as_the_walk_per_pair_does() {
+        let (plan, graph) = Simulation::plan(TWO_BRANCHES);
+        for a in 0..plan.steps.len() {
+            let after = graph.runs_after(a);
+            for (b, later) in after.iter().enumerate() {
+                assert_eq!(
+                    *later,
+                    graph.runs_before(a, b),
+                    "{} before {}",
+                    plan.steps[a].name.value,
+                    plan.steps[b].name.value
+                );
+            }
+        }
     }
 
     #[tokio::test(start_paused = true)]

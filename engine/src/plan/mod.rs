@@ -323,16 +323,15 @@ fn undo_turns(plan: &Plan, graph: &PlanGraph, records: &[crate::events::Record])
             _ => None,
         })
         .collect();
-    let index = |name: &str| plan.steps.iter().position(|s| s.name.value == name);
+    let index: std::collections::HashMap<&str, usize> =
+        plan.steps.iter().enumerate().map(|(i, s)| (s.name.value.as_str(), i)).collect();
+    let at: Vec<Option<usize>> = undone.iter().map(|step| index.get(step.as_str()).copied()).collect();
     let mut turn: Vec<usize> = vec![0; undone.len()];
     // Dependents run after their dependencies, so they are undone (and end) first: one pass
     // over the end order, latest first, sees every dependent's turn before its dependency's.
     for k in 0..undone.len() {
-        let Some(mine) = index(undone[k]) else { continue };
-        let after = (0..k)
-            .filter(|&m| index(undone[m]).is_some_and(|theirs| graph.runs_before(mine, theirs)))
-            .map(|m| turn[m] + 1)
-            .max();
+        let Some(later) = at[k].map(|mine| graph.runs_after(mine)) else { continue };
+        let after = (0..k).filter(|&m| at[m].is_some_and(|theirs| later[theirs])).map(|m| turn[m] + 1).max();
         turn[k] = after.unwrap_or(0);
     }
     let mut turns: Vec<Vec<String>> = vec![Vec::new(); turn.iter().max().map_or(0, |t| t + 1)];

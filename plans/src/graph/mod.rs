@@ -179,6 +179,18 @@ impl PlanGraph {
         Cycle { steps, edges }
     }
 
+    /// Whether each step runs after step `a` (depends on it, directly or not), by step index:
+    /// one walk of the graph, where [`PlanGraph::runs_before`] walks it for every pair.
+    pub fn runs_after(&self, a: usize) -> Vec<bool> {
+        let mut after = vec![false; self.nodes.len()];
+        let mut walk = petgraph::visit::Dfs::new(&self.graph, self.nodes[a]);
+        while let Some(node) = walk.next(&self.graph) {
+            after[self.graph[node]] = true;
+        }
+        after[a] = false;
+        after
+    }
+
     /// Whether step `a` must finish before step `b` starts.
     pub fn runs_before(&self, a: usize, b: usize) -> bool {
         a != b && has_path_connecting(&self.graph, self.nodes[a], self.nodes[b], None)
