@@ -113,6 +113,7 @@ fn peak_rss_mib() -> u64 {
 }
 
 fn main() {
+    engine::allocator::keep_freed_memory();
     // `cargo bench` passes `--bench`; any other argument filters cases by name.
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
     let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));

@@ -6,6 +6,7 @@
 //! it changes anything; everything outside the cluster (gates, commands, people) is reached
 //! through a seam with a simulated twin (`simulation`).
 
+pub mod allocator;
 pub mod approval;
 pub mod cause;
 pub mod cli;

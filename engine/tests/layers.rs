@@ -20,6 +20,7 @@ const LAYERS: &[&str] = &[
     "load",
     "redact",
     "private",
+    "allocator",
     // programs run on this machine (`run` steps, `command` gates, the database tools)
     "commands",
     // the seam to a swarm
