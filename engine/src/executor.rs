@@ -58,6 +58,10 @@ pub struct Undone {
     pub left: Vec<(String, Undo)>,
 }
 
+/// Steps `planrun apply` runs at once unless `--parallelism` says otherwise (and so `planrun
+/// plan` simulates them).
+pub const PARALLELISM: usize = 4;
+
 /// Runs plans.
 pub struct Executor {
     /// What steps use.

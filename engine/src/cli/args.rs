@@ -383,6 +383,9 @@ pub struct PlanArgs {
     /// Where run journals are kept (for --calibrate-from).
     #[arg(long, value_name = "DIR", default_value = ".planrun")]
     pub state_dir: PathBuf,
+    /// Simulate at most this many steps at once: the `--parallelism` the plan will be applied with.
+    #[arg(long, default_value_t = crate::executor::PARALLELISM as u16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallelism: u16,
     #[command(flatten)]
     pub inputs: PlanInputs,
 }
@@ -511,7 +514,7 @@ pub struct ApplyArgs {
     #[arg(value_name = "PLAN")]
     pub plan: PathBuf,
     /// Steps running at once, at most.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, default_value_t = crate::executor::PARALLELISM as u16, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallelism: u16,
     /// How to report progress (`--output` is an older spelling).
     #[arg(long = "format", alias = "output", value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Auto)]

@@ -64,6 +64,7 @@ pub fn plan(a: PlanArgs) -> ExitCode {
         );
     }
     let (mut knobs, mut sources) = knobs_of(&loaded.simulation);
+    knobs.parallelism = usize::from(a.parallelism);
     let live_or_offline = match &live {
         Ok(s) => s.clone(),
         Err(_) => planning::offline_state(&plan, loaded.simulation.replicas.unwrap_or(2)),

@@ -219,6 +219,13 @@ pub fn build(request: &Request) -> PlanReport {
             .and_then(|(_, w)| w.report.reason.clone()),
     };
     let mut assumptions = request.knob_sources.clone();
+    let parallelism = request.knobs.parallelism;
+    if request.graph.layers().iter().any(|layer| layer.len() > parallelism) {
+        assumptions.push(format!(
+            "at most {parallelism} steps at once, as `planrun apply --parallelism {parallelism}` runs them \
+             (more can run at once here: plan with the --parallelism you apply with)"
+        ));
+    }
     if offline {
         assumptions.push(format!(
             "offline: every service is assumed to have {} replicas and no health check; images and settings live now are unknown",
@@ -937,18 +944,43 @@ plan shop {
     }
 
     fn request<'a>(plan: &'a Plan, graph: &'a PlanGraph, fail: Option<Failure>) -> Request<'a> {
+        Request { live: Ok(live(plan)), fail, ..request_offline(plan, graph) }
+    }
+
+    fn request_offline<'a>(plan: &'a Plan, graph: &'a PlanGraph) -> Request<'a> {
         Request {
             plan,
             graph,
             file: "plan.kdl".into(),
             plan_dir: Path::new("."),
-            live: Ok(live(plan)),
+            live: Err(Offline::Asked),
             knobs: Knobs::default(),
             knob_sources: Vec::new(),
             offline_replicas: 3,
-            fail,
+            fail: None,
             environment: None,
         }
+    }
+
+    #[test]
+    fn steps_run_at_most_as_many_at_once_as_apply_runs_them() {
+        let mut text = String::from("plan wide {\n    stack wide\n");
+        for i in 0..6 {
+            text.push_str(&format!(
+                "    rolling s{i} {{\n        service wide_s{i}\n        image \"app:v2\"\n    }}\n"
+            ));
+        }
+        text.push_str("}\n");
+        let (plan, graph) = Simulation::plan(&text);
+        let with = |parallelism: usize| {
+            build(&Request { knobs: Knobs { parallelism, ..Knobs::default() }, ..request_offline(&plan, &graph) })
+        };
+        let (four, six) = (with(4), with(6));
+        // Six equal steps: four at once, then two, take two steps' time; six at once, one.
+        assert_eq!(four.timeline.best_ms, 2 * six.timeline.best_ms, "{:?} {:?}", four.timeline, six.timeline);
+        let said = |r: &PlanReport| r.assumptions.iter().any(|a| a.contains("at most 4 steps at once"));
+        assert!(said(&four), "{:?}", four.assumptions);
+        assert!(!said(&six), "{:?}", six.assumptions);
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct Knobs {
     pub statement: Duration,
     /// How long a person takes to answer (a manual pause or promotion).
     pub approval: Duration,
+    /// Steps running at once, at most, as `planrun apply --parallelism` runs them.
+    pub parallelism: usize,
 }
 
 impl Default for Knobs {
@@ -52,6 +54,7 @@ impl Default for Knobs {
             command: BTreeMap::new(),
             statement: Duration::from_millis(100),
             approval: Duration::ZERO,
+            parallelism: crate::executor::PARALLELISM,
         }
     }
 }
@@ -306,7 +309,7 @@ async fn simulate(
     // Last: it keeps each record as it is handed over, without a copy (`Sink::keep`).
     sinks.push(Box::new(memory.clone()));
     let ctx = sim.context(&plan.stack.value, "r-plan", sinks);
-    let executor = Executor { ctx, parallelism: usize::MAX, interrupts: Interrupts::default() };
+    let executor = Executor { ctx, parallelism: knobs.parallelism.max(1), interrupts: Interrupts::default() };
     let started = tokio::time::Instant::now();
     let plan = Arc::new(plan);
     let report = executor.run(&plan, &graph, &Arc::new(plan_dir)).await;
