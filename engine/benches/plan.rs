@@ -5,7 +5,8 @@
 //! `cargo bench -p planrun-engine --bench plan` prints one line per case: the median of `runs`
 //! runs of `plan::build` (best case, worst case and, for the examples, a drill of their last
 //! gate), the simulated times, and the process's peak memory. `PLANRUN_BENCH_SIZES=100,1000`
-//! picks the generated sizes (default 100, 1000); `PLANRUN_BENCH_RUNS` overrides the runs per case.
+//! picks the generated sizes (default 100, 1000); `PLANRUN_BENCH_RUNS` overrides the runs per case;
+//! `PLANRUN_BENCH_PARALLELISM` the steps simulated at once (default 4, as `plan` and `apply`).
 
 use std::path::Path;
 use std::time::Instant;
@@ -70,6 +71,11 @@ fn measure(
     let mut times = Vec::new();
     let mut report = None;
     let runs = std::env::var("PLANRUN_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(runs);
+    // Steps at once, as `plan --parallelism` (default: apply's).
+    let parallelism = std::env::var("PLANRUN_BENCH_PARALLELISM")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(engine::executor::PARALLELISM);
     for _ in 0..runs {
         let request = Request {
             plan,
@@ -77,7 +83,7 @@ fn measure(
             file: name.to_owned(),
             plan_dir: dir,
             live: Err(plan::Offline::Asked),
-            knobs: Knobs::default(),
+            knobs: Knobs { parallelism, ..Knobs::default() },
             knob_sources: Vec::new(),
             offline_replicas: 2,
             fail: fail.map(|f| plan::simulate::can_fail(plan, f).expect("a failable step or gate")),

@@ -57,7 +57,7 @@ fn gate(name: &str, kind: GateKind) -> Gate {
 
 /// The measurement events, each with how long it took left out (real time varies).
 fn measurements(memory: &Memory) -> Vec<Event> {
-    let records = memory.0.lock().unwrap();
+    let records = memory.records();
     records
         .iter()
         .filter_map(|r| match r.event.clone() {

@@ -453,7 +453,7 @@ mod tests {
     }
 
     fn recorded(memory: &Memory) -> Vec<Record> {
-        memory.0.lock().unwrap().clone()
+        memory.records()
     }
 
     /// A meter whose measurements return the scripted outcomes in turn (then Pass), each

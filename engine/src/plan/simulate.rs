@@ -206,8 +206,11 @@ pub fn run_beside(
     std::thread::scope(|scope| {
         scope
             .spawn(move || {
+                // Time only: nothing simulated does I/O on a socket or a child process, and with an
+                // I/O driver every timer the simulation sets wrote to an eventfd to wake it (a
+                // tenth of planning 1,000 canaries went to those writes: docs/benchmarks.md).
                 let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
+                    .enable_time()
                     .start_paused(true)
                     .build()
                     .expect("cannot start the simulation's runtime");
