@@ -221,7 +221,16 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
     };
     let plan = Arc::new(plan);
     if let Some(view) = live_view {
-        estimate_for(view, seams.cluster.clone(), plan.clone(), graph.clone(), plan_dir.clone(), &simulation);
+        let parallelism = usize::from(a.parallelism);
+        estimate_for(
+            view,
+            seams.cluster.clone(),
+            plan.clone(),
+            graph.clone(),
+            plan_dir.clone(),
+            &simulation,
+            parallelism,
+        );
     }
     let request = ApplyRequest {
         plan: plan.clone(),
@@ -294,8 +303,11 @@ fn estimate_for(
     graph: plans::graph::PlanGraph,
     plan_dir: std::path::PathBuf,
     simulation: &plans::project::Simulation,
+    parallelism: usize,
 ) {
-    let (knobs, _) = super::plan::knobs_of(simulation);
+    let (mut knobs, _) = super::plan::knobs_of(simulation);
+    // The estimate runs as many steps at once as this apply does.
+    knobs.parallelism = parallelism;
     tokio::spawn(async move {
         let Ok(now) = live::read(&ReadOnly(cluster), &plan).await else { return };
         let simulated = tokio::task::spawn_blocking(move || {
