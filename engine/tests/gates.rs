@@ -536,6 +536,69 @@ async fn swarm_gate_fails_when_a_task_dies_between_two_measurements() {
     assert_eq!(verdicts.first().map(String::as_str), Some("pass"), "the window starts healthy: {verdicts:?}");
 }
 
+/// The containers of this process's probe jobs (`planrun-gate-PID-N`) running on this node.
+fn probe_containers() -> Vec<String> {
+    let prefix = format!("planrun-gate-{}-", std::process::id());
+    let out = TestServices::docker(&["ps", "--format", "{{.ID}} {{.Label \"com.docker.swarm.service.name\"}}"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(_, service)| service.starts_with(&prefix))
+        .map(|(id, _)| id.to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_kept_probe_whose_container_was_killed_is_replaced_before_the_next_judgement() {
+    let swarm = engine::cluster::swarm::Swarm::connect().await.expect("connect to the test swarm");
+    let (mut env, memory) = env(None);
+    env.probe.cluster = Arc::new(swarm);
+    let name = format!("planrun-gatetest-kept-{}-{}", std::process::id(), unix_millis() % 100_000);
+    let mut services = TestServices(Vec::new());
+    services.create(&name, "planrun-test/app:v1", 1);
+    let from = plans::gates::FromNetwork { network: "planrun-test".into(), image: "planrun-test/app:v1".into() };
+    let inside = gate(
+        "inside",
+        GateKind::Http(HttpGate {
+            url: format!("http://{name}:8080/health"),
+            method: "GET".into(),
+            status: 200,
+            body: None,
+            credentials: Default::default(),
+            from: Some(from),
+        }),
+    );
+    // Until the service answers; each judgement's probe is kept for the next.
+    let mut first = judge_one(&inside, "deploy", &env).await;
+    let until = Instant::now() + StdDuration::from_secs(120);
+    while first.verdict != Verdict::Passed && Instant::now() < until {
+        tokio::time::sleep(StdDuration::from_millis(500)).await;
+        first = judge_one(&inside, "deploy", &env).await;
+    }
+    assert_eq!(first.verdict, Verdict::Passed, "{first:?}");
+    let kept = probe_containers();
+    assert_eq!(kept.len(), 1, "one probe kept between judgements: {kept:?}");
+
+    // Its container dies between two judgements (killed, as an OOM kill or a node restart would).
+    TestServices::docker(&["kill", &kept[0]]);
+    let second = judge_one(&inside, "deploy", &env).await;
+    assert_eq!(second.verdict, Verdict::Passed, "the next judgement measures from a new probe: {second:?}");
+    let last = measurements(&memory).into_iter().last();
+    assert!(
+        matches!(&last, Some(Event::Measurement { verdict, .. }) if verdict == "pass"),
+        "its measurement reached the service: {last:?}"
+    );
+    let now = probe_containers();
+    assert!(now.len() == 1 && now[0] != kept[0], "a new probe container: {now:?} (killed {})", kept[0]);
+
+    engine::services::job::settle(StdDuration::from_secs(30)).await;
+    let until = Instant::now() + StdDuration::from_secs(15);
+    while !probe_containers().is_empty() && Instant::now() < until {
+        tokio::time::sleep(StdDuration::from_millis(250)).await;
+    }
+    assert_eq!(probe_containers(), Vec::<String>::new(), "the run's end removes every probe");
+}
+
 // ---------------------------------------------------------------------------------------------
 // prometheus
 

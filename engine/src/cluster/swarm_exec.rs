@@ -30,7 +30,13 @@ pub async fn exec(docker: &Docker, raw: &RawApi, exec: Exec) -> Result<Executed,
         user: exec.user.clone(),
         ..Default::default()
     };
-    let id = docker.create_exec(&exec.container, options).await.map_err(classify)?.id;
+    // A 409 here is Docker's "container ... is not running", not an object that exists: its
+    // own words say more than `Conflict`'s "already exists".
+    let not_running = |e| match classify(e) {
+        ClusterError::Conflict(why) => ClusterError::Other(why),
+        other => other,
+    };
+    let id = docker.create_exec(&exec.container, options).await.map_err(not_running)?.id;
     let start = StartExecOptions { detach: false, tty: false, output_capacity: None };
     let StartExecResults::Attached { mut output, mut input } =
         docker.start_exec(&id, Some(start)).await.map_err(classify)?

@@ -9,7 +9,9 @@
 //! judgement ends, however it ends: by `finish`, or from `Drop` when the judgement is dropped
 //! (a run stopped, a failing gate beside it). `finish` keeps it for the next judgement of the
 //! same run, network and image (`services::job::keep`), and a step may start one ahead of its
-//! first judgement ([`warm`]): a judgement then finds its probe ready. The run ends every kept
+//! first judgement ([`warm`]): a judgement then finds its probe ready. A kept one must still run
+//! a command (`true`, by exec) before a judgement takes it; one whose container died is removed
+//! and another started, so a dead probe never fails a healthy release. The run ends every kept
 //! one before it ends (`services::job::settle`); a dropped one is removed beside the run. It carries `planrun.job.run-id`, so
 //! `planrun repair` removes what a run that died left. Each measurement is one `exec` of
 //! [`wget::argv`]; no credential is sent this way (the checker refuses them: Docker keeps an
@@ -110,9 +112,14 @@ impl NetworkMeter {
         let key = kept_key(self.run_id.as_deref(), &self.from);
         let planned = life.saturating_sub(SPARE_LIFE) + KEPT_MARGIN;
         if let Some((running, ends)) = job::take_kept(&key, Instant::now() + planned) {
-            self.probe = Probe::Running(running);
-            self.ends = Some(ends);
-            return;
+            if answers(self.cluster.as_ref(), &running.container).await {
+                self.probe = Probe::Running(running);
+                self.ends = Some(ends);
+                return;
+            }
+            // Its container is gone or stuck (killed, its node restarted): every measurement
+            // would fail for the probe, not the service. It is removed and another started.
+            running.end_later();
         }
         let ends = Instant::now() + life;
         self.probe = match started(&self.cluster, self.run_id.as_deref(), &self.from, life).await {
@@ -123,6 +130,22 @@ impl NetworkMeter {
             Err(why) => Probe::Broken(why),
         };
     }
+}
+
+/// How long a kept probe container has to show it still runs commands before a judgement takes it.
+const STILL_ANSWERS: Duration = Duration::from_secs(5);
+
+/// Whether `container` still runs commands: `true` by exec, exit 0 within [`STILL_ANSWERS`].
+async fn answers(cluster: &dyn Cluster, container: &str) -> bool {
+    let exec = Exec {
+        container: container.to_owned(),
+        argv: vec!["true".into()],
+        env: Vec::new(),
+        user: None,
+        stdin: ExecInput::Nothing,
+        stdout: ExecOutput::Capture,
+    };
+    matches!(tokio::time::timeout(STILL_ANSWERS, cluster.exec(exec)).await, Ok(Ok(done)) if done.exit_code == 0)
 }
 
 /// How much longer than a judgement's planned measurements a kept probe container must live to
