@@ -496,12 +496,23 @@ async fn swarm_gate_against_the_real_swarm() {
     assert_eq!(reports.last().unwrap().verdict, Verdict::Passed, "{reports:#?}");
 }
 
-#[tokio::test]
-async fn swarm_gate_fails_when_a_task_dies_between_two_measurements() {
+/// The real probe against the test swarm (which must be up), and its events.
+async fn env_on_the_swarm() -> (Env, Arc<Memory>) {
     let swarm = engine::cluster::swarm::Swarm::connect().await.expect("connect to the test swarm");
     let (mut env, memory) = env(None);
     env.probe.cluster = Arc::new(swarm);
-    let name = format!("planrun-gatetest-dies-{}-{}", std::process::id(), unix_millis() % 100_000);
+    (env, memory)
+}
+
+/// A service name no other test or earlier run uses.
+fn unique(what: &str) -> String {
+    format!("planrun-gatetest-{what}-{}-{}", std::process::id(), unix_millis() % 100_000)
+}
+
+#[tokio::test]
+async fn swarm_gate_fails_when_a_task_dies_between_two_measurements() {
+    let (env, memory) = env_on_the_swarm().await;
+    let name = unique("dies");
     let mut services = TestServices(Vec::new());
     #[rustfmt::skip]
     TestServices::docker(&[
@@ -550,10 +561,8 @@ fn probe_containers() -> Vec<String> {
 
 #[tokio::test]
 async fn a_kept_probe_whose_container_was_killed_is_replaced_before_the_next_judgement() {
-    let swarm = engine::cluster::swarm::Swarm::connect().await.expect("connect to the test swarm");
-    let (mut env, memory) = env(None);
-    env.probe.cluster = Arc::new(swarm);
-    let name = format!("planrun-gatetest-kept-{}-{}", std::process::id(), unix_millis() % 100_000);
+    let (env, memory) = env_on_the_swarm().await;
+    let name = unique("kept");
     let mut services = TestServices(Vec::new());
     services.create(&name, "planrun-test/app:v1", 1);
     let from = plans::gates::FromNetwork { network: "planrun-test".into(), image: "planrun-test/app:v1".into() };

@@ -221,16 +221,10 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
     };
     let plan = Arc::new(plan);
     if let Some(view) = live_view {
-        let parallelism = usize::from(a.parallelism);
-        estimate_for(
-            view,
-            seams.cluster.clone(),
-            plan.clone(),
-            graph.clone(),
-            plan_dir.clone(),
-            &simulation,
-            parallelism,
-        );
+        // The estimate runs as many steps at once as this apply does.
+        let (knobs, _) = super::plan::knobs_of(&simulation);
+        let knobs = crate::plan::simulate::Knobs { parallelism: usize::from(a.parallelism), ..knobs };
+        estimate_for(view, seams.cluster.clone(), plan.clone(), graph.clone(), plan_dir.clone(), knobs);
     }
     let request = ApplyRequest {
         plan: plan.clone(),
@@ -302,12 +296,8 @@ fn estimate_for(
     plan: Arc<plans::model::Plan>,
     graph: plans::graph::PlanGraph,
     plan_dir: std::path::PathBuf,
-    simulation: &plans::project::Simulation,
-    parallelism: usize,
+    knobs: crate::plan::simulate::Knobs,
 ) {
-    let (mut knobs, _) = super::plan::knobs_of(simulation);
-    // The estimate runs as many steps at once as this apply does.
-    knobs.parallelism = parallelism;
     tokio::spawn(async move {
         let Ok(now) = live::read(&ReadOnly(cluster), &plan).await else { return };
         let simulated = tokio::task::spawn_blocking(move || {
