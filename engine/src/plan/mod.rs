@@ -963,6 +963,31 @@ plan shop {
     }
 
     #[test]
+    fn a_simulation_keeps_every_event_the_report_reads() {
+        let (plan, graph) = Simulation::plan(PLAN);
+        let live = live(&plan);
+        let best = simulate::run(&plan, &graph, Path::new("."), &live, &Knobs::default(), &Failure::Nothing);
+        let worst = worst_case(&plan, &best).expect("a gate judged last");
+        for failure in [Failure::Nothing, worst] {
+            // `Beside::sink` hears every event; the run keeps those `Reviewed` lets through.
+            let all = std::sync::Arc::new(crate::events::Memory::default());
+            let beside = simulate::Beside { sink: Some(all.clone()), decider: None };
+            let sim = simulate::run_beside(&plan, &graph, Path::new("."), &live, &Knobs::default(), &failure, beside);
+            let every = all.take();
+            assert!(sim.records.len() < every.len(), "{failure:?}: some events are dropped");
+            // The run's own records are put in a reviewer's words; the sink beside hears the stand-ins'.
+            let reworded: Vec<Moment> =
+                story(&every).into_iter().map(|m| Moment { what: simulate::reword(&m.what), ..m }).collect();
+            assert_eq!(story(&sim.records), reworded, "{failure:?}");
+            let judged = |records: &[Record]| {
+                let mut numbering = worst::Numbering::default();
+                records.iter().filter_map(|r| numbering.see(&r.event).map(|j| format!("{j:?}"))).collect::<Vec<_>>()
+            };
+            assert_eq!(judged(&sim.records), judged(&every), "{failure:?}");
+        }
+    }
+
+    #[test]
     fn steps_run_at_most_as_many_at_once_as_apply_runs_them() {
         let mut text = String::from("plan wide {\n    stack wide\n");
         for i in 0..6 {

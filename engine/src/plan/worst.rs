@@ -29,6 +29,7 @@ pub(super) struct Numbering {
 }
 
 /// What an event was to a judgement.
+#[derive(Debug, PartialEq, Eq)]
 pub(super) enum Judged<'a> {
     /// Judgement `k` of `gate` began, for `step`.
     Began { step: &'a str, gate: &'a str, k: u64 },
