@@ -218,12 +218,25 @@ pub struct BlueGreenUndo {
     pub idle: RollingUndo,
     /// The colour that had the traffic, as it was.
     pub live: RollingUndo,
-    /// The nginx router, as it was (for `switch nginx`).
+    /// The router, as it was (for `switch nginx` and `switch caddy`).
     pub router: Option<RollingUndo>,
     /// The config object the step rendered, if it made one.
     pub config: Option<String>,
     /// Whether traffic was (being) switched.
     pub switched: bool,
+    /// How the router's previous config is loaded into its running tasks before its spec is
+    /// restored (`switch caddy`); `None` when restoring the spec is the switch back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_load: Option<LiveLoad>,
+}
+
+/// How a switch back loads a router's previous config into its running tasks (`switch caddy`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveLoad {
+    /// Where the router mounts its config (its previous spec says which config that was).
+    pub target: String,
+    /// The config's `Content-Type` for Caddy's admin API.
+    pub content_type: String,
 }
 
 /// What a migrate step records before its first statement.

@@ -643,11 +643,30 @@ impl Router {
         std::fs::read_to_string(repo().join("tests/env/router/nginx.conf.template")).expect("the router template")
     }
 
-    /// Creates the router sending traffic to `upstream`, with a config planrun did not write.
+    /// The Caddyfile template planrun renders for the Caddy router (`switch caddy`).
+    pub fn caddy_template() -> String {
+        std::fs::read_to_string(repo().join("tests/env/caddy/Caddyfile.template")).expect("the caddy template")
+    }
+
+    /// Creates the nginx router sending traffic to `upstream`, with a config planrun did not write.
     pub fn create(name: &str, upstream: &str) -> Router {
+        Router::create_with(
+            name,
+            &Router::template().replace("${upstream}", upstream),
+            "/etc/nginx/nginx.conf",
+            "planrun-test/router:1",
+        )
+    }
+
+    /// Creates the Caddy router (planrun-test/caddy-router:1) sending traffic to `upstream`.
+    pub fn create_caddy(name: &str, upstream: &str) -> Router {
+        let rendered = Router::caddy_template().replace("${upstream}", upstream);
+        Router::create_with(name, &rendered, "/etc/caddy/Caddyfile", "planrun-test/caddy-router:1")
+    }
+
+    fn create_with(name: &str, rendered: &str, target: &str, image: &str) -> Router {
         let router = Router { name: name.to_owned() };
         let config = format!("{name}-initial");
-        let rendered = Router::template().replace("${upstream}", upstream);
         let mut create = Command::new("docker")
             .args(["config", "create", "--label", "planrun-test=1", &config, "-"])
             .stdin(Stdio::piped())
@@ -660,10 +679,10 @@ impl Router {
         docker(&[
             "service", "create", "--quiet", "--detach=false", "--no-resolve-image", "--name", name,
             "--label", "planrun-test=1", "--replicas", "2", "--network", NETWORK, "--endpoint-mode", "dnsrr",
-            "--config", &format!("source={config},target=/etc/nginx/nginx.conf"),
+            "--config", &format!("source={config},target={target}"),
             "--health-cmd", "timeout 2 wget -q -O- http://127.0.0.1:8080/router-health",
             "--health-interval", "1s", "--health-timeout", "3s", "--health-retries", "1",
-            "planrun-test/router:1",
+            image,
         ]);
         router
     }

@@ -399,6 +399,9 @@ fn switch_plan(plan: &Plan, step: &str, live: &Result<LiveState, Offline>) -> Op
     let how = match &b.switch {
         plans::steps::switch::Switch::Alias(a) => format!("alias `{}` on network `{}`", a.alias, a.network),
         plans::steps::switch::Switch::Nginx(n) => format!("nginx router `{}` ({})", n.router, n.target),
+        plans::steps::switch::Switch::Caddy(c) => {
+            format!("caddy router `{}` ({}, loaded through its admin API, then rolled)", c.router, c.target)
+        }
     };
     let from = live.as_ref().ok().and_then(|l| l.colours.get(step)).and_then(|c| c.as_ref().ok()).cloned();
     let to = from.as_ref().map(|f| if *f == b.blue.value { b.green.value.clone() } else { b.blue.value.clone() });
@@ -519,13 +522,14 @@ pub fn offline_state(plan: &Plan, replicas: u64) -> LiveState {
                     });
                 }
             }
-            plans::steps::switch::Switch::Nginx(plans::steps::switch::Nginx { router, template, target, .. }) => {
+            plans::steps::switch::Switch::Nginx(plans::steps::switch::Nginx { router, template, target, .. })
+            | plans::steps::switch::Switch::Caddy(plans::steps::switch::Caddy { router, template, target, .. }) => {
                 let name = format!("{UNKNOWN} config of {router}");
                 state.configs.push(live::LiveConfig {
                     id: name.clone(),
                     name: name.clone(),
-                    labels: [(crate::steps::switch::nginx::UPSTREAM.to_owned(), b.blue.value.clone())].into(),
-                    data: crate::steps::switch::nginx::render(template, &b.blue.value),
+                    labels: [(crate::steps::switch::rendered::UPSTREAM.to_owned(), b.blue.value.clone())].into(),
+                    data: crate::steps::switch::rendered::render(template, &b.blue.value),
                 });
                 if let Some(r) = state.services.get_mut(router) {
                     let container = r

@@ -116,13 +116,14 @@ impl Behavior for BlueGreen {
             return Err(problem.into());
         }
         let switch = switch::behavior(&self.switch);
-        let router = switch.router(cluster).await?;
+        let router = switch.router(ctx).await?;
         let mut record = BlueGreenUndo {
             idle: RollingUndo::of(&idle, deadline_ms),
             live: RollingUndo::of(&live, deadline_ms),
             router: router.as_ref().map(|r| RollingUndo::of(r, deadline_ms)),
             config: None,
             switched: false,
+            live_load: None,
         };
         ctx.record(Undo::BlueGreen(Box::new(record.clone()))).await?;
 
@@ -205,6 +206,9 @@ pub async fn undo(step: &str, record: &BlueGreenUndo, ctx: &RunContext) -> Resul
     if record.switched
         && let Some(router) = &record.router
     {
+        if let Some(how) = &record.live_load {
+            switch::caddy::load_previous(step, router, how, ctx).await;
+        }
         rolling::undo(step, router, ctx).await?;
         services::drained(cluster, &router.service_id, DRAIN).await;
     }
@@ -263,7 +267,7 @@ mod tests {
     use crate::events::{Memory, RunOutcome};
     use crate::executor::{Executor, Interrupts, Report};
     use crate::simulation::Simulation;
-    use crate::steps::switch::nginx::{ROUTER, UPSTREAM, current_config_name};
+    use crate::steps::switch::rendered::{ROUTER, UPSTREAM, current_config_name};
 
     fn service(name: &str, image: &str, replicas: i64, network: &str, aliases: &[&str]) -> ServiceSpec {
         ServiceSpec {
@@ -539,6 +543,46 @@ mod tests {
         );
         assert!(reason.contains("unknown directive"), "{reason}");
         assert_eq!(w.sim.cluster.spec("shop_router").unwrap(), before);
+    }
+
+    /// A progress message of `step` that contains `text`.
+    fn said(memory: &Memory, text: &str) -> Option<String> {
+        memory.events().into_iter().find_map(|e| match e {
+            crate::events::Event::StepProgress { message, .. } if message.contains(text) => Some(message),
+            _ => None,
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn caddy_switch_rolls_the_router_when_its_tasks_cannot_be_loaded_and_back_on_failure() {
+        // The fake swarm has no containers, so no helper can load the config into the router's
+        // tasks: the roll alone moves traffic, as with nginx, and the step says why.
+        let caddy = r#"switch caddy router=shop_router template="nginx.conf.template" target="/etc/nginx/nginx.conf""#;
+        let w = world("nginx").await;
+        let (report, memory) = run(
+            &w,
+            &plan("nginx", "10m").replace(r#"switch nginx router=shop_router template="nginx.conf.template""#, caddy),
+        )
+        .await;
+        assert_eq!(report.outcome, RunOutcome::Succeeded, "{report:?}");
+        assert_eq!(upstream(&w.sim.cluster), "upstream: shop_green\n");
+        let why = said(&memory, "could not load config").expect("the step says the live load failed");
+        assert!(why.contains("the roll onto it moves traffic instead"), "{why}");
+
+        let w = world("nginx").await;
+        let before = w.sim.cluster.spec("shop_router").unwrap();
+        w.sim.probe.script("live", &[Outcome::Fail]);
+        let text =
+            plan("nginx", "10m").replace(r#"switch nginx router=shop_router template="nginx.conf.template""#, caddy);
+        let (report, memory) = run(&w, &text).await;
+        assert_eq!(report.outcome, RunOutcome::RolledBack, "{report:?}");
+        assert_eq!(w.sim.cluster.spec("shop_router").unwrap(), before, "the router is back on its exact spec");
+        assert_eq!(upstream(&w.sim.cluster), "upstream: shop_blue\n");
+        let back = memory.events().into_iter().any(|e| {
+            matches!(e, crate::events::Event::StepProgress { message, .. }
+                if message.contains("into shop_router's running tasks") && message.contains("rolling it back instead"))
+        });
+        assert!(back, "the switch back says it rolls the router back");
     }
 
     #[tokio::test(start_paused = true)]

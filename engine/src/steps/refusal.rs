@@ -103,15 +103,17 @@ pub enum Refusal {
         /// Why.
         error: IoError,
     },
-    /// The nginx template cannot be read.
+    /// A router's template cannot be read.
     Template {
         /// The template's path.
         path: PathBuf,
         /// Why.
         error: IoError,
     },
-    /// nginx rejects the config rendered from the template.
-    NginxRejects {
+    /// The router's program (nginx, caddy) rejects the config rendered from the template.
+    RouterRejects {
+        /// The program that checked it.
+        program: &'static str,
         /// The template, as the plan names it.
         template: String,
         /// The colour the config sends traffic to.
@@ -205,9 +207,9 @@ impl fmt::Display for Refusal {
                 write!(f, "cannot create the backup directory {}: {error}", dir.display())
             }
             Refusal::Template { path, error } => write!(f, "cannot read the template {}: {error}", path.display()),
-            Refusal::NginxRejects { template, upstream, error } => write!(
+            Refusal::RouterRejects { program, template, upstream, error } => write!(
                 f,
-                "nginx rejects the config rendered from {template} for {upstream}; the router stays as it was: {error}"
+                "{program} rejects the config rendered from {template} for {upstream}; the router stays as it was: {error}"
             ),
             Refusal::Colours(e) => e.fmt(f),
             Refusal::GlobalColour { service } => write!(

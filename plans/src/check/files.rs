@@ -1,5 +1,5 @@
 //! The files a plan names, read only when the caller says where they are (`Inputs::files`):
-//! a blue-green step's nginx template must exist and say where the live colour goes; a migrate
+//! a blue-green step's router template (nginx, caddy) must exist and say where the live colour goes; a migrate
 //! step's SQL files must be readable and pass the SQL lint (`sql_lint/`).
 
 use std::path::Path;
@@ -20,6 +20,7 @@ pub fn check(plan: &mut Plan, dir: &Path, out: &mut Vec<Diagnostic>) {
         let StepKind::BlueGreen(b) = &step.kind else { continue };
         let (template, template_span) = match &b.switch {
             Switch::Nginx(n) => (&n.template, &n.template_span),
+            Switch::Caddy(c) => (&c.template, &c.template_span),
             // An alias switch names no file.
             Switch::Alias(_) => continue,
         };

@@ -63,7 +63,7 @@ impl SwitchBehavior for Alias {
         problems
     }
 
-    async fn router(&self, _cluster: &dyn Cluster) -> Result<Option<Service>, ServiceError> {
+    async fn router(&self, _ctx: &StepContext) -> Result<Option<Service>, ServiceError> {
         Ok(None)
     }
 

@@ -5,7 +5,9 @@
 //! step's (every spec the switch changes is in the step's record before it changes).
 
 pub mod alias;
+pub mod caddy;
 pub mod nginx;
+pub mod rendered;
 
 use async_trait::async_trait;
 use bollard::models::Service;
@@ -109,8 +111,9 @@ pub trait SwitchBehavior: Sync {
     ) -> Result<Option<(String, String)>, ColourError>;
     /// Before the run: what stops the switch, given the colours that exist. Reads only.
     async fn preflight(&self, ctx: &StepContext, colours: &[&Service], monitor: std::time::Duration) -> Vec<String>;
-    /// The service the switch will roll (a router), read before the step records its undo.
-    async fn router(&self, cluster: &dyn Cluster) -> Result<Option<Service>, ServiceError>;
+    /// The service the switch will roll (a router), read before the step records its undo and
+    /// deploys the idle colour (a switch may start meanwhile what it will need).
+    async fn router(&self, ctx: &StepContext) -> Result<Option<Service>, ServiceError>;
     /// Sends traffic from `colours.live` to `colours.idle`. Records `record.switched` (and
     /// whatever else undo needs) through `ctx.record` before it changes anything.
     async fn switch(
@@ -130,6 +133,7 @@ pub fn behavior(switch: &Switch) -> &dyn SwitchBehavior {
     match switch {
         Switch::Alias(s) => s,
         Switch::Nginx(s) => s,
+        Switch::Caddy(s) => s,
     }
 }
 

@@ -4,6 +4,7 @@
 //! is one file here, one in `engine/src/steps/switch/`, and a line in each registry.
 
 pub mod alias;
+pub mod caddy;
 pub mod nginx;
 
 use schemars::JsonSchema;
@@ -15,6 +16,7 @@ use crate::diagnostic::problem::StepProblem;
 use crate::kdl_fast::Node;
 
 pub use alias::Alias;
+pub use caddy::Caddy;
 pub use nginx::Nginx;
 
 /// What a switch kind is, defined once, in its own file. No method has a default.
@@ -85,6 +87,9 @@ switch_kinds! {
     Alias(Alias),
     /// Render an nginx config pointing at the new colour and roll the router onto it.
     Nginx(Nginx),
+    /// Load a config pointing at the new colour into a Caddy router through its admin API, then
+    /// roll the router onto it.
+    Caddy(Caddy),
 }
 
 /// Reads `switch KIND setting=value ...`.

@@ -1,0 +1,297 @@
+//! `switch caddy` at run time: the config is rendered from the template for the new colour and
+//! checked with `caddy validate` in a job of the router's image (`rendered.rs`, shared with
+//! nginx). Then it is loaded into every running router task through Caddy's admin API
+//! (`POST /load` on port 2019 of the task's address, sent by busybox `wget` from a helper
+//! container on the router's network): Caddy swaps its config in place, finishing requests in
+//! flight, so traffic moves at once, without waiting for new tasks to start, pass a health
+//! check and replace the old ones in DNS. The router is then rolled onto the config as `switch
+//! nginx` does, so a task started later (a restart, a new node) has it too.
+//!
+//! The switch back is the same in reverse: undo loads the router's previous config into its
+//! tasks, then restores its previous spec (`BlueGreenUndo::live_load`). When the config cannot
+//! be loaded into a task (no helper container can start on the node planrun talks to, the admin
+//! API does not answer), the roll alone moves traffic, as `switch nginx` does, and the step says
+//! so.
+//!
+//! The helper is an attended Swarm job (`services::job::Attended`): a stack's overlay networks are
+//! not attachable, so a plain container cannot join them. A step starts one beside its idle
+//! colour's rollout and keeps it for the switch back, so neither waits for a container to start.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bollard::models::{Service, TaskState};
+use plans::steps::BlueGreen;
+use plans::steps::switch::Caddy;
+use plans::steps::switch::caddy::ADMIN_PORT;
+use tokio::time::Instant;
+
+use super::rendered::{self, Router};
+use super::{ColourError, Colours, SwitchBehavior};
+use crate::cluster::{Cluster, Exec, ExecInput, ExecOutput};
+use crate::context::{RunContext, StepContext};
+use crate::database::service::JOB_RUN;
+use crate::services::job::{self, Attended, Job};
+use crate::services::{self, ServiceError, spec};
+use crate::steps::StepError;
+use crate::undo::{BlueGreenUndo, LiveLoad, Undo};
+
+/// The value of `planrun.job` on the helper container that loads configs into a router.
+pub const LOADER_JOB: &str = "caddy-load";
+
+/// How long the helper container may take to start.
+const STARTING: Duration = Duration::from_secs(60);
+
+/// How long the helper container lives, if nobody ends it (the run ends it before it ends).
+const LIFE: Duration = Duration::from_secs(3600);
+
+/// How long one task's admin API may take to load a config.
+const LOADING: Duration = Duration::from_secs(10);
+
+fn how(caddy: &Caddy) -> Router<'_> {
+    let (_, adapter) = caddy.format();
+    Router {
+        name: &caddy.router,
+        template: &caddy.template,
+        target: &caddy.target,
+        program: "caddy",
+        check: vec![
+            "caddy".into(),
+            "validate".into(),
+            "--config".into(),
+            caddy.target.clone(),
+            "--adapter".into(),
+            adapter.into(),
+        ],
+    }
+}
+
+fn live_load(caddy: &Caddy) -> LiveLoad {
+    LiveLoad { target: caddy.target.clone(), content_type: caddy.format().0.to_owned() }
+}
+
+#[async_trait]
+impl SwitchBehavior for Caddy {
+    async fn live_colour(
+        &self,
+        cluster: &dyn Cluster,
+        blue: &Service,
+        green: &Service,
+    ) -> Result<Option<(String, String)>, ColourError> {
+        rendered::live_colour(cluster, &self.router, &self.target, blue, green).await
+    }
+
+    async fn preflight(&self, ctx: &StepContext, _colours: &[&Service], monitor: std::time::Duration) -> Vec<String> {
+        rendered::preflight(ctx, &self.router, &self.template, &self.target, monitor).await
+    }
+
+    async fn router(&self, ctx: &StepContext) -> Result<Option<Service>, ServiceError> {
+        let router = services::inspect(ctx.cluster(), &self.router).await?;
+        warm(ctx.run.cluster.clone(), ctx.run.run_id.clone(), router.clone());
+        Ok(Some(router))
+    }
+
+    async fn switch(
+        &self,
+        ctx: &StepContext,
+        step: &BlueGreen,
+        colours: &Colours,
+        router: Option<Service>,
+        record: &mut BlueGreenUndo,
+    ) -> Result<(), StepError> {
+        let router = router.unwrap_or_default();
+        let config = rendered::render_and_check(ctx, &router, &how(self), &colours.idle, record).await?;
+        record.switched = true;
+        record.live_load = Some(live_load(self));
+        ctx.record(Undo::BlueGreen(Box::new(record.clone()))).await?;
+        ctx.progress(format!("switching {} to {} (config {})", self.router, colours.idle, config.name));
+        let started = Instant::now();
+        match load(&ctx.run, &self.router, config.text.as_bytes(), &live_load(self).content_type).await {
+            Ok(tasks) => ctx.progress(format!(
+                "{} now sends traffic to {}: config {} loaded into {tasks} task{} in {} ms; rolling it onto the \
+                 service so later tasks have it too",
+                self.router,
+                colours.idle,
+                config.name,
+                if tasks == 1 { "" } else { "s" },
+                started.elapsed().as_millis()
+            )),
+            Err(why) => ctx.progress(format!(
+                "could not load config {} into {}'s running tasks ({why}); the roll onto it moves traffic instead",
+                config.name, self.router
+            )),
+        }
+        rendered::roll_onto(ctx, step, &router, &self.target, &config).await
+    }
+
+    fn networks(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Switching back: loads the config `router`'s previous spec mounts at `how.target` into its
+/// running tasks; says how it went as `step`'s progress. The caller then restores the spec.
+pub async fn load_previous(step: &str, router: &crate::undo::RollingUndo, how: &LiveLoad, ctx: &RunContext) {
+    let name = rendered::current_config_name(&router.previous_spec, &how.target);
+    let started = Instant::now();
+    let text = match ctx.cluster.config(&name).await {
+        Ok(Some(config)) => config.data,
+        Ok(None) => {
+            return ctx.progress(step, format!("the router's previous config {name} is gone: rolling it back instead"));
+        }
+        Err(e) => {
+            return ctx.progress(
+                step,
+                format!("cannot read the router's previous config {name} ({e}): rolling it back instead"),
+            );
+        }
+    };
+    match load(ctx, &router.service_name, &text, &how.content_type).await {
+        Ok(tasks) => ctx.progress(
+            step,
+            format!(
+                "{} is back on config {name}: loaded into {tasks} task{} in {} ms",
+                router.service_name,
+                if tasks == 1 { "" } else { "s" },
+                started.elapsed().as_millis()
+            ),
+        ),
+        Err(why) => ctx.progress(
+            step,
+            format!(
+                "could not load config {name} into {}'s running tasks ({why}): rolling it back instead",
+                router.service_name
+            ),
+        ),
+    }
+}
+
+/// Loads `config` into every running task of `router` through Caddy's admin API; how many.
+/// The helper finds the tasks' addresses as the network's own DNS gives them (`tasks.ROUTER`),
+/// and sends the config to each in turn, in one exec.
+async fn load(ctx: &RunContext, router: &str, config: &[u8], content_type: &str) -> Result<usize, String> {
+    let cluster = ctx.cluster.as_ref();
+    let service = cluster.service(router).await.map_err(|e| format!("cannot inspect {router}: {e}"))?;
+    let tasks = cluster
+        .tasks(service.id.as_deref().unwrap_or(router))
+        .await
+        .map_err(|e| format!("cannot list its tasks: {e}"))?;
+    let running = tasks
+        .iter()
+        .filter(|t| t.desired_state == Some(TaskState::RUNNING))
+        .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING))
+        .count();
+    let helper = helper(ctx.cluster.clone(), &ctx.run_id, &service).await?;
+    let exec = Exec {
+        container: helper.container.clone(),
+        argv: vec!["sh".into(), "-c".into(), script(&services::name_of(&service), content_type)],
+        env: Vec::new(),
+        user: None,
+        stdin: ExecInput::Bytes(config.to_vec()),
+        stdout: ExecOutput::Capture,
+    };
+    let done = match tokio::time::timeout(LOADING, cluster.exec(exec)).await {
+        Ok(Ok(done)) => {
+            keep(helper, &ctx.run_id, &service);
+            done
+        }
+        // A helper that cannot exec is ended (dropped), not kept.
+        Ok(Err(e)) => return Err(format!("exec in the helper container: {e}")),
+        Err(_) => return Err(format!("the router's admin API did not answer within {} s", LOADING.as_secs())),
+    };
+    let said = String::from_utf8_lossy(&done.stdout);
+    let loaded = said.lines().filter(|l| l.starts_with("loaded ")).count();
+    let failed: Vec<&str> = said.lines().filter_map(|l| l.strip_prefix("failed ")).collect();
+    if !failed.is_empty() {
+        return Err(crate::gates::excerpt(&failed.join("; "), 300));
+    }
+    if loaded == 0 || loaded < running {
+        return Err(format!("loaded into {loaded} of its {running} running tasks (the network's DNS named no more)"));
+    }
+    Ok(loaded)
+}
+
+/// The helper's shell script: reads the config on stdin, looks up the router's tasks and
+/// `POST`s the config to each one's `/load`; prints `loaded ADDRESS` or `failed ADDRESS: WHY`.
+/// (busybox 1.35's `wget -T` crashes when it posts: `timeout` bounds it instead.)
+fn script(router: &str, content_type: &str) -> String {
+    let timeout = LOADING.as_secs();
+    format!(
+        "c=\"$(cat)\"; \
+         for a in $(nslookup tasks.{router} 2>/dev/null | sed -n '/^Name:/,$ s/^Address:[[:space:]]*//p'); do \
+         if out=$(timeout {timeout} wget -q -O- --header 'Content-Type: {content_type}' --post-data \"$c\" \
+         \"http://$a:{ADMIN_PORT}/load\" 2>&1); then echo \"loaded $a\"; \
+         else echo \"failed $a: $(echo $out | head -c 200)\"; fi; \
+         done"
+    )
+}
+
+/// The network the helper joins: the router's first.
+fn first_network(service: &Service) -> Option<String> {
+    super::attachments(service).into_iter().find_map(|a| a.target)
+}
+
+/// Which kept helpers a load may take: those of its run and router.
+fn kept_key(run_id: &str, service: &Service) -> String {
+    format!("caddy-load {run_id} {}", service.id.as_deref().unwrap_or_default())
+}
+
+/// A helper container on the router's first network, kept or new.
+async fn helper(cluster: Arc<dyn Cluster>, run_id: &str, service: &Service) -> Result<Attended, String> {
+    if let Some((kept, _)) = job::take_kept(&kept_key(run_id, service), Instant::now() + LOADING) {
+        return Ok(kept);
+    }
+    start(cluster, run_id, service).await
+}
+
+fn keep(helper: Attended, run_id: &str, service: &Service) {
+    // It ends by itself after LIFE from its start; a little less is promised.
+    job::keep(kept_key(run_id, service), helper, Instant::now() + LIFE / 2);
+}
+
+/// Starts a helper beside the caller and keeps it for the switch (`router` reads the router
+/// before the idle colour's rollout). One that cannot start is left: the switch starts its own.
+fn warm(cluster: Arc<dyn Cluster>, run_id: String, service: Service) {
+    job::starting_to_keep(async move {
+        if let Ok(helper) = start(cluster, &run_id, &service).await {
+            keep(helper, &run_id, &service);
+        }
+    });
+}
+
+/// Numbers the helpers this process starts, so their names never collide.
+static NEXT: AtomicU64 = AtomicU64::new(1);
+
+async fn start(cluster: Arc<dyn Cluster>, run_id: &str, service: &Service) -> Result<Attended, String> {
+    let network = first_network(service).ok_or("the router is on no network")?;
+    let Some(node) = cluster.node_taking_tasks_here().await else {
+        return Err("the helper container runs on the node planrun talks to, and that node takes no tasks".into());
+    };
+    let spec = service.spec.clone().unwrap_or_default();
+    let run: String = run_id.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase();
+    let job = Job {
+        name: format!(
+            "planrun-load-{}-{}-{}",
+            &run[run.len().saturating_sub(24)..],
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ),
+        image: spec::image(&spec).to_owned(),
+        command: Vec::new(),
+        env: Vec::new(),
+        networks: vec![network],
+        labels: HashMap::from([
+            ("planrun.job".to_string(), LOADER_JOB.to_string()),
+            (JOB_RUN.to_string(), run_id.to_owned()),
+        ]),
+        configs: Vec::new(),
+        secrets: Vec::new(),
+        output_to: None,
+        deadline: LIFE,
+        node: Some(node),
+    };
+    Attended::start(cluster, &job, STARTING).await.map_err(|e| format!("the helper container did not start: {e}"))
+}
