@@ -314,18 +314,31 @@ fn blue_green_through_nginx_switches_with_no_failed_request_and_keeps_the_old_co
 
 #[test]
 fn blue_green_never_switches_on_a_failing_preview_gate_or_a_config_nginx_rejects() {
-    let _serial = serial();
     let c = Colours::new("bgnoswitch");
+    let (switch, template) = (c.nginx(), Router::template().replace("location /", "locashun /"));
+    never_switches(c, &switch, &template, "nginx", "unknown directive");
+}
+
+#[test]
+fn blue_green_never_switches_on_a_failing_preview_gate_or_a_config_caddy_rejects() {
+    let c = Colours::behind_caddy("bgcaddyno");
+    let (switch, template) = (c.caddy(), Router::caddy_template().replace("reverse_proxy", "reverse_proxi"));
+    never_switches(c, &switch, &template, "caddy", "unrecognized directive: reverse_proxi");
+}
+
+/// A failing preview gate, then a `bad` template `program` rejects saying `says`: the router
+/// never moves, only the old colour answers.
+fn never_switches(c: Colours, switch: &str, bad: &str, program: &str, says: &str) {
+    let _serial = serial();
     let (preview, live) = (gate_file(&c.work, "preview"), gate_file(&c.work, "live"));
-    let plan = c.plan(&preview, &live, &c.nginx());
+    let plan = c.plan(&preview, &live, switch);
     let initial = c.router.config();
     let probe = Probe::start(&format!("http://{}:8080/", c.router.name), 240);
 
     fail_gate(&preview);
     let failed_preview = c.work.apply(&plan, &[]);
     std::fs::write(&preview, "0").unwrap();
-    std::fs::write(c.work.dir.join("router.conf.template"), Router::template().replace("location /", "locashun /"))
-        .unwrap();
+    std::fs::write(c.work.dir.join("router.conf.template"), bad).unwrap();
     let rejected = c.work.apply(&plan, &[]);
     let seen = probe.stop();
 
@@ -333,11 +346,11 @@ fn blue_green_never_switches_on_a_failing_preview_gate_or_a_config_nginx_rejects
     assert!(failed_preview.stderr.contains("gate `preview` failed"), "{}", failed_preview.stderr);
     assert_eq!(rejected.code, 1, "{}", rejected.stderr);
     assert!(
-        rejected.stderr.contains("nginx rejects the config rendered from router.conf.template"),
+        rejected.stderr.contains(&format!("{program} rejects the config rendered from router.conf.template")),
         "{}",
         rejected.stderr
     );
-    assert!(rejected.stderr.contains("unknown directive"), "nginx's own message: {}", rejected.stderr);
+    assert!(rejected.stderr.contains(says), "{program}'s own message: {}", rejected.stderr);
     assert_eq!(c.router.config(), initial, "the router never left its config");
     assert_eq!(seen.versions.keys().collect::<Vec<_>>(), ["v1"], "only the old colour ever answered");
     no_request_failed("blue-green that never switched", &seen);
@@ -422,6 +435,9 @@ fn a_failing_live_gate_switches_a_caddy_router_back_in_place() {
         run.events.iter().filter(|e| e["event"] == "step-progress").filter_map(|e| e["message"].as_str()).collect();
     assert!(said("loaded into 2 tasks"), "the switch loaded the config live: {progress:#?}");
     assert!(said("is back on config"), "the switch back loaded the old config live: {progress:#?}");
+    let run_id = run.events_of("run-started")[0]["run_id"].as_str().unwrap().to_owned();
+    let helpers = docker(&["service", "ls", "-q", "--filter", &format!("label=planrun.job.run-id={run_id}")]);
+    assert_eq!(helpers, "", "the run removed its helper jobs");
     let last_new = seen.log.iter().filter(|(_, v)| v.as_deref() == Some("v2")).map(|(t, _)| *t).fold(0.0, f64::max);
     // From the failing measurement to the rollback's start, on the run's own clock.
     let at = |event: &str, pick: &dyn Fn(&serde_json::Value) -> bool| {
@@ -491,10 +507,24 @@ fn blue_green_by_alias_moves_the_name_to_the_new_colour() {
 
 #[test]
 fn rollback_after_a_sigkill_mid_blue_green_puts_traffic_back_on_the_old_colour() {
-    let _serial = serial();
     let c = Colours::new("bgkill");
+    let switch = c.nginx();
+    rollback_after_a_sigkill(c, &switch);
+}
+
+/// `planrun rollback` from another process loads the old config into the Caddy router's tasks.
+#[test]
+fn rollback_after_a_sigkill_mid_blue_green_loads_the_old_config_into_a_caddy_router() {
+    let c = Colours::behind_caddy("bgkillcaddy");
+    let switch = c.caddy();
+    let rolled = rollback_after_a_sigkill(c, &switch);
+    assert!(rolled.stderr.contains("is back on config"), "the old config was loaded live: {}", rolled.stderr);
+}
+
+fn rollback_after_a_sigkill(c: Colours, switch: &str) -> support::Run {
+    let _serial = serial();
     let (preview, live) = (gate_file(&c.work, "preview"), gate_file(&c.work, "live"));
-    let plan = c.plan(&preview, &live, &c.nginx());
+    let plan = c.plan(&preview, &live, switch);
     let initial = c.router.config();
     let mut apply = Background::apply(&c.work, &plan, &[]);
     loop {
@@ -526,4 +556,5 @@ fn rollback_after_a_sigkill_mid_blue_green_puts_traffic_back_on_the_old_colour()
     assert_eq!(seen.versions_after(after), ["v1".to_string()].into(), "{}", answers_after(&seen, after));
     no_request_failed("switch back by planrun rollback", &seen);
     assert_eq!(c.green.spec()["Mode"]["Replicated"]["Replicas"], 0);
+    rolled
 }

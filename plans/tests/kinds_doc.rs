@@ -64,8 +64,8 @@ fn a_gate_or_switch_without_a_kind_names_every_kind() {
     );
     assert!(
         all.contains(
-            "`switch` does not say how [alias or nginx?] write `switch alias network=NET alias=NAME` or \
-             `switch nginx router=SERVICE template=FILE`"
+            "`switch` does not say how [alias, nginx or caddy?] write `switch alias network=NET alias=NAME` or \
+             `switch nginx router=SERVICE template=FILE` or `switch caddy router=SERVICE template=FILE`"
         ),
         "{all}"
     );

@@ -3,7 +3,7 @@
 //!
 //! An HTML comment on the line before a block's fence holds `;`-separated directives:
 //! `fragment` (wrap in `plan p { stack s ... }`), `fails: planrun::CODE`, `warns: planrun::CODE`,
-//! `var: NAME=VALUE`, `file: PATH` (a `sql` or `yaml` block that plans may name). The convention is
+//! `var: NAME=VALUE`, `file: PATH` (a `sql`, `yaml` or `caddyfile` block that plans may name). The convention is
 //! documented at the end of docs/language.md.
 
 mod doc_blocks;
@@ -89,7 +89,7 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// The files the examples may name: the prodstack example's (nginx templates, migrations) and
-/// every `sql` or `yaml` (compose) block with a `file:` directive.
+/// every `sql`, `yaml` (compose) or `caddyfile` (router template) block with a `file:` directive.
 fn example_files(blocks: &[Block]) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("planrun-language-doc-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -98,8 +98,8 @@ fn example_files(blocks: &[Block]) -> std::path::PathBuf {
     for b in blocks {
         let Some(name) = &b.file else { continue };
         assert!(
-            b.lang == "sql" || b.lang == "yaml",
-            "docs/language.md:{}: `file:` is for `sql` and `yaml` blocks",
+            b.lang == "sql" || b.lang == "yaml" || b.lang == "caddyfile",
+            "docs/language.md:{}: `file:` is for `sql`, `yaml` and `caddyfile` blocks",
             b.line
         );
         assert!(seen.insert(name.clone()), "docs/language.md:{}: a second block is the file {name}", b.line);

@@ -119,7 +119,7 @@ pub enum Refusal {
         /// The colour the config sends traffic to.
         upstream: String,
         /// The check job's failure.
-        error: JobError,
+        error: Box<JobError>,
     },
     /// Which colour is live cannot be told.
     Colours(ColourError),

@@ -188,7 +188,7 @@ pub async fn render_and_check(
             program: how.program,
             template: Path::new(how.template).display().to_string(),
             upstream: upstream.to_owned(),
-            error: e,
+            error: Box::new(e),
         }));
     }
     Ok(Rendered { id, name, text: rendered })
