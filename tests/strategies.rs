@@ -519,6 +519,8 @@ fn rollback_after_a_sigkill_mid_blue_green_loads_the_old_config_into_a_caddy_rou
     let switch = c.caddy();
     let rolled = rollback_after_a_sigkill(c, &switch);
     assert!(rolled.stderr.contains("is back on config"), "the old config was loaded live: {}", rolled.stderr);
+    let helpers = docker(&["service", "ls", "-q", "--filter", "label=planrun.job=caddy-load"]);
+    assert_eq!(helpers, "", "neither the dead run nor the rollback left a helper job");
 }
 
 fn rollback_after_a_sigkill(c: Colours, switch: &str) -> support::Run {

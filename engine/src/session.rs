@@ -664,6 +664,9 @@ pub async fn rollback(
     let fenced = fence(&mut lock, &events, &interrupts);
     let executor = Executor { ctx, parallelism: 1, interrupts };
     let undone = executor.undo_all(pending).await;
+    // What the undo started and kept (the helper that loads a Caddy router's old config) is
+    // removed before the rollback ends.
+    crate::services::job::settle(std::time::Duration::from_secs(5)).await;
     fenced.abort();
     let (outcome, reason) = if let Some(lost) = lost_lock(&lock) {
         (RunOutcome::Stopped, Some(lost))

@@ -206,7 +206,16 @@ async fn load(ctx: &RunContext, router: &str, config: &[u8], content_type: &str)
     let loaded = said.lines().filter(|l| l.starts_with("loaded ")).count();
     let failed: Vec<&str> = said.lines().filter_map(|l| l.strip_prefix("failed ")).collect();
     if !failed.is_empty() {
-        return Err(crate::gates::excerpt(&failed.join("; "), 300));
+        let refused = failed.iter().any(|f| f.contains("Connection refused"));
+        let hint = if refused {
+            format!(
+                "; the router's config must put Caddy's admin API on the task's address \
+                 (`admin 0.0.0.0:{ADMIN_PORT}` in the Caddyfile's global options)"
+            )
+        } else {
+            String::new()
+        };
+        return Err(format!("{}{hint}", crate::gates::excerpt(&failed.join("; "), 300)));
     }
     if loaded == 0 || loaded < running {
         return Err(format!("loaded into {loaded} of its {running} running tasks (the network's DNS named no more)"));
