@@ -500,7 +500,6 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
     use std::sync::Arc;
 
     use std::collections::HashMap;
@@ -542,15 +541,13 @@ secrets:
 
     /// A directory with the compose file (its `EXTRA` network named `extra`, or `front` when
     /// `extra` is false) and its files.
-    fn dir(extra: bool) -> PathBuf {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("planrun-compose-step-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+    /// A directory of its own with the compose file and its files, removed when dropped.
+    fn dir(extra: bool) -> tempfile::TempDir {
+        let dir = tempfile::Builder::new().prefix("planrun-compose-step-").tempdir().unwrap();
         let text = COMPOSE.replace("EXTRA", if extra { "extra" } else { "front" });
-        std::fs::write(dir.join("docker-compose.yml"), text).unwrap();
-        std::fs::write(dir.join("settings.txt"), "a=1\n").unwrap();
-        std::fs::write(dir.join("token.txt"), "secret\n").unwrap();
+        std::fs::write(dir.path().join("docker-compose.yml"), text).unwrap();
+        std::fs::write(dir.path().join("settings.txt"), "a=1\n").unwrap();
+        std::fs::write(dir.path().join("token.txt"), "secret\n").unwrap();
         dir
     }
 
@@ -684,7 +681,7 @@ services:
     async fn a_stack_is_created_then_a_second_run_changes_nothing() {
         let sim = Simulation::new();
         let dir = dir(false);
-        let (report, _) = apply(&sim, &dir, "").await;
+        let (report, _) = apply(&sim, dir.path(), "").await;
         assert_eq!(report.outcome, RunOutcome::Succeeded, "{report:?}");
         let web = sim.cluster.spec("shop_web").expect("created");
         assert_eq!(labels(&web)[services::STACK_LABEL], "shop");
@@ -696,7 +693,7 @@ services:
         assert!(cluster.secret("shop_token").await.unwrap().is_some());
 
         let updates = sim.cluster.update_calls();
-        let (again, memory) = apply(&sim, &dir, "").await;
+        let (again, memory) = apply(&sim, dir.path(), "").await;
         assert_eq!(again.outcome, RunOutcome::Succeeded);
         assert_eq!(sim.cluster.update_calls(), updates, "nothing is written on an unchanged stack");
         let said: Vec<String> = memory
@@ -713,7 +710,7 @@ services:
     #[tokio::test(start_paused = true)]
     async fn one_failing_service_puts_the_whole_stack_back() {
         let sim = Simulation::new();
-        let (first, _) = apply(&sim, &dir(false), "").await;
+        let (first, _) = apply(&sim, dir(false).path(), "").await;
         assert_eq!(first.outcome, RunOutcome::Succeeded);
         let before: Vec<ServiceSpec> =
             ["shop_web", "shop_api", "shop_agent"].iter().map(|n| sim.cluster.spec(n).unwrap()).collect();
@@ -721,7 +718,7 @@ services:
 
         // A new network for api, web to v2, api to a release that never turns healthy.
         let vars = "    var WEB_TAG default=v2\n    var API_TAG default=broken\n";
-        let (report, memory) = apply(&sim, &dir(true), vars).await;
+        let (report, memory) = apply(&sim, dir(true).path(), vars).await;
 
         assert_eq!(report.outcome, RunOutcome::RolledBack, "{report:?}");
         let failed = memory.events().into_iter().find_map(|e| match e {
@@ -747,8 +744,8 @@ services:
             .replace("    configs: [settings]\n", "    configs: [settings]\n    volumes: [\"data:/var/lib/data\"]\n")
             .replace("networks:\n  front: {}", "volumes:\n  data: {}\nnetworks:\n  front: {}")
             .replace("EXTRA", "front");
-        std::fs::write(dir.join("docker-compose.yml"), &with_volume).unwrap();
-        let (first, _) = apply(&sim, &dir, "").await;
+        std::fs::write(dir.path().join("docker-compose.yml"), &with_volume).unwrap();
+        let (first, _) = apply(&sim, dir.path(), "").await;
         assert_eq!(first.outcome, RunOutcome::Succeeded, "{first:?}");
         let mounts = |sim: &Simulation| {
             let spec = sim.cluster.spec("shop_web").unwrap();
@@ -757,9 +754,9 @@ services:
         assert_eq!(mounts(&sim)[0].source.as_deref(), Some("shop_data"));
 
         // The volume is gone from the file, and web has a new image.
-        std::fs::write(dir.join("docker-compose.yml"), COMPOSE.replace("EXTRA", "front")).unwrap();
+        std::fs::write(dir.path().join("docker-compose.yml"), COMPOSE.replace("EXTRA", "front")).unwrap();
         let updates = sim.cluster.update_calls();
-        let (refused, _) = apply(&sim, &dir, "    var WEB_TAG default=v2\n").await;
+        let (refused, _) = apply(&sim, dir.path(), "    var WEB_TAG default=v2\n").await;
         assert_ne!(refused.outcome, RunOutcome::Succeeded);
         let why = format!("{refused:?}");
         assert!(why.contains("the mount volume shop_data at /var/lib/data of shop_web"), "{why}");
@@ -767,7 +764,8 @@ services:
         assert_eq!(sim.cluster.update_calls(), updates, "no service was touched");
         assert_eq!(mounts(&sim).len(), 1);
 
-        let allowed = apply_with(&sim, &dir, "    var WEB_TAG default=v2\n", "        allow-removing mounts\n").await;
+        let allowed =
+            apply_with(&sim, dir.path(), "    var WEB_TAG default=v2\n", "        allow-removing mounts\n").await;
         assert_eq!(allowed.outcome, RunOutcome::Succeeded, "{allowed:?}");
         assert!(mounts(&sim).is_empty());
     }
@@ -776,7 +774,7 @@ services:
     async fn a_forced_update_since_is_no_change() {
         let sim = Simulation::new();
         let dir = dir(false);
-        let (first, _) = apply(&sim, &dir, "").await;
+        let (first, _) = apply(&sim, dir.path(), "").await;
         assert_eq!(first.outcome, RunOutcome::Succeeded);
         // Someone ran `docker service update --force shop_api` since.
         let cluster: &dyn Cluster = &sim.cluster;
@@ -785,7 +783,7 @@ services:
         forced.task_template.as_mut().unwrap().force_update = Some(1);
         services::replace_spec(cluster, api, &forced, None).await.unwrap();
         let updates = sim.cluster.update_calls();
-        let (again, _) = apply(&sim, &dir, "").await;
+        let (again, _) = apply(&sim, dir.path(), "").await;
         assert_eq!(again.outcome, RunOutcome::Succeeded);
         assert_eq!(sim.cluster.update_calls(), updates, "the force counter alone is no change");
     }
@@ -794,11 +792,11 @@ services:
     async fn a_config_with_other_content_is_refused_before_any_change() {
         let sim = Simulation::new();
         let dir = dir(false);
-        let (first, _) = apply(&sim, &dir, "").await;
+        let (first, _) = apply(&sim, dir.path(), "").await;
         assert_eq!(first.outcome, RunOutcome::Succeeded);
-        std::fs::write(dir.join("settings.txt"), "a=2\n").unwrap();
+        std::fs::write(dir.path().join("settings.txt"), "a=2\n").unwrap();
         let updates = sim.cluster.update_calls();
-        let (report, _) = apply(&sim, &dir, "    var WEB_TAG default=v2\n").await;
+        let (report, _) = apply(&sim, dir.path(), "    var WEB_TAG default=v2\n").await;
         assert_ne!(report.outcome, RunOutcome::Succeeded);
         assert!(format!("{report:?}").contains("cannot change"), "{report:?}");
         assert_eq!(sim.cluster.update_calls(), updates);
