@@ -137,7 +137,15 @@ pub struct ApplyRequest {
     pub parallelism: usize,
     /// How many runs of the stack the swarm keeps the state of (`[runs] keep`).
     pub keep_runs: usize,
+    /// Runs once the run holds the stack's lock and preflight passed, before anything changes
+    /// (`apply` ends the watch an earlier release left running, so a refused run ends none); an
+    /// error refuses the run.
+    pub before_changes: Option<BeforeChanges>,
 }
+
+/// What [`ApplyRequest::before_changes`] runs.
+pub type BeforeChanges =
+    Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> + Send>;
 
 /// A run id that sorts by time: `r-20261126T120000Z-12345`.
 pub fn new_run_id() -> String {
@@ -195,6 +203,13 @@ pub async fn apply(
     if !found.problems.is_empty() {
         let message = "preflight found problems: nothing was changed";
         let refused = Refused::emit(Refusal::Preflight, message, found.problems, &events);
+        let _ = lock.release().await;
+        return Err(refused);
+    }
+    if let Some(before) = request.before_changes
+        && let Err(message) = before().await
+    {
+        let refused = Refused::emit(Refusal::DockerUnavailable, message, Vec::new(), &events);
         let _ = lock.release().await;
         return Err(refused);
     }

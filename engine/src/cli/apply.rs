@@ -191,12 +191,23 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
     }
     let prompt: Option<Arc<dyn Approver>> =
         std::io::stdin().is_terminal().then(|| Arc::new(TerminalPrompt) as Arc<dyn Approver>);
-    // A release replaces the watch an earlier release of the stack left running.
-    match crate::watch::stop(cluster.as_ref(), &plan.stack.value).await {
-        Ok(Some(run)) => eprintln!("stopped the watch of run {run}: this release replaces it"),
-        Ok(None) => {}
-        Err(e) => return refuse(Refusal::DockerUnavailable, format!("cannot stop the earlier watch: {e}"), Vec::new()),
-    }
+    // A release replaces the watch an earlier release of the stack left running, once it holds
+    // the lock and passed preflight: a refused run ends nothing.
+    let before_changes: crate::session::BeforeChanges = {
+        let (cluster, stack) = (cluster.clone(), plan.stack.value.clone());
+        Box::new(move || {
+            Box::pin(async move {
+                match crate::watch::stop(cluster.as_ref(), &stack).await {
+                    Ok(Some(run)) => {
+                        eprintln!("stopped the watch of run {run}: this release replaces it");
+                        Ok(())
+                    }
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(format!("cannot stop the earlier watch: {e}; nothing was changed")),
+                }
+            })
+        })
+    };
     let watch_from = (cluster.clone(), environment.as_ref().and_then(|e| e.prometheus.clone()));
     let seams = Seams::live(
         cluster,
@@ -234,6 +245,7 @@ async fn apply_async(a: ApplyArgs) -> ExitCode {
         state_dir: a.state_dir.clone(),
         parallelism: usize::from(a.parallelism),
         keep_runs: runs.keep.map_or(crate::run_state::KEEP_RUNS, usize::from),
+        before_changes: Some(before_changes),
     };
     let ran = session::apply(request, seams, output, interrupts).await;
     // Messages still queued get at most notify::FINISH_BOUND; a failed one is a warning only,
