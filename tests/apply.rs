@@ -442,33 +442,7 @@ fn a_locked_stack_refuses_a_second_apply_and_unlock_needs_force_and_the_holders_
     let web = Service::create(&unique("web"), V1, 1);
     let stack = unique("stack");
     let _guard = LockGuard(stack.clone());
-    let lock = format!("planrun-lock-{stack}");
-    let create = std::process::Command::new("docker")
-        .args([
-            "config",
-            "create",
-            "--label",
-            "planrun.lock.holder=ci@runner-7",
-            "--label",
-            "planrun.lock.host=runner-7",
-            "--label",
-            "planrun.lock.run-id=r-other",
-            "--label",
-            "planrun.lock.pid=4242",
-            "--label",
-            "planrun.lock.started=2026-11-26T10:00:00Z",
-            &lock,
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            // A config needs some data; planrun's own lock holds the holder as JSON.
-            c.stdin.take().expect("piped stdin").write_all(b"{}")?;
-            c.wait()
-        })
-        .unwrap();
-    assert!(create.success());
+    support::hold_lock_as_another_run(&stack);
     let work = Workdir::new("lock");
     let plan = work.plan(&rolling_plan(&stack, &[("web", &web.name, V2, "")], false, ""));
 

@@ -359,10 +359,37 @@ fn never_switches(c: Colours, switch: &str, bad: &str, program: &str, says: &str
 
 #[test]
 fn a_failing_live_gate_switches_straight_back_to_the_old_colour() {
-    let _serial = serial();
     let c = Colours::new("bgback");
+    let switch = c.nginx();
+    switches_back(c, &switch, "nginx");
+}
+
+/// The switch back through a Caddy router loads the old config into the running router tasks
+/// (no task replaced first). Prints the time from the failing measurement to the new colour's
+/// last answer: the figure in docs/benchmarks.md, measured over 10 runs of this test.
+#[test]
+fn a_failing_live_gate_switches_a_caddy_router_back_in_place() {
+    let c = Colours::behind_caddy("bgcaddy");
+    let switch = c.caddy();
+    let run = switches_back(c, &switch, "caddy");
+    let said = |text: &str| {
+        run.events.iter().any(|e| e["event"] == "step-progress" && e["message"].as_str().unwrap_or("").contains(text))
+    };
+    let progress: Vec<&str> =
+        run.events.iter().filter(|e| e["event"] == "step-progress").filter_map(|e| e["message"].as_str()).collect();
+    assert!(said("loaded into 2 tasks"), "the switch loaded the config live: {progress:#?}");
+    assert!(said("is back on config"), "the switch back loaded the old config live: {progress:#?}");
+    let run_id = run.events_of("run-started")[0]["run_id"].as_str().unwrap().to_owned();
+    let helpers = docker(&["service", "ls", "-q", "--filter", &format!("label=planrun.job.run-id={run_id}")]);
+    assert_eq!(helpers, "", "the run removed its helper jobs");
+}
+
+/// Switches to green, fails the live gate after its first pass: traffic goes back to blue with no
+/// failed request; prints how long the new colour still answered.
+fn switches_back(c: Colours, switch: &str, how: &str) -> support::Run {
+    let _serial = serial();
     let (preview, live) = (gate_file(&c.work, "preview"), gate_file(&c.work, "live"));
-    let plan = c.plan(&preview, &live, &c.nginx());
+    let plan = c.plan(&preview, &live, switch);
     let router_before = c.router.config();
     let probe = Probe::start(&format!("http://{}:8080/", c.router.name), 240);
 
@@ -383,7 +410,19 @@ fn a_failing_live_gate_switches_straight_back_to_the_old_colour() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(run.outcome(), "rolled-back");
     let last_new = seen.log.iter().filter(|(_, v)| v.as_deref() == Some("v2")).map(|(t, _)| *t).fold(0.0, f64::max);
-    eprintln!("switch back: the new colour answered last {:.2} s after the rollback started", last_new - failed_at);
+    // From the failing measurement to the rollback's start, on the run's own clock.
+    let at = |event: &str, pick: &dyn Fn(&serde_json::Value) -> bool| {
+        run.events.iter().filter(|e| e["event"] == event && pick(e)).filter_map(|e| e["elapsed_ms"].as_u64()).next()
+    };
+    let failing = at("measurement", &|e| e["gate"] == "live" && e["verdict"] != "pass");
+    let started = at("rollback-started", &|_| true);
+    let judged = failing.zip(started).map(|(f, s)| s.saturating_sub(f) as f64 / 1000.0).unwrap_or(f64::NAN);
+    eprintln!(
+        "{how} switch back: the new colour answered last {:.2} s after the rollback started, {:.2} s after the \
+         failing measurement",
+        last_new - failed_at,
+        last_new - failed_at + judged
+    );
     let failures: Vec<String> = seen.failures.iter().map(|(t, why)| format!("{:+.2}s {why}", t - failed_at)).collect();
     if !failures.is_empty() {
         eprintln!("failed requests (after the rollback started): {}", failures.join("; "));
@@ -395,68 +434,10 @@ fn a_failing_live_gate_switches_straight_back_to_the_old_colour() {
     }
     assert!(seen.versions.get("v2").copied().unwrap_or(0) > 0, "traffic had switched");
     assert_eq!(seen.versions_after(last_new + 0.001), ["v1".to_string()].into());
-    no_request_failed("blue-green switch and switch back", &seen);
+    no_request_failed(&format!("blue-green {how} switch and switch back"), &seen);
     assert_eq!(c.router.config(), router_before, "the router is back on its config");
     assert_eq!(c.green.spec()["Mode"]["Replicated"]["Replicas"], 0);
-}
-
-/// The switch back through a Caddy router loads the old config into the running router tasks
-/// (no task replaced first). Prints the time from the rollback's start to the new colour's last
-/// answer: the figure in docs/benchmarks.md, measured over 10 runs of this test.
-#[test]
-fn a_failing_live_gate_switches_a_caddy_router_back_in_place() {
-    let _serial = serial();
-    let c = Colours::behind_caddy("bgcaddy");
-    let (preview, live) = (gate_file(&c.work, "preview"), gate_file(&c.work, "live"));
-    let plan = c.plan(&preview, &live, &c.caddy());
-    let router_before = c.router.config();
-    let probe = Probe::start(&format!("http://{}:8080/", c.router.name), 240);
-
-    let mut apply = Background::apply(&c.work, &plan, &[]);
-    loop {
-        let e = apply.wait_for("measurement", "front");
-        if e["gate"] == "live" {
-            break;
-        }
-    }
-    fail_gate(&live);
-    apply.wait_for("rollback-started", "");
-    let failed_at = uptime();
-    let run = apply.finish();
-    std::thread::sleep(Duration::from_secs(2));
-    let seen = probe.stop();
-
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert_eq!(run.outcome(), "rolled-back");
-    let said = |text: &str| {
-        run.events.iter().any(|e| e["event"] == "step-progress" && e["message"].as_str().unwrap_or("").contains(text))
-    };
-    let progress: Vec<&str> =
-        run.events.iter().filter(|e| e["event"] == "step-progress").filter_map(|e| e["message"].as_str()).collect();
-    assert!(said("loaded into 2 tasks"), "the switch loaded the config live: {progress:#?}");
-    assert!(said("is back on config"), "the switch back loaded the old config live: {progress:#?}");
-    let run_id = run.events_of("run-started")[0]["run_id"].as_str().unwrap().to_owned();
-    let helpers = docker(&["service", "ls", "-q", "--filter", &format!("label=planrun.job.run-id={run_id}")]);
-    assert_eq!(helpers, "", "the run removed its helper jobs");
-    let last_new = seen.log.iter().filter(|(_, v)| v.as_deref() == Some("v2")).map(|(t, _)| *t).fold(0.0, f64::max);
-    // From the failing measurement to the rollback's start, on the run's own clock.
-    let at = |event: &str, pick: &dyn Fn(&serde_json::Value) -> bool| {
-        run.events.iter().filter(|e| e["event"] == event && pick(e)).filter_map(|e| e["elapsed_ms"].as_u64()).next()
-    };
-    let failing = at("measurement", &|e| e["gate"] == "live" && e["verdict"] != "pass");
-    let started = at("rollback-started", &|_| true);
-    let judged = failing.zip(started).map(|(f, s)| s.saturating_sub(f) as f64 / 1000.0).unwrap_or(f64::NAN);
-    eprintln!(
-        "caddy switch back: the new colour answered last {:.2} s after the rollback started, {:.2} s after the \
-         failing measurement",
-        last_new - failed_at,
-        last_new - failed_at + judged
-    );
-    assert!(seen.versions.get("v2").copied().unwrap_or(0) > 0, "traffic had switched");
-    assert_eq!(seen.versions_after(last_new + 0.001), ["v1".to_string()].into());
-    no_request_failed("blue-green caddy switch and switch back", &seen);
-    assert_eq!(c.router.config(), router_before, "the router is back on its config");
-    assert_eq!(c.green.spec()["Mode"]["Replicated"]["Replicas"], 0);
+    run
 }
 
 #[test]

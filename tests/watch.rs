@@ -217,24 +217,9 @@ fn a_rollback_or_planrun_watch_stop_ends_a_running_watch_and_stop_says_so_when_t
     assert!(watch_service(&stack));
 
     // An apply the lock refuses changes nothing: the watch runs on.
-    let lock = format!("planrun-lock-{stack}");
-    let mut create = std::process::Command::new("docker")
-        .args([
-            "config",
-            "create",
-            "--label",
-            "planrun.lock.holder=ci@runner-7",
-            "--label",
-            "planrun.lock.run-id=r-other",
-        ])
-        .args(["--label", "planrun.lock.pid=4242", "--label", "planrun.lock.started=2026-11-26T10:00:00Z", &lock, "-"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut create.stdin.take().unwrap(), b"{}").unwrap();
-    assert!(create.wait().unwrap().success());
+    support::hold_lock_as_another_run(&stack);
     let refused = work.apply(&path, &[]);
-    let _ = std::process::Command::new("docker").args(["config", "rm", &lock]).output();
+    let _ = std::process::Command::new("docker").args(["config", "rm", &format!("planrun-lock-{stack}")]).output();
     assert_ne!(refused.code, 0, "the lock refuses it: {}", refused.stderr);
     assert!(!refused.stderr.contains("stopped the watch"), "{}", refused.stderr);
     assert!(watch_service(&stack), "a refused apply leaves the watch running");

@@ -737,3 +737,26 @@ pub fn local_status(port: u16, path: &str) -> Option<u16> {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// Takes the deploy lock of `stack` as another run would hold it (run `r-other`, pid 4242 on
+/// runner-7, started 2026-11-26): planrun then refuses to apply. [`LockGuard`] removes it.
+pub fn hold_lock_as_another_run(stack: &str) {
+    let lock = format!("planrun-lock-{stack}");
+    #[rustfmt::skip]
+    let mut create = Command::new("docker")
+        .args([
+            "config", "create",
+            "--label", "planrun.lock.holder=ci@runner-7",
+            "--label", "planrun.lock.host=runner-7",
+            "--label", "planrun.lock.run-id=r-other",
+            "--label", "planrun.lock.pid=4242",
+            "--label", "planrun.lock.started=2026-11-26T10:00:00Z",
+            &lock, "-",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A config needs some data; planrun's own lock holds the holder as JSON.
+    std::io::Write::write_all(&mut create.stdin.take().unwrap(), b"{}").unwrap();
+    assert!(create.wait().unwrap().success(), "docker config create {lock}");
+}

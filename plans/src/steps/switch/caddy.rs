@@ -41,10 +41,8 @@ impl Definition for Caddy {
     const EXAMPLE: &'static str = "switch caddy router=SERVICE template=FILE";
 
     fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>) -> Option<Caddy> {
-        let router = d.string(f, "router", true);
-        let template = d.string(f, "template", true);
-        let target = d.string(f, "target", false).map(|t| t.value).unwrap_or_else(|| "/etc/caddy/Caddyfile".into());
-        router.zip(template).map(|(r, t)| Caddy { router: r.value, template: t.value, target, template_span: t.span })
+        let (router, template, target, template_span) = super::router_settings(d, f, "/etc/caddy/Caddyfile")?;
+        Some(Caddy { router, template, target, template_span })
     }
 
     fn router(&self) -> Option<&str> {

@@ -92,6 +92,19 @@ switch_kinds! {
     Caddy(Caddy),
 }
 
+/// The settings of a switch that renders a router's config (`nginx`, `caddy`): `router`,
+/// `template` (and where it was written) and `target`, `default_target` when not set.
+fn router_settings(
+    d: &mut Decoder<'_>,
+    f: &mut Fields<'_>,
+    default_target: &str,
+) -> Option<(String, String, String, crate::span::Span)> {
+    let router = d.string(f, "router", true);
+    let template = d.string(f, "template", true);
+    let target = d.string(f, "target", false).map(|t| t.value).unwrap_or_else(|| default_target.into());
+    router.zip(template).map(|(r, t)| (r.value, t.value, target, t.span))
+}
+
 /// Reads `switch KIND setting=value ...`.
 pub fn decode(d: &mut Decoder<'_>, node: &Node) -> Option<Switch> {
     let mut f = d.fields(node, "`switch`");

@@ -27,10 +27,8 @@ impl Definition for Nginx {
     const EXAMPLE: &'static str = "switch nginx router=SERVICE template=FILE";
 
     fn decode(d: &mut Decoder<'_>, f: &mut Fields<'_>) -> Option<Nginx> {
-        let router = d.string(f, "router", true);
-        let template = d.string(f, "template", true);
-        let target = d.string(f, "target", false).map(|t| t.value).unwrap_or_else(|| "/etc/nginx/nginx.conf".into());
-        router.zip(template).map(|(r, t)| Nginx { router: r.value, template: t.value, target, template_span: t.span })
+        let (router, template, target, template_span) = super::router_settings(d, f, "/etc/nginx/nginx.conf")?;
+        Some(Nginx { router, template, target, template_span })
     }
 
     fn router(&self) -> Option<&str> {
