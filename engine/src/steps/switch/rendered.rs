@@ -160,7 +160,9 @@ pub async fn render_and_check(
                 .map_err(|error| ServiceError::Cluster { doing: format!("create config {name}"), error })?
         }
     };
-    ctx.progress(format!("checking {name} with {} in the router's image", how.check.join(" ")));
+    // The program and its verb (`nginx -t`, `caddy validate`), not where the config is.
+    let checker = how.check.iter().take(2).map(String::as_str).collect::<Vec<_>>().join(" ");
+    ctx.progress(format!("checking {name} with {checker} in the router's image"));
     let spec = router.spec.clone().unwrap_or_default();
     let image = spec::image(&spec).to_owned();
     let networks = spec
