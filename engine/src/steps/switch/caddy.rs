@@ -104,12 +104,14 @@ impl SwitchBehavior for Caddy {
     ) -> Result<(), StepError> {
         let router = router.unwrap_or_default();
         let config = rendered::render_and_check(ctx, &router, &how(self), &colours.idle, record).await?;
+        let how_back = live_load(self);
+        let content_type = how_back.content_type.clone();
         record.switched = true;
-        record.live_load = Some(live_load(self));
+        record.live_load = Some(how_back);
         ctx.record(Undo::BlueGreen(Box::new(record.clone()))).await?;
         ctx.progress(format!("switching {} to {} (config {})", self.router, colours.idle, config.name));
         let started = Instant::now();
-        match load(&ctx.run, &self.router, config.text.as_bytes(), &live_load(self).content_type).await {
+        match load(&ctx.run, &self.router, config.text.as_bytes(), &content_type).await {
             Ok(tasks) => ctx.progress(format!(
                 "{} now sends traffic to {}: config {} loaded into {tasks} task{} in {} ms; rolling it onto the \
                  service so later tasks have it too",
@@ -202,7 +204,12 @@ async fn load(ctx: &RunContext, router: &str, config: &[u8], content_type: &str)
         Ok(Err(e)) => return Err(format!("exec in the helper container: {e}")),
         Err(_) => return Err(format!("the router's admin API did not answer within {} s", LOADING.as_secs())),
     };
-    let said = String::from_utf8_lossy(&done.stdout);
+    said(&String::from_utf8_lossy(&done.stdout), running)
+}
+
+/// What the helper's script said (one `loaded ADDRESS` or `failed ADDRESS: WHY` per task it
+/// found), for a router with `running` running tasks: how many were loaded, or why not all.
+fn said(said: &str, running: usize) -> Result<usize, String> {
     let loaded = said.lines().filter(|l| l.starts_with("loaded ")).count();
     let failed: Vec<&str> = said.lines().filter_map(|l| l.strip_prefix("failed ")).collect();
     if !failed.is_empty() {
@@ -303,4 +310,31 @@ async fn start(cluster: Arc<dyn Cluster>, run_id: &str, service: &Service) -> Re
         node: Some(node),
     };
     Attended::start(cluster, &job, STARTING).await.map_err(|e| format!("the helper container did not start: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::said;
+
+    #[test]
+    fn a_load_every_task_refused_says_where_the_admin_api_must_listen() {
+        let out = "failed 10.0.1.14: wget: can't connect to remote host (10.0.1.14): Connection refused\n\
+                   failed 10.0.1.13: wget: can't connect to remote host (10.0.1.13): Connection refused\n";
+        let why = said(out, 2).unwrap_err();
+        assert!(why.starts_with("10.0.1.14: wget: can't connect"), "{why}");
+        assert!(why.ends_with("(`admin 0.0.0.0:2019` in the Caddyfile's global options)"), "{why}");
+    }
+
+    #[test]
+    fn a_load_counts_the_tasks_and_fails_when_dns_named_fewer_than_run() {
+        assert_eq!(said("loaded 10.0.1.5\nloaded 10.0.1.6\n", 2), Ok(2));
+        assert_eq!(
+            said("loaded 10.0.1.5\n", 2),
+            Err("loaded into 1 of its 2 running tasks (the network's DNS named no more)".into())
+        );
+        assert_eq!(said("", 0), Err("loaded into 0 of its 0 running tasks (the network's DNS named no more)".into()));
+        let other =
+            said("loaded 10.0.1.5\nfailed 10.0.1.6: wget: server returned error: HTTP/1.1 400 Bad Request\n", 2);
+        assert_eq!(other, Err("10.0.1.6: wget: server returned error: HTTP/1.1 400 Bad Request".into()), "no hint");
+    }
 }
