@@ -3,7 +3,8 @@
 //! port, so only a Swarm task on that network reaches `http://SERVICE:8080/`. `planrun plan`
 //! simulates the gate; it passes on a healthy service, fails a release that answers 500 (the run rolls back, the status in
 //! the measurement), and errors, naming the network, when the network does not exist. No
-//! probe job service is left after any run, nor after a run interrupted mid-gate. Also: what one measurement costs beside the
+//! probe job service is left after any run, nor after a run interrupted mid-gate. With
+//! `every-task`, every task is asked and the first bad one fails the gate, named. Also: what one measurement costs beside the
 //! request itself (the exec round trip), printed for docs/benchmarks.md.
 //!
 //! Every network and service is named uniquely and removed at the end, pass or fail.
@@ -142,6 +143,51 @@ fn a_release_answering_500_inside_the_network_is_rolled_back() {
     assert_eq!(probes_left(&run), Vec::<String>::new(), "the probe job is removed");
 }
 
+/// `every-task`: each measurement asks every task the service's name lists, so the first
+/// measurement after a bad task joins Docker's DNS fails, naming its address; on a healthy
+/// service every measurement says how many tasks answered.
+#[test]
+fn every_task_asks_each_task_and_fails_at_the_first_bad_one() {
+    let network = Network::create();
+    let api = service_on(&network, V1);
+    let before = api.spec();
+    let url = format!("http://{}:8080/", api.name);
+    let every = gate(&url, &network.0).replace("timeout=\"3s\"", "timeout=\"3s\" every-task=#true");
+    assert!(every.contains("every-task=#true"));
+
+    let work = Workdir::new("netgate-every-pass");
+    let stack = unique("stack");
+    let plan = work.plan(&format!("plan e2e {{\n    stack {stack}\n{every}    check probe {{ gates inside; }}\n}}\n"));
+    let run = work.apply(&plan, &[]);
+    assert_eq!((run.code, run.outcome().as_str()), (0, "succeeded"), "{}", run.stderr);
+    let measured = measurements(&run);
+    assert_eq!(measured.len(), 3, "{measured:?}");
+    for m in &measured {
+        assert_eq!((m["verdict"].as_str(), m["value"].as_str()), (Some("pass"), Some("200 from 2 of 2 tasks")), "{m}");
+        assert_eq!(m["target"], format!("GET {url} from network {}, every task", network.0));
+    }
+
+    let work = Workdir::new("netgate-every-fail");
+    let stack = unique("stack");
+    let plan = work.plan(&support::rolling_plan(
+        &stack,
+        &[("api", &api.name, ERRORS, "        gates inside\n")],
+        false,
+        &every,
+    ));
+    let run = work.apply(&plan, &[]);
+    assert_eq!((run.code, run.outcome().as_str()), (1, "rolled-back"), "{}", run.stderr);
+    let measured: Vec<_> = measurements(&run).into_iter().filter(|m| m["step"] == "api").collect();
+    // The judgement starts once the first new task runs, which is once it is in Docker's DNS.
+    let first = measured.first().expect("a measurement of the rolling step");
+    assert_eq!(first["verdict"], "fail", "the first measurement fails: {measured:?}");
+    let value = first["value"].as_str().unwrap_or_default();
+    assert!(value.starts_with("500 from 10.") && value.ends_with(" tasks passed"), "{value}");
+    assert!(run.stderr.contains("gate `inside` failed"), "{}", run.stderr);
+    assert_eq!(api.spec(), before, "the old spec is back");
+    assert_eq!(probes_left(&run), Vec::<String>::new(), "the probe job is removed");
+}
+
 #[test]
 fn a_network_that_does_not_exist_is_an_error_naming_it() {
     let work = Workdir::new("netgate-nonet");
@@ -266,7 +312,7 @@ fn the_exec_round_trip_of_one_measurement() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let cluster: Arc<dyn Cluster> = Arc::new(engine::cluster::swarm::Swarm::connect().await.expect("the swarm"));
-        let from = FromNetwork { network: network.0.clone(), image: PROBE.into() };
+        let from = FromNetwork { network: network.0.clone(), image: PROBE.into(), every_task: false };
         let gate = HttpGate {
             url: format!("http://{}:8080/health", api.name),
             method: "GET".into(),

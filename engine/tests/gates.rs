@@ -565,7 +565,11 @@ async fn a_kept_probe_whose_container_was_killed_is_replaced_before_the_next_jud
     let name = unique("kept");
     let mut services = TestServices(Vec::new());
     services.create(&name, "planrun-test/app:v1", 1);
-    let from = plans::gates::FromNetwork { network: "planrun-test".into(), image: "planrun-test/app:v1".into() };
+    let from = plans::gates::FromNetwork {
+        network: "planrun-test".into(),
+        image: "planrun-test/app:v1".into(),
+        every_task: false,
+    };
     let inside = gate(
         "inside",
         GateKind::Http(HttpGate {

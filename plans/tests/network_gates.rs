@@ -39,11 +39,11 @@ fn from(gate: &str) -> Option<FromNetwork> {
 fn network_and_image_read_as_where_the_request_is_sent_from() {
     assert_eq!(
         from(r#"http "http://shop_api:8080/health" network="shop_backend" image="busybox:1.36""#),
-        Some(FromNetwork { network: "shop_backend".into(), image: "busybox:1.36".into() })
+        Some(FromNetwork { network: "shop_backend".into(), image: "busybox:1.36".into(), every_task: false })
     );
     assert_eq!(
         from("http \"http://shop_api:8080/health\" {\n network shop_backend\n image \"busybox:1.36\"\n }"),
-        Some(FromNetwork { network: "shop_backend".into(), image: "busybox:1.36".into() })
+        Some(FromNetwork { network: "shop_backend".into(), image: "busybox:1.36".into(), every_task: false })
     );
     assert_eq!(from(r#"http "http://127.0.0.1:8080/health""#), None, "from this machine");
 }
@@ -109,4 +109,43 @@ fn head_is_not_sent_from_a_network() {
         from(r#"http "http://shop_api:8080/" method=POST network="n" image="i""#).map(|f| f.network),
         Some("n".into())
     );
+}
+
+#[test]
+fn every_task_asks_each_task_of_a_service_named_in_the_url() {
+    assert_eq!(
+        from(r#"http "http://shop_api:8080/health" network="shop_backend" image="busybox:1.36" every-task=#true"#),
+        Some(FromNetwork { network: "shop_backend".into(), image: "busybox:1.36".into(), every_task: true })
+    );
+    assert_eq!(
+        from(r#"http "http://shop_api:8080/health" network="shop_backend" image="busybox:1.36" every-task=#false"#)
+            .map(|f| f.every_task),
+        Some(false)
+    );
+    assert_eq!(
+        said(r#"http "http://shop_api:8080/health" every-task=#true"#),
+        ["planrun::bad-value: `every-task` only means something on an `http` gate measured from a network @ #true"]
+    );
+    assert_eq!(
+        said(r#"http "http://10.0.1.5:8080/health" network="shop_backend" image="busybox:1.36" every-task=#true"#),
+        ["planrun::bad-value: `every-task` asks every task of a service, and `10.0.1.5` is an address, not a service \
+          @ \"http://10.0.1.5:8080/health\""]
+    );
+    assert_eq!(
+        said(r#"http "http://[fd00::5]:8080/" network="shop_backend" image="busybox:1.36" every-task=#true"#).len(),
+        1
+    );
+    let quoted = said(r#"http "http://shop_api/" network="n" image="i" every-task="true""#);
+    assert!(quoted.len() == 1 && quoted[0].contains("every-task") && quoted[0].ends_with("@ \"true\""), "{quoted:?}");
+}
+
+#[test]
+fn the_host_of_a_url() {
+    use plans::gates::http::url_host;
+    assert_eq!(url_host("http://shop_api:8080/health"), Some("shop_api"));
+    assert_eq!(url_host("https://shop_api/x?y#z"), Some("shop_api"));
+    assert_eq!(url_host("http://u:p@shop_api:1/"), Some("shop_api"));
+    assert_eq!(url_host("http://[fd00::5]:8080/"), Some("[fd00::5]"));
+    assert_eq!(url_host("http:///x"), None);
+    assert_eq!(url_host("ftp://x/"), None);
 }

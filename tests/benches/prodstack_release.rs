@@ -90,8 +90,8 @@ fn release(version: &str) -> String {
     // host's uptime clock; the run's elapsed time counts from just before its process began).
     for (path, s) in ["/", "/api", "/jobs"].iter().zip(&seen) {
         if !s.failures.is_empty() {
-            let at: Vec<String> = s.failures.iter().map(|(t, _)| format!("{:.1}", t - started)).collect();
-            eprintln!("{version}: {path} failed at +s {}", at.join(" "));
+            let at: Vec<String> = s.failures.iter().map(|(t, why)| format!("{:.2} ({why})", t - started)).collect();
+            eprintln!("{version}: {path} failed at +s {}", at.join(", "));
         }
     }
     for e in run.events.iter().filter(|e| {

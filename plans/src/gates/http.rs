@@ -42,6 +42,11 @@ pub struct FromNetwork {
     pub network: String,
     /// The probe container's image; it runs busybox's `wget`.
     pub image: String,
+    /// Each measurement asks every task of the URL's service (the addresses of `tasks.HOST` in
+    /// the network's DNS), not the one address the name picks: it fails when any task's answer
+    /// fails (`every-task=#true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub every_task: bool,
 }
 
 /// The settings that make a request carry a credential: none is sent from a network.
@@ -103,6 +108,7 @@ fn from_network(
 ) -> Option<FromNetwork> {
     let network = d.string(f, "network", false);
     let image = d.string(f, "image", false);
+    let every_task = d.boolean(f, "every-task");
     for (key, value) in [("network", &network), ("image", &image)] {
         if let Some(v) = value
             && v.value.trim().is_empty()
@@ -116,6 +122,19 @@ fn from_network(
         }
         (None, Some(i)) => d.push(Diagnostic::new(GateProblem::ImageWithoutNetwork, i.span)),
         (Some(_), _) | (None, None) => {}
+    }
+    if let Some(every) = &every_task
+        && network.is_none()
+    {
+        d.push(Diagnostic::new(GateProblem::EveryTaskWithoutNetwork, every.span));
+    }
+    let every_task = every_task.is_some_and(|e| e.value);
+    if every_task
+        && let Some(u) = url
+        && let Some(host) = url_host(&u.value)
+        && (host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('['))
+    {
+        d.push(Diagnostic::new(GateProblem::EveryTaskOfAnAddress { host }, u.span));
     }
     let network = network?;
     let in_url = url.map(|u| (credentials::in_url(&u.value), u.span));
@@ -132,5 +151,18 @@ fn from_network(
     if let Some(span) = head {
         d.push(Diagnostic::new(GateProblem::HeadFromNetwork, span));
     }
-    Some(FromNetwork { network: network.value, image: image?.value })
+    Some(FromNetwork { network: network.value, image: image?.value, every_task })
+}
+
+/// The host of an `http://` or `https://` URL (`shop_api` of `http://shop_api:8080/health`),
+/// without its port; `[...]` for an IPv6 address.
+pub fn url_host(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"))?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    if authority.starts_with('[') {
+        return authority.find(']').map(|end| &authority[..=end]);
+    }
+    let host = authority.split(':').next()?;
+    (!host.is_empty()).then_some(host)
 }

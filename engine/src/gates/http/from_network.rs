@@ -227,47 +227,89 @@ async fn started(
 }
 
 impl NetworkMeter {
-    /// One request by exec in `container`.
+    /// One request by exec in `container` (one to every task of the URL's service with
+    /// `every-task`).
     async fn request(&mut self, container: String) -> Measurement {
         let target = Meter::target(self);
         let condition = condition(&self.gate);
         let network = &self.from.network;
+        let every_task = self.from.every_task;
+        let argv = if every_task {
+            match wget::every_task_argv(&self.gate.method, &self.gate.url, self.timeout, BODY_LIMIT) {
+                Some(argv) => argv,
+                None => return Measurement::error(target, condition, "the URL names no host whose tasks to ask"),
+            }
+        } else {
+            wget::argv(&self.gate.method, &self.gate.url, self.timeout, BODY_LIMIT)
+        };
         let exec = Exec {
             container,
-            argv: wget::argv(&self.gate.method, &self.gate.url, self.timeout, BODY_LIMIT),
+            argv,
             env: Vec::new(),
             user: None,
             stdin: ExecInput::Nothing,
             stdout: ExecOutput::Capture,
         };
+        // Every task is asked at once, after a DNS lookup that may take as long again.
+        let allowed = if every_task { self.timeout * 2 } else { self.timeout };
         let sent = Instant::now();
-        let done = match tokio::time::timeout(self.timeout, self.cluster.exec(exec)).await {
+        let done = match tokio::time::timeout(allowed, self.cluster.exec(exec)).await {
             Ok(Ok(done)) => done,
             Ok(Err(e)) => return Measurement::error(target, condition, format!("exec in the probe container: {e}")),
             Err(_) => {
-                let why = format!("no answer within {} from network `{network}`", crate::clock::seconds(self.timeout));
+                let why = format!("no answer within {} from network `{network}`", crate::clock::seconds(allowed));
                 return Measurement::error(target, condition, why);
             }
         };
-        let answer = wget::parse(&String::from_utf8_lossy(&done.stderr));
-        self.last = Some(Timing { round_trip: sent.elapsed(), request: answer.took });
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        if !every_task {
+            let answer = wget::parse(&stderr);
+            self.last = Some(Timing { round_trip: sent.elapsed(), request: answer.took });
+            let (outcome, value, detail) = self.judged(&answer, done.exit_code, &done.stdout);
+            return Measurement { outcome, target, value, condition, detail };
+        }
+        let tasks = wget::parse_every_task(&done.stdout, &stderr);
+        let slowest = tasks.iter().filter_map(|t| t.answer.took).max();
+        self.last = Some(Timing { round_trip: sent.elapsed(), request: slowest });
+        if tasks.is_empty() {
+            let host = plans::gates::http::url_host(&self.gate.url).unwrap_or("?");
+            let why = if wget::no_task(&stderr) {
+                format!("no task of `{host}` is in the DNS of network `{network}` (`tasks.{host}` lists none)")
+            } else {
+                format!(
+                    "the probe in network `{network}` could not ask the tasks of `{host}` (exit code {}): {}",
+                    done.exit_code,
+                    excerpt(stderr.trim(), 300)
+                )
+            };
+            return Measurement::error(target, condition, why);
+        }
+        let judged: Vec<_> =
+            tasks.iter().map(|t| (t.address.as_str(), self.judged(&t.answer, done.exit_code, &t.body))).collect();
+        every_task_measurement(target, condition, &judged)
+    }
+
+    /// The outcome, value and detail of one answer (`body`: what was read of it, up to the
+    /// limit and one byte more).
+    fn judged(&self, answer: &wget::Answer, exit_code: i64, body: &[u8]) -> (Outcome, Option<String>, Option<String>) {
+        let network = &self.from.network;
         let Some(status) = answer.status else {
             let why = if answer.timed_out() {
                 format!("no answer within {} from network `{network}`", crate::clock::seconds(self.timeout))
             } else if answer.complaints.is_empty() {
-                format!("wget in the probe container ended with exit code {} and no status", done.exit_code)
+                format!("wget in the probe container ended with exit code {exit_code} and no status")
             } else {
                 format!("from network `{network}`: {}", excerpt(&answer.complaints.join("; "), 300))
             };
-            return Measurement::error(target, condition, why);
+            return (Outcome::Error, None, Some(why));
         };
-        let over = done.stdout.len() > BODY_LIMIT;
-        let body = String::from_utf8_lossy(&done.stdout[..done.stdout.len().min(BODY_LIMIT)]);
+        let over = body.len() > BODY_LIMIT;
+        let text = String::from_utf8_lossy(&body[..body.len().min(BODY_LIMIT)]);
         let value = Some(status.to_string());
         if let Some(wanted) = &self.gate.body
             && status == self.gate.status
             && over
-            && !body.contains(wanted.as_str())
+            && !text.contains(wanted.as_str())
         {
             let detail = Some(format!(
                 "status {status}, but the body is larger than {} and {wanted:?} is not in its first {}, \
@@ -275,17 +317,52 @@ impl NetworkMeter {
                 crate::gates::client::size(BODY_LIMIT),
                 crate::gates::client::size(BODY_LIMIT)
             ));
-            return Measurement { outcome: Outcome::Error, target, value, condition, detail };
+            return (Outcome::Error, value, detail);
         }
-        let (outcome, detail) = judge(&self.gate, status, &body);
-        Measurement { outcome, target, value, condition, detail }
+        let (outcome, detail) = judge(&self.gate, status, &text);
+        (outcome, value, detail)
     }
+}
+
+/// One measurement of every task's answer: it fails when one task's answer fails, and is
+/// otherwise an error when one could not be taken, inconclusive when one was; its value names
+/// the tasks that did not pass (`500 from 10.0.1.7; 200 from 2 more of 3 tasks`).
+fn every_task_measurement(
+    target: String,
+    condition: String,
+    judged: &[(&str, (Outcome, Option<String>, Option<String>))],
+) -> Measurement {
+    let worst = [Outcome::Fail, Outcome::Error, Outcome::Inconclusive, Outcome::Pass]
+        .into_iter()
+        .find(|o| judged.iter().any(|(_, (outcome, _, _))| outcome == o))
+        .unwrap_or(Outcome::Pass);
+    let total = judged.len();
+    let of = format!("of {total} task{}", if total == 1 { "" } else { "s" });
+    let bad: Vec<_> = judged.iter().filter(|(_, (o, _, _))| *o != Outcome::Pass).collect();
+    let passed = total - bad.len();
+    let value = if bad.is_empty() {
+        let statuses: std::collections::BTreeSet<_> = judged.iter().filter_map(|(_, (_, v, _))| v.clone()).collect();
+        let statuses: Vec<_> = statuses.into_iter().collect();
+        format!("{} from {total} {of}", statuses.join(", "))
+    } else {
+        let named: Vec<String> = bad
+            .iter()
+            .map(|(address, (_, value, _))| format!("{} from {address}", value.as_deref().unwrap_or("no answer")))
+            .collect();
+        format!("{}; {passed} {of} passed", named.join("; "))
+    };
+    let detail = bad
+        .iter()
+        .find(|(_, (o, _, _))| *o == worst)
+        .and_then(|(address, (_, _, detail))| detail.as_ref().map(|d| format!("{address}: {d}")));
+    Measurement { outcome: worst, target, value: Some(value), condition, detail }
 }
 
 #[async_trait]
 impl Meter for NetworkMeter {
     fn target(&self) -> String {
-        format!("{} {} from network {}", self.gate.method, self.gate.url, self.from.network)
+        let every = if self.from.every_task { ", every task" } else { "" };
+        format!("{} {} from network {}{every}", self.gate.method, self.gate.url, self.from.network)
     }
 
     fn condition(&self) -> String {
@@ -341,7 +418,7 @@ mod tests {
     use crate::cluster::fake::FakeCluster;
 
     fn gate() -> (HttpGate, FromNetwork) {
-        let from = FromNetwork { network: "shop_backend".into(), image: "busybox:1.36".into() };
+        let from = FromNetwork { network: "shop_backend".into(), image: "busybox:1.36".into(), every_task: false };
         let gate = HttpGate {
             url: "http://shop_api:8080/health".into(),
             method: "GET".into(),
@@ -365,6 +442,29 @@ mod tests {
         assert_eq!(m.detail.as_deref(), Some("network `shop_backend` does not exist on this swarm"));
         assert_eq!(meter.measure().await.outcome, Outcome::Error, "and so is every measurement after it");
         assert!(fake.service_names().is_empty(), "no probe job was created");
+    }
+
+    #[test]
+    fn every_task_fails_when_one_task_fails_and_names_it() {
+        let pass = |v: &str| (Outcome::Pass, Some(v.to_owned()), None);
+        let m = every_task_measurement(
+            "t".into(),
+            "status 200".into(),
+            &[
+                ("10.0.1.5", pass("200")),
+                ("10.0.1.7", (Outcome::Fail, Some("500".into()), Some("status 500".into()))),
+                ("10.0.1.9", (Outcome::Error, None, Some("refused".into()))),
+            ],
+        );
+        assert_eq!(m.outcome, Outcome::Fail);
+        assert_eq!(m.value.as_deref(), Some("500 from 10.0.1.7; no answer from 10.0.1.9; 1 of 3 tasks passed"));
+        assert_eq!(m.detail.as_deref(), Some("10.0.1.7: status 500"));
+        let m = every_task_measurement("t".into(), "c".into(), &[("a", pass("200")), ("b", pass("200"))]);
+        assert_eq!((m.outcome, m.value.as_deref(), m.detail), (Outcome::Pass, Some("200 from 2 of 2 tasks"), None));
+        let m =
+            every_task_measurement("t".into(), "c".into(), &[("a", (Outcome::Error, None, Some("refused".into())))]);
+        assert_eq!(m.outcome, Outcome::Error);
+        assert_eq!(m.value.as_deref(), Some("no answer from a; 0 of 1 task passed"));
     }
 
     #[test]

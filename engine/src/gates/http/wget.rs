@@ -30,6 +30,109 @@ pub fn argv(method: &str, url: &str, timeout: Duration, limit: usize) -> Vec<Str
     vec!["sh".into(), "-c".into(), script, "planrun-probe".into(), seconds, url.into()]
 }
 
+/// Marks, on stderr, where the lines of one task's request begin (`every-task`).
+const TASK: &str = "planrun-wget-task";
+/// Marks, on stdout, one task's body and its length (`every-task`).
+const BODY: &str = "planrun-wget-body";
+/// Said on stderr when `tasks.HOST` lists no address (`every-task`).
+const NO_TASK: &str = "planrun-wget-no-task";
+
+/// Like [`argv`], sent to every task of the URL's service at once (`every-task`): the addresses
+/// of `tasks.HOST` in the network's DNS (busybox `nslookup`), each asked by address with the
+/// URL's own `Host` header, at the same time; then, task by task, a [`TASK`] line and that
+/// request's lines on stderr, and a [`BODY`] line with the body's length before the body on
+/// stdout. `None` when the URL names no host.
+pub fn every_task_argv(method: &str, url: &str, timeout: Duration, limit: usize) -> Option<Vec<String>> {
+    let host = plans::gates::http::url_host(url)?;
+    let scheme_end = url.find("://")? + 3;
+    let authority_end = url[scheme_end..].find(['/', '?', '#']).map_or(url.len(), |i| scheme_end + i);
+    let authority = &url[scheme_end..authority_end];
+    let after_host = &authority[authority.find(host)? + host.len()..];
+    let post = if method == "POST" { " --post-data ''" } else { "" };
+    let script = format!(
+        "d=$(mktemp -d) || exit 1; n=0; \
+         for a in $(timeout \"$1\" nslookup \"tasks.$2\" 2>/dev/null | sed -n '/^Name:/,$ s/^Address:[[:space:]]*//p'); do \
+         n=$((n+1)); case $a in *:*) h=\"[$a]\" ;; *) h=$a ;; esac; \
+         ( t0=$(cut -d' ' -f1 /proc/uptime); \
+         {{ timeout \"$1\" wget -q -S -O -{post} --header \"Host: $5\" \"$3$h$4\" 2>\"$d/e$n\"; echo \"{EXIT} $?\" >>\"$d/e$n\"; }} \
+         | head -c {} >\"$d/b$n\"; \
+         t1=$(cut -d' ' -f1 /proc/uptime); echo \"{TIMES} $t0 $t1\" >>\"$d/e$n\"; echo \"$a\" >\"$d/a$n\" ) & \
+         done; wait; [ $n -gt 0 ] || echo {NO_TASK} >&2; i=1; \
+         while [ $i -le $n ]; do a=$(cat \"$d/a$i\"); echo \"{TASK} $a\" >&2; cat \"$d/e$i\" >&2; \
+         echo \"{BODY} $a $(wc -c <\"$d/b$i\")\"; cat \"$d/b$i\"; i=$((i+1)); done; rm -rf \"$d\"",
+        limit + 1
+    );
+    let seconds = timeout.as_secs().max(1).to_string();
+    let url_before = url[..scheme_end].to_owned();
+    let url_after = format!("{after_host}{}", &url[authority_end..]);
+    Some(vec![
+        "sh".into(),
+        "-c".into(),
+        script,
+        "planrun-probe".into(),
+        seconds,
+        host.to_owned(),
+        url_before,
+        url_after,
+        authority.to_owned(),
+    ])
+}
+
+/// One task's answer to a run of [`every_task_argv`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskAnswer {
+    /// The task's address.
+    pub address: String,
+    /// What its request said on stderr.
+    pub answer: Answer,
+    /// Its body, up to the limit and one byte more.
+    pub body: Vec<u8>,
+}
+
+/// Reads what a run of [`every_task_argv`] wrote: one answer per task, in the order asked
+/// (empty when `tasks.HOST` listed none). A body whose length line is missing or short is
+/// taken as it is.
+pub fn parse_every_task(stdout: &[u8], stderr: &str) -> Vec<TaskAnswer> {
+    let mut answers: Vec<TaskAnswer> = Vec::new();
+    let mut section = String::new();
+    let mut address: Option<String> = None;
+    let close = |address: &mut Option<String>, section: &mut String, answers: &mut Vec<TaskAnswer>| {
+        if let Some(a) = address.take() {
+            answers.push(TaskAnswer { address: a, answer: parse(section), body: Vec::new() });
+        }
+        section.clear();
+    };
+    for line in stderr.lines() {
+        if let Some(rest) = line.strip_prefix(TASK) {
+            close(&mut address, &mut section, &mut answers);
+            address = Some(rest.trim().to_owned());
+        } else if address.is_some() {
+            section.push_str(line);
+            section.push('\n');
+        }
+    }
+    close(&mut address, &mut section, &mut answers);
+    let mut rest = stdout;
+    while let Some(end) = rest.iter().position(|b| *b == b'\n') {
+        let line = String::from_utf8_lossy(&rest[..end]).into_owned();
+        let Some(header) = line.strip_prefix(BODY) else { break };
+        let mut words = header.split_whitespace();
+        let (Some(a), Some(len)) = (words.next(), words.next().and_then(|l| l.parse::<usize>().ok())) else { break };
+        let body = &rest[end + 1..];
+        let len = len.min(body.len());
+        if let Some(task) = answers.iter_mut().find(|t| t.address == a && t.body.is_empty()) {
+            task.body = body[..len].to_vec();
+        }
+        rest = &body[len..];
+    }
+    answers
+}
+
+/// Whether a run of [`every_task_argv`] said `tasks.HOST` listed no address.
+pub fn no_task(stderr: &str) -> bool {
+    stderr.lines().any(|l| l.trim() == NO_TASK)
+}
+
 /// What a run of [`argv`] said on stderr.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Answer {
@@ -122,6 +225,41 @@ mod tests {
         assert!(killed.timed_out());
         let no_wget = parse("sh: wget: not found\nplanrun-wget-exit 127\n");
         assert_eq!(no_wget.complaints, ["sh: wget: not found"]);
+    }
+
+    #[test]
+    fn every_task_splits_the_url_around_its_host() {
+        let argv = every_task_argv("GET", "http://shop_api:8080/v1/x?a=$(reboot)", Duration::from_secs(2), 9).unwrap();
+        assert!(!argv[2].contains("reboot") && argv[2].contains("head -c 10"), "{}", argv[2]);
+        assert_eq!(argv[3..], ["planrun-probe", "2", "shop_api", "http://", ":8080/v1/x?a=$(reboot)", "shop_api:8080"]);
+        let argv = every_task_argv("POST", "https://api/", Duration::ZERO, 1).unwrap();
+        assert!(argv[2].contains("--post-data ''"));
+        assert_eq!(argv[5..], ["api", "https://", "/", "api"]);
+        assert_eq!(every_task_argv("GET", "http:///x", Duration::ZERO, 1), None);
+    }
+
+    #[test]
+    fn every_task_answers_are_read_task_by_task() {
+        let stderr = "planrun-wget-task 10.0.1.5\n  HTTP/1.0 200 OK\n  \nplanrun-wget-exit 0\nplanrun-wget-times 1.00 1.01\n\
+                      planrun-wget-task 10.0.1.7\n  HTTP/1.0 500 Internal Server Error\n\
+                      wget: server returned error: HTTP/1.0 500 Internal Server Error\nplanrun-wget-exit 1\n\
+                      planrun-wget-task 10.0.1.9\nwget: can't connect to remote host: Connection refused\nplanrun-wget-exit 1\n";
+        let stdout =
+            b"planrun-wget-body 10.0.1.5 8\nok\nv=2\n\nplanrun-wget-body 10.0.1.7 0\nplanrun-wget-body 10.0.1.9 0\n";
+        let answers = parse_every_task(stdout, stderr);
+        let seen: Vec<_> = answers.iter().map(|t| (t.address.as_str(), t.answer.status, t.body.as_slice())).collect();
+        assert_eq!(
+            seen,
+            [
+                ("10.0.1.5", Some(200), &b"ok\nv=2\n\n"[..]),
+                ("10.0.1.7", Some(500), &b""[..]),
+                ("10.0.1.9", None, &b""[..])
+            ]
+        );
+        assert_eq!(answers[0].answer.took, Some(Duration::from_millis(10)));
+        assert_eq!(answers[2].answer.complaints, ["wget: can't connect to remote host: Connection refused"]);
+        assert!(parse_every_task(b"", "planrun-wget-no-task\n").is_empty());
+        assert!(no_task("planrun-wget-no-task\n") && !no_task(stderr));
     }
 
     #[test]

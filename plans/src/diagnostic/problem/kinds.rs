@@ -134,6 +134,10 @@ pub enum GateProblem<'a> {
     CredentialsFromNetwork { setting: &'a str },
     /// `method=HEAD` on an `http` gate measured from a network: busybox `wget` sends GET or POST.
     HeadFromNetwork,
+    /// `every-task` on an `http` gate without `network`.
+    EveryTaskWithoutNetwork,
+    /// `every-task` with a URL whose host is an address (`host`), which has no tasks to list.
+    EveryTaskOfAnAddress { host: &'a str },
     /// A `prometheus` server that is not an http or https URL.
     PrometheusNotAUrl { url: &'a str },
     /// A `prometheus` gate without `pass` or `fail`.
@@ -262,6 +266,21 @@ impl GateProblem<'_> {
                 "not sent from inside a network",
             )
             .help("the probe sends its request with busybox `wget`, which has no HEAD: write `method=GET`"),
+            EveryTaskWithoutNetwork => Words::error(
+                Code::BadValue,
+                "`every-task` only means something on an `http` gate measured from a network",
+                "no `network`",
+            )
+            .help(
+                "add the Swarm network whose DNS lists the service's tasks, with the probe's image: \
+                 `network=\"shop_backend\" image=\"busybox:1.36\"`, or remove `every-task`",
+            ),
+            EveryTaskOfAnAddress { host } => Words::error(
+                Code::BadValue,
+                format!("`every-task` asks every task of a service, and `{host}` is an address, not a service"),
+                "not a service name",
+            )
+            .help("name the service in the URL as the network reaches it: `http \"http://shop_api:8080/health\"`"),
             PrometheusNotAUrl { url } => {
                 Words::error(Code::BadValue, format!("`{url}` is not an http or https URL"), "not a URL")
                     .help("write the server's URL: `prometheus \"http://prometheus:9090\"`")
