@@ -291,7 +291,7 @@ impl NetworkMeter {
 
     /// The outcome, value and detail of one answer (`body`: what was read of it, up to the
     /// limit and one byte more).
-    fn judged(&self, answer: &wget::Answer, exit_code: i64, body: &[u8]) -> (Outcome, Option<String>, Option<String>) {
+    fn judged(&self, answer: &wget::Answer, exit_code: i64, body: &[u8]) -> Judged {
         let network = &self.from.network;
         let Some(status) = answer.status else {
             let why = if answer.timed_out() {
@@ -324,14 +324,13 @@ impl NetworkMeter {
     }
 }
 
+/// One answer's outcome, value and detail.
+type Judged = (Outcome, Option<String>, Option<String>);
+
 /// One measurement of every task's answer: it fails when one task's answer fails, and is
 /// otherwise an error when one could not be taken, inconclusive when one was; its value names
 /// the tasks that did not pass (`500 from 10.0.1.7; 200 from 2 more of 3 tasks`).
-fn every_task_measurement(
-    target: String,
-    condition: String,
-    judged: &[(&str, (Outcome, Option<String>, Option<String>))],
-) -> Measurement {
+fn every_task_measurement(target: String, condition: String, judged: &[(&str, Judged)]) -> Measurement {
     let worst = [Outcome::Fail, Outcome::Error, Outcome::Inconclusive, Outcome::Pass]
         .into_iter()
         .find(|o| judged.iter().any(|(_, (outcome, _, _))| outcome == o))
