@@ -284,8 +284,10 @@ impl NetworkMeter {
             };
             return Measurement::error(target, condition, why);
         }
-        let judged: Vec<_> =
-            tasks.iter().map(|t| (t.address.as_str(), self.judged(&t.answer, done.exit_code, &t.body))).collect();
+        let judged: Vec<_> = tasks
+            .iter()
+            .map(|t| (t.address.as_str(), self.judged(&t.answer, t.answer.exit.unwrap_or(done.exit_code), &t.body)))
+            .collect();
         every_task_measurement(target, condition, &judged)
     }
 
@@ -329,7 +331,8 @@ type Judged = (Outcome, Option<String>, Option<String>);
 
 /// One measurement of every task's answer: it fails when one task's answer fails, and is
 /// otherwise an error when one could not be taken, inconclusive when one was; its value names
-/// the tasks that did not pass (`500 from 10.0.1.7; 200 from 2 more of 3 tasks`).
+/// the tasks that did not pass (`500 from 10.0.1.7; 2 of 3 tasks passed`), or says how many
+/// answered (`200 from 3 of 3 tasks`).
 fn every_task_measurement(target: String, condition: String, judged: &[(&str, Judged)]) -> Measurement {
     let worst = [Outcome::Fail, Outcome::Error, Outcome::Inconclusive, Outcome::Pass]
         .into_iter()
