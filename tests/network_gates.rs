@@ -186,6 +186,22 @@ fn every_task_asks_each_task_and_fails_at_the_first_bad_one() {
     assert!(run.stderr.contains("gate `inside` failed"), "{}", run.stderr);
     assert_eq!(api.spec(), before, "the old spec is back");
     assert_eq!(probes_left(&run), Vec::<String>::new(), "the probe job is removed");
+
+    // A name with no task in the network: every measurement is an error that says so.
+    let missing = unique("noapi");
+    let work = Workdir::new("netgate-every-none");
+    let stack = unique("stack");
+    let none = every.replace(&api.name, &missing);
+    let plan = work.plan(&format!("plan e2e {{\n    stack {stack}\n{none}    check probe {{ gates inside; }}\n}}\n"));
+    let run = work.apply(&plan, &[]);
+    assert_ne!(run.outcome(), "succeeded", "{}", run.stderr);
+    let measured = measurements(&run);
+    assert!(!measured.is_empty() && measured.iter().all(|m| m["verdict"] == "error"), "{measured:?}");
+    assert_eq!(
+        measured[0]["detail"].as_str().unwrap_or_default(),
+        format!("no task of `{missing}` is in the DNS of network `{}` (`tasks.{missing}` lists none)", network.0)
+    );
+    assert_eq!(probes_left(&run), Vec::<String>::new());
 }
 
 #[test]

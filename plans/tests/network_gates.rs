@@ -148,4 +148,14 @@ fn the_host_of_a_url() {
     assert_eq!(url_host("http://[fd00::5]:8080/"), Some("[fd00::5]"));
     assert_eq!(url_host("http:///x"), None);
     assert_eq!(url_host("ftp://x/"), None);
+    use plans::gates::http::{UrlParts, url_parts};
+    let parts = url_parts("http://u:p@shop_api:8080/health?x#y").unwrap();
+    assert_eq!(
+        parts,
+        UrlParts { scheme: "http://", userinfo: Some("u:p"), host: "shop_api", port: ":8080", rest: "/health?x#y" }
+    );
+    assert_eq!(parts.host_and_port(), "shop_api:8080");
+    let v6 = url_parts("http://[fd00::5]:8080").unwrap();
+    assert_eq!((v6.host, v6.port, v6.rest), ("[fd00::5]", ":8080", ""));
+    assert_eq!(url_parts("shop_api:8080/health"), None);
 }

@@ -298,12 +298,9 @@ pub struct InUrl {
 
 /// What in `url` looks like a credential.
 pub fn in_url(url: &str) -> InUrl {
-    let Some(scheme_end) = url.find("://") else { return InUrl::default() };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let userinfo = rest[..authority_end].contains('@');
-    let after = &rest[authority_end..];
-    let query = after.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or(""));
+    let Some(parts) = super::http::url_parts(url) else { return InUrl::default() };
+    let userinfo = parts.userinfo.is_some();
+    let query = parts.rest.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or(""));
     let query = query.into_iter().flat_map(|q| q.split('&')).find_map(|pair| {
         let name = pair.split('=').next().unwrap_or("");
         looks_secret(&name.to_ascii_lowercase()).then(|| name.to_owned())

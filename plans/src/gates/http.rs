@@ -154,15 +154,56 @@ fn from_network(
     Some(FromNetwork { network: network.value, image: image?.value, every_task })
 }
 
+/// A URL cut around its host: `http://` `u:p@` `shop_api` `:8080` `/health?x`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlParts<'a> {
+    /// The scheme with its `://`.
+    pub scheme: &'a str,
+    /// `user:password` before an `@`, if written.
+    pub userinfo: Option<&'a str>,
+    /// The host (empty if none), `[...]` for an IPv6 address.
+    pub host: &'a str,
+    /// `:PORT`, or empty.
+    pub port: &'a str,
+    /// The path, query and fragment, from the first `/`, `?` or `#` after the host.
+    pub rest: &'a str,
+}
+
+impl UrlParts<'_> {
+    /// Host and port, as a `Host` header carries them (`shop_api:8080`).
+    pub fn host_and_port(&self) -> String {
+        format!("{}{}", self.host, self.port)
+    }
+}
+
+/// `url` cut around its host; `None` without a `://`.
+pub fn url_parts(url: &str) -> Option<UrlParts<'_>> {
+    let scheme_end = url.find("://")? + 3;
+    let after_scheme = &url[scheme_end..];
+    let authority_end = after_scheme.find(['/', '?', '#']).unwrap_or(after_scheme.len());
+    let authority = &after_scheme[..authority_end];
+    let (userinfo, host_port) = match authority.rsplit_once('@') {
+        Some((userinfo, host_port)) => (Some(userinfo), host_port),
+        None => (None, authority),
+    };
+    let host_end = match host_port.strip_prefix('[') {
+        Some(inside) => inside.find(']').map_or(host_port.len(), |end| end + 2),
+        None => host_port.find(':').unwrap_or(host_port.len()),
+    };
+    Some(UrlParts {
+        scheme: &url[..scheme_end],
+        userinfo,
+        host: &host_port[..host_end],
+        port: &host_port[host_end..],
+        rest: &after_scheme[authority_end..],
+    })
+}
+
 /// The host of an `http://` or `https://` URL (`shop_api` of `http://shop_api:8080/health`),
 /// without its port; `[...]` for an IPv6 address.
 pub fn url_host(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"))?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-    if authority.starts_with('[') {
-        return authority.find(']').map(|end| &authority[..=end]);
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return None;
     }
-    let host = authority.split(':').next()?;
-    (!host.is_empty()).then_some(host)
+    url_parts(url).map(|parts| parts.host).filter(|host| !host.is_empty())
 }

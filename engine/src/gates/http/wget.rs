@@ -43,11 +43,7 @@ const NO_TASK: &str = "planrun-wget-no-task";
 /// request's lines on stderr, and a [`BODY`] line with the body's length before the body on
 /// stdout. `None` when the URL names no host.
 pub fn every_task_argv(method: &str, url: &str, timeout: Duration, limit: usize) -> Option<Vec<String>> {
-    let host = plans::gates::http::url_host(url)?;
-    let scheme_end = url.find("://")? + 3;
-    let authority_end = url[scheme_end..].find(['/', '?', '#']).map_or(url.len(), |i| scheme_end + i);
-    let authority = &url[scheme_end..authority_end];
-    let after_host = &authority[authority.find(host)? + host.len()..];
+    let parts = plans::gates::http::url_parts(url).filter(|p| !p.host.is_empty())?;
     let post = if method == "POST" { " --post-data ''" } else { "" };
     let script = format!(
         "d=$(mktemp -d) || exit 1; n=0; \
@@ -63,18 +59,16 @@ pub fn every_task_argv(method: &str, url: &str, timeout: Duration, limit: usize)
         limit + 1
     );
     let seconds = timeout.as_secs().max(1).to_string();
-    let url_before = url[..scheme_end].to_owned();
-    let url_after = format!("{after_host}{}", &url[authority_end..]);
     Some(vec![
         "sh".into(),
         "-c".into(),
         script,
         "planrun-probe".into(),
         seconds,
-        host.to_owned(),
-        url_before,
-        url_after,
-        authority.to_owned(),
+        parts.host.to_owned(),
+        parts.scheme.to_owned(),
+        format!("{}{}", parts.port, parts.rest),
+        parts.host_and_port(),
     ])
 }
 
