@@ -322,13 +322,23 @@ fn blue_green_never_switches_on_a_failing_preview_gate_or_a_config_nginx_rejects
 #[test]
 fn blue_green_never_switches_on_a_failing_preview_gate_or_a_config_caddy_rejects() {
     let c = Colours::behind_caddy("bgcaddyno");
+    // As a user's router would be: without the sysctl docs/language.md asks for.
+    #[rustfmt::skip]
+    docker(&[
+        "service", "update", "--quiet", "--detach=false", "--sysctl-rm", "net.ipv4.tcp_migrate_req", &c.router.name,
+    ]);
     let (switch, template) = (c.caddy(), Router::caddy_template().replace("reverse_proxy", "reverse_proxi"));
-    never_switches(c, &switch, &template, "caddy", "unrecognized directive: reverse_proxi");
+    let warned = never_switches(c, &switch, &template, "caddy", "unrecognized directive: reverse_proxi");
+    assert!(
+        warned.contains("does not set net.ipv4.tcp_migrate_req=1")
+            && warned.contains("docker service update --sysctl-add net.ipv4.tcp_migrate_req=1"),
+        "preflight warns that a config load may reset a connection: {warned}"
+    );
 }
 
 /// A failing preview gate, then a `bad` template `program` rejects saying `says`: the router
-/// never moves, only the old colour answers.
-fn never_switches(c: Colours, switch: &str, bad: &str, program: &str, says: &str) {
+/// never moves, only the old colour answers. Returns the first apply's warnings.
+fn never_switches(c: Colours, switch: &str, bad: &str, program: &str, says: &str) -> String {
     let _serial = serial();
     let (preview, live) = (gate_file(&c.work, "preview"), gate_file(&c.work, "live"));
     let plan = c.plan(&preview, &live, switch);
@@ -355,6 +365,12 @@ fn never_switches(c: Colours, switch: &str, bad: &str, program: &str, says: &str
     assert_eq!(seen.versions.keys().collect::<Vec<_>>(), ["v1"], "only the old colour ever answered");
     no_request_failed("blue-green that never switched", &seen);
     assert_eq!(c.green.spec()["Mode"]["Replicated"]["Replicas"], 0, "green is back at 0");
+    warnings(&failed_preview).join("\n")
+}
+
+/// The warnings a run emitted.
+fn warnings(run: &support::Run) -> Vec<String> {
+    run.events_of("warning").iter().filter_map(|e| e["problem"]["message"].as_str()).map(str::to_owned).collect()
 }
 
 #[test]
@@ -379,6 +395,8 @@ fn a_failing_live_gate_switches_a_caddy_router_back_in_place() {
         run.events.iter().filter(|e| e["event"] == "step-progress").filter_map(|e| e["message"].as_str()).collect();
     assert!(said("loaded into 2 tasks"), "the switch loaded the config live: {progress:#?}");
     assert!(said("is back on config"), "the switch back loaded the old config live: {progress:#?}");
+    let warned = warnings(&run);
+    assert!(!warned.iter().any(|w| w.contains("tcp_migrate_req")), "no warning for a router that sets it: {warned:?}");
     let run_id = run.events_of("run-started")[0]["run_id"].as_str().unwrap().to_owned();
     let helpers = docker(&["service", "ls", "-q", "--filter", &format!("label=planrun.job.run-id={run_id}")]);
     assert_eq!(helpers, "", "the run removed its helper jobs");

@@ -655,16 +655,20 @@ impl Router {
             &Router::template().replace("${upstream}", upstream),
             "/etc/nginx/nginx.conf",
             "planrun-test/router:1",
+            &[],
         )
     }
 
-    /// Creates the Caddy router (planrun-test/caddy-router:1) sending traffic to `upstream`.
+    /// Creates the Caddy router (planrun-test/caddy-router:1) sending traffic to `upstream`, with
+    /// `net.ipv4.tcp_migrate_req=1` as docs/language.md asks (without it, Linux resets a
+    /// connection waiting in the listening socket Caddy closes when it loads a config).
     pub fn create_caddy(name: &str, upstream: &str) -> Router {
         let rendered = Router::caddy_template().replace("${upstream}", upstream);
-        Router::create_with(name, &rendered, "/etc/caddy/Caddyfile", "planrun-test/caddy-router:1")
+        let sysctl = ["--sysctl", "net.ipv4.tcp_migrate_req=1"];
+        Router::create_with(name, &rendered, "/etc/caddy/Caddyfile", "planrun-test/caddy-router:1", &sysctl)
     }
 
-    fn create_with(name: &str, rendered: &str, target: &str, image: &str) -> Router {
+    fn create_with(name: &str, rendered: &str, target: &str, image: &str, extra: &[&str]) -> Router {
         let router = Router { name: name.to_owned() };
         let config = format!("{name}-initial");
         let mut create = Command::new("docker")
@@ -682,8 +686,11 @@ impl Router {
             "--config", &format!("source={config},target={target}"),
             "--health-cmd", "timeout 2 wget -q -O- http://127.0.0.1:8080/router-health",
             "--health-interval", "1s", "--health-timeout", "3s", "--health-retries", "1",
-            image,
-        ]);
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .chain([image])
+        .collect::<Vec<_>>());
         router
     }
 

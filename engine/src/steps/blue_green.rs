@@ -82,6 +82,7 @@ impl Behavior for BlueGreen {
         let (blue, mut findings) = rolling::check_service(ctx, &self.blue.value, monitor).await;
         let (green, more) = rolling::check_service(ctx, &self.green.value, monitor).await;
         findings.problems.extend(more.problems);
+        findings.warnings.extend(more.warnings);
         for colour in [&blue, &green].into_iter().flatten() {
             if let Some(problem) = global_colour(colour) {
                 findings.problems.push(problem.to_string());
@@ -96,7 +97,9 @@ impl Behavior for BlueGreen {
             ));
         }
         let existing: Vec<&Service> = [&blue, &green].into_iter().flatten().collect();
-        findings.problems.extend(switch::behavior(&self.switch).preflight(ctx, &existing, monitor).await);
+        let switch = switch::behavior(&self.switch).preflight(ctx, &existing, monitor).await;
+        findings.problems.extend(switch.problems);
+        findings.warnings.extend(switch.warnings);
         if findings.problems.is_empty()
             && let Err(why) = colours(ctx.cluster(), self).await
         {

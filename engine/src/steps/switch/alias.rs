@@ -13,7 +13,7 @@ use super::{ColourError, Colours, DRAIN, SwitchBehavior, attachments};
 use crate::cluster::Cluster;
 use crate::context::StepContext;
 use crate::services::{self, ServiceError, spec};
-use crate::steps::{StepError, rolling};
+use crate::steps::{Findings, StepError, rolling};
 use crate::undo::{BlueGreenUndo, Undo};
 
 #[async_trait]
@@ -42,7 +42,7 @@ impl SwitchBehavior for Alias {
         }
     }
 
-    async fn preflight(&self, ctx: &StepContext, colours: &[&Service], _monitor: std::time::Duration) -> Vec<String> {
+    async fn preflight(&self, ctx: &StepContext, colours: &[&Service], _monitor: std::time::Duration) -> Findings {
         let network = &self.network;
         let mut problems = Vec::new();
         match ctx.cluster().network(network).await {
@@ -60,7 +60,7 @@ impl SwitchBehavior for Alias {
             Ok(None) => problems.push(format!("there is no network `{network}`")),
             Err(e) => problems.push(format!("cannot inspect network `{network}`: {e}")),
         }
-        problems
+        Findings { problems, warnings: Vec::new() }
     }
 
     async fn router(&self, _ctx: &StepContext) -> Result<Option<Service>, ServiceError> {

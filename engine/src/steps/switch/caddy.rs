@@ -36,7 +36,7 @@ use crate::context::{RunContext, StepContext};
 use crate::database::service::JOB_RUN;
 use crate::services::job::{self, Attended, Job};
 use crate::services::{self, ServiceError, spec};
-use crate::steps::StepError;
+use crate::steps::{Findings, StepError};
 use crate::undo::{BlueGreenUndo, LiveLoad, Undo};
 
 /// The value of `planrun.job` on the helper container that loads configs into a router.
@@ -84,8 +84,11 @@ impl SwitchBehavior for Caddy {
         rendered::live_colour(cluster, &self.router, &self.target, blue, green).await
     }
 
-    async fn preflight(&self, ctx: &StepContext, _colours: &[&Service], monitor: std::time::Duration) -> Vec<String> {
-        rendered::preflight(ctx, &self.router, &self.template, &self.target, monitor).await
+    async fn preflight(&self, ctx: &StepContext, _colours: &[&Service], monitor: std::time::Duration) -> Findings {
+        let (router, mut findings) =
+            rendered::preflight(ctx, &self.router, &self.template, &self.target, monitor).await;
+        findings.warnings.extend(router.as_ref().and_then(accept_queue_warning));
+        findings
     }
 
     async fn router(&self, ctx: &StepContext) -> Result<Option<Service>, ServiceError> {
@@ -132,6 +135,29 @@ impl SwitchBehavior for Caddy {
     fn networks(&self) -> Vec<String> {
         Vec::new()
     }
+}
+
+/// The sysctl that makes Linux hand the connections waiting in a closed listening socket's queue
+/// to another socket of its `SO_REUSEPORT` group (Linux 5.14 and later).
+pub const MIGRATE_REQ: &str = "net.ipv4.tcp_migrate_req";
+
+/// Why a live load may reset a connection on `router`, when its tasks lack [`MIGRATE_REQ`]: on
+/// Linux Caddy opens a new listening socket beside the old one for each config it loads
+/// (`SO_REUSEPORT`) and then closes the old one, and the kernel resets every connection still
+/// waiting in the old one's accept queue, unless the task's network namespace sets the sysctl.
+pub fn accept_queue_warning(router: &Service) -> Option<String> {
+    let spec = router.spec.as_ref()?;
+    let sysctls = spec.task_template.as_ref()?.container_spec.as_ref()?.sysctls.as_ref();
+    if sysctls.and_then(|s| s.get(MIGRATE_REQ)).is_some_and(|v| v.trim() == "1") {
+        return None;
+    }
+    let name = spec.name.as_deref().unwrap_or_default();
+    Some(format!(
+        "the router `{name}` does not set {MIGRATE_REQ}=1: each config planrun loads makes Caddy open a new \
+         listening socket and close the old one, and Linux resets a connection still waiting in the old one's \
+         queue (a few requests in 10,000 while loading; docs/benchmarks.md); set it with `docker service update \
+         --sysctl-add {MIGRATE_REQ}=1 {name}` (Linux 5.14 or later) so the kernel hands those connections on"
+    ))
 }
 
 /// Switching back: loads the config `router`'s previous spec mounts at `how.target` into its
@@ -314,7 +340,45 @@ async fn start(cluster: Arc<dyn Cluster>, run_id: &str, service: &Service) -> Re
 
 #[cfg(test)]
 mod tests {
-    use super::said;
+    use super::{MIGRATE_REQ, accept_queue_warning, said};
+    use bollard::models::{Service, ServiceSpec, TaskSpec, TaskSpecContainerSpec};
+    use std::collections::HashMap;
+
+    fn router(sysctls: Option<&[(&str, &str)]>) -> Service {
+        Service {
+            spec: Some(ServiceSpec {
+                name: Some("shop_caddy".into()),
+                task_template: Some(TaskSpec {
+                    container_spec: Some(TaskSpecContainerSpec {
+                        sysctls: sysctls
+                            .map(|s| s.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<HashMap<_, _>>()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_router_without_tcp_migrate_req_is_warned_with_the_command_that_sets_it() {
+        for lacking in
+            [None, Some(&[][..]), Some(&[(MIGRATE_REQ, "0")][..]), Some(&[("net.core.somaxconn", "1024")][..])]
+        {
+            let warning = accept_queue_warning(&router(lacking)).expect("a warning");
+            assert!(
+                warning.starts_with("the router `shop_caddy` does not set net.ipv4.tcp_migrate_req=1"),
+                "{warning}"
+            );
+            assert!(
+                warning.contains("`docker service update --sysctl-add net.ipv4.tcp_migrate_req=1 shop_caddy`"),
+                "{warning}"
+            );
+        }
+        assert_eq!(accept_queue_warning(&router(Some(&[(MIGRATE_REQ, "1")]))), None);
+    }
 
     #[test]
     fn a_load_every_task_refused_says_where_the_admin_api_must_listen() {

@@ -15,7 +15,7 @@ use plans::steps::BlueGreen;
 use plans::steps::switch::Switch;
 use plans::steps::update::{AnalysisMode, FailureAction, Order, UpdatePolicy};
 
-use super::StepError;
+use super::{Findings, StepError};
 use crate::cluster::{Cluster, ClusterError};
 use crate::context::StepContext;
 use crate::services::ServiceError;
@@ -109,8 +109,9 @@ pub trait SwitchBehavior: Sync {
         blue: &Service,
         green: &Service,
     ) -> Result<Option<(String, String)>, ColourError>;
-    /// Before the run: what stops the switch, given the colours that exist. Reads only.
-    async fn preflight(&self, ctx: &StepContext, colours: &[&Service], monitor: std::time::Duration) -> Vec<String>;
+    /// Before the run: what stops the switch, and what is worth knowing, given the colours that
+    /// exist. Reads only.
+    async fn preflight(&self, ctx: &StepContext, colours: &[&Service], monitor: std::time::Duration) -> Findings;
     /// The service the switch will roll (a router), read before the step records its undo and
     /// deploys the idle colour (a switch may start meanwhile what it will need).
     async fn router(&self, ctx: &StepContext) -> Result<Option<Service>, ServiceError>;

@@ -12,7 +12,7 @@ use super::{ColourError, Colours, SwitchBehavior};
 use crate::cluster::Cluster;
 use crate::context::StepContext;
 use crate::services::{self, ServiceError};
-use crate::steps::StepError;
+use crate::steps::{Findings, StepError};
 use crate::undo::{BlueGreenUndo, Undo};
 
 fn how(nginx: &Nginx) -> Router<'_> {
@@ -36,8 +36,8 @@ impl SwitchBehavior for Nginx {
         rendered::live_colour(cluster, &self.router, &self.target, blue, green).await
     }
 
-    async fn preflight(&self, ctx: &StepContext, _colours: &[&Service], monitor: std::time::Duration) -> Vec<String> {
-        rendered::preflight(ctx, &self.router, &self.template, &self.target, monitor).await
+    async fn preflight(&self, ctx: &StepContext, _colours: &[&Service], monitor: std::time::Duration) -> Findings {
+        rendered::preflight(ctx, &self.router, &self.template, &self.target, monitor).await.1
     }
 
     async fn router(&self, ctx: &StepContext) -> Result<Option<Service>, ServiceError> {

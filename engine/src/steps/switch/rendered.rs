@@ -19,7 +19,7 @@ use crate::cluster::Cluster;
 use crate::context::StepContext;
 use crate::services::job::{self, Job};
 use crate::services::{self, ServiceError, spec};
-use crate::steps::{Refusal, StepError, rolling};
+use crate::steps::{Findings, Refusal, StepError, rolling};
 use crate::undo::{BlueGreenUndo, Undo};
 
 /// The label on a config planrun rendered: the router it is for.
@@ -86,9 +86,9 @@ pub async fn preflight(
     template: &str,
     target: &str,
     monitor: std::time::Duration,
-) -> Vec<String> {
-    let (router_service, findings) = rolling::check_service(ctx, router, monitor).await;
-    let mut problems = findings.problems;
+) -> (Option<Service>, Findings) {
+    let (router_service, mut findings) = rolling::check_service(ctx, router, monitor).await;
+    let problems = &mut findings.problems;
     if let Some(r) = &router_service
         && mounted_config(r, target).is_none()
     {
@@ -105,7 +105,7 @@ pub async fn preflight(
         Ok(_) => {}
         Err(e) => problems.push(format!("cannot read the template {}: {e}", path.display())),
     }
-    problems
+    (router_service, findings)
 }
 
 /// The config the router mounts at `target`.
