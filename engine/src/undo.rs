@@ -75,16 +75,9 @@ impl Undo {
     /// What undoing it puts back, in a few words: `shop_web back to app:v1`.
     pub fn describe(&self) -> String {
         match self {
-            Undo::Rolling(r) => format!("{} back to {}", r.service_name, r.previous_image()),
+            Undo::Rolling(r) => r.describe(),
             Undo::Run(r) => format!("run `{}`", r.command.join(" ")),
-            Undo::Canary(c) if c.promoted => {
-                format!(
-                    "{} back to {}, canary {} removed",
-                    c.stable.service_name,
-                    c.stable.previous_image(),
-                    c.canary_name
-                )
-            }
+            Undo::Canary(c) if c.promoted => format!("{}, canary {} removed", c.stable.describe(), c.canary_name),
             Undo::Canary(c) => format!("canary {} removed ({} unchanged)", c.canary_name, c.stable.service_name),
             Undo::BlueGreen(b) if b.switched => format!(
                 "traffic back to {}, {} back to {}",
@@ -93,8 +86,7 @@ impl Undo {
                 b.idle.previous_image()
             ),
             Undo::Compose(c) => {
-                let mut parts: Vec<String> =
-                    c.updated.iter().map(|u| format!("{} back to {}", u.service_name, u.previous_image())).collect();
+                let mut parts: Vec<String> = c.updated.iter().map(RollingUndo::describe).collect();
                 let created = c.created_services.len()
                     + c.created_networks.len()
                     + c.created_configs.len()
@@ -138,6 +130,10 @@ pub struct RollingUndo {
     /// None where the step does not say (records of older planruns: not checked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written: Option<ServiceSpec>,
+    /// Undone while old tasks serve beside new ones, planrun stops the new tasks' containers
+    /// on its node at once (the step's `abort stop-now`), not after Swarm's DNS removal.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stop_now: bool,
 }
 
 impl RollingUndo {
@@ -154,7 +150,14 @@ impl RollingUndo {
             version: service.version.as_ref().and_then(|v| v.index).unwrap_or(0),
             deadline_ms,
             written: None,
+            stop_now: false,
         }
+    }
+
+    /// This record, saying how the step's new tasks leave when it is undone half way.
+    pub fn aborting(mut self, abort: plans::steps::update::AbortMode) -> RollingUndo {
+        self.stop_now = abort == plans::steps::update::AbortMode::StopNow;
+        self
     }
 
     /// Redacts both specs' env values.
@@ -169,6 +172,12 @@ impl RollingUndo {
     pub fn writing(mut self, spec: &ServiceSpec) -> RollingUndo {
         self.written = Some(spec.clone());
         self
+    }
+
+    /// What undoing it does, in a few words.
+    pub fn describe(&self) -> String {
+        let at_once = if self.stop_now { ", its new tasks stopped at once beside old ones" } else { "" };
+        format!("{} back to {}{at_once}", self.service_name, self.previous_image())
     }
 
     /// The image of the recorded spec.

@@ -401,6 +401,9 @@ pub trait Cluster: Send + Sync + 'static {
     async fn local_container(&self, service_id: &str) -> Result<Option<String>, ClusterError>;
     /// Runs a program in a container on this node and waits for it to end.
     async fn exec(&self, exec: Exec) -> Result<Executed, ClusterError>;
+    /// Stops a container on the node planrun talks to (SIGTERM, then SIGKILL after `grace`)
+    /// and returns once it has ended. One already stopped, or gone, is not an error.
+    async fn stop_container(&self, id: &str, grace: std::time::Duration) -> Result<(), ClusterError>;
     /// Everything the service's tasks wrote to stdout, raw (no timestamps), into `to`;
     /// returns the number of bytes written. On the real swarm more than 64 MiB (what an exec's
     /// captured output may hold) is an error.

@@ -232,6 +232,9 @@ impl Cluster for Retrying {
     async fn exec(&self, exec: Exec) -> Result<Executed, ClusterError> {
         self.inner.exec(exec).await
     }
+    async fn stop_container(&self, id: &str, grace: std::time::Duration) -> Result<(), ClusterError> {
+        self.retry(|| self.inner.stop_container(id, grace)).await
+    }
     async fn logs_to(&self, service_id: &str, to: &std::path::Path) -> Result<u64, ClusterError> {
         self.inner.logs_to(service_id, to).await
     }
@@ -360,6 +363,9 @@ mod tests {
         }
         async fn exec(&self, exec: Exec) -> Result<Executed, ClusterError> {
             self.inner.exec(exec).await
+        }
+        async fn stop_container(&self, id: &str, grace: std::time::Duration) -> Result<(), ClusterError> {
+            self.inner.stop_container(id, grace).await
         }
         async fn logs_to(&self, service_id: &str, to: &std::path::Path) -> Result<u64, ClusterError> {
             self.inner.logs_to(service_id, to).await

@@ -577,6 +577,16 @@ impl Cluster for Swarm {
         super::swarm_exec::exec(&self.docker, &self.raw, exec).await
     }
 
+    async fn stop_container(&self, id: &str, grace: Duration) -> Result<(), ClusterError> {
+        let seconds = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+        let options = bollard::query_parameters::StopContainerOptionsBuilder::new().t(seconds).build();
+        match self.docker.stop_container(id, Some(options)).await {
+            // 304: it had stopped already; 404: it is gone (Swarm removed it meanwhile).
+            Err(DockerError::DockerResponseServerError { status_code: 304 | 404, .. }) => Ok(()),
+            answer => answer.map_err(classify),
+        }
+    }
+
     async fn logs_to(&self, service_id: &str, to: &Path) -> Result<u64, ClusterError> {
         use tokio::io::AsyncWriteExt;
         let options = LogsOptions { stdout: true, stderr: false, tail: "all".into(), ..Default::default() };

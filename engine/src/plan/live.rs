@@ -396,6 +396,9 @@ impl Cluster for ReadOnly {
     async fn exec(&self, exec: crate::cluster::Exec) -> Result<crate::cluster::Executed, ClusterError> {
         Err(refused(&format!("run {} in container {}", exec.argv.join(" "), exec.container)))
     }
+    async fn stop_container(&self, id: &str, _: std::time::Duration) -> Result<(), ClusterError> {
+        Err(refused(&format!("stop container {id}")))
+    }
     async fn logs_to(&self, service_id: &str, _: &std::path::Path) -> Result<u64, ClusterError> {
         Err(refused(&format!("write the logs of {service_id} to a file")))
     }

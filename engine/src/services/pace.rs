@@ -204,6 +204,9 @@ mod tests {
         ) -> Result<crate::cluster::Executed, crate::cluster::ClusterError> {
             unimplemented!()
         }
+        async fn stop_container(&self, _: &str, _: Duration) -> Result<(), crate::cluster::ClusterError> {
+            unimplemented!()
+        }
         async fn logs_to(&self, _: &str, _: &std::path::Path) -> Result<u64, crate::cluster::ClusterError> {
             unimplemented!()
         }

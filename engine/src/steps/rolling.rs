@@ -61,8 +61,9 @@ impl Behavior for Rolling {
         // is refused before anything is recorded or changed.
         Target::of(&service_id, &spec)?;
         keeps(ctx, name, &previous, &spec, &self.allow_removing).await?;
-        ctx.record(Undo::Rolling(Box::new(RollingUndo::of(&service, self.update.deadline.as_millis()).writing(&spec))))
-            .await?;
+        let record =
+            RollingUndo::of(&service, self.update.deadline.as_millis()).writing(&spec).aborting(self.update.abort);
+        ctx.record(Undo::Rolling(Box::new(record))).await?;
 
         roll_out(ctx, service, &spec, &previous, &self.update, &self.gates, &self.allow_removing).await
     }
@@ -284,6 +285,7 @@ async fn undo_once(step: &str, record: &RollingUndo, ctx: &RunContext) -> Result
         .tasks(&record.service_id)
         .await
         .map_err(|error| services::ServiceError::Cluster { doing: format!("list the tasks of {name}"), error })?;
+    let (mut stop, mut elsewhere) = (Vec::new(), 0);
     if let Some((old, new)) = old_beside_new(&target, &record.previous_spec, &tasks) {
         ctx.progress(
             step,
@@ -294,10 +296,22 @@ async fn undo_once(step: &str, record: &RollingUndo, ctx: &RunContext) -> Result
             ),
         );
         transition = spec::out_first(&transition);
+        if let Some(here) = cluster.node_taking_tasks_here().await.filter(|_| record.stop_now) {
+            (stop, elsewhere) = new_containers_here(&target, &record.previous_spec, &tasks, &here);
+        }
     }
     // Written only over the spec just judged ours: a change made meanwhile stops the undo.
     let baseline = services::replace_spec(cluster, service, &transition, Some(&current)).await?;
-    restore_to(ctx, step, &target, &baseline, deadline).await?;
+    let grace = current
+        .task_template
+        .as_ref()
+        .and_then(|t| t.container_spec.as_ref()?.stop_grace_period)
+        .map_or(DEFAULT_GRACE, |ns| Duration::from_nanos(ns.max(0) as u64));
+    let ((), restored) = tokio::join!(
+        stop_at_once(ctx, step, stop, elsewhere, grace),
+        restore_to(ctx, step, &target, &baseline, deadline)
+    );
+    restored?;
     if transition != record.previous_spec {
         let service = services::inspect(cluster, &record.service_id).await?;
         let baseline = services::replace_spec(cluster, service, &record.previous_spec, None).await?;
@@ -321,6 +335,69 @@ fn old_beside_new(target: &Target, previous: &ServiceSpec, tasks: &[bollard::mod
         }
     }
     (old > 0 && new > 0).then_some((old, new))
+}
+
+/// The containers of the new release's running tasks on node `here` (the node planrun talks
+/// to, whose daemon can stop them), and how many of its tasks want to run on other nodes.
+fn new_containers_here(
+    target: &Target,
+    previous: &ServiceSpec,
+    tasks: &[bollard::models::Task],
+    here: &str,
+) -> (Vec<String>, usize) {
+    use bollard::models::TaskState;
+    let Some(template) = previous.task_template.as_ref() else { return (Vec::new(), 0) };
+    let new =
+        tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING) && !target.runs_template(t, template));
+    let (on_this, elsewhere): (Vec<_>, Vec<_>) = new.partition(|t| t.node_id.as_deref() == Some(here));
+    let containers = on_this
+        .into_iter()
+        .filter_map(|t| {
+            let status = t.status.as_ref()?;
+            (status.state == Some(TaskState::RUNNING)).then_some(())?;
+            status.container_status.as_ref()?.container_id.clone()
+        })
+        .collect();
+    (containers, elsewhere.len())
+}
+
+/// Docker's stop grace period when the spec sets none.
+const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+/// Stops the new release's containers on this node at once, beside the stop-first write that
+/// brings the old release back. Left to Swarm, a new task keeps taking requests for about 3 s
+/// after that write (Swarm takes it out of its DNS, then waits before stopping it), and a
+/// release judged bad answers them badly (docs/benchmarks.md, option K). Only while old tasks
+/// serve beside the new, so the service never has no task. Swarm's own stop of the same task
+/// follows as before, and stops tasks on other nodes (this daemon cannot reach them). A stop
+/// that fails is said and left to Swarm.
+async fn stop_at_once(ctx: &RunContext, step: &str, containers: Vec<String>, elsewhere: usize, grace: Duration) {
+    if containers.is_empty() {
+        return;
+    }
+    let n = containers.len();
+    let mut said = format!(
+        "stopping the {n} task{} of the new release on this node now, not after Swarm's DNS removal",
+        if n == 1 { "" } else { "s" }
+    );
+    if elsewhere > 0 {
+        said.push_str(&format!("; {elsewhere} on other nodes stop on Swarm's schedule"));
+    }
+    ctx.progress(step, said);
+    let mut stops = tokio::task::JoinSet::new();
+    for id in containers {
+        let cluster = ctx.cluster.clone();
+        stops.spawn(async move {
+            let stopped = cluster.stop_container(&id, grace).await;
+            (id, stopped)
+        });
+    }
+    while let Some(joined) = stops.join_next().await {
+        if let Ok((id, Err(error))) = joined {
+            let short = id.get(..12).unwrap_or(&id);
+            ctx.progress(step, format!("could not stop container {short} ({error}): Swarm stops it with the update"));
+        }
+    }
 }
 
 /// How long undo lets Swarm decide on its own rollback of a release whose tasks are failing.
@@ -417,7 +494,7 @@ mod tests {
     use plans::spanned::Spanned;
     use plans::steps::Rolling;
     use plans::steps::rolling::PublishMode;
-    use plans::steps::update::{FailureAction, UpdatePolicy};
+    use plans::steps::update::{AbortMode, FailureAction, UpdatePolicy};
 
     use super::*;
     use crate::cluster::Cluster;
@@ -580,6 +657,107 @@ mod tests {
         assert_eq!(fake.spec("shop_web").unwrap(), before, "the exact previous spec");
         let (running, ever) = images(&fake, "shop_web", "app:v2").await;
         assert_eq!((running, ever), (vec!["app:v1".to_string(); 3], 1), "no later batch was ever replaced");
+    }
+
+    fn task_image(task: &bollard::models::Task) -> String {
+        let container = task.spec.as_ref().and_then(|s| s.container_spec.as_ref());
+        container.and_then(|c| c.image.clone()).unwrap_or_default()
+    }
+
+    /// The running tasks of `name` on `image`, by id.
+    async fn running_on(fake: &FakeCluster, name: &str, image: &str) -> Vec<String> {
+        let tasks = fake.tasks(name).await.unwrap();
+        tasks
+            .iter()
+            .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(bollard::models::TaskState::RUNNING))
+            .filter(|t| task_image(t) == image)
+            .filter_map(|t| t.id.clone())
+            .collect()
+    }
+
+    fn progress(memory: &Memory) -> Vec<String> {
+        let events = memory.events();
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::StepProgress { message, .. } => Some(message.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `gated`, with `abort stop-now`.
+    fn stopping_now(service: &str, image: &str) -> Rolling {
+        let mut step = gated(service, image);
+        step.update.abort = AbortMode::StopNow;
+        step
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn abort_stop_now_stops_the_new_tasks_containers_on_this_node_when_the_undo_starts() {
+        for (step, stops) in [(stopping_now("shop_web", "app:v2"), true), (gated("shop_web", "app:v2"), false)] {
+            let fake = FakeCluster::new();
+            fake.talk_to(crate::cluster::fake::NODE);
+            let before = spec("shop_web", "app:v1");
+            fake.add_service(before.clone());
+            let (ctx, memory, probe) = context_with_gate(&fake, "        http \"http://x/\"\n        interval \"1s\"");
+            probe.script("g", &[Outcome::Fail]);
+            step.apply(&ctx).await.unwrap_err();
+            let new = running_on(&fake, "shop_web", "app:v2").await;
+            assert_eq!(new.len(), 1, "stopped at its first batch");
+            assert!(fake.stopped_containers().is_empty(), "nothing is stopped before the undo");
+
+            undo("web", &recorded(&ctx), &ctx.run).await.unwrap();
+
+            let said = progress(&memory);
+            let told = "stopping the 1 task of the new release on this node now, not after Swarm's DNS removal";
+            if stops {
+                assert_eq!(fake.stopped_containers(), [format!("container-{}", new[0])], "only the new task's");
+                assert!(said.iter().any(|m| m == told), "{said:?}");
+            } else {
+                assert!(fake.stopped_containers().is_empty(), "abort drain (the default) leaves it to Swarm");
+                assert!(!said.iter().any(|m| m == told), "{said:?}");
+            }
+            assert_eq!(fake.spec("shop_web").unwrap(), before, "the exact previous spec");
+            assert_eq!(images(&fake, "shop_web", "app:v2").await.0, vec!["app:v1".to_string(); 3]);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn abort_stop_now_stops_no_container_on_other_nodes_nor_when_every_task_runs_the_new_release() {
+        // The new task on another node: this daemon cannot stop it; Swarm does.
+        let fake = FakeCluster::new();
+        fake.set_nodes(&["n1", "n2", "n3"]);
+        fake.talk_to("n2");
+        let before = spec("shop_web", "app:v1");
+        fake.add_service(before.clone());
+        let (ctx, memory, probe) = context_with_gate(&fake, "        http \"http://x/\"\n        interval \"1s\"");
+        probe.script("g", &[Outcome::Fail]);
+        stopping_now("shop_web", "app:v2").apply(&ctx).await.unwrap_err();
+        let tasks = fake.tasks("shop_web").await.unwrap();
+        let new_on =
+            tasks.iter().filter(|t| task_image(t) == "app:v2").filter_map(|t| t.node_id.clone()).collect::<Vec<_>>();
+        assert_eq!(new_on, ["n1"], "slot 1, the first replaced, runs on n1");
+        undo("web", &recorded(&ctx), &ctx.run).await.unwrap();
+        let said = progress(&memory);
+        assert!(!said.iter().any(|m| m.starts_with("stopping") || m.starts_with("could not stop")), "{said:?}");
+        assert!(fake.stopped_containers().is_empty(), "{:?}", fake.stopped_containers());
+        assert_eq!(fake.spec("shop_web").unwrap(), before);
+
+        // Every task on the new release (judged after the whole rollout): no old task would
+        // serve, so none is stopped ahead of its replacement.
+        let fake = FakeCluster::new();
+        fake.talk_to(crate::cluster::fake::NODE);
+        let before = spec("shop_web", "app:v1");
+        fake.add_service(before.clone());
+        let (ctx, _) = context(&fake);
+        let mut step = rolling("shop_web", "app:v2", FailureAction::Rollback, 600);
+        step.update.abort = AbortMode::StopNow;
+        step.apply(&ctx).await.unwrap();
+        assert_eq!(running_on(&fake, "shop_web", "app:v2").await.len(), 3);
+        undo("web", &recorded(&ctx), &ctx.run).await.unwrap();
+        assert!(fake.stopped_containers().is_empty(), "{:?}", fake.stopped_containers());
+        assert_eq!(fake.spec("shop_web").unwrap(), before);
     }
 
     /// `shop_web` (3 of app:v1) rolled to app:v2 by a step whose gate fails its first batch:

@@ -45,6 +45,28 @@ pub enum AnalysisMode {
     After,
 }
 
+/// How the new release's tasks leave when the step is undone while old tasks still serve
+/// beside them (a failing verdict on an early batch, a later step's failure).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AbortMode {
+    /// As Swarm stops any task: out of its DNS, then stopped 2 s later (its gossip delay), so
+    /// clients that cached the address move on first. The new tasks answer meanwhile. The
+    /// default: it asks nothing of the clients.
+    #[default]
+    Drain,
+    /// planrun stops the new tasks' containers on its own node the moment the undo writes the
+    /// old spec, while Swarm's DNS may still list them: a bad release stops answering about
+    /// 3 s sooner. Clients must give up on a dead address fast and try the next one (nginx:
+    /// `proxy_connect_timeout 250ms` with `proxy_next_upstream error timeout`).
+    StopNow,
+}
+
+/// Reads `abort drain|stop-now`, when the step sets it.
+pub fn decode_abort(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<crate::spanned::Spanned<AbortMode>> {
+    d.choice(fields, "abort", &[("drain", AbortMode::Drain), ("stop-now", AbortMode::StopNow)])
+}
+
 /// Reads `analysis per-batch|after`, when the step sets it.
 pub fn decode_analysis(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<crate::spanned::Spanned<AnalysisMode>> {
     let modes = [("per-batch", AnalysisMode::PerBatch), ("after", AnalysisMode::After)];
@@ -71,6 +93,9 @@ pub struct UpdatePolicy {
     pub deadline: Duration,
     /// When the step's gates are judged: batch by batch during the update, or after it.
     pub analysis: AnalysisMode,
+    /// How the new tasks leave when the step is undone half way.
+    #[serde(default)]
+    pub abort: AbortMode,
     /// Where `order` was written, for warnings.
     #[serde(skip)]
     #[schemars(skip)]
@@ -94,6 +119,7 @@ impl Default for UpdatePolicy {
             max_failure_ratio: 0.0,
             deadline: Duration::from_secs(600),
             analysis: AnalysisMode::default(),
+            abort: AbortMode::default(),
             order_span: None,
             written: Vec::new(),
         }
@@ -175,6 +201,9 @@ impl UpdatePolicy {
         }
         if let Some(v) = decode_analysis(d, fields) {
             p.analysis = v.value;
+        }
+        if let Some(v) = decode_abort(d, fields) {
+            p.abort = v.value;
         }
         p
     }

@@ -98,7 +98,7 @@ impl Cluster for FakeCluster {
         let state = self.lock();
         state
             .find(service_id)
-            .map(|s| s.tasks.iter().map(|t| as_read(t)).collect())
+            .map(|s| s.tasks.iter().map(|t| with_container(as_read(t), state.here.as_deref())).collect())
             .ok_or_else(|| ClusterError::NotFound(format!("service {service_id}")))
     }
 
@@ -393,6 +393,26 @@ impl Cluster for FakeCluster {
         Ok(None)
     }
 
+    async fn stop_container(&self, id: &str, _grace: Duration) -> Result<(), ClusterError> {
+        let mut state = self.lock();
+        let here = state.here.clone();
+        // This node's daemon knows only this node's containers.
+        let known = state.services.values().flat_map(|s| s.tasks.iter()).any(|t| {
+            let task = with_container(as_read(t), here.as_deref());
+            let container = task.status.and_then(|s| s.container_status).and_then(|c| c.container_id);
+            task.node_id.is_some() && task.node_id == here && container.as_deref() == Some(id)
+        });
+        if !known {
+            return Err(ClusterError::NotFound(format!("no such container: {id}")));
+        }
+        state.stopped.push(id.to_owned());
+        Ok(())
+    }
+
+    async fn node_taking_tasks_here(&self) -> Option<String> {
+        self.lock().here.clone()
+    }
+
     async fn exec(&self, exec: crate::cluster::Exec) -> Result<crate::cluster::Executed, ClusterError> {
         Err(ClusterError::NotFound(format!("container {} (the fake swarm has no containers)", exec.container)))
     }
@@ -402,4 +422,18 @@ impl Cluster for FakeCluster {
         crate::private::write(to, text.as_bytes()).map_err(|e| ClusterError::Other(format!("local file: {e}")))?;
         Ok(text.len() as u64)
     }
+}
+
+/// A running task as the real swarm shows it, once a test says which node planrun talks to:
+/// with its container, on whichever node.
+fn with_container(mut task: Task, here: Option<&str>) -> Task {
+    let running = task.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING);
+    if running && here.is_some() {
+        let id = format!("container-{}", task.id.as_deref().unwrap_or_default());
+        if let Some(status) = task.status.as_mut() {
+            let container = status.container_status.get_or_insert_with(Default::default);
+            container.container_id = Some(id);
+        }
+    }
+    task
 }

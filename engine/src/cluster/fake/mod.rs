@@ -69,6 +69,12 @@ struct State {
     down: Vec<String>,
     /// A spec another writer (Swarm's own rollback) writes just before the next update.
     overwrite: Option<ServiceSpec>,
+    /// The node planrun talks to, when a test gives it one: running tasks then show
+    /// containers (`container-TASK`), and planrun may stop those on this node.
+    here: Option<String>,
+    /// The containers planrun stopped, in order. Stopping one changes nothing else: Swarm's
+    /// own update replaces its task as before.
+    stopped: Vec<String>,
 }
 
 /// The node a fake swarm has unless a test gives it others.
@@ -357,6 +363,18 @@ impl FakeCluster {
         state.nodes = Nodes(nodes.iter().map(|n| (*n).to_owned()).collect());
         // A global service's desired count is the number of nodes.
         state.services.values().for_each(FakeService::touch);
+    }
+
+    /// planrun talks to `node`, which takes tasks. Running tasks then show a container
+    /// (`container-TASK`), and `stop_container` records those on `node` (default: planrun's
+    /// node is unknown, and no task shows a container).
+    pub fn talk_to(&self, node: &str) {
+        self.lock().here = Some(node.to_owned());
+    }
+
+    /// The containers stopped through `stop_container`, in order.
+    pub fn stopped_containers(&self) -> Vec<String> {
+        self.lock().stopped.clone()
     }
 
     /// Swarm reports `node` down from now on (its hostname is `NODE.host`). Nothing else
