@@ -338,7 +338,7 @@ fn old_beside_new(target: &Target, previous: &ServiceSpec, tasks: &[bollard::mod
 }
 
 /// The containers of the new release's running tasks on node `here` (the node planrun talks
-/// to, whose daemon can stop them), and how many of its tasks want to run on other nodes.
+/// to, whose daemon can stop them), and how many of its tasks are on other nodes.
 fn new_containers_here(
     target: &Target,
     previous: &ServiceSpec,
@@ -349,7 +349,9 @@ fn new_containers_here(
     let Some(template) = previous.task_template.as_ref() else { return (Vec::new(), 0) };
     let new =
         tasks.iter().filter(|t| t.desired_state == Some(TaskState::RUNNING) && !target.runs_template(t, template));
-    let (on_this, elsewhere): (Vec<_>, Vec<_>) = new.partition(|t| t.node_id.as_deref() == Some(here));
+    let (on_this, others): (Vec<_>, Vec<_>) = new.partition(|t| t.node_id.as_deref() == Some(here));
+    // A task not yet given a node has no container anywhere.
+    let elsewhere = others.iter().filter(|t| t.node_id.as_deref().is_some_and(|n| !n.is_empty())).count();
     let containers = on_this
         .into_iter()
         .filter_map(|t| {
@@ -358,7 +360,7 @@ fn new_containers_here(
             status.container_status.as_ref()?.container_id.clone()
         })
         .collect();
-    (containers, elsewhere.len())
+    (containers, elsewhere)
 }
 
 /// Docker's stop grace period when the spec sets none.
@@ -758,6 +760,37 @@ mod tests {
         undo("web", &recorded(&ctx), &ctx.run).await.unwrap();
         assert!(fake.stopped_containers().is_empty(), "{:?}", fake.stopped_containers());
         assert_eq!(fake.spec("shop_web").unwrap(), before);
+    }
+
+    #[test]
+    fn only_running_new_tasks_on_this_node_are_stopped_and_only_placed_ones_count_as_elsewhere() {
+        use bollard::models::{ContainerStatus, Task, TaskState, TaskStatus};
+        let before = spec("shop_web", "app:v1");
+        let after = spec("shop_web", "app:v2");
+        let target = Target::of("svc", &before).unwrap();
+        let task = |id: &str, of: &ServiceSpec, node: Option<&str>, state: TaskState| Task {
+            id: Some(id.into()),
+            service_id: Some("svc".into()),
+            spec: of.task_template.clone(),
+            node_id: node.map(str::to_owned),
+            desired_state: Some(TaskState::RUNNING),
+            status: Some(TaskStatus {
+                state: Some(state),
+                container_status: (state == TaskState::RUNNING)
+                    .then(|| ContainerStatus { container_id: Some(format!("c-{id}")), ..Default::default() }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let tasks = [
+            task("old-here", &before, Some("n1"), TaskState::RUNNING),
+            task("new-here", &after, Some("n1"), TaskState::RUNNING),
+            task("new-starting-here", &after, Some("n1"), TaskState::STARTING),
+            task("new-there", &after, Some("n2"), TaskState::RUNNING),
+            task("new-unplaced", &after, None, TaskState::PENDING),
+            task("new-unplaced-empty", &after, Some(""), TaskState::PENDING),
+        ];
+        assert_eq!(new_containers_here(&target, &before, &tasks, "n1"), (vec!["c-new-here".to_string()], 1));
     }
 
     /// `shop_web` (3 of app:v1) rolled to app:v2 by a step whose gate fails its first batch:
