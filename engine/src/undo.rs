@@ -131,7 +131,7 @@ pub struct RollingUndo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written: Option<ServiceSpec>,
     /// Undone while old tasks serve beside new ones, planrun stops the new tasks' containers
-    /// on its node at once (the step's `abort stop-now`), not after Swarm's DNS removal.
+    /// on its node at once (the step's `on-undo stop-now`), not after Swarm's DNS removal.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stop_now: bool,
 }
@@ -155,8 +155,8 @@ impl RollingUndo {
     }
 
     /// This record, saying how the step's new tasks leave when it is undone half way.
-    pub fn aborting(mut self, abort: plans::steps::update::AbortMode) -> RollingUndo {
-        self.stop_now = abort == plans::steps::update::AbortMode::StopNow;
+    pub fn on_undo(mut self, mode: plans::steps::update::OnUndo) -> RollingUndo {
+        self.stop_now = mode == plans::steps::update::OnUndo::StopNow;
         self
     }
 

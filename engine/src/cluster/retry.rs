@@ -232,8 +232,10 @@ impl Cluster for Retrying {
     async fn exec(&self, exec: Exec) -> Result<Executed, ClusterError> {
         self.inner.exec(exec).await
     }
+    // Not retried: a stop that timed out waited its whole grace period, and Swarm stops the
+    // task anyway; nor does it count as the daemon gone.
     async fn stop_container(&self, id: &str, grace: std::time::Duration) -> Result<(), ClusterError> {
-        self.retry(|| self.inner.stop_container(id, grace)).await
+        self.inner.stop_container(id, grace).await
     }
     async fn logs_to(&self, service_id: &str, to: &std::path::Path) -> Result<u64, ClusterError> {
         self.inner.logs_to(service_id, to).await

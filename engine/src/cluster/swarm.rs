@@ -578,7 +578,8 @@ impl Cluster for Swarm {
     }
 
     async fn stop_container(&self, id: &str, grace: Duration) -> Result<(), ClusterError> {
-        let seconds = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+        // Whole seconds, rounded up: a grace of 500 ms must not become an immediate SIGKILL.
+        let seconds = i32::try_from(grace.as_millis().div_ceil(1000)).unwrap_or(i32::MAX);
         let options = bollard::query_parameters::StopContainerOptionsBuilder::new().t(seconds).build();
         match self.docker.stop_container(id, Some(options)).await {
             // 304: it had stopped already; 404: it is gone (Swarm removed it meanwhile).

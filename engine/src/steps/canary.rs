@@ -177,7 +177,7 @@ impl Behavior for Canary {
         // pause does not count against Argo Rollouts' progress deadline.
         let deadline = || tokio::time::Instant::now() + self.update.deadline.to_std();
         let mut record = CanaryUndo {
-            stable: RollingUndo::of(&service, self.update.deadline.as_millis()).aborting(self.update.abort),
+            stable: RollingUndo::of(&service, self.update.deadline.as_millis()).on_undo(self.update.on_undo),
             canary_name: canary_name(name),
             promoted: false,
         };

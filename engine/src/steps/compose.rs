@@ -278,7 +278,7 @@ impl Behavior for Compose {
                 .services
                 .iter()
                 .filter_map(|(_, l)| l.as_ref())
-                .map(|l| RollingUndo::of(l, deadline_ms).aborting(self.abort))
+                .map(|l| RollingUndo::of(l, deadline_ms).on_undo(self.on_undo))
                 .collect(),
             created_services: changes
                 .services

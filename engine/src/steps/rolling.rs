@@ -62,7 +62,7 @@ impl Behavior for Rolling {
         Target::of(&service_id, &spec)?;
         keeps(ctx, name, &previous, &spec, &self.allow_removing).await?;
         let record =
-            RollingUndo::of(&service, self.update.deadline.as_millis()).writing(&spec).aborting(self.update.abort);
+            RollingUndo::of(&service, self.update.deadline.as_millis()).writing(&spec).on_undo(self.update.on_undo);
         ctx.record(Undo::Rolling(Box::new(record))).await?;
 
         roll_out(ctx, service, &spec, &previous, &self.update, &self.gates, &self.allow_removing).await
@@ -285,7 +285,7 @@ async fn undo_once(step: &str, record: &RollingUndo, ctx: &RunContext) -> Result
         .tasks(&record.service_id)
         .await
         .map_err(|error| services::ServiceError::Cluster { doing: format!("list the tasks of {name}"), error })?;
-    let (mut stop, mut elsewhere) = (Vec::new(), 0);
+    let mut at_once = None;
     if let Some((old, new)) = old_beside_new(&target, &record.previous_spec, &tasks) {
         ctx.progress(
             step,
@@ -296,8 +296,12 @@ async fn undo_once(step: &str, record: &RollingUndo, ctx: &RunContext) -> Result
             ),
         );
         transition = spec::out_first(&transition);
-        if let Some(here) = cluster.node_taking_tasks_here().await.filter(|_| record.stop_now) {
-            (stop, elsewhere) = new_containers_here(&target, &record.previous_spec, &tasks, &here);
+        if record.stop_now {
+            let (containers, elsewhere) = match cluster.node_taking_tasks_here().await {
+                Some(here) => new_containers_here(&target, &record.previous_spec, &tasks, &here),
+                None => (Vec::new(), 0),
+            };
+            at_once = Some(AtOnce { containers, elsewhere, new });
         }
     }
     // Written only over the spec just judged ours: a change made meanwhile stops the undo.
@@ -307,10 +311,20 @@ async fn undo_once(step: &str, record: &RollingUndo, ctx: &RunContext) -> Result
         .as_ref()
         .and_then(|t| t.container_spec.as_ref()?.stop_grace_period)
         .map_or(DEFAULT_GRACE, |ns| Duration::from_nanos(ns.max(0) as u64));
-    let ((), restored) = tokio::join!(
-        stop_at_once(ctx, step, stop, elsewhere, grace),
-        restore_to(ctx, step, &target, &baseline, deadline)
-    );
+    // The stops go on beside the restore, which Swarm ends by stopping the same tasks; a
+    // restore that fails is said at once, not after a stop's grace period.
+    let restore = restore_to(ctx, step, &target, &baseline, deadline);
+    let stops = stop_at_once(ctx, step, at_once, grace);
+    tokio::pin!(restore, stops);
+    let restored = tokio::select! {
+        restored = &mut restore => {
+            if restored.is_ok() {
+                (&mut stops).await;
+            }
+            restored
+        }
+        () = &mut stops => restore.await,
+    };
     restored?;
     if transition != record.previous_spec {
         let service = services::inspect(cluster, &record.service_id).await?;
@@ -363,6 +377,14 @@ fn new_containers_here(
     (containers, elsewhere)
 }
 
+/// What `on-undo stop-now` finds to stop: the new release's containers on this node, how many
+/// of its tasks are on other nodes, and how many want to run in all.
+struct AtOnce {
+    containers: Vec<String>,
+    elsewhere: usize,
+    new: usize,
+}
+
 /// Docker's stop grace period when the spec sets none.
 const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
@@ -373,8 +395,15 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 /// serve beside the new, so the service never has no task. Swarm's own stop of the same task
 /// follows as before, and stops tasks on other nodes (this daemon cannot reach them). A stop
 /// that fails is said and left to Swarm.
-async fn stop_at_once(ctx: &RunContext, step: &str, containers: Vec<String>, elsewhere: usize, grace: Duration) {
+async fn stop_at_once(ctx: &RunContext, step: &str, at_once: Option<AtOnce>, grace: Duration) {
+    let Some(AtOnce { containers, elsewhere, new }) = at_once else { return };
     if containers.is_empty() {
+        let said = if new == 1 {
+            "the new release's task does not run on this node; it leaves on Swarm's schedule".to_owned()
+        } else {
+            format!("none of the new release's {new} tasks runs on this node; they leave on Swarm's schedule")
+        };
+        ctx.progress(step, format!("on-undo stop-now: {said}"));
         return;
     }
     let n = containers.len();
@@ -496,7 +525,7 @@ mod tests {
     use plans::spanned::Spanned;
     use plans::steps::Rolling;
     use plans::steps::rolling::PublishMode;
-    use plans::steps::update::{AbortMode, FailureAction, UpdatePolicy};
+    use plans::steps::update::{FailureAction, OnUndo, UpdatePolicy};
 
     use super::*;
     use crate::cluster::Cluster;
@@ -688,15 +717,15 @@ mod tests {
             .collect()
     }
 
-    /// `gated`, with `abort stop-now`.
+    /// `gated`, with `on-undo stop-now`.
     fn stopping_now(service: &str, image: &str) -> Rolling {
         let mut step = gated(service, image);
-        step.update.abort = AbortMode::StopNow;
+        step.update.on_undo = OnUndo::StopNow;
         step
     }
 
     #[tokio::test(start_paused = true)]
-    async fn abort_stop_now_stops_the_new_tasks_containers_on_this_node_when_the_undo_starts() {
+    async fn on_undo_stop_now_stops_the_new_tasks_containers_on_this_node_when_the_undo_starts() {
         for (step, stops) in [(stopping_now("shop_web", "app:v2"), true), (gated("shop_web", "app:v2"), false)] {
             let fake = FakeCluster::new();
             fake.talk_to(crate::cluster::fake::NODE);
@@ -717,7 +746,7 @@ mod tests {
                 assert_eq!(fake.stopped_containers(), [format!("container-{}", new[0])], "only the new task's");
                 assert!(said.iter().any(|m| m == told), "{said:?}");
             } else {
-                assert!(fake.stopped_containers().is_empty(), "abort drain (the default) leaves it to Swarm");
+                assert!(fake.stopped_containers().is_empty(), "on-undo drain (the default) leaves it to Swarm");
                 assert!(!said.iter().any(|m| m == told), "{said:?}");
             }
             assert_eq!(fake.spec("shop_web").unwrap(), before, "the exact previous spec");
@@ -726,7 +755,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn abort_stop_now_stops_no_container_on_other_nodes_nor_when_every_task_runs_the_new_release() {
+    async fn on_undo_stop_now_stops_no_container_on_other_nodes_nor_when_every_task_runs_the_new_release() {
         // The new task on another node: this daemon cannot stop it; Swarm does.
         let fake = FakeCluster::new();
         fake.set_nodes(&["n1", "n2", "n3"]);
@@ -743,6 +772,8 @@ mod tests {
         undo("web", &recorded(&ctx), &ctx.run).await.unwrap();
         let said = progress(&memory);
         assert!(!said.iter().any(|m| m.starts_with("stopping") || m.starts_with("could not stop")), "{said:?}");
+        let told = "on-undo stop-now: the new release's task does not run on this node; it leaves on Swarm's schedule";
+        assert!(said.iter().any(|m| m == told), "{said:?}");
         assert!(fake.stopped_containers().is_empty(), "{:?}", fake.stopped_containers());
         assert_eq!(fake.spec("shop_web").unwrap(), before);
 
@@ -754,7 +785,7 @@ mod tests {
         fake.add_service(before.clone());
         let (ctx, _) = context(&fake);
         let mut step = rolling("shop_web", "app:v2", FailureAction::Rollback, 600);
-        step.update.abort = AbortMode::StopNow;
+        step.update.on_undo = OnUndo::StopNow;
         step.apply(&ctx).await.unwrap();
         assert_eq!(running_on(&fake, "shop_web", "app:v2").await.len(), 3);
         undo("web", &recorded(&ctx), &ctx.run).await.unwrap();

@@ -26,7 +26,7 @@ pub struct Compose {
     pub analysis: crate::steps::update::AnalysisMode,
     /// How the changed services' new tasks leave when the step is undone half way.
     #[serde(default)]
-    pub abort: crate::steps::update::AbortMode,
+    pub on_undo: crate::steps::update::OnUndo,
     /// The step fails when the stack has not converged in this time.
     pub deadline: Duration,
     /// The Swarm services the file defines (`STACK_NAME`), filled in when the file is read.
@@ -69,12 +69,12 @@ impl Definition for Compose {
         let deadline = d.duration(fields, "deadline").map(|v| v.value).unwrap_or(Duration::from_secs(600));
         let allow_removing = crate::steps::allow_removing::decode(d, fields);
         let analysis = crate::steps::update::decode_analysis(d, fields).map(|v| v.value).unwrap_or_default();
-        let abort = crate::steps::update::decode_abort(d, fields).map(|v| v.value).unwrap_or_default();
+        let on_undo = crate::steps::update::decode_on_undo(d, fields).map(|v| v.value).unwrap_or_default();
         Some(Compose {
             file: file?,
             gates,
             analysis,
-            abort,
+            on_undo,
             deadline,
             services: Vec::new(),
             allow_removing,

@@ -49,7 +49,7 @@ pub enum AnalysisMode {
 /// beside them (a failing verdict on an early batch, a later step's failure).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
-pub enum AbortMode {
+pub enum OnUndo {
     /// As Swarm stops any task: out of its DNS, then stopped 2 s later (its gossip delay), so
     /// clients that cached the address move on first. The new tasks answer meanwhile. The
     /// default: it asks nothing of the clients.
@@ -62,9 +62,9 @@ pub enum AbortMode {
     StopNow,
 }
 
-/// Reads `abort drain|stop-now`, when the step sets it.
-pub fn decode_abort(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<crate::spanned::Spanned<AbortMode>> {
-    d.choice(fields, "abort", &[("drain", AbortMode::Drain), ("stop-now", AbortMode::StopNow)])
+/// Reads `on-undo drain|stop-now`, when the step sets it.
+pub fn decode_on_undo(d: &mut Decoder<'_>, fields: &mut Fields<'_>) -> Option<crate::spanned::Spanned<OnUndo>> {
+    d.choice(fields, "on-undo", &[("drain", OnUndo::Drain), ("stop-now", OnUndo::StopNow)])
 }
 
 /// Reads `analysis per-batch|after`, when the step sets it.
@@ -95,7 +95,7 @@ pub struct UpdatePolicy {
     pub analysis: AnalysisMode,
     /// How the new tasks leave when the step is undone half way.
     #[serde(default)]
-    pub abort: AbortMode,
+    pub on_undo: OnUndo,
     /// Where `order` was written, for warnings.
     #[serde(skip)]
     #[schemars(skip)]
@@ -119,7 +119,7 @@ impl Default for UpdatePolicy {
             max_failure_ratio: 0.0,
             deadline: Duration::from_secs(600),
             analysis: AnalysisMode::default(),
-            abort: AbortMode::default(),
+            on_undo: OnUndo::default(),
             order_span: None,
             written: Vec::new(),
         }
@@ -202,8 +202,8 @@ impl UpdatePolicy {
         if let Some(v) = decode_analysis(d, fields) {
             p.analysis = v.value;
         }
-        if let Some(v) = decode_abort(d, fields) {
-            p.abort = v.value;
+        if let Some(v) = decode_on_undo(d, fields) {
+            p.on_undo = v.value;
         }
         p
     }

@@ -151,7 +151,7 @@ pub fn policy(deadline: plans::duration::Duration, monitor: plans::duration::Dur
         // Nobody sees what a switch rolls until the switch: its gates are judged after it.
         analysis: AnalysisMode::After,
         // A router's or colour's tasks are never bad on their own: Swarm's own pace.
-        abort: plans::steps::update::AbortMode::Drain,
+        on_undo: plans::steps::update::OnUndo::Drain,
         order_span: None,
         written: Vec::new(),
     }
